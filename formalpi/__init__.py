@@ -1,0 +1,3 @@
+"""formalpi: privileged information in LLM post-training, with strict Lean 4 verification at its centre."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,25 @@
+"""Shared CLI helpers: one rich console, progress bars, seed lists."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from formalpi.errors import ConfigError
+
+console = Console()
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+
+
+def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: expected comma-separated integers, e.g. {flag} 42,123,456") from None
+    if not seeds:
+        raise ConfigError(f"{flag}: no seeds given, e.g. {flag} 42,123,456")
+    return seeds

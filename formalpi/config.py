@@ -1,0 +1,173 @@
+"""Typed experiment config: one TOML file per experiment (`experiments/*.toml`), one section per stage.
+
+Unknown keys and bad values raise `ConfigError` naming the file and the dotted key, e.g.
+`experiments/x.toml: train.lr: must be > 0 (got -0.1)`. `--set key=value` overrides use the same dotted keys.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from formalpi.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    path: str = "tiny"  # "tiny" = the built-in tiny model (trained on first use); else a local HF checkpoint
+    backend: Literal["hf", "vllm"] = "hf"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"  # "auto" = cuda if available, else cpu
+
+
+class DataConfig(_Section):
+    dataset: str = "arith"  # arith | math500 | humaneval | mbpp | minif2f
+    path: str | None = None  # local file; None = the default data dir (see `formalpi data fetch`)
+    train_split: str = "train"
+    eval_split: str = "test"
+    train_limit: int | None = Field(default=None, gt=0)
+    eval_limit: int | None = Field(default=None, gt=0)
+
+
+class SamplingConfig(_Section):
+    n: int = Field(default=4, gt=0)  # first-attempt samples per training problem
+    temperature: float = Field(default=1.0, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_new_tokens: int = Field(default=32, gt=0)
+    batch_size: int = Field(default=256, gt=0)  # prompts x samples per generate() call
+
+
+class RetryConfig(_Section):
+    k: int = Field(default=1, ge=0)  # retries per failed attempt
+    filter: Literal["binary", "graded"] = "binary"
+    threshold: float = Field(default=1.0, ge=0, le=1)  # graded filter keeps retries with score >= threshold
+    rounds: int = Field(default=1, gt=0)  # iterative retry: each round starts from the last checkpoint
+
+
+class TrainConfig(_Section):
+    finetune: Literal["lora", "full"] = "lora"
+    lora_rank: int = Field(default=8, gt=0)
+    lora_alpha: int = Field(default=16, gt=0)
+    lora_dropout: float = Field(default=0.0, ge=0, lt=1)
+    lr: float = Field(default=1e-3, gt=0)
+    epochs: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=16, gt=0)
+    grad_accum: int = Field(default=1, gt=0)
+    max_length: int = Field(default=256, gt=0)
+    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+
+
+class EvalConfig(_Section):
+    n: int = Field(default=4, gt=0)
+    temperature: float = Field(default=1.0, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_new_tokens: int = Field(default=32, gt=0)
+    ks: list[int] = Field(default_factory=lambda: [1])
+
+    @field_validator("ks")
+    @classmethod
+    def _ks_positive(cls, v: list[int]) -> list[int]:
+        if not v or any(k <= 0 for k in v):
+            raise ValueError("must be a non-empty list of positive integers")
+        return v
+
+
+class VerifyConfig(_Section):
+    timeout_s: float = Field(default=10.0, gt=0)
+    workers: int = Field(default=2, gt=0)
+
+
+class ExperimentConfig(_Section):
+    name: str
+    domain: Literal["math", "code", "lean"] = "math"
+    method: Literal["baseline", "retry", "opsd", "grpo"] = "retry"
+    condition: str = "try_again"  # a name in formalpi.engine.conditions.REGISTRY
+    seeds: list[int] = Field(default_factory=lambda: [42])
+    runs_dir: str = "runs"
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+
+    def fingerprint(self) -> str:
+        """What must match for a run directory to be resumed (seeds and output dir excluded)."""
+        d = self.model_dump(mode="json", exclude={"seeds", "runs_dir"})
+        return json.dumps(d, sort_keys=True)
+
+
+def _fmt_errors(err: ValidationError, source: str, model: type[BaseModel]) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            parent = _section_model(model, e["loc"][:-1])
+            known = ", ".join(sorted(parent.model_fields)) if parent else "?"
+            lines.append(f"{source}: unknown key '{key}' (known keys here: {known})")
+        elif e["type"] == "missing":
+            lines.append(f"{source}: missing required key '{key}'")
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            lines.append(f"{source}: {key}: {msg} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _section_model(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return None
+        model = field.annotation
+    return model
+
+
+def _parse_value(raw: str) -> Any:
+    """`--set` values are TOML scalars/arrays (`1e-4`, `true`, `[1, 8]`, `"x"`); bare words are strings."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set train.lr=1e-4")
+        key, raw = item.split("=", 1)
+        node = data
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: '{p}' is not a section")
+        node[parts[-1]] = _parse_value(raw.strip())
+    return data
+
+
+def config_from_dict(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_fmt_errors(e, source, ExperimentConfig)) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file (experiments live in experiments/*.toml)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    data.setdefault("name", path.stem)
+    return config_from_dict(apply_overrides(data, overrides or []), str(path))
