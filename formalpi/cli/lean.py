@@ -1,9 +1,8 @@
-"""Placeholder sub-command group; filled by its layer's issue."""
+"""`formalpi lean …`: setup, doctor, check, selftest, skeleton."""
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="(not built yet)")
+from formalpi.cli import lean_skeleton
 
-
-def register(root: typer.Typer) -> None:
-    return None
+app = typer.Typer(no_args_is_help=True, help="The Lean 4 verifier: setup, doctor, check, selftest, skeleton.")
+lean_skeleton.register(app)
