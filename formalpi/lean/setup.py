@@ -1,0 +1,184 @@
+"""The Lake workspace (`lean_project/`): what `formalpi lean setup` runs and what `formalpi lean doctor` checks.
+
+The workspace requires Mathlib and the leanprover-community REPL, pinned by the top-level `lake-manifest.json`.
+Setup = `lake exe cache get` (downloads Mathlib's prebuilt .olean files instead of a multi-hour build) then
+`lake build REPL/repl`. Doctor = a list of `Check`s, each saying what is missing and the exact command that fixes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from formalpi.errors import LeanUnavailable
+
+PINNED_TOOLCHAIN = "leanprover/lean4:v4.24.0"
+REPL_BINARY = Path(".lake/packages/REPL/.lake/build/bin/repl")  # relative to the workspace
+MATHLIB_OLEAN = Path(".lake/packages/mathlib/.lake/build/lib/lean/Mathlib.olean")
+ELAN_INSTALL = ("curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf | sh "
+                "-s -- -y --default-toolchain none")
+
+
+def default_project_dir() -> Path:
+    """`$FORMALPI_LEAN_PROJECT`, else `lean_project/` of the source checkout, else `./lean_project`."""
+    env = os.environ.get("FORMALPI_LEAN_PROJECT")
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[2] / "lean_project"
+    return checkout if checkout.is_dir() else Path("lean_project")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One doctor check: `ok`, what was found (`detail`) and, when not ok, the command that fixes it."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class SetupStep:
+    name: str
+    argv: list[str]
+    cwd: Path
+
+
+@dataclass(frozen=True)
+class PinnedPackage:
+    name: str
+    rev: str
+    url: str
+
+
+def manifest_path(project: Path) -> Path:
+    """Where the workspace's lakefile points its manifest (`manifestFile`), default `lake-manifest.json`."""
+    lakefile = project / "lakefile.toml"
+    if lakefile.is_file():
+        import tomllib
+
+        try:
+            rel = tomllib.loads(lakefile.read_text()).get("manifestFile", "lake-manifest.json")
+        except tomllib.TOMLDecodeError as e:
+            raise LeanUnavailable(f"{lakefile}: not valid TOML ({e}); restore it with `git checkout {lakefile}`")
+        return (project / rel).resolve()
+    return project / "lake-manifest.json"
+
+
+def pinned_packages(project: Path) -> list[PinnedPackage]:
+    """The packages and revisions the manifest pins, or LeanUnavailable naming the file and what is wrong."""
+    path = manifest_path(project)
+    try:
+        data = json.loads(path.read_text())
+        return [PinnedPackage(p["name"], p["rev"], p["url"]) for p in data["packages"]]
+    except FileNotFoundError:
+        raise LeanUnavailable(f"{path}: the Lake manifest is missing; restore it with `git checkout lake-manifest.json`")
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise LeanUnavailable(f"{path}: not a Lake manifest ({type(e).__name__}: {e}); "
+                              f"restore it with `git checkout lake-manifest.json`") from None
+
+
+def _git_head(repo: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _toolchain_installed(toolchain: str) -> bool | None:
+    """Whether elan has the toolchain (None when elan cannot tell)."""
+    try:
+        out = subprocess.run(["elan", "toolchain", "list"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    # elan lists e.g. "leanprover/lean4:v4.24.0" (possibly with " (default)"); older elan prints "v4.24.0"
+    short = toolchain.split(":")[-1]
+    return any(line.split()[0] in (toolchain, short) for line in out.stdout.splitlines() if line.strip())
+
+
+def doctor_checks(project: Path | None = None) -> list[Check]:
+    """Every check in order; later checks still run when earlier ones fail, so one run lists everything missing."""
+    project = project or default_project_dir()
+    cd = f"cd {project} && "
+    checks: list[Check] = []
+    checks.append(Check("lean_project", (project / "lakefile.toml").is_file(), str(project),
+                        f"run from the formalpi checkout or set FORMALPI_LEAN_PROJECT to its lean_project/ "
+                        f"(missing {project / 'lakefile.toml'})"))
+    elan = shutil.which("elan")
+    checks.append(Check("elan", elan is not None, elan or "not on PATH", ELAN_INSTALL))
+    lake = shutil.which("lake")
+    checks.append(Check("lake", lake is not None, lake or "not on PATH",
+                        ELAN_INSTALL + "  (elan provides lake; then open a new shell or `source ~/.elan/env`)"))
+    tc_file = project / "lean-toolchain"
+    toolchain = tc_file.read_text().strip() if tc_file.is_file() else ""
+    checks.append(Check("lean-toolchain", toolchain == PINNED_TOOLCHAIN, toolchain or f"{tc_file} missing",
+                        f"echo {PINNED_TOOLCHAIN} > {tc_file}"))
+    if elan:
+        have = _toolchain_installed(PINNED_TOOLCHAIN)
+        checks.append(Check("toolchain installed", bool(have), PINNED_TOOLCHAIN if have else
+                            f"{PINNED_TOOLCHAIN} not installed", f"elan toolchain install {PINNED_TOOLCHAIN}"))
+    try:
+        pins = pinned_packages(project)
+        checks.append(Check("manifest", True, f"{manifest_path(project)}: {len(pins)} packages"))
+    except LeanUnavailable as e:
+        pins = []
+        checks.append(Check("manifest", False, str(e), "git checkout lake-manifest.json"))
+    for pkg in pins:
+        where = project / ".lake" / "packages" / pkg.name
+        head = _git_head(where) if where.is_dir() else None
+        if head is None:
+            checks.append(Check(f"package {pkg.name}", False, f"{where} not checked out", cd + "lake exe cache get"))
+        else:
+            checks.append(Check(f"package {pkg.name}", head == pkg.rev, f"at {head[:12]} (pinned {pkg.rev[:12]})",
+                                cd + "lake exe cache get  (after `git checkout lake-manifest.json` if you edited it)"))
+    olean = project / MATHLIB_OLEAN
+    checks.append(Check("Mathlib build cache", olean.is_file(), str(olean) if olean.is_file() else f"{olean} missing",
+                        cd + "lake exe cache get"))
+    repl = project / REPL_BINARY
+    checks.append(Check("REPL binary", repl.is_file() and os.access(repl, os.X_OK),
+                        str(repl) if repl.is_file() else f"{repl} missing", cd + "lake build REPL/repl"))
+    return checks
+
+
+def setup_steps(project: Path | None = None) -> list[SetupStep]:
+    project = project or default_project_dir()
+    return [SetupStep("fetch Mathlib cache", ["lake", "exe", "cache", "get"], project),
+            SetupStep("build REPL", ["lake", "build", "REPL/repl"], project)]
+
+
+def run_setup(project: Path | None = None, on_line: Callable[[SetupStep, str], None] = lambda s, line: None,
+              on_step: Callable[[SetupStep], None] = lambda s: None) -> list[SetupStep]:
+    """Run every setup step, streaming each output line to `on_line`. LeanUnavailable on a missing tool or a
+    failed step (with the step's last output lines and the command to rerun by hand)."""
+    project = project or default_project_dir()
+    if not (project / "lakefile.toml").is_file():
+        raise LeanUnavailable(f"{project}: no lakefile.toml; run from the formalpi checkout or set "
+                              f"FORMALPI_LEAN_PROJECT to its lean_project/")
+    for tool in ("elan", "lake"):
+        if shutil.which(tool) is None:
+            raise LeanUnavailable(f"`{tool}` is not on PATH; install elan with: {ELAN_INSTALL}")
+    steps = setup_steps(project)
+    for step in steps:
+        on_step(step)
+        tail: list[str] = []
+        proc = subprocess.Popen(step.argv, cwd=step.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            tail = (tail + [line])[-20:]
+            on_line(step, line)
+        if proc.wait() != 0:
+            raise LeanUnavailable(f"setup step {step.name!r} failed (exit {proc.returncode}): "
+                                  f"`cd {step.cwd} && {' '.join(step.argv)}`; last output:\n" + "\n".join(tail))
+    return steps
