@@ -1,0 +1,320 @@
+"""Seeds × problems correctness matrices and the statistics the reports print.
+
+- mean ± std across seeds and a 95% CI from Student's t over seeds;
+- a paired bootstrap over problems, nested over seeds, for the difference of two conditions (CI and p-value);
+- McNemar's exact test for single-seed paired comparisons;
+- Holm's correction across a family of comparisons;
+- the one-line verdict "overlaps / separated at 95%".
+Values are in percentage points (pp) wherever they are printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from scipy import stats as sps
+from scipy.special import gammaln
+from statsmodels.stats.multitest import multipletests
+
+from formalpi.errors import FormalpiError
+from formalpi.records import EvalRecord
+
+
+class AnalysisError(FormalpiError):
+    """The runs given cannot be analysed as asked (nothing in common, too few samples, ...)."""
+
+
+# ---- the matrix --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorrectnessMatrix:
+    """Per (seed, problem): how many of the n samples were correct. Rows follow `seeds`, columns `problem_ids`."""
+
+    label: str
+    seeds: tuple[int, ...]
+    problem_ids: tuple[str, ...]
+    levels: tuple[int | None, ...]
+    n_correct: np.ndarray  # (S, P) int
+    n: np.ndarray  # (S, P) int
+    first: np.ndarray  # (S, P) bool: was the first sample correct (the single-sample outcome McNemar uses)
+
+    @property
+    def rate(self) -> np.ndarray:
+        """Per-problem pass@1 = n_correct / n, shape (S, P)."""
+        return self.n_correct / self.n
+
+    def pass1(self) -> np.ndarray:
+        """pass@1 per seed (mean over problems), shape (S,)."""
+        return self.rate.mean(axis=1)
+
+    def pass_at_k(self, k: int) -> np.ndarray:
+        """Unbiased per-problem pass@k (Chen et al. 2021), shape (S, P)."""
+        return pass_at_k(self.n, self.n_correct, k)
+
+    def select(self, seeds: Sequence[int] | None = None, problems: Sequence[str] | None = None) -> "CorrectnessMatrix":
+        si = [self.seeds.index(s) for s in seeds] if seeds is not None else list(range(len(self.seeds)))
+        col = {p: i for i, p in enumerate(self.problem_ids)}
+        pi = [col[p] for p in problems] if problems is not None else list(range(len(self.problem_ids)))
+        ix = np.ix_(si, pi)
+        return CorrectnessMatrix(self.label, tuple(self.seeds[i] for i in si), tuple(self.problem_ids[i] for i in pi),
+                                 tuple(self.levels[i] for i in pi), self.n_correct[ix], self.n[ix], self.first[ix])
+
+
+def correctness_matrix(records_by_seed: Mapping[int, Sequence[EvalRecord]], label: str) -> CorrectnessMatrix:
+    """Build the matrix from eval records; problems are those every seed evaluated (first seed's order)."""
+    if not records_by_seed:
+        raise AnalysisError(f"{label}: no eval records")
+    seeds = tuple(sorted(records_by_seed))
+    by_seed = {s: {r.problem_id: r for r in records_by_seed[s]} for s in seeds}
+    common = set.intersection(*(set(m) for m in by_seed.values()))
+    order = [r.problem_id for r in records_by_seed[seeds[0]] if r.problem_id in common]
+    order = list(dict.fromkeys(order))
+    if not order:
+        raise AnalysisError(f"{label}: the seeds {list(seeds)} share no evaluated problem")
+    S, P = len(seeds), len(order)
+    n_correct = np.zeros((S, P), dtype=np.int64)
+    n = np.zeros((S, P), dtype=np.int64)
+    first = np.zeros((S, P), dtype=bool)
+    for i, s in enumerate(seeds):
+        recs = by_seed[s]
+        for j, pid in enumerate(order):
+            r = recs[pid]
+            if not r.correct:
+                raise AnalysisError(f"{label}, seed {s}, problem {pid!r}: eval record has no samples (correct=[])")
+            n_correct[i, j] = sum(r.correct)
+            n[i, j] = len(r.correct)
+            first[i, j] = r.correct[0]
+    levels = tuple(by_seed[seeds[0]][p].level for p in order)
+    return CorrectnessMatrix(label, seeds, tuple(order), levels, n_correct, n, first)
+
+
+def align(a: CorrectnessMatrix, b: CorrectnessMatrix) -> tuple[CorrectnessMatrix, CorrectnessMatrix]:
+    """Restrict both to their common seeds and problems, in a's order: the pairs of a paired comparison."""
+    seeds = [s for s in a.seeds if s in set(b.seeds)]
+    if not seeds:
+        raise AnalysisError(f"{a.label} vs {b.label}: no seed in common ({list(a.seeds)} vs {list(b.seeds)}); "
+                            f"run both with the same seeds")
+    bp = set(b.problem_ids)
+    problems = [p for p in a.problem_ids if p in bp]
+    if not problems:
+        raise AnalysisError(f"{a.label} vs {b.label}: no evaluated problem in common; evaluate on the same split")
+    return a.select(seeds, problems), b.select(seeds, problems)
+
+
+def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """Unbiased pass@k = 1 - C(n-c, k) / C(n, k), elementwise; needs n >= k (Chen et al. 2021)."""
+    n = np.asarray(n, dtype=np.int64)
+    c = np.asarray(c, dtype=np.int64)
+    if k < 1:
+        raise AnalysisError(f"pass@k: k must be >= 1 (got {k})")
+    if np.any(n < k):
+        raise AnalysisError(f"pass@{k} needs at least {k} samples per problem (some have {int(n.min())}); "
+                            f"lower k or evaluate with eval.n >= {k}")
+    # C(n-c, k) / C(n, k) through log-gamma: vectorised and stable for large n
+    fail = n - c
+    ok = fail >= k
+    safe_fail = np.where(ok, fail, k)
+    log_ratio = (gammaln(safe_fail + 1) - gammaln(safe_fail - k + 1) - gammaln(n + 1) + gammaln(n - k + 1))
+    return np.where(c == 0, 0.0, np.where(ok, 1.0 - np.exp(log_ratio), 1.0))
+
+
+# ---- across seeds ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """One number per seed (pp), with mean, sample std and the t-based 95% CI of the mean (None for 1 seed)."""
+
+    label: str
+    seeds: tuple[int, ...]
+    values: tuple[float, ...]
+    mean: float
+    std: float
+    ci: tuple[float, float] | None
+
+
+def summarize(label: str, seeds: Sequence[int], values: Sequence[float], confidence: float = 0.95) -> SeedSummary:
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        raise AnalysisError(f"{label}: no seeds to summarize")
+    mean = float(v.mean())
+    std = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    ci = None
+    if v.size > 1:
+        half = float(sps.t.ppf(0.5 + confidence / 2, df=v.size - 1)) * std / np.sqrt(v.size)
+        ci = (mean - half, mean + half)
+    return SeedSummary(label, tuple(seeds), tuple(float(x) for x in v), mean, std, ci)
+
+
+def pass1_summary(m: CorrectnessMatrix) -> SeedSummary:
+    """Absolute pass@1 per seed, in %."""
+    return summarize(m.label, m.seeds, 100.0 * m.pass1())
+
+
+def gain_summary(cond: CorrectnessMatrix, base: CorrectnessMatrix) -> SeedSummary:
+    """pass@1 gain over the baseline of the same seed, in pp, on the problems both evaluated."""
+    c, b = align(cond, base)
+    return summarize(cond.label, c.seeds, 100.0 * (c.pass1() - b.pass1()))
+
+
+# ---- paired bootstrap --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Difference a − b of the mean per-problem statistic (pp), its bootstrap CI and two-sided p-value."""
+
+    diff: float
+    ci: tuple[float, float]
+    p_value: float
+    n_boot: int
+    n_seeds: int
+    n_problems: int
+    confidence: float
+
+    @property
+    def separated(self) -> bool:
+        return self.ci[0] > 0 or self.ci[1] < 0
+
+
+def bootstrap_differences(a: np.ndarray, b: np.ndarray, *, n_boot: int = 2000, seed: int = 0,
+                          resample_seeds: bool = True) -> np.ndarray:
+    """Replicates of mean(a − b) for (S, P) arrays paired by seed and problem.
+
+    Nested resampling: each replicate draws S seeds with replacement (when `resample_seeds` and S > 1), then,
+    for each drawn seed, P problems with replacement; a and b always share the draw (paired).
+    Draw order (fixed, so an independent reimplementation can reproduce it): seed indices (n_boot, S), then
+    problem indices (n_boot, S, P), both from `np.random.default_rng(seed).integers`.
+    """
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if d.ndim != 2 or d.size == 0:
+        raise AnalysisError(f"paired bootstrap needs two non-empty (seeds, problems) arrays (got shape {d.shape})")
+    S, P = d.shape
+    rng = np.random.default_rng(seed)
+    seed_idx = rng.integers(0, S, size=(n_boot, S))
+    if not resample_seeds:
+        seed_idx = np.broadcast_to(np.arange(S), (n_boot, S))
+    out = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // max(1, S * P))  # bound memory: (chunk, S, P) floats at a time
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        prob_idx = rng.integers(0, P, size=(stop - start, S, P))
+        out[start:stop] = d[seed_idx[start:stop, :, None], prob_idx].mean(axis=(1, 2))
+    return out
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95,
+                     resample_seeds: bool = True, scale: float = 100.0) -> BootstrapResult:
+    """Percentile CI and two-sided p-value (the share of replicates on the far side of 0, doubled)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise AnalysisError(f"paired bootstrap: shapes differ {a.shape} vs {b.shape}; align() the matrices first")
+    reps = scale * bootstrap_differences(a, b, n_boot=n_boot, seed=seed, resample_seeds=resample_seeds)
+    alpha = 1 - confidence
+    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    below = (1 + np.count_nonzero(reps <= 0)) / (n_boot + 1)
+    above = (1 + np.count_nonzero(reps >= 0)) / (n_boot + 1)
+    p = min(1.0, 2 * min(below, above))
+    return BootstrapResult(float(scale * (a - b).mean()), (float(lo), float(hi)), float(p), n_boot,
+                           a.shape[0], a.shape[1], confidence)
+
+
+class Statistic(str, Enum):
+    PASS1 = "pass@1"
+    PASS_K = "pass@k"
+
+
+def compare(a: CorrectnessMatrix, b: CorrectnessMatrix, *, statistic: Statistic = Statistic.PASS1, k: int = 1,
+            n_boot: int = 2000, seed: int = 0, confidence: float = 0.95) -> BootstrapResult:
+    """Paired bootstrap of a − b on their common seeds and problems."""
+    a, b = align(a, b)
+    if statistic is Statistic.PASS1:
+        return paired_bootstrap(a.rate, b.rate, n_boot=n_boot, seed=seed, confidence=confidence)
+    return paired_bootstrap(a.pass_at_k(k), b.pass_at_k(k), n_boot=n_boot, seed=seed, confidence=confidence)
+
+
+# ---- McNemar and Holm --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    only_a: int  # problems a solved and b did not
+    only_b: int
+    n: int
+    p_value: float
+
+
+def mcnemar(a: Sequence[bool], b: Sequence[bool]) -> McNemarResult:
+    """Exact McNemar test on paired binary outcomes: a binomial test of the discordant pairs at 1/2."""
+    a = np.asarray(a, dtype=bool)
+    b = np.asarray(b, dtype=bool)
+    if a.shape != b.shape or a.ndim != 1:
+        raise AnalysisError(f"McNemar needs two paired 1-D outcome vectors (got shapes {a.shape} and {b.shape})")
+    only_a = int(np.count_nonzero(a & ~b))
+    only_b = int(np.count_nonzero(~a & b))
+    disc = only_a + only_b
+    p = 1.0 if disc == 0 else float(sps.binomtest(min(only_a, only_b), disc, 0.5).pvalue)
+    return McNemarResult(only_a, only_b, int(a.size), min(1.0, p))
+
+
+def mcnemar_seed(a: CorrectnessMatrix, b: CorrectnessMatrix, seed: int) -> McNemarResult:
+    """McNemar for one seed, on each problem's first sample (the single-sample outcome)."""
+    a, b = align(a.select([seed]) if seed in a.seeds else _missing(a, seed),
+                 b.select([seed]) if seed in b.seeds else _missing(b, seed))
+    return mcnemar(a.first[0], b.first[0])
+
+
+def _missing(m: CorrectnessMatrix, seed: int) -> CorrectnessMatrix:
+    raise AnalysisError(f"{m.label}: no seed {seed} (it has {list(m.seeds)})")
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values for a family of comparisons (same order as given)."""
+    if len(p_values) == 0:
+        return []
+    return [float(x) for x in multipletests(list(p_values), method="holm")[1]]
+
+
+# ---- verdicts ----------------------------------------------------------------------------------------------
+
+
+class Separation(str, Enum):
+    OVERLAPS = "overlaps"
+    SEPARATED = "separated"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    condition: str
+    reference: str
+    result: BootstrapResult
+    p_holm: float
+
+    @property
+    def separation(self) -> Separation:
+        return Separation.SEPARATED if self.result.separated else Separation.OVERLAPS
+
+    def line(self) -> str:
+        r = self.result
+        pct = round(100 * r.confidence)
+        return (f"{self.condition} vs {self.reference}: {r.diff:+.1f} pp, {pct}% CI [{r.ci[0]:+.1f}, {r.ci[1]:+.1f}] "
+                f"(paired bootstrap over {r.n_problems} problems x {r.n_seeds} seeds, p={r.p_value:.3g}, "
+                f"Holm p={self.p_holm:.3g}): {self.separation.value} at {pct}%")
+
+
+def compare_family(matrices: Mapping[str, CorrectnessMatrix], reference: str, *, n_boot: int = 2000, seed: int = 0,
+                   confidence: float = 0.95) -> list[Comparison]:
+    """Every other condition against `reference`, with Holm-adjusted p-values across the family."""
+    if reference not in matrices:
+        raise AnalysisError(f"reference condition {reference!r} is not among the runs "
+                            f"({', '.join(sorted(matrices))}); pick one with --reference")
+    others = [c for c in matrices if c != reference]
+    results = [compare(matrices[c], matrices[reference], n_boot=n_boot, seed=seed, confidence=confidence)
+               for c in others]
+    adjusted = holm([r.p_value for r in results])
+    return [Comparison(c, reference, r, p) for c, r, p in zip(others, results, adjusted)]
