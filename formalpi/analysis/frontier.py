@@ -1,0 +1,158 @@
+"""Where gains come from: problems binned by the BASE model's solve rate and by MATH level.
+
+The base solve rate of a problem is the share of its n >= 16 base samples that were correct (base_eval.jsonl, or
+a baseline run's eval.jsonl drawn with n >= 16; samples of every seed are pooled — the base model is one model).
+Bins: unsolved (rate <= band.low), saturated (rate >= band.high), frontier (in between). Per bin: the count,
+Δpass@1 and Δpass@k (unbiased estimator) of a condition over the baseline, with paired bootstrap CIs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from formalpi.analysis.runs_index import RunInfo
+from formalpi.analysis.stats import AnalysisError, BootstrapResult, CorrectnessMatrix, align, paired_bootstrap
+from formalpi.records import EvalRecord
+
+MIN_BASE_SAMPLES = 16
+
+
+class Bin(str, Enum):
+    UNSOLVED = "unsolved"
+    FRONTIER = "frontier"
+    SATURATED = "saturated"
+
+
+@dataclass(frozen=True)
+class FrontierBand:
+    """unsolved: rate <= low; saturated: rate >= high; frontier: low < rate < high."""
+
+    low: float = 0.0
+    high: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.low < self.high <= 1.0):
+            raise AnalysisError(f"frontier band: need 0 <= low < high <= 1 (got low={self.low}, high={self.high}); "
+                                f"e.g. --band-low 0.1 --band-high 0.9")
+
+    def bin(self, rate: float) -> Bin:
+        if rate <= self.low:
+            return Bin.UNSOLVED
+        if rate >= self.high:
+            return Bin.SATURATED
+        return Bin.FRONTIER
+
+
+def base_solve_rates(records: Sequence[EvalRecord], min_n: int = MIN_BASE_SAMPLES) -> dict[str, float]:
+    """Per problem: correct / total over all its base samples (pooled over records); needs >= min_n samples."""
+    correct: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for r in records:
+        correct[r.problem_id] = correct.get(r.problem_id, 0) + sum(r.correct)
+        total[r.problem_id] = total.get(r.problem_id, 0) + len(r.correct)
+    rates = {p: correct[p] / total[p] for p in total if total[p] >= min_n}
+    if total and not rates:
+        raise AnalysisError(f"base solve rates need >= {min_n} base samples per problem (the most any problem has "
+                            f"is {max(total.values())}); draw base samples with eval.n >= {min_n}")
+    return rates
+
+
+def group_base_rates(runs: Sequence[RunInfo], min_n: int = MIN_BASE_SAMPLES) -> dict[str, float] | None:
+    """Base rates for one comparable group: base_eval.jsonl of any run, else baseline eval.jsonl with n >= min_n.
+    None when the group has neither."""
+    base = [r for run in runs for r in run.base_eval_records()]
+    if base:
+        return base_solve_rates(base, min_n)
+    wide = [r for run in runs if run.is_baseline for r in run.eval_records() if r.n >= min_n]
+    return base_solve_rates(wide, min_n) if wide else None
+
+
+@dataclass(frozen=True)
+class BinDelta:
+    """One bin's gain of `condition` over the baseline (pp)."""
+
+    condition: str
+    bin: str  # "unsolved" / "frontier" / "saturated" / "level 3"
+    count: int
+    baseline_pass1: float  # %, mean over seeds and the bin's problems
+    d_pass1: BootstrapResult
+    k: int | None
+    d_passk: BootstrapResult | None
+
+
+def _delta(cond: CorrectnessMatrix, base: CorrectnessMatrix, cols: np.ndarray, label: str, k: int | None,
+           n_boot: int, seed: int) -> BinDelta:
+    c_rate, b_rate = cond.rate[:, cols], base.rate[:, cols]
+    d1 = paired_bootstrap(c_rate, b_rate, n_boot=n_boot, seed=seed)
+    dk = None
+    if k is not None and k > 1:
+        dk = paired_bootstrap(cond.pass_at_k(k)[:, cols], base.pass_at_k(k)[:, cols], n_boot=n_boot, seed=seed)
+    return BinDelta(cond.label, label, int(cols.size), float(100 * b_rate.mean()), d1, k, dk)
+
+
+def default_k(cond: CorrectnessMatrix, base: CorrectnessMatrix) -> int | None:
+    """The largest k every problem of both matrices has samples for (None when that is 1: pass@k = pass@1)."""
+    k = int(min(cond.n.min(), base.n.min()))
+    return k if k > 1 else None
+
+
+def _binned(cond: CorrectnessMatrix, base: CorrectnessMatrix, key: Callable[[int], str | None], order: Sequence[str],
+            k: int | None, n_boot: int, seed: int) -> list[BinDelta]:
+    c, b = align(cond, base)
+    labels = [key(j) for j in range(len(c.problem_ids))]
+    out = []
+    for name in order:
+        cols = np.array([j for j, lab in enumerate(labels) if lab == name], dtype=np.int64)
+        if cols.size:
+            out.append(_delta(c, b, cols, name, k, n_boot, seed))
+    return out
+
+
+def frontier_deltas(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[str, float],
+                    band: FrontierBand = FrontierBand(), k: int | None = None, n_boot: int = 1000,
+                    seed: int = 0) -> list[BinDelta]:
+    """Per band bin (problems without a base rate are left out). k None: default_k."""
+    c, b = align(cond, base)
+    k = default_k(c, b) if k is None else k
+    return _binned(c, b, lambda j: band.bin(rates[c.problem_ids[j]]).value if c.problem_ids[j] in rates else None,
+                   [x.value for x in Bin], k, n_boot, seed)
+
+
+def level_deltas(cond: CorrectnessMatrix, base: CorrectnessMatrix, k: int | None = None, n_boot: int = 1000,
+                 seed: int = 0) -> list[BinDelta]:
+    """Per MATH level (problems without a level are left out)."""
+    c, b = align(cond, base)
+    k = default_k(c, b) if k is None else k
+    levels = sorted({lv for lv in c.levels if lv is not None})
+    return _binned(c, b, lambda j: None if c.levels[j] is None else f"level {c.levels[j]}",
+                   [f"level {lv}" for lv in levels], k, n_boot, seed)
+
+
+def _cell(r: BootstrapResult | None) -> str:
+    return "—" if r is None else f"{r.diff:+.1f} [{r.ci[0]:+.1f}, {r.ci[1]:+.1f}]"
+
+
+def render_bin_table(deltas: Sequence[BinDelta]) -> str:
+    """Markdown, one row per condition, one column per bin: Δpass@1 [95% CI] (pp); then the same for Δpass@k.
+    The header row carries each bin's problem count and the baseline's pass@1 there."""
+    bins: dict[str, BinDelta] = {}
+    for d in deltas:
+        bins.setdefault(d.bin, d)
+    conds = list(dict.fromkeys(d.condition for d in deltas))
+    cell = {(d.condition, d.bin): d for d in deltas}
+    head = [f"{b} (n={d.count}, base {d.baseline_pass1:.1f}%)" for b, d in bins.items()]
+    lines = [f"| Condition | Δ | {' | '.join(head)} |", "|---|---|" + "---|" * len(bins)]
+    ks = sorted({d.k for d in deltas if d.k is not None})
+    for metric in ["pass@1", *(f"pass@{k}" for k in ks)]:
+        for c in conds:
+            vals = []
+            for b in bins:
+                d = cell.get((c, b))
+                r = None if d is None else (d.d_pass1 if metric == "pass@1" else d.d_passk)
+                vals.append(_cell(r))
+            lines.append(f"| {c} | {metric} | {' | '.join(vals)} |")
+    return "\n".join(lines)

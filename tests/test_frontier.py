@@ -1,0 +1,85 @@
+"""Frontier bands and per-level gains on a synthetic store with hand-computed answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from formalpi.analysis.frontier import (
+    Bin, FrontierBand, base_solve_rates, frontier_deltas, group_base_rates, level_deltas, render_bin_table)
+from formalpi.analysis.runs_index import discover_runs
+from formalpi.analysis.stats import AnalysisError, correctness_matrix, paired_bootstrap
+from formalpi.analysis.synthetic import eval_records, write_run
+
+LEVELS = [1, 2, 1, 2, 1, 2]
+BASELINE = [[0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1], [1, 1, 1, 0]]
+GOLD = [[1, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1], [1, 1, 1, 1]]
+# base model: 8 samples per seed, pooled to 16: rates 0, 0, 1/2, 1/2, 1, 1
+BASE_SAMPLES = [[0] * 8, [0] * 8, [1, 0] * 4, [0, 1] * 4, [1] * 8, [1] * 8]
+
+
+@pytest.fixture
+def store(tmp_path):
+    for seed in (1, 2):
+        write_run(tmp_path, "baseline", seed, eval_records(np.array(BASELINE, bool), seed=seed, condition="b",
+                                                           levels=LEVELS),
+                  method="baseline", base_records=eval_records(np.array(BASE_SAMPLES, bool), seed=seed,
+                                                               condition="base", levels=LEVELS))
+        write_run(tmp_path, "gold", seed, eval_records(np.array(GOLD, bool), seed=seed, condition="gold",
+                                                       levels=LEVELS), condition="gold")
+    runs = discover_runs([tmp_path])
+    mats = {lab: correctness_matrix({r.seed: r.eval_records() for r in runs if r.condition == lab}, lab)
+            for lab in ("baseline", "gold")}
+    return runs, mats
+
+
+def test_base_rates_pool_seeds_and_bins(store):
+    runs, _ = store
+    rates = group_base_rates(runs)
+    assert rates == {"p0": 0.0, "p1": 0.0, "p2": 0.5, "p3": 0.5, "p4": 1.0, "p5": 1.0}
+    band = FrontierBand()
+    assert [band.bin(r).value for r in rates.values()] == ["unsolved"] * 2 + ["frontier"] * 2 + ["saturated"] * 2
+    narrow = FrontierBand(0.1, 0.9)
+    assert (narrow.bin(0.05), narrow.bin(0.5), narrow.bin(0.95)) == (Bin.UNSOLVED, Bin.FRONTIER, Bin.SATURATED)
+    with pytest.raises(AnalysisError, match="--band-low"):
+        FrontierBand(0.9, 0.1)
+
+
+def test_frontier_deltas_by_hand(store):
+    runs, mats = store
+    deltas = frontier_deltas(mats["gold"], mats["baseline"], group_base_rates(runs), n_boot=300)
+    got = {d.bin: d for d in deltas}
+    assert [d.count for d in deltas] == [2, 2, 2]
+    assert got["unsolved"].d_pass1.diff == pytest.approx(12.5)  # (1/4 + 0)/2 - 0
+    assert got["frontier"].d_pass1.diff == pytest.approx(25.0)  # (3/4 + 1/2)/2 - (1/2 + 1/4)/2
+    assert got["saturated"].d_pass1.diff == pytest.approx(12.5)  # 1 - (1 + 3/4)/2
+    assert got["frontier"].baseline_pass1 == pytest.approx(37.5)
+    assert got["unsolved"].k == 4  # pass@4 with n = 4 is "any correct"
+    assert got["unsolved"].d_passk.diff == pytest.approx(50.0)
+    assert got["frontier"].d_passk.diff == 0.0 and got["saturated"].d_passk.diff == 0.0
+    # the CI is the paired bootstrap of the bin's columns
+    ref = paired_bootstrap(mats["gold"].rate[:, 2:4], mats["baseline"].rate[:, 2:4], n_boot=300)
+    assert got["frontier"].d_pass1.ci == ref.ci
+
+
+def test_level_deltas_by_hand(store):
+    _, mats = store
+    deltas = level_deltas(mats["gold"], mats["baseline"], n_boot=200)
+    assert [d.bin for d in deltas] == ["level 1", "level 2"]
+    assert deltas[0].d_pass1.diff == pytest.approx(100 * (2 / 3 - 1 / 2))
+    assert deltas[1].d_pass1.diff == pytest.approx(100 * (1 / 2 - 1 / 3))
+    assert deltas[0].d_passk.diff == pytest.approx(100 / 3)
+    assert deltas[1].d_passk.diff == 0.0
+    table = render_bin_table(deltas)
+    assert "| gold | pass@1 | +16.7 [" in table and "| gold | pass@4 | +33.3 [" in table
+    assert "level 1 (n=3, base 50.0%)" in table
+
+
+def test_base_rates_need_enough_samples(tmp_path):
+    recs = eval_records(np.ones((2, 4), bool), seed=1, condition="base")
+    with pytest.raises(AnalysisError, match="eval.n >= 16"):
+        base_solve_rates(recs)
+    # fallback: a baseline eval with n >= 16 serves as the base samples
+    write_run(tmp_path, "baseline", 1, eval_records(np.array([[1] * 4 + [0] * 12], bool), seed=1, condition="b"),
+              method="baseline")
+    assert group_base_rates(discover_runs([tmp_path])) == {"p0": 0.25}
