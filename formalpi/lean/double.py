@@ -12,6 +12,8 @@ RECORDED (real Lean behaviour):
   * `--mathlib-checks DIR` (`input/*.lean`, `output/*.json` of kimina-lean-server): a command whose code after
     the header equals a recorded file (comments and whitespace ignored) gets the recorded messages, after the
     recorded `time` (times `--latency-scale`); a recorded "Lean process timed out" becomes a hang.
+  * `--replies FILE`: known replies for the canary suite (formalpi/lean/canaries/replies.jsonl), looked up
+    by exact `cmd`; each row says in `provenance` whether its format is recorded or written to match real Lean.
   * Input that starts with `#` or `--` gets no reply at all; `{"cmd": ..., "env": N}` with an unknown N gets
     `{"message": "Unknown environment."}` (both as the real REPL does).
 
@@ -109,6 +111,14 @@ def recorded_times(root: Path) -> list[float]:
     return times
 
 
+def load_replies(path: Path) -> dict[str, dict]:
+    """`--replies FILE` (jsonl of {cmd, reply, axioms?, hang?}): known replies for the canary suite
+    (formalpi/lean/canaries/replies.jsonl, whose `provenance` field says which are recorded formats and which
+    are written to match real Lean); they take precedence over the transcripts."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {r["cmd"]: r for r in rows}
+
+
 class Double:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -116,6 +126,7 @@ class Double:
         self.cmds, self.tactics = load_transcripts(Path(args.transcripts)) if args.transcripts else ({}, {})
         self.checks = load_mathlib_checks(Path(args.mathlib_checks)) if args.mathlib_checks else {}
         self.times = recorded_times(Path(args.latency_from)) if args.latency_from else []
+        self.replies = load_replies(Path(args.replies)) if args.replies else {}  # --replies (canary suite)
         self.env = 0
         self.axioms: dict[str, list[str]] = {}
         self.ballast: list[bytes] = []
@@ -187,6 +198,9 @@ class Double:
             return
         delay = float(marks["sleep"]) / 1000.0 if marks.get("sleep") else self.latency()
         rep: dict | None = None
+        known = self.replies.get(cmd)
+        if known is not None and known.get("hang"):
+            time.sleep(10**6)
         check = self.checks.get(code_key(cmd)) if self.checks else None
         if check is not None:
             resp, seconds, timed_out = check
@@ -198,6 +212,8 @@ class Double:
             rep = {}
         elif "error" in marks:
             rep = {"messages": [self._error("scripted error (double:error marker)")]}
+        elif known is not None:
+            rep = dict(known["reply"])
         elif "cmd:" + cmd in self.cmds:
             rep = {k: v for k, v in self.cmds["cmd:" + cmd].items() if k != "env"}
         elif self.args.unknown == "ok":
@@ -208,6 +224,9 @@ class Double:
         if delay:
             time.sleep(delay)
         self._remember_axioms(cmd, rep, marks.get("axioms"))
+        if known is not None and "axioms" in known:
+            for name in re.findall(r"(?:theorem|lemma)\s+([^\s:({\[]+)", cmd):
+                self.axioms[name] = list(known["axioms"])
         rep["env"] = self.new_env()
         self.write(rep)
 
@@ -251,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m formalpi.lean.double", description=__doc__.splitlines()[0])
     ap.add_argument("--transcripts")
     ap.add_argument("--mathlib-checks")
+    ap.add_argument("--replies")
     ap.add_argument("--latency-ms", type=float, default=0.0)
     ap.add_argument("--latency-from")
     ap.add_argument("--latency-scale", type=float, default=1.0)
