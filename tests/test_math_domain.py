@@ -306,3 +306,20 @@ def test_pool_is_lazy_reused_and_closed():
     assert d.verify(_p(r"\frac{1}{2}"), r"\boxed{0.5}").passed  # usable again after close (a fresh pool)
     d.close()
     assert _children() == base
+
+
+def test_exit_without_close_leaves_no_workers():
+    """Workers never outlive a program that forgot close() (our atexit hook; pebble workers are daemonic too)."""
+    import subprocess
+    import sys
+    code = ("import psutil; from domains.math import is_equivalent; assert is_equivalent(r'\\frac12', '0.5'); "
+            "print(' '.join(str(p.pid) for p in psutil.Process().children(recursive=True)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=str(dm.Path(dm.__file__).resolve().parent.parent))
+    assert out.returncode == 0, out.stderr[-2000:]
+    pids = [int(x) for x in out.stdout.split()]
+    assert pids, "the check should have started pool workers"
+    deadline = time.monotonic() + 5
+    while any(psutil.pid_exists(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in pids if psutil.pid_exists(p)]
