@@ -1,0 +1,283 @@
+"""LeanPool mechanics against the REPL double (a real subprocess), plus real-Lean tests where `lake` exists."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+
+from formalpi.errors import LeanUnavailable
+from formalpi.lean.pool import LeanConfig, LeanPool
+from formalpi.records import Status
+from tests.conftest import ROOT, shared_path
+
+STATEMENT = "theorem t{i} (x : ℕ) (h : x = 2) : x + 1 = 3 := by\n  sorry"
+HEADER = "import Mathlib\nopen Real"
+
+
+def _config(*flags: str, **kw) -> LeanConfig:
+    kw.setdefault("workers", 2)
+    kw.setdefault("timeout_s", 5.0)
+    return LeanConfig(project_dir=ROOT, repl_command=[sys.executable, "-m", "formalpi.lean.double", *flags], **kw)
+
+
+def _item(i: int, marker: str = "ok") -> dict:
+    return {"statement": STATEMENT.format(i=i), "proof": f"by\n  omega -- double:{marker}", "header": HEADER}
+
+
+def _tree(pids: list[int]) -> set[int]:
+    out = set(pids)
+    for pid in pids:
+        try:
+            out |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
+        except psutil.Error:
+            pass
+    return out
+
+
+def _gone(pids: set[int]) -> bool:
+    def dead(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+    return all(dead(p) for p in pids)
+
+
+def test_valid_error_and_strictness_through_the_pool() -> None:
+    with LeanPool(_config()) as pool:
+        ok = pool.verify(**_item(0))
+        assert ok.status is Status.VALID and ok.axioms and ok.worker_id is not None and ok.time_s > 0
+        err = pool.verify(**_item(1, "error"))
+        assert err.status is Status.ERROR and "scripted error" in err.feedback
+        rej = pool.verify(STATEMENT.format(i=2), "by\n  exact sorryAx _ -- double:ok", HEADER)
+        assert rej.status is Status.REJECTED and "sorryAx" in rej.reason and rej.worker_id is None
+        bad_ax = pool.verify(**_item(3, "ok double:axioms=propext,Lean.ofReduceBool"))
+        assert bad_ax.status is Status.REJECTED and "Lean.ofReduceBool" in bad_ax.reason
+
+
+def test_timeout_kills_the_worker_and_a_replacement_serves_the_next_request() -> None:
+    with LeanPool(_config(workers=1, timeout_s=0.5)) as pool:
+        first = pool.verify(**_item(0))
+        old_pids = _tree(pool.worker_pids())
+        hung = pool.verify(**_item(1, "hang"))
+        assert hung.status is Status.TIMEOUT and 0.5 <= hung.time_s < 5
+        assert _gone(old_pids)
+        after = pool.verify(**_item(2))
+        assert after.status is Status.VALID and after.worker_id != first.worker_id
+        assert pool.stats["killed"] == 1
+
+
+def test_crashes_lose_no_request() -> None:
+    items = [_item(i, "crash" if i % 5 == 0 else "ok") for i in range(30)]
+    with LeanPool(_config(workers=3, crash_retries=1)) as pool:
+        verdicts = pool.verify_many(items)
+        assert len(verdicts) == 30
+        for i, v in enumerate(verdicts):
+            expected = Status.CRASH if i % 5 == 0 else Status.VALID
+            assert v.status is expected, (i, v)
+        assert pool.stats["crash_retries"] == 6  # each crashing request was retried once on a fresh worker
+        assert pool.stats["verified"] == 30
+
+
+def test_malformed_reply_and_silent_exit_are_crashes() -> None:
+    with LeanPool(_config(workers=1, crash_retries=0)) as pool:
+        assert pool.verify(**_item(0, "malformed")).status is Status.CRASH
+        assert pool.verify(**_item(1, "exit")).status is Status.CRASH
+        assert pool.verify(**_item(2)).status is Status.VALID
+
+
+def test_recycling_after_max_uses() -> None:
+    with LeanPool(_config(workers=1, max_uses=3)) as pool:
+        ids, pids = [], []
+        for i in range(7):
+            ids.append(pool.verify(**_item(i)).worker_id)
+            pids.append(tuple(pool.worker_pids()))
+        assert ids[0:3] == [ids[0]] * 3 and ids[3:6] == [ids[3]] * 3 and len(set(ids)) == 3
+        assert pool.stats["retired"] == 2
+
+
+def test_memory_limit_retires_a_growing_worker() -> None:
+    # each command keeps 40 MB more; the limit is passed after a couple of proofs
+    with LeanPool(_config("--grow-mb", "40", workers=1, memory_limit_mb=100, max_uses=1000)) as pool:
+        ids = [pool.verify(**_item(i)).worker_id for i in range(6)]
+        assert pool.stats["retired"] >= 1
+        assert len(set(ids)) >= 2 and pool.stats["killed"] == 0  # retired for memory, not killed
+
+
+def test_backpressure_queues_instead_of_failing() -> None:
+    items = [{**_item(i), "proof": f"by omega -- double:sleep=100 double:ok"} for i in range(10)]
+    seen: set[int] = set()
+    stop = threading.Event()
+    with LeanPool(_config(workers=2)) as pool:
+        def watch() -> None:
+            while not stop.is_set():
+                seen.add(len(pool.worker_pids()))
+                time.sleep(0.01)
+        t = threading.Thread(target=watch)
+        t.start()
+        t0 = time.monotonic()
+        verdicts = pool.verify_many(items)
+        wall = time.monotonic() - t0
+        stop.set()
+        t.join()
+    assert [v.status for v in verdicts] == [Status.VALID] * 10
+    assert wall >= 0.45  # 10 × 100 ms over 2 workers: at least 5 rounds
+    assert max(seen) <= 2
+
+
+def test_cache_hits() -> None:
+    with LeanPool(_config(workers=1)) as pool:
+        a = pool.verify(**_item(0, "sleep=200 double:ok"))
+        t0 = time.monotonic()
+        b = pool.verify(**_item(0, "sleep=200 double:ok"))
+        assert time.monotonic() - t0 < 0.1
+        assert b == a and pool.stats["cache_hits"] == 1
+        b.reason = "mutated"  # a hit is a copy: the cache itself is not changed by callers
+        assert pool.verify(**_item(0, "sleep=200 double:ok")).reason == a.reason
+        pool.verify(**_item(1))
+        assert pool.stats["cache_hits"] == 2
+
+
+def test_timeouts_are_not_cached() -> None:
+    with LeanPool(_config(workers=1, timeout_s=0.3)) as pool:
+        for _ in range(2):
+            assert pool.verify(**_item(0, "hang")).status is Status.TIMEOUT
+        assert pool.stats["cache_hits"] == 0 and pool.stats["killed"] == 2
+
+
+def test_no_process_left_after_close() -> None:
+    pool = LeanPool(_config(workers=3, prewarm_header=HEADER))
+    pool.verify_many([_item(i) for i in range(6)])
+    pids = _tree(pool.worker_pids())
+    assert len(pool.worker_pids()) == 3
+    pool.close()
+    assert pids and _gone(pids)
+    with pytest.raises(LeanUnavailable, match="closed"):
+        pool.verify(**_item(9))
+
+
+def test_close_during_prewarm_leaves_nothing() -> None:
+    me = psutil.Process()
+    before = {c.pid for c in me.children(recursive=True)}
+    pool = LeanPool(_config("--header-ms", "3000", workers=2, prewarm_header=HEADER))
+    time.sleep(0.3)
+    pool.close()
+    time.sleep(0.1)
+    after = {c.pid for c in me.children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE}
+    assert after <= before
+
+
+def test_headers_key_workers_and_lru_evicts() -> None:
+    with LeanPool(_config(workers=1)) as pool:
+        a = pool.verify(**_item(0))
+        b = pool.verify(**{**_item(1), "header": "import Mathlib\nopen Nat"})
+        c = pool.verify(**{**_item(2), "header": "\nimport Mathlib   \n\nopen Real\n"})  # same as HEADER
+        assert a.status is b.status is c.status is Status.VALID
+        assert len({a.worker_id, b.worker_id, c.worker_id}) == 3  # one slot: each switch evicts the LRU worker
+        assert len(pool.worker_pids()) == 1
+
+
+def test_verify_many_is_thread_safe() -> None:
+    results: dict[int, list] = {}
+
+    def run(k: int) -> None:
+        items = [_item(100 * k + i, "error" if (i + k) % 3 == 0 else "ok") for i in range(15)]
+        results[k] = pool.verify_many(items)
+
+    with LeanPool(_config(workers=3)) as pool:
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert pool.stats["verified"] == 60
+    for k, verdicts in results.items():
+        for i, v in enumerate(verdicts):
+            assert v.status is (Status.ERROR if (i + k) % 3 == 0 else Status.VALID)
+            assert v.answer is not None and f"double:{'error' if (i + k) % 3 == 0 else 'ok'}" in v.answer
+
+
+def test_averify() -> None:
+    async def main(pool: LeanPool) -> list:
+        return await asyncio.gather(*(pool.averify(**_item(i)) for i in range(4)))
+
+    with LeanPool(_config()) as pool:
+        assert [v.status for v in asyncio.run(main(pool))] == [Status.VALID] * 4
+
+
+def test_bad_configuration_is_a_typed_error() -> None:
+    with pytest.raises(LeanUnavailable, match="project_dir"):
+        LeanConfig(project_dir=ROOT / "no-such-dir")
+    with pytest.raises(LeanUnavailable, match="workers"):
+        _config(workers=0)
+    with LeanPool(LeanConfig(project_dir=ROOT, repl_command=["no-such-repl-binary"], workers=1)) as pool:
+        with pytest.raises(LeanUnavailable, match="formalpi lean setup"):
+            pool.verify(**_item(0))
+    with pytest.raises(ValueError, match="item 0 needs keys"):
+        LeanPool(_config()).verify_many([{"proof": "x"}])
+
+
+def _recorded_checks(limit: int) -> list[tuple[dict, bool, bool]]:
+    """(item, recorded clean?, recorded timeout?) for recorded real Mathlib checks of Goedel-Prover proofs."""
+    root = shared_path("lean", "recorded-mathlib-checks")
+    out = []
+    for path in sorted((root / "output").glob("*.json"))[:limit]:
+        result = json.loads(path.read_text())["results"][0]
+        src = (root / "input" / (path.stem + ".lean")).read_text()
+        m = re.search(r"(?m)^theorem\b", src)
+        header, decl = src[: m.start()], src[m.start():]
+        cut = decl.index(":= by") + len(":= by")
+        item = {"header": header, "statement": decl[:cut], "proof": "by" + decl[cut:]}
+        msgs = (result.get("response") or {}).get("messages", [])
+        out.append((item, not any(x["severity"] == "error" for x in msgs), "timed out" in str(result["error"])))
+    return out
+
+
+def test_recorded_mathlib_checks_through_the_pool() -> None:
+    root = shared_path("lean", "recorded-mathlib-checks")
+    checks = _recorded_checks(40)
+    assert any(t for _, _, t in checks)
+    flags = ("--mathlib-checks", str(root), "--latency-scale", "0.002")
+    with LeanPool(_config(*flags, workers=4, timeout_s=1.0)) as pool:
+        verdicts = pool.verify_many([c[0] for c in checks])
+    assert sum(v.status is Status.VALID for v in verdicts) >= 30
+    for (item, clean, timed_out), v in zip(checks, verdicts):
+        if timed_out:
+            assert v.status is Status.TIMEOUT
+        elif clean:
+            # recorded answers reach the verdict: linter warnings are not failures
+            assert v.status is Status.VALID, (item["statement"][:60], v.reason)
+
+
+# ---- real Lean (skipped unless `lake` is on PATH) ----------------------------------------------------------
+
+
+def _minif2f(name: str) -> dict:
+    for line in shared_path("data", "minif2f_lean4_v4.24.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["name"] == name:
+            return {"header": row["header"], "statement": row["formal_statement"]}
+    raise AssertionError(name)
+
+
+@pytest.mark.lean
+def test_real_lean_minif2f_verdicts() -> None:
+    project = ROOT / "lean_project"
+    if not (project / ".lake").exists():
+        pytest.skip(f"{project} is not built: run `formalpi lean setup`")
+    p = _minif2f("mathd_numbertheory_254")
+    with LeanPool(LeanConfig(project_dir=project, workers=1, timeout_s=120, header_timeout_s=900)) as pool:
+        items = [{**p, "proof": "norm_num"}, {**p, "proof": "by\n  exact Nat.le_refl 0"},
+                 {**p, "proof": "by\n  native_decide"}, {**_minif2f("mathd_numbertheory_229"), "proof": "norm_num"}]
+        v = pool.verify_many(items)
+    assert v[0].status is Status.VALID and set(v[0].axioms) <= {"propext", "Classical.choice", "Quot.sound"}
+    assert v[1].status is Status.ERROR and v[1].feedback.startswith("line ")
+    assert v[2].status is Status.REJECTED
+    assert v[3].status is Status.VALID
