@@ -1,8 +1,172 @@
 """`formalpi lean …`: setup, doctor, check, selftest, skeleton."""
 
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.table import Table
 
 from formalpi.cli import lean_skeleton
+from formalpi.cli._common import console, progress
+from formalpi.errors import DataError, LeanUnavailable
 
 app = typer.Typer(no_args_is_help=True, help="The Lean 4 verifier: setup, doctor, check, selftest, skeleton.")
 lean_skeleton.register(app)
+
+_PROJECT = typer.Option(None, "--project-dir", help="the Lake workspace (default: lean_project/ of the checkout, "
+                                                    "or $FORMALPI_LEAN_PROJECT)")
+_REPL = typer.Option(None, "--repl-command", help="REPL argv as one shell-quoted string, run in the project dir "
+                                                  "(default: lake env .lake/packages/REPL/.lake/build/bin/repl)")
+_WORKERS = typer.Option(4, "--workers", min=1, help="REPL processes")
+_TIMEOUT = typer.Option(60.0, "--timeout", min=0.1, help="wall-clock seconds per proof")
+
+
+def _config(project_dir: Optional[Path], repl_command: Optional[str], workers: int, timeout: float):
+    from formalpi.lean.pool import LeanConfig
+    from formalpi.lean.setup import default_project_dir
+
+    kwargs = {}
+    if repl_command is not None:
+        argv = shlex.split(repl_command)
+        if not argv:
+            raise LeanUnavailable("--repl-command is empty: give the REPL argv, e.g. "
+                                  "--repl-command 'lake env .lake/packages/REPL/.lake/build/bin/repl'")
+        kwargs["repl_command"] = argv
+    return LeanConfig(project_dir=project_dir or default_project_dir(), workers=workers, timeout_s=timeout, **kwargs)
+
+
+@app.command()
+def setup(project_dir: Optional[Path] = _PROJECT):
+    """Fetch Mathlib's build cache and build the REPL in the Lake workspace (needs elan/lake)."""
+    from formalpi.lean.setup import run_setup
+
+    with console.status("starting") as status:
+        def on_step(step):
+            console.print(f"[bold]{step.name}[/]: `{' '.join(step.argv)}` in {step.cwd}")
+
+        def on_line(step, line):
+            status.update(f"{step.name}: {line[-100:]}")
+
+        run_setup(project_dir, on_line=on_line, on_step=on_step)
+    console.print("[green]setup done[/]; check with `formalpi lean doctor`")
+
+
+def _checks_table(checks) -> Table:
+    table = Table(title="formalpi lean doctor")
+    for col in ("check", "ok", "found", "fix"):
+        table.add_column(col, overflow="fold")
+    for c in checks:
+        table.add_row(c.name, "ok" if c.ok else "[bold red]MISSING[/]", c.detail, "" if c.ok else c.fix)
+    return table
+
+
+@app.command()
+def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] = _REPL,
+           workers: int = typer.Option(2, "--workers", min=1), timeout: float = _TIMEOUT):
+    """Say exactly what is missing and the command that fixes it; then run the quick canary suite."""
+    from formalpi.lean.selftest import mismatches, run_selftest_with_pool, selftest_table
+    from formalpi.lean.setup import doctor_checks
+
+    checks = doctor_checks(project_dir)
+    if repl_command is not None:  # a custom REPL (e.g. the double) does not need the toolchain checks
+        checks = [c for c in checks if c.name == "lean_project"]
+    console.print(_checks_table(checks))
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        console.print(f"[bold red]{len(failed)} check(s) failed[/]; fix them in order, then rerun "
+                      "`formalpi lean doctor` (the canary selftest is skipped until then)")
+        raise typer.Exit(1)
+    rows = run_selftest_with_pool(_config(project_dir, repl_command, workers, timeout), quick=True)
+    console.print(selftest_table(rows))
+    bad = mismatches(rows)
+    if bad:
+        console.print(f"[bold red]{len(bad)} canary mismatch(es)[/]: the verifier cannot be trusted")
+        raise typer.Exit(1)
+    console.print("[green]Lean verifier ready[/]")
+
+
+@app.command()
+def selftest(quick: bool = typer.Option(False, "--quick", help="only the quick cases (no timeout case)"),
+             project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] = _REPL,
+             workers: int = _WORKERS, timeout: float = typer.Option(20.0, "--timeout", min=0.1)):
+    """Run the canary suite through the real pool; exit 1 on any mismatch."""
+    from formalpi.lean.selftest import mismatches, run_selftest_with_pool, selftest_table
+
+    rows = run_selftest_with_pool(_config(project_dir, repl_command, workers, timeout), quick=quick)
+    console.print(selftest_table(rows))
+    bad = mismatches(rows)
+    if bad:
+        console.print(f"[bold red]{len(bad)} mismatch(es)[/]: " + ", ".join(r.name for r in bad))
+        raise typer.Exit(1)
+    console.print(f"[green]all {len(rows)} canaries judged as expected[/]")
+
+
+def read_proofs(path: Path) -> list[dict]:
+    """Rows {name, proof} of a jsonl file; DataError naming file, line and field."""
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{i}: not JSON ({e.msg})") from None
+        for key in ("name", "proof"):
+            if not isinstance(row, dict) or not isinstance(row.get(key), str):
+                raise DataError(f"{path}:{i}: field {key!r} missing or not a string "
+                                f"(each line is {{\"name\": <MiniF2F name>, \"proof\": <proof text>}})")
+        rows.append(row)
+    return rows
+
+
+@app.command()
+def check(file: Path = typer.Argument(..., help="jsonl of {name, proof} (name = a MiniF2F problem)"),
+          minif2f: Optional[Path] = typer.Option(None, "--minif2f", help="MiniF2F jsonl (default: the data dir)"),
+          out: Optional[Path] = typer.Option(None, "--out", help="write one {name, verdict} line per proof"),
+          project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] = _REPL,
+          workers: int = _WORKERS, timeout: float = _TIMEOUT):
+    """Verify a file of proofs against MiniF2F: progress bar, then counts per status and proofs/s."""
+    from domains.lean import MINIF2F_FILE, load_minif2f
+    from formalpi.lean.pool import LeanPool
+    from formalpi.paths import resolve_data_file
+
+    stmts = {r.name: r for r in load_minif2f(resolve_data_file("minif2f", str(minif2f) if minif2f else None,
+                                                                 (MINIF2F_FILE,)))}
+    rows = read_proofs(file)
+    unknown = [r["name"] for r in rows if r["name"] not in stmts]
+    if unknown:
+        raise DataError(f"{file}: {len(unknown)} name(s) not in MiniF2F, e.g. {unknown[0]!r} "
+                        f"(names are MiniF2F theorem names such as 'mathd_algebra_10')")
+    items = [{"statement": stmts[r["name"]].formal_statement, "proof": r["proof"],
+              "header": stmts[r["name"]].header} for r in rows]
+    verdicts = []
+    t0 = time.monotonic()
+    chunk = max(1, workers * 4)  # small batches keep the bar moving while every worker stays busy
+    with LeanPool(_config(project_dir, repl_command, workers, timeout)) as pool, progress() as bar:
+        task = bar.add_task("verifying", total=len(items))
+        for k in range(0, len(items), chunk):
+            verdicts += pool.verify_many(items[k:k + chunk])
+            bar.update(task, advance=len(items[k:k + chunk]))
+    elapsed = time.monotonic() - t0
+    if out is not None:
+        out.write_text("".join(json.dumps({"name": r["name"], "verdict": v.model_dump(mode="json")},
+                                          ensure_ascii=False) + "\n" for r, v in zip(rows, verdicts)))
+    counts = Counter(v.status.value for v in verdicts)
+    table = Table(title=f"{file}: {len(verdicts)} proofs in {elapsed:.1f}s "
+                        f"({len(verdicts) / elapsed if elapsed else 0:.2f} proofs/s)")
+    table.add_column("status")
+    table.add_column("count", justify="right")
+    table.add_column("share", justify="right")
+    for status, n in counts.most_common():
+        table.add_row(status, str(n), f"{n / len(verdicts):.1%}")
+    console.print(table)
