@@ -107,25 +107,30 @@ def extract_answer(text: str | None) -> str | None:
 # Fast path (in-process): identical normalised strings, or two integer literals
 # --------------------------------------------------------------------------------------------------------------
 
-_DROP = ("\\left", "\\right", "\\displaystyle", "\\!", "\\,", "\\;", "\\:", "\\ ", "$")
+_DROP = re.compile(r"\\(?:left|right|displaystyle)(?![A-Za-z])|\\[!,;: ]|\$")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?")
+_SPACE = re.compile(r"\s+")
 _INT = re.compile(r"[+-]?\d+")
 _INT_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+")
+
+
+def _collapse_space(m: re.Match) -> str:
+    # A space between two letters/digits can carry meaning (`\alpha b` vs `\alphab`, `\text{no solution}`).
+    s, i, j = m.string, m.start(), m.end()
+    return " " if 0 < i and j < len(s) and s[i - 1].isalnum() and s[j].isalnum() else ""
 
 
 def normalise(answer: str) -> str:
     """A conservative canonical string: two answers with the same normal form are the same answer.
 
-    Drops spacing commands, `\\left`/`\\right`, `$`, whitespace, degree marks and a trailing period; `\\dfrac` and
-    `\\tfrac` become `\\frac`; `{,}` becomes `,`. Anything semantic is left to math-verify.
+    Drops spacing commands, `\\left`/`\\right`/`\\displaystyle`, `$`, degree marks, a trailing period and
+    whitespace (kept as one space between two letters/digits); `\\dfrac`/`\\tfrac` become `\\frac`; `{,}`
+    becomes `,`. Anything semantic is left to math-verify.
     """
-    s = answer
-    for tok in _DROP:
-        s = s.replace(tok, "")
+    s = _DROP.sub("", answer)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("{,}", ",")
-    s = _DEGREES.sub("", s)
-    s = "".join(s.split()).rstrip(".")
-    return s
+    s = _DEGREES.sub("", s).strip()
+    return _SPACE.sub(_collapse_space, s).rstrip(".")
 
 
 def as_int(answer: str) -> int | None:
@@ -157,7 +162,8 @@ class Check:
 
 def fast_check(gold: str, predicted: str) -> Check | None:
     """Decide without math-verify when that is exact; None when math-verify is needed."""
-    if normalise(gold) == normalise(predicted) and normalise(gold):
+    g_norm = normalise(gold)
+    if g_norm and g_norm == normalise(predicted):
         return Check(True, 1.0, fast=True)
     g, p = as_int(gold), as_int(predicted)
     if g is not None and p is not None:

@@ -63,6 +63,14 @@ def test_extract_answer(text, expected):
     assert extract_answer(text) == expected
 
 
+def test_normalise_is_conservative():
+    assert dm.normalise(r"\left( 3, \dfrac{\pi}{2} \right).") == dm.normalise(r"(3,\frac{\pi}{2})")
+    assert dm.normalise(r"\alpha b") != dm.normalise(r"\alphab")  # a space after a command is meaningful
+    assert dm.normalise(r"\leftarrow") == r"\leftarrow"  # only the \left command itself is dropped
+    assert [dm.as_int(x) for x in ["-12", "1,000", "1{,}000", " 7 ", "1,2", "12.0", "1 000"]] == \
+        [-12, 1000, 1000, 7, None, None, None]
+
+
 # ---- equivalence and grading ------------------------------------------------------------------------------------
 
 EQUIVALENT = [
