@@ -164,7 +164,9 @@ _WRAP = '''try:
 except MemoryError:
     raise
 except BaseException as __formalpi_e:
-    __formalpi_report({i}, False, {src!r}, (type(__formalpi_e).__name__ + ": " + str(__formalpi_e))[:{cap}])
+    __formalpi_m = str(__formalpi_e)
+    __formalpi_report({i}, False, {src!r}, (type(__formalpi_e).__name__ + (": " + __formalpi_m if __formalpi_m
+                                            else ""))[:{cap}])
 else:
     __formalpi_report({i}, True, {src!r}, "")
 '''
