@@ -100,9 +100,13 @@ def skeleton_retry(ctx: PIContext) -> str | None:
 
 
 def proof_line_offset(ctx: PIContext) -> int:
-    """Lines of the checked text before the proof body: header + formal_statement (what the verifier sends)."""
-    prefix = ctx.problem.meta.get("header", "") + ctx.problem.meta.get("formal_statement", "")
-    return prefix.count("\n")
+    """Lines of the checked command before the proof body. `formalpi.lean.verdict.prepare` sends the header once
+    (env 0) and then `statement := by` + body as the command, so REPL lines count from the statement: the
+    offset is the statement's line count. `ctx.extras["checked_prefix_lines"]` overrides it (e.g. when a
+    verifier includes the header in the command)."""
+    if "checked_prefix_lines" in ctx.extras:
+        return int(ctx.extras["checked_prefix_lines"])
+    return ctx.problem.meta.get("formal_statement", "").rstrip(" ").count("\n")
 
 
 def _split_message(data: str) -> tuple[str, str | None]:
@@ -125,7 +129,7 @@ def _where(msg: Message, offset: int) -> str:
     if msg.pos is None:
         return "in your proof"
     line = msg.pos.line - offset
-    return f"at line {line} of your proof" if line >= 1 else "in the theorem statement"
+    return f"at line {line} of your proof" if line >= 1 else "at the start of your proof"
 
 
 @register("typechecker", domains={"lean"})

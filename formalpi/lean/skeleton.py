@@ -637,7 +637,8 @@ class _Parser:
                 if kw == "choose":
                     pattern, sources = (body, w if w >= 0 else end), ((w + 5, end) if w >= 0 else None)
                 elif w >= 0 and self.word_at(w) == "with":
-                    pattern, sources = (w + 4, end), (body, w)
+                    then = self.code.find("<;>", w, end)  # `rcases h with ⟨x, hx⟩ <;> tac`: tac is no pattern
+                    pattern, sources = (w + 4, then if then >= 0 else end), (body, w)
                 else:
                     return
             elif kw == "by_cases":
