@@ -146,6 +146,7 @@ def extract_proof(completion: str) -> str | None:
 
     segments = _fenced_segments(completion)
     text = segments[-1] if segments else ("" if segments is not None else completion)
+    text = re.sub(r"\A(?:[ \t]*\n)+", "", text)  # blank lines after an opening fence
     body = proof_body(_cut_trailing_prose(text)).rstrip()
     return body if body.strip() else None
 
