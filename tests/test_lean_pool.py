@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from formalpi.errors import LeanUnavailable
+from formalpi.errors import ConfigError, LeanUnavailable
 from formalpi.lean.pool import LeanConfig, LeanPool
 from formalpi.records import Status
 from tests.conftest import ROOT, shared_path
@@ -91,6 +91,13 @@ def test_malformed_reply_and_silent_exit_are_crashes() -> None:
         assert pool.verify(**_item(0, "malformed")).status is Status.CRASH
         assert pool.verify(**_item(1, "exit")).status is Status.CRASH
         assert pool.verify(**_item(2)).status is Status.VALID
+
+
+def test_repl_error_reply_retires_the_worker_and_is_a_crash() -> None:
+    with LeanPool(_config(workers=1, crash_retries=1)) as pool:
+        v = pool.verify(**_item(0, "replerror"))
+        assert v.status is Status.CRASH and "REPL error" in v.reason
+        assert pool.stats["crash_retries"] == 1 and pool.stats["killed"] == 2
 
 
 def test_recycling_after_max_uses() -> None:
@@ -214,8 +221,8 @@ def test_averify() -> None:
 
 def test_bad_configuration_is_a_typed_error() -> None:
     with pytest.raises(LeanUnavailable, match="project_dir"):
-        LeanConfig(project_dir=ROOT / "no-such-dir")
-    with pytest.raises(LeanUnavailable, match="workers"):
+        LeanPool(LeanConfig(project_dir=ROOT / "no-such-dir"))
+    with pytest.raises(ConfigError, match="workers"):
         _config(workers=0)
     with LeanPool(LeanConfig(project_dir=ROOT, repl_command=["no-such-repl-binary"], workers=1)) as pool:
         with pytest.raises(LeanUnavailable, match="formalpi lean setup"):

@@ -23,7 +23,8 @@ SCRIPTED (pool mechanics, not Lean):
     marker, else `sorryAx` if the declaration had a sorry, else propext/Classical.choice/Quot.sound.
     The message text follows Lean's ("'X' depends on axioms: [...]" / "unknown constant 'X'").
   * markers anywhere in a cmd (put them in a comment): `double:hang` (never answers), `double:crash` (writes
-    half a reply and exits 3), `double:exit` (exits without a byte), `double:malformed` (a non-JSON frame),
+    half a reply and exits 3), `double:exit` (exits without a byte), `double:malformed` (a non-JSON frame), `double:replerror`
+    (a `{"message": ...}` REPL error),
     `double:grow=MB` (keeps MB more memory), `double:sleep=MS`, `double:ok` (answers success), `double:error`.
   * per-command latency: fixed `--latency-ms`, or sampled (seeded) from the recorded `time` fields under
     `--latency-from DIR` (times `--latency-scale`); memory growth of `--grow-mb` per command.
@@ -186,6 +187,9 @@ class Double:
             sys.stdout.write('{"env": 7, "messages": [{"severity": "err')
             sys.stdout.flush()
             os._exit(3)
+        if "replerror" in marks:
+            self.write({"message": "scripted REPL error (double:replerror marker)"})
+            return
         if "malformed" in marks:
             self.write("this is not JSON")
             return

@@ -28,7 +28,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from formalpi.errors import LeanUnavailable
+from formalpi.errors import ConfigError, FormalpiError, LeanUnavailable
 from formalpi.lean import verdict as strict
 from formalpi.lean.protocol import CommandReply, ReplError
 from formalpi.lean.repl import LeanRepl, Outcome, ReplResult
@@ -60,16 +60,13 @@ class LeanConfig:
         self.repl_command = list(self.repl_command)
         for name in ("workers", "max_uses"):
             if getattr(self, name) < 1:
-                raise LeanUnavailable(f"LeanConfig.{name} = {getattr(self, name)}: must be at least 1")
+                raise ConfigError(f"LeanConfig.{name} = {getattr(self, name)}: must be at least 1")
         for name in ("timeout_s", "memory_limit_mb", "header_timeout_s"):
             if getattr(self, name) <= 0:
-                raise LeanUnavailable(f"LeanConfig.{name} = {getattr(self, name)}: must be positive")
+                raise ConfigError(f"LeanConfig.{name} = {getattr(self, name)}: must be positive")
         if not self.repl_command:
-            raise LeanUnavailable("LeanConfig.repl_command is empty: give the REPL argv, e.g. "
-                                  f"{list(DEFAULT_REPL_COMMAND)}")
-        if not self.project_dir.is_dir():
-            raise LeanUnavailable(f"LeanConfig.project_dir {self.project_dir} is not a directory: run "
-                                  "`formalpi lean setup` or point project_dir at a built Lake project")
+            raise ConfigError("LeanConfig.repl_command is empty: give the REPL argv, e.g. "
+                              f"{list(DEFAULT_REPL_COMMAND)}")
 
 
 def normalize_header(header: str) -> str:
@@ -107,8 +104,15 @@ class Worker:
 _NOT_CACHED = {Status.TIMEOUT, Status.CRASH}
 
 
+class LeanInputError(FormalpiError, ValueError):
+    """A malformed request to the pool (e.g. a verify_many item without 'statement')."""
+
+
 class LeanPool:
     def __init__(self, config: LeanConfig) -> None:
+        if not Path(config.project_dir).is_dir():  # checked here, not in LeanConfig: doctor builds configs first
+            raise LeanUnavailable(f"LeanConfig.project_dir {config.project_dir} is not a directory: run "
+                                  "`formalpi lean setup` or point project_dir at a built Lake project")
         self.config = config
         self._cond = threading.Condition()
         self._workers: list[Worker] = []
@@ -150,7 +154,7 @@ class LeanPool:
         """One verdict per item (`{"statement", "proof", "header"?}`), in order; thread-safe."""
         for i, it in enumerate(items):
             if "statement" not in it or "proof" not in it:
-                raise ValueError(f"verify_many: item {i} needs keys 'statement' and 'proof' "
+                raise LeanInputError(f"verify_many: item {i} needs keys 'statement' and 'proof' "
                                  f"(and optionally 'header'); got {sorted(it)}")
         if not items:
             return []
@@ -193,6 +197,8 @@ class LeanPool:
         for attempt in range(self.config.crash_retries + 1):
             worker = self._acquire(header)
             res, axioms_res = self._run(worker, prep)
+            if res.outcome is Outcome.OK and isinstance(res.reply, ReplError):  # the REPL lost its state
+                res = ReplResult(Outcome.CRASH, raw=res.raw, detail=f"REPL error: {res.reply.message}")
             bad = res if res.outcome is not Outcome.OK else axioms_res
             self._release(worker, failed=bad is not None and bad.outcome is not Outcome.OK)
             if bad is not None and bad.outcome is not Outcome.OK:

@@ -1,0 +1,129 @@
+"""LeanPool throughput and per-proof overhead against the REPL double at a fixed latency.
+
+    .venv/bin/python bench/lean_pool.py [--proofs 2000] [--workers 1,2,4,8] [--latency-ms 20]
+                                        [--crash-rate 0.05] [--hang-rate 0.01] [--timeout-s 0.5] [--seed 0]
+
+Clean runs: every proof is distinct (no cache hits) and answered after `latency-ms` by the double; each valid
+proof also costs a `#print axioms` round trip (part of the measured overhead, as with real Lean).
+  throughput = proofs / wall; ideal = workers / latency; efficiency = throughput / ideal;
+  overhead per proof = wall × workers / proofs − latency (the pool's and the pipes' time per proof per worker);
+  pool-only = wall × workers / proofs − the bare floor (one LeanRepl driven directly, same two round trips).
+Fault run (largest worker count): `crash-rate` of the proofs make the double crash mid-reply (retried once,
+then CRASH), `hang-rate` make it hang (TIMEOUT after `timeout-s`); every request must end in exactly one verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from formalpi.lean import verdict as strict  # noqa: E402
+from formalpi.lean.pool import LeanConfig, LeanPool  # noqa: E402
+from formalpi.lean.repl import LeanRepl  # noqa: E402
+from formalpi.records import Status  # noqa: E402
+
+HEADER = "import Mathlib"
+
+
+def items(n: int, marks: list[str]) -> list[dict]:
+    return [{"statement": f"theorem bench_{i} (x : ℕ) (h : x = 2) : x + 1 = {i} := by\n",
+             "proof": f"omega -- double:{marks[i]}", "header": HEADER} for i in range(n)]
+
+
+def make_pool(workers: int, latency_ms: float, timeout_s: float) -> LeanPool:
+    cfg = LeanConfig(project_dir=Path.cwd(), workers=workers, timeout_s=timeout_s, max_uses=10_000,
+                     repl_command=[sys.executable, "-m", "formalpi.lean.double", "--latency-ms", str(latency_ms)],
+                     prewarm_header=HEADER, crash_retries=1)
+    pool = LeanPool(cfg)
+    pool.verify_many(items(workers, [f"ok warmup{k}" for k in range(workers)]))  # wait until warm
+    return pool
+
+
+def bare_floor(latency_ms: float, n: int = 300) -> float:
+    """Seconds per proof of one LeanRepl driven directly (proof + `#print axioms`, no pool): the floor that
+    the double, the pipes and the OS scheduler set, against which the pool's own overhead is measured."""
+    with LeanRepl([sys.executable, "-m", "formalpi.lean.double", "--latency-ms", str(latency_ms)], Path.cwd()) as r:
+        r.command(HEADER, None, 10)
+        preps = [strict.prepare(it["statement"], it["proof"]) for it in items(n, ["ok"] * n)]
+        t0 = time.perf_counter()
+        for p in preps:
+            res = r.command(p.cmd, 0, 10)
+            r.command(strict.axioms_command(p.name), res.reply.env, 10)
+        return (time.perf_counter() - t0) / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--proofs", type=int, default=2000)
+    ap.add_argument("--workers", default="1,2,4,8")
+    ap.add_argument("--latency-ms", type=float, default=20.0)
+    ap.add_argument("--crash-rate", type=float, default=0.05)
+    ap.add_argument("--hang-rate", type=float, default=0.01)
+    ap.add_argument("--timeout-s", type=float, default=0.5)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    console = Console()
+    lat = args.latency_ms / 1000.0
+    n = args.proofs
+
+    table = Table(title=f"LeanPool vs REPL double: {n} proofs, {args.latency_ms:g} ms per proof")
+    floor = bare_floor(args.latency_ms)
+    for col in ("workers", "wall s", "proofs/s", "ideal/s", "efficiency", "overhead ms/proof",
+                "pool-only ms/proof", "answered"):
+        table.add_column(col, justify="right")
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    for w in worker_counts:
+        with make_pool(w, args.latency_ms, timeout_s=10.0) as pool:
+            batch = items(n, ["ok"] * n)
+            t0 = time.perf_counter()
+            verdicts = pool.verify_many(batch)
+            wall = time.perf_counter() - t0
+        ok = sum(v.status is Status.VALID for v in verdicts)
+        tput, ideal = n / wall, w / lat
+        table.add_row(str(w), f"{wall:.2f}", f"{tput:.1f}", f"{ideal:.1f}", f"{tput / ideal:.1%}",
+                      f"{(wall * w / n - lat) * 1000:.2f}", f"{(wall * w / n - floor) * 1000:.2f}",
+                      f"{ok}/{n} valid")
+    console.print(table)
+    console.print(f"bare LeanRepl floor (proof + axioms round trips, no pool): {floor * 1000:.2f} ms/proof "
+                  f"= latency {args.latency_ms:g} ms + {(floor - lat) * 1000:.2f} ms (double, pipes, scheduler); "
+                  "pool-only = overhead above that floor")
+
+    rng = random.Random(args.seed)
+    marks = []
+    for _ in range(n):
+        r = rng.random()
+        marks.append("crash" if r < args.crash_rate else "hang" if r < args.crash_rate + args.hang_rate else "ok")
+    expected = Counter({"crash": Status.CRASH, "hang": Status.TIMEOUT, "ok": Status.VALID}[m] for m in marks)
+    w = max(worker_counts)
+    with make_pool(w, args.latency_ms, timeout_s=args.timeout_s) as pool:
+        t0 = time.perf_counter()
+        verdicts = pool.verify_many(items(n, marks))
+        wall = time.perf_counter() - t0
+        stats = dict(pool.stats)
+    got = Counter(v.status for v in verdicts)
+    mismatched = sum(v.status is not {"crash": Status.CRASH, "hang": Status.TIMEOUT, "ok": Status.VALID}[m]
+                     for v, m in zip(verdicts, marks))
+    faults = Table(title=f"Faults: {w} workers, {args.crash_rate:.0%} crashes, {args.hang_rate:.0%} hangs "
+                         f"(timeout {args.timeout_s:g} s)")
+    for col in ("status", "expected", "got"):
+        faults.add_column(col, justify="right")
+    for st in (Status.VALID, Status.CRASH, Status.TIMEOUT):
+        faults.add_row(st.value, str(expected[st]), str(got[st]))
+    console.print(faults)
+    console.print(f"requests {n}, verdicts {len(verdicts)}, lost {n - len(verdicts)}, "
+                  f"wrong status {mismatched}, wall {wall:.2f} s; pool stats {stats}")
+    if len(verdicts) != n or mismatched:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
