@@ -153,9 +153,17 @@ def reference_program(problem: Problem) -> str:
 
 
 _REPORT_FN = '''
-def __formalpi_report(i, ok, test, err):
-    import sys as _s
-    _s.__stdout__.write("\\n{tag}{nonce} " + __import__("json").dumps([i, ok, test, err]) + "\\n")
+def __formalpi_report(i, test, exc):
+    # builtins by module: a test may shadow `str` or `type` (HumanEval/38 and /50 bind `str` in check)
+    import builtins as _b, json as _j, sys as _s
+    err = ""
+    if exc is not None:
+        try:
+            msg = _b.str(exc)
+        except _b.BaseException:
+            msg = "<unprintable>"
+        err = (_b.type(exc).__name__ + (": " + msg if msg else ""))[:{cap}]
+    _s.__stdout__.write("\\n{tag}{nonce} " + _j.dumps([i, exc is None, test, err]) + "\\n")
     _s.__stdout__.flush()
 '''
 
@@ -164,23 +172,21 @@ _WRAP = '''try:
 except MemoryError:
     raise
 except BaseException as __formalpi_e:
-    __formalpi_m = str(__formalpi_e)
-    __formalpi_report({i}, False, {src!r}, (type(__formalpi_e).__name__ + (": " + __formalpi_m if __formalpi_m
-                                            else ""))[:{cap}])
+    __formalpi_report({i}, {src!r}, __formalpi_e)
 else:
-    __formalpi_report({i}, True, {src!r}, "")
+    __formalpi_report({i}, {src!r}, None)
 '''
 
 
 def _wrapped(i: int, src: str, indent: str = "") -> str:
     body = "\n".join("    " + line for line in src.splitlines()) or "    pass"
-    text = _WRAP.format(body=body, i=i, src=src, cap=FEEDBACK_CHARS)
+    text = _WRAP.format(body=body, i=i, src=src)
     return "".join(indent + line + "\n" for line in text.splitlines())
 
 
 def graded_program(problem: Problem, completion: str, nonce: str) -> str:
     """The benchmark's program with each test run separately and reported on its own line (tagged by `nonce`)."""
-    report = _REPORT_FN.format(tag=RESULT_TAG, nonce=nonce)
+    report = _REPORT_FN.format(tag=RESULT_TAG, nonce=nonce, cap=FEEDBACK_CHARS)
     if problem.meta["dataset"] == "humaneval":
         tree = ast.parse(problem.meta["test"])
         parts = []

@@ -114,6 +114,16 @@ def test_reference_solutions_pass_and_broken_variants_fail(domain, humaneval, mb
     assert all(r.passed for r in plain)
 
 
+def test_tests_that_shadow_builtins(domain, humaneval):
+    # HumanEval/38 and /50 bind `str` inside check(): the per-test reporting must not call the shadowed name
+    probs = [p for p in humaneval if p.id in ("HumanEval/38", "HumanEval/50")]
+    verdicts = domain.verify_many(probs * 2, [p.gold for p in probs] + [_broken(p) for p in probs])
+    assert [v.status for v in verdicts] == [Status.VALID, Status.VALID, Status.WRONG, Status.WRONG]
+    assert verdicts[2].feedback == ("for _ in range(100):\n    str = ''.join((choice(letters) for i in "
+                                    "range(randint(10, 20))))\n    encoded_str = encode_cyclic(str)\n    "
+                                    "assert candidate(encoded_str) == str\nNotImplementedError")
+
+
 def test_graded_score_and_feedback(domain, humaneval, mbpp):
     v = domain.verify(humaneval[0], "    return True\n")
     assert v.status is Status.WRONG and v.score == pytest.approx(4 / 7)
