@@ -89,7 +89,7 @@ def test_runs_diversity_and_cli(tmp_path):
         recs = eval_records(np.array([[1, 1, 0]] * 3, bool), seed=seed, condition="gold", completions=[LEAN] * 3)
         write_run(tmp_path / "runs", "lean_gold", seed, recs, condition="gibberish", domain="lean")
     out = runs_diversity(discover_runs([tmp_path / "runs"]))
-    assert out[0].domain is DiversityDomain.LEAN and out[0].exact.n_problems == 6
+    assert out[0].domain is DiversityDomain.LEAN and out[0].exact.n_problems == 3  # 3 problems x 2 seeds: 3 units
     assert out[0].exact.mean == pytest.approx(2 / 3) and out[0].sem.mean == pytest.approx(0.5)
     from formalpi.cli import app
 

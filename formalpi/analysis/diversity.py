@@ -146,14 +146,31 @@ def _math_defaults() -> tuple[SemanticKey, Equivalence | None]:
 
 
 def count_clusters(keys: Sequence[Hashable], equivalent: Equivalence | None = None) -> int:
-    """Distinct keys; with `equivalent`, greedy clustering (each key joins the first equivalent representative)."""
+    """Distinct keys; with `equivalent`, greedy clustering of the distinct keys (each joins the first equivalent
+    representative). None (no answer) is its own cluster and never equivalent to an answer."""
+    distinct = list(dict.fromkeys(keys))
     if equivalent is None:
-        return len(set(keys))
+        return len(distinct)
     reps: list[Hashable] = []
-    for k in keys:
-        if not any(k == r or (k is not None and r is not None and equivalent(k, r)) for r in reps):
+    for k in distinct:
+        if not any(k is not None and r is not None and equivalent(r, k) for r in reps):
             reps.append(k)
     return len(reps)
+
+
+class _MemoEquivalence:
+    """Remembers answer-pair judgements: answers repeat across samples and runs, and a check may cost a
+    math-verify call in a worker process."""
+
+    def __init__(self, fn: Equivalence):
+        self.fn = fn
+        self.memo: dict[tuple[Hashable, Hashable], bool] = {}
+
+    def __call__(self, a: Hashable, b: Hashable) -> bool:
+        key = (a, b)
+        if key not in self.memo:
+            self.memo[key] = bool(self.fn(a, b))
+        return self.memo[key]
 
 
 # ---- per-problem measures ----------------------------------------------------------------------------------
@@ -172,16 +189,25 @@ def ngrams(text: str, size: int = 4) -> frozenset[tuple[str, ...]]:
     toks = _TOKEN.findall(text)
     if len(toks) < size:
         return frozenset({tuple(toks)})
-    return frozenset(tuple(toks[i:i + size]) for i in range(len(toks) - size + 1))
+    return frozenset(zip(*(toks[i:] for i in range(size))))
 
 
 def pd_lex(forms: Sequence[str], size: int = 4) -> float:
-    n = len(forms)
-    if n < 2:
+    if len(forms) < 2:
         raise AnalysisError("PD_lex needs at least 2 samples")
-    grams = [ngrams(f, size) for f in forms]
-    dist = [1.0 - len(a & b) / len(a | b) for a, b in itertools.combinations(grams, 2)]
-    return float(np.mean(dist))
+    return _pd_lex_grams(forms, {f: ngrams(f, size) for f in set(forms)})
+
+
+def _pd_lex_grams(forms: Sequence[str], grams: dict[str, frozenset]) -> float:
+    # identical forms are at distance 0: only pairs of distinct forms are computed, weighted by their counts
+    n = len(forms)
+    counts = Counter(forms)
+    distinct = list(counts)
+    total = 0.0
+    for i, j in itertools.combinations(range(len(distinct)), 2):
+        a, b = grams[distinct[i]], grams[distinct[j]]
+        total += counts[distinct[i]] * counts[distinct[j]] * (1.0 - len(a & b) / len(a | b))
+    return total / (n * (n - 1) / 2)
 
 
 def pd_sem(n_clusters: int, n: int) -> float:
@@ -217,6 +243,13 @@ class DiversitySummary:
     sem: DiversityMeasure | None
 
 
+@dataclass(frozen=True)
+class _Features:
+    form: str
+    grams: frozenset[tuple[str, ...]]
+    key: Hashable
+
+
 class Diversity:
     """The per-domain measuring rules: canonical form and semantic clustering (injectable)."""
 
@@ -231,27 +264,49 @@ class Diversity:
             elif self.domain is DiversityDomain.LEAN:
                 semantic_key = tactic_names
         self.semantic_key = semantic_key
+        if self.equivalent is not None:
+            self.equivalent = _MemoEquivalence(self.equivalent)
+        self._memo: dict[str, _Features] = {}
+
+    def features(self, completion: str) -> _Features:
+        """Canonical form, its 4-grams and its semantic key; memoised (all/correct subsets share completions)."""
+        f = self._memo.get(completion)
+        if f is None:
+            form = canonical(completion, self.domain)
+            key = self.semantic_key(completion) if self.semantic_key is not None else None
+            f = self._memo[completion] = _Features(form, ngrams(form), key)
+        return f
 
     def problem(self, problem_id: str, completions: Sequence[str]) -> ProblemDiversity | None:
         """The three measures for one problem; None when it has fewer than 2 samples."""
-        if len(completions) < 2:
+        return self._from_features(problem_id, [self.features(c) for c in completions])
+
+    def _from_features(self, problem_id: str, feats: Sequence[_Features]) -> ProblemDiversity | None:
+        n = len(feats)
+        if n < 2:
             return None
-        forms = [canonical(c, self.domain) for c in completions]
+        forms = [f.form for f in feats]
         sem = None
         if self.semantic_key is not None:
-            keys = [self.semantic_key(c) for c in completions]
-            sem = pd_sem(count_clusters(keys, self.equivalent), len(completions))
-        return ProblemDiversity(problem_id, len(completions), pd_exact(forms), pd_lex(forms), sem)
+            sem = pd_sem(count_clusters([f.key for f in feats], self.equivalent), n)
+        return ProblemDiversity(problem_id, n, pd_exact(forms), _pd_lex_grams(forms, {f.form: f.grams for f in feats}),
+                                sem)
 
     def records(self, records: Sequence[EvalRecord], subset: Subset = Subset.ALL) -> list[ProblemDiversity]:
-        out = []
+        return self.records_by_subset(records, (subset,))[subset]
+
+    def records_by_subset(self, records: Sequence[EvalRecord], subsets: Sequence[Subset] = tuple(Subset)
+                          ) -> dict[Subset, list[ProblemDiversity]]:
+        out: dict[Subset, list[ProblemDiversity]] = {s: [] for s in subsets}
         for r in records:
-            comps = r.completions
-            if subset is Subset.CORRECT:
-                comps = [c for c, ok in zip(comps, r.correct) if ok]
-            d = self.problem(r.problem_id, comps)
-            if d is not None:
-                out.append(d)
+            if len(r.completions) < 2:
+                continue
+            feats = [self.features(c) for c in r.completions]
+            for subset in subsets:
+                fs = feats if subset is Subset.ALL else [f for f, ok in zip(feats, r.correct) if ok]
+                d = self._from_features(r.problem_id, fs)
+                if d is not None:
+                    out[subset].append(d)
         return out
 
 
@@ -267,9 +322,18 @@ def _measure(values: Sequence[float], n_boot: int, seed: int) -> DiversityMeasur
 
 def summarize_diversity(per_problem: Sequence[ProblemDiversity], domain: DiversityDomain, subset: Subset,
                         n_boot: int = 1000, seed: int = 0) -> DiversitySummary:
-    sems = [p.sem for p in per_problem if p.sem is not None]
-    return DiversitySummary(domain, subset, _measure([p.exact for p in per_problem], n_boot, seed),
-                            _measure([p.lex for p in per_problem], n_boot, seed), _measure(sems, n_boot, seed))
+    """Mean over problems with a bootstrap CI over problems. A problem sampled by several runs (seeds,
+    conditions) is one unit: its runs' values are averaged first, so the CI resamples problems, not runs."""
+    def per_unit(attr: str) -> list[float]:
+        acc: dict[str, list[float]] = {}
+        for p in per_problem:
+            v = getattr(p, attr)
+            if v is not None:
+                acc.setdefault(p.problem_id, []).append(v)
+        return [sum(v) / len(v) for v in acc.values()]
+
+    return DiversitySummary(domain, subset, _measure(per_unit("exact"), n_boot, seed),
+                            _measure(per_unit("lex"), n_boot, seed), _measure(per_unit("sem"), n_boot, seed))
 
 
 def runs_diversity(runs: Sequence[RunInfo], domain: DiversityDomain | str | None = None,
@@ -289,8 +353,9 @@ def diversity_by_domain(records: dict[DiversityDomain, list[EvalRecord]], semant
     out = []
     for d in sorted(records, key=lambda x: x.value):
         rules = Diversity(d, semantic_key, equivalent)
+        per_subset = rules.records_by_subset(records[d])
         for subset in Subset:
-            out.append(summarize_diversity(rules.records(records[d], subset), d, subset, n_boot, seed))
+            out.append(summarize_diversity(per_subset[subset], d, subset, n_boot, seed))
     return out
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats as sps
@@ -194,17 +195,34 @@ def bootstrap_differences(a: np.ndarray, b: np.ndarray, *, n_boot: int = 2000, s
     if d.ndim != 2 or d.size == 0:
         raise AnalysisError(f"paired bootstrap needs two non-empty (seeds, problems) arrays (got shape {d.shape})")
     S, P = d.shape
+    seed_idx, counts = _bootstrap_draws(S, P, n_boot, seed, resample_seeds)
+    # counts[b*S + j, p] = how often replicate b drew problem p for its j-th seed; one BLAS product gives every
+    # (replicate, drawn seed) against every actual seed, then each replicate picks the seeds it drew
+    sums = counts @ d.T.astype(np.float32)  # (n_boot*S, S)
+    picked = sums.reshape(n_boot, S, S)[np.arange(n_boot)[:, None], np.arange(S)[None, :], seed_idx]
+    return picked.sum(axis=1) / (S * P)
+
+
+@lru_cache(maxsize=32)
+def _bootstrap_draws(S: int, P: int, n_boot: int, seed: int, resample_seeds: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The draws for one shape and seed, as (seed indices (n_boot, S), problem counts (n_boot*S, P)).
+    Cached: every comparison of the same shape uses the same draws (common random numbers), computed once."""
     rng = np.random.default_rng(seed)
     seed_idx = rng.integers(0, S, size=(n_boot, S))
     if not resample_seeds:
-        seed_idx = np.broadcast_to(np.arange(S), (n_boot, S))
-    out = np.empty(n_boot)
-    chunk = max(1, 2_000_000 // max(1, S * P))  # bound memory: (chunk, S, P) floats at a time
+        seed_idx = np.broadcast_to(np.arange(S), (n_boot, S)).copy()
+    parts = []
+    chunk = max(1, 2_000_000 // max(1, S * P))  # bound memory of the index draws
     for start in range(0, n_boot, chunk):
         stop = min(n_boot, start + chunk)
-        prob_idx = rng.integers(0, P, size=(stop - start, S, P))
-        out[start:stop] = d[seed_idx[start:stop, :, None], prob_idx].mean(axis=(1, 2))
-    return out
+        idx = rng.integers(0, P, size=((stop - start) * S, P))
+        flat = (np.arange((stop - start) * S)[:, None] * P + idx).ravel()
+        # float32 holds the counts exactly and halves the memory each comparison streams through
+        parts.append(np.bincount(flat, minlength=(stop - start) * S * P).reshape(-1, P).astype(np.float32))
+    counts = np.concatenate(parts)
+    seed_idx.setflags(write=False)
+    counts.setflags(write=False)
+    return seed_idx, counts
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95,

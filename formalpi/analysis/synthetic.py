@@ -61,7 +61,9 @@ def synthetic_store(runs_dir: str | Path, *, conditions: Sequence[str], seeds: S
             comps = None
             if with_completions:
                 answers = rng.integers(0, 3, size=(problems, n))
-                comps = [[f"step {j % 2} so x = {a} \\boxed{{{a}}}" for j, a in enumerate(row)] for row in answers]
+                steps = rng.integers(0, 1000, size=(problems, n))  # mostly distinct texts, as real samples are
+                comps = [[f"problem {i}: step {st} so x = {a} \\boxed{{{a}}}" for st, a in zip(srow, arow)]
+                         for i, (srow, arow) in enumerate(zip(steps, answers))]
             recs = eval_records(correct, seed=s, condition=cond, levels=levels, completions=comps)
             method = "baseline" if cond == "baseline" else "retry"
             store = write_run(runs_dir, cond, s, recs, condition="try_again" if cond == "baseline" else cond,

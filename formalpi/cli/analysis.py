@@ -1,9 +1,59 @@
-"""Placeholder sub-command group; filled by its layer's issue."""
+"""`formalpi report RUN_DIR...` and `formalpi diversity RUN...`: thin wrappers over formalpi.analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
+from rich.table import Table
 
-app = typer.Typer(no_args_is_help=True, help="(not built yet)")
+from formalpi.analysis.diversity import DiversityDomain, render_diversity_table, runs_diversity
+from formalpi.analysis.frontier import FrontierBand
+from formalpi.analysis.runs_index import discover_runs
+from formalpi.analysis.tables import CONDITION_HEADER, GroupAnalysis, condition_cells
+from formalpi.cli._common import console
+
+app = typer.Typer(no_args_is_help=True, help="Statistics, path diversity, frontier bands and reports.")
+
+
+def report(run_dirs: list[Path] = typer.Argument(..., help="run directories (searched for */manifest.json)"),
+           out: Path | None = typer.Option(None, "--out", help="where report.md and PNGs go (default: first RUN_DIR)"),
+           reference: str | None = typer.Option(None, "--reference",
+                                                help="condition the others are compared with (default: baseline)"),
+           band_low: float = typer.Option(0.0, "--band-low", help="base solve rate <= this: unsolved"),
+           band_high: float = typer.Option(1.0, "--band-high", help="base solve rate >= this: saturated"),
+           n_boot: int = typer.Option(1000, "--n-boot", min=100, help="bootstrap replicates"),
+           no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots")) -> None:
+    """Write report.md + PNG plots and print the condition table."""
+    from formalpi.analysis.report import ReportOptions, build_report, save_report  # matplotlib: load on use
+
+    opts = ReportOptions(reference=reference, band=FrontierBand(band_low, band_high), n_boot=n_boot,
+                         plots=not no_plots)
+    groups, diversity = build_report(run_dirs, opts)
+    path = save_report(groups, diversity, out or run_dirs[0], opts)
+    for g in groups:
+        console.print(condition_table_rich(g))
+        for c in g.comparisons:
+            console.print(c.line(), highlight=False)
+    console.print(f"wrote {path}" + ("" if no_plots else " and its PNG plots"), highlight=False)
+
+
+def condition_table_rich(g: GroupAnalysis) -> Table:
+    table = Table(*CONDITION_HEADER, title=g.title)
+    for cells in condition_cells(g.rows, g.baseline is not None):
+        table.add_row(*cells)
+    return table
+
+
+def diversity(runs: list[Path] = typer.Argument(..., help="run directories (searched for */manifest.json)"),
+              domain: DiversityDomain | None = typer.Option(None, "--domain",
+                                                            help="canonicalise as this domain (default: each run's)"),
+              n_boot: int = typer.Option(1000, "--n-boot", min=100, help="bootstrap replicates")) -> None:
+    """Path diversity (PD_exact / PD_lex / PD_sem) of the eval samples, all and correct-only."""
+    summaries = runs_diversity(discover_runs(runs), domain, n_boot=n_boot)
+    console.print(render_diversity_table(summaries), highlight=False, markup=False)
 
 
 def register(root: typer.Typer) -> None:
-    return None
+    root.command("report")(report)
+    root.command("diversity")(diversity)

@@ -1,0 +1,172 @@
+"""From runs to analysed groups: the rows every table and plot of the report is drawn from.
+
+A group is the runs whose gains are comparable (same domain, model and eval data). Within a group each run gets a
+row key: its condition label, plus what tells apart runs sharing that label (method, retries K, experiment).
+Gains are pass@1 differences in pp over the baseline of the same seed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from formalpi.analysis.frontier import BinDelta, FrontierBand, base_solve_rates, frontier_deltas, level_deltas
+from formalpi.analysis.runs_index import BASELINE, RunInfo
+from formalpi.analysis.stats import (
+    Comparison, CorrectnessMatrix, SeedSummary, compare_family, correctness_matrix, gain_summary, pass1_summary)
+from formalpi.errors import FormalpiError
+from formalpi.records import EvalRecord
+
+RecordCache = Mapping[Path, list[EvalRecord]]
+
+
+def load_records(runs: Sequence[RunInfo]) -> tuple[dict[Path, list[EvalRecord]], dict[Path, list[EvalRecord]]]:
+    """eval.jsonl and base_eval.jsonl of every run, read once."""
+    return ({r.path: r.eval_records() for r in runs}, {r.path: r.base_eval_records() for r in runs})
+
+
+@dataclass(frozen=True)
+class ConditionRow:
+    key: str  # row name in the tables
+    condition: str  # the condition label (registry name, or "baseline")
+    method: str
+    retries: int
+    is_baseline: bool
+    summary: SeedSummary  # baseline: absolute pass@1 (%); others: gain over baseline (pp) or pass@1 when no baseline
+    baseline_pass1: SeedSummary | None  # per-seed baseline pass@1 matched to this row's seeds (inverted-U plot)
+
+
+@dataclass
+class GroupAnalysis:
+    domain: str
+    model: str
+    dataset: str
+    runs: list[RunInfo]
+    matrices: dict[str, CorrectnessMatrix]
+    baseline: str | None
+    rows: list[ConditionRow]
+    reference: str | None
+    comparisons: list[Comparison] = field(default_factory=list)
+    frontier: list[BinDelta] = field(default_factory=list)
+    levels: list[BinDelta] = field(default_factory=list)
+    band: FrontierBand = FrontierBand()
+
+    @property
+    def title(self) -> str:
+        return f"{self.domain} / {self.model} / {self.dataset}"
+
+
+def row_keys(runs: Sequence[RunInfo]) -> dict[Path, str]:
+    """Condition label, suffixed by the fields that differ among runs sharing it (so rows never merge)."""
+    variants: dict[str, set[tuple[str, int, str]]] = defaultdict(set)
+    for r in runs:
+        variants[r.condition].add((r.method, r.retries, r.experiment))
+    keys = {}
+    for r in runs:
+        vs = variants[r.condition]
+        parts = []
+        if len({v[0] for v in vs}) > 1:
+            parts.append(r.method)
+        if len({v[1] for v in vs}) > 1:
+            parts.append(f"K={r.retries}")
+        if len({(v[0], v[1]) for v in vs}) < len(vs):
+            parts.append(r.experiment)
+        keys[r.path] = r.condition + (f" ({', '.join(parts)})" if parts else "")
+    return keys
+
+
+def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: RecordCache, *,
+                  reference: str | None = None, band: FrontierBand = FrontierBand(), n_boot: int = 1000,
+                  seed: int = 0, min_base_n: int = 16) -> GroupAnalysis:
+    runs = [r for r in runs if records.get(r.path)]
+    if not runs:
+        raise FormalpiError("no run of this group has eval records")
+    keys = row_keys(runs)
+    by_key: dict[str, list[RunInfo]] = defaultdict(list)
+    for r in runs:
+        by_key[keys[r.path]].append(r)
+    for key, rs in by_key.items():
+        seeds = [r.seed for r in rs]
+        if len(seeds) != len(set(seeds)):
+            raise FormalpiError(f"row {key!r}: two runs share a seed ({', '.join(str(r.path) for r in rs)}); "
+                                f"give them different experiment names")
+    matrices = {k: correctness_matrix({r.seed: records[r.path] for r in rs}, k) for k, rs in by_key.items()}
+    baseline = BASELINE if BASELINE in matrices else next(
+        (k for k, rs in by_key.items() if rs[0].is_baseline), None)
+    rows = []
+    base_m = matrices.get(baseline) if baseline else None
+    for key, rs in by_key.items():
+        m = matrices[key]
+        is_base = key == baseline
+        if is_base or base_m is None:
+            summary, bp = pass1_summary(m), None
+        else:
+            summary = gain_summary(m, base_m)
+            bp = pass1_summary(base_m.select([s for s in summary.seeds]))
+        rows.append(ConditionRow(key, rs[0].condition, rs[0].method, rs[0].retries, is_base, summary, bp))
+    rows.sort(key=lambda r: (not r.is_baseline, r.key))
+    d0 = runs[0]
+    g = GroupAnalysis(d0.domain, d0.model, d0.dataset, list(runs), matrices, baseline, rows,
+                      reference or baseline, band=band)
+    if g.reference is not None and len(matrices) > 1:
+        g.comparisons = compare_family(matrices, g.reference, n_boot=n_boot, seed=seed)
+    if base_m is not None:
+        pooled = [rec for r in runs for rec in base_records.get(r.path, [])]
+        if not pooled:
+            pooled = [rec for r in by_key[baseline] for rec in records[r.path] if rec.n >= min_base_n]
+        rates = base_solve_rates(pooled, min_base_n) if pooled else None
+        for row in rows:
+            if row.is_baseline:
+                continue
+            if rates:
+                g.frontier.extend(frontier_deltas(matrices[row.key], base_m, rates, band, n_boot=n_boot, seed=seed))
+            g.levels.extend(level_deltas(matrices[row.key], base_m, n_boot=n_boot, seed=seed))
+    return g
+
+
+def analyse(runs: Sequence[RunInfo], records: RecordCache, base_records: RecordCache, **kw) -> list[GroupAnalysis]:
+    groups: dict[tuple[str, str, str], list[RunInfo]] = defaultdict(list)
+    for r in runs:
+        if records.get(r.path):
+            groups[r.group].append(r)
+    if not groups:
+        raise FormalpiError("none of the runs has an eval.jsonl yet; run the eval stage first")
+    return [analyse_group(rs, records, base_records, **kw) for _, rs in sorted(groups.items())]
+
+
+# ---- table cells -------------------------------------------------------------------------------------------
+
+CONDITION_HEADER = ("Condition", "Seeds", "Mean +/- Std", "95% CI", "Individual")
+
+
+def condition_cells(rows: Sequence[ConditionRow], has_baseline: bool = True) -> list[tuple[str, ...]]:
+    """The seed's condition table: baseline as absolute pass@1 (%), the rest as gains (pp) per seed.
+    Without a baseline every row is absolute pass@1."""
+    out = []
+    for r in rows:
+        s = r.summary
+        absolute = r.is_baseline or not has_baseline
+        sign = "" if absolute else "+"
+        name = f"{r.key} (pass@1)" if absolute else r.key
+        ci = "—" if s.ci is None else f"[{s.ci[0]:{sign}.1f}, {s.ci[1]:{sign}.1f}]"
+        out.append((name, str(len(s.values)), f"{s.mean:{sign}.1f} +/- {s.std:.1f}", ci,
+                    ", ".join(f"{v:{sign}.1f}" for v in s.values)))
+    return out
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def condition_table_markdown(g: GroupAnalysis) -> str:
+    """The condition table plus one verdict line per comparison with the reference (Holm-corrected)."""
+    text = markdown_table(CONDITION_HEADER, condition_cells(g.rows, g.baseline is not None))
+    if g.baseline is None:
+        text += "\n\n(no baseline run in this group: rows are absolute pass@1, not gains)"
+    if g.comparisons:
+        text += "\n\n" + "\n".join(f"- {c.line()}" for c in g.comparisons)
+    return text
