@@ -1,7 +1,7 @@
 """`arith`: a procedural arithmetic dataset with difficulty levels 1–5, seeded and reproducible.
 
 Levels (operands uniform in the ranges given):
-  1  a + b                 a, b in 0..20
+  1  a + b                 a, b in 0..30
   2  a + b | a - b         a, b in 10..99
   3  a * b                 a in 10..99, b in 2..9
   4  a + b * c | (a + b) * c    a, b in 1..20, c in 2..9
@@ -28,7 +28,7 @@ def _expr(level: int, rng: random.Random) -> tuple[str, list[str]]:
     """An expression and its step-by-step reductions (each step evaluates one operation)."""
     r = rng.randint
     if level == 1:
-        a, b = r(0, 20), r(0, 20)
+        a, b = r(0, 30), r(0, 30)
         return f"{a}+{b}", []
     if level == 2:
         a, b = r(10, 99), r(10, 99)
