@@ -39,7 +39,9 @@ def report(run_dirs: list[Path] = typer.Argument(..., help="run directories (sea
 
 
 def condition_table_rich(g: GroupAnalysis) -> Table:
-    table = Table(*CONDITION_HEADER, title=g.title)
+    table = Table(title=g.title)
+    for name in CONDITION_HEADER:
+        table.add_column(name, no_wrap=True)  # numbers must stay whole in narrow terminals
     for cells in condition_cells(g.rows, g.baseline is not None):
         table.add_row(*cells)
     return table
