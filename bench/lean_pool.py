@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--timeout-s", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    console = Console()
+    console = Console(width=120)
     lat = args.latency_ms / 1000.0
     n = args.proofs
 

@@ -162,6 +162,9 @@ def test_timeouts_are_not_cached() -> None:
 def test_no_process_left_after_close() -> None:
     pool = LeanPool(_config(workers=3, prewarm_header=HEADER))
     pool.verify_many([_item(i) for i in range(6)])
+    deadline = time.monotonic() + 10
+    while len(pool.worker_pids()) < 3 and time.monotonic() < deadline:  # pre-warm runs in the background
+        time.sleep(0.05)
     pids = _tree(pool.worker_pids())
     assert len(pool.worker_pids()) == 3
     pool.close()
