@@ -5,7 +5,7 @@ Layers, from strongest to weakest (each run records which ones it actually got):
   so RLIMIT_NPROC (which counts per uid) caps *its* processes, it cannot signal the parent or read its
   /proc/*/environ, cannot write where root's files are, and every straggler — even one that escaped the session
   with `setsid` — is found and killed by uid afterwards;
-- a new, empty network namespace (root only; `network_isolated` says whether the kernel allowed it);
+- a new, empty network namespace (`unshare -n`, probed once; `network_isolated` says whether it was had);
 - rlimits on address space, CPU time, processes, file size, open files, no core dumps;
 - a new session, the whole process group killed on timeout; an empty environment, stdin from /dev/null,
   a fresh temporary working directory removed afterwards; stdout/stderr captured and capped (head and tail);
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import json
 import math
 import os
 import shutil
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import psutil
 
-from domains.code_launcher import EXIT_LAUNCHER, EXIT_MEMORY
+from domains.code_launcher import EXIT_LAUNCHER, EXIT_MEMORY, format_args
 
 LAUNCHER = Path(__file__).with_name("code_launcher.py")
 UID_BASE = 1_990_000  # sandbox uids: far above any uid a system hands out; leased one per concurrent run
@@ -73,7 +72,7 @@ class RunResult:
     network_isolated: bool = False
     uid_isolated: bool = False
     stragglers_killed: int = 0  # processes of the run still alive after it ended (daemons, setsid escapes)
-    flags: dict[str, object] = field(default_factory=dict)  # the launcher's report, and the interpreter
+    flags: dict[str, object] = field(default_factory=dict)  # the isolation flags and the interpreter used
 
     @property
     def passed(self) -> bool:
@@ -90,6 +89,23 @@ def _world_readable(path: Path) -> bool:
     if not path.exists() or not path.stat().st_mode & 0o004:
         return False
     return all(p.stat().st_mode & 0o001 for p in path.parents)
+
+
+@functools.lru_cache(maxsize=1)
+def network_namespace_prefix() -> list[str]:
+    """`["unshare", "-n"]` when this machine lets us give each candidate an empty network namespace, else [].
+
+    Probed once by running it: needs root (or user namespaces) and a kernel with network namespaces; without
+    it every run records network_isolated=False. (bubblewrap would be an alternative; it is not needed here.)
+    """
+    exe = shutil.which("unshare") or ("/usr/bin/unshare" if Path("/usr/bin/unshare").exists() else None)
+    if exe is None:
+        return []
+    try:
+        ok = subprocess.run([exe, "-n", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return [exe, "-n"] if ok else []
 
 
 @functools.lru_cache(maxsize=1)
@@ -212,7 +228,7 @@ def run(program: str, timeout_s: float = 10.0, memory_mb: int = 1024, *, limits:
         isolate_network: bool = True) -> RunResult:
     """Run `program` (Python source) in its own sandboxed process; `limits` overrides timeout_s / memory_mb."""
     lim = limits or Limits(timeout_s=timeout_s, memory_mb=memory_mb)
-    outer = Path(tempfile.mkdtemp(prefix="formalpi-sbx-"))  # root's: program + report; the candidate's: work/
+    outer = Path(tempfile.mkdtemp(prefix="formalpi-sbx-"))  # root's: program.py; the candidate's: work/
     try:
         python, uid_ok = sandbox_python()
         with _UidLease(enabled=uid_ok) as lease:
@@ -231,13 +247,12 @@ def _run_in(outer: Path, program: str, lim: Limits, uid: int | None, isolate_net
         os.chmod(outer, 0o711)  # the candidate may traverse to work/ and read program.py, nothing else
         os.chmod(prog, 0o644)
         os.chown(work, uid, uid)
-    report = outer / "report.json"
     cfg = {"memory_mb": lim.memory_mb, "cpu_s": int(math.ceil(lim.timeout_s)) + 1, "file_mb": lim.file_mb,
            "max_files": lim.max_files, "max_procs": lim.max_procs, "uid": uid, "guard": lim.guard,
-           "isolate_network": isolate_network and _is_root(), "workdir": str(work), "program": str(prog),
-           "report": str(report)}
+           "workdir": str(work), "program": str(prog)}
+    netns = network_namespace_prefix() if isolate_network else []
     t0 = time.monotonic()
-    proc = subprocess.Popen([python, "-I", "-S", str(LAUNCHER), json.dumps(cfg)], stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([*netns, python, "-I", "-S", str(LAUNCHER), *format_args(cfg)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, cwd=str(work),
                             start_new_session=True, close_fds=True)
     out, err = _CappedReader(proc.stdout, lim.output_bytes), _CappedReader(proc.stderr, lim.output_bytes)
@@ -265,12 +280,13 @@ def _run_in(outer: Path, program: str, lim: Limits, uid: int | None, isolate_net
     err.join(timeout=5)
     if out.is_alive() or err.is_alive():  # a straggler we could not find still holds a pipe
         stragglers += _kill_session(proc)
-    flags = json.loads(report.read_text()) if report.is_file() else {}
-    flags["python"] = python
+    status = _status(rc, timed_out)
+    flags = {"network_isolated": bool(netns), "uid_isolated": uid is not None and rc != EXIT_LAUNCHER,
+             "python": python}
     return RunResult(
-        status=_status(rc, timed_out), returncode=rc, stdout=out.text(), stderr=err.text(), duration_s=duration,
-        truncated=bool(out.dropped or err.dropped), network_isolated=flags.get("network_isolated", False),
-        uid_isolated=flags.get("uid_isolated", False), stragglers_killed=stragglers, flags=flags)
+        status=status, returncode=rc, stdout=out.text(), stderr=err.text(), duration_s=duration,
+        truncated=bool(out.dropped or err.dropped), network_isolated=bool(flags["network_isolated"]),
+        uid_isolated=bool(flags["uid_isolated"]), stragglers_killed=stragglers, flags=flags)
 
 
 def _status(rc: int, timed_out: bool) -> RunStatus:
