@@ -12,10 +12,12 @@ Each is reported as the mean over problems with a bootstrap CI, for all samples 
 from __future__ import annotations
 
 import ast
+import gc
 import itertools
 import re
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 
@@ -266,16 +268,12 @@ class Diversity:
         self.semantic_key = semantic_key
         if self.equivalent is not None:
             self.equivalent = _MemoEquivalence(self.equivalent)
-        self._memo: dict[str, _Features] = {}
 
     def features(self, completion: str) -> _Features:
-        """Canonical form, its 4-grams and its semantic key; memoised (all/correct subsets share completions)."""
-        f = self._memo.get(completion)
-        if f is None:
-            form = canonical(completion, self.domain)
-            key = self.semantic_key(completion) if self.semantic_key is not None else None
-            f = self._memo[completion] = _Features(form, ngrams(form), key)
-        return f
+        """Canonical form, its 4-grams and its semantic key (computed once per record, shared by the subsets)."""
+        form = canonical(completion, self.domain)
+        key = self.semantic_key(completion) if self.semantic_key is not None else None
+        return _Features(form, ngrams(form), key)
 
     def problem(self, problem_id: str, completions: Sequence[str]) -> ProblemDiversity | None:
         """The three measures for one problem; None when it has fewer than 2 samples."""
@@ -298,6 +296,12 @@ class Diversity:
     def records_by_subset(self, records: Sequence[EvalRecord], subsets: Sequence[Subset] = tuple(Subset)
                           ) -> dict[Subset, list[ProblemDiversity]]:
         out: dict[Subset, list[ProblemDiversity]] = {s: [] for s in subsets}
+        with _gc_paused():
+            self._fill(records, subsets, out)
+        return out
+
+    def _fill(self, records: Sequence[EvalRecord], subsets: Sequence[Subset],
+              out: dict[Subset, list[ProblemDiversity]]) -> None:
         for r in records:
             if len(r.completions) < 2:
                 continue
@@ -307,7 +311,19 @@ class Diversity:
                 d = self._from_features(r.problem_id, fs)
                 if d is not None:
                     out[subset].append(d)
-        return out
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Millions of small tuples/sets make the cyclic GC rescan every loaded record again and again (it tripled
+    the run time of this loop); it creates no reference cycles, so collection can wait until it ends."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _measure(values: Sequence[float], n_boot: int, seed: int) -> DiversityMeasure | None:
