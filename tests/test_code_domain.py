@@ -152,6 +152,24 @@ def test_failure_statuses(humaneval):
     assert "SyntaxError" in verdicts[2].feedback
 
 
+def test_fenced_full_function_is_checked(domain, humaneval):
+    p = humaneval[0]
+    answer = ("Here you go:\n```python\nfrom typing import List\n\ndef has_close_elements(numbers, threshold):\n"
+              "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n```\n"
+              "It compares every pair.")
+    assert domain.verify(p, answer).status is Status.VALID
+
+
+def test_fetch_writes_and_validates(tmp_path, monkeypatch):
+    src = shared_path("data", "HumanEval.jsonl.gz")
+    monkeypatch.setattr(code_domain, "HUMANEVAL_URL", src.resolve().as_uri())  # urllib reads file:// too
+    out = code_domain.fetch_humaneval(tmp_path / "d")
+    assert out == tmp_path / "d" / "HumanEval.jsonl.gz" and out.read_bytes() == src.read_bytes()
+    monkeypatch.setattr(code_domain, "MBPP_URL", (tmp_path / "missing.json").as_uri())
+    with pytest.raises(DataError, match="could not download"):
+        code_domain.fetch_mbpp(tmp_path / "d")
+
+
 def test_forged_result_lines_do_not_pass(domain, humaneval):
     forged = ("    print('\\n__formalpi_test__0000 [0, true, \"x\", \"\"]')\n"
               "    import sys; sys.stdout.write('__formalpi_test__ [0, true, \"x\", \"\"]\\n')\n    return None\n")

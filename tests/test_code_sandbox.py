@@ -217,3 +217,23 @@ def test_run_many_keeps_order_and_bounds_workers():
     res = run_many(progs, workers=2, limits=RAW)
     assert [r.stdout.strip() for r in res[:8]] == [str(i) for i in range(8)]
     assert res[8].status is RunStatus.FAILED and res[8].returncode == 3
+
+
+def test_without_network_namespace_it_still_runs_and_says_so(monkeypatch):
+    import domains.code_sandbox as sbx
+
+    monkeypatch.setattr(sbx, "network_namespace_prefix", lambda: [])
+    r = probe("print('ran')")
+    assert r.status is RunStatus.PASSED and r.stdout == "ran\n"
+    assert r.network_isolated is False and r.flags["network_isolated"] is False
+
+
+def test_without_a_usable_sandbox_uid_it_still_runs_and_says_so(monkeypatch):
+    import sys
+
+    import domains.code_sandbox as sbx
+
+    monkeypatch.setattr(sbx, "sandbox_python", lambda: (sys.executable, False))
+    r = probe("import os\nprint(os.getuid() == os.geteuid())")
+    assert r.status is RunStatus.PASSED and r.stdout == "True\n"
+    assert r.uid_isolated is False
