@@ -95,3 +95,13 @@ def test_cli_report_prints_table(demo, tmp_path):
     assert (tmp_path / "rep" / "report.md").exists()
     bad = CliRunner().invoke(app, ["report", str(demo), "--band-low", "0.9", "--band-high", "0.1"])
     assert bad.exit_code != 0 and "--band-low" in str(bad.exception)
+
+
+def test_too_few_base_samples_skip_frontier_with_a_note(tmp_path):
+    recs = eval_records(_correct(5), seed=1, condition="b")
+    write_run(tmp_path, "baseline", 1, recs, method="baseline", base_records=eval_records(_correct(5), seed=1,
+                                                                                         condition="base"))
+    write_run(tmp_path, "gold", 1, eval_records(_correct(9), seed=1, condition="gold"), condition="gold")
+    text = write_report([tmp_path], opts=ReportOptions(n_boot=200, plots=False)).read_text()
+    assert "frontier bands skipped: base solve rates need >= 16" in text and "### Frontier bands" not in text
+    assert "| gold | 1 | +20.0 +/- 0.0 | — | +20.0 |" in text  # one seed: no t interval

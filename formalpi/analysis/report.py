@@ -82,6 +82,7 @@ def render_markdown(groups: Sequence[GroupAnalysis], diversity: Sequence[Diversi
                   f"baseline of the same seed; 95% CI from Student's t over seeds; verdicts from a paired bootstrap "
                   f"over problems nested over seeds ({opts.n_boot} replicates), Holm-corrected across the family.",
                   "", "### Conditions", "", condition_table_markdown(g), ""]
+        parts += [f"_Note: {n}_" for n in g.notes] + ([""] if g.notes else [])
         if g.levels:
             parts += ["### Per level (Δ over baseline, pp, 95% paired-bootstrap CI)", "", render_bin_table(g.levels), ""]
         if g.frontier:

@@ -15,7 +15,7 @@ from pathlib import Path
 from formalpi.analysis.frontier import BinDelta, FrontierBand, base_solve_rates, frontier_deltas, level_deltas
 from formalpi.analysis.runs_index import BASELINE, RunInfo
 from formalpi.analysis.stats import (
-    Comparison, CorrectnessMatrix, SeedSummary, compare_family, correctness_matrix, gain_summary, pass1_summary)
+    AnalysisError, Comparison, CorrectnessMatrix, SeedSummary, compare_family, correctness_matrix, gain_summary, pass1_summary)
 from formalpi.errors import FormalpiError
 from formalpi.records import EvalRecord
 
@@ -52,6 +52,7 @@ class GroupAnalysis:
     frontier: list[BinDelta] = field(default_factory=list)
     levels: list[BinDelta] = field(default_factory=list)
     band: FrontierBand = FrontierBand()
+    notes: list[str] = field(default_factory=list)  # sections left out, and why
 
     @property
     def title(self) -> str:
@@ -116,7 +117,10 @@ def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: R
         pooled = [rec for r in runs for rec in base_records.get(r.path, [])]
         if not pooled:
             pooled = [rec for r in by_key[baseline] for rec in records[r.path] if rec.n >= min_base_n]
-        rates = base_solve_rates(pooled, min_base_n) if pooled else None
+        try:
+            rates = base_solve_rates(pooled, min_base_n) if pooled else None
+        except AnalysisError as e:  # too few base samples: the report goes on without the frontier section
+            rates, g.notes = None, [*g.notes, f"frontier bands skipped: {e}"]
         for row in rows:
             if row.is_baseline:
                 continue
