@@ -8,7 +8,8 @@ Layers, from strongest to weakest (each run records which ones it actually got):
 - a new, empty network namespace (`unshare -n`, probed once; `network_isolated` says whether it was had);
 - rlimits on address space, CPU time, processes, file size, open files, no core dumps;
 - a new session, the whole process group killed on timeout; an empty environment, stdin from /dev/null,
-  a fresh temporary working directory removed afterwards; stdout/stderr captured and capped (head and tail);
+  a fresh temporary working directory removed afterwards (and, with a uid of its own, whatever it left in
+  /tmp, /var/tmp, /dev/shm); stdout/stderr captured and capped (head and tail);
 - the reference harness's `reliability_guard` (optional, on by default) as an extra layer only.
 """
 
@@ -178,6 +179,32 @@ def _kill_uid(uid: int) -> int:
     return n
 
 
+SHARED_TMP_DIRS = (Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/dev/shm"))
+
+
+def _remove_uid_files(uid: int) -> int:
+    """Remove what the run left in the world-writable temp dirs (the only places outside its workdir it can
+    write, with a uid of its own): entries there owned by its uid."""
+    n = 0
+    for d in SHARED_TMP_DIRS:
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    shutil.rmtree(e.path, ignore_errors=True)
+                else:
+                    os.unlink(e.path)
+                n += 1
+            except OSError:
+                pass
+    return n
+
+
 def _kill_session(proc: subprocess.Popen) -> int:
     """Without a uid of its own: kill the process group and whatever is left of the session (best effort)."""
     n = 0
@@ -280,9 +307,10 @@ def _run_in(outer: Path, program: str, lim: Limits, uid: int | None, isolate_net
     err.join(timeout=5)
     if out.is_alive() or err.is_alive():  # a straggler we could not find still holds a pipe
         stragglers += _kill_session(proc)
+    left_files = _remove_uid_files(uid) if uid is not None else 0
     status = _status(rc, timed_out)
     flags = {"network_isolated": bool(netns), "uid_isolated": uid is not None and rc != EXIT_LAUNCHER,
-             "python": python}
+             "python": python, "tmp_files_removed": left_files}
     return RunResult(
         status=status, returncode=rc, stdout=out.text(), stderr=err.text(), duration_s=duration,
         truncated=bool(out.dropped or err.dropped), network_isolated=bool(flags["network_isolated"]),

@@ -125,6 +125,20 @@ def test_writing_outside_the_workdir_is_refused(tmp_path):
     assert not os.path.exists(r.stdout.strip())  # the working directory was removed afterwards
 
 
+@ROOT_ONLY
+def test_files_left_in_shared_tmp_dirs_are_removed():
+    name = f"formalpi-probe-{os.getpid()}"
+    r = probe(f"""
+        open('/tmp/{name}.txt', 'w').write('x')
+        import os
+        os.makedirs('/var/tmp/{name}/deep')
+        print('wrote')
+    """)
+    assert r.status is RunStatus.PASSED and r.stdout == "wrote\n"
+    assert not os.path.exists(f"/tmp/{name}.txt") and not os.path.exists(f"/var/tmp/{name}")
+    assert r.flags["tmp_files_removed"] == 2
+
+
 def test_file_size_limit():
     r = probe("open('big', 'wb').write(b'x' * (64 * 1024 * 1024))",
               Limits(timeout_s=3.0, memory_mb=512, file_mb=1, guard=False))
