@@ -165,23 +165,25 @@ class RunStore:
         return len(lines)
 
     def map_resumable(self, stage: str, model: type[R], items: Sequence[T], item_key: Callable[[T], str],
-                      record_key: Callable[[R], str], fn: Callable[[list[T]], list[R]], chunk_size: int = 64,
+                      record_key: Callable[[R], str], fn: Callable[[int, list[T]], list[R]], chunk_size: int = 64,
                       on_progress: Callable[[int], None] | None = None) -> list[R]:
-        """Apply `fn` to the items whose key has no record yet, chunk by chunk, appending as it goes.
+        """Apply `fn(chunk_index, chunk)` over fixed chunks of `items`, appending the records as it goes.
 
-        Returns every record of the stage (old and new) in the order of `items`; `fn` may return several
-        records per item (e.g. n samples), all carrying that item's key.
+        Chunk boundaries depend only on `items` and `chunk_size`, so `fn` (seeded by the chunk) recomputes exactly
+        what a killed run computed; a chunk is redone when any of its keys is missing, and only the missing
+        records are appended. `fn` may return several records per item (e.g. n samples), all with that item's
+        key. Returns every record for `items` in their order.
         """
         existing = self.read(stage, model)
         have = {record_key(r) for r in existing}
-        todo = [it for it in items if item_key(it) not in have]
-        if on_progress and len(items) - len(todo):
-            on_progress(len(items) - len(todo))
-        for start in range(0, len(todo), chunk_size):
-            chunk = todo[start:start + chunk_size]
-            new = fn(chunk)
-            self.append(stage, new)
-            existing.extend(new)
+        for ci, start in enumerate(range(0, len(items), chunk_size)):
+            chunk = list(items[start:start + chunk_size])
+            missing = {item_key(it) for it in chunk} - have
+            if missing:
+                new = [r for r in fn(ci, chunk) if record_key(r) in missing]
+                self.append(stage, new)
+                existing.extend(new)
+                have |= missing
             if on_progress:
                 on_progress(len(chunk))
         order = {item_key(it): i for i, it in enumerate(items)}

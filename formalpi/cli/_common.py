@@ -23,3 +23,22 @@ def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
     if not seeds:
         raise ConfigError(f"{flag}: no seeds given, e.g. {flag} 42,123,456")
     return seeds
+
+
+def stage_progress(p: Progress):
+    """A ProgressFactory for the engine: one bar per stage, removed when the stage completes."""
+
+    def factory(description: str, total: int):
+        task = p.add_task(description, total=total)
+
+        def advance(n: int) -> None:
+            p.advance(task, n)
+            if p.tasks[[t.id for t in p.tasks].index(task)].finished:
+                p.remove_task(task)
+
+        if total == 0:
+            p.remove_task(task)
+            return lambda _n: None
+        return advance
+
+    return factory

@@ -1,7 +1,78 @@
-"""Experiment commands: `demo`, `run`, `tiny train` (filled in by the foundation issue)."""
+"""Experiment commands: `demo`, `run`, `tiny train`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import List, Optional
 
 import typer
+from rich.table import Table
+
+from formalpi.cli._common import console, parse_seeds, progress, stage_progress
+
+tiny_app = typer.Typer(no_args_is_help=True, help="The built-in tiny model (Qwen3 architecture, trained on arith).")
+
+
+@tiny_app.command("train")
+def tiny_train(force: bool = typer.Option(False, help="retrain even if cached"),
+               eval_n: int = typer.Option(4, help="samples per held-out problem for the base pass@1")):
+    """Train (or load from cache) the tiny model and print its base pass@1 on the held-out arith split."""
+    import shutil
+
+    from formalpi.tiny import TinySpec, base_pass_at_1, ensure_tiny_model, tiny_path
+
+    spec = TinySpec()
+    if force:
+        shutil.rmtree(tiny_path(spec), ignore_errors=True)
+    t0 = time.perf_counter()
+    with progress() as p:
+        task = p.add_task("train tiny model", total=spec.steps)
+        path = ensure_tiny_model(spec, on_step=lambda s, loss: p.update(task, completed=s + 1))
+    console.print(f"model: {path} ({time.perf_counter() - t0:.1f} s)")
+    summary = base_pass_at_1(str(path), n=eval_n)
+    table = Table(title="tiny model: base pass@1 on the held-out arith split (%)")
+    for k in summary:
+        table.add_column(k)
+    table.add_row(*(f"{v['pass@1']:.1f}" for v in summary.values()))
+    console.print(table)
 
 
 def register(root: typer.Typer) -> None:
-    return None
+    root.add_typer(tiny_app, name="tiny")
+
+    @root.command()
+    def demo(seeds: str = typer.Option("42,123,456", help="comma-separated seeds"),
+             runs_dir: str = typer.Option("runs", help="where runs/demo/... is written"),
+             set_: Optional[List[str]] = typer.Option(None, "--set", help="override a config key: key=value")):
+        """The headline experiment in miniature: tiny model, arith, baseline + 5 conditions x seeds."""
+        from formalpi.analysis.report import render_condition_table, write_report
+        from formalpi.demo import DEMO_CONDITIONS, demo_config, run_demo
+
+        seed_list = parse_seeds(seeds)
+        base = demo_config([f"runs_dir={runs_dir!r}".replace("'", '"'), *(set_ or [])])
+        t0 = time.perf_counter()
+        total = len(seed_list) * (len(DEMO_CONDITIONS) + 1)
+        with progress() as p:
+            overall = p.add_task("demo runs", total=total)
+            out = run_demo(seed_list, base, stage_progress(p), on_run=lambda *_: p.advance(overall))
+        console.print(render_condition_table([out]), markup=False)
+        report = write_report([out], out)
+        console.print(f"\nreport: {report}  (plots beside it)   wall time {time.perf_counter() - t0:.0f} s")
+
+    @root.command()
+    def run(config: Path = typer.Argument(..., help="experiments/<name>.toml"),
+            seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default: the config's)"),
+            set_: Optional[List[str]] = typer.Option(None, "--set", help="override a config key: key=value")):
+        """Run one experiment config over its seeds (resumes whatever is already in the run store)."""
+        from formalpi.config import load_config
+        from formalpi.engine.run import run_experiment
+
+        cfg = load_config(config, set_ or [])
+        seed_list = parse_seeds(seeds) if seeds else cfg.seeds
+        with progress() as p:
+            for seed in seed_list:
+                result = run_experiment(cfg, seed, stage_progress(p))
+                console.print(f"[bold]{cfg.name}[/] seed {seed}: " + ", ".join(
+                    f"{k} {v.get('pass@1', float('nan')):.1f}" for k, v in result.summary.items()))
+        console.print(f"runs in {Path(cfg.runs_dir) / cfg.name}; `formalpi report {Path(cfg.runs_dir) / cfg.name}`")

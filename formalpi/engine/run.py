@@ -1,0 +1,163 @@
+"""One experiment × one seed, end to end, resumable: the stages in order, each recorded in the run store.
+
+baseline: eval of the base model.
+retry:    for each round r: sample → verify → K retries with PI (verify each) → examples → SFT; then eval.
+opsd / grpo: see formalpi/engine/opsd.py and grpo.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from domains import get_domain
+from domains.base import Domain
+from formalpi.config import ExperimentConfig
+from formalpi.engine.backends import Generator, load_generator
+from formalpi.engine.conditions import get_condition
+from formalpi.engine.evaluate import evaluate, summarize
+from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
+from formalpi.engine.train import sft
+from formalpi.records import EvalRecord, Example, Judged, Problem
+from formalpi.runs import RunStore
+from formalpi.tiny import resolve_model_path
+
+# (stage description, total) -> advance(n); the CLI passes rich progress bars, tests pass nothing
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+
+
+def _no_progress(_desc: str, _total: int) -> Callable[[int], None]:
+    return lambda _n: None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    store: RunStore
+    summary: dict[str, dict[str, float]]
+
+
+def condition_label(cfg: ExperimentConfig) -> str:
+    return "baseline" if cfg.method == "baseline" else cfg.condition
+
+
+def load_problems(domain: Domain, cfg: ExperimentConfig, split: str, limit: int | None) -> list[Problem]:
+    return domain.problems(cfg.data.dataset, split, path=cfg.data.path, limit=limit)
+
+
+@contextmanager
+def stage(store: RunStore, name: str):
+    """Time a stage; its wall time is added to the manifest whether or not the stage finishes."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        store.add_budget(name, wall_s=round(time.perf_counter() - t0, 3))
+
+
+def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory = _no_progress,
+                   domain: Domain | None = None, extras: dict[str, Any] | None = None) -> RunResult:
+    store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
+    own_domain = domain is None
+    domain = domain or get_domain(cfg.domain)
+    try:
+        model_path = resolve_model_path(cfg.model.path)
+        if cfg.method == "retry":
+            model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {})
+        elif cfg.method in ("opsd", "grpo"):
+            from formalpi.engine import methods
+            model_path = methods.train(cfg, seed, store, domain, model_path, progress, extras or {})
+        records = _final_eval(cfg, seed, store, domain, model_path, progress)
+        return RunResult(store, summarize(records, cfg.eval.ks))
+    finally:
+        if own_domain and hasattr(domain, "close"):
+            domain.close()
+
+
+def _generator(cfg: ExperimentConfig, path: str) -> Generator:
+    return load_generator(path, backend=cfg.model.backend, dtype=cfg.model.dtype, device=cfg.model.device,
+                          batch_size=cfg.sampling.batch_size)
+
+
+def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
+                progress: ProgressFactory) -> list[EvalRecord]:
+    problems = load_problems(domain, cfg, cfg.data.eval_split, cfg.data.eval_limit)
+    if store.is_done("eval"):
+        return store.read("eval", EvalRecord)
+    with stage(store, "eval"):
+        gen = _generator(cfg, model_path)
+        e = cfg.eval
+        records = evaluate(gen, domain, problems, n=e.n, temperature=e.temperature, top_p=e.top_p,
+                           max_new_tokens=e.max_new_tokens, seed=seed, condition=condition_label(cfg), store=store,
+                           on_progress=progress(f"eval ({condition_label(cfg)}, seed {seed})", len(problems)))
+    store.mark_done("eval", problems=len(records))
+    return records
+
+
+def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
+                  progress: ProgressFactory, extras: dict[str, Any]) -> str:
+    condition = get_condition(cfg.condition, cfg.domain)
+    train = load_problems(domain, cfg, cfg.data.train_split, cfg.data.train_limit)
+    by_id = {p.id: p for p in train}
+    label = f"{condition.name}, seed {seed}"
+    for r in range(cfg.retry.rounds):
+        ckpt = store.root / f"checkpoint_r{r}"
+        if store.is_done(f"train_r{r}"):
+            model_path = str(ckpt)
+            continue
+        gen = _generator(cfg, model_path)
+        n = cfg.sampling.n * condition.sample_multiplier
+        with stage(store, f"attempts_r{r}"):
+            attempts = sample_attempts(gen, domain, train, n=n, cfg=cfg, seed=seed, round_=r, store=store,
+                                       on_progress=progress(f"sample r{r} ({label})", len(train)))
+        with stage(store, f"verify_r{r}"):
+            judged = verify_attempts(domain, attempts, by_id, store, f"verify_r{r}",
+                                     on_progress=progress(f"verify r{r} ({label})", len(attempts)))
+        all_attempts = {a.id: a for a in attempts}
+        all_judged = {j.attempt_id: j for j in judged}
+        latest = judged
+        for k in range(1, cfg.retry.k + 1):
+            if condition.pi is None:
+                break
+            failed = [j for j in latest if not j.verdict.passed]
+            with stage(store, f"retries_r{r}"):
+                retries = retry_failures(gen, domain, condition, failed, all_attempts, by_id, cfg=cfg, seed=seed,
+                                         round_=r, store=store, all_problems=train, extras=extras,
+                                         on_progress=progress(f"retry {k}/{cfg.retry.k} r{r} ({label})", len(failed)))
+            with stage(store, f"verify_r{r}"):
+                latest = verify_attempts(domain, retries, by_id, store, f"verify_r{r}")
+            all_attempts.update({a.id: a for a in retries})
+            all_judged.update({j.attempt_id: j for j in latest})
+        examples = build_examples(domain, condition, list(all_attempts.values()), all_judged, by_id, cfg, seed, r)
+        _write_examples(store, r, examples)
+        with stage(store, f"train_r{r}"):
+            result = sft(model_path, examples, cfg.train, ckpt, seed=seed, device=cfg.model.device,
+                         dtype=cfg.model.dtype)
+        store.mark_done(f"train_r{r}", examples=result.examples, steps=result.steps,
+                        train_tokens=result.train_tokens, final_loss=result.final_loss)
+        model_path = str(ckpt)
+        if r > 0:  # iterative rounds keep only the newest checkpoint on disk
+            shutil.rmtree(store.root / f"checkpoint_r{r - 1}", ignore_errors=True)
+    return model_path
+
+
+def _write_examples(store: RunStore, round_: int, examples: list[Example]) -> None:
+    """Examples are derived data: rewrite this round's whole set (idempotent on resume)."""
+    kept = [e for e in store.read("examples", Example) if e.round != round_]
+    path = store.path("examples")
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(e.model_dump_json() + "\n" for e in kept + examples))
+    tmp.replace(path)
+    store.mark_done(f"examples_r{round_}", count=len(examples))
+
+
+def judged_of(store: RunStore) -> dict[str, Judged]:
+    return {j.attempt_id: j for j in store.read("verdicts", Judged)}
+
+
+def base_model_dir(cfg: ExperimentConfig) -> Path:
+    return Path(resolve_model_path(cfg.model.path))

@@ -1,0 +1,93 @@
+"""Supervised fine-tuning on verified examples: TRL's SFTTrainer, LoRA (peft) or full fine-tuning.
+
+Examples are prompt-completion pairs in TRL's conversational format, so the model's chat template is applied
+and the loss covers the completion only. A LoRA adapter is merged into the saved checkpoint, so every later
+stage (generation, the next round, vLLM) loads a plain model directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from formalpi.config import TrainConfig
+from formalpi.records import Example
+
+
+@dataclass(frozen=True)
+class SFTResult:
+    path: Path
+    examples: int
+    steps: int
+    train_tokens: int  # prompt + completion tokens seen, summed over epochs
+    wall_s: float
+    final_loss: float | None
+
+
+def to_dataset(examples: list[Example]):
+    from datasets import Dataset
+
+    return Dataset.from_list([
+        {"prompt": [{"role": "user", "content": ex.prompt}],
+         "completion": [{"role": "assistant", "content": ex.completion}]} for ex in examples])
+
+
+def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Path, seed: int,
+        device: str = "auto", dtype: str = "auto") -> SFTResult:
+    """Fine-tune `model_path` on `examples` and save the (merged) model + tokenizer to `out_dir`.
+
+    With no examples the base model is copied unchanged (a condition that produced no verified retry trains on
+    nothing, and the comparison must still include it).
+    """
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from formalpi.engine.backends import resolve_device
+
+    t0 = time.perf_counter()
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tok = AutoTokenizer.from_pretrained(model_path)
+    if not examples:
+        shutil.copytree(model_path, tmp)
+        os.replace(tmp, out_dir) if not out_dir.exists() else shutil.rmtree(tmp)
+        return SFTResult(out_dir, 0, 0, 0, time.perf_counter() - t0, None)
+
+    device = resolve_device(device)
+    on_gpu = device.startswith("cuda")
+    torch_dtype = (torch.bfloat16 if on_gpu else torch.float32) if dtype == "auto" else getattr(torch, dtype)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype)
+    args = SFTConfig(
+        output_dir=str(tmp / "trainer"), seed=seed, data_seed=seed, learning_rate=cfg.lr,
+        num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, warmup_ratio=cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay, lr_scheduler_type="cosine", logging_steps=max(1, len(examples) // 8),
+        save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu and torch_dtype == torch.bfloat16,
+        disable_tqdm=True, dataloader_num_workers=0, completion_only_loss=True)
+    peft_config = None
+    if cfg.finetune == "lora":
+        peft_config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                 target_modules="all-linear", task_type="CAUSAL_LM")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=to_dataset(examples), processing_class=tok,
+                         peft_config=peft_config)
+    out = trainer.train()
+    n_tokens = sum(len(x["input_ids"]) for x in trainer.train_dataset) * cfg.epochs
+    trained = trainer.model
+    if peft_config is not None:
+        trained = trained.merge_and_unload()
+    trained.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    shutil.rmtree(tmp / "trainer", ignore_errors=True)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)  # atomic: a checkpoint directory is complete or absent
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return SFTResult(out_dir, len(examples), out.global_step, int(n_tokens), time.perf_counter() - t0,
+                     losses[-1] if losses else None)

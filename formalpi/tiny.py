@@ -1,0 +1,169 @@
+"""The built-in tiny model for the embedded demo: Qwen3 architecture (~0.4M parameters), trained here on `arith`.
+
+Everything is built locally, no hub: a character-level tokenizer (the `tokenizers` library, wrapped as a
+transformers `PreTrainedTokenizerFast` with a ChatML chat template) and a `Qwen3ForCausalLM` from a config in code.
+`ensure_tiny_model()` trains it once from a seed and caches it under `$FORMALPI_CACHE/tiny-<hash>`; the same
+seed gives the same weights. The training budget is fixed so that base pass@1 on the held-out arith eval split
+lands in the band where retry can help (30–55%); `formalpi tiny train` prints the measured value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import string
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from formalpi.paths import cache_dir
+
+SPECIAL = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
+CHARS = list(string.printable.replace("\x0b", "").replace("\x0c", "").replace("\r", ""))
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class TinySpec:
+    """Architecture and training budget; its hash names the cache directory."""
+
+    hidden_size: int = 96
+    intermediate_size: int = 256
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 6
+    num_key_value_heads: int = 2
+    head_dim: int = 16
+    max_position_embeddings: int = 512
+    train_per_level: int = 300  # arith train problems per level (seed 1000: not the experiments' draw)
+    steps: int = 1400
+    batch_size: int = 64
+    lr: float = 3e-3
+    seed: int = 0
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def build_tokenizer():
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(SPECIAL + CHARS)}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")  # one token per character
+    tok.decoder = decoders.Fuse()  # decode by concatenation, no spaces inserted
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>",
+                                   bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                   additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+    fast.chat_template = CHAT_TEMPLATE
+    fast.padding_side = "left"
+    return fast
+
+
+def build_model(spec: TinySpec, vocab_size: int, eos_id: int, pad_id: int, bos_id: int):
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    cfg = Qwen3Config(
+        vocab_size=vocab_size, hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers, num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads, head_dim=spec.head_dim,
+        max_position_embeddings=spec.max_position_embeddings, tie_word_embeddings=True, rope_theta=10000.0,
+        eos_token_id=eos_id, pad_token_id=pad_id, bos_token_id=bos_id, use_cache=True)
+    torch.manual_seed(spec.seed)
+    return Qwen3ForCausalLM(cfg)
+
+
+def _chat_example(tokenizer, question: str, solution: str) -> tuple[list[int], int]:
+    """Token ids of one single-turn chat and the index where the assistant's answer starts."""
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                           add_generation_prompt=True)
+    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    c_ids = tokenizer(solution + "<|im_end|>", add_special_tokens=False)["input_ids"]
+    return p_ids + c_ids, len(p_ids)
+
+
+def train_tiny(spec: TinySpec, out_dir: Path, on_step=None) -> Path:
+    """Train from scratch on arith (answer-only loss) with a plain AdamW loop; save model + tokenizer."""
+    from domains.arith import arith_problems
+
+    torch.manual_seed(spec.seed)
+    rng = random.Random(spec.seed)
+    tok = build_tokenizer()
+    model = build_model(spec, len(tok), tok.eos_token_id, tok.pad_token_id, tok.bos_token_id)
+    problems = arith_problems("train", spec.train_per_level, seed=1000)
+    data = [_chat_example(tok, p.text, p.meta["solution"]) for p in problems]
+    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(s, spec.steps) / spec.steps)))
+    model.train()
+    for step in range(spec.steps):
+        batch = [data[rng.randrange(len(data))] for _ in range(spec.batch_size)]
+        width = max(len(ids) for ids, _ in batch)
+        input_ids = torch.full((len(batch), width), tok.pad_token_id)
+        labels = torch.full((len(batch), width), -100)
+        attn = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, (ids, start) in enumerate(batch):  # right padding for training
+            input_ids[i, :len(ids)] = torch.tensor(ids)
+            labels[i, start:len(ids)] = torch.tensor(ids[start:])
+            attn[i, :len(ids)] = 1
+        loss = model(input_ids=input_ids, attention_mask=attn, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if on_step:
+            on_step(step, loss.item())
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return out_dir
+
+
+def tiny_path(spec: TinySpec = TinySpec()) -> Path:
+    return cache_dir() / f"tiny-{spec.key()}"
+
+
+def ensure_tiny_model(spec: TinySpec = TinySpec(), on_step=None) -> Path:
+    """The cached tiny model's directory, training it first if absent (atomically: a kill leaves no half model)."""
+    path = tiny_path(spec)
+    if (path / "config.json").exists():
+        return path
+    tmp = path.with_name(path.name + f".tmp{int(time.time() * 1000)}")
+    train_tiny(spec, tmp, on_step=on_step)
+    try:
+        tmp.rename(path)
+    except OSError:  # another process finished first
+        pass
+    return path
+
+
+def resolve_model_path(path: str) -> str:
+    """`tiny` means the built-in tiny model; anything else is a local checkpoint path or hub id."""
+    return str(ensure_tiny_model()) if path == "tiny" else path
+
+
+def base_pass_at_1(path: str, n: int = 4, limit: int = 250, seed: int = 0, max_new_tokens: int = 48,
+                   temperature: float = 1.0) -> dict[str, dict[str, float]]:
+    """The model's pass@1 (%) on the held-out arith split (the demo's eval set), overall and per level."""
+    import tempfile
+
+    from domains.math import MathDomain
+    from formalpi.engine.backends import HFGenerator
+    from formalpi.engine.evaluate import evaluate, summarize
+    from formalpi.runs import RunStore
+
+    with MathDomain() as domain, tempfile.TemporaryDirectory() as d:
+        problems = domain.problems("arith", "test", limit=limit)
+        gen = HFGenerator.from_pretrained(path)
+        records = evaluate(gen, domain, problems, n=n, temperature=temperature, top_p=1.0,
+                           max_new_tokens=max_new_tokens, seed=seed, condition="base", store=RunStore(Path(d)))
+    return summarize(records)

@@ -1,0 +1,66 @@
+"""Experiment config: TOML in, typed config out; unknown keys and bad values name the key and the file."""
+
+from pathlib import Path
+
+import pytest
+
+from formalpi.config import load_config
+from formalpi.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "exp.toml"
+    p.write_text(text)
+    return p
+
+
+def test_minimal_config_gets_defaults_and_name_from_file(tmp_path):
+    cfg = load_config(write(tmp_path, 'condition = "gold"\n[train]\nlr = 1e-4\n'))
+    assert cfg.name == "exp" and cfg.condition == "gold" and cfg.train.lr == 1e-4
+    assert cfg.sampling.n == 4 and cfg.retry.filter == "binary"
+
+
+def test_unknown_key_names_key_and_file(tmp_path):
+    p = write(tmp_path, "[train]\nlearning_rate = 1e-4\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    msg = str(e.value)
+    assert str(p) in msg and "unknown key 'train.learning_rate'" in msg and "lr" in msg
+
+
+def test_negative_learning_rate_is_rejected(tmp_path):
+    p = write(tmp_path, "[train]\nlr = -0.1\n")
+    with pytest.raises(ConfigError, match=r"exp.toml: train.lr: Input should be greater than 0 \(got -0.1\)"):
+        load_config(p)
+
+
+def test_bad_enum_value(tmp_path):
+    with pytest.raises(ConfigError, match="retry.filter"):
+        load_config(write(tmp_path, '[retry]\nfilter = "soft"\n'))
+
+
+def test_overrides_are_typed_and_validated(tmp_path):
+    p = write(tmp_path, "")
+    cfg = load_config(p, ["train.lr=5e-4", "eval.ks=[1, 8]", "model.path=/ckpt/qwen", "retry.k=3"])
+    assert cfg.train.lr == 5e-4 and cfg.eval.ks == [1, 8] and cfg.model.path == "/ckpt/qwen" and cfg.retry.k == 3
+    with pytest.raises(ConfigError, match="expected key=value"):
+        load_config(p, ["train.lr"])
+    with pytest.raises(ConfigError, match="unknown key 'trian'"):
+        load_config(p, ["trian.lr=1"])
+
+
+def test_missing_file_and_bad_toml(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[train\n"))
+
+
+def test_shipped_experiments_and_demo_config_validate():
+    from formalpi.demo import demo_config
+
+    assert demo_config().data.dataset == "arith"
+    for p in sorted((ROOT / "experiments").glob("*.toml")):
+        load_config(p)
