@@ -164,19 +164,21 @@ class _UidLease:
 
 def _kill_uid(uid: int) -> int:
     """Kill every process running as `uid`: the stragglers of a run, wherever they moved (setsid, double fork)."""
-    n = 0
-    for _ in range(20):  # a fork bomb may still be forking between scans: repeat until none is left
-        procs = [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid]
+    killed: set[int] = set()
+    for _ in range(100):  # a fork bomb may still be forking between scans: repeat until none is left
+        # zombies are dead already (their reaper, not us, collects them): waiting on them would stall
+        procs = [p for p in psutil.process_iter(["uids", "status"]) if p.info["uids"]
+                 and p.info["uids"].real == uid and p.info["status"] != psutil.STATUS_ZOMBIE]
         if not procs:
-            return n
+            break
         for p in procs:
             try:
                 p.send_signal(signal.SIGKILL)
-                n += 1
+                killed.add(p.pid)
             except psutil.NoSuchProcess:
                 pass
-        psutil.wait_procs(procs, timeout=1)
-    return n
+        time.sleep(0.01)
+    return len(killed)
 
 
 SHARED_TMP_DIRS = (Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/dev/shm"))

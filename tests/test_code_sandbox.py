@@ -23,7 +23,7 @@ def sandbox_procs() -> list[psutil.Process]:
     out = []
     for p in psutil.process_iter(["uids"]):
         uids = p.info["uids"]
-        if uids and UID_BASE <= uids.real < UID_BASE + UID_SLOTS:
+        if uids and UID_BASE <= uids.real < UID_BASE + UID_SLOTS and p.status() != psutil.STATUS_ZOMBIE:
             out.append(p)
     return out
 
