@@ -63,6 +63,7 @@ class Verdict(Record):
     axioms: list[str] = Field(default_factory=list)
     time_s: float = 0.0
     worker_id: int | None = None
+    body_line: int | None = None  # Lean: line of the checked command where the model's proof body starts
 
     @property
     def passed(self) -> bool:

@@ -185,3 +185,22 @@ def test_selftest_on_real_lean():
     rows = run_selftest_with_pool(LeanConfig(project_dir=default_project_dir(), workers=2, timeout_s=30.0))
     Console(width=140).print(selftest_table(rows))
     assert mismatches(rows) == []
+
+
+def test_pool_verify_many_mixes_canaries_and_rechecks_them_every_batch(suite):
+    """`LeanConfig.canaries_per_batch` wires the guard into the pool itself; canaries bypass the result cache."""
+    genuine = next(c for c in suite if c.expected is Status.VALID)
+    items = [{"statement": genuine.statement, "proof": genuine.proof, "header": genuine.header}] * 2
+    with LeanPool(double_config(canaries_per_batch=4)) as pool:
+        first = pool.verify_many(items)
+        verified = pool.stats["verified"]
+        second = pool.verify_many(items)
+        assert len(first) == len(second) == 2 and all(v.status is Status.VALID for v in first + second)
+        assert pool.stats["verified"] - verified == 4  # the 4 canaries were checked again, the 2 items cached
+
+
+def test_pool_with_broken_verifier_stops_at_its_first_batch(suite, monkeypatch):
+    monkeypatch.setattr(strict, "find_forbidden", lambda *a, **k: None)
+    with LeanPool(double_config(canaries_per_batch=_all_forged_per_batch(suite))) as pool:
+        with pytest.raises(CanaryError, match="canary_"):
+            pool.verify_many([])

@@ -63,7 +63,8 @@ class Canary:
     why: str
 
     def item(self) -> dict:
-        return {"statement": self.statement, "proof": self.proof, "header": self.header}
+        # `canary`: the pool never answers a canary from its cache, so each batch re-checks the verifier itself
+        return {"statement": self.statement, "proof": self.proof, "header": self.header, "canary": True}
 
     def misjudged(self, v: Verdict) -> bool:
         """For in-batch use: a forged canary that passed, or a genuine one refused for a non-transient reason."""

@@ -103,9 +103,11 @@ def proof_line_offset(ctx: PIContext) -> int:
     """Lines of the checked command before the proof body. `formalpi.lean.verdict.prepare` sends the header once
     (env 0) and then `statement := by` + body as the command, so REPL lines count from the statement: the
     offset is the statement's line count. `ctx.extras["checked_prefix_lines"]` overrides it (e.g. when a
-    verifier includes the header in the command)."""
+    verifier includes the header in the command); else the verdict's `body_line` when the pool recorded it."""
     if "checked_prefix_lines" in ctx.extras:
         return int(ctx.extras["checked_prefix_lines"])
+    if ctx.verdict.body_line is not None:  # the verifier says where the body started (helper lemmas included)
+        return ctx.verdict.body_line - 1
     return ctx.problem.meta.get("formal_statement", "").rstrip(" ").count("\n")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import random
 import threading
 import time
 from collections import OrderedDict
@@ -119,6 +120,7 @@ class LeanPool:
         self._ids = itertools.count()
         self._cache: OrderedDict[str, Verdict] = OrderedDict()
         self._closed = False
+        self._batches = 0  # verify_many calls so far: seeds each batch's canary positions
         self._threads: list[threading.Thread] = []
         self.stats = {"verified": 0, "cache_hits": 0, "started": 0, "retired": 0, "killed": 0, "crash_retries": 0}
         if config.prewarm_header is not None:
@@ -128,11 +130,11 @@ class LeanPool:
 
     # ---- public API -------------------------------------------------------------------------------------
 
-    def verify(self, statement: str, proof: str, header: str = DEFAULT_HEADER) -> Verdict:
+    def verify(self, statement: str, proof: str, header: str = DEFAULT_HEADER, use_cache: bool = True) -> Verdict:
         """Check `proof` against the trusted `statement` under `header`; blocks while all workers are busy."""
         key = cache_key(header, statement, proof)
         with self._cond:
-            hit = self._cache.get(key)
+            hit = self._cache.get(key) if use_cache else None
             if hit is not None:
                 self._cache.move_to_end(key)
                 self.stats["cache_hits"] += 1
@@ -144,14 +146,29 @@ class LeanPool:
             out = self._check(normalize_header(header), prep)
         with self._cond:
             self.stats["verified"] += 1
-            if out.status not in _NOT_CACHED:
+            if use_cache and out.status not in _NOT_CACHED:
                 self._cache[key] = out.model_copy(deep=True)
                 if len(self._cache) > self.config.cache_size:
                     self._cache.popitem(last=False)
         return out
 
     def verify_many(self, items: Sequence[dict[str, Any]]) -> list[Verdict]:
-        """One verdict per item (`{"statement", "proof", "header"?}`), in order; thread-safe."""
+        """One verdict per item (`{"statement", "proof", "header"?}`), in order; thread-safe.
+
+        With `canaries_per_batch > 0`, known-true and known-false canaries are mixed into every batch and a
+        misjudged one raises CanaryError (formalpi/lean/canary.py); canary verdicts are never returned.
+        """
+        if self.config.canaries_per_batch > 0:
+            from formalpi.lean.canary import verify_with_canaries
+
+            with self._cond:
+                batch = self._batches
+                self._batches += 1
+            rng = random.Random(f"canaries|{batch}")
+            return verify_with_canaries(self._verify_many, items, self.config.canaries_per_batch, rng)
+        return self._verify_many(items)
+
+    def _verify_many(self, items: Sequence[dict[str, Any]]) -> list[Verdict]:
         for i, it in enumerate(items):
             if "statement" not in it or "proof" not in it:
                 raise LeanInputError(f"verify_many: item {i} needs keys 'statement' and 'proof' "
@@ -159,8 +176,8 @@ class LeanPool:
         if not items:
             return []
         with ThreadPoolExecutor(max_workers=min(len(items), 2 * self.config.workers)) as ex:
-            futs = [ex.submit(self.verify, it["statement"], it["proof"], it.get("header", DEFAULT_HEADER))
-                    for it in items]
+            futs = [ex.submit(self.verify, it["statement"], it["proof"], it.get("header", DEFAULT_HEADER),
+                              not it.get("canary", False)) for it in items]
             return [f.result() for f in futs]
 
     async def averify(self, statement: str, proof: str, header: str = DEFAULT_HEADER) -> Verdict:

@@ -288,7 +288,7 @@ def judge(prep: PreparedProof, reply: CommandReply | ReplError, axioms_reply: Co
     """The verdict for a proof from the REPL's reply to it and (when it got that far) to `#print axioms`."""
     if isinstance(reply, ReplError):
         return Verdict(status=Status.CRASH, reason=f"REPL refused the request: {reply.message}", answer=prep.body)
-    base = dict(answer=prep.body, messages=reply.messages, sorries=reply.sorries,
+    base = dict(answer=prep.body, messages=reply.messages, sorries=reply.sorries, body_line=prep.body_line,
                 feedback=feedback_for(reply.messages, prep.body_line))
     if reply.errors:
         return Verdict(status=Status.ERROR, reason="Lean reported an error", **base)
