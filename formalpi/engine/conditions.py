@@ -8,13 +8,16 @@ domain (`formalpi/lean/pi.py`, `domains/code.py`) and register themselves here.
 
 from __future__ import annotations
 
+import json
 import random
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from formalpi.errors import ConfigError
+from formalpi.errors import ConfigError, DataError
 from formalpi.records import Attempt, Problem, Verdict
 
 FAILED = "Your answer is incorrect."
@@ -47,20 +50,40 @@ class Condition:
     domains: frozenset[str] = frozenset({"math", "code", "lean"})
     first_attempts: bool = False  # also train on the model's own correct first attempts
     sample_multiplier: int = 1  # controls that draw more first-attempt samples instead of retrying
+    # ---- control flags (additive; the defaults leave the retry pipeline as it was) ----
+    samples: int | None = None  # first-attempt samples per problem, overriding sampling.n × sample_multiplier
+    temperature_range: tuple[float, float] | None = None  # sample j of N at lo + (hi - lo) * j / (N - 1)
+    frontier_only: bool = False  # train only on problems the round's first attempts solve sometimes, not always
+    fresh_context: bool = False  # a retry sees the original prompt alone (no failed attempt, no PI shown)
+    needs: frozenset[str] = frozenset()  # ctx.extras keys the PI function reads (checked before a run starts)
+
+    def first_attempt_samples(self, n: int) -> int:
+        """How many first attempts per problem this condition draws when the config says `sampling.n = n`."""
+        return self.samples if self.samples is not None else n * self.sample_multiplier
+
+    def temperatures(self, n: int) -> list[float] | None:
+        """Per-sample temperatures for `temperature_range` controls (evenly spaced, both ends included)."""
+        if self.temperature_range is None:
+            return None
+        lo, hi = self.temperature_range
+        return [lo if n == 1 else round(lo + (hi - lo) * j / (n - 1), 6) for j in range(n)]
 
 
 REGISTRY: dict[str, Condition] = {}
 
 
 def register(name: str, *, domains: set[str] | None = None, first_attempts: bool = False,
-             sample_multiplier: int = 1, retries: bool = True) -> Callable[[PIFunction], PIFunction]:
+             sample_multiplier: int = 1, retries: bool = True, samples: int | None = None,
+             temperature_range: tuple[float, float] | None = None, frontier_only: bool = False,
+             fresh_context: bool = False, needs: set[str] | None = None) -> Callable[[PIFunction], PIFunction]:
     """Decorator: the function's docstring is the condition's description (what the model sees)."""
 
     def deco(fn: PIFunction) -> PIFunction:
         REGISTRY[name] = Condition(
             name=name, pi=fn if retries else None, description=(fn.__doc__ or "").strip().split("\n\n")[0],
             domains=frozenset(domains or {"math", "code", "lean"}), first_attempts=first_attempts,
-            sample_multiplier=sample_multiplier)
+            sample_multiplier=sample_multiplier, samples=samples, temperature_range=temperature_range,
+            frontier_only=frontier_only, fresh_context=fresh_context, needs=frozenset(needs or ()))
         return fn
 
     return deco
@@ -92,6 +115,11 @@ def _load_domain_conditions() -> None:
 def retry_turns(prompt: str, attempt: Attempt, pi: str) -> list[tuple[str, str]]:
     """The retry conversation: the problem, the model's failed attempt, then the PI as the next user turn."""
     return [("user", prompt), ("assistant", attempt.completion), ("user", pi)]
+
+
+def condition_turns(condition: Condition, prompt: str, attempt: Attempt, pi: str) -> list[tuple[str, str]]:
+    """What a retry is generated from: the retry conversation, or the problem alone for fresh-context controls."""
+    return [("user", prompt)] if condition.fresh_context else retry_turns(prompt, attempt, pi)
 
 
 # ---- shuffled controls ------------------------------------------------------------------------------------
@@ -155,4 +183,125 @@ def try_again(ctx: PIContext) -> str:
 @register("rejection", first_attempts=True, retries=False)
 def rejection(ctx: PIContext) -> None:
     """Nothing: no retry. SFT on the model's own correct first attempts (rejection sampling / self-SFT)."""
+    return None
+
+
+# ---- more PI conditions (issue 6 part 2) ------------------------------------------------------------------
+
+_BOXED_TAIL = re.compile(r"\s*\\boxed\{.*$", re.S)
+
+
+def first_step_of(solution: str) -> str | None:
+    """The first step of a worked solution: for an `a=b=c` chain (arith), `a=b`; else its first sentence or line
+    (MATH). None for an empty solution. A one-step chain is returned whole (its first step IS the answer)."""
+    text = _BOXED_TAIL.sub("", solution).strip().rstrip(".=").strip()
+    if not text:
+        return None
+    if re.fullmatch(r"[^\s=]+(=[^\s=]+)+", text):  # an arith chain: one operation per `=`
+        parts = text.split("=")
+        return "=".join(parts[:2])
+    first = re.split(r"(?<=[.!?]\$)\s+|(?<=[.!?])\s+(?=[A-Z$\\])|\n", text, maxsplit=1)[0].strip()
+    return first.rstrip(".=").strip() or None
+
+
+@register("first_step", domains={"math"})
+def first_step(ctx: PIContext) -> str | None:
+    """The failure bit and the first step of the reference solution: "Your answer is incorrect. Hint: the first step
+    is 9+16*8=9+128. Try again."
+
+    From `problem.meta["solution"]` (arith: the first reduction; MATH: the first sentence). None (no retry) when
+    the problem has no worked solution."""
+    step = first_step_of(ctx.problem.meta.get("solution") or "")
+    return None if step is None else f"{FAILED} Hint: the first step is {step}. {TRY_AGAIN}"
+
+
+def load_cross_model(path: str | Path) -> dict[str, dict[str, str]]:
+    """Another model's outputs, a JSONL file of {"problem_id", "hint"?, "solution"?} lines → id → {hint, solution}.
+
+    Later lines for the same problem add to (and override) earlier ones."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"cross-model file {p}: no such file (a JSONL file of "
+                        f"{{\"problem_id\": ..., \"hint\": ..., \"solution\": ...}} lines)")
+    out: dict[str, dict[str, str]] = {}
+    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"cross-model file {p}:{i}: not JSON ({e.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("problem_id"), str):
+            raise DataError(f"cross-model file {p}:{i}: needs a string field \"problem_id\"")
+        fields = {k: row[k] for k in ("hint", "solution") if k in row}
+        bad = [k for k, v in fields.items() if not isinstance(v, str)]
+        if bad or not fields:
+            raise DataError(f"cross-model file {p}:{i}: needs string field(s) \"hint\" and/or \"solution\"")
+        out.setdefault(row["problem_id"], {}).update(fields)
+    return out
+
+
+def _cross_model(ctx: PIContext, field_name: str) -> str | None:
+    table = ctx.extras.get("cross_model")
+    if table is None:
+        raise ConfigError("cross-model conditions: ctx.extras['cross_model'] is not set (load another model's "
+                          "outputs with load_cross_model(path); `formalpi run` reads $FORMALPI_CROSS_MODEL or "
+                          "cross_model_<dataset>.jsonl in the data dir)")
+    text = (table.get(ctx.problem.id) or {}).get(field_name)
+    return text.strip() if text and text.strip() else None
+
+
+@register("cross_model_hint", domains={"math", "code", "lean"}, needs={"cross_model"})
+def cross_model_hint(ctx: PIContext) -> str | None:
+    """The failure bit and another model's hint: "Your answer is incorrect. Hint: <hint>. Try again."
+
+    From `ctx.extras["cross_model"][problem_id]["hint"]`; None (no retry) for a problem without one."""
+    hint = _cross_model(ctx, "hint")
+    return None if hint is None else f"{FAILED} Hint: {hint.rstrip('.')}. {TRY_AGAIN}"
+
+
+@register("cross_model_retry", domains={"math", "code", "lean"}, needs={"cross_model"})
+def cross_model_retry(ctx: PIContext) -> str | None:
+    """The failure bit and another model's full solution: "Your answer is incorrect. Here is another model's
+    solution:\n<solution>\nTry again."
+
+    From `ctx.extras["cross_model"][problem_id]["solution"]`; None (no retry) for a problem without one."""
+    sol = _cross_model(ctx, "solution")
+    return None if sol is None else f"{FAILED} Here is another model's solution:\n{sol}\n{TRY_AGAIN}"
+
+
+@register("answer_only", domains={"math"})
+def answer_only(ctx: PIContext) -> str:
+    """The gold answer only, no failure bit: "The correct answer is 42." (OPSD's teacher context)."""
+    return f"The correct answer is {ctx.problem.gold}."
+
+
+# ---- matched controls (no PI content: they isolate sample count, temperature and problem choice) -----------
+
+
+@register("double_sample", fresh_context=True)
+def double_sample(ctx: PIContext) -> str:
+    """Nothing: each failed attempt gets a second, independent sample from the problem alone (no failed attempt,
+    no failure bit); verified second samples are trained on as retries are (up to 2N samples)."""
+    return ""
+
+
+@register("compute_matched", first_attempts=True, retries=False, sample_multiplier=2)
+def compute_matched(ctx: PIContext) -> None:
+    """Nothing: no retry. 2N first-attempt samples (the sample budget of N attempts + N retries), SFT on the
+    correct ones (rejection sampling at twice the samples)."""
+    return None
+
+
+@register("temp_uniform", first_attempts=True, retries=False, samples=8, temperature_range=(0.5, 1.2))
+def temp_uniform(ctx: PIContext) -> None:
+    """Nothing: no retry. N=8 first-attempt samples at temperatures evenly spread over [0.5, 1.2], SFT on the
+    correct ones (diversity from temperature, not from PI)."""
+    return None
+
+
+@register("frontier_rejection", first_attempts=True, retries=False, samples=16, frontier_only=True)
+def frontier_rejection(ctx: PIContext) -> None:
+    """Nothing: no retry. N=16 first-attempt samples; SFT on the correct ones of frontier problems only (solve
+    rate among the 16 strictly between 0 and 1)."""
     return None

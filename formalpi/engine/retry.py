@@ -14,7 +14,7 @@ from typing import Any
 from domains.base import Domain
 from formalpi.config import ExperimentConfig
 from formalpi.engine.backends import Generator, SamplingParams
-from formalpi.engine.conditions import Condition, PIContext, retry_turns
+from formalpi.engine.conditions import Condition, PIContext, condition_turns
 from formalpi.engine.evaluate import chunk_seed
 from formalpi.records import Attempt, Example, Judged, Problem
 from formalpi.runs import RunStore
@@ -28,16 +28,30 @@ def attempt_id(problem_id: str, round_: int, sample: int, retry: int) -> str:
 
 def sample_attempts(generator: Generator, domain: Domain, problems: Sequence[Problem], *, n: int,
                     cfg: ExperimentConfig, seed: int, round_: int, store: RunStore,
-                    on_progress: Progress = None) -> list[Attempt]:
-    """First attempts (retry 0): n samples per problem from the problem alone."""
+                    on_progress: Progress = None, temperatures: Sequence[float] | None = None) -> list[Attempt]:
+    """First attempts (retry 0): n samples per problem from the problem alone.
+
+    `temperatures` (one per sample, for temperature controls) samples each j at its own temperature instead of
+    `sampling.temperature`."""
     stage = f"attempts_r{round_}"
     s = cfg.sampling
+    if temperatures is not None and len(temperatures) != n:
+        raise ValueError(f"sample_attempts: {len(temperatures)} temperatures for n={n} samples")
+
+    def generate(prompts: list[str], first_id: str):
+        if temperatures is None:
+            return generator.generate(prompts, SamplingParams(n=n, temperature=s.temperature, top_p=s.top_p,
+                                                              max_new_tokens=s.max_new_tokens,
+                                                              seed=chunk_seed(seed, stage, first_id)))
+        per_temp = [generator.generate(prompts, SamplingParams(n=1, temperature=t, top_p=s.top_p,
+                                                               max_new_tokens=s.max_new_tokens,
+                                                               seed=chunk_seed(seed, f"{stage}|t{j}", first_id)))
+                    for j, t in enumerate(temperatures)]
+        return [[outs[i][0] for outs in per_temp] for i in range(len(prompts))]
 
     def run_chunk(_ci: int, chunk: list[Problem]) -> list[Attempt]:
         prompts = [generator.chat_prompt([("user", domain.prompt(p))]) for p in chunk]
-        outs = generator.generate(prompts, SamplingParams(n=n, temperature=s.temperature, top_p=s.top_p,
-                                                          max_new_tokens=s.max_new_tokens,
-                                                          seed=chunk_seed(seed, stage, chunk[0].id)))
+        outs = generate(prompts, chunk[0].id)
         store.add_budget(stage, samples=sum(len(cs) for cs in outs),
                          completion_tokens=sum(c.completion_tokens for cs in outs for c in cs))
         return [Attempt(id=attempt_id(p.id, round_, j, 0), problem_id=p.id, round=round_, sample=j, retry=0,
@@ -95,8 +109,8 @@ def retry_failures(generator: Generator, domain: Domain, condition: Condition, f
     s = cfg.sampling
 
     def run_chunk(_ci: int, chunk: list[RetryJob]) -> list[Attempt]:
-        prompts = [generator.chat_prompt(retry_turns(domain.prompt(problems[j.failed.problem_id]), j.failed, j.pi))
-                   for j in chunk]
+        prompts = [generator.chat_prompt(condition_turns(condition, domain.prompt(problems[j.failed.problem_id]),
+                                                         j.failed, j.pi)) for j in chunk]
         outs = generator.generate(prompts, SamplingParams(n=1, temperature=s.temperature, top_p=s.top_p,
                                                           max_new_tokens=s.max_new_tokens,
                                                           seed=chunk_seed(seed, stage, chunk[0].id)))
@@ -133,7 +147,10 @@ def build_examples(domain: Domain, condition: Condition, attempts: Sequence[Atte
     for a in attempts:
         if a.round == round_:
             chains.setdefault((a.problem_id, a.sample), []).append(a)
+    frontier = frontier_problems(attempts, judged, round_) if condition.frontier_only else None
     for (pid, _sample), chain in chains.items():
+        if frontier is not None and pid not in frontier:
+            continue
         for a in sorted(chain, key=lambda x: x.retry):
             j = judged.get(a.id)
             if j is None or not keep(j, cfg):
@@ -145,3 +162,12 @@ def build_examples(domain: Domain, condition: Condition, attempts: Sequence[Atte
                                     score=j.verdict.score))
             break
     return examples
+
+
+def frontier_problems(attempts: Sequence[Attempt], judged: Mapping[str, Judged], round_: int) -> set[str]:
+    """Problems whose first attempts of the round are solved sometimes but not always (0 < rate < 1)."""
+    solved: dict[str, list[bool]] = {}
+    for a in attempts:
+        if a.round == round_ and a.retry == 0 and a.id in judged:
+            solved.setdefault(a.problem_id, []).append(judged[a.id].verdict.passed)
+    return {pid for pid, ok in solved.items() if 0 < sum(ok) < len(ok)}

@@ -7,6 +7,7 @@ opsd / grpo: see formalpi/engine/opsd.py and grpo.py.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -19,16 +20,21 @@ from domains import get_domain
 from domains.base import Domain
 from formalpi.config import ExperimentConfig
 from formalpi.engine.backends import Generator, load_generator
-from formalpi.engine.conditions import get_condition
+from formalpi.engine.conditions import Condition, get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
 from formalpi.engine.train import sft
+from formalpi.errors import ConfigError
+from formalpi.paths import resolve_data_file
 from formalpi.records import EvalRecord, Example, Judged, Problem
 from formalpi.runs import RunStore
 from formalpi.tiny import resolve_model_path
 
 # (stage description, total) -> advance(n); the CLI passes rich progress bars, tests pass nothing
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
+
+
+CROSS_MODEL_ENV = "FORMALPI_CROSS_MODEL"  # a cross-model outputs file (see conditions.load_cross_model)
 
 
 def _no_progress(_desc: str, _total: int) -> Callable[[int], None]:
@@ -101,6 +107,7 @@ def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domai
 def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
                   progress: ProgressFactory, extras: dict[str, Any]) -> str:
     condition = get_condition(cfg.condition, cfg.domain)
+    extras = condition_extras(cfg, condition, extras)
     train = load_problems(domain, cfg, cfg.data.train_split, cfg.data.train_limit)
     by_id = {p.id: p for p in train}
     label = f"{condition.name}, seed {seed}"
@@ -110,13 +117,16 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
             model_path = str(ckpt)
             continue
         gen = _generator(cfg, model_path)
-        n = cfg.sampling.n * condition.sample_multiplier
+        n = condition.first_attempt_samples(cfg.sampling.n)
         with stage(store, f"attempts_r{r}"):
             attempts = sample_attempts(gen, domain, train, n=n, cfg=cfg, seed=seed, round_=r, store=store,
-                                       on_progress=progress(f"sample r{r} ({label})", len(train)))
+                                       on_progress=progress(f"sample r{r} ({label})", len(train)),
+                                       temperatures=condition.temperatures(n))
         with stage(store, f"verify_r{r}"):
             judged = verify_attempts(domain, attempts, by_id, store, f"verify_r{r}",
                                      on_progress=progress(f"verify r{r} ({label})", len(attempts)))
+        if cfg.domain == "lean":  # the round's verified proofs are reference proofs for skeleton PI
+            extras = with_verified_proofs(extras, judged)
         all_attempts = {a.id: a for a in attempts}
         all_judged = {j.attempt_id: j for j in judged}
         latest = judged
@@ -143,6 +153,30 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
         if r > 0:  # iterative rounds keep only the newest checkpoint on disk
             shutil.rmtree(store.root / f"checkpoint_r{r - 1}", ignore_errors=True)
     return model_path
+
+
+def condition_extras(cfg: ExperimentConfig, condition: Condition, extras: dict[str, Any]) -> dict[str, Any]:
+    """The extras a condition reads, filled in where the caller gave none: `cross_model` from
+    $FORMALPI_CROSS_MODEL or `cross_model_<dataset>.jsonl` in the data dir. A missing one is a ConfigError now,
+    not a failure half-way through the run."""
+    out = dict(extras)
+    if "cross_model" in condition.needs and "cross_model" not in out:
+        path = resolve_data_file("cross_model", os.environ.get(CROSS_MODEL_ENV),
+                                 (f"cross_model_{cfg.data.dataset}.jsonl",))
+        out["cross_model"] = load_cross_model(path)
+    missing = sorted(k for k in condition.needs if k not in out)
+    if missing:
+        raise ConfigError(f"condition {condition.name!r} needs extras {', '.join(missing)}")
+    return out
+
+
+def with_verified_proofs(extras: dict[str, Any], judged: list[Judged]) -> dict[str, Any]:
+    """extras with `reference_proofs` extended by the proof bodies of the verified (VALID) attempts."""
+    refs = {k: list(v) for k, v in (extras.get("reference_proofs") or {}).items()}
+    for j in judged:
+        if j.verdict.passed and j.verdict.answer and j.verdict.answer not in refs.get(j.problem_id, []):
+            refs.setdefault(j.problem_id, []).append(j.verdict.answer)
+    return {**extras, "reference_proofs": refs}
 
 
 def _write_examples(store: RunStore, round_: int, examples: list[Example]) -> None:
