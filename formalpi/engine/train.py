@@ -28,6 +28,15 @@ class SFTResult:
     final_loss: float | None
 
 
+def _warmup_kwargs(ratio: float) -> dict:
+    """transformers 5.2x dropped `warmup_ratio`; there a `warmup_steps` below 1 is the ratio."""
+    from trl import SFTConfig
+
+    if "warmup_ratio" in SFTConfig.__dataclass_fields__:
+        return {"warmup_ratio": ratio}
+    return {"warmup_steps": ratio}
+
+
 def to_dataset(examples: list[Example]):
     from datasets import Dataset
 
@@ -66,7 +75,7 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     args = SFTConfig(
         output_dir=str(tmp / "trainer"), seed=seed, data_seed=seed, learning_rate=cfg.lr,
         num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, warmup_ratio=cfg.warmup_ratio,
+        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, **_warmup_kwargs(cfg.warmup_ratio),
         weight_decay=cfg.weight_decay, lr_scheduler_type="cosine", logging_steps=max(1, len(examples) // 8),
         save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu and torch_dtype == torch.bfloat16,
         disable_tqdm=True, dataloader_num_workers=0, completion_only_loss=True)
