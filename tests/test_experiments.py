@@ -1,0 +1,125 @@
+"""experiments/*.toml: every row loads, names a condition of its domain and the seed's model; a math row and the
+controls run end to end on a tiny model through `formalpi run`."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from formalpi.cli import app
+from formalpi.config import load_config
+from formalpi.engine.conditions import get_condition
+from formalpi.records import Attempt, EvalRecord, Example, Judged
+from formalpi.runs import RunStore
+from formalpi.tiny import TinySpec, train_tiny
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = sorted((ROOT / "experiments").glob("*.toml"))
+SEED_MODELS = {"math": "Qwen/Qwen3-1.7B", "code": "Qwen/Qwen2.5-Coder-1.5B-Instruct",
+               "lean": "AI-MO/Kimina-Prover-Distill-1.7B"}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    return str(train_tiny(TinySpec(steps=40, train_per_level=40), tmp_path_factory.mktemp("tiny") / "m"))
+
+
+def test_every_row_is_valid_and_named_after_its_file():
+    assert len(ROWS) >= 40
+    seen = set()
+    for p in ROWS:
+        cfg = load_config(p)
+        assert cfg.name == p.stem and cfg.name.startswith(cfg.domain + "_"), p
+        get_condition(cfg.condition, cfg.domain)  # raises for a condition the domain lacks
+        assert cfg.model.path == SEED_MODELS[cfg.domain], p
+        assert cfg.seeds == [42, 123, 456], p
+        seen.add((cfg.domain, cfg.method, cfg.condition, cfg.retry.k, cfg.retry.rounds, cfg.retry.filter,
+                  cfg.train.finetune))
+    assert len(seen) == len(ROWS)  # no two files are the same row
+    names = {p.stem for p in ROWS}
+    for needed in ("math_baseline", "math_gold", "math_gibberish", "math_wrong", "math_try_again", "math_first_step",
+                   "math_cross_model_hint", "math_cross_model_retry", "math_rejection", "math_double_sample",
+                   "math_temp_uniform", "math_compute_matched", "math_frontier_rejection", "math_try_again_graded",
+                   "math_try_again_k3", "math_try_again_rounds3", "math_opsd_answer_only", "code_test_suite",
+                   "code_shuffled_test_suite", "lean_skeleton", "lean_skeleton_retry", "lean_typechecker",
+                   "lean_diagnosis", "lean_opsd_skeleton"):
+        assert needed in names, needed
+    readme = (ROOT / "experiments" / "README.md").read_text()
+    assert all(f"`{n}`" in readme for n in names)  # every row is listed with its assumptions
+
+
+def _tiny_overrides(model: str, runs: Path) -> list[str]:
+    sets = [f"model.path={model}", "model.dtype=auto", f"runs_dir={runs}", "data.dataset=arith",
+            "data.train_split=train", "data.train_limit=6", "data.eval_limit=5", "sampling.n=2",
+            "sampling.max_new_tokens=16", "eval.max_new_tokens=16", "eval.n=2", "eval.ks=[1, 2]",
+            "train.max_length=128", "train.batch_size=4", "train.lora_rank=4", "train.lora_alpha=8", "train.lr=1e-3"]
+    return [a for s in sets for a in ("--set", s)]
+
+
+def test_math_row_runs_end_to_end_on_the_tiny_model(tiny_model, tmp_path):
+    row = ROOT / "experiments" / "math_gold.toml"
+    res = CliRunner().invoke(app, ["run", str(row), "--seeds", "42", *_tiny_overrides(tiny_model, tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "math_gold seed 42" in res.output
+    store = RunStore(tmp_path / "math_gold" / "42")
+    attempts = store.read("attempts", Attempt)
+    assert sum(a.retry == 0 for a in attempts) == 6 * 2
+    assert all(a.pi.startswith("Your answer is incorrect. The correct answer is ") for a in attempts if a.retry)
+    assert len(store.read("eval", EvalRecord)) == 5
+    stages = store.manifest()["stages"]
+    # the budget of every stage is in the manifest: samples, tokens, verifier calls, wall time, train tokens
+    assert stages["attempts_r0"]["samples"] == 12 and stages["attempts_r0"]["completion_tokens"] > 0
+    assert stages["verify_r0"]["verifier_calls"] == len(attempts)
+    assert stages["eval"]["samples"] == 10 and stages["eval"]["verifier_calls"] == 10
+    assert all(stages[s]["wall_s"] > 0 for s in ("attempts_r0", "verify_r0", "eval", "train_r0"))
+    assert "train_tokens" in stages["train_r0"]
+
+
+@pytest.mark.parametrize("row, first_per_problem", [("math_double_sample", 2), ("math_temp_uniform", 8),
+                                                    ("math_frontier_rejection", 16), ("math_compute_matched", 4)])
+def test_control_rows_draw_their_samples(tiny_model, tmp_path, row, first_per_problem):
+    sets = _tiny_overrides(tiny_model, tmp_path) + ["--set", "data.train_limit=3", "--set", "data.eval_limit=2"]
+    res = CliRunner().invoke(app, ["run", str(ROOT / "experiments" / f"{row}.toml"), "--seeds", "7", *sets])
+    assert res.exit_code == 0, res.output
+    store = RunStore(tmp_path / row / "7")
+    attempts = store.read("attempts", Attempt)
+    judged = {j.attempt_id: j for j in store.read("verdicts", Judged)}
+    first = [a for a in attempts if a.retry == 0]
+    assert len(first) == 3 * first_per_problem
+    retries = [a for a in attempts if a.retry]
+    if row == "math_double_sample":
+        failed = [a for a in first if not judged[a.id].verdict.passed]
+        assert len(retries) == len(failed)
+        # the second sample saw the problem alone: its prompt is the first attempt's prompt
+        by_problem = {a.problem_id: a.prompt for a in first}
+        assert all(r.prompt == by_problem[r.problem_id] and r.pi == "" for r in retries)
+    else:
+        assert not retries
+    if row == "math_frontier_rejection":
+        for ex in store.read("examples", Example):
+            rate = [judged[a.id].verdict.passed for a in first if a.problem_id == ex.problem_id]
+            assert 0 < sum(rate) < len(rate)
+    assert json.loads((store.root / "manifest.json").read_text())["stages"]["eval"]["done"]
+
+
+def test_temperature_spread_is_seeded_and_differs_from_one_temperature(tiny_model, tmp_path):
+    from domains.math import MathDomain
+    from formalpi.config import config_from_dict
+    from formalpi.engine.backends import HFGenerator
+    from formalpi.engine.retry import sample_attempts
+
+    cfg = config_from_dict({"name": "t", "sampling": {"n": 3, "max_new_tokens": 12}})
+    gen = HFGenerator.from_pretrained(tiny_model)
+    with MathDomain() as dom:
+        probs = dom.problems("arith", "train", limit=2)
+
+        def draw(name, temps):
+            store = RunStore.open(tmp_path, name, 1, {})
+            return [a.completion for a in sample_attempts(gen, dom, probs, n=3, cfg=cfg, seed=1, round_=0,
+                                                          store=store, temperatures=temps)]
+
+        a, b = draw("a", [0.0, 0.0, 0.0]), draw("b", [0.0, 0.0, 0.0])
+        assert a == b and a[0] == a[1] == a[2]  # greedy at every temperature slot: identical samples
+        with pytest.raises(ValueError, match="2 temperatures for n=3"):
+            draw("c", [1.0, 1.0])
