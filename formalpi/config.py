@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from formalpi.errors import ConfigError
 
@@ -85,6 +85,54 @@ class VerifyConfig(_Section):
     workers: int = Field(default=2, gt=0)
 
 
+class OPSDConfig(_Section):
+    """On-policy self-distillation (formalpi/engine/opsd.py): the student samples from the problem alone, the
+    teacher (same model, see `teacher`) scores the student's tokens with the PI in its context."""
+
+    divergence: Literal["reverse_kl", "jsd"] = "reverse_kl"  # per-token D(student || teacher) on the student's tokens
+    beta: float = Field(default=0.5, gt=0, lt=1)  # generalized JSD mixture weight of the teacher (divergence = "jsd")
+    top_k: int | None = Field(default=None, gt=0)  # None: full vocabulary; k: student's top-k support + a tail bucket
+    teacher: Literal["base", "frozen", "ema"] = "base"  # base: LoRA adapter disabled (full FT: a frozen copy)
+    ema_decay: float = Field(default=0.99, gt=0, lt=1)
+    teacher_context: Literal["auto", "retry", "prompt"] = "auto"  # how the PI enters the teacher (see opsd.py)
+    on_passed: Literal["skip", "plain"] = "skip"  # retry-style PI on a passed sample: no loss, or the teacher w/o PI
+    steps: int = Field(default=20, gt=0)
+    lr: float = Field(default=1e-4, gt=0)
+    batch_size: int = Field(default=8, gt=0)  # problems per step
+    samples_per_problem: int = Field(default=1, gt=0)
+    max_new_tokens: int = Field(default=32, gt=0)
+    temperature: float = Field(default=1.0, gt=0)
+    grad_clip: float = Field(default=1.0, gt=0)
+    save_every: int = Field(default=10, gt=0)  # steps between resumable state snapshots
+    frontier: bool = False  # gate training problems by the base model's solve rate ("PCCG")
+    frontier_low: float = Field(default=0.05, ge=0, le=1)  # keep problems with low <= base solve rate <= high
+    frontier_high: float = Field(default=0.95, ge=0, le=1)
+    frontier_n: int = Field(default=8, gt=0)  # base samples per problem for the solve-rate estimate
+    frontier_seed_offset: int = 10_000  # estimate with seed + offset: never the evaluation's samples
+
+    @model_validator(mode="after")
+    def _band_ordered(self) -> "OPSDConfig":
+        if self.frontier_low > self.frontier_high:
+            raise ValueError(f"frontier_low ({self.frontier_low}) must be <= frontier_high ({self.frontier_high})")
+        return self
+
+
+class GRPOConfig(_Section):
+    """IPRS: GRPO (TRL GRPOTrainer) on verifier reward + a PI shaping term (formalpi/engine/grpo.py)."""
+
+    num_generations: int = Field(default=4, ge=2)
+    batch_size: int = Field(default=4, gt=0)  # prompts per step (x num_generations completions)
+    shaping_lambda: float = Field(default=0.1, ge=0)  # 0 = plain GRPO on the verifier's reward
+    clip: float = Field(default=1.0, gt=0)  # the shaping term is clipped to [-clip, clip] before scaling
+    reward: Literal["binary", "graded"] = "binary"  # verifier part: 1/0 on VALID, or the graded score
+    steps: int = Field(default=10, gt=0)
+    lr: float = Field(default=1e-5, gt=0)
+    beta: float = Field(default=0.0, ge=0)  # TRL's KL-to-reference coefficient
+    max_new_tokens: int = Field(default=32, gt=0)
+    temperature: float = Field(default=1.0, gt=0)
+    save_every: int = Field(default=10, gt=0)  # steps between trainer checkpoints (resume point)
+
+
 class ExperimentConfig(_Section):
     name: str
     domain: Literal["math", "code", "lean"] = "math"
@@ -99,10 +147,14 @@ class ExperimentConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    opsd: OPSDConfig = Field(default_factory=OPSDConfig)
+    grpo: GRPOConfig = Field(default_factory=GRPOConfig)
 
     def fingerprint(self) -> str:
         """What must match for a run directory to be resumed (seeds and output dir excluded)."""
-        d = self.model_dump(mode="json", exclude={"seeds", "runs_dir"})
+        # a method's own section only counts for that method: runs of other methods keep their fingerprints
+        unused = {"opsd", "grpo"} - {self.method}
+        d = self.model_dump(mode="json", exclude={"seeds", "runs_dir", *unused})
         return json.dumps(d, sort_keys=True)
 
 

@@ -1,0 +1,508 @@
+"""On-policy self-distillation (OPSD): the student samples from the problem alone; the teacher is the same model
+with the PI in its context; the loss is a per-token divergence on the student's own tokens.
+
+One step, for a batch of training problems:
+  1. the student samples y ~ π_θ(· | x) from the plain prompt x (on-policy; token ids kept, no re-tokenisation);
+  2. the domain verifies y; the teacher context c(x, y, verdict) is built (see `teacher_turns`);
+  3. loss = mean over the completion tokens of all kept samples of D(π_θ(·|x, y<t) ‖ π_T(·|c, y<t)), where D is
+     reverse KL or TRL's generalized JSD (β), over the full vocabulary or the student's top-k plus a tail bucket;
+     the prompt never contributes (the mask covers exactly the completion tokens, EOS included when sampled);
+  4. logged per step (`opsd_steps.jsonl`): loss, tokens, and `teacher_pi_kl` = mean over the same tokens of
+     KL(π_T(·|c, y<t) ‖ π_T(·|x, y<t)): whether the PI changed the teacher at all.
+
+The teacher context (`OPSDConfig.teacher_context`):
+  * "retry": the retry conversation `retry_turns(prompt, attempt, pi)` with the student's own failed sample as the
+    attempt and the condition's PI (computed from that sample's verdict) as the next user turn. A sample that passed
+    has no failure to show: `on_passed = "skip"` leaves it out of the loss, "plain" distils it towards the teacher
+    without PI (the plain prompt).
+  * "prompt": the PI appended to the problem's user turn (`prompt + "\\n\\n" + pi`), for every sample, passed or not:
+    for conditions whose PI needs no failed attempt (`answer_only`: the gold answer only; Lean `skeleton`).
+  * "auto": "prompt" for the attempt-free conditions in `ATTEMPT_FREE`, else "retry".
+  A condition that returns None for a sample (no skeleton for this problem, ...) leaves the sample out.
+
+The teacher's weights (`OPSDConfig.teacher`): "base" = the student with its LoRA adapter disabled (the starting
+model; full fine-tuning uses a frozen copy); "frozen" = a frozen copy of the starting student; "ema" = a copy whose
+trainable weights follow the student's by an exponential moving average (`ema_decay`).
+
+Frontier gating ("PCCG", `OPSDConfig.frontier`): before training, the base model's solve rate on each training
+problem is estimated from `frontier_n` samples seeded by seed + `frontier_seed_offset` (stage `frontier`, never the
+evaluation's samples), and only problems with `frontier_low <= rate <= frontier_high` are trained on.
+
+What TRL gives and what is written here: the divergences are TRL's (`trl.experimental.sdft.loss_utils`:
+`compute_full_logit_self_distillation_loss`, `compute_topk_self_distillation_loss`). TRL's `SDFTTrainer` is not
+used: it composes the teacher prompt from a fixed dataset column before sampling, so it cannot show the teacher
+the student's own failed sample and its verdict, and it has no resumable run store, frontier gating or teacher-PI
+KL. The step loop, the teacher context, gating and resumability are therefore written here.
+
+Resumability: step t samples with a seed that depends only on (seed, t) and picks its problems the same way; every
+`save_every` steps the trainable weights, the optimizer (and an EMA teacher) are saved atomically; a resumed run
+restores the last snapshot, drops the step records written after it, and recomputes the same steps.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from domains.base import Domain
+from formalpi.config import ExperimentConfig, OPSDConfig, TrainConfig
+from formalpi.engine.conditions import Condition, PIContext, get_condition, register, retry_turns
+from formalpi.engine.evaluate import chunk_seed
+from formalpi.errors import ConfigError
+from formalpi.records import Attempt, EvalRecord, Problem, Record, Verdict
+from formalpi.runs import RunStore
+
+STEPS_STAGE = "opsd_steps"
+FRONTIER_STAGE = "frontier"
+STATE_FILE = "opsd_state.pt"
+CHECKPOINT_DIR = "checkpoint_opsd"
+
+
+# ---- the teacher context ----------------------------------------------------------------------------------
+
+
+@register("answer_only", domains={"math"})
+def answer_only(ctx: PIContext) -> str:
+    """The gold final answer only, without the failure bit: "The correct answer is 42." """
+    return f"The correct answer is {ctx.problem.gold}."
+
+
+class TeacherContext(str, Enum):
+    RETRY = "retry"  # retry_turns(prompt, the student's failed sample, pi)
+    PROMPT = "prompt"  # the PI appended to the problem's user turn
+
+
+# conditions whose PI does not depend on a failed attempt: shown in the first user turn for every sample
+ATTEMPT_FREE = frozenset({"answer_only", "skeleton"})
+
+
+def resolve_teacher_context(setting: str, condition: str) -> TeacherContext:
+    if setting == "auto":
+        return TeacherContext.PROMPT if condition in ATTEMPT_FREE else TeacherContext.RETRY
+    return TeacherContext(setting)
+
+
+def teacher_turns(kind: TeacherContext, condition: Condition, prompt: str, ctx: PIContext,
+                  on_passed: str = "skip") -> list[tuple[str, str]] | None:
+    """The teacher's conversation for one student sample (`ctx.attempt`), or None: no loss on this sample."""
+    if kind is TeacherContext.RETRY and ctx.verdict.passed:
+        return [("user", prompt)] if on_passed == "plain" else None
+    pi = condition.pi(ctx) if condition.pi is not None else None
+    if pi is None:
+        return None
+    if kind is TeacherContext.PROMPT:
+        return [("user", f"{prompt}\n\n{pi}")]
+    return retry_turns(prompt, ctx.attempt, pi)
+
+
+# ---- token-level pieces -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Right-padded prompt+completion rows and where each completion token's predicting logit sits."""
+
+    input_ids: torch.Tensor  # [B, T]
+    attention_mask: torch.Tensor  # [B, T]
+    positions: torch.Tensor  # [B, L]: index of the logit that predicts completion token j (prompt_len + j - 1)
+    mask: torch.Tensor  # [B, L] float: 1 on real completion tokens, 0 on padding
+
+
+def pack(prompts: Sequence[list[int]], completions: Sequence[list[int]], pad_id: int,
+         device: torch.device | str = "cpu") -> Packed:
+    rows = [p + c for p, c in zip(prompts, completions)]
+    width = max(len(r) for r in rows)
+    length = max(1, max(len(c) for c in completions))
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attn = torch.zeros((len(rows), width), dtype=torch.long)
+    pos = torch.zeros((len(rows), length), dtype=torch.long)
+    mask = torch.zeros((len(rows), length), dtype=torch.float32)
+    for i, (p, c) in enumerate(zip(prompts, completions)):
+        ids[i, :len(p) + len(c)] = torch.tensor(p + c, dtype=torch.long)
+        attn[i, :len(p) + len(c)] = 1
+        pos[i, :len(c)] = torch.arange(len(p) - 1, len(p) - 1 + len(c))
+        mask[i, :len(c)] = 1.0
+    return Packed(ids.to(device), attn.to(device), pos.to(device), mask.to(device))
+
+
+def completion_logits(model, packed: Packed) -> torch.Tensor:
+    """[B, L, V] float32 logits predicting each completion token (garbage where the mask is 0)."""
+    logits = model(input_ids=packed.input_ids, attention_mask=packed.attention_mask, use_cache=False).logits
+    index = packed.positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1])
+    return torch.gather(logits, 1, index).float()
+
+
+def per_token_divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, divergence: str,
+                         beta: float = 0.5, top_k: int | None = None) -> torch.Tensor:
+    """[B, L] divergence of the student from the teacher at each position (TRL's self-distillation losses).
+
+    reverse_kl: KL(π_S ‖ π_T) = Σ_v π_S(v) (log π_S(v) − log π_T(v)).
+    jsd: β·KL(π_T ‖ M) + (1−β)·KL(π_S ‖ M) with M = β·π_T + (1−β)·π_S (TRL's generalized JSD).
+    top_k: both distributions restricted to the student's top-k tokens plus one bucket for the remaining mass.
+    """
+    from trl.experimental.sdft.loss_utils import (
+        compute_full_logit_self_distillation_loss,
+        compute_topk_self_distillation_loss,
+    )
+
+    alpha = 1.0 if divergence == "reverse_kl" else beta  # TRL: alpha = 1 is reverse KL, else the JSD weight
+    if top_k is not None and top_k < student_logits.shape[-1]:
+        return compute_topk_self_distillation_loss(student_logits, teacher_logits, distillation_topk=top_k,
+                                                   distillation_alpha=alpha, distillation_add_tail=True)
+    return compute_full_logit_self_distillation_loss(student_logits, teacher_logits, distillation_alpha=alpha)
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the unmasked entries (every completion token of the batch weighs the same)."""
+    return (values * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
+    """[B, L] KL(p ‖ q) over the full vocabulary."""
+    lp, lq = torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1)
+    return (lp.exp() * (lp - lq)).sum(-1)
+
+
+# ---- models -------------------------------------------------------------------------------------------------
+
+
+def torch_dtype_for(dtype: str, device: str) -> torch.dtype:
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, dtype)
+
+
+def load_student(model_path: str, train: TrainConfig, device: str, dtype: str, seed: int):
+    """(model, tokenizer): the starting model, wrapped in a fresh LoRA adapter when `train.finetune == "lora"`."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_path)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    torch.manual_seed(seed)  # LoRA A init
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype_for(dtype, device)).to(device)
+    if train.finetune == "lora":
+        model = get_peft_model(model, LoraConfig(r=train.lora_rank, lora_alpha=train.lora_alpha,
+                                                 lora_dropout=train.lora_dropout, target_modules="all-linear",
+                                                 task_type="CAUSAL_LM"))
+    return model, tok
+
+
+def is_peft(model) -> bool:
+    return hasattr(model, "disable_adapter") and hasattr(model, "peft_config")
+
+
+class Teacher:
+    """The teacher's weights: the adapter-disabled student ("base" with LoRA), a frozen copy, or an EMA copy."""
+
+    def __init__(self, student, kind: str, ema_decay: float = 0.99):
+        self.student, self.kind, self.ema_decay = student, kind, ema_decay
+        self.copy = None
+        if not (kind == "base" and is_peft(student)):
+            self.copy = copy.deepcopy(student).eval()
+            for p in self.copy.parameters():
+                p.requires_grad_(False)
+
+    def logits(self, packed: Packed) -> torch.Tensor:
+        model = self.copy if self.copy is not None else self.student
+        ctx = self.student.disable_adapter() if self.copy is None else nullcontext()
+        with torch.no_grad(), ctx:
+            return completion_logits(model, packed)
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """After an optimizer step: move an EMA teacher's trainable weights towards the student's."""
+        if self.kind != "ema":
+            return
+        t_params = dict(self.copy.named_parameters())
+        for name, p in self.student.named_parameters():
+            if p.requires_grad:
+                t_params[name].lerp_(p.detach(), 1.0 - self.ema_decay)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        if self.kind != "ema":
+            return {}
+        return {n: p.detach().clone() for n, p in self.copy.named_parameters()
+                if n in trainable_names(self.student)}
+
+    def load_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        if state:
+            self.copy.load_state_dict(state, strict=False)
+
+
+def trainable_names(model) -> set[str]:
+    return {n for n, p in model.named_parameters() if p.requires_grad}
+
+
+@torch.no_grad()
+def sample_completion_ids(model, tok, prompts: Sequence[str], *, n: int, max_new_tokens: int, temperature: float,
+                          seed: int) -> list[list[list[int]]]:
+    """For each prompt, n sampled completions as token ids (up to and including EOS, no padding)."""
+    tok.padding_side = "left"
+    enc = tok(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    torch.manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    seqs = model.generate(**enc, do_sample=True, temperature=temperature, top_p=None, top_k=None,
+                          max_new_tokens=max_new_tokens, num_return_sequences=n, pad_token_id=tok.pad_token_id,
+                          eos_token_id=tok.eos_token_id, use_cache=True)
+    model.train(was_training)
+    new = seqs[:, enc["input_ids"].shape[1]:].tolist()
+    out = []
+    for row in new:
+        ids = []
+        for t in row:
+            if t == tok.eos_token_id:
+                ids.append(t)
+                break
+            if t == tok.pad_token_id:
+                break
+            ids.append(t)
+        out.append(ids)
+    return [out[i * n:(i + 1) * n] for i in range(len(prompts))]
+
+
+def render_text(tok, turns: Sequence[tuple[str, str]]) -> str:
+    """The chat-template rendering every generator uses (open assistant turn at the end)."""
+    from formalpi.engine.backends import _render_chat
+
+    return _render_chat(tok, turns)
+
+
+def render(tok, turns: Sequence[tuple[str, str]]) -> list[int]:
+    return tok(render_text(tok, turns), add_special_tokens=False)["input_ids"]
+
+
+# ---- one step -------------------------------------------------------------------------------------------------
+
+
+class OPSDStep(Record):
+    """One optimizer step: the `opsd_steps.jsonl` line."""
+
+    step: int
+    loss: float
+    teacher_pi_kl: float | None  # None when no sample of the step had a teacher context
+    tokens: int  # completion tokens in the loss
+    samples: int  # student samples drawn
+    trained_samples: int  # samples with a teacher context (in the loss)
+    solved: int  # student samples the verifier accepted
+    problem_ids: list[str]
+    wall_s: float
+
+
+@dataclass
+class OPSDSession:
+    """The student, its teacher and optimizer, and what a step needs to build teacher contexts."""
+
+    student: Any
+    tokenizer: Any
+    teacher: Teacher
+    optimizer: torch.optim.Optimizer
+    domain: Domain
+    condition: Condition
+    cfg: OPSDConfig
+    seed: int
+    problems: Sequence[Problem]  # the training pool (after frontier gating)
+    all_problems: Sequence[Problem] = ()  # the whole training split, for shuffled controls
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> TeacherContext:
+        return resolve_teacher_context(self.cfg.teacher_context, self.condition.name)
+
+    def batch(self, step: int) -> list[Problem]:
+        """The step's problems: a function of (seed, step) only, so a resumed run redraws them."""
+        rng = random.Random(f"{self.seed}|opsd|{step}")
+        return rng.sample(list(self.problems), min(self.cfg.batch_size, len(self.problems)))
+
+    def step(self, step: int) -> OPSDStep:
+        t0 = time.perf_counter()
+        tok, cfg, device = self.tokenizer, self.cfg, self.student.device
+        problems = self.batch(step)
+        prompts = [self.domain.prompt(p) for p in problems]
+        texts = [render_text(tok, [("user", pr)]) for pr in prompts]  # the plain prompt the student sees
+        plain = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+        samples = sample_completion_ids(self.student, tok, texts, n=cfg.samples_per_problem,
+                                        max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                                        seed=chunk_seed(self.seed, STEPS_STAGE, str(step)))
+        flat = [(i, j, ids) for i, cs in enumerate(samples) for j, ids in enumerate(cs)]
+        completions = [tok.decode(ids, skip_special_tokens=True) for _, _, ids in flat]
+        verdicts = self.domain.verify_many([problems[i] for i, _, _ in flat], completions)
+        rows = []  # (plain prompt ids, teacher prompt ids, completion ids)
+        for (i, j, ids), text, verdict in zip(flat, completions, verdicts):
+            p = problems[i]
+            attempt = Attempt(id=f"{p.id}|opsd{step}|s{j}", problem_id=p.id, round=0, sample=j, condition="none",
+                              prompt=texts[i], completion=text, completion_tokens=len(ids), seed=self.seed)
+            ctx = PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed,
+                            problems=self.all_problems or self.problems, extras=self.extras)
+            turns = teacher_turns(self.kind, self.condition, prompts[i], ctx, cfg.on_passed)
+            if turns is not None and ids:
+                rows.append((plain[i], render(tok, turns), ids))
+        solved = sum(v.passed for v in verdicts)
+        if not rows:  # nothing to distil this step: no optimizer step, but the step is recorded
+            return OPSDStep(step=step, loss=0.0, teacher_pi_kl=None, tokens=0, samples=len(flat), trained_samples=0,
+                            solved=solved, problem_ids=[p.id for p in problems],
+                            wall_s=round(time.perf_counter() - t0, 3))
+        comps = [c for _, _, c in rows]
+        student_in = pack([r[0] for r in rows], comps, tok.pad_token_id, device)
+        teacher_in = pack([r[1] for r in rows], comps, tok.pad_token_id, device)
+        t_pi = self.teacher.logits(teacher_in)
+        t_plain = self.teacher.logits(student_in)
+        self.student.train()
+        s_logits = completion_logits(self.student, student_in)
+        mask = student_in.mask
+        loss = masked_mean(per_token_divergence(s_logits, t_pi, cfg.divergence, cfg.beta, cfg.top_k), mask)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for p in self.student.parameters() if p.requires_grad], cfg.grad_clip)
+        self.optimizer.step()
+        self.teacher.update()
+        pi_kl = masked_mean(kl(t_pi, t_plain), mask).item()
+        return OPSDStep(step=step, loss=loss.item(), teacher_pi_kl=pi_kl, tokens=int(mask.sum().item()),
+                        samples=len(flat), trained_samples=len(rows), solved=solved,
+                        problem_ids=[p.id for p in problems], wall_s=round(time.perf_counter() - t0, 3))
+
+
+# ---- frontier gating ------------------------------------------------------------------------------------------
+
+
+def solve_rates(records: Sequence[EvalRecord]) -> dict[str, float]:
+    return {r.problem_id: r.n_correct / r.n for r in records}
+
+
+def select_frontier(problems: Sequence[Problem], rates: Mapping[str, float], low: float,
+                    high: float) -> list[Problem]:
+    """The problems whose base solve rate lies in [low, high], in their order (a problem without a rate is out)."""
+    return [p for p in problems if p.id in rates and low <= rates[p.id] <= high]
+
+
+def frontier_problems(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
+                      problems: Sequence[Problem], progress) -> list[Problem]:
+    """Estimate base solve rates (stage `frontier`, seeds seed + frontier_seed_offset) and keep the band."""
+    from formalpi.engine.evaluate import evaluate
+    from formalpi.engine.run import _generator
+
+    o = cfg.opsd
+    if store.is_done(FRONTIER_STAGE):
+        records = store.read(FRONTIER_STAGE, EvalRecord)
+    else:
+        gen = _generator(cfg, model_path)
+        records = evaluate(gen, domain, problems, n=o.frontier_n, temperature=cfg.sampling.temperature,
+                           top_p=cfg.sampling.top_p, max_new_tokens=o.max_new_tokens,
+                           seed=seed + o.frontier_seed_offset, condition="frontier", store=store,
+                           stage=FRONTIER_STAGE, on_progress=progress(f"frontier (seed {seed})", len(problems)))
+    rates = solve_rates(records)
+    kept = select_frontier(problems, rates, o.frontier_low, o.frontier_high)
+    store.mark_done(FRONTIER_STAGE, problems=len(problems), kept=len(kept))
+    if not kept:
+        seen = sorted(set(round(r, 3) for r in rates.values()))
+        raise ConfigError(f"opsd.frontier_low/frontier_high: no training problem has a base solve rate in "
+                          f"[{o.frontier_low}, {o.frontier_high}] (rates seen: {seen}); widen the band, raise "
+                          f"opsd.frontier_n or set opsd.frontier = false")
+    return kept
+
+
+# ---- resumable state ------------------------------------------------------------------------------------------
+
+
+def save_state(path: Path, step: int, session: OPSDSession) -> None:
+    """Atomically snapshot what the next step needs: trainable weights, optimizer, EMA teacher."""
+    names = trainable_names(session.student)
+    state = {"step": step,
+             "trainable": {n: p.detach().cpu() for n, p in session.student.named_parameters() if n in names},
+             "optimizer": session.optimizer.state_dict(), "teacher": session.teacher.state()}
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def restore_state(path: Path, session: OPSDSession) -> int:
+    """The step to start from (0 without a snapshot)."""
+    if not path.exists():
+        return 0
+    state = torch.load(path, map_location=session.student.device, weights_only=False)
+    session.student.load_state_dict(state["trainable"], strict=False)
+    session.optimizer.load_state_dict(state["optimizer"])
+    session.teacher.load_state(state["teacher"])
+    return int(state["step"])
+
+
+def keep_steps_before(store: RunStore, step: int) -> list[OPSDStep]:
+    """Drop step records a killed run wrote after its last snapshot (they are recomputed identically)."""
+    records = store.read(STEPS_STAGE, OPSDStep)
+    kept = [r for r in records if r.step < step]
+    if len(kept) != len(records):
+        p = store.path(STEPS_STAGE)
+        tmp = p.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(r.model_dump_json() + "\n" for r in kept))
+        tmp.replace(p)
+    return kept
+
+
+# ---- the stage --------------------------------------------------------------------------------------------------
+
+
+def save_model(model, tok, out_dir: Path) -> Path:
+    """Merge a LoRA adapter (if any) into a copy and save a plain checkpoint, atomically."""
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    plain = copy.deepcopy(model).merge_and_unload() if is_peft(model) else model
+    plain.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return out_dir
+
+
+def train_opsd(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str, progress,
+               extras: Mapping[str, Any] | None = None) -> str:
+    """The `opsd` stage: frontier gating (optional), `opsd.steps` steps, a merged checkpoint. Returns its path."""
+    from formalpi.engine.backends import resolve_device
+    from formalpi.engine.run import load_problems, stage
+
+    ckpt = store.root / CHECKPOINT_DIR
+    if store.is_done("opsd"):
+        return str(ckpt)
+    o = cfg.opsd
+    condition = get_condition(cfg.condition, cfg.domain)
+    if condition.pi is None:
+        raise ConfigError(f"condition: {cfg.condition!r} shows no PI, so OPSD has no teacher; "
+                          f"choose a condition with PI (e.g. try_again, gold, answer_only)")
+    train = load_problems(domain, cfg, cfg.data.train_split, cfg.data.train_limit)
+    pool = frontier_problems(cfg, seed, store, domain, model_path, train, progress) if o.frontier else train
+    device = resolve_device(cfg.model.device)
+    student, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
+    teacher = Teacher(student, o.teacher, o.ema_decay)
+    opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=o.lr, weight_decay=0.0)
+    session = OPSDSession(student, tok, teacher, opt, domain, condition, o, seed, pool, train, extras or {})
+    state_path = store.root / STATE_FILE
+    start = restore_state(state_path, session)
+    done = keep_steps_before(store, start)
+    advance = progress(f"opsd ({condition.name}, seed {seed})", o.steps)
+    advance(start)
+    last = done[-1] if done else None
+    with stage(store, "opsd"):
+        for t in range(start, o.steps):
+            last = session.step(t)
+            store.append(STEPS_STAGE, [last])
+            store.add_budget("opsd", samples=last.samples, completion_tokens=last.tokens)
+            if (t + 1) % o.save_every == 0 and t + 1 < o.steps:
+                save_state(state_path, t + 1, session)
+            advance(1)
+        save_model(student, tok, ckpt)
+    store.mark_done("opsd", steps=o.steps, problems=len(pool), final_loss=last.loss if last else None)
+    state_path.unlink(missing_ok=True)
+    return str(ckpt)
