@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # after PYTHONPATH: an older checkout can win
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # last: an older checkout on PYTHONPATH wins
 
 H100_BF16_PEAK = 990e12  # dense bf16 FLOP/s, H100 SXM datasheet
 
@@ -128,6 +128,10 @@ def build_model_dir(arch: Arch, out: Path, device: str) -> tuple[str, int]:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
+    path = out / arch.name
+    meta = path / "bench_params.json"
+    if meta.exists():  # built by an earlier run of this script (the same seed gives the same weights)
+        return str(path), json.loads(meta.read_text())["n_params"]
     tok = build_tokenizer(arch.vocab_size)
     Config, Model = (Qwen3Config, Qwen3ForCausalLM) if arch.family == "qwen3" else (Qwen2Config, Qwen2ForCausalLM)
     cfg = Config(vocab_size=arch.vocab_size, hidden_size=arch.hidden_size, intermediate_size=arch.intermediate_size,
@@ -141,9 +145,9 @@ def build_model_dir(arch: Arch, out: Path, device: str) -> tuple[str, int]:
     with torch.device(device):  # initialise on the GPU: a CPU init of 2B parameters takes tens of seconds
         model = Model(cfg).to(dtype)
     n_params = sum(p.numel() for p in model.parameters())  # tied embedding counted once
-    path = out / arch.name
     model.save_pretrained(path)
     tok.save_pretrained(path)
+    meta.write_text(json.dumps({"n_params": n_params}))
     del model
     _free(device)
     return str(path), n_params
@@ -183,13 +187,16 @@ def random_text(rng: random.Random, n: int) -> str:
     return "".join(rng.choice(string.ascii_letters + string.digits + " +-*/=()") for _ in range(n))
 
 
-def bench_generate(path: str, arch: Arch, device: str, sizes: Sizes, batch: int) -> GenRow:
+def bench_generate(path: str, arch: Arch, device: str, sizes: Sizes, batch: int, cache: str = "",
+                   profile: bool = False) -> GenRow:
     from formalpi.engine.backends import HFGenerator, SamplingParams
 
     dtype = "bfloat16" if device.startswith("cuda") else "float32"
     gen = HFGenerator.from_pretrained(path, dtype=dtype, device=device, batch_size=batch)
     # random weights: suppress EOS so that every sequence runs to exactly gen_new_tokens
     gen.model.generation_config.min_new_tokens = sizes.gen_new_tokens
+    if cache:  # exploration: a transformers cache implementation other than the default dynamic one
+        gen.model.generation_config.cache_implementation = cache
     rng = random.Random(0)
     prompts = [gen.chat_prompt([("user", random_text(rng, rng.randint(64, 256)))]) for _ in range(sizes.gen_prompts)]
     gen.generate(prompts[:2], SamplingParams(n=1, max_new_tokens=8, seed=1))  # warm-up: kernels, allocator
@@ -201,6 +208,14 @@ def bench_generate(path: str, arch: Arch, device: str, sizes: Sizes, batch: int)
     _sync(device)
     wall = time.perf_counter() - t0
     seqs = sizes.gen_prompts * sizes.gen_n
+    if profile and device.startswith("cuda"):
+        # where a decode step's time goes: the top CUDA kernels over a short generate at the same batch
+        from torch.profiler import ProfilerActivity, profile as torch_profile
+
+        with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
+            gen.generate(prompts, SamplingParams(n=sizes.gen_n, max_new_tokens=16, seed=2))
+        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=14, max_name_column_width=70),
+              flush=True)
     row = GenRow(arch.name, batch, seqs, sizes.gen_new_tokens, wall, seqs * sizes.gen_new_tokens / wall,
                  _peak_gib(device), min(c.completion_tokens for cs in out for c in cs))
     del gen
@@ -318,6 +333,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--archs", default="qwen3-1.7b,qwen2.5-coder-1.5b")
     ap.add_argument("--gen-batches", default="", help="HFGenerator batch sizes to time (default: one, all sequences)")
     ap.add_argument("--no-gen", action="store_true")
+    ap.add_argument("--gen-profile", action="store_true", help="print the top CUDA kernels of a short generate")
+    ap.add_argument("--gen-cache", default="", help="force a transformers cache implementation (e.g. static)")
     ap.add_argument("--modes", default="lora,full")
     ap.add_argument("--lora-batches", default="8,16,32", help="ascending; stops at the first that does not fit")
     ap.add_argument("--full-batches", default="4,8,16")
@@ -341,7 +358,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"--modes: expected lora and/or full, got {a.modes!r}")
     batches = {"lora": _ints(a.lora_batches), "full": _ints(a.full_batches)}
     if a.tiny:
-        batches = {"lora": [2, 4], "full": [2]}
+        batches = {"lora": [2], "full": [2]}
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
 
@@ -356,7 +373,8 @@ def main(argv: list[str] | None = None) -> dict:
               flush=True)
         if not a.no_gen:
             for gb in _ints(a.gen_batches) or [sizes.gen_batch]:
-                gen_rows.append(bench_generate(path, arch, a.device, sizes, gb))
+                gen_rows.append(bench_generate(path, arch, a.device, sizes, gb, a.gen_cache,
+                                               a.gen_profile))
                 print(f"[{a.label}] gen {asdict(gen_rows[-1])}", flush=True)
         for mode in modes:
             for b in batches[mode]:

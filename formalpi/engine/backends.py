@@ -87,6 +87,9 @@ class HFGenerator:
 
         out: list[list[Completion]] = [[] for _ in prompts]
         flat = [(i, p) for i, p in enumerate(prompts) for _ in range(params.n)]
+        # batch prompts of similar length together: less left padding computed and cached when a call spans
+        # several batches (stable sort: the order, hence the seeded samples, depends only on the inputs)
+        flat.sort(key=lambda ip: len(ip[1]))
         gen = torch.Generator(device="cpu").manual_seed(params.seed)
         device = self.model.device
         for start in range(0, len(flat), self.batch_size):
@@ -102,11 +105,11 @@ class HFGenerator:
                     top_p=None if greedy else params.top_p, top_k=None, max_new_tokens=params.max_new_tokens,
                     pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
                     use_cache=True)
-            new = seqs[:, enc["input_ids"].shape[1]:].tolist()
-            for (i, _), row, mask in zip(chunk, new, enc["attention_mask"].tolist()):
+            new = seqs[:, enc["input_ids"].shape[1]:].tolist()  # one device-to-host copy per batch
+            for (i, _), row, n_prompt in zip(chunk, new, enc["attention_mask"].sum(1).tolist()):
                 ids = _until_eos(row, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
                 text = self.tokenizer.decode(ids, skip_special_tokens=True)
-                out[i].append(Completion(text=text, prompt_tokens=sum(mask), completion_tokens=len(ids)))
+                out[i].append(Completion(text=text, prompt_tokens=n_prompt, completion_tokens=len(ids)))
         return out
 
 

@@ -71,14 +71,20 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     device = resolve_device(device)
     on_gpu = device.startswith("cuda")
     torch_dtype = (torch.bfloat16 if on_gpu else torch.float32) if dtype == "auto" else getattr(torch, dtype)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype)
+    # straight onto the device: the Trainer would otherwise copy it there after a CPU load
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, attn_implementation="sdpa").to(device)
     args = SFTConfig(
         output_dir=str(tmp / "trainer"), seed=seed, data_seed=seed, learning_rate=cfg.lr,
         num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, **_warmup_kwargs(cfg.warmup_ratio),
         weight_decay=cfg.weight_decay, lr_scheduler_type="cosine", logging_steps=max(1, len(examples) // 8),
         save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu and torch_dtype == torch.bfloat16,
-        disable_tqdm=True, dataloader_num_workers=0, completion_only_loss=True)
+        disable_tqdm=True, dataloader_num_workers=0, completion_only_loss=True,
+        # TRL turns activation checkpointing on by default: a third more compute for memory that a 1.5-2B model
+        # does not need on one 80 GB GPU (bench/gpu_throughput.py); `train.gradient_checkpointing` turns it back on
+        gradient_checkpointing=bool(getattr(cfg, "gradient_checkpointing", False)),
+        # one fused kernel for the whole AdamW update instead of a few per parameter group (CUDA only)
+        optim="adamw_torch_fused" if on_gpu else "adamw_torch")
     peft_config = None
     if cfg.finetune == "lora":
         peft_config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
