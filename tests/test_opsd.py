@@ -16,12 +16,13 @@ from formalpi.engine.run import run_experiment
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, EvalRecord, Problem, Status, Verdict
 from formalpi.runs import RunStore
-from formalpi.tiny import TinySpec, train_tiny
+from formalpi.tiny import TinySpec, ensure_tiny_model
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> str:
-    return str(train_tiny(TinySpec(steps=40, train_per_level=40), tmp_path_factory.mktemp("tiny") / "m"))
+def tiny_model() -> str:
+    # a few steps only (mechanics, not accuracy), cached by spec so test files and runs share one training
+    return str(ensure_tiny_model(TinySpec(steps=40, train_per_level=40)))
 
 
 def cfg(model: str, runs: Path, condition: str = "gold", **opsd) -> object:

@@ -1,0 +1,234 @@
+"""IPRS, PI reward shaping: GRPO (TRL's GRPOTrainer) on the verifier's reward plus a shaping term from the
+PI-conditioned teacher.
+
+For a prompt x and a sampled completion y = (y_1 … y_n) (the policy's token ids, as TRL sampled them):
+
+    r(x, y) = v(x, y) + λ · clip( (1/n) Σ_t [ log π_T(y_t | c, y_<t) − log π_T(y_t | x, y_<t) ], −C, C )
+
+  * v: the domain verifier (`domain.verify_many`): 1 if VALID else 0 (`grpo.reward = "binary"`), or the verdict's
+    graded score (`"graded"`);
+  * π_T: the teacher, the starting model (the policy's LoRA adapter disabled; full fine-tuning: a frozen copy);
+  * c: the teacher context of `formalpi.engine.opsd.teacher_turns` for this sample: the retry conversation with y
+    as the failed attempt and the condition's PI, or the PI in the user turn for attempt-free conditions
+    (`answer_only`, `skeleton`); where there is none (a passed sample under a retry-style condition, a condition
+    that returns None) the shaping term is 0;
+  * λ = `grpo.shaping_lambda`, C = `grpo.clip`. λ = 0 is plain GRPO on the verifier's reward.
+TRL sums the two reward functions with weights (1, λ) and does the group normalisation; the two are logged
+separately (`rewards/verifier/mean`, `rewards/shaping/mean`), and per step into the run store (`grpo_steps.jsonl`).
+
+Resumability: the trainer checkpoints every `grpo.save_every` steps under the run directory; a resumed stage
+continues from the last checkpoint (TRL/transformers restore weights, optimizer, scheduler and RNG) and drops the
+step records written after it. A finished stage is skipped whole.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from domains.base import Domain
+from formalpi.config import ExperimentConfig, GRPOConfig
+from formalpi.engine.conditions import Condition, PIContext, get_condition
+from formalpi.engine.opsd import (
+    TeacherContext, completion_logits, is_peft, load_student, pack, render, resolve_teacher_context, save_model,
+    teacher_turns)
+from formalpi.errors import ConfigError
+from formalpi.records import Attempt, Problem, Record, Verdict
+from formalpi.runs import RunStore
+
+STEPS_STAGE = "grpo_steps"
+CHECKPOINT_DIR = "checkpoint_grpo"
+TRAINER_DIR = "grpo_trainer"
+
+
+def token_logprobs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """[B, L] log-probability of each given token under [B, L, V] logits."""
+    return torch.log_softmax(logits, -1).gather(-1, ids.unsqueeze(-1)).squeeze(-1)
+
+
+def shaping_values(logp_pi: torch.Tensor, logp_plain: torch.Tensor, mask: torch.Tensor, clip: float) -> torch.Tensor:
+    """[B] clip(mean over the completion tokens of log π_T(y_t|c) − log π_T(y_t|x), −clip, clip)."""
+    mean = ((logp_pi - logp_plain) * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
+    return mean.clamp(-clip, clip)
+
+
+class GRPOStep(Record):
+    """One logged GRPO step: the `grpo_steps.jsonl` line."""
+
+    step: int
+    loss: float
+    reward: float | None = None
+    verifier: float | None = None
+    shaping: float | None = None  # mean of the clipped shaping term (before λ)
+
+
+class IPRSRewards:
+    """The two reward functions TRL calls: `verifier` first (it caches the verdicts), then `shaping`."""
+
+    def __init__(self, domain: Domain, condition: Condition, kind: TeacherContext, problems: Sequence[Problem],
+                 policy, tokenizer, cfg: GRPOConfig, seed: int, extras: Mapping[str, Any] | None = None):
+        self.domain, self.condition, self.kind, self.cfg, self.seed = domain, condition, kind, cfg, seed
+        self.problems = list(problems)
+        self.by_id = {p.id: p for p in problems}
+        self.policy, self.tok = policy, tokenizer
+        self.extras = extras or {}
+        self.frozen = None
+        if not is_peft(policy):  # full fine-tuning: the teacher is a frozen copy of the starting model
+            import copy
+
+            self.frozen = copy.deepcopy(policy).eval().requires_grad_(False)
+        self._verdicts: dict[tuple[str, str], Verdict] = {}
+
+    @staticmethod
+    def _text(completion: Any) -> str:
+        return completion[-1]["content"] if isinstance(completion, list) else str(completion)
+
+    def verifier(self, prompts, completions, completion_ids, problem_id, **_: Any) -> list[float]:
+        texts = [self._text(c) for c in completions]
+        verdicts = self.domain.verify_many([self.by_id[pid] for pid in problem_id], texts)
+        self._verdicts = {(pid, t): v for pid, t, v in zip(problem_id, texts, verdicts)}
+        if self.cfg.reward == "graded":
+            return [float(v.score) for v in verdicts]
+        return [1.0 if v.passed else 0.0 for v in verdicts]
+
+    def shaping(self, prompts, completions, completion_ids, problem_id, **_: Any) -> list[float]:
+        texts = [self._text(c) for c in completions]
+        out = [0.0] * len(texts)
+        rows = []  # (index, plain prompt ids, teacher prompt ids, completion ids)
+        for i, (pid, text, ids) in enumerate(zip(problem_id, texts, completion_ids)):
+            p = self.by_id[pid]
+            verdict = self._verdicts.get((pid, text))
+            if verdict is None:  # verifier not called first (reordered reward functions): check here
+                verdict = self.domain.verify_many([p], [text])[0]
+            prompt = self.domain.prompt(p)
+            attempt = Attempt(id=f"{pid}|grpo|{i}", problem_id=pid, prompt=prompt, completion=text, seed=self.seed)
+            ctx = PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed, problems=self.problems,
+                            extras=self.extras)
+            turns = teacher_turns(self.kind, self.condition, prompt, ctx, on_passed="skip")
+            ids = list(ids)
+            if turns is not None and ids:
+                rows.append((i, render(self.tok, [("user", prompt)]), render(self.tok, turns), ids))
+        if not rows:
+            return out
+        device = next(self.policy.parameters()).device
+        comps = [r[3] for r in rows]
+        plain = pack([r[1] for r in rows], comps, self.tok.pad_token_id, device)
+        with_pi = pack([r[2] for r in rows], comps, self.tok.pad_token_id, device)
+        targets = torch.nn.utils.rnn.pad_sequence([torch.tensor(c) for c in comps], batch_first=True).to(device)
+        model = self.frozen if self.frozen is not None else self.policy
+        ctx = self.policy.disable_adapter() if self.frozen is None else nullcontext()
+        with torch.no_grad(), ctx:
+            lp_pi = token_logprobs(completion_logits(model, with_pi), targets)
+            lp_plain = token_logprobs(completion_logits(model, plain), targets)
+        values = shaping_values(lp_pi, lp_plain, plain.mask, self.cfg.clip).tolist()
+        for (i, *_), v in zip(rows, values):
+            out[i] = v
+        return out
+
+
+def _step_logger(store: RunStore):
+    from transformers import TrainerCallback
+
+    class StepLog(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                store.append(STEPS_STAGE, [GRPOStep(
+                    step=state.global_step, loss=float(logs["loss"]), reward=logs.get("reward"),
+                    verifier=logs.get("rewards/verifier/mean"), shaping=logs.get("rewards/shaping/mean"))])
+
+    return StepLog()
+
+
+def last_checkpoint(trainer_dir: Path) -> tuple[str | None, int]:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not trainer_dir.is_dir():
+        return None, 0
+    last = get_last_checkpoint(str(trainer_dir))
+    return (last, int(Path(last).name.split("-")[-1])) if last else (None, 0)
+
+
+def keep_steps_upto(store: RunStore, step: int) -> None:
+    records = store.read(STEPS_STAGE, GRPOStep)
+    kept = [r for r in records if r.step <= step]
+    if len(kept) != len(records):
+        p = store.path(STEPS_STAGE)
+        tmp = p.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(r.model_dump_json() + "\n" for r in kept))
+        tmp.replace(p)
+
+
+def build_trainer(cfg: ExperimentConfig, seed: int, domain: Domain, model_path: str, problems: Sequence[Problem],
+                  output_dir: Path, extras: Mapping[str, Any] | None = None, callbacks=()):
+    """(TRL GRPOTrainer, IPRSRewards) for `cfg.grpo` on `problems`; the policy is LoRA-wrapped per `cfg.train`."""
+    from datasets import Dataset
+    from trl import GRPOConfig as TRLGRPOConfig
+    from trl import GRPOTrainer
+
+    from formalpi.engine.backends import resolve_device
+
+    g = cfg.grpo
+    condition = get_condition(cfg.condition, cfg.domain)
+    if condition.pi is None and g.shaping_lambda > 0:
+        raise ConfigError(f"condition: {cfg.condition!r} shows no PI, so there is no shaping term; choose a "
+                          f"condition with PI or set grpo.shaping_lambda = 0")
+    kind = resolve_teacher_context("auto", condition.name)
+    device = resolve_device(cfg.model.device)
+    policy, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
+    rewards = IPRSRewards(domain, condition, kind, problems, policy, tok, g, seed, extras)
+    funcs, weights = [rewards.verifier], [1.0]
+    if g.shaping_lambda > 0:
+        funcs.append(rewards.shaping)
+        weights.append(g.shaping_lambda)
+    on_gpu = device.startswith("cuda")
+    args = TRLGRPOConfig(
+        output_dir=str(output_dir), seed=seed, data_seed=seed, learning_rate=g.lr, max_steps=g.steps,
+        per_device_train_batch_size=g.batch_size * g.num_generations, num_generations=g.num_generations,
+        max_completion_length=g.max_new_tokens, temperature=g.temperature, beta=g.beta, reward_weights=weights,
+        logging_steps=1, save_strategy="steps", save_steps=g.save_every, report_to="none", use_cpu=not on_gpu,
+        bf16=on_gpu and next(policy.parameters()).dtype == torch.bfloat16, disable_tqdm=True,
+        dataloader_num_workers=0, lr_scheduler_type="constant")
+    dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": domain.prompt(p)}], "problem_id": p.id}
+                                 for p in problems])
+    trainer = GRPOTrainer(model=policy, reward_funcs=funcs, args=args, train_dataset=dataset,
+                          processing_class=tok, callbacks=list(callbacks))
+    from transformers import PrinterCallback, ProgressCallback
+
+    for cb in (PrinterCallback, ProgressCallback):  # steps go to the run store, not stdout
+        trainer.remove_callback(cb)
+    return trainer, rewards
+
+
+def train_iprs(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str, progress,
+               extras: Mapping[str, Any] | None = None) -> str:
+    """The `grpo` stage: GRPO with PI reward shaping; a merged checkpoint. Returns its path."""
+    import logging
+
+    from formalpi.engine.run import load_problems, stage
+
+    ckpt = store.root / CHECKPOINT_DIR
+    if store.is_done("grpo"):
+        return str(ckpt)
+    problems = load_problems(domain, cfg, cfg.data.train_split, cfg.data.train_limit)
+    trainer_dir = store.root / TRAINER_DIR
+    resume, at = last_checkpoint(trainer_dir)
+    keep_steps_upto(store, at)
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    trainer, rewards = build_trainer(cfg, seed, domain, model_path, problems, trainer_dir, extras,
+                                     callbacks=[_step_logger(store)])
+    advance = progress(f"grpo ({cfg.condition}, seed {seed})", cfg.grpo.steps)
+    advance(at)
+    with stage(store, "grpo"):
+        out = trainer.train(resume_from_checkpoint=resume)
+        advance(cfg.grpo.steps - at)
+        save_model(rewards.policy, rewards.tok, ckpt)
+    shutil.rmtree(trainer_dir, ignore_errors=True)
+    steps = store.read(STEPS_STAGE, GRPOStep)
+    store.mark_done("grpo", steps=out.global_step, problems=len(problems),
+                    final_loss=steps[-1].loss if steps else None)
+    return str(ckpt)
