@@ -1,0 +1,130 @@
+"""Training as its own process: `accelerate launch … -m formalpi.engine.train_entry …`.
+
+`accelerate_command` is a pure function (the argv, testable without GPUs); `launch_sft` writes the examples and the
+train config beside the checkpoint, runs that command and reads back the `SFTResult` the entry point wrote.
+The shipped accelerate configs live in `formalpi/configs/accelerate/` (package data): zero2, zero3, fsdp, ddp.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from formalpi.config import TrainConfig
+from formalpi.engine.train import SFTResult
+from formalpi.errors import FormalpiError
+from formalpi.records import Example
+
+ACCELERATE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "accelerate"
+TRAIN_ENTRY_MODULE = "formalpi.engine.train_entry"
+
+
+class Launcher(str, Enum):
+    LOCAL = "local"  # sft() in this process (CPU, one GPU)
+    ACCELERATE = "accelerate"  # `accelerate launch` of train_entry, one process per GPU
+
+
+class Strategy(str, Enum):
+    """Which shipped accelerate config the launch uses (formalpi/configs/accelerate/<value>.yaml)."""
+
+    DDP = "ddp"
+    ZERO2 = "zero2"
+    ZERO3 = "zero3"
+    FSDP = "fsdp"
+
+
+class LaunchError(FormalpiError):
+    """The launched training process failed; the message carries its command and the tail of its output."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    strategy: Strategy = Strategy.ZERO3
+    num_processes: int = 1
+    cpu: bool = False  # `--cpu`: accelerate's simple launcher on CPU (tests, machines without GPUs)
+    main_process_port: int | None = None  # set when two launches share a host
+    config_file: Path | None = None  # a user's own accelerate YAML instead of the shipped one
+
+    def __post_init__(self) -> None:
+        if self.num_processes < 1:
+            raise LaunchError(f"--num-gpus {self.num_processes}: must be at least 1")
+        if self.config_file is not None and not Path(self.config_file).is_file():
+            raise LaunchError(f"accelerate config {self.config_file}: no such file (shipped ones: "
+                              f"{', '.join(s.value for s in Strategy)} in {ACCELERATE_CONFIG_DIR})")
+
+
+def accelerate_config_path(strategy: Strategy) -> Path:
+    return ACCELERATE_CONFIG_DIR / f"{Strategy(strategy).value}.yaml"
+
+
+@dataclass(frozen=True)
+class EntryFiles:
+    """The files one launched training reads and writes (all beside the checkpoint, so a rerun finds them)."""
+
+    examples: Path
+    config: Path
+    result: Path
+
+    @classmethod
+    def beside(cls, out_dir: Path) -> "EntryFiles":
+        base = Path(out_dir).with_name(Path(out_dir).name + ".launch")
+        return cls(base / "examples.jsonl", base / "train_config.json", base / "result.json")
+
+
+def train_entry_args(model_path: str, files: EntryFiles, out_dir: Path, seed: int, device: str = "auto",
+                     dtype: str = "auto") -> list[str]:
+    return ["--model", str(model_path), "--examples", str(files.examples), "--config", str(files.config),
+            "--out", str(out_dir), "--seed", str(seed), "--device", device, "--dtype", dtype,
+            "--result", str(files.result)]
+
+
+def accelerate_command(spec: LaunchSpec, entry_args: Sequence[str], python: str = sys.executable) -> list[str]:
+    """`python -m accelerate.commands.launch --config_file … --num_processes N [--cpu] -m train_entry ARGS`.
+
+    The launcher is run as a module of this interpreter so it is the accelerate of formalpi's environment.
+    """
+    config = spec.config_file or accelerate_config_path(spec.strategy)
+    cmd = [python, "-m", "accelerate.commands.launch", "--config_file", str(config),
+           "--num_processes", str(spec.num_processes), "--num_machines", "1"]
+    if spec.cpu:
+        cmd.append("--cpu")
+    if spec.main_process_port is not None:
+        cmd += ["--main_process_port", str(spec.main_process_port)]
+    return cmd + ["-m", TRAIN_ENTRY_MODULE, *entry_args]
+
+
+def write_entry_inputs(files: EntryFiles, examples: Sequence[Example], cfg: TrainConfig) -> None:
+    files.examples.parent.mkdir(parents=True, exist_ok=True)
+    files.examples.write_text("".join(e.model_dump_json() + "\n" for e in examples))
+    files.config.write_text(cfg.model_dump_json(indent=2))
+    files.result.unlink(missing_ok=True)
+
+
+def read_result(path: Path) -> SFTResult:
+    d = json.loads(Path(path).read_text())
+    return SFTResult(path=Path(d["path"]), examples=d["examples"], steps=d["steps"], train_tokens=d["train_tokens"],
+                     wall_s=d["wall_s"], final_loss=d["final_loss"])
+
+
+def launch_sft(spec: LaunchSpec, model_path: str, examples: Sequence[Example], cfg: TrainConfig, out_dir: Path,
+               seed: int, device: str = "auto", dtype: str = "auto", env: dict[str, str] | None = None,
+               timeout_s: float | None = None) -> SFTResult:
+    """Run SFT through `accelerate launch` and return what the entry point reports. Same contract as `sft`."""
+    out_dir = Path(out_dir)
+    files = EntryFiles.beside(out_dir)
+    write_entry_inputs(files, examples, cfg)
+    cmd = accelerate_command(spec, train_entry_args(model_path, files, out_dir, seed, device, dtype))
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                          env={**os.environ, **(env or {})})
+    (files.result.parent / "launch.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0 or not files.result.exists():
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise LaunchError(f"training launch failed (exit {proc.returncode}): {' '.join(cmd)}\n"
+                          f"full log: {files.result.parent / 'launch.log'}\n{tail}")
+    return read_result(files.result)

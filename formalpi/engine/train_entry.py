@@ -1,0 +1,167 @@
+"""SFT as a process entry point, for `accelerate launch`:
+
+    accelerate launch --config_file formalpi/configs/accelerate/zero3.yaml --num_processes 8 \\
+        -m formalpi.engine.train_entry --model M --examples E.jsonl --config train.json --out D --seed S \\
+        [--device auto] [--dtype auto] [--result R.json]
+
+One process (no DeepSpeed/FSDP, world size 1) runs `formalpi.engine.train.sft` unchanged. Under DeepSpeed, FSDP
+or several processes, `sft_sharded` runs instead: the same SFTConfig, but the model is built by the trainer (so
+ZeRO-3 can create it already sharded) and saved with `trainer.save_model`, which gathers sharded weights; the main
+process then merges LoRA and moves the checkpoint into place. `--result` gets the SFTResult as JSON (main process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from formalpi.config import TrainConfig
+from formalpi.engine.train import SFTResult, _warmup_kwargs, sft, to_dataset
+from formalpi.errors import ConfigError, DataError, FormalpiError
+from formalpi.records import Example
+
+
+def read_examples(path: Path) -> list[Example]:
+    if not path.is_file():
+        raise DataError(f"--examples {path}: no such file (one Example JSON object per line)")
+    out = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(Example.model_validate_json(line))
+        except ValidationError as e:
+            raise DataError(f"--examples {path}:{i}: not an Example record: {e.errors()[0]['msg']} "
+                            f"(field {'.'.join(map(str, e.errors()[0]['loc'])) or '?'})") from None
+    return out
+
+
+def read_train_config(path: Path) -> TrainConfig:
+    if not path.is_file():
+        raise ConfigError(f"--config {path}: no such file (a JSON object of the [train] section's keys)")
+    try:
+        return TrainConfig.model_validate_json(path.read_text())
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ConfigError(f"--config {path}: train.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def runs_sharded(env: dict[str, str] | None = None) -> bool:
+    """True when accelerate launched us with DeepSpeed or FSDP, or with more than one process."""
+    env = os.environ if env is None else env
+    return (env.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+            or env.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+            or int(env.get("WORLD_SIZE", "1")) > 1)
+
+
+def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Path, seed: int,
+                device: str = "auto", dtype: str = "auto") -> SFTResult:
+    """`sft` for several processes (DDP, ZeRO-2/3, FSDP): every rank trains, the main process writes."""
+    import torch
+    from accelerate import PartialState
+    from peft import AutoPeftModelForCausalLM, LoraConfig
+    from transformers import AutoTokenizer, set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    from formalpi.engine.backends import resolve_device
+
+    state = PartialState()
+    t0 = time.perf_counter()
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    if state.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+    state.wait_for_everyone()
+    if not examples:  # same contract as sft(): the base model, unchanged
+        if state.is_main_process:
+            shutil.copytree(model_path, tmp)
+            os.replace(tmp, out_dir) if not out_dir.exists() else shutil.rmtree(tmp)
+        state.wait_for_everyone()
+        return SFTResult(out_dir, 0, 0, 0, time.perf_counter() - t0, None)
+
+    on_gpu = resolve_device(device).startswith("cuda")
+    torch_dtype = (torch.bfloat16 if on_gpu else torch.float32) if dtype == "auto" else getattr(torch, dtype)
+    tok = AutoTokenizer.from_pretrained(model_path)
+    # keep these arguments equal to sft()'s (formalpi/engine/train.py): the lead may factor them out there
+    args = SFTConfig(
+        output_dir=str(tmp / "trainer"), seed=seed, data_seed=seed, learning_rate=cfg.lr,
+        num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, **_warmup_kwargs(cfg.warmup_ratio),
+        weight_decay=cfg.weight_decay, lr_scheduler_type="cosine", logging_steps=max(1, len(examples) // 8),
+        save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu and torch_dtype == torch.bfloat16,
+        disable_tqdm=True, dataloader_num_workers=0, completion_only_loss=True,
+        gradient_checkpointing=bool(getattr(cfg, "gradient_checkpointing", False)),
+        model_init_kwargs={"dtype": torch_dtype})  # the trainer builds the model: ZeRO-3 init shards it
+    peft_config = None
+    if cfg.finetune == "lora":
+        peft_config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                 target_modules="all-linear", task_type="CAUSAL_LM")
+    set_seed(seed)  # LoRA's init draws from the global RNG before the trainer seeds it
+    trainer = SFTTrainer(model=model_path, args=args, train_dataset=to_dataset(examples), processing_class=tok,
+                         peft_config=peft_config)
+    out = trainer.train()
+    n_tokens = sum(len(x["input_ids"]) for x in trainer.train_dataset) * cfg.epochs
+    saved = tmp / "saved"
+    trainer.save_model(str(saved))  # collective: gathers ZeRO-3 / FSDP shards; the main process writes
+    state.wait_for_everyone()
+    if state.is_main_process:
+        if peft_config is not None:  # saved holds the adapter only: merge it into the base weights
+            merged = AutoPeftModelForCausalLM.from_pretrained(str(saved), dtype=torch_dtype).merge_and_unload()
+            merged.save_pretrained(tmp)
+        else:
+            for f in saved.iterdir():
+                if f.name != "training_args.bin":
+                    os.replace(f, tmp / f.name)
+        tok.save_pretrained(tmp)
+        shutil.rmtree(saved, ignore_errors=True)
+        shutil.rmtree(tmp / "trainer", ignore_errors=True)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    state.wait_for_everyone()
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return SFTResult(out_dir, len(examples), out.global_step, int(n_tokens), time.perf_counter() - t0,
+                     losses[-1] if losses else None)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m formalpi.engine.train_entry", description=__doc__.split("\n")[0])
+    p.add_argument("--model", required=True, help="base checkpoint directory")
+    p.add_argument("--examples", required=True, type=Path, help="JSONL of Example records")
+    p.add_argument("--config", required=True, type=Path, help="JSON of the [train] section (TrainConfig)")
+    p.add_argument("--out", required=True, type=Path, help="checkpoint directory to write")
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--result", type=Path, default=None, help="where the SFTResult JSON is written")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    a = parse_args(argv)
+    try:
+        if not Path(a.model).is_dir():
+            raise ConfigError(f"--model {a.model}: not a checkpoint directory (give a local HF model dir)")
+        examples = read_examples(a.examples)
+        cfg = read_train_config(a.config)
+        train = sft_sharded if runs_sharded() else sft
+        result = train(a.model, examples, cfg, a.out, seed=a.seed, device=a.device, dtype=a.dtype)
+    except FormalpiError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if a.result is not None and int(os.environ.get("RANK", "0")) == 0:
+        a.result.parent.mkdir(parents=True, exist_ok=True)
+        a.result.write_text(json.dumps({**asdict(result), "path": str(result.path)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Scale-out seams on CPU: the accelerate launcher (real `accelerate launch --cpu`, real 2-process gloo DDP via
+torchrun), the shipped DeepSpeed/FSDP configs (parsed by accelerate itself; DeepSpeed cannot run here), and
+sharded generation (2 real worker processes on the tiny model) against a single-process run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from formalpi.config import TrainConfig, config_from_dict
+from formalpi.engine.backends import HFGenerator
+from formalpi.engine.evaluate import evaluate
+from formalpi.engine.launch import (ACCELERATE_CONFIG_DIR, TRAIN_ENTRY_MODULE, EntryFiles, LaunchError, LaunchSpec,
+                                    Strategy, accelerate_command, accelerate_config_path, launch_sft,
+                                    train_entry_args, write_entry_inputs)
+from formalpi.engine.retry import sample_attempts
+from formalpi.engine.shard import GenStage, ShardError, pending_chunks, run_sharded, split_shards
+from formalpi.engine.train_entry import main as train_entry_main
+from formalpi.engine.train_entry import runs_sharded
+from formalpi.records import Attempt, EvalRecord, Example
+from formalpi.runs import RunStore
+from formalpi.tiny import TinySpec, train_tiny
+from domains.math import MathDomain
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    return str(train_tiny(TinySpec(steps=40, train_per_level=40), tmp_path_factory.mktemp("tiny") / "m"))
+
+
+def _examples(k: int = 8) -> list[Example]:
+    return [Example(prompt=f"What is {i}+1?", completion=f"The answer is \\boxed{{{i + 1}}}", problem_id=f"p{i}",
+                    attempt_id=f"p{i}|r0|s0|k1", condition="gold") for i in range(k)]
+
+
+def _weights(path: str | Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(Path(path) / "model.safetensors"))
+
+
+# ---- shipped accelerate configs -------------------------------------------------------------------------------
+
+def test_shipped_configs_parse_with_accelerate_and_name_the_right_keys() -> None:
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    assert sorted(p.stem for p in ACCELERATE_CONFIG_DIR.glob("*.yaml")) == sorted(s.value for s in Strategy)
+    raw = {s: yaml.safe_load(accelerate_config_path(s).read_text()) for s in Strategy}
+    z2, z3, fsdp = raw[Strategy.ZERO2], raw[Strategy.ZERO3], raw[Strategy.FSDP]
+    assert z2["distributed_type"] == "DEEPSPEED" and z2["deepspeed_config"]["zero_stage"] == 2
+    assert z3["distributed_type"] == "DEEPSPEED" and z3["deepspeed_config"]["zero_stage"] == 3
+    # ZeRO-3: build the model sharded, and gather full 16-bit weights on save (a loadable HF checkpoint)
+    assert z3["deepspeed_config"]["zero3_init_flag"] is True and z3["deepspeed_config"]["zero3_save_16bit_model"]
+    assert fsdp["distributed_type"] == "FSDP" and fsdp["fsdp_config"]["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+    assert fsdp["fsdp_config"]["fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+    assert raw[Strategy.DDP]["distributed_type"] == "MULTI_GPU"
+    for s in Strategy:  # accelerate's own loader accepts every key (it raises on unknown ones)
+        cluster = load_config_from_file(str(accelerate_config_path(s)))
+        assert cluster.distributed_type.value == raw[s]["distributed_type"]
+    assert load_config_from_file(str(accelerate_config_path(Strategy.ZERO3))).deepspeed_config["zero_stage"] == 3
+
+
+@pytest.mark.parametrize("strategy", [Strategy.ZERO2, Strategy.ZERO3, Strategy.FSDP])
+def test_accelerate_command_for_each_strategy_is_what_accelerate_launch_parses(strategy, tmp_path) -> None:
+    from accelerate.commands.launch import launch_command_parser
+
+    files = EntryFiles.beside(tmp_path / "ckpt")
+    entry = train_entry_args("/m/qwen3-8b", files, tmp_path / "ckpt", 7, device="auto", dtype="bfloat16")
+    cmd = accelerate_command(LaunchSpec(strategy=strategy, num_processes=8, main_process_port=29555), entry,
+                             python="/venv/bin/python")
+    assert cmd[:3] == ["/venv/bin/python", "-m", "accelerate.commands.launch"]
+    args = launch_command_parser().parse_args(cmd[3:])
+    assert args.config_file == str(ACCELERATE_CONFIG_DIR / f"{strategy.value}.yaml")
+    assert args.num_processes == 8 and args.num_machines == 1 and args.main_process_port == 29555
+    assert not args.cpu and args.module and args.training_script == TRAIN_ENTRY_MODULE
+    assert args.training_script_args == ["--model", "/m/qwen3-8b", "--examples", str(files.examples), "--config",
+                                         str(files.config), "--out", str(tmp_path / "ckpt"), "--seed", "7",
+                                         "--device", "auto", "--dtype", "bfloat16", "--result", str(files.result)]
+
+
+def test_launch_spec_and_entry_point_refuse_bad_input_with_the_flag_named(tmp_path, tiny_model, capsys) -> None:
+    with pytest.raises(LaunchError, match="--num-gpus 0"):
+        LaunchSpec(num_processes=0)
+    with pytest.raises(LaunchError, match="no such file"):
+        LaunchSpec(config_file=tmp_path / "nope.yaml")
+    files = EntryFiles.beside(tmp_path / "c")
+    write_entry_inputs(files, _examples(2), TrainConfig())
+    base = train_entry_args(tiny_model, files, tmp_path / "c", 1)
+    assert train_entry_main([*base[:2], "--examples", str(tmp_path / "missing.jsonl"), *base[4:]]) == 2
+    assert "--examples" in capsys.readouterr().err
+    files.config.write_text('{"lr": -1}')
+    assert train_entry_main(base) == 2
+    err = capsys.readouterr().err
+    assert "--config" in err and "train.lr" in err
+    files.examples.write_text('{"prompt": "x"}\n')
+    assert train_entry_main(base) == 2 and f"{files.examples}:1" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+    assert runs_sharded({"WORLD_SIZE": "2"}) and runs_sharded({"ACCELERATE_USE_DEEPSPEED": "true"})
+    assert runs_sharded({"ACCELERATE_USE_FSDP": "true"}) and not runs_sharded({"WORLD_SIZE": "1"})
+
+
+# ---- real launches on CPU -------------------------------------------------------------------------------------
+
+def test_accelerate_launch_on_cpu_trains_the_tiny_model(tiny_model, tmp_path) -> None:
+    out = tmp_path / "ckpt"
+    res = launch_sft(LaunchSpec(strategy=Strategy.DDP, num_processes=1, cpu=True), tiny_model, _examples(8),
+                     TrainConfig(lora_rank=4, batch_size=4, lr=1e-2), out, seed=3, device="cpu", timeout_s=280)
+    assert res.path == out and res.examples == 8 and res.steps == 2 and res.final_loss is not None
+    assert res.train_tokens > 8 * 10
+    before, after = _weights(tiny_model), _weights(out)
+    assert before.keys() == after.keys()  # LoRA merged away: a plain checkpoint with the base's tensors
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    HFGenerator.from_pretrained(str(out), device="cpu")  # loads as the next stage would
+
+
+@pytest.mark.slow
+def test_two_process_gloo_ddp_runs_the_sharded_sft_path(tiny_model, tmp_path) -> None:
+    """accelerate's launcher needs mpirun for multi-CPU; torchrun gives the same env (WORLD_SIZE=2, gloo)."""
+    files = EntryFiles.beside(tmp_path / "ckpt")
+    write_entry_inputs(files, _examples(8), TrainConfig(lora_rank=4, batch_size=4, lr=1e-2))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29617",
+           "-m", TRAIN_ENTRY_MODULE, *train_entry_args(tiny_model, files, tmp_path / "ckpt", 3, device="cpu")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    res = json.loads(files.result.read_text())
+    assert res["examples"] == 8 and res["steps"] == 1  # 8 examples / (2 processes x batch 4)
+    before, after = _weights(tiny_model), _weights(tmp_path / "ckpt")
+    assert before.keys() == after.keys() and any(not torch.equal(before[k], after[k]) for k in before)
+    assert not (tmp_path / "ckpt.tmp").exists()
+
+
+# ---- sharded generation ---------------------------------------------------------------------------------------
+
+def test_split_shards_cuts_at_chunk_boundaries() -> None:
+    items = list(range(10))
+    assert split_shards(items, 2, 4) == [[0, 1, 2, 3, 4, 5, 6, 7], [8, 9]]
+    assert split_shards(items, 3, 4) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert split_shards(items, 8, 4) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # never an empty shard
+    assert split_shards(items, 1, 32) == [items] and split_shards([], 2, 4) == []
+    assert pending_chunks(items, str, {"0", "1", "2", "3", "8"}, 4) == [4, 5, 6, 7, 8, 9]
+    with pytest.raises(ShardError, match="num_shards"):
+        split_shards(items, 0, 4)
+
+
+def _cfg(model: str, runs: Path, name: str):
+    return config_from_dict({"name": name, "runs_dir": str(runs), "model": {"path": model, "device": "cpu"},
+                             "data": {"dataset": "arith", "train_limit": 10, "eval_limit": 10},
+                             "sampling": {"n": 2, "max_new_tokens": 12, "batch_size": 8},
+                             "eval": {"n": 2, "max_new_tokens": 12}})
+
+
+def test_two_workers_merge_to_the_single_process_records(tiny_model, tmp_path) -> None:
+    domain = MathDomain()
+    cfg = _cfg(tiny_model, tmp_path, "shard")
+    problems = domain.problems("arith", "test", limit=10)
+    gen = HFGenerator.from_pretrained(tiny_model, device="cpu", batch_size=8)
+
+    single = RunStore.open(tmp_path, "single", 5, {})
+    ref_eval = evaluate(gen, domain, problems, n=2, temperature=1.0, top_p=1.0, max_new_tokens=12, seed=5,
+                        condition=cfg.condition, store=single, chunk_size=4)
+    ref_att = sample_attempts(gen, domain, problems, n=2, cfg=cfg, seed=5, round_=0, store=single)
+
+    sharded = RunStore.open(tmp_path, "sharded", 5, {})
+    # resume at the run-store level: the first chunk is already there, so only chunks 2-3 go to the workers
+    sharded.append("eval", ref_eval[:4])
+    got_eval = run_sharded(GenStage.EVAL, cfg, 5, tiny_model, problems, sharded, 2, chunk_size=4, timeout_s=280)
+    got_att = run_sharded(GenStage.ATTEMPTS, cfg, 5, tiny_model, problems, sharded, 2, n=2, timeout_s=280)
+
+    assert [r.model_dump() for r in got_eval] == [r.model_dump() for r in ref_eval]
+    assert [r.model_dump() for r in sharded.read("eval", EvalRecord)] == [r.model_dump() for r in ref_eval]
+    assert [a.model_dump() for a in got_att] == [a.model_dump() for a in ref_att]
+    assert len({a.id for a in sharded.read("attempts", Attempt)}) == 20
+    m_single, m_sharded = single.manifest()["stages"], sharded.manifest()["stages"]
+    assert m_sharded["attempts_r0"]["samples"] == m_single["attempts_r0"]["samples"] == 20
+    assert m_sharded["eval"]["samples"] == 12  # 6 problems x 2 generated by the workers (4 were resumed)
+    assert not (sharded.root / "shards").exists()
+    # rerun: everything is in the store, no worker starts, nothing is appended twice
+    again = run_sharded(GenStage.EVAL, cfg, 5, tiny_model, problems, sharded, 2, chunk_size=4)
+    assert len(again) == 10 and len(sharded.read("eval", EvalRecord)) == 10
+
+
+def test_a_failing_worker_raises_a_typed_error_with_its_log(tiny_model, tmp_path) -> None:
+    cfg = _cfg(str(tmp_path / "no-such-model"), tmp_path, "bad")
+    problems = MathDomain().problems("arith", "test", limit=2)
+    store = RunStore.open(tmp_path, "bad", 1, {})
+    with pytest.raises(ShardError, match="generation shard 0 exited"):
+        run_sharded(GenStage.EVAL, cfg, 1, str(tmp_path / "no-such-model"), problems, store, 2, chunk_size=1,
+                    timeout_s=120)
+    assert store.read("eval", EvalRecord) == []
