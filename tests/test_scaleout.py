@@ -194,3 +194,21 @@ def test_a_failing_worker_raises_a_typed_error_with_its_log(tiny_model, tmp_path
         run_sharded(GenStage.EVAL, cfg, 1, str(tmp_path / "no-such-model"), problems, store, 2, chunk_size=1,
                     timeout_s=120)
     assert store.read("eval", EvalRecord) == []
+
+
+def test_run_flags_map_to_scale_out_with_named_errors() -> None:
+    from formalpi.errors import ConfigError
+    from formalpi.engine.launch import Launcher
+    from formalpi.scaleout.cli_options import scale_from_flags
+    from formalpi.scaleout.ray_executor import Executor
+
+    assert scale_from_flags() is None  # defaults: the engine runs exactly as before
+    s = scale_from_flags("accelerate", 8, "zero2", "ray", "auto")
+    assert (s.launcher, s.num_gpus, s.strategy, s.executor, s.ray_address) == (
+        Launcher.ACCELERATE, 8, Strategy.ZERO2, Executor.RAY, "auto")
+    with pytest.raises(ConfigError, match="--executor 'rey': choose one of local, ray"):
+        scale_from_flags(executor="rey")
+    with pytest.raises(ConfigError, match="--strategy"):
+        scale_from_flags(strategy="zero4")
+    with pytest.raises(ConfigError, match="--num-gpus 0"):
+        scale_from_flags(num_gpus=0)

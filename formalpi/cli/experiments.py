@@ -63,16 +63,23 @@ def register(root: typer.Typer) -> None:
     @root.command()
     def run(config: Path = typer.Argument(..., help="experiments/<name>.toml"),
             seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default: the config's)"),
-            set_: Optional[List[str]] = typer.Option(None, "--set", help="override a config key: key=value")):
+            set_: Optional[List[str]] = typer.Option(None, "--set", help="override a config key: key=value"),
+            launcher: str = typer.Option("local", help="training: local (this process) | accelerate"),
+            num_gpus: int = typer.Option(1, "--num-gpus", help="accelerate processes and generation workers"),
+            strategy: str = typer.Option("zero3", help="accelerate config: ddp | zero2 | zero3 | fsdp"),
+            executor: str = typer.Option("local", help="verification pools: local | ray (one actor per node)"),
+            ray_address: Optional[str] = typer.Option(None, help="Ray cluster address ('auto' after ray start)")):
         """Run one experiment config over its seeds (resumes whatever is already in the run store)."""
         from formalpi.config import load_config
         from formalpi.engine.run import run_experiment
+        from formalpi.scaleout.cli_options import scale_from_flags
 
+        scale = scale_from_flags(launcher, num_gpus, strategy, executor, ray_address)
         cfg = load_config(config, set_ or [])
         seed_list = parse_seeds(seeds) if seeds else cfg.seeds
         with progress() as p:
             for seed in seed_list:
-                result = run_experiment(cfg, seed, stage_progress(p))
+                result = run_experiment(cfg, seed, stage_progress(p), scale=scale)
                 console.print(f"[bold]{cfg.name}[/] seed {seed}: " + ", ".join(
                     f"{k} {v.get('pass@1', float('nan')):.1f}" for k, v in result.summary.items()))
         console.print(f"runs in {Path(cfg.runs_dir) / cfg.name}; `formalpi report {Path(cfg.runs_dir) / cfg.name}`")

@@ -23,11 +23,15 @@ from formalpi.engine.backends import Generator, load_generator
 from formalpi.engine.conditions import Condition, get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
+from formalpi.engine.launch import Launcher
+from formalpi.engine.shard import GenStage, run_sharded
 from formalpi.engine.train import sft
 from formalpi.errors import ConfigError
 from formalpi.paths import resolve_data_file
 from formalpi.records import EvalRecord, Example, Judged, Problem
 from formalpi.runs import RunStore
+from formalpi.scaleout.options import ScaleOut, make_domain
+from formalpi.scaleout.options import train as scale_train
 from formalpi.tiny import resolve_model_path
 
 # (stage description, total) -> advance(n); the CLI passes rich progress bars, tests pass nothing
@@ -66,18 +70,20 @@ def stage(store: RunStore, name: str):
 
 
 def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory = _no_progress,
-                   domain: Domain | None = None, extras: dict[str, Any] | None = None) -> RunResult:
+                   domain: Domain | None = None, extras: dict[str, Any] | None = None,
+                   scale: ScaleOut | None = None) -> RunResult:
+    """`scale`: launcher / GPUs / executor choices (formalpi/scaleout/options.py); None = all in this process."""
     store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
     own_domain = domain is None
-    domain = domain or get_domain(cfg.domain)
+    domain = domain or (make_domain(cfg, scale) if scale is not None else get_domain(cfg.domain))
     try:
         model_path = resolve_model_path(cfg.model.path)
         if cfg.method == "retry":
-            model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {})
+            model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, scale=scale)
         elif cfg.method in ("opsd", "grpo"):
             from formalpi.engine import methods
             model_path = methods.train(cfg, seed, store, domain, model_path, progress, extras or {})
-        records = _final_eval(cfg, seed, store, domain, model_path, progress)
+        records = _final_eval(cfg, seed, store, domain, model_path, progress, scale=scale)
         return RunResult(store, summarize(records, cfg.eval.ks))
     finally:
         if own_domain and hasattr(domain, "close"):
@@ -90,11 +96,16 @@ def _generator(cfg: ExperimentConfig, path: str) -> Generator:
 
 
 def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
-                progress: ProgressFactory) -> list[EvalRecord]:
+                progress: ProgressFactory, scale: ScaleOut | None = None) -> list[EvalRecord]:
     problems = load_problems(domain, cfg, cfg.data.eval_split, cfg.data.eval_limit)
     if store.is_done("eval"):
         return store.read("eval", EvalRecord)
     with stage(store, "eval"):
+        if scale is not None and scale.shards > 1:  # one generation worker per GPU, merged into the store
+            records = run_sharded(GenStage.EVAL, cfg, seed, model_path, problems, store, scale.shards,
+                                  gpus=scale.gpus())
+            store.mark_done("eval", problems=len(records))
+            return records
         gen = _generator(cfg, model_path)
         e = cfg.eval
         records = evaluate(gen, domain, problems, n=e.n, temperature=e.temperature, top_p=e.top_p,
@@ -105,7 +116,7 @@ def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domai
 
 
 def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
-                  progress: ProgressFactory, extras: dict[str, Any]) -> str:
+                  progress: ProgressFactory, extras: dict[str, Any], scale: ScaleOut | None = None) -> str:
     condition = get_condition(cfg.condition, cfg.domain)
     extras = condition_extras(cfg, condition, extras)
     train = load_problems(domain, cfg, cfg.data.train_split, cfg.data.train_limit)
@@ -145,8 +156,11 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
         examples = build_examples(domain, condition, list(all_attempts.values()), all_judged, by_id, cfg, seed, r)
         _write_examples(store, r, examples)
         with stage(store, f"train_r{r}"):
-            result = sft(model_path, examples, cfg.train, ckpt, seed=seed, device=cfg.model.device,
-                         dtype=cfg.model.dtype)
+            if scale is not None and scale.launcher is not Launcher.LOCAL:  # accelerate launch of train_entry
+                result = scale_train(scale, model_path, examples, cfg, ckpt, seed)
+            else:
+                result = sft(model_path, examples, cfg.train, ckpt, seed=seed, device=cfg.model.device,
+                             dtype=cfg.model.dtype)
         store.mark_done(f"train_r{r}", examples=result.examples, steps=result.steps,
                         train_tokens=result.train_tokens, final_loss=result.final_loss)
         model_path = str(ckpt)

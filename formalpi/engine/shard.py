@@ -57,6 +57,7 @@ class ShardJob(BaseModel):
     chunk_size: int
     round: int = 0  # ATTEMPTS: the retry round
     n: int = 1  # ATTEMPTS: samples per problem
+    temperatures: list[float] | None = None  # ATTEMPTS: per-sample temperatures (temperature_range controls)
 
 
 def eval_chunk_size() -> int:
@@ -131,7 +132,8 @@ def worker_env(shard: int, gpus: Sequence[str] | None) -> dict[str, str]:
 
 def run_sharded(stage: GenStage, cfg, seed: int, model_path: str, problems: Sequence[Problem], store: RunStore,
                 num_shards: int, *, round_: int = 0, n: int | None = None, chunk_size: int | None = None,
-                gpus: Sequence[str] | None = None, timeout_s: float | None = None) -> list[BaseModel]:
+                gpus: Sequence[str] | None = None, timeout_s: float | None = None,
+                temperatures: Sequence[float] | None = None) -> list[BaseModel]:
     """Run `stage` over `problems` in `num_shards` worker processes and merge into `store`; returns the
     stage's records for `problems` in problem order (as the single-process stage function returns them)."""
     from formalpi.config import ExperimentConfig
@@ -156,7 +158,7 @@ def run_sharded(stage: GenStage, cfg, seed: int, model_path: str, problems: Sequ
             pfile.write_text("".join(p.model_dump_json() + "\n" for p in part))
             job = ShardJob(stage=stage, config=cfg.model_dump(mode="json"), seed=seed, model_path=model_path,
                            shard=i, store_dir=str(d), problems_file=str(pfile), chunk_size=chunk_size,
-                           round=round_, n=n or 1)
+                           round=round_, n=n or 1, temperatures=list(temperatures) if temperatures else None)
             jfile = d / "job.json"
             jfile.write_text(job.model_dump_json(indent=2))
             cmd = worker_command(jfile)
@@ -180,6 +182,10 @@ def run_sharded(stage: GenStage, cfg, seed: int, model_path: str, problems: Sequ
                 proc.wait()
     merge_shards(store, file, model, dedup_key(stage), [shard_root / str(i) for i in range(len(shards))])
     shutil.rmtree(shard_root, ignore_errors=True)  # merged: budgets counted once, the records live in the store
+    try:
+        shard_root.parent.rmdir()  # `shards/` goes too once no other stage's shards are in it
+    except OSError:
+        pass
     order = {ikey(p): j for j, p in enumerate(problems)}
     return sorted((r for r in store.read(file, model) if rkey(r) in order), key=lambda r: order[rkey(r)])
 
@@ -228,8 +234,9 @@ def run_worker(job: ShardJob) -> int:
         else:
             from formalpi.engine.retry import sample_attempts
 
+            kw = {"temperatures": job.temperatures} if job.temperatures else {}
             out = sample_attempts(gen, domain, problems, n=job.n, cfg=cfg, seed=job.seed, round_=job.round,
-                                  store=store)
+                                  store=store, **kw)
     finally:
         if hasattr(domain, "close"):
             domain.close()

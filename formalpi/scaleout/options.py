@@ -1,0 +1,70 @@
+"""`formalpi run --launcher accelerate --num-gpus N --executor ray`: one record of the scale-out choices and the
+three functions the engine calls with it (train, generate sharded, build the domain)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from formalpi.config import ExperimentConfig
+from formalpi.engine.launch import Launcher, LaunchSpec, Strategy, launch_sft
+from formalpi.engine.train import SFTResult, sft
+from formalpi.errors import ConfigError
+from formalpi.records import Example
+from formalpi.scaleout.ray_executor import Executor
+
+
+@dataclass(frozen=True)
+class ScaleOut:
+    launcher: Launcher = Launcher.LOCAL
+    num_gpus: int = 1  # training processes (accelerate) and generation workers (one engine per GPU)
+    strategy: Strategy = Strategy.ZERO3
+    executor: Executor = Executor.LOCAL
+    ray_address: str | None = None  # None: a local Ray instance; "auto": the cluster `ray start` made
+
+    def __post_init__(self) -> None:
+        if self.num_gpus < 1:
+            raise ConfigError(f"--num-gpus {self.num_gpus}: must be at least 1")
+
+    @property
+    def shards(self) -> int:
+        return self.num_gpus
+
+    def gpus(self) -> list[str] | None:
+        """CUDA_VISIBLE_DEVICES per generation worker; None on a machine without CUDA (CPU workers)."""
+        import torch
+
+        return [str(i) for i in range(self.num_gpus)] if torch.cuda.is_available() else None
+
+
+def train(scale: ScaleOut | None, model_path: str, examples: list[Example], cfg: ExperimentConfig, out_dir: Path,
+          seed: int) -> SFTResult:
+    """SFT in this process, or through `accelerate launch` with the shipped config for `scale.strategy`."""
+    if scale is None or scale.launcher is Launcher.LOCAL:
+        return sft(model_path, examples, cfg.train, out_dir, seed=seed, device=cfg.model.device,
+                   dtype=cfg.model.dtype)
+    import torch
+
+    spec = LaunchSpec(strategy=scale.strategy, num_processes=scale.num_gpus, cpu=not torch.cuda.is_available())
+    return launch_sft(spec, model_path, examples, cfg.train, out_dir, seed=seed, device=cfg.model.device,
+                      dtype=cfg.model.dtype)
+
+
+def make_domain(cfg: ExperimentConfig, scale: ScaleOut | None):
+    """The run's domain; with `--executor ray` its verifier is a Ray actor per node."""
+    from domains import get_domain
+
+    if scale is None or scale.executor is Executor.LOCAL:
+        return get_domain(cfg.domain)
+    if cfg.domain != "lean":
+        raise ConfigError(f"--executor ray: wired for the lean domain only (domain here: {cfg.domain!r}); the code "
+                          "sandbox's RaySandbox needs CodeDomain to accept a runner (see docs/scaleout.md)")
+    from formalpi.lean.pool import LeanConfig
+    from formalpi.scaleout.ray_executor import RayLeanPool, connect
+
+    connect(scale.ray_address)
+    pool = RayLeanPool(LeanConfig())  # the settings the local LeanDomain uses, per node
+    domain = get_domain("lean", pool=pool)
+    domain._owns_pool = True  # LeanDomain.close() then closes the actors' pools
+    return domain
+
