@@ -125,7 +125,8 @@ def main() -> None:
         for t in range(1, len(times)):
             print(f"grpo  step {t}: {times[t]:.3f} s/step  loss={losses[t]:.4f}  reward={rewards[t]:.4f}  "
                   f"completions={args.batch_size * args.generations}  peak_mem={peak_memory_mb(args.device):.1f} MiB")
-    print(f"(warm-up steps excluded; peak memory is {'torch.cuda.max_memory_allocated' if args.device.startswith('cuda') else 'process peak RSS'})")
+    what = "torch.cuda.max_memory_allocated" if args.device.startswith("cuda") else "process peak RSS"
+    print(f"(warm-up steps excluded; peak memory is {what})")
 
 
 if __name__ == "__main__":

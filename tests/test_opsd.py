@@ -25,6 +25,12 @@ def tiny_model() -> str:
     return str(ensure_tiny_model(TinySpec(steps=40, train_per_level=40)))
 
 
+@pytest.fixture(scope="module")
+def domain():
+    with MathDomain() as d:  # one verifier pool for the module's runs
+        yield d
+
+
 def cfg(model: str, runs: Path, condition: str = "gold", **opsd) -> object:
     o = {"steps": 4, "batch_size": 3, "samples_per_problem": 2, "max_new_tokens": 12, "lr": 1e-3, "save_every": 2}
     o.update(opsd)
@@ -142,9 +148,9 @@ def test_frontier_keeps_problems_inside_the_band():
 # ---- end to end ---------------------------------------------------------------------------------------------
 
 
-def test_opsd_runs_end_to_end_and_logs_teacher_pi_kl_per_step(tiny_model, tmp_path):
+def test_opsd_runs_end_to_end_and_logs_teacher_pi_kl_per_step(tiny_model, domain, tmp_path):
     c = cfg(tiny_model, tmp_path, frontier=True, frontier_n=4, frontier_low=0.0, frontier_high=0.5)
-    result = run_experiment(c, 3)
+    result = run_experiment(c, 3, domain=domain)
     store = result.store
     steps = store.read("opsd_steps", OPSDStep)
     assert [s.step for s in steps] == [0, 1, 2, 3]
@@ -164,34 +170,37 @@ def test_opsd_runs_end_to_end_and_logs_teacher_pi_kl_per_step(tiny_model, tmp_pa
     assert not (store.root / "opsd_state.pt").exists()
 
 
-def test_empty_frontier_band_is_a_config_error_naming_the_keys(tiny_model, tmp_path):
+def test_empty_frontier_band_is_a_config_error_naming_the_keys(tiny_model, domain, tmp_path):
     c = cfg(tiny_model, tmp_path, frontier=True, frontier_n=2, frontier_low=1.0, frontier_high=1.0)
     with pytest.raises(ConfigError, match="opsd.frontier_low/frontier_high"):
-        run_experiment(c, 1)
+        run_experiment(c, 1, domain=domain)
 
 
-def test_killed_opsd_stage_resumes_to_the_same_steps(tiny_model, tmp_path, monkeypatch):
-    full = run_experiment(cfg(tiny_model, tmp_path / "a", teacher="ema", ema_decay=0.5), 7).store
+def test_killed_opsd_stage_resumes_to_the_same_steps(tiny_model, domain, tmp_path, monkeypatch):
+    full = run_experiment(cfg(tiny_model, tmp_path / "a", teacher="ema", ema_decay=0.5, steps=3), 7, domain=domain).store
 
     import formalpi.engine.opsd as opsd
 
     real_step = opsd.OPSDSession.step
 
-    def dies_at_3(self, t):
-        if t == 3:
+    def dies_at_2(self, t):
+        if t == 2:
             raise KeyboardInterrupt
         return real_step(self, t)
 
-    monkeypatch.setattr(opsd.OPSDSession, "step", dies_at_3)
+    monkeypatch.setattr(opsd.OPSDSession, "step", dies_at_2)
     with pytest.raises(KeyboardInterrupt):
-        run_experiment(cfg(tiny_model, tmp_path / "b", teacher="ema", ema_decay=0.5), 7)
+        run_experiment(cfg(tiny_model, tmp_path / "b", teacher="ema", ema_decay=0.5, steps=3), 7, domain=domain)
     store_b = RunStore(tmp_path / "b" / "o" / "gold" / "7")
-    assert (store_b.root / "opsd_state.pt").exists()  # snapshot after step 2 (save_every = 2)
-    assert [s.step for s in store_b.read("opsd_steps", OPSDStep)] == [0, 1, 2]
+    assert (store_b.root / "opsd_state.pt").exists()  # snapshot before step 2 (save_every = 2)
+    assert [s.step for s in store_b.read("opsd_steps", OPSDStep)] == [0, 1]
+    with open(store_b.path("opsd_steps"), "a") as f:  # a step written after the snapshot, then a torn line
+        f.write(store_b.read("opsd_steps", OPSDStep)[-1].model_copy(update={"step": 2}).model_dump_json() + "\n")
+        f.write('{"step": 3, "lo')
     monkeypatch.setattr(opsd.OPSDSession, "step", real_step)
-    resumed = run_experiment(cfg(tiny_model, tmp_path / "b", teacher="ema", ema_decay=0.5), 7).store
+    resumed = run_experiment(cfg(tiny_model, tmp_path / "b", teacher="ema", ema_decay=0.5, steps=3), 7, domain=domain).store
     a, b = full.read("opsd_steps", OPSDStep), resumed.read("opsd_steps", OPSDStep)
-    assert [s.step for s in b] == [0, 1, 2, 3]
+    assert [s.step for s in b] == [0, 1, 2]
     for x, y in zip(a, b):
         assert x.problem_ids == y.problem_ids and x.tokens == y.tokens and x.solved == y.solved
         assert x.loss == pytest.approx(y.loss, rel=1e-4, abs=1e-6)

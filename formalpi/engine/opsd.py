@@ -60,7 +60,7 @@ from formalpi.config import ExperimentConfig, OPSDConfig, TrainConfig
 from formalpi.engine.conditions import Condition, PIContext, get_condition, register, retry_turns
 from formalpi.engine.evaluate import chunk_seed
 from formalpi.errors import ConfigError
-from formalpi.records import Attempt, EvalRecord, Problem, Record, Verdict
+from formalpi.records import Attempt, EvalRecord, Problem, Record
 from formalpi.runs import RunStore
 
 STEPS_STAGE = "opsd_steps"
