@@ -12,7 +12,7 @@ from formalpi.config import load_config
 from formalpi.engine.conditions import get_condition
 from formalpi.records import Attempt, EvalRecord, Example, Judged
 from formalpi.runs import RunStore
-from formalpi.tiny import TinySpec, train_tiny
+from formalpi.tiny import TinySpec, ensure_tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = sorted((ROOT / "experiments").glob("*.toml"))
@@ -21,8 +21,8 @@ SEED_MODELS = {"math": "Qwen/Qwen3-1.7B", "code": "Qwen/Qwen2.5-Coder-1.5B-Instr
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> str:
-    return str(train_tiny(TinySpec(steps=40, train_per_level=40), tmp_path_factory.mktemp("tiny") / "m"))
+def tiny_model() -> str:
+    return str(ensure_tiny_model(TinySpec(steps=40, train_per_level=40)))  # cached: shared with other test files
 
 
 def test_every_row_is_valid_and_named_after_its_file():

@@ -15,10 +15,11 @@ from formalpi.analysis.diversity import DiversityDomain, DiversitySummary, diver
 from formalpi.analysis.frontier import FrontierBand, render_bin_table
 from formalpi.analysis.runs_index import discover_runs
 from formalpi.analysis.tables import (
-    GroupAnalysis, analyse, condition_cells, condition_table_markdown, load_records, markdown_table)
+    GroupAnalysis, analyse, condition_cells, condition_table_markdown, load_records, markdown_table, row_keys)
 from formalpi.engine.conditions import get_condition
 from formalpi.errors import ConfigError
 from formalpi.records import EvalRecord
+from formalpi.runs import RunStore
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,35 @@ def domain_model_method_table(groups: Sequence[GroupAnalysis]) -> str:
         for r, cells in zip(g.rows, condition_cells(g.rows, g.baseline is not None)):
             rows.append((g.domain, g.model, g.dataset, r.method, *cells[:4]))
     return markdown_table(("Domain", "Model", "Data", "Method", "Condition", "Seeds", "Mean +/- Std", "95% CI"), rows)
+
+
+BUDGET_COLUMNS = (("samples", "Samples"), ("completion_tokens", "Gen. tokens"), ("train_tokens", "Train tokens"),
+                  ("verifier_calls", "Verifier calls"), ("wall_s", "Wall s"))
+
+
+def run_budget(run_dir: Path) -> dict[str, float]:
+    """One run's budget: each counter summed over the stages of its manifest (attempts, retries, verify, train,
+    opsd, eval...)."""
+    stages = RunStore(run_dir).manifest().get("stages", {})
+    return {key: float(sum(st.get(key, 0) or 0 for st in stages.values() if isinstance(st, dict)))
+            for key, _ in BUDGET_COLUMNS}
+
+
+def budget_table(groups: Sequence[GroupAnalysis]) -> str:
+    """Per domain × model × condition row: the mean over seeds of each budget counter, so matched comparisons
+    (same samples, same tokens) can be checked next to the gains."""
+    rows = []
+    for g in groups:
+        keys = row_keys(g.runs)
+        by_row: dict[str, list[dict[str, float]]] = {}
+        for run in g.runs:
+            by_row.setdefault(keys[run.path], []).append(run_budget(run.path))
+        for key in sorted(by_row, key=lambda k: (k != "baseline", k)):
+            budgets = by_row[key]
+            cells = [f"{sum(b[c] for b in budgets) / len(budgets):,.{1 if c == 'wall_s' else 0}f}"
+                     for c, _ in BUDGET_COLUMNS]
+            rows.append((g.domain, g.model, key, str(len(budgets)), *cells))
+    return markdown_table(("Domain", "Model", "Condition", "Seeds", *(h for _, h in BUDGET_COLUMNS)), rows)
 
 
 def _diversity(groups: Sequence[GroupAnalysis], records: dict[Path, list[EvalRecord]],
@@ -89,6 +119,7 @@ def render_markdown(groups: Sequence[GroupAnalysis], diversity: Sequence[Diversi
             parts += [f"### Frontier bands (base solve rate: unsolved <= {g.band.low:g} < frontier < {g.band.high:g} "
                       f"<= saturated)", "", render_bin_table(g.frontier), ""]
     parts += ["## Domain × model × method", "", domain_model_method_table(groups), "",
+              "## Budget (mean per seed, all stages)", "", budget_table(groups), "",
               "## What the teacher sees", "", teacher_table(groups), "",
               "## Path diversity (mean over problems [95% bootstrap CI])", "", render_diversity_table(diversity), ""]
     if images:

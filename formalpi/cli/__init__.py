@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from formalpi.cli import analysis, data, experiments, lean
+from formalpi.cli import analysis, data, experiments, lean, lean_experiments
 from formalpi.cli._common import console
 from formalpi.errors import FormalpiError
 
@@ -19,6 +19,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(lean.app, name="lean")
 experiments.register(app)
 analysis.register(app)
+lean_experiments.register(app)
 
 
 def main() -> None:
