@@ -63,6 +63,7 @@ class TrainConfig(_Section):
     max_length: int = Field(default=256, gt=0)
     warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
     weight_decay: float = Field(default=0.0, ge=0)
+    gradient_checkpointing: bool = False  # trade compute for memory (8B full FT, long Lean sequences)
 
 
 class EvalConfig(_Section):

@@ -15,7 +15,7 @@ tiny_app = typer.Typer(no_args_is_help=True, help="The built-in tiny model (Qwen
 
 
 @tiny_app.command("train")
-def tiny_train(force: bool = typer.Option(False, help="retrain even if cached"),
+def tiny_train(force: bool = typer.Option(False, help="retrain from the seed (ignores shipped and cached weights)"),
                eval_n: int = typer.Option(4, help="samples per held-out problem for the base pass@1")):
     """Train (or load from cache) the tiny model and print its base pass@1 on the held-out arith split."""
     import shutil
@@ -23,12 +23,12 @@ def tiny_train(force: bool = typer.Option(False, help="retrain even if cached"),
     from formalpi.tiny import TinySpec, base_pass_at_1, ensure_tiny_model, tiny_path
 
     spec = TinySpec()
-    if force:
+    if force:  # retrain from the seed into the cache (the shipped weights are left as they are)
         shutil.rmtree(tiny_path(spec), ignore_errors=True)
     t0 = time.perf_counter()
     with progress() as p:
         task = p.add_task("train tiny model", total=spec.steps)
-        path = ensure_tiny_model(spec, on_step=lambda s, loss: p.update(task, completed=s + 1))
+        path = ensure_tiny_model(spec, on_step=lambda s, loss: p.update(task, completed=s + 1), use_shipped=not force)
     console.print(f"model: {path} ({time.perf_counter() - t0:.1f} s)")
     summary = base_pass_at_1(str(path), n=eval_n)
     table = Table(title="tiny model: base pass@1 on the held-out arith split (%)")

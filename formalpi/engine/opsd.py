@@ -57,7 +57,7 @@ import torch
 
 from domains.base import Domain
 from formalpi.config import ExperimentConfig, OPSDConfig, TrainConfig
-from formalpi.engine.conditions import Condition, PIContext, get_condition, register, retry_turns
+from formalpi.engine.conditions import Condition, PIContext, get_condition, retry_turns
 from formalpi.engine.evaluate import chunk_seed
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, EvalRecord, Problem, Record
@@ -70,12 +70,6 @@ CHECKPOINT_DIR = "checkpoint_opsd"
 
 
 # ---- the teacher context ----------------------------------------------------------------------------------
-
-
-@register("answer_only", domains={"math"})
-def answer_only(ctx: PIContext) -> str:
-    """The gold final answer only, without the failure bit: "The correct answer is 42." """
-    return f"The correct answer is {ctx.problem.gold}."
 
 
 class TeacherContext(str, Enum):
