@@ -44,6 +44,7 @@ class TinySpec:
     steps: int = 3000
     batch_size: int = 32
     lr: float = 3e-3
+    retry_fraction: float = 0.25  # share of two-turn episodes (wrong attempt, generic feedback, correct answer)
     seed: int = 0
 
     def key(self) -> str:
@@ -88,6 +89,23 @@ def _chat_example(tokenizer, question: str, solution: str) -> tuple[list[int], i
     return p_ids + c_ids, len(p_ids)
 
 
+# Generic feedback for the two-turn episodes: they teach the chat format of a retry (a real chat model has it),
+# in words that are none of the conditions' PI texts, so no condition is in-distribution and others not.
+GENERIC_FEEDBACK = ("That is not right. Try again.", "Wrong. Please try again.", "Incorrect, try once more.")
+
+
+def _retry_example(tokenizer, question: str, solution: str, answer: str, rng: random.Random) -> tuple[list[int], int]:
+    """A two-turn episode: a wrong attempt (the final answer shifted), generic feedback, then the correct solution."""
+    wrong = str(int(answer) + rng.choice([-1, 1]) * rng.randint(1, 10))
+    bad = solution.rsplit("=", 1)[0] + f"={wrong}. \\boxed{{{wrong}}}"
+    turns = [{"role": "user", "content": question}, {"role": "assistant", "content": bad},
+             {"role": "user", "content": rng.choice(GENERIC_FEEDBACK)}]
+    prompt = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    c_ids = tokenizer(solution + "<|im_end|>", add_special_tokens=False)["input_ids"]
+    return p_ids + c_ids, len(p_ids)
+
+
 def train_tiny(spec: TinySpec, out_dir: Path, on_step=None, on_checkpoint=None, device: str = "cpu") -> Path:
     """Train from scratch on arith (answer-only loss) with a plain AdamW loop; save model + tokenizer."""
     from domains.arith import arith_problems
@@ -98,12 +116,14 @@ def train_tiny(spec: TinySpec, out_dir: Path, on_step=None, on_checkpoint=None, 
     model = build_model(spec, len(tok), tok.eos_token_id, tok.pad_token_id, tok.bos_token_id).to(device)
     problems = arith_problems("train", spec.train_per_level, seed=1000)
     data = [_chat_example(tok, p.text, p.meta["solution"]) for p in problems]
+    retry_data = [_retry_example(tok, p.text, p.meta["solution"], p.gold, rng) for p in problems]
     opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.0)
     # linear warmup then constant: the model after S steps does not depend on the total budget
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100))
     model.train()
     for step in range(spec.steps):
-        batch = [data[rng.randrange(len(data))] for _ in range(spec.batch_size)]
+        batch = [(retry_data if rng.random() < spec.retry_fraction else data)[rng.randrange(len(data))]
+                 for _ in range(spec.batch_size)]
         width = max(len(ids) for ids, _ in batch)
         input_ids = torch.full((len(batch), width), tok.pad_token_id)
         labels = torch.full((len(batch), width), -100)

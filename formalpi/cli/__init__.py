@@ -5,9 +5,16 @@ Sub-command groups live one per module (`data`, `lean`, `analysis`, `experiments
 
 from __future__ import annotations
 
+import os
 import sys
 
-import typer
+# The CLI draws its own rich progress bars: silence the libraries' bars and chatter before they are imported.
+for _var, _value in {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+                     "TRANSFORMERS_VERBOSITY": "error", "TRL_EXPERIMENTAL_SILENCE": "1",
+                     "TOKENIZERS_PARALLELISM": "false"}.items():
+    os.environ.setdefault(_var, _value)
+
+import typer  # noqa: E402
 
 from formalpi.cli import analysis, data, experiments, lean, lean_experiments
 from formalpi.cli._common import console

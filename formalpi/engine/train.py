@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,40 @@ def to_dataset(examples: list[Example]):
          "completion": [{"role": "assistant", "content": ex.completion}]} for ex in examples])
 
 
+
+def sft_args(cfg: TrainConfig, output_dir: Path, seed: int, on_gpu: bool, torch_dtype, n_examples: int, **extra):
+    """TRL SFTConfig from our TrainConfig; shared by `sft` and the multi-process entry point (train_entry.py)."""
+    import torch
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(output_dir), seed=seed, data_seed=seed, learning_rate=cfg.lr,
+        num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, **_warmup_kwargs(cfg.warmup_ratio),
+        weight_decay=cfg.weight_decay, lr_scheduler_type="cosine", logging_steps=max(1, n_examples // 8),
+        save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu and torch_dtype == torch.bfloat16,
+        disable_tqdm=True, dataloader_num_workers=0, completion_only_loss=True,
+        # TRL turns activation checkpointing on by default: a third more compute for memory that a 1.5-2B model
+        # does not need on one 80 GB GPU (bench/gpu_throughput.py); `train.gradient_checkpointing` turns it back on
+        **_checkpointing_kwargs(SFTConfig, cfg.gradient_checkpointing), **extra)
+
+
+def _checkpointing_kwargs(config_cls, on: bool) -> dict:
+    """transformers 5.x renamed gradient_checkpointing to activation_checkpointing (the old name warns)."""
+    fields = getattr(config_cls, "__dataclass_fields__", {})
+    return {"activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing": on}
+
+
+def lora_config(cfg: TrainConfig):
+    """peft LoRA on every linear layer, or None for full fine-tuning."""
+    from peft import LoraConfig
+
+    if cfg.finetune != "lora":
+        return None
+    return LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules="all-linear", task_type="CAUSAL_LM")
+
+
 def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Path, seed: int,
         device: str = "auto", dtype: str = "auto") -> SFTResult:
     """Fine-tune `model_path` on `examples` and save the (merged) model + tokenizer to `out_dir`.
@@ -53,9 +88,8 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     nothing, and the comparison must still include it).
     """
     import torch
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
+    from trl import SFTTrainer
 
     from formalpi.engine.backends import resolve_device
 
@@ -73,25 +107,16 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     torch_dtype = (torch.bfloat16 if on_gpu else torch.float32) if dtype == "auto" else getattr(torch, dtype)
     # straight onto the device: the Trainer would otherwise copy it there after a CPU load
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, attn_implementation="sdpa").to(device)
-    args = SFTConfig(
-        output_dir=str(tmp / "trainer"), seed=seed, data_seed=seed, learning_rate=cfg.lr,
-        num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, **_warmup_kwargs(cfg.warmup_ratio),
-        weight_decay=cfg.weight_decay, lr_scheduler_type="cosine", logging_steps=max(1, len(examples) // 8),
-        save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu and torch_dtype == torch.bfloat16,
-        disable_tqdm=True, dataloader_num_workers=0, completion_only_loss=True,
-        # TRL turns activation checkpointing on by default: a third more compute for memory that a 1.5-2B model
-        # does not need on one 80 GB GPU (bench/gpu_throughput.py); `train.gradient_checkpointing` turns it back on
-        gradient_checkpointing=bool(getattr(cfg, "gradient_checkpointing", False)),
-        # one fused kernel for the whole AdamW update instead of a few per parameter group (CUDA only)
-        optim="adamw_torch_fused" if on_gpu else "adamw_torch")
-    peft_config = None
-    if cfg.finetune == "lora":
-        peft_config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                                 target_modules="all-linear", task_type="CAUSAL_LM")
+    args = sft_args(cfg, tmp / "trainer", seed, on_gpu, torch_dtype, len(examples),
+                    # one fused kernel for the whole AdamW update instead of a few per parameter group (CUDA only)
+                    optim="adamw_torch_fused" if on_gpu else "adamw_torch")
+    peft_config = lora_config(cfg)
     logging.getLogger("transformers").setLevel(logging.ERROR)
+    # TRL still calls transformers' deprecated `is_gradient_checkpointing`: its FutureWarning is not ours to fix
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     trainer = SFTTrainer(model=model, args=args, train_dataset=to_dataset(examples), processing_class=tok,
                          peft_config=peft_config)
+    trainer.remove_callback(PrinterCallback)  # losses stay in trainer.state; the CLI shows its own progress
     out = trainer.train()
     n_tokens = sum(len(x["input_ids"]) for x in trainer.train_dataset) * cfg.epochs
     trained = trainer.model

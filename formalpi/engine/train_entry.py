@@ -25,7 +25,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from formalpi.config import TrainConfig
-from formalpi.engine.train import SFTResult, _warmup_kwargs, sft, to_dataset
+from formalpi.engine.train import SFTResult, lora_config, sft, sft_args, to_dataset
 from formalpi.errors import ConfigError, DataError, FormalpiError
 from formalpi.records import Example
 
@@ -68,9 +68,9 @@ def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_
     """`sft` for several processes (DDP, ZeRO-2/3, FSDP): every rank trains, the main process writes."""
     import torch
     from accelerate import PartialState
-    from peft import AutoPeftModelForCausalLM, LoraConfig
+    from peft import AutoPeftModelForCausalLM
     from transformers import AutoTokenizer, set_seed
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     from formalpi.engine.backends import resolve_device
 
@@ -90,20 +90,10 @@ def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_
     on_gpu = resolve_device(device).startswith("cuda")
     torch_dtype = (torch.bfloat16 if on_gpu else torch.float32) if dtype == "auto" else getattr(torch, dtype)
     tok = AutoTokenizer.from_pretrained(model_path)
-    # keep these arguments equal to sft()'s (formalpi/engine/train.py): the lead may factor them out there
-    args = SFTConfig(
-        output_dir=str(tmp / "trainer"), seed=seed, data_seed=seed, learning_rate=cfg.lr,
-        num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, **_warmup_kwargs(cfg.warmup_ratio),
-        weight_decay=cfg.weight_decay, lr_scheduler_type="cosine", logging_steps=max(1, len(examples) // 8),
-        save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu and torch_dtype == torch.bfloat16,
-        disable_tqdm=True, dataloader_num_workers=0, completion_only_loss=True,
-        gradient_checkpointing=bool(getattr(cfg, "gradient_checkpointing", False)),
-        model_init_kwargs={"dtype": torch_dtype})  # the trainer builds the model: ZeRO-3 init shards it
-    peft_config = None
-    if cfg.finetune == "lora":
-        peft_config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                                 target_modules="all-linear", task_type="CAUSAL_LM")
+    # the trainer builds the model itself: under ZeRO-3 its init is sharded
+    args = sft_args(cfg, tmp / "trainer", seed, on_gpu, torch_dtype, len(examples),
+                    model_init_kwargs={"dtype": torch_dtype})
+    peft_config = lora_config(cfg)
     set_seed(seed)  # LoRA's init draws from the global RNG before the trainer seeds it
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=to_dataset(examples), processing_class=tok,
                          peft_config=peft_config)
