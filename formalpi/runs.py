@@ -73,6 +73,8 @@ class RunStore:
         store.root.mkdir(parents=True, exist_ok=True)
         manifest = store.manifest()
         fp = fingerprint if fingerprint is not None else json.dumps(config, sort_keys=True)
+        if manifest and manifest.get("fingerprint") != fp and not store.has_records():
+            manifest = {}  # nothing was recorded under the old config (it failed at once): start afresh
         if manifest:
             if manifest.get("fingerprint") != fp:
                 raise RunStoreError(
@@ -86,6 +88,9 @@ class RunStore:
             }
         store._write_manifest(manifest)
         return store
+
+    def has_records(self) -> bool:
+        return any(p.stat().st_size for p in self.root.glob("*.jsonl")) or any(self.root.glob("checkpoint*"))
 
     # ---- manifest ---------------------------------------------------------------------------------------
 

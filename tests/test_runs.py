@@ -22,7 +22,7 @@ def test_manifest_records_config_versions_and_git(tmp_path):
 
 
 def test_reopen_with_other_config_is_refused(tmp_path):
-    RunStore.open(tmp_path, "exp", 1, {"a": 1})
+    RunStore.open(tmp_path, "exp", 1, {"a": 1}).append("attempts", [att(0)])
     RunStore.open(tmp_path, "exp", 1, {"a": 1})  # same config: resumes
     with pytest.raises(RunStoreError, match="different config"):
         RunStore.open(tmp_path, "exp", 1, {"a": 2})
@@ -71,3 +71,9 @@ def test_map_resumable_after_kill_gives_same_records_no_duplicates(tmp_path):
     assert [a.model_dump() for a in resumed] == [a.model_dump() for a in full]
     on_disk = [a.problem_id for a in store.read("attempts", Attempt)]
     assert sorted(on_disk) == [f"p{i}" for i in range(10)] and len(on_disk) == 10
+
+
+def test_a_run_that_recorded_nothing_may_be_restarted_with_a_fixed_config(tmp_path):
+    RunStore.open(tmp_path, "exp", 1, {"data": "missing.jsonl"})  # failed before writing any record
+    store = RunStore.open(tmp_path, "exp", 1, {"data": "fixed.jsonl"})
+    assert store.manifest()["config"] == {"data": "fixed.jsonl"}
