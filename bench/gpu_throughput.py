@@ -104,23 +104,10 @@ class SFTRow:
 
 
 def build_tokenizer(vocab_size: int):
-    """The tiny model's char-level ChatML tokenizer, padded with filler tokens to the architecture's vocabulary,
-    so that every id a random model samples decodes."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+    """The tiny model's char-level ChatML tokenizer, padded with filler tokens to the architecture's vocabulary."""
+    from formalpi.tiny import build_tokenizer as tiny_tokenizer
 
-    from formalpi.tiny import CHAT_TEMPLATE, CHARS, SPECIAL
-
-    base = SPECIAL + CHARS
-    vocab = {tok: i for i, tok in enumerate(base + [f"<f{i}>" for i in range(vocab_size - len(base))])}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    tok.decoder = decoders.Fuse()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>",
-                                   bos_token="<|im_start|>", eos_token="<|im_end|>",
-                                   additional_special_tokens=["<|im_start|>", "<|im_end|>"])
-    fast.chat_template = CHAT_TEMPLATE
-    return fast
+    return tiny_tokenizer(vocab_size)
 
 
 def build_model_dir(arch: Arch, out: Path, device: str) -> tuple[str, int]:

@@ -51,11 +51,15 @@ class TinySpec:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def build_tokenizer():
+def build_tokenizer(vocab_size: int | None = None):
+    """The char-level ChatML tokenizer; `vocab_size` pads it with filler tokens (`<f0>`, ...) to a real model's
+    vocabulary, so that a random model of that architecture decodes every id it samples (bench/gpu_throughput.py)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {tok: i for i, tok in enumerate(SPECIAL + CHARS)}
+    base = SPECIAL + CHARS
+    fillers = [f"<f{i}>" for i in range((vocab_size or len(base)) - len(base))]
+    vocab = {tok: i for i, tok in enumerate(base + fillers)}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")  # one token per character
     tok.decoder = decoders.Fuse()  # decode by concatenation, no spaces inserted

@@ -23,6 +23,7 @@ from enum import Enum
 import networkx as nx
 
 from formalpi.errors import FormalpiError
+from formalpi.lean.text import UnclosedLiteral, mask_comments_and_strings
 
 
 class SkeletonParseError(FormalpiError):
@@ -709,43 +710,8 @@ def _looks_like_prop(name: str, typ: str) -> bool:
 
 
 def _mask(text: str, source: str | None = None) -> str:
-    """The text with comments and string contents replaced by spaces (newlines kept), so offsets, lines and
-    columns stay those of the original."""
-    out = list(text)
-    n, i = len(text), 0
-
-    def blank(a: int, b: int) -> None:
-        for k in range(a, b):
-            if out[k] != "\n":
-                out[k] = " "
-
-    while i < n:
-        if text.startswith("--", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            blank(i, j)
-            i = j
-        elif text.startswith("/-", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/-", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("-/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            if depth:
-                raise _Parser._err_at(text, i, "block comment `/-` is never closed with `-/`", source)
-            blank(i, j)
-            i = j
-        elif text[i] == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            if j >= n:
-                raise _Parser._err_at(text, i, 'string literal `"` is never closed', source)
-            blank(i + 1, j)
-            i = j + 1
-        else:
-            i += 1
-    return "".join(out)
+    """The text with comments and literals blanked (positions kept); an unclosed one is a parse error."""
+    try:
+        return mask_comments_and_strings(text, strict=True)
+    except UnclosedLiteral as e:
+        raise _Parser._err_at(text, e.offset, e.what, source) from None

@@ -16,6 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from formalpi.lean.text import mask_comments_and_strings  # noqa: F401 (re-exported)
 from formalpi.lean.protocol import CommandReply, Message, ReplError
 from formalpi.records import Status, Verdict
 
@@ -78,52 +79,6 @@ _TOKEN = re.compile(r"#[A-Za-z_]+|«[^»]*»|[^\W\d](?:[\w'!?ₐ-ₜ₀-₉ᵢ-�
 _DECL_START = re.compile(
     r"(?m)^[ \t]*(?:@\[[^\]\n]*\][ \t\n]*)?(?:(?:private|protected|noncomputable|nonrec)[ \t]+)*"
     r"(theorem|lemma|example)\b")
-
-
-def mask_comments_and_strings(text: str) -> str:
-    """`text` with comments, string and char literals replaced by spaces (newlines kept, so positions hold)."""
-    out = list(text)
-    i, n = 0, len(text)
-
-    def blank(a: int, b: int) -> None:
-        for k in range(a, min(b, n)):
-            if out[k] != "\n":
-                out[k] = " "
-
-    while i < n:
-        c = text[i]
-        if text.startswith("--", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            blank(i, j)
-            i = j
-        elif text.startswith("/-", i):  # block comments nest in Lean
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/-", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("-/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            blank(i, j)
-            i = j
-        elif c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            blank(i, j + 1)
-            i = j + 1
-        elif c == "'" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_'!?")):
-            m = re.match(r"'(?:\\.|[^\\'\n])'", text[i:])
-            if m:  # a char literal; otherwise a prime in an identifier or `'` notation
-                blank(i, i + m.end())
-                i += m.end()
-            else:
-                i += 1
-        else:
-            i += 1
-    return "".join(out)
 
 
 @dataclass(frozen=True)
