@@ -259,6 +259,9 @@ def sft_examples(sizes: Sizes, count: int, seed: int):
             for i in range(count)]
 
 
+LIGER: bool | None = None  # --liger
+
+
 def bench_sft(path: str, arch: Arch, n_params: int, mode: str, batch: int, device: str, sizes: Sizes,
               work: Path) -> SFTRow:
     import torch
@@ -268,7 +271,7 @@ def bench_sft(path: str, arch: Arch, n_params: int, mode: str, batch: int, devic
 
     steps = sizes.warmup_steps + sizes.timed_steps
     cfg = TrainConfig(finetune=mode, lora_rank=32, lora_alpha=64, lr=1e-5, epochs=1, batch_size=batch,
-                      grad_accum=1, max_length=sizes.seq_len)
+                      grad_accum=1, max_length=sizes.seq_len, liger_kernel=LIGER)
     timer = StepTimer(device)
     _install_timer(timer)
     _reset_peak(device)
@@ -327,8 +330,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--full-batches", default="4,8,16")
     ap.add_argument("--label", default="this checkout")
     ap.add_argument("--work", default="/tmp/formalpi-bench")
+    ap.add_argument("--liger", choices=["auto", "on", "off"], default="auto",
+                    help="Liger kernels in SFT (auto: on for CUDA when liger-kernel is installed)")
     ap.add_argument("--json", default="", help="write all rows here")
     a = ap.parse_args(argv)
+    global LIGER
+    LIGER = {"auto": None, "on": True, "off": False}[a.liger]
 
     if a.device.startswith("cuda"):
         import torch

@@ -64,6 +64,7 @@ class TrainConfig(_Section):
     warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
     weight_decay: float = Field(default=0.0, ge=0)
     gradient_checkpointing: bool = False  # trade compute for memory (8B full FT, long Lean sequences)
+    liger_kernel: bool | None = None  # Liger's fused RMSNorm/SwiGLU/RoPE/linear-CE kernels; None = on for CUDA if installed
 
 
 class EvalConfig(_Section):

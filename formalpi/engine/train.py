@@ -61,7 +61,18 @@ def sft_args(cfg: TrainConfig, output_dir: Path, seed: int, on_gpu: bool, torch_
         disable_tqdm=True, dataloader_num_workers=0, completion_only_loss=True,
         # TRL turns activation checkpointing on by default: a third more compute for memory that a 1.5-2B model
         # does not need on one 80 GB GPU (bench/gpu_throughput.py); `train.gradient_checkpointing` turns it back on
+        use_liger_kernel=use_liger(cfg, on_gpu),
         **_checkpointing_kwargs(SFTConfig, cfg.gradient_checkpointing), **extra)
+
+
+def use_liger(cfg: TrainConfig, on_gpu: bool) -> bool:
+    """Liger kernels (fused norms, SwiGLU, RoPE and a linear+cross-entropy that never materialises the logits)
+    when asked, or by default on CUDA when `liger-kernel` is installed (`pip install 'formalpi[gpu]'`)."""
+    import importlib.util
+
+    if cfg.liger_kernel is not None:
+        return cfg.liger_kernel
+    return on_gpu and importlib.util.find_spec("liger_kernel") is not None
 
 
 def _checkpointing_kwargs(config_cls, on: bool) -> dict:
