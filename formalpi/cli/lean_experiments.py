@@ -9,7 +9,6 @@ REPL (the real one, or the test double `python -m formalpi.lean.double`).
 
 from __future__ import annotations
 
-import importlib.util
 import shlex
 from collections.abc import Sequence
 from enum import Enum
@@ -20,7 +19,7 @@ import typer
 
 from formalpi.cli._common import console, parse_seeds, progress, stage_progress
 from formalpi.config import ExperimentConfig, apply_overrides, config_from_dict
-from formalpi.errors import ConfigError, LeanUnavailable
+from formalpi.errors import LeanUnavailable
 
 
 class SkeletonCondition(str, Enum):
@@ -30,22 +29,8 @@ class SkeletonCondition(str, Enum):
 
 
 class TrainMethod(str, Enum):
-    auto = "auto"  # opsd when formalpi.engine.methods is installed, else retry
-    opsd = "opsd"
-    retry = "retry"
-
-
-def opsd_available() -> bool:
-    return importlib.util.find_spec("formalpi.engine.methods") is not None
-
-
-def resolve_method(method: TrainMethod) -> str:
-    if method is TrainMethod.auto:
-        return "opsd" if opsd_available() else "retry"
-    if method is TrainMethod.opsd and not opsd_available():
-        raise ConfigError("--method opsd: formalpi.engine.methods (OPSD) is not installed in this checkout; "
-                          "use --method retry or --method auto")
-    return method.value
+    opsd = "opsd"  # the headline experiment: on-policy self-distillation with the PI-conditioned teacher
+    retry = "retry"  # retry-STaR with the same PI, for comparison
 
 
 def lean_base_config(name: str, model: str, *, train_split: str, eval_split: str, samples: int, eval_samples: int,
@@ -147,8 +132,8 @@ def register(root: typer.Typer) -> None:
                       train_split: str = typer.Option("valid", "--train-split"),
                       eval_split: str = typer.Option("test", "--eval-split"),
                       condition: SkeletonCondition = typer.Option(SkeletonCondition.skeleton, "--condition"),
-                      method: TrainMethod = typer.Option(TrainMethod.auto, "--method",
-                                                         help="opsd (once installed) or retry-STaR"),
+                      method: TrainMethod = typer.Option(TrainMethod.opsd, "--method",
+                                                         help="opsd (the headline) or retry-STaR"),
                       proof_corpus: Optional[Path] = typer.Option(
                           None, "--proof-corpus", help="JSONL of {name, proof}: verified reference proofs"),
                       samples: int = typer.Option(4, "--samples", min=1, help="first attempts per train problem"),
@@ -166,12 +151,11 @@ def register(root: typer.Typer) -> None:
 
         seed_list = parse_seeds(seeds)
         pool = lean_config(repl_command, project_dir, workers, timeout)  # fails fast without Lean
-        used = resolve_method(method)
+        used = method.value
         base = lean_base_config(name, model, train_split=train_split, eval_split=eval_split, samples=samples,
                                 eval_samples=eval_samples, ks=(1, 8, 32), runs_dir=runs_dir, overrides=set_ or [])
         extras = {"reference_proofs": load_proof_corpus(proof_corpus) if proof_corpus else {}}
         console.print(f"skeleton-opsd: condition {condition.value}, method {used}"
-                      + ("" if used == "opsd" else " (OPSD not installed: retry-STaR stands in)")
                       + f", {len(extras['reference_proofs'])} problems with corpus proofs")
         with progress() as p:
             run_lean_configs(skeleton_opsd_configs(base, condition.value, used), seed_list, pool, extras,
