@@ -492,7 +492,9 @@ def train_opsd(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain
         for t in range(start, o.steps):
             last = session.step(t)
             store.append(STEPS_STAGE, [last])
-            store.add_budget("opsd", samples=last.samples, completion_tokens=last.tokens)
+            # every student sample is verified; the loss covers `tokens` completion tokens of the trained samples
+            store.add_budget("opsd", samples=last.samples, completion_tokens=last.tokens, train_tokens=last.tokens,
+                             verifier_calls=last.samples)
             if (t + 1) % o.save_every == 0 and t + 1 < o.steps:
                 save_state(state_path, t + 1, session)
             advance(1)
