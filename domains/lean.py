@@ -179,10 +179,13 @@ class LeanDomain:
 
     name = "lean"
 
-    def __init__(self, config: LeanConfig | None = None, pool: LeanPool | None = None):
+    def __init__(self, config: LeanConfig | None = None, pool: LeanPool | None = None,
+                 owns_pool: bool | None = None):
+        """`pool`: any object with `verify_many` (a LeanPool, a RayLeanPool); `owns_pool`: whether `close()` ends it
+        (default: only a pool this domain creates itself)."""
         self._config = config
         self._pool = pool
-        self._owns_pool = pool is None
+        self._owns_pool = pool is None if owns_pool is None else owns_pool
 
     def problems(self, dataset: str = "minif2f", split: str = "test", path: str | None = None,
                  limit: int | None = None, seed: int = 0) -> list[Problem]:

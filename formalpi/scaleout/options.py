@@ -64,7 +64,5 @@ def make_domain(cfg: ExperimentConfig, scale: ScaleOut | None):
 
     connect(scale.ray_address)
     pool = RayLeanPool(LeanConfig())  # the settings the local LeanDomain uses, per node
-    domain = get_domain("lean", pool=pool)
-    domain._owns_pool = True  # LeanDomain.close() then closes the actors' pools
-    return domain
+    return get_domain("lean", pool=pool, owns_pool=True)  # LeanDomain.close() then closes the actors' pools
 
