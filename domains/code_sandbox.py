@@ -165,12 +165,19 @@ class _UidLease:
 def _kill_uid(uid: int) -> int:
     """Kill every process running as `uid`: the stragglers of a run, wherever they moved (setsid, double fork)."""
     killed: set[int] = set()
+    quiet = 0
     for _ in range(100):  # a fork bomb may still be forking between scans: repeat until none is left
         # zombies are dead already (their reaper, not us, collects them): waiting on them would stall
         procs = [p for p in psutil.process_iter(["uids", "status"]) if p.info["uids"]
                  and p.info["uids"].real == uid and p.info["status"] != psutil.STATUS_ZOMBIE]
         if not procs:
-            break
+            # a process caught mid-fork can be unreadable for one scan: stop only after two empty scans
+            quiet += 1
+            if quiet == 2:
+                break
+            time.sleep(0.005)
+            continue
+        quiet = 0
         for p in procs:
             try:
                 p.send_signal(signal.SIGKILL)
