@@ -107,28 +107,6 @@ def selftest(quick: bool = typer.Option(False, "--quick", help="only the quick c
     console.print(f"[green]all {len(rows)} canaries judged as expected[/]")
 
 
-def read_proofs(path: Path) -> list[dict]:
-    """Rows {name, proof} of a jsonl file; DataError naming file, line and field."""
-    rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e})") from None
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{i}: not JSON ({e.msg})") from None
-        for key in ("name", "proof"):
-            if not isinstance(row, dict) or not isinstance(row.get(key), str):
-                raise DataError(f"{path}:{i}: field {key!r} missing or not a string "
-                                f"(each line is {{\"name\": <MiniF2F name>, \"proof\": <proof text>}})")
-        rows.append(row)
-    return rows
-
-
 @app.command()
 def check(file: Path = typer.Argument(..., help="jsonl of {name, proof} (name = a MiniF2F problem)"),
           minif2f: Optional[Path] = typer.Option(None, "--minif2f", help="MiniF2F jsonl (default: the data dir)"),
@@ -137,12 +115,13 @@ def check(file: Path = typer.Argument(..., help="jsonl of {name, proof} (name = 
           workers: int = _WORKERS, timeout: float = _TIMEOUT):
     """Verify a file of proofs against MiniF2F: progress bar, then counts per status and proofs/s."""
     from domains.lean import MINIF2F_FILE, load_minif2f
+    from formalpi.lean.pi import read_proof_rows
     from formalpi.lean.pool import LeanPool
     from formalpi.paths import resolve_data_file
 
     stmts = {r.name: r for r in load_minif2f(resolve_data_file("minif2f", str(minif2f) if minif2f else None,
                                                                  (MINIF2F_FILE,)))}
-    rows = read_proofs(file)
+    rows = read_proof_rows(file)
     unknown = [r["name"] for r in rows if r["name"] not in stmts]
     if unknown:
         raise DataError(f"{file}: {len(unknown)} name(s) not in MiniF2F, e.g. {unknown[0]!r} "

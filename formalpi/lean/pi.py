@@ -24,12 +24,13 @@ MAX_MESSAGE_CHARS = 400  # an error message longer than this is cut (long elabor
 # ---- reference proofs -------------------------------------------------------------------------------------
 
 
-def load_proof_corpus(path: str | Path) -> dict[str, list[str]]:
-    """A proof corpus file: JSON lines of {"name": problem id, "proof": verified proof text} → id → proofs."""
+def read_proof_rows(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a proof file, JSON lines of {"name": problem id, "proof": proof text}, in file order; DataError
+    naming file, line and field. Used by the skeleton corpus and by `formalpi lean check`."""
     p = Path(path)
     if not p.is_file():
         raise DataError(f"proof corpus {p}: no such file (a JSONL file of {{\"name\", \"proof\"}} lines)")
-    out: dict[str, list[str]] = {}
+    rows: list[dict[str, str]] = []
     for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -40,6 +41,14 @@ def load_proof_corpus(path: str | Path) -> dict[str, list[str]]:
                             f"{{\"name\": ..., \"proof\": ...}}") from None
         if not isinstance(row, dict) or not isinstance(row.get("name"), str) or not isinstance(row.get("proof"), str):
             raise DataError(f"proof corpus {p}:{i}: needs string fields \"name\" and \"proof\"")
+        rows.append(row)
+    return rows
+
+
+def load_proof_corpus(path: str | Path) -> dict[str, list[str]]:
+    """A proof corpus file → problem id → its proofs (see read_proof_rows)."""
+    out: dict[str, list[str]] = {}
+    for row in read_proof_rows(path):
         out.setdefault(row["name"], []).append(row["proof"])
     return out
 
