@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+	sh scripts/install-system-deps.sh  # bubblewrap for the code sandbox (installs as root, else says how)
 
 demo: venv
 	$(BIN)/formalpi demo
