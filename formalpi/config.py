@@ -64,6 +64,9 @@ class TrainConfig(_Section):
     lora_dropout: float = Field(default=0.0, ge=0, lt=1)
     lr: float = Field(default=1e-3, gt=0)
     epochs: float = Field(default=1.0, gt=0)
+    # a fixed number of optimizer steps whatever the number of examples (the data is cycled; epochs is ignored):
+    # conditions that yield different numbers of examples then get the same amount of training
+    max_steps: int | None = Field(default=None, gt=0)
     batch_size: int = Field(default=16, gt=0)
     grad_accum: int = Field(default=1, gt=0)
     max_length: int = Field(default=256, gt=0)

@@ -1,40 +1,305 @@
 """`formalpi demo`: the headline experiment in miniature, on the tiny model and `arith`.
 
-Baseline + gold / gibberish / wrong / try_again / rejection × seeds, every run resumable from the run store;
-then the seed-format table and `runs/demo/report.md` with its plots.
+Rows: baseline (the untrained model) and seven trained rows — gold, gibberish, wrong, try_again (PI conditions),
+rejection, double_sample, compute_matched (controls) — × seeds, each trained two ways ("variants"):
+  epochs  `train.epochs` passes over the condition's own examples (more examples, more optimizer steps), and
+  steps   a fixed number of optimizer steps for every condition (`demo.fixed_steps`), so the number of examples a
+          condition yields is not confounded with how much the model is trained.
+Two sizes: formalpi/configs/demo.toml (`make demo`, minutes) and demo_full.toml (`formalpi demo --full`, the
+powered design of docs/demo.md). Every run is resumable from the run store (runs/demo/...); independent runs
+go to `jobs` worker processes with one torch thread each, so parallel work never oversubscribes the cores.
+Prints one plain line per finished stage and run (readable in a log file), then per variant the seed-format
+table with Holm-adjusted verdicts, the manipulation checks and the per-level view.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from importlib import resources
+from multiprocessing import get_context
 from pathlib import Path
 
 from formalpi.config import ExperimentConfig, apply_overrides, config_from_dict
-from formalpi.engine.run import ProgressFactory, run_experiment
+from formalpi.errors import ConfigError
 
-DEMO_CONDITIONS = ("gold", "gibberish", "wrong", "try_again", "rejection")
-
-
-def demo_config(overrides: Sequence[str] = ()) -> ExperimentConfig:
-    text = resources.files("formalpi.configs").joinpath("demo.toml").read_text()
-    return config_from_dict(apply_overrides(tomllib.loads(text), list(overrides)), "formalpi/configs/demo.toml")
+DEMO_CONDITIONS = ("gold", "gibberish", "wrong", "try_again", "rejection", "double_sample", "compute_matched")
+VARIANTS = ("epochs", "steps")
+CONFIGS = {False: "demo.toml", True: "demo_full.toml"}
 
 
-def demo_runs(base: ExperimentConfig, conditions: Sequence[str] = DEMO_CONDITIONS) -> list[ExperimentConfig]:
-    """The baseline and one config per condition, named demo/<condition> (runs/demo/<condition>/<seed>/)."""
-    out = [base.model_copy(update={"name": f"{base.name}/baseline", "method": "baseline"})]
-    out += [base.model_copy(update={"name": f"{base.name}/{c}", "condition": c}) for c in conditions]
+@dataclass(frozen=True)
+class DemoPlan:
+    """What the `[demo]` table of a demo config says beyond the experiment config itself."""
+
+    base: ExperimentConfig
+    variants: tuple[str, ...]
+    fixed_steps: int
+    conditions: tuple[str, ...] = DEMO_CONDITIONS
+
+    @property
+    def root(self) -> Path:
+        return Path(self.base.runs_dir) / self.base.name
+
+    def baseline(self) -> ExperimentConfig:
+        return self.base.model_copy(update={"name": f"{self.base.name}/baseline", "method": "baseline"}, deep=True)
+
+    def config(self, variant: str, condition: str) -> ExperimentConfig:
+        cfg = self.base.model_copy(update={"name": f"{self.base.name}/{variant}/{condition}",
+                                           "condition": condition}, deep=True)
+        if variant == "steps":
+            cfg.train.max_steps = self.fixed_steps
+        return cfg
+
+
+def demo_plan(full: bool = False, overrides: Sequence[str] = ()) -> DemoPlan:
+    """The demo's plan from formalpi/configs/demo.toml (or demo_full.toml), with `--set key=value` overrides
+    (`demo.fixed_steps=...`, `demo.variants=[...]` and any experiment key)."""
+    name = CONFIGS[full]
+    data = apply_overrides(tomllib.loads(resources.files("formalpi.configs").joinpath(name).read_text()),
+                           list(overrides))
+    extra = data.pop("demo", {})
+    unknown = set(extra) - {"variants", "fixed_steps"}
+    if unknown:
+        raise ConfigError(f"formalpi/configs/{name}: unknown key(s) demo.{', demo.'.join(sorted(unknown))} "
+                          f"(known: demo.variants, demo.fixed_steps)")
+    variants = tuple(extra.get("variants", VARIANTS))
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad or not variants:
+        raise ConfigError(f"formalpi/configs/{name}: demo.variants: {bad or variants} (choose from {list(VARIANTS)})")
+    steps = extra.get("fixed_steps", 100)
+    if not isinstance(steps, int) or steps <= 0:
+        raise ConfigError(f"formalpi/configs/{name}: demo.fixed_steps must be a positive integer (got {steps!r})")
+    return DemoPlan(config_from_dict(data, f"formalpi/configs/{name}"), variants, steps)
+
+
+def demo_config(overrides: Sequence[str] = (), full: bool = False) -> ExperimentConfig:
+    """The demo's experiment config (its `[demo]` table removed)."""
+    return demo_plan(full, overrides).base
+
+
+# ---- running ----------------------------------------------------------------------------------------------
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def plain_progress(prefix: str, say: Callable[[str], None] = _say):
+    """A ProgressFactory that prints a line when a stage starts and when it ends (no terminal needed)."""
+
+    def factory(description: str, total: int):
+        if total == 0:
+            return lambda _n: None
+        t0 = time.perf_counter()
+        done = 0
+        say(f"  {prefix}: {description}: {total} ...")
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            if done >= total:
+                say(f"  {prefix}: {description}: done in {time.perf_counter() - t0:.0f} s")
+
+        return advance
+
+    return factory
+
+
+def _seed_store_from(src: Path, dst: Path) -> None:
+    """Start `dst` from `src`'s first attempts, retries and verdicts. Both runs share seed, condition and sampling
+    (only training differs), and sampling is seeded per (seed, stage, chunk), so these are exactly the records
+    `dst` would generate; the engine's resume logic then skips straight to training."""
+    if (dst / "manifest.json").exists() or not (src / "attempts.jsonl").exists():
+        return
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("attempts.jsonl", "verdicts.jsonl"):
+        if (src / name).exists():
+            shutil.copyfile(src / name, dst / name)
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1) -> list[tuple[str, int, dict]]:
+    """One (condition, seed): every variant of it (the baseline when `condition` is None). In a worker process.
+    Returns (run name, seed, summary) per run."""
+    from formalpi.engine.run import run_experiment
+
+    _set_threads(threads)
+    out = []
+    if condition is None:
+        cfgs = [plan.baseline()]
+    else:
+        cfgs = [plan.config(v, condition) for v in plan.variants]
+    first = None
+    for cfg in cfgs:
+        store_dir = Path(cfg.runs_dir) / cfg.name / str(seed)
+        if first is not None:
+            _seed_store_from(first, store_dir)
+        t0 = time.perf_counter()
+        label = cfg.name.removeprefix(f"{plan.base.name}/")
+        result = run_experiment(cfg, seed, plain_progress(f"{label} seed {seed}"))
+        first = first or store_dir
+        out.append((label, seed, {"summary": result.summary, "wall_s": time.perf_counter() - t0}))
     return out
 
 
-def run_demo(seeds: Sequence[int], base: ExperimentConfig, progress: ProgressFactory,
-             conditions: Sequence[str] = DEMO_CONDITIONS, on_run=None) -> Path:
-    """Run every (condition, seed); returns the demo's run directory (runs/demo)."""
-    for cfg in demo_runs(base, conditions):
-        for seed in seeds:
-            run_experiment(cfg, seed, progress)
-            if on_run:
-                on_run(cfg, seed)
-    return Path(base.runs_dir) / base.name
+def default_jobs() -> int:
+    """Worker processes: one per core this process may use (each runs one torch thread)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def run_demo(plan: DemoPlan, seeds: Sequence[int], jobs: int = 1, say: Callable[[str], None] = _say) -> Path:
+    """Run every (row, seed) of the plan, `jobs` at a time; returns runs/<name>. Finished runs are skipped."""
+    todo: list[tuple[str | None, int]] = [(None, s) for s in seeds] + [(c, s) for c in plan.conditions for s in seeds]
+    total = len(todo)
+    t0 = time.perf_counter()
+    done = 0
+
+    def report(results) -> None:
+        nonlocal done
+        done += 1
+        for label, seed, r in results:
+            p1 = r["summary"].get("all", {}).get("pass@1", float("nan"))
+            say(f"[{done}/{total}] {label} seed {seed}: pass@1 {p1:.1f}  ({r['wall_s']:.0f} s; "
+                f"{time.perf_counter() - t0:.0f} s since start)")
+
+    if jobs <= 1:
+        for cond, seed in todo:
+            report(run_job(plan, cond, seed, threads=1))
+        return plan.root
+    # spawn: fresh interpreters (no forked torch/OpenMP state); the baselines first, then conditions by seed
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        pending = {pool.submit(run_job, plan, cond, seed, 1) for cond, seed in todo}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                report(f.result())
+    return plan.root
+
+
+# ---- reporting --------------------------------------------------------------------------------------------
+
+
+def variant_dirs(plan: DemoPlan, variant: str) -> list[Path]:
+    return [plan.root / "baseline", plan.root / variant]
+
+
+def demo_tables(plan: DemoPlan, variant: str, n_boot: int = 2000) -> str:
+    """The seed-format table with Holm verdicts against the baseline and against try_again, the manipulation
+    checks and the per-level gains, for one variant (markdown)."""
+    from formalpi.analysis.manipulation import collect_dirs, manipulation_markdown
+    from formalpi.analysis.report import render_condition_table
+
+    dirs = variant_dirs(plan, variant)
+    parts = [f"### Variant `{variant}`" + (f" (every condition trained {plan.fixed_steps} optimizer steps)"
+                                           if variant == "steps" else
+                                           f" ({plan.base.train.epochs:g} epochs over each condition's examples)"),
+             "Gains over the baseline (pp), Holm-adjusted over the family:",
+             render_condition_table(dirs, n_boot=n_boot)]
+    if "try_again" in plan.conditions:
+        parts += ["Against try_again (does the PI's content matter beyond the failure bit?):",
+                  render_condition_table(dirs, reference="try_again", n_boot=n_boot).split("\n\n", 1)[-1]]
+    parts += ["Manipulation checks (pooled over seeds):", manipulation_markdown(collect_dirs(dirs))]
+    return "\n\n".join(parts)
+
+
+def write_reports(plan: DemoPlan) -> list[Path]:
+    """report.md (+ plots: per-level gains, frontier bins, ...) per variant, under runs/<name>/<variant>/."""
+    from formalpi.analysis.report import write_report
+
+    return [write_report(variant_dirs(plan, v), plan.root / v) for v in plan.variants]
+
+
+# ---- the model's manipulation checks, before any experiment ----------------------------------------------
+
+PROBE_CONDITIONS = ("gold", "wrong", "gibberish", "try_again", "double_sample")
+
+
+def probe_pi(model_path: str, out_dir: Path, limit: int = 250, n: int = 4, seed: int = 0,
+             conditions: Sequence[str] = PROBE_CONDITIONS):
+    """What the model does with each condition's PI, without training: first attempts on `limit` training
+    problems (n each), one retry per failure under each condition, with the experiments' own retry code and
+    PI texts. Returns formalpi.analysis.manipulation checks (retry yield, PI-copy rate) per condition.
+
+    This decides whether the model is a usable miniature (can it read an answer? does a retry do as well as a
+    fresh sample?) before any condition is trained on; it says nothing about which condition's SFT helps."""
+    from domains.math import MathDomain
+    from formalpi.analysis.manipulation import ConditionChecks, store_checks
+    from formalpi.engine.backends import HFGenerator
+    from formalpi.engine.conditions import get_condition
+    from formalpi.engine.retry import retry_failures, sample_attempts, verify_attempts
+    from formalpi.records import Attempt, Judged
+    from formalpi.runs import RunStore
+
+    cfg = demo_config([f"sampling.n={n}", f"data.train_limit={limit}"])
+    out = []
+    with MathDomain() as domain:
+        problems = domain.problems("arith", "train", limit=limit)
+        by_id = {p.id: p for p in problems}
+        gen = HFGenerator.from_pretrained(model_path)
+        first = RunStore(out_dir / "first")
+        first.root.mkdir(parents=True, exist_ok=True)
+        attempts = sample_attempts(gen, domain, problems, n=n, cfg=cfg, seed=seed, round_=0, store=first)
+        judged = verify_attempts(domain, attempts, by_id, first, "verify_r0")
+        failed = [j for j in judged if not j.verdict.passed]
+        for name in conditions:
+            store = RunStore(out_dir / name)
+            store.root.mkdir(parents=True, exist_ok=True)
+            if not store.path("attempts").exists():  # each condition's store starts from the shared first attempts
+                store.append("attempts", first.read("attempts", Attempt))
+                store.append("verdicts", first.read("verdicts", Judged))
+            retries = retry_failures(gen, domain, get_condition(name, "math"), failed, {a.id: a for a in attempts},
+                                     by_id, cfg=cfg, seed=seed, round_=0, store=store, all_problems=problems)
+            verify_attempts(domain, retries, by_id, store, "verify_r0")
+            out.append(ConditionChecks(name, (store_checks(store, name, seed),)))
+    return out
+
+
+def main(full: bool = False, seeds: Sequence[int] | None = None, runs_dir: str | None = None,
+         overrides: Sequence[str] = (), jobs: int | None = None, say: Callable[[str], None] = _say) -> Path:
+    """`formalpi demo [--full]`: run the plan, print the tables, write the reports. Returns runs/<name>."""
+    sets = ([f'runs_dir="{runs_dir}"'] if runs_dir else []) + list(overrides)
+    plan = demo_plan(full, sets)
+    seeds = list(seeds) if seeds else plan.base.seeds
+    jobs = jobs or default_jobs()
+    n_runs = len(seeds) * (1 + len(plan.conditions) * len(plan.variants))
+    say(f"demo{' --full' if full else ''}: {n_runs} runs ({len(plan.conditions)} conditions x "
+        f"{len(plan.variants)} variants + baseline, seeds {', '.join(map(str, seeds))}) in {plan.root}, "
+        f"{jobs} worker process(es) x 1 torch thread")
+    t0 = time.perf_counter()
+    cpu0 = _cpu_seconds()
+    run_demo(plan, seeds, jobs=jobs, say=say)
+    wall = time.perf_counter() - t0
+    for v in plan.variants:
+        say("\n" + demo_tables(plan, v))
+    reports = write_reports(plan)
+    say(f"\nreports: {', '.join(map(str, reports))} (plots beside them)")
+    say(f"wall time {wall:.0f} s, CPU time {_cpu_seconds() - cpu0:.0f} s (this process and its workers)")
+    return plan.root
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (the worker processes)."""
+    import resource
+
+    self_, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return self_.ru_utime + self_.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m formalpi.demo` is `formalpi demo`
+    main(full="--full" in sys.argv)

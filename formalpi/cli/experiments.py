@@ -42,23 +42,19 @@ def register(root: typer.Typer) -> None:
     root.add_typer(tiny_app, name="tiny")
 
     @root.command()
-    def demo(seeds: str = typer.Option("42,123,456", help="comma-separated seeds"),
+    def demo(full: bool = typer.Option(False, "--full", help="the powered design (configs/demo_full.toml; see "
+                                                               "docs/demo.md for its CPU time) instead of the reduced one"),
+             seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default: the config's)"),
              runs_dir: str = typer.Option("runs", help="where runs/demo/... is written"),
+             jobs: Optional[int] = typer.Option(None, help="worker processes, one torch thread each "
+                                                           "(default: one per usable core)"),
              set_: Optional[List[str]] = typer.Option(None, "--set", help="override a config key: key=value")):
-        """The headline experiment in miniature: tiny model, arith, baseline + 5 conditions x seeds."""
-        from formalpi.analysis.report import render_condition_table, write_report
-        from formalpi.demo import DEMO_CONDITIONS, demo_config, run_demo
+        """The headline experiment in miniature: tiny model, arith, baseline + 7 rows x seeds; resumable.
+        Prints plain progress lines, then per variant the table, Holm verdicts and manipulation checks."""
+        from formalpi.demo import main
 
-        seed_list = parse_seeds(seeds)
-        base = demo_config([f"runs_dir={runs_dir!r}".replace("'", '"'), *(set_ or [])])
-        t0 = time.perf_counter()
-        total = len(seed_list) * (len(DEMO_CONDITIONS) + 1)
-        with progress() as p:
-            overall = p.add_task("demo runs", total=total)
-            out = run_demo(seed_list, base, stage_progress(p), on_run=lambda *_: p.advance(overall))
-        console.print(render_condition_table([out]), markup=False)
-        report = write_report([out], out)
-        console.print(f"\nreport: {report}  (plots beside it)   wall time {time.perf_counter() - t0:.0f} s")
+        main(full=full, seeds=parse_seeds(seeds) if seeds else None, runs_dir=runs_dir, overrides=set_ or [],
+             jobs=jobs)
 
     @root.command()
     def run(config: Path = typer.Argument(..., help="experiments/<name>.toml"),

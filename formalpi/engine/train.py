@@ -54,7 +54,7 @@ def sft_args(cfg: TrainConfig, output_dir: Path, seed: int, on_gpu: bool, torch_
 
     return SFTConfig(
         output_dir=str(output_dir), seed=seed, data_seed=seed, learning_rate=cfg.lr,
-        num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
+        num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1, per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, **_warmup_kwargs(cfg.warmup_ratio),
         weight_decay=cfg.weight_decay, lr_scheduler_type="cosine", logging_steps=max(1, n_examples // 8),
         save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu and torch_dtype == torch.bfloat16,
@@ -130,6 +130,8 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     trainer.remove_callback(PrinterCallback)  # losses stay in trainer.state; the CLI shows its own progress
     out = trainer.train()
     n_tokens = sum(len(x["input_ids"]) for x in trainer.train_dataset) * cfg.epochs
+    if cfg.max_steps:  # cycled data: tokens seen = the mean example length x examples drawn
+        n_tokens = n_tokens / cfg.epochs / len(trainer.train_dataset) * out.global_step * cfg.batch_size * cfg.grad_accum
     trained = trainer.model
     if peft_config is not None:
         trained = trained.merge_and_unload()
