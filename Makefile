@@ -24,6 +24,7 @@ $(STAMP): $(CORE)
 venv-core: $(CORE)
 
 venv: $(STAMP)
+	sh scripts/install-system-deps.sh  # bubblewrap for the code sandbox (installs as root, else says how)
 
 demo: venv-core
 	$(BIN)/formalpi demo
