@@ -112,16 +112,28 @@ def plain_progress(prefix: str, say: Callable[[str], None] = _say):
     return factory
 
 
-def _seed_store_from(src: Path, dst: Path) -> None:
-    """Start `dst` from `src`'s first attempts, retries and verdicts. Both runs share seed, condition and sampling
-    (only training differs), and sampling is seeded per (seed, stage, chunk), so these are exactly the records
-    `dst` would generate; the engine's resume logic then skips straight to training."""
-    if (dst / "manifest.json").exists() or not (src / "attempts.jsonl").exists():
+def _write_atomic(path: Path, lines: Sequence[str]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("".join(lines))
+    os.replace(tmp, path)
+
+
+def seed_store(src: Path, dst: Path, first_only: bool) -> None:
+    """Start run directory `dst` from `src`'s records: its first attempts (`first_only`) or all its attempts and
+    retries, with their verdicts. Only where the two runs would generate exactly these records: same seed, model,
+    problems and sampling (generation is seeded per (seed, stage, chunk)); the engine's resume logic then skips
+    what is there. A directory that already has a manifest is left alone."""
+    from formalpi.records import Attempt, Judged
+    from formalpi.runs import RunStore
+
+    if (dst / "manifest.json").exists() or not (src / "manifest.json").exists():
         return
+    attempts = [a for a in RunStore(src).read("attempts", Attempt) if not first_only or a.retry == 0]
+    ids = {a.id for a in attempts}
+    verdicts = [j for j in RunStore(src).read("verdicts", Judged) if j.attempt_id in ids]
     dst.mkdir(parents=True, exist_ok=True)
-    for name in ("attempts.jsonl", "verdicts.jsonl"):
-        if (src / name).exists():
-            shutil.copyfile(src / name, dst / name)
+    _write_atomic(dst / "verdicts.jsonl", [j.model_dump_json() + "\n" for j in verdicts])
+    _write_atomic(dst / "attempts.jsonl", [a.model_dump_json() + "\n" for a in attempts])
 
 
 def _set_threads(threads: int) -> None:
@@ -130,8 +142,10 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1) -> list[tuple[str, int, dict]]:
+def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1,
+            share_from: Path | None = None) -> list[tuple[str, int, dict]]:
     """One (condition, seed): every variant of it (the baseline when `condition` is None). In a worker process.
+    `share_from`: a run of the same seed whose first attempts this condition would draw identically.
     Returns (run name, seed, summary) per run."""
     from formalpi.engine.run import run_experiment
 
@@ -144,8 +158,10 @@ def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1) 
     first = None
     for cfg in cfgs:
         store_dir = Path(cfg.runs_dir) / cfg.name / str(seed)
-        if first is not None:
-            _seed_store_from(first, store_dir)
+        if first is not None:  # the other variants train differently on the same attempts and retries
+            seed_store(first, store_dir, first_only=False)
+        elif share_from is not None:
+            seed_store(share_from, store_dir, first_only=True)
         t0 = time.perf_counter()
         label = cfg.name.removeprefix(f"{plan.base.name}/")
         result = run_experiment(cfg, seed, plain_progress(f"{label} seed {seed}"))
@@ -163,10 +179,26 @@ def default_jobs() -> int:
     return max(1, min(cores, 8))
 
 
+def shares_first_attempts(plan: DemoPlan, a: str, b: str) -> bool:
+    """Whether conditions a and b draw the same first attempts (same count, same temperature)."""
+    from formalpi.engine.conditions import get_condition
+
+    ca, cb = get_condition(a, plan.base.domain), get_condition(b, plan.base.domain)
+    n = plan.base.sampling.n
+    return (ca.first_attempt_samples(n) == cb.first_attempt_samples(n) and ca.temperatures(n) == cb.temperatures(n))
+
+
 def run_demo(plan: DemoPlan, seeds: Sequence[int], jobs: int = 1, say: Callable[[str], None] = _say) -> Path:
-    """Run every (row, seed) of the plan, `jobs` at a time; returns runs/<name>. Finished runs are skipped."""
-    todo: list[tuple[str | None, int]] = [(None, s) for s in seeds] + [(c, s) for c in plan.conditions for s in seeds]
-    total = len(todo)
+    """Run every (row, seed) of the plan, `jobs` at a time; returns runs/<name>. Finished runs are skipped.
+
+    Per seed, one condition (try_again) samples the first attempts; every condition that would draw the same ones
+    starts from its records once it has finished (they are the same records: sampling is seeded per seed, stage
+    and chunk), so the demo samples first attempts once per seed instead of once per condition."""
+    primary = "try_again" if "try_again" in plan.conditions else plan.conditions[0]
+    first = [(None, s, None) for s in seeds] + [(primary, s, None) for s in seeds]
+    later = {s: [(c, s, plan.root / plan.variants[0] / primary / str(s) if shares_first_attempts(plan, c, primary)
+                  else None) for c in plan.conditions if c != primary] for s in seeds}
+    total = len(first) + sum(len(v) for v in later.values())
     t0 = time.perf_counter()
     done = 0
 
@@ -179,16 +211,22 @@ def run_demo(plan: DemoPlan, seeds: Sequence[int], jobs: int = 1, say: Callable[
                 f"{time.perf_counter() - t0:.0f} s since start)")
 
     if jobs <= 1:
-        for cond, seed in todo:
-            report(run_job(plan, cond, seed, threads=1))
+        for cond, seed, share in first:
+            report(run_job(plan, cond, seed, 1, share))
+            if cond is not None:
+                for job in later[seed]:
+                    report(run_job(plan, job[0], job[1], 1, job[2]))
         return plan.root
-    # spawn: fresh interpreters (no forked torch/OpenMP state); the baselines first, then conditions by seed
+    # spawn: fresh interpreters (no forked torch/OpenMP state)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        pending = {pool.submit(run_job, plan, cond, seed, 1) for cond, seed in todo}
+        pending = {pool.submit(run_job, plan, c, s, 1, sh): (c, s) for c, s, sh in first}
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
+                cond, seed = pending.pop(f)
                 report(f.result())
+                if cond == primary:
+                    pending.update({pool.submit(run_job, plan, c, s, 1, sh): (c, s) for c, s, sh in later[seed]})
     return plan.root
 
 

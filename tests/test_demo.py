@@ -124,20 +124,32 @@ def test_fixed_steps_training_takes_the_same_steps_whatever_the_examples(tmp_pat
 
 
 def test_demo_end_to_end_small_and_resumable(tmp_path):
-    """Two rows, one seed, a handful of problems, both variants: the steps variant reuses the epochs variant's
-    attempts (no second sampling), and a second call recomputes nothing."""
+    """Two rows, one seed, a handful of problems, both variants. gold starts from try_again's first attempts and
+    the steps variant from the epochs variant's attempts and retries (neither samples them again); a second call
+    recomputes nothing."""
+    import json
+
     plan = demo_plan(False, [f'runs_dir="{tmp_path}"', "data.train_limit=10", "data.eval_limit=5",
                              "sampling.n=2", "eval.n=2", "demo.fixed_steps=2", 'demo.variants=["epochs", "steps"]'])
-    plan = type(plan)(plan.base, plan.variants, plan.fixed_steps, conditions=("try_again",))
+    plan = type(plan)(plan.base, plan.variants, plan.fixed_steps, conditions=("try_again", "gold"))
     lines: list[str] = []
     run_demo(plan, [3], jobs=1, say=lines.append)
     root = tmp_path / "demo"
-    a = (root / "epochs/try_again/3/attempts.jsonl").read_text()
-    assert a and (root / "steps/try_again/3/attempts.jsonl").read_text() == a
-    manifest = RunStore(root / "steps/try_again/3").manifest()
-    assert "attempts_r0" not in manifest["stages"] or not manifest["stages"]["attempts_r0"].get("samples")
-    assert manifest["stages"]["train_r0"]["steps"] in (0, 2)
-    assert any(line.startswith("[2/2]") for line in lines)
+
+    def first_attempts(run: str) -> list[str]:
+        return [l for l in (root / run / "3/attempts.jsonl").read_text().splitlines() if json.loads(l)["retry"] == 0]
+
+    assert len(first_attempts("epochs/try_again")) == 20
+    assert first_attempts("epochs/gold") == first_attempts("epochs/try_again")
+    retries = [json.loads(l) for l in (root / "epochs/gold/3/attempts.jsonl").read_text().splitlines()]
+    assert all("The correct answer is" in a["pi"] for a in retries if a["retry"])  # gold's own retries
+    a = (root / "epochs/gold/3/attempts.jsonl").read_text()
+    assert (root / "steps/gold/3/attempts.jsonl").read_text() == a
+    for run in ("epochs/gold", "steps/gold", "steps/try_again"):  # never sampled a first attempt themselves
+        assert not RunStore(root / run / "3").manifest()["stages"].get("attempts_r0", {}).get("samples")
+    assert RunStore(root / "epochs/try_again/3").manifest()["stages"]["attempts_r0"]["samples"] == 20
+    assert RunStore(root / "steps/gold/3").manifest()["stages"]["train_r0"]["steps"] in (0, 2)
+    assert any(line.startswith("[3/3]") for line in lines)
     before = {p: p.stat().st_mtime_ns for p in root.rglob("*.jsonl")}
     again: list[str] = []
     run_demo(plan, [3], jobs=1, say=again.append)
