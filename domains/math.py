@@ -20,6 +20,7 @@ created lazily, reused across calls, and shut down by `close()`, by the context 
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import math
@@ -93,6 +94,12 @@ def _worker_init() -> None:
         sys.set_int_max_str_digits(max(sys.get_int_max_str_digits(), MAX_ANSWER_CHARS + 100))
 
 
+@functools.lru_cache(maxsize=512)
+def _parse_cached(answer: str) -> tuple:
+    """Parsed gold answers are reused across a batch's samples (sympy objects are immutable)."""
+    return tuple(_parse(answer))
+
+
 def _parse(answer: str) -> list:
     from math_verify import parse
     # Wrapping in \boxed{} makes math-verify read the bare answer as LaTeX (its extractor needs a delimiter).
@@ -117,7 +124,7 @@ def _real_value(parsed: list) -> float | None:
 def _math_verify(gold: str, predicted: str, judge: bool = True) -> tuple[bool, float]:
     """(equivalent, graded score) by math-verify; with judge=False only the score of a known mismatch."""
     from math_verify import verify
-    pg, pp = _parse(gold), _parse(predicted)
+    pg, pp = list(_parse_cached(gold)), _parse(predicted)
     if judge and pg and pp and verify(pg, pp, timeout_seconds=None):
         return True, 1.0
     g, p = _real_value(pg), _real_value(pp)
@@ -147,8 +154,15 @@ def check_in_worker(gold: str, predicted: str, strict: bool = True) -> Check:
 
 
 def check_completion_in_worker(gold: str, completion: str, strict: bool = True) -> Check:
-    """The pool's task for a whole completion: extraction, then every distinct boxed answer (all must be right)."""
+    """The pool's task for a whole completion: extraction, then every distinct boxed answer (all must be right).
+
+    strict=False is math-verify alone, its own extraction included: for measuring it, never for grading.
+    """
     t0 = time.perf_counter()
+    if not strict:
+        from math_verify import parse, verify
+        ok = bool(verify(list(_parse_cached(gold)), parse(completion, parsing_timeout=None), timeout_seconds=None))
+        return Check(Status.VALID if ok else Status.WRONG, 1.0 if ok else 0.0, time_s=time.perf_counter() - t0)
     ex = extract_boxes(completion)
     if ex.refused:
         return Check(Status.REJECTED, reason=ex.refused, fast=True, time_s=time.perf_counter() - t0)

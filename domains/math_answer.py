@@ -240,7 +240,7 @@ def _box_argument(text: str, pos: int) -> tuple[str | None, int]:
         content = braced(text, i)
         if content is None:
             return None, len(text)
-        return content.strip() or None, i + len(content) + 2
+        return content.strip() or None, i + len(content) + 2  # the raw content's length: past the closing brace
     if i > pos:  # `\boxed 5`: one token up to the next space or `$`
         m = _SPACE_TOKEN.match(text, i)
         if m:
