@@ -79,7 +79,7 @@ class Check:
     answer: str | None = None  # the (last) boxed answer checked
     reason: str = ""  # one line: why not VALID
     fast: bool = False  # decided by the strict reader, without math-verify
-    time_s: float = 0.0
+    time_s: float = 0.0  # math-verify's time; 0 when the strict reader decides (so records stay reproducible)
 
     @property
     def equivalent(self) -> bool:
@@ -147,11 +147,9 @@ def check_in_worker(gold: str, predicted: str, strict: bool = True) -> Check:
         return Check(Status.VALID if ok else Status.WRONG, score, predicted, time_s=time.perf_counter() - t0)
     form = compare_form(gold, predicted, credit_cap=PARTIAL_CREDIT_CAP)
     if form.refused:
-        return Check(Status.REJECTED, 0.0, predicted, reason=form.refused, fast=True,
-                     time_s=time.perf_counter() - t0)
+        return Check(Status.REJECTED, 0.0, predicted, reason=form.refused, fast=True)
     if form.decided is not None and form.score is not None:
-        return Check(Status.VALID if form.decided else Status.WRONG, form.score, predicted, fast=True,
-                     time_s=time.perf_counter() - t0)
+        return Check(Status.VALID if form.decided else Status.WRONG, form.score, predicted, fast=True)
     ok, score = _math_verify(form.gold_text, form.cand_text, judge=form.decided is None)
     return Check(Status.VALID if ok else Status.WRONG, score, predicted, time_s=time.perf_counter() - t0)
 
@@ -161,23 +159,23 @@ def check_completion_in_worker(gold: str, completion: str, strict: bool = True) 
 
     strict=False is math-verify alone, its own extraction included: for measuring it, never for grading.
     """
-    t0 = time.perf_counter()
     if not strict:
         from math_verify import parse, verify
+        t0 = time.perf_counter()
         ok = bool(verify(list(_parse_cached(gold)), parse(completion, parsing_timeout=None), timeout_seconds=None))
         return Check(Status.VALID if ok else Status.WRONG, 1.0 if ok else 0.0, time_s=time.perf_counter() - t0)
     ex = extract_boxes(completion)
     if ex.refused:
-        return Check(Status.REJECTED, reason=ex.refused, fast=True, time_s=time.perf_counter() - t0)
+        return Check(Status.REJECTED, reason=ex.refused, fast=True)
     if ex.missing:
-        return Check(Status.NO_ANSWER, reason=ex.missing, fast=True, time_s=time.perf_counter() - t0)
+        return Check(Status.NO_ANSWER, reason=ex.missing, fast=True)
     checks = [check_in_worker(gold, box, strict) for box in ex.boxes]
     last = checks[-1]
     if len(checks) > 1 and not all(c.equivalent for c in checks):
         shown = "; ".join(_one_line(b, 30) for b in ex.boxes)
         last = Check(Status.REJECTED, 0.0, ex.answer, fast=all(c.fast for c in checks),
                      reason=f"several different boxed answers ({shown}), not all right: a hedge")
-    return replace(last, time_s=time.perf_counter() - t0)
+    return replace(last, time_s=sum(c.time_s for c in checks))
 
 
 # --------------------------------------------------------------------------------------------------------------

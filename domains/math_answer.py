@@ -4,8 +4,9 @@ Pure Python, no sympy; every function is linear in its (capped) input and uses o
 quantifiers. domains/math.py runs all of it inside its pool workers, under the hard per-check timeout.
 
 Extraction (`extract_boxes`) reads what a reader of the rendered completion sees:
-  * LaTeX comments (`%` to the end of the line, not `\\%`), `\\iffalse … \\fi`, `\\verb|…|` and the verbatim and
-    comment environments are not rendered, so a box in them is not a box;
+  * LaTeX comments (`%` to the end of the line, not `\\%`), `\\iffalse … \\fi`, `\\verb|…|`, the verbatim and
+    comment environments, anything after `\\end{document}` / `\\endinput`, Markdown ``` code fences and
+    `<!-- comments -->` are not rendered, so a box in them is not a box;
   * a completion that defines or redefines macros (`\\def`, `\\newcommand`, `\\let`, …), uses any other TeX
     conditional, or recolours text (`\\color`) cannot be read reliably: it is refused;
   * a box inside another command's argument (`\\text{\\boxed{5}}`, `\\phantom{…}`, `\\textcolor{white}{…}`,
@@ -67,6 +68,7 @@ _REDEFINING = {"def", "edef", "gdef", "xdef", "let", "futurelet", "newcommand", 
 # Switches that recolour everything after them (a box in white is invisible). Argument-taking hiders (`\\phantom`,
 # `\\textcolor`, `\\colorbox`, `\\smash`, …) need no list: a box inside any non-typographic argument is refused.
 _HIDING = {"color", "pagecolor"}
+_STOP = {"endinput", "bye", "stop"}  # TeX stops reading here
 _BOX_CMDS = {"boxed", "fbox"}
 # Typographic wrappers a box may sit in and still be the same visible box.
 _TRANSPARENT = {None, "textbf", "mathbf", "boldsymbol", "bm", "emph", "textit", "underline", "large", "Large"}
@@ -87,8 +89,32 @@ class Extraction:
         return self.boxes[-1] if self.boxes else None
 
 
+def _markdown_visible(text: str) -> str:
+    """The completion without what Markdown does not render as math: ``` fenced code and <!-- comments -->."""
+    out: list[str] = []
+    pos, n = 0, len(text)
+    while pos < n:
+        fence, comment = text.find("```", pos), text.find("<!--", pos)
+        starts = [i for i in (fence, comment) if i >= 0]
+        if not starts:
+            out.append(text[pos:])
+            break
+        i = min(starts)
+        out.append(text[pos:i])
+        if i == fence:
+            close = text.find("```", i + 3)
+            pos = n if close < 0 else close + 3
+        else:
+            close = text.find("-->", i + 4)
+            pos = n if close < 0 else close + 3
+        out.append(" ")
+    return "".join(out)
+
+
 def _visible_text(text: str) -> tuple[str, str]:
-    """The completion without comments, `\\iffalse…\\fi`, verbatim; and a refusal reason ('' if none)."""
+    """The completion without comments, `\\iffalse…\\fi`, verbatim, Markdown code and comments, anything after
+    `\\end{document}`; and a refusal reason ('' if none)."""
+    text = _markdown_visible(text)
     out: list[str] = []
     pos, n = 0, len(text)
     while pos < n:
@@ -108,8 +134,12 @@ def _visible_text(text: str) -> tuple[str, str]:
             pos = n if end < 0 else end + 1
             out.append(" ")
             continue
+        if name in _STOP:
+            break
         if name in ("begin", "end"):
             env = _ENV_NAME.match(text, pos)
+            if name == "end" and env and env.group(1) == "document":
+                break  # TeX reads nothing after \end{document}
             if name == "begin" and env and env.group(1) in _VERBATIM_ENVS:
                 close = text.find("\\end{" + env.group(1) + "}", env.end())
                 pos = n if close < 0 else close + len(env.group(1)) + 6
