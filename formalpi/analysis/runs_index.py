@@ -7,9 +7,11 @@ A run is any directory holding `manifest.json` (runs may be nested: runs/demo/<c
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from formalpi.config import config_from_dict
 from formalpi.errors import ConfigError, RunStoreError
@@ -32,6 +34,9 @@ class RunInfo:
     model: str
     dataset: str
     retries: int  # config.retry.k
+    fingerprint: str = ""  # the config fingerprint the run store recorded
+    warnings: tuple[str, ...] = ()  # what a reader of any table made from this run must see (run_warnings)
+    redraw_per_seed: bool = False  # data.redraw_per_seed: a seed also redraws the problems
 
     @property
     def is_baseline(self) -> bool:
@@ -47,6 +52,15 @@ class RunInfo:
 
     def base_eval_records(self) -> list[EvalRecord]:
         return RunStore(self.path).read("base_eval", EvalRecord)
+
+    def round_eval_records(self) -> dict[int, list[EvalRecord]]:
+        """Per-round evaluations of an iterative run (`eval_r<k>.jsonl`, k = 0, 1, …), when the run wrote them."""
+        out = {}
+        for f in self.path.glob("eval_r*.jsonl"):
+            m = re.fullmatch(r"eval_r(\d+)", f.stem)
+            if m:
+                out[int(m.group(1))] = RunStore(self.path).read(f.stem, EvalRecord)
+        return dict(sorted(out.items()))
 
 
 def read_run(path: Path) -> RunInfo:
@@ -71,9 +85,68 @@ def read_run(path: Path) -> RunInfo:
     except (TypeError, ValueError):
         raise RunStoreError(f"{manifest_path}: 'seed' must be an integer (got {manifest['seed']!r})") from None
     label = BASELINE if cfg.method == BASELINE else cfg.condition
+    data = manifest["config"].get("data") or {}
     return RunInfo(path=Path(path), experiment=str(manifest.get("experiment", cfg.name)), seed=seed,
                    domain=cfg.domain, method=cfg.method, condition=label, model=cfg.model.path,
-                   dataset=cfg.data.dataset, retries=cfg.retry.k)
+                   dataset=cfg.data.dataset, retries=cfg.retry.k, fingerprint=str(manifest.get("fingerprint", "")),
+                   warnings=tuple(run_warnings(manifest)), redraw_per_seed=bool(data.get("redraw_per_seed", False)))
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "weak")
+    return bool(value)
+
+
+def run_warnings(manifest: dict[str, Any]) -> list[str]:
+    """Warnings every table made from this run must carry, read defensively from the manifest:
+    - trained on eval problems: `config.data.allow_train_on_eval` set, a recorded train/eval overlap
+      (`train_eval_overlap` at the top level or under `data`), or a training method whose train and eval split of
+      the same dataset file are the same split;
+    - code ran in a weak sandbox: `sandbox.weak` true or `sandbox.strength == "weak"` (also `sandbox_weak`)."""
+    cfg = manifest.get("config") or {}
+    data = cfg.get("data") or {}
+    out = []
+    same_split = (cfg.get("method") != BASELINE and data.get("train_split") is not None
+                  and data.get("train_split") == data.get("eval_split"))
+    overlap = manifest.get("train_eval_overlap", data.get("train_eval_overlap"))
+    if _truthy(data.get("allow_train_on_eval")) or _truthy(overlap) or same_split:
+        what = (f"{overlap} eval problems" if isinstance(overlap, int) and not isinstance(overlap, bool)
+                else f"split {data.get('eval_split')!r}" if same_split else "eval problems")
+        out.append(f"TRAINED ON EVAL: this run trained on {what} of {data.get('dataset')!r} (train_split="
+                   f"{data.get('train_split')!r}, eval_split={data.get('eval_split')!r}); its gains are not "
+                   f"held-out gains")
+    sandbox = manifest.get("sandbox")
+    weak = _truthy(manifest.get("sandbox_weak"))
+    layers = None
+    if isinstance(sandbox, dict):
+        weak = weak or _truthy(sandbox.get("weak")) or str(sandbox.get("strength", "")).lower() == "weak"
+        layers = sandbox.get("layers")
+    if weak:
+        got = f" (layers: {', '.join(map(str, layers))})" if isinstance(layers, (list, tuple)) else ""
+        out.append(f"WEAK SANDBOX: generated code ran without the full sandbox{got}; a verdict may have been "
+                   f"gamed by the program under test")
+    return out
+
+
+def seed_varies(runs: Sequence[RunInfo]) -> str:
+    """One sentence: what differs between the seeds of these runs."""
+    varies = "sampling (first attempts, retries and eval samples), LoRA initialisation and training-data order"
+    if any(r.redraw_per_seed for r in runs):
+        return f"A seed varies {varies}, and the problem draw (data.redraw_per_seed)."
+    return f"A seed varies {varies}; the train and eval problems are the same for every seed."
+
+
+BUDGET_COLUMNS = (("samples", "Samples"), ("completion_tokens", "Gen. tokens"), ("train_tokens", "Train tokens"),
+                  ("verifier_calls", "Verifier calls"), ("wall_s", "Wall s"))
+
+
+def run_budget(run_dir: Path) -> dict[str, float]:
+    """One run's budget: each counter summed over the stages of its manifest (attempts, retries, verify, train,
+    opsd, eval...)."""
+    stages = RunStore(run_dir).manifest().get("stages", {})
+    return {key: float(sum(st.get(key, 0) or 0 for st in stages.values() if isinstance(st, dict)))
+            for key, _ in BUDGET_COLUMNS}
 
 
 def discover_runs(dirs: Iterable[str | Path]) -> list[RunInfo]:

@@ -5,8 +5,10 @@ They are written through the real RunStore and records, so the analyses read the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,17 +19,28 @@ from formalpi.runs import RunStore
 
 def write_run(runs_dir: str | Path, experiment: str, seed: int, records: Sequence[EvalRecord], *,
               condition: str = "try_again", method: str = "retry", domain: str = "math", model: str = "tiny",
-              dataset: str = "arith", retries: int = 1, base_records: Sequence[EvalRecord] = ()) -> RunStore:
-    """One seed directory: manifest (a real ExperimentConfig dump), eval.jsonl and optionally base_eval.jsonl."""
+              dataset: str = "arith", retries: int = 1, base_records: Sequence[EvalRecord] = (),
+              train_split: str = "train", round_records: Sequence[Sequence[EvalRecord]] = (),
+              manifest_extra: Mapping[str, Any] | None = None) -> RunStore:
+    """One seed directory: manifest (a real ExperimentConfig dump, plus `manifest_extra` keys), eval.jsonl and
+    optionally base_eval.jsonl and per-round eval_r<k>.jsonl."""
     cfg = ExperimentConfig(name=experiment, domain=domain, method=method, condition=condition, seeds=[seed])
     cfg.model.path = model
     cfg.data.dataset = dataset
+    cfg.data.train_split = train_split
     cfg.retry.k = retries
+    cfg.retry.rounds = max(1, len(round_records))
     store = RunStore.open(runs_dir, experiment, seed, cfg.model_dump(mode="json"), fingerprint=cfg.fingerprint())
     store.append("eval", records)
     if base_records:
         store.append("base_eval", base_records)
+    for k, recs in enumerate(round_records):
+        store.append(f"eval_r{k}", recs)
     store.mark_done("eval", count=len(records))
+    if manifest_extra:
+        m = store.manifest()
+        m.update(manifest_extra)
+        store.manifest_path.write_text(json.dumps(m, indent=2, sort_keys=True))  # stands in for other stages' keys
     return store
 
 

@@ -40,8 +40,8 @@ def report(run_dirs: list[Path] = typer.Argument(..., help="run directories (sea
 
 def condition_table_rich(g: GroupAnalysis) -> Table:
     table = Table(title=g.title)
-    for name in CONDITION_HEADER:
-        table.add_column(name, no_wrap=True)  # numbers must stay whole in narrow terminals
+    for name in CONDITION_HEADER:  # "95% CI" over "(t, seeds)": narrow headers leave room for the numbers
+        table.add_column(name.replace(" (t over seeds)", "\n(t, seeds)"), no_wrap=True)  # numbers stay whole
     for cells in condition_cells(g.rows, g.baseline is not None):
         table.add_row(*cells)
     return table
@@ -51,7 +51,7 @@ def diversity(runs: list[Path] = typer.Argument(..., help="run directories (sear
               domain: DiversityDomain | None = typer.Option(None, "--domain",
                                                             help="canonicalise as this domain (default: each run's)"),
               n_boot: int = typer.Option(1000, "--n-boot", min=100, help="bootstrap replicates")) -> None:
-    """Path diversity (PD_exact / PD_lex / PD_sem) of the eval samples, all and correct-only."""
+    """Path diversity of the correct eval solutions per condition: PD_path and the surface control PD_lex."""
     summaries = runs_diversity(discover_runs(runs), domain, n_boot=n_boot)
     console.print(render_diversity_table(summaries), highlight=False, markup=False)
 
