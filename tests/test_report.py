@@ -239,3 +239,28 @@ def test_run_results_json_by_hand(tmp_path):
     assert res["eval"]["pass@1_per_level"] == {"1": 25.0, "2": 100.0}
     assert res["budget"]["train_tokens"] == 1234 and res["budget"]["wall_s"] == 2.5
     assert res["warnings"] == [] and res["rounds"] == {}
+
+
+def test_report_builds_without_statsmodels(demo, tmp_path):
+    """The report needs only core dependencies (scipy's exact binomial test for McNemar, Holm by hand): it is built
+    in a fresh interpreter that refuses to import statsmodels."""
+    import subprocess
+    import sys
+
+    code = f"""
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "statsmodels":
+            raise ModuleNotFoundError("statsmodels blocked by the test", name=name)
+sys.meta_path.insert(0, Block())
+from formalpi.analysis.report import ReportOptions, write_report
+print(write_report([{str(demo)!r}], {str(tmp_path / 'rep')!r}, ReportOptions(n_boot=200, plots=False)))
+assert "statsmodels" not in sys.modules
+"""
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "### McNemar per seed" in text and "separated at 95%" in text
