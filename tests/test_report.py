@@ -192,6 +192,9 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
                   train_split="test")  # trains on the eval split
         write_run(tmp_path, "tests", s, eval_records(_correct(9), seed=s, condition="test_suite"),
                   condition="gibberish", manifest_extra={"sandbox": {"weak": True, "layers": ["rlimits", "session"]}})
+        # the engine's record of an overlap found at start (data.allow_train_on_eval = true let it run)
+        write_run(tmp_path, "wrong", s, eval_records(_correct(9), seed=s, condition="wrong"), condition="wrong",
+                  manifest_extra={"train_on_eval": {"count": 12}})
     out = tmp_path / "rep"
     text = write_report([tmp_path], out, ReportOptions(n_boot=200, plots=False)).read_text()
     assert "| gold (!) | 2 |" in text and "| gibberish (!) | 2 |" in text and "| baseline (pass@1) | 2 |" in text
@@ -200,6 +203,7 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
     # under the condition table, the McNemar, level/U tables, and the cross-group tables: every table says it
     assert text.count(eval_warning) >= 5 and text.count(weak) >= 5
     assert "[rows: gold]" in text and "[rows: gibberish]" in text
+    assert "TRAINED ON EVAL: this run trained on 12 eval problems of 'arith'" in text and "| wrong (!) | 2 |" in text
     for heading in ("## Domain × model × method", "## Budget", "## Path diversity"):
         section = text.split(heading, 1)[1].split("\n## ", 1)[0]
         assert eval_warning in section and weak in section, heading

@@ -98,21 +98,41 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
+def _overlap_count(value: Any) -> int | None:
+    """How many eval problems a recorded overlap names, when it says (an int, a list of ids, or a dict with one)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    if isinstance(value, dict):
+        for key in ("count", "problems", "n", "overlap"):
+            if key in value:
+                return _overlap_count(value[key])
+    return None
+
+
 def run_warnings(manifest: dict[str, Any]) -> list[str]:
     """Warnings every table made from this run must carry, read defensively from the manifest:
-    - trained on eval problems: `config.data.allow_train_on_eval` set, a recorded train/eval overlap
-      (`train_eval_overlap` at the top level or under `data`), or a training method whose train and eval split of
-      the same dataset file are the same split;
+    - trained on eval problems: the overlap the engine records (`train_on_eval`; also read: `train_eval_overlap`
+      at the top level or under `data`), or, for manifests without that record, `config.data.allow_train_on_eval`
+      set or a training method whose train and eval split of the same dataset are the same split;
     - code ran in a weak sandbox: `sandbox.weak` true or `sandbox.strength == "weak"` (also `sandbox_weak`)."""
     cfg = manifest.get("config") or {}
     data = cfg.get("data") or {}
     out = []
-    same_split = (cfg.get("method") != BASELINE and data.get("train_split") is not None
-                  and data.get("train_split") == data.get("eval_split"))
-    overlap = manifest.get("train_eval_overlap", data.get("train_eval_overlap"))
-    if _truthy(data.get("allow_train_on_eval")) or _truthy(overlap) or same_split:
-        what = (f"{overlap} eval problems" if isinstance(overlap, int) and not isinstance(overlap, bool)
-                else f"split {data.get('eval_split')!r}" if same_split else "eval problems")
+    trains = cfg.get("method") != BASELINE
+    same_split = trains and data.get("train_split") is not None and data.get("train_split") == data.get("eval_split")
+    recorded = next((manifest[k] for k in ("train_on_eval", "train_eval_overlap") if k in manifest),
+                    data.get("train_eval_overlap"))
+    if recorded is not None:
+        overlap = trains and (_truthy(recorded) or same_split)
+    else:
+        overlap = trains and (_truthy(data.get("allow_train_on_eval")) or same_split)
+    if overlap:
+        n = _overlap_count(recorded)
+        what = f"{n} eval problems" if n else (f"split {data.get('eval_split')!r}" if same_split else "eval problems")
         out.append(f"TRAINED ON EVAL: this run trained on {what} of {data.get('dataset')!r} (train_split="
                    f"{data.get('train_split')!r}, eval_split={data.get('eval_split')!r}); its gains are not "
                    f"held-out gains")
