@@ -61,7 +61,7 @@ def test_write_report_files_and_sections(demo, tmp_path):
                     "![gains](gains.png)"):
         assert section in text
     assert "| gold | The failure bit and the gold final answer" in text
-    assert "A seed varies sampling" in text and "the same for every seed" in text
+    assert "A seed varies sampling" in text and "the train and eval problems are the same for every seed" in text
     for png in ("gains", "inverted_u", "levels", "retries", "diversity"):
         data = (demo / f"{png}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
@@ -194,7 +194,8 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
                   condition="gibberish", manifest_extra={"sandbox": {"weak": True, "layers": ["rlimits", "session"]}})
         # the engine's record of an overlap found at start (data.allow_train_on_eval = true let it run)
         write_run(tmp_path, "wrong", s, eval_records(_correct(9), seed=s, condition="wrong"), condition="wrong",
-                  manifest_extra={"train_on_eval": {"count": 12}})
+                  manifest_extra={"data": {"train_eval_overlap": 12, "allow_train_on_eval": True,
+                                           "seed_varies": ["sampling", "sft_data_order", "lora_init"]}})
     out = tmp_path / "rep"
     text = write_report([tmp_path], out, ReportOptions(n_boot=200, plots=False)).read_text()
     assert "| gold (!) | 2 |" in text and "| gibberish (!) | 2 |" in text and "| baseline (pass@1) | 2 |" in text
@@ -204,6 +205,8 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
     assert text.count(eval_warning) >= 5 and text.count(weak) >= 5
     assert "[rows: gold]" in text and "[rows: gibberish]" in text
     assert "TRAINED ON EVAL: this run trained on 12 eval problems of 'arith'" in text and "| wrong (!) | 2 |" in text
+    assert "A seed varies sampling (first attempts, retries, eval samples), SFT data order, LoRA initialisation; " \
+           "the train and eval problems are the same for every seed." in text
     for heading in ("## Domain × model × method", "## Budget", "## Path diversity"):
         section = text.split(heading, 1)[1].split("\n## ", 1)[0]
         assert eval_warning in section and weak in section, heading
@@ -217,9 +220,9 @@ def test_per_round_gains_for_iterative_rows(tmp_path):
     # baseline 40%; round 1 model 50% (+10), round 2 model 45% (+5), final = round 2
     for s in (1, 2):
         write_run(tmp_path, "baseline", s, eval_records(_correct(8), seed=s, condition="b"), method="baseline")
-        rounds = [eval_records(_correct(10), seed=s, condition="gold"), eval_records(_correct(9), seed=s,
-                                                                                      condition="gold")]
-        write_run(tmp_path, "gold", s, rounds[-1], condition="gold", round_records=rounds)
+        r1, r2 = eval_records(_correct(10), seed=s, condition="gold"), eval_records(_correct(9), seed=s,
+                                                                                    condition="gold")
+        write_run(tmp_path, "gold", s, r2, condition="gold", round_records=[r1])  # eval_r0.jsonl, then eval.jsonl
     out = tmp_path / "rep"
     text = write_report([tmp_path], out, ReportOptions(n_boot=200, plots=False)).read_text()
     assert "### Per round" in text

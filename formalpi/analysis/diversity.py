@@ -29,6 +29,7 @@ import numpy as np
 from formalpi.analysis.paths import Path_, lean_proof_body, path_of, path_similarity
 from formalpi.analysis.runs_index import RunInfo
 from formalpi.analysis.stats import AnalysisError
+from formalpi.analysis.tables import row_keys
 from formalpi.records import EvalRecord
 
 __all__ = ["DiversityDomain", "Diversity", "ProblemDiversity", "DiversityMeasure", "DiversitySummary", "pd_path",
@@ -222,8 +223,6 @@ def runs_diversity(runs: Sequence[RunInfo], domain: DiversityDomain | str | None
                    seed: int = 0) -> list[DiversitySummary]:
     """Per comparable group and condition row (the report's row keys), over each run's correct eval samples.
     `domain` measures every run as that domain (default: each run's own)."""
-    from formalpi.analysis.tables import row_keys  # tables → stats only; imported here to keep this module light
-
     by_group: dict[tuple[str, str, str], list[RunInfo]] = {}
     for r in runs:
         by_group.setdefault(r.group, []).append(r)

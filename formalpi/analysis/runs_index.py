@@ -37,6 +37,8 @@ class RunInfo:
     fingerprint: str = ""  # the config fingerprint the run store recorded
     warnings: tuple[str, ...] = ()  # what a reader of any table made from this run must see (run_warnings)
     redraw_per_seed: bool = False  # data.redraw_per_seed: a seed also redraws the problems
+    rounds: int = 1  # retry rounds (iterative rows have > 1)
+    seed_varies: tuple[str, ...] = ()  # the engine's record of what a seed varies (manifest `data.seed_varies`)
 
     @property
     def is_baseline(self) -> bool:
@@ -54,12 +56,20 @@ class RunInfo:
         return RunStore(self.path).read("base_eval", EvalRecord)
 
     def round_eval_records(self) -> dict[int, list[EvalRecord]]:
-        """Per-round evaluations of an iterative run (`eval_r<k>.jsonl`, k = 0, 1, …), when the run wrote them."""
+        """Per-round evaluations of an iterative run, round index 0-based: `eval_r<k>.jsonl` for the rounds before
+        the last, and the final `eval.jsonl` as the last round (the engine's layout). {} for a one-round run or
+        one that wrote no per-round evals."""
+        store = RunStore(self.path)
         out = {}
         for f in self.path.glob("eval_r*.jsonl"):
             m = re.fullmatch(r"eval_r(\d+)", f.stem)
             if m:
-                out[int(m.group(1))] = RunStore(self.path).read(f.stem, EvalRecord)
+                out[int(m.group(1))] = store.read(f.stem, EvalRecord)
+        if not out:
+            return {}
+        last = self.rounds - 1
+        if self.rounds > 1 and last not in out and store.path("eval").exists():
+            out[last] = store.read("eval", EvalRecord)
         return dict(sorted(out.items()))
 
 
@@ -86,10 +96,13 @@ def read_run(path: Path) -> RunInfo:
         raise RunStoreError(f"{manifest_path}: 'seed' must be an integer (got {manifest['seed']!r})") from None
     label = BASELINE if cfg.method == BASELINE else cfg.condition
     data = manifest["config"].get("data") or {}
+    record = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
     return RunInfo(path=Path(path), experiment=str(manifest.get("experiment", cfg.name)), seed=seed,
                    domain=cfg.domain, method=cfg.method, condition=label, model=cfg.model.path,
                    dataset=cfg.data.dataset, retries=cfg.retry.k, fingerprint=str(manifest.get("fingerprint", "")),
-                   warnings=tuple(run_warnings(manifest)), redraw_per_seed=bool(data.get("redraw_per_seed", False)))
+                   warnings=tuple(run_warnings(manifest)), redraw_per_seed=bool(data.get("redraw_per_seed", False)),
+                   seed_varies=_as_tokens(record.get("seed_varies")), rounds=cfg.retry.rounds if cfg.method == "retry"
+                   else 1)
 
 
 def _truthy(value: Any) -> bool:
@@ -115,8 +128,9 @@ def _overlap_count(value: Any) -> int | None:
 
 def run_warnings(manifest: dict[str, Any]) -> list[str]:
     """Warnings every table made from this run must carry, read defensively from the manifest:
-    - trained on eval problems: the overlap the engine records (`train_on_eval`; also read: `train_eval_overlap`
-      at the top level or under `data`), or, for manifests without that record, `config.data.allow_train_on_eval`
+    - trained on eval problems: the overlap the engine records (`data.train_eval_overlap` of the manifest, a count
+      of problems in both splits; also read under the top level or the config's data), or, for manifests without
+      that record, `config.data.allow_train_on_eval`
       set or a training method whose train and eval split of the same dataset are the same split;
     - code ran in a weak sandbox: `sandbox.weak` true or `sandbox.strength == "weak"` (also `sandbox_weak`)."""
     cfg = manifest.get("config") or {}
@@ -124,8 +138,9 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
     out = []
     trains = cfg.get("method") != BASELINE
     same_split = trains and data.get("train_split") is not None and data.get("train_split") == data.get("eval_split")
-    recorded = next((manifest[k] for k in ("train_on_eval", "train_eval_overlap") if k in manifest),
-                    data.get("train_eval_overlap"))
+    record = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}  # the engine's data record
+    recorded = next((src[k] for src in (record, manifest, data) for k in ("train_eval_overlap", "train_on_eval")
+                     if k in src), None)
     if recorded is not None:
         overlap = trains and (_truthy(recorded) or same_split)
     else:
@@ -149,12 +164,36 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
     return out
 
 
+def _as_tokens(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    return ()
+
+
+# the engine's seed_varies tokens (formalpi/engine/stages.py) in words
+SEED_VARIES_WORDS = {
+    "eval_sampling": "eval sampling", "sampling": "sampling (first attempts, retries, eval samples)",
+    "sft_data_order": "SFT data order", "problem_order": "training problem order",
+    "lora_init": "LoRA initialisation", "train_problems": "the training problems (data.redraw_per_seed)",
+}
+
+
 def seed_varies(runs: Sequence[RunInfo]) -> str:
-    """One sentence: what differs between the seeds of these runs."""
-    varies = "sampling (first attempts, retries and eval samples), LoRA initialisation and training-data order"
-    if any(r.redraw_per_seed for r in runs):
-        return f"A seed varies {varies}, and the problem draw (data.redraw_per_seed)."
-    return f"A seed varies {varies}; the train and eval problems are the same for every seed."
+    """One sentence: what differs between the seeds of these runs, from the engine's record when the manifests have
+    it, else from the configs."""
+    tokens = list(dict.fromkeys(t for r in runs for t in r.seed_varies))
+    redraw = "train_problems" in tokens or any(r.redraw_per_seed for r in runs)
+    if tokens:
+        what = ", ".join(SEED_VARIES_WORDS.get(t, t) for t in tokens)
+    else:
+        what = "sampling (first attempts, retries, eval samples), SFT data order and LoRA initialisation"
+        if redraw:
+            what += ", and the training problems (data.redraw_per_seed)"
+    fixed = ("the eval problems are the same for every seed" if redraw
+             else "the train and eval problems are the same for every seed")
+    return f"A seed varies {what}; {fixed}."
 
 
 BUDGET_COLUMNS = (("samples", "Samples"), ("completion_tokens", "Gen. tokens"), ("train_tokens", "Train tokens"),

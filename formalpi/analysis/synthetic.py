@@ -5,7 +5,6 @@ They are written through the real RunStore and records, so the analyses read the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,14 @@ def write_run(runs_dir: str | Path, experiment: str, seed: int, records: Sequenc
               train_split: str = "train", round_records: Sequence[Sequence[EvalRecord]] = (),
               manifest_extra: Mapping[str, Any] | None = None) -> RunStore:
     """One seed directory: manifest (a real ExperimentConfig dump, plus `manifest_extra` keys), eval.jsonl and
-    optionally base_eval.jsonl and per-round eval_r<k>.jsonl."""
+    optionally base_eval.jsonl. `round_records`: the evals of the rounds before the last (eval_r0.jsonl, …), the
+    engine's layout for an iterative run of len(round_records) + 1 rounds whose last round is `records`."""
     cfg = ExperimentConfig(name=experiment, domain=domain, method=method, condition=condition, seeds=[seed])
     cfg.model.path = model
     cfg.data.dataset = dataset
     cfg.data.train_split = train_split
     cfg.retry.k = retries
-    cfg.retry.rounds = max(1, len(round_records))
+    cfg.retry.rounds = len(round_records) + 1
     store = RunStore.open(runs_dir, experiment, seed, cfg.model_dump(mode="json"), fingerprint=cfg.fingerprint())
     store.append("eval", records)
     if base_records:
@@ -38,9 +38,7 @@ def write_run(runs_dir: str | Path, experiment: str, seed: int, records: Sequenc
         store.append(f"eval_r{k}", recs)
     store.mark_done("eval", count=len(records))
     if manifest_extra:
-        m = store.manifest()
-        m.update(manifest_extra)
-        store.manifest_path.write_text(json.dumps(m, indent=2, sort_keys=True))  # stands in for other stages' keys
+        store.annotate(**manifest_extra)
     return store
 
 
