@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from formalpi.analysis.frontier import (
-    BinDelta, FrontierBand, UPoint, base_solve_rates, frontier_deltas, inverted_u, level_deltas)
+    BaseRates, BinDelta, FrontierBand, UPoint, base_solve_rates, cross_fit_rates, frontier_deltas, inverted_u,
+    level_deltas)
 from formalpi.analysis.runs_index import BASELINE, RunInfo, seed_varies
 from formalpi.analysis.stats import (
     AnalysisError, Comparison, CorrectnessMatrix, SeedMcNemar, SeedSummary, compare_family, correctness_matrix,
@@ -146,29 +147,37 @@ def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: R
         g.mcnemar = mcnemar_family(matrices, g.reference)
     if base_m is not None:
         g.rounds = round_gains(by_key, base_m, baseline)
-        independent = [rec for r in runs for rec in base_records.get(r.path, [])]
         try:
-            u_rates = base_solve_rates(independent, min_base_n) if independent else None
-        except AnalysisError:
-            u_rates = None
-        for row in rows:
-            if not row.is_baseline:
-                g.u_source, pts = inverted_u(matrices[row.key], base_m, u_rates, n_boot=n_boot, seed=seed)
-                g.u_points.extend(pts)
-        pooled = [rec for r in runs for rec in base_records.get(r.path, [])]
-        if not pooled:
-            pooled = [rec for r in by_key[baseline] for rec in records[r.path] if rec.n >= min_base_n]
-        try:
-            rates = base_solve_rates(pooled, min_base_n) if pooled else None
-        except AnalysisError as e:  # too few base samples: the report goes on without the frontier section
-            rates, g.notes = None, [*g.notes, f"frontier bands skipped: {e}"]
+            base_rates = _base_rates(runs, by_key[baseline], records, base_records, min_base_n)
+        except AnalysisError as e:  # too few base samples: the report goes on without the bands
+            base_rates, g.notes = None, [*g.notes, f"frontier bands skipped: {e}"]
+        # the baseline the bands are measured against: the whole baseline, or its held-out half when cross-fitted
+        band_base = base_m
+        if base_rates is not None and base_rates.baseline_by_seed is not None:
+            band_base = correctness_matrix(base_rates.baseline_by_seed, baseline)
+            g.notes = [*g.notes, f"frontier and inverted-U bands: base rates from {base_rates.source}"]
         for row in rows:
             if row.is_baseline:
                 continue
-            if rates:
-                g.frontier.extend(frontier_deltas(matrices[row.key], base_m, rates, band, n_boot=n_boot, seed=seed))
-            g.levels.extend(level_deltas(matrices[row.key], base_m, n_boot=n_boot, seed=seed))
+            m = matrices[row.key]
+            if base_rates is not None:
+                g.frontier.extend(frontier_deltas(m, band_base, base_rates.rates, band, n_boot=n_boot, seed=seed))
+            g.u_source, pts = inverted_u(m, band_base if base_rates else base_m,
+                                         base_rates.rates if base_rates else None, n_boot=n_boot, seed=seed)
+            if base_rates is not None:
+                g.u_source += f" (rates from {base_rates.source})"
+            g.u_points.extend(pts)
+            g.levels.extend(level_deltas(m, base_m, n_boot=n_boot, seed=seed))
     return g
+
+
+def _base_rates(runs: Sequence[RunInfo], baseline_runs: Sequence[RunInfo], records: RecordCache,
+                base_records: RecordCache, min_n: int) -> BaseRates | None:
+    """Independent base samples (base_eval) when any run has them, else the baseline's eval samples cross-fitted."""
+    independent = [rec for r in runs for rec in base_records.get(r.path, [])]
+    if independent:
+        return BaseRates(base_solve_rates(independent, min_n), None, "independent base samples (base_eval)")
+    return cross_fit_rates({r.seed: records[r.path] for r in baseline_runs}, min_n)
 
 
 def round_gains(by_key: Mapping[str, Sequence[RunInfo]], base_m: CorrectnessMatrix, baseline: str | None
