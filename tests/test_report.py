@@ -70,8 +70,9 @@ def test_write_report_files_and_sections(demo, tmp_path):
     # correct solutions only, per condition: "x \boxed{1}" and "y \boxed{2}" differ in words but hold no
     # formula, so their paths are both empty: PD_path 0 while the surface control PD_lex is 1. Problems with 2
     # correct samples on some seed: gold 5 (10, 10, 9 solved of 20), baseline 4 (8, 9, 7)
-    assert "| math / tiny / arith | gold | 3 | 5 | 0.000 [0.000, 0.000] | 1.000 [1.000, 1.000] |" in text
-    assert "| math / tiny / arith | baseline | 3 | 4 | 0.000 [0.000, 0.000] | 1.000 [1.000, 1.000] |" in text
+    assert "| math / tiny / arith | gold | 3 | 5 | 0.000 [0.000, 0.000] | +0.000 [+0.000, +0.000] (n=4) | " \
+           "1.000 [1.000, 1.000] |" in text
+    assert "| math / tiny / arith | baseline | 3 | 4 | 0.000 [0.000, 0.000] | — | 1.000 [1.000, 1.000] |" in text
     out = write_report([demo], tmp_path / "elsewhere", ReportOptions(n_boot=200, plots=False))
     assert out.exists() and not (tmp_path / "elsewhere" / "gains.png").exists()
 
