@@ -192,7 +192,8 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
         write_run(tmp_path, "gold", s, eval_records(_correct(10), seed=s, condition="gold"), condition="gold",
                   train_split="test")  # trains on the eval split
         write_run(tmp_path, "tests", s, eval_records(_correct(9), seed=s, condition="test_suite"),
-                  condition="gibberish", manifest_extra={"sandbox": {"weak": True, "layers": ["rlimits", "session"]}})
+                  condition="gibberish", manifest_extra={"sandbox": {"mount_ns": True, "net_ns": False, "uid": False,
+                                                                     "weak": True}})  # the code domain's record
         # the engine's record of an overlap found at start (data.allow_train_on_eval = true let it run)
         write_run(tmp_path, "wrong", s, eval_records(_correct(9), seed=s, condition="wrong"), condition="wrong",
                   manifest_extra={"data": {"train_eval_overlap": 12, "allow_train_on_eval": True,
@@ -201,7 +202,7 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
     text = write_report([tmp_path], out, ReportOptions(n_boot=200, plots=False)).read_text()
     assert "| gold (!) | 2 |" in text and "| gibberish (!) | 2 |" in text and "| baseline (pass@1) | 2 |" in text
     eval_warning = "TRAINED ON EVAL: this run trained on split 'test' of 'arith'"
-    weak = "WEAK SANDBOX: generated code ran without the full sandbox (layers: rlimits, session)"
+    weak = "WEAK SANDBOX: generated code ran without the full sandbox (missing layers: net_ns, uid)"
     # under the condition table, the McNemar, level/U tables, and the cross-group tables: every table says it
     assert text.count(eval_warning) >= 5 and text.count(weak) >= 5
     assert "[rows: gold]" in text and "[rows: gibberish]" in text
