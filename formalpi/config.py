@@ -71,6 +71,21 @@ class TrainConfig(_Section):
     weight_decay: float = Field(default=0.0, ge=0)
     gradient_checkpointing: bool = False  # trade compute for memory (8B full FT, long Lean sequences)
     liger_kernel: bool | None = None  # Liger's fused RMSNorm/SwiGLU/RoPE/linear-CE kernels; None = on for CUDA if installed
+    lr_scheduler: Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                          "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"] = "cosine"  # transformers' names
+    # logging integrations of the trainer (transformers' names: "tensorboard", "wandb", "mlflow", ...); TensorBoard
+    # event files go to <run>/<seed>/tensorboard/checkpoint_r<round>/. Not part of the fingerprint.
+    report_to: list[str] = Field(default_factory=list)
+    # any further SFTConfig field (TRL), e.g. {max_grad_norm = 0.5, logging_steps = 1}; checked against SFTConfig
+    # before the run starts; fields that have a key above are refused (use that key)
+    sft_args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _report_to_list(cls, v: Any) -> Any:
+        if v in ("none", None):
+            return []
+        return [v] if isinstance(v, str) else v
 
 
 class EvalConfig(_Section):
@@ -173,7 +188,9 @@ class ExperimentConfig(_Section):
         """What must match for a run directory to be resumed (seeds and output dir excluded)."""
         # a method's own section only counts for that method: runs of other methods keep their fingerprints
         unused = {"opsd", "grpo"} - {self.method}
-        d = self.model_dump(mode="json", exclude={"seeds", "runs_dir", *unused})
+        # where training logs are sent does not change a result: switching TensorBoard on may resume a run
+        d = self.model_dump(mode="json", exclude={"seeds": True, "runs_dir": True, "train": {"report_to"},
+                                                  **{k: True for k in unused}})
         return json.dumps(d, sort_keys=True)
 
 
