@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -163,7 +164,7 @@ class ExperimentConfig(_Section):
     domain: Literal["math", "code", "lean"] = "math"
     method: Literal["baseline", "retry", "opsd", "grpo"] = "retry"
     condition: str = "try_again"  # a name in formalpi.engine.conditions.REGISTRY
-    seeds: list[int] = Field(default_factory=lambda: [42])
+    seeds: list[Annotated[int, Field(ge=0, le=2**32 - 1)]] = Field(default_factory=lambda: [42])  # numpy/TRL: uint32
     runs_dir: str = "runs"
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -194,10 +195,15 @@ class ExperimentConfig(_Section):
         return json.dumps(d, sort_keys=True)
 
 
-def _fmt_errors(err: ValidationError, source: str, model: type[BaseModel]) -> str:
+def _fmt_errors(err: ValidationError, source_of_file: str, model: type[BaseModel],
+                overrides: Sequence[str] = ()) -> str:
+    set_keys = {item.split("=", 1)[0].strip(): item for item in overrides}
     lines = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        # a key set (or a section replaced) by --set is blamed on the flag, not on the file it overrides
+        flag = next((f"--set {item}" for k, item in set_keys.items() if key == k or key.startswith(k + ".")), None)
+        source = flag or source_of_file
         if e["type"] == "extra_forbidden":
             parent = _section_model(model, e["loc"][:-1])
             known = ", ".join(sorted(parent.model_fields)) if parent else "?"
@@ -242,11 +248,12 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def config_from_dict(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+def config_from_dict(data: dict[str, Any], source: str = "<config>", overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """`overrides`: the `--set` items already applied to `data`; errors in their keys name the flag, not `source`."""
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_fmt_errors(e, source, ExperimentConfig)) from None
+        raise ConfigError(_fmt_errors(e, source, ExperimentConfig, overrides)) from None
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -258,4 +265,4 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     data.setdefault("name", path.stem)
-    return config_from_dict(apply_overrides(data, overrides or []), str(path))
+    return config_from_dict(apply_overrides(data, overrides or []), str(path), overrides or [])
