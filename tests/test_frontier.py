@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from formalpi.analysis.frontier import (
-    Bin, FrontierBand, base_solve_rates, frontier_deltas, group_base_rates, level_deltas, render_bin_table)
+    Bin, FrontierBand, base_solve_rates, frontier_deltas, group_base_rates, inverted_u, level_deltas, render_bin_table,
+    render_u_table, u_band)
 from formalpi.analysis.runs_index import discover_runs
 from formalpi.analysis.stats import AnalysisError, correctness_matrix, paired_bootstrap
 from formalpi.analysis.synthetic import eval_records, write_run
@@ -83,3 +84,31 @@ def test_base_rates_need_enough_samples(tmp_path):
     write_run(tmp_path, "baseline", 1, eval_records(np.array([[1] * 4 + [0] * 12], bool), seed=1, condition="b"),
               method="baseline")
     assert group_base_rates(discover_runs([tmp_path])) == {"p0": 0.25}
+
+
+def test_inverted_u_from_independent_base_samples_by_hand(store):
+    runs, mats = store
+    source, pts = inverted_u(mats["gold"], mats["baseline"], group_base_rates(runs), n_boot=300)
+    assert source.startswith("base solve-rate band")
+    assert [p.bin for p in pts] == ["rate 0", "rate [0.5, 0.75)", "rate 1"] and [p.count for p in pts] == [2, 2, 2]
+    # x: the baseline's pass@1 per bin (mean over seeds and the bin's problems); y: the gain over it
+    assert [p.baseline.diff for p in pts] == pytest.approx([0.0, 37.5, 87.5])
+    assert [p.gain.diff for p in pts] == pytest.approx([12.5, 25.0, 12.5])  # peaks in the middle band
+    # the CIs are the paired bootstrap of each bin's columns
+    ref = paired_bootstrap(mats["gold"].rate[:, 2:4], mats["baseline"].rate[:, 2:4], n_boot=300)
+    assert pts[1].gain.ci == ref.ci and pts[1].baseline.ci[0] <= 37.5 <= pts[1].baseline.ci[1]
+    table = render_u_table(pts)
+    assert "| gold | rate [0.5, 0.75) | 2 | 37.5 [" in table and "| +25.0 [" in table
+
+
+def test_inverted_u_falls_back_to_levels_without_base_samples(store):
+    _, mats = store
+    source, pts = inverted_u(mats["gold"], mats["baseline"], None, n_boot=200)
+    assert source == "level" and [p.bin for p in pts] == ["level 1", "level 2"]
+    assert [p.baseline.diff for p in pts] == pytest.approx([50.0, 100 / 3])
+    assert [p.gain.diff for p in pts] == pytest.approx([100 / 6, 100 / 6])
+
+
+def test_u_bands():
+    assert [u_band(r) for r in (0.0, 0.1, 0.25, 0.6, 0.99, 1.0)] == [
+        "rate 0", "rate (0, 0.25)", "rate [0.25, 0.5)", "rate [0.5, 0.75)", "rate [0.75, 1)", "rate 1"]

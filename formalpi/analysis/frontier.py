@@ -156,3 +156,70 @@ def render_bin_table(deltas: Sequence[BinDelta]) -> str:
                 vals.append(_cell(r))
             lines.append(f"| {c} | {metric} | {' | '.join(vals)} |")
     return "\n".join(lines)
+
+
+# ---- the inverted U ---------------------------------------------------------------------------------------------
+
+U_EDGES = (0.25, 0.5, 0.75)  # base solve-rate bands: 0 | (0, .25) | [.25, .5) | [.5, .75) | [.75, 1) | 1
+
+
+def u_band(rate: float) -> str:
+    """The band of a base solve rate for the inverted-U view (finer than unsolved/frontier/saturated)."""
+    if rate <= 0.0:
+        return "rate 0"
+    if rate >= 1.0:
+        return "rate 1"
+    lo = max([0.0, *(e for e in U_EDGES if e <= rate)])
+    hi = min([1.0, *(e for e in U_EDGES if e > rate)])
+    return f"rate [{lo:g}, {hi:g})" if lo > 0 else f"rate (0, {hi:g})"
+
+
+U_BANDS = ("rate 0", "rate (0, 0.25)", "rate [0.25, 0.5)", "rate [0.5, 0.75)", "rate [0.75, 1)", "rate 1")
+
+
+@dataclass(frozen=True)
+class UPoint:
+    """One bin of the inverted U: the baseline's pass@1 there (x, % with a bootstrap CI) and the condition's gain
+    over that same baseline (y, pp, paired bootstrap CI)."""
+
+    condition: str
+    bin: str
+    count: int
+    baseline: BootstrapResult  # the baseline's pass@1 in the bin (a bootstrap of base − 0), %
+    gain: BootstrapResult
+
+
+def inverted_u(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[str, float] | None,
+               n_boot: int = 1000, seed: int = 0) -> tuple[str, list[UPoint]]:
+    """The inverted U of one condition: gains per base solve-rate band when `rates` come from base samples drawn
+    apart from the baseline's eval samples (else the bins would share the baseline's noise and regress to the
+    mean), otherwise per level. Returns (what the bins are, points in bin order)."""
+    c, b = align(cond, base)
+    if rates:
+        labels = [u_band(rates[p]) if p in rates else None for p in c.problem_ids]
+        order, source = U_BANDS, "base solve-rate band (independent base samples)"
+    else:
+        labels = [None if lv is None else f"level {lv}" for lv in c.levels]
+        order = [f"level {lv}" for lv in sorted({lv for lv in c.levels if lv is not None})]
+        source = "level"
+    points = []
+    for name in order:
+        cols = np.array([j for j, lab in enumerate(labels) if lab == name], dtype=np.int64)
+        if not cols.size:
+            continue
+        b_rate, c_rate = b.rate[:, cols], c.rate[:, cols]
+        x = paired_bootstrap(b_rate, np.zeros_like(b_rate), n_boot=n_boot, seed=seed)
+        y = paired_bootstrap(c_rate, b_rate, n_boot=n_boot, seed=seed)
+        points.append(UPoint(cond.label, name, int(cols.size), x, y))
+    return source, points
+
+
+def render_u_table(points: Sequence[UPoint]) -> str:
+    """Markdown: one row per condition × bin, x (baseline pass@1) and y (gain) with their 95% CIs."""
+    lines = ["| Condition | Bin | Problems | Baseline pass@1 % [95% CI] | Gain pp [95% paired-bootstrap CI] |",
+             "|---|---|---|---|---|"]
+    for p in points:
+        x, y = p.baseline, p.gain
+        lines.append(f"| {p.condition} | {p.bin} | {p.count} | {x.diff:.1f} [{x.ci[0]:.1f}, {x.ci[1]:.1f}] | "
+                     f"{y.diff:+.1f} [{y.ci[0]:+.1f}, {y.ci[1]:+.1f}] |")
+    return "\n".join(lines)

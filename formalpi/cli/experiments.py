@@ -86,6 +86,7 @@ def register(root: typer.Typer) -> None:
             executor: str = typer.Option("local", help="verification pools: local | ray (one actor per node)"),
             ray_address: Optional[str] = typer.Option(None, help="Ray cluster address ('auto' after ray start)")):
         """Run one experiment config over its seeds (resumes whatever is already in the run store)."""
+        from formalpi.analysis.results import write_run_results
         from formalpi.config import load_config
         from formalpi.engine.preflight import preflight
         from formalpi.engine.run import run_experiment
@@ -99,6 +100,7 @@ def register(root: typer.Typer) -> None:
         with progress() as p:
             for seed in seed_list:
                 result = run_experiment(cfg, seed, stage_progress(p), scale=scale)
+                write_run_results(result.store.root)  # results.json: metrics, budget, fingerprint of this seed
                 console.print(f"[bold]{cfg.name}[/] seed {seed}: " + ", ".join(
                     f"{k} {v.get('pass@1', float('nan')):.1f}" for k, v in result.summary.items()))
         console.print(f"runs in {Path(cfg.runs_dir) / cfg.name}; `formalpi report {Path(cfg.runs_dir) / cfg.name}`")
