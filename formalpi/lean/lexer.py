@@ -1,0 +1,272 @@
+"""A Lean 4 lexer for the verifier's pre-check: code tokens with their lines, comments and literals set apart.
+
+It follows Lean's own `tokenFn` / `whitespace` (Lean.Parser.Basic) where a wrong split would hide code from the
+pre-check: line comments `--`, nested block comments `/- … -/` (doc comments `/--`, `/-!` start their nesting
+after three characters, as Lean's do), string literals with escapes, raw strings `r#"…"#`, interpolated strings
+`s!"…{code}…"` (the code inside `{}` is lexed as code), character literals (a `'` at a token start is one, as
+in Lean), identifiers with Lean's letter classes and `«»` escapes, dotted names split into components.
+
+Where Lean's token table (which we do not have) could split differently, the lexer refuses instead of guessing
+(`LexError`): an unclosed comment or literal, a malformed character literal, a `'` after a symbol that could be
+either a symbol token or a character literal. One pass, linear in the input: every character is looked at a
+bounded number of times.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(str, Enum):
+    IDENT = "ident"  # identifiers and keywords alike (`theorem`, `nlinarith`, `h₀`, `Nat.succ`, `«x y»`)
+    NUMBER = "number"
+    STRING = "string"  # "…" or r#"…"#; `brace` set when an ordinary string holds an unescaped `{`
+    INTERP = "interp"  # the literal parts of an interpolated string (its `{code}` parts are separate tokens)
+    CHAR = "char"
+    SYMBOL = "symbol"  # punctuation and operators; `:=` is one token
+    HASH = "hash"  # `#name`: a `#`-command (`#eval`, `#print`, `#guard_msgs`, …)
+    ATTR = "attr"  # `@[`: an attribute list
+    BACKTICK = "backtick"  # a name literal or a syntax quotation
+    COMMENT = "comment"
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: Kind
+    text: str
+    start: int  # offset in the input
+    end: int
+    line: int  # 1-based
+    col: int  # 0-based, in code points (as the REPL counts)
+    parts: tuple[str, ...] = ()  # IDENT: the dotted components, «» removed
+    brace: bool = False  # STRING: holds an unescaped `{`
+
+    @property
+    def code(self) -> bool:
+        return self.kind is not Kind.COMMENT
+
+
+class LexError(ValueError):
+    def __init__(self, message: str, line: int):
+        super().__init__(f"line {line}: {message}")
+        self.message = message
+        self.line = line
+
+
+def _letter_like(o: int) -> bool:
+    return ((0x3B1 <= o <= 0x3C9 and o != 0x3BB) or (0x391 <= o <= 0x3A9 and o not in (0x3A0, 0x3A3))
+            or 0x3CA <= o <= 0x3FB or 0x1F00 <= o <= 0x1FFE or 0x2100 <= o <= 0x214F or 0x1D49C <= o <= 0x1D59F)
+
+
+def _subscript(o: int) -> bool:
+    return 0x2080 <= o <= 0x2089 or 0x2090 <= o <= 0x209C or 0x1D62 <= o <= 0x1D6A or o == 0x2C7C
+
+
+def is_id_first(c: str) -> bool:
+    return ("a" <= c <= "z") or ("A" <= c <= "Z") or c == "_" or (ord(c) > 127 and _letter_like(ord(c)))
+
+
+def is_id_rest(c: str) -> bool:
+    if ("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or c in "_'!?":
+        return True
+    o = ord(c)
+    return o > 127 and (_letter_like(o) or _subscript(o))
+
+
+_NUMBER = re.compile(r"0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|[0-9][0-9_]*(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_CHAR = re.compile(r"'(?:\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)|[^\\\n])'", re.S)
+_SPACE = re.compile(r"[ \t\r\n]+")
+_COMMENT_DELIM = re.compile(r"/-|-/")
+_OPEN, _CLOSE = "([{⟨⦃", ")]}⟩⦄"
+# symbols after which a `'` is part of the symbol token in Lean/Mathlib (`f ⁻¹' s`, `∑' n`, `α ×' β`, `Σ' x`)
+_PRIME_SYMBOLS = set("¹∑∏×Σ∫⨆⨅⋃⋂")
+
+
+def lex(text: str) -> list[Token]:
+    """Every token of `text` (comments included, as COMMENT tokens), in order; LexError where Lean's reading
+    could differ from ours or the text cannot be Lean (unclosed comment or literal)."""
+    toks: list[Token] = []
+    n = len(text)
+    i = 0
+    line, line_start = 1, 0
+    # modes: a stack of brace depths; each entry above the bottom is the code inside an interpolated string's `{}`
+    stack: list[int] = [0]
+
+    def advance_lines(a: int, b: int) -> None:
+        nonlocal line, line_start
+        k = text.find("\n", a, b)
+        while k >= 0:
+            line += 1
+            line_start = k + 1
+            k = text.find("\n", k + 1, b)
+
+    def emit(kind: Kind, a: int, b: int, parts: tuple[str, ...] = (), brace: bool = False) -> None:
+        toks.append(Token(kind, text[a:b], a, b, line, a - line_start, parts, brace))
+        advance_lines(a, b)
+
+    def string_body(a: int, interpolated: bool) -> int:
+        """From just after an opening `"`: the index after the closing `"` (or, interpolated, of a `{`)."""
+        j = a
+        while j < n:
+            c = text[j]
+            if c == '"':
+                return j + 1
+            if c == "\\":
+                j += 2
+                continue
+            if c == "{" and interpolated:
+                return j + 1
+            j += 1
+        raise LexError("string literal `\"` is never closed", line)
+
+    while i < n:
+        c = text[i]
+        m = _SPACE.match(text, i)
+        if m:
+            advance_lines(i, m.end())
+            i = m.end()
+            continue
+        if text.startswith("--", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            emit(Kind.COMMENT, i, j)
+            i = j
+            continue
+        if text.startswith("/-", i):
+            j = i + 3 if i + 2 < n and text[i + 2] in "-!" else i + 2
+            depth = 1
+            while depth:  # Lean's finishCommentBlock: the leftmost `/-` or `-/` from here, nesting counted
+                m = _COMMENT_DELIM.search(text, j)
+                if m is None:
+                    raise LexError("block comment `/-` is never closed with `-/`", line)
+                depth += 1 if m.group(0) == "/-" else -1
+                j = m.end()
+            emit(Kind.COMMENT, i, j)
+            i = j
+            continue
+        if c == '"':
+            prev = toks[-1] if toks else None
+            interp = (prev is not None and prev.kind is Kind.IDENT and prev.end == i and prev.text.endswith("!"))
+            j = string_body(i + 1, interp)
+            if interp and text[j - 1] == "{":
+                emit(Kind.INTERP, i, j)
+                stack.append(0)
+            else:
+                body = text[i + 1:j - 1]
+                emit(Kind.STRING, i, j, brace="{" in body.replace("\\\\", "").replace("\\{", ""))
+            i = j
+            continue
+        if c == "}" and len(stack) > 1 and stack[-1] == 0:  # back into the interpolated string
+            stack.pop()
+            j = string_body(i + 1, True)
+            emit(Kind.INTERP, i, j)
+            if text[j - 1] == "{":
+                stack.append(0)
+            i = j
+            continue
+        if c == "'":
+            if i + 1 < n and text[i + 1] == "'":
+                emit(Kind.SYMBOL, i, i + 2)
+                i += 2
+                continue
+            m = _CHAR.match(text, i)
+            if not m:
+                raise LexError("malformed character literal (a `'` that starts a token must be `'c'`)", line)
+            emit(Kind.CHAR, i, m.end())
+            i = m.end()
+            continue
+        if "0" <= c <= "9":
+            m = _NUMBER.match(text, i)
+            emit(Kind.NUMBER, i, m.end())
+            i = m.end()
+            continue
+        if c == "`":
+            emit(Kind.BACKTICK, i, i + 1)
+            i += 1
+            continue
+        if c == "r" and i + 1 < n and text[i + 1] in '#"':
+            j = i + 1
+            while j < n and text[j] == "#":
+                j += 1
+            if j < n and text[j] == '"':
+                hashes = j - i - 1
+                close = text.find('"' + "#" * hashes, j + 1)
+                if close < 0:
+                    raise LexError("raw string literal `r" + "#" * hashes + '"` is never closed', line)
+                emit(Kind.STRING, i, close + 1 + hashes)
+                i = close + 1 + hashes
+                continue
+        if is_id_first(c) or c == "«":
+            j, parts = i, []
+            while True:
+                if j < n and text[j] == "«":
+                    k = text.find("»", j + 1)
+                    if k < 0:
+                        raise LexError("escaped name `«` is never closed with `»`", line)
+                    parts.append(text[j + 1:k])
+                    j = k + 1
+                elif j < n and is_id_first(text[j]):
+                    k = j + 1
+                    while k < n and is_id_rest(text[k]):
+                        k += 1
+                    parts.append(text[j:k])
+                    j = k
+                else:
+                    break
+                if j + 1 < n and text[j] == "." and (is_id_first(text[j + 1]) or text[j + 1] == "«"):
+                    j += 1
+                    continue
+                break
+            emit(Kind.IDENT, i, j, tuple(parts))
+            i = j
+            continue
+        if c == "#" and i + 1 < n and is_id_first(text[i + 1]):
+            j = i + 2
+            while j < n and is_id_rest(text[j]):
+                j += 1
+            emit(Kind.HASH, i, j)
+            i = j
+            continue
+        if text.startswith("@[", i):
+            emit(Kind.ATTR, i, i + 2)
+            i += 2
+            continue
+        if text.startswith(":=", i):
+            emit(Kind.SYMBOL, i, i + 2)
+            i += 2
+            continue
+        if c in _OPEN:
+            if c == "{":
+                stack[-1] += 1
+        elif c in _CLOSE:
+            if c == "}":
+                stack[-1] -= 1
+        if i + 1 < n and text[i + 1] == "'" and c in _PRIME_SYMBOLS:
+            if _CHAR.match(text, i + 1):  # `∑'x'`: Lean's token table decides; we do not guess
+                raise LexError(f"`{c}'` followed by what reads as a character literal is ambiguous", line)
+            emit(Kind.SYMBOL, i, i + 2)
+            i += 2
+            continue
+        emit(Kind.SYMBOL, i, i + 1)
+        i += 1
+    if len(stack) > 1:
+        raise LexError("interpolated string `{` is never closed", line)
+    return toks
+
+
+def code_tokens(text: str) -> list[Token]:
+    return [t for t in lex(text) if t.code]
+
+
+def mask(text: str) -> str:
+    """`text` with comments and string/char literals replaced by spaces (newlines kept, so offsets and lines stay
+    those of the original). The code inside an interpolated string's `{}` stays. LexError as `lex`."""
+    out = list(text)
+    for t in lex(text):
+        if t.kind in (Kind.COMMENT, Kind.STRING, Kind.CHAR, Kind.INTERP):
+            for k in range(t.start, t.end):
+                if out[k] != "\n":
+                    out[k] = " "
+    return "".join(out)
