@@ -164,7 +164,7 @@ def _scan(toks: list[Token]) -> Forbidden | None:
         if why:
             return Forbidden(w, t.line, why)
         for p in t.parts:
-            why = FORBIDDEN_COMPONENTS.get(p) or (f"`{p}`: {_META}" if META_COMPONENT.match(p) else None)
+            why = FORBIDDEN_COMPONENTS.get(p) or FORBIDDEN_WORDS.get(p) or (f"`{p}`: {_META}" if META_COMPONENT.match(p) else None)
             if why:
                 return Forbidden(w, t.line, why)
         if w == "open":
