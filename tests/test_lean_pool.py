@@ -380,3 +380,38 @@ def test_a_reply_out_of_step_with_its_request_restarts_the_worker() -> None:
         assert skewed.status is Status.CRASH and "out of step" in skewed.reason
         assert pool.stats["env_mismatches"] == 2 and _gone({pid})
         assert pool.verify(**_item(2)).status is Status.VALID
+
+
+# ---- checking any Lean code (issue 19 item 4) --------------------------------------------------------------
+
+FILE = "import Mathlib\nopen Real\n\ntheorem a (x : ℕ) : x + 0 = x := by simp -- double:ok\n\nexample : True := trivial\n"
+
+
+def test_check_any_code_with_the_same_strict_verdicts() -> None:
+    with LeanPool(_config()) as pool:
+        ok = pool.check(FILE)
+        assert ok.status is Status.VALID and set(ok.axioms) == {"propext", "Classical.choice", "Quot.sound"}
+        bad = pool.check(FILE + "\n#eval 1\n")
+        assert bad.status is Status.REJECTED and "#eval" in bad.reason and "line 8" in bad.reason
+        native = pool.check(FILE.replace("double:ok", "double:ok double:axioms=Lean.ofReduceBool"))
+        assert native.status is Status.REJECTED and "Lean.ofReduceBool" in native.reason
+        err = pool.check("import Mathlib\n\ntheorem b : 1 = 2 := by simp -- double:error\n")
+        assert err.status is Status.ERROR
+        hdr = pool.check("import Mathlib\nset_option debug.skipKernelTC true\n\ntheorem c : True := trivial")
+        assert hdr.status is Status.REJECTED and "debug" in hdr.reason  # not taken into the header
+
+
+def test_cli_check_a_lean_file_and_stdin(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from formalpi.cli import app
+
+    path = tmp_path / "proof.lean"
+    path.write_text(FILE)
+    repl = f"{sys.executable} -m formalpi.lean.double"
+    args = ["--repl-command", repl, "--project-dir", str(ROOT), "--workers", "1"]
+    ok = CliRunner().invoke(app, ["lean", "check", str(path), *args, "--out", str(tmp_path / "v.jsonl")])
+    assert ok.exit_code == 0 and "valid" in ok.output, ok.output
+    assert json.loads((tmp_path / "v.jsonl").read_text())["verdict"]["status"] == "valid"
+    bad = CliRunner().invoke(app, ["lean", "check", "-", *args], input=FILE + "namespace Shadow\n")
+    assert bad.exit_code == 1 and "rejected" in bad.output and "namespace" in bad.output, bad.output
