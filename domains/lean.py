@@ -179,6 +179,13 @@ class LeanDomain:
 
     name = "lean"
 
+    @staticmethod
+    def conditions() -> tuple:
+        """The Lean PI conditions (formalpi/lean/pi.py), for `get_condition(name, "lean")`."""
+        from formalpi.lean import pi
+
+        return tuple(fn.condition for fn in (pi.skeleton, pi.retry, pi.skeleton_retry, pi.typechecker, pi.diagnosis))
+
     def __init__(self, config: LeanConfig | None = None, pool: LeanPool | None = None,
                  owns_pool: bool | None = None):
         """`pool`: any object with `verify_many` (a LeanPool, a RayLeanPool); `owns_pool`: whether `close()` ends it

@@ -34,6 +34,12 @@ class DataConfig(_Section):
     eval_split: str = "test"
     train_limit: int | None = Field(default=None, gt=0)
     eval_limit: int | None = Field(default=None, gt=0)
+    # a run whose train and eval problems overlap (same id or same text) refuses to start unless this is true;
+    # then the manifest records the overlap (`train_on_eval`) and every table made from the run warns
+    allow_train_on_eval: bool = False
+    # false: every seed trains/evaluates on the same problems (a seed varies sampling and LoRA init only);
+    # true: each seed also redraws its problems (a seeded subset of `*_limit` problems, or arith's seeded draw)
+    redraw_per_seed: bool = False
 
 
 class SamplingConfig(_Section):
@@ -98,18 +104,20 @@ class OPSDConfig(_Section):
     ema_decay: float = Field(default=0.99, gt=0, lt=1)
     teacher_context: Literal["auto", "retry", "prompt"] = "auto"  # how the PI enters the teacher (see opsd.py)
     on_passed: Literal["skip", "plain"] = "skip"  # retry-style PI on a passed sample: no loss, or the teacher w/o PI
-    steps: int = Field(default=20, gt=0)
+    # the seed's scale (experiments/README.md, "OPSD / IPRS / PCCG"): 200 steps x 32 problems = 6,400 problem draws
+    steps: int = Field(default=200, gt=0)
     lr: float = Field(default=1e-4, gt=0)
-    batch_size: int = Field(default=8, gt=0)  # problems per step
+    batch_size: int = Field(default=32, gt=0)  # problems per step
     samples_per_problem: int = Field(default=1, gt=0)
-    max_new_tokens: int = Field(default=32, gt=0)
+    # None = the row's sampling length (`sampling.max_new_tokens`): the student must be able to finish a solution
+    max_new_tokens: int | None = Field(default=None, gt=0)
     temperature: float = Field(default=1.0, gt=0)
     grad_clip: float = Field(default=1.0, gt=0)
-    save_every: int = Field(default=10, gt=0)  # steps between resumable state snapshots
+    save_every: int = Field(default=20, gt=0)  # steps between resumable state snapshots
     frontier: bool = False  # gate training problems by the base model's solve rate ("PCCG")
-    frontier_low: float = Field(default=0.05, ge=0, le=1)  # keep problems with low <= base solve rate <= high
-    frontier_high: float = Field(default=0.95, ge=0, le=1)
-    frontier_n: int = Field(default=8, gt=0)  # base samples per problem for the solve-rate estimate
+    frontier_low: float = Field(default=0.30, ge=0, le=1)  # keep problems with low <= base solve rate <= high
+    frontier_high: float = Field(default=0.50, ge=0, le=1)  # the seed's PCCG band: 30-50 %
+    frontier_n: int = Field(default=16, gt=0)  # base samples per problem (full length) for the solve-rate estimate
     frontier_seed_offset: int = 10_000  # estimate with seed + offset: never the evaluation's samples
 
     @model_validator(mode="after")
@@ -122,17 +130,17 @@ class OPSDConfig(_Section):
 class GRPOConfig(_Section):
     """IPRS: GRPO (TRL GRPOTrainer) on verifier reward + a PI shaping term (formalpi/engine/grpo.py)."""
 
-    num_generations: int = Field(default=4, ge=2)
-    batch_size: int = Field(default=4, gt=0)  # prompts per step (x num_generations completions)
+    num_generations: int = Field(default=8, ge=2)
+    batch_size: int = Field(default=16, gt=0)  # prompts per step (x num_generations completions)
     shaping_lambda: float = Field(default=0.1, ge=0)  # 0 = plain GRPO on the verifier's reward
     clip: float = Field(default=1.0, gt=0)  # the shaping term is clipped to [-clip, clip] before scaling
     reward: Literal["binary", "graded"] = "binary"  # verifier part: 1/0 on VALID, or the graded score
-    steps: int = Field(default=10, gt=0)
+    steps: int = Field(default=200, gt=0)  # the seed's scale: 200 steps x 16 prompts = 3,200 problem draws
     lr: float = Field(default=1e-5, gt=0)
     beta: float = Field(default=0.0, ge=0)  # TRL's KL-to-reference coefficient
-    max_new_tokens: int = Field(default=32, gt=0)
+    max_new_tokens: int | None = Field(default=None, gt=0)  # None = the row's `sampling.max_new_tokens`
     temperature: float = Field(default=1.0, gt=0)
-    save_every: int = Field(default=10, gt=0)  # steps between trainer checkpoints (resume point)
+    save_every: int = Field(default=20, gt=0)  # steps between trainer checkpoints (resume point)
 
 
 class ExperimentConfig(_Section):
@@ -151,6 +159,15 @@ class ExperimentConfig(_Section):
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     opsd: OPSDConfig = Field(default_factory=OPSDConfig)
     grpo: GRPOConfig = Field(default_factory=GRPOConfig)
+
+    @model_validator(mode="after")
+    def _generation_lengths(self) -> "ExperimentConfig":
+        """OPSD / IPRS generate as long as the row samples unless a length is set: a short default would distil
+        truncated prefixes that never reach an answer (and give IPRS a constant zero reward)."""
+        for section in (self.opsd, self.grpo):
+            if section.max_new_tokens is None:
+                section.max_new_tokens = self.sampling.max_new_tokens
+        return self
 
     def fingerprint(self) -> str:
         """What must match for a run directory to be resumed (seeds and output dir excluded)."""

@@ -120,6 +120,12 @@ class RunStore:
         entry["finished_at"] = _now()
         self._write_manifest(m)
 
+    def annotate(self, **fields: Any) -> None:
+        """Set top-level manifest fields that describe the run as a whole (e.g. `data`: formalpi/engine/stages.py)."""
+        m = self.manifest()
+        m.update(fields)
+        self._write_manifest(m)
+
     def add_budget(self, stage: str, **amounts: float) -> None:
         """Add to a stage's running budget counters (kept across resumes)."""
         m = self.manifest()
