@@ -49,10 +49,12 @@ class Token:
 
 
 class LexError(ValueError):
-    def __init__(self, message: str, line: int):
+    def __init__(self, message: str, line: int, offset: int = 0, unclosed: bool = False):
         super().__init__(f"line {line}: {message}")
         self.message = message
         self.line = line
+        self.offset = offset  # where the construct that fails starts
+        self.unclosed = unclosed  # a comment or literal that never closes (the text ends inside it)
 
 
 def _letter_like(o: int) -> bool:
@@ -119,7 +121,7 @@ def lex(text: str) -> list[Token]:
             if c == "{" and interpolated:
                 return j + 1
             j += 1
-        raise LexError("string literal `\"` is never closed", line)
+        raise LexError("string literal `\"` is never closed", line, a - 1, True)
 
     while i < n:
         c = text[i]
@@ -140,7 +142,7 @@ def lex(text: str) -> list[Token]:
             while depth:  # Lean's finishCommentBlock: the leftmost `/-` or `-/` from here, nesting counted
                 m = _COMMENT_DELIM.search(text, j)
                 if m is None:
-                    raise LexError("block comment `/-` is never closed with `-/`", line)
+                    raise LexError("block comment `/-` is never closed with `-/`", line, i, True)
                 depth += 1 if m.group(0) == "/-" else -1
                 j = m.end()
             emit(Kind.COMMENT, i, j)
@@ -173,7 +175,7 @@ def lex(text: str) -> list[Token]:
                 continue
             m = _CHAR.match(text, i)
             if not m:
-                raise LexError("malformed character literal (a `'` that starts a token must be `'c'`)", line)
+                raise LexError("malformed character literal (a `'` that starts a token must be `'c'`)", line, i)
             emit(Kind.CHAR, i, m.end())
             i = m.end()
             continue
@@ -194,7 +196,7 @@ def lex(text: str) -> list[Token]:
                 hashes = j - i - 1
                 close = text.find('"' + "#" * hashes, j + 1)
                 if close < 0:
-                    raise LexError("raw string literal `r" + "#" * hashes + '"` is never closed', line)
+                    raise LexError("raw string literal `r" + "#" * hashes + '"` is never closed', line, i, True)
                 emit(Kind.STRING, i, close + 1 + hashes)
                 i = close + 1 + hashes
                 continue
@@ -204,7 +206,7 @@ def lex(text: str) -> list[Token]:
                 if j < n and text[j] == "«":
                     k = text.find("»", j + 1)
                     if k < 0:
-                        raise LexError("escaped name `«` is never closed with `»`", line)
+                        raise LexError("escaped name `«` is never closed with `»`", line, j, True)
                     parts.append(text[j + 1:k])
                     j = k + 1
                 elif j < n and is_id_first(text[j]):
@@ -245,14 +247,14 @@ def lex(text: str) -> list[Token]:
                 stack[-1] -= 1
         if i + 1 < n and text[i + 1] == "'" and c in _PRIME_SYMBOLS:
             if _CHAR.match(text, i + 1):  # `∑'x'`: Lean's token table decides; we do not guess
-                raise LexError(f"`{c}'` followed by what reads as a character literal is ambiguous", line)
+                raise LexError(f"`{c}'` followed by what reads as a character literal is ambiguous", line, i)
             emit(Kind.SYMBOL, i, i + 2)
             i += 2
             continue
         emit(Kind.SYMBOL, i, i + 1)
         i += 1
     if len(stack) > 1:
-        raise LexError("interpolated string `{` is never closed", line)
+        raise LexError("interpolated string `{` is never closed", line, len(text), True)
     return toks
 
 
