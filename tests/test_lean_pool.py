@@ -300,11 +300,12 @@ def test_real_lean_minif2f_verdicts() -> None:
 def test_bad_input_gets_its_own_verdict_and_the_batch_survives() -> None:
     """One lone surrogate (or a non-text proof) in a batch: a REJECTED verdict for it, the others checked."""
     items = [_item(0), {**_item(1), "proof": "by\n  omega -- \ud800 double:ok"}, _item(2),
-             {**_item(3), "proof": None}, {**_item(4), "proof": "by\n  omega\x00"}]
+             {**_item(3), "proof": None}, {**_item(4), "proof": "by\n  omega\x00"},
+             {**_item(5), "statement": "theorem t5 : 1 = 1 := by -- \udcff\n"}]
     with LeanPool(_config()) as pool:
         verdicts = pool.verify_many(items)
     assert [v.status for v in verdicts] == [Status.VALID, Status.REJECTED, Status.VALID, Status.REJECTED,
-                                            Status.REJECTED]
+                                            Status.REJECTED, Status.REJECTED]
     assert "surrogate" in verdicts[1].reason and "line 2" in verdicts[1].reason
     json.dumps(verdicts[1].model_dump(mode="json"), ensure_ascii=False).encode("utf-8")  # storable as is
 

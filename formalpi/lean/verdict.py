@@ -483,6 +483,10 @@ def prepare(statement: str, proof: str, header: str = "", *, max_bytes: int = DE
     if len(proof) > max_bytes or len(proof.encode("utf-8", "surrogatepass")) > max_bytes:
         return rejected(proof[:1000], f"the proof is longer than the limit of {max_bytes} bytes "
                                       "(LeanConfig.max_proof_bytes)")
+    for what, text in (("trusted statement", statement), ("header", header)):
+        bad = _bad_character(text) if isinstance(text, str) else None
+        if bad:  # never sent: a lone surrogate cannot even be encoded for the REPL
+            return rejected(proof, f"{what}: {bad.construct} at line {bad.line}: {bad.why}")
     if not proof.strip():
         return Verdict(status=Status.NO_ANSWER, reason="empty proof", answer=proof)
     try:
