@@ -134,6 +134,13 @@ CASES: list[Case] = [
     _c("interpolation_hides_elab", LEX, "  have _h : s!\"{'\"'}\".length = 1 := rfl\n  trivial\n\n"
                                         "elab \"x\" : tactic => pure ()"),
     _c("interpolation_code", LEX, '  have _h := s!"{by_elab pure (Lean.mkConst ``True)}"\n  omega'),
+    _c("subtype_slash_comment_desync", LEX, "  have _h : {y : ℤ //-y < 0} := ⟨-1, by norm_num⟩\n  omega\n#eval 1 -- -/",
+       note="Lean reads `//` then `-y`: a lexer that saw `/-` there would hide the `#eval`"),
+    _c("arrow_dash_comment_desync", LEX, "  omega <--1 #eval 1"),
+    _c("bang_ident_plain_string", LEX, '  have _h := String.toNat!"a{b"\n  omega\nrun_cmd pure ()\n#eval "}"',
+       note="`String.toNat!` is an identifier, so its string is plain for Lean: reading it as interpolated would "
+            "hide the run_cmd"),
+    _c("char_after_symbol_desync", LEX, "  have _h := (1 : ℕ) ∣'\"'\n  omega\n#eval \"'\""),
     _c("string_with_brace", LEX, '  have _h := toString "{x}"\n  omega'),
     _c("doc_comment_trick", LEX, '  omega\n\n/--/ -/ elab "x" : tactic => pure ()'),
     _c("unclosed_comment", LEX, "  omega /- never closed"),
@@ -216,6 +223,9 @@ CASES: list[Case] = [
     _c("primes_projections_cases", GENUINE, "  have h' : x + 3 = 5 ∧ True := ⟨h₀, trivial⟩\n"
                                             "  cases' h' with h1 h2\n  exact (by omega : x = 2)", "valid",
        "all-checks"),
+    _c("char_literal_in_parens", GENUINE, "  have _h : ('\"' : Char) = '\"' := rfl\n  omega", "valid", "all-checks"),
+    _c("subtype_with_spaces", GENUINE, "  have _h : {y : ℤ // -y < 0} := ⟨-1, by norm_num⟩\n  omega -- done",
+       "valid", "all-checks"),
     _c("open_scoped_in", GENUINE, "  open scoped BigOperators in\n  omega", "valid", "all-checks"),
 ]
 

@@ -15,6 +15,7 @@ bounded number of times.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from enum import Enum
 
@@ -32,7 +33,7 @@ class Kind(str, Enum):
     COMMENT = "comment"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Token:
     kind: Kind
     text: str
@@ -77,6 +78,14 @@ def is_id_rest(c: str) -> bool:
     return o > 127 and (_letter_like(o) or _subscript(o))
 
 
+_LETTERLIKE = ("\u03b1-\u03ba\u03bc-\u03c9\u0391-\u039f\u03a1\u03a2\u03a4-\u03a9\u03ca-\u03fb\u1f00-\u1ffe"
+               "\u2100-\u214f\U0001d49c-\U0001d59f")
+_ID_FIRST = f"A-Za-z_{_LETTERLIKE}"
+_ID_REST = f"A-Za-z0-9_'!?{_LETTERLIKE}\u2080-\u2089\u2090-\u209c\u1d62-\u1d6a\u2c7c"
+_COMPONENT = re.compile(f"«[^»]*»|[{_ID_FIRST}][{_ID_REST}]*")
+_IDENT = re.compile(f"(?:«[^»]*»|[{_ID_FIRST}][{_ID_REST}]*)(?:\\.(?:«[^»]*»|[{_ID_FIRST}][{_ID_REST}]*))*")
+_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*"', re.S)  # escapes skip the next character, as Lean's quoteFn
+_INTERP_BODY = re.compile(r'(?:[^"\\{]|\\.)*["{]', re.S)
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|[0-9][0-9_]*(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _CHAR = re.compile(r"'(?:\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)|[^\\\n])'", re.S)
 _SPACE = re.compile(r"[ \t\r\n]+")
@@ -86,50 +95,53 @@ _OPEN, _CLOSE = "([{⟨⦃", ")]}⟩⦄"
 _PRIME_SYMBOLS = set("¹∑∏×Σ∫⨆⨅⋃⋂")
 
 
+_NOT_GLUE = set("([{⟨⦃)]}⟩⦄,;")
+INTERPOLATION_PREFIXES = ("s!", "m!", "f!")  # the tokens of Lean's interpolated strings
+
+
+def _glued(text: str, i: int) -> bool:
+    """Whether text[i] directly follows a symbol character: then Lean's token table (longest match), which we
+    do not have, decides where the token ends (`//-x` is `//` then `-x` in Lean; `<--` is `<-` then `-`)."""
+    if i == 0:
+        return False
+    c = text[i - 1]
+    return not (c.isspace() or is_id_rest(c) or c in _NOT_GLUE or c in "\"'»")
+
+
 def lex(text: str) -> list[Token]:
     """Every token of `text` (comments included, as COMMENT tokens), in order; LexError where Lean's reading
     could differ from ours or the text cannot be Lean (unclosed comment or literal)."""
     toks: list[Token] = []
     n = len(text)
     i = 0
-    line, line_start = 1, 0
+    newlines = [m.start() for m in re.finditer("\n", text)]
     # modes: a stack of brace depths; each entry above the bottom is the code inside an interpolated string's `{}`
     stack: list[int] = [0]
 
-    def advance_lines(a: int, b: int) -> None:
-        nonlocal line, line_start
-        k = text.find("\n", a, b)
-        while k >= 0:
-            line += 1
-            line_start = k + 1
-            k = text.find("\n", k + 1, b)
+    def line_of(k: int) -> int:
+        return bisect_left(newlines, k) + 1
 
     def emit(kind: Kind, a: int, b: int, parts: tuple[str, ...] = (), brace: bool = False) -> None:
-        toks.append(Token(kind, text[a:b], a, b, line, a - line_start, parts, brace))
-        advance_lines(a, b)
+        ln = bisect_left(newlines, a)
+        toks.append(Token(kind, text[a:b], a, b, ln + 1, a - (newlines[ln - 1] + 1 if ln else 0), parts, brace))
 
     def string_body(a: int, interpolated: bool) -> int:
         """From just after an opening `"`: the index after the closing `"` (or, interpolated, of a `{`)."""
-        j = a
-        while j < n:
-            c = text[j]
-            if c == '"':
-                return j + 1
-            if c == "\\":
-                j += 2
-                continue
-            if c == "{" and interpolated:
-                return j + 1
-            j += 1
-        raise LexError("string literal `\"` is never closed", line, a - 1, True)
+        m = (_INTERP_BODY if interpolated else _STRING_BODY).match(text, a)
+        if m is None:
+            raise LexError("string literal `\"` is never closed", line_of(a - 1), a - 1, True)
+        return m.end()
 
     while i < n:
         c = text[i]
         m = _SPACE.match(text, i)
         if m:
-            advance_lines(i, m.end())
             i = m.end()
             continue
+        if text.startswith(("--", "/-"), i) and _glued(text, i) and not (toks and toks[-1].end == i and toks[-1].kind
+                                                                         in (Kind.COMMENT, Kind.STRING, Kind.CHAR)):
+            raise LexError(f"`{text[i - 1]}{text[i:i + 2]}`: a comment that starts right after a symbol may be "
+                           "part of that symbol for Lean; put a space before it", line_of(i), i)
         if text.startswith("--", i):
             j = text.find("\n", i)
             j = n if j < 0 else j
@@ -142,7 +154,7 @@ def lex(text: str) -> list[Token]:
             while depth:  # Lean's finishCommentBlock: the leftmost `/-` or `-/` from here, nesting counted
                 m = _COMMENT_DELIM.search(text, j)
                 if m is None:
-                    raise LexError("block comment `/-` is never closed with `-/`", line, i, True)
+                    raise LexError("block comment `/-` is never closed with `-/`", line_of(i), i, True)
                 depth += 1 if m.group(0) == "/-" else -1
                 j = m.end()
             emit(Kind.COMMENT, i, j)
@@ -150,7 +162,8 @@ def lex(text: str) -> list[Token]:
             continue
         if c == '"':
             prev = toks[-1] if toks else None
-            interp = (prev is not None and prev.kind is Kind.IDENT and prev.end == i and prev.text.endswith("!"))
+            interp = (prev is not None and prev.kind is Kind.IDENT and prev.text in INTERPOLATION_PREFIXES
+                      and not text[prev.end:i].strip())
             j = string_body(i + 1, interp)
             if interp and text[j - 1] == "{":
                 emit(Kind.INTERP, i, j)
@@ -175,7 +188,10 @@ def lex(text: str) -> list[Token]:
                 continue
             m = _CHAR.match(text, i)
             if not m:
-                raise LexError("malformed character literal (a `'` that starts a token must be `'c'`)", line, i)
+                raise LexError("malformed character literal (a `'` that starts a token must be `'c'`)", line_of(i), i)
+            if _glued(text, i) and not (toks and toks[-1].end == i and toks[-1].kind in (Kind.STRING, Kind.CHAR)):
+                raise LexError(f"`{text[i - 1]}'`: a character literal right after a symbol may be part of that "
+                               "symbol for Lean; put a space before it", line_of(i), i)
             emit(Kind.CHAR, i, m.end())
             i = m.end()
             continue
@@ -196,33 +212,18 @@ def lex(text: str) -> list[Token]:
                 hashes = j - i - 1
                 close = text.find('"' + "#" * hashes, j + 1)
                 if close < 0:
-                    raise LexError("raw string literal `r" + "#" * hashes + '"` is never closed', line, i, True)
+                    raise LexError("raw string literal `r" + "#" * hashes + '"` is never closed', line_of(i), i, True)
                 emit(Kind.STRING, i, close + 1 + hashes)
                 i = close + 1 + hashes
                 continue
-        if is_id_first(c) or c == "«":
-            j, parts = i, []
-            while True:
-                if j < n and text[j] == "«":
-                    k = text.find("»", j + 1)
-                    if k < 0:
-                        raise LexError("escaped name `«` is never closed with `»`", line, j, True)
-                    parts.append(text[j + 1:k])
-                    j = k + 1
-                elif j < n and is_id_first(text[j]):
-                    k = j + 1
-                    while k < n and is_id_rest(text[k]):
-                        k += 1
-                    parts.append(text[j:k])
-                    j = k
-                else:
-                    break
-                if j + 1 < n and text[j] == "." and (is_id_first(text[j + 1]) or text[j + 1] == "«"):
-                    j += 1
-                    continue
-                break
-            emit(Kind.IDENT, i, j, tuple(parts))
-            i = j
+        if c == "«" or is_id_first(c):
+            m = _IDENT.match(text, i)
+            if m is None:  # only an unclosed `«` can fail here
+                raise LexError("escaped name `«` is never closed with `»`", line_of(i), i, True)
+            word = m.group(0)
+            parts = tuple(x.strip("«»") for x in _COMPONENT.findall(word)) if "«" in word else tuple(word.split("."))
+            emit(Kind.IDENT, i, m.end(), parts)
+            i = m.end()
             continue
         if c == "#" and i + 1 < n and is_id_first(text[i + 1]):
             j = i + 2
@@ -247,14 +248,14 @@ def lex(text: str) -> list[Token]:
                 stack[-1] -= 1
         if i + 1 < n and text[i + 1] == "'" and c in _PRIME_SYMBOLS:
             if _CHAR.match(text, i + 1):  # `∑'x'`: Lean's token table decides; we do not guess
-                raise LexError(f"`{c}'` followed by what reads as a character literal is ambiguous", line, i)
+                raise LexError(f"`{c}'` followed by what reads as a character literal is ambiguous", line_of(i), i)
             emit(Kind.SYMBOL, i, i + 2)
             i += 2
             continue
         emit(Kind.SYMBOL, i, i + 1)
         i += 1
     if len(stack) > 1:
-        raise LexError("interpolated string `{` is never closed", line, len(text), True)
+        raise LexError("interpolated string `{` is never closed", line_of(len(text)), len(text), True)
     return toks
 
 
