@@ -72,6 +72,9 @@ CASES: list[Case] = [
     _c("instance_after", AFTER, "  omega\n\ninstance : Inhabited ℕ := ⟨5⟩"),
     _c("end_after", AFTER, "  omega\n\nend"),
     _c("exit_after", AFTER, "  omega\n\n#exit"),
+    _c("dangling_open_in_scopes_checks", AFTER, f"open Finset in\n{RESTATED} by omega\nopen Finset in",
+       note="a trailing `open … in` would apply to the verifier's own type check"),
+    _c("dangling_set_option_in", AFTER, "  omega\nset_option maxRecDepth 100 in"),
     _c("theorem_twice", AFTER, f"{RESTATED} by omega\n\n{RESTATED} by omega"),
     # ---- before / around the theorem -------------------------------------------------------------------------
     _c("guard_msgs_swallows_error", BEFORE, "#guard_msgs (drop all) in\ntheorem t : (2 : ℕ) + 2 = 5 := by\n  decide",

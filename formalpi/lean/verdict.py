@@ -187,8 +187,10 @@ def _open_in(toks: list[Token], k: int) -> Forbidden | None:
     names = 0
     while j < len(toks) and toks[j].kind is Kind.IDENT and toks[j].text not in _OPEN_NOT_NAMES:
         names, j = names + 1, j + 1
-    if names and j < len(toks) and toks[j].text == "in":
+    if names and j + 1 < len(toks) and toks[j].text == "in":
         return None
+    if names and j < len(toks) and toks[j].text == "in":
+        return Forbidden("open … in", toks[k].line, "nothing follows `in`: it would scope the verifier's own checks")
     return Forbidden("open", toks[k].line, "only `open A B in …` is allowed (an `open` that stays open, "
                                            "`hiding`, `renaming` or `private` would change name resolution)")
 
@@ -205,6 +207,9 @@ def _set_option_in(toks: list[Token], k: int) -> Forbidden | None:
                                                                         and len(name.parts) > 1)):
         return Forbidden(f"set_option {name.text}", t.line,
                          f"only {', '.join(sorted(ALLOWED_OPTIONS))} and linter.* may be set")
+    if k + 4 >= len(toks):
+        return Forbidden(f"set_option {name.text}", t.line, "nothing follows `in`: it would scope the verifier's "
+                                                            "own checks")
     if not (value.kind is Kind.NUMBER or value.text in ("true", "false")) or inn.text != "in":
         return Forbidden(f"set_option {name.text}", t.line, "must be `set_option NAME VALUE in` (a number or "
                                                             "true/false, scoped by `in`)")
