@@ -315,6 +315,10 @@ def main(full: bool = False, seeds: Sequence[int] | None = None, runs_dir: str |
     plan = demo_plan(full, sets)
     seeds = list(seeds) if seeds else plan.base.seeds
     jobs = jobs or default_jobs()
+    from formalpi.engine.preflight import preflight
+
+    for cfg in [plan.baseline()] + [plan.config(v, c) for c in plan.conditions for v in plan.variants]:
+        preflight(cfg, seeds, runs_dir_flag="--runs-dir")  # a bad seed or path fails now, not in a worker
     n_runs = len(seeds) * (1 + len(plan.conditions) * len(plan.variants))
     say(f"demo{' --full' if full else ''}: {n_runs} runs ({len(plan.conditions)} conditions x "
         f"{len(plan.variants)} variants + baseline, seeds {', '.join(map(str, seeds))}) in {plan.root}, "
