@@ -1,7 +1,8 @@
 """`formalpi demo`: the headline experiment in miniature, on the tiny model and `arith`.
 
-Rows: baseline (the untrained model) and seven trained rows — gold, gibberish, wrong, try_again (PI conditions),
-rejection, double_sample, compute_matched (controls) — × seeds, each trained two ways ("variants"):
+Rows: baseline (the untrained model) and eight trained rows — gold, gibberish, wrong, try_again (PI conditions),
+rejection, double_sample (N=16 fresh samples), double_sample_matched (one fresh sample per failed attempt),
+compute_matched (controls) — × seeds, each trained two ways ("variants"):
   epochs  `train.epochs` passes over the condition's own examples (more examples, more optimizer steps), and
   steps   a fixed number of optimizer steps for every condition (`demo.fixed_steps`), so the number of examples a
           condition yields is not confounded with how much the model is trained.
@@ -29,7 +30,8 @@ from pathlib import Path
 from formalpi.config import ExperimentConfig, apply_overrides, config_from_dict
 from formalpi.errors import ConfigError
 
-DEMO_CONDITIONS = ("gold", "gibberish", "wrong", "try_again", "rejection", "double_sample", "compute_matched")
+DEMO_CONDITIONS = ("gold", "gibberish", "wrong", "try_again",
+                   "rejection", "double_sample", "double_sample_matched", "compute_matched")
 VARIANTS = ("epochs", "steps")
 CONFIGS = {False: "demo.toml", True: "demo_full.toml"}
 
@@ -265,7 +267,7 @@ def write_reports(plan: DemoPlan) -> list[Path]:
 
 # ---- the model's manipulation checks, before any experiment ----------------------------------------------
 
-PROBE_CONDITIONS = ("gold", "wrong", "gibberish", "try_again", "double_sample")
+PROBE_CONDITIONS = ("gold", "wrong", "gibberish", "try_again", "double_sample_matched")
 
 
 def probe_pi(model_path: str, out_dir: Path, limit: int = 250, n: int = 4, seed: int = 0,

@@ -29,9 +29,21 @@ CHAT_TEMPLATE = (
 )
 
 
+# The pretraining mixture: what a chat model has seen before it is ever shown PI. Every target is the correct
+# worked solution; the kinds differ only in the conversation before it. Weights are shares of training episodes.
+#   plain      one turn: the question, then the solution
+#   try_again  a wrong attempt, generic negative feedback without content, then the solution
+#   answer     a wrong attempt, feedback that states the TRUE answer, then the solution (the model can copy it)
+#   unrelated  a wrong attempt, feedback of the same phrasing stating ANOTHER problem's answer, then the solution
+#              (the model learns that a stated number is evidence, not an order: it must weigh it against its own
+#              computation, as an instruct model weighs a user's claim)
+#   reask      a wrong attempt, then the question asked again, then the solution
+MIX = (("plain", 0.5), ("try_again", 0.15), ("answer", 0.15), ("unrelated", 0.1), ("reask", 0.1))
+
+
 @dataclass(frozen=True)
 class TinySpec:
-    """Architecture and training budget; its hash names the cache directory."""
+    """Architecture, pretraining mixture and training budget; its hash names the cache directory."""
 
     hidden_size: int = 64
     intermediate_size: int = 192
@@ -41,10 +53,12 @@ class TinySpec:
     head_dim: int = 16
     max_position_embeddings: int = 512
     train_per_level: int = 500  # arith train problems per level (seed 1000: not the experiments' draw)
+    # sampling weight of levels 1..5: L1 (a+b up to 30) is learnt from L2 addition anyway; L5 needs the most
+    level_weights: tuple[float, ...] = (0.5, 1.0, 1.25, 1.0, 2.0)
+    mix: tuple[tuple[str, float], ...] = MIX
     steps: int = 3000
     batch_size: int = 32
     lr: float = 3e-3
-    retry_fraction: float = 0.25  # share of two-turn episodes (wrong attempt, generic feedback, correct answer)
     seed: int = 0
 
     def key(self) -> str:
@@ -84,66 +98,107 @@ def build_model(spec: TinySpec, vocab_size: int, eos_id: int, pad_id: int, bos_i
     return Qwen3ForCausalLM(cfg)
 
 
-def _chat_example(tokenizer, question: str, solution: str) -> tuple[list[int], int]:
-    """Token ids of one single-turn chat and the index where the assistant's answer starts."""
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
-                                           add_generation_prompt=True)
-    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    c_ids = tokenizer(solution + "<|im_end|>", add_special_tokens=False)["input_ids"]
-    return p_ids + c_ids, len(p_ids)
-
-
-# Generic feedback for the two-turn episodes: they teach the chat format of a retry (a real chat model has it),
-# in words that are none of the conditions' PI texts, so no condition is in-distribution and others not.
-GENERIC_FEEDBACK = ("That is not right. Try again.", "Wrong. Please try again.", "Incorrect, try once more.")
-
-
-def _retry_example(tokenizer, question: str, solution: str, answer: str, rng: random.Random) -> tuple[list[int], int]:
-    """A two-turn episode: a wrong attempt (the final answer shifted), generic feedback, then the correct solution."""
-    wrong = str(int(answer) + rng.choice([-1, 1]) * rng.randint(1, 10))
-    bad = solution.rsplit("=", 1)[0] + f"={wrong}. \\boxed{{{wrong}}}"
-    turns = [{"role": "user", "content": question}, {"role": "assistant", "content": bad},
-             {"role": "user", "content": rng.choice(GENERIC_FEEDBACK)}]
+def _encode(tokenizer, turns: list[dict[str, str]], solution: str) -> tuple[list[int], int]:
+    """Token ids of a chat ending in the assistant's `solution`, and the index where that answer starts."""
     prompt = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
     p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     c_ids = tokenizer(solution + "<|im_end|>", add_special_tokens=False)["input_ids"]
     return p_ids + c_ids, len(p_ids)
 
 
-def train_tiny(spec: TinySpec, out_dir: Path, on_step=None, on_checkpoint=None, device: str = "cpu") -> Path:
-    """Train from scratch on arith (answer-only loss) with a plain AdamW loop; save model + tokenizer."""
-    from domains.arith import arith_problems
+# Feedback wordings of the two-turn episodes. None contains a condition's text (formalpi/engine/conditions.py:
+# "Your answer is incorrect.", "Try again.", "The correct answer is", "Hint: XYZZY"; tests/test_tiny.py checks
+# it): the experiments' PI is new wording to the model, as it is to an instruct model, and no condition is
+# in-distribution while another is not.
+GENERIC_FEEDBACK = ("That is not right. Please have another go.", "Wrong. Give it another try.",
+                    "No, that is wrong. Try once more.", "Incorrect, please redo it.", "Not quite. Once more.",
+                    "That's a mistake. Solve it again.")
+NUMBER_FEEDBACK = ("No. The answer is {n}.", "Wrong, it should be {n}.", "That is not it; the right answer is {n}.",
+                   "Incorrect. Answer: {n}.", "Not quite. Expected {n}. Please redo it.",
+                   "Check again, the result is {n}.")
+REASK = ("{q}", "Once more: {q}", "Please solve: {q}", "{q} Show the steps.")
 
+
+def wrong_solution(solution: str, answer: str, rng: random.Random) -> str:
+    """A plausible failed attempt: the worked solution with its final answer shifted by a small or a tens error."""
+    delta = rng.choice([rng.randint(1, 9), 10 * rng.randint(1, 3)]) * rng.choice([-1, 1])
+    wrong = str(int(answer) + delta)
+    return solution.rsplit("=", 1)[0] + f"={wrong}. \\boxed{{{wrong}}}"
+
+
+def episode(tokenizer, kind: str, problem, other_answer: str, rng: random.Random) -> tuple[list[int], int]:
+    """One pretraining episode of `kind` (see MIX) for an arith problem; the target is its correct solution."""
+    q, sol = problem.text, problem.meta["solution"]
+    if kind == "plain":
+        return _encode(tokenizer, [{"role": "user", "content": q}], sol)
+    if kind == "try_again":
+        feedback = rng.choice(GENERIC_FEEDBACK)
+    elif kind == "answer":
+        feedback = rng.choice(NUMBER_FEEDBACK).format(n=problem.gold)
+    elif kind == "unrelated":
+        feedback = rng.choice(NUMBER_FEEDBACK).format(n=other_answer)
+    elif kind == "reask":
+        feedback = rng.choice(REASK).format(q=q)
+    else:
+        raise ValueError(f"TinySpec.mix: unknown episode kind {kind!r} (known: {', '.join(k for k, _ in MIX)})")
+    turns = [{"role": "user", "content": q}, {"role": "assistant", "content": wrong_solution(sol, problem.gold, rng)},
+             {"role": "user", "content": feedback}]
+    return _encode(tokenizer, turns, sol)
+
+
+def train_tiny(spec: TinySpec, out_dir: Path, on_step=None, on_checkpoint=None, device: str = "cpu") -> Path:
+    """Train from scratch on arith episodes (answer-only loss) with a plain AdamW loop; save model + tokenizer.
+
+    Episodes are drawn fresh each step from the seeded RNG (kind by `spec.mix`, level by `spec.level_weights`,
+    problem uniformly within the level), so the same spec gives the same weights (one torch thread: the order
+    of floating-point reductions does not depend on the machine's core count)."""
+    from domains.arith import LEVELS, arith_problems
+
+    torch.set_num_threads(1)
     torch.manual_seed(spec.seed)
     rng = random.Random(spec.seed)
     tok = build_tokenizer()
     model = build_model(spec, len(tok), tok.eos_token_id, tok.pad_token_id, tok.bos_token_id).to(device)
     problems = arith_problems("train", spec.train_per_level, seed=1000)
-    data = [_chat_example(tok, p.text, p.meta["solution"]) for p in problems]
-    retry_data = [_retry_example(tok, p.text, p.meta["solution"], p.gold, rng) for p in problems]
+    by_level = [[p for p in problems if p.level == lv] for lv in LEVELS]
+    kinds, kind_w = zip(*spec.mix)
     opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.0)
     # linear warmup then constant: the model after S steps does not depend on the total budget
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100))
     model.train()
     for step in range(spec.steps):
-        batch = [(retry_data if rng.random() < spec.retry_fraction else data)[rng.randrange(len(data))]
-                 for _ in range(spec.batch_size)]
-        width = max(len(ids) for ids, _ in batch)
-        input_ids = torch.full((len(batch), width), tok.pad_token_id)
-        labels = torch.full((len(batch), width), -100)
-        attn = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, (ids, start) in enumerate(batch):  # right padding for training
-            input_ids[i, :len(ids)] = torch.tensor(ids)
-            labels[i, start:len(ids)] = torch.tensor(ids[start:])
-            attn[i, :len(ids)] = 1
-        loss = model(input_ids=input_ids.to(device), attention_mask=attn.to(device), labels=labels.to(device)).loss
-        loss.backward()
+        batch = []
+        for _ in range(spec.batch_size):
+            kind = rng.choices(kinds, kind_w)[0]
+            p = rng.choice(rng.choices(by_level, spec.level_weights)[0])
+            other = rng.choice(problems)
+            other_answer = other.gold if other.gold != p.gold else str(int(p.gold) + 1)
+            batch.append(episode(tok, kind, p, other_answer, rng))
+        # two padded micro-batches (short one-turn episodes, long two-turn ones) instead of one padded to the
+        # longest: a third less compute; the loss is still the mean over every answer token of the batch
+        batch.sort(key=lambda e: len(e[0]))
+        n_tokens = sum(len(ids) - start for ids, start in batch)
+        total = 0.0
+        for part in (batch[:len(batch) // 2], batch[len(batch) // 2:]):
+            width = max(len(ids) for ids, _ in part)
+            input_ids = torch.full((len(part), width), tok.pad_token_id)
+            labels = torch.full((len(part), width), -100)
+            attn = torch.zeros((len(part), width), dtype=torch.long)
+            for i, (ids, start) in enumerate(part):  # right padding for training
+                input_ids[i, :len(ids)] = torch.tensor(ids)
+                labels[i, start:len(ids)] = torch.tensor(ids[start:])
+                attn[i, :len(ids)] = 1
+            part_tokens = sum(len(ids) - start for ids, start in part)  # = the causal-LM loss's target count
+            loss = model(input_ids=input_ids.to(device), attention_mask=attn.to(device),
+                         labels=labels.to(device)).loss * (part_tokens / n_tokens)
+            loss.backward()
+            total += loss.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         if on_step:
-            on_step(step, loss.item())
+            on_step(step, total)
         if on_checkpoint:
             on_checkpoint(step + 1, model, tok)
     model.eval().to("cpu")

@@ -19,7 +19,7 @@ from formalpi.runs import RunStore
 def test_both_sizes_have_every_row_and_the_fixed_steps_variant_sets_max_steps():
     small, full = demo_plan(False), demo_plan(True)
     assert set(DEMO_CONDITIONS) == {"gold", "gibberish", "wrong", "try_again", "rejection", "double_sample",
-                                    "compute_matched"}
+                                    "double_sample_matched", "compute_matched"}
     assert "steps" in small.variants and set(full.variants) == {"epochs", "steps"}
     assert full.base.data.eval_limit > small.base.data.eval_limit and len(full.base.seeds) >= 3
     steps = full.config("steps", "gold")
@@ -59,7 +59,7 @@ def test_stated_answer_reads_the_conditions_own_pi_texts():
     ctx = PIContext(problem=problems[0], attempt=a, verdict=v, seed=1, problems=problems)
     assert stated_answer(get_condition("gold").pi(ctx)) == "42"
     assert stated_answer(get_condition("wrong").pi(ctx)) == "-7"
-    for name in ("try_again", "gibberish", "double_sample"):
+    for name in ("try_again", "gibberish", "double_sample_matched"):
         assert stated_answer(get_condition(name).pi(ctx)) is None
 
 

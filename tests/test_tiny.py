@@ -1,12 +1,17 @@
-"""The built-in tiny model: reproducible from its seed, shipped weights match the default spec."""
+"""The built-in tiny model: reproducible from its seed, shipped weights match the default spec, its pretraining
+never shows the experiments' PI texts, and the shipped model reads an answer shown in feedback."""
 
+import random
+
+import pytest
 import torch
 
-from formalpi.tiny import SHIPPED, TinySpec, build_tokenizer, ensure_tiny_model, shipped_path, train_tiny
+from formalpi.tiny import (GENERIC_FEEDBACK, MIX, NUMBER_FEEDBACK, REASK, SHIPPED, TinySpec, build_tokenizer, episode,
+                           ensure_tiny_model, shipped_path, train_tiny)
 
 
 def test_training_is_reproducible_from_the_seed(tmp_path):
-    spec = TinySpec(steps=5, train_per_level=20)
+    spec = TinySpec(steps=3, train_per_level=20)
     a = train_tiny(spec, tmp_path / "a")
     b = train_tiny(spec, tmp_path / "b")
     from safetensors.torch import load_file
@@ -18,7 +23,7 @@ def test_training_is_reproducible_from_the_seed(tmp_path):
 def test_shipped_weights_are_the_default_spec_and_small():
     assert shipped_path(TinySpec()) == SHIPPED == ensure_tiny_model()
     assert shipped_path(TinySpec(steps=1)) is None  # another spec never gets the shipped weights
-    assert sum(p.stat().st_size for p in SHIPPED.iterdir()) < 20 * 2**20
+    assert sum(p.stat().st_size for p in SHIPPED.iterdir()) < 2 * 2**20
 
 
 def test_tokenizer_is_character_level_with_chatml_template():
@@ -28,3 +33,113 @@ def test_tokenizer_is_character_level_with_chatml_template():
     text = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
     assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     assert len(tok(text, add_special_tokens=False)["input_ids"]) == 1 + 5 + 2 + 1 + 1 + 1 + 10
+
+
+def _condition_sentences() -> set[str]:
+    """Every sentence of every math condition's PI text, for a sample problem (the texts the experiments show)."""
+    from domains.arith import arith_problems
+    from formalpi.engine.conditions import REGISTRY, PIContext
+    from formalpi.records import Attempt, Status, Verdict
+
+    problems = arith_problems("train", 5)
+    out = set()
+    for cond in list(REGISTRY.values()):
+        if cond.pi is None or "math" not in cond.domains or cond.needs:
+            continue
+        for p in problems:
+            a = Attempt(id=f"{p.id}|r0|s0|k0", problem_id=p.id, prompt=p.text, completion="\\boxed{0}")
+            text = cond.pi(PIContext(problem=p, attempt=a, verdict=Verdict(status=Status.WRONG), seed=0,
+                                     problems=problems))
+            # the sentences that are the condition's wording, not the problem's numbers
+            out |= {s.strip() for s in (text or "").replace("\n", " ").split(". ") if s.strip() and not
+                    any(ch.isdigit() for ch in s)}
+    return out
+
+
+def test_pretraining_never_shows_a_condition_text_verbatim():
+    sentences = _condition_sentences()
+    assert {"Your answer is incorrect", "Try again."} <= sentences  # the check sees the real texts
+    tok = build_tokenizer()
+    from domains.arith import arith_problems
+
+    problems = arith_problems("train", 20, seed=1000)
+    rng = random.Random(0)
+    texts = [tok.decode(episode(tok, kind, p, "17", rng)[0]) for kind, _ in MIX for p in problems]
+    texts += list(GENERIC_FEEDBACK) + list(NUMBER_FEEDBACK) + list(REASK)
+    for s in sentences:
+        assert not any(s.rstrip(".") in t for t in texts), s
+    for phrase in ("correct answer is", "Hint:", "XYZZY"):
+        assert not any(phrase in t for t in texts), phrase
+
+
+def test_episode_kinds_carry_what_they_say():
+    tok = build_tokenizer()
+    from domains.arith import arith_problems
+
+    p = arith_problems("train", 1, seed=1000, levels=(4,))[0]
+    rng = random.Random(1)
+    assert abs(sum(w for _, w in MIX) - 1) < 1e-9
+    for kind, _ in MIX:
+        ids, start = episode(tok, kind, p, "12345", rng)
+        prompt, target = tok.decode(ids[:start]), tok.decode(ids[start:])
+        assert target == p.meta["solution"] + "<|im_end|>"  # every kind's target is the correct solution
+        assert prompt.count("<|im_start|>user") == (1 if kind == "plain" else 2)
+        assert ("12345" in prompt) == (kind == "unrelated")
+        feedback = prompt.rsplit("<|im_start|>user\n", 1)[-1]
+        assert (p.gold in feedback.split("<|im_end|>")[0]) == (kind in ("answer", "reask") and (
+            kind == "answer" or p.gold in p.text))
+
+
+def _greedy_retry_answers(stated: list[str], problems) -> list[str | None]:
+    """The shipped model's greedy retry after a wrong attempt and the gold condition's wording with `stated`."""
+    from domains.math import extract_answer
+    from formalpi.engine.backends import HFGenerator, SamplingParams
+    from formalpi.engine.conditions import FAILED, TRY_AGAIN
+    from formalpi.tiny import wrong_solution
+
+    gen = HFGenerator.from_pretrained(str(ensure_tiny_model()))
+    rng = random.Random(0)
+    prompts = [gen.chat_prompt([("user", p.text), ("assistant", wrong_solution(p.meta["solution"], p.gold, rng)),
+                                ("user", f"{FAILED} The correct answer is {s}. {TRY_AGAIN}")])
+               for p, s in zip(problems, stated)]
+    outs = gen.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=48, seed=0))
+    return [extract_answer(o[0].text) for o in outs]
+
+
+@pytest.mark.xfail(strict=True, reason="the design criterion the shipped model does NOT meet yet (docs/demo.md, "
+                   "section 1): shown the gold condition's wording it copies the answer in ~15 % of retries, not 60 %")
+def test_shipped_model_reads_an_answer_shown_in_feedback():
+    """The criterion of a faithful miniature (docs/demo.md): on hard problems (level 5, where the model alone is
+    mostly wrong), shown the true answer in the gold condition's wording it mostly writes it; shown another
+    problem's answer it writes that far less often (it weighs the claim against its computation). Strict xfail:
+    a model that meets it turns this test into a failure until the mark is removed."""
+    from domains.arith import arith_problems
+
+    problems = arith_problems("test", 40, seed=5, levels=(5,))
+    golds = [p.gold for p in problems]
+    others = golds[1:] + golds[:1]
+    keep = [i for i in range(len(problems)) if others[i] != golds[i]]
+    problems, golds, others = [problems[i] for i in keep], [golds[i] for i in keep], [others[i] for i in keep]
+    with_gold = _greedy_retry_answers(golds, problems)
+    with_other = _greedy_retry_answers(others, problems)
+    gold_copy = sum(a == g for a, g in zip(with_gold, golds)) / len(problems)
+    other_copy = sum(a == o for a, o in zip(with_other, others)) / len(problems)
+    assert gold_copy >= 0.6, gold_copy
+    assert other_copy < gold_copy - 0.2, (gold_copy, other_copy)
+
+
+def test_the_model_after_s_steps_does_not_depend_on_the_total_budget(tmp_path):
+    """Constant learning rate after warm-up and per-step data draws: the shipped step-S checkpoint of a longer
+    run is what `TinySpec(steps=S)` trains."""
+    short = train_tiny(TinySpec(steps=2, train_per_level=10), tmp_path / "short")
+    seen = {}
+
+    def grab(step, model, _tok):
+        if step == 2:
+            seen.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    train_tiny(TinySpec(steps=3, train_per_level=10), tmp_path / "long", on_checkpoint=grab)
+    from safetensors.torch import load_file
+
+    w = load_file(short / "model.safetensors")
+    assert all(torch.equal(w[k], seen[k]) for k in w)

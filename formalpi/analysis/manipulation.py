@@ -3,8 +3,8 @@
 A condition table says whether a condition's training helped; these checks say whether the experiment could have
 shown it. Read from a run's own records (attempts, verdicts, examples, manifest, eval), per (condition, seed):
 
-- retry yield: verified retries / retries made (for `double_sample` the "retry" is a fresh sample from the
-  problem alone, so its yield is the fresh-sample yield the retries are compared with);
+- retry yield: verified retries / retries made (for `double_sample_matched` the "retry" is a fresh sample from
+  the problem alone, so its yield is the fresh-sample yield the retries are compared with);
 - PI-copy rate: of the retries whose PI states an answer ("The correct answer is X."), how often the retry's final
   answer is X (gold: the model reads the true answer; wrong: it follows a false one);
 - examples trained on and optimizer steps taken (a condition with 5 examples and 1 step cannot move a model);

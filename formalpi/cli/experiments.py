@@ -17,7 +17,9 @@ tiny_app = typer.Typer(no_args_is_help=True, help="The built-in tiny model (Qwen
 
 @tiny_app.command("train")
 def tiny_train(force: bool = typer.Option(False, help="retrain from the seed (ignores shipped and cached weights)"),
-               eval_n: int = typer.Option(4, help="samples per held-out problem for the base pass@1")):
+               eval_n: int = typer.Option(4, help="samples per held-out problem for the base pass@1"),
+               probe: bool = typer.Option(True, help="also print the PI manipulation checks (retry yield and "
+                                                     "PI-copy rate per condition, no training)")):
     """Train (or load from cache) the tiny model and print its base pass@1 on the held-out arith split."""
     import shutil
 
@@ -37,6 +39,14 @@ def tiny_train(force: bool = typer.Option(False, help="retrain from the seed (ig
         table.add_column(k)
     table.add_row(*(f"{v['pass@1']:.1f}" for v in summary.values()))
     console.print(table)
+    if probe:  # what the model does with each condition's PI before any training (docs/demo.md, section 1)
+        import tempfile
+
+        from formalpi.analysis.manipulation import manipulation_markdown
+        from formalpi.demo import probe_pi
+
+        with tempfile.TemporaryDirectory() as d:
+            console.print(manipulation_markdown(probe_pi(str(path), Path(d))), markup=False)
 
 
 def require_scale_extras(scale) -> None:
