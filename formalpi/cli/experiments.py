@@ -70,7 +70,7 @@ def register(root: typer.Typer) -> None:
         t0 = time.perf_counter()
         total = len(seed_list) * (len(DEMO_CONDITIONS) + 1)
         with progress() as p:
-            overall = p.add_task("demo runs", total=total)
+            overall = p.add_task("demo: runs finished (condition x seed)", total=total)
             out = run_demo(seed_list, base, stage_progress(p), on_run=lambda *_: p.advance(overall))
         console.print(render_condition_table([out]), markup=False)
         report = write_report([out], out)
