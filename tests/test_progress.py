@@ -98,3 +98,31 @@ lora_rank = 4
     assert order == sorted(order), text
     assert any("fine-tuning, SFT steps (rejection, seed 42)" in ln and "done in" in ln for ln in lines), text
     assert "\x1b[" not in text  # no terminal escapes in a log
+
+
+def test_line_progress_for_worker_processes_prints_start_updates_and_end():
+    from formalpi.progress import line_progress
+
+    lines: list[str] = []
+    advance = line_progress("gold seed 42", say=lines.append, interval_s=0)("evaluating", 3)
+    for _ in range(4):  # one more than the total: ignored
+        advance(1)
+    assert len(lines) == 4, lines
+    assert "gold seed 42: evaluating: 0/3 (0%)" in lines[0] and ", ETA " in lines[1]
+    assert "3/3 (100%) done in" in lines[3]
+    quiet: list[str] = []
+    advance = line_progress(say=quiet.append, interval_s=3600)("x", 50)
+    for _ in range(50):
+        advance(1)
+    assert len(quiet) == 2 and quiet[0].endswith("ETA -:--") and "done in" in quiet[1]
+
+
+def test_bad_interval_env_names_the_variable(monkeypatch):
+    import pytest
+
+    from formalpi.errors import ConfigError
+    from formalpi.progress import interval_from_env
+
+    monkeypatch.setenv("FORMALPI_PROGRESS_INTERVAL", "often")
+    with pytest.raises(ConfigError, match=r"\$FORMALPI_PROGRESS_INTERVAL='often': expected seconds"):
+        interval_from_env()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime
 
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn,
@@ -12,47 +11,19 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 
 from formalpi.errors import ConfigError
+from formalpi.progress import clock, interval_from_env, progress_line, remaining_s
 
 console = Console()
 
-PROGRESS_INTERVAL_ENV = "FORMALPI_PROGRESS_INTERVAL"  # seconds between plain progress lines of one stage (default 10)
 PROGRESS_MODE_ENV = "FORMALPI_PROGRESS"  # "bars" | "plain"; default: bars on a terminal, plain lines otherwise
 
 
-def remaining_s(task: Task) -> float | None:
-    """Seconds left at the stage's average rate so far (steadier than rich's 30 s window for slow stages)."""
-    if not task.total or not task.completed or task.elapsed is None or task.elapsed <= 0:
-        return None
-    return task.elapsed * (task.total - task.completed) / task.completed
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "-:--"
-    s = int(round(seconds))
-    h, m = divmod(s // 60, 60)
-    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
-
-
 class RemainingColumn(ProgressColumn):
+    """ETA at the stage's average rate (rich's own column waits for a 30 s window and shows nothing before)."""
+
     def render(self, task: Task) -> Text:
-        return Text("ETA " + _clock(0 if task.finished else remaining_s(task)), style="progress.remaining")
-
-
-def _rate(per_s: float) -> str:
-    return f"{per_s:.2f}/s" if per_s < 10 else f"{per_s:.1f}/s" if per_s < 100 else f"{per_s:.0f}/s"
-
-
-def progress_line(task: Task) -> str:
-    """`[12:03:41] first attempts (gold, seed 42): 64/500 (13%), 2.1/s, elapsed 0:30, ETA 3:27`."""
-    total = int(task.total or 0)
-    done = int(task.completed)
-    rate = done / task.elapsed if task.elapsed else 0.0
-    head = f"[{datetime.now():%H:%M:%S}] {task.description}: {done}/{total}"
-    pct = f" ({100 * done / total:.0f}%)" if total else ""
-    if task.finished:
-        return f"{head}{pct} done in {_clock(task.elapsed)} ({_rate(rate)})"
-    return f"{head}{pct}, {_rate(rate)}, elapsed {_clock(task.elapsed)}, ETA {_clock(remaining_s(task))}"
+        left = 0 if task.finished else remaining_s(task.completed, task.total, task.elapsed)
+        return Text("ETA " + clock(left), style="progress.remaining")
 
 
 class PlainProgress(Progress):
@@ -92,7 +63,8 @@ class PlainProgress(Progress):
         elif not force and now - self._last_line.get(task_id, now - self.interval_s) < self.interval_s:
             return
         self._last_line[task_id] = now
-        self.console.print(progress_line(task), markup=False, highlight=False, soft_wrap=True)
+        line = progress_line(task.description, task.completed, task.total, task.elapsed, finished=task.finished)
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
         self.console.file.flush()
 
 
@@ -102,11 +74,7 @@ def progress() -> Progress:
     if mode not in ("", "bars", "plain"):
         raise ConfigError(f"${PROGRESS_MODE_ENV}={mode!r}: choose bars or plain (or leave it unset)")
     if mode == "plain" or (mode == "" and not console.is_terminal):
-        raw = os.environ.get(PROGRESS_INTERVAL_ENV, "10")
-        try:
-            interval = float(raw)
-        except ValueError:
-            raise ConfigError(f"${PROGRESS_INTERVAL_ENV}={raw!r}: expected seconds, e.g. 10") from None
+        interval = interval_from_env()
         return PlainProgress(console, interval)
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), RemainingColumn(), console=console, transient=False)
