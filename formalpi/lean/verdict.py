@@ -46,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from formalpi.lean.lexer import Kind, LexError, Token, lex
 from formalpi.lean.protocol import CommandReply, Message, ReplError
@@ -537,17 +537,17 @@ def prepare_code(code: str, *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES) -> Prep
     if len(code.encode("utf-8", "surrogatepass")) > max_bytes:
         return rejected(code[:1000], f"the code is longer than the limit of {max_bytes} bytes")
     bad = _bad_character(code)
-    if bad:
-        return rejected(code, bad.reason())
-    try:
-        toks = [t for t in lex(code) if t.code]
-    except LexError as e:
-        return rejected(code, Forbidden("unreadable text", e.line, e.message).reason())
-    bad = _scan(toks)
+    if bad is None:
+        try:
+            toks = [t for t in lex(code) if t.code]
+        except LexError as e:
+            bad = Forbidden("unreadable text", e.line, e.message)
+    if bad is None:
+        bad = _scan(toks)
     if bad is None:
         decls, bad = _decls(code, toks)
     if bad:
-        return rejected(code, bad.reason())
+        return rejected(code, replace(bad, where="the code").reason())
     if not decls:
         return Verdict(status=Status.NO_ANSWER, reason="no theorem, lemma or example in the code", answer=code)
     lead = [t for t in toks if t.start < decls[0].prefix_start]
