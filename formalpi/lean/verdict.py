@@ -8,7 +8,8 @@ A proof is VALID only if all of these hold (pure functions over text and wire re
    `«»` names). It is then read as Lean commands and must be, by WHITELIST: helper `theorem`/`lemma`
    declarations, then the proof of the trusted theorem (a bare tactic or term body, or the theorem restated
    with its body after `:=`, in tactic or term mode), where `open A B in` and `set_option NAME VALUE in`
-   (NAME in `ALLOWED_OPTIONS`, never `debug.*` however spelled) may prefix a command or a tactic. Leading lines
+   (NAME in `ALLOWED_OPTIONS`, never `debug.*` however spelled) may prefix a command or a tactic (never the end
+   of the text, where it would scope our checks). Leading lines
    that repeat the trusted header verbatim are dropped. Theorems/lemmas written after the proof are not sent
    (nothing may run after the proof). Everything else is refused wherever it appears: any other command
    keyword (`def`, `instance`, `namespace`, `notation`, `elab`, `by_elab`, `attribute`, `import`, …), any
