@@ -47,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 
 from formalpi.lean.lexer import Kind, LexError, Token, lex
@@ -399,6 +400,7 @@ class StatementError(ValueError):
     pass
 
 
+@lru_cache(maxsize=4096)  # the same statement comes back for every sample of a problem
 def parse_statement(statement: str) -> TrustedStatement:
     head = statement.rstrip()
     head = re.sub(r"\bsorry\s*$", "", head).rstrip()
