@@ -214,6 +214,12 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
         assert eval_warning in section and weak in section, heading
     g = json.loads((out / "results.json").read_text())["groups"][0]
     assert any(eval_warning in w for w in g["warnings"]) and any(weak in w for w in g["warnings"])
+    from formalpi.cli import app
+
+    res = CliRunner().invoke(app, ["report", str(tmp_path), "--out", str(tmp_path / "cli"), "--n-boot", "200",
+                                   "--no-plots"], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    assert "WARNING (!): TRAINED ON EVAL" in res.output and "WARNING (!): WEAK SANDBOX" in res.output
     rows = {r["key"]: r for r in g["rows"]}
     assert rows["baseline"]["warnings"] == [] and eval_warning in rows["gold"]["warnings"][0]
 
