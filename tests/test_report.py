@@ -81,6 +81,9 @@ def test_frontier_section_with_base_samples(tmp_path):
     synthetic_store(tmp_path / "runs", conditions=["gold", "try_again"], seeds=[1, 2], problems=60, n=4)
     text = write_report([tmp_path / "runs"], opts=ReportOptions(n_boot=200, plots=False)).read_text()
     assert "### Frontier bands" in text and "unsolved (n=" in text and "| try_again | pass@4 |" in text
+    # base_eval samples: the inverted U is binned by base solve-rate band, with one contrast line per condition
+    assert "### Inverted U (bins: base solve-rate band (rates from independent base samples (base_eval))" in text
+    assert "- gold: middle (" in text and "- try_again: middle (" in text
 
 
 def test_row_keys_tell_apart_same_condition(tmp_path):
