@@ -408,9 +408,15 @@ def parse_statement(statement: str) -> TrustedStatement:
     head = re.sub(r"\bby\s*$", "", head).rstrip()
     head = re.sub(r":=\s*$", "", head).rstrip()
     try:
-        toks = [t for t in lex(head) if t.code]
+        every = lex(head)
     except LexError as e:
         raise StatementError(f"the trusted statement cannot be lexed ({e})") from None
+    toks = [t for t in every if t.code]
+    code = list(head)  # comments blanked (newlines kept): binders and type are copied into our type check
+    for t in every:
+        if not t.code:
+            code[t.start:t.end] = [c if c == "\n" else " " for c in head[t.start:t.end]]
+    code_text = "".join(code)
     kw = next((k for k, t in enumerate(toks) if t.kind is Kind.IDENT and t.text in _DECL_WORDS), None)
     if kw is None:
         raise StatementError("the trusted statement has no `theorem`/`lemma`/`example`")
@@ -435,8 +441,8 @@ def parse_statement(statement: str) -> TrustedStatement:
     if colon is None:
         raise StatementError("the trusted statement has no top-level `:` before its type")
     start = toks[after].start if after < len(toks) and after < colon else toks[colon].start
-    binders = head[start:toks[colon].start].strip() if after < colon else ""
-    return TrustedStatement(toks[kw].text, name, binders, head[toks[colon].end:].strip(), head, tactic)
+    binders = code_text[start:toks[colon].start].strip() if after < colon else ""
+    return TrustedStatement(toks[kw].text, name, binders, code_text[toks[colon].end:].strip(), head, tactic)
 
 
 # ---- the command sent to Lean ------------------------------------------------------------------------------
