@@ -107,6 +107,7 @@ CASES: list[Case] = [
     _c("partial_def", BEFORE, f"partial def loop (n : ℕ) : ℕ := loop n\n\n{RESTATED} by omega"),
     _c("opaque_decl", BEFORE, f"opaque secret : ℕ\n\n{RESTATED} by omega"),
     _c("mutual_block", BEFORE, f"mutual\ntheorem a : True := trivial\nend\n\n{RESTATED} by omega"),
+    _c("variable_query", BEFORE, f"variable? (h : False)\n\n{RESTATED} by omega"),
     _c("example_helper", BEFORE, f"example : True := trivial\n\n{RESTATED} by omega"),
     _c("restated_after_body", BEFORE, f"  omega\n\n{RESTATED} by omega"),
     # ---- meta code inside the proof ------------------------------------------------------------------------

@@ -88,7 +88,8 @@ COMMAND_KEYWORDS: dict[str, str] = {
         "attribute", "seal", "unseal", "compile_inductive", "suppress_compilation", "unsuppress_compilation",
         "assert_not_exists", "library_note", "initialize", "builtin_initialize", "initialize_simps_projections",
         "mk_iff_of_inductive_prop", "add_aesop_rules", "erase_aesop_rules", "declare_aesop_rule_sets",
-        "register_option", "register_simp_attr", "register_label_attr", "grind_pattern", "declare_config_elab")},
+        "register_option", "register_simp_attr", "register_label_attr", "grind_pattern", "declare_config_elab",
+        "whatsnew", "count_heartbeats", "in_namespace")},
 }
 # Second layer: words that skip or fake a proof, refused wherever they appear.
 FORBIDDEN_WORDS: dict[str, str] = {
@@ -162,7 +163,7 @@ def _scan(toks: list[Token]) -> Forbidden | None:
         if t.kind is not Kind.IDENT:
             continue
         w = t.text
-        why = FORBIDDEN_WORDS.get(w) or COMMAND_KEYWORDS.get(w)
+        why = FORBIDDEN_WORDS.get(w) or COMMAND_KEYWORDS.get(w) or COMMAND_KEYWORDS.get(w.rstrip("?!"))
         if why:
             return Forbidden(w, t.line, why)
         for p in t.parts:
