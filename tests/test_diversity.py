@@ -161,6 +161,10 @@ def test_per_condition_rows_never_pool_and_seeds_average_per_problem(tmp_path):
     assert out["baseline"].path.mean == 0.0 and out["baseline"].path.n_problems == 3
     assert out["gold"].path.mean == pytest.approx(0.5) and out["gold"].n_seeds == 2
     assert out["gold"].path.ci == pytest.approx((0.5, 0.5))
+    # paired with the baseline on the 3 problems both measured: 0.5 - 0 each
+    assert out["gold"].delta_path.mean == pytest.approx(0.5) and out["gold"].delta_path.n_problems == 3
+    assert out["baseline"].delta_path is None
+    assert "| +0.500 [+0.500, +0.500] (n=3) |" in render_diversity_table(list(out.values()))
     from formalpi.cli import app
 
     res = CliRunner().invoke(app, ["diversity", str(tmp_path / "runs")])

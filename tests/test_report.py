@@ -70,8 +70,9 @@ def test_write_report_files_and_sections(demo, tmp_path):
     # correct solutions only, per condition: "x \boxed{1}" and "y \boxed{2}" differ in words but hold no
     # formula, so their paths are both empty: PD_path 0 while the surface control PD_lex is 1. Problems with 2
     # correct samples on some seed: gold 5 (10, 10, 9 solved of 20), baseline 4 (8, 9, 7)
-    assert "| math / tiny / arith | gold | 3 | 5 | 0.000 [0.000, 0.000] | 1.000 [1.000, 1.000] |" in text
-    assert "| math / tiny / arith | baseline | 3 | 4 | 0.000 [0.000, 0.000] | 1.000 [1.000, 1.000] |" in text
+    assert "| math / tiny / arith | gold | 3 | 5 | 0.000 [0.000, 0.000] | +0.000 [+0.000, +0.000] (n=4) | " \
+           "1.000 [1.000, 1.000] |" in text
+    assert "| math / tiny / arith | baseline | 3 | 4 | 0.000 [0.000, 0.000] | — | 1.000 [1.000, 1.000] |" in text
     out = write_report([demo], tmp_path / "elsewhere", ReportOptions(n_boot=200, plots=False))
     assert out.exists() and not (tmp_path / "elsewhere" / "gains.png").exists()
 
@@ -80,6 +81,9 @@ def test_frontier_section_with_base_samples(tmp_path):
     synthetic_store(tmp_path / "runs", conditions=["gold", "try_again"], seeds=[1, 2], problems=60, n=4)
     text = write_report([tmp_path / "runs"], opts=ReportOptions(n_boot=200, plots=False)).read_text()
     assert "### Frontier bands" in text and "unsolved (n=" in text and "| try_again | pass@4 |" in text
+    # base_eval samples: the inverted U is binned by base solve-rate band, with one contrast line per condition
+    assert "### Inverted U (bins: base solve-rate band (rates from independent base samples (base_eval))" in text
+    assert "- gold: middle (" in text and "- try_again: middle (" in text
 
 
 def test_row_keys_tell_apart_same_condition(tmp_path):
@@ -191,7 +195,8 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
         write_run(tmp_path, "gold", s, eval_records(_correct(10), seed=s, condition="gold"), condition="gold",
                   train_split="test")  # trains on the eval split
         write_run(tmp_path, "tests", s, eval_records(_correct(9), seed=s, condition="test_suite"),
-                  condition="gibberish", manifest_extra={"sandbox": {"weak": True, "layers": ["rlimits", "session"]}})
+                  condition="gibberish", manifest_extra={"sandbox": {"mount_ns": True, "net_ns": False, "uid": False,
+                                                                     "weak": True}})  # the code domain's record
         # the engine's record of an overlap found at start (data.allow_train_on_eval = true let it run)
         write_run(tmp_path, "wrong", s, eval_records(_correct(9), seed=s, condition="wrong"), condition="wrong",
                   manifest_extra={"data": {"train_eval_overlap": 12, "allow_train_on_eval": True,
@@ -200,7 +205,7 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
     text = write_report([tmp_path], out, ReportOptions(n_boot=200, plots=False)).read_text()
     assert "| gold (!) | 2 |" in text and "| gibberish (!) | 2 |" in text and "| baseline (pass@1) | 2 |" in text
     eval_warning = "TRAINED ON EVAL: this run trained on split 'test' of 'arith'"
-    weak = "WEAK SANDBOX: generated code ran without the full sandbox (layers: rlimits, session)"
+    weak = "WEAK SANDBOX: generated code ran without the full sandbox (missing layers: net_ns, uid)"
     # under the condition table, the McNemar, level/U tables, and the cross-group tables: every table says it
     assert text.count(eval_warning) >= 5 and text.count(weak) >= 5
     assert "[rows: gold]" in text and "[rows: gibberish]" in text
@@ -212,6 +217,12 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
         assert eval_warning in section and weak in section, heading
     g = json.loads((out / "results.json").read_text())["groups"][0]
     assert any(eval_warning in w for w in g["warnings"]) and any(weak in w for w in g["warnings"])
+    from formalpi.cli import app
+
+    res = CliRunner().invoke(app, ["report", str(tmp_path), "--out", str(tmp_path / "cli"), "--n-boot", "200",
+                                   "--no-plots"], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    assert "WARNING (!): TRAINED ON EVAL" in res.output and "WARNING (!): WEAK SANDBOX" in res.output
     rows = {r["key"]: r for r in g["rows"]}
     assert rows["baseline"]["warnings"] == [] and eval_warning in rows["gold"]["warnings"][0]
 

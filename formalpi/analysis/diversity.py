@@ -182,6 +182,7 @@ class DiversitySummary:
     n_seeds: int
     path: DiversityMeasure | None  # None when no problem had >= 2 correct solutions
     lex: DiversityMeasure | None
+    delta_path: DiversityMeasure | None = None  # PD_path − the baseline's, paired on the problems both measured
 
 
 def _measure(values: Sequence[float], n_boot: int, seed: int) -> DiversityMeasure | None:
@@ -194,28 +195,43 @@ def _measure(values: Sequence[float], n_boot: int, seed: int) -> DiversityMeasur
     return DiversityMeasure(float(v.mean()), (float(lo), float(hi)), int(v.size))
 
 
-def summarize_diversity(per_problem: Sequence[ProblemDiversity], domain: DiversityDomain | str, group: str,
-                        condition: str, n_seeds: int, n_boot: int = 1000, seed: int = 0) -> DiversitySummary:
-    """Mean over problems with a bootstrap CI over problems; a problem measured on several seeds is one unit
-    (its seeds' values are averaged first), so the CI resamples problems, not runs."""
-    def per_unit(attr: str) -> list[float]:
-        acc: dict[str, list[float]] = {}
-        for p in per_problem:
-            acc.setdefault(p.problem_id, []).append(getattr(p, attr))
-        return [sum(v) / len(v) for v in acc.values()]
+def per_problem_means(per_problem: Sequence[ProblemDiversity], attr: str) -> dict[str, float]:
+    """One value per problem: the mean of its seeds' values (a problem is one unit, whatever its seeds)."""
+    acc: dict[str, list[float]] = {}
+    for p in per_problem:
+        acc.setdefault(p.problem_id, []).append(getattr(p, attr))
+    return {k: sum(v) / len(v) for k, v in acc.items()}
 
-    return DiversitySummary(DiversityDomain(domain), group, condition, n_seeds,
-                            _measure(per_unit("path"), n_boot, seed), _measure(per_unit("lex"), n_boot, seed))
+
+def summarize_diversity(per_problem: Sequence[ProblemDiversity], domain: DiversityDomain | str, group: str,
+                        condition: str, n_seeds: int, n_boot: int = 1000, seed: int = 0,
+                        reference: Sequence[ProblemDiversity] | None = None) -> DiversitySummary:
+    """Mean over problems with a bootstrap CI over problems; a problem measured on several seeds is one unit
+    (its seeds' values are averaged first), so the CI resamples problems, not runs. With `reference` (the
+    baseline's values), also the paired difference of PD_path on the problems both measured."""
+    path = per_problem_means(per_problem, "path")
+    delta = None
+    if reference is not None:
+        ref = per_problem_means(reference, "path")
+        delta = _measure([path[k] - ref[k] for k in path if k in ref], n_boot, seed)
+    return DiversitySummary(DiversityDomain(domain), group, condition, n_seeds, _measure(list(path.values()), n_boot,
+                            seed), _measure(list(per_problem_means(per_problem, "lex").values()), n_boot, seed),
+                            delta)
 
 
 def rows_diversity(rows: Mapping[tuple[str, str, str], Sequence[Sequence[EvalRecord]]], n_boot: int = 1000,
-                   seed: int = 0) -> list[DiversitySummary]:
-    """`rows[(domain, group, condition)]` = the eval records of each of the row's runs (one list per seed)."""
-    out = []
+                   seed: int = 0, reference: str = "baseline") -> list[DiversitySummary]:
+    """`rows[(domain, group, condition)]` = the eval records of each of the row's runs (one list per seed).
+    Each non-reference row of a group also gets its paired PD_path difference from the group's `reference` row."""
+    values = {}
     for (domain, group, condition), per_run in rows.items():
         rules = Diversity(domain)
-        values = [d for recs in per_run for d in rules.records(recs)]
-        out.append(summarize_diversity(values, rules.domain, group, condition, len(per_run), n_boot, seed))
+        values[(domain, group, condition)] = [d for recs in per_run for d in rules.records(recs)]
+    out = []
+    for (domain, group, condition), per_run in rows.items():
+        ref = values.get((domain, group, reference)) if condition != reference else None
+        out.append(summarize_diversity(values[(domain, group, condition)], domain, group, condition, len(per_run),
+                                       n_boot, seed, ref))
     return out
 
 
@@ -235,17 +251,18 @@ def runs_diversity(runs: Sequence[RunInfo], domain: DiversityDomain | str | None
     return rows_diversity(rows, n_boot, seed)
 
 
-def _fmt(m: DiversityMeasure | None) -> str:
-    return "—" if m is None else f"{m.mean:.3f} [{m.ci[0]:.3f}, {m.ci[1]:.3f}]"
+def _fmt(m: DiversityMeasure | None, sign: str = "") -> str:
+    return "—" if m is None else f"{m.mean:{sign}.3f} [{m.ci[0]:{sign}.3f}, {m.ci[1]:{sign}.3f}]"
 
 
 DIVERSITY_HEADER = ("Group", "Condition", "Seeds", "Problems (>= 2 correct)", "PD_path [95% CI]",
-                    "PD_lex (surface) [95% CI]")
+                    "Δ PD_path vs baseline [95% CI, paired]", "PD_lex (surface) [95% CI]")
 
 
 def diversity_cells(s: DiversitySummary) -> tuple[str, ...]:
     n = s.path.n_problems if s.path else 0
-    return (s.group, s.condition, str(s.n_seeds), str(n), _fmt(s.path), _fmt(s.lex))
+    delta = _fmt(s.delta_path, "+") + (f" (n={s.delta_path.n_problems})" if s.delta_path else "")
+    return (s.group, s.condition, str(s.n_seeds), str(n), _fmt(s.path), delta, _fmt(s.lex))
 
 
 def render_diversity_table(summaries: Sequence[DiversitySummary]) -> str:

@@ -76,7 +76,10 @@ def group_results(g: GroupAnalysis) -> dict[str, Any]:
         "frontier_band": {"low": g.band.low, "high": g.band.high},
         "inverted_u": {"bins": g.u_source, "points": [
             {"condition": p.condition, "bin": p.bin, "problems": p.count,
-             "baseline_pass1": _boot(p.baseline), "gain": _boot(p.gain)} for p in g.u_points]},
+             "baseline_pass1": _boot(p.baseline), "gain": _boot(p.gain)} for p in g.u_points],
+            "contrasts": [{"condition": u.condition, "ends": list(u.ends), "middle": list(u.middle),
+                           "middle_minus_ends": _boot(u.result), "p_holm": u.p_holm, "verdict": u.verdict}
+                          for u in g.u_contrasts]},
         "rounds": [{"condition": rg.key, "round": rg.round + 1, **_summary(rg.summary)} for rg in g.rounds],
     }
 
@@ -88,7 +91,8 @@ def _bin(d) -> dict[str, Any]:
 
 def diversity_results(summaries: Sequence[DiversitySummary]) -> list[dict[str, Any]]:
     return [{"domain": s.domain.value, "group": s.group, "condition": s.condition, "seeds": s.n_seeds,
-             "pd_path": _measure(s.path), "pd_lex": _measure(s.lex)} for s in summaries]
+             "pd_path": _measure(s.path), "delta_pd_path_vs_baseline": _measure(s.delta_path),
+             "pd_lex": _measure(s.lex)} for s in summaries]
 
 
 def report_results(groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySummary],
@@ -140,6 +144,7 @@ def write_report_csvs(groups: Sequence[GroupAnalysis], diversity: Sequence[Diver
                         *ci(rg.summary.ci)))
     div = [(s.domain.value, s.group, s.condition, s.n_seeds, s.path.n_problems if s.path else 0,
             *((s.path.mean, *s.path.ci) if s.path else ("", "", "")),
+            *((s.delta_path.mean, *s.delta_path.ci) if s.delta_path else ("", "", "")),
             *((s.lex.mean, *s.lex.ci) if s.lex else ("", "", ""))) for s in diversity]
     g4 = ("domain", "model", "dataset")
     return [
@@ -156,7 +161,8 @@ def write_report_csvs(groups: Sequence[GroupAnalysis], diversity: Sequence[Diver
         write_csv(out / "rounds.csv", (*g4, "row", "round", "gain_mean_pp", "gain_std", "ci95_low_t",
                                        "ci95_high_t"), rnd),
         write_csv(out / "diversity.csv", ("domain", "group", "condition", "seeds", "problems", "pd_path",
-                                          "pd_path_ci95_low", "pd_path_ci95_high", "pd_lex", "pd_lex_ci95_low",
+                                          "pd_path_ci95_low", "pd_path_ci95_high", "delta_pd_path_vs_baseline",
+                                          "delta_ci95_low", "delta_ci95_high", "pd_lex", "pd_lex_ci95_low",
                                           "pd_lex_ci95_high"), div),
     ]
 

@@ -132,7 +132,8 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
       of problems in both splits; also read under the top level or the config's data), or, for manifests without
       that record, `config.data.allow_train_on_eval`
       set or a training method whose train and eval split of the same dataset are the same split;
-    - code ran in a weak sandbox: `sandbox.weak` true or `sandbox.strength == "weak"` (also `sandbox_weak`)."""
+    - code ran in a weak sandbox: the manifest's `sandbox` record (the code domain's isolation(): layer -> bool,
+      `weak` true when a layer is missing; also read: `sandbox.strength == "weak"`, `sandbox_weak`)."""
     cfg = manifest.get("config") or {}
     data = cfg.get("data") or {}
     out = []
@@ -153,12 +154,16 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
                    f"held-out gains")
     sandbox = manifest.get("sandbox")
     weak = _truthy(manifest.get("sandbox_weak"))
-    layers = None
+    got = ""
     if isinstance(sandbox, dict):
         weak = weak or _truthy(sandbox.get("weak")) or str(sandbox.get("strength", "")).lower() == "weak"
-        layers = sandbox.get("layers")
+        layers = sandbox.get("layers", sandbox)
+        if isinstance(layers, (list, tuple)):
+            got = f" (layers: {', '.join(map(str, layers))})"
+        elif isinstance(layers, dict):  # the code domain's isolation(): layer -> had it
+            missing = [k for k, v in layers.items() if k != "weak" and v is False]
+            got = f" (missing layers: {', '.join(missing)})" if missing else ""
     if weak:
-        got = f" (layers: {', '.join(map(str, layers))})" if isinstance(layers, (list, tuple)) else ""
         out.append(f"WEAK SANDBOX: generated code ran without the full sandbox{got}; a verdict may have been "
                    f"gamed by the program under test")
     return out

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from formalpi.analysis.frontier import (
-    BinDelta, FrontierBand, UPoint, base_solve_rates, frontier_deltas, inverted_u, level_deltas)
+    BaseRates, BinDelta, FrontierBand, UContrast, UPoint, base_solve_rates, cross_fit_rates, frontier_deltas,
+    inverted_u, level_deltas, u_contrast)
 from formalpi.analysis.runs_index import BASELINE, RunInfo, seed_varies
 from formalpi.analysis.stats import (
     AnalysisError, Comparison, CorrectnessMatrix, SeedMcNemar, SeedSummary, compare_family, correctness_matrix,
-    gain_summary, mcnemar_family, pass1_summary)
+    gain_summary, holm, mcnemar_family, pass1_summary)
 from formalpi.errors import FormalpiError
 from formalpi.records import EvalRecord
 
@@ -68,6 +69,7 @@ class GroupAnalysis:
     mcnemar: list[SeedMcNemar] = field(default_factory=list)
     u_source: str = ""  # what the inverted-U bins are ("level" or base solve-rate bands)
     u_points: list[UPoint] = field(default_factory=list)
+    u_contrasts: list[UContrast] = field(default_factory=list)
     rounds: list[RoundGain] = field(default_factory=list)
 
     @property
@@ -146,29 +148,44 @@ def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: R
         g.mcnemar = mcnemar_family(matrices, g.reference)
     if base_m is not None:
         g.rounds = round_gains(by_key, base_m, baseline)
-        independent = [rec for r in runs for rec in base_records.get(r.path, [])]
         try:
-            u_rates = base_solve_rates(independent, min_base_n) if independent else None
-        except AnalysisError:
-            u_rates = None
-        for row in rows:
-            if not row.is_baseline:
-                g.u_source, pts = inverted_u(matrices[row.key], base_m, u_rates, n_boot=n_boot, seed=seed)
-                g.u_points.extend(pts)
-        pooled = [rec for r in runs for rec in base_records.get(r.path, [])]
-        if not pooled:
-            pooled = [rec for r in by_key[baseline] for rec in records[r.path] if rec.n >= min_base_n]
-        try:
-            rates = base_solve_rates(pooled, min_base_n) if pooled else None
-        except AnalysisError as e:  # too few base samples: the report goes on without the frontier section
-            rates, g.notes = None, [*g.notes, f"frontier bands skipped: {e}"]
+            base_rates = _base_rates(runs, by_key[baseline], records, base_records, min_base_n)
+        except AnalysisError as e:  # too few base samples: the report goes on without the bands
+            base_rates, g.notes = None, [*g.notes, f"frontier bands skipped: {e}"]
+        # the baseline the bands are measured against: the whole baseline, or its held-out half when cross-fitted
+        band_base = base_m
+        if base_rates is not None and base_rates.baseline_by_seed is not None:
+            band_base = correctness_matrix(base_rates.baseline_by_seed, baseline)
+            g.notes = [*g.notes, f"frontier and inverted-U bands: base rates from {base_rates.source}"]
         for row in rows:
             if row.is_baseline:
                 continue
-            if rates:
-                g.frontier.extend(frontier_deltas(matrices[row.key], base_m, rates, band, n_boot=n_boot, seed=seed))
-            g.levels.extend(level_deltas(matrices[row.key], base_m, n_boot=n_boot, seed=seed))
+            m = matrices[row.key]
+            if base_rates is not None:
+                g.frontier.extend(frontier_deltas(m, band_base, base_rates.rates, band, n_boot=n_boot, seed=seed))
+            g.u_source, pts = inverted_u(m, band_base if base_rates else base_m,
+                                         base_rates.rates if base_rates else None, n_boot=n_boot, seed=seed)
+            if base_rates is not None:
+                g.u_source += f" (rates from {base_rates.source})"
+            contrast = u_contrast(m, band_base if base_rates else base_m, base_rates.rates if base_rates else None,
+                                  n_boot=n_boot, seed=seed)
+            if contrast is not None:
+                g.u_contrasts.append(contrast)
+            g.u_points.extend(pts)
+            g.levels.extend(level_deltas(m, base_m, n_boot=n_boot, seed=seed))
+    if g.u_contrasts:  # Holm over the group's conditions, as for the comparisons
+        g.u_contrasts = [replace(u, p_holm=p) for u, p in zip(g.u_contrasts, holm([u.result.p_value
+                                                                                  for u in g.u_contrasts]))]
     return g
+
+
+def _base_rates(runs: Sequence[RunInfo], baseline_runs: Sequence[RunInfo], records: RecordCache,
+                base_records: RecordCache, min_n: int) -> BaseRates | None:
+    """Independent base samples (base_eval) when any run has them, else the baseline's eval samples cross-fitted."""
+    independent = [rec for r in runs for rec in base_records.get(r.path, [])]
+    if independent:
+        return BaseRates(base_solve_rates(independent, min_n), None, "independent base samples (base_eval)")
+    return cross_fit_rates({r.seed: records[r.path] for r in baseline_runs}, min_n)
 
 
 def round_gains(by_key: Mapping[str, Sequence[RunInfo]], base_m: CorrectnessMatrix, baseline: str | None
