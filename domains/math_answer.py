@@ -317,14 +317,14 @@ _OPERAND_CMDS = {"pi", "infty", "alpha", "beta", "gamma", "delta", "epsilon", "z
                  "Omega", "imath", "jmath", "ell", "emptyset", "varnothing"}
 _FREE = {"cdot"}  # multiplication, explicit or not, is never counted: `2\cdot\sqrt2` is `2\sqrt2`
 _RELATIONS = {"<": "<", ">": ">", "le": "\\le", "ge": "\\ge"}
-# Closed-class English words (conjunctions, prepositions, determiners, degree adverbs): a unit is a noun, so a
-# trailing text containing one of these is not a unit but a hedge or a sentence (`5 \text{ or more}`).
+# Closed-class English words (conjunctions, prepositions, determiners, degree adverbs): a unit is a noun phrase of at
+# most three words without these, so a trailing text containing one is not a unit but a hedge or a sentence
+# (`5 \text{ or more}`, `5 \text{ (or 6)}`).
 _FUNCTION_WORDS = frozenset(
     "a an the or and nor but either neither not no yes both all any each every some more less most least than "
     "at about around approximately roughly nearly almost over under above below between to from of in on by for "
     "with without plus minus times if else otherwise then so also only exactly maybe perhaps possibly probably "
     "is are was be equals equal answer answers value values none other others etc per".split())
-_UNIT_PREFIX = {"square", "sq", "cubic", "cu"}
 
 
 @dataclass(frozen=True)
@@ -727,11 +727,9 @@ def _is_unit(it: Item) -> bool:
     if not (isinstance(it, Tok) and it.kind == "text"):
         return False
     words = it.value.replace(".", " ").split()
-    if not words or len(words) > 2 or not all(w.isalpha() for w in words):
+    if not words or len(words) > 3 or not all(w.isalpha() for w in words):
         return False
-    if len(words) == 2 and words[0].lower() not in _UNIT_PREFIX:
-        return False
-    return not any(w.lower() in _FUNCTION_WORDS for w in words)
+    return not any(w.lower() in _FUNCTION_WORDS for w in words)  # `12 \text{ different ways}`, `\text{ sq units}`
 
 
 def _strip_unit(items: list) -> list:
@@ -1097,4 +1095,6 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
         return FormCheck(refused=f"numbers beyond {EXACT_DIGITS} digits are compared only as integers or decimals")
     if cnum is not None and cnum.form == "dec":  # 4.472 for 2\sqrt{5}: an approximation is not the exact answer
         return FormCheck(decided=False, score=None, **texts)
+    if gold.text == cand.text:  # the same canonical text (only presentation differed): the same answer
+        return FormCheck(decided=True, score=1.0, **texts)
     return FormCheck(**texts)
