@@ -315,6 +315,8 @@ _OPERAND_CMDS = {"pi", "infty", "alpha", "beta", "gamma", "delta", "epsilon", "z
                  "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
                  "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi",
                  "Omega", "imath", "jmath", "ell", "emptyset", "varnothing"}
+_FUNCTIONS = {"sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+              "log", "ln", "lg", "exp"}
 _FREE = {"cdot"}  # multiplication, explicit or not, is never counted: `2\cdot\sqrt2` is `2\sqrt2`
 _RELATIONS = {"<": "<", ">": ">", "le": "\\le", "ge": "\\ge"}
 # Closed-class English words (conjunctions, prepositions, determiners, degree adverbs): a unit is a noun phrase of at
@@ -492,42 +494,39 @@ class _Parser:
 # --------------------------------------------------------------------------------------------------------------
 
 def render(items) -> str:
-    """A canonical LaTeX string for the items (math-verify reads it; equal strings are equal answers)."""
+    """A canonical LaTeX string for the items (math-verify reads it; equal strings are equal answers).
+
+    No whitespace except inside text, after a comma (`3, 125` is not math-verify's 3125) and between a control
+    word and a letter (`\\alpha b`): math-verify reads `9 i` as a symbol i but `9i` as the imaginary unit.
+    """
     out: list[str] = []
     for it in items:
         if isinstance(it, Node):
             if it.name.startswith("env:"):
-                out.append("\\begin{pmatrix}" if it.name == "env:matrix" else f"\\begin{{{it.name[4:]}}}")
-                out.append(render(it.args[0]))
-                out.append("\\end{pmatrix}" if it.name == "env:matrix" else f"\\end{{{it.name[4:]}}}")
+                piece = ("\\begin{pmatrix}" if it.name == "env:matrix" else f"\\begin{{{it.name[4:]}}}") \
+                    + render(it.args[0]) + ("\\end{pmatrix}" if it.name == "env:matrix" else f"\\end{{{it.name[4:]}}}")
             elif it.name in ("^", "_"):
-                out.append(it.name + "{" + render(it.args[0]) + "}")
+                piece = it.name + "{" + render(it.args[0]) + "}"
             else:
-                out.append("\\" + it.name + ("[" + render(it.opt) + "]" if it.opt is not None else "")
-                           + "".join("{" + render(a) + "}" for a in it.args))
+                piece = "\\" + it.name + ("[" + render(it.opt) + "]" if it.opt is not None else "") \
+                    + "".join("{" + render(a) + "}" for a in it.args)
         elif it.kind == "cmd":
-            out.append("\\" + it.value + " ")
+            piece = "\\" + it.value
         elif it.kind == "text":
-            out.append("\\text{" + it.value + "}")
+            piece = "\\text{" + it.value + "}"
         elif it.kind in ("space", "thin"):
-            out.append(" ")
+            continue
         elif it.value == ",":
-            out.append(", ")  # `3, 125` must not reach math-verify as `3,125` (which it reads as 3125)
+            piece = ", "
         else:
-            out.append(it.value)
-    s = "".join(out)
-    return _SPACES.sub(_keep_space, s).strip()
+            piece = it.value
+        if out and piece[:1].isalpha() and _CONTROL_WORD_END.search(out[-1]):
+            out.append(" ")
+        out.append(piece)
+    return "".join(out).strip()
 
 
-_SPACES = re.compile(r"\s+")
-
-
-def _keep_space(m: re.Match) -> str:
-    # A space between two letters/digits can carry meaning (`\alpha b` vs `\alphab`, `\text{no solution}`).
-    s, i, j = m.string, m.start(), m.end()
-    if 0 < i and j < len(s) and (s[i - 1] == "," or (s[i - 1].isalnum() and s[j].isalnum())):
-        return " "
-    return ""
+_CONTROL_WORD_END = re.compile(r"\\[A-Za-z]+$")
 
 
 def _ends_operand(it: Item | None) -> bool:
@@ -568,7 +567,8 @@ def count_classes(items, counts: Counter | None = None) -> Counter:
                 if _ends_operand(prev):
                     counts["addop"] += 1
             elif v in ("(", "["):
-                counts["bracket"] += 1
+                if not (isinstance(prev, Tok) and prev.kind == "cmd" and prev.value in _FUNCTIONS):
+                    counts["bracket"] += 1  # `\\cot(x)` is `\\cot x`: an argument's brackets are not counted
             elif v in (")", "]", "\\}"):
                 pass  # counted at the opener
             elif v == "\\{":
@@ -643,6 +643,24 @@ def _intdec(sign: str, text: str) -> Numeral | None:
     return Numeral(form, -value if neg else value, digits)
 
 
+def _scientific(sign: str, mantissa: str, exponent: tuple) -> Numeral | None:
+    """`6.72 \\cdot 10^{-5}` / `6.72 \\times 10^{-5}`: a decimal number in scientific notation."""
+    m, e = _intdec(sign, mantissa), _intdec(*_signed(exponent))
+    if m is None or e is None or m.value is None or e.value is None or e.form != "int" or abs(e.value) > EXACT_DIGITS:
+        return None
+    return Numeral("dec", m.value * Fraction(10) ** int(e.value), "")
+
+
+def _signed(items) -> tuple[str, str]:
+    its = _significant(items)
+    if len(its) == 2 and isinstance(its[0], Tok) and its[0].value in "+-" and isinstance(its[1], Tok) \
+            and its[1].kind == "num":
+        return its[0].value, its[1].value
+    if len(its) == 1 and isinstance(its[0], Tok) and its[0].kind == "num":
+        return "", its[0].value
+    return "", ""
+
+
 def _numeral(items) -> Numeral | None:
     """The number `items` write out (`-12`, `0.5`, `\\frac{3}{4}`, `3/4`, `2\\frac{1}{2}`), else None."""
     its = _significant(items)
@@ -651,6 +669,9 @@ def _numeral(items) -> Numeral | None:
         sign, its = its[0].value, its[1:]
     if len(its) == 1 and isinstance(its[0], Tok) and its[0].kind == "num":
         return _intdec(sign, its[0].value)
+    if len(its) == 4 and isinstance(its[0], Tok) and its[0].kind == "num" and its[1] == Tok("cmd", "cdot") \
+            and its[2] == Tok("num", "10") and isinstance(its[3], Node) and its[3].name == "^":
+        return _scientific(sign, its[0].value, its[3].args[0])
     frac = None
     if len(its) == 1 and isinstance(its[0], Node) and its[0].name == "frac":
         frac = its[0].args
@@ -1021,6 +1042,19 @@ def _top_commas(a: Answer) -> int:
     return sum(d == 0 and isinstance(it, Tok) and it.value == "," for d, it in _top_level(a.items))
 
 
+def _compare_numerals(gnum: Numeral, cnum: Numeral, credit_cap: float, texts: dict) -> FormCheck:
+    if gnum.form == "int" and cnum.form not in ("int", "dec"):
+        return FormCheck(refused="not in the gold's form: the gold is an integer, the answer is not")
+    if gnum.value is not None and cnum.value is not None:
+        if gnum.value == cnum.value:
+            return FormCheck(decided=True, score=1.0, **texts)
+        return FormCheck(decided=False, score=partial_credit_exact(gnum.value, cnum.value, credit_cap), **texts)
+    if gnum.digits and cnum.digits:  # beyond EXACT_DIGITS: canonical digit strings are exact
+        same = gnum.digits == cnum.digits
+        return FormCheck(decided=same, score=1.0 if same else 0.0, **texts)
+    return FormCheck(refused=f"numbers beyond {EXACT_DIGITS} digits are compared only as integers or decimals")
+
+
 def _is_equation(a: Answer) -> bool:
     return any(d == 0 and isinstance(it, Tok) and it.value in ("=", "<", ">", "le", "ge")
                for d, it in _top_level(a.items))
@@ -1064,6 +1098,10 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
         inequality_to_interval(gold)
     if is_bare_list(gold):
         unwrap_set(cand)
+    cnum = numeral(cand)
+    texts = {"gold_text": gold.text, "cand_text": cand.text}
+    if gnum is not None and cnum is not None:  # two numbers written out: decided exactly, whatever their notation
+        return _compare_numerals(gnum, cnum, credit_cap, texts)
     gcount, ccount = count_classes(gold.items), count_classes(cand.items)
     allowance = Counter(gcount)
     pm = gcount["\\pm"] + gcount["\\mp"]
@@ -1071,28 +1109,16 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
         allowance = Counter({c: 2 * n for c, n in gcount.items()})
         allowance[","] += pm
         allowance["addop"] += 2 * pm
+        allowance["set"] += pm
     over = sorted(c for c, n in ccount.items() if n > allowance[c])
     if over:
         c = over[0]
         return FormCheck(refused=f"hedge or not in the gold's form: uses {_class_name(c)} {ccount[c]} time(s), "
                                  f"the gold answer {allowance[c]}")
-    cnum = numeral(cand)
-    texts = {"gold_text": gold.text, "cand_text": cand.text}
+    if gnum is not None:
+        return FormCheck(refused="not in the gold's form: the gold is a number written out, the answer is not")
     if is_bare_list(gold) and not pm and _top_commas(cand) < _top_commas(gold):
         return FormCheck(decided=False, score=0.0, **texts)  # fewer values than the gold's list: never a number
-    if gnum is not None:
-        if cnum is None:
-            return FormCheck(refused="not in the gold's form: the gold is a number written out, the answer is not")
-        if gnum.form == "int" and cnum.form not in ("int", "dec"):
-            return FormCheck(refused="not in the gold's form: the gold is an integer, the answer is not")
-        if gnum.value is not None and cnum.value is not None:
-            if gnum.value == cnum.value:
-                return FormCheck(decided=True, score=1.0, **texts)
-            return FormCheck(decided=False, score=partial_credit_exact(gnum.value, cnum.value, credit_cap), **texts)
-        if gnum.digits and cnum.digits:  # beyond EXACT_DIGITS: canonical digit strings are exact
-            same = gnum.digits == cnum.digits
-            return FormCheck(decided=same, score=1.0 if same else 0.0, **texts)
-        return FormCheck(refused=f"numbers beyond {EXACT_DIGITS} digits are compared only as integers or decimals")
     if cnum is not None and cnum.form == "dec":  # 4.472 for 2\sqrt{5}: an approximation is not the exact answer
         return FormCheck(decided=False, score=None, **texts)
     if gold.text == cand.text:  # the same canonical text (only presentation differed): the same answer
