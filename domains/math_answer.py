@@ -287,7 +287,7 @@ def extract_answer(text: str | None) -> str | None:
 # Reading one answer into a small tree
 # --------------------------------------------------------------------------------------------------------------
 
-_ATOK = re.compile(r"\\begin\s*\{[A-Za-z*]*\}|\\end\s*\{[A-Za-z*]*\}|\\[A-Za-z]+|\\.|\\|\d+(?:\.\d+)?|\.\d+|\s+|.",
+_ATOK = re.compile(r"\\begin\s*\{[A-Za-z*]*\}|\\end\s*\{[A-Za-z*]*\}|\\[A-Za-z]+|\\.|\\|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|\s+|.",
                    re.S)
 _ALIAS = {"dfrac": "frac", "tfrac": "frac", "cfrac": "frac", "leq": "le", "leqslant": "le", "geq": "ge",
           "geqslant": "ge", "neq": "ne", "lbrace": "{", "rbrace": "}", "vee": "lor", "wedge": "land",
@@ -301,6 +301,7 @@ _UNICODE = {"−": "-", "–": "-", "≤": "\\le", "≥": "\\ge", "≠": "\\ne",
 _DROP = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "big", "Big", "bigg", "Bigg", "biggl", "biggr", "Biggl",
          "Biggr", "middle", "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "strut", "mathstrut",
          "degree"}
+_DIGITS = frozenset("0123456789")
 _SIZED = {"left", "right", "middle", "bigl", "bigr", "Bigl", "Bigr", "big", "Big", "bigg", "Bigg", "biggl", "biggr",
           "Biggl", "Biggr"}
 _THIN = {"!", ",", ";", ":", ">", " "}
@@ -405,7 +406,7 @@ class _Parser:
                 if t == "^" and arg == (Tok("cmd", "circ"),):
                     continue  # degrees
                 items.append(Node(t, (arg,)))
-            elif t[0].isdigit() or (t[0] == "." and len(t) > 1):
+            elif t[0] in _DIGITS or (t[0] == "." and len(t) > 1):  # ASCII digits only: `５`, `²` are not numbers
                 items.append(Tok("num", t))
             elif t.isspace() or t == "~":
                 items.append(Tok("space", " "))
@@ -478,7 +479,7 @@ class _Parser:
             return tuple(self.seq(depth + 1, "}"))
         if t == "}":
             raise Malformed("a command without its argument")
-        if t[0].isdigit() and len(t) > 1 and not whole_number:
+        if t[0] in _DIGITS and len(t) > 1 and not whole_number:
             self.toks[self.i] = (t[1:], start + 1)  # the rest of the digits stay for what follows
             return (Tok("num", t[0]),)
         saved = self.end
@@ -625,7 +626,7 @@ class Numeral:
     digits: str  # canonical sign/int/fraction digits for int and dec; '' otherwise
 
 
-_INTDEC = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?")
+_INTDEC = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?")
 
 
 def _intdec(sign: str, text: str) -> Numeral | None:
@@ -954,6 +955,59 @@ def unwrap_set(a: Answer) -> None:
         a.items = sig[1:-1]
 
 
+_LIST_WORDS = {"or", "and"}
+
+
+def _is_list_separator(it: Item) -> bool:
+    if not isinstance(it, Tok):
+        return False
+    return (it.kind == "sym" and it.value in (",", ";")) or (it.kind == "cmd" and it.value == "lor") \
+        or (it.kind == "text" and it.value.strip().lower() in _LIST_WORDS)
+
+
+def list_elements(a: Answer) -> None:
+    """A list gold's candidate, element by element: `x = -2, x = 1`, `-2 \\text{ or } 1` are the list `-2, 1`.
+
+    Only for a gold that is itself a bare list: there "or"/"and" between the values name the same solutions.
+    """
+    elements: list[list] = [[]]
+    depth = 0
+    sig = _significant(a.items)
+    k = 0
+    while k < len(sig):
+        it = sig[k]
+        if isinstance(it, Tok) and it.kind == "sym" and it.value in ("(", "[", "\\{"):
+            depth += 1
+        elif isinstance(it, Tok) and it.kind == "sym" and it.value in (")", "]", "\\}"):
+            depth -= 1
+        if depth == 0 and _is_list_separator(it):
+            elements.append([])
+        elif depth == 0 and isinstance(it, Tok) and it.kind == "letter" and k + 1 < len(sig) and \
+                (it.value + getattr(sig[k + 1], "value", "")).lower() in _LIST_WORDS and \
+                getattr(sig[k + 1], "kind", "") == "letter":
+            elements.append([])
+            k += 1  # the two letters of "or"
+        elif depth == 0 and isinstance(it, Tok) and it.kind == "letter" and k + 2 < len(sig) and \
+                "".join(getattr(x, "value", "") for x in sig[k:k + 3]).lower() == "and" and \
+                all(getattr(x, "kind", "") == "letter" for x in sig[k:k + 3]):
+            elements.append([])
+            k += 2
+        else:
+            elements[-1].append(it)
+        k += 1
+    if len(elements) < 2 or any(not e for e in elements):
+        return
+    out: list = []
+    for e in elements:
+        eq = [i for i, x in enumerate(e) if isinstance(x, Tok) and x.kind == "sym" and x.value == "="]
+        if len(eq) == 1 and _is_name(e[:eq[0]]):
+            e = e[eq[0] + 1:]
+        if out:
+            out.append(Tok("sym", ","))
+        out.extend(e)
+    a.items = out
+
+
 def _is_or(it: Item) -> bool:
     return isinstance(it, Tok) and ((it.kind == "cmd" and it.value in ("lor", "cup"))
                                     or (it.kind == "text" and it.value.strip().lower() == "or"))
@@ -1098,6 +1152,7 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
         inequality_to_interval(gold)
     if is_bare_list(gold):
         unwrap_set(cand)
+        list_elements(cand)
     cnum = numeral(cand)
     texts = {"gold_text": gold.text, "cand_text": cand.text}
     if gnum is not None and cnum is not None:  # two numbers written out: decided exactly, whatever their notation
