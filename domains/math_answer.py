@@ -287,8 +287,8 @@ def extract_answer(text: str | None) -> str | None:
 # Reading one answer into a small tree
 # --------------------------------------------------------------------------------------------------------------
 
-_ATOK = re.compile(r"\\begin\s*\{[A-Za-z*]*\}|\\end\s*\{[A-Za-z*]*\}|\\[A-Za-z]+|\\.|\\|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|\s+|.",
-                   re.S)
+_ATOK = re.compile(r"\\begin\s*\{[A-Za-z*]*\}|\\end\s*\{[A-Za-z*]*\}|\\[A-Za-z]+|\\.|\\"
+                   r"|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|\s+|.", re.S)
 _ALIAS = {"dfrac": "frac", "tfrac": "frac", "cfrac": "frac", "leq": "le", "leqslant": "le", "geq": "ge",
           "geqslant": "ge", "neq": "ne", "lbrace": "{", "rbrace": "}", "vee": "lor", "wedge": "land",
           "dots": "ldots", "cdots": "ldots", "dotsc": "ldots", "dotsb": "ldots", "dotsm": "ldots", "dotsi": "ldots",
