@@ -167,6 +167,9 @@ def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1,
         t0 = time.perf_counter()
         label = cfg.name.removeprefix(f"{plan.base.name}/")
         result = run_experiment(cfg, seed, plain_progress(f"{label} seed {seed}"))
+        from formalpi.analysis.results import write_run_results
+
+        write_run_results(store_dir)  # the run's results.json (as `formalpi run` writes it)
         first = first or store_dir
         out.append((label, seed, {"summary": result.summary, "wall_s": time.perf_counter() - t0}))
     return out
