@@ -120,6 +120,12 @@ class RunStore:
         entry["finished_at"] = _now()
         self._write_manifest(m)
 
+    def annotate(self, key: str, value: Any) -> None:
+        """Record a top-level manifest field (e.g. the code sandbox's isolation layers, `sandbox`)."""
+        m = self.manifest()
+        m[key] = value
+        self._write_manifest(m)
+
     def add_budget(self, stage: str, **amounts: float) -> None:
         """Add to a stage's running budget counters (kept across resumes)."""
         m = self.manifest()

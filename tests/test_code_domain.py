@@ -221,3 +221,17 @@ def test_shuffled_test_suite_exact_text(humaneval):
     assert text == again  # same seed, same PI
     own = set(humaneval[0].meta["tests"])
     assert not any(t in text for t in own)  # the test shown belongs to another problem
+
+
+def test_verify_config_and_manifest_record_the_sandbox(tmp_path):
+    from formalpi.config import VerifyConfig
+    from formalpi.runs import RunStore
+
+    d = CodeDomain()
+    d.use_verify_config(VerifyConfig(timeout_s=3.0, workers=1, allow_weak_sandbox=True))
+    assert (d.limits.timeout_s, d.workers, d.allow_weak_sandbox) == (3.0, 1, True)
+    store = RunStore.open(tmp_path, "x", 0, {"a": 1})
+    layers = d.isolation()
+    store.annotate("sandbox", layers)
+    d.close()
+    assert store.manifest()["sandbox"] == layers and isinstance(layers["weak"], bool)

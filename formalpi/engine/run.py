@@ -77,6 +77,10 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
     own_domain = domain is None
     domain = domain or (make_domain(cfg, scale) if scale is not None else get_domain(cfg.domain))
     try:
+        if hasattr(domain, "use_verify_config"):  # code: timeout, workers, allow_weak_sandbox
+            domain.use_verify_config(cfg.verify)
+        if hasattr(domain, "isolation"):  # code: the sandbox layers candidates run under ("weak": true if not all)
+            store.annotate("sandbox", domain.isolation())
         model_path = resolve_model_path(cfg.model.path)
         if cfg.method == "retry":
             model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, scale=scale)
