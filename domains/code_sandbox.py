@@ -120,21 +120,41 @@ def _ldd(paths: Sequence[str]) -> set[str]:
     return out
 
 
+NOT_NEEDED_EXTENSIONS = ("_tkinter",)  # GUI: would pull X11, Tcl/Tk and font libraries into the sandbox
+
+
+def _without_symlinks(path: str, links: dict[str, str], depth: int = 0) -> str:
+    """`path` with every symlinked component resolved; each symlink met is recorded in `links` (path -> target)."""
+    if depth > 40:
+        raise OSError(f"{path}: too many levels of symbolic links")
+    cur = "/"
+    for part in Path(path).parts[1:]:
+        nxt = os.path.join(cur, part)
+        if os.path.islink(nxt):
+            target = os.readlink(nxt)
+            links[nxt] = target
+            nxt = _without_symlinks(os.path.normpath(os.path.join(os.path.dirname(nxt), target)), links, depth + 1)
+        cur = nxt
+    return cur
+
+
 @functools.lru_cache(maxsize=1)
-def interpreter_files() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    """(python, paths to bind read-only, site-packages dirs to mask): the interpreter this process runs on (so
-    the trusted side and the candidate agree on e.g. `sys.getsizeof`), its stdlib, and every shared library it
-    and its extension modules link (from `ldd`), at their own paths and their real paths."""
+def interpreter_files() -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """(python, real paths to bind read-only, symlinks to recreate, site-packages dirs to mask): the interpreter
+    this process runs on (so the trusted side and the candidate agree on e.g. `sys.getsizeof`), its stdlib, and
+    every shared library it and its stdlib extension modules link (from `ldd`), nothing else."""
     python = os.path.realpath(sys.executable)
     stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
     dynload = os.path.join(stdlib, "lib-dynload")
-    exts = [str(p) for p in Path(dynload).glob("*.so")] if os.path.isdir(dynload) else []
-    libs = _ldd([python, *exts])
-    binds = {python, stdlib, *libs, *(os.path.realpath(x) for x in libs)}
+    exts = [str(p) for p in Path(dynload).glob("*.so") if not p.name.startswith(NOT_NEEDED_EXTENSIONS)] \
+        if os.path.isdir(dynload) else []
+    links: dict[str, str] = {}
+    real = {_without_symlinks(p, links) for p in (python, stdlib, *_ldd([python, *exts]))}
+    binds = sorted(b for b in real if not any(b != o and b.startswith(o.rstrip("/") + "/") for o in real))
+    inside = [lk for lk in links if any(lk.startswith(b.rstrip("/") + "/") for b in binds)]
+    symlinks = tuple(sorted((lk, t) for lk, t in links.items() if lk not in inside))
     masks = tuple(str(p) for p in (Path(stdlib) / "site-packages", Path(stdlib) / "dist-packages") if p.is_dir())
-    # a path inside another bound path is bound with it
-    keep = sorted(b for b in binds if not any(b != o and b.startswith(o.rstrip("/") + "/") for o in binds))
-    return python, tuple(keep), masks
+    return python, tuple(binds), symlinks, masks
 
 
 @functools.lru_cache(maxsize=1)
@@ -462,7 +482,7 @@ class Sandbox:
         self._stop()
         root = os.geteuid() == 0
         bwrap = bwrap_path()
-        python, binds, masks = interpreter_files()
+        python, binds, symlinks, masks = interpreter_files()
         lim = self.limits
         uid = self._lease.uid or (self._lease.acquire() if root else None)
         layers: dict[str, object] = {"bwrap": bool(bwrap), "uid": uid is not None, "rlimits": True}
@@ -473,8 +493,15 @@ class Sandbox:
                    "--unshare-uts", "--unshare-net", "--unshare-cgroup-try", "--hostname", "sandbox"]
             if not root:
                 cmd.append("--unshare-user")
+            # the directories leading to the binds, traversable (e.g. /root is 0700 on the host when the
+            # interpreter lives under it): the candidate's uid must reach its stdlib
+            parents = sorted({str(p) for b in binds for p in Path(b).parents if str(p) != "/"})
+            for d in parents:
+                cmd += ["--perms", "0755", "--dir", d]
             for b in binds:
                 cmd += ["--ro-bind", b, b]
+            for link, target in symlinks:
+                cmd += ["--symlink", target, link]
             for m in masks:
                 cmd += ["--tmpfs", m]
             cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/"]

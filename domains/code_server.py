@@ -20,6 +20,7 @@ side parses it strictly (code_wire.decode) and decides.
 
 import builtins
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -319,6 +320,10 @@ def serve(control_fd, pid_namespace):
             __import__(m)
         except ImportError:
             pass
+    # the warm heap is shared copy-on-write with every child: a collection in a child would touch (and copy)
+    # all of it; frozen objects are never traversed
+    gc.collect()
+    gc.freeze()
     ctl = socket.socket(fileno=control_fd)
     send(ctl, {"ready": {"pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]}})
     child_pid, pidfd, status = None, None, None
