@@ -15,10 +15,11 @@ for _var, _value in {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_P
     os.environ.setdefault(_var, _value)
 
 import typer  # noqa: E402
+from rich.markup import escape  # noqa: E402
 
 from formalpi.cli import analysis, data, experiments, lean, lean_experiments
 from formalpi.cli._common import console
-from formalpi.errors import FormalpiError
+from formalpi.errors import EXTRA_OF_MODULE, FormalpiError, MissingExtra
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Privileged information in LLM post-training, with strict Lean 4 verification.")
@@ -31,9 +32,16 @@ lean_experiments.register(app)
 
 def main() -> None:
     try:
-        app()
+        try:
+            app()
+        except ModuleNotFoundError as e:  # an optional part reached without its extra: one line, not a traceback
+            top = (e.name or "").split(".")[0]
+            if top not in EXTRA_OF_MODULE:
+                raise
+            raise MissingExtra(top, "this command") from None
     except FormalpiError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        # escape: messages name extras such as 'formalpi[vllm]', which rich would read as a style tag and drop
+        console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(2)
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from formalpi.cli._common import console, parse_seeds, progress, stage_progress
+from formalpi.errors import require_module
 
 tiny_app = typer.Typer(no_args_is_help=True, help="The built-in tiny model (Qwen3 architecture, trained on arith).")
 
@@ -36,6 +37,19 @@ def tiny_train(force: bool = typer.Option(False, help="retrain from the seed (ig
         table.add_column(k)
     table.add_row(*(f"{v['pass@1']:.1f}" for v in summary.values()))
     console.print(table)
+
+
+def require_scale_extras(scale) -> None:
+    """The optional packages the scale-out flags need, checked before any work (not in a launched subprocess)."""
+    from formalpi.engine.launch import Launcher, Strategy
+    from formalpi.scaleout.ray_executor import Executor
+
+    if scale is None:
+        return
+    if scale.launcher is Launcher.ACCELERATE and scale.strategy in (Strategy.ZERO2, Strategy.ZERO3):
+        require_module("deepspeed", f"--strategy {scale.strategy.value}")
+    if scale.executor is Executor.RAY:
+        require_module("ray", "--executor ray")
 
 
 def register(root: typer.Typer) -> None:
@@ -78,6 +92,7 @@ def register(root: typer.Typer) -> None:
         from formalpi.scaleout.cli_options import scale_from_flags
 
         scale = scale_from_flags(launcher, num_gpus, strategy, executor, ray_address)
+        require_scale_extras(scale)
         cfg = load_config(config, [*(set_ or []), *(["verify.allow_weak_sandbox=true"] if allow_weak_sandbox else [])])
         seed_list = parse_seeds(seeds) if seeds else cfg.seeds
         with progress() as p:
