@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from domains.code_judge import Judgement, JudgePool, TestSpec, stdlib_module
+from domains.code_judge import Judgement, JudgePool, JudgeSpec, stdlib_module
 from domains.code_sandbox import Limits
 from formalpi.engine.conditions import FAILED, TRY_AGAIN, PIContext, register, shuffled_partner
 from formalpi.errors import DataError
@@ -176,7 +176,7 @@ def _free_names(sources: Sequence[str]) -> list[str]:
     return [n for n in loads if n not in bound]
 
 
-def test_spec(problem: Problem) -> TestSpec:
+def judge_spec(problem: Problem) -> JudgeSpec:
     """What the trusted side runs for `problem`, from the dataset alone (never from a candidate).
 
     HumanEval: the prompt (its helper functions, e.g. `encode_cyclic`, are the TRUSTED ones, whatever the
@@ -193,7 +193,7 @@ def test_spec(problem: Problem) -> TestSpec:
         arg = check.args.args[0].arg if check.args.args else "candidate"
         units = tuple((ast.unparse(s), _is_test(s)) for s in check.body
                       if _is_test(s) or not isinstance(s, ast.Assert))
-        return TestSpec(prelude=problem.text + "\n" + problem.meta["test"], units=units,
+        return JudgeSpec(prelude=problem.text + "\n" + problem.meta["test"], units=units,
                         proxies=((arg, entry), (entry, entry)))
     tests = list(problem.meta["test_list"])
     prelude = "\n".join(problem.meta["test_imports"])
@@ -206,7 +206,7 @@ def test_spec(problem: Problem) -> TestSpec:
             proxies.append((name, name))
         elif stdlib_module(name) and name not in bound and not hasattr(builtins, name):
             imports.append(f"import {name}")
-    return TestSpec(prelude="\n".join([prelude, *imports]), units=tuple((t, True) for t in tests),
+    return JudgeSpec(prelude="\n".join([prelude, *imports]), units=tuple((t, True) for t in tests),
                     proxies=tuple(proxies))
 
 
@@ -371,7 +371,7 @@ class CodeDomain:
             raise ValueError(f"verify_many: {len(problems)} problems but {len(completions)} completions")
         verdicts: list[Verdict | None] = [None] * len(problems)
         jobs: list[tuple[int, str]] = []
-        specs: list[TestSpec] = []
+        specs: list[JudgeSpec] = []
         sources: list[str] = []
         for i, (p, c) in enumerate(zip(problems, completions)):
             code = self.extract(c)
@@ -379,7 +379,7 @@ class CodeDomain:
                 verdicts[i] = Verdict(status=Status.NO_ANSWER, reason="no code in the completion")
                 continue
             jobs.append((i, code))
-            specs.append(test_spec(p))
+            specs.append(judge_spec(p))
             sources.append(candidate_source(p, code))
         for (i, code), j in zip(jobs, self._judges().judge_many(specs, sources)):
             verdicts[i] = verdict_from_judgement(problems[i], code, j)

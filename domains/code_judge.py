@@ -1,6 +1,6 @@
 """The trusted side of code verification: the dataset's tests run HERE, against proxies of the candidate.
 
-A `TestSpec` (plain data, from the dataset only) says what to run: a trusted prelude (HumanEval: the prompt with
+A `JudgeSpec` (plain data, from the dataset only) says what to run: a trusted prelude (HumanEval: the prompt with
 its helper functions, then the test module; MBPP: `test_imports`), the test units in order (each HumanEval
 `check` statement, each MBPP assert), and which names are the candidate's functions. `judge()` executes the
 prelude and units in a fresh namespace of this (trusted) process, where each candidate name is a `_Proxy`: calling
@@ -19,7 +19,10 @@ seeds, imports) never runs in the caller's process and candidates are judged in 
 
 from __future__ import annotations
 
+import ast
 import builtins
+import collections
+import functools
 import os
 import pickle
 import re
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -51,14 +55,14 @@ OUTCOMES = ("passed", "failed", "raised", "unserialisable", "timeout", "memory",
 
 
 @dataclass(frozen=True)
-class TestSpec:
+class JudgeSpec:
     prelude: str  # trusted code run first, in the test namespace
     units: tuple[tuple[str, bool], ...]  # (source, is_test): a non-test unit is set-up (its failure stops the rest)
     proxies: tuple[tuple[str, str], ...]  # (name in the tests, the candidate's function name)
 
 
 @dataclass
-class TestResult:
+class UnitResult:
     index: int
     test: str
     outcome: str
@@ -67,7 +71,7 @@ class TestResult:
 
 @dataclass
 class Judgement:
-    tests: list[TestResult]
+    tests: list[UnitResult]
     load: str = "ok"  # ok | error | timeout | crash | memory | budget
     load_detail: str = ""
     duration_s: float = 0.0
@@ -100,13 +104,17 @@ def _exception_name(name: object) -> str:
 class _Run:
     """One candidate under judgement: its (re)started children and the shared time budget."""
 
-    def __init__(self, sandbox: Sandbox, source: str, limits: Limits) -> None:
+    def __init__(self, sandbox: Sandbox, source: str, limits: Limits,
+                 plan: list[tuple[int, str, tuple, dict]] | None = None) -> None:
         self.sandbox, self.source, self.limits = sandbox, source, limits
         self.deadline = time.monotonic() + limits.timeout_s
         self.session = None
         self.children = 0
         self.stragglers = 0
         self.load: tuple[str, str] | None = None  # a failed load: (kind, detail), final for this candidate
+        self.plan = plan or []  # calls sent ahead to the first child (see prefetch_plan)
+        self.ahead: collections.deque = collections.deque()  # (unit, encoded call) sent, reply not yet read
+        self.unit = -1
 
     def _child(self):
         if self.load is not None:
@@ -141,6 +149,15 @@ class _Run:
             self.end()
             self.load = ("crash", "the program did not report that it loaded")
             raise _Stop("load_crash", self.load[1])
+        if self.plan and self.children == 1:  # only the first child: after a restart, one call at a time
+            calls = [(u, _call_key(n, a, k)) for u, n, a, k in self.plan if u >= self.unit]
+            if sum(len(c) for _, c in calls) > 1 << 20:  # keep the message small; big calls go one at a time
+                calls = []
+            try:
+                s.send_batch([key for _, key in calls])
+                self.ahead.extend(calls)
+            except OSError:
+                pass
         return s
 
     def _ended(self, g: ChildGone) -> None:
@@ -149,16 +166,36 @@ class _Run:
             self.session.end()
         self.session = None
 
-    def end(self) -> None:
+    def end(self, wait: bool = True) -> None:
+        self.ahead.clear()
         if self.session is not None:
-            ex = self.session.end()
+            ex = self.session.end(wait=wait)
             self.stragglers += int(ex.get("stragglers", 0) or 0)
             self.session = None
+
+    def unit_done(self, unit: int) -> None:
+        """Read and drop the replies to calls sent ahead for `unit` that it did not make (it stopped early)."""
+        while self.ahead and self.ahead[0][0] == unit and self.session is not None:
+            self.ahead.popleft()
+            try:
+                self.session._next()
+            except (ChildGone, wire.WireError):
+                self.end()
 
     def call(self, name: str, args: tuple, kwargs: dict) -> object:
         s = self._child()
         try:
-            reply = s.call(name, list(args), kwargs)
+            if self.ahead:
+                key = _call_key(name, list(args), kwargs)
+                if self.ahead[0] == (self.unit, key):  # sent ahead: its reply is the next frame
+                    self.ahead.popleft()
+                    reply = s._next()
+                else:  # the tests went another way than planned: a fresh child, one call at a time
+                    self.end()
+                    s = self._child()
+                    reply = s.call(name, list(args), kwargs)
+            else:
+                reply = s.call(name, list(args), kwargs)
         except wire.Unserialisable as u:
             raise _Stop("error", f"the test passed an argument that is not plain data ({u}); "
                                  "it cannot cross into the sandbox") from None
@@ -193,6 +230,85 @@ class _Run:
                                           f"{clean_text(reply['unserialisable'], 120)}")
         self.end()
         raise _Stop("crash", "malformed reply from the program")
+
+
+def _call_key(name: str, args: list | tuple, kwargs: dict) -> str:
+    return wire.dumps([name, wire.encode(list(args)), wire.encode(dict(kwargs))]).decode()
+
+
+_NOT_STRAIGHT = (ast.BoolOp, ast.IfExp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+                 ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom, ast.Starred)
+
+
+@functools.lru_cache(maxsize=4096)  # a problem is judged once per sample: its plan is the same each time
+def _cached_plan(spec: JudgeSpec) -> tuple:
+    try:
+        return tuple(prefetch_plan(spec))
+    except ValueError:
+        return ()
+
+
+@functools.lru_cache(maxsize=16384)
+def _compiled(src: str, name: str):
+    with warnings.catch_warnings():  # dataset text (e.g. "\." in a docstring) is not ours to lint
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return compile(src, name, "exec")
+
+
+def prefetch_plan(spec: JudgeSpec) -> list[tuple[int, str, tuple, dict]]:
+    """The candidate calls the tests will make, in order, known before any runs: (unit, name, args, kwargs).
+
+    Taken from the leading units that are straight-line (an assert, an expression, an assignment to names)
+    and call candidate functions only with literal arguments; the plan stops at the first unit that calls the
+    candidate any other way (a loop, computed arguments, a short-circuit, the assert's message). The calls go
+    to the first child in one message and their replies are read as the tests make the same calls, in the
+    same order (a call the tests then make differently ends the plan: a fresh child, one call at a time)."""
+    proxies = {local for local, _ in spec.proxies}
+    plan: list[tuple[int, str, tuple, dict]] = []
+    remote = dict(spec.proxies)
+    for unit, (src, _) in enumerate(spec.units):
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            break
+        names = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in proxies]
+        if not names:
+            continue
+        if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assert, ast.Expr, ast.Assign)):
+            break
+        stmt = tree.body[0]
+        if isinstance(stmt, ast.Assert) and stmt.msg is not None and any(
+                isinstance(n, ast.Name) and n.id in proxies for n in ast.walk(stmt.msg)):
+            break
+        if isinstance(stmt, ast.Assign) and not all(isinstance(t, ast.Name) and t.id not in proxies
+                                                    for t in stmt.targets):
+            break
+        if any(isinstance(n, _NOT_STRAIGHT) for n in ast.walk(stmt)):
+            break
+        calls = [n for n in _in_order(stmt) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                 and n.func.id in proxies]
+        if len(calls) != len(names):  # a candidate name used other than as the callee
+            break
+        try:
+            unit_calls = [(unit, remote[c.func.id], tuple(ast.literal_eval(a) for a in c.args),
+                           {k.arg: ast.literal_eval(k.value) for k in c.keywords}) for c in calls]
+            if any(k.arg is None for c in calls for k in c.keywords):
+                break
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            break
+        plan.extend(unit_calls)
+    return plan
+
+
+def _in_order(node: ast.AST):
+    """Nodes in the order Python evaluates them for the straight-line expressions prefetch_plan admits (a dict
+    display with calls is refused there: its keys and values interleave)."""
+    yield node
+    if isinstance(node, ast.Dict) and any(isinstance(n, ast.Call) for n in ast.walk(node)):
+        raise ValueError("dict display with calls")
+    for child in ast.iter_child_nodes(node):
+        yield from _in_order(child)
 
 
 def _write_back(original: object, new: object) -> None:
@@ -249,33 +365,35 @@ class _Proxy:
         return f"<candidate function {self._name}>"
 
 
-def judge(sandbox: Sandbox, spec: TestSpec, source: str, limits: Limits | None = None) -> Judgement:
+def judge(sandbox: Sandbox, spec: JudgeSpec, source: str, limits: Limits | None = None) -> Judgement:
     """Run `spec`'s tests against `source` (the candidate's program) in `sandbox`; one typed result per test."""
     lim = limits or sandbox.limits
     t0 = time.monotonic()
-    run = _Run(sandbox, source, lim)
+    run = _Run(sandbox, source, lim, list(_cached_plan(spec)))  # read-only: only its encoding is sent
     ns: dict = {"__name__": "__formalpi_tests__", "__builtins__": builtins}
-    results: list[TestResult] = []
+    results: list[UnitResult] = []
     load = ("ok", "")
     try:
-        exec(compile(spec.prelude, "<tests>", "exec"), ns)
+        exec(_compiled(spec.prelude, "<tests>"), ns)
         for local, remote in spec.proxies:
             ns[local] = _Proxy(run, remote)
         stop: tuple[str, str] | None = None
         i = 0
-        for src, is_test in spec.units:
+        for unit, (src, is_test) in enumerate(spec.units):
+            run.unit = unit
             outcome, detail = ("not_run", stop[1]) if stop else _unit(src, ns)
+            run.unit_done(unit)
             if outcome.startswith("load_"):
                 load = (outcome[5:], detail)
                 stop = (outcome, detail)
                 outcome = "not_run"
             if is_test:
-                results.append(TestResult(i, src, outcome, detail))
+                results.append(UnitResult(i, src, outcome, detail))
                 i += 1
             elif outcome not in ("passed", "not_run") and stop is None:
                 stop = ("error", f"a set-up statement of the tests failed: {src[:200]}: {detail}")
     finally:
-        run.end()
+        run.end(wait=False)  # the server sweeps while the next candidate is prepared
     if run.load is not None:
         load = run.load
     for r in results:  # a load failure is every test's
@@ -287,7 +405,7 @@ def judge(sandbox: Sandbox, spec: TestSpec, source: str, limits: Limits | None =
 
 def _unit(src: str, ns: dict) -> tuple[str, str]:
     try:
-        exec(compile(src, "<test>", "exec"), ns)
+        exec(_compiled(src, "<test>"), ns)
         return "passed", ""
     except _Stop as s:
         return s.outcome, s.detail
@@ -403,7 +521,7 @@ class JudgePool:
         with self._lock:
             self._idle.append(w)
 
-    def _one(self, job: tuple[TestSpec, str]) -> Judgement:
+    def _one(self, job: tuple[JudgeSpec, str]) -> Judgement:
         w = self._take()
         try:
             result = w.ask(("judge", job[0], job[1]))
@@ -413,7 +531,7 @@ class JudgePool:
         self._give(w)
         return result
 
-    def judge_many(self, specs: Sequence[TestSpec], sources: Sequence[str]) -> list[Judgement]:
+    def judge_many(self, specs: Sequence[JudgeSpec], sources: Sequence[str]) -> list[Judgement]:
         if not specs:
             return []
         with ThreadPoolExecutor(max_workers=min(self.workers, len(specs))) as ex:

@@ -245,6 +245,22 @@ class _UidLease:
             self._fd = None
 
 
+def uid_is_leased(uid: int) -> bool:
+    """Does a live sandbox (of any process on this machine) hold sandbox uid `uid` now? A process or file of a
+    sandbox uid that is not leased is a leftover."""
+    try:
+        fd = os.open(LOCK_DIR / f"{uid - UID_BASE}.lock", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 class _Cgroup:
     """One cgroup (v2, or v1 memory + pids) for a whole sandbox: memory (no swap) and process caps."""
 
@@ -368,15 +384,20 @@ class ChildGone(Exception):
 class Session:
     """One candidate, loaded in its own child; `call()` sends arguments and returns the decoded reply."""
 
-    def __init__(self, sandbox: "Sandbox", chan: socket.socket, deadline: float) -> None:
-        self.sandbox, self.chan, self.deadline = sandbox, chan, deadline
+    def __init__(self, sandbox: "Sandbox", chan: socket.socket, ident: int, deadline: float) -> None:
+        self.sandbox, self.chan, self.id, self.deadline = sandbox, chan, ident, deadline
         self.reader = _Reader(chan)
-        self.exit: dict | None = None  # the server's report once the child is gone
         self.hello: dict = {}
+        self.closed = False
+
+    @property
+    def exit(self) -> dict | None:
+        """The server's report once the child is gone (and the sandbox swept), else None."""
+        return self.sandbox._exits.get(self.id)
 
     def _next(self) -> dict:
         """The child's next frame; ChildGone when it ended, timed out, or sent something malformed."""
-        ctl = self.sandbox._ctl_reader
+        sb = self.sandbox
         while True:
             msg = self.reader.pop()
             if msg is not None:
@@ -385,30 +406,27 @@ class Session:
                 return msg
             if self.reader.eof:
                 raise ChildGone("crash", self._wait_exit(time.monotonic() + 5))
+            if self.exit is not None:  # the child is gone: what it wrote before it died is all there is
+                self.chan.setblocking(False)
+                while not self.reader.eof:
+                    before = len(self.reader.buf)
+                    self.reader.fill()
+                    if len(self.reader.buf) == before:
+                        break
+                msg = self.reader.pop()
+                if isinstance(msg, dict):
+                    return msg
+                raise ChildGone("crash", self.exit)
             left = self.deadline - time.monotonic()
             if left <= 0:
                 raise ChildGone("timeout", self.end())
-            ready, _, _ = select.select([self.chan, self.sandbox._ctl], [], [], left)
+            ready, _, _ = select.select([self.chan, sb._ctl], [], [], left)
             if self.chan in ready:
                 self.reader.fill()
-            if self.sandbox._ctl in ready:
-                ctl.fill()
-                m = ctl.pop()
-                if m is not None and "exited" in m:
-                    self.exit = m["exited"]
-                    # the child is gone; drain what it wrote before it died
-                    self.chan.setblocking(False)
-                    while not self.reader.eof:
-                        before = len(self.reader.buf)
-                        self.reader.fill()
-                        if len(self.reader.buf) == before:
-                            break
-                    msg = self.reader.pop()
-                    if msg is not None and isinstance(msg, dict):
-                        return msg
-                    raise ChildGone("crash", self.exit)
-                if ctl.eof:
-                    self.sandbox._dead = True
+            if sb._ctl in ready:
+                sb._pump_ctl()
+                if sb._ctl_reader.eof:
+                    sb._dead = True
                     raise ChildGone("crash", {"server": "died"})
 
     def start(self) -> dict:
@@ -425,37 +443,42 @@ class Session:
         _send(self.chan, {"call": name, "args": wire.encode(args), "kwargs": wire.encode(kwargs or {})})
         return self._next()
 
+    def send_batch(self, calls: list[str]) -> None:
+        """Calls sent ahead (each `_call_key` JSON: [name, args, kwargs]); the child answers them one frame each,
+        in order, and the caller reads those frames with `_next()`."""
+        if calls:
+            payload = ("{\"batch\":[" + ",".join(calls) + "]}").encode()
+            self.chan.sendall(wire.frame(payload))
+
     def _wait_exit(self, deadline: float) -> dict:
-        ctl = self.sandbox._ctl_reader
+        sb = self.sandbox
         while self.exit is None:
-            m = ctl.pop()
-            if m is not None:
-                if "exited" in m:
-                    self.exit = m["exited"]
-                continue
-            if ctl.eof:
-                self.sandbox._dead = True
-                self.exit = {"server": "died"}
-                break
+            if sb._ctl_reader.eof or sb._dead:
+                sb._dead = True
+                return {"server": "died"}
             left = deadline - time.monotonic()
             if left <= 0:
-                self.sandbox._dead = True  # a server that does not answer is not reused
-                self.exit = {"server": "unresponsive"}
-                break
-            if select.select([self.sandbox._ctl], [], [], left)[0]:
-                ctl.fill()
+                sb._dead = True  # a server that does not answer is not reused
+                return {"server": "unresponsive"}
+            if select.select([sb._ctl], [], [], left)[0]:
+                sb._pump_ctl()
         return self.exit
 
-    def end(self) -> dict:
-        """Kill the child (and every other process of the sandbox) and wait for the server's report."""
-        if self.exit is None:
-            try:
-                _send(self.sandbox._ctl, {"op": "end"})
-            except OSError:
-                self.sandbox._dead = True
-            self._wait_exit(time.monotonic() + 10)
-        self.chan.close()
-        self.sandbox._session = None
+    def end(self, wait: bool = True) -> dict:
+        """Kill the child (and every other process of the sandbox); with `wait`, return the server's report."""
+        sb = self.sandbox
+        if not self.closed:
+            self.closed = True
+            if self.exit is None and not sb._dead:
+                try:
+                    _send(sb._ctl, {"op": "end", "id": self.id})
+                except OSError:
+                    sb._dead = True
+            self.chan.close()
+            if sb._session is self:
+                sb._session = None
+        if wait and self.exit is None:
+            return self._wait_exit(time.monotonic() + 10)
         return self.exit or {}
 
 
@@ -472,6 +495,9 @@ class Sandbox:
         self._proc: subprocess.Popen | None = None
         self._dead = True
         self._session: Session | None = None
+        self._spare: Session | None = None  # a child isolated in advance, waiting for its program
+        self._exits: dict[int, dict] = {}
+        self._ids = 0
         self._lease = _UidLease()
         self._cgroup: _Cgroup | None = None
         self.starts = 0
@@ -535,6 +561,7 @@ class Sandbox:
         self._ctl = ctl
         self._ctl_reader = _Reader(ctl, cap=1 << 20, strict=False)
         self._dead = False
+        self._spare, self._session, self._exits = None, None, {}
         self.starts += 1
         ready = self._read_ctl(time.monotonic() + 30)
         if ready is None or "ready" not in ready:
@@ -564,6 +591,13 @@ class Sandbox:
             return self._stderr.read()[-2000:].decode("utf-8", "replace").strip()
         except (OSError, ValueError):
             return ""
+
+    def _pump_ctl(self) -> None:
+        """Read what the server sent; file each child's exit report under its id."""
+        self._ctl_reader.fill()
+        while (m := self._ctl_reader.pop()) is not None:
+            if isinstance(m, dict) and isinstance(m.get("exited"), dict):
+                self._exits[m["exited"].get("id")] = m["exited"]
 
     def _read_ctl(self, deadline: float) -> dict | None:
         while True:
@@ -608,24 +642,45 @@ class Sandbox:
         self.close()
 
     # -- candidates
-    def session(self, source: str, timeout_s: float | None = None, mode: str = "call",
-                out_fds: Sequence[int] = (), limits: Limits | None = None) -> Session:
-        """Fork a fresh child for `source`; the caller reads its load result with `start()` (call mode)."""
-        if self._session is not None:
-            self._session.end()
-        if self._dead:
-            self._start()
-        lim = limits or self.limits
-        t = lim.timeout_s if timeout_s is None else timeout_s
+    def _request(self, source: str | None, lim: Limits, mode: str, out_fds: Sequence[int], t: float) -> Session:
+        self._ids += 1
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        req = {"op": "run", "source": source, "mode": mode, "fresh_namespaces": self._fresh,
+        req = {"op": "run", "id": self._ids, "source": source, "mode": mode, "fresh_namespaces": self._fresh,
                "tmpfs_mb": lim.tmpfs_mb, "memory_mb": lim.memory_mb, "cpu_s": int(t) + 2, "file_mb": lim.file_mb,
                "max_files": lim.max_files, "max_procs": lim.max_procs, "uid": self.uid}
         try:
             _send(self._ctl, req, [theirs.fileno(), *out_fds])
         finally:
             theirs.close()
-        s = Session(self, mine, time.monotonic() + t)
+        return Session(self, mine, self._ids, time.monotonic() + t)
+
+    def session(self, source: str, timeout_s: float | None = None, mode: str = "call",
+                out_fds: Sequence[int] = (), limits: Limits | None = None) -> Session:
+        """A fresh child for `source` (the spare one, isolated while the previous candidate finished, where it
+        fits); the caller reads its load result with `start()` (call mode)."""
+        if self._session is not None:
+            self._session.end(wait=False)
+        if self._dead:
+            self._start()
+        lim = limits or self.limits
+        t = lim.timeout_s if timeout_s is None else timeout_s
+        usual = mode == "call" and not out_fds and lim == self.limits
+        if not usual and self._spare is not None:  # one child at a time: the spare would hold the queue
+            self._spare.end(wait=False)
+            self._spare = None
+        s = None
+        if usual and self._spare is not None:
+            s, self._spare = self._spare, None
+            try:
+                _send(s.chan, {"source": source})
+                s.deadline = time.monotonic() + t
+            except OSError:
+                s.end(wait=False)
+                s = None
+        if s is None:
+            s = self._request(source, lim, mode, out_fds, t)
+        if usual:  # queued: the server forks it once this child is gone and the sandbox swept
+            self._spare = self._request(None, self.limits, "call", (), self.limits.timeout_s)
         self._session = s
         return s
 

@@ -163,42 +163,49 @@ def _type_of(exc):
 
 
 def _answer_calls(chan, namespace):
-    mutable = (list, dict, set)
     while True:
         try:
             msg, _ = recv(chan)
         except (EOFError, OSError):
             os._exit(0)
-        name, args, kwargs = msg["call"], decode(msg["args"]), decode(msg["kwargs"])
-        fn = namespace.get(name)
-        if fn is None:
-            send(chan, {"raised": ["NameError", "name %r is not defined" % name]})
-            continue
-        before = {i: encode(a) for i, a in enumerate(args) if type(a) in mutable}
-        try:
-            result = fn(*args, **kwargs)
-        except MemoryError:
-            send(chan, {"raised": ["MemoryError", ""]})
-            continue
-        except BaseException as e:  # noqa: B036 - every exception is the candidate's answer, typed
-            send(chan, {"raised": [_type_of(e), _message(e)]})
-            continue
-        try:
-            ret = encode(result)
-            after = {}
-            for i, enc in before.items():
-                now = encode(args[i])
-                if now != enc:
-                    after[str(i)] = now
-        except Unserialisable as u:
-            send(chan, {"unserialisable": str(u)[:200]})
-            continue
-        except (RecursionError, MemoryError):
-            send(chan, {"unserialisable": "a value too deep or too big to send"})
-            continue
-        send(chan, {"ret": ret, "after": after})
+        if "batch" in msg:  # calls sent ahead: one reply each, in order
+            for name, args, kwargs in msg["batch"]:
+                _answer(chan, namespace, name, decode(args), decode(kwargs))
+        else:
+            _answer(chan, namespace, msg["call"], decode(msg["args"]), decode(msg["kwargs"]))
 
 
+def _answer(chan, namespace, name, args, kwargs):
+    mutable = (list, dict, set)
+    fn = namespace.get(name)
+    if fn is None:
+        send(chan, {"raised": ["NameError", "name %r is not defined" % name]})
+        return
+    before = {i: encode(a) for i, a in enumerate(args) if type(a) in mutable}
+    try:
+        result = fn(*args, **kwargs)
+    except MemoryError:
+        send(chan, {"raised": ["MemoryError", ""]})
+        return
+    except BaseException as e:  # noqa: B036 - every exception is the candidate's answer, typed
+        send(chan, {"raised": [_type_of(e), _message(e)]})
+        return
+    try:
+        ret = encode(result)
+        after = {}
+        for i, enc in before.items():
+            now = encode(args[i])
+            if now != enc:
+                after[str(i)] = now
+    except Unserialisable as u:
+        send(chan, {"unserialisable": str(u)[:200]})
+        return
+    except (RecursionError, MemoryError):
+        send(chan, {"unserialisable": "a value too deep or too big to send"})
+        return
+    send(chan, {"ret": ret, "after": after})
+
+    
 def child(req, fds):
     chan = socket.socket(fileno=fds[0])
     try:
@@ -219,8 +226,15 @@ def child(req, fds):
     sys.modules["__main__"] = main
     sys.argv = ["<candidate>"]
     send(chan, {"hello": layers})
+    source = req["source"]
+    if source is None:  # a spare child, isolated in advance: its program comes on the channel
+        try:
+            msg, _ = recv(chan)
+            source = msg["source"]
+        except (EOFError, OSError, KeyError, TypeError):
+            os._exit(0)
     try:
-        code = compile(req["source"], "<candidate>", "exec")
+        code = compile(source, "<candidate>", "exec")
         exec(code, main.__dict__)
     except MemoryError:
         if req["mode"] == "program":
@@ -326,45 +340,59 @@ def serve(control_fd, pid_namespace):
     gc.freeze()
     ctl = socket.socket(fileno=control_fd)
     send(ctl, {"ready": {"pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]}})
-    child_pid, pidfd, status = None, None, None
+    live = None  # (id, pid, pidfd) of the one live child
+    pending = []  # (request, fds) queued: a child is forked only after the previous one is gone and swept
+
+    def start(req, fds):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ctl.close()
+                child(req, fds)
+            finally:
+                os._exit(EXIT_SETUP)
+        for fd in fds:
+            os.close(fd)
+        return (req["id"], pid, os.pidfd_open(pid))
+
     while True:
-        waiting = [ctl] + ([pidfd] if pidfd is not None else [])
+        if live is None and pending:
+            live = start(*pending.pop(0))
+        waiting = [ctl] + ([live[2]] if live is not None else [])
         ready, _, _ = select.select(waiting, [], [])
-        if pidfd is not None and pidfd in ready:
-            _, status = os.waitpid(child_pid, 0)
-            os.close(pidfd)
-            pidfd = None
-            n = sweep(pid_namespace, child_pid)
-            send(ctl, {"exited": dict(_describe(status), stragglers=n)})
-            child_pid = None
+        if live is not None and live[2] in ready:
+            _, status = os.waitpid(live[1], 0)
+            os.close(live[2])
+            n = sweep(pid_namespace, live[1])
+            send(ctl, {"exited": dict(_describe(status), stragglers=n, id=live[0])})
+            live = None
             continue
         try:
             req, fds = recv(ctl, with_fds=True)
         except (EOFError, OSError):
-            if child_pid is not None:
-                sweep(pid_namespace, child_pid)
+            if live is not None:
+                sweep(pid_namespace, live[1])
             os._exit(0)
         op = req.get("op")
-        if op == "run" and child_pid is None:
-            pid = os.fork()
-            if pid == 0:
+        if op == "run":
+            pending.append((req, fds))
+            continue
+        for fd in fds:
+            os.close(fd)
+        if op == "end":
+            if live is not None and live[0] == req.get("id"):
                 try:
-                    ctl.close()
-                    child(req, fds)
-                finally:
-                    os._exit(EXIT_SETUP)
-            for fd in fds:
-                os.close(fd)
-            child_pid, pidfd = pid, os.pidfd_open(pid)
-        elif op == "end" and child_pid is not None:
-            try:
-                os.kill(child_pid, signal.SIGKILL)
-            except OSError:
-                pass
+                    os.kill(live[1], signal.SIGKILL)
+                except OSError:
+                    pass
+            for i, (r, f) in enumerate(pending):
+                if r["id"] == req.get("id"):
+                    for fd in f:
+                        os.close(fd)
+                    del pending[i]
+                    send(ctl, {"exited": {"cancelled": True, "stragglers": 0, "id": r["id"]}})
+                    break
         elif op == "quit":
-            if child_pid is not None:
-                sweep(pid_namespace, child_pid)
+            if live is not None:
+                sweep(pid_namespace, live[1])
             os._exit(0)
-        else:
-            for fd in fds:
-                os.close(fd)

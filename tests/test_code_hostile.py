@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from domains.code import CodeDomain
-from domains.code_sandbox import UID_BASE, UID_SLOTS, Limits, bwrap_path, layers, weak_reasons
+from domains.code_sandbox import UID_BASE, UID_SLOTS, Limits, uid_is_leased, bwrap_path, layers, weak_reasons
 from formalpi.records import Problem, Status
 
 CORPUS = Path(__file__).parent / "data" / "code_hostile"
@@ -143,7 +143,9 @@ def secrets_dir(tmp_path_factory):
 
 
 def _sandbox_uid(uid: int) -> bool:
-    return UID_BASE <= uid < UID_BASE + UID_SLOTS
+    """A sandbox uid that no live sandbox holds: anything of it is a leftover. (Other processes on this machine
+    may run sandboxes of their own meanwhile, under leased uids of the same range.)"""
+    return UID_BASE <= uid < UID_BASE + UID_SLOTS and not uid_is_leased(uid)
 
 
 def host_leftovers() -> list[str]:
@@ -198,6 +200,7 @@ def test_hostile_class(cls, domain, secrets_dir, tmp_path):
         verdicts = domain.verify_many([ADD] * len(codes), codes)
     finally:
         listener.close()
+        domain.close()  # the warm sandbox (and its spare child) ends: on the host, nothing may remain
     project_text = (REPO / "domains" / "code.py").read_text()[:400]
     for (name, _), hostile, canary in zip(progs, verdicts[0::2], verdicts[1::2]):
         assert hostile.status is not Status.VALID, f"{name}: false pass"
