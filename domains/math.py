@@ -37,6 +37,8 @@ from formalpi.records import Problem, Status, Verdict
 MATH500_FILE = "math500.jsonl"
 MATH500_HF_ID = "HuggingFaceH4/MATH-500"
 MATH500_FIELDS = ("problem", "solution", "answer", "subject", "level", "unique_id")
+MATH_TRAIN_FILE = "math_train.jsonl"  # MATH's 7,500 training problems, in the MATH-500 line format
+MATH_TRAIN_HF_ID = "DigitalLearningGmbH/MATH-lighteval"  # hendrycks MATH (train 7,500 / test 5,000), one config
 BOX_INSTRUCTION = "Put the final answer in \\boxed{}."
 PARTIAL_CREDIT_CAP = 0.9  # a wrong answer never scores as much as a right one, however close
 
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 class MathDataset(str, Enum):
     ARITH = "arith"  # procedural, domains/arith.py: the built-in tiny model's training format
     MATH500 = "math500"  # HuggingFaceH4/MATH-500, read from a local jsonl
+    MATH = "math"  # MATH: split "train" = the 7,500 training problems, "test" = MATH-500 (disjoint from train)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -356,8 +359,10 @@ def _level(value: Any, where: str) -> int:
     return int(m.group(1))
 
 
-def load_math500(path: Path, limit: int | None = None) -> list[Problem]:
-    """MATH-500 problems from a jsonl file, in file order (the first `limit` if given)."""
+def load_math500(path: Path, limit: int | None = None, split: str = "test",
+                 dataset: str = "math500") -> list[Problem]:
+    """MATH-500 problems (or MATH train problems in the same line format) from a jsonl file, in file order (the
+    first `limit` if given)."""
     out: list[Problem] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -379,8 +384,8 @@ def load_math500(path: Path, limit: int | None = None) -> list[Problem]:
             raise DataError(f"{where}: missing field(s) {', '.join(missing)} (a MATH-500 line has "
                             f"{', '.join(MATH500_FIELDS)}; `formalpi data fetch math500` writes this format)")
         out.append(Problem(id=str(row["unique_id"]), domain="math", text=row["problem"], gold=str(row["answer"]),
-                           level=_level(row["level"], where), split="test",
-                           meta={"dataset": MathDataset.MATH500.value, "subject": row["subject"],
+                           level=_level(row["level"], where), split=split,
+                           meta={"dataset": dataset, "subject": row["subject"],
                                  "solution": row["solution"]}))
         if limit is not None and len(out) >= limit:
             break
@@ -406,6 +411,49 @@ def fetch_math500(dest: Path) -> Path:
             f.write(json.dumps({k: row[k] for k in MATH500_FIELDS}, ensure_ascii=False) + "\n")
     os.replace(tmp, out)  # atomic: a half-written file never has the final name
     return out
+
+
+def fetch_math(dest: Path) -> Path:
+    """`formalpi data fetch math`: MATH's 7,500 training problems (`dest/math_train.jsonl`, the answer taken from
+    each solution's last \\boxed{}) and MATH-500 as its test split (`dest/math500.jsonl`)."""
+    try:
+        from datasets import load_dataset
+    except ImportError as e:
+        raise DataError("fetching MATH needs the `datasets` package: pip install datasets") from e
+    try:
+        rows = load_dataset(MATH_TRAIN_HF_ID, split="train")
+    except Exception as e:  # noqa: BLE001  network / hub errors come in many types; say what failed
+        raise DataError(f"could not download {MATH_TRAIN_HF_ID} ({type(e).__name__}: {e}); are you online? "
+                        f"Offline, put a local {MATH_TRAIN_FILE} (MATH-500's line format: "
+                        f"{', '.join(MATH500_FIELDS)}) and {MATH500_FILE} in {dest}") from e
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / MATH_TRAIN_FILE
+    tmp = out.with_suffix(".jsonl.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for i, row in enumerate(rows):
+            answer = extract_answer(row["solution"])
+            if answer is None:
+                continue  # a training problem without a boxed answer cannot be verified
+            f.write(json.dumps({"problem": row["problem"], "solution": row["solution"], "answer": answer,
+                                "subject": row["type"], "level": row["level"],
+                                "unique_id": f"train/{row['type']}/{i}"}, ensure_ascii=False) + "\n")
+    os.replace(tmp, out)
+    fetch_math500(dest)
+    return out
+
+
+def load_math(split: str, path: str | None, limit: int | None) -> list[Problem]:
+    """MATH: "train" from math_train.jsonl, "test" = MATH-500, both in the data dir (or the directory data.path)."""
+    if split not in ("train", "test"):
+        raise DataError(f"math has splits 'train' (7,500) and 'test' (MATH-500), not {split!r}")
+    name = MATH_TRAIN_FILE if split == "train" else MATH500_FILE
+    if path is not None and Path(path).is_dir():
+        file = Path(path) / name
+        if not file.is_file():
+            raise DataError(f"data.path: {file} does not exist; run `formalpi data fetch math --dest {path}`")
+    else:
+        file = resolve_data_file("math", path, (name,))
+    return load_math500(file, limit, split=split, dataset=MathDataset.MATH.value)
 
 
 def arith_subset(split: str, limit: int | None, seed: int = 0, default_per_level: int = 100) -> list[Problem]:
@@ -459,6 +507,8 @@ class MathDomain:
             raise DataError(f"limit must be > 0 (got {limit})")
         if ds is MathDataset.ARITH:
             return arith_subset(split, limit, seed)
+        if ds is MathDataset.MATH:
+            return load_math(split, path, limit)
         if split != "test":
             raise DataError(f"math500 has only a 'test' split (got {split!r}); set data.train_split / "
                             f"data.eval_split to 'test'")

@@ -243,7 +243,7 @@ def test_verify_config_and_manifest_record_the_sandbox(tmp_path):
     assert (d.limits.timeout_s, d.workers, d.allow_weak_sandbox) == (3.0, 1, True)
     store = RunStore.open(tmp_path, "x", 0, {"a": 1})
     layers = d.isolation()
-    store.annotate("sandbox", layers)
+    store.annotate(sandbox=layers)
     d.close()
     assert store.manifest()["sandbox"] == layers and isinstance(layers["weak"], bool)
 

@@ -33,12 +33,15 @@ class Generator(Protocol):
         ...
 
 
-def _render_chat(tokenizer, turns: Sequence[tuple[str, str]]) -> str:
+def render_chat(tokenizer, turns: Sequence[tuple[str, str]]) -> str:
     """Chat-template rendering with an open assistant turn; plain "role: text" lines when there is none."""
     messages = [{"role": r, "content": t} for r, t in turns]
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return "".join(f"{r}: {t}\n" for r, t in turns) + "assistant: "
+
+
+_render_chat = render_chat  # the old private name, for callers not yet moved to `render_chat`
 
 
 def resolve_device(device: str) -> str:
@@ -152,9 +155,8 @@ class VLLMGenerator:
 
 def load_generator(path: str, backend: str = "hf", dtype: str = "auto", device: str = "auto",
                    batch_size: int = 256) -> Generator:
-    from formalpi.tiny import resolve_model_path
-
-    path = resolve_model_path(path)
+    """`path`: a model directory or hub id ("tiny" is resolved by the caller: formalpi.tiny.resolve_model_path,
+    which this layer must not import: tiny imports the engine)."""
     if backend == "vllm":
         return VLLMGenerator(path, dtype=dtype)
     return HFGenerator.from_pretrained(path, dtype=dtype, device=device, batch_size=batch_size)
