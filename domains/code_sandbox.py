@@ -24,7 +24,6 @@ The candidate's stdout/stderr are never the protocol: calls and answers travel o
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import functools
 import json
@@ -206,11 +205,12 @@ REQUIRED = {
 
 
 def weak_reasons(got: dict[str, object]) -> list[str]:
-    """What is missing from `got` (a Sandbox's layers) for full isolation, in words."""
+    """What is missing from `got` (a Sandbox's layers) for full isolation, in words. Without a cgroup the
+    sandbox is still full where it has a uid of its own: RLIMIT_NPROC on that uid caps its processes, RLIMIT_AS
+    each process's memory and the tmpfs size caps its files (`layers()["limits_instead"]` says so)."""
     out = [what for key, what in REQUIRED.items() if not got.get(key)]
-    if not got.get("cgroup"):
-        out.append("a cgroup memory+pids cap for the whole sandbox (RLIMIT_NPROC on the uid and RLIMIT_AS per "
-                   "process hold instead)" if got.get("uid") else "a cgroup memory+pids cap for the whole sandbox")
+    if not got.get("cgroup") and not got.get("uid"):
+        out.append("a cgroup memory+pids cap for the whole sandbox, or a uid of its own for RLIMIT_NPROC")
     return out
 
 
@@ -243,6 +243,30 @@ class _UidLease:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _uid_processes(uid: int) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    out.append(int(name))
+            except OSError:
+                pass
+    return out
+
+
+def _wait_uid_gone(uid: int, timeout_s: float = 10.0) -> None:
+    """Before a sandbox uid is released: no process of it may remain (else kill what does, by pid)."""
+    deadline = time.monotonic() + timeout_s
+    while _uid_processes(uid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for pid in _uid_processes(uid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def uid_is_leased(uid: int) -> bool:
@@ -576,6 +600,9 @@ class Sandbox:
         layers.update({k: v for k, v in probe.hello.items() if k != "uid"})
         layers["fresh_tmpfs_ipc"] = bool(probe.hello.get("fresh_tmpfs_ipc"))
         probe.end()
+        if not layers.get("cgroup"):
+            layers["limits_instead"] = ("RLIMIT_NPROC on the sandbox uid, RLIMIT_AS per process, tmpfs size caps"
+                                        if layers.get("uid") else "RLIMIT_AS per process, tmpfs size caps")
         layers["weak"] = bool(weak_reasons(layers))
         self.layers = layers
         if layers["weak"] and not self.allow_weak:
@@ -633,6 +660,8 @@ class Sandbox:
 
     def close(self) -> None:
         self._stop()
+        if self.uid is not None:
+            _wait_uid_gone(self.uid)  # the PID namespace's teardown is asynchronous when bwrap was killed
         self._lease.release()
 
     def __enter__(self) -> "Sandbox":
@@ -771,35 +800,14 @@ class _CappedReader(threading.Thread):
 
 # ---- whole programs, the old API (bench, Ray executor) ------------------------------------------------------------
 
-_local = threading.local()
-
-
-_thread_sandboxes: list[Sandbox] = []
-
-
-def _thread_sandbox(limits: Limits, allow_weak: bool) -> Sandbox:
-    sb = getattr(_local, "sandbox", None)
-    if sb is None or sb.allow_weak != allow_weak:
-        if sb is not None:
-            sb.close()
-        sb = Sandbox(limits, allow_weak=allow_weak)
-        _local.sandbox = sb
-        _thread_sandboxes.append(sb)
-    return sb
-
-
-@atexit.register
-def _close_thread_sandboxes() -> None:
-    for sb in _thread_sandboxes:
-        sb.close()
-
-
 def run(program: str, timeout_s: float = 10.0, memory_mb: int = 1024, *, limits: Limits | None = None,
         isolate_network: bool = True, allow_weak: bool = False) -> RunResult:
-    """Run `program` (Python source) in this thread's warm sandbox; `limits` overrides timeout_s / memory_mb.
-    (`isolate_network` is kept for callers of the old API: the network namespace is always made.)"""
+    """Run `program` (Python source) in a sandbox of its own (started and ended here: nothing outlives the call);
+    `limits` overrides timeout_s / memory_mb. (`isolate_network` is kept for callers of the old API: the network
+    namespace is always made.) Many programs: `run_many`, which keeps its sandboxes warm across them."""
     lim = limits or Limits(timeout_s=timeout_s, memory_mb=memory_mb)
-    return _thread_sandbox(lim, allow_weak).run_program(program, lim)
+    with Sandbox(lim, allow_weak=allow_weak) as sb:
+        return sb.run_program(program, lim)
 
 
 def run_many(programs: Sequence[str], timeout_s: float = 10.0, memory_mb: int = 1024, *, workers: int | None = None,

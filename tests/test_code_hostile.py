@@ -20,15 +20,23 @@ import psutil
 import pytest
 
 from domains.code import CodeDomain
-from domains.code_sandbox import UID_BASE, UID_SLOTS, Limits, uid_is_leased, bwrap_path, layers, weak_reasons
+from domains.code_sandbox import UID_BASE, UID_SLOTS, Limits, uid_is_leased, layers, weak_reasons
 from formalpi.records import Problem, Status
 
 CORPUS = Path(__file__).parent / "data" / "code_hostile"
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "FORMALPI-SECRET-7f3a9c"
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or bwrap_path() is None,
-                                reason="the full sandbox needs root and bubblewrap (scripts/install-system-deps.sh)")
+pytestmark = pytest.mark.usefixtures("full_sandbox")
+
+@pytest.fixture(scope="module")
+def full_sandbox():
+    """Skip, naming what is missing, where this machine cannot give the sandbox every layer."""
+    missing = weak_reasons(layers())
+    if missing:
+        pytest.skip("the code sandbox lacks: " + "; ".join(missing) + " (root and bubblewrap: "
+                    "scripts/install-system-deps.sh)")
+
 
 ADD = Problem(id="hostile/add", domain="code", text='def add(a, b):\n    """Return a + b."""\n', split="test",
               meta={"dataset": "humaneval", "entry_point": "add", "tests": [], "test": (

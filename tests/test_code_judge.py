@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from domains.code import judge_spec
 from domains.code_judge import JudgeSpec, judge, prefetch_plan
-from domains.code_sandbox import Limits, Sandbox, bwrap_path
-from formalpi.records import Problem, Status
+from domains.code_sandbox import Limits, Sandbox, layers, weak_reasons
+from formalpi.records import Problem
 
 LIM = Limits(timeout_s=5.0, memory_mb=512)
 
 
 @pytest.fixture(scope="module")
 def sb():
-    if os.geteuid() != 0 or bwrap_path() is None:
-        pytest.skip("the full sandbox needs root and bubblewrap (scripts/install-system-deps.sh)")
+    missing = weak_reasons(layers())
+    if missing:
+        pytest.skip("the code sandbox lacks: " + "; ".join(missing))
     with Sandbox(LIM) as s:
         yield s
 
