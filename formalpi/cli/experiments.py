@@ -96,10 +96,8 @@ def register(root: typer.Typer) -> None:
                                                     help="code: run candidates even where the sandbox lacks layers "
                                                          "(recorded in the manifest; every table says so)")):
         """Run one experiment config over its seeds (resumes whatever is already in the run store)."""
-        from formalpi.analysis.results import write_run_results
         from formalpi.config import load_config
         from formalpi.engine.preflight import preflight
-        from formalpi.engine.run import run_experiment
         from formalpi.scaleout.cli_options import scale_from_flags
 
         scale = scale_from_flags(launcher, num_gpus, strategy, executor, ray_address)
@@ -107,6 +105,10 @@ def register(root: typer.Typer) -> None:
         cfg = load_config(config, [*(set_ or []), *(["verify.allow_weak_sandbox=true"] if allow_weak_sandbox else [])])
         seed_list = parse_seeds(seeds) if seeds else cfg.seeds
         preflight(cfg, seed_list)
+        # torch and transformers load here, after every check (seconds on a busy machine)
+        from formalpi.analysis.results import write_run_results
+        from formalpi.engine.run import run_experiment
+
         with progress() as p:
             for seed in seed_list:
                 result = run_experiment(cfg, seed, stage_progress(p), scale=scale)
