@@ -71,7 +71,8 @@ def register(root: typer.Typer) -> None:
         t0 = time.perf_counter()
         total = len(seed_list) * (len(DEMO_CONDITIONS) + 1)
         with progress() as p:
-            overall = p.add_task("demo runs", total=total)
+            overall = p.add_task("demo: runs finished (condition x seed)", total=total)
+
             def finished(cfg, seed) -> None:  # each seed's results.json, then the overall bar
                 write_run_results(Path(cfg.runs_dir) / cfg.name / str(seed))
                 p.advance(overall)
@@ -90,19 +91,24 @@ def register(root: typer.Typer) -> None:
             num_gpus: int = typer.Option(1, "--num-gpus", help="accelerate processes and generation workers"),
             strategy: str = typer.Option("zero3", help="accelerate config: ddp | zero2 | zero3 | fsdp"),
             executor: str = typer.Option("local", help="verification pools: local | ray (one actor per node)"),
-            ray_address: Optional[str] = typer.Option(None, help="Ray cluster address ('auto' after ray start)")):
+            ray_address: Optional[str] = typer.Option(None, help="Ray cluster address ('auto' after ray start)"),
+            allow_weak_sandbox: bool = typer.Option(False, "--allow-weak-sandbox",
+                                                    help="code: run candidates even where the sandbox lacks layers "
+                                                         "(recorded in the manifest; every table says so)")):
         """Run one experiment config over its seeds (resumes whatever is already in the run store)."""
-        from formalpi.analysis.results import write_run_results
         from formalpi.config import load_config
         from formalpi.engine.preflight import preflight
-        from formalpi.engine.run import run_experiment
         from formalpi.scaleout.cli_options import scale_from_flags
 
         scale = scale_from_flags(launcher, num_gpus, strategy, executor, ray_address)
         require_scale_extras(scale)
-        cfg = load_config(config, set_ or [])
+        cfg = load_config(config, [*(set_ or []), *(["verify.allow_weak_sandbox=true"] if allow_weak_sandbox else [])])
         seed_list = parse_seeds(seeds) if seeds else cfg.seeds
         preflight(cfg, seed_list)
+        # torch and transformers load here, after every check (seconds on a busy machine)
+        from formalpi.analysis.results import write_run_results
+        from formalpi.engine.run import run_experiment
+
         with progress() as p:
             for seed in seed_list:
                 result = run_experiment(cfg, seed, stage_progress(p), scale=scale)
