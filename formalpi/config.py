@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -71,6 +72,21 @@ class TrainConfig(_Section):
     weight_decay: float = Field(default=0.0, ge=0)
     gradient_checkpointing: bool = False  # trade compute for memory (8B full FT, long Lean sequences)
     liger_kernel: bool | None = None  # Liger's fused RMSNorm/SwiGLU/RoPE/linear-CE kernels; None = on for CUDA if installed
+    lr_scheduler: Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                          "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"] = "cosine"  # transformers' names
+    # logging integrations of the trainer (transformers' names: "tensorboard", "wandb", "mlflow", ...); TensorBoard
+    # event files go to <run>/<seed>/tensorboard/checkpoint_r<round>/. Not part of the fingerprint.
+    report_to: list[str] = Field(default_factory=list)
+    # any further SFTConfig field (TRL), e.g. {max_grad_norm = 0.5, logging_steps = 1}; checked against SFTConfig
+    # before the run starts; fields that have a key above are refused (use that key)
+    sft_args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _report_to_list(cls, v: Any) -> Any:
+        if v in ("none", None):
+            return []
+        return [v] if isinstance(v, str) else v
 
 
 class EvalConfig(_Section):
@@ -148,7 +164,7 @@ class ExperimentConfig(_Section):
     domain: Literal["math", "code", "lean"] = "math"
     method: Literal["baseline", "retry", "opsd", "grpo"] = "retry"
     condition: str = "try_again"  # a name in formalpi.engine.conditions.REGISTRY
-    seeds: list[int] = Field(default_factory=lambda: [42])
+    seeds: list[Annotated[int, Field(ge=0, le=2**32 - 1)]] = Field(default_factory=lambda: [42])  # numpy/TRL: uint32
     runs_dir: str = "runs"
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -173,14 +189,21 @@ class ExperimentConfig(_Section):
         """What must match for a run directory to be resumed (seeds and output dir excluded)."""
         # a method's own section only counts for that method: runs of other methods keep their fingerprints
         unused = {"opsd", "grpo"} - {self.method}
-        d = self.model_dump(mode="json", exclude={"seeds", "runs_dir", *unused})
+        # where training logs are sent does not change a result: switching TensorBoard on may resume a run
+        d = self.model_dump(mode="json", exclude={"seeds": True, "runs_dir": True, "train": {"report_to"},
+                                                  **{k: True for k in unused}})
         return json.dumps(d, sort_keys=True)
 
 
-def _fmt_errors(err: ValidationError, source: str, model: type[BaseModel]) -> str:
+def _fmt_errors(err: ValidationError, source_of_file: str, model: type[BaseModel],
+                overrides: Sequence[str] = ()) -> str:
+    set_keys = {item.split("=", 1)[0].strip(): item for item in overrides}
     lines = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        # a key set (or a section replaced) by --set is blamed on the flag, not on the file it overrides
+        flag = next((f"--set {item}" for k, item in set_keys.items() if key == k or key.startswith(k + ".")), None)
+        source = flag or source_of_file
         if e["type"] == "extra_forbidden":
             parent = _section_model(model, e["loc"][:-1])
             known = ", ".join(sorted(parent.model_fields)) if parent else "?"
@@ -225,11 +248,12 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def config_from_dict(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+def config_from_dict(data: dict[str, Any], source: str = "<config>", overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """`overrides`: the `--set` items already applied to `data`; errors in their keys name the flag, not `source`."""
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_fmt_errors(e, source, ExperimentConfig)) from None
+        raise ConfigError(_fmt_errors(e, source, ExperimentConfig, overrides)) from None
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -241,4 +265,4 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     data.setdefault("name", path.stem)
-    return config_from_dict(apply_overrides(data, overrides or []), str(path))
+    return config_from_dict(apply_overrides(data, overrides or []), str(path), overrides or [])

@@ -39,6 +39,10 @@ def main() -> None:
             if top not in EXTRA_OF_MODULE:
                 raise
             raise MissingExtra(top, "this command") from None
+    except PermissionError as e:  # an output the user cannot write (a read-only checkout, someone else's runs/)
+        console.print(f"[bold red]error:[/] cannot write {escape(str(e.filename or ''))} ({escape(e.strerror or '')}); "
+                      "choose a writable output: --runs-dir, --out or --set runs_dir=...", highlight=False)
+        sys.exit(2)
     except FormalpiError as e:
         # escape: messages name extras such as 'formalpi[vllm]', which rich would read as a style tag and drop
         console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)

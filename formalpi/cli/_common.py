@@ -22,6 +22,10 @@ def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
         raise ConfigError(f"{flag} {text!r}: expected comma-separated integers, e.g. {flag} 42,123,456") from None
     if not seeds:
         raise ConfigError(f"{flag}: no seeds given, e.g. {flag} 42,123,456")
+    from formalpi.engine.preflight import check_seed
+
+    for seed in seeds:
+        check_seed(seed, flag)
     return seeds
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from formalpi.cli._common import console
 from formalpi.errors import ConfigError
 
-# formalpi.analysis (scipy, statsmodels, matplotlib) is imported inside the commands: `formalpi --help` and every
+# formalpi.analysis (scipy, matplotlib) is imported inside the commands: `formalpi --help` and every
 # other command start without loading it
 
 app = typer.Typer(no_args_is_help=True, help="Statistics, path diversity, frontier bands and reports.")
@@ -44,8 +44,8 @@ def condition_table_rich(g) -> Table:
     from formalpi.analysis.tables import CONDITION_HEADER, condition_cells
 
     table = Table(title=g.title)
-    for name in CONDITION_HEADER:
-        table.add_column(name, no_wrap=True)  # numbers must stay whole in narrow terminals
+    for name in CONDITION_HEADER:  # "95% CI" over "(t, seeds)": narrow headers leave room for the numbers
+        table.add_column(name.replace(" (t over seeds)", "\n(t, seeds)"), no_wrap=True)  # numbers stay whole
     for cells in condition_cells(g.rows, g.baseline is not None):
         table.add_row(*cells)
     return table
@@ -55,7 +55,7 @@ def diversity(runs: list[Path] = typer.Argument(..., help="run directories (sear
               domain: str | None = typer.Option(None, "--domain",
                                                 help="canonicalise as math | code | lean (default: each run's)"),
               n_boot: int = typer.Option(1000, "--n-boot", min=100, help="bootstrap replicates")) -> None:
-    """Path diversity (PD_exact / PD_lex / PD_sem) of the eval samples, all and correct-only."""
+    """Path diversity of the correct eval solutions per condition: PD_path and the surface control PD_lex."""
     from formalpi.analysis.diversity import DiversityDomain, render_diversity_table, runs_diversity
     from formalpi.analysis.runs_index import discover_runs
 

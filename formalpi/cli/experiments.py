@@ -62,9 +62,11 @@ def register(root: typer.Typer) -> None:
         """The headline experiment in miniature: tiny model, arith, baseline + 5 conditions x seeds."""
         from formalpi.analysis.report import render_condition_table, write_report
         from formalpi.demo import DEMO_CONDITIONS, demo_config, run_demo
+        from formalpi.engine.preflight import preflight
 
         seed_list = parse_seeds(seeds)
         base = demo_config([f"runs_dir={runs_dir!r}".replace("'", '"'), *(set_ or [])])
+        preflight(base, seed_list, runs_dir_flag="--runs-dir")
         t0 = time.perf_counter()
         total = len(seed_list) * (len(DEMO_CONDITIONS) + 1)
         with progress() as p:
@@ -116,7 +118,9 @@ def register(root: typer.Typer) -> None:
             executor: str = typer.Option("local", help="verification pools: local | ray (one actor per node)"),
             ray_address: Optional[str] = typer.Option(None, help="Ray cluster address ('auto' after ray start)")):
         """Run one experiment config over its seeds (resumes whatever is already in the run store)."""
+        from formalpi.analysis.results import write_run_results
         from formalpi.config import load_config
+        from formalpi.engine.preflight import preflight
         from formalpi.engine.run import run_experiment
         from formalpi.scaleout.cli_options import scale_from_flags
 
@@ -124,9 +128,11 @@ def register(root: typer.Typer) -> None:
         require_scale_extras(scale)
         cfg = load_config(config, set_ or [])
         seed_list = parse_seeds(seeds) if seeds else cfg.seeds
+        preflight(cfg, seed_list)
         with progress() as p:
             for seed in seed_list:
                 result = run_experiment(cfg, seed, stage_progress(p), scale=scale)
+                write_run_results(result.store.root)  # results.json: metrics, budget, fingerprint of this seed
                 console.print(f"[bold]{cfg.name}[/] seed {seed}: " + ", ".join(
                     f"{k} {v.get('pass@1', float('nan')):.1f}" for k, v in result.summary.items()))
         console.print(f"runs in {Path(cfg.runs_dir) / cfg.name}; `formalpi report {Path(cfg.runs_dir) / cfg.name}`")

@@ -33,6 +33,7 @@ from formalpi.engine.stages import (
 from formalpi.engine.train import sft
 from formalpi.errors import ConfigError
 from formalpi.paths import resolve_data_file
+from formalpi.engine.preflight import preflight
 from formalpi.records import EvalRecord, Example, Judged, Problem
 from formalpi.runs import RunStore
 from formalpi.scaleout.options import ScaleOut, make_domain
@@ -63,6 +64,7 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
                    domain: Domain | None = None, extras: dict[str, Any] | None = None,
                    scale: ScaleOut | None = None) -> RunResult:
     """`scale`: launcher / GPUs / executor choices (formalpi/scaleout/options.py); None = all in this process."""
+    preflight(cfg, [seed])  # seed, condition, extras, model path, writable runs_dir: before any work
     own_domain = domain is None
     domain = domain or (make_domain(cfg, scale) if scale is not None else open_domain(cfg.domain))
     try:
