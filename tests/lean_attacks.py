@@ -107,6 +107,7 @@ CASES: list[Case] = [
     _c("partial_def", BEFORE, f"partial def loop (n : ℕ) : ℕ := loop n\n\n{RESTATED} by omega"),
     _c("opaque_decl", BEFORE, f"opaque secret : ℕ\n\n{RESTATED} by omega"),
     _c("mutual_block", BEFORE, f"mutual\ntheorem a : True := trivial\nend\n\n{RESTATED} by omega"),
+    _c("variable_query", BEFORE, f"variable? (h : False)\n\n{RESTATED} by omega"),
     _c("example_helper", BEFORE, f"example : True := trivial\n\n{RESTATED} by omega"),
     _c("restated_after_body", BEFORE, f"  omega\n\n{RESTATED} by omega"),
     # ---- meta code inside the proof ------------------------------------------------------------------------
@@ -274,11 +275,22 @@ def run_corpus(tmp: Path, workers: int = 4, cases=CASES) -> list[Row]:
     return [Row(c, v.status.value, decided_by(v).value, v.reason) for c, v in zip(cases, verdicts)]
 
 
+def answer(case: Case) -> str:
+    """What the scripted REPL answers for a case that reaches it (ASSUMED Lean v4.24 behaviour)."""
+    if case.layer == "pre-check":
+        return "not asked"
+    msgs = case.reply.get("messages", [])
+    said = "; ".join(f"{m['severity']}: {m['data'].splitlines()[0][:40]}" for m in msgs) or "no message"
+    axioms = case.axioms if case.axioms is not None else ["propext", "Classical.choice", "Quot.sound"]
+    return f"proof: {said}; type check: silent; #print axioms: [{', '.join(axioms)}]"
+
+
 def table(rows: list[Row]) -> str:
-    out = ["| # | group | case | expected | got | decided by | ok |", "|---|---|---|---|---|---|---|"]
+    out = ["| # | group | case | expected | got | decided by | REPL answer (assumed) | ok |",
+           "|---|---|---|---|---|---|---|---|"]
     for k, r in enumerate(rows, 1):
         out.append(f"| {k} | {r.case.group} | {r.case.name} | {r.case.expect} | {r.got} | {r.decided_by} | "
-                   f"{'ok' if r.ok else 'MISMATCH'} |")
+                   f"{answer(r.case)} | {'ok' if r.ok else 'MISMATCH'} |")
     forged = [r for r in rows if r.case.forged]
     genuine = [r for r in rows if not r.case.forged]
     out.append("")

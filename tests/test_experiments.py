@@ -118,6 +118,8 @@ def test_math_row_runs_end_to_end_on_the_tiny_model(tiny_model, tmp_path):
     assert sum(a.retry == 0 for a in attempts) == 6 * 2
     assert all(a.pi.startswith("Your answer is incorrect. The correct answer is ") for a in attempts if a.retry)
     assert len(store.read("eval", EvalRecord)) == 5
+    results = json.loads((store.root / "results.json").read_text())  # `formalpi run` writes it per seed
+    assert results["fingerprint"] == store.manifest()["fingerprint"] and results["eval"]["problems"] == 5
     stages = store.manifest()["stages"]
     # the budget of every stage is in the manifest: samples, tokens, verifier calls, wall time, train tokens
     assert stages["attempts_r0"]["samples"] == 12 and stages["attempts_r0"]["completion_tokens"] > 0

@@ -7,9 +7,9 @@ import pytest
 
 from formalpi.analysis.frontier import (
     Bin, FrontierBand, base_solve_rates, frontier_deltas, group_base_rates, inverted_u, level_deltas, render_bin_table,
-    render_u_table, u_band)
+    render_u_table, u_band, u_contrast)
 from formalpi.analysis.runs_index import discover_runs
-from formalpi.analysis.stats import AnalysisError, correctness_matrix, paired_bootstrap
+from formalpi.analysis.stats import AnalysisError, CorrectnessMatrix, correctness_matrix, paired_bootstrap
 from formalpi.analysis.synthetic import eval_records, write_run
 
 LEVELS = [1, 2, 1, 2, 1, 2]
@@ -148,3 +148,43 @@ def test_inverted_u_falls_back_to_levels_without_base_samples(store):
 def test_u_bands():
     assert [u_band(r) for r in (0.0, 0.1, 0.25, 0.6, 0.99, 1.0)] == [
         "rate 0", "rate (0, 0.25)", "rate [0.25, 0.5)", "rate [0.5, 0.75)", "rate [0.75, 1)", "rate 1"]
+
+
+def test_u_contrast_middle_minus_ends_by_hand(store):
+    runs, mats = store
+    u = u_contrast(mats["gold"], mats["baseline"], group_base_rates(runs).rates, n_boot=300)
+    # bins by baseline pass@1: rate 0 (0 %), rate [0.5, 0.75) (37.5 %), rate 1 (87.5 %): ends are the outer two
+    assert u.ends == ("rate 0", "rate 1") and u.middle == ("rate [0.5, 0.75)",)
+    assert u.result.diff == pytest.approx(25.0 - (12.5 + 12.5) / 2)  # = +12.5 pp
+    # the weights make it a linear statistic: the bootstrap replicates are those of the weighted differences
+    w = np.array([-1 / 4, -1 / 4, 1 / 2, 1 / 2, -1 / 4, -1 / 4])
+    ref = paired_bootstrap(6 * w * mats["gold"].rate, 6 * w * mats["baseline"].rate, n_boot=300)
+    assert u.result.ci == ref.ci and u.result.p_value == ref.p_value
+    assert "middle (rate [0.5, 0.75)) − ends (rate 0, rate 1) = +12.5 pp" in u.line()
+    assert u_contrast(mats["gold"], mats["baseline"], None) is None  # 2 levels: no middle
+
+
+def test_u_contrast_finds_a_planted_inverted_u_and_not_a_flat_one():
+    """Levels 1-5 with baseline pass@1 90/70/50/30/10 %: a condition gaining +20 pp at level 3 only is an inverted
+    U; one gaining +10 pp everywhere is not (its contrast is 0)."""
+    rng = np.random.default_rng(1)
+    P, S, n = 200, 3, 8
+    levels = tuple(int(x) for x in np.repeat([1, 2, 3, 4, 5], P // 5))
+    p_base = np.repeat([0.9, 0.7, 0.5, 0.3, 0.1], P // 5)
+
+    def mat(label, p):
+        c = rng.random((S, P, n)) < p[None, :, None]
+        return CorrectnessMatrix(label, tuple(range(S)), tuple(f"q{i}" for i in range(P)), levels,
+                                 c.sum(-1), np.full((S, P), n), c[..., 0])
+
+    base = mat("baseline", p_base)
+    peak = mat("peak", p_base + np.where(np.array(levels) == 3, 0.2, 0.0))
+    flat = mat("flat", np.clip(p_base + 0.1, 0, 1))
+    up = u_contrast(peak, base, None, n_boot=1000)
+    uf = u_contrast(flat, base, None, n_boot=1000)
+    assert up.ends == ("level 1", "level 5") and up.middle == ("level 2", "level 3", "level 4")
+    assert up.result.ci[0] > 0 and up.verdict == "inverted U"
+    assert uf.result.ci[0] <= 0 <= uf.result.ci[1] and uf.verdict == "no inverted U shown"
+    from dataclasses import replace
+
+    assert replace(up, p_holm=min(1.0, 20 * up.result.p_value) + 0.05).verdict == "no inverted U shown"  # Holm

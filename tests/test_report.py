@@ -81,6 +81,9 @@ def test_frontier_section_with_base_samples(tmp_path):
     synthetic_store(tmp_path / "runs", conditions=["gold", "try_again"], seeds=[1, 2], problems=60, n=4)
     text = write_report([tmp_path / "runs"], opts=ReportOptions(n_boot=200, plots=False)).read_text()
     assert "### Frontier bands" in text and "unsolved (n=" in text and "| try_again | pass@4 |" in text
+    # base_eval samples: the inverted U is binned by base solve-rate band, with one contrast line per condition
+    assert "### Inverted U (bins: base solve-rate band (rates from independent base samples (base_eval))" in text
+    assert "- gold: middle (" in text and "- try_again: middle (" in text
 
 
 def test_row_keys_tell_apart_same_condition(tmp_path):
@@ -214,6 +217,12 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
         assert eval_warning in section and weak in section, heading
     g = json.loads((out / "results.json").read_text())["groups"][0]
     assert any(eval_warning in w for w in g["warnings"]) and any(weak in w for w in g["warnings"])
+    from formalpi.cli import app
+
+    res = CliRunner().invoke(app, ["report", str(tmp_path), "--out", str(tmp_path / "cli"), "--n-boot", "200",
+                                   "--no-plots"], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    assert "WARNING (!): TRAINED ON EVAL" in res.output and "WARNING (!): WEAK SANDBOX" in res.output
     rows = {r["key"]: r for r in g["rows"]}
     assert rows["baseline"]["warnings"] == [] and eval_warning in rows["gold"]["warnings"][0]
 

@@ -227,12 +227,8 @@ class UPoint:
     gain: BootstrapResult
 
 
-def inverted_u(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[str, float] | None,
-               n_boot: int = 1000, seed: int = 0) -> tuple[str, list[UPoint]]:
-    """The inverted U of one condition: gains per base solve-rate band when `rates` are given (they must not come
-    from the samples of `base`, else the bins regress to the mean: see BaseRates), otherwise per level.
-    Returns (what the bins are, points in bin order)."""
-    c, b = align(cond, base)
+def _u_bins(c: CorrectnessMatrix, rates: Mapping[str, float] | None) -> tuple[str, list[tuple[str, np.ndarray]]]:
+    """(what the bins are, [(bin, column indices)] in bin order, empty bins left out)."""
     if rates:
         labels = [u_band(rates[p]) if p in rates else None for p in c.problem_ids]
         order, source = U_BANDS, "base solve-rate band"
@@ -240,16 +236,71 @@ def inverted_u(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[
         labels = [None if lv is None else f"level {lv}" for lv in c.levels]
         order = [f"level {lv}" for lv in sorted({lv for lv in c.levels if lv is not None})]
         source = "level"
+    bins = [(name, np.array([j for j, lab in enumerate(labels) if lab == name], dtype=np.int64)) for name in order]
+    return source, [(name, cols) for name, cols in bins if cols.size]
+
+
+def inverted_u(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[str, float] | None,
+               n_boot: int = 1000, seed: int = 0) -> tuple[str, list[UPoint]]:
+    """The inverted U of one condition: gains per base solve-rate band when `rates` are given (they must not come
+    from the samples of `base`, else the bins regress to the mean: see BaseRates), otherwise per level.
+    Returns (what the bins are, points in bin order)."""
+    c, b = align(cond, base)
+    source, bins = _u_bins(c, rates)
     points = []
-    for name in order:
-        cols = np.array([j for j, lab in enumerate(labels) if lab == name], dtype=np.int64)
-        if not cols.size:
-            continue
+    for name, cols in bins:
         b_rate, c_rate = b.rate[:, cols], c.rate[:, cols]
         x = paired_bootstrap(b_rate, np.zeros_like(b_rate), n_boot=n_boot, seed=seed)
         y = paired_bootstrap(c_rate, b_rate, n_boot=n_boot, seed=seed)
         points.append(UPoint(cond.label, name, int(cols.size), x, y))
     return source, points
+
+
+@dataclass(frozen=True)
+class UContrast:
+    """Is there an inverted U? The mean gain of the middle bins minus the mean gain of the two end bins (the bins
+    with the lowest and the highest baseline pass@1), each bin weighted equally; > 0 when gains peak in between."""
+
+    condition: str
+    ends: tuple[str, str]
+    middle: tuple[str, ...]
+    result: BootstrapResult  # pp; paired bootstrap over problems nested in seeds
+    p_holm: float | None = None  # Holm over the conditions of the group (None: a single test, p itself)
+
+    @property
+    def verdict(self) -> str:
+        alpha = 1 - self.result.confidence
+        p = self.result.p_value if self.p_holm is None else self.p_holm
+        return "inverted U" if self.result.diff > 0 and self.result.ci[0] > 0 and p < alpha else "no inverted U shown"
+
+    def line(self) -> str:
+        r = self.result
+        return (f"{self.condition}: middle ({', '.join(self.middle)}) − ends ({', '.join(self.ends)}) = "
+                f"{r.diff:+.1f} pp, 95% paired-bootstrap CI [{r.ci[0]:+.1f}, {r.ci[1]:+.1f}], p={r.p_value:.3g}, "
+                f"Holm p={self.result.p_value if self.p_holm is None else self.p_holm:.3g}: {self.verdict}")
+
+
+def u_contrast(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[str, float] | None,
+               n_boot: int = 1000, seed: int = 0) -> UContrast | None:
+    """The contrast over the same bins as inverted_u; None with fewer than 3 bins. A linear statistic of the
+    per-problem differences (weight 1/(M·n_bin) in each of the M middle bins, −1/(2·n_bin) in each end bin), so
+    the same nested bootstrap as every comparison gives its CI and p-value."""
+    c, b = align(cond, base)
+    _, bins = _u_bins(c, rates)
+    if len(bins) < 3:
+        return None
+    level = sorted(bins, key=lambda nb: float(b.rate[:, nb[1]].mean()))
+    ends, middle = (level[0], level[-1]), level[1:-1]
+    w = np.zeros(len(c.problem_ids))
+    for _, cols in middle:
+        w[cols] = 1.0 / (len(middle) * cols.size)
+    for _, cols in ends:
+        w[cols] = -1.0 / (2 * cols.size)
+    P = w.size
+    res = paired_bootstrap(P * w * c.rate, P * w * b.rate, n_boot=n_boot, seed=seed)
+    order = [name for name, _ in bins]
+    return UContrast(cond.label, tuple(sorted((ends[0][0], ends[1][0]), key=order.index)),
+                     tuple(sorted((n for n, _ in middle), key=order.index)), res)
 
 
 def render_u_table(points: Sequence[UPoint]) -> str:

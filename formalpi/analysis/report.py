@@ -131,6 +131,9 @@ def render_markdown(groups: Sequence[GroupAnalysis], diversity: Sequence[Diversi
         if g.u_points:
             parts += [f"### Inverted U (bins: {g.u_source}; x = the baseline's pass@1 in the bin, y = the gain over "
                       f"that baseline)", "", render_u_table(g.u_points) + warning_block(g), ""]
+            if g.u_contrasts:
+                parts += ["Contrast per condition (bins ordered by the baseline's pass@1; Holm over the conditions):",
+                          ""] + [f"- {u.line()}" for u in g.u_contrasts] + [""]
     parts += ["## Domain × model × method", "", domain_model_method_table(groups) + warned, "",
               "## Budget (mean per seed, all stages)", "", budget_table(groups) + warned, "",
               "## What the teacher sees", "", teacher_table(groups), "",

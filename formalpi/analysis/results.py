@@ -76,7 +76,10 @@ def group_results(g: GroupAnalysis) -> dict[str, Any]:
         "frontier_band": {"low": g.band.low, "high": g.band.high},
         "inverted_u": {"bins": g.u_source, "points": [
             {"condition": p.condition, "bin": p.bin, "problems": p.count,
-             "baseline_pass1": _boot(p.baseline), "gain": _boot(p.gain)} for p in g.u_points]},
+             "baseline_pass1": _boot(p.baseline), "gain": _boot(p.gain)} for p in g.u_points],
+            "contrasts": [{"condition": u.condition, "ends": list(u.ends), "middle": list(u.middle),
+                           "middle_minus_ends": _boot(u.result), "p_holm": u.p_holm, "verdict": u.verdict}
+                          for u in g.u_contrasts]},
         "rounds": [{"condition": rg.key, "round": rg.round + 1, **_summary(rg.summary)} for rg in g.rounds],
     }
 
@@ -99,7 +102,10 @@ def report_results(groups: Sequence[GroupAnalysis], diversity: Sequence[Diversit
 
 
 def write_json(path: Path, data: Any) -> Path:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+    if path.is_file() and path.read_text() == text:
+        return path  # unchanged: re-running a finished run writes nothing (its directory may be read-only)
+    path.write_text(text)
     return path
 
 

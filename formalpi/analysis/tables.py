@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from formalpi.analysis.frontier import (
-    BaseRates, BinDelta, FrontierBand, UPoint, base_solve_rates, cross_fit_rates, frontier_deltas, inverted_u,
-    level_deltas)
+    BaseRates, BinDelta, FrontierBand, UContrast, UPoint, base_solve_rates, cross_fit_rates, frontier_deltas,
+    inverted_u, level_deltas, u_contrast)
 from formalpi.analysis.runs_index import BASELINE, RunInfo, seed_varies
 from formalpi.analysis.stats import (
     AnalysisError, Comparison, CorrectnessMatrix, SeedMcNemar, SeedSummary, compare_family, correctness_matrix,
-    gain_summary, mcnemar_family, pass1_summary)
+    gain_summary, holm, mcnemar_family, pass1_summary)
 from formalpi.errors import FormalpiError
 from formalpi.records import EvalRecord
 
@@ -69,6 +69,7 @@ class GroupAnalysis:
     mcnemar: list[SeedMcNemar] = field(default_factory=list)
     u_source: str = ""  # what the inverted-U bins are ("level" or base solve-rate bands)
     u_points: list[UPoint] = field(default_factory=list)
+    u_contrasts: list[UContrast] = field(default_factory=list)
     rounds: list[RoundGain] = field(default_factory=list)
 
     @property
@@ -166,8 +167,15 @@ def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: R
                                          base_rates.rates if base_rates else None, n_boot=n_boot, seed=seed)
             if base_rates is not None:
                 g.u_source += f" (rates from {base_rates.source})"
+            contrast = u_contrast(m, band_base if base_rates else base_m, base_rates.rates if base_rates else None,
+                                  n_boot=n_boot, seed=seed)
+            if contrast is not None:
+                g.u_contrasts.append(contrast)
             g.u_points.extend(pts)
             g.levels.extend(level_deltas(m, base_m, n_boot=n_boot, seed=seed))
+    if g.u_contrasts:  # Holm over the group's conditions, as for the comparisons
+        g.u_contrasts = [replace(u, p_holm=p) for u, p in zip(g.u_contrasts, holm([u.result.p_value
+                                                                                  for u in g.u_contrasts]))]
     return g
 
 

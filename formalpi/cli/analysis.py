@@ -34,9 +34,12 @@ def report(run_dirs: list[Path] = typer.Argument(..., help="run directories (sea
     path = save_report(groups, diversity, out or run_dirs[0], opts)
     for g in groups:
         console.print(condition_table_rich(g))
+        for w in g.warnings:  # a table made from a run that trained on eval (or ran code weakly) says so
+            console.print(f"WARNING (!): {w}", style="bold red", highlight=False, markup=False)
         for c in g.comparisons:
             console.print(c.line(), highlight=False)
-    console.print(f"wrote {path}" + ("" if no_plots else " and its PNG plots"), highlight=False)
+    console.print(f"wrote {path}, results.json and the tables as CSV" + ("" if no_plots else
+                  " beside it, and the plots (PNG + SVG + PDF)"), highlight=False)
 
 
 def condition_table_rich(g) -> Table:

@@ -61,6 +61,7 @@ def register(root: typer.Typer) -> None:
              set_: Optional[List[str]] = typer.Option(None, "--set", help="override a config key: key=value")):
         """The headline experiment in miniature: tiny model, arith, baseline + 5 conditions x seeds."""
         from formalpi.analysis.report import render_condition_table, write_report
+        from formalpi.analysis.results import write_run_results
         from formalpi.demo import DEMO_CONDITIONS, demo_config, run_demo
         from formalpi.engine.preflight import preflight
 
@@ -70,11 +71,17 @@ def register(root: typer.Typer) -> None:
         t0 = time.perf_counter()
         total = len(seed_list) * (len(DEMO_CONDITIONS) + 1)
         with progress() as p:
-            overall = p.add_task("demo runs", total=total)
-            out = run_demo(seed_list, base, stage_progress(p), on_run=lambda *_: p.advance(overall))
+            overall = p.add_task("demo: runs finished (condition x seed)", total=total)
+
+            def finished(cfg, seed) -> None:  # each seed's results.json, then the overall bar
+                write_run_results(Path(cfg.runs_dir) / cfg.name / str(seed))
+                p.advance(overall)
+
+            out = run_demo(seed_list, base, stage_progress(p), on_run=finished)
         console.print(render_condition_table([out]), markup=False)
         report = write_report([out], out)
-        console.print(f"\nreport: {report}  (plots beside it)   wall time {time.perf_counter() - t0:.0f} s")
+        console.print(f"\nreport: {report}  (results.json, CSVs and plots beside it; results.json in each run "
+                      f"directory)   wall time {time.perf_counter() - t0:.0f} s")
 
     @root.command("generate-hints")
     def generate_hints(config: Path = typer.Argument(..., help="the row whose training problems get hints, e.g. "

@@ -104,6 +104,7 @@ def _declared(code: str) -> list[str]:
 def _signatures(code: str) -> dict[str, str]:
     """name -> `∀ binders, type` of every `theorem`/`lemma` in code (bracket depth counted; comments ignored)."""
     out = {}
+    code = re.sub(r"--[^\n]*", "", re.sub(r"/-.*?-/", " ", code, flags=re.S))
     for m in re.finditer(r"(?:theorem|lemma)\s+([^\s:({\[]+)", code):
         depth, colon, i = 0, None, m.end()
         while i < len(code):

@@ -8,7 +8,8 @@ A proof is VALID only if all of these hold (pure functions over text and wire re
    `«»` names). It is then read as Lean commands and must be, by WHITELIST: helper `theorem`/`lemma`
    declarations, then the proof of the trusted theorem (a bare tactic or term body, or the theorem restated
    with its body after `:=`, in tactic or term mode), where `open A B in` and `set_option NAME VALUE in`
-   (NAME in `ALLOWED_OPTIONS`, never `debug.*` however spelled) may prefix a command or a tactic. Leading lines
+   (NAME in `ALLOWED_OPTIONS`, never `debug.*` however spelled) may prefix a command or a tactic (never the end
+   of the text, where it would scope our checks). Leading lines
    that repeat the trusted header verbatim are dropped. Theorems/lemmas written after the proof are not sent
    (nothing may run after the proof). Everything else is refused wherever it appears: any other command
    keyword (`def`, `instance`, `namespace`, `notation`, `elab`, `by_elab`, `attribute`, `import`, …), any
@@ -46,7 +47,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from functools import lru_cache
+from dataclasses import dataclass, field, replace
 
 from formalpi.lean.lexer import Kind, LexError, Token, lex
 from formalpi.lean.protocol import CommandReply, Message, ReplError
@@ -86,7 +88,8 @@ COMMAND_KEYWORDS: dict[str, str] = {
         "attribute", "seal", "unseal", "compile_inductive", "suppress_compilation", "unsuppress_compilation",
         "assert_not_exists", "library_note", "initialize", "builtin_initialize", "initialize_simps_projections",
         "mk_iff_of_inductive_prop", "add_aesop_rules", "erase_aesop_rules", "declare_aesop_rule_sets",
-        "register_option", "register_simp_attr", "register_label_attr", "grind_pattern", "declare_config_elab")},
+        "register_option", "register_simp_attr", "register_label_attr", "grind_pattern", "declare_config_elab",
+        "whatsnew", "count_heartbeats", "in_namespace")},
 }
 # Second layer: words that skip or fake a proof, refused wherever they appear.
 FORBIDDEN_WORDS: dict[str, str] = {
@@ -160,7 +163,7 @@ def _scan(toks: list[Token]) -> Forbidden | None:
         if t.kind is not Kind.IDENT:
             continue
         w = t.text
-        why = FORBIDDEN_WORDS.get(w) or COMMAND_KEYWORDS.get(w)
+        why = FORBIDDEN_WORDS.get(w) or COMMAND_KEYWORDS.get(w) or COMMAND_KEYWORDS.get(w.rstrip("?!"))
         if why:
             return Forbidden(w, t.line, why)
         for p in t.parts:
@@ -398,6 +401,7 @@ class StatementError(ValueError):
     pass
 
 
+@lru_cache(maxsize=4096)  # the same statement comes back for every sample of a problem
 def parse_statement(statement: str) -> TrustedStatement:
     head = statement.rstrip()
     head = re.sub(r"\bsorry\s*$", "", head).rstrip()
@@ -405,9 +409,15 @@ def parse_statement(statement: str) -> TrustedStatement:
     head = re.sub(r"\bby\s*$", "", head).rstrip()
     head = re.sub(r":=\s*$", "", head).rstrip()
     try:
-        toks = [t for t in lex(head) if t.code]
+        every = lex(head)
     except LexError as e:
         raise StatementError(f"the trusted statement cannot be lexed ({e})") from None
+    toks = [t for t in every if t.code]
+    code = list(head)  # comments blanked (newlines kept): binders and type are copied into our type check
+    for t in every:
+        if not t.code:
+            code[t.start:t.end] = [c if c == "\n" else " " for c in head[t.start:t.end]]
+    code_text = "".join(code)
     kw = next((k for k, t in enumerate(toks) if t.kind is Kind.IDENT and t.text in _DECL_WORDS), None)
     if kw is None:
         raise StatementError("the trusted statement has no `theorem`/`lemma`/`example`")
@@ -432,8 +442,8 @@ def parse_statement(statement: str) -> TrustedStatement:
     if colon is None:
         raise StatementError("the trusted statement has no top-level `:` before its type")
     start = toks[after].start if after < len(toks) and after < colon else toks[colon].start
-    binders = head[start:toks[colon].start].strip() if after < colon else ""
-    return TrustedStatement(toks[kw].text, name, binders, head[toks[colon].end:].strip(), head, tactic)
+    binders = code_text[start:toks[colon].start].strip() if after < colon else ""
+    return TrustedStatement(toks[kw].text, name, binders, code_text[toks[colon].end:].strip(), head, tactic)
 
 
 # ---- the command sent to Lean ------------------------------------------------------------------------------
@@ -537,17 +547,17 @@ def prepare_code(code: str, *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES) -> Prep
     if len(code.encode("utf-8", "surrogatepass")) > max_bytes:
         return rejected(code[:1000], f"the code is longer than the limit of {max_bytes} bytes")
     bad = _bad_character(code)
-    if bad:
-        return rejected(code, bad.reason())
-    try:
-        toks = [t for t in lex(code) if t.code]
-    except LexError as e:
-        return rejected(code, Forbidden("unreadable text", e.line, e.message).reason())
-    bad = _scan(toks)
+    if bad is None:
+        try:
+            toks = [t for t in lex(code) if t.code]
+        except LexError as e:
+            bad = Forbidden("unreadable text", e.line, e.message)
+    if bad is None:
+        bad = _scan(toks)
     if bad is None:
         decls, bad = _decls(code, toks)
     if bad:
-        return rejected(code, bad.reason())
+        return rejected(code, replace(bad, where="the code").reason())
     if not decls:
         return Verdict(status=Status.NO_ANSWER, reason="no theorem, lemma or example in the code", answer=code)
     lead = [t for t in toks if t.start < decls[0].prefix_start]
