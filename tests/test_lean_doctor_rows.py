@@ -15,6 +15,19 @@ def test_doctor_prints_rows_sharing_one_fix_once_and_names_formalpi_lean_setup(t
     assert failing[1].fix.startswith(SETUP_COMMAND)
     assert "packages (" in failing[1].checks and "REPL binary" in failing[1].checks
     assert "Mathlib build cache" in failing[1].checks
+    assert failing[1].found == "not checked out; missing"  # paths are in the fix's workspace, not repeated
+
+
+def test_doctor_rows_shorten_relative_paths_too(tmp_path, monkeypatch):
+    from formalpi.lean.setup import doctor_checks, doctor_rows
+
+    (tmp_path / "lean_project").symlink_to(doctor_checks.__globals__["default_project_dir"]())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    from pathlib import Path
+
+    rows = doctor_rows(doctor_checks(Path("lean_project")))
+    assert [r.found for r in rows if not r.ok][1] == "not checked out; missing"
 
 
 def test_cli_doctor_output_mentions_setup_once(tmp_path, monkeypatch):

@@ -125,10 +125,8 @@ def register(root: typer.Typer) -> None:
             executor: str = typer.Option("local", help="verification pools: local | ray (one actor per node)"),
             ray_address: Optional[str] = typer.Option(None, help="Ray cluster address ('auto' after ray start)")):
         """Run one experiment config over its seeds (resumes whatever is already in the run store)."""
-        from formalpi.analysis.results import write_run_results
         from formalpi.config import load_config
         from formalpi.engine.preflight import preflight
-        from formalpi.engine.run import run_experiment
         from formalpi.scaleout.cli_options import scale_from_flags
 
         scale = scale_from_flags(launcher, num_gpus, strategy, executor, ray_address)
@@ -136,6 +134,10 @@ def register(root: typer.Typer) -> None:
         cfg = load_config(config, set_ or [])
         seed_list = parse_seeds(seeds) if seeds else cfg.seeds
         preflight(cfg, seed_list)
+        # torch and transformers load here, after every check (seconds on a busy machine)
+        from formalpi.analysis.results import write_run_results
+        from formalpi.engine.run import run_experiment
+
         with progress() as p:
             for seed in seed_list:
                 result = run_experiment(cfg, seed, stage_progress(p), scale=scale)

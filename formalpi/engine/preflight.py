@@ -47,9 +47,10 @@ def check_model_path(path: str, key: str = "model.path") -> None:
             raise ConfigError(f"{key}={path}: {local} has no config.json (not a Hugging Face checkpoint directory); "
                               f"set {key}=<a directory with config.json and weights>")
         return
-    fix = f"set {key}=<local checkpoint dir> (or `huggingface-cli download {path}` while online)"
     if not _HUB_ID.match(path) or path.startswith((".", "/", "~")):
-        raise ConfigError(f"{key}={path}: no such directory, and not a hub id like Qwen/Qwen3-1.7B; {fix}")
+        raise ConfigError(f"{key}={path}: no such directory, and not a hub id like Qwen/Qwen3-1.7B; "
+                          f"set {key}=<a local checkpoint directory or a hub id>")
+    fix = f"set {key}=<local checkpoint dir> (or `huggingface-cli download {path}` while online)"
     from huggingface_hub import try_to_load_from_cache
 
     if isinstance(try_to_load_from_cache(path, "config.json"), str):

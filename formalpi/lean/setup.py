@@ -185,7 +185,8 @@ def _names(checks: list[Check]) -> str:
 
 def _short(detail: str) -> str:
     """`/long/path/x not checked out` -> `not checked out` (the path is in the check's name or the fix)."""
-    return detail.split(" ", 1)[1] if detail.startswith("/") and " " in detail else detail
+    first, _, rest = detail.partition(" ")
+    return rest if "/" in first and rest else detail
 
 
 def doctor_rows(checks: list[Check]) -> list[DoctorRow]:
