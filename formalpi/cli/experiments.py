@@ -123,7 +123,10 @@ def register(root: typer.Typer) -> None:
             num_gpus: int = typer.Option(1, "--num-gpus", help="accelerate processes and generation workers"),
             strategy: str = typer.Option("zero3", help="accelerate config: ddp | zero2 | zero3 | fsdp"),
             executor: str = typer.Option("local", help="verification pools: local | ray (one actor per node)"),
-            ray_address: Optional[str] = typer.Option(None, help="Ray cluster address ('auto' after ray start)")):
+            ray_address: Optional[str] = typer.Option(None, help="Ray cluster address ('auto' after ray start)"),
+            allow_weak_sandbox: bool = typer.Option(False, "--allow-weak-sandbox",
+                                                    help="code: run candidates even where the sandbox lacks layers "
+                                                         "(recorded in the manifest; every table says so)")):
         """Run one experiment config over its seeds (resumes whatever is already in the run store)."""
         from formalpi.config import load_config
         from formalpi.engine.preflight import preflight
@@ -131,7 +134,7 @@ def register(root: typer.Typer) -> None:
 
         scale = scale_from_flags(launcher, num_gpus, strategy, executor, ray_address)
         require_scale_extras(scale)
-        cfg = load_config(config, set_ or [])
+        cfg = load_config(config, [*(set_ or []), *(["verify.allow_weak_sandbox=true"] if allow_weak_sandbox else [])])
         seed_list = parse_seeds(seeds) if seeds else cfg.seeds
         preflight(cfg, seed_list)
         # torch and transformers load here, after every check (seconds on a busy machine)

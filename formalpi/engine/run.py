@@ -73,6 +73,10 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
         data = check_data(cfg, train, eval_problems(domain, cfg))
         store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
         record_data(store, data)
+        if hasattr(domain, "use_verify_config"):  # code: timeout, workers, allow_weak_sandbox
+            domain.use_verify_config(cfg.verify)
+        if hasattr(domain, "isolation"):  # code: the sandbox layers candidates run under ("weak": true if not all)
+            store.annotate(sandbox=domain.isolation())
         model_path = resolve_model_path(start_model(cfg, seed))
         if cfg.method == "retry":
             model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, scale=scale)
