@@ -600,6 +600,9 @@ class Sandbox:
         layers.update({k: v for k, v in probe.hello.items() if k != "uid"})
         layers["fresh_tmpfs_ipc"] = bool(probe.hello.get("fresh_tmpfs_ipc"))
         probe.end()
+        for key in REQUIRED:  # every layer named, had or not (the report lists the missing ones)
+            layers[key] = bool(layers.get(key))
+        layers.setdefault("cgroup", None)
         if not layers.get("cgroup"):
             layers["limits_instead"] = ("RLIMIT_NPROC on the sandbox uid, RLIMIT_AS per process, tmpfs size caps"
                                         if layers.get("uid") else "RLIMIT_AS per process, tmpfs size caps")
