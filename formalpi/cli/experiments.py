@@ -83,6 +83,38 @@ def register(root: typer.Typer) -> None:
         console.print(f"\nreport: {report}  (results.json, CSVs and plots beside it; results.json in each run "
                       f"directory)   wall time {time.perf_counter() - t0:.0f} s")
 
+    @root.command("generate-hints")
+    def generate_hints(config: Path = typer.Argument(..., help="the row whose training problems get hints, e.g. "
+                                                               "experiments/math_cross_model_hint.toml"),
+                       model: str = typer.Option(..., help="the (larger) model that writes them: a local "
+                                                           "checkpoint or hub id"),
+                       out: Optional[Path] = typer.Option(None, help="default: <data dir>/cross_model_<dataset>.jsonl"),
+                       n: int = typer.Option(4, help="samples per problem; the first verified one is kept"),
+                       seed: int = typer.Option(0, help="sampling seed"),
+                       set_: Optional[List[str]] = typer.Option(None, "--set", help="override a config key")):
+        """Write the cross-model file (another model's verified solutions + first-step hints) for a row."""
+        from formalpi.config import load_config
+        from formalpi.domain import open_domain
+        from formalpi.engine.hints import generate_cross_model
+        from formalpi.engine.stages import make_generator, train_problems
+        from formalpi.paths import data_dir
+        from formalpi.tiny import resolve_model_path
+
+        cfg = load_config(config, set_ or [])
+        target = out or data_dir() / f"cross_model_{cfg.data.dataset}.jsonl"
+        domain = open_domain(cfg.domain)
+        try:
+            problems = train_problems(domain, cfg, seed)
+            gen = make_generator(cfg, resolve_model_path(model))
+            with progress() as p:
+                res = generate_cross_model(gen, domain, problems, cfg, target, n=n, seed=seed,
+                                           on_progress=stage_progress(p)(f"hints ({model})", len(problems)))
+        finally:
+            if hasattr(domain, "close"):
+                domain.close()
+        console.print(f"wrote {res.path}: {res.solved} of {res.problems} problems solved by {model} "
+                      f"({res.hints} with a first-step hint; {res.samples} samples)")
+
     @root.command()
     def run(config: Path = typer.Argument(..., help="experiments/<name>.toml"),
             seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default: the config's)"),
