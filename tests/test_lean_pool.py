@@ -333,7 +333,7 @@ def test_a_10_mb_reply_is_read_whole() -> None:
         assert again.outcome is Outcome.OK and again.reply.env == 2  # the stream stays in step
 
 
-def _wait_for(cond, limit_s: float = 15.0) -> bool:
+def _wait_for(cond, limit_s: float = 60.0) -> bool:
     end = time.monotonic() + limit_s
     while time.monotonic() < end:
         if cond():
