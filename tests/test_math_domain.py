@@ -13,7 +13,7 @@ from domains.arith import arith_problems
 from domains.base import Domain
 from domains.math import (BOX_INSTRUCTION, Check, MathDomain, MathVerifier, Outcome, extract_answer, grade,
                           is_equivalent, load_math500)
-from domains.math_answer import numeral, read_answer
+from domains.math_answer import MAX_COMPLETION_CHARS, extract_boxes, numeral, read_answer
 from formalpi.errors import DataError
 from formalpi.records import Problem, Status
 
@@ -62,6 +62,15 @@ def verifier():
 ])
 def test_extract_answer(text, expected):
     assert extract_answer(text) == expected
+
+
+def test_extract_boxes_reads_what_renders():
+    ex = extract_boxes("\\boxed{1} then \\boxed{2}, again \\boxed{1} % \\boxed{3}\n")
+    assert ex.boxes == ("2", "1") and ex.answer == "1" and not ex.refused and not ex.missing  # last appearance last
+    assert extract_boxes("\\def\\b{5}\\boxed{\\b}").refused
+    assert extract_boxes("\\text{\\boxed{5}}").refused
+    assert extract_boxes("no box").missing and extract_boxes("").missing
+    assert extract_boxes("x" * (MAX_COMPLETION_CHARS + 1)).refused
 
 
 def test_canonical_text_is_conservative():

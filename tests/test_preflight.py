@@ -167,6 +167,23 @@ def test_rerunning_a_finished_run_writes_nothing(tmp_path):
     assert _snapshot(tmp_path / "runs") == before
 
 
+def test_cli_rerun_of_a_finished_run_writes_nothing(tmp_path, monkeypatch, capsys):
+    """`formalpi run` again on a finished run (results.json included) touches no file."""
+    import torch
+
+    torch.set_num_threads(1)
+    cfg = tmp_path / "x.toml"
+    cfg.write_text(f'name = "x"\nmethod = "baseline"\nruns_dir = "{tmp_path / "runs"}"\n'
+                   '[data]\ndataset = "arith"\neval_limit = 3\n[eval]\nn = 1\nmax_new_tokens = 8\n')
+    code, _ = _cli(monkeypatch, capsys, "run", str(cfg), "--seeds", "42")
+    before = _snapshot(tmp_path / "runs")
+    assert code == 0 and any(p.endswith("results.json") for p in before)
+    time.sleep(0.01)
+    code, out = _cli(monkeypatch, capsys, "run", str(cfg), "--seeds", "42")
+    assert code == 0, out
+    assert _snapshot(tmp_path / "runs") == before
+
+
 def test_unfinished_run_in_an_unwritable_dir_says_choose_a_writable_runs_dir(tmp_path):
     cfg = _cfg(tmp_path)
     store = RunStore.open(cfg.runs_dir, cfg.name, 42, cfg.model_dump(mode="json"), cfg.fingerprint())

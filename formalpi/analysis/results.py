@@ -102,7 +102,10 @@ def report_results(groups: Sequence[GroupAnalysis], diversity: Sequence[Diversit
 
 
 def write_json(path: Path, data: Any) -> Path:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+    if path.is_file() and path.read_text() == text:
+        return path  # unchanged: re-running a finished run writes nothing (its directory may be read-only)
+    path.write_text(text)
     return path
 
 

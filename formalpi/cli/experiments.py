@@ -71,7 +71,8 @@ def register(root: typer.Typer) -> None:
         t0 = time.perf_counter()
         total = len(seed_list) * (len(DEMO_CONDITIONS) + 1)
         with progress() as p:
-            overall = p.add_task("demo runs", total=total)
+            overall = p.add_task("demo: runs finished (condition x seed)", total=total)
+
             def finished(cfg, seed) -> None:  # each seed's results.json, then the overall bar
                 write_run_results(Path(cfg.runs_dir) / cfg.name / str(seed))
                 p.advance(overall)

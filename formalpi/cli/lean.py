@@ -59,11 +59,15 @@ def setup(project_dir: Optional[Path] = _PROJECT):
 
 
 def _checks_table(checks) -> Table:
+    from rich.markup import escape
+
+    from formalpi.lean.setup import doctor_rows
+
     table = Table(title="formalpi lean doctor")
-    for col in ("check", "ok", "found", "fix"):
+    for col in ("checks", "ok", "found", "fix (in this order)"):
         table.add_column(col, overflow="fold")
-    for c in checks:
-        table.add_row(c.name, "ok" if c.ok else "[bold red]MISSING[/]", c.detail, "" if c.ok else c.fix)
+    for r in doctor_rows(checks):  # checks that share one fix print once
+        table.add_row(escape(r.checks), "ok" if r.ok else "[bold red]MISSING[/]", escape(r.found), escape(r.fix))
     return table
 
 
@@ -72,7 +76,7 @@ def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] =
            workers: int = typer.Option(2, "--workers", min=1), timeout: float = _TIMEOUT):
     """Say exactly what is missing and the command that fixes it; then run the quick canary suite."""
     from formalpi.lean.selftest import mismatches, run_selftest_with_pool, selftest_table
-    from formalpi.lean.setup import doctor_checks
+    from formalpi.lean.setup import doctor_checks, doctor_rows
 
     checks = doctor_checks(project_dir)
     if repl_command is not None:  # a custom REPL (e.g. the double) does not need the toolchain checks
@@ -80,7 +84,8 @@ def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] =
     console.print(_checks_table(checks))
     failed = [c for c in checks if not c.ok]
     if failed:
-        console.print(f"[bold red]{len(failed)} check(s) failed[/]; fix them in order, then rerun "
+        fixes = len({r.fix for r in doctor_rows(checks) if not r.ok})
+        console.print(f"[bold red]{len(failed)} check(s) failed[/], {fixes} fix(es): run them in order, then rerun "
                       "`formalpi lean doctor` (the canary selftest is skipped until then)")
         raise typer.Exit(1)
     rows = run_selftest_with_pool(_config(project_dir, repl_command, workers, timeout), quick=True)

@@ -231,7 +231,7 @@ def train_iprs(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain
     logging.getLogger("transformers").setLevel(logging.ERROR)
     trainer, rewards = build_trainer(cfg, seed, domain, model_path, problems, trainer_dir, extras,
                                      callbacks=[_step_logger(store)], store=store)
-    advance = progress(f"grpo ({cfg.condition}, seed {seed})", cfg.grpo.steps)
+    advance = progress(f"GRPO steps ({cfg.condition}, seed {seed})", cfg.grpo.steps)
     advance(at)
     with stage(store, "grpo"):
         out = trainer.train(resume_from_checkpoint=resume)

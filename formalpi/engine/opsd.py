@@ -397,7 +397,8 @@ def frontier_problems(cfg: ExperimentConfig, seed: int, store: RunStore, domain:
         records = evaluate(gen, domain, problems, n=o.frontier_n, temperature=cfg.sampling.temperature,
                            top_p=cfg.sampling.top_p, max_new_tokens=o.max_new_tokens,
                            seed=seed + o.frontier_seed_offset, condition="frontier", store=store,
-                           stage=FRONTIER_STAGE, on_progress=progress(f"frontier (seed {seed})", len(problems)))
+                           stage=FRONTIER_STAGE,
+                           on_progress=progress(f"base solve rates for the frontier (seed {seed})", len(problems)))
     rates = solve_rates(records)
     kept = select_frontier(problems, rates, o.frontier_low, o.frontier_high)
     store.mark_done(FRONTIER_STAGE, problems=len(problems), kept=len(kept))
@@ -485,7 +486,7 @@ def train_opsd(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain
     state_path = store.root / STATE_FILE
     start = restore_state(state_path, session)
     done = keep_steps_before(store, start)
-    advance = progress(f"opsd ({condition.name}, seed {seed})", o.steps)
+    advance = progress(f"self-distillation (OPSD) steps ({condition.name}, seed {seed})", o.steps)
     advance(start)
     last = done[-1] if done else None
     with stage(store, "opsd"):

@@ -102,9 +102,17 @@ def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domai
         records = evaluate(gen, domain, problems, n=e.n, temperature=e.temperature, top_p=e.top_p,
                            max_new_tokens=e.max_new_tokens, seed=seed, condition=condition_label(cfg), store=store,
                            stage=name,
-                           on_progress=progress(f"{name} ({condition_label(cfg)}, seed {seed})", len(problems)))
+                           on_progress=progress(f"{eval_title(name)} ({condition_label(cfg)}, seed {seed})",
+                                                len(problems)))
     store.mark_done(name, problems=len(records))
     return records
+
+
+def eval_title(stage_name: str) -> str:
+    """The progress title of an eval stage: `eval` -> "evaluating", `eval_r0` -> "evaluating after round 1"."""
+    if stage_name.startswith("eval_r") and stage_name[6:].isdigit():
+        return f"evaluating after round {int(stage_name[6:]) + 1}"
+    return "evaluating"
 
 
 def round_eval_stages(rounds: int) -> list[str]:
@@ -124,6 +132,8 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
         store.annotate(round_evals=evals)
     for r in range(cfg.retry.rounds):
         ckpt = store.root / f"checkpoint_r{r}"
+        # progress titles say what is done, for which condition, seed (and round, when there are several)
+        at = label + (f", round {r + 1}/{cfg.retry.rounds}" if cfg.retry.rounds > 1 else "")
         if store.is_done(f"train_r{r}"):
             model_path = str(ckpt)
             if r < cfg.retry.rounds - 1:  # a round killed between its training and its evaluation
@@ -133,11 +143,11 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
         n = condition.first_attempt_samples(cfg.sampling.n)
         with stage(store, f"attempts_r{r}"):
             attempts = sample_attempts(gen, domain, train, n=n, cfg=cfg, seed=seed, round_=r, store=store,
-                                       on_progress=progress(f"sample r{r} ({label})", len(train)),
+                                       on_progress=progress(f"first attempts ({at})", len(train)),
                                        temperatures=condition.temperatures(n))
         with stage(store, f"verify_r{r}"):
             judged = verify_attempts(domain, attempts, by_id, store, f"verify_r{r}",
-                                     on_progress=progress(f"verify r{r} ({label})", len(attempts)))
+                                     on_progress=progress(f"checking first attempts ({at})", len(attempts)))
         if cfg.domain == "lean":  # the round's verified proofs are reference proofs for skeleton PI
             extras = with_verified_proofs(extras, judged)
         all_attempts = {a.id: a for a in attempts}
@@ -146,11 +156,12 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
         for k in range(1, cfg.retry.k + 1):
             if condition.pi is None:
                 break
+            nth = f" {k}/{cfg.retry.k}" if cfg.retry.k > 1 else ""
             failed = [j for j in latest if not j.verdict.passed]
             with stage(store, f"retries_r{r}"):
                 retries = retry_failures(gen, domain, condition, failed, all_attempts, by_id, cfg=cfg, seed=seed,
                                          round_=r, store=store, all_problems=train, extras=extras,
-                                         on_progress=progress(f"retry {k}/{cfg.retry.k} r{r} ({label})", len(failed)))
+                                         on_progress=progress(f"retries with PI{nth} ({at})", len(failed)))
             with stage(store, f"verify_r{r}"):
                 latest = verify_attempts(domain, retries, by_id, store, f"verify_r{r}")
             all_attempts.update({a.id: a for a in retries})
@@ -162,7 +173,7 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
                 result = scale_train(scale, model_path, examples, cfg, ckpt, seed)
             else:
                 result = sft(model_path, examples, cfg.train, ckpt, seed=seed, device=cfg.model.device,
-                             dtype=cfg.model.dtype)
+                             dtype=cfg.model.dtype, progress=progress, label=f"fine-tuning, SFT steps ({at})")
         store.mark_done(f"train_r{r}", examples=result.examples, steps=result.steps,
                         train_tokens=result.train_tokens, final_loss=result.final_loss)
         model_path = str(ckpt)

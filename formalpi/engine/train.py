@@ -142,12 +142,32 @@ def lora_config(cfg: TrainConfig):
                       target_modules="all-linear", task_type="CAUSAL_LM")
 
 
+def step_progress_callback(progress, label: str):
+    """A TrainerCallback that opens a progress stage of `max_steps` when training starts and advances it per step.
+    `progress`: (description, total) -> advance(n), the engine's ProgressFactory."""
+    from transformers import TrainerCallback
+
+    class StepProgress(TrainerCallback):
+        advance = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.advance = progress(label, state.max_steps)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.advance is not None:
+                self.advance(1)
+
+    return StepProgress()
+
+
 def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Path, seed: int,
-        device: str = "auto", dtype: str = "auto") -> SFTResult:
+        device: str = "auto", dtype: str = "auto", progress=None, label: str = "fine-tuning (SFT steps)") -> SFTResult:
     """Fine-tune `model_path` on `examples` and save the (merged) model + tokenizer to `out_dir`.
 
     With no examples the base model is copied unchanged (a condition that produced no verified retry trains on
-    nothing, and the comparison must still include it).
+    nothing, and the comparison must still include it). `progress` (the engine's ProgressFactory) gets one stage
+    named `label` advanced per optimizer step.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
@@ -179,6 +199,8 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     trainer = SFTTrainer(model=model, args=args, train_dataset=to_dataset(examples), processing_class=tok,
                          peft_config=peft_config)
     trainer.remove_callback(PrinterCallback)  # losses stay in trainer.state; the CLI shows its own progress
+    if progress is not None:
+        trainer.add_callback(step_progress_callback(progress, label))
     out = trainer.train()
     n_tokens = sum(len(x["input_ids"]) for x in trainer.train_dataset) * cfg.epochs
     trained = trainer.model
