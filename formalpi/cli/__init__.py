@@ -15,6 +15,7 @@ for _var, _value in {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_P
     os.environ.setdefault(_var, _value)
 
 import typer  # noqa: E402
+from rich.markup import escape  # noqa: E402
 
 from formalpi.cli import analysis, data, experiments, lean, lean_experiments
 from formalpi.cli._common import console
@@ -33,7 +34,8 @@ def main() -> None:
     try:
         app()
     except FormalpiError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        # escaped: a message naming an extra ('formalpi[vllm]') is not a rich style tag
+        console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(2)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from domains import get_domain
 from domains.base import Domain
 from formalpi.config import ExperimentConfig
-from formalpi.engine.backends import Generator, load_generator
+from formalpi.engine.backends import Generator, generator_for, release
 from formalpi.engine.conditions import Condition, get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
@@ -91,8 +91,7 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
 
 
 def _generator(cfg: ExperimentConfig, path: str) -> Generator:
-    return load_generator(path, backend=cfg.model.backend, dtype=cfg.model.dtype, device=cfg.model.device,
-                          batch_size=cfg.sampling.batch_size)
+    return generator_for(cfg.model, path, batch_size=cfg.sampling.batch_size)
 
 
 def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
@@ -111,6 +110,7 @@ def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domai
         records = evaluate(gen, domain, problems, n=e.n, temperature=e.temperature, top_p=e.top_p,
                            max_new_tokens=e.max_new_tokens, seed=seed, condition=condition_label(cfg), store=store,
                            on_progress=progress(f"eval ({condition_label(cfg)}, seed {seed})", len(problems)))
+        release(gen)  # the next seed's run in this process needs the GPU memory back
     store.mark_done("eval", problems=len(records))
     return records
 
@@ -155,6 +155,7 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
             all_judged.update({j.attempt_id: j for j in latest})
         examples = build_examples(domain, condition, list(all_attempts.values()), all_judged, by_id, cfg, seed, r)
         _write_examples(store, r, examples)
+        release(gen)  # the GPU memory goes to training (vLLM would keep it otherwise)
         with stage(store, f"train_r{r}"):
             if scale is not None and scale.launcher is not Launcher.LOCAL:  # accelerate launch of train_entry
                 result = scale_train(scale, model_path, examples, cfg, ckpt, seed)
