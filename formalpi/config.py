@@ -29,6 +29,7 @@ class VLLMConfig(_Section):
     max_num_seqs: int | None = Field(default=None, gt=0)  # sequences decoded at once; None: vLLM's default
     enable_prefix_caching: bool = True  # n samples and retries share their prompt's KV cache
     enforce_eager: bool = False  # True: no CUDA graphs / torch.compile (faster start, slower decoding)
+    attention_backend: str | None = None  # e.g. "TRITON_ATTN"; None: vLLM's choice (FlashAttention 3 on Hopper)
 
 
 class ModelConfig(_Section):

@@ -199,6 +199,8 @@ def vllm_engine_kwargs(path: str, opts: "VLLMConfig | None", dtype: str = "auto"
         kw["max_model_len"] = o.max_model_len
     if o.max_num_seqs is not None:
         kw["max_num_seqs"] = o.max_num_seqs
+    if o.attention_backend is not None:
+        kw["attention_backend"] = o.attention_backend
     return kw
 
 
