@@ -31,7 +31,8 @@ def config(model: str, backend: str, a: argparse.Namespace):
     return config_from_dict({
         "name": f"round_{backend}", "runs_dir": a.work, "condition": a.condition, "domain": "math",
         "model": {"path": model, "backend": backend, "dtype": "bfloat16",
-                  "vllm": {"gpu_memory_utilization": a.vllm_memory, "attention_backend": a.vllm_attention}},
+                  "vllm": {"gpu_memory_utilization": a.vllm_memory, "attention_backend": a.vllm_attention,
+                           "enforce_eager": a.vllm_eager}},
         "data": {"dataset": "arith", "train_limit": a.problems, "eval_limit": a.problems},
         "sampling": {"n": 2, "temperature": 0.0, "max_new_tokens": a.new_tokens, "batch_size": 64},
         "eval": {"n": 1, "temperature": 0.0, "max_new_tokens": a.new_tokens},
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--vllm-memory", type=float, default=0.3)
     ap.add_argument("--vllm-attention", default=None, help="model.vllm.attention_backend (e.g. TRITON_ATTN)")
+    ap.add_argument("--vllm-eager", action="store_true", help="model.vllm.enforce_eager (faster engine start)")
     ap.add_argument("--work", default="/tmp/formalpi-round")
     ap.add_argument("--compare-only", action="store_true", help="compare stores written by earlier invocations")
     ap.add_argument("--release-check", action="store_true")

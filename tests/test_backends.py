@@ -174,3 +174,65 @@ def test_retry_round_releases_the_generator_before_training(tiny_model, tmp_path
                             "train": {"batch_size": 2, "max_length": 96, "lora_rank": 2, "lora_alpha": 4}})
     run_experiment(cfg, 42)
     assert events == ["close", "sft", "close"]  # the round's generator, then training, then the eval generator
+
+
+class _StandInVLLM:
+    """A stand-in for the `vllm` module with the real engine's request rules (vLLM needs a GPU; the real engine
+    ran on an H200: bench/results/h200x2-2026-11-29/). It enforces what vLLM 0.26 enforces — greedy requests
+    must have n == 1 — and answers each request with `n` outputs whose tokens are [prompt length, 7, EOS, 9]."""
+
+    def __init__(self, tokenizer):
+        import types
+
+        self.requests = []
+        self.shutdowns = 0
+        outer = self
+
+        class SamplingParams:
+            def __init__(self, **kw):
+                if kw["temperature"] == 0 and kw["n"] > 1:
+                    raise ValueError(f"n must be 1 when using greedy sampling, got {kw['n']}.")
+                self.kw = kw
+
+        class LLM:
+            def __init__(self, **kw):
+                self.llm_engine = types.SimpleNamespace(engine_core=types.SimpleNamespace(shutdown=self._shutdown))
+
+            def _shutdown(self):
+                outer.shutdowns += 1
+
+            def get_tokenizer(self):
+                return tokenizer
+
+            def generate(self, prompts, sps, use_tqdm=False):
+                outer.requests += [(p["prompt_token_ids"], sp.kw) for p, sp in zip(prompts, sps)]
+                return [types.SimpleNamespace(outputs=[
+                    types.SimpleNamespace(index=k, token_ids=[len(p["prompt_token_ids"]), 7, tokenizer.eos_token_id, 9])
+                    for k in range(sp.kw["n"])]) for p, sp in zip(prompts, sps)]
+
+        self.module = types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams)
+
+
+def test_vllm_generator_wiring_greedy_n_seeds_stops_and_release(monkeypatch):
+    tok = build_tokenizer()
+    stand_in = _StandInVLLM(tok)
+    monkeypatch.setitem(sys.modules, "vllm", stand_in.module)
+    gen = VLLMGenerator("/ckpt")
+    prompts = [gen.chat_prompt([("user", "1+1?")]), gen.chat_prompt([("user", "12+30?")])]
+    ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    out = gen.generate(prompts, SamplingParams(n=3, temperature=0.0, max_new_tokens=8, seed=5))
+    # greedy n=3 goes out as 3 requests of n=1 per prompt, each prompt with its own seed
+    assert [len(r[0]) for r in stand_in.requests] == [len(ids[0])] * 3 + [len(ids[1])] * 3
+    assert [r[1]["seed"] for r in stand_in.requests] == [request_seed(5, 0)] * 3 + [request_seed(5, 1)] * 3
+    assert all(r[1]["n"] == 1 and r[1]["stop_token_ids"] == stop_token_ids(tok) for r in stand_in.requests)
+    assert [len(cs) for cs in out] == [3, 3]
+    for prompt_ids, cs in zip(ids, out):
+        for c in cs:  # cut before EOS; prompt counted without special tokens added
+            assert (c.prompt_tokens, c.completion_tokens) == (len(prompt_ids), 2)
+            assert c.text == tok.decode([len(prompt_ids), 7], skip_special_tokens=True)
+    sampled = gen.generate(prompts[:1], SamplingParams(n=3, temperature=1.0, max_new_tokens=8, seed=5))
+    assert stand_in.requests[-1][1]["n"] == 3 and len(sampled[0]) == 3  # sampling keeps vLLM's own n
+    release(gen)
+    assert stand_in.shutdowns == 1 and gen.llm is None
+    release(gen)  # twice is harmless
+    assert stand_in.shutdowns == 1

@@ -239,12 +239,18 @@ class VLLMGenerator:
         if not prompts:
             return []
         ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        sps = [self._vllm.SamplingParams(**vllm_sampling_kwargs(params, self.stops, i)) for i in range(len(ids))]
-        results = self.llm.generate([{"prompt_token_ids": x} for x in ids], sps, use_tqdm=False)
+        # vLLM refuses n > 1 with greedy decoding: then n requests of n=1 each (the prompt's KV cache is shared)
+        copies = params.n if params.temperature == 0 and params.n > 1 else 1
+        kw = [vllm_sampling_kwargs(params, self.stops, i) | ({"n": 1} if copies > 1 else {}) for i in range(len(ids))]
+        requests = [({"prompt_token_ids": x}, self._vllm.SamplingParams(**k)) for x, k in zip(ids, kw)
+                    for _ in range(copies)]
+        results = self.llm.generate([r[0] for r in requests], [r[1] for r in requests], use_tqdm=False)
+        grouped = [[o for r in results[i * copies:(i + 1) * copies] for o in sorted(r.outputs, key=lambda o: o.index)]
+                   for i in range(len(ids))]
         out = []
-        for prompt_ids, r in zip(ids, results):
+        for prompt_ids, outputs in zip(ids, grouped):
             comps = []
-            for o in sorted(r.outputs, key=lambda o: o.index):
+            for o in outputs:
                 full = params.min_new_tokens >= params.max_new_tokens  # benchmarks: every token counts
                 kept = list(o.token_ids) if full else until_stop(o.token_ids, self.stops)
                 comps.append(Completion(text=self.tokenizer.decode(kept, skip_special_tokens=True),
