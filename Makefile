@@ -1,21 +1,32 @@
 # Two entry points: `make demo` and `make test`. Both create or refresh .venv themselves.
+# demo installs the core set only (what the demo uses); test adds the [dev] extra (pytest, Ray, TensorBoard).
+# Both install from constraints.txt: the exact versions CI tests (pyproject.toml holds the supported ranges).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt
+CORE   := $(VENV)/.installed-core
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench clean
+.PHONY: venv venv-core demo test bench constraints clean
 
-$(STAMP): pyproject.toml
+$(CORE): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: a plain `torch` would pull GBs of CUDA wheels
-	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PIP) torch==2.13.0
+	$(PIP) -e .
+	touch $(CORE)
+
+$(STAMP): $(CORE)
+	$(PIP) -e '.[dev]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv-core: $(CORE)
 
-demo: venv
+venv: $(STAMP)
+	sh scripts/install-system-deps.sh  # bubblewrap for the code sandbox (installs as root, else says how)
+
+demo: venv-core
 	$(BIN)/formalpi demo
 
 test: venv
@@ -24,6 +35,12 @@ test: venv
 # CPU benchmarks (each prints its numbers); the GPU ones run through the device machine: see docs/performance.md
 bench: venv
 	for b in skeleton math_verify report code_sandbox lean_pool; do $(BIN)/python bench/$$b.py || exit 1; done
+
+# after a deliberate upgrade of the venv: record the tested set (then `make test`)
+constraints: venv
+	{ sed -n '1,/^# Regenerate/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable \
+	  | grep -v '^formalpi' | sed 's/^\(torch==[0-9.]*\)+cpu$$/\1/'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -1,22 +1,13 @@
 """Domains: thin adapters (math, code) and the deep one (lean) over the shared engine.
 
-`get_domain(name)` returns the domain object the engine drives; see `domains.base.Domain`.
+`get_domain(name)` returns the domain object the engine drives; see `formalpi.domain.Domain`. The engine itself
+opens domains through `formalpi.domain.open_domain` (the same table), never by importing this package.
 """
 
 from __future__ import annotations
 
-from domains.base import Domain
+from formalpi.domain import Domain, open_domain
 
 
 def get_domain(name: str, **kwargs) -> Domain:
-    if name == "math":
-        from domains.math import MathDomain
-        return MathDomain(**kwargs)
-    if name == "code":
-        from domains.code import CodeDomain
-        return CodeDomain(**kwargs)
-    if name == "lean":
-        from domains.lean import LeanDomain
-        return LeanDomain(**kwargs)
-    from formalpi.errors import ConfigError
-    raise ConfigError(f"domain: unknown domain {name!r} (choose math, code or lean)")
+    return open_domain(name, **kwargs)

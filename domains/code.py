@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from domains.code_sandbox import Limits, RunResult, RunStatus, run_many
-from formalpi.engine.conditions import FAILED, TRY_AGAIN, PIContext, register, shuffled_partner
+from formalpi.engine.conditions import FAILED, TRY_AGAIN, PIContext, define, shuffled_partner
 from formalpi.errors import DataError
 from formalpi.paths import resolve_data_file
 from formalpi.records import Problem, Status, Verdict
@@ -301,6 +301,11 @@ class CodeDomain:
 
     name = "code"
 
+    @staticmethod
+    def conditions() -> tuple:
+        """The code PI conditions (defined at the bottom of this module), for `get_condition(name, "code")`."""
+        return (test_suite.condition, shuffled_test_suite.condition)
+
     def __init__(self, limits: Limits | None = None, workers: int | None = None) -> None:
         self.limits = limits or Limits(timeout_s=10.0, memory_mb=1024)
         self.workers = workers
@@ -371,7 +376,7 @@ class CodeDomain:
 # ---- the code PI conditions -------------------------------------------------------------------------------------
 
 
-@register("test_suite", domains={"code"})
+@define("test_suite", domains={"code"})
 def test_suite(ctx: PIContext) -> str:
     """The failure bit and the failing test's assertion and error: "Your answer is incorrect. This test failed:
     <assert ...> <AssertionError: ...>. Try again."
@@ -382,7 +387,7 @@ def test_suite(ctx: PIContext) -> str:
     return f"{FAILED} This test failed:\n{shown}\n{TRY_AGAIN}"
 
 
-@register("shuffled_test_suite", domains={"code"})
+@define("shuffled_test_suite", domains={"code"})
 def shuffled_test_suite(ctx: PIContext) -> str:
     """The test-suite format with a test of ANOTHER problem (seeded shuffle): "Your answer is incorrect. This test
     failed: <another problem's assert> AssertionError. Try again." (the matched control for test-suite PI)."""

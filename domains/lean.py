@@ -139,15 +139,21 @@ def _cut_trailing_prose(text: str) -> str:
     return "\n".join(out)
 
 
-def extract_proof(completion: str) -> str | None:
-    """The proof body to append to the trusted statement: the last ```lean block (or the bare text), trailing
-    prose cut, a restated theorem stripped (`formalpi.lean.verdict.proof_body`). None when nothing is left."""
-    from formalpi.lean.verdict import proof_body
-
+def extract_code(completion: str) -> str:
+    """The Lean text of a completion: the last ```lean block (or the bare text), trailing prose cut. It may hold
+    helper lemmas and a restated theorem: the verifier's whitelist decides what of it is checked."""
     segments = _fenced_segments(completion)
     text = segments[-1] if segments else ("" if segments is not None else completion)
     text = re.sub(r"\A(?:[ \t]*\n)+", "", text)  # blank lines after an opening fence
-    body = proof_body(_cut_trailing_prose(text)).rstrip()
+    return _cut_trailing_prose(text)
+
+
+def extract_proof(completion: str) -> str | None:
+    """The proof body to append to the trusted statement: `extract_code` with a restated theorem stripped
+    (`formalpi.lean.verdict.proof_body`). None when nothing is left."""
+    from formalpi.lean.verdict import proof_body
+
+    body = proof_body(extract_code(completion)).rstrip()
     return body if body.strip() else None
 
 
@@ -178,6 +184,13 @@ class LeanDomain:
     """Domain protocol over MiniF2F. The pool is created on first verification and reused; `close()` ends it."""
 
     name = "lean"
+
+    @staticmethod
+    def conditions() -> tuple:
+        """The Lean PI conditions (formalpi/lean/pi.py), for `get_condition(name, "lean")`."""
+        from formalpi.lean import pi
+
+        return tuple(fn.condition for fn in (pi.skeleton, pi.retry, pi.skeleton_retry, pi.typechecker, pi.diagnosis))
 
     def __init__(self, config: LeanConfig | None = None, pool: LeanPool | None = None,
                  owns_pool: bool | None = None):
@@ -214,8 +227,9 @@ class LeanDomain:
             raise ValueError(f"verify_many: {len(problems)} problems but {len(completions)} completions")
         bodies = [self.extract(c) for c in completions]
         todo = [i for i, b in enumerate(bodies) if b is not None]
-        items = [{"statement": problems[i].meta.get("formal_statement", problems[i].text), "proof": bodies[i],
-                  "header": problems[i].meta.get("header", "")} for i in todo]
+        # the whole extracted text goes to the verifier, so that helper lemmas before a restated theorem are kept
+        items = [{"statement": problems[i].meta.get("formal_statement", problems[i].text),
+                  "proof": extract_code(completions[i]), "header": problems[i].meta.get("header", "")} for i in todo]
         checked = dict(zip(todo, self.pool().verify_many(items) if items else []))
         out = []
         for i, body in enumerate(bodies):

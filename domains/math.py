@@ -1,42 +1,56 @@
-"""The math domain: MATH-500 (local jsonl) and procedural `arith`; boxed-answer extraction; verifiers.
+"""The math domain: MATH-500 (local jsonl) and procedural `arith`; strict boxed-answer checks; verifiers.
 
-Two verifiers share one definition of "equivalent":
-  * binary  `is_equivalent(gold, predicted)`: math-verify's judgement (`math_verify.parse` + `math_verify.verify`),
-    after an in-process fast path (identical normalised strings, or two integer literals compared as integers);
-  * graded  `grade(gold, predicted)` in [0, 1], defined at `grade`.
+A check has two stages, both inside a pool worker:
+  1. the strict reader (domains/math_answer.py): what the completion visibly boxed (comments, `\\iffalse`,
+     verbatim ignored; macro tricks and hidden boxes refused), and whether each boxed answer is one object of the
+     gold's kind (hedges refused; numbers and text decided exactly here, big integers included);
+  2. math-verify's judgement (`math_verify.parse` + `math_verify.verify`) for what the reader does not decide.
 
-math-verify protects itself with `signal.alarm`, which only works in a process's main thread and can leave the
-caller hanging inside sympy. So every math-verify call runs in a `pebble.ProcessPool` worker with math-verify's own
-alarms disabled and a hard per-task wall-clock limit enforced by pebble (it kills the worker and starts a new one):
-a check that runs too long is the typed outcome `Status.TIMEOUT`, never a hang. The pool is created lazily, reused
-across calls, and shut down by `close()`, by the context manager, or at interpreter exit.
+Binary `is_equivalent(gold, predicted)` is VALID; graded `grade(gold, predicted)` in [0, 1] is defined at `grade`;
+a refused (REJECTED) answer scores 0 in both, so a hedge cannot collect partial credit either.
+
+Every check, the strict reader included, runs in a `pebble.ProcessPool` worker under a hard per-task wall-clock
+limit enforced by pebble (it kills the worker and starts a new one), on input capped in size before it is sent
+(MAX_COMPLETION_CHARS, MAX_ANSWER_CHARS). A check that runs too long is `Status.TIMEOUT`; a checker that raises or
+dies is `Status.CRASH` for that pair alone: `verify_many` returns one typed verdict per pair and never loses the
+batch. math-verify's own `signal.alarm` protection is disabled in workers (pebble enforces the limit). The pool is
+created lazily, reused across calls, and shut down by `close()`, by the context manager, or at interpreter exit.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import math
 import multiprocessing
 import os
 import re
+import sys
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from domains.arith import LEVELS, arith_problems
+from domains.math_answer import (MAX_ANSWER_CHARS, MAX_COMPLETION_CHARS, compare_form, extract_answer,
+                                 extract_boxes)
 from formalpi.errors import DataError
 from formalpi.paths import resolve_data_file
 from formalpi.records import Problem, Status, Verdict
 
+__all__ = ["MathDomain", "MathVerifier", "Check", "CheckResult", "Outcome", "extract_answer", "extract_boxes",
+           "is_equivalent", "grade", "load_math500", "fetch_math500", "arith_subset", "default_verifier"]
+
 MATH500_FILE = "math500.jsonl"
 MATH500_HF_ID = "HuggingFaceH4/MATH-500"
 MATH500_FIELDS = ("problem", "solution", "answer", "subject", "level", "unique_id")
+MATH_TRAIN_FILE = "math_train.jsonl"  # MATH's 7,500 training problems, in the MATH-500 line format
+MATH_TRAIN_HF_ID = "DigitalLearningGmbH/MATH-lighteval"  # hendrycks MATH (train 7,500 / test 5,000), one config
 BOX_INSTRUCTION = "Put the final answer in \\boxed{}."
 PARTIAL_CREDIT_CAP = 0.9  # a wrong answer never scores as much as a right one, however close
 
@@ -46,101 +60,7 @@ log = logging.getLogger(__name__)
 class MathDataset(str, Enum):
     ARITH = "arith"  # procedural, domains/arith.py: the built-in tiny model's training format
     MATH500 = "math500"  # HuggingFaceH4/MATH-500, read from a local jsonl
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Answer extraction
-# --------------------------------------------------------------------------------------------------------------
-
-_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
-
-
-def _braced(text: str, start: int) -> str | None:
-    """The content of the brace group opening at text[start] == '{', or None if it never closes.
-
-    Escaped braces (`\\{`, `\\}`) are content, not structure: a backslash always consumes the next character.
-    """
-    depth, i = 0, start
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1:i]
-        i += 1
-    return None
-
-
-def extract_answer(text: str | None) -> str | None:
-    """The content of the LAST `\\boxed{…}` / `\\fbox{…}` / `\\boxed X` in `text`, stripped.
-
-    None when the text is empty, has no box, the last box is unbalanced, or its content is empty. The brace form
-    matches nested braces; the space form (`\\boxed 5`) takes the token up to the next whitespace or `$`, without
-    trailing sentence punctuation.
-    """
-    if not text:
-        return None
-    boxes = list(_BOX_RE.finditer(text))
-    if not boxes:
-        return None
-    i = boxes[-1].end()
-    while i < len(text) and text[i] in " \t":
-        i += 1
-    if i < len(text) and text[i] == "{":
-        content = _braced(text, i)
-    elif i > boxes[-1].end():  # `\boxed 5`: one token
-        m = re.match(r"[^\s$]+", text[i:])
-        content = m.group(0).rstrip(".,;") if m else None
-    else:
-        content = None
-    if content is None:
-        return None
-    return content.strip() or None
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Fast path (in-process): identical normalised strings, or two integer literals
-# --------------------------------------------------------------------------------------------------------------
-
-_DROP = re.compile(r"\\(?:left|right|displaystyle)(?![A-Za-z])|\\[!,;: ]|\$")
-_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?")
-_SPACE = re.compile(r"\s+")
-_INT = re.compile(r"[+-]?\d+")
-_INT_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+")
-
-
-def _collapse_space(m: re.Match) -> str:
-    # A space between two letters/digits can carry meaning (`\alpha b` vs `\alphab`, `\text{no solution}`).
-    s, i, j = m.string, m.start(), m.end()
-    return " " if 0 < i and j < len(s) and s[i - 1].isalnum() and s[j].isalnum() else ""
-
-
-def normalise(answer: str) -> str:
-    """A conservative canonical string: two answers with the same normal form are the same answer.
-
-    Drops spacing commands, `\\left`/`\\right`/`\\displaystyle`, `$`, degree marks, a trailing period and
-    whitespace (kept as one space between two letters/digits); `\\dfrac`/`\\tfrac` become `\\frac`; `{,}`
-    becomes `,`. Anything semantic is left to math-verify.
-    """
-    s = _DROP.sub("", answer)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("{,}", ",")
-    s = _DEGREES.sub("", s).strip()
-    return _SPACE.sub(_collapse_space, s).rstrip(".")
-
-
-def as_int(answer: str) -> int | None:
-    """The integer an answer spells as a plain literal (`-12`, `1,000`, `1{,}000`), else None."""
-    s = normalise(answer)
-    if _INT.fullmatch(s):
-        return int(s)
-    if _INT_THOUSANDS.fullmatch(s):
-        return int(s.replace(",", ""))
-    return None
+    MATH = "math"  # MATH: split "train" = the 7,500 training problems, "test" = MATH-500 (disjoint from train)
 
 
 def partial_credit(gold: float, predicted: float) -> float:
@@ -152,23 +72,18 @@ def partial_credit(gold: float, predicted: float) -> float:
 
 @dataclass(frozen=True)
 class Check:
-    """One comparison of a predicted answer against a gold answer (both already extracted)."""
+    """The result of checking one answer (or one completion) against a gold answer, as a worker returns it."""
 
-    equivalent: bool
-    score: float  # see `grade`
-    fast: bool = False  # decided in-process, without math-verify
-    time_s: float = 0.0
+    status: Status  # VALID, WRONG, REJECTED (hedge / refused form / hidden box) or NO_ANSWER
+    score: float = 0.0  # see `grade`; 0 unless WRONG with partial credit, 1 when VALID
+    answer: str | None = None  # the (last) boxed answer checked
+    reason: str = ""  # one line: why not VALID
+    fast: bool = False  # decided by the strict reader, without math-verify
+    time_s: float = 0.0  # math-verify's time; 0 when the strict reader decides (so records stay reproducible)
 
-
-def fast_check(gold: str, predicted: str) -> Check | None:
-    """Decide without math-verify when that is exact; None when math-verify is needed."""
-    g_norm = normalise(gold)
-    if g_norm and g_norm == normalise(predicted):
-        return Check(True, 1.0, fast=True)
-    g, p = as_int(gold), as_int(predicted)
-    if g is not None and p is not None:
-        return Check(g == p, 1.0 if g == p else partial_credit(float(g), float(p)), fast=True)
-    return None
+    @property
+    def equivalent(self) -> bool:
+        return self.status is Status.VALID
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -178,6 +93,14 @@ def fast_check(gold: str, predicted: str) -> Check | None:
 def _worker_init() -> None:
     # Alarms are disabled on purpose (pebble enforces the limit); silence math-verify's warning that says so.
     logging.getLogger("math_verify").setLevel(logging.ERROR)
+    if hasattr(sys, "set_int_max_str_digits"):  # sympy may meet an answer's integers (capped by MAX_ANSWER_CHARS)
+        sys.set_int_max_str_digits(max(sys.get_int_max_str_digits(), MAX_ANSWER_CHARS + 100))
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(answer: str) -> tuple:
+    """Parsed gold answers are reused across a batch's samples (sympy objects are immutable)."""
+    return tuple(_parse(answer))
 
 
 def _parse(answer: str) -> list:
@@ -201,23 +124,78 @@ def _real_value(parsed: list) -> float | None:
     return None
 
 
-def check_in_worker(gold: str, predicted: str) -> Check:
-    """The pool's task: math-verify equivalence and the graded score. Must run in a process main thread."""
-    t0 = time.perf_counter()
+def _math_verify(gold: str, predicted: str, judge: bool = True) -> tuple[bool, float]:
+    """(equivalent, graded score) by math-verify; with judge=False only the score of a known mismatch."""
     from math_verify import verify
-    pg, pp = _parse(gold), _parse(predicted)
-    equivalent = bool(pg and pp and verify(pg, pp, timeout_seconds=None))
-    if equivalent:
-        score = 1.0
-    else:
-        g, p = _real_value(pg), _real_value(pp)
-        score = partial_credit(g, p) if g is not None and p is not None else 0.0
-    return Check(equivalent, score, time_s=time.perf_counter() - t0)
+    pg, pp = list(_parse_cached(gold)), _parse(predicted)
+    if judge and pg and pp and verify(pg, pp, timeout_seconds=None):
+        return True, 1.0
+    g, p = _real_value(pg), _real_value(pp)
+    return False, (partial_credit(g, p) if g is not None and p is not None else 0.0)
+
+
+def check_in_worker(gold: str, predicted: str, strict: bool = True) -> Check:
+    """The pool's task for one extracted answer. Must run in a process main thread (math-verify's sympy).
+
+    strict=False is math-verify alone on the raw strings (no reader): for measuring it, never for grading.
+    """
+    t0 = time.perf_counter()
+    if not predicted or not predicted.strip():
+        return Check(Status.NO_ANSWER, answer=None, reason="empty answer")
+    if not strict:
+        ok, score = _math_verify(gold, predicted)
+        return Check(Status.VALID if ok else Status.WRONG, score, predicted, time_s=time.perf_counter() - t0)
+    form = compare_form(gold, predicted, credit_cap=PARTIAL_CREDIT_CAP)
+    if form.refused:
+        return Check(Status.REJECTED, 0.0, predicted, reason=form.refused, fast=True)
+    if form.decided is not None and form.score is not None:
+        return Check(Status.VALID if form.decided else Status.WRONG, form.score, predicted, fast=True)
+    ok, score = _math_verify(form.gold_text, form.cand_text, judge=form.decided is None)
+    return Check(Status.VALID if ok else Status.WRONG, score, predicted, time_s=time.perf_counter() - t0)
+
+
+def check_completion_in_worker(gold: str, completion: str, strict: bool = True) -> Check:
+    """The pool's task for a whole completion: extraction, then every distinct boxed answer (all must be right).
+
+    strict=False is math-verify alone, its own extraction included: for measuring it, never for grading.
+    """
+    if not strict:
+        from math_verify import parse, verify
+        t0 = time.perf_counter()
+        ok = bool(verify(list(_parse_cached(gold)), parse(completion, parsing_timeout=None), timeout_seconds=None))
+        return Check(Status.VALID if ok else Status.WRONG, 1.0 if ok else 0.0, time_s=time.perf_counter() - t0)
+    ex = extract_boxes(completion)
+    if ex.refused:
+        return Check(Status.REJECTED, reason=ex.refused, fast=True)
+    if ex.missing:
+        return Check(Status.NO_ANSWER, reason=ex.missing, fast=True)
+    checks = [check_in_worker(gold, box, strict) for box in ex.boxes]
+    last = checks[-1]
+    if len(checks) > 1 and not all(c.equivalent for c in checks):
+        shown = "; ".join(_one_line(b, 30) for b in ex.boxes)
+        last = Check(Status.REJECTED, 0.0, ex.answer, fast=all(c.fast for c in checks),
+                     reason=f"several different boxed answers ({shown}), not all right: a hedge")
+    return replace(last, time_s=sum(c.time_s for c in checks))
 
 
 # --------------------------------------------------------------------------------------------------------------
 # The verifier: one lazily created process pool, reused, closed cleanly
 # --------------------------------------------------------------------------------------------------------------
+
+_WARM = False
+
+
+def _warm_math_verify() -> None:
+    """Import math-verify and build its LaTeX grammar once in this process (a constant input, well bounded).
+
+    Without it, a replacement worker's first check pays for building the parser inside its timeout.
+    """
+    global _WARM
+    if not _WARM:
+        logging.getLogger("math_verify").setLevel(logging.ERROR)
+        _math_verify("\\frac{1}{2}", "0.5")
+        _WARM = True
+
 
 class Outcome(str, Enum):
     CHECKED = "checked"
@@ -242,40 +220,58 @@ def _close_all() -> None:
 
 
 class MathVerifier:
-    """Checks (gold, predicted) answer pairs: fast path in-process, the rest in a pebble pool with a hard timeout.
+    """Checks (gold, answer) or (gold, completion) pairs in a pebble pool with a hard per-pair timeout.
 
-    `task` is the pool's target (a module-level function `(gold, predicted) -> Check`); tests may swap it to
-    simulate a slow checker. The pool forks from this process (pebble's default context), so workers start in
+    `task` / `completion_task` are the pool's targets (module-level functions `(gold, text, strict) -> Check`);
+    tests may swap them to simulate a slow or crashing checker. `strict=False` runs math-verify alone (the
+    benchmark's anchor). The pool forks from this process (pebble's default context), so workers start in
     milliseconds with math-verify already imported.
     """
 
-    def __init__(self, timeout_s: float = 10.0, workers: int = 2, task=check_in_worker, fast_path: bool = True):
+    def __init__(self, timeout_s: float = 10.0, workers: int = 2, task=check_in_worker,
+                 completion_task=check_completion_in_worker, strict: bool = True):
         if timeout_s <= 0 or workers <= 0:
             raise ValueError(f"MathVerifier: timeout_s and workers must be > 0 (got {timeout_s}, {workers})")
         self.timeout_s = timeout_s
         self.workers = workers
         self.task = task
-        self.fast_path = fast_path  # False sends every pair to math-verify (for measuring it)
+        self.completion_task = completion_task
+        self.strict = strict
         self._pool = None
         _LIVE.add(self)
 
     def _ensure_pool(self):
         if self._pool is None or not self._pool.active:
-            import math_verify  # noqa: F401  imported before forking so that workers inherit it
+            _warm_math_verify()  # before forking, so that every worker (and every replacement) starts warm
             from pebble import ProcessPool
             self._pool = ProcessPool(max_workers=self.workers, initializer=_worker_init,
                                      context=multiprocessing.get_context("fork"))
         return self._pool
 
     def check_many(self, pairs: Sequence[tuple[str, str]]) -> list[CheckResult]:
-        """One result per (gold, predicted) pair, in order; pool tasks run in parallel."""
-        results: list[CheckResult | None] = []
+        """One result per (gold, extracted answer) pair, in order; tasks run in parallel."""
+        return self._run(self.task, pairs, MAX_ANSWER_CHARS, "answer")
+
+    def check_completions(self, pairs: Sequence[tuple[str, str]]) -> list[CheckResult]:
+        """One result per (gold, whole completion) pair, in order; extraction happens in the worker too."""
+        return self._run(self.completion_task, pairs, MAX_COMPLETION_CHARS, "completion")
+
+    def _run(self, task, pairs, cap: int, what: str) -> list[CheckResult]:
+        results: list[CheckResult | None] = [None] * len(pairs)
         pending: list[tuple[int, Any]] = []
-        for i, (gold, pred) in enumerate(pairs):
-            fast = fast_check(gold, pred) if self.fast_path else None
-            results.append(CheckResult(Outcome.CHECKED, fast) if fast is not None else None)
-            if fast is None:
-                pending.append((i, self._ensure_pool().schedule(self.task, (gold, pred), timeout=self.timeout_s)))
+        for i, (gold, text) in enumerate(pairs):
+            if not isinstance(text, str) or not isinstance(gold, str):
+                results[i] = CheckResult(Outcome.CHECKED, Check(Status.NO_ANSWER, reason=f"the {what} is not text"))
+            elif len(text) > cap:  # refused unsent: the size bound holds before any work is done
+                results[i] = CheckResult(Outcome.CHECKED, Check(
+                    Status.REJECTED, reason=f"the {what} is longer than {cap} characters", fast=True))
+            else:
+                try:
+                    pending.append((i, self._ensure_pool().schedule(task, (gold, text, self.strict),
+                                                                    timeout=self.timeout_s)))
+                except Exception as e:  # noqa: BLE001  a broken pool fails this pair, not the batch
+                    results[i] = CheckResult(Outcome.CRASH, detail=f"could not schedule the check: "
+                                                                   f"{type(e).__name__}: {e}"[:300])
         for i, fut in pending:
             results[i] = self._collect(fut)
         return results  # type: ignore[return-value]
@@ -323,9 +319,9 @@ def _check_one(gold: str, predicted: str | None) -> CheckResult | None:
 
 
 def is_equivalent(gold: str, predicted: str | None) -> bool:
-    """True iff `predicted` (an extracted answer, not a whole completion) is equivalent to `gold`.
+    """True iff `predicted` (an extracted answer, not a whole completion) is VALID against `gold`.
 
-    Fast path first, else math-verify in a worker; a timed-out or crashed check counts as not equivalent.
+    A refused (hedged) answer, a timed-out or crashed check counts as not equivalent.
     """
     r = _check_one(gold, predicted)
     return bool(r and r.check and r.check.equivalent)
@@ -334,9 +330,10 @@ def is_equivalent(gold: str, predicted: str | None) -> bool:
 def grade(gold: str, predicted: str | None) -> float:
     """Graded score in [0, 1] of an extracted answer against `gold`:
 
-      * 1.0 if `predicted` is equivalent to `gold` (the binary verifier's judgement);
-      * else, if both evaluate to finite real numbers g and p:  min(0.9, max(0, 1 - |p - g| / max(|g|, 1)))
-        (decays linearly with the error relative to |g|, absolute error when |g| < 1; never above 0.9);
+      * 1.0 if `predicted` is VALID (the binary verifier's judgement);
+      * 0.0 if it is refused: a hedge or not one object of the gold's kind (so hedging never earns credit);
+      * else, if both are numbers g and p:  min(0.9, max(0, 1 - |p - g| / max(|g|, 1))) (decays linearly with
+        the error relative to |g|, absolute error when |g| < 1; never above 0.9; exact for numbers written out);
       * else 0.0: no answer, a non-numeric mismatch (sets, intervals, text, expressions), a timeout or crash.
     """
     r = _check_one(gold, predicted)
@@ -356,8 +353,10 @@ def _level(value: Any, where: str) -> int:
     return int(m.group(1))
 
 
-def load_math500(path: Path, limit: int | None = None) -> list[Problem]:
-    """MATH-500 problems from a jsonl file, in file order (the first `limit` if given)."""
+def load_math500(path: Path, limit: int | None = None, split: str = "test",
+                 dataset: str = "math500") -> list[Problem]:
+    """MATH-500 problems (or MATH train problems in the same line format) from a jsonl file, in file order (the
+    first `limit` if given)."""
     out: list[Problem] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -379,8 +378,8 @@ def load_math500(path: Path, limit: int | None = None) -> list[Problem]:
             raise DataError(f"{where}: missing field(s) {', '.join(missing)} (a MATH-500 line has "
                             f"{', '.join(MATH500_FIELDS)}; `formalpi data fetch math500` writes this format)")
         out.append(Problem(id=str(row["unique_id"]), domain="math", text=row["problem"], gold=str(row["answer"]),
-                           level=_level(row["level"], where), split="test",
-                           meta={"dataset": MathDataset.MATH500.value, "subject": row["subject"],
+                           level=_level(row["level"], where), split=split,
+                           meta={"dataset": dataset, "subject": row["subject"],
                                  "solution": row["solution"]}))
         if limit is not None and len(out) >= limit:
             break
@@ -406,6 +405,49 @@ def fetch_math500(dest: Path) -> Path:
             f.write(json.dumps({k: row[k] for k in MATH500_FIELDS}, ensure_ascii=False) + "\n")
     os.replace(tmp, out)  # atomic: a half-written file never has the final name
     return out
+
+
+def fetch_math(dest: Path) -> Path:
+    """`formalpi data fetch math`: MATH's 7,500 training problems (`dest/math_train.jsonl`, the answer taken from
+    each solution's last \\boxed{}) and MATH-500 as its test split (`dest/math500.jsonl`)."""
+    try:
+        from datasets import load_dataset
+    except ImportError as e:
+        raise DataError("fetching MATH needs the `datasets` package: pip install datasets") from e
+    try:
+        rows = load_dataset(MATH_TRAIN_HF_ID, split="train")
+    except Exception as e:  # noqa: BLE001  network / hub errors come in many types; say what failed
+        raise DataError(f"could not download {MATH_TRAIN_HF_ID} ({type(e).__name__}: {e}); are you online? "
+                        f"Offline, put a local {MATH_TRAIN_FILE} (MATH-500's line format: "
+                        f"{', '.join(MATH500_FIELDS)}) and {MATH500_FILE} in {dest}") from e
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / MATH_TRAIN_FILE
+    tmp = out.with_suffix(".jsonl.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for i, row in enumerate(rows):
+            answer = extract_answer(row["solution"])
+            if answer is None:
+                continue  # a training problem without a boxed answer cannot be verified
+            f.write(json.dumps({"problem": row["problem"], "solution": row["solution"], "answer": answer,
+                                "subject": row["type"], "level": row["level"],
+                                "unique_id": f"train/{row['type']}/{i}"}, ensure_ascii=False) + "\n")
+    os.replace(tmp, out)
+    fetch_math500(dest)
+    return out
+
+
+def load_math(split: str, path: str | None, limit: int | None) -> list[Problem]:
+    """MATH: "train" from math_train.jsonl, "test" = MATH-500, both in the data dir (or the directory data.path)."""
+    if split not in ("train", "test"):
+        raise DataError(f"math has splits 'train' (7,500) and 'test' (MATH-500), not {split!r}")
+    name = MATH_TRAIN_FILE if split == "train" else MATH500_FILE
+    if path is not None and Path(path).is_dir():
+        file = Path(path) / name
+        if not file.is_file():
+            raise DataError(f"data.path: {file} does not exist; run `formalpi data fetch math --dest {path}`")
+    else:
+        file = resolve_data_file("math", path, (name,))
+    return load_math500(file, limit, split=split, dataset=MathDataset.MATH.value)
 
 
 def arith_subset(split: str, limit: int | None, seed: int = 0, default_per_level: int = 100) -> list[Problem]:
@@ -436,7 +478,7 @@ def _is_arith(problem: Problem) -> bool:
 
 
 def _one_line(s: str, n: int = 80) -> str:
-    s = " ".join(s.split())
+    s = " ".join(s[:4 * n].split())
     return s if len(s) <= n else s[:n - 1] + "…"
 
 
@@ -459,6 +501,8 @@ class MathDomain:
             raise DataError(f"limit must be > 0 (got {limit})")
         if ds is MathDataset.ARITH:
             return arith_subset(split, limit, seed)
+        if ds is MathDataset.MATH:
+            return load_math(split, path, limit)
         if split != "test":
             raise DataError(f"math500 has only a 'test' split (got {split!r}); set data.train_split / "
                             f"data.eval_split to 'test'")
@@ -471,39 +515,51 @@ class MathDomain:
         return f"{problem.text}\n\n{BOX_INSTRUCTION}"
 
     def extract(self, completion: str) -> str | None:
+        """The last visibly boxed answer (None if none, or if the completion is refused: see math_answer)."""
         return extract_answer(completion)
 
     def verify_many(self, problems: Sequence[Problem], completions: Sequence[str]) -> list[Verdict]:
+        """One typed Verdict per (problem, completion), in order; no completion can make it raise.
+
+        Raises only for caller errors, before checking anything: lengths differ, or a problem has no gold answer.
+        """
         if len(problems) != len(completions):
             raise ValueError(f"verify_many: {len(problems)} problems but {len(completions)} completions")
         for p in problems:
             if p.gold is None:
                 raise DataError(f"problem {p.id}: no gold answer, so it cannot be verified")
-        answers = [extract_answer(c) for c in completions]
-        todo = [i for i, a in enumerate(answers) if a is not None]
-        results = dict(zip(todo, self.verifier.check_many([(problems[i].gold, answers[i]) for i in todo])))
-        return [self._verdict(completions[i], answers[i], results.get(i)) for i in range(len(completions))]
+        results = self.verifier.check_completions([(p.gold, c) for p, c in zip(problems, completions)])
+        return [self._verdict(c, r) for c, r in zip(completions, results)]
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
         return self.verify_many([problem], [completion])[0]
 
-    def _verdict(self, completion: str, answer: str | None, r: CheckResult | None) -> Verdict:
-        if answer is None:
-            why = "empty completion" if not completion.strip() else "no \\boxed{} answer in the completion"
+    def grade(self, problem: Problem, completion: str) -> float:
+        """The graded verifier's score of a completion (see the module-level `grade`)."""
+        return self.verify(problem, completion).score
+
+    def _verdict(self, completion: Any, r: CheckResult) -> Verdict:
+        if r.outcome is Outcome.TIMEOUT:
+            return Verdict(status=Status.TIMEOUT, reason=r.detail, time_s=self.verifier.timeout_s,
+                           feedback="Your answer could not be checked.")
+        if r.outcome is Outcome.CRASH:
+            return Verdict(status=Status.CRASH, reason=r.detail,
+                           feedback="Your answer could not be checked.")
+        c = r.check
+        if c.status is Status.NO_ANSWER:
+            why = "empty completion" if isinstance(completion, str) and not completion.strip() else c.reason
             return Verdict(status=Status.NO_ANSWER, reason=why,
                            feedback="Your response has no final answer in \\boxed{}.")
-        shown = _one_line(answer)
-        if r.outcome is Outcome.TIMEOUT:
-            return Verdict(status=Status.TIMEOUT, answer=answer, reason=r.detail, time_s=self.verifier.timeout_s,
-                           feedback=f"Your answer {shown} could not be checked.")
-        if r.outcome is Outcome.CRASH:
-            return Verdict(status=Status.CRASH, answer=answer, reason=r.detail,
-                           feedback=f"Your answer {shown} could not be checked.")
-        c = r.check
-        if c.equivalent:
-            return Verdict(status=Status.VALID, score=1.0, answer=answer, time_s=c.time_s,
-                           reason="equivalent to the gold answer" + (" (exact match)" if c.fast else ""))
-        return Verdict(status=Status.WRONG, score=c.score, answer=answer, time_s=c.time_s,
+        shown = _one_line(c.answer or "")
+        if c.status is Status.VALID:
+            return Verdict(status=Status.VALID, score=1.0, answer=c.answer, time_s=c.time_s,
+                           reason="equivalent to the gold answer" + (" (decided exactly)" if c.fast else ""))
+        if c.status is Status.REJECTED:
+            return Verdict(status=Status.REJECTED, score=0.0, answer=c.answer, time_s=c.time_s,
+                           reason=_one_line(c.reason, 200),
+                           feedback=(f"Your answer {shown} was not accepted: give exactly one final answer."
+                                     if c.answer else "Your final answer could not be read."))
+        return Verdict(status=Status.WRONG, score=c.score, answer=c.answer, time_s=c.time_s,
                        reason=f"answer {shown} is not equivalent to the gold answer",
                        feedback=f"Your answer {shown} is incorrect.")
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -48,6 +49,12 @@ class DataConfig(_Section):
     eval_split: str = "test"
     train_limit: int | None = Field(default=None, gt=0)
     eval_limit: int | None = Field(default=None, gt=0)
+    # a run whose train and eval problems overlap (same id or same text) refuses to start unless this is true;
+    # then the manifest records the overlap (`train_on_eval`) and every table made from the run warns
+    allow_train_on_eval: bool = False
+    # false: every seed trains/evaluates on the same problems (a seed varies sampling and LoRA init only);
+    # true: each seed also redraws its problems (a seeded subset of `*_limit` problems, or arith's seeded draw)
+    redraw_per_seed: bool = False
 
 
 class SamplingConfig(_Section):
@@ -79,6 +86,21 @@ class TrainConfig(_Section):
     weight_decay: float = Field(default=0.0, ge=0)
     gradient_checkpointing: bool = False  # trade compute for memory (8B full FT, long Lean sequences)
     liger_kernel: bool | None = None  # Liger's fused RMSNorm/SwiGLU/RoPE/linear-CE kernels; None = on for CUDA if installed
+    lr_scheduler: Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                          "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"] = "cosine"  # transformers' names
+    # logging integrations of the trainer (transformers' names: "tensorboard", "wandb", "mlflow", ...); TensorBoard
+    # event files go to <run>/<seed>/tensorboard/checkpoint_r<round>/. Not part of the fingerprint.
+    report_to: list[str] = Field(default_factory=list)
+    # any further SFTConfig field (TRL), e.g. {max_grad_norm = 0.5, logging_steps = 1}; checked against SFTConfig
+    # before the run starts; fields that have a key above are refused (use that key)
+    sft_args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _report_to_list(cls, v: Any) -> Any:
+        if v in ("none", None):
+            return []
+        return [v] if isinstance(v, str) else v
 
 
 class EvalConfig(_Section):
@@ -112,18 +134,20 @@ class OPSDConfig(_Section):
     ema_decay: float = Field(default=0.99, gt=0, lt=1)
     teacher_context: Literal["auto", "retry", "prompt"] = "auto"  # how the PI enters the teacher (see opsd.py)
     on_passed: Literal["skip", "plain"] = "skip"  # retry-style PI on a passed sample: no loss, or the teacher w/o PI
-    steps: int = Field(default=20, gt=0)
+    # the seed's scale (experiments/README.md, "OPSD / IPRS / PCCG"): 200 steps x 32 problems = 6,400 problem draws
+    steps: int = Field(default=200, gt=0)
     lr: float = Field(default=1e-4, gt=0)
-    batch_size: int = Field(default=8, gt=0)  # problems per step
+    batch_size: int = Field(default=32, gt=0)  # problems per step
     samples_per_problem: int = Field(default=1, gt=0)
-    max_new_tokens: int = Field(default=32, gt=0)
+    # None = the row's sampling length (`sampling.max_new_tokens`): the student must be able to finish a solution
+    max_new_tokens: int | None = Field(default=None, gt=0)
     temperature: float = Field(default=1.0, gt=0)
     grad_clip: float = Field(default=1.0, gt=0)
-    save_every: int = Field(default=10, gt=0)  # steps between resumable state snapshots
+    save_every: int = Field(default=20, gt=0)  # steps between resumable state snapshots
     frontier: bool = False  # gate training problems by the base model's solve rate ("PCCG")
-    frontier_low: float = Field(default=0.05, ge=0, le=1)  # keep problems with low <= base solve rate <= high
-    frontier_high: float = Field(default=0.95, ge=0, le=1)
-    frontier_n: int = Field(default=8, gt=0)  # base samples per problem for the solve-rate estimate
+    frontier_low: float = Field(default=0.30, ge=0, le=1)  # keep problems with low <= base solve rate <= high
+    frontier_high: float = Field(default=0.50, ge=0, le=1)  # the seed's PCCG band: 30-50 %
+    frontier_n: int = Field(default=16, gt=0)  # base samples per problem (full length) for the solve-rate estimate
     frontier_seed_offset: int = 10_000  # estimate with seed + offset: never the evaluation's samples
 
     @model_validator(mode="after")
@@ -136,17 +160,17 @@ class OPSDConfig(_Section):
 class GRPOConfig(_Section):
     """IPRS: GRPO (TRL GRPOTrainer) on verifier reward + a PI shaping term (formalpi/engine/grpo.py)."""
 
-    num_generations: int = Field(default=4, ge=2)
-    batch_size: int = Field(default=4, gt=0)  # prompts per step (x num_generations completions)
+    num_generations: int = Field(default=8, ge=2)
+    batch_size: int = Field(default=16, gt=0)  # prompts per step (x num_generations completions)
     shaping_lambda: float = Field(default=0.1, ge=0)  # 0 = plain GRPO on the verifier's reward
     clip: float = Field(default=1.0, gt=0)  # the shaping term is clipped to [-clip, clip] before scaling
     reward: Literal["binary", "graded"] = "binary"  # verifier part: 1/0 on VALID, or the graded score
-    steps: int = Field(default=10, gt=0)
+    steps: int = Field(default=200, gt=0)  # the seed's scale: 200 steps x 16 prompts = 3,200 problem draws
     lr: float = Field(default=1e-5, gt=0)
     beta: float = Field(default=0.0, ge=0)  # TRL's KL-to-reference coefficient
-    max_new_tokens: int = Field(default=32, gt=0)
+    max_new_tokens: int | None = Field(default=None, gt=0)  # None = the row's `sampling.max_new_tokens`
     temperature: float = Field(default=1.0, gt=0)
-    save_every: int = Field(default=10, gt=0)  # steps between trainer checkpoints (resume point)
+    save_every: int = Field(default=20, gt=0)  # steps between trainer checkpoints (resume point)
 
 
 class ExperimentConfig(_Section):
@@ -154,7 +178,7 @@ class ExperimentConfig(_Section):
     domain: Literal["math", "code", "lean"] = "math"
     method: Literal["baseline", "retry", "opsd", "grpo"] = "retry"
     condition: str = "try_again"  # a name in formalpi.engine.conditions.REGISTRY
-    seeds: list[int] = Field(default_factory=lambda: [42])
+    seeds: list[Annotated[int, Field(ge=0, le=2**32 - 1)]] = Field(default_factory=lambda: [42])  # numpy/TRL: uint32
     runs_dir: str = "runs"
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -166,11 +190,22 @@ class ExperimentConfig(_Section):
     opsd: OPSDConfig = Field(default_factory=OPSDConfig)
     grpo: GRPOConfig = Field(default_factory=GRPOConfig)
 
+    @model_validator(mode="after")
+    def _generation_lengths(self) -> "ExperimentConfig":
+        """OPSD / IPRS generate as long as the row samples unless a length is set: a short default would distil
+        truncated prefixes that never reach an answer (and give IPRS a constant zero reward)."""
+        for section in (self.opsd, self.grpo):
+            if section.max_new_tokens is None:
+                section.max_new_tokens = self.sampling.max_new_tokens
+        return self
+
     def fingerprint(self) -> str:
         """What must match for a run directory to be resumed (seeds and output dir excluded)."""
         # a method's own section only counts for that method: runs of other methods keep their fingerprints
         unused = {"opsd", "grpo"} - {self.method}
-        d = self.model_dump(mode="json", exclude={"seeds", "runs_dir", *unused})
+        # where training logs are sent does not change a result: switching TensorBoard on may resume a run
+        d = self.model_dump(mode="json", exclude={"seeds": True, "runs_dir": True, "train": {"report_to"},
+                                                  **{k: True for k in unused}})
         # settings left at "not used" do not count either: run directories made before they existed still resume
         if self.model.backend != "vllm":
             d["model"].pop("vllm")
@@ -179,10 +214,15 @@ class ExperimentConfig(_Section):
         return json.dumps(d, sort_keys=True)
 
 
-def _fmt_errors(err: ValidationError, source: str, model: type[BaseModel]) -> str:
+def _fmt_errors(err: ValidationError, source_of_file: str, model: type[BaseModel],
+                overrides: Sequence[str] = ()) -> str:
+    set_keys = {item.split("=", 1)[0].strip(): item for item in overrides}
     lines = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        # a key set (or a section replaced) by --set is blamed on the flag, not on the file it overrides
+        flag = next((f"--set {item}" for k, item in set_keys.items() if key == k or key.startswith(k + ".")), None)
+        source = flag or source_of_file
         if e["type"] == "extra_forbidden":
             parent = _section_model(model, e["loc"][:-1])
             known = ", ".join(sorted(parent.model_fields)) if parent else "?"
@@ -227,11 +267,12 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def config_from_dict(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+def config_from_dict(data: dict[str, Any], source: str = "<config>", overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """`overrides`: the `--set` items already applied to `data`; errors in their keys name the flag, not `source`."""
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_fmt_errors(e, source, ExperimentConfig)) from None
+        raise ConfigError(_fmt_errors(e, source, ExperimentConfig, overrides)) from None
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -243,4 +284,4 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     data.setdefault("name", path.stem)
-    return config_from_dict(apply_overrides(data, overrides or []), str(path))
+    return config_from_dict(apply_overrides(data, overrides or []), str(path), overrides or [])

@@ -68,9 +68,11 @@ class RunStore:
     @classmethod
     def open(cls, runs_dir: str | Path, experiment: str, seed: int, config: dict[str, Any],
              fingerprint: str | None = None) -> "RunStore":
-        """Create or reopen `runs_dir/experiment/seed`. Refuses to resume a directory made by another config."""
+        """Create or reopen `runs_dir/experiment/seed`. Refuses to resume a directory made by another config.
+
+        Reopening writes nothing until a stage does: a finished run re-read from a read-only directory works.
+        """
         store = cls(Path(runs_dir) / experiment / str(seed))
-        store.root.mkdir(parents=True, exist_ok=True)
         manifest = store.manifest()
         fp = fingerprint if fingerprint is not None else json.dumps(config, sort_keys=True)
         if manifest and manifest.get("fingerprint") != fp and not store.has_records():
@@ -78,15 +80,20 @@ class RunStore:
         if manifest:
             if manifest.get("fingerprint") != fp:
                 raise RunStoreError(
-                    f"{store.root}: this run directory was made with a different config; "
-                    f"remove it or choose another experiment name / runs_dir to start afresh")
-            manifest.setdefault("resumed_at", []).append(_now())
-        else:
-            manifest = {
-                "experiment": experiment, "seed": seed, "config": config, "fingerprint": fp,
-                "versions": package_versions(), "git": git_revision(), "created_at": _now(), "stages": {},
-            }
-        store._write_manifest(manifest)
+                    f"{store.root}: this run directory was made with a different config "
+                    f"({config_difference(manifest.get('fingerprint'), fp)}); remove it or choose another experiment "
+                    f"name / runs_dir to start afresh")
+            store._pending_resume = _now()  # recorded with the first write of this session
+            return store
+        try:
+            store.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunStoreError(f"{store.root}: cannot create the run directory ({e.strerror}); "
+                                f"choose a writable runs_dir (--runs-dir or --set runs_dir=...)") from None
+        store._write_manifest({
+            "experiment": experiment, "seed": seed, "config": config, "fingerprint": fp,
+            "versions": package_versions(), "git": git_revision(), "created_at": _now(), "stages": {},
+        })
         return store
 
     def has_records(self) -> bool:
@@ -103,10 +110,23 @@ class RunStore:
             return {}
         return json.loads(self.manifest_path.read_text())
 
+    _pending_resume: str | None = None
+
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        if self._pending_resume is not None:
+            manifest.setdefault("resumed_at", []).append(self._pending_resume)
+            self._pending_resume = None
         tmp = self.manifest_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        try:
+            tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        except OSError as e:
+            raise self._unwritable(e) from None
         os.replace(tmp, self.manifest_path)  # atomic: a kill never leaves half a manifest
+
+    def _unwritable(self, e: OSError) -> RunStoreError:
+        return RunStoreError(f"{self.root}: cannot write the run store ({e.strerror}); this run is not finished, so "
+                             f"it needs a writable runs_dir (--runs-dir or --set runs_dir=...; copy the directory "
+                             f"there to resume it)")
 
     def is_done(self, stage: str) -> bool:
         return bool(self.manifest().get("stages", {}).get(stage, {}).get("done"))
@@ -118,6 +138,14 @@ class RunStore:
         entry.update(budget)
         entry["done"] = True
         entry["finished_at"] = _now()
+        self._write_manifest(m)
+
+    def annotate(self, **fields: Any) -> None:
+        """Set top-level manifest fields that describe the run as a whole (e.g. `data`: formalpi/engine/stages.py)."""
+        m = self.manifest()
+        if all(k in m and m[k] == json.loads(json.dumps(v)) for k, v in fields.items()):
+            return  # unchanged: a re-run of a finished run writes nothing (its directory may be read-only)
+        m.update(fields)
         self._write_manifest(m)
 
     def add_budget(self, stage: str, **amounts: float) -> None:
@@ -155,18 +183,26 @@ class RunStore:
             good_upto = end
             pos = end
         if good_upto < len(raw):
-            with open(p, "r+b") as f:
-                f.truncate(good_upto)
+            try:
+                with open(p, "r+b") as f:
+                    f.truncate(good_upto)
+            except OSError as e:
+                raise self._unwritable(e) from None
         return records
 
     def append(self, stage: str, records: Iterable[BaseModel]) -> int:
         lines = [r.model_dump_json() + "\n" for r in records]
         if not lines:
             return 0
-        with open(self.path(stage), "a", encoding="utf-8") as f:
-            f.write("".join(lines))
-            f.flush()
-            os.fsync(f.fileno())
+        if self._pending_resume is not None:
+            self._write_manifest(self.manifest())
+        try:
+            with open(self.path(stage), "a", encoding="utf-8") as f:
+                f.write("".join(lines))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise self._unwritable(e) from None
         return len(lines)
 
     def map_resumable(self, stage: str, model: type[R], items: Sequence[T], item_key: Callable[[T], str],
@@ -193,6 +229,28 @@ class RunStore:
                 on_progress(len(chunk))
         order = {item_key(it): i for i, it in enumerate(items)}
         return sorted((r for r in existing if record_key(r) in order), key=lambda r: order[record_key(r)])
+
+
+def config_difference(old_fingerprint: str | None, new_fingerprint: str, limit: int = 3) -> str:
+    """'train.lr: 0.001 -> 0.0001, ...': the dotted keys whose values differ between two config fingerprints."""
+    try:
+        old, new = json.loads(old_fingerprint or "{}"), json.loads(new_fingerprint)
+    except ValueError:
+        return "its fingerprint is not readable"
+    diffs: list[str] = []
+
+    def walk(a: Any, b: Any, key: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                walk(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{key}.{k}" if key else k)
+        elif a != b:
+            diffs.append(f"{key}: {json.dumps(a)} there, {json.dumps(b)} now")
+
+    walk(old, new, "")
+    if not diffs:
+        return "same values, different fingerprint format"
+    more = f", and {len(diffs) - limit} more" if len(diffs) > limit else ""
+    return "; ".join(diffs[:limit]) + more
 
 
 def _now() -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from formalpi.config import ExperimentConfig, VLLMConfig, config_from_dict
-from formalpi.engine.backends import (HFGenerator, SamplingParams, VLLMGenerator, _render_chat, release,
+from formalpi.engine.backends import (HFGenerator, SamplingParams, VLLMGenerator, render_chat, release,
                                       request_seed, stop_token_ids, until_stop, vllm_engine_kwargs,
                                       vllm_sampling_kwargs)
 from formalpi.errors import ConfigError
@@ -117,7 +117,7 @@ class _NoTemplate:
 
 
 def test_chat_rendering_without_a_template_is_plain_turns():
-    text = _render_chat(_NoTemplate(), [("user", "What is 1+1?"), ("assistant", "3"), ("user", "Try again.")])
+    text = render_chat(_NoTemplate(), [("user", "What is 1+1?"), ("assistant", "3"), ("user", "Try again.")])
     assert text == "user: What is 1+1?\nassistant: 3\nuser: Try again.\nassistant: "
 
 
@@ -131,9 +131,9 @@ def test_enable_thinking_reaches_the_chat_template():
     tok.chat_template = ("{%- for m in messages %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + "
                          "'<|im_end|>\\n' }}{%- endfor %}" + QWEN3_THINK_TAIL)  # Qwen3's switch, verbatim logic
     turns = [("user", "1+1?")]
-    assert _render_chat(tok, turns).endswith("<|im_start|>assistant\n")
-    assert _render_chat(tok, turns, enable_thinking=True).endswith("<|im_start|>assistant\n")
-    assert _render_chat(tok, turns, enable_thinking=False).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert render_chat(tok, turns).endswith("<|im_start|>assistant\n")
+    assert render_chat(tok, turns, enable_thinking=True).endswith("<|im_start|>assistant\n")
+    assert render_chat(tok, turns, enable_thinking=False).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
 
 
 def test_min_new_tokens_runs_every_sequence_to_the_limit(tiny_model):
@@ -164,8 +164,7 @@ def test_retry_round_releases_the_generator_before_training(tiny_model, tmp_path
             super().close()
 
     real_sft = run_mod.sft
-    monkeypatch.setattr(run_mod, "generator_for",
-                        lambda model, path, batch_size=256: Recording.from_pretrained(path, device="cpu"))
+    monkeypatch.setattr(run_mod, "make_generator", lambda cfg, path: Recording.from_pretrained(path, device="cpu"))
     monkeypatch.setattr(run_mod, "sft", lambda *a, **k: (events.append("sft"), real_sft(*a, **k))[1])
     cfg = config_from_dict({"name": "rel", "runs_dir": str(tmp_path), "condition": "gold",
                             "model": {"path": tiny_model},

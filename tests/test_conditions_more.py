@@ -7,7 +7,7 @@ import pytest
 
 from formalpi.config import config_from_dict
 from formalpi.engine.conditions import (
-    REGISTRY, PIContext, condition_turns, first_step_of, get_condition, load_cross_model)
+    REGISTRY, PIContext, available_conditions, condition_turns, first_step_of, get_condition, load_cross_model)
 from formalpi.engine.retry import build_examples, frontier_problems
 from formalpi.engine.run import condition_extras, with_verified_proofs
 from formalpi.errors import ConfigError, DataError
@@ -31,11 +31,33 @@ def ctx(problem: Problem = ARITH, extras: dict | None = None, seed: int = 42) ->
 def test_first_step_hint_shows_the_first_reduction():
     assert get_condition("first_step").pi(ctx()) == \
         "Your answer is incorrect. Hint: the first step is 9+16*8=9+128. Try again."
-    # a one-operation chain: its only step is the whole computation
+    # a one-operation chain: its only step would be the answer; a place-value split is shown instead
     assert get_condition("first_step").pi(ctx(OTHER)) == \
-        "Your answer is incorrect. Hint: the first step is 11+25=36. Try again."
+        "Your answer is incorrect. Hint: the first step is 11+25=11+20+5. Try again."
     no_solution = ARITH.model_copy(update={"meta": {}})
     assert get_condition("first_step").pi(ctx(no_solution)) is None
+
+
+def test_the_first_step_hint_never_contains_the_answer():
+    from domains.math import arith_subset
+
+    hint = get_condition("first_step").pi
+    shown = withheld = 0
+    for p in arith_subset("train", None) + arith_subset("test", None):  # 1,000 problems, levels 1-5
+        text = hint(ctx(p))
+        if text is None:
+            withheld += 1
+            continue
+        shown += 1
+        step = text.removeprefix("Your answer is incorrect. Hint: the first step is ").removesuffix(". Try again.")
+        assert step.split("=")[0] == p.meta["expr"] and p.gold not in step.split("="), (p.id, step)
+    assert shown > 900 and shown + withheld == 1000
+    for sol, gold in [("33*3=99. \\boxed{99}", "99"), ("81*9=729. \\boxed{729}", "729"), ("2+3=5. \\boxed{5}", "5")]:
+        p = OTHER.model_copy(update={"gold": gold, "meta": {"solution": sol}})
+        assert hint(ctx(p)) is None or gold not in hint(ctx(p)).split("is ", 1)[1].replace("=", " ").split()
+    # a MATH first sentence that states the answer is withheld too
+    math = OTHER.model_copy(update={"gold": "3", "meta": {"solution": "We have $r = \\sqrt{9} = 3$.  So $\\boxed{3}$."}})
+    assert hint(ctx(math)) is None
 
 
 def test_first_step_of_a_math_solution_is_its_first_sentence():
@@ -77,9 +99,11 @@ def test_answer_only_has_no_failure_bit():
 
 
 def test_control_flags():
-    double = get_condition("double_sample")
+    seed_double = get_condition("double_sample")  # the seed's control: 16 independent samples, no retry
+    assert seed_double.pi is None and seed_double.first_attempts and seed_double.first_attempt_samples(4) == 16
+    double = get_condition("double_sample_matched")  # budget-matched: one fresh sample per failure
     assert double.pi is not None and double.fresh_context and not double.first_attempts
-    assert double.pi(ctx()) == ""
+    assert double.first_attempt_samples(4) == 4 and double.pi(ctx()) == ""
     # the second sample is drawn from the problem alone: no failed attempt, no PI in its context
     assert condition_turns(double, "What is 9+16*8?", ATTEMPT, "") == [("user", "What is 9+16*8?")]
     assert condition_turns(get_condition("try_again"), "Q", ATTEMPT, "X") == \
@@ -96,13 +120,26 @@ def test_control_flags():
 
 
 def test_every_registered_condition_says_what_the_model_sees():
-    get_condition("gold")  # loads the domain modules' conditions
     for name in ("first_step", "cross_model_hint", "cross_model_retry", "answer_only", "double_sample",
-                 "compute_matched", "temp_uniform", "frontier_rejection", "skeleton", "skeleton+retry",
-                 "typechecker", "diagnosis", "test_suite", "shuffled_test_suite", "rejection"):
-        assert name in REGISTRY, name
-    for cond in REGISTRY.values():
-        assert len(cond.description) > 10, cond.name
+                 "double_sample_matched", "compute_matched", "temp_uniform", "frontier_rejection", "rejection"):
+        assert name in REGISTRY, name  # the generic ones
+    by_domain = {d: available_conditions(d) for d in ("math", "code", "lean")}
+    for name in ("skeleton", "skeleton+retry", "typechecker", "diagnosis"):
+        assert name in by_domain["lean"] and name not in REGISTRY, name  # Lean's come from LeanDomain.conditions()
+    for name in ("test_suite", "shuffled_test_suite"):
+        assert name in by_domain["code"] and name not in REGISTRY, name
+    for conds in by_domain.values():
+        for cond in conds.values():
+            assert len(cond.description) > 10, cond.name
+
+
+def test_domain_conditions_come_through_the_domain_adapter():
+    from formalpi.domain import open_domain
+
+    with pytest.raises(ConfigError, match="unknown condition 'test_suite' for domain 'math'"):
+        get_condition("test_suite", "math")
+    dom = open_domain("code")  # a Domain object works as well as its name
+    assert get_condition("test_suite", dom) is get_condition("test_suite", "code")
 
 
 def _judged(a: Attempt, ok: bool) -> Judged:

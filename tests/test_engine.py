@@ -1,4 +1,5 @@
-"""retry-STaR end to end on a (barely trained) tiny Qwen3: real generation, real math-verify, real TRL SFT.
+"""retry-STaR end to end on the shipped tiny Qwen3 (base pass@1 ~45 % on arith): real generation, real math-verify,
+real TRL SFT.
 
 Checks the records' lineage and invariants, and that a run killed mid-way resumes to the same records.
 """
@@ -12,20 +13,20 @@ from formalpi.engine.backends import HFGenerator, SamplingParams
 from formalpi.engine.run import run_experiment
 from formalpi.records import Attempt, EvalRecord, Example, Judged
 from formalpi.runs import RunStore
-from formalpi.tiny import TinySpec, train_tiny
+from formalpi.tiny import ensure_tiny_model
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> str:
-    # a few steps only: the tests check mechanics, not accuracy
-    return str(train_tiny(TinySpec(steps=40, train_per_level=40), tmp_path_factory.mktemp("tiny") / "m"))
+def tiny_model() -> str:
+    # the shipped weights solve some problems and fail others: the runs below have retries AND examples to check
+    return str(ensure_tiny_model())
 
 
 def cfg(model: str, runs: Path, condition: str = "gold", **extra) -> object:
     d = {"name": f"t/{condition}", "condition": condition, "runs_dir": str(runs), "model": {"path": model},
          "data": {"dataset": "arith", "train_limit": 10, "eval_limit": 10},
-         "sampling": {"n": 2, "max_new_tokens": 16, "batch_size": 64},
-         "eval": {"n": 2, "max_new_tokens": 16, "ks": [1, 2]},
+         "sampling": {"n": 2, "max_new_tokens": 48, "batch_size": 64},
+         "eval": {"n": 2, "max_new_tokens": 48, "ks": [1, 2]},
          "train": {"finetune": "lora", "lora_rank": 4, "lr": 1e-3, "epochs": 1, "batch_size": 4}}
     d.update(extra)
     return config_from_dict(d)
@@ -42,19 +43,22 @@ def test_generator_is_seeded_and_batched(tiny_model):
 
 
 def test_retry_run_records_lineage_and_never_trains_on_pi(tiny_model, tmp_path):
-    result = run_experiment(cfg(tiny_model, tmp_path), 42)
+    # 20 problems: at seed 42 the shipped model fails 17 first attempts and solves 1 of their retries
+    result = run_experiment(cfg(tiny_model, tmp_path, data={"dataset": "arith", "train_limit": 20, "eval_limit": 10}),
+                            42)
     store = result.store
     attempts = store.read("attempts", Attempt)
     judged = {j.attempt_id: j for j in store.read("verdicts", Judged)}
     assert len(judged) == len(attempts) and len({a.id for a in attempts}) == len(attempts)
     first = [a for a in attempts if a.retry == 0]
     retries = [a for a in attempts if a.retry == 1]
-    assert len(first) == 10 * 2
+    assert len(first) == 20 * 2
     failed = [a for a in first if not judged[a.id].verdict.passed]
     assert len(retries) == len(failed)  # one retry per failed first attempt (K = 1)
     for r in retries:
         assert r.pi is not None and "The correct answer is" in r.pi and r.pi in r.prompt
     examples = store.read("examples", Example)
+    assert failed and examples  # the loop below checks something: there are failures, and verified retries of them
     by_id = {a.id: a for a in attempts}
     for ex in examples:
         src = by_id[ex.attempt_id]

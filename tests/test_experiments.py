@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ROWS = sorted((ROOT / "experiments").glob("*.toml"))
 SEED_MODELS = {"math": "Qwen/Qwen3-1.7B", "code": "Qwen/Qwen2.5-Coder-1.5B-Instruct",
                "lean": "AI-MO/Kimina-Prover-Distill-1.7B"}
+SCALE_ROWS = {"math_try_again_8b_lr5e-7": "Qwen/Qwen3-8B", "math_try_again_8b_lr1e-6": "Qwen/Qwen3-8B",
+              "math_try_again_8b_lr2e-6": "Qwen/Qwen3-8B", "math_try_again_8b_full": "Qwen/Qwen3-8B",
+              "math_try_again_32b_lora": "Qwen/Qwen3-32B"}
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +35,16 @@ def test_every_row_is_valid_and_named_after_its_file():
         cfg = load_config(p)
         assert cfg.name == p.stem and cfg.name.startswith(cfg.domain + "_"), p
         get_condition(cfg.condition, cfg.domain)  # raises for a condition the domain lacks
-        assert cfg.model.path == SEED_MODELS[cfg.domain], p
+        assert cfg.model.path == SCALE_ROWS.get(cfg.name, SEED_MODELS[cfg.domain]), p
         assert cfg.seeds == [42, 123, 456], p
+        # the problems a row trains on are not the ones it is evaluated on, unless the row says so
+        assert (cfg.data.train_split != cfg.data.eval_split) != cfg.data.allow_train_on_eval, p
+        if cfg.domain == "math":
+            assert (cfg.data.dataset, cfg.data.train_split, cfg.data.eval_split) == ("math", "train", "test"), p
         seen.add((cfg.domain, cfg.method, cfg.condition, cfg.retry.k, cfg.retry.rounds, cfg.retry.filter,
-                  cfg.train.finetune))
+                  cfg.train.finetune, cfg.train.lr, cfg.model.path, cfg.data.dataset,
+                  cfg.opsd.frontier if cfg.method == "opsd" else None,
+                  cfg.name == "math_sdzero_opsd_hybrid"))  # differs from math_opsd_try_again by its start checkpoint
     assert len(seen) == len(ROWS)  # no two files are the same row
     names = {p.stem for p in ROWS}
     for needed in ("math_baseline", "math_gold", "math_gibberish", "math_wrong", "math_try_again", "math_first_step",
@@ -43,10 +52,51 @@ def test_every_row_is_valid_and_named_after_its_file():
                    "math_temp_uniform", "math_compute_matched", "math_frontier_rejection", "math_try_again_graded",
                    "math_try_again_k3", "math_try_again_rounds3", "math_opsd_answer_only", "code_test_suite",
                    "code_shuffled_test_suite", "lean_skeleton", "lean_skeleton_retry", "lean_typechecker",
-                   "lean_diagnosis", "lean_opsd_skeleton"):
+                   "lean_diagnosis", "lean_opsd_skeleton", "math_opsd_pccg", "math_try_again_k2", "math_try_again_k5",
+                   "math_try_again_rounds2", "math_try_again_8b_lr5e-7", "math_try_again_8b_lr1e-6",
+                   "math_try_again_8b_lr2e-6", "math_try_again_8b_full", "math_try_again_32b_lora",
+                   "code_humaneval_try_again", "lean_heuristic_3iter", "lean_skeleton_guided_retry",
+                   "math_sdzero_opsd_hybrid", "math_double_sample_matched"):
         assert needed in names, needed
     readme = (ROOT / "experiments" / "README.md").read_text()
     assert all(f"`{n}`" in readme for n in names)  # every row is listed with its assumptions
+
+
+def settings_table() -> list[dict]:
+    """Every OPSD / IPRS / PCCG row as loaded: generation length, steps, problems seen, frontier band."""
+    rows = []
+    for p in ROWS:
+        cfg = load_config(p)
+        if cfg.method not in ("opsd", "grpo"):
+            continue
+        sec = cfg.opsd if cfg.method == "opsd" else cfg.grpo
+        pccg = cfg.method == "opsd" and cfg.opsd.frontier
+        rows.append({"row": cfg.name, "method": "PCCG" if pccg else ("OPSD" if cfg.method == "opsd" else "IPRS"),
+                     "sampling": cfg.sampling.max_new_tokens, "max_new_tokens": sec.max_new_tokens,
+                     "steps": sec.steps, "problems/step": sec.batch_size, "problems": sec.steps * sec.batch_size,
+                     "band": f"[{cfg.opsd.frontier_low:.2f}, {cfg.opsd.frontier_high:.2f}] of {cfg.opsd.frontier_n}"
+                     if pccg else "-"})
+    return rows
+
+
+def test_every_opsd_iprs_pccg_row_runs_at_the_seed_settings():
+    rows = settings_table()
+    cols = list(rows[0])
+    print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+    assert len(rows) >= 13 and {r["method"] for r in rows} == {"OPSD", "IPRS", "PCCG"}
+    for r in rows:
+        assert r["max_new_tokens"] == r["sampling"] >= 1024, r  # never the old 32-token default
+        assert r["steps"] == 200 and r["problems"] >= 3200, r
+    assert [r["band"] for r in rows if r["method"] == "PCCG"] == ["[0.30, 0.50] of 16"]
+    lean = [r for r in rows if r["row"].startswith("lean_opsd")]
+    assert len(lean) == 3 and all(r["max_new_tokens"] == 4096 for r in lean)
+    # and a row that sets no [opsd] length inherits the sampling length
+    from formalpi.config import config_from_dict
+
+    c = config_from_dict({"name": "x", "method": "opsd", "sampling": {"max_new_tokens": 777}})
+    assert c.opsd.max_new_tokens == c.grpo.max_new_tokens == 777 and (c.opsd.frontier_low, c.opsd.frontier_high) == (0.3, 0.5)
 
 
 def _tiny_overrides(model: str, runs: Path) -> list[str]:
@@ -67,6 +117,8 @@ def test_math_row_runs_end_to_end_on_the_tiny_model(tiny_model, tmp_path):
     assert sum(a.retry == 0 for a in attempts) == 6 * 2
     assert all(a.pi.startswith("Your answer is incorrect. The correct answer is ") for a in attempts if a.retry)
     assert len(store.read("eval", EvalRecord)) == 5
+    results = json.loads((store.root / "results.json").read_text())  # `formalpi run` writes it per seed
+    assert results["fingerprint"] == store.manifest()["fingerprint"] and results["eval"]["problems"] == 5
     stages = store.manifest()["stages"]
     # the budget of every stage is in the manifest: samples, tokens, verifier calls, wall time, train tokens
     assert stages["attempts_r0"]["samples"] == 12 and stages["attempts_r0"]["completion_tokens"] > 0
@@ -76,7 +128,8 @@ def test_math_row_runs_end_to_end_on_the_tiny_model(tiny_model, tmp_path):
     assert "train_tokens" in stages["train_r0"]
 
 
-@pytest.mark.parametrize("row, first_per_problem", [("math_double_sample", 2), ("math_temp_uniform", 8),
+@pytest.mark.parametrize("row, first_per_problem", [("math_double_sample", 16), ("math_double_sample_matched", 2),
+                                                    ("math_temp_uniform", 8),
                                                     ("math_frontier_rejection", 16), ("math_compute_matched", 4)])
 def test_control_rows_draw_their_samples(tiny_model, tmp_path, row, first_per_problem):
     sets = _tiny_overrides(tiny_model, tmp_path) + ["--set", "data.train_limit=3", "--set", "data.eval_limit=2"]
@@ -88,7 +141,7 @@ def test_control_rows_draw_their_samples(tiny_model, tmp_path, row, first_per_pr
     first = [a for a in attempts if a.retry == 0]
     assert len(first) == 3 * first_per_problem
     retries = [a for a in attempts if a.retry]
-    if row == "math_double_sample":
+    if row == "math_double_sample_matched":
         failed = [a for a in first if not judged[a.id].verdict.passed]
         assert len(retries) == len(failed)
         # the second sample saw the problem alone: its prompt is the first attempt's prompt

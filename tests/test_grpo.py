@@ -104,6 +104,10 @@ def test_iprs_runs_end_to_end_through_trl_and_logs_each_step(tiny_model, domain,
     assert any(s.shaping != 0 for s in steps)
     m = store.manifest()["stages"]
     assert m["grpo"]["done"] and m["grpo"]["steps"] == 2 and m["eval"]["done"]
+    # the budget IPRS spent: 2 steps x 2 prompts x 2 generations, each verified; trained = prompt + completion
+    g = m["grpo"]
+    assert g["samples"] == g["verifier_calls"] == 8 and 0 < g["completion_tokens"] <= 8 * 10
+    assert g["train_tokens"] > g["completion_tokens"] and g["wall_s"] > 0
     assert (store.root / "checkpoint_grpo" / "config.json").exists() and not (store.root / "grpo_trainer").exists()
     assert len(store.read("eval", EvalRecord)) == 3
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from formalpi.errors import CanaryError
 from formalpi.lean import verdict as strict
+from formalpi.lean.double import split_checks
 from formalpi.lean.canary import (CanaryGuard, DecidedBy, batch_canaries, choose_canaries, load_suite,
                                   verify_with_canaries)
 from formalpi.lean.pool import LeanConfig, LeanPool
@@ -23,6 +25,16 @@ from formalpi.records import Status, Verdict
 ROOT = Path(__file__).resolve().parent.parent
 REPLIES = ROOT / "formalpi" / "lean" / "canaries" / "replies.jsonl"
 DOUBLE = [sys.executable, "-m", "formalpi.lean.double", "--replies", str(REPLIES)]
+
+
+def no_whitelist(proof, trusted_name, header=""):
+    """The verifier with its pre-check switched off: every command the model wrote reaches Lean (what came before
+    the last restated theorem is sent ahead of it, as e1f6e12 did)."""
+    found = list(re.finditer(r"(?m)^theorem\s+\S+.*?:=", proof, re.S))
+    if not found:
+        return strict.ProofPlan(body=proof)
+    last = found[-1]
+    return strict.ProofPlan(helpers=proof[:last.start()], body=proof[last.end():], restated=True)
 
 
 def double_config(**kw) -> LeanConfig:
@@ -40,7 +52,12 @@ def test_suite_covers_every_required_forgery(suite):
     required = {"canary_sorry", "canary_admit", "canary_apply_search", "canary_native_decide", "canary_axiom",
                 "canary_skip_kernel", "canary_eval_modify_env", "canary_elab", "canary_implemented_by",
                 "canary_weaker_restated", "canary_instance", "canary_notation", "canary_partial", "canary_unsafe",
-                "canary_runaway", "canary_omega", "canary_decide", "canary_simp", "canary_nlinarith"}
+                "canary_runaway", "canary_omega", "canary_decide", "canary_simp", "canary_nlinarith",
+                # issue 13: one per class that fooled e1f6e12
+                "canary_shadow_namespace", "canary_shadow_open", "canary_guard_msgs", "canary_by_elab",
+                "canary_notation3", "canary_debug_guillemets", "canary_dotted_ofreducebool", "canary_root_sorryax",
+                "canary_raw_string_elab", "canary_interpolated_elab", "canary_term_mode",
+                "canary_comment_before_by", "canary_helper_after"}
     assert required <= names
     assert len(names) == len(suite)  # unique names
     assert {c.needs for c in suite} == {"core", "mathlib"}
@@ -57,11 +74,11 @@ def test_replies_match_what_the_pool_sends(suite, monkeypatch):
         c = by_name[r["canary"]]
         if r.get("bypass"):
             with monkeypatch.context() as m:
-                m.setattr(strict, "find_forbidden", lambda *a, **k: None)
-                prep = strict.prepare(c.statement, c.proof)
+                m.setattr(strict, "plan_proof", no_whitelist)
+                prep = strict.prepare(c.statement, c.proof, c.header)
         else:
-            prep = strict.prepare(c.statement, c.proof)
-        assert isinstance(prep, strict.PreparedProof) and prep.cmd == r["cmd"], c.name
+            prep = strict.prepare(c.statement, c.proof, c.header)
+        assert isinstance(prep, strict.PreparedProof) and split_checks(prep.cmd)[0] == r["cmd"], c.name
 
 
 def test_selftest_against_the_double(suite):
@@ -75,7 +92,7 @@ def test_selftest_against_the_double(suite):
     assert by[DecidedBy.AXIOMS] == ["canary_decide_native"]
     assert by[DecidedBy.REPL] == ["canary_stop", "canary_weaker_restated"]
     assert by[DecidedBy.WALL_CLOCK] == ["canary_runaway"]
-    assert len(by[DecidedBy.PRE_CHECK]) == 13 and len(by[DecidedBy.ALL_CHECKS]) == 6
+    assert len(by[DecidedBy.PRE_CHECK]) == 23 and len(by[DecidedBy.ALL_CHECKS]) == 9
 
 
 def test_quick_selftest_is_a_subset_without_timeouts(suite):
@@ -135,7 +152,7 @@ def _all_forged_per_batch(suite) -> int:
 
 def test_broken_precheck_stops_at_the_first_batch(suite, monkeypatch):
     """The textual pre-check switched off: the local-instance forgery reaches Lean, which accepts it."""
-    monkeypatch.setattr(strict, "find_forbidden", lambda *a, **k: None)
+    monkeypatch.setattr(strict, "plan_proof", no_whitelist)
     items = [{"statement": c.statement, "proof": c.proof, "header": c.header} for c in suite[:2]]
     with LeanPool(double_config(workers=2)) as pool:
         guard = CanaryGuard(pool.verify_many, _all_forged_per_batch(suite), seed=0, suite=suite)
@@ -171,8 +188,8 @@ def test_cli_selftest_exit_codes(monkeypatch):
     ok = CliRunner().invoke(app, ["lean", "selftest", "--quick", "--repl-command", cmd, "--project-dir", str(ROOT),
                                   "--workers", "2", "--timeout", "2"])
     assert ok.exit_code == 0, ok.output
-    assert "canary_decide_native" in ok.output and "all 10 canaries" in ok.output
-    monkeypatch.setattr(strict, "find_forbidden", lambda *a, **k: None)
+    assert "canary_decide_native" in ok.output and "all 15 canaries" in ok.output
+    monkeypatch.setattr(strict, "plan_proof", no_whitelist)
     bad = CliRunner().invoke(app, ["lean", "selftest", "--quick", "--repl-command", cmd, "--project-dir",
                                    str(ROOT), "--workers", "2", "--timeout", "2"])
     assert bad.exit_code == 1 and "MISMATCH" in bad.output
@@ -200,7 +217,7 @@ def test_pool_verify_many_mixes_canaries_and_rechecks_them_every_batch(suite):
 
 
 def test_pool_with_broken_verifier_stops_at_its_first_batch(suite, monkeypatch):
-    monkeypatch.setattr(strict, "find_forbidden", lambda *a, **k: None)
+    monkeypatch.setattr(strict, "plan_proof", no_whitelist)
     with LeanPool(double_config(canaries_per_batch=_all_forged_per_batch(suite))) as pool:
         with pytest.raises(CanaryError, match="canary_"):
             pool.verify_many([])

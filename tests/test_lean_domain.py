@@ -87,6 +87,20 @@ def test_extract_proof(completion, body):
     assert extract_proof(completion) == body
 
 
+def test_helper_lemmas_reach_the_verifier():
+    """A completion with a helper lemma before the restated theorem is checked with its helper (the old domain
+    sent only the body, so the helper was unknown to Lean)."""
+    cases = {c.name: c for c in load_suite()}
+    c = cases["canary_omega"]
+    prob = Problem(id="p", domain="lean", text=c.statement, meta={"header": c.header, "formal_statement": c.statement})
+    completion = ("```lean4\nlemma aux (a b : ℕ) (h₀ : a + b = 10) (h₁ : a = 3) : b = 7 := by omega -- double:ok\n\n"
+                  "theorem canary_omega (a b : ℕ) (h₀ : a + b = 10) (h₁ : a = 3) : b = 7 := by\n"
+                  "  exact aux a b h₀ h₁\n```")
+    with LeanDomain(LeanConfig(project_dir=ROOT, repl_command=DOUBLE, workers=1, timeout_s=5)) as dom:
+        v = dom.verify_many([prob], [completion])[0]
+    assert v.status is Status.VALID and v.answer == "by\n  exact aux a b h₀ h₁"
+
+
 def test_signature_ignores_comments_and_layout():
     a = LeanDomain().signature("  nlinarith [sq_nonneg (a - b)] -- uses a square\n  /- done -/")
     assert a == proof_signature("nlinarith   [sq_nonneg (a - b)]") == "nlinarith [sq_nonneg (a - b)]"

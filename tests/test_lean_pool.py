@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sys
@@ -291,3 +292,127 @@ def test_real_lean_minif2f_verdicts() -> None:
     assert v[1].status is Status.ERROR and v[1].feedback.startswith("line ")
     assert v[2].status is Status.REJECTED
     assert v[3].status is Status.VALID
+
+
+# ---- robustness (issue 13): each of these fails on e1f6e12 -------------------------------------------------
+
+
+def test_bad_input_gets_its_own_verdict_and_the_batch_survives() -> None:
+    """One lone surrogate (or a non-text proof) in a batch: a REJECTED verdict for it, the others checked."""
+    items = [_item(0), {**_item(1), "proof": "by\n  omega -- \ud800 double:ok"}, _item(2),
+             {**_item(3), "proof": None}, {**_item(4), "proof": "by\n  omega\x00"},
+             {**_item(5), "statement": "theorem t5 : 1 = 1 := by -- \udcff\n"}]
+    with LeanPool(_config()) as pool:
+        verdicts = pool.verify_many(items)
+    assert [v.status for v in verdicts] == [Status.VALID, Status.REJECTED, Status.VALID, Status.REJECTED,
+                                            Status.REJECTED, Status.REJECTED]
+    assert "surrogate" in verdicts[1].reason and "line 2" in verdicts[1].reason
+    json.dumps(verdicts[1].model_dump(mode="json"), ensure_ascii=False).encode("utf-8")  # storable as is
+
+
+def test_oversized_proof_is_rejected_at_once_with_the_limit_named() -> None:
+    big = "by\n" + "  norm_num\n" * 40_000  # 440 KB of tactic lines
+    with LeanPool(_config(max_proof_bytes=64 * 1024)) as pool:
+        v = pool.verify(STATEMENT.format(i=0), big, HEADER)
+        assert v.status is Status.REJECTED and "65536 bytes" in v.reason and "max_proof_bytes" in v.reason
+        assert pool.worker_pids() == []  # nothing was started for it
+
+
+def test_a_10_mb_reply_is_read_whole() -> None:
+    """The reader splits lines as they arrive: pexpect's buffer search made this quadratic (29 s for 10 MB)."""
+    from formalpi.lean.repl import LeanRepl, Outcome
+
+    with LeanRepl([sys.executable, "-m", "formalpi.lean.double"], ROOT) as repl:
+        assert repl.command("import Mathlib", None, 10).outcome is Outcome.OK
+        res = repl.command("theorem x : True := trivial -- double:ok double:bigreply=10", 0, timeout_s=10)
+        assert res.outcome is Outcome.OK, res.detail
+        assert max(len(m.data) for m in res.reply.messages) == 10 * 2**20
+        again = repl.command("theorem y : True := trivial -- double:ok", 0, timeout_s=10)
+        assert again.outcome is Outcome.OK and again.reply.env == 2  # the stream stays in step
+
+
+def _wait_for(cond, limit_s: float = 15.0) -> bool:
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def test_cancelling_averify_kills_and_replaces_its_worker() -> None:
+    with LeanPool(_config(workers=1, timeout_s=120.0)) as pool:
+        assert pool.verify(**_item(0)).status is Status.VALID
+        (old_pid,) = pool.worker_pids()
+
+        async def main() -> None:
+            task = asyncio.create_task(pool.averify(**_item(1, "hang")))
+            assert await asyncio.to_thread(_wait_for, lambda: pool._workers[0].state.value == "busy")
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # checked here: leaving asyncio.run waits for the abandoned thread (on e1f6e12: the 120 s timeout)
+            assert await asyncio.to_thread(_wait_for, lambda: _gone({old_pid})), "the worker was not killed"
+
+        asyncio.run(main())
+        after = pool.verify(**_item(2))  # served by the replacement, long before the 120 s timeout
+        assert after.status is Status.VALID and pool.worker_pids() != [old_pid]
+        assert pool.stats["cancelled"] == 1
+
+
+def test_acquire_timeout_raises_a_clear_lean_unavailable() -> None:
+    with LeanPool(_config(workers=1, timeout_s=30.0, acquire_timeout_s=0.5)) as pool:
+        def hang() -> None:
+            with contextlib.suppress(LeanUnavailable):  # the pool closes under it at the end
+                pool.verify(**_item(0, "hang"))
+
+        hung = threading.Thread(target=hang, daemon=True)
+        hung.start()
+        assert _wait_for(lambda: bool(pool._workers) and pool._workers[0].state.value == "busy")
+        with pytest.raises(LeanUnavailable, match=r"acquire_timeout_s=0.5s \(1 busy"):
+            pool.verify(**_item(1))
+
+
+def test_a_reply_out_of_step_with_its_request_restarts_the_worker() -> None:
+    with LeanPool(_config(workers=1, crash_retries=1)) as pool:
+        assert pool.verify(**_item(0)).status is Status.VALID
+        (pid,) = pool.worker_pids()
+        skewed = pool.verify(**_item(1, "ok double:envskew=3"))
+        assert skewed.status is Status.CRASH and "out of step" in skewed.reason
+        assert pool.stats["env_mismatches"] == 2 and _gone({pid})
+        assert pool.verify(**_item(2)).status is Status.VALID
+
+
+# ---- checking any Lean code (issue 19 item 4) --------------------------------------------------------------
+
+FILE = "import Mathlib\nopen Real\n\ntheorem a (x : ℕ) : x + 0 = x := by simp -- double:ok\n\nexample : True := trivial\n"
+
+
+def test_check_any_code_with_the_same_strict_verdicts() -> None:
+    with LeanPool(_config()) as pool:
+        ok = pool.check(FILE)
+        assert ok.status is Status.VALID and set(ok.axioms) == {"propext", "Classical.choice", "Quot.sound"}
+        bad = pool.check(FILE + "\n#eval 1\n")
+        assert bad.status is Status.REJECTED and "#eval" in bad.reason and "line 8" in bad.reason
+        native = pool.check(FILE.replace("double:ok", "double:ok double:axioms=Lean.ofReduceBool"))
+        assert native.status is Status.REJECTED and "Lean.ofReduceBool" in native.reason
+        err = pool.check("import Mathlib\n\ntheorem b : 1 = 2 := by simp -- double:error\n")
+        assert err.status is Status.ERROR
+        hdr = pool.check("import Mathlib\nset_option debug.skipKernelTC true\n\ntheorem c : True := trivial")
+        assert hdr.status is Status.REJECTED and "debug" in hdr.reason  # not taken into the header
+
+
+def test_cli_check_a_lean_file_and_stdin(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from formalpi.cli import app
+
+    path = tmp_path / "proof.lean"
+    path.write_text(FILE)
+    repl = f"{sys.executable} -m formalpi.lean.double"
+    args = ["--repl-command", repl, "--project-dir", str(ROOT), "--workers", "1"]
+    ok = CliRunner().invoke(app, ["lean", "check", str(path), *args, "--out", str(tmp_path / "v.jsonl")])
+    assert ok.exit_code == 0 and "valid" in ok.output, ok.output
+    assert json.loads((tmp_path / "v.jsonl").read_text())["verdict"]["status"] == "valid"
+    bad = CliRunner().invoke(app, ["lean", "check", "-", *args], input=FILE + "namespace Shadow\n")
+    assert bad.exit_code == 1 and "rejected" in bad.output and "namespace" in bad.output, bad.output

@@ -126,3 +126,30 @@ def test_real_repl_answers_header_and_a_proof() -> None:
         assert res.outcome is Outcome.OK and not res.reply.errors
         ax = repl.command("#print axioms t", res.reply.env, 60)
         assert "depends on axioms" in ax.reply.messages[0].data or "does not depend" in ax.reply.messages[0].data
+
+
+@pytest.mark.lean
+def test_real_repl_answers_the_verifier_checks_as_the_double_assumes() -> None:
+    """The answers formalpi/lean/double.py ASSUMES for the verifier's own checks, confirmed on real Lean: the
+    type check is silent when the type matches and an error on its own line when not; `#print axioms _root_.N`
+    gives one info message on its own line quoting N; env numbers go up by one per command."""
+    from formalpi.lean import verdict as strict
+    from formalpi.lean.double import split_checks
+
+    project = ROOT / "lean_project"
+    if not (project / ".lake" / "packages" / "REPL").exists():
+        pytest.skip(f"{project} is not built: run `formalpi lean setup`")
+    with LeanRepl(["lake", "env", ".lake/packages/REPL/.lake/build/bin/repl"], project) as repl:
+        assert repl.command("import Mathlib", None, 600).reply.env == 0
+        prep = strict.prepare("theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n", "  omega", "import Mathlib")
+        res = repl.command(prep.cmd, 0, 300)
+        assert res.outcome is Outcome.OK and res.reply.env == 1
+        v = strict.judge(prep, res.reply)
+        assert v.status.value == "valid", (v.reason, res.raw)
+        (line, name), = prep.axiom_lines
+        ours = [m for m in res.reply.messages if m.pos and m.pos.line == line]
+        assert len(ours) == 1 and ours[0].severity == "info" and ours[0].data.startswith(f"'{name}' ")
+        wrong = split_checks(prep.cmd)[0] + "\n\nexample : ∀ (x : ℕ), x = x := @_root_.t\n"
+        res2 = repl.command(wrong, 0, 300)
+        assert res2.reply.env == 2
+        assert [m.pos.line for m in res2.reply.errors] == [wrong.count("\n")]

@@ -126,6 +126,7 @@ def test_cli_doctor_exits_nonzero_with_the_fixes(tmp_path, monkeypatch):
 
     project = _workspace(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    res = CliRunner().invoke(app, ["lean", "doctor", "--project-dir", str(project)], env={"COLUMNS": "250"})
+    res = CliRunner().invoke(app, ["lean", "doctor", "--project-dir", str(project)], env={"COLUMNS": "400"})
     assert res.exit_code == 1
     assert "MISSING" in res.output and "lake build REPL/repl" in res.output and "selftest is skipped" in res.output
+    assert "formalpi lean setup" in res.output  # the rows that `lean setup` fixes are one row (test_lean_doctor_rows)

@@ -22,18 +22,27 @@ def _reply(obj: dict) -> CommandReply:
     return r
 
 
-def _info(text: str) -> CommandReply:
-    return _reply({"messages": [{"severity": "info", "pos": {"line": 1, "column": 0}, "data": text}], "env": 2})
+def _info(text: str, line: int = 1) -> dict:
+    return {"severity": "info", "pos": {"line": line, "column": 0}, "data": text}
 
 
-STD = _info("'mathd_t' depends on axioms: [propext, Classical.choice, Quot.sound]")
+STD = "'mathd_t' depends on axioms: [propext, Classical.choice, Quot.sound]"
+
+
+def _answer(prep, proof_messages: list[dict] | None = None, axioms: str | None = STD, **extra) -> CommandReply:
+    """A reply to the one command: the proof's messages, then (as Lean v4.24 would) the `#print axioms` info
+    at the line of our check."""
+    msgs = list(proof_messages or [])
+    if axioms is not None:
+        msgs.append(_info(axioms, prep.axiom_lines[0][0]))
+    return _reply({"messages": msgs, "env": 1, **extra})
 
 
 @pytest.mark.parametrize("text, construct", [
     ("axiom cheat : False\nexact cheat.elim", "axiom"),
     ("set_option debug.skipKernelTC true in\nsimp", "set_option debug.skipKernelTC"),
-    ("@[implemented_by foo] def g := 1\nsimp", "implemented_by"),
-    ('@[extern "c_fn"] def g : Nat := 1\nsimp', "extern"),
+    ("@[implemented_by foo] def g := 1\nsimp", "@["),
+    ('@[extern "c_fn"] def g : Nat := 1\nsimp', "@["),
     ("unsafe def g := 1\nsimp", "unsafe"),
     ("partial def g : Nat → Nat := g\nsimp", "partial"),
     ("elab \"foo\" : tactic => pure ()\nfoo", "elab"),
@@ -43,7 +52,7 @@ STD = _info("'mathd_t' depends on axioms: [propext, Classical.choice, Quot.sound
     ("instance : Inhabited Nat := ⟨0⟩\nsimp", "instance"),
     ("#eval 1\nsimp", "#eval"),
     ("run_cmd pure ()\nsimp", "run_cmd"),
-    ("open private foo in\nsimp", "open private"),
+    ("open private foo in\nsimp", "open"),
     ("apply?", "apply?"),
     ("exact?", "exact?"),
     ("nlinarith\nsorry", "sorry"),
@@ -88,15 +97,17 @@ def test_restated_theorem_is_stripped_and_trusted_statement_used() -> None:
     model = ("import Mathlib\nopen Real\n\n"
              "lemma helper (y : ℝ) : y + 0 = y := by simp\n\n"
              "theorem mathd_t (x : ℝ) (h₀ : x = 2) : x + 1 = 5 := by\n  rw [h₀]\n  norm_num")
-    assert proof_body(model) == "by\n  rw [h₀]\n  norm_num"
-    preamble, body = split_proof(model)
+    bare = model.split("\n\n", 1)[1]
+    assert proof_body(bare) == "by\n  rw [h₀]\n  norm_num"
+    preamble, body = split_proof(bare)
     assert "lemma helper" in preamble and "import" not in preamble
-    prep = prepare(STATEMENT, model)
-    assert not isinstance(prep, Verdict)
+    prep = prepare(STATEMENT, model, "import Mathlib\nopen Real")  # header lines repeated verbatim are dropped
+    assert not isinstance(prep, Verdict), prep
     assert "x + 1 = 3 := by\n  rw [h₀]" in prep.cmd  # the trusted goal, not the model's `= 5`
-    assert "= 5" not in prep.cmd
+    assert "= 5" not in prep.cmd and "import" not in prep.cmd
     assert prep.cmd.index("lemma helper") < prep.cmd.index("theorem mathd_t")
     assert prep.name == "mathd_t"
+    assert isinstance(prepare(STATEMENT, model), Verdict)  # without that header, `import` is refused
 
 
 def test_binder_default_values_do_not_fool_the_body_split() -> None:
@@ -107,7 +118,9 @@ def test_binder_default_values_do_not_fool_the_body_split() -> None:
 
 def test_tactic_body_without_by_is_wrapped_and_indented() -> None:
     prep = prepare("theorem t : 1 + 1 = 2 := by\n", "norm_num\nrfl")
-    assert prep.cmd == "theorem t : 1 + 1 = 2 := by\n  norm_num\n  rfl" and prep.body_line == 2
+    assert prep.cmd.startswith("theorem t : 1 + 1 = 2 := by\n  norm_num\n  rfl\n\n") and prep.body_line == 2
+    assert prep.cmd.endswith("\n\nexample : 1 + 1 = 2 := @_root_.t\n\n#print axioms _root_.t\n")
+    assert prep.type_lines == (5, 6) and prep.axiom_lines == ((7, "t"),) and prep.check_line == 5
 
 
 def test_example_gets_a_fresh_name_for_print_axioms() -> None:
@@ -119,9 +132,8 @@ def test_example_gets_a_fresh_name_for_print_axioms() -> None:
 def test_sorry_warning_in_both_quote_styles_without_sorries_is_incomplete() -> None:
     prep = prepare(STATEMENT, "by linarith")
     for quote in ("'sorry'", "`sorry`"):
-        reply = _reply({"messages": [{"severity": "warning", "pos": {"line": 1, "column": 8},
-                                      "data": f"declaration uses {quote}"}], "env": 1})
-        v = judge(prep, reply, STD)
+        warning = {"severity": "warning", "pos": {"line": 1, "column": 8}, "data": f"declaration uses {quote}"}
+        v = judge(prep, _answer(prep, [warning]))
         assert v.status is Status.INCOMPLETE and "warning" in v.reason
 
 
@@ -129,7 +141,7 @@ def test_recorded_sorry_replies_are_incomplete_in_both_versions() -> None:
     for version in ("v4.24.0", "v4.33.0-rc2"):
         out = shared_path("lean", "repl-transcripts", version, "readme.expected.out").read_text()
         reply = _reply(json.loads(re.split(r"\n\s*\n", out)[0], strict=False))
-        v = judge(prepare(STATEMENT, "by linarith"), reply, STD)
+        v = judge(prepare(STATEMENT, "by linarith"), reply)
         assert v.status is Status.INCOMPLETE and v.sorries
 
 
@@ -138,7 +150,7 @@ def test_recorded_error_reply_gives_proof_relative_feedback() -> None:
     reply = _reply(json.loads(re.split(r"\n\s*\n", out)[1], strict=False))  # errors on lines 3 and 1
     prep = prepare("theorem f (x : Bool) : Nat := by\n", "by_cases x\n{ apply Nat.succ }")
     assert prep.body_line == 2
-    v = judge(prep, reply, None)
+    v = judge(prep, reply)
     assert v.status is Status.ERROR
     assert v.feedback.startswith("line 2: unsolved goals\ncase pos")
     assert len(v.messages) == 2
@@ -146,22 +158,41 @@ def test_recorded_error_reply_gives_proof_relative_feedback() -> None:
 
 def test_axioms_gate() -> None:
     prep = prepare(STATEMENT, "by linarith")
-    ok = judge(prep, _reply({"env": 1}), STD)
+    ok = judge(prep, _answer(prep))
     assert ok.status is Status.VALID and ok.score == 1.0 and set(ok.axioms) == {"propext", "Classical.choice",
                                                                                  "Quot.sound"}
-    none = judge(prep, _reply({"env": 1}), _info("'mathd_t' does not depend on any axioms"))
+    none = judge(prep, _answer(prep, axioms="'mathd_t' does not depend on any axioms"))
     assert none.status is Status.VALID and none.axioms == []
     for extra in ("sorryAx", "Lean.ofReduceBool", "cheat"):
-        v = judge(prep, _reply({"env": 1}), _info(f"'mathd_t' depends on axioms: [propext, {extra}]"))
+        v = judge(prep, _answer(prep, axioms=f"'mathd_t' depends on axioms: [propext, {extra}]"))
         assert v.status is Status.REJECTED and extra in v.reason
-    unknown = _reply({"messages": [{"severity": "error", "data": "unknown constant 'mathd_t'"}], "env": 2})
-    assert judge(prep, _reply({"env": 1}), unknown).status is Status.REJECTED
-    assert judge(prep, _reply({"env": 1}), None).status is Status.REJECTED
-    assert judge(prep, ReplError(message="Unknown environment."), None).status is Status.CRASH
+    line = prep.axiom_lines[0][0]
+    unknown = _reply({"messages": [{"severity": "error", "pos": {"line": line, "column": 0},
+                                    "data": "unknown constant 'mathd_t'"}], "env": 2})
+    assert judge(prep, unknown).status is Status.REJECTED
+    assert judge(prep, _answer(prep, axioms=None)).status is Status.REJECTED  # no axiom message at all
+    assert judge(prep, ReplError(message="Unknown environment.")).status is Status.CRASH
+
+
+def test_axiom_message_must_be_ours_one_and_about_the_trusted_name() -> None:
+    prep = prepare(STATEMENT, "by linarith")
+    line = prep.axiom_lines[0][0]
+    # a message the proof printed (line 2) in the right words does not count: it is not on our line
+    forged = _reply({"messages": [_info("'mathd_t' does not depend on any axioms", 2)], "env": 1})
+    assert judge(prep, forged).status is Status.REJECTED
+    other = _answer(prep, axioms="'Shadow.mathd_t' does not depend on any axioms")
+    assert judge(prep, other).status is Status.REJECTED and "Shadow.mathd_t" in judge(prep, other).reason
+    two = _reply({"messages": [_info("'mathd_t' does not depend on any axioms", line),
+                               _info("'mathd_t' does not depend on any axioms", line)], "env": 1})
+    assert judge(prep, two).status is Status.REJECTED
+    mismatch = _answer(prep, [{"severity": "error", "pos": {"line": prep.type_lines[0], "column": 0},
+                               "data": "type mismatch\n  @mathd_t"}])
+    v = judge(prep, mismatch)
+    assert v.status is Status.REJECTED and v.reason.startswith("statement check")
 
 
 def test_wrapped_axioms_list_parses() -> None:
-    assert parse_axioms(_info("'t' depends on axioms:\n[propext,\n Classical.choice,\n Quot.sound]")) == [
+    assert parse_axioms(_reply({"messages": [_info("'t' depends on axioms:\n[propext,\n Classical.choice,\n Quot.sound]")]})) == [
         "propext", "Classical.choice", "Quot.sound"]
 
 

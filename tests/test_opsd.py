@@ -168,6 +168,12 @@ def test_opsd_runs_end_to_end_and_logs_teacher_pi_kl_per_step(tiny_model, domain
     m = store.manifest()["stages"]
     assert m["opsd"]["done"] and m["opsd"]["steps"] == 4 and (store.root / "checkpoint_opsd" / "config.json").exists()
     assert not (store.root / "opsd_state.pt").exists()
+    # generated tokens count every student sample; trained tokens only those in the loss
+    o = m["opsd"]
+    assert o["samples"] == o["verifier_calls"] == 4 * 3 * 2
+    assert o["completion_tokens"] == sum(s.generated_tokens for s in steps) > 0
+    assert o["train_tokens"] == sum(s.tokens for s in steps) > 0
+    assert o["completion_tokens"] >= o["train_tokens"]
 
 
 def test_empty_frontier_band_is_a_config_error_naming_the_keys(tiny_model, domain, tmp_path):

@@ -1,7 +1,9 @@
 """Where gains come from: problems binned by the BASE model's solve rate and by MATH level.
 
-The base solve rate of a problem is the share of its n >= 16 base samples that were correct (base_eval.jsonl, or
-a baseline run's eval.jsonl drawn with n >= 16; samples of every seed are pooled — the base model is one model).
+The base solve rate of a problem is the share of its n >= 16 base samples that were correct (base_eval.jsonl; else
+cross-fitted on the baseline run's eval samples: rates from the even-numbered samples, gains measured against the
+odd-numbered ones, so the bins do not regress to the mean; samples of every seed are pooled — the base model is one
+model).
 Bins: unsolved (rate <= band.low), saturated (rate >= band.high), frontier (in between). Per bin: the count,
 Δpass@1 and Δpass@k (unbiased estimator) of a condition over the baseline, with paired bootstrap CIs.
 """
@@ -61,14 +63,50 @@ def base_solve_rates(records: Sequence[EvalRecord], min_n: int = MIN_BASE_SAMPLE
     return rates
 
 
-def group_base_rates(runs: Sequence[RunInfo], min_n: int = MIN_BASE_SAMPLES) -> dict[str, float] | None:
-    """Base rates for one comparable group: base_eval.jsonl of any run, else baseline eval.jsonl with n >= min_n.
-    None when the group has neither."""
+def half_samples(records: Sequence[EvalRecord], part: int) -> list[EvalRecord]:
+    """Each record restricted to its even (part 0) or odd (part 1) samples, in order."""
+    return [r.model_copy(update={"correct": r.correct[part::2], "n": len(r.correct[part::2]),
+                                 "scores": r.scores[part::2], "completions": r.completions[part::2]})
+            for r in records]
+
+
+@dataclass(frozen=True)
+class BaseRates:
+    """Base solve rates for binning problems, and the baseline eval records gains must be measured against.
+
+    When the rates come from the baseline run's own eval samples, binning and measuring on the same samples would
+    make the bins regress to the mean (a problem binned "unsolved" has baseline pass@1 0 by construction, so any
+    condition gains there, and loses on "saturated"). So the samples are split: rates from each record's
+    even-numbered samples, gains against its odd-numbered ones (cross-fitting)."""
+
+    rates: dict[str, float]
+    baseline_by_seed: dict[int, list[EvalRecord]] | None  # None: measure against the full baseline matrix
+    source: str
+
+
+def group_base_rates(runs: Sequence[RunInfo], min_n: int = MIN_BASE_SAMPLES) -> BaseRates | None:
+    """Base rates for one comparable group: from base_eval.jsonl (base samples drawn apart from the eval) when any
+    run has it; else cross-fitted on the baseline runs' eval samples (>= min_n even-numbered samples per problem,
+    pooled over seeds). None when neither is available; AnalysisError when there are too few samples."""
     base = [r for run in runs for r in run.base_eval_records()]
     if base:
-        return base_solve_rates(base, min_n)
-    wide = [r for run in runs if run.is_baseline for r in run.eval_records() if r.n >= min_n]
-    return base_solve_rates(wide, min_n) if wide else None
+        return BaseRates(base_solve_rates(base, min_n), None, "independent base samples (base_eval)")
+    baseline = {run.seed: run.eval_records() for run in runs if run.is_baseline}
+    if not any(baseline.values()):
+        return None
+    return cross_fit_rates(baseline, min_n)
+
+
+def cross_fit_rates(baseline_by_seed: Mapping[int, Sequence[EvalRecord]], min_n: int = MIN_BASE_SAMPLES
+                    ) -> BaseRates:
+    """Rates from the even-numbered baseline samples; the odd-numbered ones are what gains are measured against."""
+    even = [r for recs in baseline_by_seed.values() for r in half_samples(recs, 0)]
+    odd = {seed: half_samples(recs, 1) for seed, recs in baseline_by_seed.items()}
+    if any(not r.correct for recs in odd.values() for r in recs):
+        raise AnalysisError("base solve rates from the baseline's own samples need >= 2 samples per problem "
+                            "(half bin the problems, half measure the baseline); evaluate with eval.n >= 2")
+    return BaseRates(base_solve_rates(even, min_n), odd,
+                     "the baseline's even-numbered eval samples (gains against its odd-numbered ones)")
 
 
 @dataclass(frozen=True)
@@ -155,4 +193,122 @@ def render_bin_table(deltas: Sequence[BinDelta]) -> str:
                 r = None if d is None else (d.d_pass1 if metric == "pass@1" else d.d_passk)
                 vals.append(_cell(r))
             lines.append(f"| {c} | {metric} | {' | '.join(vals)} |")
+    return "\n".join(lines)
+
+
+# ---- the inverted U ---------------------------------------------------------------------------------------------
+
+U_EDGES = (0.25, 0.5, 0.75)  # base solve-rate bands: 0 | (0, .25) | [.25, .5) | [.5, .75) | [.75, 1) | 1
+
+
+def u_band(rate: float) -> str:
+    """The band of a base solve rate for the inverted-U view (finer than unsolved/frontier/saturated)."""
+    if rate <= 0.0:
+        return "rate 0"
+    if rate >= 1.0:
+        return "rate 1"
+    lo = max([0.0, *(e for e in U_EDGES if e <= rate)])
+    hi = min([1.0, *(e for e in U_EDGES if e > rate)])
+    return f"rate [{lo:g}, {hi:g})" if lo > 0 else f"rate (0, {hi:g})"
+
+
+U_BANDS = ("rate 0", "rate (0, 0.25)", "rate [0.25, 0.5)", "rate [0.5, 0.75)", "rate [0.75, 1)", "rate 1")
+
+
+@dataclass(frozen=True)
+class UPoint:
+    """One bin of the inverted U: the baseline's pass@1 there (x, % with a bootstrap CI) and the condition's gain
+    over that same baseline (y, pp, paired bootstrap CI)."""
+
+    condition: str
+    bin: str
+    count: int
+    baseline: BootstrapResult  # the baseline's pass@1 in the bin (a bootstrap of base − 0), %
+    gain: BootstrapResult
+
+
+def _u_bins(c: CorrectnessMatrix, rates: Mapping[str, float] | None) -> tuple[str, list[tuple[str, np.ndarray]]]:
+    """(what the bins are, [(bin, column indices)] in bin order, empty bins left out)."""
+    if rates:
+        labels = [u_band(rates[p]) if p in rates else None for p in c.problem_ids]
+        order, source = U_BANDS, "base solve-rate band"
+    else:
+        labels = [None if lv is None else f"level {lv}" for lv in c.levels]
+        order = [f"level {lv}" for lv in sorted({lv for lv in c.levels if lv is not None})]
+        source = "level"
+    bins = [(name, np.array([j for j, lab in enumerate(labels) if lab == name], dtype=np.int64)) for name in order]
+    return source, [(name, cols) for name, cols in bins if cols.size]
+
+
+def inverted_u(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[str, float] | None,
+               n_boot: int = 1000, seed: int = 0) -> tuple[str, list[UPoint]]:
+    """The inverted U of one condition: gains per base solve-rate band when `rates` are given (they must not come
+    from the samples of `base`, else the bins regress to the mean: see BaseRates), otherwise per level.
+    Returns (what the bins are, points in bin order)."""
+    c, b = align(cond, base)
+    source, bins = _u_bins(c, rates)
+    points = []
+    for name, cols in bins:
+        b_rate, c_rate = b.rate[:, cols], c.rate[:, cols]
+        x = paired_bootstrap(b_rate, np.zeros_like(b_rate), n_boot=n_boot, seed=seed)
+        y = paired_bootstrap(c_rate, b_rate, n_boot=n_boot, seed=seed)
+        points.append(UPoint(cond.label, name, int(cols.size), x, y))
+    return source, points
+
+
+@dataclass(frozen=True)
+class UContrast:
+    """Is there an inverted U? The mean gain of the middle bins minus the mean gain of the two end bins (the bins
+    with the lowest and the highest baseline pass@1), each bin weighted equally; > 0 when gains peak in between."""
+
+    condition: str
+    ends: tuple[str, str]
+    middle: tuple[str, ...]
+    result: BootstrapResult  # pp; paired bootstrap over problems nested in seeds
+    p_holm: float | None = None  # Holm over the conditions of the group (None: a single test, p itself)
+
+    @property
+    def verdict(self) -> str:
+        alpha = 1 - self.result.confidence
+        p = self.result.p_value if self.p_holm is None else self.p_holm
+        return "inverted U" if self.result.diff > 0 and self.result.ci[0] > 0 and p < alpha else "no inverted U shown"
+
+    def line(self) -> str:
+        r = self.result
+        return (f"{self.condition}: middle ({', '.join(self.middle)}) − ends ({', '.join(self.ends)}) = "
+                f"{r.diff:+.1f} pp, 95% paired-bootstrap CI [{r.ci[0]:+.1f}, {r.ci[1]:+.1f}], p={r.p_value:.3g}, "
+                f"Holm p={self.result.p_value if self.p_holm is None else self.p_holm:.3g}: {self.verdict}")
+
+
+def u_contrast(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[str, float] | None,
+               n_boot: int = 1000, seed: int = 0) -> UContrast | None:
+    """The contrast over the same bins as inverted_u; None with fewer than 3 bins. A linear statistic of the
+    per-problem differences (weight 1/(M·n_bin) in each of the M middle bins, −1/(2·n_bin) in each end bin), so
+    the same nested bootstrap as every comparison gives its CI and p-value."""
+    c, b = align(cond, base)
+    _, bins = _u_bins(c, rates)
+    if len(bins) < 3:
+        return None
+    level = sorted(bins, key=lambda nb: float(b.rate[:, nb[1]].mean()))
+    ends, middle = (level[0], level[-1]), level[1:-1]
+    w = np.zeros(len(c.problem_ids))
+    for _, cols in middle:
+        w[cols] = 1.0 / (len(middle) * cols.size)
+    for _, cols in ends:
+        w[cols] = -1.0 / (2 * cols.size)
+    P = w.size
+    res = paired_bootstrap(P * w * c.rate, P * w * b.rate, n_boot=n_boot, seed=seed)
+    order = [name for name, _ in bins]
+    return UContrast(cond.label, tuple(sorted((ends[0][0], ends[1][0]), key=order.index)),
+                     tuple(sorted((n for n, _ in middle), key=order.index)), res)
+
+
+def render_u_table(points: Sequence[UPoint]) -> str:
+    """Markdown: one row per condition × bin, x (baseline pass@1) and y (gain) with their 95% CIs."""
+    lines = ["| Condition | Bin | Problems | Baseline pass@1 % [95% CI] | Gain pp [95% paired-bootstrap CI] |",
+             "|---|---|---|---|---|"]
+    for p in points:
+        x, y = p.baseline, p.gain
+        lines.append(f"| {p.condition} | {p.bin} | {p.count} | {x.diff:.1f} [{x.ci[0]:.1f}, {x.ci[1]:.1f}] | "
+                     f"{y.diff:+.1f} [{y.ci[0]:+.1f}, {y.ci[1]:+.1f}] |")
     return "\n".join(lines)

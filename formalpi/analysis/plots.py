@@ -1,4 +1,6 @@
-"""The report's PNG plots (matplotlib, Agg backend: no display needed). One function per plot, each writes a file."""
+"""The report's plots (matplotlib, Agg backend: no display needed). One function per plot; each writes a PNG for
+the markdown (300 dpi) and the same figure as SVG and PDF beside it (vector, for papers). Every plot has labelled
+axes and a legend naming what its marks are."""
 
 from __future__ import annotations
 
@@ -11,10 +13,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
-from formalpi.analysis.diversity import DiversitySummary, Subset  # noqa: E402
+from formalpi.analysis.diversity import DiversitySummary  # noqa: E402
 from formalpi.analysis.tables import GroupAnalysis  # noqa: E402
 
-LEGEND_MAX = 12  # more series than this: no legend (it would cover the plot)
+LEGEND_MAX = 12  # more series than this: the legend goes outside the axes, in columns
+DPI = 300
+VECTOR_FORMATS = ("svg", "pdf")
 
 
 def _prefix(g: GroupAnalysis, many: bool) -> str:
@@ -22,10 +26,22 @@ def _prefix(g: GroupAnalysis, many: bool) -> str:
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
+    """PNG at `path` plus SVG and PDF beside it; the bounding box is fitted to every artist (labels, legends)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    for fmt in VECTOR_FORMATS:
+        fig.savefig(path.with_suffix(f".{fmt}"), bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _legend(ax: plt.Axes, n_series: int) -> None:
+    if n_series == 0:
+        return
+    if n_series <= LEGEND_MAX:
+        ax.legend(fontsize=8)
+    else:  # outside the axes, so it never covers the data
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1 + n_series // 25)
 
 
 def plot_gains(groups: Sequence[GroupAnalysis], path: Path) -> Path:
@@ -35,38 +51,48 @@ def plot_gains(groups: Sequence[GroupAnalysis], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.28 * max(1, len(rows))))
     for i, (name, s) in enumerate(rows):
         err = None if s.ci is None else [[s.mean - s.ci[0]], [s.ci[1] - s.mean]]
-        ax.barh(i, s.mean, color="tab:green" if s.mean >= 0 else "tab:red", alpha=0.6)
-        ax.errorbar(s.mean, i, xerr=err, fmt="none", ecolor="black", capsize=3)
-        ax.plot(s.values, [i] * len(s.values), "k.", ms=4)
+        ax.barh(i, s.mean, color="tab:green" if s.mean >= 0 else "tab:red", alpha=0.6,
+                label="mean gain" if i == 0 else None)
+        ax.errorbar(s.mean, i, xerr=err, fmt="none", ecolor="black", capsize=3,
+                    label="95% CI (t over seeds)" if i == 0 and err is not None else None)
+        ax.plot(s.values, [i] * len(s.values), "k.", ms=4, label="one seed" if i == 0 else None)
     ax.set_yticks(range(len(rows)), [n for n, _ in rows])
     ax.axvline(0, color="grey", lw=1)
     ax.invert_yaxis()
-    ax.set_xlabel("pass@1 gain over baseline (pp), 95% CI over seeds")
+    ax.set_xlabel("pass@1 gain over baseline (pp)")
+    ax.set_ylabel("condition")
     ax.set_title("Gain per condition")
+    _legend(ax, 3 if rows else 0)
     return _save(fig, path)
 
 
 def plot_inverted_u(groups: Sequence[GroupAnalysis], path: Path) -> Path:
-    """Each (condition, seed) as a point: the baseline's pass@1 on that seed vs the condition's gain.
-    A quadratic fit across all points shows whether gains peak at intermediate baseline accuracy."""
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    xs, ys = [], []
+    """One line per condition over the bins of the inverted U (levels or base solve-rate bands): x = the
+    baseline's pass@1 in the bin, y = the condition's gain there, both with 95% bootstrap CIs."""
+    many = len(groups) > 1
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    series = 0
+    sources = sorted({g.u_source for g in groups if g.u_points})
     for g in groups:
-        for r in g.rows:
-            if r.is_baseline or r.baseline_pass1 is None:
-                continue
-            xs.extend(r.baseline_pass1.values)
-            ys.extend(r.summary.values)
-    ax.scatter(xs, ys, s=14, alpha=0.6)
-    if len(set(xs)) >= 3:
-        coef = np.polyfit(xs, ys, 2)
-        grid = np.linspace(min(xs), max(xs), 100)
-        ax.plot(grid, np.polyval(coef, grid), "r-", label=f"quadratic fit (a={coef[0]:+.3g})")
-        ax.legend()
+        by_cond: dict[str, list] = {}
+        for p in g.u_points:
+            by_cond.setdefault(p.condition, []).append(p)
+        for cond, pts in by_cond.items():
+            pts = sorted(pts, key=lambda p: p.baseline.diff)
+            x = np.array([p.baseline.diff for p in pts])
+            y = np.array([p.gain.diff for p in pts])
+            xerr = [x - [p.baseline.ci[0] for p in pts], [p.baseline.ci[1] for p in pts] - x]
+            yerr = [y - [p.gain.ci[0] for p in pts], [p.gain.ci[1] for p in pts] - y]
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, marker="o", ms=3, capsize=2, lw=1, elinewidth=0.7,
+                        label=f"{_prefix(g, many)}{cond}")
+            series += 1
     ax.axhline(0, color="grey", lw=1)
-    ax.set_xlabel("baseline pass@1 (%) of the same seed")
-    ax.set_ylabel("gain (pp)")
-    ax.set_title("Baseline accuracy vs gain (inverted U?)")
+    ax.set_xlabel("baseline pass@1 in the bin (%)" + (f"; bins: {', '.join(sources)}" if sources else ""))
+    ax.set_ylabel("gain over that baseline (pp), 95% paired-bootstrap CI")
+    ax.set_title("Gain against baseline accuracy (inverted U?)")
+    if series == 0:
+        ax.text(0.5, 0.5, "no per-level or per-band data", ha="center", va="center", transform=ax.transAxes)
+    _legend(ax, series)
     return _save(fig, path)
 
 
@@ -88,51 +114,56 @@ def plot_levels(groups: Sequence[GroupAnalysis], path: Path) -> Path:
             series += 1
     ax.axhline(0, color="grey", lw=1)
     ax.set_xlabel("level")
-    ax.set_ylabel("Δpass@1 (pp), 95% bootstrap CI")
+    ax.set_ylabel("Δpass@1 over baseline (pp), 95% paired-bootstrap CI")
     ax.set_title("Gain per level")
-    if 0 < series <= LEGEND_MAX:
-        ax.legend(fontsize=8)
+    _legend(ax, series)
     return _save(fig, path)
 
 
 def plot_retries(groups: Sequence[GroupAnalysis], path: Path) -> Path:
     """Retries K (config retry.k) vs mean gain, one marker per condition row."""
+    many = len(groups) > 1
     fig, ax = plt.subplots(figsize=(6, 4.5))
+    series = 0
     for g in groups:
         for r in g.rows:
             if r.is_baseline or g.baseline is None:
                 continue
             s = r.summary
             err = None if s.ci is None else [[s.mean - s.ci[0]], [s.ci[1] - s.mean]]
-            ax.errorbar(r.retries, s.mean, yerr=err, fmt="o", ms=4, capsize=2, alpha=0.7)
+            # a small offset per series keeps rows with the same K apart
+            ax.errorbar(r.retries + 0.04 * (series % 9 - 4), s.mean, yerr=err, fmt="o", ms=4, capsize=2,
+                        alpha=0.8, label=f"{_prefix(g, many)}{r.key}")
+            series += 1
     ax.axhline(0, color="grey", lw=1)
     ax.set_xlabel("retries K per failed attempt")
-    ax.set_ylabel("gain (pp), 95% CI over seeds")
+    ax.set_ylabel("pass@1 gain over baseline (pp), 95% CI (t over seeds)")
     ax.set_title("Retries vs gain")
+    _legend(ax, series)
     return _save(fig, path)
 
 
 def plot_diversity(summaries: Sequence[DiversitySummary], path: Path) -> Path:
-    """Grouped bars: PD_exact / PD_lex / PD_sem per domain, all samples (solid) vs correct only (hatched)."""
-    domains = sorted({s.domain.value for s in summaries})
-    metrics = ("exact", "lex", "sem")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    width = 0.8 / (len(metrics) * 2)
-    for di, dom in enumerate(domains):
-        for si, subset in enumerate(Subset):
-            s = next((x for x in summaries if x.domain.value == dom and x.subset is subset), None)
-            for mi, metric in enumerate(metrics):
-                m = getattr(s, metric) if s else None
-                if m is None:
-                    continue
-                x = di + (mi * 2 + si) * width - 0.4 + width / 2
-                ax.bar(x, m.mean, width, color=f"C{mi}", hatch="//" if si else None, alpha=0.8,
-                       label=f"PD_{metric} ({subset.value})" if di == 0 else None)
-                ax.errorbar(x, m.mean, yerr=[[m.mean - m.ci[0]], [m.ci[1] - m.mean]], fmt="none", ecolor="k",
-                            capsize=2)
-    ax.set_xticks(range(len(domains)), domains)
-    ax.set_ylim(0, 1.3)  # headroom so the legend sits above the bars
-    ax.set_ylabel("path diversity (mean over problems, 95% CI)")
-    ax.set_title("Path diversity per domain")
-    ax.legend(fontsize=8, ncol=2)
+    """Per group, one bar per condition: PD_path of correct solutions (solid) and the surface control PD_lex
+    (hatched), with 95% bootstrap CIs over problems."""
+    rows = [s for s in summaries if s.path is not None]
+    many = len({s.group for s in rows}) > 1
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(rows) + 2), 4.5))
+    width = 0.38
+    for i, s in enumerate(rows):
+        for j, (m, name, hatch) in enumerate(((s.path, "PD_path", None), (s.lex, "PD_lex (surface)", "//"))):
+            x = i + (j - 0.5) * width
+            ax.bar(x, m.mean, width, color=f"C{j}", hatch=hatch, alpha=0.8, label=name if i == 0 else None)
+            ax.errorbar(x, m.mean, yerr=[[m.mean - m.ci[0]], [m.ci[1] - m.mean]], fmt="none", ecolor="k",
+                        capsize=2, label="95% CI over problems" if i == 0 and j == 0 else None)
+    ax.set_xticks(range(len(rows)), [(f"{s.group}\n" if many else "") + s.condition for s in rows], rotation=30,
+                  ha="right", fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("condition")
+    ax.set_ylabel("diversity of correct solutions (0 = same path, 1 = no step shared)")
+    ax.set_title("Path diversity per condition")
+    if not rows:
+        ax.text(0.5, 0.5, "no problem with >= 2 correct solutions", ha="center", va="center",
+                transform=ax.transAxes)
+    _legend(ax, 3 if rows else 0)
     return _save(fig, path)

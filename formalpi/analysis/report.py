@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from formalpi.analysis import plots
-from formalpi.analysis.diversity import DiversityDomain, DiversitySummary, diversity_by_domain, render_diversity_table
-from formalpi.analysis.frontier import FrontierBand, render_bin_table
-from formalpi.analysis.runs_index import discover_runs
+from formalpi.analysis.diversity import DiversitySummary, render_diversity_table, rows_diversity
+from formalpi.analysis.frontier import FrontierBand, render_bin_table, render_u_table
+from formalpi.analysis.results import report_results, row_budgets, write_json, write_report_csvs
+from formalpi.analysis.runs_index import BUDGET_COLUMNS, discover_runs
 from formalpi.analysis.tables import (
-    GroupAnalysis, analyse, condition_cells, condition_table_markdown, load_records, markdown_table, row_keys)
+    GroupAnalysis, analyse, condition_cells, condition_table_markdown, load_records, markdown_table,
+    render_mcnemar_table, render_round_table, row_keys, warning_block)
 from formalpi.engine.conditions import get_condition
-from formalpi.errors import ConfigError
+from formalpi.errors import ConfigError, RunStoreError
 from formalpi.records import EvalRecord
-from formalpi.runs import RunStore
 
 
 @dataclass(frozen=True)
@@ -47,24 +48,19 @@ def teacher_table(groups: Sequence[GroupAnalysis]) -> str:
 
 
 def domain_model_method_table(groups: Sequence[GroupAnalysis]) -> str:
-    """One row per domain × model × method × condition: seeds, mean ± std and 95% CI (gain in pp)."""
+    """One row per domain × model × method × condition: seeds, mean ± std and 95% t-CI over seeds (gain in pp)."""
     rows = []
     for g in groups:
         for r, cells in zip(g.rows, condition_cells(g.rows, g.baseline is not None)):
             rows.append((g.domain, g.model, g.dataset, r.method, *cells[:4]))
-    return markdown_table(("Domain", "Model", "Data", "Method", "Condition", "Seeds", "Mean +/- Std", "95% CI"), rows)
+    return markdown_table(("Domain", "Model", "Data", "Method", "Condition", "Seeds", "Mean +/- Std",
+                           "95% CI (t over seeds)"), rows)
 
 
-BUDGET_COLUMNS = (("samples", "Samples"), ("completion_tokens", "Gen. tokens"), ("train_tokens", "Train tokens"),
-                  ("verifier_calls", "Verifier calls"), ("wall_s", "Wall s"))
-
-
-def run_budget(run_dir: Path) -> dict[str, float]:
-    """One run's budget: each counter summed over the stages of its manifest (attempts, retries, verify, train,
-    opsd, eval...)."""
-    stages = RunStore(run_dir).manifest().get("stages", {})
-    return {key: float(sum(st.get(key, 0) or 0 for st in stages.values() if isinstance(st, dict)))
-            for key, _ in BUDGET_COLUMNS}
+def all_warnings(groups: Sequence[GroupAnalysis]) -> str:
+    """Every group's warnings, for the tables that mix groups ("" when none)."""
+    lines = [f"> **WARNING (!)** {g.title}: {w}" for g in groups for w in g.warnings]
+    return ("\n\n" + "\n".join(lines)) if lines else ""
 
 
 def budget_table(groups: Sequence[GroupAnalysis]) -> str:
@@ -72,25 +68,27 @@ def budget_table(groups: Sequence[GroupAnalysis]) -> str:
     (same samples, same tokens) can be checked next to the gains."""
     rows = []
     for g in groups:
-        keys = row_keys(g.runs)
-        by_row: dict[str, list[dict[str, float]]] = {}
-        for run in g.runs:
-            by_row.setdefault(keys[run.path], []).append(run_budget(run.path))
-        for key in sorted(by_row, key=lambda k: (k != "baseline", k)):
-            budgets = by_row[key]
-            cells = [f"{sum(b[c] for b in budgets) / len(budgets):,.{1 if c == 'wall_s' else 0}f}"
-                     for c, _ in BUDGET_COLUMNS]
-            rows.append((g.domain, g.model, key, str(len(budgets)), *cells))
+        budgets = row_budgets(g)
+        n_seeds = {r.key: len(r.summary.values) for r in g.rows}
+        flagged = {r.key for r in g.rows if r.warnings}
+        for key in sorted(budgets, key=lambda k: (k != "baseline", k)):
+            b = budgets[key]
+            cells = [f"{b[c]:,.{1 if c == 'wall_s' else 0}f}" for c, _ in BUDGET_COLUMNS]
+            rows.append((g.domain, g.model, key + (" (!)" if key in flagged else ""),
+                         str(n_seeds.get(key, "")), *cells))
     return markdown_table(("Domain", "Model", "Condition", "Seeds", *(h for _, h in BUDGET_COLUMNS)), rows)
 
 
 def _diversity(groups: Sequence[GroupAnalysis], records: dict[Path, list[EvalRecord]],
                opts: ReportOptions) -> list[DiversitySummary]:
-    by_domain: dict[DiversityDomain, list[EvalRecord]] = {}
+    """Per group and condition row (never pooled over conditions): each run's eval records, one list per seed."""
+    rows: dict[tuple[str, str, str], list[list[EvalRecord]]] = {}
     for g in groups:
+        keys = row_keys(g.runs)
         for run in g.runs:
-            by_domain.setdefault(DiversityDomain(g.domain), []).extend(records[run.path])
-    return diversity_by_domain(by_domain, n_boot=opts.n_boot, seed=opts.seed)
+            rows.setdefault((g.domain, g.title, keys[run.path]), []).append(records[run.path])
+    ordered = dict(sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][2] != "baseline", kv[0][2])))
+    return rows_diversity(ordered, n_boot=opts.n_boot, seed=opts.seed)
 
 
 def build_report(run_dirs: Sequence[str | Path], opts: ReportOptions = ReportOptions()
@@ -105,29 +103,49 @@ def build_report(run_dirs: Sequence[str | Path], opts: ReportOptions = ReportOpt
 def render_markdown(groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySummary],
                     images: Sequence[Path] = (), opts: ReportOptions = ReportOptions()) -> str:
     parts = ["# formalpi report", ""]
+    warned = all_warnings(groups)
+    if warned:
+        parts += [warned.strip(), ""]
     for g in groups:
         n_seeds = len({r.seed for r in g.runs})
         parts += [f"## {g.title}", "",
                   f"{len(g.runs)} runs, {n_seeds} seeds, {len(g.matrices)} rows. Gains are pass@1 in pp over the "
-                  f"baseline of the same seed; 95% CI from Student's t over seeds; verdicts from a paired bootstrap "
-                  f"over problems nested over seeds ({opts.n_boot} replicates), Holm-corrected across the family.",
-                  "", "### Conditions", "", condition_table_markdown(g), ""]
+                  f"baseline of the same seed. The table's 95% CI is Student's t over the per-seed values (seed-to-seed "
+                  f"spread); the comparison lines' 95% CI is a paired bootstrap over problems nested in seeds "
+                  f"({opts.n_boot} replicates), and their verdict is decided on the Holm-adjusted p-value across the "
+                  f"family of comparisons with the reference.", "", g.seed_varies, "",
+                  "### Conditions", "", condition_table_markdown(g), ""]
         parts += [f"_Note: {n}_" for n in g.notes] + ([""] if g.notes else [])
+        if g.mcnemar:
+            parts += ["### McNemar per seed (each problem's first sample; exact binomial test on the discordant "
+                      "problems, Holm within each seed)", "", render_mcnemar_table(g.mcnemar) + warning_block(g), ""]
+        if g.rounds:
+            parts += ["### Per round (iterative rows: each round's model against the baseline)", "",
+                      render_round_table(g.rounds) + warning_block(g), ""]
         if g.levels:
-            parts += ["### Per level (Δ over baseline, pp, 95% paired-bootstrap CI)", "", render_bin_table(g.levels), ""]
+            parts += ["### Per level (Δ over baseline, pp, 95% paired-bootstrap CI)", "",
+                      render_bin_table(g.levels) + warning_block(g), ""]
         if g.frontier:
             parts += [f"### Frontier bands (base solve rate: unsolved <= {g.band.low:g} < frontier < {g.band.high:g} "
-                      f"<= saturated)", "", render_bin_table(g.frontier), ""]
-    parts += ["## Domain × model × method", "", domain_model_method_table(groups), "",
-              "## Budget (mean per seed, all stages)", "", budget_table(groups), "",
+                      f"<= saturated)", "", render_bin_table(g.frontier) + warning_block(g), ""]
+        if g.u_points:
+            parts += [f"### Inverted U (bins: {g.u_source}; x = the baseline's pass@1 in the bin, y = the gain over "
+                      f"that baseline)", "", render_u_table(g.u_points) + warning_block(g), ""]
+            if g.u_contrasts:
+                parts += ["Contrast per condition (bins ordered by the baseline's pass@1; Holm over the conditions):",
+                          ""] + [f"- {u.line()}" for u in g.u_contrasts] + [""]
+    parts += ["## Domain × model × method", "", domain_model_method_table(groups) + warned, "",
+              "## Budget (mean per seed, all stages)", "", budget_table(groups) + warned, "",
               "## What the teacher sees", "", teacher_table(groups), "",
-              "## Path diversity (mean over problems [95% bootstrap CI])", "", render_diversity_table(diversity), ""]
+              "## Path diversity of correct solutions, per condition (docs/diversity.md; mean over problems "
+              "[95% bootstrap CI over problems])", "", render_diversity_table(diversity) + warned, ""]
     if images:
-        parts += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
+        parts += ["## Plots (PNG; SVG and PDF beside each)", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     return "\n".join(parts)
 
 
 def write_plots(groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySummary], out_dir: Path) -> list[Path]:
+    """Each plot as PNG (for the markdown) with SVG and PDF beside it; returns the PNG paths."""
     return [plots.plot_gains(groups, out_dir / "gains.png"),
             plots.plot_inverted_u(groups, out_dir / "inverted_u.png"),
             plots.plot_levels(groups, out_dir / "levels.png"),
@@ -135,12 +153,29 @@ def write_plots(groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySu
             plots.plot_diversity(diversity, out_dir / "diversity.png")]
 
 
+def _writable_dir(out: Path) -> None:
+    """Fail before any work is written when `out` cannot take the report, naming the fix (--out)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".formalpi-write-probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise RunStoreError(f"report: cannot write into {out} ({e.strerror or e}); the run directory may be "
+                            f"read-only: pass --out DIR to write the report somewhere else") from None
+
+
 def save_report(groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySummary], out_dir: str | Path,
                 opts: ReportOptions = ReportOptions()) -> Path:
-    """Write report.md (and the PNGs unless opts.plots is off) into out_dir; returns report.md's path."""
+    """Write report.md, results.json, the tables as CSV and (unless opts.plots is off) the plots into out_dir;
+    returns report.md's path."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    _writable_dir(out)
     images = write_plots(groups, diversity, out) if opts.plots else []
+    write_json(out / "results.json", report_results(groups, diversity, {
+        "reference": opts.reference, "band": [opts.band.low, opts.band.high], "n_boot": opts.n_boot,
+        "bootstrap_seed": opts.seed, "confidence": 0.95}))
+    write_report_csvs(groups, diversity, out)
     path = out / "report.md"
     path.write_text(render_markdown(groups, diversity, images, opts))
     return path

@@ -2,10 +2,15 @@
 
 - mean ± std across seeds and a 95% CI from Student's t over seeds;
 - a paired bootstrap over problems, nested over seeds, for the difference of two conditions (CI and p-value);
-- McNemar's exact test for single-seed paired comparisons;
+- McNemar's exact test for single-seed paired comparisons (scipy's exact binomial test on the discordant pairs);
 - Holm's correction across a family of comparisons;
-- the one-line verdict "overlaps / separated at 95%".
+- the one-line verdict "overlaps / separated at 95%", decided on the Holm-adjusted p-value, so that running more
+  comparisons never makes a separation easier to claim.
+Two different intervals are printed and each says which it is: the tables' "95% CI (t over seeds)" is Student's t
+over the per-seed gains (how much the gain moves from seed to seed); the comparison lines' "95% paired-bootstrap
+CI" resamples problems nested in seeds (it also counts the problem draw), and is the one the verdict goes with.
 Values are in percentage points (pp) wherever they are printed.
+Only numpy and scipy are needed (both core dependencies): the report works on a core install.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats as sps
 from scipy.special import gammaln
-from statsmodels.stats.multitest import multipletests
 
 from formalpi.errors import FormalpiError
 from formalpi.records import EvalRecord
@@ -292,10 +296,19 @@ def _missing(m: CorrectnessMatrix, seed: int) -> CorrectnessMatrix:
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-adjusted p-values for a family of comparisons (same order as given)."""
-    if len(p_values) == 0:
+    """Holm-adjusted p-values for a family of comparisons (same order as given): the i-th smallest of m p-values
+    becomes max over j <= i of min(1, (m - j + 1) * p_(j)) (Holm 1979, step-down, made monotone)."""
+    p = np.asarray(p_values, dtype=float)
+    if p.size == 0:
         return []
-    return [float(x) for x in multipletests(list(p_values), method="holm")[1]]
+    if np.any((p < 0) | (p > 1)) or np.any(np.isnan(p)):
+        raise AnalysisError(f"Holm: p-values must lie in [0, 1] (got {list(p_values)})")
+    order = np.argsort(p, kind="stable")
+    m = p.size
+    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = stepped
+    return [float(x) for x in out]
 
 
 # ---- verdicts ----------------------------------------------------------------------------------------------
@@ -308,21 +321,32 @@ class Separation(str, Enum):
 
 @dataclass(frozen=True)
 class Comparison:
+    """One condition against the reference: the paired bootstrap, and its p-value Holm-adjusted over the family
+    of `family_size` comparisons made against the same reference."""
+
     condition: str
     reference: str
     result: BootstrapResult
     p_holm: float
+    family_size: int = 1
+
+    @property
+    def alpha(self) -> float:
+        return 1.0 - self.result.confidence
 
     @property
     def separation(self) -> Separation:
-        return Separation.SEPARATED if self.result.separated else Separation.OVERLAPS
+        """Separated only when the Holm-adjusted p-value is below alpha AND the unadjusted interval excludes 0
+        (the two agree except at the margin, where the bootstrap's +1 correction and the percentile interval can
+        differ; requiring both never calls a separation that either one denies)."""
+        return Separation.SEPARATED if (self.p_holm < self.alpha and self.result.separated) else Separation.OVERLAPS
 
     def line(self) -> str:
         r = self.result
         pct = round(100 * r.confidence)
-        return (f"{self.condition} vs {self.reference}: {r.diff:+.1f} pp, {pct}% CI [{r.ci[0]:+.1f}, {r.ci[1]:+.1f}] "
-                f"(paired bootstrap over {r.n_problems} problems x {r.n_seeds} seeds, p={r.p_value:.3g}, "
-                f"Holm p={self.p_holm:.3g}): {self.separation.value} at {pct}%")
+        return (f"{self.condition} vs {self.reference}: {r.diff:+.1f} pp, {pct}% paired-bootstrap CI "
+                f"[{r.ci[0]:+.1f}, {r.ci[1]:+.1f}] ({r.n_problems} problems x {r.n_seeds} seeds, p={r.p_value:.3g}, "
+                f"Holm p={self.p_holm:.3g} over {self.family_size}): {self.separation.value} at {pct}%")
 
 
 def compare_family(matrices: Mapping[str, CorrectnessMatrix], reference: str, *, n_boot: int = 2000, seed: int = 0,
@@ -335,4 +359,37 @@ def compare_family(matrices: Mapping[str, CorrectnessMatrix], reference: str, *,
     results = [compare(matrices[c], matrices[reference], n_boot=n_boot, seed=seed, confidence=confidence)
                for c in others]
     adjusted = holm([r.p_value for r in results])
-    return [Comparison(c, reference, r, p) for c, r, p in zip(others, results, adjusted)]
+    return [Comparison(c, reference, r, p, len(others)) for c, r, p in zip(others, results, adjusted)]
+
+
+@dataclass(frozen=True)
+class SeedMcNemar:
+    """McNemar's exact test of `condition` against `reference` on one seed (each problem's first sample), with the
+    p-value Holm-adjusted over the conditions compared on that seed."""
+
+    condition: str
+    reference: str
+    seed: int
+    result: McNemarResult
+    p_holm: float
+
+
+def mcnemar_family(matrices: Mapping[str, CorrectnessMatrix], reference: str) -> list[SeedMcNemar]:
+    """Every other condition against `reference`, seed by seed (the seeds both have); Holm within each seed."""
+    if reference not in matrices:
+        raise AnalysisError(f"reference condition {reference!r} is not among the runs "
+                            f"({', '.join(sorted(matrices))}); pick one with --reference")
+    ref = matrices[reference]
+    by_seed: dict[int, list[tuple[str, McNemarResult]]] = {}
+    for cond, m in matrices.items():
+        if cond == reference:
+            continue
+        for seed in m.seeds:
+            if seed in ref.seeds:
+                by_seed.setdefault(seed, []).append((cond, mcnemar_seed(m, ref, seed)))
+    out = []
+    for seed in sorted(by_seed):
+        tests = by_seed[seed]
+        for (cond, res), p in zip(tests, holm([r.p_value for _, r in tests])):
+            out.append(SeedMcNemar(cond, reference, seed, res, p))
+    return out

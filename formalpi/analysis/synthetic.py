@@ -5,8 +5,9 @@ They are written through the real RunStore and records, so the analyses read the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,17 +18,27 @@ from formalpi.runs import RunStore
 
 def write_run(runs_dir: str | Path, experiment: str, seed: int, records: Sequence[EvalRecord], *,
               condition: str = "try_again", method: str = "retry", domain: str = "math", model: str = "tiny",
-              dataset: str = "arith", retries: int = 1, base_records: Sequence[EvalRecord] = ()) -> RunStore:
-    """One seed directory: manifest (a real ExperimentConfig dump), eval.jsonl and optionally base_eval.jsonl."""
+              dataset: str = "arith", retries: int = 1, base_records: Sequence[EvalRecord] = (),
+              train_split: str = "train", round_records: Sequence[Sequence[EvalRecord]] = (),
+              manifest_extra: Mapping[str, Any] | None = None) -> RunStore:
+    """One seed directory: manifest (a real ExperimentConfig dump, plus `manifest_extra` keys), eval.jsonl and
+    optionally base_eval.jsonl. `round_records`: the evals of the rounds before the last (eval_r0.jsonl, …), the
+    engine's layout for an iterative run of len(round_records) + 1 rounds whose last round is `records`."""
     cfg = ExperimentConfig(name=experiment, domain=domain, method=method, condition=condition, seeds=[seed])
     cfg.model.path = model
     cfg.data.dataset = dataset
+    cfg.data.train_split = train_split
     cfg.retry.k = retries
+    cfg.retry.rounds = len(round_records) + 1
     store = RunStore.open(runs_dir, experiment, seed, cfg.model_dump(mode="json"), fingerprint=cfg.fingerprint())
     store.append("eval", records)
     if base_records:
         store.append("base_eval", base_records)
+    for k, recs in enumerate(round_records):
+        store.append(f"eval_r{k}", recs)
     store.mark_done("eval", count=len(records))
+    if manifest_extra:
+        store.annotate(**manifest_extra)
     return store
 
 

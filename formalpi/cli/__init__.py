@@ -19,7 +19,7 @@ from rich.markup import escape  # noqa: E402
 
 from formalpi.cli import analysis, data, experiments, lean, lean_experiments
 from formalpi.cli._common import console
-from formalpi.errors import FormalpiError
+from formalpi.errors import EXTRA_OF_MODULE, FormalpiError, MissingExtra
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Privileged information in LLM post-training, with strict Lean 4 verification.")
@@ -32,9 +32,19 @@ lean_experiments.register(app)
 
 def main() -> None:
     try:
-        app()
+        try:
+            app()
+        except ModuleNotFoundError as e:  # an optional part reached without its extra: one line, not a traceback
+            top = (e.name or "").split(".")[0]
+            if top not in EXTRA_OF_MODULE:
+                raise
+            raise MissingExtra(top, "this command") from None
+    except PermissionError as e:  # an output the user cannot write (a read-only checkout, someone else's runs/)
+        console.print(f"[bold red]error:[/] cannot write {escape(str(e.filename or ''))} ({escape(e.strerror or '')}); "
+                      "choose a writable output: --runs-dir, --out or --set runs_dir=...", highlight=False)
+        sys.exit(2)
     except FormalpiError as e:
-        # escaped: a message naming an extra ('formalpi[vllm]') is not a rich style tag
+        # escape: messages name extras such as 'formalpi[vllm]', which rich would read as a style tag and drop
         console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(2)
 

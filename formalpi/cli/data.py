@@ -16,6 +16,7 @@ app = typer.Typer(no_args_is_help=True, help="Fetch benchmark datasets (MATH-500
 
 # name -> "module:function"; each fetcher takes the destination dir and returns the file it wrote
 FETCHERS = {
+    "math": "domains.math:fetch_math",  # MATH train (7,500) + MATH-500 as its test split
     "math500": "domains.math:fetch_math500",
     "humaneval": "domains.code:fetch_humaneval",
     "mbpp": "domains.code:fetch_mbpp",

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from formalpi.cli._common import console, parse_seeds, progress, stage_progress
+from formalpi.errors import require_module
 
 tiny_app = typer.Typer(no_args_is_help=True, help="The built-in tiny model (Qwen3 architecture, trained on arith).")
 
@@ -38,6 +39,19 @@ def tiny_train(force: bool = typer.Option(False, help="retrain from the seed (ig
     console.print(table)
 
 
+def require_scale_extras(scale) -> None:
+    """The optional packages the scale-out flags need, checked before any work (not in a launched subprocess)."""
+    from formalpi.engine.launch import Launcher, Strategy
+    from formalpi.scaleout.ray_executor import Executor
+
+    if scale is None:
+        return
+    if scale.launcher is Launcher.ACCELERATE and scale.strategy in (Strategy.ZERO2, Strategy.ZERO3):
+        require_module("deepspeed", f"--strategy {scale.strategy.value}")
+    if scale.executor is Executor.RAY:
+        require_module("ray", "--executor ray")
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(tiny_app, name="tiny")
 
@@ -47,18 +61,27 @@ def register(root: typer.Typer) -> None:
              set_: Optional[List[str]] = typer.Option(None, "--set", help="override a config key: key=value")):
         """The headline experiment in miniature: tiny model, arith, baseline + 5 conditions x seeds."""
         from formalpi.analysis.report import render_condition_table, write_report
+        from formalpi.analysis.results import write_run_results
         from formalpi.demo import DEMO_CONDITIONS, demo_config, run_demo
+        from formalpi.engine.preflight import preflight
 
         seed_list = parse_seeds(seeds)
         base = demo_config([f"runs_dir={runs_dir!r}".replace("'", '"'), *(set_ or [])])
+        preflight(base, seed_list, runs_dir_flag="--runs-dir")
         t0 = time.perf_counter()
         total = len(seed_list) * (len(DEMO_CONDITIONS) + 1)
         with progress() as p:
-            overall = p.add_task("demo runs", total=total)
-            out = run_demo(seed_list, base, stage_progress(p), on_run=lambda *_: p.advance(overall))
+            overall = p.add_task("demo: runs finished (condition x seed)", total=total)
+
+            def finished(cfg, seed) -> None:  # each seed's results.json, then the overall bar
+                write_run_results(Path(cfg.runs_dir) / cfg.name / str(seed))
+                p.advance(overall)
+
+            out = run_demo(seed_list, base, stage_progress(p), on_run=finished)
         console.print(render_condition_table([out]), markup=False)
         report = write_report([out], out)
-        console.print(f"\nreport: {report}  (plots beside it)   wall time {time.perf_counter() - t0:.0f} s")
+        console.print(f"\nreport: {report}  (results.json, CSVs and plots beside it; results.json in each run "
+                      f"directory)   wall time {time.perf_counter() - t0:.0f} s")
 
     @root.command()
     def run(config: Path = typer.Argument(..., help="experiments/<name>.toml"),
@@ -70,16 +93,21 @@ def register(root: typer.Typer) -> None:
             executor: str = typer.Option("local", help="verification pools: local | ray (one actor per node)"),
             ray_address: Optional[str] = typer.Option(None, help="Ray cluster address ('auto' after ray start)")):
         """Run one experiment config over its seeds (resumes whatever is already in the run store)."""
+        from formalpi.analysis.results import write_run_results
         from formalpi.config import load_config
+        from formalpi.engine.preflight import preflight
         from formalpi.engine.run import run_experiment
         from formalpi.scaleout.cli_options import scale_from_flags
 
         scale = scale_from_flags(launcher, num_gpus, strategy, executor, ray_address)
+        require_scale_extras(scale)
         cfg = load_config(config, set_ or [])
         seed_list = parse_seeds(seeds) if seeds else cfg.seeds
+        preflight(cfg, seed_list)
         with progress() as p:
             for seed in seed_list:
                 result = run_experiment(cfg, seed, stage_progress(p), scale=scale)
+                write_run_results(result.store.root)  # results.json: metrics, budget, fingerprint of this seed
                 console.print(f"[bold]{cfg.name}[/] seed {seed}: " + ", ".join(
                     f"{k} {v.get('pass@1', float('nan')):.1f}" for k, v in result.summary.items()))
         console.print(f"runs in {Path(cfg.runs_dir) / cfg.name}; `formalpi report {Path(cfg.runs_dir) / cfg.name}`")

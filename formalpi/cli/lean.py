@@ -1,4 +1,4 @@
-"""`formalpi lean …`: setup, doctor, check, selftest, skeleton."""
+"""`formalpi lean …`: setup, doctor, check (a .lean file, stdin or a jsonl of proofs), selftest, skeleton."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from formalpi.cli import lean_skeleton
 from formalpi.cli._common import console, progress
@@ -58,11 +59,15 @@ def setup(project_dir: Optional[Path] = _PROJECT):
 
 
 def _checks_table(checks) -> Table:
+    from rich.markup import escape
+
+    from formalpi.lean.setup import doctor_rows
+
     table = Table(title="formalpi lean doctor")
-    for col in ("check", "ok", "found", "fix"):
+    for col in ("checks", "ok", "found", "fix (in this order)"):
         table.add_column(col, overflow="fold")
-    for c in checks:
-        table.add_row(c.name, "ok" if c.ok else "[bold red]MISSING[/]", c.detail, "" if c.ok else c.fix)
+    for r in doctor_rows(checks):  # checks that share one fix print once
+        table.add_row(escape(r.checks), "ok" if r.ok else "[bold red]MISSING[/]", escape(r.found), escape(r.fix))
     return table
 
 
@@ -71,7 +76,7 @@ def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] =
            workers: int = typer.Option(2, "--workers", min=1), timeout: float = _TIMEOUT):
     """Say exactly what is missing and the command that fixes it; then run the quick canary suite."""
     from formalpi.lean.selftest import mismatches, run_selftest_with_pool, selftest_table
-    from formalpi.lean.setup import doctor_checks
+    from formalpi.lean.setup import doctor_checks, doctor_rows
 
     checks = doctor_checks(project_dir)
     if repl_command is not None:  # a custom REPL (e.g. the double) does not need the toolchain checks
@@ -79,7 +84,8 @@ def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] =
     console.print(_checks_table(checks))
     failed = [c for c in checks if not c.ok]
     if failed:
-        console.print(f"[bold red]{len(failed)} check(s) failed[/]; fix them in order, then rerun "
+        fixes = len({r.fix for r in doctor_rows(checks) if not r.ok})
+        console.print(f"[bold red]{len(failed)} check(s) failed[/], {fixes} fix(es): run them in order, then rerun "
                       "`formalpi lean doctor` (the canary selftest is skipped until then)")
         raise typer.Exit(1)
     rows = run_selftest_with_pool(_config(project_dir, repl_command, workers, timeout), quick=True)
@@ -108,12 +114,54 @@ def selftest(quick: bool = typer.Option(False, "--quick", help="only the quick c
 
 
 @app.command()
-def check(file: Path = typer.Argument(..., help="jsonl of {name, proof} (name = a MiniF2F problem)"),
+def check(file: str = typer.Argument(..., help="a .lean file, `-` for Lean code on stdin, or a jsonl of "
+                                                "{name, proof} (name = a MiniF2F problem)"),
           minif2f: Optional[Path] = typer.Option(None, "--minif2f", help="MiniF2F jsonl (default: the data dir)"),
           out: Optional[Path] = typer.Option(None, "--out", help="write one {name, verdict} line per proof"),
+          header: Optional[str] = typer.Option(None, "--header", help="header for a .lean file or stdin (default: "
+                                                                      "its own leading imports, else import Mathlib)"),
           project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] = _REPL,
           workers: int = _WORKERS, timeout: float = _TIMEOUT):
-    """Verify a file of proofs against MiniF2F: progress bar, then counts per status and proofs/s."""
+    """Verify Lean code strictly: a .lean file or stdin (its own theorems; exit 1 unless valid), or a jsonl of
+    proofs of MiniF2F problems (progress bar, then counts per status and proofs/s)."""
+    if file == "-" or file.endswith(".lean"):
+        _check_code(file, header, out, _config(project_dir, repl_command, workers, timeout))
+        return
+    _check_jsonl(Path(file), minif2f, out, project_dir, repl_command, workers, timeout)
+
+
+def _check_code(file: str, header: Optional[str], out: Optional[Path], config) -> None:
+    import sys
+
+    from formalpi.lean.pool import LeanPool
+
+    if file == "-":
+        code, where = sys.stdin.read(), "<stdin>"
+    else:
+        try:
+            code, where = Path(file).read_text(encoding="utf-8"), file
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataError(f"{file}: cannot read a Lean file ({e})") from None
+    with LeanPool(config) as pool:
+        v = pool.check(code, header=header)
+    if out is not None:
+        out.write_text(json.dumps({"name": where, "verdict": v.model_dump(mode="json")}, ensure_ascii=False) + "\n")
+    table = Table(title=f"{where}: {v.status.value}")
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    table.add_row("status", Text(v.status.value, style="" if v.passed else "bold red"))
+    if v.reason:  # Text: Lean's messages hold `[...]`, which rich would read as markup
+        table.add_row("reason", Text(v.reason))
+    if v.feedback:
+        table.add_row("first error", Text(v.feedback))
+    table.add_row("axioms", Text(", ".join(v.axioms) or "none"))
+    table.add_row("time", f"{v.time_s:.2f}s")
+    console.print(table)
+    if not v.passed:
+        raise typer.Exit(1)
+
+
+def _check_jsonl(file: Path, minif2f, out, project_dir, repl_command, workers, timeout) -> None:
     from domains.lean import MINIF2F_FILE, load_minif2f
     from formalpi.lean.pi import read_proof_rows
     from formalpi.lean.pool import LeanPool

@@ -19,6 +19,7 @@ import typer
 
 from formalpi.cli._common import console, parse_seeds, progress, stage_progress
 from formalpi.config import ExperimentConfig, apply_overrides, config_from_dict
+from formalpi.engine.preflight import preflight
 from formalpi.errors import LeanUnavailable
 
 
@@ -45,7 +46,7 @@ def lean_base_config(name: str, model: str, *, train_split: str, eval_split: str
         "eval": {"n": eval_samples, "temperature": 1.0, "max_new_tokens": 4096,
                  "ks": sorted({k for k in ks if k <= eval_samples} | {1})},
     }
-    return config_from_dict(apply_overrides(data, list(overrides)), "skeleton-opsd flags / --set")
+    return config_from_dict(apply_overrides(data, list(overrides)), "the command's flags", list(overrides))
 
 
 def skeleton_opsd_configs(base: ExperimentConfig, condition: str, method: str) -> list[ExperimentConfig]:
@@ -114,8 +115,10 @@ def minif2f_eval(model: str = typer.Option(..., "--model", help="checkpoint path
     name = "minif2f_eval/" + (Path(model).name or "model")
     cfg = lean_base_config(name, model, train_split=split, eval_split=split, samples=1, eval_samples=samples,
                            ks=(1, 8, 32, samples), runs_dir=runs_dir, overrides=set_ or [])
+    seed_list = parse_seeds(seeds)
+    preflight(cfg, seed_list, model_key="--model", runs_dir_flag="--runs-dir")
     with progress() as p:
-        summaries = run_lean_configs([cfg], parse_seeds(seeds), pool, {}, stage_progress(p))
+        summaries = run_lean_configs([cfg], seed_list, pool, {}, stage_progress(p))
     for (_, seed), summary in summaries.items():
         row = summary["all"]
         console.print(f"MiniF2F {split}, seed {seed}, {int(row['problems'])} problems, {samples} samples: " + ", ".join(
@@ -154,6 +157,8 @@ def register(root: typer.Typer) -> None:
         used = method.value
         base = lean_base_config(name, model, train_split=train_split, eval_split=eval_split, samples=samples,
                                 eval_samples=eval_samples, ks=(1, 8, 32), runs_dir=runs_dir, overrides=set_ or [])
+        for cfg in skeleton_opsd_configs(base, condition.value, used):
+            preflight(cfg, seed_list, model_key="--model", runs_dir_flag="--runs-dir")
         extras = {"reference_proofs": load_proof_corpus(proof_corpus) if proof_corpus else {}}
         console.print(f"skeleton-opsd: condition {condition.value}, method {used}"
                       + f", {len(extras['reference_proofs'])} problems with corpus proofs")

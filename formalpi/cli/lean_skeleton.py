@@ -12,13 +12,20 @@ from formalpi.errors import DataError
 from formalpi.lean.skeleton import GOAL, NodeKind, ProofGraph, skeleton_of
 
 
-def write_png(graph: ProofGraph, path: Path) -> None:
-    """Draw the graph left to right by longest-path level (matplotlib + networkx; no graphviz binary)."""
+NODE_SIZE = 900  # points², the area of a node's disk
+
+
+def proof_graph_figure(graph: ProofGraph):
+    """Draw the graph left to right by longest-path level (matplotlib + networkx; no graphviz binary). The axes
+    are padded by a node's radius, so no disk is cut at the edge; labels are never clipped."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import math
+
     import matplotlib.pyplot as plt
     import networkx as nx
+    import numpy as np
 
     level: dict[str, int] = {}
     for n in nx.topological_sort(graph):
@@ -32,10 +39,30 @@ def write_png(graph: ProofGraph, path: Path) -> None:
     colour = {NodeKind.HYPOTHESIS: "#9ecae1", NodeKind.HAVE: "#fdd0a2", NodeKind.GOAL: "#a1d99b"}
     fig, ax = plt.subplots(figsize=(max(6, 2 * (max(level.values(), default=0) + 1)), max(4, 0.6 * len(graph))))
     nx.draw_networkx(graph, pos, ax=ax, node_color=[colour[graph.nodes[n]["kind"]] for n in graph],
-                     node_size=900, font_size=9, arrows=True)
+                     node_size=NODE_SIZE, font_size=9, arrows=True)
     ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    # pad each axis so a disk of radius r pixels centred on an extreme node stays inside the axes:
+    # pad = r * span / (axes_pixels - 2 r)  (data units), from span + 2 pad = axes_pixels * (data per pixel)
+    xy = np.array(list(pos.values()), dtype=float).reshape(-1, 2)
+    r_px = 1.2 * math.sqrt(NODE_SIZE) / 2 * fig.dpi / 72
+    for i, (set_lim, pixels) in enumerate(((ax.set_xlim, ax.bbox.width), (ax.set_ylim, ax.bbox.height))):
+        lo, hi = float(xy[:, i].min()), float(xy[:, i].max())
+        span = hi - lo if hi > lo else 1.0
+        pad = r_px * span / max(pixels - 2 * r_px, 1.0)
+        set_lim(lo - pad if hi > lo else lo - 0.5, hi + pad if hi > lo else hi + 0.5)
+    for artist in ax.get_children():
+        if hasattr(artist, "get_text"):
+            artist.set_clip_on(False)  # a long have name may be wider than its disk
+    return fig
+
+
+def write_png(graph: ProofGraph, path: Path) -> None:
+    """The drawing as an image; the format follows the suffix (.png, or .svg/.pdf for vector output)."""
+    import matplotlib.pyplot as plt
+
+    fig = proof_graph_figure(graph)
+    fig.savefig(path, dpi=200, bbox_inches="tight", pad_inches=0.1)
     plt.close(fig)
 
 

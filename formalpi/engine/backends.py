@@ -45,7 +45,7 @@ class Generator(Protocol):
         ...
 
 
-def _render_chat(tokenizer, turns: Sequence[tuple[str, str]], enable_thinking: bool | None = None) -> str:
+def render_chat(tokenizer, turns: Sequence[tuple[str, str]], enable_thinking: bool | None = None) -> str:
     """Chat-template rendering with an open assistant turn; plain "role: text" lines when there is none.
 
     `enable_thinking` is handed to the template (Qwen3's switch: False renders an empty think block, so the model
@@ -77,6 +77,9 @@ def release(generator) -> None:
     close = getattr(generator, "close", None)
     if close is not None:
         close()
+
+
+_render_chat = render_chat  # the old private name, for callers not yet moved to `render_chat`
 
 
 def resolve_device(device: str) -> str:
@@ -119,7 +122,7 @@ class HFGenerator:
         return cls(model, tok, batch_size=batch_size, enable_thinking=enable_thinking)
 
     def chat_prompt(self, turns: Sequence[tuple[str, str]]) -> str:
-        return _render_chat(self.tokenizer, turns, self.enable_thinking)
+        return render_chat(self.tokenizer, turns, self.enable_thinking)
 
     def close(self) -> None:
         import gc
@@ -233,7 +236,7 @@ class VLLMGenerator:
         self.stops = stop_token_ids(self.tokenizer)
 
     def chat_prompt(self, turns: Sequence[tuple[str, str]]) -> str:
-        return _render_chat(self.tokenizer, turns, self.enable_thinking)
+        return render_chat(self.tokenizer, turns, self.enable_thinking)
 
     def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
@@ -285,9 +288,8 @@ class VLLMGenerator:
 def load_generator(path: str, backend: str = "hf", dtype: str = "auto", device: str = "auto",
                    batch_size: int = 256, *, enable_thinking: bool | None = None,
                    vllm: "VLLMConfig | None" = None) -> Generator:
-    from formalpi.tiny import resolve_model_path
-
-    path = resolve_model_path(path)
+    """`path`: a model directory or hub id ("tiny" is resolved by the caller: formalpi.tiny.resolve_model_path,
+    which this layer must not import: tiny imports the engine)."""
     if backend == "vllm":
         return VLLMGenerator(path, dtype=dtype, opts=vllm, enable_thinking=enable_thinking)
     return HFGenerator.from_pretrained(path, dtype=dtype, device=device, batch_size=batch_size,

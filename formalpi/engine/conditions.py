@@ -2,8 +2,10 @@
 
 A condition is one small function `(ctx: PIContext) -> str | None`: the text the model is shown after a failed
 attempt (its second user turn), or None for "no retry for this attempt". Controls are conditions too, so every
-row of the seed's tables is one config flag (`condition = "gold"`). Domain-specific conditions live next to their
-domain (`formalpi/lean/pi.py`, `domains/code.py`) and register themselves here.
+row of the seed's tables is one config flag (`condition = "gold"`). `REGISTRY` holds the generic conditions;
+domain-specific ones live next to their domain (`formalpi/lean/pi.py`, `domains/code.py`), are made with `define`
+(which does not register) and reach the engine through the domain adapter (`Domain.conditions()`, looked up by
+`get_condition(name, domain)`): the engine never imports a domain module.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from formalpi.domain import domain_conditions
 from formalpi.errors import ConfigError, DataError
 from formalpi.records import Attempt, Problem, Verdict
 
@@ -69,47 +72,65 @@ class Condition:
         return [lo if n == 1 else round(lo + (hi - lo) * j / (n - 1), 6) for j in range(n)]
 
 
-REGISTRY: dict[str, Condition] = {}
+REGISTRY: dict[str, Condition] = {}  # the generic conditions (every domain's own come from Domain.conditions())
 
 
-def register(name: str, *, domains: set[str] | None = None, first_attempts: bool = False,
-             sample_multiplier: int = 1, retries: bool = True, samples: int | None = None,
-             temperature_range: tuple[float, float] | None = None, frontier_only: bool = False,
-             fresh_context: bool = False, needs: set[str] | None = None) -> Callable[[PIFunction], PIFunction]:
-    """Decorator: the function's docstring is the condition's description (what the model sees)."""
+def make_condition(name: str, fn: PIFunction, *, domains: set[str] | None = None, first_attempts: bool = False,
+                   sample_multiplier: int = 1, retries: bool = True, samples: int | None = None,
+                   temperature_range: tuple[float, float] | None = None, frontier_only: bool = False,
+                   fresh_context: bool = False, needs: set[str] | None = None) -> Condition:
+    """A Condition from its PI function; the function's docstring is the description (what the model sees)."""
+    return Condition(
+        name=name, pi=fn if retries else None, description=(fn.__doc__ or "").strip().split("\n\n")[0],
+        domains=frozenset(domains or {"math", "code", "lean"}), first_attempts=first_attempts,
+        sample_multiplier=sample_multiplier, samples=samples, temperature_range=temperature_range,
+        frontier_only=frontier_only, fresh_context=fresh_context, needs=frozenset(needs or ()))
+
+
+def define(name: str, **flags: Any) -> Callable[[PIFunction], PIFunction]:
+    """Decorator for a domain's own condition: the Condition is attached as `fn.condition`, NOT registered; the
+    domain returns it from `Domain.conditions()`."""
 
     def deco(fn: PIFunction) -> PIFunction:
-        REGISTRY[name] = Condition(
-            name=name, pi=fn if retries else None, description=(fn.__doc__ or "").strip().split("\n\n")[0],
-            domains=frozenset(domains or {"math", "code", "lean"}), first_attempts=first_attempts,
-            sample_multiplier=sample_multiplier, samples=samples, temperature_range=temperature_range,
-            frontier_only=frontier_only, fresh_context=fresh_context, needs=frozenset(needs or ()))
+        fn.condition = make_condition(name, fn, **flags)  # type: ignore[attr-defined]
         return fn
 
     return deco
 
 
-def get_condition(name: str, domain: str | None = None) -> Condition:
-    _load_domain_conditions()
-    if name not in REGISTRY:
-        raise ConfigError(f"condition: unknown condition {name!r}; known: {', '.join(sorted(REGISTRY))}")
-    cond = REGISTRY[name]
-    if domain is not None and domain not in cond.domains:
-        raise ConfigError(f"condition: {name!r} is not defined for domain {domain!r} "
+def register(name: str, **flags: Any) -> Callable[[PIFunction], PIFunction]:
+    """Decorator for a generic condition (this module only): made as `define` does and added to REGISTRY."""
+
+    def deco(fn: PIFunction) -> PIFunction:
+        REGISTRY[name] = make_condition(name, fn, **flags)
+        return fn
+
+    return deco
+
+
+def available_conditions(domain: "str | Any | None" = None) -> dict[str, Condition]:
+    """The generic conditions plus the ones `domain` (a name or a Domain) defines itself."""
+    out = dict(REGISTRY)
+    if domain is not None:
+        out.update({c.name: c for c in domain_conditions(domain)})
+    return out
+
+
+def get_condition(name: str, domain: "str | Any | None" = None) -> Condition:
+    """The condition `name` for `domain` (a domain name or a Domain object; None: the generic ones only)."""
+    known = available_conditions(domain)
+    if name not in known:
+        where = f" for domain {_domain_name(domain)!r}" if domain is not None else ""
+        raise ConfigError(f"condition: unknown condition {name!r}{where}; known: {', '.join(sorted(known))}")
+    cond = known[name]
+    if domain is not None and _domain_name(domain) not in cond.domains:
+        raise ConfigError(f"condition: {name!r} is not defined for domain {_domain_name(domain)!r} "
                           f"(it is for {', '.join(sorted(cond.domains))})")
     return cond
 
 
-def _load_domain_conditions() -> None:
-    """Import the modules whose conditions register themselves (each is optional at import time)."""
-    import importlib
-
-    for mod in ("formalpi.lean.pi", "domains.code"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:  # a real missing dependency inside the module is an error
-                raise
+def _domain_name(domain: "str | Any") -> str:
+    return domain if isinstance(domain, str) else domain.name
 
 
 def retry_turns(prompt: str, attempt: Attempt, pi: str) -> list[tuple[str, str]]:
@@ -191,17 +212,48 @@ def rejection(ctx: PIContext) -> None:
 _BOXED_TAIL = re.compile(r"\s*\\boxed\{.*$", re.S)
 
 
+_ONE_OP = re.compile(r"(\d+)([+\-*])(\d+)")
+
+
+def _place_value_step(expr: str) -> str | None:
+    """A first step for a one-operation integer expression that does not compute it: split a two-digit operand
+    into tens and units (`47*3=40*3+7*3`, `11+25=11+20+5`, `85-27=85-20-7`). None when no operand splits."""
+    m = _ONE_OP.fullmatch(expr)
+    if m is None:
+        return None
+    a, op, b = m.groups()
+
+    def split(n: str) -> tuple[int, int] | None:
+        tens, units = int(n) // 10 * 10, int(n) % 10
+        return (tens, units) if tens and units else None
+
+    if (p := split(b)) is not None:
+        rest = {"+": f"{a}+{p[0]}+{p[1]}", "-": f"{a}-{p[0]}-{p[1]}", "*": f"{a}*{p[0]}+{a}*{p[1]}"}[op]
+        return f"{expr}={rest}"
+    if (p := split(a)) is not None:
+        rest = {"+": f"{p[0]}+{p[1]}+{b}", "-": f"{p[0]}+{p[1]}-{b}", "*": f"{p[0]}*{b}+{p[1]}*{b}"}[op]
+        return f"{expr}={rest}"
+    return None
+
+
 def first_step_of(solution: str) -> str | None:
-    """The first step of a worked solution: for an `a=b=c` chain (arith), `a=b`; else its first sentence or line
-    (MATH). None for an empty solution. A one-step chain is returned whole (its first step IS the answer)."""
+    """The first step of a worked solution: for an `a=b=c` chain (arith), `a=b`; for a one-operation chain `a=c`
+    (whose only step IS the answer) a place-value split of an operand instead; else the first sentence or line
+    (MATH). None for an empty solution or a one-operation chain with nothing to split."""
     text = _BOXED_TAIL.sub("", solution).strip().rstrip(".=").strip()
     if not text:
         return None
     if re.fullmatch(r"[^\s=]+(=[^\s=]+)+", text):  # an arith chain: one operation per `=`
         parts = text.split("=")
-        return "=".join(parts[:2])
+        return "=".join(parts[:2]) if len(parts) > 2 else _place_value_step(parts[0])
     first = re.split(r"(?<=[.!?]\$)\s+|(?<=[.!?])\s+(?=[A-Z$\\])|\n", text, maxsplit=1)[0].strip()
     return first.rstrip(".=").strip() or None
+
+
+def reveals(text: str, answer: str) -> bool:
+    """Whether `text` contains `answer` as a whole token (not inside a longer number or word)."""
+    answer = answer.strip()
+    return bool(answer) and re.search(rf"(?<![\w.]){re.escape(answer)}(?![\w.])", text) is not None
 
 
 @register("first_step", domains={"math"})
@@ -209,10 +261,13 @@ def first_step(ctx: PIContext) -> str | None:
     """The failure bit and the first step of the reference solution: "Your answer is incorrect. Hint: the first step
     is 9+16*8=9+128. Try again."
 
-    From `problem.meta["solution"]` (arith: the first reduction; MATH: the first sentence). None (no retry) when
-    the problem has no worked solution."""
+    From `problem.meta["solution"]` (arith: the first reduction, or a place-value split for one-operation
+    problems; MATH: the first sentence). None (no retry) when the problem has no worked solution or when its
+    first step would contain the gold answer: the hint never gives the answer away."""
     step = first_step_of(ctx.problem.meta.get("solution") or "")
-    return None if step is None else f"{FAILED} Hint: the first step is {step}. {TRY_AGAIN}"
+    if step is None or reveals(step, ctx.problem.gold):
+        return None
+    return f"{FAILED} Hint: the first step is {step}. {TRY_AGAIN}"
 
 
 def load_cross_model(path: str | Path) -> dict[str, dict[str, str]]:
@@ -279,10 +334,18 @@ def answer_only(ctx: PIContext) -> str:
 # ---- matched controls (no PI content: they isolate sample count, temperature and problem choice) -----------
 
 
-@register("double_sample", fresh_context=True)
-def double_sample(ctx: PIContext) -> str:
+@register("double_sample", first_attempts=True, retries=False, samples=16)
+def double_sample(ctx: PIContext) -> None:
+    """Nothing: no retry. N=16 independent first-attempt samples per problem (the seed's double-sample control),
+    SFT on the correct ones: more samples instead of PI."""
+    return None
+
+
+@register("double_sample_matched", fresh_context=True)
+def double_sample_matched(ctx: PIContext) -> str:
     """Nothing: each failed attempt gets a second, independent sample from the problem alone (no failed attempt,
-    no failure bit); verified second samples are trained on as retries are (up to 2N samples)."""
+    no failure bit); verified second samples are trained on as retries are (the retry rows' sample budget:
+    N + one per failure)."""
     return ""
 
 

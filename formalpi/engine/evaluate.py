@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from domains.base import Domain
+from formalpi.domain import Domain
 from formalpi.engine.backends import Generator, SamplingParams
 from formalpi.records import EvalRecord, Problem
 from formalpi.runs import RunStore

@@ -31,12 +31,13 @@ from typing import Any
 
 import torch
 
-from domains.base import Domain
 from formalpi.config import ExperimentConfig, GRPOConfig
+from formalpi.domain import Domain
 from formalpi.engine.conditions import Condition, PIContext, get_condition
 from formalpi.engine.opsd import (
     TeacherContext, completion_logits, is_peft, load_student, pack, render, resolve_teacher_context, save_model,
     teacher_turns)
+from formalpi.engine.stages import stage, train_problems
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, Problem, Record, Verdict
 from formalpi.runs import RunStore
@@ -71,7 +72,9 @@ class IPRSRewards:
     """The two reward functions TRL calls: `verifier` first (it caches the verdicts), then `shaping`."""
 
     def __init__(self, domain: Domain, condition: Condition, kind: TeacherContext, problems: Sequence[Problem],
-                 policy, tokenizer, cfg: GRPOConfig, seed: int, extras: Mapping[str, Any] | None = None):
+                 policy, tokenizer, cfg: GRPOConfig, seed: int, extras: Mapping[str, Any] | None = None,
+                 store: RunStore | None = None):
+        self.store = store  # where the budget goes (stage "grpo"): samples, tokens, verifier calls
         self.domain, self.condition, self.kind, self.cfg, self.seed = domain, condition, kind, cfg, seed
         self.problems = list(problems)
         self.by_id = {p.id: p for p in problems}
@@ -92,6 +95,12 @@ class IPRSRewards:
         texts = [self._text(c) for c in completions]
         verdicts = self.domain.verify_many([self.by_id[pid] for pid in problem_id], texts)
         self._verdicts = {(pid, t): v for pid, t, v in zip(problem_id, texts, verdicts)}
+        if self.store is not None:  # TRL calls the verifier once per generated completion: the step's budget
+            generated = sum(len(ids) for ids in completion_ids)
+            prompt_tokens = sum(len(render(self.tok, [("user", self.domain.prompt(self.by_id[pid]))]))
+                                for pid in problem_id)
+            self.store.add_budget("grpo", samples=len(texts), completion_tokens=generated,
+                                  train_tokens=prompt_tokens + generated, verifier_calls=len(texts))
         if self.cfg.reward == "graded":
             return [float(v.score) for v in verdicts]
         return [1.0 if v.passed else 0.0 for v in verdicts]
@@ -105,6 +114,8 @@ class IPRSRewards:
             verdict = self._verdicts.get((pid, text))
             if verdict is None:  # verifier not called first (reordered reward functions): check here
                 verdict = self.domain.verify_many([p], [text])[0]
+                if self.store is not None:
+                    self.store.add_budget("grpo", verifier_calls=1)
             prompt = self.domain.prompt(p)
             attempt = Attempt(id=f"{pid}|grpo|{i}", problem_id=pid, prompt=prompt, completion=text, seed=self.seed)
             ctx = PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed, problems=self.problems,
@@ -164,7 +175,8 @@ def keep_steps_upto(store: RunStore, step: int) -> None:
 
 
 def build_trainer(cfg: ExperimentConfig, seed: int, domain: Domain, model_path: str, problems: Sequence[Problem],
-                  output_dir: Path, extras: Mapping[str, Any] | None = None, callbacks=()):
+                  output_dir: Path, extras: Mapping[str, Any] | None = None, callbacks=(),
+                  store: RunStore | None = None):
     """(TRL GRPOTrainer, IPRSRewards) for `cfg.grpo` on `problems`; the policy is LoRA-wrapped per `cfg.train`."""
     from datasets import Dataset
     from trl import GRPOConfig as TRLGRPOConfig
@@ -173,14 +185,14 @@ def build_trainer(cfg: ExperimentConfig, seed: int, domain: Domain, model_path: 
     from formalpi.engine.backends import resolve_device
 
     g = cfg.grpo
-    condition = get_condition(cfg.condition, cfg.domain)
+    condition = get_condition(cfg.condition, domain)
     if condition.pi is None and g.shaping_lambda > 0:
         raise ConfigError(f"condition: {cfg.condition!r} shows no PI, so there is no shaping term; choose a "
                           f"condition with PI or set grpo.shaping_lambda = 0")
     kind = resolve_teacher_context("auto", condition.name)
     device = resolve_device(cfg.model.device)
     policy, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
-    rewards = IPRSRewards(domain, condition, kind, problems, policy, tok, g, seed, extras)
+    rewards = IPRSRewards(domain, condition, kind, problems, policy, tok, g, seed, extras, store=store)
     funcs, weights = [rewards.verifier], [1.0]
     if g.shaping_lambda > 0:
         funcs.append(rewards.shaping)
@@ -209,19 +221,17 @@ def train_iprs(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain
     """The `grpo` stage: GRPO with PI reward shaping; a merged checkpoint. Returns its path."""
     import logging
 
-    from formalpi.engine.run import load_problems, stage
-
     ckpt = store.root / CHECKPOINT_DIR
     if store.is_done("grpo"):
         return str(ckpt)
-    problems = load_problems(domain, cfg, cfg.data.train_split, cfg.data.train_limit)
+    problems = train_problems(domain, cfg, seed)
     trainer_dir = store.root / TRAINER_DIR
     resume, at = last_checkpoint(trainer_dir)
     keep_steps_upto(store, at)
     logging.getLogger("transformers").setLevel(logging.ERROR)
     trainer, rewards = build_trainer(cfg, seed, domain, model_path, problems, trainer_dir, extras,
-                                     callbacks=[_step_logger(store)])
-    advance = progress(f"grpo ({cfg.condition}, seed {seed})", cfg.grpo.steps)
+                                     callbacks=[_step_logger(store)], store=store)
+    advance = progress(f"GRPO steps ({cfg.condition}, seed {seed})", cfg.grpo.steps)
     advance(at)
     with stage(store, "grpo"):
         out = trainer.train(resume_from_checkpoint=resume)

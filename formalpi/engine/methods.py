@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from domains.base import Domain
 from formalpi.config import ExperimentConfig
+from formalpi.domain import Domain
 from formalpi.errors import ConfigError
 from formalpi.runs import RunStore
 

@@ -55,10 +55,11 @@ from typing import Any
 
 import torch
 
-from domains.base import Domain
 from formalpi.config import ExperimentConfig, OPSDConfig, TrainConfig
+from formalpi.domain import Domain
 from formalpi.engine.conditions import Condition, PIContext, get_condition, retry_turns
-from formalpi.engine.evaluate import chunk_seed
+from formalpi.engine.evaluate import chunk_seed, evaluate
+from formalpi.engine.stages import make_generator, stage, train_problems
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, EvalRecord, Problem, Record
 from formalpi.runs import RunStore
@@ -270,9 +271,9 @@ def sample_completion_ids(model, tok, prompts: Sequence[str], *, n: int, max_new
 
 def render_text(tok, turns: Sequence[tuple[str, str]]) -> str:
     """The chat-template rendering every generator uses (open assistant turn at the end)."""
-    from formalpi.engine.backends import _render_chat
+    from formalpi.engine.backends import render_chat
 
-    return _render_chat(tok, turns)
+    return render_chat(tok, turns)
 
 
 def render(tok, turns: Sequence[tuple[str, str]]) -> list[int]:
@@ -289,6 +290,7 @@ class OPSDStep(Record):
     loss: float
     teacher_pi_kl: float | None  # None when no sample of the step had a teacher context
     tokens: int  # completion tokens in the loss
+    generated_tokens: int = 0  # completion tokens the student sampled (all samples, trained or not)
     samples: int  # student samples drawn
     trained_samples: int  # samples with a teacher context (in the loss)
     solved: int  # student samples the verifier accepted
@@ -345,8 +347,10 @@ class OPSDSession:
             if turns is not None and ids:
                 rows.append((plain[i], render(tok, turns), ids))
         solved = sum(v.passed for v in verdicts)
+        generated = sum(len(ids) for _, _, ids in flat)
         if not rows:  # nothing to distil this step: no optimizer step, but the step is recorded
-            return OPSDStep(step=step, loss=0.0, teacher_pi_kl=None, tokens=0, samples=len(flat), trained_samples=0,
+            return OPSDStep(step=step, loss=0.0, teacher_pi_kl=None, tokens=0, generated_tokens=generated,
+                            samples=len(flat), trained_samples=0,
                             solved=solved, problem_ids=[p.id for p in problems],
                             wall_s=round(time.perf_counter() - t0, 3))
         comps = [c for _, _, c in rows]
@@ -365,7 +369,7 @@ class OPSDSession:
         self.teacher.update()
         pi_kl = masked_mean(kl(t_pi, t_plain), mask).item()
         return OPSDStep(step=step, loss=loss.item(), teacher_pi_kl=pi_kl, tokens=int(mask.sum().item()),
-                        samples=len(flat), trained_samples=len(rows), solved=solved,
+                        generated_tokens=generated, samples=len(flat), trained_samples=len(rows), solved=solved,
                         problem_ids=[p.id for p in problems], wall_s=round(time.perf_counter() - t0, 3))
 
 
@@ -385,18 +389,16 @@ def select_frontier(problems: Sequence[Problem], rates: Mapping[str, float], low
 def frontier_problems(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
                       problems: Sequence[Problem], progress) -> list[Problem]:
     """Estimate base solve rates (stage `frontier`, seeds seed + frontier_seed_offset) and keep the band."""
-    from formalpi.engine.evaluate import evaluate
-    from formalpi.engine.run import _generator
-
     o = cfg.opsd
     if store.is_done(FRONTIER_STAGE):
         records = store.read(FRONTIER_STAGE, EvalRecord)
     else:
-        gen = _generator(cfg, model_path)
+        gen = make_generator(cfg, model_path)
         records = evaluate(gen, domain, problems, n=o.frontier_n, temperature=cfg.sampling.temperature,
                            top_p=cfg.sampling.top_p, max_new_tokens=o.max_new_tokens,
                            seed=seed + o.frontier_seed_offset, condition="frontier", store=store,
-                           stage=FRONTIER_STAGE, on_progress=progress(f"frontier (seed {seed})", len(problems)))
+                           stage=FRONTIER_STAGE,
+                           on_progress=progress(f"base solve rates for the frontier (seed {seed})", len(problems)))
     rates = solve_rates(records)
     kept = select_frontier(problems, rates, o.frontier_low, o.frontier_high)
     store.mark_done(FRONTIER_STAGE, problems=len(problems), kept=len(kept))
@@ -465,17 +467,16 @@ def train_opsd(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain
                extras: Mapping[str, Any] | None = None) -> str:
     """The `opsd` stage: frontier gating (optional), `opsd.steps` steps, a merged checkpoint. Returns its path."""
     from formalpi.engine.backends import resolve_device
-    from formalpi.engine.run import load_problems, stage
 
     ckpt = store.root / CHECKPOINT_DIR
     if store.is_done("opsd"):
         return str(ckpt)
     o = cfg.opsd
-    condition = get_condition(cfg.condition, cfg.domain)
+    condition = get_condition(cfg.condition, domain)
     if condition.pi is None:
         raise ConfigError(f"condition: {cfg.condition!r} shows no PI, so OPSD has no teacher; "
                           f"choose a condition with PI (e.g. try_again, gold, answer_only)")
-    train = load_problems(domain, cfg, cfg.data.train_split, cfg.data.train_limit)
+    train = train_problems(domain, cfg, seed)
     pool = frontier_problems(cfg, seed, store, domain, model_path, train, progress) if o.frontier else train
     device = resolve_device(cfg.model.device)
     student, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
@@ -485,16 +486,16 @@ def train_opsd(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain
     state_path = store.root / STATE_FILE
     start = restore_state(state_path, session)
     done = keep_steps_before(store, start)
-    advance = progress(f"opsd ({condition.name}, seed {seed})", o.steps)
+    advance = progress(f"self-distillation (OPSD) steps ({condition.name}, seed {seed})", o.steps)
     advance(start)
     last = done[-1] if done else None
     with stage(store, "opsd"):
         for t in range(start, o.steps):
             last = session.step(t)
             store.append(STEPS_STAGE, [last])
-            # every student sample is verified; the loss covers `tokens` completion tokens of the trained samples
-            store.add_budget("opsd", samples=last.samples, completion_tokens=last.tokens, train_tokens=last.tokens,
-                             verifier_calls=last.samples)
+            # every student sample is generated and verified; the loss covers `tokens` of them (the trained samples)
+            store.add_budget("opsd", samples=last.samples, completion_tokens=last.generated_tokens,
+                             train_tokens=last.tokens, verifier_calls=last.samples)
             if (t + 1) % o.save_every == 0 and t + 1 < o.steps:
                 save_state(state_path, t + 1, session)
             advance(1)

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from domains.base import Domain
 from formalpi.config import ExperimentConfig
+from formalpi.domain import Domain
 from formalpi.engine.backends import Generator, SamplingParams
 from formalpi.engine.conditions import Condition, PIContext, condition_turns
 from formalpi.engine.evaluate import chunk_seed
@@ -129,7 +129,10 @@ def retry_failures(generator: Generator, domain: Domain, condition: Condition, f
 
 
 def keep(judged: Judged, cfg: ExperimentConfig) -> bool:
-    """The filter: binary keeps VALID; graded keeps score >= threshold."""
+    """The filter on a RETRY: binary keeps VALID; graded keeps score >= threshold.
+
+    Never applied to a first attempt: whether a first attempt ends its chain is the binary verdict (a first attempt
+    that failed was retried, however high its partial score; see `build_examples`)."""
     if cfg.retry.filter == "binary":
         return judged.verdict.passed
     return judged.verdict.score >= cfg.retry.threshold
@@ -140,7 +143,10 @@ def build_examples(domain: Domain, condition: Condition, attempts: Sequence[Atte
     """SFT examples: verified retries (+ correct first attempts for first-attempt conditions).
 
     The prompt is the ORIGINAL problem prompt; one example per (problem, sample) chain at most, from its first
-    attempt (if the condition trains on those) or its first kept retry.
+    attempt (if it passed and the condition trains on those) or its first retry the filter keeps. A first attempt
+    that passed ends the chain (solved at once); one that failed never does, whatever its graded score: its
+    retries are what the chain is for (a WRONG \\boxed{109} for 33*3 scores 0.899 and must not hide the VALID
+    retry after it).
     """
     examples: list[Example] = []
     chains: dict[tuple[str, int], list[Attempt]] = {}
@@ -153,10 +159,15 @@ def build_examples(domain: Domain, condition: Condition, attempts: Sequence[Atte
             continue
         for a in sorted(chain, key=lambda x: x.retry):
             j = judged.get(a.id)
-            if j is None or not keep(j, cfg):
+            if j is None:
                 continue
-            if a.retry == 0 and not condition.first_attempts:
-                break  # solved at once: nothing to learn from a retry
+            if a.retry == 0:
+                if not j.verdict.passed:
+                    continue  # failed: its retries follow
+                if not condition.first_attempts:
+                    break  # solved at once: nothing to learn from a retry
+            elif not keep(j, cfg):
+                continue
             examples.append(Example(prompt=domain.prompt(problems[pid]), completion=a.completion, problem_id=pid,
                                     attempt_id=a.id, condition=condition.name, round=round_, seed=seed,
                                     score=j.verdict.score))

@@ -1,33 +1,39 @@
 """One experiment × one seed, end to end, resumable: the stages in order, each recorded in the run store.
 
 baseline: eval of the base model.
-retry:    for each round r: sample → verify → K retries with PI (verify each) → examples → SFT; then eval.
+retry:    for each round r: sample → verify → K retries with PI (verify each) → examples → SFT → eval of the round's
+          checkpoint (stage `eval_r{r}`; the last round's eval is the final `eval`), so iterative rows report the
+          gain of every round.
 opsd / grpo: see formalpi/engine/opsd.py and grpo.py.
+
+Before any stage, the training and evaluation problems are compared: a run whose train and eval problems overlap
+refuses to start unless `data.allow_train_on_eval = true`; the manifest's `data` record says what the run trained
+on and what a seed varies (formalpi/engine/stages.py).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from domains import get_domain
-from domains.base import Domain
 from formalpi.config import ExperimentConfig
-from formalpi.engine.backends import Generator, generator_for, release
+from formalpi.domain import Domain, open_domain
+from formalpi.engine.backends import release
 from formalpi.engine.conditions import Condition, get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
-from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
 from formalpi.engine.launch import Launcher
+from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
 from formalpi.engine.shard import GenStage, run_sharded
+from formalpi.engine.stages import (
+    check_data, condition_label, eval_problems, load_problems, make_generator, record_data, stage, train_problems)
 from formalpi.engine.train import sft
 from formalpi.errors import ConfigError
 from formalpi.paths import resolve_data_file
+from formalpi.engine.preflight import preflight
 from formalpi.records import EvalRecord, Example, Judged, Problem
 from formalpi.runs import RunStore
 from formalpi.scaleout.options import ScaleOut, make_domain
@@ -51,32 +57,22 @@ class RunResult:
     summary: dict[str, dict[str, float]]
 
 
-def condition_label(cfg: ExperimentConfig) -> str:
-    return "baseline" if cfg.method == "baseline" else cfg.condition
-
-
-def load_problems(domain: Domain, cfg: ExperimentConfig, split: str, limit: int | None) -> list[Problem]:
-    return domain.problems(cfg.data.dataset, split, path=cfg.data.path, limit=limit)
-
-
-@contextmanager
-def stage(store: RunStore, name: str):
-    """Time a stage; its wall time is added to the manifest whether or not the stage finishes."""
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        store.add_budget(name, wall_s=round(time.perf_counter() - t0, 3))
+__all__ = ["ProgressFactory", "RunResult", "run_experiment", "condition_label", "load_problems", "stage"]
 
 
 def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory = _no_progress,
                    domain: Domain | None = None, extras: dict[str, Any] | None = None,
                    scale: ScaleOut | None = None) -> RunResult:
     """`scale`: launcher / GPUs / executor choices (formalpi/scaleout/options.py); None = all in this process."""
-    store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
+    preflight(cfg, [seed])  # seed, condition, extras, model path, writable runs_dir: before any work
     own_domain = domain is None
-    domain = domain or (make_domain(cfg, scale) if scale is not None else get_domain(cfg.domain))
+    domain = domain or (make_domain(cfg, scale) if scale is not None else open_domain(cfg.domain))
     try:
+        # the data check comes first: a run that would train on its eval problems never creates a run directory
+        train = train_problems(domain, cfg, seed) if cfg.method != "baseline" else []
+        data = check_data(cfg, train, eval_problems(domain, cfg))
+        store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
+        record_data(store, data)
         model_path = resolve_model_path(cfg.model.path)
         if cfg.method == "retry":
             model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, scale=scale)
@@ -90,52 +86,70 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
             domain.close()
 
 
-def _generator(cfg: ExperimentConfig, path: str) -> Generator:
-    return generator_for(cfg.model, path, batch_size=cfg.sampling.batch_size)
-
-
 def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
-                progress: ProgressFactory, scale: ScaleOut | None = None) -> list[EvalRecord]:
-    problems = load_problems(domain, cfg, cfg.data.eval_split, cfg.data.eval_limit)
-    if store.is_done("eval"):
-        return store.read("eval", EvalRecord)
-    with stage(store, "eval"):
-        if scale is not None and scale.shards > 1:  # one generation worker per GPU, merged into the store
+                progress: ProgressFactory, scale: ScaleOut | None = None, name: str = "eval") -> list[EvalRecord]:
+    """Evaluate `model_path` into stage `name` (`eval`: the run's final model; `eval_r{r}`: a retry round's)."""
+    problems = eval_problems(domain, cfg)
+    if store.is_done(name):
+        return store.read(name, EvalRecord)
+    with stage(store, name):
+        if scale is not None and scale.shards > 1 and name == "eval":  # one generation worker per GPU, merged
             records = run_sharded(GenStage.EVAL, cfg, seed, model_path, problems, store, scale.shards,
                                   gpus=scale.gpus())
-            store.mark_done("eval", problems=len(records))
+            store.mark_done(name, problems=len(records))
             return records
-        gen = _generator(cfg, model_path)
+        gen = make_generator(cfg, model_path)
         e = cfg.eval
         records = evaluate(gen, domain, problems, n=e.n, temperature=e.temperature, top_p=e.top_p,
                            max_new_tokens=e.max_new_tokens, seed=seed, condition=condition_label(cfg), store=store,
-                           on_progress=progress(f"eval ({condition_label(cfg)}, seed {seed})", len(problems)))
+                           stage=name,
+                           on_progress=progress(f"{eval_title(name)} ({condition_label(cfg)}, seed {seed})",
+                                                len(problems)))
         release(gen)  # the next seed's run in this process needs the GPU memory back
-    store.mark_done("eval", problems=len(records))
+    store.mark_done(name, problems=len(records))
     return records
+
+
+def eval_title(stage_name: str) -> str:
+    """The progress title of an eval stage: `eval` -> "evaluating", `eval_r0` -> "evaluating after round 1"."""
+    if stage_name.startswith("eval_r") and stage_name[6:].isdigit():
+        return f"evaluating after round {int(stage_name[6:]) + 1}"
+    return "evaluating"
+
+
+def round_eval_stages(rounds: int) -> list[str]:
+    """The eval stage of each retry round, in order: `eval_r0` … `eval_r{R-2}`, then the final `eval`."""
+    return [f"eval_r{r}" for r in range(rounds - 1)] + ["eval"]
 
 
 def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
                   progress: ProgressFactory, extras: dict[str, Any], scale: ScaleOut | None = None) -> str:
-    condition = get_condition(cfg.condition, cfg.domain)
+    condition = get_condition(cfg.condition, domain)
     extras = condition_extras(cfg, condition, extras)
-    train = load_problems(domain, cfg, cfg.data.train_split, cfg.data.train_limit)
+    train = train_problems(domain, cfg, seed)
     by_id = {p.id: p for p in train}
     label = f"{condition.name}, seed {seed}"
+    evals = round_eval_stages(cfg.retry.rounds)
+    if cfg.retry.rounds > 1:
+        store.annotate(round_evals=evals)
     for r in range(cfg.retry.rounds):
         ckpt = store.root / f"checkpoint_r{r}"
+        # progress titles say what is done, for which condition, seed (and round, when there are several)
+        at = label + (f", round {r + 1}/{cfg.retry.rounds}" if cfg.retry.rounds > 1 else "")
         if store.is_done(f"train_r{r}"):
             model_path = str(ckpt)
+            if r < cfg.retry.rounds - 1:  # a round killed between its training and its evaluation
+                _final_eval(cfg, seed, store, domain, model_path, progress, scale=scale, name=evals[r])
             continue
-        gen = _generator(cfg, model_path)
+        gen = make_generator(cfg, model_path)
         n = condition.first_attempt_samples(cfg.sampling.n)
         with stage(store, f"attempts_r{r}"):
             attempts = sample_attempts(gen, domain, train, n=n, cfg=cfg, seed=seed, round_=r, store=store,
-                                       on_progress=progress(f"sample r{r} ({label})", len(train)),
+                                       on_progress=progress(f"first attempts ({at})", len(train)),
                                        temperatures=condition.temperatures(n))
         with stage(store, f"verify_r{r}"):
             judged = verify_attempts(domain, attempts, by_id, store, f"verify_r{r}",
-                                     on_progress=progress(f"verify r{r} ({label})", len(attempts)))
+                                     on_progress=progress(f"checking first attempts ({at})", len(attempts)))
         if cfg.domain == "lean":  # the round's verified proofs are reference proofs for skeleton PI
             extras = with_verified_proofs(extras, judged)
         all_attempts = {a.id: a for a in attempts}
@@ -144,11 +158,12 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
         for k in range(1, cfg.retry.k + 1):
             if condition.pi is None:
                 break
+            nth = f" {k}/{cfg.retry.k}" if cfg.retry.k > 1 else ""
             failed = [j for j in latest if not j.verdict.passed]
             with stage(store, f"retries_r{r}"):
                 retries = retry_failures(gen, domain, condition, failed, all_attempts, by_id, cfg=cfg, seed=seed,
                                          round_=r, store=store, all_problems=train, extras=extras,
-                                         on_progress=progress(f"retry {k}/{cfg.retry.k} r{r} ({label})", len(failed)))
+                                         on_progress=progress(f"retries with PI{nth} ({at})", len(failed)))
             with stage(store, f"verify_r{r}"):
                 latest = verify_attempts(domain, retries, by_id, store, f"verify_r{r}")
             all_attempts.update({a.id: a for a in retries})
@@ -161,12 +176,15 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
                 result = scale_train(scale, model_path, examples, cfg, ckpt, seed)
             else:
                 result = sft(model_path, examples, cfg.train, ckpt, seed=seed, device=cfg.model.device,
-                             dtype=cfg.model.dtype)
+                             dtype=cfg.model.dtype, progress=progress, label=f"fine-tuning, SFT steps ({at})")
         store.mark_done(f"train_r{r}", examples=result.examples, steps=result.steps,
                         train_tokens=result.train_tokens, final_loss=result.final_loss)
         model_path = str(ckpt)
         if r > 0:  # iterative rounds keep only the newest checkpoint on disk
             shutil.rmtree(store.root / f"checkpoint_r{r - 1}", ignore_errors=True)
+        if r < cfg.retry.rounds - 1:  # the last round's checkpoint is the run's final model: `eval` covers it
+            del gen
+            _final_eval(cfg, seed, store, domain, model_path, progress, scale=scale, name=evals[r])
     return model_path
 
 

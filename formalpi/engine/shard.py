@@ -211,8 +211,8 @@ def merge_shards(store: RunStore, file: str, model: type[BaseModel], key: Callab
 
 def run_worker(job: ShardJob) -> int:
     """One shard, in this process: the same stage function the single-process run calls."""
-    from domains import get_domain
     from formalpi.config import config_from_dict
+    from formalpi.domain import open_domain
     from formalpi.engine.backends import generator_for, release
 
     cfg = config_from_dict(job.config, f"shard job {job.store_dir}")
@@ -220,11 +220,11 @@ def run_worker(job: ShardJob) -> int:
                 if line.strip()]
     store = RunStore(Path(job.store_dir))
     gen = generator_for(cfg.model, job.model_path, batch_size=cfg.sampling.batch_size)
-    domain = get_domain(cfg.domain)
+    domain = open_domain(cfg.domain)
     try:
         if job.stage is GenStage.EVAL:
             from formalpi.engine.evaluate import evaluate
-            from formalpi.engine.run import condition_label
+            from formalpi.engine.stages import condition_label
 
             e = cfg.eval
             out = evaluate(gen, domain, problems, n=e.n, temperature=e.temperature, top_p=e.top_p,

@@ -47,22 +47,73 @@ def to_dataset(examples: list[Example]):
 
 
 
+# SFTConfig fields that have their own `train.*` key (a passthrough of them would make two sources of truth), and
+# those formalpi sets itself for the run store's sake
+_SFT_FIELDS_WITH_KEY = {"learning_rate": "lr", "num_train_epochs": "epochs", "per_device_train_batch_size": "batch_size",
+                        "gradient_accumulation_steps": "grad_accum", "max_length": "max_length",
+                        "warmup_ratio": "warmup_ratio", "warmup_steps": "warmup_ratio", "weight_decay": "weight_decay",
+                        "lr_scheduler_type": "lr_scheduler", "report_to": "report_to",
+                        "use_liger_kernel": "liger_kernel", "gradient_checkpointing": "gradient_checkpointing",
+                        "activation_checkpointing": "gradient_checkpointing"}
+_SFT_FIELDS_OWNED = {"output_dir", "seed", "data_seed", "use_cpu", "disable_tqdm", "completion_only_loss"}
+
+
+def check_sft_passthrough(cfg: TrainConfig, source: str = "train.sft_args") -> None:
+    """ConfigError naming the key unless every `train.sft_args` key is a settable SFTConfig field."""
+    from trl import SFTConfig
+
+    from formalpi.errors import ConfigError
+
+    fields = SFTConfig.__dataclass_fields__
+    for key in cfg.sft_args:
+        if key in _SFT_FIELDS_WITH_KEY:
+            raise ConfigError(f"{source}.{key}: has its own key, use train.{_SFT_FIELDS_WITH_KEY[key]} instead")
+        if key in _SFT_FIELDS_OWNED:
+            raise ConfigError(f"{source}.{key}: set by formalpi (the run store decides it); remove it")
+        if key not in fields or not fields[key].init:
+            import difflib
+
+            near = difflib.get_close_matches(key, list(fields), n=3)
+            raise ConfigError(f"{source}.{key}: not a field of TRL's SFTConfig"
+                              + (f" (did you mean {', '.join(near)}?)" if near else "")
+                              + "; see https://huggingface.co/docs/trl/sft_trainer")
+
+
+def tensorboard_dir(out_dir: Path) -> Path:
+    """Where a training's TensorBoard event files are kept: <run>/<seed>/tensorboard/<checkpoint name>/."""
+    return Path(out_dir).parent / "tensorboard" / Path(out_dir).name
+
+
+def keep_logs(trainer_dir: Path, out_dir: Path) -> None:
+    """Move the trainer's logging dir (transformers writes `<output_dir>/runs/`) out of the scratch dir."""
+    runs = Path(trainer_dir) / "runs"
+    if runs.is_dir():
+        dest = tensorboard_dir(out_dir)
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(runs), str(dest))
+
+
 def sft_args(cfg: TrainConfig, output_dir: Path, seed: int, on_gpu: bool, torch_dtype, n_examples: int, **extra):
     """TRL SFTConfig from our TrainConfig; shared by `sft` and the multi-process entry point (train_entry.py)."""
     import torch
     from trl import SFTConfig
 
-    return SFTConfig(
+    check_sft_passthrough(cfg)
+    kwargs = dict(
         output_dir=str(output_dir), seed=seed, data_seed=seed, learning_rate=cfg.lr,
         num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, **_warmup_kwargs(cfg.warmup_ratio),
-        weight_decay=cfg.weight_decay, lr_scheduler_type="cosine", logging_steps=max(1, n_examples // 8),
-        save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu and torch_dtype == torch.bfloat16,
+        weight_decay=cfg.weight_decay, lr_scheduler_type=cfg.lr_scheduler, logging_steps=max(1, n_examples // 8),
+        save_strategy="no", report_to=list(cfg.report_to) or "none", use_cpu=not on_gpu,
+        bf16=on_gpu and torch_dtype == torch.bfloat16,
         disable_tqdm=True, dataloader_num_workers=0, completion_only_loss=True,
         # TRL turns activation checkpointing on by default: a third more compute for memory that a 1.5-2B model
         # does not need on one 80 GB GPU (bench/gpu_throughput.py); `train.gradient_checkpointing` turns it back on
         use_liger_kernel=use_liger(cfg, on_gpu),
         **_checkpointing_kwargs(SFTConfig, cfg.gradient_checkpointing), **extra)
+    kwargs.update(cfg.sft_args)  # the passthrough has the last word on every field without a train.* key
+    return SFTConfig(**kwargs)
 
 
 def use_liger(cfg: TrainConfig, on_gpu: bool) -> bool:
@@ -91,12 +142,32 @@ def lora_config(cfg: TrainConfig):
                       target_modules="all-linear", task_type="CAUSAL_LM")
 
 
+def step_progress_callback(progress, label: str):
+    """A TrainerCallback that opens a progress stage of `max_steps` when training starts and advances it per step.
+    `progress`: (description, total) -> advance(n), the engine's ProgressFactory."""
+    from transformers import TrainerCallback
+
+    class StepProgress(TrainerCallback):
+        advance = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.advance = progress(label, state.max_steps)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.advance is not None:
+                self.advance(1)
+
+    return StepProgress()
+
+
 def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Path, seed: int,
-        device: str = "auto", dtype: str = "auto") -> SFTResult:
+        device: str = "auto", dtype: str = "auto", progress=None, label: str = "fine-tuning (SFT steps)") -> SFTResult:
     """Fine-tune `model_path` on `examples` and save the (merged) model + tokenizer to `out_dir`.
 
     With no examples the base model is copied unchanged (a condition that produced no verified retry trains on
-    nothing, and the comparison must still include it).
+    nothing, and the comparison must still include it). `progress` (the engine's ProgressFactory) gets one stage
+    named `label` advanced per optimizer step.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
@@ -128,6 +199,8 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     trainer = SFTTrainer(model=model, args=args, train_dataset=to_dataset(examples), processing_class=tok,
                          peft_config=peft_config)
     trainer.remove_callback(PrinterCallback)  # losses stay in trainer.state; the CLI shows its own progress
+    if progress is not None:
+        trainer.add_callback(step_progress_callback(progress, label))
     out = trainer.train()
     n_tokens = sum(len(x["input_ids"]) for x in trainer.train_dataset) * cfg.epochs
     trained = trainer.model
@@ -135,6 +208,7 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
         trained = trained.merge_and_unload()
     trained.save_pretrained(tmp)
     tok.save_pretrained(tmp)
+    keep_logs(tmp / "trainer", out_dir)
     shutil.rmtree(tmp / "trainer", ignore_errors=True)
     if out_dir.exists():
         shutil.rmtree(out_dir)

@@ -25,7 +25,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from formalpi.config import TrainConfig
-from formalpi.engine.train import SFTResult, lora_config, sft, sft_args, to_dataset
+from formalpi.engine.train import SFTResult, keep_logs, lora_config, sft, sft_args, to_dataset
 from formalpi.errors import ConfigError, DataError, FormalpiError
 from formalpi.records import Example
 
@@ -155,6 +155,7 @@ def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_
                     os.replace(f, tmp / f.name)
         tok.save_pretrained(tmp)
         shutil.rmtree(saved, ignore_errors=True)
+        keep_logs(tmp / "trainer", out_dir)  # TensorBoard event files (train.report_to)
         shutil.rmtree(tmp / "trainer", ignore_errors=True)
         if out_dir.exists():
             shutil.rmtree(out_dir)

@@ -30,7 +30,8 @@ class DecidedBy(str, Enum):
     ALL_CHECKS = "all-checks"  # valid: nothing objected
     PRE_CHECK = "pre-check"  # the textual check refused it before Lean saw it
     REPL = "repl"  # Lean's messages: error, sorry goal, sorry warning
-    AXIOMS = "axioms"  # `#print axioms` named a non-standard axiom
+    AXIOMS = "axioms"  # `#print axioms` named a non-standard axiom (or did not answer for the trusted name)
+    STATEMENT = "statement"  # the constant under the trusted name does not have the trusted statement's type
     WALL_CLOCK = "wall-clock"  # the pool's timeout killed the check
     CRASH = "crash"  # the REPL died or ran out of memory
 
@@ -45,7 +46,9 @@ def decided_by(v: Verdict) -> DecidedBy:
         return DecidedBy.CRASH
     if v.status in (Status.ERROR, Status.INCOMPLETE):
         return DecidedBy.REPL
-    if v.status is Status.REJECTED and (v.axioms or "axiom check" in v.reason or "axioms:" in v.reason):
+    if v.status is Status.REJECTED and v.reason.startswith("statement check"):
+        return DecidedBy.STATEMENT
+    if v.status is Status.REJECTED and (v.axioms or v.reason.startswith("axiom check")):
         return DecidedBy.AXIOMS
     return DecidedBy.PRE_CHECK  # REJECTED by a forbidden construct, NO_ANSWER for an empty proof
 

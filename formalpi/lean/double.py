@@ -22,6 +22,15 @@ SCRIPTED (pool mechanics, not Lean):
   * `#print axioms NAME`: answers from what this session declared: the axioms named by a `double:axioms=a,b`
     marker, else `sorryAx` if the declaration had a sorry, else propext/Classical.choice/Quot.sound.
     The message text follows Lean's ("'X' depends on axioms: [...]" / "unknown constant 'X'").
+  * the verifier's checks appended to a proof command (ASSUMED to match Lean v4.24, not recorded): the proof
+    part is answered as any command; then `example : T := @_root_.N` gives nothing when the double's reading of
+    N's declaration (`∀ binders, type`, whitespace-normalised) is T, else a "type mismatch" error at that line
+    ("unknown identifier" when nothing declared N); each `#print axioms _root_.N` gives one info message at
+    its own line (column 0), as Lean's `#print axioms` logs at the `#print` token. `trace "TEXT"` in a proof
+    gives an info message TEXT at its line (Lean's `trace` tactic). Recorded kimina messages are moved up by
+    the header's line count (kimina counted from the file's top).
+  * markers `double:bigreply=MB` (adds one info message of MB megabytes) and `double:envskew=K` (answers
+    with an env number K too high), for the reader and request/reply matching tests.
   * markers anywhere in a cmd (put them in a comment): `double:hang` (never answers), `double:crash` (writes
     half a reply and exits 3), `double:exit` (exits without a byte), `double:malformed` (a non-JSON frame), `double:replerror`
     (a `{"message": ...}` REPL error),
@@ -66,6 +75,87 @@ def _decl_part(text: str) -> str:
     return text[m.start():] if m else text
 
 
+_CHECK_EXAMPLE = re.compile(r"\n\nexample : (?P<type>.*?) := @_root_\.(?P<name>\S+)\n*\Z", re.S)
+_CHECK_AXIOMS = re.compile(r"\n#print axioms (?P<name>\S+)\n*\Z")
+
+
+def split_checks(cmd: str) -> tuple[str, list[tuple[int, str, str]]]:
+    """(proof part, checks): the verifier appends `example : T := @_root_.N` and `#print axioms _root_.N` lines
+    after the proof; each check is (line, "type"|"axioms", what it names)."""
+    checks: list[tuple[int, str, str]] = []
+    rest = cmd
+    while True:
+        m = _CHECK_AXIOMS.search(rest)
+        if not m:
+            break
+        checks.append((rest[:m.start()].count("\n") + 2, "axioms", m.group("name")))
+        rest = rest[:m.start()]
+    m = _CHECK_EXAMPLE.search(rest)
+    if m:
+        checks.append((rest[:m.start()].count("\n") + 3, "type", m.group("type") + "\x00" + m.group("name")))
+        rest = rest[:m.start()]
+    return rest.rstrip(), sorted(checks)
+
+
+def _declared(code: str) -> list[str]:
+    return re.findall(r"(?:theorem|lemma)\s+([^\s:({\[]+)", code)
+
+
+def _signatures(code: str) -> dict[str, str]:
+    """name -> `∀ binders, type` of every `theorem`/`lemma` in code (bracket depth counted; comments ignored)."""
+    out = {}
+    code = re.sub(r"--[^\n]*", "", re.sub(r"/-.*?-/", " ", code, flags=re.S))
+    for m in re.finditer(r"(?:theorem|lemma)\s+([^\s:({\[]+)", code):
+        depth, colon, i = 0, None, m.end()
+        while i < len(code):
+            c = code[i]
+            if c in "([{⟨⦃":
+                depth += 1
+            elif c in ")]}⟩⦄":
+                depth -= 1
+            elif c == ":" and depth == 0:
+                if code.startswith(":=", i):
+                    break
+                if colon is None:
+                    colon = i
+            i += 1
+        if colon is None:
+            continue
+        binders, typ = code[m.end():colon].strip(), code[colon + 1:i].strip()
+        typ = re.sub(r"\s*:=\s*$", "", typ)
+        out[m.group(1)] = f"∀ {binders}, {typ}" if binders else typ
+    return out
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _traces(proof: str) -> list[dict]:
+    """`trace "TEXT"` in a proof logs TEXT as an info message at that line (as Lean's `trace` tactic does)."""
+    out = []
+    for m in re.finditer(r'\btrace\s+"((?:[^"\\]|\\.)*)"', proof):
+        line = proof[:m.start()].count("\n") + 1
+        col = m.start() - (proof.rfind("\n", 0, m.start()) + 1)
+        out.append({"severity": "info", "pos": {"line": line, "column": col},
+                    "endPos": {"line": line, "column": col + 5}, "data": json.loads(f'"{m.group(1)}"')})
+    return out
+
+
+def _shift(value, lines: int):
+    """Recorded kimina messages count lines from the file's top; ours from the theorem: move them up."""
+    if not lines or not isinstance(value, list):
+        return value
+    out = []
+    for item in value:
+        item = json.loads(json.dumps(item))
+        for key in ("pos", "endPos"):
+            if isinstance(item.get(key), dict):
+                item[key]["line"] = max(1, item[key]["line"] - lines)
+        out.append(item)
+    return out
+
+
 def load_transcripts(root: Path) -> tuple[dict, dict]:
     """(commands, tactics): request key -> recorded reply, from every X.in / X.expected.out pair under root."""
     cmds: dict[str, dict] = {}
@@ -88,8 +178,8 @@ def load_transcripts(root: Path) -> tuple[dict, dict]:
     return cmds, tactics
 
 
-def load_mathlib_checks(root: Path) -> dict[str, tuple[dict, float, bool]]:
-    """code key -> (recorded response without `time`, recorded seconds, timed out)."""
+def load_mathlib_checks(root: Path) -> dict[str, tuple[dict, float, bool, int]]:
+    """code key -> (recorded response without `time`, recorded seconds, timed out, header lines)."""
     table: dict[str, tuple[dict, float, bool]] = {}
     for out in sorted((root / "output").glob("*.json")):
         src = root / "input" / (out.stem + ".lean")
@@ -99,7 +189,9 @@ def load_mathlib_checks(root: Path) -> dict[str, tuple[dict, float, bool]]:
         resp = dict(result.get("response") or {})
         seconds = float(resp.pop("time", 0.0) or 0.0)
         timed_out = "timed out" in str(result.get("error") or "")
-        table[code_key(_decl_part(src.read_text()))] = (resp, seconds, timed_out)
+        text = src.read_text()
+        decl = _decl_part(text)
+        table[code_key(decl)] = (resp, seconds, timed_out, text[:len(text) - len(decl)].count("\n"))
     return table
 
 
@@ -176,9 +268,10 @@ class Double:
     def command(self, cmd: str, has_env: bool) -> None:
         m = re.match(r"\s*#print\s+axioms\s+(\S+)\s*$", cmd)
         if m:
-            self.write({"messages": [self._axioms_message(m.group(1))], "env": self.new_env()})
+            self.write({"messages": [self._axioms_message(m.group(1), 1)], "env": self.new_env()})
             return
-        marks = dict(re.findall(r"double:(\w+)(?:=([\w.,]+))?", cmd))
+        proof, checks = split_checks(cmd)
+        marks = dict(re.findall(r"double:(\w+)(?:=([\w.,]+))?", proof))
         if "hang" in marks:
             time.sleep(10**6)
         if "exit" in marks:
@@ -196,43 +289,72 @@ class Double:
         grow = float(marks.get("grow") or 0) + self.args.grow_mb
         if grow:
             self.ballast.append(b"x" * int(grow * 2**20))  # touched bytes: they count in RSS
-        if cmd.lstrip().startswith("import") and not has_env:
+        if proof.lstrip().startswith("import") and not has_env:
             time.sleep(self.args.header_ms / 1000.0)
             self.write({"env": self.new_env()})
             return
         delay = float(marks["sleep"]) / 1000.0 if marks.get("sleep") else self.latency()
         rep: dict | None = None
-        known = self.replies.get(cmd)
+        known = self.replies.get(proof)
         if known is not None and known.get("hang"):
             time.sleep(10**6)
-        check = self.checks.get(code_key(cmd)) if self.checks else None
+        check = self.checks.get(code_key(proof)) if self.checks else None
         if check is not None:
-            resp, seconds, timed_out = check
+            resp, seconds, timed_out, shift = check
             if timed_out:
                 time.sleep(10**6)  # recorded: the real check ran past the server's limit
             delay = seconds * self.args.latency_scale
-            rep = {k: v for k, v in resp.items() if k in ("messages", "sorries")}
+            rep = {k: _shift(v, shift) for k, v in resp.items() if k in ("messages", "sorries")}
         elif "ok" in marks:
             rep = {}
         elif "error" in marks:
             rep = {"messages": [self._error("scripted error (double:error marker)")]}
         elif known is not None:
             rep = dict(known["reply"])
-        elif "cmd:" + cmd in self.cmds:
-            rep = {k: v for k, v in self.cmds["cmd:" + cmd].items() if k != "env"}
+        elif "cmd:" + proof in self.cmds:
+            rep = {k: v for k, v in self.cmds["cmd:" + proof].items() if k != "env"}
         elif self.args.unknown == "ok":
             rep = {}
         else:
             rep = {"messages": [self._error("formalpi double: no recorded reply for this input; real Lean's "
                                             "answer is unknown (scripted error)")]}
+        rep = dict(rep)
+        rep["messages"] = list(rep.get("messages", [])) + _traces(proof)
+        if marks.get("bigreply"):  # a reply of about N MB (one long info message), for the reader's benchmark
+            rep["messages"].append({"severity": "info", "pos": {"line": 1, "column": 0},
+                                    "endPos": {"line": 1, "column": 1},
+                                    "data": "x" * int(float(marks["bigreply"]) * 2**20)})
         if delay:
             time.sleep(delay)
-        self._remember_axioms(cmd, rep, marks.get("axioms"))
+        self._remember_axioms(proof, rep, marks.get("axioms"))
         if known is not None and "axioms" in known:
-            for name in re.findall(r"(?:theorem|lemma)\s+([^\s:({\[]+)", cmd):
+            for name in _declared(proof):
                 self.axioms[name] = list(known["axioms"])
-        rep["env"] = self.new_env()
+        rep["messages"] += self._check_messages(proof, checks, rep)
+        if not rep["messages"]:
+            del rep["messages"]
+        rep["env"] = self.new_env() + int(marks.get("envskew") or 0)
         self.write(rep)
+
+    def _check_messages(self, proof: str, checks: list[tuple[int, str, str]], rep: dict) -> list[dict]:
+        """What Lean answers to the verifier's own check commands after the proof (ASSUMED, not recorded:
+        `example : T := @_root_.N` is silent when N's type is T, else a "type mismatch" error at its line;
+        `#print axioms _root_.N` gives one info message at its line, as `_axioms_message`)."""
+        out = []
+        sigs = _signatures(proof)
+        for line, kind, arg in checks:
+            if kind == "axioms":
+                out.append(self._axioms_message(arg, line))
+                continue
+            want, name = arg.split("\x00")
+            pos = {"pos": {"line": line, "column": 0}, "endPos": {"line": line, "column": 7}}
+            if name not in sigs and name not in self.axioms:
+                out.append({"severity": "error", **pos, "data": f"unknown identifier '_root_.{name}'"})
+            elif name in sigs and _norm(sigs[name]) != _norm(want):
+                out.append({"severity": "error", **pos, "data": f"type mismatch\n  @{name}\nhas type\n  "
+                                                                 f"{sigs[name]} : Prop\nbut is expected to have "
+                                                                 f"type\n  {want} : Prop"})
+        return out
 
     @staticmethod
     def _error(text: str) -> dict:
@@ -244,11 +366,12 @@ class Double:
             return
         sorry = bool(rep.get("sorries")) or any(_SORRY.search(m.get("data", "")) for m in rep.get("messages", []))
         axioms = marked.split(",") if marked else (["sorryAx"] if sorry else STANDARD_AXIOMS)
-        for name in re.findall(r"(?:theorem|lemma)\s+([^\s:({\[]+)", cmd):
+        for name in _declared(cmd):
             self.axioms[name] = axioms
 
-    def _axioms_message(self, name: str) -> dict:
-        pos = {"pos": {"line": 1, "column": 0}, "endPos": {"line": 1, "column": 6}}
+    def _axioms_message(self, name: str, line: int) -> dict:
+        pos = {"pos": {"line": line, "column": 0}, "endPos": {"line": line, "column": 6}}
+        name = name.removeprefix("_root_.")
         if name not in self.axioms:
             return {"severity": "error", **pos, "data": f"unknown constant '{name}'"}
         axioms = self.axioms[name]

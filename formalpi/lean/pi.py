@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from formalpi.engine.backends import SamplingParams
-from formalpi.engine.conditions import PIContext, register
+from formalpi.engine.conditions import PIContext, define
 from formalpi.errors import ConfigError, DataError
 from formalpi.lean.protocol import Message
 from formalpi.lean.skeleton import HaveKind, SkeletonParseError, _collapse, skeleton_of
@@ -82,7 +82,7 @@ def _skeleton_text(lines: list[str]) -> str:
             f"with their proofs left out.\n```lean4\n{body}\n```\nWrite a complete proof.")
 
 
-@register("skeleton", domains={"lean"})
+@define("skeleton", domains={"lean"})
 def skeleton(ctx: PIContext) -> str | None:
     """The have-skeleton of a verified reference proof (`have … := by sorry` lines), without the failure bit.
 
@@ -92,13 +92,13 @@ def skeleton(ctx: PIContext) -> str | None:
     return None if lines is None else _skeleton_text(lines)
 
 
-@register("retry", domains={"lean"})
+@define("retry", domains={"lean"})
 def retry(ctx: PIContext) -> str:
     """Only the failure bit, in Lean wording: "Your proof is incorrect. Try again." """
     return f"{LEAN_FAILED} {TRY_AGAIN}"
 
 
-@register("skeleton+retry", domains={"lean"})
+@define("skeleton+retry", domains={"lean"})
 def skeleton_retry(ctx: PIContext) -> str | None:
     """The failure bit and the have-skeleton of a reference proof together (the seed's antagonistic pair)."""
     lines = skeleton_lines(ctx)
@@ -143,7 +143,7 @@ def _where(msg: Message, offset: int) -> str:
     return f"at line {line} of your proof" if line >= 1 else "at the start of your proof"
 
 
-@register("typechecker", domains={"lean"})
+@define("typechecker", domains={"lean"})
 def typechecker(ctx: PIContext) -> str:
     """The failure bit, Lean's first error (line counted within the proof, message trimmed) and the goal state at
     that error or at the first `sorry`."""
@@ -197,7 +197,7 @@ def clean_diagnosis(text: str, max_tokens: int) -> str:
     return " ".join(words[:max_tokens])
 
 
-@register("diagnosis", domains={"lean"})
+@define("diagnosis", domains={"lean"})
 def diagnosis(ctx: PIContext) -> str | None:
     """The failure bit and a short diagnosis of the failed proof written by a model from Lean's errors.
 

@@ -1,15 +1,18 @@
 """LeanPool: N REPL workers keyed by normalized header, with strict verdicts.
 
-* Each worker sends its header once (`import Mathlib …`, no env → env 0); every proof runs with `"env": 0` and
-  its `#print axioms` in the env that proof produced. Environments are never chained between proofs.
+* Each worker sends its header once (`import Mathlib …`, no env → env 0); every proof is ONE command with
+  `"env": 0`: helpers, the trusted statement with the model's body, then the type and axiom checks
+  (formalpi.lean.verdict). Environments are never chained between proofs. Each reply must carry the env number
+  the REPL gives that worker's next command; a reply out of step kills the worker and the proof is retried.
 * `workers` slots in all. A request takes an idle worker of its header; else a free slot starts one; else the
   least-recently-used idle worker of another header is evicted for it; else the request waits (backpressure:
-  a queue on a condition variable, never an error).
+  a queue on a condition variable) for at most `acquire_timeout_s`, then raises LeanUnavailable.
 * A worker is retired after `max_uses` proofs or when its process tree's RSS passes `memory_limit_mb`; one that
   timed out, crashed or answered garbage is killed. Either way a replacement with the same header is started in
   the background, so the slot is refilled while other requests go on.
 * Each request ends in exactly one verdict: a crash is retried `crash_retries` times on a fresh worker, then
-  reported as CRASH. Verdicts are cached by hash(header, statement, proof) (TIMEOUT/CRASH are not cached:
+  reported as CRASH; bad input (not text, lone surrogates, over `max_proof_bytes`) is a REJECTED verdict for that
+  item alone. A cancelled `averify` kills its worker at once (a replacement starts). Verdicts are cached by hash(header, statement, proof) (TIMEOUT/CRASH are not cached:
   they say more about the machine than about the proof).
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import re
 import random
 import threading
 import time
@@ -55,6 +59,8 @@ class LeanConfig:
     check_axioms: bool = True
     env: dict[str, str] = field(default_factory=dict)  # extra environment variables for the REPL
     canaries_per_batch: int = 0  # used by the canary selftest (another module)
+    acquire_timeout_s: float = 900.0  # longest wait for a free worker before LeanUnavailable
+    max_proof_bytes: int = 64 * 1024  # longer proof text is REJECTED before any other check
 
     def __post_init__(self) -> None:
         self.project_dir = Path(self.project_dir)
@@ -62,7 +68,7 @@ class LeanConfig:
         for name in ("workers", "max_uses"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"LeanConfig.{name} = {getattr(self, name)}: must be at least 1")
-        for name in ("timeout_s", "memory_limit_mb", "header_timeout_s"):
+        for name in ("timeout_s", "memory_limit_mb", "header_timeout_s", "acquire_timeout_s", "max_proof_bytes"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"LeanConfig.{name} = {getattr(self, name)}: must be positive")
         if not self.repl_command:
@@ -70,15 +76,43 @@ class LeanConfig:
                               f"{list(DEFAULT_REPL_COMMAND)}")
 
 
+_HEADER_LINE = re.compile(r"import\s+[\w.«»']+|open\s+(?:scoped\s+)?[\w.'«» ]+|set_option\s+(\S+)\s+(\d+|true|false)")
+
+
+def _is_header_line(line: str) -> bool:
+    s = line.strip()
+    if not s:
+        return True
+    m = _HEADER_LINE.fullmatch(s)
+    if m is None or set(s.split()) & {"in", "private", "hiding", "renaming"}:
+        return False
+    opt = m.group(1)
+    return opt is None or opt in strict.ALLOWED_OPTIONS or (opt.startswith("linter.") and "debug" not in opt)
+
+
+def split_header(code: str) -> tuple[str | None, str]:
+    """(header, rest) of a Lean file: its leading `import` lines and plain `open NAMES` / `set_option NAME VALUE`
+    lines (options from the verifier's whitelist) around them; None when it has no import. Any other line ends
+    the header and is left to the whitelist. The rest keeps its line numbers (header lines become blank)."""
+    lines = code.split("\n")
+    k, imports = 0, 0
+    while k < len(lines) and _is_header_line(lines[k]):
+        imports += lines[k].strip().startswith("import")
+        k += 1
+    if not imports:
+        return None, code
+    return "\n".join(lines[:k]), "\n" * k + "\n".join(lines[k:])
+
+
 def normalize_header(header: str) -> str:
     """Headers that differ only in blank lines or trailing spaces share workers."""
     return "\n".join(line.rstrip() for line in header.strip().splitlines() if line.strip())
 
 
-def cache_key(header: str, statement: str, proof: str) -> str:
+def cache_key(header: str, statement: str, proof: str, kind: str = "proof") -> str:
     h = hashlib.sha256()
-    for part in (normalize_header(header), statement, proof):
-        h.update(part.encode("utf-8"))
+    for part in (kind, normalize_header(header), statement, proof):
+        h.update(str(part).encode("utf-8", "surrogatepass"))  # lone surrogates hash too (the pre-check refuses them)
         h.update(b"\x00")
     return h.hexdigest()
 
@@ -100,6 +134,15 @@ class Worker:
     last_used: float = 0.0
     start_error: str = ""  # why the start failed (then repl is None)
     launching: LeanRepl | None = None  # the process while its header loads, so close() can kill it
+    next_env: int | None = None  # the env number the next reply must carry (replies matched to requests)
+
+
+class _Request:
+    """One in-flight check, so that `averify`'s cancellation can find and kill its worker."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.worker: Worker | None = None
 
 
 _NOT_CACHED = {Status.TIMEOUT, Status.CRASH}
@@ -122,7 +165,8 @@ class LeanPool:
         self._closed = False
         self._batches = 0  # verify_many calls so far: seeds each batch's canary positions
         self._threads: list[threading.Thread] = []
-        self.stats = {"verified": 0, "cache_hits": 0, "started": 0, "retired": 0, "killed": 0, "crash_retries": 0}
+        self.stats = {"verified": 0, "cache_hits": 0, "started": 0, "retired": 0, "killed": 0, "crash_retries": 0,
+                      "cancelled": 0, "env_mismatches": 0}
         if config.prewarm_header is not None:
             with self._cond:
                 for _ in range(config.workers):
@@ -131,19 +175,40 @@ class LeanPool:
     # ---- public API -------------------------------------------------------------------------------------
 
     def verify(self, statement: str, proof: str, header: str = DEFAULT_HEADER, use_cache: bool = True) -> Verdict:
-        """Check `proof` against the trusted `statement` under `header`; blocks while all workers are busy."""
-        key = cache_key(header, statement, proof)
+        """Check `proof` against the trusted `statement` under `header`; blocks while all workers are busy (at
+        most `acquire_timeout_s`, then LeanUnavailable)."""
+        return self._verify("proof", statement, proof, header, use_cache, None)
+
+    def check(self, code: str, header: str | None = None, use_cache: bool = True) -> Verdict:
+        """Check any Lean code with its own theorems, with the same strict verdicts: the whitelist (theorem/lemma/
+        example declarations, `open … in`, `set_option … in`), no error, no sorry, and every declared theorem's
+        axioms within propext/Classical.choice/Quot.sound. `header=None` takes the code's leading `import`/
+        `open`/`set_option` lines as the header (default "import Mathlib" when it has none)."""
+        if header is None and isinstance(code, str):
+            header, code = split_header(code)
+        return self._verify("code", "", code, header if header is not None else DEFAULT_HEADER, use_cache, None)
+
+    def _verify(self, kind: str, statement: str, proof: str, header: str, use_cache: bool,
+                request: _Request | None) -> Verdict:
+        key = cache_key(header, statement, proof, kind)
         with self._cond:
             hit = self._cache.get(key) if use_cache else None
             if hit is not None:
                 self._cache.move_to_end(key)
                 self.stats["cache_hits"] += 1
                 return hit.model_copy(deep=True)
-        prep = strict.prepare(statement, proof)
+        cfg = self.config
+        if not isinstance(header, str):
+            prep: strict.PreparedProof | Verdict = strict.rejected(proof, "header must be text")
+        elif kind == "code":
+            prep = strict.prepare_code(proof, max_bytes=cfg.max_proof_bytes)
+        else:
+            prep = strict.prepare(statement, proof, header, max_bytes=cfg.max_proof_bytes,
+                                  check_axioms=cfg.check_axioms)
         if isinstance(prep, Verdict):
             out = prep
         else:
-            out = self._check(normalize_header(header), prep)
+            out = self._check(normalize_header(header), prep, request or _Request())
         with self._cond:
             self.stats["verified"] += 1
             if use_cache and out.status not in _NOT_CACHED:
@@ -176,12 +241,29 @@ class LeanPool:
         if not items:
             return []
         with ThreadPoolExecutor(max_workers=min(len(items), 2 * self.config.workers)) as ex:
-            futs = [ex.submit(self.verify, it["statement"], it["proof"], it.get("header", DEFAULT_HEADER),
-                              not it.get("canary", False)) for it in items]
+            futs = [ex.submit(self._verify, "proof", it["statement"], it["proof"], it.get("header", DEFAULT_HEADER),
+                              not it.get("canary", False), None) for it in items]
             return [f.result() for f in futs]
 
-    async def averify(self, statement: str, proof: str, header: str = DEFAULT_HEADER) -> Verdict:
-        return await asyncio.to_thread(self.verify, statement, proof, header)
+    async def averify(self, statement: str, proof: str, header: str = DEFAULT_HEADER,
+                      use_cache: bool = True) -> Verdict:
+        """`verify` for asyncio. Cancelling the awaiting task kills the worker that is checking this proof (a
+        replacement starts in the background), so an abandoned check does not hold a worker until its timeout."""
+        request = _Request()
+        try:
+            return await asyncio.to_thread(self._verify, "proof", statement, proof, header, use_cache, request)
+        except asyncio.CancelledError:
+            self._cancel(request)
+            raise
+
+    def _cancel(self, request: _Request) -> None:
+        with self._cond:
+            request.cancelled = True
+            worker = request.worker
+            repl = worker.repl if worker is not None else None
+            self.stats["cancelled"] += 1
+        if repl is not None:
+            repl.terminate()  # its reader sees EOF; _check then retires the worker and starts a replacement
 
     def close(self) -> None:
         """Kill every worker's process group and wait for background starts; idempotent."""
@@ -209,45 +291,59 @@ class LeanPool:
 
     # ---- checking one proof -----------------------------------------------------------------------------
 
-    def _check(self, header: str, prep: strict.PreparedProof) -> Verdict:
+    def _check(self, header: str, prep: strict.PreparedProof, request: _Request) -> Verdict:
         t0 = time.monotonic()
         for attempt in range(self.config.crash_retries + 1):
             worker = self._acquire(header)
-            res, axioms_res = self._run(worker, prep)
+            with self._cond:
+                request.worker = worker
+                cancelled = request.cancelled
+            res = self._run(worker, prep) if not cancelled else ReplResult(Outcome.CRASH, detail="cancelled")
+            with self._cond:
+                request.worker = None
+                cancelled = request.cancelled
+            if cancelled:
+                self._release(worker, failed=True)
+                return Verdict(status=Status.CRASH, reason="cancelled by the caller; its worker was replaced",
+                               answer=prep.body, time_s=time.monotonic() - t0, worker_id=worker.id)
             if res.outcome is Outcome.OK and isinstance(res.reply, ReplError):  # the REPL lost its state
                 res = ReplResult(Outcome.CRASH, raw=res.raw, detail=f"REPL error: {res.reply.message}")
-            bad = res if res.outcome is not Outcome.OK else axioms_res
-            self._release(worker, failed=bad is not None and bad.outcome is not Outcome.OK)
-            if bad is not None and bad.outcome is not Outcome.OK:
-                status = Status.TIMEOUT if bad.outcome is Outcome.TIMEOUT else Status.CRASH
+            self._release(worker, failed=res.outcome is not Outcome.OK)
+            if res.outcome is not Outcome.OK:
+                status = Status.TIMEOUT if res.outcome is Outcome.TIMEOUT else Status.CRASH
                 if status is Status.CRASH and attempt < self.config.crash_retries:
                     with self._cond:
                         self.stats["crash_retries"] += 1
                     continue
-                return Verdict(status=status, reason=f"{bad.outcome.value}: {bad.detail}", answer=prep.body,
+                return Verdict(status=status, reason=f"{res.outcome.value}: {res.detail}", answer=prep.body,
                                time_s=time.monotonic() - t0, worker_id=worker.id)
-            axioms_reply = axioms_res.reply if axioms_res is not None else None
-            v = strict.judge(prep, res.reply, axioms_reply)  # type: ignore[arg-type]
-            if not self.config.check_axioms and v.status is Status.REJECTED and axioms_reply is None:
-                v = v.model_copy(update={"status": Status.VALID, "score": 1.0, "reason": "axioms not checked"})
+            v = strict.judge(prep, res.reply)  # type: ignore[arg-type]
             return v.model_copy(update={"time_s": time.monotonic() - t0, "worker_id": worker.id})
         raise AssertionError("unreachable")
 
-    def _run(self, worker: Worker, prep: strict.PreparedProof) -> tuple[ReplResult, ReplResult | None]:
+    def _run(self, worker: Worker, prep: strict.PreparedProof) -> ReplResult:
+        """One round trip: the proof and our checks in one command, in the header's env. The reply must carry
+        the env number this worker's next command gets (the REPL numbers them in order); anything else means
+        the stream is out of step with the requests, so the worker is killed and the proof retried."""
         repl = worker.repl
         assert repl is not None
         res = repl.command(prep.cmd, worker.header_env, self.config.timeout_s)
-        if res.outcome is not Outcome.OK or not self.config.check_axioms:
-            return res, None
-        reply = res.reply
-        if not isinstance(reply, CommandReply) or reply.errors or reply.sorries or reply.env is None \
-                or strict.has_sorry_warning(reply.messages):
-            return res, None  # already not valid: no axiom check needed
-        return res, repl.command(strict.axioms_command(prep.name), reply.env, self.config.timeout_s)
+        if res.outcome is Outcome.OK and isinstance(res.reply, CommandReply):
+            expected = worker.next_env
+            if expected is not None and res.reply.env != expected:
+                with self._cond:
+                    self.stats["env_mismatches"] += 1
+                repl.kill()
+                return ReplResult(Outcome.CRASH, raw=res.raw[:2000], elapsed_s=res.elapsed_s,
+                                  detail=f"reply out of step with its request (env {res.reply.env}, expected "
+                                         f"{expected}); worker restarted")
+            worker.next_env = None if expected is None else expected + 1
+        return res
 
     # ---- workers ----------------------------------------------------------------------------------------
 
     def _acquire(self, header: str) -> Worker:
+        deadline = time.monotonic() + self.config.acquire_timeout_s
         with self._cond:
             while True:
                 if self._closed:
@@ -270,7 +366,16 @@ class LeanPool:
                         self._workers.remove(victim)
                         self._kill_later(victim)
                         self._spawn(header)
-                self._cond.wait()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    busy = sum(w.state is WorkerState.BUSY for w in self._workers)
+                    starting = sum(w.state is WorkerState.STARTING for w in self._workers)
+                    raise LeanUnavailable(
+                        f"no Lean worker became free within LeanConfig.acquire_timeout_s="
+                        f"{self.config.acquire_timeout_s:g}s ({busy} busy, {starting} starting, of "
+                        f"{self.config.workers}); raise acquire_timeout_s or workers, or check that the REPL "
+                        f"answers (`formalpi lean doctor`)")
+                self._cond.wait(left)
 
     def _release(self, worker: Worker, failed: bool) -> None:
         worker.uses += 1
@@ -336,6 +441,7 @@ class LeanPool:
                     repl.kill()
                 return
             w.repl, w.header_env, w.start_error = repl, env, error
+            w.next_env = None if env is None else env + 1
             w.state = WorkerState.IDLE
             w.last_used = time.monotonic()
             self._cond.notify_all()

@@ -32,8 +32,6 @@ from pexpect import fdpexpect
 from formalpi.errors import LeanUnavailable
 from formalpi.lean.protocol import CommandRequest, Reply, TacticRequest, parse_reply
 
-_REPLY_END = r"\r?\n[ \t]*\r?\n"
-
 
 class Outcome(str, Enum):
     OK = "ok"  # a reply was read and parsed
@@ -60,7 +58,10 @@ def _limit_address_space(mb: int | None):
 
 
 class LeanRepl:
-    """One REPL process. Not thread-safe: one request at a time (the pool guarantees it)."""
+    """One REPL process. Not thread-safe: one request at a time (the pool guarantees it); `terminate` may be
+    called from another thread (it only signals the process group)."""
+
+    READ_SIZE = 1 << 20
 
     def __init__(self, argv: Sequence[str], cwd: str | Path, *, address_space_mb: int | None = None,
                  env: dict[str, str] | None = None) -> None:
@@ -75,9 +76,12 @@ class LeanRepl:
                 f"cannot start the Lean REPL {self.argv} in {self.cwd}: {e}. Set LeanConfig.repl_command / "
                 f"project_dir, or run `formalpi lean setup` (then `formalpi lean doctor`).") from None
         self.pid = self.proc.pid
+        # pexpect for the waiting (poll with a timeout, EOF, incremental UTF-8 decoding); framing is ours
         self._out = fdpexpect.fdspawn(self.proc.stdout.fileno(), encoding="utf-8", codec_errors="replace",
-                                      maxread=65536)
-        self._out.delayafterread = None  # pexpect sleeps 0.1 ms after each read by default: pure latency here
+                                      maxread=self.READ_SIZE, use_poll=True)
+        self._pending = ""  # bytes read after the end of the last reply
+        self._frame: list[str] = []
+        self._line: list[str] = []
         self._stderr_tail: deque[str] = deque(maxlen=20)
         self._tree: list[psutil.Process] | None = None
         self._rss_calls = 0
@@ -126,22 +130,18 @@ class LeanRepl:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as e:
             return self._died(t0, "", f"write failed: {e}")
-        while True:
-            left = timeout_s - (time.monotonic() - t0)
-            try:
-                self._out.expect(_REPLY_END, timeout=max(left, 0.0))
-            except pexpect.TIMEOUT:
-                partial = self._out.before or ""
-                self.kill()
-                return ReplResult(Outcome.TIMEOUT, raw=partial, elapsed_s=time.monotonic() - t0,
-                                  detail=f"no reply within {timeout_s:g}s; process group killed")
-            except pexpect.EOF:
-                return self._died(t0, self._out.before or "", "the REPL closed its output")
-            except (OSError, ValueError) as e:  # its pipe was closed under us (killed by the pool's close())
-                return self._died(t0, "", f"reading the reply failed: {e}")
-            text = (self._out.before or "").strip()
-            if text:
-                break  # else: a stray blank line; keep reading
+        try:
+            text = self._read_frame(t0 + timeout_s)
+        except pexpect.TIMEOUT:
+            partial = "".join(self._frame) + "".join(self._line)
+            self.kill()
+            return ReplResult(Outcome.TIMEOUT, raw=partial[-2000:], elapsed_s=time.monotonic() - t0,
+                              detail=f"no reply within {timeout_s:g}s; process group killed")
+        except pexpect.EOF:
+            return self._died(t0, ("".join(self._frame) + "".join(self._line))[-2000:],
+                              "the REPL closed its output")
+        except (OSError, ValueError) as e:  # its pipe was closed under us (killed by the pool's close())
+            return self._died(t0, "", f"reading the reply failed: {e}")
         elapsed = time.monotonic() - t0
         try:
             obj = json.loads(text)
@@ -153,6 +153,36 @@ class LeanRepl:
             return ReplResult(Outcome.MALFORMED, raw=text, elapsed_s=elapsed,
                               detail=f"unparseable reply ({e}); process killed: {text[:200]!r}")
         return ReplResult(Outcome.OK, reply=reply, raw=text, elapsed_s=elapsed)
+
+    def _read_frame(self, deadline: float) -> str:
+        """The next reply: lines up to a blank line, read in chunks and split where they arrive.
+
+        Why not `expect(blank line)`: pexpect searches its whole buffer after every read, so a reply of n bytes
+        costs O(n^2) (a 10 MB reply took 29 s and held the GIL from the other workers); here each byte is
+        looked at once. Raises pexpect.TIMEOUT / EOF as `expect` did."""
+        self._frame, self._line = [], []
+        chunk, self._pending = self._pending, ""
+        while True:
+            start = 0
+            while True:
+                nl = chunk.find("\n", start)
+                if nl < 0:
+                    break
+                self._line.append(chunk[start:nl])
+                start = nl + 1
+                line = "".join(self._line)
+                self._line = []
+                if line.strip():
+                    self._frame.append(line)
+                elif self._frame:  # a blank line ends a reply (JSON strings never hold a raw newline)
+                    self._pending = chunk[start:]
+                    return "\n".join(self._frame)
+            if start < len(chunk):
+                self._line.append(chunk[start:])
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise pexpect.TIMEOUT("deadline passed")
+            chunk = self._out.read_nonblocking(self.READ_SIZE, timeout=left)
 
     def command(self, cmd: str, env: int | None, timeout_s: float) -> ReplResult:
         return self.send(CommandRequest(cmd=cmd, env=env), timeout_s)
@@ -167,6 +197,13 @@ class LeanRepl:
         tail = self.stderr_tail()
         return ReplResult(Outcome.CRASH, raw=partial, elapsed_s=time.monotonic() - t0,
                           detail=f"{why} (exit code {code}){'; stderr: ' + tail[-500:] if tail else ''}")
+
+    def terminate(self) -> None:
+        """SIGKILL the process group without touching the pipes: safe while another thread reads (it sees EOF)."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def kill(self) -> None:
         """Kill the whole process group and reap it. Idempotent."""

@@ -150,6 +150,65 @@ def doctor_checks(project: Path | None = None) -> list[Check]:
     return checks
 
 
+SETUP_COMMAND = "formalpi lean setup"
+
+
+@dataclass(frozen=True)
+class DoctorRow:
+    """One printed row of `formalpi lean doctor`: the checks that share one fix (or several passing ones)."""
+
+    checks: str
+    ok: bool
+    found: str
+    fix: str
+
+
+def _shown_fix(fix: str) -> str:
+    """The fix a user should type: `formalpi lean setup` for everything it does; elan's installer once."""
+    if "lake exe cache get" in fix or "lake build REPL/repl" in fix:
+        return f"{SETUP_COMMAND}  (it runs `lake exe cache get` and `lake build REPL/repl` in the workspace)"
+    if ELAN_INSTALL in fix:
+        return f"{ELAN_INSTALL}; then `source ~/.elan/env` (elan provides lean and lake), then {SETUP_COMMAND}"
+    return fix
+
+
+def _names(checks: list[Check]) -> str:
+    packages = [c.name.removeprefix("package ") for c in checks if c.name.startswith("package ")]
+    others = [c.name for c in checks if not c.name.startswith("package ")]
+    if len(packages) > 1:
+        head = ", ".join(packages[:3]) + (", ..." if len(packages) > 3 else "")
+        others.insert(0, f"{len(packages)} packages ({head})")
+    elif packages:
+        others.insert(0, f"package {packages[0]}")
+    return ", ".join(others)
+
+
+def _short(detail: str) -> str:
+    """`/long/path/x not checked out` -> `not checked out` (the path is in the check's name or the fix)."""
+    first, _, rest = detail.partition(" ")
+    return rest if "/" in first and rest else detail
+
+
+def doctor_rows(checks: list[Check]) -> list[DoctorRow]:
+    """Failing checks grouped by the fix they need (first-seen order: the order to fix them), then passing ones
+    with the pinned packages folded into one row."""
+    groups: dict[str, list[Check]] = {}
+    for c in checks:
+        if not c.ok:
+            groups.setdefault(_shown_fix(c.fix), []).append(c)
+    rows = [DoctorRow(_names(cs), False, cs[0].detail if len(cs) == 1 else
+                      "; ".join(dict.fromkeys(_short(c.detail) for c in cs)), fix) for fix, cs in groups.items()]
+    passing = [c for c in checks if c.ok]
+    packages = [c for c in passing if c.name.startswith("package ")]
+    for c in passing:
+        if c.name.startswith("package ") and len(packages) > 1:
+            if c is packages[0]:
+                rows.append(DoctorRow(_names(packages), True, "at the pinned revisions", ""))
+            continue
+        rows.append(DoctorRow(c.name, True, c.detail, ""))
+    return rows
+
+
 def setup_steps(project: Path | None = None) -> list[SetupStep]:
     project = project or default_project_dir()
     return [SetupStep("fetch Mathlib cache", ["lake", "exe", "cache", "get"], project),

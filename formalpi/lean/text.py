@@ -16,7 +16,21 @@ class UnclosedLiteral(ValueError):
 
 def mask_comments_and_strings(text: str, strict: bool = False) -> str:
     """`text` with comments, string and char literals replaced by spaces (newlines kept, so offsets, lines and
-    columns stay those of the original). `strict`: an unclosed block comment or string raises UnclosedLiteral."""
+    columns stay those of the original), read by the Lean lexer (formalpi.lean.lexer: raw strings, interpolated
+    strings, nested and doc comments as Lean reads them). `strict`: an unclosed block comment or literal raises
+    UnclosedLiteral. Text the lexer refuses for another reason (e.g. a malformed char literal) is masked by the
+    simple scan below, best effort."""
+    from formalpi.lean.lexer import LexError, mask
+
+    try:
+        return mask(text)
+    except LexError as e:
+        if strict and e.unclosed:
+            raise UnclosedLiteral(e.offset, e.message) from None
+    return _simple_mask(text, strict)
+
+
+def _simple_mask(text: str, strict: bool) -> str:
     out = list(text)
     i, n = 0, len(text)
 

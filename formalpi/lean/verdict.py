@@ -1,84 +1,129 @@
-"""Strict acceptance of a Lean proof: from (trusted statement, model proof, REPL replies) to a `Verdict`.
+"""Strict acceptance of a Lean proof: from (trusted statement, model proof, REPL reply) to a `Verdict`.
 
-A proof is VALID only if all hold:
-  * no forbidden construct in the model's text (checked before Lean sees it; comments and strings ignored,
-    whole tokens only, so `h_axiom_free` is not `axiom`)                                   -> else REJECTED
-  * it is appended to the TRUSTED statement (a theorem the model restated is stripped: `proof_body`)
-  * no `error` message                                                                      -> else ERROR
-  * empty `sorries` and no "declaration uses 'sorry'" warning (either quote style)          -> else INCOMPLETE
-  * `#print axioms <name>` lists only propext, Classical.choice, Quot.sound                -> else REJECTED
-Pure functions over text and wire records; the pool (`pool.py`) does the I/O.
+A proof is VALID only if all of these hold (pure functions over text and wire records; `pool.py` does the I/O):
+
+1. Pre-check, before Lean sees anything (REJECTED, with the construct and its line). The text is at most
+   `max_bytes` (default 64 KB) of valid Unicode (no lone surrogates, no control characters but tab/newline/CR),
+   and it is lexed by `formalpi.lean.lexer` (comments, nested comments, strings, raw and interpolated strings,
+   `«»` names). It is then read as Lean commands and must be, by WHITELIST: helper `theorem`/`lemma`
+   declarations, then the proof of the trusted theorem (a bare tactic or term body, or the theorem restated
+   with its body after `:=`, in tactic or term mode), where `open A B in` and `set_option NAME VALUE in`
+   (NAME in `ALLOWED_OPTIONS`, never `debug.*` however spelled) may prefix a command or a tactic (never the end
+   of the text, where it would scope our checks). Leading lines
+   that repeat the trusted header verbatim are dropped. Theorems/lemmas written after the proof are not sent
+   (nothing may run after the proof). Everything else is refused wherever it appears: any other command
+   keyword (`def`, `instance`, `namespace`, `notation`, `elab`, `by_elab`, `attribute`, `import`, …), any
+   `#command`, `@[…]`, name literals and quotations, a string holding `{`; and, as a second layer, words and
+   dotted-name components that skip or fake a proof (`sorry`, `native_decide`, `apply?`, `sorryAx`,
+   `ofReduceBool`, …).
+2. Lean's reply to ONE command, sent in the header's environment: the helpers, the trusted statement with the
+   model's body, then our own checks, each at a known line:
+       example : ∀ <binders>, <type> := @_root_.NAME     -- the constant has the trusted statement's type
+       #print axioms _root_.NAME                          -- exactly one message, naming NAME
+   No `error` message from the proof (else ERROR); no `sorries` and no "declaration uses 'sorry'" warning in
+   either quote style (else INCOMPLETE); the type check raises no error and the line of `#print axioms` has
+   exactly one message, an info that quotes NAME and lists only propext, Classical.choice, Quot.sound (else
+   REJECTED). Messages are attributed by position, so a message the proof prints (`trace "…depends on…"`)
+   can never stand in for ours, and `_root_.` means no `open` or namespace can redirect the name.
+
+What this gives and what it does not, next to SafeVerify and lean4checker (both replay the compiled
+environment through the kernel with `Environment.replay`; SafeVerify then compares each target declaration's
+name, kind and type with the submission's and checks its axioms with `CollectAxioms`):
+  * the same: the trusted statement is the one checked (we write it ourselves and check the constant's type
+    against it, where SafeVerify compares types between two .olean files); the axioms of that constant,
+    transitively, are only the three standard ones; `partial`/`unsafe` are refused (SafeVerify throws on
+    them; it leaves `implemented_by`/`extern` to a source scan, which is what our pre-check is).
+  * not the same: we do not replay the environment through a fresh kernel. Our guarantee that every
+    declaration went through the kernel rests on the whitelist: no text that could run meta code
+    (`elab`, `#eval`, `run_tac`, `by_elab`, quotations, attributes), add axioms, or switch off checks
+    (`debug.skipKernelTC`) reaches Lean, and nothing runs after the proof. A Lean or Mathlib bug reachable
+    from ordinary tactics that adds an unchecked declaration would pass here and not there. For a published
+    number, replay the accepted proofs once with lean4checker or SafeVerify; this verifier is the fast gate
+    for training-time rewards (one REPL round trip per proof, no .olean files).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+import unicodedata
+from functools import lru_cache
+from dataclasses import dataclass, field, replace
 
-from formalpi.lean.text import mask_comments_and_strings  # noqa: F401 (re-exported)
+from formalpi.lean.lexer import Kind, LexError, Token, lex
 from formalpi.lean.protocol import CommandReply, Message, ReplError
+from formalpi.lean.text import mask_comments_and_strings  # noqa: F401 (re-exported)
 from formalpi.records import Status, Verdict
 
 ALLOWED_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
+DEFAULT_MAX_PROOF_BYTES = 64 * 1024
 
-# Whole tokens that are refused anywhere in the model's text. Why each: they add axioms, run or replace
-# compiled/meta code, change the parser or instance resolution, or skip the proof.
-FORBIDDEN_TOKENS: dict[str, str] = {
+# `set_option NAME VALUE in` is accepted for these (and `linter.*`, which only adds warnings). Why so few: every
+# other option either changes how terms elaborate or (debug.*) switches off checks.
+ALLOWED_OPTIONS = frozenset({"maxHeartbeats", "maxRecDepth", "synthInstance.maxHeartbeats",
+                             "synthInstance.maxSize", "maxSynthPendingDepth"})
+
+_DECL = "only helper `theorem`/`lemma` declarations may come with a proof"
+_SCOPE = "it changes how the theorem is named or elaborated"
+_META = "it runs or adds meta code (parser, elaborator or environment changes)"
+# Command keywords (Lean core, Batteries, Mathlib, Aesop) refused wherever they appear: none can be part of a
+# proof, so each one would start a command. The whitelist proper is the command structure above; this list
+# gives the reason, and unknown command words still fail (Lean: parse error; or META_COMPONENT below).
+COMMAND_KEYWORDS: dict[str, str] = {
+    **{k: _DECL for k in ("def", "abbrev", "structure", "class", "inductive", "coinductive", "opaque", "alias",
+                          "irreducible_def", "mutual", "deriving", "proof_wanted", "recall", "where_aux")},
     "axiom": "`axiom` declares an unproved assumption",
-    "axioms": "`axioms` declares unproved assumptions",
+    "instance": "a new `instance` changes instance resolution",
+    **{k: f"`{k}`: {_SCOPE}" for k in ("namespace", "section", "end", "variable", "universe", "include", "omit",
+                                      "export", "import", "local", "private", "protected", "noncomputable",
+                                      "nonrec")},
+    "partial": "`partial` definitions are opaque to the kernel",
+    "unsafe": "`unsafe` escapes the kernel's checks",
     "implemented_by": "`implemented_by` swaps in unchecked code",
     "extern": "`extern` binds unchecked native code",
-    "unsafe": "`unsafe` escapes the kernel's checks",
-    "partial": "`partial` definitions are opaque to the kernel",
-    "elab": "a new `elab` changes elaboration",
-    "elab_rules": "new `elab_rules` change elaboration",
-    "macro": "a new `macro` changes the syntax",
-    "macro_rules": "new `macro_rules` change the syntax",
-    "syntax": "a new `syntax` changes the parser",
-    "declare_syntax_cat": "a new syntax category changes the parser",
-    "notation": "a new `notation` changes the parser",
-    "infix": "a new `infix` notation changes the parser",
-    "infixl": "a new `infixl` notation changes the parser",
-    "infixr": "a new `infixr` notation changes the parser",
-    "prefix": "a new `prefix` notation changes the parser",
-    "postfix": "a new `postfix` notation changes the parser",
-    "instance": "a new `instance` changes instance resolution",
-    "simproc": "a new `simproc` runs meta code",
-    "dsimproc": "a new `dsimproc` runs meta code",
-    "run_cmd": "`run_cmd` runs meta code",
-    "run_tac": "`run_tac` runs meta code",
-    "run_elab": "`run_elab` runs meta code",
-    "modifyEnv": "`modifyEnv` edits the environment directly",
-    "apply?": "`apply?` is a search, not a proof",
-    "exact?": "`exact?` is a search, not a proof",
+    **{k: f"`{k}`: {_META}" for k in (
+        "notation", "notation3", "infix", "infixl", "infixr", "prefix", "postfix", "macro", "macro_rules",
+        "syntax", "elab", "elab_rules", "declare_syntax_cat", "simproc", "dsimproc", "simproc_decl",
+        "dsimproc_decl", "run_cmd", "run_elab", "run_meta", "run_tac", "by_elab", "unif_hint", "add_decl_doc",
+        "attribute", "seal", "unseal", "compile_inductive", "suppress_compilation", "unsuppress_compilation",
+        "assert_not_exists", "library_note", "initialize", "builtin_initialize", "initialize_simps_projections",
+        "mk_iff_of_inductive_prop", "add_aesop_rules", "erase_aesop_rules", "declare_aesop_rule_sets",
+        "register_option", "register_simp_attr", "register_label_attr", "grind_pattern", "declare_config_elab",
+        "whatsnew", "count_heartbeats", "in_namespace")},
+}
+# Second layer: words that skip or fake a proof, refused wherever they appear.
+FORBIDDEN_WORDS: dict[str, str] = {
     "sorry": "`sorry` leaves the proof unfinished",
     "admit": "`admit` leaves the proof unfinished",
-    "sorryAx": "`sorryAx` leaves the proof unfinished",
     "native_decide": "`native_decide` trusts the compiler (axiom Lean.ofReduceBool)",
+    "apply?": "`apply?` is a search, not a proof",
+    "exact?": "`exact?` is a search, not a proof",
+    "rw?": "`rw?` is a search, not a proof",
+}
+# Dotted names are checked component by component (`Lean.ofReduceBool`, `_root_.sorryAx`, `debug.«x»`).
+FORBIDDEN_COMPONENTS: dict[str, str] = {
+    "sorryAx": "`sorryAx` leaves the proof unfinished",
     "ofReduceBool": "`ofReduceBool` trusts the compiler",
-    "#eval": "`#eval` runs code",
-    "#exit": "`#exit` stops checking the file",
+    "ofReduceNat": "`ofReduceNat` trusts the compiler",
+    "trustCompiler": "`trustCompiler` trusts the compiler",
+    "debug": "`debug.*` options can switch off kernel checks",
+    "modifyEnv": "`modifyEnv` edits the environment directly",
+    "addDecl": "`addDecl` adds declarations from meta code",
+    "addAndCompile": "`addAndCompile` adds declarations from meta code",
+    "unsafeCast": "`unsafeCast` casts anything to anything",
+    "unsafeIO": "unsafe IO", "unsafeBaseIO": "unsafe IO", "unsafeEIO": "unsafe IO",
+    "implemented_by": "`implemented_by` swaps in unchecked code",
+    "extern": "`extern` binds unchecked native code",
+    "Elab": "elaborator internals are meta code",
 }
-# Only refused before the trusted statement (helper lemmas), where they could change how it elaborates:
-# `variable (h : False)` + `include h` would silently add a hypothesis to the trusted theorem.
-FORBIDDEN_IN_PREAMBLE: dict[str, str] = {
-    "variable": "`variable` before the theorem can add hypotheses to it",
-    "include": "`include` before the theorem can add hypotheses to it",
-    "namespace": "`namespace` before the theorem changes its name and name resolution",
-    "section": "`section` before the theorem can change how it elaborates",
-    "universe": "`universe` before the theorem can change how it elaborates",
-    "import": "`import` is not allowed in a proof (the header is fixed)",
-}
+META_COMPONENT = re.compile(r"^(?:by_elab|run_\w+|elab\w*|macro\w*|syntax\w*|notation\w*|d?simproc\w*|declare_\w+|"
+                            r"register_\w+|initialize\w*|builtin_\w+)$")
+_DECL_WORDS = ("theorem", "lemma", "example")
+_OPEN_NOT_NAMES = {"in", "hiding", "renaming", "private", "scoped", "open"}
 
 _SORRY_WARNING = re.compile(r"declaration uses ['`]sorry['`]")
-_AXIOMS_LIST = re.compile(r"depends on axioms:\s*\[(.*?)\]", re.S)
-_NO_AXIOMS = re.compile(r"does not depend on any axioms")
-# Lean identifiers: letters (incl. Greek/unicode), digits, _, ', !, ?, subscripts, dotted namespaces; `#cmd`.
-_TOKEN = re.compile(r"#[A-Za-z_]+|«[^»]*»|[^\W\d](?:[\w'!?ₐ-ₜ₀-₉ᵢ-ᵪ]|\.(?=[^\W\d]))*", re.U)
-_DECL_START = re.compile(
-    r"(?m)^[ \t]*(?:@\[[^\]\n]*\][ \t\n]*)?(?:(?:private|protected|noncomputable|nonrec)[ \t]+)*"
-    r"(theorem|lemma|example)\b")
+_AXIOMS_MSG = re.compile(r"\A'(?P<name>.+?)' (?:depends on axioms:\s*\[(?P<list>.*)\]|(?P<none>does not depend on "
+                         r"any axioms))\s*\Z", re.S)
 
 
 @dataclass(frozen=True)
@@ -86,57 +131,252 @@ class Forbidden:
     construct: str
     line: int  # 1-based, in the text that was checked
     why: str
+    where: str = "the proof"
 
     def reason(self) -> str:
-        return f"forbidden construct `{self.construct}` at line {self.line} of the proof: {self.why}"
+        return f"forbidden construct `{self.construct}` at line {self.line} of {self.where}: {self.why}"
+
+
+# ---- pre-check: characters, lexing, tokens anywhere ----------------------------------------------------------
+
+
+def _bad_character(text: str) -> Forbidden | None:
+    for m in re.finditer(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
+        c = m.group(0)
+        what = f"lone surrogate U+{ord(c):04X}" if 0xD800 <= ord(c) <= 0xDFFF else \
+            f"control character U+{ord(c):04X} ({unicodedata.name(c, 'control')})"
+        return Forbidden(what, text.count("\n", 0, m.start()) + 1, "not valid Lean source text")
+    return None
+
+
+def _scan(toks: list[Token]) -> Forbidden | None:
+    """The first construct refused wherever it appears (layer 1 words and forms; layer 2 words)."""
+    for k, t in enumerate(toks):
+        if t.kind is Kind.BACKTICK:
+            return Forbidden("`", t.line, "name literals and syntax quotations are meta-programming")
+        if t.kind is Kind.ATTR:
+            return Forbidden("@[", t.line, "attributes can change evaluation, simp sets or instances")
+        if t.kind is Kind.HASH:
+            return Forbidden(t.text, t.line, "`#` commands run code, print or filter messages")
+        if t.kind is Kind.STRING and t.brace:
+            return Forbidden("\"…{…\"", t.line, "a string holding `{` is an interpolated string in some contexts")
+        if t.kind is not Kind.IDENT:
+            continue
+        w = t.text
+        why = FORBIDDEN_WORDS.get(w) or COMMAND_KEYWORDS.get(w) or COMMAND_KEYWORDS.get(w.rstrip("?!"))
+        if why:
+            return Forbidden(w, t.line, why)
+        for p in t.parts:
+            why = FORBIDDEN_COMPONENTS.get(p) or FORBIDDEN_WORDS.get(p) or (f"`{p}`: {_META}" if META_COMPONENT.match(p) else None)
+            if why:
+                return Forbidden(w, t.line, why)
+        if w == "open":
+            bad = _open_in(toks, k)
+            if bad:
+                return bad
+        elif w == "set_option":
+            bad = _set_option_in(toks, k)
+            if bad:
+                return bad
+        elif w == "scoped" and not (k and toks[k - 1].text == "open"):
+            return Forbidden("scoped", t.line, "only `open scoped … in` is allowed")
+    return None
+
+
+def _open_in(toks: list[Token], k: int) -> Forbidden | None:
+    j = k + 1
+    if j < len(toks) and toks[j].text == "scoped":
+        j += 1
+    names = 0
+    while j < len(toks) and toks[j].kind is Kind.IDENT and toks[j].text not in _OPEN_NOT_NAMES:
+        names, j = names + 1, j + 1
+    if names and j + 1 < len(toks) and toks[j].text == "in":
+        return None
+    if names and j < len(toks) and toks[j].text == "in":
+        return Forbidden("open … in", toks[k].line, "nothing follows `in`: it would scope the verifier's own checks")
+    return Forbidden("open", toks[k].line, "only `open A B in …` is allowed (an `open` that stays open, "
+                                           "`hiding`, `renaming` or `private` would change name resolution)")
+
+
+def _set_option_in(toks: list[Token], k: int) -> Forbidden | None:
+    t = toks[k]
+    if k + 3 >= len(toks):
+        return Forbidden("set_option", t.line, "incomplete `set_option NAME VALUE in`")
+    name, value, inn = toks[k + 1], toks[k + 2], toks[k + 3]
+    opt = ".".join(name.parts)
+    if "debug" in name.parts:
+        return Forbidden(f"set_option {name.text}", t.line, "`debug.*` options can switch off kernel checks")
+    if name.kind is not Kind.IDENT or not (opt in ALLOWED_OPTIONS or (opt.startswith("linter.")
+                                                                        and len(name.parts) > 1)):
+        return Forbidden(f"set_option {name.text}", t.line,
+                         f"only {', '.join(sorted(ALLOWED_OPTIONS))} and linter.* may be set")
+    if k + 4 >= len(toks):
+        return Forbidden(f"set_option {name.text}", t.line, "nothing follows `in`: it would scope the verifier's "
+                                                            "own checks")
+    if not (value.kind is Kind.NUMBER or value.text in ("true", "false")) or inn.text != "in":
+        return Forbidden(f"set_option {name.text}", t.line, "must be `set_option NAME VALUE in` (a number or "
+                                                            "true/false, scoped by `in`)")
+    return None
 
 
 def find_forbidden(text: str, *, preamble: bool = False) -> Forbidden | None:
-    """The first forbidden construct in `text` (comments and strings ignored, whole tokens only), or None."""
-    masked = mask_comments_and_strings(text)
-    tokens = [(m.group(0), m.start()) for m in _TOKEN.finditer(masked)]
-    for k, (tok, pos) in enumerate(tokens):
-        line = masked.count("\n", 0, pos) + 1
-        why = FORBIDDEN_TOKENS.get(tok) or (FORBIDDEN_IN_PREAMBLE.get(tok) if preamble else None)
-        if why:
-            return Forbidden(tok, line, why)
-        nxt = tokens[k + 1][0] if k + 1 < len(tokens) else ""
-        if tok == "set_option" and nxt.startswith("debug."):
-            return Forbidden(f"set_option {nxt}", line, "`set_option debug.*` can switch off kernel checks")
-        if tok == "set_option" and preamble and nxt in ("autoImplicit", "relaxedAutoImplicit"):
-            return Forbidden(f"set_option {nxt}", line, "changes how the trusted statement elaborates")
-        if tok == "open" and nxt == "private":
-            return Forbidden("open private", line, "`open private` reaches private declarations")
-    return None
+    """The first construct of `text` refused by the token-level rules (comments and strings ignored, dotted
+    names checked by component); an unlexable text is refused too. `preamble` is kept for callers of the old
+    API: the rules are the same everywhere now."""
+    del preamble
+    bad = _bad_character(text)
+    if bad:
+        return bad
+    try:
+        toks = [t for t in lex(text) if t.code]
+    except LexError as e:
+        return Forbidden("unreadable text", e.line, e.message)
+    return _scan(toks)
 
 
-def _decl_assign(masked: str, start: int) -> int | None:
-    """Index just after the top-level `:=` of the declaration starting at `start` in masked text."""
-    depth = 0
-    for i in range(start, len(masked) - 1):
-        c = masked[i]
-        if c in "([{⟨⦃":
-            depth += 1
-        elif c in ")]}⟩⦄":
-            depth -= 1
-        elif c == ":" and masked[i + 1] == "=" and depth <= 0:
-            return i + 2
-    return None
+# ---- command structure -------------------------------------------------------------------------------------
 
 
-def split_proof(text: str) -> tuple[str, str]:
-    """(preamble, body): if the model restated a theorem, body is what follows its `:=` and the preamble is
-    what came before it (helper lemmas; `import` lines dropped). Otherwise ("", text)."""
-    masked = mask_comments_and_strings(text)
-    decls = list(_DECL_START.finditer(masked))
+@dataclass
+class Decl:
+    keyword: str
+    name: str | None  # None for `example`
+    line: int
+    prefix_start: int  # offset where its `open … in` / `set_option … in` prefixes start
+    kw_start: int  # offset of the keyword
+    assign_end: int | None  # offset just after its top-level `:=`
+    end: int  # offset where the next command (or the text) starts
+
+
+def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
+    kws = [k for k, t in enumerate(toks) if t.kind is Kind.IDENT and t.text in _DECL_WORDS]
+    out: list[Decl] = []
+    for k in kws:
+        p = k  # walk back over `… in` prefixes (their form was checked by _scan)
+        while p > 0 and toks[p - 1].text == "in":
+            q = p - 2
+            while q >= 0 and toks[q].text not in ("open", "set_option") and toks[q].kind in (Kind.IDENT,
+                                                                                              Kind.NUMBER):
+                q -= 1
+            if q < 0 or toks[q].text not in ("open", "set_option"):
+                break
+            p = q
+        t = toks[k]
+        name = None
+        if t.text != "example":
+            if k + 1 >= len(toks) or toks[k + 1].kind is not Kind.IDENT:
+                return out, Forbidden(t.text, t.line, "a declaration without a name")
+            name = ".".join(x for x in toks[k + 1].parts if x != "_root_") if toks[k + 1].parts[0] == "_root_" \
+                else ".".join(toks[k + 1].parts)
+        out.append(Decl(t.text, name, t.line, toks[p].start, t.start, None, len(text)))
+    for a, b in zip(out, out[1:]):
+        a.end = b.prefix_start
+    j = 0  # one pass over the tokens for the top-level `:=` of every declaration
+    for d in out:
+        depth = 0
+        while j < len(toks) and toks[j].start <= d.kw_start:
+            j += 1
+        while j < len(toks) and toks[j].start < d.end:
+            t = toks[j]
+            j += 1
+            if t.kind is Kind.SYMBOL:
+                if t.text in "([{⟨⦃":
+                    depth += 1
+                elif t.text in ")]}⟩⦄":
+                    depth -= 1
+                elif t.text == ":=" and depth <= 0:
+                    d.assign_end = t.end
+                    break
+    return out, None
+
+
+@dataclass
+class ProofPlan:
+    """What of the model's text is sent: helpers, a prefix for the trusted theorem, its body."""
+
+    helpers: str = ""
+    prefix: str = ""  # `set_option … in` / `open … in` the model put before its restated theorem
+    body: str = ""
+    restated: bool = False  # the body followed the model's own `:=` (so it is a term or starts with `by`)
+    dropped: list[str] = field(default_factory=list)  # declarations after the proof, not sent
+
+
+def _strip_header_copy(text: str, header: str) -> str:
+    """Drop leading lines that repeat a line of the trusted header verbatim (`import Mathlib`, `open … Real`):
+    models often restate the file's header, and those lines are already in effect."""
+    known = {ln.strip() for ln in header.splitlines() if ln.strip()}
+    if not known:
+        return text
+    lines = text.split("\n")
+    k = 0
+    while k < len(lines) and (not lines[k].strip() or (lines[k].strip() in known and not re.search(
+            r"--|/-|\"", lines[k]))):
+        k += 1
+    if k == 0 or not any(ln.strip() for ln in lines[:k]):
+        return text
+    return "\n" * k + "\n".join(lines[k:])  # keep line numbers of the rest
+
+
+def plan_proof(proof: str, trusted_name: str | None, header: str = "") -> ProofPlan | Forbidden:
+    """Split the model's text into helpers / restated theorem / body by the whitelist, or say what is refused."""
+    text = _strip_header_copy(proof, header)
+    bad = _bad_character(text)
+    if bad:
+        return bad
+    try:
+        toks = [t for t in lex(text) if t.code]
+    except LexError as e:
+        return Forbidden("unreadable text", e.line, e.message)
+    bad = _scan(toks)
+    if bad:
+        return bad
+    decls, bad = _decls(text, toks)
+    if bad:
+        return bad
     if not decls:
+        return ProofPlan(body=text)
+    lead_code = [t for t in toks if t.start < decls[0].prefix_start]
+    named = [d for d in decls if trusted_name is not None and d.name == trusted_name]
+    if len(named) > 1:
+        return Forbidden(f"theorem {trusted_name}", named[1].line,
+                         f"the theorem is stated {len(named)} times (lines {', '.join(str(d.line) for d in named)})")
+    if lead_code:
+        if named:
+            return Forbidden(f"theorem {trusted_name}", named[0].line, "the theorem is restated after proof text "
+                                                                       f"that starts at line {lead_code[0].line}")
+        main, helpers, trailing = None, [], decls
+    elif named:
+        i = decls.index(named[0])
+        main, helpers, trailing = named[0], decls[:i], decls[i + 1:]
+    else:
+        main, helpers, trailing = decls[-1], decls[:-1], []
+    for d in helpers:
+        if d.keyword == "example":
+            return Forbidden("example", d.line, "an `example` before the theorem proves nothing it can use")
+        if d.assign_end is None:
+            return Forbidden(f"{d.keyword} {d.name}", d.line, "a helper must be `theorem NAME … := proof`")
+    plan = ProofPlan(helpers="".join(text[d.prefix_start:d.end] for d in helpers),
+                     dropped=[f"{d.keyword} {d.name or ''} (line {d.line})".replace("  ", " ") for d in trailing])
+    if main is None:
+        plan.body = text[:decls[0].prefix_start]
+        return plan
+    if main.assign_end is None:
+        return Forbidden(f"{main.keyword} {main.name or ''}".strip(), main.line,
+                         "the restated theorem has no `:=` followed by its proof")
+    plan.prefix = text[main.prefix_start:main.kw_start]
+    plan.body = text[main.assign_end:main.end]
+    plan.restated = True
+    return plan
+
+
+def split_proof(text: str, trusted_name: str | None = None) -> tuple[str, str]:
+    """(helpers, body): if the model restated the theorem, body is what follows its `:=` and helpers are the
+    theorems before it. Otherwise ("", text). Unreadable text comes back unchanged (the pre-check refuses it)."""
+    plan = plan_proof(text, trusted_name)
+    if isinstance(plan, Forbidden):
         return "", text
-    last = decls[-1]  # helpers come first: Lean needs them declared before the main theorem
-    after = _decl_assign(masked, last.end())
-    if after is None:
-        return "", text
-    preamble = "\n".join(ln for ln in text[: last.start()].splitlines() if not ln.lstrip().startswith("import "))
-    return preamble.strip("\n"), text[after:].lstrip(" \t")
+    body = plan.body.lstrip(" \t") if plan.restated else plan.body
+    return plan.helpers.strip("\n"), body.rstrip() if plan.restated else body
 
 
 def proof_body(text: str) -> str:
@@ -144,82 +384,237 @@ def proof_body(text: str) -> str:
     return split_proof(text)[1]
 
 
-def declared_name(statement: str) -> str | None:
-    """The name a `theorem`/`lemma` statement declares; None for `example`."""
-    m = re.search(r"\b(?:theorem|lemma)\s+([^\s:({\[⦃]+)", mask_comments_and_strings(statement))
-    return m.group(1) if m else None
+# ---- the trusted statement ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class PreparedProof:
-    """What is sent to Lean for one (statement, proof): the full command, the name whose axioms are printed,
-    and the line of the command where the model's body starts (for proof-relative feedback)."""
+class TrustedStatement:
+    keyword: str  # theorem | lemma | example
+    name: str | None
+    binders: str  # the text between the name and the top-level `:` (may be empty)
+    type: str  # the text between that `:` and `:=`
+    head: str  # the statement without its trailing `:= by sorry` / `:= by` / `:=`
+    tactic: bool  # it ended in `by`
 
-    cmd: str
-    name: str
-    body: str
-    body_line: int  # 1-based line of `cmd` on which the body starts
+
+class StatementError(ValueError):
+    pass
 
 
-def _trusted_head(statement: str) -> tuple[str, bool]:
-    """The statement without its trailing `:= by sorry` / `:= by` / `:=`; and whether it ended in `by`."""
+@lru_cache(maxsize=4096)  # the same statement comes back for every sample of a problem
+def parse_statement(statement: str) -> TrustedStatement:
     head = statement.rstrip()
     head = re.sub(r"\bsorry\s*$", "", head).rstrip()
     tactic = bool(re.search(r"\bby\s*$", head))
     head = re.sub(r"\bby\s*$", "", head).rstrip()
     head = re.sub(r":=\s*$", "", head).rstrip()
-    return head, tactic
+    try:
+        every = lex(head)
+    except LexError as e:
+        raise StatementError(f"the trusted statement cannot be lexed ({e})") from None
+    toks = [t for t in every if t.code]
+    code = list(head)  # comments blanked (newlines kept): binders and type are copied into our type check
+    for t in every:
+        if not t.code:
+            code[t.start:t.end] = [c if c == "\n" else " " for c in head[t.start:t.end]]
+    code_text = "".join(code)
+    kw = next((k for k, t in enumerate(toks) if t.kind is Kind.IDENT and t.text in _DECL_WORDS), None)
+    if kw is None:
+        raise StatementError("the trusted statement has no `theorem`/`lemma`/`example`")
+    name = None
+    after = kw + 1
+    if toks[kw].text != "example":
+        if after >= len(toks) or toks[after].kind is not Kind.IDENT:
+            raise StatementError("the trusted statement's theorem has no name")
+        name = toks[after].text
+        after += 1
+    depth, colon = 0, None
+    for k in range(after, len(toks)):
+        t = toks[k]
+        if t.kind is Kind.SYMBOL:
+            if t.text in "([{⟨⦃":
+                depth += 1
+            elif t.text in ")]}⟩⦄":
+                depth -= 1
+            elif t.text == ":" and depth == 0:
+                colon = k
+                break
+    if colon is None:
+        raise StatementError("the trusted statement has no top-level `:` before its type")
+    start = toks[after].start if after < len(toks) and after < colon else toks[colon].start
+    binders = code_text[start:toks[colon].start].strip() if after < colon else ""
+    return TrustedStatement(toks[kw].text, name, binders, code_text[toks[colon].end:].strip(), head, tactic)
 
 
-def prepare(statement: str, proof: str) -> PreparedProof | Verdict:
+# ---- the command sent to Lean ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreparedProof:
+    """What is sent to Lean for one (statement, proof): the full command, the name whose axioms are printed, the
+    line where the model's body starts, and the lines of our own checks (messages there are ours to read)."""
+
+    cmd: str
+    name: str
+    body: str
+    body_line: int  # 1-based line of `cmd` on which the body starts
+    check_line: int = 0  # first line of our checks; messages before it belong to the proof (0: no checks)
+    type_lines: tuple[int, int] | None = None  # lines [a, b) of the type check
+    axiom_lines: tuple[tuple[int, str], ...] = ()  # (line of `#print axioms`, constant it must name)
+    dropped: tuple[str, ...] = ()
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[\ud800-\udfff]", "\ufffd", text)
+
+
+def rejected(proof: object, reason: str) -> Verdict:
+    return Verdict(status=Status.REJECTED, reason=reason, answer=_clean(proof) if isinstance(proof, str) else None)
+
+
+def _checks(cmd: str, name: str, st: TrustedStatement | None, axioms: bool) -> tuple[str, dict]:
+    """Append our checks to `cmd`; return the new text and the line bookkeeping."""
+    text = cmd.rstrip() + "\n\n"
+    info: dict = {"check_line": text.count("\n") + 1}
+    if st is not None:
+        typ = f"∀ {st.binders}, {st.type}" if st.binders else st.type
+        example = f"example : {typ} := @_root_.{name}"
+        a = text.count("\n") + 1
+        text += example + "\n\n"
+        info["type_lines"] = (a, a + example.count("\n") + 1)
+    if axioms:
+        info["axiom_lines"] = ((text.count("\n") + 1, name),)
+        text += f"#print axioms _root_.{name}\n"
+    return text, info
+
+
+def prepare(statement: str, proof: str, header: str = "", *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES,
+            check_axioms: bool = True) -> PreparedProof | Verdict:
     """Build the command for the trusted statement + the model's proof; a REJECTED / NO_ANSWER verdict if the
     proof must not reach Lean."""
-    if not proof or not proof.strip():
+    if not isinstance(proof, str) or not isinstance(statement, str):
+        return rejected(proof, f"statement and proof must be text, got {type(statement).__name__} and "
+                               f"{type(proof).__name__}")
+    if len(proof) > max_bytes or len(proof.encode("utf-8", "surrogatepass")) > max_bytes:
+        return rejected(proof[:1000], f"the proof is longer than the limit of {max_bytes} bytes "
+                                      "(LeanConfig.max_proof_bytes)")
+    for what, text in (("trusted statement", statement), ("header", header)):
+        bad = _bad_character(text) if isinstance(text, str) else None
+        if bad:  # never sent: a lone surrogate cannot even be encoded for the REPL
+            return rejected(proof, f"{what}: {bad.construct} at line {bad.line}: {bad.why}")
+    if not proof.strip():
         return Verdict(status=Status.NO_ANSWER, reason="empty proof", answer=proof)
-    preamble, body = split_proof(proof)
-    for text, is_pre in ((preamble, True), (body, False)):
-        bad = find_forbidden(text, preamble=is_pre)
-        if bad:
-            where = "helper text before the theorem" if is_pre else "proof"
-            return Verdict(status=Status.REJECTED, reason=bad.reason().replace("the proof", f"the {where}"),
-                           answer=proof)
-    head, tactic = _trusted_head(statement)
-    name = declared_name(head)
-    if name is None:  # anonymous `example`: give it a fresh name so `#print axioms` can see it
-        name = "formalpi_example_" + hashlib.sha256(head.encode()).hexdigest()[:10]
+    try:
+        st = parse_statement(statement)
+    except StatementError as e:
+        return rejected(proof, f"trusted statement: {e}")
+    name, head = st.name, st.head
+    if name is None:  # anonymous `example`: give it a fresh name so that it can be checked by name
+        name = "formalpi_example_" + hashlib.sha256(head.encode("utf-8", "surrogatepass")).hexdigest()[:10]
         head = re.sub(r"\bexample\b", f"theorem {name}", head, count=1)
-    prefix = preamble + "\n\n" if preamble.strip() else ""
-    if re.match(r"by\b", body.lstrip()) or not tactic:
-        glue = " := "
-        body_text = body.strip()
+    plan = plan_proof(proof, name if st.name is not None else None, header)
+    if isinstance(plan, Forbidden):
+        return rejected(proof, plan.reason())
+    if not plan.body.strip():
+        return Verdict(status=Status.NO_ANSWER, reason="the restated theorem has an empty proof", answer=proof)
+    helpers = plan.helpers.strip("\n")
+    prefix = (helpers + "\n\n" if helpers else "") + plan.prefix
+    body = plan.body
+    first = body.lstrip(" \t\n\r")
+    if plan.restated or re.match(r"by\b", first) or not st.tactic:
+        glue = " :="
+        body_text = body.rstrip() if plan.restated else " " + body.strip()
     else:  # tactics without `by`: open the block ourselves; indent if the model did not
         glue = " := by\n"
-        lines = body.strip("\n").splitlines()
+        lines = body.strip("\n").rstrip().splitlines()
         if lines and lines[0] == lines[0].lstrip():
             lines = ["  " + ln if ln.strip() else ln for ln in lines]
         body_text = "\n".join(lines)
     before_body = prefix + head + glue
-    return PreparedProof(cmd=before_body + body_text, name=name, body=body_text,
-                         body_line=before_body.count("\n") + 1)
+    lead = len(body_text) - len(body_text.lstrip(" \t\n\r"))
+    body_line = (before_body + body_text[:lead]).count("\n") + 1
+    cmd, info = _checks(before_body + body_text, name, st, check_axioms)
+    return PreparedProof(cmd=cmd, name=name, body=body_text.strip(), body_line=body_line,
+                         dropped=tuple(plan.dropped), **info)
 
 
-def axioms_command(name: str) -> str:
-    # Sent inside JSON (`{"cmd": "#print axioms X", "env": k}`): the REPL only ignores raw stdin input that
-    # starts with `#`; a JSON request starts with `{` (the transcripts' `{"cmd": "#print List.cons"}` is answered).
-    return f"#print axioms {name}"
+def prepare_code(code: str, *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES) -> PreparedProof | Verdict:
+    """A whole piece of Lean code (its own theorems, after the header): the same whitelist (theorem/lemma/
+    example declarations with `open … in` / `set_option … in` prefixes, nothing else), and every theorem's
+    axioms checked; `example`s are renamed so that they can be checked too."""
+    if not isinstance(code, str):
+        return rejected(code, f"code must be text, got {type(code).__name__}")
+    if len(code.encode("utf-8", "surrogatepass")) > max_bytes:
+        return rejected(code[:1000], f"the code is longer than the limit of {max_bytes} bytes")
+    bad = _bad_character(code)
+    if bad is None:
+        try:
+            toks = [t for t in lex(code) if t.code]
+        except LexError as e:
+            bad = Forbidden("unreadable text", e.line, e.message)
+    if bad is None:
+        bad = _scan(toks)
+    if bad is None:
+        decls, bad = _decls(code, toks)
+    if bad:
+        return rejected(code, replace(bad, where="the code").reason())
+    if not decls:
+        return Verdict(status=Status.NO_ANSWER, reason="no theorem, lemma or example in the code", answer=code)
+    lead = [t for t in toks if t.start < decls[0].prefix_start]
+    if lead:
+        return rejected(code, f"code at line {lead[0].line} before the first theorem: only theorem/lemma/example "
+                              "declarations (and imports, `open`, `set_option` in the header) are accepted")
+    out, names, k = [], [], 0
+    for d in decls:
+        seg = code[d.prefix_start:d.end]
+        if d.assign_end is None:
+            return rejected(code, f"{d.keyword} at line {d.line} has no `:=` followed by its proof")
+        if d.name is None:
+            k += 1
+            fresh = f"formalpi_example_{k}_" + hashlib.sha256(code.encode("utf-8")).hexdigest()[:8]
+            off = d.kw_start - d.prefix_start
+            seg = seg[:off] + f"theorem {fresh}" + seg[off + len("example"):]
+            names.append(fresh)
+        else:
+            names.append(d.name)
+        out.append(seg)
+    cmd = code[:decls[0].prefix_start] + "".join(out)
+    text = cmd.rstrip() + "\n\n"
+    check_line = text.count("\n") + 1
+    lines = []
+    for n in names:
+        lines.append((text.count("\n") + 1, n))
+        text += f"#print axioms _root_.{n}\n"
+    return PreparedProof(cmd=text, name=names[-1], body=code, body_line=1, check_line=check_line,
+                         axiom_lines=tuple(lines))
+
+
+# ---- reading Lean's reply ----------------------------------------------------------------------------------
+
+
+def parse_axioms_message(data: str) -> tuple[str, list[str]] | None:
+    """(constant, axioms) from a `#print axioms` message; None if the text is not one."""
+    m = _AXIOMS_MSG.match(data.strip())
+    if not m:
+        return None
+    if m.group("none"):
+        return m.group("name"), []
+    return m.group("name"), [a.strip() for a in re.split(r"[,\s]+", m.group("list")) if a.strip()]
 
 
 def parse_axioms(reply: CommandReply) -> list[str] | None:
-    """The axioms named by a `#print axioms` reply; None if the reply does not say (error, unknown name)."""
+    """The axioms named by a reply's first `#print axioms` message; None if no message says."""
     if reply.errors:
         return None
     for m in reply.messages:
-        if _NO_AXIOMS.search(m.data):
-            return []
-        found = _AXIOMS_LIST.search(m.data)
-        if found:
-            return [a.strip() for a in re.split(r"[,\s]+", found.group(1)) if a.strip()]
+        got = parse_axioms_message(m.data)
+        if got is not None:
+            return got[1]
     return None
+
+
+def axioms_command(name: str) -> str:
+    return f"#print axioms _root_.{name}"
 
 
 def feedback_for(messages: list[Message], body_line: int) -> str:
@@ -238,29 +633,50 @@ def has_sorry_warning(messages: list[Message]) -> bool:
     return any(m.severity == "warning" and _SORRY_WARNING.search(m.data) for m in messages)
 
 
-def judge(prep: PreparedProof, reply: CommandReply | ReplError, axioms_reply: CommandReply | ReplError | None
-          ) -> Verdict:
-    """The verdict for a proof from the REPL's reply to it and (when it got that far) to `#print axioms`."""
+def judge(prep: PreparedProof, reply: CommandReply | ReplError) -> Verdict:
+    """The verdict for a proof from the REPL's reply to its one command (proof + our checks)."""
     if isinstance(reply, ReplError):
         return Verdict(status=Status.CRASH, reason=f"REPL refused the request: {reply.message}", answer=prep.body)
-    base = dict(answer=prep.body, messages=reply.messages, sorries=reply.sorries, body_line=prep.body_line,
-                feedback=feedback_for(reply.messages, prep.body_line))
-    if reply.errors:
+    ours = [bool(prep.check_line and m.pos is not None and m.pos.line >= prep.check_line) for m in reply.messages]
+    mine = [m for m, o in zip(reply.messages, ours) if o]
+    theirs = [m for m, o in zip(reply.messages, ours) if not o]
+    base = dict(answer=prep.body, messages=theirs, sorries=reply.sorries, body_line=prep.body_line,
+                feedback=feedback_for(theirs, prep.body_line))
+    if any(m.severity == "error" for m in theirs):
         return Verdict(status=Status.ERROR, reason="Lean reported an error", **base)
     if reply.sorries:
         return Verdict(status=Status.INCOMPLETE, reason=f"{len(reply.sorries)} sorry goal(s) left", **base)
-    if has_sorry_warning(reply.messages):
+    if has_sorry_warning(theirs):
         return Verdict(status=Status.INCOMPLETE, reason="declaration uses sorry (warning without a sorries entry)",
                        **base)
-    if axioms_reply is None:
-        return Verdict(status=Status.REJECTED, reason="axiom check not run", **base)
-    axioms = parse_axioms(axioms_reply) if isinstance(axioms_reply, CommandReply) else None
-    if axioms is None:
-        detail = axioms_reply.message if isinstance(axioms_reply, ReplError) else \
-            "; ".join(m.data for m in axioms_reply.messages) or "no message"
-        return Verdict(status=Status.REJECTED, reason=f"axiom check failed for {prep.name}: {detail}", **base)
-    extra = sorted(set(axioms) - ALLOWED_AXIOMS)
-    if extra:
-        return Verdict(status=Status.REJECTED, axioms=axioms,
-                       reason=f"{prep.name} depends on non-standard axioms: {', '.join(extra)}", **base)
+    if prep.type_lines is not None:
+        a, b = prep.type_lines
+        bad = [m for m in mine if m.severity == "error" and a <= m.pos.line < b]  # type: ignore[union-attr]
+        if bad:
+            return Verdict(status=Status.REJECTED, reason=f"statement check: the constant {prep.name} does not have "
+                                                          f"the trusted statement's type: {bad[0].data[:300]}", **base)
+    axioms: list[str] = []
+    for line, name in prep.axiom_lines:
+        here = [m for m in mine if m.pos.line == line]  # type: ignore[union-attr]
+        got = parse_axioms_message(here[0].data) if len(here) == 1 and here[0].severity == "info" else None
+        if got is None or got[0] != name:
+            detail = "; ".join(f"{m.severity}: {m.data[:200]}" for m in here) or "no message"
+            return Verdict(status=Status.REJECTED, reason=f"axiom check: `#print axioms _root_.{name}` must give "
+                                                          f"one message naming {name}; got {detail}", **base)
+        extra = sorted(set(got[1]) - ALLOWED_AXIOMS)
+        if extra:
+            return Verdict(status=Status.REJECTED, axioms=got[1],
+                           reason=f"axiom check: {name} depends on non-standard axioms: {', '.join(extra)}", **base)
+        axioms += [a for a in got[1] if a not in axioms]
+    other = [m for m in mine if m.severity == "error"]
+    if other:
+        return Verdict(status=Status.REJECTED, reason=f"check failed: {other[0].data[:300]}", **base)
     return Verdict(status=Status.VALID, score=1.0, axioms=axioms, **base)
+
+
+def declared_name(statement: str) -> str | None:
+    """The name a `theorem`/`lemma` statement declares; None for `example` (or an unparsable statement)."""
+    try:
+        return parse_statement(statement).name
+    except StatementError:
+        return None

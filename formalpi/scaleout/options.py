@@ -52,7 +52,7 @@ def train(scale: ScaleOut | None, model_path: str, examples: list[Example], cfg:
 
 def make_domain(cfg: ExperimentConfig, scale: ScaleOut | None):
     """The run's domain; with `--executor ray` its verifier is a Ray actor per node."""
-    from domains import get_domain
+    from formalpi.domain import open_domain as get_domain
 
     if scale is None or scale.executor is Executor.LOCAL:
         return get_domain(cfg.domain)
