@@ -8,6 +8,9 @@ Pair sets (MATH-500 from ../shared/data or --math500):
   * reference: each gold answer against its own reference solution, the whole solution text as the completion
                (the anchor's math-verify extracts the answer from it itself; the project's extraction is strict):
                right answers, as a model that solves the problem writes them;
+  * rewritten: each gold answer against its reference answer as sympy's LaTeX printer writes it back (math-verify's
+               parse of the reference answer, printed), identical strings dropped: right answers written
+               differently (`9 i + 6` for `6+9i`, `\\left(3, 4\\right]`, `x^{3} + 3 x - 6`, …);
   * arith:     the demo's completions (correct worked solutions, wrong integers, no box), whole completions.
 For each set: the project's checker (MathVerifier: strict reader + math-verify, pool with a hard timeout), and the
 anchor, math-verify alone: `parse` + `verify` in this process, one pair after another, with its own defaults
@@ -45,6 +48,20 @@ def math500_pairs(path: Path, seed: int) -> tuple[list[tuple[str, str]], list[tu
     shuffled = [(g, refs[j]) for g, j in zip(golds, order) if refs[j] and refs[j] != g]
     reference = [(g, r["solution"]) for g, r in zip(golds, rows)]
     return shuffled, reference
+
+
+def rewritten_pairs(path: Path) -> list[tuple[str, str]]:
+    from math_verify import parse
+    from sympy import Basic, latex
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            parsed = parse("\\boxed{" + (extract_answer(r["solution"]) or "") + "}")
+            if parsed and isinstance(parsed[0], Basic) and (text := latex(parsed[0])) != r["answer"]:
+                out.append((r["answer"], text))
+    return out
 
 
 def math_verify_alone(pairs, completions: bool = False) -> tuple[float, int]:
@@ -198,6 +215,8 @@ def main() -> None:
         bench_pairs("MATH-500 shuffled (gold vs another problem's reference answer)", shuffled, args.workers)
         bench_pairs("MATH-500 reference (gold vs its own whole reference solution)", reference, args.workers,
                     completions=True)
+        bench_pairs("MATH-500 rewritten (gold vs its reference answer as sympy prints it)",
+                    rewritten_pairs(args.math500), args.workers)
     else:
         print(f"{args.math500} not found: MATH-500 pair sets skipped")
     bench_arith(args.arith, args.workers)

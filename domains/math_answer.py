@@ -287,8 +287,8 @@ def extract_answer(text: str | None) -> str | None:
 # Reading one answer into a small tree
 # --------------------------------------------------------------------------------------------------------------
 
-_ATOK = re.compile(r"\\begin\s*\{[A-Za-z*]*\}|\\end\s*\{[A-Za-z*]*\}|\\[A-Za-z]+|\\.|\\|\d+(?:\.\d+)?|\.\d+|\s+|.",
-                   re.S)
+_ATOK = re.compile(r"\\begin\s*\{[A-Za-z*]*\}|\\end\s*\{[A-Za-z*]*\}|\\[A-Za-z]+|\\.|\\"
+                   r"|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|\s+|.", re.S)
 _ALIAS = {"dfrac": "frac", "tfrac": "frac", "cfrac": "frac", "leq": "le", "leqslant": "le", "geq": "ge",
           "geqslant": "ge", "neq": "ne", "lbrace": "{", "rbrace": "}", "vee": "lor", "wedge": "land",
           "dots": "ldots", "cdots": "ldots", "dotsc": "ldots", "dotsb": "ldots", "dotsm": "ldots", "dotsi": "ldots",
@@ -301,6 +301,7 @@ _UNICODE = {"−": "-", "–": "-", "≤": "\\le", "≥": "\\ge", "≠": "\\ne",
 _DROP = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "big", "Big", "bigg", "Bigg", "biggl", "biggr", "Biggl",
          "Biggr", "middle", "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "strut", "mathstrut",
          "degree"}
+_DIGITS = frozenset("0123456789")
 _SIZED = {"left", "right", "middle", "bigl", "bigr", "Bigl", "Bigr", "big", "Big", "bigg", "Bigg", "biggl", "biggr",
           "Biggl", "Biggr"}
 _THIN = {"!", ",", ";", ":", ">", " "}
@@ -315,16 +316,18 @@ _OPERAND_CMDS = {"pi", "infty", "alpha", "beta", "gamma", "delta", "epsilon", "z
                  "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
                  "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi",
                  "Omega", "imath", "jmath", "ell", "emptyset", "varnothing"}
+_FUNCTIONS = {"sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+              "log", "ln", "lg", "exp"}
 _FREE = {"cdot"}  # multiplication, explicit or not, is never counted: `2\cdot\sqrt2` is `2\sqrt2`
 _RELATIONS = {"<": "<", ">": ">", "le": "\\le", "ge": "\\ge"}
-# Closed-class English words (conjunctions, prepositions, determiners, degree adverbs): a unit is a noun, so a
-# trailing text containing one of these is not a unit but a hedge or a sentence (`5 \text{ or more}`).
+# Closed-class English words (conjunctions, prepositions, determiners, degree adverbs): a unit is a noun phrase of at
+# most three words without these, so a trailing text containing one is not a unit but a hedge or a sentence
+# (`5 \text{ or more}`, `5 \text{ (or 6)}`).
 _FUNCTION_WORDS = frozenset(
     "a an the or and nor but either neither not no yes both all any each every some more less most least than "
     "at about around approximately roughly nearly almost over under above below between to from of in on by for "
     "with without plus minus times if else otherwise then so also only exactly maybe perhaps possibly probably "
     "is are was be equals equal answer answers value values none other others etc per".split())
-_UNIT_PREFIX = {"square", "sq", "cubic", "cu"}
 
 
 @dataclass(frozen=True)
@@ -403,7 +406,7 @@ class _Parser:
                 if t == "^" and arg == (Tok("cmd", "circ"),):
                     continue  # degrees
                 items.append(Node(t, (arg,)))
-            elif t[0].isdigit() or (t[0] == "." and len(t) > 1):
+            elif t[0] in _DIGITS or (t[0] == "." and len(t) > 1):  # ASCII digits only: `５`, `²` are not numbers
                 items.append(Tok("num", t))
             elif t.isspace() or t == "~":
                 items.append(Tok("space", " "))
@@ -476,7 +479,7 @@ class _Parser:
             return tuple(self.seq(depth + 1, "}"))
         if t == "}":
             raise Malformed("a command without its argument")
-        if t[0].isdigit() and len(t) > 1 and not whole_number:
+        if t[0] in _DIGITS and len(t) > 1 and not whole_number:
             self.toks[self.i] = (t[1:], start + 1)  # the rest of the digits stay for what follows
             return (Tok("num", t[0]),)
         saved = self.end
@@ -492,42 +495,39 @@ class _Parser:
 # --------------------------------------------------------------------------------------------------------------
 
 def render(items) -> str:
-    """A canonical LaTeX string for the items (math-verify reads it; equal strings are equal answers)."""
+    """A canonical LaTeX string for the items (math-verify reads it; equal strings are equal answers).
+
+    No whitespace except inside text, after a comma (`3, 125` is not math-verify's 3125) and between a control
+    word and a letter (`\\alpha b`): math-verify reads `9 i` as a symbol i but `9i` as the imaginary unit.
+    """
     out: list[str] = []
     for it in items:
         if isinstance(it, Node):
             if it.name.startswith("env:"):
-                out.append("\\begin{pmatrix}" if it.name == "env:matrix" else f"\\begin{{{it.name[4:]}}}")
-                out.append(render(it.args[0]))
-                out.append("\\end{pmatrix}" if it.name == "env:matrix" else f"\\end{{{it.name[4:]}}}")
+                piece = ("\\begin{pmatrix}" if it.name == "env:matrix" else f"\\begin{{{it.name[4:]}}}") \
+                    + render(it.args[0]) + ("\\end{pmatrix}" if it.name == "env:matrix" else f"\\end{{{it.name[4:]}}}")
             elif it.name in ("^", "_"):
-                out.append(it.name + "{" + render(it.args[0]) + "}")
+                piece = it.name + "{" + render(it.args[0]) + "}"
             else:
-                out.append("\\" + it.name + ("[" + render(it.opt) + "]" if it.opt is not None else "")
-                           + "".join("{" + render(a) + "}" for a in it.args))
+                piece = "\\" + it.name + ("[" + render(it.opt) + "]" if it.opt is not None else "") \
+                    + "".join("{" + render(a) + "}" for a in it.args)
         elif it.kind == "cmd":
-            out.append("\\" + it.value + " ")
+            piece = "\\" + it.value
         elif it.kind == "text":
-            out.append("\\text{" + it.value + "}")
+            piece = "\\text{" + it.value + "}"
         elif it.kind in ("space", "thin"):
-            out.append(" ")
+            continue
         elif it.value == ",":
-            out.append(", ")  # `3, 125` must not reach math-verify as `3,125` (which it reads as 3125)
+            piece = ", "
         else:
-            out.append(it.value)
-    s = "".join(out)
-    return _SPACES.sub(_keep_space, s).strip()
+            piece = it.value
+        if out and piece[:1].isalpha() and _CONTROL_WORD_END.search(out[-1]):
+            out.append(" ")
+        out.append(piece)
+    return "".join(out).strip()
 
 
-_SPACES = re.compile(r"\s+")
-
-
-def _keep_space(m: re.Match) -> str:
-    # A space between two letters/digits can carry meaning (`\alpha b` vs `\alphab`, `\text{no solution}`).
-    s, i, j = m.string, m.start(), m.end()
-    if 0 < i and j < len(s) and (s[i - 1] == "," or (s[i - 1].isalnum() and s[j].isalnum())):
-        return " "
-    return ""
+_CONTROL_WORD_END = re.compile(r"\\[A-Za-z]+$")
 
 
 def _ends_operand(it: Item | None) -> bool:
@@ -568,7 +568,8 @@ def count_classes(items, counts: Counter | None = None) -> Counter:
                 if _ends_operand(prev):
                     counts["addop"] += 1
             elif v in ("(", "["):
-                counts["bracket"] += 1
+                if not (isinstance(prev, Tok) and prev.kind == "cmd" and prev.value in _FUNCTIONS):
+                    counts["bracket"] += 1  # `\\cot(x)` is `\\cot x`: an argument's brackets are not counted
             elif v in (")", "]", "\\}"):
                 pass  # counted at the opener
             elif v == "\\{":
@@ -625,7 +626,7 @@ class Numeral:
     digits: str  # canonical sign/int/fraction digits for int and dec; '' otherwise
 
 
-_INTDEC = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?")
+_INTDEC = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?")
 
 
 def _intdec(sign: str, text: str) -> Numeral | None:
@@ -643,6 +644,24 @@ def _intdec(sign: str, text: str) -> Numeral | None:
     return Numeral(form, -value if neg else value, digits)
 
 
+def _scientific(sign: str, mantissa: str, exponent: tuple) -> Numeral | None:
+    """`6.72 \\cdot 10^{-5}` / `6.72 \\times 10^{-5}`: a decimal number in scientific notation."""
+    m, e = _intdec(sign, mantissa), _intdec(*_signed(exponent))
+    if m is None or e is None or m.value is None or e.value is None or e.form != "int" or abs(e.value) > EXACT_DIGITS:
+        return None
+    return Numeral("dec", m.value * Fraction(10) ** int(e.value), "")
+
+
+def _signed(items) -> tuple[str, str]:
+    its = _significant(items)
+    if len(its) == 2 and isinstance(its[0], Tok) and its[0].value in "+-" and isinstance(its[1], Tok) \
+            and its[1].kind == "num":
+        return its[0].value, its[1].value
+    if len(its) == 1 and isinstance(its[0], Tok) and its[0].kind == "num":
+        return "", its[0].value
+    return "", ""
+
+
 def _numeral(items) -> Numeral | None:
     """The number `items` write out (`-12`, `0.5`, `\\frac{3}{4}`, `3/4`, `2\\frac{1}{2}`), else None."""
     its = _significant(items)
@@ -651,6 +670,9 @@ def _numeral(items) -> Numeral | None:
         sign, its = its[0].value, its[1:]
     if len(its) == 1 and isinstance(its[0], Tok) and its[0].kind == "num":
         return _intdec(sign, its[0].value)
+    if len(its) == 4 and isinstance(its[0], Tok) and its[0].kind == "num" and its[1] == Tok("cmd", "cdot") \
+            and its[2] == Tok("num", "10") and isinstance(its[3], Node) and its[3].name == "^":
+        return _scientific(sign, its[0].value, its[3].args[0])
     frac = None
     if len(its) == 1 and isinstance(its[0], Node) and its[0].name == "frac":
         frac = its[0].args
@@ -727,11 +749,9 @@ def _is_unit(it: Item) -> bool:
     if not (isinstance(it, Tok) and it.kind == "text"):
         return False
     words = it.value.replace(".", " ").split()
-    if not words or len(words) > 2 or not all(w.isalpha() for w in words):
+    if not words or len(words) > 3 or not all(w.isalpha() for w in words):
         return False
-    if len(words) == 2 and words[0].lower() not in _UNIT_PREFIX:
-        return False
-    return not any(w.lower() in _FUNCTION_WORDS for w in words)
+    return not any(w.lower() in _FUNCTION_WORDS for w in words)  # `12 \text{ different ways}`, `\text{ sq units}`
 
 
 def _strip_unit(items: list) -> list:
@@ -935,6 +955,59 @@ def unwrap_set(a: Answer) -> None:
         a.items = sig[1:-1]
 
 
+_LIST_WORDS = {"or", "and"}
+
+
+def _is_list_separator(it: Item) -> bool:
+    if not isinstance(it, Tok):
+        return False
+    return (it.kind == "sym" and it.value in (",", ";")) or (it.kind == "cmd" and it.value == "lor") \
+        or (it.kind == "text" and it.value.strip().lower() in _LIST_WORDS)
+
+
+def list_elements(a: Answer) -> None:
+    """A list gold's candidate, element by element: `x = -2, x = 1`, `-2 \\text{ or } 1` are the list `-2, 1`.
+
+    Only for a gold that is itself a bare list: there "or"/"and" between the values name the same solutions.
+    """
+    elements: list[list] = [[]]
+    depth = 0
+    sig = _significant(a.items)
+    k = 0
+    while k < len(sig):
+        it = sig[k]
+        if isinstance(it, Tok) and it.kind == "sym" and it.value in ("(", "[", "\\{"):
+            depth += 1
+        elif isinstance(it, Tok) and it.kind == "sym" and it.value in (")", "]", "\\}"):
+            depth -= 1
+        if depth == 0 and _is_list_separator(it):
+            elements.append([])
+        elif depth == 0 and isinstance(it, Tok) and it.kind == "letter" and k + 1 < len(sig) and \
+                (it.value + getattr(sig[k + 1], "value", "")).lower() in _LIST_WORDS and \
+                getattr(sig[k + 1], "kind", "") == "letter":
+            elements.append([])
+            k += 1  # the two letters of "or"
+        elif depth == 0 and isinstance(it, Tok) and it.kind == "letter" and k + 2 < len(sig) and \
+                "".join(getattr(x, "value", "") for x in sig[k:k + 3]).lower() == "and" and \
+                all(getattr(x, "kind", "") == "letter" for x in sig[k:k + 3]):
+            elements.append([])
+            k += 2
+        else:
+            elements[-1].append(it)
+        k += 1
+    if len(elements) < 2 or any(not e for e in elements):
+        return
+    out: list = []
+    for e in elements:
+        eq = [i for i, x in enumerate(e) if isinstance(x, Tok) and x.kind == "sym" and x.value == "="]
+        if len(eq) == 1 and _is_name(e[:eq[0]]):
+            e = e[eq[0] + 1:]
+        if out:
+            out.append(Tok("sym", ","))
+        out.extend(e)
+    a.items = out
+
+
 def _is_or(it: Item) -> bool:
     return isinstance(it, Tok) and ((it.kind == "cmd" and it.value in ("lor", "cup"))
                                     or (it.kind == "text" and it.value.strip().lower() == "or"))
@@ -1023,6 +1096,19 @@ def _top_commas(a: Answer) -> int:
     return sum(d == 0 and isinstance(it, Tok) and it.value == "," for d, it in _top_level(a.items))
 
 
+def _compare_numerals(gnum: Numeral, cnum: Numeral, credit_cap: float, texts: dict) -> FormCheck:
+    if gnum.form == "int" and cnum.form not in ("int", "dec"):
+        return FormCheck(refused="not in the gold's form: the gold is an integer, the answer is not")
+    if gnum.value is not None and cnum.value is not None:
+        if gnum.value == cnum.value:
+            return FormCheck(decided=True, score=1.0, **texts)
+        return FormCheck(decided=False, score=partial_credit_exact(gnum.value, cnum.value, credit_cap), **texts)
+    if gnum.digits and cnum.digits:  # beyond EXACT_DIGITS: canonical digit strings are exact
+        same = gnum.digits == cnum.digits
+        return FormCheck(decided=same, score=1.0 if same else 0.0, **texts)
+    return FormCheck(refused=f"numbers beyond {EXACT_DIGITS} digits are compared only as integers or decimals")
+
+
 def _is_equation(a: Answer) -> bool:
     return any(d == 0 and isinstance(it, Tok) and it.value in ("=", "<", ">", "le", "ge")
                for d, it in _top_level(a.items))
@@ -1066,6 +1152,11 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
         inequality_to_interval(gold)
     if is_bare_list(gold):
         unwrap_set(cand)
+        list_elements(cand)
+    cnum = numeral(cand)
+    texts = {"gold_text": gold.text, "cand_text": cand.text}
+    if gnum is not None and cnum is not None:  # two numbers written out: decided exactly, whatever their notation
+        return _compare_numerals(gnum, cnum, credit_cap, texts)
     gcount, ccount = count_classes(gold.items), count_classes(cand.items)
     allowance = Counter(gcount)
     pm = gcount["\\pm"] + gcount["\\mp"]
@@ -1073,28 +1164,18 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
         allowance = Counter({c: 2 * n for c, n in gcount.items()})
         allowance[","] += pm
         allowance["addop"] += 2 * pm
+        allowance["set"] += pm
     over = sorted(c for c, n in ccount.items() if n > allowance[c])
     if over:
         c = over[0]
         return FormCheck(refused=f"hedge or not in the gold's form: uses {_class_name(c)} {ccount[c]} time(s), "
                                  f"the gold answer {allowance[c]}")
-    cnum = numeral(cand)
-    texts = {"gold_text": gold.text, "cand_text": cand.text}
+    if gnum is not None:
+        return FormCheck(refused="not in the gold's form: the gold is a number written out, the answer is not")
     if is_bare_list(gold) and not pm and _top_commas(cand) < _top_commas(gold):
         return FormCheck(decided=False, score=0.0, **texts)  # fewer values than the gold's list: never a number
-    if gnum is not None:
-        if cnum is None:
-            return FormCheck(refused="not in the gold's form: the gold is a number written out, the answer is not")
-        if gnum.form == "int" and cnum.form not in ("int", "dec"):
-            return FormCheck(refused="not in the gold's form: the gold is an integer, the answer is not")
-        if gnum.value is not None and cnum.value is not None:
-            if gnum.value == cnum.value:
-                return FormCheck(decided=True, score=1.0, **texts)
-            return FormCheck(decided=False, score=partial_credit_exact(gnum.value, cnum.value, credit_cap), **texts)
-        if gnum.digits and cnum.digits:  # beyond EXACT_DIGITS: canonical digit strings are exact
-            same = gnum.digits == cnum.digits
-            return FormCheck(decided=same, score=1.0 if same else 0.0, **texts)
-        return FormCheck(refused=f"numbers beyond {EXACT_DIGITS} digits are compared only as integers or decimals")
     if cnum is not None and cnum.form == "dec":  # 4.472 for 2\sqrt{5}: an approximation is not the exact answer
         return FormCheck(decided=False, score=None, **texts)
+    if gold.text == cand.text:  # the same canonical text (only presentation differed): the same answer
+        return FormCheck(decided=True, score=1.0, **texts)
     return FormCheck(**texts)

@@ -121,6 +121,7 @@ class EvalConfig(_Section):
 class VerifyConfig(_Section):
     timeout_s: float = Field(default=10.0, gt=0)
     workers: int = Field(default=2, gt=0)
+    allow_weak_sandbox: bool = False  # code: run candidates where the sandbox lacks layers (recorded, reported)
 
 
 class OPSDConfig(_Section):

@@ -13,7 +13,7 @@ from domains.arith import arith_problems
 from domains.base import Domain
 from domains.math import (BOX_INSTRUCTION, Check, MathDomain, MathVerifier, Outcome, extract_answer, grade,
                           is_equivalent, load_math500)
-from domains.math_answer import numeral, read_answer
+from domains.math_answer import MAX_COMPLETION_CHARS, extract_boxes, numeral, read_answer
 from formalpi.errors import DataError
 from formalpi.records import Problem, Status
 
@@ -62,6 +62,15 @@ def verifier():
 ])
 def test_extract_answer(text, expected):
     assert extract_answer(text) == expected
+
+
+def test_extract_boxes_reads_what_renders():
+    ex = extract_boxes("\\boxed{1} then \\boxed{2}, again \\boxed{1} % \\boxed{3}\n")
+    assert ex.boxes == ("2", "1") and ex.answer == "1" and not ex.refused and not ex.missing  # last appearance last
+    assert extract_boxes("\\def\\b{5}\\boxed{\\b}").refused
+    assert extract_boxes("\\text{\\boxed{5}}").refused
+    assert extract_boxes("no box").missing and extract_boxes("").missing
+    assert extract_boxes("x" * (MAX_COMPLETION_CHARS + 1)).refused
 
 
 def test_canonical_text_is_conservative():
@@ -292,15 +301,15 @@ def test_math500_gold_against_itself(shared):
 # ---- timeouts and process hygiene -------------------------------------------------------------------------------
 
 def test_timeout_from_pathological_input_then_pool_still_works():
+    # The tower of powers never finishes, so it times out at any timeout; the timeout is generous so the
+    # cheap check beside it passes even on a loaded machine (no wall-clock assertions here: pytest-timeout
+    # catches a hang, bench/ measures speed).
     base = _children()
-    with MathDomain(timeout_s=1.0, workers=2) as d:
-        t0 = time.perf_counter()
+    with MathDomain(timeout_s=10.0, workers=2) as d:
         # same form as the gold (a tower of powers), so the strict reader passes it on and sympy blows up
         vs = d.verify_many([_p("2^{3^{4^{5}}}"), _p(r"\frac{1}{2}")], [r"\boxed{9^{9^{9^{9}}}}", r"\boxed{0.5}"])
-        elapsed = time.perf_counter() - t0
-        assert vs[0].status is Status.TIMEOUT and vs[0].score == 0.0 and "1s" in vs[0].reason
+        assert vs[0].status is Status.TIMEOUT and vs[0].score == 0.0 and "10s" in vs[0].reason
         assert vs[1].status is Status.VALID  # the other task in the batch is unaffected
-        assert elapsed < 8, f"a timed-out check must not hang (took {elapsed:.1f}s)"
         after = d.verify_many([_p(r"2\sqrt{2}")], [r"\boxed{\sqrt{8}}"])  # pebble replaced the killed worker
         assert after[0].status is Status.VALID
     assert _children() == base

@@ -47,9 +47,10 @@ def check_model_path(path: str, key: str = "model.path") -> None:
             raise ConfigError(f"{key}={path}: {local} has no config.json (not a Hugging Face checkpoint directory); "
                               f"set {key}=<a directory with config.json and weights>")
         return
-    fix = f"set {key}=<local checkpoint dir> (or `huggingface-cli download {path}` while online)"
     if not _HUB_ID.match(path) or path.startswith((".", "/", "~")):
-        raise ConfigError(f"{key}={path}: no such directory, and not a hub id like Qwen/Qwen3-1.7B; {fix}")
+        raise ConfigError(f"{key}={path}: no such directory, and not a hub id like Qwen/Qwen3-1.7B; "
+                          f"set {key}=<a local checkpoint directory or a hub id>")
+    fix = f"set {key}=<local checkpoint dir> (or `huggingface-cli download {path}` while online)"
     from huggingface_hub import try_to_load_from_cache
 
     if isinstance(try_to_load_from_cache(path, "config.json"), str):
@@ -110,7 +111,13 @@ def preflight(cfg: ExperimentConfig, seeds: Sequence[int], *, model_key: str = "
         check_seed(s)
     check_condition(cfg)
     check_extras(cfg)
-    check_model_path(cfg.model.path, model_key)
+    from formalpi.engine.stages import SEED_FIELD, start_model
+
+    if SEED_FIELD in cfg.model.path:  # another row's checkpoint of each seed (e.g. the SD-Zero + OPSD hybrid)
+        for s in seeds:
+            check_model_path(start_model(cfg, s), model_key)
+    else:
+        check_model_path(cfg.model.path, model_key)
     for s in seeds:  # a run directory that exists may be read-only when finished (re-reading writes nothing)
         run_dir = Path(cfg.runs_dir) / cfg.name / str(s)
         if not run_dir.exists():

@@ -29,7 +29,8 @@ from formalpi.engine.launch import Launcher
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
 from formalpi.engine.shard import GenStage, run_sharded
 from formalpi.engine.stages import (
-    check_data, condition_label, eval_problems, load_problems, make_generator, record_data, stage, train_problems)
+    check_data, condition_label, eval_problems, load_problems, make_generator, record_data, stage, start_model,
+    train_problems)
 from formalpi.engine.train import sft
 from formalpi.errors import ConfigError
 from formalpi.paths import resolve_data_file
@@ -73,7 +74,11 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
         data = check_data(cfg, train, eval_problems(domain, cfg))
         store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
         record_data(store, data)
-        model_path = resolve_model_path(cfg.model.path)
+        if hasattr(domain, "use_verify_config"):  # code: timeout, workers, allow_weak_sandbox
+            domain.use_verify_config(cfg.verify)
+        if hasattr(domain, "isolation"):  # code: the sandbox layers candidates run under ("weak": true if not all)
+            store.annotate(sandbox=domain.isolation())
+        model_path = resolve_model_path(start_model(cfg, seed))
         if cfg.method == "retry":
             model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, scale=scale)
         elif cfg.method in ("opsd", "grpo"):
