@@ -146,12 +146,19 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
             if r < cfg.retry.rounds - 1:  # a round killed between its training and its evaluation
                 _final_eval(cfg, seed, store, domain, model_path, progress, scale=scale, name=evals[r])
             continue
-        gen = make_generator(cfg, model_path)
         n = condition.first_attempt_samples(cfg.sampling.n)
+        sharded = scale is not None and scale.shards > 1
+        # sharded: one generation worker (one engine) per GPU first; this process loads its own generator only
+        # afterwards, for the retries, so the workers have every GPU to themselves
+        gen = None if sharded else make_generator(cfg, model_path)
         with stage(store, f"attempts_r{r}"):
-            attempts = sample_attempts(gen, domain, train, n=n, cfg=cfg, seed=seed, round_=r, store=store,
-                                       on_progress=progress(f"first attempts ({at})", len(train)),
-                                       temperatures=condition.temperatures(n))
+            if sharded:
+                attempts = run_sharded(GenStage.ATTEMPTS, cfg, seed, model_path, train, store, scale.shards,
+                                       round_=r, n=n, gpus=scale.gpus(), temperatures=condition.temperatures(n))
+            else:
+                attempts = sample_attempts(gen, domain, train, n=n, cfg=cfg, seed=seed, round_=r, store=store,
+                                           on_progress=progress(f"first attempts ({at})", len(train)),
+                                           temperatures=condition.temperatures(n))
         with stage(store, f"verify_r{r}"):
             judged = verify_attempts(domain, attempts, by_id, store, f"verify_r{r}",
                                      on_progress=progress(f"checking first attempts ({at})", len(attempts)))
@@ -163,6 +170,8 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
         for k in range(1, cfg.retry.k + 1):
             if condition.pi is None:
                 break
+            if gen is None:
+                gen = make_generator(cfg, model_path)
             nth = f" {k}/{cfg.retry.k}" if cfg.retry.k > 1 else ""
             failed = [j for j in latest if not j.verdict.passed]
             with stage(store, f"retries_r{r}"):
