@@ -17,6 +17,7 @@ import gzip
 import json
 import re
 import urllib.request
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def _free_names(sources: Sequence[str]) -> list[str]:
     loads: list[str] = []
     bound: set[str] = set()
     for src in sources:
-        for node in ast.walk(ast.parse(src)):
+        for node in ast.walk(_parse_quietly(src)):
             if isinstance(node, ast.Name):
                 if isinstance(node.ctx, ast.Load):
                     if node.id not in loads:
@@ -177,6 +178,22 @@ def _free_names(sources: Sequence[str]) -> list[str]:
 
 
 def judge_spec(problem: Problem) -> JudgeSpec:
+    """See `_judge_spec`; cached per problem (a problem is judged once per sample)."""
+    m = problem.meta
+    key = (problem.id, m["dataset"], problem.text, problem.gold, m.get("entry_point"), m.get("test"),
+           tuple(m.get("test_list") or ()), tuple(m.get("test_imports") or ()))
+    spec = _SPECS.get(key)
+    if spec is None:
+        if len(_SPECS) >= 8192:
+            _SPECS.clear()
+        spec = _SPECS[key] = _judge_spec(problem)
+    return spec
+
+
+_SPECS: dict[tuple, JudgeSpec] = {}
+
+
+def _judge_spec(problem: Problem) -> JudgeSpec:
     """What the trusted side runs for `problem`, from the dataset alone (never from a candidate).
 
     HumanEval: the prompt (its helper functions, e.g. `encode_cyclic`, are the TRUSTED ones, whatever the
@@ -210,9 +227,17 @@ def judge_spec(problem: Problem) -> JudgeSpec:
                     proxies=tuple(proxies))
 
 
+def _parse_quietly(src: str) -> ast.Module:
+    """ast.parse of dataset text without its SyntaxWarnings/DeprecationWarnings (e.g. "\\w" in a string)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return ast.parse(src)
+
+
 def _top_level_names(code: str) -> set[str]:
     try:
-        tree = ast.parse(code)
+        tree = _parse_quietly(code)
     except SyntaxError:
         return set()
     return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
@@ -233,7 +258,7 @@ _CODE_START = re.compile(r"^(\s+\S|def |async def |class |import |from |@|#|[A-Z
 
 def _parses(code: str) -> bool:
     try:
-        ast.parse(code if not code[:1].isspace() else "def _f():\n" + code)
+        _parse_quietly(code if not code[:1].isspace() else "def _f():\n" + code)
         return True
     except (SyntaxError, ValueError):
         return False
@@ -397,7 +422,7 @@ class CodeDomain:
         """Canonical code (ast round trip drops comments and formatting); else whitespace-collapsed text."""
         code = extract_code(completion) or completion
         try:
-            return ast.unparse(ast.parse(code))
+            return ast.unparse(_parse_quietly(code))
         except (SyntaxError, ValueError):
             return " ".join(code.split())
 

@@ -23,6 +23,7 @@ import ast
 import builtins
 import collections
 import functools
+import json
 import os
 import pickle
 import re
@@ -124,7 +125,13 @@ class _Run:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise _Stop("not_run", "time budget spent")
-        s = self.sandbox.session(self.source, timeout_s=left)
+        calls: list[tuple[int, str]] = []
+        if self.plan and self.children == 0:  # only the first child: after a restart, one call at a time
+            calls = [(u, _call_key(n, a, k)) for u, n, a, k in self.plan if u >= self.unit]
+            if sum(len(c) for _, c in calls) > 1 << 20:  # keep the message small; big calls go one at a time
+                calls = []
+        # the calls go with the program: the child answers them as soon as it has loaded
+        s = self.sandbox.session(self.source, timeout_s=left, batch=[json.loads(c) for _, c in calls] or None)
         self.children += 1
         self.session = s
         try:
@@ -149,15 +156,7 @@ class _Run:
             self.end()
             self.load = ("crash", "the program did not report that it loaded")
             raise _Stop("load_crash", self.load[1])
-        if self.plan and self.children == 1:  # only the first child: after a restart, one call at a time
-            calls = [(u, _call_key(n, a, k)) for u, n, a, k in self.plan if u >= self.unit]
-            if sum(len(c) for _, c in calls) > 1 << 20:  # keep the message small; big calls go one at a time
-                calls = []
-            try:
-                s.send_batch([key for _, key in calls])
-                self.ahead.extend(calls)
-            except OSError:
-                pass
+        self.ahead.extend(calls)
         return s
 
     def _ended(self, g: ChildGone) -> None:

@@ -467,13 +467,6 @@ class Session:
         _send(self.chan, {"call": name, "args": wire.encode(args), "kwargs": wire.encode(kwargs or {})})
         return self._next()
 
-    def send_batch(self, calls: list[str]) -> None:
-        """Calls sent ahead (each `_call_key` JSON: [name, args, kwargs]); the child answers them one frame each,
-        in order, and the caller reads those frames with `_next()`."""
-        if calls:
-            payload = ("{\"batch\":[" + ",".join(calls) + "]}").encode()
-            self.chan.sendall(wire.frame(payload))
-
     def _wait_exit(self, deadline: float) -> dict:
         sb = self.sandbox
         while self.exit is None:
@@ -674,10 +667,12 @@ class Sandbox:
         self.close()
 
     # -- candidates
-    def _request(self, source: str | None, lim: Limits, mode: str, out_fds: Sequence[int], t: float) -> Session:
+    def _request(self, source: str | None, lim: Limits, mode: str, out_fds: Sequence[int], t: float,
+                 batch: list | None = None) -> Session:
         self._ids += 1
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        req = {"op": "run", "id": self._ids, "source": source, "mode": mode, "fresh_namespaces": self._fresh,
+        req = {"op": "run", "id": self._ids, "source": source, "batch": batch, "mode": mode,
+               "fresh_namespaces": self._fresh,
                "tmpfs_mb": lim.tmpfs_mb, "memory_mb": lim.memory_mb, "cpu_s": int(t) + 2, "file_mb": lim.file_mb,
                "max_files": lim.max_files, "max_procs": lim.max_procs, "uid": self.uid}
         try:
@@ -687,9 +682,10 @@ class Sandbox:
         return Session(self, mine, self._ids, time.monotonic() + t)
 
     def session(self, source: str, timeout_s: float | None = None, mode: str = "call",
-                out_fds: Sequence[int] = (), limits: Limits | None = None) -> Session:
+                out_fds: Sequence[int] = (), limits: Limits | None = None, batch: list | None = None) -> Session:
         """A fresh child for `source` (the spare one, isolated while the previous candidate finished, where it
-        fits); the caller reads its load result with `start()` (call mode)."""
+        fits); the caller reads its load result with `start()` (call mode). `batch`: calls ([name, args, kwargs],
+        tagged) the child answers right after loading, one frame each, before any other call."""
         if self._session is not None:
             self._session.end(wait=False)
         if self._dead:
@@ -704,13 +700,13 @@ class Sandbox:
         if usual and self._spare is not None:
             s, self._spare = self._spare, None
             try:
-                _send(s.chan, {"source": source})
+                _send(s.chan, {"source": source, "batch": batch})
                 s.deadline = time.monotonic() + t
             except OSError:
                 s.end(wait=False)
                 s = None
         if s is None:
-            s = self._request(source, lim, mode, out_fds, t)
+            s = self._request(source, lim, mode, out_fds, t, batch)
         if usual:  # queued: the server forks it once this child is gone and the sandbox swept
             self._spare = self._request(None, self.limits, "call", (), self.limits.timeout_s)
         self._session = s

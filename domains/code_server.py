@@ -226,11 +226,11 @@ def child(req, fds):
     sys.modules["__main__"] = main
     sys.argv = ["<candidate>"]
     send(chan, {"hello": layers})
-    source = req["source"]
+    source, batch = req["source"], req.get("batch")
     if source is None:  # a spare child, isolated in advance: its program comes on the channel
         try:
             msg, _ = recv(chan)
-            source = msg["source"]
+            source, batch = msg["source"], msg.get("batch")
         except (EOFError, OSError, KeyError, TypeError):
             os._exit(0)
     try:
@@ -264,6 +264,8 @@ def child(req, fds):
         finally:
             os._exit(0)
     send(chan, {"loaded": True})
+    for name, args, kwargs in batch or ():  # calls sent with the program: answered before any other
+        _answer(chan, main.__dict__, name, decode(args), decode(kwargs))
     _answer_calls(chan, main.__dict__)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from formalpi.config import ExperimentConfig
 from formalpi.domain import Domain, open_domain
+from formalpi.engine.backends import release
 from formalpi.engine.conditions import Condition, get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
 from formalpi.engine.launch import Launcher
@@ -109,6 +110,7 @@ def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domai
                            stage=name,
                            on_progress=progress(f"{eval_title(name)} ({condition_label(cfg)}, seed {seed})",
                                                 len(problems)))
+        release(gen)  # the next seed's run in this process needs the GPU memory back
     store.mark_done(name, problems=len(records))
     return records
 
@@ -173,6 +175,7 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
             all_judged.update({j.attempt_id: j for j in latest})
         examples = build_examples(domain, condition, list(all_attempts.values()), all_judged, by_id, cfg, seed, r)
         _write_examples(store, r, examples)
+        release(gen)  # the GPU memory goes to training (vLLM would keep it otherwise)
         with stage(store, f"train_r{r}"):
             if scale is not None and scale.launcher is not Launcher.LOCAL:  # accelerate launch of train_entry
                 result = scale_train(scale, model_path, examples, cfg, ckpt, seed)
