@@ -260,6 +260,12 @@ CASES: list[Case] = [
     _c("char_literal_in_parens", GENUINE, "  have _h : ('\"' : Char) = '\"' := rfl\n  omega", "valid", "all-checks"),
     _c("subtype_with_spaces", GENUINE, "  have _h : {y : ℤ // -y < 0} := ⟨-1, by norm_num⟩\n  omega -- done",
        "valid", "all-checks"),
+    _c("aesop_clause_with_command_word", GENUINE, "  aesop (add norm (index := [target _ = _]) h₀)", "valid",
+       "all-checks", note="`target` is a command word of Lake's DSL and an atom of Aesop's indexing clauses: inside "
+                          "brackets no command can start, so it is not refused there (ASSUMED: Aesop accepts this "
+                          "clause and closes the goal)"),
+    _c("library_command_word_after_brackets", AFTER, "  aesop (add norm h₀) target x",
+       note="the same word once the brackets are closed starts a command"),
     _c("open_scoped_in", GENUINE, "  open scoped BigOperators in\n  omega", "valid", "all-checks"),
 ]
 

@@ -98,3 +98,12 @@ elab "whatsnew " "in" ppLine cmd:command : command => pure ()
     assert got == {("foo_cmd", True, ""), ("bar_cmd", True, ""), ("#stacks_tags", True, ""), ("#whnf", True, ""),
                    ("lemma", True, "declModifiers"), ("soft_cmd", False, ""), ("proof_wanted", True, "declModifiers false"),
                    ("whatsnew", True, "")}
+
+
+def test_library_words_inside_brackets_are_clause_atoms_not_commands() -> None:
+    assert isinstance(_sent("  aesop (add norm (index := [target _ = _]) h₀)"), strict.PreparedProof)
+    for proof in ("  aesop (add norm h₀) target x", "  exact (by omega)\nwith_weak_namespace Shadow",
+                  "  have h : x = 2 := (by omega)\n  exact h ) with_weak_namespace Shadow"):
+        assert isinstance(_sent(proof), strict.Verdict), proof  # depth back to 0 (or below): refused
+    # the hand-written list (`unsafe`, `def`, …) stays refused at any depth
+    assert isinstance(_sent("  exact (unsafe foo)"), strict.Verdict)

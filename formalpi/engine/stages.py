@@ -22,7 +22,7 @@ from typing import Any
 
 from formalpi.config import ExperimentConfig
 from formalpi.domain import Domain
-from formalpi.engine.backends import Generator, load_generator
+from formalpi.engine.backends import Generator, generator_for
 from formalpi.errors import ConfigError
 from formalpi.records import Problem
 from formalpi.runs import RunStore
@@ -62,8 +62,7 @@ def start_model(cfg: ExperimentConfig, seed: int) -> str:
 
 def make_generator(cfg: ExperimentConfig, path: str) -> Generator:
     """The run's generator for a model directory (`path` already resolved: run_experiment resolves "tiny")."""
-    return load_generator(path, backend=cfg.model.backend, dtype=cfg.model.dtype, device=cfg.model.device,
-                          batch_size=cfg.sampling.batch_size)
+    return generator_for(cfg.model, path, batch_size=cfg.sampling.batch_size)
 
 
 def load_problems(domain: Domain, cfg: ExperimentConfig, split: str, limit: int | None,

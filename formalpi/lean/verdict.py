@@ -120,6 +120,14 @@ _COMMAND_WORDS: dict[str, str] = {k.rstrip("%"): v for k, v in LIBRARY_COMMANDS.
                                   if not k.startswith("#") and k.rstrip("%") not in _COMMAND_WORDS_NOT_LISTED}
 
 
+# Library command words are refused at bracket depth 0 only. Inside brackets a command cannot start: the theorem's
+# syntax ends only where its brackets are balanced, and a text that breaks off inside a bracket is a parse error,
+# which Lean reports (the verdict is then `error` whatever runs after it). Some of these words are also atoms of
+# bracketed clause syntax (Aesop's `(index := [target …])`), where refusing them would refuse genuine proofs. The
+# hand-written COMMAND_KEYWORDS stay refused at any depth.
+_OPENERS, _CLOSERS = frozenset("([{⟨⦃"), frozenset(")]}⟩⦄")
+
+
 def _library_command(t: Token) -> str | None:
     """Why an identifier token is a command keyword of the pinned libraries, or None."""
     if t.text.startswith("«"):
@@ -191,7 +199,10 @@ def _bad_character(text: str) -> Forbidden | None:
 
 def _scan(toks: list[Token]) -> Forbidden | None:
     """The first construct refused wherever it appears (layer 1 words and forms; layer 2 words)."""
+    depth = 0  # bracket depth: a command can only start where every bracket is closed (else Lean reports an error)
     for k, t in enumerate(toks):
+        if t.kind is Kind.SYMBOL:
+            depth += 1 if t.text in _OPENERS else -1 if t.text in _CLOSERS else 0
         if t.kind is Kind.BACKTICK:
             return Forbidden("`", t.line, "name literals and syntax quotations are meta-programming")
         if t.kind is Kind.ATTR:
@@ -204,7 +215,7 @@ def _scan(toks: list[Token]) -> Forbidden | None:
             continue
         w = t.text
         why = FORBIDDEN_WORDS.get(w) or COMMAND_KEYWORDS.get(w) or COMMAND_KEYWORDS.get(w.rstrip("?!")) or \
-            _library_command(t)
+            (_library_command(t) if depth <= 0 else None)
         if why:
             return Forbidden(w, t.line, why)
         for p in t.parts:
