@@ -58,7 +58,9 @@ def main() -> None:
     ap.add_argument("--generations", type=int, default=4, help="GRPO completions per problem")
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--steps", type=int, default=1, help="timed steps per method (after one warm-up step)")
+    ap.add_argument("--methods", default="opsd,grpo", help="which of opsd, grpo to time")
     args = ap.parse_args()
+    methods = set(args.methods.split(","))
     dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
 
     from domains.math import MathDomain
@@ -82,49 +84,49 @@ def main() -> None:
     with MathDomain() as domain:
         problems = domain.problems("arith", "train", limit=64)
 
-        # ---- OPSD ----
-        student, tok = load_student(model_path, cfg.train, args.device, dtype, seed=0)
-        teacher = Teacher(student, cfg.opsd.teacher)
-        opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.opsd.lr)
-        session = OPSDSession(student, tok, teacher, opt, domain, get_condition("gold", "math"), cfg.opsd, 0,
-                              problems)
-        session.step(0)  # warm-up
-        reset_peak(args.device)
-        for t in range(1, 1 + args.steps):
-            t0 = time.perf_counter()
-            rec = session.step(t)
-            sync(args.device)
-            dt = time.perf_counter() - t0
-            print(f"opsd  step {t}: {dt:.3f} s/step  loss={rec.loss:.4f}  teacher_pi_kl={rec.teacher_pi_kl}  "
-                  f"tokens={rec.tokens}  samples={rec.samples}  peak_mem={peak_memory_mb(args.device):.1f} MiB")
-        del session, student, teacher, opt
-        if args.device.startswith("cuda"):
-            torch.cuda.empty_cache()
-
-        # ---- IPRS (GRPO) ----
-        from transformers import TrainerCallback
-
-        times: list[float] = []
-
-        class Timer(TrainerCallback):
-            def on_step_begin(self, a, state, control, **kw):
+        if "opsd" in methods:
+            student, tok = load_student(model_path, cfg.train, args.device, dtype, seed=0)
+            teacher = Teacher(student, cfg.opsd.teacher)
+            opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.opsd.lr)
+            session = OPSDSession(student, tok, teacher, opt, domain, get_condition("gold", "math"), cfg.opsd, 0,
+                                  problems)
+            session.step(0)  # warm-up
+            reset_peak(args.device)
+            for t in range(1, 1 + args.steps):
+                t0 = time.perf_counter()
+                rec = session.step(t)
                 sync(args.device)
-                self.t0 = time.perf_counter()
-                if state.global_step == 1:
-                    reset_peak(args.device)
+                dt = time.perf_counter() - t0
+                print(f"opsd  step {t}: {dt:.3f} s/step  loss={rec.loss:.4f}  teacher_pi_kl={rec.teacher_pi_kl}  "
+                      f"tokens={rec.tokens}  samples={rec.samples}  peak_mem={peak_memory_mb(args.device):.1f} MiB")
+            del session, student, teacher, opt
+            if args.device.startswith("cuda"):
+                torch.cuda.empty_cache()
 
-            def on_step_end(self, a, state, control, **kw):
-                sync(args.device)
-                times.append(time.perf_counter() - self.t0)
+        if "grpo" in methods:
+            from transformers import TrainerCallback
 
-        gcfg = cfg.model_copy(update={"method": "grpo"})
-        trainer, _ = build_trainer(gcfg, 0, domain, model_path, problems, tmp / "grpo", callbacks=[Timer()])
-        trainer.train()
-        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-        rewards = [h.get("reward") for h in trainer.state.log_history if "loss" in h]
-        for t in range(1, len(times)):
-            print(f"grpo  step {t}: {times[t]:.3f} s/step  loss={losses[t]:.4f}  reward={rewards[t]:.4f}  "
-                  f"completions={args.batch_size * args.generations}  peak_mem={peak_memory_mb(args.device):.1f} MiB")
+            times: list[float] = []
+
+            class Timer(TrainerCallback):
+                def on_step_begin(self, a, state, control, **kw):
+                    sync(args.device)
+                    self.t0 = time.perf_counter()
+                    if state.global_step == 1:
+                        reset_peak(args.device)
+
+                def on_step_end(self, a, state, control, **kw):
+                    sync(args.device)
+                    times.append(time.perf_counter() - self.t0)
+
+            gcfg = cfg.model_copy(update={"method": "grpo"})
+            trainer, _ = build_trainer(gcfg, 0, domain, model_path, problems, tmp / "grpo", callbacks=[Timer()])
+            trainer.train()
+            losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+            rewards = [h.get("reward") for h in trainer.state.log_history if "loss" in h]
+            for t in range(1, len(times)):
+                print(f"grpo  step {t}: {times[t]:.3f} s/step  loss={losses[t]:.4f}  reward={rewards[t]:.4f}  "
+                      f"completions={args.batch_size * args.generations}  peak_mem={peak_memory_mb(args.device):.1f} MiB")
     what = "torch.cuda.max_memory_allocated" if args.device.startswith("cuda") else "process peak RSS"
     print(f"(warm-up steps excluded; peak memory is {what})")
 

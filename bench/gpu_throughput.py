@@ -32,7 +32,25 @@ from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # last: an older checkout on PYTHONPATH wins
 
-H100_BF16_PEAK = 990e12  # dense bf16 FLOP/s, H100 SXM datasheet
+H100_BF16_PEAK = 990e12  # dense bf16 FLOP/s, H100 SXM datasheet (the H200 SXM's is the same chip's: 989)
+MEASURED_PEAK: float = 0.0  # --measure-peak: an 8192^3 bf16 matmul on this GPU (the reachable ceiling)
+
+
+def measure_matmul_peak(n: int = 8192, reps: int = 10) -> float:
+    """bf16 FLOP/s of an n^3 matmul on random data: mean of `reps` after 3 warm-ups, timed with CUDA events."""
+    import torch
+
+    a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(reps):
+        a @ b
+    end.record()
+    torch.cuda.synchronize()
+    return 2 * n**3 * reps / (start.elapsed_time(end) / 1e3)
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,8 @@ ARCHS = {
     "qwen3-1.7b": Arch("qwen3-1.7b", "qwen3", 2048, 6144, 28, 16, 8, 128, 151936),
     # Qwen/Qwen2.5-Coder-1.5B config.json (head_dim = 1536 / 12)
     "qwen2.5-coder-1.5b": Arch("qwen2.5-coder-1.5b", "qwen2", 1536, 8960, 28, 12, 2, 128, 151936),
+    # Qwen/Qwen3-8B config.json (untied embeddings)
+    "qwen3-8b": Arch("qwen3-8b", "qwen3", 4096, 12288, 36, 32, 8, 128, 151936, tie_word_embeddings=False),
     # formalpi.tiny.TinySpec sizes, for the CPU smoke run (vocab padded up like the real ones are not)
     "tiny": Arch("tiny", "qwen3", 96, 256, 4, 6, 2, 16, 512, rope_theta=10000.0, max_position_embeddings=4096),
 }
@@ -300,10 +320,13 @@ def render(gen_rows: list[GenRow], sft_rows: list[SFTRow], label: str, n_params:
     for g in gen_rows:
         lines.append(f"| {g.arch} | {n_params[g.arch] / 1e9:.2f}B | {g.batch} | {g.sequences} x {g.new_tokens} "
                      f"| {g.wall_s:.1f} | {g.tokens_per_s:,.0f} | {g.peak_gib:.1f} |")
-    lines += ["", "| arch | SFT | batch x seq | status | s/step | tokens/s | peak GiB | MFU |",
-              "|---|---|---|---|---|---|---|---|"]
+    measured = f" | MFU vs measured {MEASURED_PEAK / 1e12:.0f}" if MEASURED_PEAK else ""
+    lines += ["", f"| arch | SFT | batch x seq | status | s/step | tokens/s | peak GiB | MFU vs 990{measured} |",
+              "|---|---|---|---|---|---|---|---|" + ("---|" if MEASURED_PEAK else "")]
     for r in sft_rows:
         mfu = f"{r.mfu:.1%} ({'6N' if r.mode == 'full' else '4N'})" if r.status == "ok" else "-"
+        if MEASURED_PEAK:
+            mfu += f" | {r.mfu * H100_BF16_PEAK / MEASURED_PEAK:.1%}" if r.status == "ok" else " | -"
         lines.append(f"| {r.arch} | {r.mode} | {r.batch} x {r.tokens_per_step // max(1, r.batch) or '-'} "
                      f"| {r.status} | {r.step_s:.3f} | {r.tokens_per_s:,.0f} | {r.peak_gib:.1f} | {mfu} |")
     return "\n".join(lines)
@@ -333,8 +356,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--liger", choices=["auto", "on", "off"], default="auto",
                     help="Liger kernels in SFT (auto: on for CUDA when liger-kernel is installed)")
     ap.add_argument("--json", default="", help="write all rows here")
+    ap.add_argument("--measure-peak", action="store_true", help="also report MFU against a measured bf16 matmul")
     a = ap.parse_args(argv)
-    global LIGER
+    global LIGER, MEASURED_PEAK
     LIGER = {"auto": None, "on": True, "off": False}[a.liger]
 
     if a.device.startswith("cuda"):
@@ -342,6 +366,9 @@ def main(argv: list[str] | None = None) -> dict:
 
         if not torch.cuda.is_available():
             raise SystemExit("--device cuda: no CUDA device visible (use --device cpu --tiny on a CPU machine)")
+        if a.measure_peak:
+            MEASURED_PEAK = measure_matmul_peak()
+            print(f"measured bf16 matmul (8192^3): {MEASURED_PEAK / 1e12:.0f} TFLOP/s", flush=True)
     sizes = TINY_SIZES if a.tiny else Sizes()
     arch_names = ["tiny"] if a.tiny else [x for x in a.archs.split(",") if x]
     unknown = [x for x in arch_names if x not in ARCHS]
@@ -379,7 +406,7 @@ def main(argv: list[str] | None = None) -> dict:
                     break
     table = render(gen_rows, sft_rows, a.label, n_params)
     print(table, flush=True)
-    result = {"label": a.label, "device": a.device, "n_params": n_params, "generation": [asdict(g) for g in gen_rows],
+    result = {"label": a.label, "device": a.device, "measured_peak": MEASURED_PEAK, "n_params": n_params, "generation": [asdict(g) for g in gen_rows],
               "sft": [asdict(r) for r in sft_rows], "table": table}
     if a.json:
         Path(a.json).write_text(json.dumps(result, indent=1))

@@ -1,23 +1,28 @@
 """The code domain: HumanEval and MBPP (sanitized) from local files, checked in the sandbox; test-suite PI.
 
-Programs are assembled as each benchmark defines it (see `humaneval_program`, `mbpp_program`). To grade, each
-test (a top-level assert of HumanEval's `check`, a line of MBPP's `test_list`) runs separately inside the same
-program, reporting one line per test, so the graded verifier's score is the fraction of tests passed and the
-first failing test's assertion and error become the verdict's `feedback` (what test-suite PI shows).
+To grade, the candidate's program alone (HumanEval: prompt + completion; MBPP: the code) runs in a sandbox
+(domains/code_sandbox.py) and answers calls; each test (a statement of HumanEval's `check`, a line of MBPP's
+`test_list`) runs on the TRUSTED side (domains/code_judge.py) against proxies of the candidate's functions, so
+the candidate can pass only by returning the right plain values. The score is the fraction of tests passed; the
+first failing test (its dataset text) and its typed outcome become the verdict's `feedback` (what test-suite PI
+shows): never a file's contents, only the test, the outcome and a capped, cleaned exception message.
+`humaneval_program` / `mbpp_program` assemble each benchmark's own program (used by the benchmark).
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import gzip
 import json
 import re
-import secrets
 import urllib.request
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from domains.code_sandbox import Limits, RunResult, RunStatus, run_many
+from domains.code_judge import Judgement, JudgePool, JudgeSpec, stdlib_module
+from domains.code_sandbox import Limits
 from formalpi.engine.conditions import FAILED, TRY_AGAIN, PIContext, define, shuffled_partner
 from formalpi.errors import DataError
 from formalpi.paths import resolve_data_file
@@ -33,7 +38,6 @@ MBPP_SPLITS = {"prompt": range(1, 11), "test": range(11, 511), "validation": ran
 HUMANEVAL_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "test")
 MBPP_FIELDS = ("task_id", "prompt", "code", "test_imports", "test_list")
 FEEDBACK_CHARS = 1000  # a failing test's text and error, capped: it becomes a prompt
-RESULT_TAG = "__formalpi_test__"
 
 
 # ---- fetching and loading -----------------------------------------------------------------------------------
@@ -152,62 +156,98 @@ def reference_program(problem: Problem) -> str:
     return mbpp_program(problem, problem.gold or "")
 
 
-_REPORT_FN = '''
-def __formalpi_report(i, test, exc):
-    # builtins by module: a test may shadow `str` or `type` (HumanEval/38 and /50 bind `str` in check)
-    import builtins as _b, json as _j, sys as _s
-    err = ""
-    if exc is not None:
-        try:
-            msg = _b.str(exc)
-        except _b.BaseException:
-            msg = "<unprintable>"
-        err = (_b.type(exc).__name__ + (": " + msg if msg else ""))[:{cap}]
-    _s.__stdout__.write("\\n{tag}{nonce} " + _j.dumps([i, exc is None, test, err]) + "\\n")
-    _s.__stdout__.flush()
-'''
-
-_WRAP = '''try:
-{body}
-except MemoryError:
-    raise
-except BaseException as __formalpi_e:
-    __formalpi_report({i}, {src!r}, __formalpi_e)
-else:
-    __formalpi_report({i}, {src!r}, None)
-'''
+def _free_names(sources: Sequence[str]) -> list[str]:
+    """Names the test sources read and never bind, in first-use order."""
+    loads: list[str] = []
+    bound: set[str] = set()
+    for src in sources:
+        for node in ast.walk(_parse_quietly(src)):
+            if isinstance(node, ast.Name):
+                if isinstance(node.ctx, ast.Load):
+                    if node.id not in loads:
+                        loads.append(node.id)
+                else:
+                    bound.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                bound.add(node.name)
+            elif isinstance(node, ast.arg):
+                bound.add(node.arg)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return [n for n in loads if n not in bound]
 
 
-def _wrapped(i: int, src: str, indent: str = "") -> str:
-    body = "\n".join("    " + line for line in src.splitlines()) or "    pass"
-    text = _WRAP.format(body=body, i=i, src=src)
-    return "".join(indent + line + "\n" for line in text.splitlines())
+def judge_spec(problem: Problem) -> JudgeSpec:
+    """See `_judge_spec`; cached per problem (a problem is judged once per sample)."""
+    m = problem.meta
+    key = (problem.id, m["dataset"], problem.text, problem.gold, m.get("entry_point"), m.get("test"),
+           tuple(m.get("test_list") or ()), tuple(m.get("test_imports") or ()))
+    spec = _SPECS.get(key)
+    if spec is None:
+        if len(_SPECS) >= 8192:
+            _SPECS.clear()
+        spec = _SPECS[key] = _judge_spec(problem)
+    return spec
 
 
-def graded_program(problem: Problem, completion: str, nonce: str) -> str:
-    """The benchmark's program with each test run separately and reported on its own line (tagged by `nonce`)."""
-    report = _REPORT_FN.format(tag=RESULT_TAG, nonce=nonce, cap=FEEDBACK_CHARS)
+_SPECS: dict[tuple, JudgeSpec] = {}
+
+
+def _judge_spec(problem: Problem) -> JudgeSpec:
+    """What the trusted side runs for `problem`, from the dataset alone (never from a candidate).
+
+    HumanEval: the prompt (its helper functions, e.g. `encode_cyclic`, are the TRUSTED ones, whatever the
+    candidate redefines) and the test module, then each statement of `check`'s body; `candidate` and the entry
+    point's name are the candidate's function. MBPP: `test_imports`, then each assert; a name the asserts call
+    is the candidate's when the reference defines it or it is neither a builtin nor a stdlib module (which the
+    trusted side imports itself, e.g. `sys` in task 596)."""
     if problem.meta["dataset"] == "humaneval":
+        entry = problem.meta["entry_point"]
         tree = ast.parse(problem.meta["test"])
-        parts = []
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name == "check":
-                args = ast.unparse(node.args)
-                body, i = [], 0
-                for s in node.body:
-                    if _is_test(s):
-                        body.append(_wrapped(i, ast.unparse(s), "    "))
-                        i += 1
-                    elif not (isinstance(s, ast.Assert)):  # keep setup statements; drop `assert True`
-                        body.append("".join("    " + ln + "\n" for ln in ast.unparse(s).splitlines()))
-                parts.append(f"def check({args}):\n" + ("".join(body) or "    pass\n"))
-            else:
-                parts.append(ast.unparse(node) + "\n")
-        test = "".join(parts)
-        return (problem.text + completion + "\n" + report + "\n" + test + "\n"
-                + f"check({problem.meta['entry_point']})\n")
-    tests = "".join(_wrapped(i, t) for i, t in enumerate(problem.meta["test_list"]))
-    return "\n".join([completion, report, *problem.meta["test_imports"], tests])
+        check = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"), None)
+        if check is None:
+            raise DataError(f"{problem.id}: HumanEval test has no `def check(candidate)`")
+        arg = check.args.args[0].arg if check.args.args else "candidate"
+        units = tuple((ast.unparse(s), _is_test(s)) for s in check.body
+                      if _is_test(s) or not isinstance(s, ast.Assert))
+        return JudgeSpec(prelude=problem.text + "\n" + problem.meta["test"], units=units,
+                        proxies=((arg, entry), (entry, entry)))
+    tests = list(problem.meta["test_list"])
+    prelude = "\n".join(problem.meta["test_imports"])
+    bound = set(_free_names([prelude])) | {(a.asname or a.name).split(".")[0] for n in ast.walk(ast.parse(prelude))
+                                          if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    defined = _top_level_names(problem.gold or "")
+    proxies, imports = [], []
+    for name in _free_names(tests):
+        if name in defined or not (hasattr(builtins, name) or name in bound or stdlib_module(name)):
+            proxies.append((name, name))
+        elif stdlib_module(name) and name not in bound and not hasattr(builtins, name):
+            imports.append(f"import {name}")
+    return JudgeSpec(prelude="\n".join([prelude, *imports]), units=tuple((t, True) for t in tests),
+                    proxies=tuple(proxies))
+
+
+def _parse_quietly(src: str) -> ast.Module:
+    """ast.parse of dataset text without its SyntaxWarnings/DeprecationWarnings (e.g. "\\w" in a string)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return ast.parse(src)
+
+
+def _top_level_names(code: str) -> set[str]:
+    try:
+        tree = _parse_quietly(code)
+    except SyntaxError:
+        return set()
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def candidate_source(problem: Problem, code: str) -> str:
+    """What runs in the sandbox: the candidate's program only (HumanEval: prompt + completion; MBPP: the code)."""
+    if problem.meta["dataset"] == "humaneval":
+        return problem.text + code
+    return code
 
 
 # ---- completion extraction --------------------------------------------------------------------------------------
@@ -218,7 +258,7 @@ _CODE_START = re.compile(r"^(\s+\S|def |async def |class |import |from |@|#|[A-Z
 
 def _parses(code: str) -> bool:
     try:
-        ast.parse(code if not code[:1].isspace() else "def _f():\n" + code)
+        _parse_quietly(code if not code[:1].isspace() else "def _f():\n" + code)
         return True
     except (SyntaxError, ValueError):
         return False
@@ -248,56 +288,42 @@ def extract_code(completion: str) -> str | None:
 # ---- results to verdicts ----------------------------------------------------------------------------------------
 
 
-def _test_lines(result: RunResult, nonce: str) -> dict[int, tuple[bool, str, str]]:
-    out: dict[int, tuple[bool, str, str]] = {}
-    prefix = f"{RESULT_TAG}{nonce} "
-    for line in result.stdout.splitlines():
-        if line.startswith(prefix):
-            try:
-                i, ok, test, err = json.loads(line[len(prefix):])
-            except (ValueError, TypeError):
-                continue
-            out.setdefault(int(i), (bool(ok), str(test), str(err)))
-    return out
-
-
-def _last_error(stderr: str) -> str:
-    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-    return lines[-1][:FEEDBACK_CHARS] if lines else ""
-
-
-def verdict_from_run(problem: Problem, code: str, result: RunResult, nonce: str) -> Verdict:
-    n = len(problem.meta["tests"])
-    tests = _test_lines(result, nonce)
-    passed = sum(ok for ok, _, _ in tests.values())
+def verdict_from_judgement(problem: Problem, code: str, j: Judgement) -> Verdict:
+    """VALID only when every test passed on the trusted side; otherwise the first failing test's outcome types
+    the verdict and its test (trusted text) and typed error become the feedback test-suite PI shows."""
+    n = len(j.tests)
+    passed = sum(t.outcome == "passed" for t in j.tests)
     score = passed / n if n else 0.0
-    failures = [(test, err) for _, (ok, test, err) in sorted(tests.items()) if not ok]
-    feedback = f"{failures[0][0]}\n{failures[0][1]}"[:FEEDBACK_CHARS] if failures else ""
-    base = dict(answer=code, time_s=result.duration_s)
-    if result.status is RunStatus.TIMEOUT:
-        return Verdict(status=Status.TIMEOUT, score=score, reason="time limit", feedback=feedback or
-                       "Timed out.", **base)
-    if result.status is RunStatus.MEMORY:
-        return Verdict(status=Status.MEMORY, score=score, reason="memory limit", feedback=feedback or
-                       "MemoryError", **base)
-    if result.status in (RunStatus.CRASH, RunStatus.KILLED):
-        return Verdict(status=Status.CRASH, score=score, reason=f"process {result.status.value} "
-                       f"(exit {result.returncode})", feedback=feedback or _last_error(result.stderr), **base)
-    if result.status is RunStatus.PASSED and n and len(tests) == n and passed == n:
+    base = dict(answer=code, time_s=j.duration_s)
+    if j.load != "ok":
+        detail = j.load_detail or j.load
+        status = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "crash": Status.CRASH}.get(j.load,
+                                                                                             Status.ERROR)
+        shown = "Timed out." if j.load == "timeout" else f"the program failed to load: {detail}"
+        return Verdict(status=status, score=score, reason=f"load {j.load}: {detail}"[:FEEDBACK_CHARS],
+                       feedback=shown[:FEEDBACK_CHARS], **base)
+    if n and passed == n:
         return Verdict(status=Status.VALID, score=1.0, **base)
-    if failures:
-        return Verdict(status=Status.WRONG, score=score, reason=f"{len(failures)} of {n} tests failed",
-                       feedback=feedback, **base)
-    # no failing test, yet not all passed: the program died outside the tests (syntax error, early exit, ...)
-    err = _last_error(result.stderr) or f"the program ended before its tests ran (exit {result.returncode})"
-    return Verdict(status=Status.ERROR, score=score, reason=err, feedback=err, **base)
+    if not n:
+        return Verdict(status=Status.ERROR, score=0.0, reason="the problem has no tests", **base)
+    first = next(t for t in j.tests if t.outcome != "passed")
+    status = {"timeout": Status.TIMEOUT, "not_run": Status.TIMEOUT, "memory": Status.MEMORY,
+              "crash": Status.CRASH}.get(first.outcome, Status.WRONG)
+    feedback = f"{first.test}\n{first.detail or first.outcome}"[:FEEDBACK_CHARS]
+    failed = n - passed
+    return Verdict(status=status, score=score, reason=f"{failed} of {n} tests failed (first: {first.outcome})",
+                   feedback=feedback, **base)
 
 
 # ---- the domain ----------------------------------------------------------------------------------------------
 
 
 class CodeDomain:
-    """HumanEval / MBPP. `limits` and `workers` set the sandbox; one process per candidate."""
+    """HumanEval / MBPP. Candidates run in warm sandboxes (domains/code_sandbox.py) and answer calls; the tests
+    run on the trusted side (domains/code_judge.py), in `workers` trusted worker processes.
+
+    `allow_weak_sandbox`: run candidates even where the machine cannot give every isolation layer (then
+    `isolation()["weak"]` is true, the run's manifest records it and the report says so)."""
 
     name = "code"
 
@@ -306,9 +332,36 @@ class CodeDomain:
         """The code PI conditions (defined at the bottom of this module), for `get_condition(name, "code")`."""
         return (test_suite.condition, shuffled_test_suite.condition)
 
-    def __init__(self, limits: Limits | None = None, workers: int | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, workers: int | None = None,
+                 allow_weak_sandbox: bool = False) -> None:
         self.limits = limits or Limits(timeout_s=10.0, memory_mb=1024)
         self.workers = workers
+        self.allow_weak_sandbox = allow_weak_sandbox
+        self._pool: JudgePool | None = None
+        self._pool_key: tuple | None = None
+
+    def _judges(self) -> JudgePool:
+        key = (self.limits, self.workers, self.allow_weak_sandbox)
+        if self._pool is None or self._pool_key != key:  # limits changed: new sandboxes
+            self.close()
+            self._pool = JudgePool(self.limits, workers=self.workers or 2, allow_weak=self.allow_weak_sandbox)
+            self._pool_key = key
+        return self._pool
+
+    def use_verify_config(self, verify) -> None:
+        """The run's `[verify]` section (formalpi.config.VerifyConfig): time budget, workers, allow_weak_sandbox."""
+        self.limits = Limits(**{**self.limits.__dict__, "timeout_s": verify.timeout_s})
+        self.workers = verify.workers
+        self.allow_weak_sandbox = verify.allow_weak_sandbox
+
+    def isolation(self) -> dict:
+        """The sandbox layers candidates of this domain run under (for the run's manifest)."""
+        return self._judges().layers()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def problems(self, dataset: str = "humaneval", split: str = "test", path: str | None = None,
                  limit: int | None = None, seed: int = 0) -> list[Problem]:
@@ -342,23 +395,24 @@ class CodeDomain:
         return extract_code(completion)
 
     def verify_many(self, problems: Sequence[Problem], completions: Sequence[str]) -> list[Verdict]:
-        """Every (problem, completion) in its own sandbox, in parallel; VALID only when every test passes."""
+        """Every (problem, completion) in a fresh sandbox child, judged on the trusted side; VALID only when every
+        test passes."""
         if len(problems) != len(completions):
             raise ValueError(f"verify_many: {len(problems)} problems but {len(completions)} completions")
         verdicts: list[Verdict | None] = [None] * len(problems)
-        jobs: list[tuple[int, str, str]] = []  # (index, code, nonce)
-        programs: list[str] = []
+        jobs: list[tuple[int, str]] = []
+        specs: list[JudgeSpec] = []
+        sources: list[str] = []
         for i, (p, c) in enumerate(zip(problems, completions)):
             code = self.extract(c)
             if code is None:
                 verdicts[i] = Verdict(status=Status.NO_ANSWER, reason="no code in the completion")
                 continue
-            nonce = secrets.token_hex(8)  # so a program's own prints cannot pass for test results by accident
-            jobs.append((i, code, nonce))
-            programs.append(graded_program(p, code, nonce))
-        results = run_many(programs, workers=self.workers, limits=self.limits)
-        for (i, code, nonce), res in zip(jobs, results):
-            verdicts[i] = verdict_from_run(problems[i], code, res, nonce)
+            jobs.append((i, code))
+            specs.append(judge_spec(p))
+            sources.append(candidate_source(p, code))
+        for (i, code), j in zip(jobs, self._judges().judge_many(specs, sources)):
+            verdicts[i] = verdict_from_judgement(problems[i], code, j)
         return [v for v in verdicts if v is not None]
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
@@ -368,7 +422,7 @@ class CodeDomain:
         """Canonical code (ast round trip drops comments and formatting); else whitespace-collapsed text."""
         code = extract_code(completion) or completion
         try:
-            return ast.unparse(ast.parse(code))
+            return ast.unparse(_parse_quietly(code))
         except (SyntaxError, ValueError):
             return " ".join(code.split())
 

@@ -1,28 +1,40 @@
-"""Run untrusted Python programs, one process and session each, under limits; batches in parallel.
+"""Run untrusted Python in a real sandbox: bubblewrap namespaces, a warm fork server, a fresh child per candidate.
 
-Layers, from strongest to weakest (each run records which ones it actually got):
-- a uid of its own (root only): the candidate runs as a uid no other process uses, leased through a lock file,
-  so RLIMIT_NPROC (which counts per uid) caps *its* processes, it cannot signal the parent or read its
-  /proc/*/environ, cannot write where root's files are, and every straggler — even one that escaped the session
-  with `setsid` — is found and killed by uid afterwards;
-- a new, empty network namespace (`unshare -n`, probed once; `network_isolated` says whether it was had);
-- rlimits on address space, CPU time, processes, file size, open files, no core dumps;
-- a new session, the whole process group killed on timeout; an empty environment, stdin from /dev/null,
-  a fresh temporary working directory removed afterwards (and, with a uid of its own, whatever it left in
-  /tmp, /var/tmp, /dev/shm); stdout/stderr captured and capped (head and tail);
-- the reference harness's `reliability_guard` (optional, on by default) as an extra layer only.
+A `Sandbox` is one bubblewrap container (`bwrap`, from the distribution; scripts/install-system-deps.sh installs
+it) holding one warm fork server (domains/code_server.py, sent as source: nothing of the project is mounted):
+- new mount, PID, IPC, UTS and network namespaces; the filesystem holds only what the interpreter needs,
+  read-only (its binary, the shared libraries it and its stdlib extension modules link, its stdlib with any
+  site-packages masked), plus /proc, a minimal /dev and tmpfs; / is remounted read-only;
+- per candidate, a child forked by the server that gets a FRESH mount and IPC namespace with empty,
+  size-capped private tmpfs on /tmp and /dev/shm, its own session, rlimits (address space, CPU, processes,
+  file size, open files, no core), OOM score 1000, (as root) a uid of its own with no capabilities, and a
+  seccomp filter that refuses new user namespaces (which would give it capabilities over namespaces of its own);
+- after each candidate the server kills every other process of the PID namespace (kill(-1), repeated until
+  none is left); bwrap, PID 1, reaps them: no zombies, no stragglers; the fresh namespaces die with them;
+- the whole container sits in a cgroup (v2 where it is delegated, else v1 memory + pids controllers) with a
+  memory and a process cap; with none, RLIMIT_NPROC on the leased uid and RLIMIT_AS per process hold instead;
+- if the server dies (a candidate may not kill it: other uid, non-dumpable) the next session starts a new one.
+
+`layers()` says which of these this machine gives; `weak_reasons()` what is missing. A Sandbox refuses to start
+with missing layers unless `allow_weak=True`, and then records `weak: true` (the manifest and the tables say so).
+
+The candidate's stdout/stderr are never the protocol: calls and answers travel on a dedicated socket per child
+(see code_server.py); `run()` / `run_many()` run whole programs and return their capped output and exit status.
 """
 
 from __future__ import annotations
 
 import fcntl
 import functools
-import math
+import json
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -32,34 +44,41 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-import psutil
+from domains import code_wire as wire
 
-from domains.code_launcher import EXIT_LAUNCHER, EXIT_MEMORY, format_args
-
-LAUNCHER = Path(__file__).with_name("code_launcher.py")
-UID_BASE = 1_990_000  # sandbox uids: far above any uid a system hands out; leased one per concurrent run
+HERE = Path(__file__).resolve().parent
+UID_BASE = 1_990_000  # sandbox uids: far above any uid a system hands out; leased one per live sandbox
 UID_SLOTS = 256
 LOCK_DIR = Path(tempfile.gettempdir()) / "formalpi-sandbox-uids"
+EXIT_SETUP, EXIT_MEMORY = 114, 113  # as in code_server.py
+CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SYS_ADMIN", "CAP_KILL")  # the server's; its children drop all
+SERVER_OVERHEAD_MB = 160  # the warm server (interpreter + preloaded stdlib) within the cgroup's memory cap
+BWRAP_MISSING = ("bubblewrap (bwrap) is not installed: run `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
+                 "`sudo dnf install bubblewrap`, or scripts/install-system-deps.sh as root")
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot run candidates as configured (missing layers without allow_weak, or it failed)."""
 
 
 class RunStatus(str, Enum):
     PASSED = "passed"  # exited 0
     FAILED = "failed"  # exited non-zero (an uncaught exception, e.g. a failed assert)
     TIMEOUT = "timeout"  # wall-clock limit (we killed it) or CPU-time limit (SIGXCPU)
-    MEMORY = "memory"  # address-space limit: MemoryError
-    CRASH = "crash"  # died by a signal (segfault, abort, file-size limit) or the sandbox could not start
-    KILLED = "killed"  # died by SIGKILL that was not our timeout (killed itself, OOM killer)
+    MEMORY = "memory"  # address-space limit (MemoryError) or the cgroup's memory cap (OOM kill)
+    CRASH = "crash"  # died by a signal (segfault, abort) or the sandbox could not start it
+    KILLED = "killed"  # died by SIGKILL that was not our timeout (killed itself)
 
 
 @dataclass(frozen=True)
 class Limits:
-    timeout_s: float = 10.0
-    memory_mb: int = 1024
-    max_procs: int = 32  # per-run processes (with a uid of its own); small so a fork bomb stays small
+    timeout_s: float = 10.0  # per candidate: loading plus every call (or the whole program)
+    memory_mb: int = 1024  # per process (RLIMIT_AS) and, plus the server's share, the whole container (cgroup)
+    max_procs: int = 32  # processes of one candidate (RLIMIT_NPROC on its uid; cgroup pids.max)
     file_mb: int = 16
     max_files: int = 256
-    output_bytes: int = 64 * 1024  # per stream, kept as head + tail
-    guard: bool = True  # the reference harness's reliability_guard, as an extra layer
+    output_bytes: int = 64 * 1024  # per stream of a whole program, kept as head + tail
+    tmpfs_mb: int = 64  # each of /tmp and /dev/shm
 
 
 @dataclass
@@ -69,80 +88,143 @@ class RunResult:
     stdout: str
     stderr: str
     duration_s: float
-    truncated: bool = False  # some output was dropped by the cap
-    network_isolated: bool = False
-    uid_isolated: bool = False
-    stragglers_killed: int = 0  # processes of the run still alive after it ended (daemons, setsid escapes)
-    flags: dict[str, object] = field(default_factory=dict)  # the isolation flags and the interpreter used
+    truncated: bool = False
+    stragglers_killed: int = 0
+    flags: dict[str, object] = field(default_factory=dict)  # the layers this run had
 
     @property
     def passed(self) -> bool:
         return self.status is RunStatus.PASSED
 
-
-def _is_root() -> bool:
-    return os.geteuid() == 0
-
-
-def _world_readable(path: Path) -> bool:
-    """Can a uid that is neither owner nor group read `path` (every ancestor searchable, the file readable)?"""
-    path = path.resolve()
-    if not path.exists() or not path.stat().st_mode & 0o004:
-        return False
-    return all(p.stat().st_mode & 0o001 for p in path.parents)
+    @property
+    def network_isolated(self) -> bool:
+        return bool(self.flags.get("net_ns"))
 
 
-@functools.lru_cache(maxsize=1)
-def network_namespace_prefix() -> list[str]:
-    """`["unshare", "-n"]` when this machine lets us give each candidate an empty network namespace, else [].
-
-    Probed once by running it: needs root (or user namespaces) and a kernel with network namespaces; without
-    it every run records network_isolated=False. (bubblewrap would be an alternative; it is not needed here.)
-    """
-    exe = shutil.which("unshare") or ("/usr/bin/unshare" if Path("/usr/bin/unshare").exists() else None)
-    if exe is None:
-        return []
-    try:
-        ok = subprocess.run([exe, "-n", "true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        ok = False
-    return [exe, "-n"] if ok else []
+# ---- what this machine allows ------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def sandbox_python() -> tuple[str, bool]:
-    """The interpreter for candidates, and whether a sandbox uid can use it.
-
-    Why not always sys.executable: a dropped uid must read the interpreter's stdlib, and a Python installed
-    under a private home (e.g. pyenv in /root, mode 700) is unreadable to it. Candidates need only the stdlib,
-    so a world-readable system Python serves. None found: run without a uid of its own (recorded per run).
-    """
-    seen: list[str] = []
-    for exe in (sys.executable, shutil.which("python3"), "/usr/bin/python3", "/usr/local/bin/python3"):
-        if not exe or exe in seen or not Path(exe).exists():
-            continue
-        seen.append(exe)
+def _ldd(paths: Sequence[str]) -> set[str]:
+    out: set[str] = set()
+    for p in paths:
         try:
-            stdlib = subprocess.run([exe, "-I", "-S", "-c", "import os; print(os.__file__)"], capture_output=True,
-                                    text=True, timeout=10, env={}).stdout.strip()
+            text = subprocess.run(["ldd", p], capture_output=True, text=True, timeout=20).stdout
         except (OSError, subprocess.TimeoutExpired):
             continue
-        if stdlib and _world_readable(Path(exe)) and _world_readable(Path(stdlib)):
-            return exe, True
-    return sys.executable, False
+        for line in text.splitlines():
+            parts = line.split()
+            for tok in parts:
+                if tok.startswith("/") and os.path.exists(tok):
+                    out.add(tok)
+    return out
+
+
+NOT_NEEDED_EXTENSIONS = ("_tkinter",)  # GUI: would pull X11, Tcl/Tk and font libraries into the sandbox
+
+
+def _without_symlinks(path: str, links: dict[str, str], depth: int = 0) -> str:
+    """`path` with every symlinked component resolved; each symlink met is recorded in `links` (path -> target)."""
+    if depth > 40:
+        raise OSError(f"{path}: too many levels of symbolic links")
+    cur = "/"
+    for part in Path(path).parts[1:]:
+        nxt = os.path.join(cur, part)
+        if os.path.islink(nxt):
+            target = os.readlink(nxt)
+            links[nxt] = target
+            nxt = _without_symlinks(os.path.normpath(os.path.join(os.path.dirname(nxt), target)), links, depth + 1)
+        cur = nxt
+    return cur
+
+
+@functools.lru_cache(maxsize=1)
+def interpreter_files() -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """(python, real paths to bind read-only, symlinks to recreate, site-packages dirs to mask): the interpreter
+    this process runs on (so the trusted side and the candidate agree on e.g. `sys.getsizeof`), its stdlib, and
+    every shared library it and its stdlib extension modules link (from `ldd`), nothing else."""
+    python = os.path.realpath(sys.executable)
+    stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+    dynload = os.path.join(stdlib, "lib-dynload")
+    exts = [str(p) for p in Path(dynload).glob("*.so") if not p.name.startswith(NOT_NEEDED_EXTENSIONS)] \
+        if os.path.isdir(dynload) else []
+    links: dict[str, str] = {}
+    real = {_without_symlinks(p, links) for p in (python, stdlib, *_ldd([python, *exts]))}
+    binds = sorted(b for b in real if not any(b != o and b.startswith(o.rstrip("/") + "/") for o in real))
+    inside = [lk for lk in links if any(lk.startswith(b.rstrip("/") + "/") for b in binds)]
+    symlinks = tuple(sorted((lk, t) for lk, t in links.items() if lk not in inside))
+    masks = tuple(str(p) for p in (Path(stdlib) / "site-packages", Path(stdlib) / "dist-packages") if p.is_dir())
+    return python, tuple(binds), symlinks, masks
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap") or next((p for p in ("/usr/bin/bwrap", "/usr/local/bin/bwrap")
+                                          if os.access(p, os.X_OK)), None)
+
+
+def _cgroup_layout() -> str | None:
+    """'v2' (a unified hierarchy where we may make a child with memory+pids), 'v1' (memory and pids hierarchies
+    we may write), or None."""
+    root = Path("/sys/fs/cgroup")
+    if (root / "cgroup.controllers").exists():
+        ctrl = (root / "cgroup.controllers").read_text().split()
+        if {"memory", "pids"} <= set(ctrl) and os.access(root, os.W_OK):
+            return "v2"
+        return None
+    if all(os.access(root / c, os.W_OK) for c in ("memory", "pids")):
+        return "v1"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def layers() -> dict[str, object]:
+    """The isolation layers this machine gives a Sandbox (probed once by starting one)."""
+    info: dict[str, object] = {"bwrap": None, "root": os.geteuid() == 0, "cgroup": _cgroup_layout()}
+    if bwrap_path():
+        try:
+            info["bwrap"] = subprocess.run([bwrap_path(), "--version"], capture_output=True, text=True,
+                                           timeout=10).stdout.strip() or "bwrap"
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    try:
+        with Sandbox(Limits(timeout_s=10.0), allow_weak=True) as sb:
+            info.update(sb.layers)
+    except SandboxError as e:
+        info["error"] = str(e)
+    return info
+
+
+REQUIRED = {
+    "mount_ns": "a mount namespace with only the interpreter, read-only",
+    "pid_ns": "a PID namespace (every descendant dies with it)",
+    "ipc_ns": "an IPC namespace", "uts_ns": "a UTS namespace", "net_ns": "an empty network namespace",
+    "fresh_tmpfs_ipc": "a fresh private tmpfs /tmp and /dev/shm and IPC namespace per candidate",
+    "uid": "a uid of its own per sandbox, without capabilities (needs root)",
+    "seccomp_no_userns": "a seccomp filter against new user namespaces (x86_64)",
+}
+
+
+def weak_reasons(got: dict[str, object]) -> list[str]:
+    """What is missing from `got` (a Sandbox's layers) for full isolation, in words. Without a cgroup the
+    sandbox is still full where it has a uid of its own: RLIMIT_NPROC on that uid caps its processes, RLIMIT_AS
+    each process's memory and the tmpfs size caps its files (`layers()["limits_instead"]` says so)."""
+    out = [what for key, what in REQUIRED.items() if not got.get(key)]
+    if not got.get("cgroup") and not got.get("uid"):
+        out.append("a cgroup memory+pids cap for the whole sandbox, or a uid of its own for RLIMIT_NPROC")
+    return out
+
+
+# ---- uid leases and cgroups ----------------------------------------------------------------------------------
 
 
 class _UidLease:
-    """A sandbox uid held through an exclusive flock, so concurrent runs (threads or processes) never share one."""
+    """A sandbox uid held through an exclusive flock, so live sandboxes (threads or processes) never share one."""
 
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
+    def __init__(self) -> None:
         self.uid: int | None = None
         self._fd: int | None = None
 
-    def __enter__(self) -> "_UidLease":
-        if not (self.enabled and _is_root()):
-            return self
+    def acquire(self) -> int:
         LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
         start = (os.getpid() * 7 + threading.get_ident()) % UID_SLOTS
         for k in range(UID_SLOTS):
@@ -154,82 +236,537 @@ class _UidLease:
                 os.close(fd)
                 continue
             self.uid, self._fd = UID_BASE + slot, fd
-            return self
-        raise RuntimeError(f"sandbox: all {UID_SLOTS} sandbox uids are busy (lower the worker count)")
+            return self.uid
+        raise SandboxError(f"all {UID_SLOTS} sandbox uids are busy (lower the worker count)")
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)  # closing releases the flock
+            os.close(self._fd)
+            self._fd = None
 
 
-def _kill_uid(uid: int) -> int:
-    """Kill every process running as `uid`: the stragglers of a run, wherever they moved (setsid, double fork)."""
-    killed: set[int] = set()
-    quiet = 0
-    for _ in range(100):  # a fork bomb may still be forking between scans: repeat until none is left
-        # zombies are dead already (their reaper, not us, collects them): waiting on them would stall
-        procs = [p for p in psutil.process_iter(["uids", "status"]) if p.info["uids"]
-                 and p.info["uids"].real == uid and p.info["status"] != psutil.STATUS_ZOMBIE]
-        if not procs:
-            # a process caught mid-fork can be unreadable for one scan: stop only after two empty scans
-            quiet += 1
-            if quiet == 2:
-                break
-            time.sleep(0.005)
-            continue
-        quiet = 0
-        for p in procs:
+def _uid_processes(uid: int) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
             try:
-                p.send_signal(signal.SIGKILL)
-                killed.add(p.pid)
-            except psutil.NoSuchProcess:
-                pass
-        time.sleep(0.01)
-    return len(killed)
-
-
-SHARED_TMP_DIRS = (Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/dev/shm"))
-
-
-def _remove_uid_files(uid: int) -> int:
-    """Remove what the run left in the world-writable temp dirs (the only places outside its workdir it can
-    write, with a uid of its own): entries there owned by its uid."""
-    n = 0
-    for d in SHARED_TMP_DIRS:
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            continue
-        for e in entries:
-            try:
-                if e.stat(follow_symlinks=False).st_uid != uid:
-                    continue
-                if e.is_dir(follow_symlinks=False):
-                    shutil.rmtree(e.path, ignore_errors=True)
-                else:
-                    os.unlink(e.path)
-                n += 1
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    out.append(int(name))
             except OSError:
                 pass
-    return n
+    return out
 
 
-def _kill_session(proc: subprocess.Popen) -> int:
-    """Without a uid of its own: kill the process group and whatever is left of the session (best effort)."""
-    n = 0
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-        n += 1
-    except ProcessLookupError:
-        pass
-    for p in psutil.process_iter():
+def _wait_uid_gone(uid: int, timeout_s: float = 10.0) -> None:
+    """Before a sandbox uid is released: no process of it may remain (else kill what does, by pid)."""
+    deadline = time.monotonic() + timeout_s
+    while _uid_processes(uid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for pid in _uid_processes(uid):
         try:
-            if os.getsid(p.pid) == proc.pid:
-                p.send_signal(signal.SIGKILL)
-                n += 1
-        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
             pass
-    return n
+
+
+def uid_is_leased(uid: int) -> bool:
+    """Does a live sandbox (of any process on this machine) hold sandbox uid `uid` now? A process or file of a
+    sandbox uid that is not leased is a leftover."""
+    try:
+        fd = os.open(LOCK_DIR / f"{uid - UID_BASE}.lock", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+class _Cgroup:
+    """One cgroup (v2, or v1 memory + pids) for a whole sandbox: memory (no swap) and process caps."""
+
+    def __init__(self, layout: str, name: str, memory_bytes: int, max_pids: int) -> None:
+        self.layout = layout
+        root = Path("/sys/fs/cgroup")
+        if layout == "v2":
+            base = root / "formalpi"
+            base.mkdir(exist_ok=True)
+            (root / "cgroup.subtree_control").write_text("+memory +pids")
+            (base / "cgroup.subtree_control").write_text("+memory +pids")
+            self.dirs = [base / name]
+            self.dirs[0].mkdir()
+            (self.dirs[0] / "memory.max").write_text(str(memory_bytes))
+            if (self.dirs[0] / "memory.swap.max").exists():
+                (self.dirs[0] / "memory.swap.max").write_text("0")
+            (self.dirs[0] / "pids.max").write_text(str(max_pids))
+        else:
+            self.dirs = [root / "memory" / "formalpi" / name, root / "pids" / "formalpi" / name]
+            for d in self.dirs:
+                d.mkdir(parents=True)
+            mem = self.dirs[0]
+            (mem / "memory.limit_in_bytes").write_text(str(memory_bytes))
+            if (mem / "memory.memsw.limit_in_bytes").exists():
+                (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+            (self.dirs[1] / "pids.max").write_text(str(max_pids))
+
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs]
+
+    def oom_kills(self) -> int:
+        """How many times the memory cap was hit (v1 failcnt / v2 oom_kill events)."""
+        try:
+            if self.layout == "v2":
+                for line in (self.dirs[0] / "memory.events").read_text().splitlines():
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+                return 0
+            return int((self.dirs[0] / "memory.failcnt").read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def remove(self) -> None:
+        for d in self.dirs:
+            for _ in range(100):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+
+
+# ---- frames with deadlines -------------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Frames from one socket, with a byte cap and no blocking past a deadline."""
+
+    def __init__(self, sock: socket.socket, cap: int = wire.MAX_FRAME, strict: bool = True) -> None:
+        self.sock, self.cap, self.buf, self.eof = sock, cap, bytearray(), False
+        self.strict = strict  # the candidate's channel: numbers refused; the server's control socket: plain JSON
+
+    def pop(self) -> object | None:
+        """The next complete frame's JSON (not yet decoded as values), or None."""
+        if len(self.buf) < wire.HEADER.size:
+            return None
+        (n,) = wire.HEADER.unpack(self.buf[:wire.HEADER.size])
+        if n > self.cap:
+            raise wire.WireError(f"a frame of {n} bytes is over the {self.cap}-byte cap")
+        if len(self.buf) < wire.HEADER.size + n:
+            return None
+        data = bytes(self.buf[wire.HEADER.size:wire.HEADER.size + n])
+        del self.buf[:wire.HEADER.size + n]
+        if self.strict:
+            return wire.loads(data)
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError) as e:
+            raise wire.WireError(f"control message not JSON: {e}") from None
+
+    def fill(self) -> None:
+        try:
+            chunk = self.sock.recv(1 << 20)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+        if len(self.buf) > self.cap + wire.HEADER.size:
+            raise wire.WireError(f"more than {self.cap} bytes pending")
+
+
+def _send(sock: socket.socket, obj: object, fds: Sequence[int] = ()) -> None:
+    data = wire.frame(wire.dumps(obj))
+    if fds:
+        socket.send_fds(sock, [data], list(fds))
+    else:
+        sock.sendall(data)
+
+
+def _server_source() -> str:
+    return (HERE / "code_wire.py").read_text() + "\n" + (HERE / "code_server.py").read_text() + \
+        "\nserve(int(sys.argv[1]), sys.argv[2] == '1')\n"
+
+
+# ---- one candidate child ----------------------------------------------------------------------------------------
+
+
+class ChildGone(Exception):
+    """The candidate's child ended (or was ended); `exit` says how: {"code": n} or {"signal": n}, and `reason`."""
+
+    def __init__(self, reason: str, exit: dict | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.exit = reason, exit or {}
+
+
+class Session:
+    """One candidate, loaded in its own child; `call()` sends arguments and returns the decoded reply."""
+
+    def __init__(self, sandbox: "Sandbox", chan: socket.socket, ident: int, deadline: float) -> None:
+        self.sandbox, self.chan, self.id, self.deadline = sandbox, chan, ident, deadline
+        self.reader = _Reader(chan)
+        self.hello: dict = {}
+        self.closed = False
+
+    @property
+    def exit(self) -> dict | None:
+        """The server's report once the child is gone (and the sandbox swept), else None."""
+        return self.sandbox._exits.get(self.id)
+
+    def _next(self) -> dict:
+        """The child's next frame; ChildGone when it ended, timed out, or sent something malformed."""
+        sb = self.sandbox
+        while True:
+            msg = self.reader.pop()
+            if msg is not None:
+                if not isinstance(msg, dict):
+                    raise wire.WireError("a reply that is not an object")
+                return msg
+            if self.reader.eof:
+                raise ChildGone("crash", self._wait_exit(time.monotonic() + 5))
+            if self.exit is not None:  # the child is gone: what it wrote before it died is all there is
+                self.chan.setblocking(False)
+                while not self.reader.eof:
+                    before = len(self.reader.buf)
+                    self.reader.fill()
+                    if len(self.reader.buf) == before:
+                        break
+                msg = self.reader.pop()
+                if isinstance(msg, dict):
+                    return msg
+                raise ChildGone("crash", self.exit)
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise ChildGone("timeout", self.end())
+            ready, _, _ = select.select([self.chan, sb._ctl], [], [], left)
+            if self.chan in ready:
+                self.reader.fill()
+            if sb._ctl in ready:
+                sb._pump_ctl()
+                if sb._ctl_reader.eof:
+                    sb._dead = True
+                    raise ChildGone("crash", {"server": "died"})
+
+    def start(self) -> dict:
+        """Wait for the child's hello and the load result: {"loaded": True} or {"load_error": [type, msg]}."""
+        first = self._next()
+        if "setup_error" in first:
+            self.end()
+            raise SandboxError(f"the sandbox could not isolate a candidate: {str(first['setup_error'])[:300]}")
+        self.hello = first.get("hello") or {}
+        return self._next()
+
+    def call(self, name: str, args: list, kwargs: dict | None = None) -> dict:
+        """Raises wire.Unserialisable for arguments that are not plain data."""
+        _send(self.chan, {"call": name, "args": wire.encode(args), "kwargs": wire.encode(kwargs or {})})
+        return self._next()
+
+    def _wait_exit(self, deadline: float) -> dict:
+        sb = self.sandbox
+        while self.exit is None:
+            if sb._ctl_reader.eof or sb._dead:
+                sb._dead = True
+                return {"server": "died"}
+            left = deadline - time.monotonic()
+            if left <= 0:
+                sb._dead = True  # a server that does not answer is not reused
+                return {"server": "unresponsive"}
+            if select.select([sb._ctl], [], [], left)[0]:
+                sb._pump_ctl()
+        return self.exit
+
+    def end(self, wait: bool = True) -> dict:
+        """Kill the child (and every other process of the sandbox); with `wait`, return the server's report."""
+        sb = self.sandbox
+        if not self.closed:
+            self.closed = True
+            if self.exit is None and not sb._dead:
+                try:
+                    _send(sb._ctl, {"op": "end", "id": self.id})
+                except OSError:
+                    sb._dead = True
+            self.chan.close()
+            if sb._session is self:
+                sb._session = None
+        if wait and self.exit is None:
+            return self._wait_exit(time.monotonic() + 10)
+        return self.exit or {}
+
+
+# ---- the sandbox -------------------------------------------------------------------------------------------------
+
+
+class Sandbox:
+    """One warm bubblewrap container with its fork server; one candidate at a time. Use as a context manager."""
+
+    def __init__(self, limits: Limits | None = None, allow_weak: bool = False) -> None:
+        self.limits = limits or Limits()
+        self.allow_weak = allow_weak
+        self.layers: dict[str, object] = {}
+        self._proc: subprocess.Popen | None = None
+        self._dead = True
+        self._session: Session | None = None
+        self._spare: Session | None = None  # a child isolated in advance, waiting for its program
+        self._exits: dict[int, dict] = {}
+        self._ids = 0
+        self._lease = _UidLease()
+        self._cgroup: _Cgroup | None = None
+        self.starts = 0
+        self._start()
+
+    # -- life cycle
+    def _start(self) -> None:
+        self._stop()
+        root = os.geteuid() == 0
+        bwrap = bwrap_path()
+        python, binds, symlinks, masks = interpreter_files()
+        lim = self.limits
+        uid = self._lease.uid or (self._lease.acquire() if root else None)
+        layers: dict[str, object] = {"bwrap": bool(bwrap), "uid": uid is not None, "rlimits": True}
+        ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        cmd: list[str] = []
+        if bwrap:
+            cmd = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc",
+                   "--unshare-uts", "--unshare-net", "--unshare-cgroup-try", "--hostname", "sandbox"]
+            if not root:
+                cmd.append("--unshare-user")
+            # the directories leading to the binds, traversable (e.g. /root is 0700 on the host when the
+            # interpreter lives under it): the candidate's uid must reach its stdlib
+            parents = sorted({str(p) for b in binds for p in Path(b).parents if str(p) != "/"})
+            for d in parents:
+                cmd += ["--perms", "0755", "--dir", d]
+            for b in binds:
+                cmd += ["--ro-bind", b, b]
+            for link, target in symlinks:
+                cmd += ["--symlink", target, link]
+            for m in masks:
+                cmd += ["--tmpfs", m]
+            cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/"]
+            if root:
+                cmd += ["--cap-drop", "ALL"] + [a for c in CAPS for a in ("--cap-add", c)]
+            layers.update(mount_ns=True, pid_ns=True, ipc_ns=True, uts_ns=True, net_ns=True)
+        cmd += [python, "-I", "-S", "-B", "-c", _server_source(), str(theirs.fileno()), "1" if bwrap else "0"]
+        if not bwrap and not self.allow_weak:
+            theirs.close()
+            ctl.close()
+            raise SandboxError(f"{BWRAP_MISSING}; or pass --allow-weak-sandbox (verify.allow_weak_sandbox = true) "
+                               "to run candidates with rlimits only")
+        layout = _cgroup_layout() if root else None
+        if layout:
+            try:
+                self._cgroup = _Cgroup(layout, f"sbx-{os.getpid()}-{id(self):x}-{self.starts}",
+                                       (lim.memory_mb + SERVER_OVERHEAD_MB + 2 * lim.tmpfs_mb) << 20,
+                                       lim.max_procs + 8)
+                enter = " && ".join(f"echo $$ > {p}" for p in self._cgroup.procs_files())
+                cmd = ["/bin/sh", "-c", f'{enter} && exec "$@"', "sh", *cmd]
+                layers["cgroup"] = layout
+            except OSError as e:
+                layers["cgroup"] = None
+                layers["cgroup_error"] = str(e)[:200]
+                self._cgroup = None
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=self._stderr, env={}, pass_fds=(theirs.fileno(),),
+                                      start_new_session=True, close_fds=True)
+        theirs.close()
+        self._ctl = ctl
+        self._ctl_reader = _Reader(ctl, cap=1 << 20, strict=False)
+        self._dead = False
+        self._spare, self._session, self._exits = None, None, {}
+        self.starts += 1
+        ready = self._read_ctl(time.monotonic() + 30)
+        if ready is None or "ready" not in ready:
+            err = self._server_stderr()
+            self._stop()
+            raise SandboxError(f"the sandbox server did not start: {err or ready}")
+        self.uid = uid
+        # probe: a child with every layer asked for says which it got
+        self._fresh = bool(bwrap and root)
+        probe = self.session("", timeout_s=10.0)
+        probe.start()
+        layers.update({k: v for k, v in probe.hello.items() if k != "uid"})
+        layers["fresh_tmpfs_ipc"] = bool(probe.hello.get("fresh_tmpfs_ipc"))
+        probe.end()
+        for key in REQUIRED:  # every layer named, had or not (the report lists the missing ones)
+            layers[key] = bool(layers.get(key))
+        layers.setdefault("cgroup", None)
+        if not layers.get("cgroup"):
+            layers["limits_instead"] = ("RLIMIT_NPROC on the sandbox uid, RLIMIT_AS per process, tmpfs size caps"
+                                        if layers.get("uid") else "RLIMIT_AS per process, tmpfs size caps")
+        layers["weak"] = bool(weak_reasons(layers))
+        self.layers = layers
+        if layers["weak"] and not self.allow_weak:
+            self._stop()
+            raise SandboxError("the sandbox lacks " + "; ".join(weak_reasons(layers)) + ". "
+                               + ("" if bwrap else BWRAP_MISSING + ". ")
+                               + "Pass --allow-weak-sandbox (verify.allow_weak_sandbox = true) to run candidate code "
+                               "anyway; every table then says the sandbox was weak.")
+
+    def _server_stderr(self) -> str:
+        try:
+            self._stderr.seek(0)
+            return self._stderr.read()[-2000:].decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
+
+    def _pump_ctl(self) -> None:
+        """Read what the server sent; file each child's exit report under its id."""
+        self._ctl_reader.fill()
+        while (m := self._ctl_reader.pop()) is not None:
+            if isinstance(m, dict) and isinstance(m.get("exited"), dict):
+                self._exits[m["exited"].get("id")] = m["exited"]
+
+    def _read_ctl(self, deadline: float) -> dict | None:
+        while True:
+            m = self._ctl_reader.pop()
+            if m is not None:
+                return m
+            if self._ctl_reader.eof:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if select.select([self._ctl], [], [], left)[0]:
+                self._ctl_reader.fill()
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            try:
+                _send(self._ctl, {"op": "quit"})
+            except OSError:
+                pass
+            try:
+                self._proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+            self._ctl.close()
+            self._stderr.close()
+            self._proc = None
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
+        self._dead = True
+
+    def close(self) -> None:
+        self._stop()
+        if self.uid is not None:
+            _wait_uid_gone(self.uid)  # the PID namespace's teardown is asynchronous when bwrap was killed
+        self._lease.release()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- candidates
+    def _request(self, source: str | None, lim: Limits, mode: str, out_fds: Sequence[int], t: float,
+                 batch: list | None = None) -> Session:
+        self._ids += 1
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        req = {"op": "run", "id": self._ids, "source": source, "batch": batch, "mode": mode,
+               "fresh_namespaces": self._fresh,
+               "tmpfs_mb": lim.tmpfs_mb, "memory_mb": lim.memory_mb, "cpu_s": int(t) + 2, "file_mb": lim.file_mb,
+               "max_files": lim.max_files, "max_procs": lim.max_procs, "uid": self.uid}
+        try:
+            _send(self._ctl, req, [theirs.fileno(), *out_fds])
+        finally:
+            theirs.close()
+        return Session(self, mine, self._ids, time.monotonic() + t)
+
+    def session(self, source: str, timeout_s: float | None = None, mode: str = "call",
+                out_fds: Sequence[int] = (), limits: Limits | None = None, batch: list | None = None) -> Session:
+        """A fresh child for `source` (the spare one, isolated while the previous candidate finished, where it
+        fits); the caller reads its load result with `start()` (call mode). `batch`: calls ([name, args, kwargs],
+        tagged) the child answers right after loading, one frame each, before any other call."""
+        if self._session is not None:
+            self._session.end(wait=False)
+        if self._dead:
+            self._start()
+        lim = limits or self.limits
+        t = lim.timeout_s if timeout_s is None else timeout_s
+        usual = mode == "call" and not out_fds and lim == self.limits
+        if not usual and self._spare is not None:  # one child at a time: the spare would hold the queue
+            self._spare.end(wait=False)
+            self._spare = None
+        s = None
+        if usual and self._spare is not None:
+            s, self._spare = self._spare, None
+            try:
+                _send(s.chan, {"source": source, "batch": batch})
+                s.deadline = time.monotonic() + t
+            except OSError:
+                s.end(wait=False)
+                s = None
+        if s is None:
+            s = self._request(source, lim, mode, out_fds, t, batch)
+        if usual:  # queued: the server forks it once this child is gone and the sandbox swept
+            self._spare = self._request(None, self.limits, "call", (), self.limits.timeout_s)
+        self._session = s
+        return s
+
+    def oom_kills(self) -> int:
+        return self._cgroup.oom_kills() if self._cgroup else 0
+
+    def run_program(self, program: str, limits: Limits | None = None) -> RunResult:
+        """Run a whole program (HumanEval's own program, a probe): exit status and capped output."""
+        lim = limits or self.limits
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        readers = [_CappedReader(os.fdopen(out_r, "rb"), lim.output_bytes),
+                   _CappedReader(os.fdopen(err_r, "rb"), lim.output_bytes)]
+        for r in readers:
+            r.start()
+        oom_before = self.oom_kills()
+        t0 = time.monotonic()
+        try:
+            s = self.session(program, timeout_s=lim.timeout_s, mode="program", out_fds=(out_w, err_w), limits=lim)
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        status = None
+        try:
+            msg = s._next()  # hello (or setup_error)
+            if "setup_error" in msg:
+                s.end()
+                raise SandboxError(f"the sandbox could not isolate a program: {str(msg['setup_error'])[:300]}")
+            s._next()  # a program sends nothing more: this returns when it exits
+        except ChildGone as g:
+            status = RunStatus.TIMEOUT if g.reason == "timeout" else None
+        except wire.WireError:
+            pass
+        ex = s.end()
+        duration = time.monotonic() - t0
+        for r in readers:
+            r.join(timeout=5)
+        code = ex.get("code")
+        sig = ex.get("signal")
+        if status is None:
+            if sig == signal.SIGXCPU:
+                status = RunStatus.TIMEOUT
+            elif code == 0:
+                status = RunStatus.PASSED
+            elif code == EXIT_MEMORY or (sig == signal.SIGKILL and self.oom_kills() > oom_before):
+                status = RunStatus.MEMORY
+            elif code == EXIT_SETUP or ex.get("server"):
+                status = RunStatus.CRASH
+            elif sig == signal.SIGKILL:
+                status = RunStatus.KILLED
+            elif sig is not None:
+                status = RunStatus.CRASH
+            else:
+                status = RunStatus.FAILED
+        rc = -sig if sig is not None else code
+        return RunResult(status=status, returncode=rc, stdout=readers[0].text(), stderr=readers[1].text(),
+                         duration_s=duration, truncated=any(r.dropped for r in readers),
+                         stragglers_killed=int(ex.get("stragglers", 0) or 0), flags=dict(self.layers))
 
 
 class _CappedReader(threading.Thread):
@@ -243,7 +780,7 @@ class _CappedReader(threading.Thread):
         self.dropped = 0
 
     def run(self) -> None:
-        while chunk := self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536):
+        while chunk := self.stream.read1(65536):
             room = self.half - len(self.head)
             if room > 0:
                 self.head += chunk[:room]
@@ -260,92 +797,44 @@ class _CappedReader(threading.Thread):
         return bytes(self.head + mid + self.tail).decode("utf-8", errors="replace")
 
 
+# ---- whole programs, the old API (bench, Ray executor) ------------------------------------------------------------
+
 def run(program: str, timeout_s: float = 10.0, memory_mb: int = 1024, *, limits: Limits | None = None,
-        isolate_network: bool = True) -> RunResult:
-    """Run `program` (Python source) in its own sandboxed process; `limits` overrides timeout_s / memory_mb."""
+        isolate_network: bool = True, allow_weak: bool = False) -> RunResult:
+    """Run `program` (Python source) in a sandbox of its own (started and ended here: nothing outlives the call);
+    `limits` overrides timeout_s / memory_mb. (`isolate_network` is kept for callers of the old API: the network
+    namespace is always made.) Many programs: `run_many`, which keeps its sandboxes warm across them."""
     lim = limits or Limits(timeout_s=timeout_s, memory_mb=memory_mb)
-    outer = Path(tempfile.mkdtemp(prefix="formalpi-sbx-"))  # root's: program.py; the candidate's: work/
-    try:
-        python, uid_ok = sandbox_python()
-        with _UidLease(enabled=uid_ok) as lease:
-            return _run_in(outer, program, lim, lease.uid, isolate_network, python)
-    finally:
-        shutil.rmtree(outer, ignore_errors=True)
-
-
-def _run_in(outer: Path, program: str, lim: Limits, uid: int | None, isolate_network: bool,
-            python: str) -> RunResult:
-    work = outer / "work"
-    work.mkdir(mode=0o700)
-    prog = outer / "program.py"
-    prog.write_text(program)
-    if uid is not None:
-        os.chmod(outer, 0o711)  # the candidate may traverse to work/ and read program.py, nothing else
-        os.chmod(prog, 0o644)
-        os.chown(work, uid, uid)
-    cfg = {"memory_mb": lim.memory_mb, "cpu_s": int(math.ceil(lim.timeout_s)) + 1, "file_mb": lim.file_mb,
-           "max_files": lim.max_files, "max_procs": lim.max_procs, "uid": uid, "guard": lim.guard,
-           "workdir": str(work), "program": str(prog)}
-    netns = network_namespace_prefix() if isolate_network else []
-    t0 = time.monotonic()
-    proc = subprocess.Popen([*netns, python, "-I", "-S", str(LAUNCHER), *format_args(cfg)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, cwd=str(work),
-                            start_new_session=True, close_fds=True)
-    out, err = _CappedReader(proc.stdout, lim.output_bytes), _CappedReader(proc.stderr, lim.output_bytes)
-    out.start()
-    err.start()
-    # a timer kills on timeout while this thread blocks in waitpid: Popen.wait(timeout=) polls with sleeps,
-    # which cost ~50 ms per candidate
-    timed_out = threading.Event()
-
-    def on_timeout() -> None:
-        timed_out.set()
-        _kill_session(proc)
-
-    timer = threading.Timer(lim.timeout_s, on_timeout)
-    timer.start()
-    try:
-        rc = proc.wait()
-    finally:
-        timer.cancel()
-    timed_out = timed_out.is_set()
-    duration = time.monotonic() - t0
-    # stragglers: daemons and setsid escapes still hold the pipes open; kill them so the readers see EOF
-    stragglers = _kill_uid(uid) if uid is not None else _kill_session(proc)
-    out.join(timeout=5)
-    err.join(timeout=5)
-    if out.is_alive() or err.is_alive():  # a straggler we could not find still holds a pipe
-        stragglers += _kill_session(proc)
-    left_files = _remove_uid_files(uid) if uid is not None else 0
-    status = _status(rc, timed_out)
-    flags = {"network_isolated": bool(netns), "uid_isolated": uid is not None and rc != EXIT_LAUNCHER,
-             "python": python, "tmp_files_removed": left_files}
-    return RunResult(
-        status=status, returncode=rc, stdout=out.text(), stderr=err.text(), duration_s=duration,
-        truncated=bool(out.dropped or err.dropped), network_isolated=bool(flags["network_isolated"]),
-        uid_isolated=bool(flags["uid_isolated"]), stragglers_killed=stragglers, flags=flags)
-
-
-def _status(rc: int, timed_out: bool) -> RunStatus:
-    if timed_out or rc == -signal.SIGXCPU:
-        return RunStatus.TIMEOUT
-    if rc == 0:
-        return RunStatus.PASSED
-    if rc == EXIT_MEMORY:
-        return RunStatus.MEMORY
-    if rc == EXIT_LAUNCHER:
-        return RunStatus.CRASH
-    if rc == -signal.SIGKILL:
-        return RunStatus.KILLED
-    if rc < 0:
-        return RunStatus.CRASH
-    return RunStatus.FAILED
+    with Sandbox(lim, allow_weak=allow_weak) as sb:
+        return sb.run_program(program, lim)
 
 
 def run_many(programs: Sequence[str], timeout_s: float = 10.0, memory_mb: int = 1024, *, workers: int | None = None,
-             limits: Limits | None = None, isolate_network: bool = True) -> list[RunResult]:
-    """Run each program in its own sandbox, at most `workers` at a time (default: CPU count); results in order."""
+             limits: Limits | None = None, isolate_network: bool = True, allow_weak: bool = False
+             ) -> list[RunResult]:
+    """Run each program in a fresh child of a warm sandbox, `workers` sandboxes at a time; results in order."""
+    lim = limits or Limits(timeout_s=timeout_s, memory_mb=memory_mb)
     workers = max(1, workers or os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda p: run(p, timeout_s, memory_mb, limits=limits, isolate_network=isolate_network),
-                             programs))
+    sandboxes: list[Sandbox] = []
+    free: list[Sandbox] = []
+    lock = threading.Lock()
+
+    def one(program: str) -> RunResult:
+        with lock:
+            sb = free.pop() if free else None
+        if sb is None:
+            sb = Sandbox(lim, allow_weak=allow_weak)
+            with lock:
+                sandboxes.append(sb)
+        try:
+            return sb.run_program(program, lim)
+        finally:
+            with lock:
+                free.append(sb)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(one, programs))
+    finally:
+        for sb in sandboxes:
+            sb.close()

@@ -21,11 +21,25 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class VLLMConfig(_Section):
+    """vLLM engine settings (`model.backend = "vllm"`; ignored by the hf backend)."""
+
+    tensor_parallel_size: int = Field(default=1, gt=0)  # GPUs per engine (data parallel: --num-gpus / shards)
+    gpu_memory_utilization: float = Field(default=0.85, gt=0, le=1)  # fraction of each GPU for weights + KV cache
+    max_model_len: int | None = Field(default=None, gt=0)  # None: the checkpoint's max_position_embeddings
+    max_num_seqs: int | None = Field(default=None, gt=0)  # sequences decoded at once; None: vLLM's default
+    enable_prefix_caching: bool = True  # n samples and retries share their prompt's KV cache
+    enforce_eager: bool = False  # True: no CUDA graphs / torch.compile (faster start, slower decoding)
+    attention_backend: str | None = None  # e.g. "TRITON_ATTN"; None: vLLM's choice (FlashAttention 3 on Hopper)
+
+
 class ModelConfig(_Section):
     path: str = "tiny"  # "tiny" = the built-in tiny model (trained on first use); else a local HF checkpoint
     backend: Literal["hf", "vllm"] = "hf"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"  # "auto" = cuda if available, else cpu
+    enable_thinking: bool | None = None  # chat-template switch (Qwen3: False = answer without a think block); None = template default
+    vllm: VLLMConfig = Field(default_factory=VLLMConfig)
 
 
 class DataConfig(_Section):
@@ -110,6 +124,7 @@ class EvalConfig(_Section):
 class VerifyConfig(_Section):
     timeout_s: float = Field(default=10.0, gt=0)
     workers: int = Field(default=2, gt=0)
+    allow_weak_sandbox: bool = False  # code: run candidates where the sandbox lacks layers (recorded, reported)
 
 
 class OPSDConfig(_Section):
@@ -195,6 +210,11 @@ class ExperimentConfig(_Section):
         # where training logs are sent does not change a result: switching TensorBoard on may resume a run
         d = self.model_dump(mode="json", exclude={"seeds": True, "runs_dir": True, "train": {"report_to"},
                                                   **{k: True for k in unused}})
+        # settings left at "not used" do not count either: run directories made before they existed still resume
+        if self.model.backend != "vllm":
+            d["model"].pop("vllm")
+        if self.model.enable_thinking is None:
+            d["model"].pop("enable_thinking")
         return json.dumps(d, sort_keys=True)
 
 

@@ -11,18 +11,30 @@ import pytest
 from domains.base import Domain
 import domains.code as code_domain  # its PI functions by module: a bare `test_suite` would be collected
 from domains.code import CodeDomain, extract_code, humaneval_program, mbpp_program, reference_program
-from domains.code_sandbox import run_many
+from domains.code_sandbox import layers, run_many, weak_reasons
 from formalpi.engine.conditions import PIContext, get_condition
 from formalpi.errors import ConfigError, DataError
 from formalpi.records import Attempt, Problem, Status, Verdict
 from tests.conftest import shared_path
 
+NEEDS_SANDBOX = pytest.mark.usefixtures("full_sandbox")  # judging code: skipped where the sandbox is not full
 SUBSET = 16  # seeded subset per dataset here; bench/code_sandbox.py runs all 164 + 427
 
 
 @pytest.fixture(scope="module")
+def full_sandbox():
+    """Skip, naming what is missing, where this machine cannot give the sandbox every layer."""
+    missing = weak_reasons(layers())
+    if missing:
+        pytest.skip("the code sandbox lacks: " + "; ".join(missing) + " (root and bubblewrap: "
+                    "scripts/install-system-deps.sh)")
+
+
+@pytest.fixture(scope="module")
 def domain() -> CodeDomain:
-    return CodeDomain(workers=2)
+    d = CodeDomain(workers=2)
+    yield d
+    d.close()
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +109,11 @@ def _broken(p: Problem) -> str:
     """Each top-level function of the reference replaced by one that raises: every test must fail."""
     if p.meta["dataset"] == "humaneval":
         return "    raise NotImplementedError\n"
-    names = [n.name for n in ast.parse(p.gold).body if isinstance(n, ast.FunctionDef)]
+    names = [n.name for n in code_domain._parse_quietly(p.gold).body if isinstance(n, ast.FunctionDef)]
     return p.gold + "\n" + "".join(f"\ndef {n}(*a, **k):\n    raise NotImplementedError\n" for n in names)
 
 
+@NEEDS_SANDBOX
 def test_reference_solutions_pass_and_broken_variants_fail(domain, humaneval, mbpp):
     probs = _sample(humaneval, 0) + _sample(mbpp, 0)
     good = domain.verify_many(probs, [p.gold for p in probs])
@@ -114,6 +127,7 @@ def test_reference_solutions_pass_and_broken_variants_fail(domain, humaneval, mb
     assert all(r.passed for r in plain)
 
 
+@NEEDS_SANDBOX
 def test_tests_that_shadow_builtins(domain, humaneval):
     # HumanEval/38 and /50 bind `str` inside check(): the per-test reporting must not call the shadowed name
     probs = [p for p in humaneval if p.id in ("HumanEval/38", "HumanEval/50")]
@@ -124,6 +138,7 @@ def test_tests_that_shadow_builtins(domain, humaneval):
                                     "assert candidate(encoded_str) == str\nNotImplementedError")
 
 
+@NEEDS_SANDBOX
 def test_graded_score_and_feedback(domain, humaneval, mbpp):
     v = domain.verify(humaneval[0], "    return True\n")
     assert v.status is Status.WRONG and v.score == pytest.approx(4 / 7)
@@ -135,6 +150,7 @@ def test_graded_score_and_feedback(domain, humaneval, mbpp):
     assert v.feedback == 'assert remove_Occ("PHP","P") == "H"\nAssertionError'
 
 
+@NEEDS_SANDBOX
 def test_failure_statuses(humaneval):
     fast = CodeDomain(workers=2)
     fast.limits = type(fast.limits)(timeout_s=1.5, memory_mb=256)
@@ -152,6 +168,7 @@ def test_failure_statuses(humaneval):
     assert "SyntaxError" in verdicts[2].feedback
 
 
+@NEEDS_SANDBOX
 def test_fenced_full_function_is_checked(domain, humaneval):
     p = humaneval[0]
     answer = ("Here you go:\n```python\nfrom typing import List\n\ndef has_close_elements(numbers, threshold):\n"
@@ -170,6 +187,7 @@ def test_fetch_writes_and_validates(tmp_path, monkeypatch):
         code_domain.fetch_mbpp(tmp_path / "d")
 
 
+@NEEDS_SANDBOX
 def test_forged_result_lines_do_not_pass(domain, humaneval):
     forged = ("    print('\\n__formalpi_test__0000 [0, true, \"x\", \"\"]')\n"
               "    import sys; sys.stdout.write('__formalpi_test__ [0, true, \"x\", \"\"]\\n')\n    return None\n")
@@ -202,6 +220,7 @@ def test_conditions_registered_for_code():
         get_condition("test_suite", "math")
 
 
+@NEEDS_SANDBOX
 def test_test_suite_pi_exact_text(domain, humaneval):
     v = domain.verify(humaneval[0], "    return True\n")
     assert code_domain.test_suite(_ctx(humaneval[0], v, humaneval[:4])) == (
@@ -221,3 +240,32 @@ def test_shuffled_test_suite_exact_text(humaneval):
     assert text == again  # same seed, same PI
     own = set(humaneval[0].meta["tests"])
     assert not any(t in text for t in own)  # the test shown belongs to another problem
+
+
+def test_verify_config_and_manifest_record_the_sandbox(tmp_path):
+    from formalpi.config import VerifyConfig
+    from formalpi.runs import RunStore
+
+    d = CodeDomain()
+    d.use_verify_config(VerifyConfig(timeout_s=3.0, workers=1, allow_weak_sandbox=True))
+    assert (d.limits.timeout_s, d.workers, d.allow_weak_sandbox) == (3.0, 1, True)
+    store = RunStore.open(tmp_path, "x", 0, {"a": 1})
+    layers = d.isolation()
+    store.annotate(sandbox=layers)
+    d.close()
+    assert store.manifest()["sandbox"] == layers and isinstance(layers["weak"], bool)
+
+
+@NEEDS_SANDBOX
+def test_every_reference_solution_passes_and_every_broken_variant_fails(humaneval, mbpp):
+    """All 164 HumanEval canonical solutions and all 427 MBPP references, judged on the trusted side; 60 s budget
+    each (mbpp/123's reference needs ~12 s of CPU on a loaded 2-core machine)."""
+    d = CodeDomain(limits=code_domain.Limits(timeout_s=60.0, memory_mb=1024), workers=2)
+    try:
+        probs = humaneval + mbpp
+        good = d.verify_many(probs, [p.gold for p in probs])
+        assert [p.id for p, v in zip(probs, good) if v.status is not Status.VALID] == []
+        bad = d.verify_many(probs, [_broken(p) for p in probs])
+        assert [p.id for p, v in zip(probs, bad) if v.status is not Status.WRONG] == []
+    finally:
+        d.close()

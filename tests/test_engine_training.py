@@ -159,3 +159,20 @@ def test_redraw_per_seed_draws_other_training_problems(tmp_path, monkeypatch):
     assert a != b and c == d and len(a) == len(b) == 6
     assert "train_problems" in da["seed_varies"] and "train_problems" not in dd["seed_varies"]
     assert da["train_eval_overlap"] == db["train_eval_overlap"] == 0
+
+
+def test_a_row_can_start_from_another_rows_checkpoint_of_the_same_seed(tmp_path, monkeypatch):
+    from formalpi.errors import ConfigError
+
+    first = _run_scripted(tmp_path, monkeypatch, seed=3).store  # writes scripted/3/checkpoint_r0
+    template = str(tmp_path / "scripted" / "{seed}" / "checkpoint_r0")
+    seen = []
+    monkeypatch.setattr("formalpi.engine.run.make_generator", lambda cfg, path: seen.append(path) or
+                        ScriptedSolver(__import__("transformers").AutoTokenizer.from_pretrained(path)))
+    cfg = config_from_dict({"name": "hybrid", "method": "baseline", "runs_dir": str(tmp_path),
+                            "model": {"path": template}, "data": {"dataset": "arith", "eval_limit": 2},
+                            "eval": {"n": 1, "max_new_tokens": 48}})
+    run_experiment(cfg, 3)
+    assert seen == [str(first.root / "checkpoint_r0")]
+    with pytest.raises(ConfigError, match=r"model.path: .*scripted/5/checkpoint_r0 .* for seed 5 first"):
+        run_experiment(cfg, 5)

@@ -20,7 +20,8 @@ SEED_MODELS = {"math": "Qwen/Qwen3-1.7B", "code": "Qwen/Qwen2.5-Coder-1.5B-Instr
                "lean": "AI-MO/Kimina-Prover-Distill-1.7B"}
 SCALE_ROWS = {"math_try_again_8b_lr5e-7": "Qwen/Qwen3-8B", "math_try_again_8b_lr1e-6": "Qwen/Qwen3-8B",
               "math_try_again_8b_lr2e-6": "Qwen/Qwen3-8B", "math_try_again_8b_full": "Qwen/Qwen3-8B",
-              "math_try_again_32b_lora": "Qwen/Qwen3-32B"}
+              "math_try_again_32b_lora": "Qwen/Qwen3-32B",
+              "math_sdzero_opsd_hybrid": "runs/math_try_again/{seed}/checkpoint_r0"}  # SD-Zero's checkpoint
 
 
 @pytest.fixture(scope="module")

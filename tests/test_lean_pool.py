@@ -64,11 +64,13 @@ def test_valid_error_and_strictness_through_the_pool() -> None:
 
 
 def test_timeout_kills_the_worker_and_a_replacement_serves_the_next_request() -> None:
-    with LeanPool(_config(workers=1, timeout_s=0.5)) as pool:
+    # 3 s: long enough for the double to answer on a loaded machine; the bound below only says "killed at
+    # the timeout, not much later" and is loose on purpose (tests assert no wall-clock speed)
+    with LeanPool(_config(workers=1, timeout_s=3.0)) as pool:
         first = pool.verify(**_item(0))
         old_pids = _tree(pool.worker_pids())
         hung = pool.verify(**_item(1, "hang"))
-        assert hung.status is Status.TIMEOUT and 0.5 <= hung.time_s < 5
+        assert hung.status is Status.TIMEOUT and 3.0 <= hung.time_s < 60
         assert _gone(old_pids)
         after = pool.verify(**_item(2))
         assert after.status is Status.VALID and after.worker_id != first.worker_id
@@ -331,7 +333,7 @@ def test_a_10_mb_reply_is_read_whole() -> None:
         assert again.outcome is Outcome.OK and again.reply.env == 2  # the stream stays in step
 
 
-def _wait_for(cond, limit_s: float = 15.0) -> bool:
+def _wait_for(cond, limit_s: float = 60.0) -> bool:
     end = time.monotonic() + limit_s
     while time.monotonic() < end:
         if cond():

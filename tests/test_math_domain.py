@@ -301,15 +301,15 @@ def test_math500_gold_against_itself(shared):
 # ---- timeouts and process hygiene -------------------------------------------------------------------------------
 
 def test_timeout_from_pathological_input_then_pool_still_works():
+    # The tower of powers never finishes, so it times out at any timeout; the timeout is generous so the
+    # cheap check beside it passes even on a loaded machine (no wall-clock assertions here: pytest-timeout
+    # catches a hang, bench/ measures speed).
     base = _children()
-    with MathDomain(timeout_s=1.0, workers=2) as d:
-        t0 = time.perf_counter()
+    with MathDomain(timeout_s=10.0, workers=2) as d:
         # same form as the gold (a tower of powers), so the strict reader passes it on and sympy blows up
         vs = d.verify_many([_p("2^{3^{4^{5}}}"), _p(r"\frac{1}{2}")], [r"\boxed{9^{9^{9^{9}}}}", r"\boxed{0.5}"])
-        elapsed = time.perf_counter() - t0
-        assert vs[0].status is Status.TIMEOUT and vs[0].score == 0.0 and "1s" in vs[0].reason
+        assert vs[0].status is Status.TIMEOUT and vs[0].score == 0.0 and "10s" in vs[0].reason
         assert vs[1].status is Status.VALID  # the other task in the batch is unaffected
-        assert elapsed < 8, f"a timed-out check must not hang (took {elapsed:.1f}s)"
         after = d.verify_many([_p(r"2\sqrt{2}")], [r"\boxed{\sqrt{8}}"])  # pebble replaced the killed worker
         assert after[0].status is Status.VALID
     assert _children() == base

@@ -174,6 +174,8 @@ def test_opsd_runs_end_to_end_and_logs_teacher_pi_kl_per_step(tiny_model, domain
     assert o["completion_tokens"] == sum(s.generated_tokens for s in steps) > 0
     assert o["train_tokens"] == sum(s.tokens for s in steps) > 0
     assert o["completion_tokens"] >= o["train_tokens"]
+    f = m["frontier"]  # the PCCG estimate is budgeted too: 6 problems x 4 samples, each verified, timed
+    assert f["samples"] == f["verifier_calls"] == 24 and f["completion_tokens"] > 0 and f["wall_s"] > 0
 
 
 def test_empty_frontier_band_is_a_config_error_naming_the_keys(tiny_model, domain, tmp_path):

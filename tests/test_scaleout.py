@@ -212,3 +212,42 @@ def test_run_flags_map_to_scale_out_with_named_errors() -> None:
         scale_from_flags(strategy="zero4")
     with pytest.raises(ConfigError, match="--num-gpus 0"):
         scale_from_flags(num_gpus=0)
+
+
+def test_retry_round_shards_first_attempts_before_loading_its_own_generator(tiny_model, tmp_path,
+                                                                             monkeypatch) -> None:
+    import formalpi.engine.run as run_mod
+    from formalpi.scaleout.options import ScaleOut
+
+    events = []
+    real_make, real_shard = run_mod.make_generator, run_mod.run_sharded
+
+    def make(cfg, path):
+        events.append("parent generator")
+        return real_make(cfg, path)
+
+    def shard(stage, *a, **k):
+        events.append(f"shards {stage.value}")
+        return real_shard(stage, *a, **k)
+
+    monkeypatch.setattr(run_mod, "make_generator", make)
+    monkeypatch.setattr(run_mod, "run_sharded", shard)
+    cfg = config_from_dict({"name": "rr", "runs_dir": str(tmp_path / "one"), "condition": "gold",
+                            "model": {"path": tiny_model, "device": "cpu"},
+                            "data": {"dataset": "arith", "train_limit": 8, "eval_limit": 4},
+                            "sampling": {"n": 2, "max_new_tokens": 12, "batch_size": 4},
+                            "eval": {"n": 1, "max_new_tokens": 12},
+                            "train": {"batch_size": 4, "max_length": 96, "lora_rank": 2, "lora_alpha": 4}})
+    one = run_mod.run_experiment(cfg, 5)
+    assert events == ["parent generator", "parent generator"]  # the round's, then the final eval's
+    events.clear()
+    two = run_mod.run_experiment(cfg.model_copy(update={"runs_dir": str(tmp_path / "two")}), 5,
+                                 scale=ScaleOut(num_gpus=2))
+    # the workers sample first attempts with the machine to themselves; the parent loads a generator only for
+    # the retries, after them
+    assert events == ["shards attempts", "parent generator", "shards eval"]
+    ref = [a.model_dump() for a in one.store.read("attempts", Attempt)]
+    got = [a.model_dump() for a in two.store.read("attempts", Attempt)]
+    assert sorted(got, key=lambda a: a["id"]) == sorted(ref, key=lambda a: a["id"]) and any(a["retry"] for a in ref)
+    assert ([r.model_dump() for r in two.store.read("eval", EvalRecord)]
+            == [r.model_dump() for r in one.store.read("eval", EvalRecord)])

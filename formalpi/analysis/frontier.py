@@ -105,8 +105,16 @@ def cross_fit_rates(baseline_by_seed: Mapping[int, Sequence[EvalRecord]], min_n:
     if any(not r.correct for recs in odd.values() for r in recs):
         raise AnalysisError("base solve rates from the baseline's own samples need >= 2 samples per problem "
                             "(half bin the problems, half measure the baseline); evaluate with eval.n >= 2")
-    return BaseRates(base_solve_rates(even, min_n), odd,
-                     "the baseline's even-numbered eval samples (gains against its odd-numbered ones)")
+    try:
+        rates = base_solve_rates(even, min_n)
+    except AnalysisError:
+        most = max(sum(len(r.correct) for r in even if r.problem_id == pid) for pid in {r.problem_id for r in even})
+        raise AnalysisError(
+            f"base solve rates need >= {min_n} samples per problem that the gains are not measured on: with no "
+            f"base_eval.jsonl, half of the baseline's eval samples bin the problems (here {most} per problem over "
+            f"all seeds); evaluate the baseline with eval.n >= {2 * min_n} over the seeds together, or draw "
+            f"base samples (base_eval)") from None
+    return BaseRates(rates, odd, "the baseline's even-numbered eval samples (gains against its odd-numbered ones)")
 
 
 @dataclass(frozen=True)

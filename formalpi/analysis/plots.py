@@ -124,17 +124,19 @@ def plot_retries(groups: Sequence[GroupAnalysis], path: Path) -> Path:
     """Retries K (config retry.k) vs mean gain, one marker per condition row."""
     many = len(groups) > 1
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    series = 0
-    for g in groups:
-        for r in g.rows:
-            if r.is_baseline or g.baseline is None:
-                continue
-            s = r.summary
-            err = None if s.ci is None else [[s.mean - s.ci[0]], [s.ci[1] - s.mean]]
-            # a small offset per series keeps rows with the same K apart
-            ax.errorbar(r.retries + 0.04 * (series % 9 - 4), s.mean, yerr=err, fmt="o", ms=4, capsize=2,
-                        alpha=0.8, label=f"{_prefix(g, many)}{r.key}")
-            series += 1
+    points = [(g, r) for g in groups if g.baseline is not None for r in g.rows if not r.is_baseline]
+    width = min(0.6, 0.08 * len(points))  # rows sharing a K spread over this width, centred on K
+    for series, (g, r) in enumerate(points):
+        s = r.summary
+        err = None if s.ci is None else [[s.mean - s.ci[0]], [s.ci[1] - s.mean]]
+        offset = 0.0 if len(points) == 1 else width * (series / (len(points) - 1) - 0.5)
+        ax.errorbar(r.retries + offset, s.mean, yerr=err, fmt="o", ms=4, capsize=2, alpha=0.8,
+                    label=f"{_prefix(g, many)}{r.key}")
+    series = len(points)
+    ks = sorted({r.retries for g in groups if g.baseline for r in g.rows if not r.is_baseline})
+    if ks:  # K is an integer: ticks at the Ks there are (the offsets above only keep markers apart)
+        ax.set_xticks(ks)
+        ax.set_xlim(ks[0] - 0.5, ks[-1] + 0.5)
     ax.axhline(0, color="grey", lw=1)
     ax.set_xlabel("retries K per failed attempt")
     ax.set_ylabel("pass@1 gain over baseline (pp), 95% CI (t over seeds)")
@@ -158,9 +160,10 @@ def plot_diversity(summaries: Sequence[DiversitySummary], path: Path) -> Path:
                         capsize=2, label="95% CI over problems" if i == 0 and j == 0 else None)
     ax.set_xticks(range(len(rows)), [(f"{s.group}\n" if many else "") + s.condition for s in rows], rotation=30,
                   ha="right", fontsize=8)
-    ax.set_ylim(0, 1.05)
+    top = max([m.ci[1] for s in rows for m in (s.path, s.lex)], default=1.0)
+    ax.set_ylim(0, min(1.05, max(0.05, 1.25 * top)))  # small values stay visible; the label gives the scale
     ax.set_xlabel("condition")
-    ax.set_ylabel("diversity of correct solutions (0 = same path, 1 = no step shared)")
+    ax.set_ylabel("path diversity (0 = one path, 1 = no shared step)")
     ax.set_title("Path diversity per condition")
     if not rows:
         ax.text(0.5, 0.5, "no problem with >= 2 correct solutions", ha="center", va="center",

@@ -189,6 +189,8 @@ def seed_varies(runs: Sequence[RunInfo]) -> str:
     """One sentence: what differs between the seeds of these runs, from the engine's record when the manifests have
     it, else from the configs."""
     tokens = list(dict.fromkeys(t for r in runs for t in r.seed_varies))
+    if "sampling" in tokens and "eval_sampling" in tokens:  # the baseline's only randomness is part of "sampling"
+        tokens.remove("eval_sampling")
     redraw = "train_problems" in tokens or any(r.redraw_per_seed for r in runs)
     if tokens:
         what = ", ".join(SEED_VARIES_WORDS.get(t, t) for t in tokens)

@@ -13,7 +13,8 @@ from rich.text import Text
 from formalpi.errors import ConfigError
 from formalpi.progress import clock, interval_from_env, progress_line, remaining_s
 
-console = Console()
+# soft_wrap: long result lines stay one line in a log (rich would break them at 80 columns when stdout is a file)
+console = Console(soft_wrap=True)
 
 PROGRESS_MODE_ENV = "FORMALPI_PROGRESS"  # "bars" | "plain"; default: bars on a terminal, plain lines otherwise
 

@@ -80,6 +80,38 @@ def register(root: typer.Typer) -> None:
         main(full=full, seeds=parse_seeds(seeds) if seeds else None, runs_dir=runs_dir, overrides=set_ or [],
              jobs=jobs)
 
+    @root.command("generate-hints")
+    def generate_hints(config: Path = typer.Argument(..., help="the row whose training problems get hints, e.g. "
+                                                               "experiments/math_cross_model_hint.toml"),
+                       model: str = typer.Option(..., help="the (larger) model that writes them: a local "
+                                                           "checkpoint or hub id"),
+                       out: Optional[Path] = typer.Option(None, help="default: <data dir>/cross_model_<dataset>.jsonl"),
+                       n: int = typer.Option(4, help="samples per problem; the first verified one is kept"),
+                       seed: int = typer.Option(0, help="sampling seed"),
+                       set_: Optional[List[str]] = typer.Option(None, "--set", help="override a config key")):
+        """Write the cross-model file (another model's verified solutions + first-step hints) for a row."""
+        from formalpi.config import load_config
+        from formalpi.domain import open_domain
+        from formalpi.engine.hints import generate_cross_model
+        from formalpi.engine.stages import make_generator, train_problems
+        from formalpi.paths import data_dir
+        from formalpi.tiny import resolve_model_path
+
+        cfg = load_config(config, set_ or [])
+        target = out or data_dir() / f"cross_model_{cfg.data.dataset}.jsonl"
+        domain = open_domain(cfg.domain)
+        try:
+            problems = train_problems(domain, cfg, seed)
+            gen = make_generator(cfg, resolve_model_path(model))
+            with progress() as p:
+                res = generate_cross_model(gen, domain, problems, cfg, target, n=n, seed=seed,
+                                           on_progress=stage_progress(p)(f"hints ({model})", len(problems)))
+        finally:
+            if hasattr(domain, "close"):
+                domain.close()
+        console.print(f"wrote {res.path}: {res.solved} of {res.problems} problems solved by {model} "
+                      f"({res.hints} with a first-step hint; {res.samples} samples)")
+
     @root.command()
     def run(config: Path = typer.Argument(..., help="experiments/<name>.toml"),
             seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default: the config's)"),
@@ -88,7 +120,10 @@ def register(root: typer.Typer) -> None:
             num_gpus: int = typer.Option(1, "--num-gpus", help="accelerate processes and generation workers"),
             strategy: str = typer.Option("zero3", help="accelerate config: ddp | zero2 | zero3 | fsdp"),
             executor: str = typer.Option("local", help="verification pools: local | ray (one actor per node)"),
-            ray_address: Optional[str] = typer.Option(None, help="Ray cluster address ('auto' after ray start)")):
+            ray_address: Optional[str] = typer.Option(None, help="Ray cluster address ('auto' after ray start)"),
+            allow_weak_sandbox: bool = typer.Option(False, "--allow-weak-sandbox",
+                                                    help="code: run candidates even where the sandbox lacks layers "
+                                                         "(recorded in the manifest; every table says so)")):
         """Run one experiment config over its seeds (resumes whatever is already in the run store)."""
         from formalpi.config import load_config
         from formalpi.engine.preflight import preflight
@@ -96,7 +131,7 @@ def register(root: typer.Typer) -> None:
 
         scale = scale_from_flags(launcher, num_gpus, strategy, executor, ray_address)
         require_scale_extras(scale)
-        cfg = load_config(config, set_ or [])
+        cfg = load_config(config, [*(set_ or []), *(["verify.allow_weak_sandbox=true"] if allow_weak_sandbox else [])])
         seed_list = parse_seeds(seeds) if seeds else cfg.seeds
         preflight(cfg, seed_list)
         # torch and transformers load here, after every check (seconds on a busy machine)

@@ -392,13 +392,15 @@ def frontier_problems(cfg: ExperimentConfig, seed: int, store: RunStore, domain:
     o = cfg.opsd
     if store.is_done(FRONTIER_STAGE):
         records = store.read(FRONTIER_STAGE, EvalRecord)
-    else:
-        gen = make_generator(cfg, model_path)
-        records = evaluate(gen, domain, problems, n=o.frontier_n, temperature=cfg.sampling.temperature,
-                           top_p=cfg.sampling.top_p, max_new_tokens=o.max_new_tokens,
-                           seed=seed + o.frontier_seed_offset, condition="frontier", store=store,
-                           stage=FRONTIER_STAGE,
-                           on_progress=progress(f"base solve rates for the frontier (seed {seed})", len(problems)))
+    else:  # full-length samples (o.max_new_tokens = the row's sampling length unless set): real solve rates
+        with stage(store, FRONTIER_STAGE):
+            gen = make_generator(cfg, model_path)
+            records = evaluate(gen, domain, problems, n=o.frontier_n, temperature=cfg.sampling.temperature,
+                               top_p=cfg.sampling.top_p, max_new_tokens=o.max_new_tokens,
+                               seed=seed + o.frontier_seed_offset, condition="frontier", store=store,
+                               stage=FRONTIER_STAGE,
+                               on_progress=progress(f"base solve rates for the frontier (seed {seed})",
+                                                    len(problems)))
     rates = solve_rates(records)
     kept = select_frontier(problems, rates, o.frontier_low, o.frontier_high)
     store.mark_done(FRONTIER_STAGE, problems=len(problems), kept=len(kept))

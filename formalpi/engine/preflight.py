@@ -111,7 +111,13 @@ def preflight(cfg: ExperimentConfig, seeds: Sequence[int], *, model_key: str = "
         check_seed(s)
     check_condition(cfg)
     check_extras(cfg)
-    check_model_path(cfg.model.path, model_key)
+    from formalpi.engine.stages import SEED_FIELD, start_model
+
+    if SEED_FIELD in cfg.model.path:  # another row's checkpoint of each seed (e.g. the SD-Zero + OPSD hybrid)
+        for s in seeds:
+            check_model_path(start_model(cfg, s), model_key)
+    else:
+        check_model_path(cfg.model.path, model_key)
     for s in seeds:  # a run directory that exists may be read-only when finished (re-reading writes nothing)
         run_dir = Path(cfg.runs_dir) / cfg.name / str(s)
         if not run_dir.exists():

@@ -22,13 +22,15 @@ from typing import Any
 
 from formalpi.config import ExperimentConfig
 from formalpi.domain import Domain, open_domain
+from formalpi.engine.backends import release
 from formalpi.engine.conditions import Condition, get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
 from formalpi.engine.launch import Launcher
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
 from formalpi.engine.shard import GenStage, run_sharded
 from formalpi.engine.stages import (
-    check_data, condition_label, eval_problems, load_problems, make_generator, record_data, stage, train_problems)
+    check_data, condition_label, eval_problems, load_problems, make_generator, record_data, stage, start_model,
+    train_problems)
 from formalpi.engine.train import sft
 from formalpi.errors import ConfigError
 from formalpi.paths import resolve_data_file
@@ -72,7 +74,11 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
         data = check_data(cfg, train, eval_problems(domain, cfg))
         store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
         record_data(store, data)
-        model_path = resolve_model_path(cfg.model.path)
+        if hasattr(domain, "use_verify_config"):  # code: timeout, workers, allow_weak_sandbox
+            domain.use_verify_config(cfg.verify)
+        if hasattr(domain, "isolation"):  # code: the sandbox layers candidates run under ("weak": true if not all)
+            store.annotate(sandbox=domain.isolation())
+        model_path = resolve_model_path(start_model(cfg, seed))
         if cfg.method == "retry":
             model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, scale=scale)
         elif cfg.method in ("opsd", "grpo"):
@@ -104,6 +110,7 @@ def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domai
                            stage=name,
                            on_progress=progress(f"{eval_title(name)} ({condition_label(cfg)}, seed {seed})",
                                                 len(problems)))
+        release(gen)  # the next seed's run in this process needs the GPU memory back
     store.mark_done(name, problems=len(records))
     return records
 
@@ -139,12 +146,19 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
             if r < cfg.retry.rounds - 1:  # a round killed between its training and its evaluation
                 _final_eval(cfg, seed, store, domain, model_path, progress, scale=scale, name=evals[r])
             continue
-        gen = make_generator(cfg, model_path)
         n = condition.first_attempt_samples(cfg.sampling.n)
+        sharded = scale is not None and scale.shards > 1
+        # sharded: one generation worker (one engine) per GPU first; this process loads its own generator only
+        # afterwards, for the retries, so the workers have every GPU to themselves
+        gen = None if sharded else make_generator(cfg, model_path)
         with stage(store, f"attempts_r{r}"):
-            attempts = sample_attempts(gen, domain, train, n=n, cfg=cfg, seed=seed, round_=r, store=store,
-                                       on_progress=progress(f"first attempts ({at})", len(train)),
-                                       temperatures=condition.temperatures(n))
+            if sharded:
+                attempts = run_sharded(GenStage.ATTEMPTS, cfg, seed, model_path, train, store, scale.shards,
+                                       round_=r, n=n, gpus=scale.gpus(), temperatures=condition.temperatures(n))
+            else:
+                attempts = sample_attempts(gen, domain, train, n=n, cfg=cfg, seed=seed, round_=r, store=store,
+                                           on_progress=progress(f"first attempts ({at})", len(train)),
+                                           temperatures=condition.temperatures(n))
         with stage(store, f"verify_r{r}"):
             judged = verify_attempts(domain, attempts, by_id, store, f"verify_r{r}",
                                      on_progress=progress(f"checking first attempts ({at})", len(attempts)))
@@ -156,6 +170,8 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
         for k in range(1, cfg.retry.k + 1):
             if condition.pi is None:
                 break
+            if gen is None:
+                gen = make_generator(cfg, model_path)
             nth = f" {k}/{cfg.retry.k}" if cfg.retry.k > 1 else ""
             failed = [j for j in latest if not j.verdict.passed]
             with stage(store, f"retries_r{r}"):
@@ -168,6 +184,7 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
             all_judged.update({j.attempt_id: j for j in latest})
         examples = build_examples(domain, condition, list(all_attempts.values()), all_judged, by_id, cfg, seed, r)
         _write_examples(store, r, examples)
+        release(gen)  # the GPU memory goes to training (vLLM would keep it otherwise)
         with stage(store, f"train_r{r}"):
             if scale is not None and scale.launcher is not Launcher.LOCAL:  # accelerate launch of train_entry
                 result = scale_train(scale, model_path, examples, cfg, ckpt, seed)

@@ -213,14 +213,13 @@ def run_worker(job: ShardJob) -> int:
     """One shard, in this process: the same stage function the single-process run calls."""
     from formalpi.config import config_from_dict
     from formalpi.domain import open_domain
-    from formalpi.engine.backends import load_generator
+    from formalpi.engine.backends import generator_for, release
 
     cfg = config_from_dict(job.config, f"shard job {job.store_dir}")
     problems = [Problem.model_validate_json(line) for line in Path(job.problems_file).read_text().splitlines()
                 if line.strip()]
     store = RunStore(Path(job.store_dir))
-    gen = load_generator(job.model_path, backend=cfg.model.backend, dtype=cfg.model.dtype, device=cfg.model.device,
-                         batch_size=cfg.sampling.batch_size)
+    gen = generator_for(cfg.model, job.model_path, batch_size=cfg.sampling.batch_size)
     domain = open_domain(cfg.domain)
     try:
         if job.stage is GenStage.EVAL:
@@ -238,6 +237,7 @@ def run_worker(job: ShardJob) -> int:
             out = sample_attempts(gen, domain, problems, n=job.n, cfg=cfg, seed=job.seed, round_=job.round,
                                   store=store, **kw)
     finally:
+        release(gen)
         if hasattr(domain, "close"):
             domain.close()
     return len(out)

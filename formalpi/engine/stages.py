@@ -17,11 +17,12 @@ import random
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from formalpi.config import ExperimentConfig
 from formalpi.domain import Domain
-from formalpi.engine.backends import Generator, load_generator
+from formalpi.engine.backends import Generator, generator_for
 from formalpi.errors import ConfigError
 from formalpi.records import Problem
 from formalpi.runs import RunStore
@@ -43,10 +44,25 @@ def stage(store: RunStore, name: str):
         store.add_budget(name, wall_s=round(time.perf_counter() - t0, 3))
 
 
+SEED_FIELD = "{seed}"
+
+
+def start_model(cfg: ExperimentConfig, seed: int) -> str:
+    """`model.path` for this seed: "{seed}" in it is replaced by the seed, so a row can start from another row's
+    checkpoint of the same seed (the SD-Zero + OPSD hybrid: runs/math_try_again/{seed}/checkpoint_r0)."""
+    path = cfg.model.path
+    if SEED_FIELD not in path:
+        return path
+    path = path.replace(SEED_FIELD, str(seed))
+    if not Path(path).is_dir():
+        raise ConfigError(f"model.path: {path} (from {cfg.model.path!r}) does not exist; run the row that writes it "
+                          f"for seed {seed} first, or set model.path to a checkpoint")
+    return path
+
+
 def make_generator(cfg: ExperimentConfig, path: str) -> Generator:
     """The run's generator for a model directory (`path` already resolved: run_experiment resolves "tiny")."""
-    return load_generator(path, backend=cfg.model.backend, dtype=cfg.model.dtype, device=cfg.model.device,
-                          batch_size=cfg.sampling.batch_size)
+    return generator_for(cfg.model, path, batch_size=cfg.sampling.batch_size)
 
 
 def load_problems(domain: Domain, cfg: ExperimentConfig, split: str, limit: int | None,

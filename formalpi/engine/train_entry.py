@@ -63,6 +63,46 @@ def runs_sharded(env: dict[str, str] | None = None) -> bool:
             or int(env.get("WORLD_SIZE", "1")) > 1)
 
 
+STEP_STATS_ENV = "FORMALPI_STEP_STATS"  # benchmarks: each rank writes <prefix>.rank<i>.json (step times, peak memory)
+
+
+class StepStats:
+    """Trainer callback (benchmarks): wall time of each optimizer step with the GPU synchronised, and this rank's
+    peak GPU memory, written to `<prefix>.rank<i>.json` when training ends."""
+
+    def __init__(self, prefix: Path, rank: int):
+        self.path = Path(f"{prefix}.rank{rank}.json")
+        self.times: list[float] = []
+        self._t0 = 0.0
+
+    @staticmethod
+    def _sync() -> None:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    def on_step_begin(self, args, state, control, **kw):
+        self._sync()
+        self._t0 = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kw):
+        self._sync()
+        self.times.append(time.perf_counter() - self._t0)
+
+    def on_train_end(self, args, state, control, **kw):
+        import torch
+
+        peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps({"step_s": self.times, "peak_gib": peak}))
+
+    def __getattr__(self, name):  # every other TrainerCallback event: nothing to do
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)
+
+
 def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Path, seed: int,
                 device: str = "auto", dtype: str = "auto") -> SFTResult:
     """`sft` for several processes (DDP, ZeRO-2/3, FSDP): every rank trains, the main process writes."""
@@ -97,6 +137,9 @@ def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_
     set_seed(seed)  # LoRA's init draws from the global RNG before the trainer seeds it
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=to_dataset(examples), processing_class=tok,
                          peft_config=peft_config)
+    stats_prefix = os.environ.get(STEP_STATS_ENV)
+    if stats_prefix:
+        trainer.add_callback(StepStats(Path(stats_prefix), state.process_index))
     out = trainer.train()
     n_tokens = sum(len(x["input_ids"]) for x in trainer.train_dataset) * cfg.epochs
     saved = tmp / "saved"

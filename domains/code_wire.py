@@ -1,0 +1,191 @@
+"""Plain typed data over a byte stream: how the trusted side and the sandboxed candidate exchange values.
+
+Only these types cross, by exact type (a subclass of int with an always-true `__eq__` is NOT an int here):
+None, bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset; and, because MBPP's reference
+solutions return them, four stdlib types carried as their data and rebuilt on the trusted side with the trusted
+side's own classes: collections.Counter / OrderedDict / deque, and re.Match (as a `MatchValue`: the matched
+text and span, truthy). Anything else is refused by the encoder (`Unserialisable`, naming the type) and by the
+decoder (`WireError`). Encoded form: JSON where the only
+bare JSON values are null, true, false and strings; every other value is a tagged array, numbers travel as
+exact hex strings (`float.hex`, hex ints: no digit-count limit, no rounding):
+
+    ["i", "-0x1f"]  ["f", "0x1.8p+1"]  ["c", re, im]  ["y", base64]  ["l", [...]]  ["t", [...]]
+    ["d", [[k, v], ...]]  ["s", [...]]  ["z", [...]]  ["C"|"O", [[k, v], ...]]  ["q", [...]]  ["m", text, start, end]
+
+Frames are a 4-byte big-endian length and that many bytes; the reader refuses frames over its cap.
+
+This module is stdlib only and self-contained: its source is also run INSIDE the sandbox (the encoder side),
+where the project is not on the filesystem. The decoder is the trusted side's: it never evaluates anything
+(`json.loads` with numbers and NaN refused, then an explicit walk with depth and node caps). Never pickle.
+"""
+
+import base64
+import collections
+import json
+import re
+import struct
+
+MAX_FRAME = 16 * 1024 * 1024  # bytes in one message
+MAX_DEPTH = 64  # nesting of containers
+MAX_NODES = 1_000_000  # values in one message
+HEADER = struct.Struct(">I")
+
+
+class WireError(Exception):
+    """A message that is not well-formed plain typed data (or over a cap)."""
+
+
+class Unserialisable(Exception):
+    """A value of a type that may not cross (its type name is the message)."""
+
+
+class MatchValue:
+    """A candidate's re.Match, as data: the matched text and its span; truthy like a match."""
+
+    __slots__ = ("text", "span_")
+
+    def __init__(self, text, start, end):
+        self.text, self.span_ = text, (start, end)
+
+    def group(self, n=0):
+        if n != 0:
+            raise IndexError("only group 0 crosses the sandbox boundary")
+        return self.text
+
+    def span(self):
+        return self.span_
+
+    def start(self):
+        return self.span_[0]
+
+    def end(self):
+        return self.span_[1]
+
+    def __bool__(self):
+        return True
+
+    def __eq__(self, other):
+        return type(other) is MatchValue and (self.text, self.span_) == (other.text, other.span_)
+
+    def __hash__(self):
+        return hash((self.text, self.span_))
+
+    def __repr__(self):
+        return "<match %r span=%r>" % (self.text, self.span_)
+
+
+_PAIRS = {collections.Counter: "C", collections.OrderedDict: "O"}
+_MATCH = type(re.match("", ""))
+
+
+def encode(value, _depth=0):
+    """`value` as JSON-ready plain data; raises Unserialisable naming the first type that may not cross."""
+    if _depth > MAX_DEPTH:
+        raise Unserialisable("nesting deeper than %d (a cycle?)" % MAX_DEPTH)
+    t = type(value)
+    if value is None or t is bool or t is str:
+        return value
+    if t is int:
+        return ["i", hex(value)]
+    if t is float:
+        return ["f", value.hex()]
+    if t is complex:
+        return ["c", value.real.hex(), value.imag.hex()]
+    if t is bytes:
+        return ["y", base64.b64encode(value).decode("ascii")]
+    if t is list or t is tuple or t is set or t is frozenset:
+        tag = "l" if t is list else "t" if t is tuple else "s" if t is set else "z"
+        return [tag, [encode(v, _depth + 1) for v in value]]
+    if t is dict or t in _PAIRS:
+        return ["d" if t is dict else _PAIRS[t],
+                [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in value.items()]]
+    if t is collections.deque:
+        return ["q", [encode(v, _depth + 1) for v in value]]
+    if t is _MATCH:
+        text = value.group(0)
+        if type(text) is not str:
+            raise Unserialisable("re.Match over bytes")
+        return ["m", text, encode(value.start()), encode(value.end())]
+    raise Unserialisable(_type_name(value))
+
+
+def _type_name(value):
+    t = type(value)
+    return "%s.%s" % (getattr(t, "__module__", "?"), getattr(t, "__qualname__", "?"))
+
+
+def _refuse_number(s):
+    raise WireError("bare JSON number %r (numbers travel as tagged hex strings)" % s[:40])
+
+
+def loads(data):
+    """Parse one message's bytes as JSON without numbers or NaN/Infinity (the tagged form has no need of them)."""
+    if len(data) > MAX_FRAME:
+        raise WireError("message of %d bytes is over the %d-byte cap" % (len(data), MAX_FRAME))
+    try:
+        return json.loads(data.decode("utf-8"), parse_int=_refuse_number, parse_float=_refuse_number,
+                          parse_constant=_refuse_number)
+    except WireError:
+        raise
+    except (ValueError, RecursionError, UnicodeDecodeError) as e:
+        raise WireError("not JSON: %s" % str(e)[:200]) from None
+
+
+def decode(obj):
+    """Rebuild exact builtin values from the tagged form; WireError on anything else."""
+    budget = [MAX_NODES]
+    return _decode(obj, 0, budget)
+
+
+def _decode(obj, depth, budget):
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise WireError("more than %d values in one message" % MAX_NODES)
+    if depth > MAX_DEPTH:
+        raise WireError("nesting deeper than %d" % MAX_DEPTH)
+    if obj is None or obj is True or obj is False or type(obj) is str:
+        return obj
+    if type(obj) is not list or not obj or type(obj[0]) is not str:
+        raise WireError("not a tagged value: %s" % type(obj).__name__)
+    tag, n = obj[0], len(obj)
+    try:
+        if tag == "i" and n == 2 and type(obj[1]) is str:
+            s = obj[1]
+            if not (s.startswith("0x") or s.startswith("-0x")):
+                raise WireError("int not in hex form")
+            return int(s, 16)
+        if tag == "f" and n == 2 and type(obj[1]) is str:
+            return float.fromhex(obj[1])
+        if tag == "c" and n == 3 and type(obj[1]) is str and type(obj[2]) is str:
+            return complex(float.fromhex(obj[1]), float.fromhex(obj[2]))
+        if tag == "y" and n == 2 and type(obj[1]) is str:
+            return base64.b64decode(obj[1].encode("ascii"), validate=True)
+        if tag in ("l", "t", "s", "z", "q") and n == 2 and type(obj[1]) is list:
+            items = [_decode(v, depth + 1, budget) for v in obj[1]]
+            return items if tag == "l" else tuple(items) if tag == "t" else set(items) if tag == "s" \
+                else frozenset(items) if tag == "z" else collections.deque(items)
+        if tag == "m" and n == 4 and type(obj[1]) is str:
+            start, end = _decode(obj[2], depth + 1, budget), _decode(obj[3], depth + 1, budget)
+            if type(start) is not int or type(end) is not int:
+                raise WireError("a match span is not two ints")
+            return MatchValue(obj[1], start, end)
+        if tag in ("d", "C", "O") and n == 2 and type(obj[1]) is list:
+            out = {} if tag == "d" else collections.Counter() if tag == "C" else collections.OrderedDict()
+            for pair in obj[1]:
+                if type(pair) is not list or len(pair) != 2:
+                    raise WireError("dict item is not a [key, value] pair")
+                out[_decode(pair[0], depth + 1, budget)] = _decode(pair[1], depth + 1, budget)
+            return out
+    except WireError:
+        raise
+    except (ValueError, TypeError, OverflowError) as e:  # bad hex, unhashable key/element, bad base64
+        raise WireError("bad %r value: %s" % (tag, str(e)[:200])) from None
+    raise WireError("unknown tag or shape %r" % tag[:20])
+
+
+def dumps(obj):
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+
+
+def frame(payload):
+    return HEADER.pack(len(payload)) + payload

@@ -1,0 +1,1 @@
+"""Maintenance scripts for formalpi.lean (not imported by the library)."""

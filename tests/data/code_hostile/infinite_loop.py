@@ -1,0 +1,4 @@
+# class: beyond
+def add(a, b):
+    while True:
+        pass
