@@ -386,52 +386,52 @@ def load_math500(path: Path, limit: int | None = None, split: str = "test",
     return out
 
 
-def fetch_math500(dest: Path) -> Path:
-    """Download MATH-500 from the Hugging Face hub (`datasets`) and write `dest/math500.jsonl`."""
+def _download(hf_id: str, split: str, what: str, offline_hint: str):
+    """One split of a hub dataset through `datasets`, or a DataError that says what to do offline."""
     try:
         from datasets import load_dataset
     except ImportError as e:
-        raise DataError("fetching MATH-500 needs the `datasets` package: pip install datasets") from e
+        raise DataError(f"fetching {what} needs the `datasets` package: pip install datasets") from e
     try:
-        rows = load_dataset(MATH500_HF_ID, split="test")
+        return load_dataset(hf_id, split=split)
     except Exception as e:  # noqa: BLE001  network / hub errors come in many types; say what failed
-        raise DataError(f"could not download {MATH500_HF_ID} ({type(e).__name__}: {e}); are you online? "
-                        f"Alternatively put a local {MATH500_FILE} in {dest}") from e
-    dest.mkdir(parents=True, exist_ok=True)
-    out = dest / MATH500_FILE
+        raise DataError(f"could not download {hf_id} ({type(e).__name__}: {e}); are you online? "
+                        f"{offline_hint}") from e
+
+
+def _write_jsonl(out: Path, records) -> Path:
+    """Write `records` (dicts) to `out` atomically: a half-written file never has the final name."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".jsonl.tmp")
     with tmp.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps({k: row[k] for k in MATH500_FIELDS}, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)  # atomic: a half-written file never has the final name
+        for rec in records:
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    os.replace(tmp, out)
     return out
+
+
+def fetch_math500(dest: Path) -> Path:
+    """Download MATH-500 from the Hugging Face hub (`datasets`) and write `dest/math500.jsonl`."""
+    rows = _download(MATH500_HF_ID, "test", "MATH-500", f"Alternatively put a local {MATH500_FILE} in {dest}")
+    return _write_jsonl(dest / MATH500_FILE, ({k: row[k] for k in MATH500_FIELDS} for row in rows))
 
 
 def fetch_math(dest: Path) -> Path:
     """`formalpi data fetch math`: MATH's 7,500 training problems (`dest/math_train.jsonl`, the answer taken from
     each solution's last \\boxed{}) and MATH-500 as its test split (`dest/math500.jsonl`)."""
-    try:
-        from datasets import load_dataset
-    except ImportError as e:
-        raise DataError("fetching MATH needs the `datasets` package: pip install datasets") from e
-    try:
-        rows = load_dataset(MATH_TRAIN_HF_ID, split="train")
-    except Exception as e:  # noqa: BLE001  network / hub errors come in many types; say what failed
-        raise DataError(f"could not download {MATH_TRAIN_HF_ID} ({type(e).__name__}: {e}); are you online? "
-                        f"Offline, put a local {MATH_TRAIN_FILE} (MATH-500's line format: "
-                        f"{', '.join(MATH500_FIELDS)}) and {MATH500_FILE} in {dest}") from e
-    dest.mkdir(parents=True, exist_ok=True)
-    out = dest / MATH_TRAIN_FILE
-    tmp = out.with_suffix(".jsonl.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
+    rows = _download(MATH_TRAIN_HF_ID, "train", "MATH",
+                     f"Offline, put a local {MATH_TRAIN_FILE} (MATH-500's line format: "
+                     f"{', '.join(MATH500_FIELDS)}) and {MATH500_FILE} in {dest}")
+
+    def records():
         for i, row in enumerate(rows):
             answer = extract_answer(row["solution"])
             if answer is None:
                 continue  # a training problem without a boxed answer cannot be verified
-            f.write(json.dumps({"problem": row["problem"], "solution": row["solution"], "answer": answer,
-                                "subject": row["type"], "level": row["level"],
-                                "unique_id": f"train/{row['type']}/{i}"}, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)
+            yield {"problem": row["problem"], "solution": row["solution"], "answer": answer,
+                   "subject": row["type"], "level": row["level"], "unique_id": f"train/{row['type']}/{i}"}
+
+    out = _write_jsonl(dest / MATH_TRAIN_FILE, records())
     fetch_math500(dest)
     return out
 

@@ -197,6 +197,19 @@ def _bad_character(text: str) -> Forbidden | None:
     return None
 
 
+def _code_tokens(text: str) -> list[Token] | Forbidden:
+    """The code tokens of `text` (comments and strings dropped), or the first thing the pre-check refuses in it:
+    a bad character, unlexable text, or a token refused anywhere."""
+    bad = _bad_character(text)
+    if bad:
+        return bad
+    try:
+        toks = [t for t in lex(text) if t.code]
+    except LexError as e:
+        return Forbidden("unreadable text", e.line, e.message)
+    return _scan(toks) or toks
+
+
 def _scan(toks: list[Token]) -> Forbidden | None:
     """The first construct refused wherever it appears (layer 1 words and forms; layer 2 words)."""
     depth = 0  # bracket depth: a command can only start where every bracket is closed (else Lean reports an error)
@@ -276,14 +289,8 @@ def find_forbidden(text: str, *, preamble: bool = False) -> Forbidden | None:
     names checked by component); an unlexable text is refused too. `preamble` is kept for callers of the old
     API: the rules are the same everywhere now."""
     del preamble
-    bad = _bad_character(text)
-    if bad:
-        return bad
-    try:
-        toks = [t for t in lex(text) if t.code]
-    except LexError as e:
-        return Forbidden("unreadable text", e.line, e.message)
-    return _scan(toks)
+    toks = _code_tokens(text)
+    return toks if isinstance(toks, Forbidden) else None
 
 
 # ---- command structure -------------------------------------------------------------------------------------
@@ -372,16 +379,9 @@ def _strip_header_copy(text: str, header: str) -> str:
 def plan_proof(proof: str, trusted_name: str | None, header: str = "") -> ProofPlan | Forbidden:
     """Split the model's text into helpers / restated theorem / body by the whitelist, or say what is refused."""
     text = _strip_header_copy(proof, header)
-    bad = _bad_character(text)
-    if bad:
-        return bad
-    try:
-        toks = [t for t in lex(text) if t.code]
-    except LexError as e:
-        return Forbidden("unreadable text", e.line, e.message)
-    bad = _scan(toks)
-    if bad:
-        return bad
+    toks = _code_tokens(text)
+    if isinstance(toks, Forbidden):
+        return toks
     decls, bad = _decls(text, toks)
     if bad:
         return bad
@@ -598,14 +598,8 @@ def prepare_code(code: str, *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES) -> Prep
         return rejected(code, f"code must be text, got {type(code).__name__}")
     if len(code.encode("utf-8", "surrogatepass")) > max_bytes:
         return rejected(code[:1000], f"the code is longer than the limit of {max_bytes} bytes")
-    bad = _bad_character(code)
-    if bad is None:
-        try:
-            toks = [t for t in lex(code) if t.code]
-        except LexError as e:
-            bad = Forbidden("unreadable text", e.line, e.message)
-    if bad is None:
-        bad = _scan(toks)
+    toks = _code_tokens(code)
+    bad = toks if isinstance(toks, Forbidden) else None
     if bad is None:
         decls, bad = _decls(code, toks)
     if bad:
