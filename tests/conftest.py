@@ -24,6 +24,21 @@ def shared() -> callable:
     return shared_path
 
 
+def skip_unless_full_sandbox() -> None:
+    """Skip the calling test, naming what is missing, where this machine cannot give the code sandbox every layer."""
+    from domains.code_sandbox import layers, weak_reasons
+
+    missing = weak_reasons(layers())
+    if missing:
+        pytest.skip("the code sandbox lacks: " + "; ".join(missing) + " (root and bubblewrap: "
+                    "scripts/install-system-deps.sh)")
+
+
+@pytest.fixture(scope="module")
+def full_sandbox() -> None:
+    skip_unless_full_sandbox()
+
+
 def pytest_collection_modifyitems(config, items):
     if shutil.which("lake"):
         return

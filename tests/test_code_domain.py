@@ -11,7 +11,7 @@ import pytest
 from domains.base import Domain
 import domains.code as code_domain  # its PI functions by module: a bare `test_suite` would be collected
 from domains.code import CodeDomain, extract_code, humaneval_program, mbpp_program, reference_program
-from domains.code_sandbox import layers, run_many, weak_reasons
+from domains.code_sandbox import run_many
 from formalpi.engine.conditions import PIContext, get_condition
 from formalpi.errors import ConfigError, DataError
 from formalpi.records import Attempt, Problem, Status, Verdict
@@ -19,15 +19,6 @@ from tests.conftest import shared_path
 
 NEEDS_SANDBOX = pytest.mark.usefixtures("full_sandbox")  # judging code: skipped where the sandbox is not full
 SUBSET = 16  # seeded subset per dataset here; bench/code_sandbox.py runs all 164 + 427
-
-
-@pytest.fixture(scope="module")
-def full_sandbox():
-    """Skip, naming what is missing, where this machine cannot give the sandbox every layer."""
-    missing = weak_reasons(layers())
-    if missing:
-        pytest.skip("the code sandbox lacks: " + "; ".join(missing) + " (root and bubblewrap: "
-                    "scripts/install-system-deps.sh)")
 
 
 @pytest.fixture(scope="module")

@@ -29,15 +29,6 @@ TOKEN = "FORMALPI-SECRET-7f3a9c"
 
 pytestmark = pytest.mark.usefixtures("full_sandbox")
 
-@pytest.fixture(scope="module")
-def full_sandbox():
-    """Skip, naming what is missing, where this machine cannot give the sandbox every layer."""
-    missing = weak_reasons(layers())
-    if missing:
-        pytest.skip("the code sandbox lacks: " + "; ".join(missing) + " (root and bubblewrap: "
-                    "scripts/install-system-deps.sh)")
-
-
 ADD = Problem(id="hostile/add", domain="code", text='def add(a, b):\n    """Return a + b."""\n', split="test",
               meta={"dataset": "humaneval", "entry_point": "add", "tests": [], "test": (
                   "def check(candidate):\n"

@@ -6,17 +6,16 @@ import pytest
 
 from domains.code import judge_spec
 from domains.code_judge import JudgeSpec, judge, prefetch_plan
-from domains.code_sandbox import Limits, Sandbox, layers, weak_reasons
+from domains.code_sandbox import Limits, Sandbox
 from formalpi.records import Problem
+from tests.conftest import skip_unless_full_sandbox
 
 LIM = Limits(timeout_s=5.0, memory_mb=512)
 
 
 @pytest.fixture(scope="module")
 def sb():
-    missing = weak_reasons(layers())
-    if missing:
-        pytest.skip("the code sandbox lacks: " + "; ".join(missing))
+    skip_unless_full_sandbox()
     with Sandbox(LIM) as s:
         yield s
 

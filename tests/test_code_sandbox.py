@@ -14,8 +14,9 @@ import psutil
 import pytest
 
 from domains import code_wire as wire
-from domains.code_sandbox import (UID_BASE, UID_SLOTS, Limits, RunStatus, Sandbox, SandboxError, layers, run,
-                                  run_many, uid_is_leased, weak_reasons)
+from domains.code_sandbox import (UID_BASE, UID_SLOTS, Limits, RunStatus, Sandbox, SandboxError, run, run_many,
+                                  uid_is_leased)
+from tests.conftest import skip_unless_full_sandbox
 
 RAW = Limits(timeout_s=3.0, memory_mb=256, max_procs=32)
 
@@ -31,9 +32,7 @@ def sandbox_procs() -> list[psutil.Process]:
 
 @pytest.fixture(scope="module")
 def sb():
-    missing = weak_reasons(layers())
-    if missing:
-        pytest.skip("the code sandbox lacks: " + "; ".join(missing))
+    skip_unless_full_sandbox()
     with Sandbox(RAW) as s:
         yield s
     assert sandbox_procs() == [], "a sandboxed process outlived its sandbox"
