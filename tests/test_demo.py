@@ -93,8 +93,24 @@ def test_manipulation_checks_from_run_records(tmp_path):
     assert g.retry_yield == pytest.approx(200 / 3) and w.retry_yield == pytest.approx(100 / 3)
     assert g.first_yield == 0 and g.changed == 25.0 and w.changed == 0.0
     rows = {r[0]: r for r in manipulation_rows(list(checks.values()))}
-    assert rows["gold"][4] == "66.7 (2/3)" and rows["gold"][5:7] == ("2", "6")
+    assert rows["gold"][4] == "66.7 (2/3)" and rows["gold"][6:8] == ("2", "6")
     assert rows["baseline"][4] == "—"
+
+
+def test_verified_retries_on_unsolved_problems(tmp_path):
+    """Of the verified retries, the share on problems that none of the run's first attempts solved."""
+    store = RunStore.open(tmp_path, "d/gold", 1, {"name": "d/gold", "method": "retry", "condition": "gold"})
+    firsts = [Attempt(id=f"{p}|r0|s0|k0", problem_id=p, prompt="q", completion="c") for p in ("p0", "p1", "p2")]
+    retries = [Attempt(id=f"{p}|r0|s0|k1", problem_id=p, retry=1, prompt="q", completion="c", pi="Try again.")
+               for p in ("p0", "p1", "p2")]
+    ok, no = Verdict(status=Status.VALID), Verdict(status=Status.WRONG)
+    # p0: solved first (a verified retry on a solved problem); p1, p2: unsolved first, p1's retry verified
+    store.append("attempts", firsts + retries)
+    store.append("verdicts", [Judged(attempt_id=a.id, problem_id=a.problem_id, verdict=v)
+                              for a, v in zip(firsts + retries, (ok, no, no, ok, ok, no))])
+    (c,) = collect_dirs([tmp_path / "d"])
+    assert c.runs[0].verified_unsolved == 1 and c.retry_yield == pytest.approx(200 / 3)
+    assert c.unsolved_share == 50.0 and manipulation_rows([c])[0][5] == "50.0"
 
 
 def test_fixed_steps_training_takes_the_same_steps_whatever_the_examples(tmp_path):

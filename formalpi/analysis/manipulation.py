@@ -7,6 +7,9 @@ shown it. Read from a run's own records (attempts, verdicts, examples, manifest,
   the problem alone, so its yield is the fresh-sample yield the retries are compared with);
 - PI-copy rate: of the retries whose PI states an answer ("The correct answer is X."), how often the retry's final
   answer is X (gold: the model reads the true answer; wrong: it follows a false one);
+- verified retries on unsolved problems: the share of verified retries whose problem none of the run's first
+  attempts solved (PI that lets the model write answers it cannot find alone moves the training set past what the
+  model can do: docs/demo.md, section 3);
 - examples trained on and optimizer steps taken (a condition with 5 examples and 1 step cannot move a model);
 - eval changed: the share of eval samples whose text differs from the baseline's for the same seed (the eval
   uses the same sampling seeds in every run, so an unmoved model reproduces the baseline byte for byte).
@@ -45,6 +48,7 @@ class RunChecks:
     first_correct: int = 0
     retries: int = 0
     retries_verified: int = 0
+    verified_unsolved: int = 0  # verified retries on problems no first attempt solved
     stated: int = 0  # retries whose PI states an answer
     copied: int = 0  # ... whose final answer equals it
     examples: int = 0
@@ -66,6 +70,8 @@ def store_checks(store: RunStore, condition: str, seed: int,
     first = [a for a in attempts if a.retry == 0]
     retries = [a for a in attempts if a.retry > 0]
     stated = [(a, s) for a in retries if (s := stated_answer(a.pi)) is not None]
+    passed = [a for a in retries if a.id in verdicts and verdicts[a.id].passed]
+    solved = {a.problem_id for a in first if a.id in verdicts and verdicts[a.id].passed}
     stages = store.manifest().get("stages", {})
     steps = sum(int(v.get("steps", 0)) for k, v in stages.items() if k.startswith("train_r"))
     evals = store.read("eval", EvalRecord)
@@ -77,8 +83,8 @@ def store_checks(store: RunStore, condition: str, seed: int,
     return RunChecks(
         path=store.root, condition=condition, seed=seed, first_attempts=len(first),
         first_correct=sum(1 for a in first if a.id in verdicts and verdicts[a.id].passed),
-        retries=len(retries), retries_verified=sum(1 for a in retries if a.id in verdicts and verdicts[a.id].passed),
-        stated=len(stated),
+        retries=len(retries), retries_verified=len(passed),
+        verified_unsolved=sum(1 for a in passed if a.problem_id not in solved), stated=len(stated),
         copied=sum(1 for a, s in stated if a.id in verdicts and (verdicts[a.id].answer or "").strip() == s),
         examples=len(store.read("examples", Example)), steps=steps,
         eval_samples=sum(len(r.completions) for r in evals), eval_changed=changed)
@@ -105,6 +111,10 @@ class ConditionChecks:
     @property
     def first_yield(self) -> float | None:
         return self._rate(self._sum("first_correct"), self._sum("first_attempts"))
+
+    @property
+    def unsolved_share(self) -> float | None:
+        return self._rate(self._sum("verified_unsolved"), self._sum("retries_verified"))
 
     @property
     def copy_rate(self) -> float | None:
@@ -140,7 +150,7 @@ def _per_seed(values: Sequence[int]) -> str:
 
 
 MANIPULATION_HEADER = ("Condition", "first-attempt yield %", "retries", "retry yield %", "PI-copy %",
-                       "examples / seed", "steps / seed", "eval changed %")
+                       "verified on unsolved %", "examples / seed", "steps / seed", "eval changed %")
 
 
 def manipulation_rows(checks: Sequence[ConditionChecks]) -> list[tuple[str, ...]]:
@@ -150,7 +160,7 @@ def manipulation_rows(checks: Sequence[ConditionChecks]) -> list[tuple[str, ...]
         copy = "—" if not stated else f"{_pct(c.copy_rate)} ({c._sum('copied')}/{stated})"
         rows.append((c.label, _pct(c.first_yield), str(c._sum("retries")),
                      "—" if not c._sum("retries") else f"{_pct(c.retry_yield)} ({c._sum('retries_verified')})",
-                     copy, _per_seed([r.examples for r in c.runs]), _per_seed([r.steps for r in c.runs]),
+                     copy, _pct(c.unsolved_share), _per_seed([r.examples for r in c.runs]), _per_seed([r.steps for r in c.runs]),
                      _pct(c.changed)))
     return rows
 
