@@ -29,6 +29,7 @@ from pathlib import Path
 
 from formalpi.config import ExperimentConfig, apply_overrides, config_from_dict
 from formalpi.errors import ConfigError
+from formalpi.progress import line_progress
 
 DEMO_CONDITIONS = ("gold", "gibberish", "wrong", "try_again",
                    "rejection", "double_sample", "double_sample_matched", "compute_matched")
@@ -78,7 +79,7 @@ def demo_plan(full: bool = False, overrides: Sequence[str] = ()) -> DemoPlan:
     steps = extra.get("fixed_steps", 100)
     if not isinstance(steps, int) or steps <= 0:
         raise ConfigError(f"formalpi/configs/{name}: demo.fixed_steps must be a positive integer (got {steps!r})")
-    return DemoPlan(config_from_dict(data, f"formalpi/configs/{name}"), variants, steps)
+    return DemoPlan(config_from_dict(data, f"formalpi/configs/{name}", list(overrides)), variants, steps)
 
 
 def demo_config(overrides: Sequence[str] = (), full: bool = False) -> ExperimentConfig:
@@ -91,27 +92,6 @@ def demo_config(overrides: Sequence[str] = (), full: bool = False) -> Experiment
 
 def _say(line: str) -> None:
     print(line, flush=True)
-
-
-def plain_progress(prefix: str, say: Callable[[str], None] = _say):
-    """A ProgressFactory that prints a line when a stage starts and when it ends (no terminal needed)."""
-
-    def factory(description: str, total: int):
-        if total == 0:
-            return lambda _n: None
-        t0 = time.perf_counter()
-        done = 0
-        say(f"  {prefix}: {description}: {total} ...")
-
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            if done >= total:
-                say(f"  {prefix}: {description}: done in {time.perf_counter() - t0:.0f} s")
-
-        return advance
-
-    return factory
 
 
 def _write_atomic(path: Path, lines: Sequence[str]) -> None:
@@ -166,7 +146,7 @@ def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1,
             seed_store(share_from, store_dir, first_only=True)
         t0 = time.perf_counter()
         label = cfg.name.removeprefix(f"{plan.base.name}/")
-        result = run_experiment(cfg, seed, plain_progress(f"{label} seed {seed}"))
+        result = run_experiment(cfg, seed, line_progress(f"  {label} seed {seed}"))
         from formalpi.analysis.results import write_run_results
 
         write_run_results(store_dir)  # the run's results.json (as `formalpi run` writes it)

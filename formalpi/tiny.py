@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import string
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,13 +34,17 @@ CHAT_TEMPLATE = (
 # The pretraining mixture: what a chat model has seen before it is ever shown PI. Every target is the correct
 # worked solution; the kinds differ only in the conversation before it. Weights are shares of training episodes.
 #   plain      one turn: the question, then the solution
-#   try_again  a wrong attempt, generic negative feedback without content, then the solution
-#   answer     a wrong attempt, feedback that states the TRUE answer, then the solution (the model can copy it)
-#   unrelated  a wrong attempt, feedback of the same phrasing stating ANOTHER problem's answer, then the solution
-#              (the model learns that a stated number is evidence, not an order: it must weigh it against its own
-#              computation, as an instruct model weighs a user's claim)
-#   reask      a wrong attempt, then the question asked again, then the solution
-MIX = (("plain", 0.5), ("try_again", 0.15), ("answer", 0.15), ("unrelated", 0.1), ("reask", 0.1))
+#   try_again  a failed attempt, generic negative feedback without content, then the solution
+#   answer     a failed attempt, feedback that states the TRUE answer, then the solution (the model can copy it)
+#   unrelated  a failed attempt, feedback of the same kind stating ANOTHER problem's answer (same level, so of a
+#              plausible size), then the solution: a stated number is evidence, right 25 / 30 of the time, that the
+#              model must weigh against its own computation, as an instruct model weighs a user's claim
+#   reask      a failed attempt, then the question asked again, then the solution
+# A failed attempt slips at one of its steps and computes on from the slip (`wrong_solution`). Why these shares:
+# docs/demo.md, section 1 (the previous 50/15/15/10/10 mixture with six fixed wordings read a stated answer only
+# in those wordings).
+MIX = (("plain", 0.4), ("try_again", 0.15), ("answer", 0.25), ("unrelated", 0.05), ("reask", 0.15))
+KINDS = ("plain", "try_again", "answer", "unrelated", "reask")
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class TinySpec:
     # sampling weight of levels 1..5: L1 (a+b up to 30) is learnt from L2 addition anyway; L5 needs the most
     level_weights: tuple[float, ...] = (0.5, 1.0, 1.25, 1.0, 2.0)
     mix: tuple[tuple[str, float], ...] = MIX
-    steps: int = 3000
+    steps: int = 4000
     batch_size: int = 32
     lr: float = 3e-3
     seed: int = 0
@@ -106,24 +112,79 @@ def _encode(tokenizer, turns: list[dict[str, str]], solution: str) -> tuple[list
     return p_ids + c_ids, len(p_ids)
 
 
-# Feedback wordings of the two-turn episodes. None contains a condition's text (formalpi/engine/conditions.py:
-# "Your answer is incorrect.", "Try again.", "The correct answer is", "Hint: XYZZY"; tests/test_tiny.py checks
-# it): the experiments' PI is new wording to the model, as it is to an instruct model, and no condition is
-# in-distribution while another is not.
-GENERIC_FEEDBACK = ("That is not right. Please have another go.", "Wrong. Give it another try.",
-                    "No, that is wrong. Try once more.", "Incorrect, please redo it.", "Not quite. Once more.",
-                    "That's a mistake. Solve it again.")
-NUMBER_FEEDBACK = ("No. The answer is {n}.", "Wrong, it should be {n}.", "That is not it; the right answer is {n}.",
-                   "Incorrect. Answer: {n}.", "Not quite. Expected {n}. Please redo it.",
-                   "Check again, the result is {n}.")
+# Feedback wordings of the two-turn episodes, composed from parts (an opening, for number feedback a statement of
+# the number, a closing): 9 x 12 x 8 wordings, so that reading "the number in the feedback" generalises to wordings
+# the model has not seen. None contains a condition's text (formalpi/engine/conditions.py: "Your answer is
+# incorrect.", "Try again.", "The correct answer is", "Hint: XYZZY"; tests/test_tiny.py checks it): the
+# experiments' PI is new wording to the model, as it is to an instruct model, and no condition is in-distribution
+# while another is not.
+OPENINGS = ("No.", "Wrong.", "That is not right.", "Incorrect.", "Not quite.", "Your result is wrong.",
+            "That answer is not correct.", "Your solution is incorrect.", "This is a mistake.")
+STATEMENTS = ("The answer is {n}.", "It should be {n}.", "The right answer is {n}.", "The correct result is {n}.",
+              "Answer: {n}.", "Expected {n}.", "The true value is {n}.", "The result should be {n}.",
+              "The expected answer is {n}.", "It is {n}.", "The solution is {n}.", "Correct value: {n}.")
+CLOSINGS = ("", "Please redo it.", "Have another go.", "Try once more.", "Solve it again.", "Once more.",
+            "Give it another try.", "Redo the steps.")
 REASK = ("{q}", "Once more: {q}", "Please solve: {q}", "{q} Show the steps.")
 
 
+def feedback_text(kind: str, q: str, n: str | None, rng: random.Random) -> str:
+    """The user's second turn of a two-turn episode: generic, stating the number `n`, or re-asking `q`."""
+    if kind == "reask":
+        return rng.choice(REASK).format(q=q)
+    parts = [rng.choice(OPENINGS)]
+    if n is not None:
+        parts.append(rng.choice(STATEMENTS).format(n=n))
+    parts.append(rng.choice(CLOSINGS))
+    return " ".join(x for x in parts if x)
+
+
+_PAREN = re.compile(r"\(([^()]*)\)")
+_MUL = re.compile(r"\d+\*-?\d+")
+
+
+def reduce_once(expr: str, slip: Callable[[int], int] | None = None) -> str:
+    """One step of arith's worked solutions (domains/arith.py): the leftmost parenthesised group, else the leftmost
+    product when a sum or difference remains, else the whole expression; `slip` replaces the value computed."""
+    if m := _PAREN.search(expr):
+        span, inner = m.span(), m.group(1)
+    elif (m := _MUL.search(expr)) and re.search(r"\d[+-]", expr):
+        span, inner = m.span(), m.group(0)
+    else:
+        span, inner = (0, len(expr)), expr
+    value = eval(inner, {"__builtins__": {}})  # our own generated arithmetic, never user input
+    return expr[:span[0]] + str(slip(value) if slip else value) + expr[span[1]:]
+
+
+def slipped(value: int, rng: random.Random) -> int:
+    """A slip of the kind a model makes: one digit replaced, or the value off by 1-9 or by 10-30; the sign is kept
+    (a slip never writes "54--18")."""
+    digits = str(abs(value))
+    while True:
+        if rng.random() < 0.4 and len(digits) > 1:
+            i = rng.randrange(len(digits))
+            d = rng.choice([c for c in "0123456789" if c != digits[i] and not (i == 0 and c == "0")])
+            out = int(digits[:i] + d + digits[i + 1:]) * (-1 if value < 0 else 1)
+        else:
+            out = value + rng.choice([rng.randint(1, 9), 10 * rng.randint(1, 3)]) * rng.choice([-1, 1])
+        if (out < 0) == (value < 0):
+            return out
+
+
 def wrong_solution(solution: str, answer: str, rng: random.Random) -> str:
-    """A plausible failed attempt: the worked solution with its final answer shifted by a small or a tens error."""
-    delta = rng.choice([rng.randint(1, 9), 10 * rng.randint(1, 3)]) * rng.choice([-1, 1])
-    wrong = str(int(answer) + delta)
-    return solution.rsplit("=", 1)[0] + f"={wrong}. \\boxed{{{wrong}}}"
+    """A plausible failed attempt: the worked solution with a slip at one of its steps (chosen uniformly) and the
+    later steps computed correctly from the slip, so the attempt goes wrong where it slipped, not only at its end
+    (a retry must recompute, not copy the attempt's steps). A slip that cancels out (x*0) is drawn again."""
+    expr = solution.split("=", 1)[0]
+    steps = solution.split(". \\boxed")[0].count("=")
+    for _ in range(100):
+        at = rng.randrange(steps)
+        chain = [expr]
+        for k in range(steps):
+            chain.append(reduce_once(chain[-1], (lambda v: slipped(v, rng)) if k == at else None))
+        if chain[-1] != answer:
+            return "=".join(chain) + f". \\boxed{{{chain[-1]}}}"
+    raise ValueError(f"wrong_solution: no slip changes the answer of {expr!r}")  # unreachable for arith
 
 
 def episode(tokenizer, kind: str, problem, other_answer: str, rng: random.Random) -> tuple[list[int], int]:
@@ -131,16 +192,10 @@ def episode(tokenizer, kind: str, problem, other_answer: str, rng: random.Random
     q, sol = problem.text, problem.meta["solution"]
     if kind == "plain":
         return _encode(tokenizer, [{"role": "user", "content": q}], sol)
-    if kind == "try_again":
-        feedback = rng.choice(GENERIC_FEEDBACK)
-    elif kind == "answer":
-        feedback = rng.choice(NUMBER_FEEDBACK).format(n=problem.gold)
-    elif kind == "unrelated":
-        feedback = rng.choice(NUMBER_FEEDBACK).format(n=other_answer)
-    elif kind == "reask":
-        feedback = rng.choice(REASK).format(q=q)
-    else:
-        raise ValueError(f"TinySpec.mix: unknown episode kind {kind!r} (known: {', '.join(k for k, _ in MIX)})")
+    if kind not in KINDS:
+        raise ValueError(f"TinySpec.mix: unknown episode kind {kind!r} (known: {', '.join(KINDS)})")
+    stated = {"answer": problem.gold, "unrelated": other_answer}.get(kind)
+    feedback = feedback_text(kind, q, stated, rng)
     turns = [{"role": "user", "content": q}, {"role": "assistant", "content": wrong_solution(sol, problem.gold, rng)},
              {"role": "user", "content": feedback}]
     return _encode(tokenizer, turns, sol)
@@ -170,8 +225,9 @@ def train_tiny(spec: TinySpec, out_dir: Path, on_step=None, on_checkpoint=None, 
         batch = []
         for _ in range(spec.batch_size):
             kind = rng.choices(kinds, kind_w)[0]
-            p = rng.choice(rng.choices(by_level, spec.level_weights)[0])
-            other = rng.choice(problems)
+            level = rng.choices(by_level, spec.level_weights)[0]
+            p = rng.choice(level)
+            other = rng.choice(level)  # a plausible number: the model must weigh it, not judge its size
             other_answer = other.gold if other.gold != p.gold else str(int(p.gold) + 1)
             batch.append(episode(tok, kind, p, other_answer, rng))
         # two padded micro-batches (short one-turn episodes, long two-turn ones) instead of one padded to the
@@ -209,7 +265,7 @@ def train_tiny(spec: TinySpec, out_dir: Path, on_step=None, on_checkpoint=None, 
 
 
 # The default spec's weights ship with the package (0.8 MB), trained by `formalpi tiny train --force` on 2 CPU
-# cores in about 4 minutes: `make demo` needs no training, and retraining from the seed reproduces them.
+# cores in about 20 minutes (0.3 s per step): `make demo` needs no training; retraining from the seed reproduces them.
 SHIPPED = Path(__file__).resolve().parent / "tiny_assets"
 
 

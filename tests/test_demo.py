@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from formalpi.analysis.manipulation import collect_dirs, manipulation_rows, stated_answer
-from formalpi.demo import DEMO_CONDITIONS, demo_plan, plain_progress, run_demo
+from formalpi.demo import DEMO_CONDITIONS, demo_plan, run_demo
 from formalpi.engine.conditions import PIContext, get_condition
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, EvalRecord, Example, Judged, Problem, Status, Verdict
@@ -35,17 +35,6 @@ def test_demo_table_keys_are_checked():
     with pytest.raises(ConfigError, match="demo.variants"):
         demo_plan(False, ['demo.variants=["lots"]'])
     assert demo_plan(False, ["demo.fixed_steps=7"]).config("steps", "wrong").train.max_steps == 7
-
-
-def test_plain_progress_prints_a_line_at_start_and_end_of_each_stage():
-    lines: list[str] = []
-    advance = plain_progress("gold seed 1", lines.append)("eval (gold, seed 1)", 10)
-    advance(4)
-    assert len(lines) == 1 and "eval (gold, seed 1): 10" in lines[0]
-    advance(6)
-    assert len(lines) == 2 and "done in" in lines[1]
-    plain_progress("x", lines.append)("empty stage", 0)(0)
-    assert len(lines) == 2
 
 
 def _problem(i: int, gold: str) -> Problem:
