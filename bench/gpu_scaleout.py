@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--lr", type=float, default=1e-5)
     ap.add_argument("--checkpointing", action="store_true", help="activation checkpointing (8B)")
     ap.add_argument("--no-reload", action="store_true")
+    ap.add_argument("--launch-timeout", type=float, default=None, help="each launch's limit in seconds (its log "
+                    "stays in <work>/ckpt/<tag>.launch/launch.log; set $FORMALPI_HANG_DUMP_S for stack dumps)")
     ap.add_argument("--work", default="/tmp/formalpi-scaleout")
     ap.add_argument("--json", default="")
     a = ap.parse_args(argv)
@@ -92,9 +94,10 @@ def main(argv: list[str] | None = None) -> dict:
                 res = launch_sft(LaunchSpec(strategy=Strategy(strategy), num_processes=g, cpu=a.device == "cpu",
                                             main_process_port=29500 + 10 * si + g),
                                  model, examples, cfg, out, seed=0, dtype="bfloat16" if a.device != "cpu" else "auto",
-                                 env={STEP_STATS_ENV: str(prefix)})
+                                 env={STEP_STATS_ENV: str(prefix)}, timeout_s=a.launch_timeout)
             except Exception as e:  # one failed launch must not lose the others' numbers
                 row["error"] = str(e).splitlines()[0][:300]
+                row["error_tail"] = str(e)[-3000:]
                 print(f"[{tag}] FAILED: {e}"[-3000:], flush=True)
                 rows.append(row)
                 continue

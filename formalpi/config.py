@@ -31,6 +31,9 @@ class VLLMConfig(_Section):
     enable_prefix_caching: bool = True  # n samples and retries share their prompt's KV cache
     enforce_eager: bool = False  # True: no CUDA graphs / torch.compile (faster start, slower decoding)
     attention_backend: str | None = None  # e.g. "TRITON_ATTN"; None: vLLM's choice (FlashAttention 3 on Hopper)
+    # True: batch-invariant kernels (VLLM_BATCH_INVARIANT=1) and no prefix cache, so a prompt's samples (almost) do
+    # not depend on what else the engine runs: sharded runs match one engine's records (measured: docs/scaleout.md)
+    deterministic: bool = False
 
 
 class ModelConfig(_Section):

@@ -4,6 +4,7 @@ sharded generation (2 real worker processes on the tiny model) against a single-
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -251,3 +252,127 @@ def test_retry_round_shards_first_attempts_before_loading_its_own_generator(tiny
     assert sorted(got, key=lambda a: a["id"]) == sorted(ref, key=lambda a: a["id"]) and any(a["retry"] for a in ref)
     assert ([r.model_dump() for r in two.store.read("eval", EvalRecord)]
             == [r.model_dump() for r in one.store.read("eval", EvalRecord)])
+
+
+# ---- found on two H200s (docs/scaleout.md, bench/results/h200x2-2026-11-30/) ----------------------------------
+
+def test_lora_merge_loads_the_model_outside_zero3_partitioned_init(tiny_model, tmp_path) -> None:
+    """LoRA + ZeRO-3 hung on 2 GPUs: the main process alone loaded base + adapter while the trainer's ZeRO-3
+    config was still registered, so `from_pretrained` ran inside `deepspeed.zero.Init` (a collective) while the
+    other rank sat at the barrier. Here the registration is real (transformers' own global); DeepSpeed is not
+    installed, so a load that still goes through ZeRO-3 init fails at once instead of hanging."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+    from transformers.integrations.deepspeed import (is_deepspeed_zero3_enabled, set_hf_deepspeed_config,
+                                                     unset_hf_deepspeed_config)
+
+    from formalpi.engine.train_entry import merge_lora
+
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model),
+                                LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]))
+    peft_model.save_pretrained(tmp_path / "adapter")
+
+    class Zero3Registered:  # what TrainingArguments registers under a ZeRO-3 accelerate config
+        config = {"zero_optimization": {"stage": 3}}
+
+        def is_zero3(self) -> bool:
+            return True
+
+    registered = Zero3Registered()
+    set_hf_deepspeed_config(registered)
+    try:
+        assert is_deepspeed_zero3_enabled()
+        merge_lora(tmp_path / "adapter", tmp_path / "merged", torch.float32)
+    finally:
+        unset_hf_deepspeed_config()
+    assert _weights(tmp_path / "merged").keys() == _weights(tiny_model).keys()  # a plain, merged checkpoint
+
+
+def test_a_launch_past_its_timeout_is_stopped_with_its_log_kept(tiny_model, tmp_path) -> None:
+    """A hung launch used to lose everything: the output was held in memory and subprocess.run's TimeoutExpired
+    escaped untyped. Now the log is written as it comes, the launcher's whole process group is stopped, and the
+    error is a LaunchError naming the log. (1 s is far less than the launcher needs to start training.)"""
+    import psutil
+
+    out = tmp_path / "ckpt"
+    with pytest.raises(LaunchError, match=r"timed out after 1\.0 s") as e:
+        launch_sft(LaunchSpec(strategy=Strategy.DDP, num_processes=1, cpu=True), tiny_model, _examples(4),
+                   TrainConfig(lora_rank=2, batch_size=4), out, seed=1, device="cpu", timeout_s=1.0)
+    log = EntryFiles.beside(out).result.parent / "launch.log"
+    assert str(log) in str(e.value) and log.exists()
+    survivors = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if str(out) in " ".join(p.info["cmdline"] or []) and p.status() != psutil.STATUS_ZOMBIE:
+                survivors.append(p.pid)
+        except psutil.Error:
+            continue
+    assert survivors == [] and not out.exists()
+
+
+def test_the_parent_never_touches_cuda_so_its_vllm_engine_can_fork(monkeypatch) -> None:
+    """On two H200s the retry loop's own vLLM engine (started after the sharded first attempts) died with 'Cannot
+    re-initialize CUDA in forked subprocess': `ScaleOut.gpus()` had called torch.cuda.is_available() in the
+    parent, which poisons fork for CUDA while torch.cuda.is_initialized() stays False, so vLLM still forked."""
+    import formalpi.scaleout.options as options
+    from formalpi.engine.launch import Launcher
+    from formalpi.scaleout.options import ScaleOut, visible_gpu_count
+
+    def touched(*a, **k):
+        raise AssertionError("CUDA asked in the parent process")
+
+    monkeypatch.setattr(torch.cuda, "is_available", touched)
+    monkeypatch.setattr(torch.cuda, "device_count", touched)
+    visible_gpu_count.cache_clear()
+    assert ScaleOut(num_gpus=2).gpus() is None  # counted by a child process: no GPU on this machine
+    specs = []
+    monkeypatch.setattr(options, "launch_sft", lambda spec, *a, **k: specs.append(spec))
+    options.train(ScaleOut(launcher=Launcher.ACCELERATE, num_gpus=2), "m", [], config_from_dict({"name": "x"}),
+                  Path("o"), 1)
+    assert specs[0].cpu and specs[0].num_processes == 2
+
+
+def test_deterministic_vllm_means_batch_invariant_kernels_and_no_prefix_cache(monkeypatch) -> None:
+    """Measured on H200s: records of a sharded eval equal the one-engine run's only with vLLM's batch-invariant
+    kernels and without the prefix cache (either alone left 1-2 of 64 records different when repeated)."""
+    import types
+
+    from formalpi.config import VLLMConfig
+    from formalpi.engine.backends import BATCH_INVARIANT_ENV, VLLMGenerator, vllm_engine_kwargs
+    from formalpi.tiny import build_tokenizer
+
+    assert vllm_engine_kwargs("/m", VLLMConfig())["enable_prefix_caching"] is True
+    assert vllm_engine_kwargs("/m", VLLMConfig(deterministic=True))["enable_prefix_caching"] is False
+    assert vllm_engine_kwargs("/m", VLLMConfig(deterministic=True, enable_prefix_caching=False))[
+        "enable_prefix_caching"] is False
+    seen = []
+    tok = build_tokenizer()
+
+    class LLM:  # the engine reads the switch from the environment its engine-core process inherits
+        def __init__(self, **kw):
+            seen.append((os.environ.get(BATCH_INVARIANT_ENV), kw["enable_prefix_caching"]))
+
+        def get_tokenizer(self):
+            return tok
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=dict))
+    monkeypatch.delenv(BATCH_INVARIANT_ENV, raising=False)
+    VLLMGenerator("/m", opts=VLLMConfig())
+    VLLMGenerator("/m", opts=VLLMConfig(deterministic=True))
+    assert seen == [(None, True), ("1", False)]
+
+
+def test_step_timings_and_hang_dumps_are_switched_by_environment() -> None:
+    import faulthandler
+
+    from formalpi.engine.train_entry import HANG_DUMP_ENV, STEP_STATS_ENV, arm_hang_dump
+    from formalpi.errors import ConfigError
+
+    # a benchmark times the same sharded code on one process as on N (DDP on one GPU would run plain sft)
+    assert runs_sharded({STEP_STATS_ENV: "/tmp/stats"}) and not runs_sharded({STEP_STATS_ENV: ""})
+    assert arm_hang_dump({}) is None
+    for bad in ("soon", "0", "-5"):
+        with pytest.raises(ConfigError, match=HANG_DUMP_ENV):
+            arm_hang_dump({HANG_DUMP_ENV: bad})
+    assert arm_hang_dump({HANG_DUMP_ENV: "600"}) == 600.0
+    faulthandler.cancel_dump_traceback_later()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, Sequence
 
@@ -194,7 +195,10 @@ def vllm_engine_kwargs(path: str, opts: "VLLMConfig | None", dtype: str = "auto"
 
     o = opts or VLLMConfig()
     kw = {"model": path, "tokenizer": path, "dtype": dtype, "tensor_parallel_size": o.tensor_parallel_size,
-          "gpu_memory_utilization": o.gpu_memory_utilization, "enable_prefix_caching": o.enable_prefix_caching,
+          "gpu_memory_utilization": o.gpu_memory_utilization,
+          # a prompt read from the cache is computed differently from one prefilled, and which of a call's requests
+          # hits the cache depends on scheduling: deterministic runs go without it
+          "enable_prefix_caching": o.enable_prefix_caching and not o.deterministic,
           "enforce_eager": o.enforce_eager, "seed": 0,
           # sampling defaults come from our SamplingParams, never from the checkpoint's generation_config
           "generation_config": "vllm"}
@@ -206,6 +210,8 @@ def vllm_engine_kwargs(path: str, opts: "VLLMConfig | None", dtype: str = "auto"
         kw["attention_backend"] = o.attention_backend
     return kw
 
+
+BATCH_INVARIANT_ENV = "VLLM_BATCH_INVARIANT"  # vLLM's switch for batch-invariant kernels (model.vllm.deterministic)
 
 VLLM_MISSING = ("model.backend = 'vllm' needs vLLM (GPU only): pip install 'formalpi[vllm]' "
                 "(see docs/performance.md for the pinned versions and an offline recipe)")
@@ -231,6 +237,10 @@ class VLLMGenerator:
             raise ConfigError(VLLM_MISSING) from None
         self._vllm = vllm
         self.enable_thinking = enable_thinking
+        if opts is not None and opts.deterministic:
+            # read by the engine-core process this starts (it inherits the environment): kernels whose results do
+            # not depend on the batch a request shares, so a chunk samples the same on one engine or on N
+            os.environ[BATCH_INVARIANT_ENV] = "1"
         self.llm = vllm.LLM(**vllm_engine_kwargs(path, opts, dtype))
         self.tokenizer = self.llm.get_tokenizer()
         self.stops = stop_token_ids(self.tokenizer)

@@ -120,11 +120,46 @@ def launch_sft(spec: LaunchSpec, model_path: str, examples: Sequence[Example], c
     files = EntryFiles.beside(out_dir)
     write_entry_inputs(files, examples, cfg)
     cmd = accelerate_command(spec, train_entry_args(model_path, files, out_dir, seed, device, dtype))
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                          env={**os.environ, **(env or {})})
-    (files.result.parent / "launch.log").write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0 or not files.result.exists():
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
-        raise LaunchError(f"training launch failed (exit {proc.returncode}): {' '.join(cmd)}\n"
-                          f"full log: {files.result.parent / 'launch.log'}\n{tail}")
+    log_path = files.result.parent / "launch.log"
+    # the output goes to the log as it comes (not held in memory until the end): a launch that hangs, times out or
+    # is killed leaves its log, with each rank's phase lines (and stack dumps under $FORMALPI_HANG_DUMP_S)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                                start_new_session=True)
+        try:
+            rc: int | None = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            rc = None
+        finally:
+            stop_process_group(proc)  # every rank goes with the launcher: none keeps a GPU
+    if rc != 0 or not files.result.exists():
+        tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-25:])
+        what = f"timed out after {timeout_s} s" if rc is None else f"exit {rc}"
+        raise LaunchError(f"training launch failed ({what}): {' '.join(cmd)}\nfull log: {log_path}\n{tail}")
     return read_result(files.result)
+
+
+def stop_process_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM the launcher's whole process group (the launcher and its ranks), SIGKILL what is left after
+    `grace_s`. A group already gone is fine."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        if not _group_alive(proc.pid):
+            break
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -55,15 +55,58 @@ def read_train_config(path: Path) -> TrainConfig:
         raise ConfigError(f"--config {path}: train.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
+STEP_STATS_ENV = "FORMALPI_STEP_STATS"  # benchmarks: each rank writes <prefix>.rank<i>.json (step times, peak memory)
+HANG_DUMP_ENV = "FORMALPI_HANG_DUMP_S"  # diagnosis: every rank dumps all its threads' stacks every N seconds
+
+
 def runs_sharded(env: dict[str, str] | None = None) -> bool:
-    """True when accelerate launched us with DeepSpeed or FSDP, or with more than one process."""
+    """True when accelerate launched us with DeepSpeed or FSDP, or with more than one process — or when a benchmark
+    asks for step timings ($FORMALPI_STEP_STATS): then one process runs the same code as N, so 1-vs-N compares
+    like with like (DDP on one GPU would otherwise run plain `sft`, which has no step timer)."""
     env = os.environ if env is None else env
     return (env.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
             or env.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
-            or int(env.get("WORLD_SIZE", "1")) > 1)
+            or int(env.get("WORLD_SIZE", "1")) > 1
+            or bool(env.get(STEP_STATS_ENV)))
 
 
-STEP_STATS_ENV = "FORMALPI_STEP_STATS"  # benchmarks: each rank writes <prefix>.rank<i>.json (step times, peak memory)
+def phase(name: str) -> None:
+    """One line per training phase on stderr (launch.log): where a hung or killed launch stopped, per rank."""
+    print(f"[train_entry rank {os.environ.get('RANK', '0')} {time.strftime('%H:%M:%S')}] {name}",
+          file=sys.stderr, flush=True)
+
+
+def arm_hang_dump(env: dict[str, str] | None = None) -> float | None:
+    """With $FORMALPI_HANG_DUMP_S=N, dump every thread's stack to stderr every N seconds (faulthandler, no cost
+    until then): a launch that hangs shows, per rank, the line it waits in."""
+    import faulthandler
+
+    raw = (os.environ if env is None else env).get(HANG_DUMP_ENV)
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"${HANG_DUMP_ENV}={raw!r}: give a number of seconds") from None
+    if seconds <= 0:
+        raise ConfigError(f"${HANG_DUMP_ENV}={raw!r}: give a number of seconds > 0")
+    faulthandler.dump_traceback_later(seconds, repeat=True, file=sys.stderr)
+    return seconds
+
+
+def merge_lora(adapter_dir: Path, out_dir: Path, torch_dtype) -> None:
+    """Load base + adapter as one plain model, merge, save (the main process alone, after training).
+
+    Loading must not go through ZeRO-3's partitioned init: while the trainer's DeepSpeed config is registered,
+    `from_pretrained` builds the model inside `deepspeed.zero.Init`, whose collectives need every rank — with the
+    other ranks waiting at the barrier after this, one rank alone deadlocks (LoRA + ZeRO-3 hung on 2 GPUs). The
+    registration is a transformers global; training is over, so it is dropped first."""
+    from peft import AutoPeftModelForCausalLM
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    unset_hf_deepspeed_config()
+    merged = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir), dtype=torch_dtype).merge_and_unload()
+    merged.save_pretrained(out_dir)
 
 
 class StepStats:
@@ -108,7 +151,6 @@ def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_
     """`sft` for several processes (DDP, ZeRO-2/3, FSDP): every rank trains, the main process writes."""
     import torch
     from accelerate import PartialState
-    from peft import AutoPeftModelForCausalLM
     from transformers import AutoTokenizer, set_seed
     from trl import SFTTrainer
 
@@ -140,15 +182,18 @@ def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_
     stats_prefix = os.environ.get(STEP_STATS_ENV)
     if stats_prefix:
         trainer.add_callback(StepStats(Path(stats_prefix), state.process_index))
+    phase(f"train start: {len(examples)} examples, {state.num_processes} processes")
     out = trainer.train()
+    phase(f"train done: {out.global_step} steps")
     n_tokens = sum(len(x["input_ids"]) for x in trainer.train_dataset) * cfg.epochs
     saved = tmp / "saved"
     trainer.save_model(str(saved))  # collective: gathers ZeRO-3 / FSDP shards; the main process writes
+    phase("saved")
     state.wait_for_everyone()
     if state.is_main_process:
         if peft_config is not None:  # saved holds the adapter only: merge it into the base weights
-            merged = AutoPeftModelForCausalLM.from_pretrained(str(saved), dtype=torch_dtype).merge_and_unload()
-            merged.save_pretrained(tmp)
+            merge_lora(saved, tmp, torch_dtype)
+            phase("LoRA merged")
         else:
             for f in saved.iterdir():
                 if f.name != "training_args.bin":
@@ -159,7 +204,8 @@ def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_
         shutil.rmtree(tmp / "trainer", ignore_errors=True)
         if out_dir.exists():
             shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
+        os.replace(tmp, out_dir)  # the commit point: a checkpoint directory exists only once complete
+        phase(f"checkpoint committed: {out_dir}")
     state.wait_for_everyone()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return SFTResult(out_dir, len(examples), out.global_step, int(n_tokens), time.perf_counter() - t0,
@@ -182,6 +228,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     a = parse_args(argv)
     try:
+        arm_hang_dump()
         if not Path(a.model).is_dir():
             raise ConfigError(f"--model {a.model}: not a checkpoint directory (give a local HF model dir)")
         examples = read_examples(a.examples)

@@ -3,6 +3,9 @@ three functions the engine calls with it (train, generate sharded, build the dom
 
 from __future__ import annotations
 
+import functools
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +35,24 @@ class ScaleOut:
 
     def gpus(self) -> list[str] | None:
         """CUDA_VISIBLE_DEVICES per generation worker; None on a machine without CUDA (CPU workers)."""
-        import torch
+        return [str(i) for i in range(self.num_gpus)] if visible_gpu_count() > 0 else None
 
-        return [str(i) for i in range(self.num_gpus)] if torch.cuda.is_available() else None
+
+@functools.cache
+def visible_gpu_count() -> int:
+    """How many GPUs this process would see, counted by a child process so that CUDA is never touched here.
+
+    `torch.cuda.is_available()` asks the CUDA driver in the calling process, after which torch refuses CUDA in
+    any forked child, while `torch.cuda.is_initialized()` stays False; vLLM decides by the latter, forks its
+    engine core, and that core fails ("Cannot re-initialize CUDA in forked subprocess"). That is how the retry
+    loop's own engine, started after the sharded first attempts, failed on two H200s. Cached: one child per
+    process."""
+    code = "import torch; print(torch.cuda.device_count())"
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+        return int(out.stdout.split()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return 0  # no torch with CUDA here: CPU
 
 
 def train(scale: ScaleOut | None, model_path: str, examples: list[Example], cfg: ExperimentConfig, out_dir: Path,
@@ -43,9 +61,7 @@ def train(scale: ScaleOut | None, model_path: str, examples: list[Example], cfg:
     if scale is None or scale.launcher is Launcher.LOCAL:
         return sft(model_path, examples, cfg.train, out_dir, seed=seed, device=cfg.model.device,
                    dtype=cfg.model.dtype)
-    import torch
-
-    spec = LaunchSpec(strategy=scale.strategy, num_processes=scale.num_gpus, cpu=not torch.cuda.is_available())
+    spec = LaunchSpec(strategy=scale.strategy, num_processes=scale.num_gpus, cpu=visible_gpu_count() == 0)
     return launch_sft(spec, model_path, examples, cfg.train, out_dir, seed=seed, device=cfg.model.device,
                       dtype=cfg.model.dtype)
 
