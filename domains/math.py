@@ -534,6 +534,10 @@ class MathDomain:
     def verify(self, problem: Problem, completion: str) -> Verdict:
         return self.verify_many([problem], [completion])[0]
 
+    def reference_completion(self, problem: Problem) -> str:
+        """A completion that must pass: the gold answer, boxed (the run's verifier canary, formalpi/engine/run.py)."""
+        return f"The answer is \\boxed{{{problem.gold}}}."
+
     def grade(self, problem: Problem, completion: str) -> float:
         """The graded verifier's score of a completion (see the module-level `grade`)."""
         return self.verify(problem, completion).score

@@ -293,6 +293,55 @@ def probe_pi(model_path: str, out_dir: Path, limit: int = 250, n: int = 4, seed:
     return out
 
 
+@dataclass(frozen=True)
+class CopyRates:
+    """Greedy retries on one level's held-out problems, shown a number in the gold condition's exact wording."""
+
+    level: int
+    problems: int
+    gold_copy: float  # shown the true answer: the share of retries that write it
+    other_copy: float  # shown another problem's answer (same level): the share that write that
+
+
+def copy_probe(model_path: str, levels: Sequence[int] = (2, 3, 4, 5), per_level: int = 40) -> list[CopyRates]:
+    """Can the model read an answer stated in feedback it has never seen worded this way? Per level: a failed
+    attempt (`formalpi.tiny.wrong_solution`), then "Your answer is incorrect. The correct answer is N. Try again."
+    with N the gold answer or the next problem's (a plausible number the model should weigh, not copy); greedy.
+    The design criterion of docs/demo.md, section 1 (b); fast (a few seconds), deterministic."""
+    import random
+
+    from domains.arith import arith_problems
+    from domains.math import extract_answer
+    from formalpi.engine.backends import HFGenerator, SamplingParams
+    from formalpi.engine.conditions import FAILED, TRY_AGAIN
+    from formalpi.tiny import wrong_solution
+
+    gen = HFGenerator.from_pretrained(model_path)
+    out = []
+    for level in levels:
+        problems = arith_problems("test", per_level, seed=5, levels=(level,))
+        pairs = [(p, q.gold) for p, q in zip(problems, problems[1:] + problems[:1]) if q.gold != p.gold]
+        rates = []
+        for stated in ([p.gold for p, _ in pairs], [o for _, o in pairs]):
+            rng = random.Random(0)  # the same failed attempts under both statements
+            prompts = [gen.chat_prompt([("user", p.text),
+                                        ("assistant", wrong_solution(p.meta["solution"], p.gold, rng)),
+                                        ("user", f"{FAILED} The correct answer is {n}. {TRY_AGAIN}")])
+                       for (p, _), n in zip(pairs, stated)]
+            outs = gen.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=48, seed=0))
+            rates.append(sum(extract_answer(o[0].text) == n for o, n in zip(outs, stated)) / len(pairs))
+        out.append(CopyRates(level, len(pairs), *rates))
+    return out
+
+
+def copy_probe_markdown(rates: Sequence[CopyRates]) -> str:
+    from formalpi.analysis.tables import markdown_table
+
+    return markdown_table(("level", "problems", "gold copy %", "other number copy %"),
+                          [(f"L{r.level}", str(r.problems), f"{100 * r.gold_copy:.1f}", f"{100 * r.other_copy:.1f}")
+                           for r in rates])
+
+
 def main(full: bool = False, seeds: Sequence[int] | None = None, runs_dir: str | None = None,
          overrides: Sequence[str] = (), jobs: int | None = None, say: Callable[[str], None] = _say) -> Path:
     """`formalpi demo [--full]`: run the plan, print the tables, write the reports. Returns runs/<name>."""

@@ -121,39 +121,16 @@ def test_a_wrong_attempt_slips_at_any_step_and_computes_on_from_the_slip():
     assert slip_steps == {1, 2, 3}
 
 
-def _greedy_retry_answers(stated: list[str], problems) -> list[str | None]:
-    """The shipped model's greedy retry after a wrong attempt and the gold condition's wording with `stated`."""
-    from domains.math import extract_answer
-    from formalpi.engine.backends import HFGenerator, SamplingParams
-    from formalpi.engine.conditions import FAILED, TRY_AGAIN
-    from formalpi.tiny import wrong_solution
-
-    gen = HFGenerator.from_pretrained(str(ensure_tiny_model()))
-    rng = random.Random(0)
-    prompts = [gen.chat_prompt([("user", p.text), ("assistant", wrong_solution(p.meta["solution"], p.gold, rng)),
-                                ("user", f"{FAILED} The correct answer is {s}. {TRY_AGAIN}")])
-               for p, s in zip(problems, stated)]
-    outs = gen.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=48, seed=0))
-    return [extract_answer(o[0].text) for o in outs]
-
-
 def test_shipped_model_reads_an_answer_shown_in_feedback():
     """The criterion of a faithful miniature (docs/demo.md): on hard problems (level 5, where the model alone is
     mostly wrong), shown the true answer in the gold condition's wording it mostly writes it; shown another
     problem's answer it writes that far less often (it weighs the claim against its computation)."""
-    from domains.arith import arith_problems
+    from formalpi.demo import copy_probe
 
-    problems = arith_problems("test", 40, seed=5, levels=(5,))
-    golds = [p.gold for p in problems]
-    others = golds[1:] + golds[:1]
-    keep = [i for i in range(len(problems)) if others[i] != golds[i]]
-    problems, golds, others = [problems[i] for i in keep], [golds[i] for i in keep], [others[i] for i in keep]
-    with_gold = _greedy_retry_answers(golds, problems)
-    with_other = _greedy_retry_answers(others, problems)
-    gold_copy = sum(a == g for a, g in zip(with_gold, golds)) / len(problems)
-    other_copy = sum(a == o for a, o in zip(with_other, others)) / len(problems)
-    assert gold_copy >= 0.6, gold_copy
-    assert other_copy < gold_copy - 0.2, (gold_copy, other_copy)
+    (l5,) = copy_probe(str(ensure_tiny_model()), levels=(5,), per_level=40)
+    assert l5.problems >= 35
+    assert l5.gold_copy >= 0.6, l5
+    assert l5.other_copy < l5.gold_copy - 0.2, l5
 
 
 def test_the_model_after_s_steps_does_not_depend_on_the_total_budget(tmp_path):

@@ -18,8 +18,8 @@ tiny_app = typer.Typer(no_args_is_help=True, help="The built-in tiny model (Qwen
 @tiny_app.command("train")
 def tiny_train(force: bool = typer.Option(False, help="retrain from the seed (ignores shipped and cached weights)"),
                eval_n: int = typer.Option(4, help="samples per held-out problem for the base pass@1"),
-               probe: bool = typer.Option(True, help="also print the PI manipulation checks (retry yield and "
-                                                     "PI-copy rate per condition, no training)")):
+               probe: bool = typer.Option(True, help="also print the PI manipulation checks (greedy copy rates "
+                                                     "per level; retry yield and PI-copy rate per condition)")):
     """Train (or load from cache) the tiny model and print its base pass@1 on the held-out arith split."""
     import shutil
 
@@ -43,8 +43,10 @@ def tiny_train(force: bool = typer.Option(False, help="retrain from the seed (ig
         import tempfile
 
         from formalpi.analysis.manipulation import manipulation_markdown
-        from formalpi.demo import probe_pi
+        from formalpi.demo import copy_probe, copy_probe_markdown, probe_pi
 
+        console.print("Greedy retries shown a number in the gold condition's wording (held-out, per level):")
+        console.print(copy_probe_markdown(copy_probe(str(path))), markup=False)
         with tempfile.TemporaryDirectory() as d:
             console.print(manipulation_markdown(probe_pi(str(path), Path(d))), markup=False)
 

@@ -32,7 +32,7 @@ from formalpi.engine.stages import (
     check_data, condition_label, eval_problems, load_problems, make_generator, record_data, stage, start_model,
     train_problems)
 from formalpi.engine.train import sft
-from formalpi.errors import ConfigError
+from formalpi.errors import CanaryError, ConfigError
 from formalpi.paths import resolve_data_file
 from formalpi.engine.preflight import preflight
 from formalpi.records import EvalRecord, Example, Judged, Problem
@@ -71,11 +71,13 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
     try:
         # the data check comes first: a run that would train on its eval problems never creates a run directory
         train = train_problems(domain, cfg, seed) if cfg.method != "baseline" else []
-        data = check_data(cfg, train, eval_problems(domain, cfg))
-        store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
-        record_data(store, data)
+        evals = eval_problems(domain, cfg)
+        data = check_data(cfg, train, evals)
         if hasattr(domain, "use_verify_config"):  # code: timeout, workers, allow_weak_sandbox
             domain.use_verify_config(cfg.verify)
+        check_verifier(domain, evals[0] if evals else None)  # like the data check: before the run directory
+        store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
+        record_data(store, data)
         if hasattr(domain, "isolation"):  # code: the sandbox layers candidates run under ("weak": true if not all)
             store.annotate(sandbox=domain.isolation())
         model_path = resolve_model_path(start_model(cfg, seed))
@@ -89,6 +91,23 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
     finally:
         if own_domain and hasattr(domain, "close"):
             domain.close()
+
+
+def check_verifier(domain: Domain, problem: Problem | None) -> None:
+    """The verifier canary, before any sampling: the domain's reference completion of one eval problem must pass
+    and an empty completion must not. A verifier that cannot check anything (a broken install, a module shadowing
+    math_verify, a dead sandbox) gives every attempt a typed CRASH verdict; without this a run would go on and
+    report pass@1 = 0 as if it were a result. Domains without a `reference_completion` are not checked here (the
+    Lean pool can mix canary theorems into every batch: `LeanConfig.canaries_per_batch`)."""
+    if problem is None or not hasattr(domain, "reference_completion"):
+        return
+    ok, empty = domain.verify_many([problem, problem], [domain.reference_completion(problem), ""])
+    if not ok.passed or empty.passed:
+        bad = ok if not ok.passed else empty
+        which = "rejects the reference answer" if not ok.passed else "accepts an empty completion"
+        raise CanaryError(f"the {domain.name} verifier {which} of {problem.id} ({bad.status.value}: {bad.reason}); "
+                          "nothing was run. Check the install (`pip install .`) and that no local module shadows "
+                          "a verifier package (a math_verify.py in the working directory or the script's folder)")
 
 
 def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,

@@ -1,6 +1,6 @@
 """Verifications per second of the math checker, against math-verify alone, measured in the same run.
 
-    .venv/bin/python bench/math_verify.py [--workers 2] [--math500 PATH] [--arith 2000] [--seed 0]
+    .venv/bin/python bench/math_checker.py [--workers 2] [--math500 PATH] [--arith 2000] [--seed 0]
 
 Pair sets (MATH-500 from ../shared/data or --math500):
   * shuffled:  each gold answer against another problem's reference answer (the last box of its solution), pairs
@@ -31,8 +31,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# This file's name shadows the `math_verify` package when run as a script (its folder is sys.path[0]): drop it.
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
 
 from domains.math import MathDomain, MathVerifier, Outcome  # noqa: E402
 from domains.math_answer import compare_form, extract_answer, extract_boxes  # noqa: E402

@@ -1,0 +1,55 @@
+"""The verifier canary at the start of a run: a verifier that cannot check anything stops the run before any work,
+instead of grading every attempt CRASH and reporting pass@1 = 0 as a result."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from domains.math import MathDomain
+from formalpi.engine.run import check_verifier
+from formalpi.errors import CanaryError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _OffByOne(MathDomain):
+    """A domain whose reference completion is wrong: the canary must notice that it does not pass."""
+
+    def reference_completion(self, problem):
+        return f"\\boxed{{{int(problem.gold) + 1}}}"
+
+
+def test_canary_passes_on_a_working_verifier_and_fails_on_a_wrong_reference():
+    with MathDomain() as d:
+        p = d.problems("arith", "test", limit=1)[0]
+        check_verifier(d, p)  # the real verifier accepts the boxed gold answer and refuses an empty completion
+    with _OffByOne() as d:
+        with pytest.raises(CanaryError, match="rejects the reference answer of arith-test-L1-0000"):
+            check_verifier(d, p)
+
+
+def test_a_run_whose_verifier_is_shadowed_stops_before_any_work(tmp_path):
+    """The real failure: a `math_verify.py` on the path (bench/ had one, named after
+    what it measures, and it hid the package from every script run in bench/)
+    hides the math-verify package from the verifier's workers; every check is CRASH. The run must refuse to start
+    and create no run directory."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "math_verify.py").write_text("SHADOW = True\n")
+    runs = tmp_path / "runs"
+    code = ("from formalpi.config import config_from_dict\n"
+            "from formalpi.engine.run import run_experiment\n"
+            f"cfg = config_from_dict({{'name': 't/base', 'method': 'baseline', 'condition': 'try_again', "
+            f"'runs_dir': {str(runs)!r}, 'model': {{'path': 'tiny'}}, "
+            "'data': {'dataset': 'arith', 'eval_limit': 4}, 'eval': {'n': 1, 'ks': [1]}})\n"
+            "run_experiment(cfg, 1)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow), str(ROOT)]), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode != 0
+    assert "CanaryError" in out.stderr and "rejects the reference answer" in out.stderr, out.stderr[-2000:]
+    assert "math_verify" in out.stderr
+    assert not (runs / "t" / "base").exists()
