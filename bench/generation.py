@@ -16,7 +16,6 @@ front), and the speed-up over the first backend.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
@@ -28,15 +27,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT))  # last: a checkout on PYTHONPATH wins
-
-
-def _throughput_module():
-    """bench/gpu_throughput.py (architectures, random-init model builder, prompt text)."""
-    spec = importlib.util.spec_from_file_location("gpu_throughput", ROOT / "bench" / "gpu_throughput.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_throughput"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 class GpuMemoryPeak:
@@ -81,7 +71,7 @@ class GpuMemoryPeak:
 
 
 def prompts_for(gen, count: int, seed: int = 0) -> list[str]:
-    bench = _throughput_module()
+    import gpu_throughput as bench  # bench/ is sys.path[0] when a script here runs
     rng = random.Random(seed)
     return [gen.chat_prompt([("user", bench.random_text(rng, rng.randint(64, 256)))]) for _ in range(count)]
 
@@ -156,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
         print("RESULT " + json.dumps(run_backend(a.worker, a.model, a.device, a)), flush=True)
         return {}
 
-    bench = _throughput_module()
+    import gpu_throughput as bench  # bench/ is sys.path[0] when a script here runs
     if a.model:
         model, arch = a.model, Path(a.model).name
     else:

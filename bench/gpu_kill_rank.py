@@ -17,7 +17,6 @@ training is kept but its scratch directory, which the rerun deletes); what the r
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import signal
@@ -76,10 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     from formalpi.config import TrainConfig
     from formalpi.engine.launch import EntryFiles, LaunchError, LaunchSpec, Strategy, launch_sft
 
-    spec_g = importlib.util.spec_from_file_location("gpu_throughput", ROOT / "bench" / "gpu_throughput.py")
-    bench = importlib.util.module_from_spec(spec_g)
-    sys.modules["gpu_throughput"] = bench
-    spec_g.loader.exec_module(bench)
+    import gpu_throughput as bench  # bench/ is sys.path[0] when a script here runs
 
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)

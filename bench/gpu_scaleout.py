@@ -15,7 +15,6 @@ bench/gpu_throughput.py (same compute and memory as the trained one).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import sys
@@ -24,14 +23,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT))
-
-
-def _throughput_module():
-    spec = importlib.util.spec_from_file_location("gpu_throughput", ROOT / "bench" / "gpu_throughput.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_throughput"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def reload_check(base: str, ckpt: Path) -> dict:
@@ -71,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     from formalpi.engine.launch import LaunchSpec, Strategy, launch_sft
     from formalpi.engine.train_entry import STEP_STATS_ENV
 
-    bench = _throughput_module()
+    import gpu_throughput as bench  # bench/ is sys.path[0] when a script here runs
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     model, n_params = bench.build_model_dir(bench.ARCHS[a.arch], work, a.device)
