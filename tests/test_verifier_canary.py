@@ -11,6 +11,7 @@ import pytest
 from domains.math import MathDomain
 from formalpi.engine.run import check_verifier
 from formalpi.errors import CanaryError
+from formalpi.records import Status, Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,13 +23,30 @@ class _OffByOne(MathDomain):
         return f"\\boxed{{{int(problem.gold) + 1}}}"
 
 
+class _AcceptsAnyAnswer(MathDomain):
+    """A verifier that passes every non-empty completion (as one whose checker library was replaced by a stub that
+    says "equal" does): it accepts the reference answer and refuses an empty completion, so only a wrong answer
+    can expose it."""
+
+    def verify_many(self, problems, completions):
+        return [Verdict(status=Status.VALID if c.strip() else Status.NO_ANSWER, score=float(bool(c.strip())))
+                for c in completions]
+
+
 def test_canary_passes_on_a_working_verifier_and_fails_on_a_wrong_reference():
     with MathDomain() as d:
-        p = d.problems("arith", "test", limit=1)[0]
-        check_verifier(d, p)  # the real verifier accepts the boxed gold answer and refuses an empty completion
+        problems = d.problems("arith", "test", limit=5)
+        check_verifier(d, problems)  # the real verifier: the boxed gold passes, empty and another's answer do not
     with _OffByOne() as d:
-        with pytest.raises(CanaryError, match="rejects the reference answer of arith-test-L1-0000"):
-            check_verifier(d, p)
+        with pytest.raises(CanaryError, match="rejects the reference answer as the answer to arith-test-L1-0000"):
+            check_verifier(d, problems)
+
+
+def test_canary_catches_a_verifier_that_accepts_any_answer():
+    with _AcceptsAnyAnswer() as d:
+        problems = d.problems("arith", "test", limit=5)
+        with pytest.raises(CanaryError, match=r"accepts the answer of arith-test-\S+ as the answer to arith-test-L1-0000"):
+            check_verifier(d, problems)
 
 
 def test_a_run_whose_verifier_is_shadowed_stops_before_any_work(tmp_path):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,7 +75,7 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
         data = check_data(cfg, train, evals)
         if hasattr(domain, "use_verify_config"):  # code: timeout, workers, allow_weak_sandbox
             domain.use_verify_config(cfg.verify)
-        check_verifier(domain, evals[0] if evals else None)  # like the data check: before the run directory
+        check_verifier(domain, evals)  # like the data check: before the run directory
         store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
         record_data(store, data)
         if hasattr(domain, "isolation"):  # code: the sandbox layers candidates run under ("weak": true if not all)
@@ -93,21 +93,27 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
             domain.close()
 
 
-def check_verifier(domain: Domain, problem: Problem | None) -> None:
-    """The verifier canary, before any sampling: the domain's reference completion of one eval problem must pass
-    and an empty completion must not. A verifier that cannot check anything (a broken install, a module shadowing
-    math_verify, a dead sandbox) gives every attempt a typed CRASH verdict; without this a run would go on and
-    report pass@1 = 0 as if it were a result. Domains without a `reference_completion` are not checked here (the
-    Lean pool can mix canary theorems into every batch: `LeanConfig.canaries_per_batch`)."""
-    if problem is None or not hasattr(domain, "reference_completion"):
+def check_verifier(domain: Domain, problems: Sequence[Problem]) -> None:
+    """The verifier canary, before any sampling, on the first eval problem: the domain's reference completion must
+    pass; an empty completion and the reference completions of up to three eval problems with other golds must not.
+    A verifier that cannot check anything (a broken install, a module shadowing math_verify, a dead sandbox) gives
+    every attempt a typed CRASH verdict, and one that accepts anything passes every attempt; without this a run
+    would go on and report pass@1 = 0 or 100 as if it were a result. Domains without a `reference_completion` are
+    not checked here (the Lean pool can mix canary theorems into every batch: `LeanConfig.canaries_per_batch`)."""
+    if not problems or not hasattr(domain, "reference_completion"):
         return
-    ok, empty = domain.verify_many([problem, problem], [domain.reference_completion(problem), ""])
-    if not ok.passed or empty.passed:
-        bad = ok if not ok.passed else empty
-        which = "rejects the reference answer" if not ok.passed else "accepts an empty completion"
-        raise CanaryError(f"the {domain.name} verifier {which} of {problem.id} ({bad.status.value}: {bad.reason}); "
-                          "nothing was run. Check the install (`pip install .`) and that no local module shadows "
-                          "a verifier package (a math_verify.py in the working directory or the script's folder)")
+    p = problems[0]
+    cases = [(domain.reference_completion(p), True, "rejects the reference answer"),
+             ("", False, "accepts an empty completion")]
+    others = [q for q in problems[1:] if q.gold != p.gold][:3]  # answers of other forms: a stub may refuse some
+    cases += [(domain.reference_completion(q), False, f"accepts the answer of {q.id}") for q in others]
+    verdicts = domain.verify_many([p] * len(cases), [c for c, _, _ in cases])
+    for (_, must_pass, what), v in zip(cases, verdicts):
+        if v.passed != must_pass:
+            raise CanaryError(f"the {domain.name} verifier {what} as the answer to {p.id} ({v.status.value}: "
+                              f"{v.reason}); nothing was run. Check the install (`pip install .`) and that no local "
+                              "module shadows a verifier package (a math_verify.py in the working directory or the "
+                              "script's folder)")
 
 
 def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
