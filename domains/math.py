@@ -38,7 +38,7 @@ from typing import Any
 
 from domains.arith import LEVELS, arith_problems
 from domains.math_answer import (MAX_ANSWER_CHARS, MAX_COMPLETION_CHARS, compare_form, extract_answer,
-                                 extract_boxes)
+                                 extract_boxes, list_length)
 from formalpi.errors import DataError
 from formalpi.paths import resolve_data_file
 from formalpi.records import Problem, Status, Verdict
@@ -171,6 +171,11 @@ def check_completion_in_worker(gold: str, completion: str, strict: bool = True) 
         return Check(Status.NO_ANSWER, reason=ex.missing, fast=True)
     checks = [check_in_worker(gold, box, strict) for box in ex.boxes]
     last = checks[-1]
+    if len(checks) > 1 and not all(c.equivalent for c in checks) and list_length(gold) > 1 \
+            and all(list_length(b) == 1 for b in ex.boxes):
+        # one box per element of a list gold (`\boxed{(2,2)}` and `\boxed{(6,2)}`): the boxes together are the answer
+        joined = check_in_worker(gold, ", ".join(ex.boxes), strict)
+        return replace(joined, answer=ex.answer, time_s=joined.time_s + sum(c.time_s for c in checks))
     if len(checks) > 1 and not all(c.equivalent for c in checks):
         shown = "; ".join(_one_line(b, 30) for b in ex.boxes)
         last = Check(Status.REJECTED, 0.0, ex.answer, fast=all(c.fast for c in checks),

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 MAX_COMPLETION_CHARS = 200_000  # longer completions are refused unread
@@ -72,6 +72,10 @@ _STOP = {"endinput", "bye", "stop"}  # TeX stops reading here
 _BOX_CMDS = {"boxed", "fbox"}
 # Typographic wrappers a box may sit in and still be the same visible box.
 _TRANSPARENT = {None, "textbf", "mathbf", "boldsymbol", "bm", "emph", "textit", "underline", "large", "Large"}
+# A `%` right after a digit or a closing `$` (spaces between allowed, same line) is a percent sign written in prose
+# (`rose by 2.5%`, `$10$ %`), not a comment. Reading it as text only ever shows the checker more boxes, and every
+# distinct box must be right, so this cannot turn a wrong completion into a right one.
+_PERCENT_AFTER = frozenset("0123456789$")
 _X2 = re.compile(r"\\[A-Za-z@]+\*?|\\.|\\|[{}]|[^\\{}]+", re.S)
 
 
@@ -122,6 +126,10 @@ def _visible_text(text: str) -> tuple[str, str]:
         tok = m.group(0)
         pos = m.end()
         if tok[0] == "%":
+            start = pos - len(tok)
+            if text[max(0, start - 64):start].rstrip(" \t")[-1:] in _PERCENT_AFTER:
+                pos = start + 1  # a percent sign after a number (`2.5%`, `10 %`), not a comment
+                out.append("%")
             continue
         if tok[0] != "\\" or len(tok) == 1:
             out.append(tok)
@@ -241,8 +249,11 @@ def extract_boxes(text: str | None) -> Extraction:
                 if hosts:
                     return Extraction(refused=f"a \\{name} inside \\{hosts[-1]}{{…}}: a hidden or nested box")
                 content, pos = _box_argument(visible, pos)
+                content = _unwrap_boxes(content)
                 if content is None:
                     return Extraction(missing=f"an unbalanced or empty \\{name}")
+                if _BOX_INSIDE.search(content):
+                    return Extraction(refused=f"a box inside \\{name}{{…}} beside other content: a nested box")
                 if len(content) > MAX_ANSWER_CHARS:
                     return Extraction(refused=f"a boxed answer longer than {MAX_ANSWER_CHARS} characters")
                 if content in boxes:
@@ -278,6 +289,23 @@ def _box_argument(text: str, pos: int) -> tuple[str | None, int]:
     return None, i
 
 
+_BOX_INSIDE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_WHOLE_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
+
+
+def _unwrap_boxes(content: str | None) -> str | None:
+    """`\\boxed{\\boxed{5}}` is the box `5`: a box that is all of its outer box's content is the same answer."""
+    for _ in range(MAX_NESTING):
+        m = _WHOLE_BOX.match(content or "")
+        if m is None:
+            break
+        inner = braced(content, m.end() - 1)
+        if inner is None or m.end() + len(inner) + 1 != len(content):
+            break
+        content = inner.strip() or None
+    return content
+
+
 def extract_answer(text: str | None) -> str | None:
     """The last boxed answer of a completion as a reader sees it; None if there is none or the completion is refused."""
     return extract_boxes(text).answer
@@ -287,7 +315,7 @@ def extract_answer(text: str | None) -> str | None:
 # Reading one answer into a small tree
 # --------------------------------------------------------------------------------------------------------------
 
-_ATOK = re.compile(r"\\begin\s*\{[A-Za-z*]*\}|\\end\s*\{[A-Za-z*]*\}|\\[A-Za-z]+|\\.|\\"
+_ATOK = re.compile(r"\\begin\s*\{[A-Za-z*]*\}|\\end\s*\{[A-Za-z*]*\}|\\[A-Za-z]+|\\.|\\|<=|>=|!="
                    r"|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|\s+|.", re.S)
 _ALIAS = {"dfrac": "frac", "tfrac": "frac", "cfrac": "frac", "leq": "le", "leqslant": "le", "geq": "ge",
           "geqslant": "ge", "neq": "ne", "lbrace": "{", "rbrace": "}", "vee": "lor", "wedge": "land",
@@ -296,7 +324,7 @@ _ALIAS = {"dfrac": "frac", "tfrac": "frac", "cfrac": "frac", "leq": "le", "leqsl
           "dbinom": "binom", "tbinom": "binom", "lvert": "|", "rvert": "|", "vert": "|", "mid": "|",
           "lbrack": "[", "rbrack": "]", "rightarrow": "to", "implies": "Rightarrow", "land": "land",
           "varepsilon": "epsilon", "varphi": "phi", "vartheta": "theta", "infin": "infty"}
-_UNICODE = {"−": "-", "–": "-", "≤": "\\le", "≥": "\\ge", "≠": "\\ne", "×": "\\cdot", "·": "\\cdot", "π": "\\pi",
+_UNICODE = {"<=": "\\le", ">=": "\\ge", "!=": "\\ne", "−": "-", "–": "-", "≤": "\\le", "≥": "\\ge", "≠": "\\ne", "×": "\\cdot", "·": "\\cdot", "π": "\\pi",
             "∞": "\\infty", "√": "\\sqrt", "∨": "\\lor", "∧": "\\land", "±": "\\pm", "…": "\\ldots", "∪": "\\cup"}
 _DROP = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "big", "Big", "bigg", "Bigg", "biggl", "biggr", "Biggl",
          "Biggr", "middle", "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "strut", "mathstrut",
@@ -306,10 +334,13 @@ _SIZED = {"left", "right", "middle", "bigl", "bigr", "Bigl", "Bigr", "big", "Big
           "Biggl", "Biggr"}
 _THIN = {"!", ",", ";", ":", ">", " "}
 _ARITY = {"frac": 2, "binom": 2, "sqrt": 1, "overline": 1, "underline": 1, "bar": 1, "hat": 1, "vec": 1,
-          "tilde": 1, "dot": 1, "ddot": 1, "mathbf": 1, "mathbb": 1, "mathcal": 1, "mathfrak": 1, "boldsymbol": 1,
-          "bm": 1, "mathit": 1, "mathsf": 1, "overset": 2, "underset": 2, "stackrel": 2, "boxed": 1, "fbox": 1,
+          "tilde": 1, "dot": 1, "ddot": 1, "mathbb": 1, "mathcal": 1, "mathfrak": 1, "overset": 2, "underset": 2, "stackrel": 2, "boxed": 1, "fbox": 1,
           "hspace": 1, "vspace": 1, "pmod": 1, "overrightarrow": 1, "widehat": 1, "widetilde": 1, "overbrace": 1,
           "underbrace": 1, "substack": 1, "cancel": 1, "not": 0}
+# Typeface switches: the argument is the same mathematics in another font.
+_STYLE = {"mathbf", "boldsymbol", "bm", "mathit", "mathsf", "mathnormal", "pmb"}
+# Text whose content is only a number or a numeric expression is read as mathematics (no letters, no commands).
+_MATH_IN_TEXT = re.compile(r"[-+0-9.,()\[\]/ ]*[0-9][-+0-9.,()\[\]/ ]*")
 _TEXT_CMDS = {"text", "textrm", "textnormal", "mbox", "textbf", "textit", "textsf", "texttt", "textup", "hbox",
               "mathrm", "emph", "operatorname"}
 _OPERAND_CMDS = {"pi", "infty", "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
@@ -443,12 +474,18 @@ class _Parser:
                     self.i += 1
                 self.end = max(self.end, self.i)
                 word = content.strip()
-                if name in ("mathrm", "operatorname") and len(word) == 1 and word.isalpha():
+                if word and _MATH_IN_TEXT.fullmatch(word) and depth < MAX_NESTING:
+                    sub = _Parser(word)  # `\\text{5}`, `\\textbf{-3.5}`: a number typeset as text is that number
+                    items.extend(sub.seq(depth + 1, None))
+                elif name in ("mathrm", "operatorname") and len(word) == 1 and word.isalpha():
                     items.append(Tok("letter", word))
                 elif name == "operatorname":
                     items.append(Tok("cmd", word))
                 else:
                     items.append(Tok("text", content))
+            return
+        if name in _STYLE:  # `\\mathbf{5}` is 5 in bold: the same value
+            items.extend(self.argument(depth))
             return
         if name == "sqrt":
             self.skip_spaces()
@@ -579,15 +616,18 @@ def count_classes(items, counts: Counter | None = None) -> Counter:
             elif v == "/":
                 counts["div"] += 1
             else:
-                counts[v] += 1
+                counts[_SAME_CLASS.get(v, v)] += 1
         elif it.kind == "cmd" and it.value not in _OPERAND_CMDS and it.value not in _FREE:
-            counts["\\" + it.value] += 1
+            counts[_SAME_CLASS.get("\\" + it.value, "\\" + it.value)] += 1
         elif it.kind == "text":
             counts["text"] += 1
         prev = it
     return counts
 
 
+# Counted as one class: a relation read the other way round (`5 \\ge x` is `x \\le 5`), one function for another
+# (`\\sec^2 y` for `\\tan^2 y + 1`). Neither can add a value to an answer.
+_SAME_CLASS = {">": "<", "\\ge": "\\le", **{"\\" + f: "a function" for f in _FUNCTIONS}}
 _CLASS_NAMES = {",": "a comma (several values)", ";": "a semicolon (several values)",
                 "=": "an equals sign", "addop": "a binary + or - (more terms)", "bracket": "a bracket",
                 "set": "a set brace", "text": "words", "div": "a fraction or division", "pow": "a power",
@@ -691,9 +731,9 @@ def _numeral(items) -> Numeral | None:
     p, q = _numeral(frac[0]), _numeral(frac[1])
     if not (p and q and p.form == "int" and q.form == "int" and p.value is not None and q.value is not None):
         return None
-    if q.value == 0 or p.value < 0 or q.value < 0:
+    if q.value == 0:
         return None
-    v = p.value / q.value
+    v = p.value / q.value  # `\\frac{-3}{8}` is -3/8: a sign on either part is the fraction's sign
     return Numeral("frac", -v if sign == "-" else v, "")
 
 
@@ -765,6 +805,42 @@ def _strip_unit(items: list) -> list:
             not (isinstance(x, Tok) and x.kind in ("space", "thin")) for x in its[:-tail]):
         return its[:-tail]
     return items
+
+
+_PERCENT_WORDS = ("percentage", "percent", "pct")
+
+
+def _strip_percent(items: list) -> list:
+    """`10\\%`, `10 %`, `10 percent` are the number 10: a percent sign is read as a unit (never as /100).
+
+    So a gold `28\\%` accepts `28` and `28\\%`, a gold `10` accepts `10\\%`, and a gold `0.28` accepts neither.
+    """
+    its = list(items)
+    while its and isinstance(its[-1], Tok) and its[-1].kind in ("space", "thin"):
+        its.pop()
+    if its and isinstance(its[-1], Tok) and its[-1].kind == "sym" and its[-1].value in ("\\%", "%"):
+        its.pop()
+    else:
+        letters = ""
+        k = len(its)
+        while k and isinstance(its[k - 1], Tok) and its[k - 1].kind == "letter" and len(letters) < 10:
+            k -= 1
+            letters = its[k].value + letters
+        if letters.lower() not in _PERCENT_WORDS or (k and isinstance(its[k - 1], Tok) and its[k - 1].kind == "letter"):
+            return items
+        its = its[:k]
+    return its if _significant(its) else items
+
+
+def _unwrap_parens(items: list) -> list:
+    """`(5)`, `\\left(\\frac{1}{3}\\right)`: one value in one pair of parentheses is that value (no comma inside)."""
+    sig = _significant(items)
+    if len(sig) < 3 or sig[0] != Tok("sym", "(") or sig[-1] != Tok("sym", ")"):
+        return items
+    levels = _top_level(sig)
+    if any(d == 0 for d, _ in levels[1:-1]) or any(d == 1 and it == Tok("sym", ",") for d, it in levels):
+        return items
+    return sig[1:-1]
 
 
 def _group_thousands(items: list) -> list:
@@ -865,7 +941,9 @@ def read_answer(source: str, *, thousands: bool = False) -> Answer:
     while items and isinstance(items[-1], Tok) and (items[-1].kind in ("space", "thin") or items[-1].value == "."):
         items.pop()  # a sentence's full stop
     items = _merge_adjacent_numbers(items)
+    items = _strip_percent(items)
     items = _strip_unit(items)
+    items = _unwrap_parens(items)
     if thousands:
         items = _group_thousands(items)
     a.side_by_side = _side_by_side(items)
@@ -995,13 +1073,18 @@ def list_elements(a: Answer) -> None:
         else:
             elements[-1].append(it)
         k += 1
+    if len(elements) > 2 and not elements[-2]:
+        del elements[-2]  # `19, 46, and 82`: the serial comma before the last "and"/"or"
     if len(elements) < 2 or any(not e for e in elements):
         return
-    out: list = []
+    names = []
     for e in elements:
         eq = [i for i, x in enumerate(e) if isinstance(x, Tok) and x.kind == "sym" and x.value == "="]
-        if len(eq) == 1 and _is_name(e[:eq[0]]):
-            e = e[eq[0] + 1:]
+        names.append(render(e[:eq[0]]) if len(eq) == 1 and _is_name(e[:eq[0]]) else None)
+    if len(set(names)) == 1 and names[0] is not None:  # `x = -2, x = 1`: the values of one unknown
+        elements = [e[next(i for i, x in enumerate(e) if x == Tok("sym", "=")) + 1:] for e in elements]
+    out: list = []
+    for e in elements:
         if out:
             out.append(Tok("sym", ","))
         out.extend(e)
@@ -1124,6 +1207,16 @@ def _has_letters(items) -> bool:
     return False
 
 
+def list_length(gold_src: str) -> int:
+    """How many values a gold answer lists at top level (`(2,2), (6,2)` and `6 \\text{ and } 8`: 2; `5`: 1)."""
+    gold = read_answer(gold_src)
+    if gold.malformed or is_text_gold(gold):
+        return 1
+    join_lhs(gold)
+    list_elements(gold)
+    return _top_commas(gold) + 1
+
+
 def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormCheck:
     """Read gold and candidate; refuse what is not one object of the gold's kind; decide numerals and text exactly.
 
@@ -1150,7 +1243,14 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
         inequality_to_interval(cand)
     elif is_interval_like(cand):
         inequality_to_interval(gold)
+    else:  # `x \\le 5` and `5 \\ge x`: two inequalities in one variable are compared as the sets they describe
+        g2, c2 = replace(gold, items=list(gold.items)), replace(cand, items=list(cand.items))
+        if inequality_to_interval(g2) and inequality_to_interval(c2):
+            gold, cand = g2, c2
+    list_elements(gold)  # `6 \\text{ and } 8`, `-12; -11`, `(11,7) or (7,11)`: a gold list written with words
     if is_bare_list(gold):
+        if cand.lhs is not None and cand.lhs_op == "=":
+            join_lhs(cand)  # `x = -2, x = 1`: read element by element
         unwrap_set(cand)
         list_elements(cand)
     cnum = numeral(cand)
