@@ -6,12 +6,18 @@ quantifiers. domains/math.py runs all of it inside its pool workers, under the h
 Extraction (`extract_boxes`) reads what a reader of the rendered completion sees:
   * LaTeX comments (`%` to the end of the line, not `\\%`), `\\iffalse … \\fi`, `\\verb|…|`, the verbatim and
     comment environments, anything after `\\end{document}` / `\\endinput`, Markdown ``` code fences and
-    `<!-- comments -->` are not rendered, so a box in them is not a box;
+    `<!-- comments -->` are not rendered, so a box in them is not a box. A `%` right after a digit or a closing `$`
+    (`rose by 2.5%`, `$10$ %`) is a percent sign in prose, not a comment: the rest of its line is read;
   * a completion that defines or redefines macros (`\\def`, `\\newcommand`, `\\let`, …), uses any other TeX
     conditional, or recolours text (`\\color`) cannot be read reliably: it is refused;
-  * a box inside another command's argument (`\\text{\\boxed{5}}`, `\\phantom{…}`, `\\textcolor{white}{…}`,
-    `\\boxed{\\boxed{5}}`) is refused, except in the typographic wrappers in `_TRANSPARENT` (`\\textbf{…}`, …);
-  * every distinct box is an answer: the checker requires all of them to be right (several values = a hedge).
+  * a box inside another command's argument (`\\text{\\boxed{5}}`, `\\phantom{…}`, `\\textcolor{white}{…}`) is
+    refused, except in the typographic wrappers in `_TRANSPARENT` (`\\textbf{…}`, …); a box that is the whole content
+    of its box (`\\boxed{\\boxed{5}}`) is that box; a box beside other content in a box (`\\boxed{4\\boxed{5}}`) is
+    refused;
+  * every distinct box is an answer: the checker (domains/math.py) requires all of them to be right, with one
+    exception: when the gold is a list (`list_length` > 1) and each box holds one element, the boxes together are
+    read as one list (`\\boxed{(2,2)}` and `\\boxed{(6,2)}` for `(2,2), (6,2)`), which must then equal the gold list
+    (an extra box is an extra element: wrong). For a gold that is one value, several different boxes are a hedge.
 
 The form check (`read_answer` + `compare_form`) is a whitelist: the candidate must be one mathematical object of the
 gold's kind before any value is compared:
@@ -20,12 +26,27 @@ gold's kind before any value is compared:
   * a text gold (`\\text{(C)}`, `\\text{Evelyn}`) accepts exactly its words;
   * otherwise the candidate may use each separator, relation, function and operator class (`count_classes`) at
     most as often as the gold does: `,` `;` `=` `<` `\\lor` "or" `\\pm` `\\ldots` `\\quad` `\\text` brackets, binary
-    `+`/`-` (terms), fractions, powers, `\\binom`, `\\sin`, any unknown command … — several values, hedges, and
+    `+`/`-` (terms), fractions, powers, `\\binom`, functions, any unknown command … — several values, hedges, and
     the question's own expression restated or expanded all need more of some class than the gold answer has
-    (multiplication, explicit or implied, is free: `2\\cdot\\sqrt2` is `2\\sqrt2`);
+    (multiplication, explicit or implied, is free: `2\\cdot\\sqrt2` is `2\\sqrt2`; a relation read the other way
+    round, `>` for `<`, and one function for another are the same class);
   * two numbers side by side (`4 \\quad 5`, `4\\,5`, `4 5`) are never one value, except a thousands-grouped numeral;
   * `x = 5` is read as 5 (a name on the left), `x \\in [a, b]` as the interval; an inequality in one variable
-    (`3 < \\lambda \\le 4`) is read as its interval when the gold is an interval.
+    (`3 < \\lambda \\le 4`, `5 \\ge x`) is read as its interval when the gold is an interval or an inequality.
+
+Accepted forms (presentation only, never a second value): typeface wrappers `\\mathbf{5}` `\\boldsymbol{5}` `\\bm`
+`\\mathit` `\\mathsf`, a number typeset as text (`\\text{5}`, `\\textbf{-3.5}`), one value in one pair of parentheses
+(`\\left(\\frac13\\right)`), a sign on either part of a fraction (`\\frac{-3}{8}`), ASCII relations (`<=` `>=` `!=`),
+a trailing percent sign or word (`10\\%`, `28 percent`) read as a unit — never as /100, so one answer cannot match
+two golds (`28\\%` is not `0.28`); lists written with words or semicolons on either side (`6 \\text{ and } 8`,
+`19, 46, and 82`, `-12; -11`), `x = -2, x = 1` for one unknown, `\\quad` after a list's comma.
+
+Deliberate strictness (right answers refused, because the same freedom would let a wrong or hedged answer pass):
+chains and restatements (`x = 5+5+1 = 7 = 11`, `5+5+1`, `\\frac{x}{7}+\\frac{2}{7}` for `\\frac{x+2}{7}`: more terms
+than the gold), approximations (`x \\approx 11`, `0.0833` for `\\frac{1}{12}`), an integer gold as an unreduced
+fraction (`\\frac{3}{3}`), European decimal commas and space-grouped thousands (`1000,99`, `1 000`: two values),
+different names dropped from a list (`b = 1, a = 2` is not `1, 2`), a list with repeated elements, and answers with no
+box at all (math-verify reads a last number from prose; a completion must box its answer).
 
 Thousands separators (the rule, decided on the trusted side): when the gold is one number, a candidate written
 `d{1,3}(SEP ddd)+` with SEP one of `,` `{,}` `,\\!` `\\,` is that one number (`58,500`, `58{,}500`, `10,\\!080`,
@@ -832,6 +853,18 @@ def _strip_percent(items: list) -> list:
     return its if _significant(its) else items
 
 
+def _drop_spacing_after_commas(items: list) -> list:
+    """`19,\\quad 46`: a `\\quad` right after a comma is the comma's spacing, not a second separator."""
+    out: list = []
+    for it in items:
+        if isinstance(it, Tok) and it.kind == "cmd" and it.value in ("quad", "qquad"):
+            sig = _significant(out[-3:])
+            if sig and sig[-1] == Tok("sym", ","):
+                continue
+        out.append(it)
+    return out
+
+
 def _unwrap_parens(items: list) -> list:
     """`(5)`, `\\left(\\frac{1}{3}\\right)`: one value in one pair of parentheses is that value (no comma inside)."""
     sig = _significant(items)
@@ -941,6 +974,7 @@ def read_answer(source: str, *, thousands: bool = False) -> Answer:
     while items and isinstance(items[-1], Tok) and (items[-1].kind in ("space", "thin") or items[-1].value == "."):
         items.pop()  # a sentence's full stop
     items = _merge_adjacent_numbers(items)
+    items = _drop_spacing_after_commas(items)
     items = _strip_percent(items)
     items = _strip_unit(items)
     items = _unwrap_parens(items)
@@ -1233,7 +1267,7 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
         return FormCheck(refused=f"the answer cannot be read ({cand.malformed})")
     if cand.side_by_side:
         return FormCheck(refused=f"hedge: {cand.side_by_side}")
-    if cand.lhs is not None and _is_equation(gold):
+    if cand.lhs is not None and _is_equation(gold) and not (cand.lhs_op == "in" and is_interval_like(cand)):
         join_lhs(cand)
     if is_text_gold(gold):
         gw, cw = words(gold), words(cand)
@@ -1249,8 +1283,9 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
             gold, cand = g2, c2
     list_elements(gold)  # `6 \\text{ and } 8`, `-12; -11`, `(11,7) or (7,11)`: a gold list written with words
     if is_bare_list(gold):
-        if cand.lhs is not None and cand.lhs_op == "=":
-            join_lhs(cand)  # `x = -2, x = 1`: read element by element
+        if cand.lhs is not None and cand.lhs_op == "=" and any(
+                d == 0 and it == Tok("sym", "=") for d, it in _top_level(cand.items)):
+            join_lhs(cand)  # `x = -2, x = 1`: read element by element (`n = 1, 2, 3` is the list 1, 2, 3)
         unwrap_set(cand)
         list_elements(cand)
     cnum = numeral(cand)

@@ -66,9 +66,15 @@ def undelimit(s: str) -> str | None:
 
 
 def gold_of(s: str) -> str:
+    """The gold answer: its boxes joined by ", " when only separators ("and", commas, `+`) stand between them (the
+    reading the upstream labels use: `\\boxed{1} papers and \\boxed{2}` is 1, 2, `\\boxed{1} no no \\boxed{2}` is 2)."""
     boxes = _box_contents(s)
+    if len(boxes) > 1:
+        between = re.sub(r"\\boxed\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}", "\0", s).split("\0")[1:-1]
+        joined = all("and" in b.split() or not re.sub(r"[\s,+$\\]", "", b) for b in between)
+        return ", ".join(dict.fromkeys(boxes)) if joined else boxes[-1]
     if boxes:
-        return ", ".join(dict.fromkeys(boxes))
+        return boxes[0]
     inner = undelimit(s)
     return inner if inner is not None else s.strip()
 
@@ -168,7 +174,7 @@ def math500_cases(path: Path) -> list[dict]:
             add("frac_negative_numerator_near_miss", "not_valid", g, f"$\\boxed{{\\frac{{{m[1]}}}{{{m[2]}}}}}$", uid)
         for form in _interval_forms(g):
             add("inequality_interval", "valid", g, f"$\\boxed{{{form}}}$", uid)
-            ascii_form = form.replace("\\le", "<=").replace("\\ge", ">=")
+            ascii_form = re.sub(r"\\([lg])e(?![a-z])", lambda m: "<=" if m[1] == "l" else ">=", form)
             if ascii_form != form:
                 add("ascii_relation", "valid", g, f"$\\boxed{{{ascii_form}}}$", uid)
             flipped = form.replace("\\le", "@").replace("<", "\\le").replace("@", "<")
@@ -177,7 +183,7 @@ def math500_cases(path: Path) -> list[dict]:
         if "percent" in r["problem"].lower() and is_int:
             add("percent_sign", "valid", g, f"$\\boxed{{{g}\\%}}$", uid)
             add("percent_sign_near_miss", "not_valid", g, f"$\\boxed{{{_bump(g)}\\%}}$", uid)
-        if re.fullmatch(r"-?[0-9]+, ?-?[0-9]+(, ?-?[0-9]+)*", g):
+        if re.fullmatch(r"-?[0-9]+, ?-?[0-9]+(, ?-?[0-9]+)*", g) and not re.fullmatch(r"[0-9]{1,3}(,[0-9]{3})+", g):
             parts = [p.strip() for p in g.split(",")]
             add("list_words", "valid", g, "$\\boxed{" + ", ".join(parts[:-1]) + " \\text{ and } " + parts[-1] + "}$", uid)
             add("box_per_element", "valid", g, " and ".join(f"$\\boxed{{{p}}}$" for p in parts), uid)
