@@ -143,14 +143,14 @@ def _visible_text(text: str) -> tuple[str, str]:
     out: list[str] = []
     pos, n = 0, len(text)
     while pos < n:
+        if text[pos] == "%" and text[max(0, pos - 64):pos].rstrip(" \t")[-1:] in _PERCENT_AFTER:
+            out.append("%")  # a percent sign after a number (`2.5%`, `10 %`), not a comment
+            pos += 1
+            continue
         m = _LEX.match(text, pos)
         tok = m.group(0)
         pos = m.end()
         if tok[0] == "%":
-            start = pos - len(tok)
-            if text[max(0, start - 64):start].rstrip(" \t")[-1:] in _PERCENT_AFTER:
-                pos = start + 1  # a percent sign after a number (`2.5%`, `10 %`), not a comment
-                out.append("%")
             continue
         if tok[0] != "\\" or len(tok) == 1:
             out.append(tok)
@@ -360,8 +360,8 @@ _ARITY = {"frac": 2, "binom": 2, "sqrt": 1, "overline": 1, "underline": 1, "bar"
           "underbrace": 1, "substack": 1, "cancel": 1, "not": 0}
 # Typeface switches: the argument is the same mathematics in another font.
 _STYLE = {"mathbf", "boldsymbol", "bm", "mathit", "mathsf", "mathnormal", "pmb"}
-# Text whose content is only a number or a numeric expression is read as mathematics (no letters, no commands).
-_MATH_IN_TEXT = re.compile(r"[-+0-9.,()\[\]/ ]*[0-9][-+0-9.,()\[\]/ ]*")
+# Text made only of these characters, with a digit, is a number typeset as text and is read as mathematics.
+_MATH_IN_TEXT = frozenset("-+0123456789.,()[]/ ")
 _TEXT_CMDS = {"text", "textrm", "textnormal", "mbox", "textbf", "textit", "textsf", "texttt", "textup", "hbox",
               "mathrm", "emph", "operatorname"}
 _OPERAND_CMDS = {"pi", "infty", "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
@@ -495,7 +495,7 @@ class _Parser:
                     self.i += 1
                 self.end = max(self.end, self.i)
                 word = content.strip()
-                if word and _MATH_IN_TEXT.fullmatch(word) and depth < MAX_NESTING:
+                if set(word) <= _MATH_IN_TEXT and any(c in _DIGITS for c in word) and depth < MAX_NESTING:
                     sub = _Parser(word)  # `\\text{5}`, `\\textbf{-3.5}`: a number typeset as text is that number
                     items.extend(sub.seq(depth + 1, None))
                 elif name in ("mathrm", "operatorname") and len(word) == 1 and word.isalpha():
