@@ -17,7 +17,7 @@ from tests.lean_attacks import CASES, run_corpus, table
 def test_corpus_is_large_and_covers_every_class() -> None:
     assert len(CASES) >= 60 and len({c.name for c in CASES}) == len(CASES)
     assert sum(c.forged for c in CASES) >= 60 and sum(not c.forged for c in CASES) >= 20
-    assert {c.layer for c in CASES} == {"pre-check", "axioms", "repl", "all-checks"}
+    assert {c.layer for c in CASES} == {"pre-check", "axioms", "repl", "statement", "all-checks"}
 
 
 def test_every_attack_refused_and_every_genuine_proof_accepted(tmp_path) -> None:

@@ -119,9 +119,10 @@ def test_verify_many_through_the_pool():
         vs = dom.verify_many(probs, completions)
         pids = dom.pool().worker_pids()
         assert pids
-    assert [v.status for v in vs] == [Status.VALID, Status.ERROR, Status.REJECTED, Status.NO_ANSWER]
+    # the weaker restatement is sent as the model wrote it; the type check against the trusted statement fails
+    assert [v.status for v in vs] == [Status.VALID, Status.REJECTED, Status.REJECTED, Status.NO_ANSWER]
     assert vs[0].score == 1.0 and vs[0].answer == "  omega" and vs[1].score == 0.0
-    assert "type mismatch" in vs[1].feedback
+    assert vs[1].reason.startswith("statement check") and "type mismatch" in vs[1].reason
     import psutil
     assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
 
