@@ -1,8 +1,8 @@
 """A Lean 4 lexer for the verifier's pre-check: a port of Lean v4.24.0's token-level reading.
 
 Ported from leanprover/lean4 (read with the search tool at commit 00c1b82 for src/Lean/Parser/Basic.lean and
-024d241 for src/Init/Meta/Defs.lean, both later than v4.24.0; the functions below are those of v4.24.0, see
-docs/lean.md "Tokenizer" for the history checked):
+024d241 for src/Init/Meta/Defs.lean, both later than v4.24.0; docs/lean.md "Tokenizer" says which PRs were checked
+for changes since v4.24.0):
   * `Lean.Parser.whitespace` and `finishCommentBlock` (Parser/Basic.lean): `--` to the end of the line; `/-`
     starts a block comment whose scan begins at the FOURTH character (`s.next input i` skips the third without
     looking at it: `/-/- x -/` is one closed comment); `/--` and `/-!` are doc-comment tokens whose body is
@@ -421,6 +421,32 @@ def lex(text: str) -> list[Token]:
 
 def code_tokens(text: str) -> list[Token]:
     return [t for t in lex(text) if t.code]
+
+
+def header_imports(src: str) -> list[str]:
+    """The module names a Lean file's header imports: Lean/Parser/Module.lean `header` (an optional `module`, then
+    `[public] [meta] import [all] Name` commands); stops at the first token that is not part of it."""
+    try:
+        toks = code_tokens(src)
+    except LexError:
+        toks = []
+    out, k = [], 0
+    if toks and toks[0].text == "module":
+        k = 1
+    while k < len(toks):
+        j = k
+        while j < len(toks) and toks[j].text in ("public", "meta"):
+            j += 1
+        if j >= len(toks) or toks[j].text != "import":
+            break
+        j += 1
+        if j < len(toks) and toks[j].text == "all":
+            j += 1
+        if j >= len(toks) or toks[j].kind is not Kind.IDENT:
+            break
+        out.append(".".join(toks[j].parts))
+        k = j + 1
+    return out
 
 
 def mask(text: str) -> str:

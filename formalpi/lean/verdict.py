@@ -4,21 +4,24 @@ A proof is VALID only if all of these hold (pure functions over text and wire re
 
 1. Pre-check, before Lean sees anything (REJECTED, with the construct and its line). The text is at most
    `max_bytes` (default 64 KB) of valid Unicode (no lone surrogates, no control characters but tab/newline/CR),
-   and it is lexed by `formalpi.lean.lexer` (comments, nested comments, strings, raw and interpolated strings,
-   `«»` names). It is then read as Lean commands and must be, by WHITELIST: helper `theorem`/`lemma`
-   declarations, then the proof of the trusted theorem (a bare tactic or term body, or the theorem restated
-   with its body after `:=`, in tactic or term mode), where `open A B in` and `set_option NAME VALUE in`
-   (NAME in `ALLOWED_OPTIONS`, never `debug.*` however spelled) may prefix a command or a tactic (never the end
-   of the text, where it would scope our checks). Leading lines
-   that repeat the trusted header verbatim are dropped. Theorems/lemmas written after the proof are not sent
-   (nothing may run after the proof). Everything else is refused wherever it appears: any other command
-   keyword (`def`, `instance`, `namespace`, `notation`, `elab`, `by_elab`, `attribute`, `import`, …; all 270
-   of Lean core and the pinned libraries, from command_keywords.txt), any
-   `#command`, `@[…]`, name literals and quotations, a string holding `{`; and, as a second layer, words and
-   dotted-name components that skip or fake a proof (`sorry`, `native_decide`, `apply?`, `sorryAx`,
-   `ofReduceBool`, …).
+   and it is lexed by `formalpi.lean.lexer`, a port of Lean v4.24.0's whitespace, comment, identifier and literal
+   scanners. A completion may be a whole file (`read_file_header`): its imports must be provided by the trusted
+   header (Mathlib's import closure, mathlib_imports.txt) and are dropped; its file-level whitelisted
+   `set_option` and `open` commands become `… in` prefixes of the declarations after them. It is then read as
+   Lean commands and must be, by WHITELIST: helper `theorem`/`lemma` declarations (`:=` or `| pattern =>`
+   equations), then the proof of the trusted theorem (a bare tactic or term body, or the theorem restated with
+   its own binders, sent as written: the type check below compares the constant's type with the trusted
+   statement), where `open … in` and `set_option NAME VALUE in` (NAME in `ALLOWED_OPTIONS`, never `debug.*`
+   however spelled) may prefix a command or a tactic (never the end of the text, where it would scope our
+   checks). Leading lines that repeat the trusted header verbatim are dropped. Theorems/lemmas written after the
+   proof are not sent (nothing may run after the proof). Everything else is refused wherever it appears: any
+   other command keyword (`def`, `instance`, `namespace`, `notation`, `elab`, `by_elab`, `attribute`, `import`,
+   …; all 270 of Lean core and the pinned libraries, from command_keywords.txt; Lake's DSL words only where
+   Lake.DSL is imported), any `#command`, `@[…]`, name literals and quotations, a string holding `{`; and, as a
+   second layer, words and dotted-name components that skip or fake a proof (`sorry`, `native_decide`,
+   `apply?`, `sorryAx`, `ofReduceBool`, …).
 2. Lean's reply to ONE command, sent in the header's environment: the helpers, the trusted statement with the
-   model's body, then our own checks, each at a known line:
+   model's body (or the model's restated theorem as written), then our own checks, each at a known line:
        example : ∀ <binders>, <type> := @_root_.NAME     -- the constant has the trusted statement's type
        #print axioms _root_.NAME                          -- exactly one message, naming NAME
    No `error` message from the proof (else ERROR); no `sorries` and no "declaration uses 'sorry'" warning in
@@ -52,7 +55,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from formalpi.lean.lexer import Kind, LexError, Token, lex
+from formalpi.lean.lexer import Kind, LexError, Token, header_imports, lex
 from formalpi.lean.protocol import CommandReply, Message, ReplError
 from formalpi.lean.text import mask_comments_and_strings  # noqa: F401 (re-exported)
 from formalpi.records import Status, Verdict
@@ -375,8 +378,6 @@ def _mathlib_closure() -> frozenset[str]:
 def provided_modules(header: str) -> frozenset[str]:
     """The modules the trusted header's imports make available: each import itself, and the whole closure of
     `Mathlib` when it imports Mathlib."""
-    from formalpi.lean.tools.import_closure import header_imports
-
     out: set[str] = set()
     for m in header_imports(header):
         out.add(m)

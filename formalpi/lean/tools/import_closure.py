@@ -18,32 +18,7 @@ import argparse
 import subprocess
 import sys
 
-from formalpi.lean.lexer import Kind, LexError, lex
-
-
-def header_imports(src: str) -> list[str]:
-    """The module names a Lean file's header imports (stops at the first token that is not part of it)."""
-    try:
-        toks = [t for t in lex(src) if t.code]
-    except LexError:
-        toks = []
-    out, k = [], 0
-    if toks and toks[0].text == "module":
-        k = 1
-    while k < len(toks):
-        j = k
-        while j < len(toks) and toks[j].text in ("public", "meta"):
-            j += 1
-        if j >= len(toks) or toks[j].text != "import":
-            break
-        j += 1
-        if j < len(toks) and toks[j].text == "all":
-            j += 1
-        if j >= len(toks) or toks[j].kind is not Kind.IDENT:
-            break
-        out.append(".".join(toks[j].parts))
-        k = j + 1
-    return out
+from formalpi.lean.lexer import header_imports
 
 
 def _blobs(gitdir: str, commit: str) -> dict[str, str]:
