@@ -110,6 +110,13 @@ def is_id_rest(c: str) -> bool:
 
 # Lean's `Char.isWhitespace` (Init/Data/Char/Basic.lean): space, tab, CR, LF.
 _WS = " \t\r\n"
+# The same classes as regular-expression ranges (one scan in C per identifier part; the functions above are the
+# definition, tests/test_lean_lexer.py checks both against Lean's ranges for every code point below U+20000).
+_LETTER_RANGES = ("\u03b1-\u03ba\u03bc-\u03c9\u0391-\u039f\u03a1\u03a2\u03a4-\u03a9\u03ca-\u03fb\u1f00-\u1ffe"
+                  "\u2100-\u214f\U0001d49c-\U0001d59f\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u0100-\u017f")
+_IDENT_PART = re.compile(f"[A-Za-z_{_LETTER_RANGES}][A-Za-z0-9_'!?{_LETTER_RANGES}"
+                         "\u2080-\u2089\u2090-\u209c\u1d62-\u1d6a\u2c7c]*")
+_PLAIN_WS = re.compile(r"(?:[ \n]|\r\n)+")
 _OPEN, _CLOSE = "([{⟨⦃", ")]}⟩⦄"
 # Symbols after which a `'` is part of the symbol token in Lean/Mathlib (`f ⁻¹' s`, `∑' n`, `α ×' β`, `Σ' x`):
 # tokens of the token table that we do not have; a `'` after any other symbol is refused when glued.
@@ -127,9 +134,23 @@ def hash_tokens() -> tuple[str, ...]:
     Lean's token table matches the longest token that is a prefix of the input (`TokenTable.matchPrefix`)."""
     words = set()
     for line in Path(__file__).with_name("command_keywords.txt").read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
+        if line.startswith("#") and not line.startswith("## "):  # `## ` lines are the file's header
             words.add(line.split("\t")[0])
     return tuple(sorted(words, key=len, reverse=True))
+
+
+def _hash_token(text: str, i: int) -> str | None:
+    """The longest `#`-command keyword that starts at text[i] (`TokenTable.matchPrefix`), or None."""
+    words = _hash_token_set()
+    for length in range(min(len(hash_tokens()[0]), len(text) - i), 1, -1):  # at most the longest keyword's length
+        if text[i:i + length] in words:
+            return text[i:i + length]
+    return None
+
+
+@lru_cache(maxsize=1)
+def _hash_token_set() -> frozenset[str]:
+    return frozenset(hash_tokens())
 
 
 def _glued(text: str, i: int) -> bool:
@@ -182,6 +203,11 @@ class _Lexer:
     def whitespace(self, i: int) -> int:
         text, n = self.text, self.n
         while i < n:
+            m = _PLAIN_WS.match(text, i)
+            if m:
+                i = m.end()
+                if i >= n:
+                    break
             c = text[i]
             if c == "\t":
                 raise self.fail("tabs are not allowed (Lean's whitespace refuses them)", i)
@@ -312,9 +338,7 @@ class _Lexer:
                 parts.append(text[j + 1:close])
                 j = close + 1
             else:
-                k = j + 1
-                while k < n and is_id_rest(text[k]):
-                    k += 1
+                k = _IDENT_PART.match(text, j).end()  # isIdFirst then takeWhileFn isIdRest
                 parts.append(text[j:k])
                 j = k
             # isIdCont: a `.` followed by an identifier start or `«`
@@ -368,7 +392,7 @@ class _Lexer:
             elif c == "«" or is_id_first(c):
                 j, parts = self.ident(i)
                 self.emit(Kind.IDENT, i, j, parts)
-            elif c == "#" and (hit := next((w for w in hash_tokens() if text.startswith(w, i)), None)):
+            elif c == "#" and i + 1 < n and _ascii_alpha(text[i + 1]) and (hit := _hash_token(text, i)):
                 j = i + len(hit)
                 self.emit(Kind.HASH, i, j)
             elif text.startswith("@[", i):
