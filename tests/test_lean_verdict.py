@@ -238,3 +238,9 @@ def test_helper_theorem_by_equations() -> None:
              "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega")
     prep = prepare(stmt, model, "import Mathlib\n")
     assert isinstance(prep, PreparedProof) and prep.cmd.startswith("theorem aux : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl")
+
+
+def test_restated_under_another_name_is_grafted_onto_the_trusted_statement() -> None:
+    stmt = "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
+    prep = prepare(stmt, "theorem my_t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega", "import Mathlib\n")
+    assert isinstance(prep, PreparedProof) and prep.cmd.startswith("theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega")

@@ -524,7 +524,7 @@ class ProofPlan:
     prefix: str = ""  # `set_option … in` / `open … in` the model put before its restated theorem
     body: str = ""
     restated: bool = False  # the body followed the model's own `:=` (so it is a term or starts with `by`)
-    head: str = ""  # restated: the model's own declaration up to its body (`theorem NAME … :=`)
+    head: str = ""  # restated under the trusted name: the model's own declaration up to its body (`theorem NAME … :=`)
     dropped: list[str] = field(default_factory=list)  # declarations after the proof, not sent
 
 
@@ -604,7 +604,7 @@ def plan_proof(proof: str, trusted_name: str | None, header: str = "") -> ProofP
                          "the restated theorem has no `:=` followed by its proof")
     plan.prefix = scoped(main.prefix_start) + text[main.prefix_start:main.kw_start]
     body_start = main.assign_end if main.assign_end is not None else main.eqns_start
-    plan.head = text[main.kw_start:body_start]
+    plan.head = text[main.kw_start:body_start] if named else ""  # under another name: grafted onto ours
     plan.body = text[body_start:main.end]
     plan.restated = True
     return plan
