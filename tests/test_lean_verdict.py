@@ -226,7 +226,8 @@ def test_full_file_completion_header_is_read_as_a_header() -> None:
     assert "import" not in prep.cmd and "import Aesop (provided by the trusted header)" in prep.dropped
     for bad, what in (("import Lake\n", "import Lake"), ("set_option pp.all true\n", "set_option pp.all"),
                       ("set_option debug.skipKernelTC true\n", "set_option debug.skipKernelTC"),
-                      ("open Nat\nimport Mathlib\n", "import")):
+                      ("open Nat\nimport Mathlib\n", "import"), ("open Lean.Elab\n", "Lean.Elab"),
+                      ("open Lean renaming ofReduceBool → ok\n", "ofReduceBool")):
         v = prepare(stmt, bad + "\ntheorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega", header)
         assert isinstance(v, Verdict) and f"`{what}`" in v.reason, (bad, v)
     assert isinstance(prepare(stmt, "  omega\n\nopen Nat", header), Verdict)  # nothing after the proof

@@ -251,10 +251,9 @@ def _scan(toks: list[Token], lake: bool = False) -> Forbidden | None:
             (_library_command(t, lake) if depth <= 0 else None)
         if why:
             return Forbidden(w, t.line, why)
-        for p in t.parts:
-            why = FORBIDDEN_COMPONENTS.get(p) or FORBIDDEN_WORDS.get(p) or (f"`{p}`: {_META}" if META_COMPONENT.match(p) else None)
-            if why:
-                return Forbidden(w, t.line, why)
+        bad = _component_refused(t)
+        if bad:
+            return bad
         if w == "open":
             bad = _open_in(toks, k)
             if bad:
@@ -313,6 +312,16 @@ def open_extent(toks: list[Token], k: int) -> int | None:
             e += 1
         return e + 1 if e > j + 2 and e < n and toks[e].text == ")" else None
     return names(j)  # openSimple
+
+
+def _component_refused(t: Token) -> Forbidden | None:
+    """A dotted-name component that skips or fakes a proof or is meta code (`Lean.ofReduceBool`, `Lean.Elab`)."""
+    for p in t.parts:
+        why = FORBIDDEN_COMPONENTS.get(p) or FORBIDDEN_WORDS.get(p) or (f"`{p}`: {_META}" if META_COMPONENT.match(p)
+                                                                        else None)
+        if why:
+            return Forbidden(t.text, t.line, why)
+    return None
 
 
 def _open_in(toks: list[Token], k: int) -> Forbidden | None:
@@ -438,6 +447,9 @@ def read_file_header(text: str, header: str) -> FileHeader | Forbidden:
             e = open_extent(toks, i)
             if e is None or (e < len(toks) and toks[e].text == "in"):
                 continue  # the whitelist decides (`open … in`, or refused)
+            bad = next((b for x in toks[i + 1:e] if (b := _component_refused(x))), None)
+            if bad:  # the names of a file-level `open` are checked as they would be in the proof
+                return bad
             got.scoped.append((t.start, text[t.start:toks[e - 1].end] + " in", t.line))
             blank(t.start, toks[e - 1].end)
         else:
