@@ -245,3 +245,15 @@ def test_restated_under_another_name_is_grafted_onto_the_trusted_statement() -> 
     stmt = "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
     prep = prepare(stmt, "theorem my_t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega", "import Mathlib\n")
     assert isinstance(prep, PreparedProof) and prep.cmd.startswith("theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega")
+
+
+def test_import_closure_data_names_its_sources_and_decides_imports() -> None:
+    from formalpi.lean.verdict import lake_in_scope, provided_modules
+
+    header = "import Mathlib\n"
+    got = provided_modules(header)
+    for m in ("Mathlib", "Aesop", "Batteries", "Mathlib.Tactic.Linarith", "Batteries.Data.List.Basic", "Qq", "Lean",
+              "Plausible", "ProofWidgets.Component.HtmlDisplay"):
+        assert m in got, m
+    assert "Lake" not in got and not lake_in_scope(header) and "Mathlib.Shadow" not in got
+    assert provided_modules("import Mathlib.Tactic.Ring\n") == frozenset({"Mathlib.Tactic.Ring"})

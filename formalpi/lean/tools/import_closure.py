@@ -6,10 +6,13 @@ optional `module`, then `[public] [meta] import [all] Name` commands, comments a
 given commit (`git cat-file --batch`, no checkout). Modules of other packages (Batteries, Aesop, Qq, Lean, Std,
 Init, …) are listed as reached; their own imports are followed only for the packages given with --git.
 
-Usage:
+Usage (mathlib_imports.txt was made with Mathlib and the eight packages its v4.24.0 manifest pins, each at its
+pinned revision; ../shared/lean/mathlib-v4.24.0-lake-manifest.json):
     python -m formalpi.lean.tools.import_closure --root Mathlib \
-        --git mathlib=/work/.mirror/leegahuyn+mathlib4/repo@f897ebcf72cd16f89ab4577d0c826cd14afaafc7 \
-        > formalpi/lean/mathlib_imports.txt
+        --git mathlib=MIRROR/mathlib4.git@f897ebcf72cd16f89ab4577d0c826cd14afaafc7 \
+        --git batteries=MIRROR/batteries.git@8da40b72fece29b7d3fe3d768bac4c8910ce9bee \
+        --git aesop=…@725ac8cd… --git Qq=…@dea6a336… --git plausible=…@dfd06ebf… --git importGraph=…@d7681268… \
+        --git proofwidgets=…@556caed0… --git LeanSearchClient=…@99657ad9… > formalpi/lean/mathlib_imports.txt
 """
 
 from __future__ import annotations
