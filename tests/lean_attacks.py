@@ -88,6 +88,11 @@ TOKENIZER_AND_HEADER_CASES: list[Case] = [
     _c("import_unknown_module", BEFORE, f"import Mathlib.Shadow\n\n{RESTATED} by omega"),
     _c("namespace_header", BEFORE, f"import Mathlib\nnamespace Shadow\n\n{RESTATED} by omega\n\nend Shadow"),
     _c("noncomputable_section_header", BEFORE, f"import Mathlib\nnoncomputable section\n\n{RESTATED} by omega"),
+    _c("import_then_command_same_line", BEFORE, f"import Mathlib #eval 1\n\n{RESTATED} by omega"),
+    _c("file_open_then_indented_command", BEFORE, "open Nat\n  elab_rules : tactic | `(tactic| omega) => pure ()\n\n"
+       f"{RESTATED} by omega", note="the open's names end at a keyword; the command stays in the text"),
+    _c("file_open_meta_namespace", BEFORE, f"open Lean.Elab.Tactic\n\n{RESTATED} by omega"),
+    _c("file_set_option_term_value", BEFORE, f"set_option maxHeartbeats (by exact 0)\n\n{RESTATED} by omega"),
     # a restated theorem keeps its own statement; the constant's type must still be the trusted one
     _c("restated_weaker_statement", PROOF, "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x + 3 = 5 := by exact h₀",
        **STATEMENT_CHECK, note="its own statement elaborates; the type check against the trusted one fails"),
@@ -108,6 +113,8 @@ TOKENIZER_AND_HEADER_CASES: list[Case] = [
        f"{RESTATED} by\n  /-\n  We subtract 3.\n  -/\n  omega", **VALID),
     _c("deepseek_v15_full_file_with_own_opens", GENUINE, "import Mathlib\nimport Aesop\nset_option maxHeartbeats 400000\n"
        f"open Real Nat\nopen Finset in\n{RESTATED} by\n  omega", **VALID, header=MINIF2F_HEADER),
+    _c("file_level_rec_depth_and_two_opens", GENUINE, "set_option maxRecDepth 10000\nopen Real\nopen Finset\n\n"
+       f"{RESTATED} by\n  omega", **VALID),
     _c("alpha_renamed_restatement", GENUINE, "theorem t (n : ℕ) (h0 : n + 3 = 5) : n = 2 := by linarith [h0]", **VALID,
        note="its own binder names are used in the body (grafted onto `h₀`, `h0` was unknown)"),
     _c("slash_dash_comment", GENUINE, "  /-/- a comment that starts with a slash -/\n  omega", **VALID),
