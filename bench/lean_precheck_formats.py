@@ -96,7 +96,7 @@ def corpus() -> dict:
 def _run(root: Path, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--json"] + (["--kimina", str(args.kimina)] if args.kimina else []) + \
         (["--corpus"] if args.corpus else [])
-    out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=1200,
+    out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=1200, check=False,
                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
     if out.returncode:
         raise SystemExit(f"{root}: {out.stderr[-2000:]}")
@@ -121,9 +121,11 @@ def main() -> int:
         for name, (kind, outcome) in now.items():
             print(f"| {name} | {kind} | {(before or {}).get(name, ['', '–'])[1]} | {outcome} |")
         return 0
+    def fmt(d: dict) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))
+
     print("| proofs × form | before | after |\n|---|---|---|")
     for key in now:
-        fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))  # noqa: E731
         print(f"| {key} ({sum(now[key].values())}) | {fmt(before[key]) if before else '–'} | {fmt(now[key])} |")
     return 0
 

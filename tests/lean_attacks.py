@@ -62,8 +62,8 @@ MINIF2F_HEADER = "import Mathlib\n\nset_option maxHeartbeats 0\n\nopen BigOperat
 FORGE_PRINT = ("elab_rules : command | `(#print axioms $_) => Lean.logInfo \"'t' does not depend on any axioms\"")
 SKIP_KERNEL = ("set_option debug.skipKernelTC true\n"
                "elab_rules : tactic | `(tactic| decide) => Lean.Elab.Tactic.closeMainGoal `t (Lean.mkConst ``True.intro)")
-VALID = dict(expect="valid", layer="all-checks")
-STATEMENT_CHECK = dict(layer="statement")
+VALID = {"expect": "valid", "layer": "all-checks"}
+STATEMENT_CHECK = {"layer": "statement"}
 # Attacks through Lean's tokenization (F1, F2) and the completion's own header; which passed the pre-check at f346383
 # and which genuine proofs it refused: bench/lean_precheck_formats.py --corpus prints both.
 TOKENIZER_AND_HEADER_CASES: list[Case] = [
