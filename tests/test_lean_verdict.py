@@ -257,3 +257,9 @@ def test_import_closure_data_names_its_sources_and_decides_imports() -> None:
         assert m in got, m
     assert "Lake" not in got and not lake_in_scope(header) and "Mathlib.Shadow" not in got
     assert provided_modules("import Mathlib.Tactic.Ring\n") == frozenset({"Mathlib.Tactic.Ring"})
+
+
+def test_abs_bars_starting_a_line_of_the_type_are_not_equations() -> None:
+    stmt = "theorem t (x : ℝ) (h₀ : x = 2) :\n    |x| = 2 := by\n"
+    prep = prepare(stmt, "theorem other (x : ℝ) (h₀ : x = 2) :\n    |x| = 2 := by\n  simp [h₀]", "import Mathlib\n")
+    assert isinstance(prep, PreparedProof) and "|x| = 2 := by\n  simp [h₀]" in prep.cmd

@@ -522,10 +522,20 @@ def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
                 elif t.text == ":=" and depth <= 0:
                     d.assign_end = t.end
                     break
-                elif t.text == "|" and depth <= 0 and starts_line:  # declared by equations (`matchAlts`)
-                    d.eqns_start = t.start
+                elif t.text == "|" and depth <= 0 and starts_line and _arrow_on_line(toks, j):
+                    d.eqns_start = t.start  # declared by equations (`matchAlts`), not `|x|` in the type
                     break
     return out, None
+
+
+def _arrow_on_line(toks: list[Token], j: int) -> bool:
+    """Whether a `=>` follows toks[j - 1] on its line (`| pattern => …`)."""
+    line = toks[j - 1].line
+    while j + 1 < len(toks) and toks[j].line == line:
+        if toks[j].text == "=" and toks[j + 1].text == ">" and toks[j + 1].start == toks[j].end:
+            return True
+        j += 1
+    return False
 
 
 @dataclass
