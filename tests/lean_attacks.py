@@ -39,6 +39,7 @@ class Case:
     reply: dict = field(default_factory=dict)  # assumed Lean answer to the proof part (if it gets there)
     axioms: list | None = None  # assumed `#print axioms` list; None: the three standard ones
     note: str = ""
+    header: str = HEADER  # the trusted header the verifier is given
 
     @property
     def forged(self) -> bool:
@@ -56,6 +57,80 @@ LEX = "tokenisation holes"
 PROOF = "proof-skipping words and axioms"
 ROBUST = "bad input"
 GENUINE = "genuine (no false reject)"
+
+MINIF2F_HEADER = "import Mathlib\n\nset_option maxHeartbeats 0\n\nopen BigOperators Real Nat Topology Rat\n\n"
+FORGE_PRINT = ("elab_rules : command | `(#print axioms $_) => Lean.logInfo \"'t' does not depend on any axioms\"")
+SKIP_KERNEL = ("set_option debug.skipKernelTC true\n"
+               "elab_rules : tactic | `(tactic| decide) => Lean.Elab.Tactic.closeMainGoal `t (Lean.mkConst ``True.intro)")
+VALID = {"expect": "valid", "layer": "all-checks"}
+STATEMENT_CHECK = {"layer": "statement"}
+# Attacks through Lean's tokenization (F1, F2) and the completion's own header; which passed the pre-check at f346383
+# and which genuine proofs it refused: bench/lean_precheck_formats.py --corpus prints both.
+TOKENIZER_AND_HEADER_CASES: list[Case] = [
+    # F1: Lean skips the third character after `/-` (Parser/Basic.lean `whitespace`): `/-/- -/` is one comment
+    _c("f1_slash_dash_hides_skip_kernel", LEX, f"/-/- -/\n{SKIP_KERNEL}\n-- -/\n  decide", statement=FALSE_STATEMENT),
+    _c("f1_slash_dash_forges_print_axioms", LEX, f"/-/- -/\n{FORGE_PRINT}\n-- -/\n  decide",
+       statement=NATIVE_STATEMENT),
+    _c("f1_slash_dash_slash", LEX, "/-/-/\n#eval 1\n-- -/\n  omega"),
+    _c("f1_inside_tactic_block", LEX, "  /-/- -/ omega\n#exit\n  -- -/"),
+    # F2: Latin-1 letters are identifier characters (lean4 #9035): `és!` is one identifier, its string plain
+    _c("f2_latin1_fake_interpolation", LEX, f'  have _h := és!"{{"\n{SKIP_KERNEL}\n-- "}}"\n  decide',
+       statement=FALSE_STATEMENT),
+    _c("f2_latin_ext_a_fake_interpolation", LEX, f'  have _h := ŝ!"{{"\n{FORGE_PRINT}\n-- "}}"\n  omega'),
+    _c("hash_command_glued", LEX, "  omega\n#evalx 1"),
+    _c("tab_in_whitespace", LEX, "  omega\n\t#exit"),
+    _c("isolated_carriage_return", LEX, "  omega\r#exit"),
+    # the completion's own header: only what the trusted header provides, whitelisted options, scoped opens
+    _c("file_set_option_debug", BEFORE, f"set_option debug.skipKernelTC true\n\n{RESTATED} by omega"),
+    _c("file_set_option_not_whitelisted", BEFORE, f"set_option pp.all true\n\n{RESTATED} by omega"),
+    _c("file_set_option_after_proof", AFTER, f"{RESTATED} by omega\n\nset_option maxHeartbeats 0"),
+    _c("import_after_a_command", BEFORE, f"open Nat\nimport Mathlib\n\n{RESTATED} by omega"),
+    _c("import_unknown_module", BEFORE, f"import Mathlib.Shadow\n\n{RESTATED} by omega"),
+    _c("namespace_header", BEFORE, f"import Mathlib\nnamespace Shadow\n\n{RESTATED} by omega\n\nend Shadow"),
+    _c("noncomputable_section_header", BEFORE, f"import Mathlib\nnoncomputable section\n\n{RESTATED} by omega"),
+    _c("import_then_command_same_line", BEFORE, f"import Mathlib #eval 1\n\n{RESTATED} by omega"),
+    _c("file_open_then_indented_command", BEFORE, "open Nat\n  elab_rules : tactic | `(tactic| omega) => pure ()\n\n"
+       f"{RESTATED} by omega", note="the open's names end at a keyword; the command stays in the text"),
+    _c("file_open_meta_namespace", BEFORE, f"open Lean.Elab.Tactic\n\n{RESTATED} by omega"),
+    _c("file_set_option_term_value", BEFORE, f"set_option maxHeartbeats (by exact 0)\n\n{RESTATED} by omega"),
+    # a restated theorem keeps its own statement; the constant's type must still be the trusted one
+    _c("restated_weaker_statement", PROOF, "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x + 3 = 5 := by exact h₀",
+       **STATEMENT_CHECK, note="its own statement elaborates; the type check against the trusted one fails"),
+    _c("restated_renamed_but_different", PROOF, "theorem t (y : ℕ) (h : y + 3 = 5) : y + 3 = 5 := by exact h",
+       **STATEMENT_CHECK),
+    _c("restated_extra_hypothesis", PROOF, "theorem t (x : ℕ) (h₀ : x + 3 = 5) (h₁ : x = 2) : x = 2 := h₁",
+       **STATEMENT_CHECK),
+    # genuine: real prover formats and the false rejects of f346383
+    _c("kimina_full_file", GENUINE, "import Mathlib\nimport Aesop\n\nset_option maxHeartbeats 400000\n\n"
+       "open BigOperators Real Nat Topology Rat\n\n/-- x + 3 = 5 gives x = 2 -/\n"
+       f"{RESTATED} by\n  omega", **VALID, header=MINIF2F_HEADER,
+       note="Kimina-Prover writes the whole file; `import Aesop` is in Mathlib's closure"),
+    _c("deepseek_v2_full_file_heartbeats_0", GENUINE, "import Mathlib\nimport Aesop\n\nset_option maxHeartbeats 0\n\n"
+       f"open BigOperators Real Nat Topology Rat\n\n{RESTATED} by\n  have h : x = 2 := by\n    omega\n  exact h",
+       **VALID, header=MINIF2F_HEADER),
+    _c("goedel_full_file_with_comment", GENUINE, "import Mathlib\nimport Aesop\n\nset_option maxHeartbeats 400000\n\n"
+       "open BigOperators Real Nat Topology Rat\n\n/- prove that x = 2 -/\n"
+       f"{RESTATED} by\n  /-\n  We subtract 3.\n  -/\n  omega", **VALID),
+    _c("deepseek_v15_full_file_with_own_opens", GENUINE, "import Mathlib\nimport Aesop\nset_option maxHeartbeats 400000\n"
+       f"open Real Nat\nopen Finset in\n{RESTATED} by\n  omega", **VALID, header=MINIF2F_HEADER),
+    _c("file_level_rec_depth_and_two_opens", GENUINE, "set_option maxRecDepth 10000\nopen Real\nopen Finset\n\n"
+       f"{RESTATED} by\n  omega", **VALID),
+    _c("alpha_renamed_restatement", GENUINE, "theorem t (n : ℕ) (h0 : n + 3 = 5) : n = 2 := by linarith [h0]", **VALID,
+       note="its own binder names are used in the body (grafted onto `h₀`, `h0` was unknown)"),
+    _c("slash_dash_comment", GENUINE, "  /-/- a comment that starts with a slash -/\n  omega", **VALID),
+    _c("latin1_hypothesis_name", GENUINE, "  have hé' : x = 2 := by omega\n  exact hé'", **VALID),
+    _c("latin1_trusted_theorem_name", GENUINE, "  omega", **VALID,
+       statement="theorem équation_t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"),
+    _c("helper_by_equations", GENUINE, "theorem aux : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl\n  | n + 1 => rfl\n\n"
+       f"{RESTATED} by omega", **VALID),
+    _c("open_only_in", GENUINE, "  open Nat (succ) in\n  omega", **VALID),
+    _c("open_hiding_in", GENUINE, "  open Nat hiding succ in\n  omega", **VALID),
+    _c("finset_card_notation", GENUINE, "  open Finset in\n  have _h : ∀ s : Finset ℕ, #s = s.card := fun s => rfl\n"
+       "  omega", **VALID, note="Mathlib's `#s` (Finset.card, scoped in Finset) is the token `#` then `s`"),
+    _c("hypothesis_named_target", GENUINE, "  have target : x = 2 := by omega\n  exact target", **VALID),
+    _c("string_gap", GENUINE, '  have _h : "a\\\n    b" = "ab" := rfl\n  omega', **VALID),
+    _c("doc_comment_dash_slash_in_string", GENUINE, '  have _h : "-/" = "-/" := rfl\n  omega', **VALID),
+]
 
 CASES: list[Case] = [
     # ---- commands after the proof ----------------------------------------------------------------------------
@@ -104,8 +179,8 @@ CASES: list[Case] = [
     _c("library_command_assert_not_imported", AFTER, "  omega\n\nassert_not_imported Mathlib",
        note="Mathlib at v4.24.0 (core later): runs an import check"),
     _c("library_command_reprove", AFTER, "  omega\n\nreprove t by omega", note="core: re-elaborates a theorem"),
-    _c("lake_command_package", AFTER, "  omega\n\npackage shadow",
-       note="Lake DSL, a command wherever Lake.DSL is imported"),
+    _c("lake_command_package", AFTER, "  omega\n\npackage shadow", header="import Lake\n",
+       note="Lake DSL, a command wherever Lake.DSL is imported (refused only there: not after `import Mathlib`)"),
     # ---- before / around the theorem -------------------------------------------------------------------------
     _c("guard_msgs_swallows_error", BEFORE, "#guard_msgs (drop all) in\ntheorem t : (2 : ℕ) + 2 = 5 := by\n  decide",
        statement=FALSE_STATEMENT),
@@ -127,8 +202,10 @@ CASES: list[Case] = [
     _c("set_option_autoimplicit_in", BEFORE, f"set_option autoImplicit true in\n{RESTATED} by omega"),
     _c("variable_include", BEFORE, f"variable (h : False)\ninclude h\n\n{RESTATED} by omega"),
     _c("universe", BEFORE, f"universe u\n\n{RESTATED} by omega"),
-    _c("open_without_in", BEFORE, f"open Classical\n\n{RESTATED} by omega"),
-    _c("import_lean", BEFORE, f"import Lean\n\n{RESTATED} by omega"),
+    _c("open_without_in_after_proof", AFTER, f"{RESTATED} by omega\n\nopen Classical",
+       note="a file-level `open` after the proof would stay open for the verifier's own checks"),
+    _c("import_not_provided", BEFORE, f"import Lake\n\n{RESTATED} by omega",
+       note="Lake is not in the import closure of Mathlib (only Lake.Util.Casing is)"),
     _c("attribute_helper", BEFORE, f"@[simp] theorem helper : 1 = 1 := rfl\n\n{RESTATED} by omega"),
     _c("private_helper", BEFORE, f"private theorem helper : 1 = 1 := rfl\n\n{RESTATED} by omega"),
     _c("noncomputable_def", BEFORE, f"noncomputable def c : ℕ := 2\n\n{RESTATED} by omega"),
@@ -264,9 +341,10 @@ CASES: list[Case] = [
        "all-checks", note="`target` is a command word of Lake's DSL and an atom of Aesop's indexing clauses: inside "
                           "brackets no command can start, so it is not refused there (ASSUMED: Aesop accepts this "
                           "clause and closes the goal)"),
-    _c("library_command_word_after_brackets", AFTER, "  aesop (add norm h₀) target x",
+    _c("library_command_word_after_brackets", AFTER, "  aesop (add norm h₀) lrat_proof x",
        note="the same word once the brackets are closed starts a command"),
     _c("open_scoped_in", GENUINE, "  open scoped BigOperators in\n  omega", "valid", "all-checks"),
+    *TOKENIZER_AND_HEADER_CASES,
 ]
 
 
@@ -274,7 +352,7 @@ def replies_for(cases, prepare, split_checks) -> list[dict]:
     """The assumed Lean answers (double `--replies` rows) for every case that reaches Lean."""
     rows = []
     for c in cases:
-        prep = prepare(c.statement, c.proof, HEADER)
+        prep = prepare(c.statement, c.proof, c.header)
         if not hasattr(prep, "cmd"):
             continue
         rows.append({"cmd": split_checks(prep.cmd)[0], "reply": c.reply, "provenance": c.note or "assumed",
@@ -307,7 +385,7 @@ def run_corpus(tmp: Path, workers: int = 4, cases=CASES) -> list[Row]:
     cfg = LeanConfig(project_dir=root, workers=workers, timeout_s=10.0,
                      repl_command=[sys.executable, "-m", "formalpi.lean.double", "--replies", str(replies)])
     with LeanPool(cfg) as pool:
-        verdicts = pool.verify_many([{"statement": c.statement, "proof": c.proof, "header": HEADER} for c in cases])
+        verdicts = pool.verify_many([{"statement": c.statement, "proof": c.proof, "header": c.header} for c in cases])
     return [Row(c, v.status.value, decided_by(v).value, v.reason) for c, v in zip(cases, verdicts)]
 
 

@@ -52,6 +52,8 @@ def _sent(proof: str):
 def test_every_keyword_is_refused_where_a_command_could_start(layout: str) -> None:
     passed = []
     for kw in KEYWORDS:
+        if kw in strict.LAKE_DSL_WORDS:
+            continue  # Lake's DSL: not in scope after `import Mathlib` (test_lake_dsl_words_only_where_lake_is_in_scope)
         word = kw.rstrip("%") if not kw.startswith("#") else kw
         proof = f"  omega\n\n{word} x" if layout.startswith("own") else f"  omega {word} x"
         if word in DECLARATIONS:
@@ -66,7 +68,7 @@ def test_every_keyword_is_refused_where_a_command_could_start(layout: str) -> No
 
 
 def test_keywords_before_the_theorem_and_dotted_or_escaped_names() -> None:
-    for kw in ("with_weak_namespace", "lrat_proof", "package", "name_poly_vars", "reprove"):
+    for kw in ("with_weak_namespace", "lrat_proof", "name_poly_vars", "reprove"):
         prep = _sent(f"{kw} x\n\ntheorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega")
         assert isinstance(prep, strict.Verdict) and f"`{kw}` starts a command" in prep.reason
     assert isinstance(_sent("  omega\n  exact end.x"), strict.Verdict)  # a keyword as first component: refused
@@ -102,8 +104,22 @@ elab "whatsnew " "in" ppLine cmd:command : command => pure ()
 
 def test_library_words_inside_brackets_are_clause_atoms_not_commands() -> None:
     assert isinstance(_sent("  aesop (add norm (index := [target _ = _]) h₀)"), strict.PreparedProof)
-    for proof in ("  aesop (add norm h₀) target x", "  exact (by omega)\nwith_weak_namespace Shadow",
+    for proof in ("  aesop (add norm h₀) lrat_proof x", "  exact (by omega)\nwith_weak_namespace Shadow",
                   "  have h : x = 2 := (by omega)\n  exact h ) with_weak_namespace Shadow"):
         assert isinstance(_sent(proof), strict.Verdict), proof  # depth back to 0 (or below): refused
     # the hand-written list (`unsafe`, `def`, …) stays refused at any depth
     assert isinstance(_sent("  exact (unsafe foo)"), strict.Verdict)
+
+
+def test_lake_dsl_words_only_where_lake_is_in_scope() -> None:
+    """Lake's DSL commands are `scoped syntax` of Lake.DSL (lean4 src/lake/Lake/DSL/Syntax.lean); Mathlib's import
+    closure (mathlib_imports.txt) reaches no Lake.DSL module, so there they are identifiers (a hypothesis `target`);
+    after a header that imports Lake they stay refused."""
+    assert not strict.lake_in_scope(HEADER) and strict.lake_in_scope("import Lake\n")
+    named = "  have target : x = 2 := by omega\n  exact target"
+    assert isinstance(_sent(named), strict.PreparedProof)
+    for kw in sorted(strict.LAKE_DSL_WORDS):
+        assert kw in KEYWORDS, kw
+        assert isinstance(_sent(f"  omega\n\n{kw} x"), strict.PreparedProof), kw  # Lean: an identifier (parse error)
+        prep = strict.prepare(STATEMENT, f"  omega\n\n{kw} x", "import Lake\n")
+        assert isinstance(prep, strict.Verdict) and f"`{kw}` starts a command" in prep.reason, kw

@@ -119,9 +119,10 @@ def test_verify_many_through_the_pool():
         vs = dom.verify_many(probs, completions)
         pids = dom.pool().worker_pids()
         assert pids
-    assert [v.status for v in vs] == [Status.VALID, Status.ERROR, Status.REJECTED, Status.NO_ANSWER]
+    # the weaker restatement is sent as the model wrote it; the type check against the trusted statement fails
+    assert [v.status for v in vs] == [Status.VALID, Status.REJECTED, Status.REJECTED, Status.NO_ANSWER]
     assert vs[0].score == 1.0 and vs[0].answer == "  omega" and vs[1].score == 0.0
-    assert "type mismatch" in vs[1].feedback
+    assert vs[1].reason.startswith("statement check") and "type mismatch" in vs[1].reason
     import psutil
     assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
 
@@ -146,3 +147,24 @@ def test_cli_check_counts_statuses(minif2f, tmp_path):
     res = CliRunner().invoke(app, ["lean", "check", str(proofs), "--minif2f", str(minif2f), "--repl-command",
                                    " ".join(DOUBLE), "--project-dir", str(ROOT)])
     assert res.exit_code != 0 and isinstance(res.exception, DataError) and "no_such_problem" in str(res.exception)
+
+
+def test_full_file_completions_in_prover_formats_are_verified() -> None:
+    """Completions as Kimina-Prover / DeepSeek-Prover / Goedel-Prover write them (a fenced whole file with its own
+    header, prose around it), through `LeanDomain.verify_many` and the double; f346383 refused the first two
+    ("forbidden construct `import`")."""
+    rows = {r["name"]: r for r in map(json.loads, shared_path("data", MINIF2F_FILE).read_text().splitlines())}
+    row = rows["mathd_algebra_176"]
+    prob = Problem(id=row["name"], domain="lean", text=row["formal_statement"],
+                   meta={"header": row["header"], "formal_statement": row["formal_statement"]})
+    own = ("import Mathlib\nimport Aesop\n\nset_option maxHeartbeats 400000\n\nopen BigOperators Real Nat Topology "
+           "Rat\n\n")
+    decl = row["formal_statement"] + "  ring\n"
+    completions = [f"Let me expand.\n```lean4\n{own}/-- Expand both sides. -/\n{decl}```\nDone.",  # Kimina
+                   f"```lean4\n{own}{decl}```",  # DeepSeek-Prover V2 / Goedel
+                   "  ring\n```"]  # DeepSeek-Prover V1.5: continues the prompt's open block
+    cfg = LeanConfig(project_dir=ROOT, workers=1, timeout_s=10,
+                     repl_command=[sys.executable, "-m", "formalpi.lean.double", "--unknown", "ok"])
+    with LeanDomain(cfg) as dom:
+        vs = dom.verify_many([prob] * 3, completions)
+    assert [(v.status, v.reason) for v in vs] == [(Status.VALID, "")] * 3

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from formalpi.lean.protocol import CommandReply, ReplError, parse_reply
-from formalpi.lean.verdict import (declared_name, find_forbidden, judge, mask_comments_and_strings, parse_axioms,
+from formalpi.lean.verdict import (PreparedProof, declared_name, find_forbidden, judge, mask_comments_and_strings, parse_axioms,
                                    prepare, proof_body, split_proof)
 from formalpi.records import Status, Verdict
 from tests.conftest import shared_path
@@ -93,7 +93,7 @@ def test_mask_keeps_positions() -> None:
     assert masked.split() == ["a", "b"]
 
 
-def test_restated_theorem_is_stripped_and_trusted_statement_used() -> None:
+def test_restated_theorem_keeps_its_own_statement_and_is_type_checked_against_the_trusted_one() -> None:
     model = ("import Mathlib\nopen Real\n\n"
              "lemma helper (y : ℝ) : y + 0 = y := by simp\n\n"
              "theorem mathd_t (x : ℝ) (h₀ : x = 2) : x + 1 = 5 := by\n  rw [h₀]\n  norm_num")
@@ -103,8 +103,12 @@ def test_restated_theorem_is_stripped_and_trusted_statement_used() -> None:
     assert "lemma helper" in preamble and "import" not in preamble
     prep = prepare(STATEMENT, model, "import Mathlib\nopen Real")  # header lines repeated verbatim are dropped
     assert not isinstance(prep, Verdict), prep
-    assert "x + 1 = 3 := by\n  rw [h₀]" in prep.cmd  # the trusted goal, not the model's `= 5`
-    assert "= 5" not in prep.cmd and "import" not in prep.cmd
+    # the model's own declaration is sent; the constant's type is checked against the trusted statement (`= 3`),
+    # so this wrong restatement fails the type check in Lean
+    assert "theorem mathd_t (x : ℝ) (h₀ : x = 2) : x + 1 = 5 := by\n  rw [h₀]" in prep.cmd
+    typ = prep.cmd.splitlines()[prep.type_lines[0] - 1]
+    assert typ == "example : ∀ (x : ℝ) (h₀ : x = 2), x + 1 = 3 := @_root_.mathd_t"
+    assert "import" not in prep.cmd
     assert prep.cmd.index("lemma helper") < prep.cmd.index("theorem mathd_t")
     assert prep.name == "mathd_t"
     assert isinstance(prepare(STATEMENT, model), Verdict)  # without that header, `import` is refused
@@ -199,3 +203,63 @@ def test_wrapped_axioms_list_parses() -> None:
 def test_empty_proof_is_no_answer() -> None:
     v = prepare(STATEMENT, "  \n")
     assert isinstance(v, Verdict) and v.status is Status.NO_ANSWER
+
+
+def test_alpha_renamed_restatement_is_sent_with_its_own_binders_and_checked_by_type() -> None:
+    stmt = "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
+    prep = prepare(stmt, "theorem t (n : ℕ) (h0 : n + 3 = 5) : n = 2 := by linarith [h0]", "import Mathlib\n")
+    assert isinstance(prep, PreparedProof), prep
+    assert prep.cmd.startswith("theorem t (n : ℕ) (h0 : n + 3 = 5) : n = 2 := by linarith [h0]")
+    assert "example : ∀ (x : ℕ) (h₀ : x + 3 = 5), x = 2 := @_root_.t" in prep.cmd
+
+
+def test_full_file_completion_header_is_read_as_a_header() -> None:
+    header = "import Mathlib\n\nset_option maxHeartbeats 0\n\nopen BigOperators Real Nat Topology Rat\n\n"
+    stmt = "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
+    model = ("import Mathlib\nimport Aesop\nimport Mathlib.Tactic.Linarith\n\nset_option maxHeartbeats 400000\n\n"
+             "open BigOperators Real Nat Topology Rat\n\n/-- doc -/\ntheorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
+             "  omega")
+    prep = prepare(stmt, model, header)
+    assert isinstance(prep, PreparedProof), prep
+    head = prep.cmd[:prep.cmd.index("theorem t")]
+    assert head == "set_option maxHeartbeats 400000 in\nopen BigOperators Real Nat Topology Rat in\n"
+    assert "import" not in prep.cmd and "import Aesop (provided by the trusted header)" in prep.dropped
+    for bad, what in (("import Lake\n", "import Lake"), ("set_option pp.all true\n", "set_option pp.all"),
+                      ("set_option debug.skipKernelTC true\n", "set_option debug.skipKernelTC"),
+                      ("open Nat\nimport Mathlib\n", "import"), ("open Lean.Elab\n", "Lean.Elab"),
+                      ("open Lean renaming ofReduceBool → ok\n", "ofReduceBool")):
+        v = prepare(stmt, bad + "\ntheorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega", header)
+        assert isinstance(v, Verdict) and f"`{what}`" in v.reason, (bad, v)
+    assert isinstance(prepare(stmt, "  omega\n\nopen Nat", header), Verdict)  # nothing after the proof
+
+
+def test_helper_theorem_by_equations() -> None:
+    stmt = "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
+    model = ("theorem aux : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl\n  | n + 1 => rfl\n\n"
+             "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega")
+    prep = prepare(stmt, model, "import Mathlib\n")
+    assert isinstance(prep, PreparedProof) and prep.cmd.startswith("theorem aux : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl")
+
+
+def test_restated_under_another_name_is_grafted_onto_the_trusted_statement() -> None:
+    stmt = "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
+    prep = prepare(stmt, "theorem my_t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega", "import Mathlib\n")
+    assert isinstance(prep, PreparedProof) and prep.cmd.startswith("theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega")
+
+
+def test_import_closure_data_names_its_sources_and_decides_imports() -> None:
+    from formalpi.lean.verdict import lake_in_scope, provided_modules
+
+    header = "import Mathlib\n"
+    got = provided_modules(header)
+    for m in ("Mathlib", "Aesop", "Batteries", "Mathlib.Tactic.Linarith", "Batteries.Data.List.Basic", "Qq", "Lean",
+              "Plausible", "ProofWidgets.Component.HtmlDisplay"):
+        assert m in got, m
+    assert "Lake" not in got and not lake_in_scope(header) and "Mathlib.Shadow" not in got
+    assert provided_modules("import Mathlib.Tactic.Ring\n") == frozenset({"Mathlib.Tactic.Ring"})
+
+
+def test_abs_bars_starting_a_line_of_the_type_are_not_equations() -> None:
+    stmt = "theorem t (x : ℝ) (h₀ : x = 2) :\n    |x| = 2 := by\n"
+    prep = prepare(stmt, "theorem other (x : ℝ) (h₀ : x = 2) :\n    |x| = 2 := by\n  simp [h₀]", "import Mathlib\n")
+    assert isinstance(prep, PreparedProof) and "|x| = 2 := by\n  simp [h₀]" in prep.cmd

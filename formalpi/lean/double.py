@@ -24,7 +24,7 @@ SCRIPTED (pool mechanics, not Lean):
     The message text follows Lean's ("'X' depends on axioms: [...]" / "unknown constant 'X'").
   * the verifier's checks appended to a proof command (ASSUMED to match Lean v4.24, not recorded): the proof
     part is answered as any command; then `example : T := @_root_.N` gives nothing when the double's reading of
-    N's declaration (`∀ binders, type`, whitespace-normalised) is T, else a "type mismatch" error at that line
+    N's declaration (`∀ binders, type`, whitespace-normalised, binder names up to renaming) is T, else a "type mismatch" error at that line
     ("unknown identifier" when nothing declared N); each `#print axioms _root_.N` gives one info message at
     its own line (column 0), as Lean's `#print axioms` logs at the `#print` token. `trace "TEXT"` in a proof
     gives an info message TEXT at its line (Lean's `trace` tactic). Recorded kimina messages are moved up by
@@ -129,6 +129,25 @@ def _signatures(code: str) -> dict[str, str]:
 
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
+
+
+_BINDER_GROUP = re.compile(r"[(\[{⦃]\s*([^():\[\]{}⦃⦄]+?)\s*:")
+_NAME_CHARS = r"[\w'!?₀-₉ₐ-ₜᵢ-ᵪⱼ]"
+
+
+def _alpha(sig: str) -> str:
+    """`∀ binders, type` with the binder names renamed in order (`x`, `h₀` → `_b0`, `_b1`): Lean's `isDefEq`
+    identifies alpha-equivalent types, so a restatement that only renames its hypotheses has the same type."""
+    if not sig.startswith("∀ ") or ", " not in sig:
+        return _norm(sig)
+    names: list[str] = []
+    binders = sig[2:sig.index(", ")] if sig.count(",") else ""
+    for m in _BINDER_GROUP.finditer(binders):
+        names += [n for n in m.group(1).split() if n not in names]
+    out = sig
+    for k, n in enumerate(names):
+        out = re.sub(f"(?<!{_NAME_CHARS}){re.escape(n)}(?!{_NAME_CHARS})", f"_b{k}", out)
+    return _norm(out)
 
 
 def _traces(proof: str) -> list[dict]:
@@ -350,7 +369,7 @@ class Double:
             pos = {"pos": {"line": line, "column": 0}, "endPos": {"line": line, "column": 7}}
             if name not in sigs and name not in self.axioms:
                 out.append({"severity": "error", **pos, "data": f"unknown identifier '_root_.{name}'"})
-            elif name in sigs and _norm(sigs[name]) != _norm(want):
+            elif name in sigs and _alpha(sigs[name]) != _alpha(want):
                 out.append({"severity": "error", **pos, "data": f"type mismatch\n  @{name}\nhas type\n  "
                                                                  f"{sigs[name]} : Prop\nbut is expected to have "
                                                                  f"type\n  {want} : Prop"})

@@ -4,21 +4,24 @@ A proof is VALID only if all of these hold (pure functions over text and wire re
 
 1. Pre-check, before Lean sees anything (REJECTED, with the construct and its line). The text is at most
    `max_bytes` (default 64 KB) of valid Unicode (no lone surrogates, no control characters but tab/newline/CR),
-   and it is lexed by `formalpi.lean.lexer` (comments, nested comments, strings, raw and interpolated strings,
-   `«»` names). It is then read as Lean commands and must be, by WHITELIST: helper `theorem`/`lemma`
-   declarations, then the proof of the trusted theorem (a bare tactic or term body, or the theorem restated
-   with its body after `:=`, in tactic or term mode), where `open A B in` and `set_option NAME VALUE in`
-   (NAME in `ALLOWED_OPTIONS`, never `debug.*` however spelled) may prefix a command or a tactic (never the end
-   of the text, where it would scope our checks). Leading lines
-   that repeat the trusted header verbatim are dropped. Theorems/lemmas written after the proof are not sent
-   (nothing may run after the proof). Everything else is refused wherever it appears: any other command
-   keyword (`def`, `instance`, `namespace`, `notation`, `elab`, `by_elab`, `attribute`, `import`, …; all 270
-   of Lean core and the pinned libraries, from command_keywords.txt), any
-   `#command`, `@[…]`, name literals and quotations, a string holding `{`; and, as a second layer, words and
-   dotted-name components that skip or fake a proof (`sorry`, `native_decide`, `apply?`, `sorryAx`,
-   `ofReduceBool`, …).
+   and it is lexed by `formalpi.lean.lexer`, a port of Lean v4.24.0's whitespace, comment, identifier and literal
+   scanners. A completion may be a whole file (`read_file_header`): its imports must be provided by the trusted
+   header (Mathlib's import closure, mathlib_imports.txt) and are dropped; its file-level whitelisted
+   `set_option` and `open` commands become `… in` prefixes of the declarations after them. It is then read as
+   Lean commands and must be, by WHITELIST: helper `theorem`/`lemma` declarations (`:=` or `| pattern =>`
+   equations), then the proof of the trusted theorem (a bare tactic or term body, or the theorem restated with
+   its own binders, sent as written: the type check below compares the constant's type with the trusted
+   statement), where `open … in` and `set_option NAME VALUE in` (NAME in `ALLOWED_OPTIONS`, never `debug.*`
+   however spelled) may prefix a command or a tactic (never the end of the text, where it would scope our
+   checks). Leading lines that repeat the trusted header verbatim are dropped. Theorems/lemmas written after the
+   proof are not sent (nothing may run after the proof). Everything else is refused wherever it appears: any
+   other command keyword (`def`, `instance`, `namespace`, `notation`, `elab`, `by_elab`, `attribute`, `import`,
+   …; all 270 of Lean core and the pinned libraries, from command_keywords.txt; Lake's DSL words only where
+   Lake.DSL is imported), any `#command`, `@[…]`, name literals and quotations, a string holding `{`; and, as a
+   second layer, words and dotted-name components that skip or fake a proof (`sorry`, `native_decide`,
+   `apply?`, `sorryAx`, `ofReduceBool`, …).
 2. Lean's reply to ONE command, sent in the header's environment: the helpers, the trusted statement with the
-   model's body, then our own checks, each at a known line:
+   model's body (or the model's restated theorem as written), then our own checks, each at a known line:
        example : ∀ <binders>, <type> := @_root_.NAME     -- the constant has the trusted statement's type
        #print axioms _root_.NAME                          -- exactly one message, naming NAME
    No `error` message from the proof (else ERROR); no `sorries` and no "declaration uses 'sorry'" warning in
@@ -52,7 +55,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from formalpi.lean.lexer import Kind, LexError, Token, lex
+from formalpi.lean.lexer import Kind, LexError, Token, header_imports, lex
 from formalpi.lean.protocol import CommandReply, Message, ReplError
 from formalpi.lean.text import mask_comments_and_strings  # noqa: F401 (re-exported)
 from formalpi.records import Status, Verdict
@@ -128,12 +131,20 @@ _COMMAND_WORDS: dict[str, str] = {k.rstrip("%"): v for k, v in LIBRARY_COMMANDS.
 _OPENERS, _CLOSERS = frozenset("([{⟨⦃"), frozenset(")]}⟩⦄")
 
 
-def _library_command(t: Token) -> str | None:
-    """Why an identifier token is a command keyword of the pinned libraries, or None."""
+# Lake's DSL commands (lean4 src/lake/Lake/DSL/Syntax.lean: `scoped syntax … : command` in namespace Lake.DSL) exist
+# only where Lake's DSL modules are imported; Mathlib's closure reaches none of them (mathlib_imports.txt), so there
+# `target`, `script`, `package`, … are ordinary identifiers (a hypothesis named `target`).
+LAKE_DSL_WORDS = frozenset({"package", "post_update", "require", "module_facet", "package_facet", "library_facet",
+                            "target", "lean_lib", "lean_exe", "input_file", "input_dir", "extern_lib", "script"})
+
+
+def _library_command(t: Token, lake: bool = False) -> str | None:
+    """Why an identifier token is a command keyword of the pinned libraries, or None. `lake`: Lake's DSL is in
+    scope (the trusted header's imports reach Lake.DSL)."""
     if t.text.startswith("«"):
         return None
     for w in (t.text, t.text.rstrip("?!"), t.parts[0] if len(t.parts) > 1 else None):
-        libs = _COMMAND_WORDS.get(w) if w else None
+        libs = _COMMAND_WORDS.get(w) if w and (lake or w not in LAKE_DSL_WORDS) else None
         if libs:
             return f"`{w}` starts a command ({libs}); nothing but the proof may run"
     return None
@@ -167,7 +178,10 @@ FORBIDDEN_COMPONENTS: dict[str, str] = {
 META_COMPONENT = re.compile(r"^(?:by_elab|run_\w+|elab\w*|macro\w*|syntax\w*|notation\w*|d?simproc\w*|declare_\w+|"
                             r"register_\w+|initialize\w*|builtin_\w+)$")
 _DECL_WORDS = ("theorem", "lemma", "example")
-_OPEN_NOT_NAMES = {"in", "hiding", "renaming", "private", "scoped", "open"}
+# tokens that Lean's `ident` parser does not take (keywords of the grammar around `open` and declarations)
+_NOT_IDENTS = frozenset({"in", "hiding", "renaming", "private", "scoped", "open", "set_option", "theorem", "lemma",
+                         "example", "by", "at", "fun", "have", "show", "from", "with", "do", "then", "else", "if",
+                         "let", "where", "import"})
 
 _SORRY_WARNING = re.compile(r"declaration uses ['`]sorry['`]")
 _AXIOMS_MSG = re.compile(r"\A'(?P<name>.+?)' (?:depends on axioms:\s*\[(?P<list>.*)\]|(?P<none>does not depend on "
@@ -197,20 +211,26 @@ def _bad_character(text: str) -> Forbidden | None:
     return None
 
 
-def _code_tokens(text: str) -> list[Token] | Forbidden:
-    """The code tokens of `text` (comments and strings dropped), or the first thing the pre-check refuses in it:
-    a bad character, unlexable text, or a token refused anywhere."""
+def _lex_code(text: str) -> list[Token] | Forbidden:
     bad = _bad_character(text)
     if bad:
         return bad
     try:
-        toks = [t for t in lex(text) if t.code]
+        return [t for t in lex(text) if t.code]
     except LexError as e:
         return Forbidden("unreadable text", e.line, e.message)
-    return _scan(toks) or toks
 
 
-def _scan(toks: list[Token]) -> Forbidden | None:
+def _code_tokens(text: str, lake: bool = False) -> list[Token] | Forbidden:
+    """The code tokens of `text` (comments and strings dropped), or the first thing the pre-check refuses in it:
+    a bad character, unlexable text, or a token refused anywhere."""
+    toks = _lex_code(text)
+    if isinstance(toks, Forbidden):
+        return toks
+    return _scan(toks, lake) or toks
+
+
+def _scan(toks: list[Token], lake: bool = False) -> Forbidden | None:
     """The first construct refused wherever it appears (layer 1 words and forms; layer 2 words)."""
     depth = 0  # bracket depth: a command can only start where every bracket is closed (else Lean reports an error)
     for k, t in enumerate(toks):
@@ -228,13 +248,12 @@ def _scan(toks: list[Token]) -> Forbidden | None:
             continue
         w = t.text
         why = FORBIDDEN_WORDS.get(w) or COMMAND_KEYWORDS.get(w) or COMMAND_KEYWORDS.get(w.rstrip("?!")) or \
-            (_library_command(t) if depth <= 0 else None)
+            (_library_command(t, lake) if depth <= 0 else None)
         if why:
             return Forbidden(w, t.line, why)
-        for p in t.parts:
-            why = FORBIDDEN_COMPONENTS.get(p) or FORBIDDEN_WORDS.get(p) or (f"`{p}`: {_META}" if META_COMPONENT.match(p) else None)
-            if why:
-                return Forbidden(w, t.line, why)
+        bad = _component_refused(t)
+        if bad:
+            return bad
         if w == "open":
             bad = _open_in(toks, k)
             if bad:
@@ -248,26 +267,75 @@ def _scan(toks: list[Token]) -> Forbidden | None:
     return None
 
 
-def _open_in(toks: list[Token], k: int) -> Forbidden | None:
+def _is_name(t: Token) -> bool:
+    """An identifier that Lean's `ident` parser takes (keywords are tokens, not identifiers)."""
+    return t.kind is Kind.IDENT and t.text not in _NOT_IDENTS and t.text not in _COMMAND_WORDS \
+        and t.text not in COMMAND_KEYWORDS
+
+
+def open_extent(toks: list[Token], k: int) -> int | None:
+    """The index after the `openDecl` that follows the `open` at toks[k] (Lean/Parser/Command.lean: `open` is
+    `withPosition ("open" >> openDecl)`; openDecl = openHiding | openRenaming | openOnly | openSimple | openScoped,
+    their name lists `many1 (checkColGt >> ident)`), or None when it does not parse."""
+    col, n = toks[k].col, len(toks)
+
+    def names(j: int) -> int:
+        while j < n and _is_name(toks[j]) and toks[j].col > col:
+            j += 1
+        return j
+
     j = k + 1
-    if j < len(toks) and toks[j].text == "scoped":
-        j += 1
-    names = 0
-    while j < len(toks) and toks[j].kind is Kind.IDENT and toks[j].text not in _OPEN_NOT_NAMES:
-        names, j = names + 1, j + 1
-    if names and j + 1 < len(toks) and toks[j].text == "in":
+    if j < n and toks[j].text == "scoped":  # openScoped
+        e = names(j + 1)
+        return e if e > j + 1 else None
+    if not (j < n and _is_name(toks[j])):
         return None
-    if names and j < len(toks) and toks[j].text == "in":
+    if j + 1 < n and toks[j + 1].text == "hiding":  # openHiding
+        e = names(j + 2)
+        return e if e > j + 2 else None
+    if j + 1 < n and toks[j + 1].text == "renaming":  # openRenaming: sepBy1 (ident " → " ident) ", "
+        e = j + 2
+        while e + 2 < n and _is_name(toks[e]):
+            arrow = 1 if toks[e + 1].text == "→" else 2 if toks[e + 1].text == "-" and toks[e + 2].text == ">" \
+                else 0
+            if not (arrow and e + 1 + arrow < n and _is_name(toks[e + 1 + arrow])):
+                return None
+            e += 2 + arrow
+            if e < n and toks[e].text == ",":
+                e += 1
+            else:
+                return e
+        return None
+    if j + 1 < n and toks[j + 1].text == "(":  # openOnly: ident "(" ident+ ")"
+        e = j + 2
+        while e < n and _is_name(toks[e]):
+            e += 1
+        return e + 1 if e > j + 2 and e < n and toks[e].text == ")" else None
+    return names(j)  # openSimple
+
+
+def _component_refused(t: Token) -> Forbidden | None:
+    """A dotted-name component that skips or fakes a proof or is meta code (`Lean.ofReduceBool`, `Lean.Elab`)."""
+    for p in t.parts:
+        why = FORBIDDEN_COMPONENTS.get(p) or FORBIDDEN_WORDS.get(p) or (f"`{p}`: {_META}" if META_COMPONENT.match(p)
+                                                                        else None)
+        if why:
+            return Forbidden(t.text, t.line, why)
+    return None
+
+
+def _open_in(toks: list[Token], k: int) -> Forbidden | None:
+    e = open_extent(toks, k)
+    if e is not None and e < len(toks) and toks[e].text == "in":
+        if e + 1 < len(toks):
+            return None
         return Forbidden("open … in", toks[k].line, "nothing follows `in`: it would scope the verifier's own checks")
-    return Forbidden("open", toks[k].line, "only `open A B in …` is allowed (an `open` that stays open, "
-                                           "`hiding`, `renaming` or `private` would change name resolution)")
+    return Forbidden("open", toks[k].line, "inside a proof only `open … in` is allowed (an `open` that stays open "
+                                           "would change name resolution for the verifier's own checks)")
 
 
-def _set_option_in(toks: list[Token], k: int) -> Forbidden | None:
-    t = toks[k]
-    if k + 3 >= len(toks):
-        return Forbidden("set_option", t.line, "incomplete `set_option NAME VALUE in`")
-    name, value, inn = toks[k + 1], toks[k + 2], toks[k + 3]
+def _option_refused(t: Token, name: Token) -> Forbidden | None:
+    """Why `set_option NAME …` (t is `set_option`) is refused: NAME must be whitelisted."""
     opt = ".".join(name.parts)
     if "debug" in name.parts:
         return Forbidden(f"set_option {name.text}", t.line, "`debug.*` options can switch off kernel checks")
@@ -275,6 +343,17 @@ def _set_option_in(toks: list[Token], k: int) -> Forbidden | None:
                                                                         and len(name.parts) > 1)):
         return Forbidden(f"set_option {name.text}", t.line,
                          f"only {', '.join(sorted(ALLOWED_OPTIONS))} and linter.* may be set")
+    return None
+
+
+def _set_option_in(toks: list[Token], k: int) -> Forbidden | None:
+    t = toks[k]
+    if k + 3 >= len(toks):
+        return Forbidden("set_option", t.line, "incomplete `set_option NAME VALUE in`")
+    name, value, inn = toks[k + 1], toks[k + 2], toks[k + 3]
+    bad = _option_refused(t, name)
+    if bad:
+        return bad
     if k + 4 >= len(toks):
         return Forbidden(f"set_option {name.text}", t.line, "nothing follows `in`: it would scope the verifier's "
                                                             "own checks")
@@ -293,6 +372,101 @@ def find_forbidden(text: str, *, preamble: bool = False) -> Forbidden | None:
     return toks if isinstance(toks, Forbidden) else None
 
 
+# ---- the completion's own file header -----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _mathlib_closure() -> frozenset[str]:
+    """The import closure of `Mathlib` at the pinned commit (mathlib_imports.txt, generated by
+    formalpi/lean/tools/import_closure.py)."""
+    text = Path(__file__).with_name("mathlib_imports.txt").read_text(encoding="utf-8")
+    return frozenset(ln.split("\t")[0] for ln in text.splitlines() if ln.strip() and not ln.startswith("## "))
+
+
+@lru_cache(maxsize=64)
+def provided_modules(header: str) -> frozenset[str]:
+    """The modules the trusted header's imports make available: each import itself, and the whole closure of
+    `Mathlib` when it imports Mathlib."""
+    out: set[str] = set()
+    for m in header_imports(header):
+        out.add(m)
+        if m == "Mathlib":
+            out |= _mathlib_closure()
+    return frozenset(out)
+
+
+def lake_in_scope(header: str) -> bool:
+    """Whether Lake's DSL (and so its command words) can be in scope after the trusted header."""
+    return any(m == "Lake" or m.startswith("Lake.DSL") for m in provided_modules(header))
+
+
+@dataclass
+class FileHeader:
+    """A completion read as a Lean file: its header commands taken out (blanked, lines kept)."""
+
+    text: str
+    scoped: list[tuple[int, str, int]] = field(default_factory=list)  # (offset, `… in` prefix, line) per command
+    dropped: list[str] = field(default_factory=list)  # imports the trusted header provides
+
+
+def read_file_header(text: str, header: str) -> FileHeader | Forbidden:
+    """Read a completion that may be a whole file. Lean's module header (Lean/Parser/Module.lean: `import` commands
+    before anything else) is checked against the trusted header: an import it provides is dropped, any other is
+    refused. File-level `set_option NAME VALUE` (NAME whitelisted) and `open …` commands (at column 0, without
+    `in`) become `… in` prefixes of the declarations after them (`scoped`), so they cannot reach our checks.
+    Everything else stays for the whitelist."""
+    toks = _lex_code(text)
+    if isinstance(toks, Forbidden):
+        return toks
+    out = list(text)
+    got = FileHeader(text)
+
+    def blank(a: int, b: int) -> None:
+        for i in range(a, b):
+            if out[i] != "\n":
+                out[i] = " "
+
+    provided = provided_modules(header) if header else frozenset()
+    k = 0
+    while k < len(toks) and toks[k].text == "import":
+        t = toks[k]
+        if k + 1 >= len(toks) or toks[k + 1].kind is not Kind.IDENT or toks[k + 1].line != t.line:
+            return Forbidden("import", t.line, "must be `import Module`")
+        mod = ".".join(toks[k + 1].parts)
+        if mod not in provided:
+            return Forbidden(f"import {mod}", t.line, f"the trusted header does not provide `{mod}` (accepted: "
+                                                       "modules in the import closure of its own imports)")
+        got.dropped.append(f"import {mod} (provided by the trusted header)")
+        blank(t.start, toks[k + 1].end)
+        k += 2
+    for i in range(k, len(toks)):
+        t = toks[i]
+        if t.col != 0 or t.kind is not Kind.IDENT or t.text not in ("open", "set_option"):
+            continue
+        if t.text == "open":
+            e = open_extent(toks, i)
+            if e is None or (e < len(toks) and toks[e].text == "in"):
+                continue  # the whitelist decides (`open … in`, or refused)
+            bad = next((b for x in toks[i + 1:e] if (b := _component_refused(x))), None)
+            if bad:  # the names of a file-level `open` are checked as they would be in the proof
+                return bad
+            got.scoped.append((t.start, text[t.start:toks[e - 1].end] + " in", t.line))
+            blank(t.start, toks[e - 1].end)
+        else:
+            if i + 2 >= len(toks) or (i + 3 < len(toks) and toks[i + 3].text == "in"):
+                continue
+            name, value = toks[i + 1], toks[i + 2]
+            bad = _option_refused(t, name)
+            if bad:
+                return bad
+            if not (value.kind is Kind.NUMBER or value.text in ("true", "false")):
+                return Forbidden(f"set_option {name.text}", t.line, "the value must be a number or true/false")
+            got.scoped.append((t.start, f"set_option {name.text} {value.text} in", t.line))
+            blank(t.start, value.end)
+    got.text = "".join(out)
+    return got
+
+
 # ---- command structure -------------------------------------------------------------------------------------
 
 
@@ -305,6 +479,7 @@ class Decl:
     kw_start: int  # offset of the keyword
     assign_end: int | None  # offset just after its top-level `:=`
     end: int  # offset where the next command (or the text) starts
+    eqns_start: int | None = None  # offset of its first `| pattern => …` alternative when it has no `:=`
 
 
 def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
@@ -330,13 +505,14 @@ def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
         out.append(Decl(t.text, name, t.line, toks[p].start, t.start, None, len(text)))
     for a, b in zip(out, out[1:]):
         a.end = b.prefix_start
-    j = 0  # one pass over the tokens for the top-level `:=` of every declaration
+    j = 0  # one pass over the tokens for the top-level `:=` (or first `|` alternative) of every declaration
     for d in out:
         depth = 0
         while j < len(toks) and toks[j].start <= d.kw_start:
             j += 1
         while j < len(toks) and toks[j].start < d.end:
             t = toks[j]
+            starts_line = toks[j - 1].line != t.line
             j += 1
             if t.kind is Kind.SYMBOL:
                 if t.text in "([{⟨⦃":
@@ -346,7 +522,20 @@ def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
                 elif t.text == ":=" and depth <= 0:
                     d.assign_end = t.end
                     break
+                elif t.text == "|" and depth <= 0 and starts_line and _arrow_on_line(toks, j):
+                    d.eqns_start = t.start  # declared by equations (`matchAlts`), not `|x|` in the type
+                    break
     return out, None
+
+
+def _arrow_on_line(toks: list[Token], j: int) -> bool:
+    """Whether a `=>` follows toks[j - 1] on its line (`| pattern => …`)."""
+    line = toks[j - 1].line
+    while j + 1 < len(toks) and toks[j].line == line:
+        if toks[j].text == "=" and toks[j + 1].text == ">" and toks[j + 1].start == toks[j].end:
+            return True
+        j += 1
+    return False
 
 
 @dataclass
@@ -357,6 +546,7 @@ class ProofPlan:
     prefix: str = ""  # `set_option … in` / `open … in` the model put before its restated theorem
     body: str = ""
     restated: bool = False  # the body followed the model's own `:=` (so it is a term or starts with `by`)
+    head: str = ""  # restated under the trusted name: the model's own declaration up to its body (`theorem NAME … :=`)
     dropped: list[str] = field(default_factory=list)  # declarations after the proof, not sent
 
 
@@ -378,15 +568,28 @@ def _strip_header_copy(text: str, header: str) -> str:
 
 def plan_proof(proof: str, trusted_name: str | None, header: str = "") -> ProofPlan | Forbidden:
     """Split the model's text into helpers / restated theorem / body by the whitelist, or say what is refused."""
-    text = _strip_header_copy(proof, header)
-    toks = _code_tokens(text)
+    read = read_file_header(_strip_header_copy(proof, header), header)
+    if isinstance(read, Forbidden):
+        return read
+    text = read.text
+    toks = _code_tokens(text, lake_in_scope(header) if header else False)
     if isinstance(toks, Forbidden):
         return toks
     decls, bad = _decls(text, toks)
     if bad:
         return bad
+
+    def scoped(before: int) -> str:  # file-level options and opens in effect at offset `before`
+        return "".join(p + "\n" for at, p, _ in read.scoped if at < before)
+
+    def after_proof(start: int) -> Forbidden | None:  # nothing may follow the proof, even a no-op
+        late = [(p, ln) for at, p, ln in read.scoped if at > start]
+        return Forbidden(late[0][0].removesuffix(" in"), late[0][1], "a file-level command after the proof "
+                                                                      "(nothing may run after it)") if late else None
+
     if not decls:
-        return ProofPlan(body=text)
+        return after_proof(toks[0].start if toks else 0) or \
+            ProofPlan(body=text, prefix=scoped(toks[0].start if toks else len(text)), dropped=list(read.dropped))
     lead_code = [t for t in toks if t.start < decls[0].prefix_start]
     named = [d for d in decls if trusted_name is not None and d.name == trusted_name]
     if len(named) > 1:
@@ -405,18 +608,26 @@ def plan_proof(proof: str, trusted_name: str | None, header: str = "") -> ProofP
     for d in helpers:
         if d.keyword == "example":
             return Forbidden("example", d.line, "an `example` before the theorem proves nothing it can use")
-        if d.assign_end is None:
-            return Forbidden(f"{d.keyword} {d.name}", d.line, "a helper must be `theorem NAME … := proof`")
-    plan = ProofPlan(helpers="".join(text[d.prefix_start:d.end] for d in helpers),
-                     dropped=[f"{d.keyword} {d.name or ''} (line {d.line})".replace("  ", " ") for d in trailing])
+        if d.assign_end is None and d.eqns_start is None:
+            return Forbidden(f"{d.keyword} {d.name}", d.line, "a helper must be `theorem NAME … := proof` (or "
+                                                              "defined by `| pattern => …` equations)")
+    plan = ProofPlan(helpers="".join(scoped(d.prefix_start) + text[d.prefix_start:d.end] for d in helpers),
+                     dropped=list(read.dropped) + [f"{d.keyword} {d.name or ''} (line {d.line})".replace("  ", " ")
+                                                   for d in trailing])
+    late = after_proof(main.kw_start if main is not None else lead_code[0].start)
+    if late:
+        return late
     if main is None:
         plan.body = text[:decls[0].prefix_start]
+        plan.prefix = scoped(lead_code[0].start)
         return plan
-    if main.assign_end is None:
+    if main.assign_end is None and main.eqns_start is None:
         return Forbidden(f"{main.keyword} {main.name or ''}".strip(), main.line,
                          "the restated theorem has no `:=` followed by its proof")
-    plan.prefix = text[main.prefix_start:main.kw_start]
-    plan.body = text[main.assign_end:main.end]
+    plan.prefix = scoped(main.prefix_start) + text[main.prefix_start:main.kw_start]
+    body_start = main.assign_end if main.assign_end is not None else main.eqns_start
+    plan.head = text[main.kw_start:body_start] if named else ""  # under another name: grafted onto ours
+    plan.body = text[body_start:main.end]
     plan.restated = True
     return plan
 
@@ -573,7 +784,12 @@ def prepare(statement: str, proof: str, header: str = "", *, max_bytes: int = DE
     prefix = (helpers + "\n\n" if helpers else "") + plan.prefix
     body = plan.body
     first = body.lstrip(" \t\n\r")
-    if plan.restated or re.match(r"by\b", first) or not st.tactic:
+    if plan.restated and st.name is not None and plan.head:
+        # the model's own declaration, its binder names kept: the type check below compares the constant's type
+        # with the trusted statement's, so an alpha-renamed restatement passes and a different statement fails
+        head, glue = plan.head.rstrip() if plan.head.rstrip().endswith(":=") else plan.head, ""
+        body_text = body.rstrip()
+    elif plan.restated or re.match(r"by\b", first) or not st.tactic:
         glue = " :="
         body_text = body.rstrip() if plan.restated else " " + body.strip()
     else:  # tactics without `by`: open the block ourselves; indent if the model did not
