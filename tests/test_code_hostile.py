@@ -53,6 +53,9 @@ def _leftovers():
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.mq_open(b"/formalpi-hostile-mq", os.O_RDONLY, 0, None) != -1:
         bad.append("POSIX mqueue")
+    keys = [ln for ln in open("/proc/keys") if " user " in ln or " logon " in ln]
+    if keys:
+        bad.append("keys %s" % keys[:2])
     procs = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid(), os.getppid())]
     if procs:
         bad.append("processes %s" % procs)
@@ -164,6 +167,10 @@ def host_leftovers() -> list[str]:
         head = lines[0].split()
         col = head.index("uid")
         out += [f"SysV {f}: {ln.split()[1]}" for ln in lines[1:] if _sandbox_uid(int(ln.split()[col]))]
+    for ln in Path("/proc/key-users").read_text().splitlines():  # keys are per host uid: they outlive a sandbox
+        uid, count = ln.split(":")[0].strip(), ln.split(":")[1].split()[0]
+        if _sandbox_uid(int(uid)) and int(count) > 0:
+            out.append(f"keys of uid {uid}: {count}")
     return out
 
 

@@ -102,7 +102,7 @@ def test_passing_failing_and_typed_endings(sb):
 
 def test_layers_recorded_on_every_result(sb):
     r = probe(sb, "pass")
-    for key in ("mount_ns", "pid_ns", "ipc_ns", "uts_ns", "net_ns", "fresh_tmpfs_ipc", "uid", "seccomp_no_userns"):
+    for key in ("mount_ns", "pid_ns", "ipc_ns", "uts_ns", "net_ns", "fresh_tmpfs_ipc", "uid", "seccomp_allowlist"):
         assert r.flags[key], key
     assert r.flags["weak"] is False and r.network_isolated
 
