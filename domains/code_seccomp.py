@@ -77,18 +77,19 @@ ALLOW: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 DENY: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("keyrings", "keys belong to a host uid and outlive the sandbox: a channel between candidates; Docker denies",
      ("add_key", "keyctl", "request_key")),
-    ("io_uring", "a second syscall path and a frequent source of kernel bugs; Docker (>= 25) denies",
+    ("io_uring", "a second syscall path a filter cannot see into, and a frequent source of kernel bugs",
      ("io_uring_setup", "io_uring_enter", "io_uring_register")),
-    ("kernel bug surface", "no Python program needs them; Docker and nsjail deny",
+    ("kernel bug surface", "no Python program needs them; frequent homes of kernel bugs (Docker allows bpf, "
+     "perf_event_open, fanotify_init, lookup_dcookie only with a capability)",
      ("userfaultfd", "bpf", "perf_event_open", "fanotify_init", "lookup_dcookie", "kcmp", "seccomp",
       "memfd_secret", "vm86", "vm86old", "modify_ldt", "uselib", "ustat", "sysfs", "_sysctl", "nfsservctl",
       "iopl", "ioperm", "vhangup", "quotactl", "quotactl_fd", "acct", "syslog")),
     ("namespaces and mounts", "new namespaces give capabilities over them (the nf_tables exploit class)",
      ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "fsopen", "fsconfig", "fsmount", "fspick",
       "move_mount", "open_tree", "mount_setattr")),
-    ("other processes", "reading or steering another process", (
+    ("other processes", "reading or steering another process (Docker allows ptrace on kernels >= 4.8)", (
         "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "pidfd_getfd")),
-    ("handles", "open_by_handle_at escapes a mount namespace (the 'shocker' attack); Docker denies",
+    ("handles", "open_by_handle_at escapes a mount namespace (the 'shocker' attack); Docker needs a capability",
      ("open_by_handle_at", "name_to_handle_at")),
     ("the machine", "modules, kexec, reboot, swap, clocks, NUMA policy", (
         "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot", "swapon",

@@ -205,9 +205,12 @@ def decode(obj, deadline=None):
     return _decode(obj, 0, _Budget(deadline))
 
 
-def _fill(out, add, items, budget):
+def _fill(out, add, items, budget, pairs=False):
     for item in items:
-        add(*item) if type(item) is tuple else add(item)
+        if pairs:
+            add(item[0], item[1])
+        else:
+            add(item)
         budget.tick += 8  # an insert may probe a long chain of equal hashes: look at the clock more often
         if budget.deadline is not None and budget.tick >= DEADLINE_EVERY:
             budget.tick = 0
@@ -284,7 +287,7 @@ def _decode(obj, depth, budget):
                 if type(pair) is not list or len(pair) != 2:
                     raise WireError("dict item is not a [key, value] pair")
                 pairs.append((_decode(pair[0], depth + 1, budget), _decode(pair[1], depth + 1, budget)))
-            return _fill(out, out.__setitem__, pairs, budget)
+            return _fill(out, out.__setitem__, pairs, budget, pairs=True)
     except WireError:
         raise
     except (ValueError, TypeError, OverflowError) as e:  # bad hex, unhashable key/element, bad base64
