@@ -34,6 +34,7 @@ MAX_DEPTH = 64  # nesting of containers
 MAX_NODES = 1_000_000  # values in one message
 MAX_JSON_TOKENS = 3 * MAX_NODES  # JSON values the parser may build for one message (a tagged value is up to 3)
 DEADLINE_EVERY = 1024  # values decoded between two looks at the clock
+MAX_FRACTION_BITS = 100_000  # numerator or denominator: the gcd that normalises it stays ~60 ms
 HEADER = struct.Struct(">I")
 
 
@@ -154,14 +155,17 @@ def _refuse_number(s):
     raise WireError("bare JSON number %r (numbers travel as tagged hex strings)" % s[:40])
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: no backtracking state per character
 
 
 def json_tokens(data):
     """An upper bound on the JSON values `data` holds (separators and openings outside strings, plus one): what
     `json.loads` would build, counted before it builds anything."""
-    bare = _JSON_STRING.sub(b"", data)
-    return bare.count(b",") + bare.count(b":") + bare.count(b"[") + bare.count(b"{") + 1
+    def count(b):
+        return b.count(b",") + b.count(b":") + b.count(b"[") + b.count(b"{") + 1
+
+    n = count(data)  # counting inside strings too: an over-estimate, exact enough unless near the cap
+    return n if n <= MAX_JSON_TOKENS else count(_JSON_STRING.sub(b"", data))
 
 
 def loads(data):
@@ -211,7 +215,7 @@ def _fill(out, add, items, budget, pairs=False):
             add(item[0], item[1])
         else:
             add(item)
-        budget.tick += 8  # an insert may probe a long chain of equal hashes: look at the clock more often
+        budget.tick += 64  # an insert may probe a long chain of equal hashes: look at the clock every 16
         if budget.deadline is not None and budget.tick >= DEADLINE_EVERY:
             budget.tick = 0
             if time.monotonic() > budget.deadline:
@@ -270,6 +274,9 @@ def _decode(obj, depth, budget):
             num, den = _hex_int(obj[1]), _hex_int(obj[2])
             if den <= 0:
                 raise WireError("a Fraction's denominator is not positive")
+            if max(num.bit_length(), den.bit_length()) > MAX_FRACTION_BITS:
+                raise WireError("a Fraction of more than %d bits (its gcd would cost seconds)" % MAX_FRACTION_BITS)
+            budget.tick = DEADLINE_EVERY  # one gcd may take ~60 ms: look at the clock after each
             return fractions.Fraction(num, den)
         if tag == "D" and n == 2 and type(obj[1]) is str and _DECIMAL.match(obj[1]):
             return decimal.Decimal(obj[1])
