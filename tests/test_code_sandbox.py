@@ -107,6 +107,25 @@ def test_layers_recorded_on_every_result(sb):
     assert r.flags["weak"] is False and r.network_isolated
 
 
+def test_the_seccomp_record_tells_the_truth(sb):
+    """`seccomp_allowlist` is the child's own report of a loaded filter: the kernel's view agrees, and the filter
+    is the allowlist (a denied syscall gets EPERM, an unknown one ENOSYS, another ABI is killed)."""
+    r = probe(sb, """
+        import ctypes, errno
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        print([ln for ln in open('/proc/self/status').read().splitlines() if ln.startswith('Seccomp')], flush=True)
+        print(libc.syscall(250, 0, -4, 0), errno.errorcode[ctypes.get_errno()], flush=True)  # keyctl
+        print(libc.syscall(253), errno.errorcode[ctypes.get_errno()], flush=True)  # inotify_init: not listed
+        print(libc.syscall(0x40000000 | 39), flush=True)  # x32 getpid: killed
+    """)
+    lines = r.stdout.splitlines()
+    assert r.flags["seccomp_allowlist"] is True
+    assert eval(lines[0]) == ["Seccomp:\t2", "Seccomp_filters:\t1"], lines[0]  # mode 2 = filter
+    assert lines[1:3] == ["-1 EPERM", "-1 ENOSYS"] and len(lines) == 3
+    assert r.returncode == -31  # SIGSYS
+
+
 def test_filesystem_holds_only_the_interpreter(sb, tmp_path):
     (tmp_path / "visible.txt").write_text("secret")
     r = probe(sb, f"""
