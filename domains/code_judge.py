@@ -420,6 +420,8 @@ def _unit(src: str, ns: dict) -> tuple[str, str]:
         return "passed", ""
     except _Stop as s:
         return s.outcome, s.detail
+    except MemoryError:  # the candidate's own MemoryError arrives as a _Stop: this one is the trusted side's
+        return "memory", "the test's own work on the program's values ran out of the judge's memory"
     except AssertionError as e:
         if hasattr(e, "formalpi_candidate"):
             return "raised", e.formalpi_candidate

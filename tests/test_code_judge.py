@@ -255,3 +255,18 @@ def test_the_decoder_rebuilds_with_its_own_classes():
     for bad in (["F", "0x1", "0x0"], ["D", "1_000"], ["D", " 1"], ["r", "0x1", "0x2", "0x0"], ["I", "x"]):
         with pytest.raises(wire.WireError):
             wire.decode(bad)
+
+
+def test_the_trusted_workers_memory_is_capped():
+    """The test multiplies what the candidate returned into 3 GB: the worker's own cap (its size + 1 GiB) turns
+    that into a typed `memory` outcome instead of the judge's machine paying for it."""
+    from domains.code_judge import JudgePool
+
+    skip_unless_full_sandbox()
+    p = he("f", "assert len(candidate() * (3 * 10 ** 9)) > 0\nassert candidate() == 'x'")
+    pool = JudgePool(Limits(timeout_s=5.0, memory_mb=512), workers=1)
+    try:
+        (j,) = pool.judge_many([judge_spec(p)], [p.text + "    return 'x'\n"])
+        assert [t.outcome for t in j.tests] == ["memory", "passed"], j.tests
+    finally:
+        pool.close()
