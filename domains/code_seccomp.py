@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import os
 import platform
 import tempfile
 
@@ -174,14 +173,6 @@ def filter_text() -> str:
         return out.read()
 
 
-def available() -> str | None:
-    """None where the filter can be built here, else why not (with the fix)."""
-    try:
-        candidate_filter_bpf()
-    except SeccompUnavailable as e:
-        return str(e)
-    return None
-
-
-if __name__ == "__main__":
-    print(len(candidate_filter_bpf()) // 8, "instructions;", os.uname().machine)
+if __name__ == "__main__":  # python -m domains.code_seccomp: the filter as libseccomp's pseudo code, for review
+    print(filter_text())
+    print(f"# {len(candidate_filter_bpf()) // 8} BPF instructions")

@@ -1,22 +1,27 @@
 """Plain typed data over a byte stream: how the trusted side and the sandboxed candidate exchange values.
 
 Only these types cross, by exact type (a subclass of int with an always-true `__eq__` is NOT an int here):
-None, bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset; and, because MBPP's reference
-solutions return them, four stdlib types carried as their data and rebuilt on the trusted side with the trusted
-side's own classes: collections.Counter / OrderedDict / deque, and re.Match (as a `MatchValue`: the matched
-text and span, truthy). Anything else is refused by the encoder (`Unserialisable`, naming the type) and by the
-decoder (`WireError`). Encoded form: JSON where the only
-bare JSON values are null, true, false and strings; every other value is a tagged array, numbers travel as
-exact hex strings (`float.hex`, hex ints: no digit-count limit, no rounding):
+None, bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset; and, carried as their data and
+rebuilt on the trusted side with the trusted side's own classes: collections.Counter / OrderedDict / deque,
+re.Match (as a `MatchValue`: the matched text and span, truthy), fractions.Fraction, decimal.Decimal, range;
+every other mapping (defaultdict, ChainMap, dict subclasses) as a dict of its items, tuple and list subclasses
+(namedtuple) as tuples and lists, and iterators (generators, filter, map...) consumed in the sandbox and rebuilt
+as a one-shot iterator: what the original harness would have compared is the data, and a subclass's own
+`__eq__` never crosses. Anything else is refused by the encoder (`Unserialisable`, naming the type) and by the
+decoder (`WireError`). Encoded form: JSON where the only bare JSON values are null, true, false and strings;
+every other value is a tagged array, numbers travel as exact hex strings (`float.hex`, hex ints: no digit-count
+limit, no rounding):
 
     ["i", "-0x1f"]  ["f", "0x1.8p+1"]  ["c", re, im]  ["y", base64]  ["l", [...]]  ["t", [...]]
     ["d", [[k, v], ...]]  ["s", [...]]  ["z", [...]]  ["C"|"O", [[k, v], ...]]  ["q", [...]]  ["m", text, start, end]
+    ["F", num, den]  ["D", "1.50"]  ["r", start, stop, step]  ["I", [...]]
 
 Frames are a 4-byte big-endian length and that many bytes; the reader refuses frames over its cap.
 
 This module is stdlib only and self-contained: its source is also run INSIDE the sandbox (the encoder side),
 where the project is not on the filesystem. The decoder is the trusted side's: it never evaluates anything
-(`json.loads` with numbers and NaN refused, then an explicit walk with depth and node caps). Never pickle.
+(the JSON values counted on the bytes before `json.loads` builds any; numbers and NaN refused; then an explicit
+walk with depth, node and size caps and a deadline). Never pickle.
 """
 
 import base64

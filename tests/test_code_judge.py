@@ -92,7 +92,7 @@ def test_unplain_arguments_and_load_failures_are_typed(sb):
 
 def test_a_program_that_exits_on_one_test_is_scored_on_the_others(sb):
     """Calls sent ahead die with the child: the restarted one is not matched against a call it never got
-    (f346383: [passed, crash, failed] and the whole budget spent)."""
+    (f346383: [passed, crash, timeout]: the third call went to a child that never got it, the budget spent)."""
     p = he("f", "assert candidate(1) == 1\nassert candidate(2) == 2\nassert candidate(3) == 3")
     src = p.text + "    import os\n    if args[0] == 2:\n        os._exit(0)\n    return args[0]\n"
     j = judge(sb, judge_spec(p), src)
