@@ -128,6 +128,10 @@ def _build():
         raise SeccompUnavailable(LIBSECCOMP_MISSING.format(why=e)) from None
     f = sc.SyscallFilter(sc.ERRNO(errno.ENOSYS))
     f.set_attr(sc.Attr.ACT_BADARCH, sc.KILL_PROCESS)  # i386 (int 0x80) and x32 numbers
+    try:  # a binary search over syscall numbers instead of a chain of ~200 comparisons (libseccomp >= 2.5)
+        f.set_attr(sc.Attr.CTL_OPTIMIZE, 2)
+    except OSError:
+        pass
 
     def rule(action: int, name: str, *args) -> None:
         try:
