@@ -78,8 +78,8 @@ DENY: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("add_key", "keyctl", "request_key")),
     ("io_uring", "a second syscall path a filter cannot see into, and a frequent source of kernel bugs",
      ("io_uring_setup", "io_uring_enter", "io_uring_register")),
-    ("kernel bug surface", "no Python program needs them; frequent homes of kernel bugs (Docker allows bpf, "
-     "perf_event_open, fanotify_init, lookup_dcookie only with a capability)",
+    ("kernel bug surface", ("no Python program needs them; frequent homes of kernel bugs (Docker allows bpf, "
+                            "perf_event_open, fanotify_init, lookup_dcookie only with a capability)"),
      ("userfaultfd", "bpf", "perf_event_open", "fanotify_init", "lookup_dcookie", "kcmp", "seccomp",
       "memfd_secret", "vm86", "vm86old", "modify_ldt", "uselib", "ustat", "sysfs", "_sysctl", "nfsservctl",
       "iopl", "ioperm", "vhangup", "quotactl", "quotactl_fd", "acct", "syslog")),
