@@ -444,8 +444,9 @@ TRUSTED_MEMORY_MB = 1024  # the trusted worker's own growth (decoded replies, te
 
 
 def _all_tests_judgement(spec: JudgeSpec, outcome: str, detail: str, duration: float) -> Judgement:
+    """Every test `outcome` (the program loaded; what ended it was the judge's own bound on its replies)."""
     tests = [UnitResult(i, src, outcome, detail) for i, src in enumerate(s for s, t in spec.units if t)]
-    return Judgement(tests=tests, load=outcome, load_detail=detail, duration_s=duration)
+    return Judgement(tests=tests, duration_s=duration)
 
 
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:

@@ -159,7 +159,7 @@ def test_the_trusted_workers_own_work_is_killed_at_the_budget():
     pool = JudgePool(lim, workers=1)
     try:
         j, ok = pool.judge_many([judge_spec(p), judge_spec(fine)], [slow, fine.text + "    return 4\n"])
-        assert j.tests[0].outcome == "timeout" and j.load == "timeout", j
+        assert j.tests[0].outcome == "timeout" and "trusted side" in j.tests[0].detail, j
         assert j.duration_s < lim.timeout_s + TRUSTED_SLACK_S + 1.0, j.duration_s
         assert ok.tests[0].outcome == "passed"
     finally:
