@@ -8,6 +8,7 @@
 2. Speed: candidates per second on the 164 canonical solutions: the verifier (trusted-side tests, proxies), the
    benchmark's own program in the same sandbox (run_many), and the reference harness (multiprocessing + exec,
    reliability_guard), at the same worker count and timeout, alternating in this run; and the ratios.
+0. The trusted side's own cost: parse + rebuild time and peak memory of the worst replies the wire's caps allow.
 3. The cost of each layer: milliseconds per trivial candidate in one warm sandbox with layers taken away
    (no bubblewrap = a plain fork server; no per-candidate namespaces; no cgroup), and a sandbox's cold start.
 
@@ -156,13 +157,67 @@ def layer_costs(n: int = 100) -> None:
         sbx.bwrap_path, sbx._cgroup_layout = real_bwrap, real_cgroup
 
 
+def _worst_frames() -> list[tuple[str, bytes]]:
+    """The most expensive replies the wire's caps let through (and two they refuse), as raw frame bodies."""
+    from domains import code_wire as wire
+
+    m = 2 ** 61 - 1
+    room = wire.MAX_FRAME - 64
+    n_collide = room // len('["i","%s"],' % hex(600_000 * m + 7))
+    frac = '["F","%s","%s"],' % (hex((1 << 99_999) + 1), hex((1 << 99_998) + 3))
+    return [
+        ("16 MiB of `{},` (refused while parsing)", b'{"ret":["l",[' + b"{}," * (room // 3 - 1) + b'{}]]}'),
+        ("1M tagged ints, the node cap", b'{"ret":["l",[' + b",".join([b'["i","0x1"]'] * (wire.MAX_NODES - 2))
+         + b"]]}"),
+        ("1M empty lists in one list (refused: JSON values)", b'{"ret":["l",[' + b",".join([b'["l",[]]'] *
+                                                                                          (wire.MAX_NODES * 2)) + b"]]}"),
+        (f"{n_collide:,} ints of one hash in a set (fills the frame)",
+         ('{"ret":["s",[%s]]}' % ",".join('["i","%s"]' % hex(k * m + 7) for k in range(n_collide))).encode()),
+        (f"{room // len(frac)} Fractions of 100,000 bits (the cap)",
+         ('{"ret":["l",[%s]]}' % ",".join([frac[:-1]] * (room // len(frac)))).encode()),
+        ("a 16 MiB string", ('{"ret":"%s"}' % ("x" * (room - 16))).encode()),
+    ]
+
+
+def judge_cost(deadline_s: float = 10.0) -> None:
+    """The trusted side's own work per reply: parse (wire.loads) + rebuild (wire.decode with a deadline), time and
+    peak traced memory, for the worst replies the caps allow."""
+    import tracemalloc
+
+    from domains import code_wire as wire
+
+    print(f"judge decode cost, worst inputs the caps allow (deadline {deadline_s:.0f} s):")
+    for label, data in _worst_frames():
+        outcome = "ok"
+        t = time.perf_counter()
+        try:
+            wire.decode(wire.loads(data)["ret"], deadline=time.monotonic() + deadline_s)  # deadline after the parse
+        except wire.DecodeTimeout:
+            outcome = "DecodeTimeout"
+        except wire.WireError as e:
+            outcome = f"refused ({str(e)[:60]})"
+        dt = time.perf_counter() - t
+        tracemalloc.start()
+        try:
+            wire.decode(wire.loads(data)["ret"], deadline=time.monotonic() + deadline_s)
+        except wire.WireError:
+            pass
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"  {label:<52} {len(data) / 2 ** 20:5.1f} MiB  {dt:6.2f} s  peak {peak / 2 ** 20:7.1f} MiB  {outcome}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--skip-correctness", action="store_true")
+    ap.add_argument("--only-judge-cost", action="store_true", help="only the trusted side's decode cost")
     a = ap.parse_args()
+    judge_cost()
+    if a.only_judge_cost:
+        return
     if not a.skip_correctness:
         correctness(a.data, a.workers)
     speed(a.data, a.workers, a.repeats)

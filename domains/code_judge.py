@@ -27,6 +27,8 @@ import json
 import os
 import pickle
 import re
+import resource
+import select
 import subprocess
 import sys
 import threading
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from domains import code_wire as wire
-from domains.code_sandbox import ChildGone, Limits, Sandbox, SandboxError
+from domains.code_sandbox import ChildGone, Limits, Sandbox, SandboxError, remove_cgroups_of
 
 MESSAGE_CHARS = 300
 # candidate exceptions re-raised here as the builtin type of that name (so a test's `except ValueError` works);
@@ -49,6 +51,7 @@ REBUILT = {n: getattr(builtins, n) for n in (
     "RecursionError", "RuntimeError", "TypeError", "UnboundLocalError", "UnicodeError", "ValueError",
     "ZeroDivisionError", "FileNotFoundError", "PermissionError", "ImportError", "ModuleNotFoundError",
     "StopIteration")}
+_ARG_INDEX = re.compile(r"(0|[1-9][0-9]{0,5})\Z", re.ASCII)  # "²".isdigit() is True and int("²") raises
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,79}\Z")
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -161,6 +164,7 @@ class _Run:
 
     def _ended(self, g: ChildGone) -> None:
         self.stragglers += int((g.exit or {}).get("stragglers", 0) or 0)
+        self.ahead.clear()  # the calls sent ahead died with the child: the next one starts without them
         if self.session is not None:
             self.session.end()
         self.session = None
@@ -195,6 +199,9 @@ class _Run:
                     reply = s.call(name, list(args), kwargs)
             else:
                 reply = s.call(name, list(args), kwargs)
+        except OSError as e:  # the child closed or shut down its end of the channel (BrokenPipeError...)
+            self._ended(ChildGone("crash", s.end()))
+            raise _Stop("crash", f"the program closed its call channel ({type(e).__name__})") from None
         except wire.Unserialisable as u:
             raise _Stop("error", f"the test passed an argument that is not plain data ({u}); "
                                  "it cannot cross into the sandbox") from None
@@ -206,14 +213,19 @@ class _Run:
             raise _Stop("crash", f"malformed reply from the program: {e}") from None
         try:
             if "ret" in reply:
-                value = wire.decode(reply["ret"])
+                value = wire.decode(reply["ret"], deadline=self.deadline)
                 after = reply.get("after") or {}
                 if not isinstance(after, dict):
                     raise wire.WireError("'after' is not an object")
                 for key, enc in after.items():
-                    if isinstance(key, str) and key.isdigit() and int(key) < len(args):
-                        _write_back(args[int(key)], wire.decode(enc))
+                    if type(key) is not str or not _ARG_INDEX.match(key) or int(key) >= len(args):
+                        raise wire.WireError(f"'after' names no argument: {key[:20]!r}")
+                    _write_back(args[int(key)], wire.decode(enc, deadline=self.deadline))
                 return value
+        except wire.DecodeTimeout:
+            self.end()
+            self.deadline = time.monotonic()  # the budget is spent: the rest is not run
+            raise _Stop("timeout", "Timed out (reading the program's reply took the rest of the budget).") from None
         except wire.WireError as e:
             self.end()  # a child that sends malformed data is not trusted with the next call either
             raise _Stop("unserialisable", f"the program's reply is not plain data: {e}") from None
@@ -408,6 +420,8 @@ def _unit(src: str, ns: dict) -> tuple[str, str]:
         return "passed", ""
     except _Stop as s:
         return s.outcome, s.detail
+    except MemoryError:  # the candidate's own MemoryError arrives as a _Stop: this one is the trusted side's
+        return "memory", "the test's own work on the program's values ran out of the judge's memory"
     except AssertionError as e:
         if hasattr(e, "formalpi_candidate"):
             return "raised", e.formalpi_candidate
@@ -423,6 +437,41 @@ def _unit(src: str, ns: dict) -> tuple[str, str]:
 # Our own processes (`python -m domains.code_judge FD_IN FD_OUT`), not multiprocessing: spawn/forkserver would
 # re-import the caller's __main__. Jobs and judgements travel pickled between trusted processes over dedicated
 # pipes (never stdout, which test code may print to); nothing from the sandbox is ever unpickled.
+
+
+TRUSTED_SLACK_S = 2.0  # past the candidate's budget, for the judge's own bookkeeping (children, sweeps)
+TRUSTED_MEMORY_MB = 1024  # the trusted worker's own growth (decoded replies, test evaluation) over its size at start
+
+
+def _all_tests_judgement(spec: JudgeSpec, outcome: str, detail: str, duration: float) -> Judgement:
+    """Every test `outcome` (the program loaded; what ended it was the judge's own bound on its replies)."""
+    tests = [UnitResult(i, src, outcome, detail) for i, src in enumerate(s for s, t in spec.units if t)]
+    return Judgement(tests=tests, duration_s=duration)
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+def _cap_own_memory(extra_mb: int) -> None:
+    """A soft address-space cap for this (trusted worker) process: its size now plus `extra_mb`. A MemoryError
+    here becomes a typed verdict; the sandbox's own processes lift the soft cap back to the hard one."""
+    with open("/proc/self/statm") as f:
+        size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    want = size + (extra_mb << 20)
+    if hard == resource.RLIM_INFINITY or want < hard:
+        resource.setrlimit(resource.RLIMIT_AS, (want, hard))
 
 
 class _Worker:
@@ -448,11 +497,40 @@ class _Worker:
         self.out.write(len(data).to_bytes(8, "big") + data)
         self.out.flush()
 
-    def _recv(self) -> tuple:
-        head = self.inp.read(8)
-        if len(head) < 8:
-            raise BrokenPipeError(f"a trusted judge worker died (exit {self.proc.poll()})")
-        return pickle.loads(self.inp.read(int.from_bytes(head, "big")))
+    def _recv(self, deadline: float | None = None) -> tuple:
+        try:
+            head = _read_exact(self.inp.fileno(), 8, deadline)
+            return pickle.loads(_read_exact(self.inp.fileno(), int.from_bytes(head, "big"), deadline))
+        except EOFError:
+            raise BrokenPipeError(f"a trusted judge worker died (exit {self.proc.poll()})") from None
+
+    def judge(self, spec: JudgeSpec, source: str, budget_s: float) -> Judgement:
+        """The worker's judgement, or a typed one where the worker ran past `budget_s` (killed: a signal cannot
+        interrupt a C loop like `set(items)`, a kill can) or past its memory cap (it exits; it is replaced)."""
+        t0 = time.monotonic()
+        self._send(("judge", spec, source))
+        try:
+            status, value = self._recv(t0 + budget_s)
+        except TimeoutError:
+            self.kill()
+            return _all_tests_judgement(spec, "timeout", "Timed out (the trusted side's work on this program's "
+                                        "replies ran past the budget).", time.monotonic() - t0)
+        if status == "memory":
+            self.close()
+            return _all_tests_judgement(spec, "memory", "the program's replies took more than the trusted side's "
+                                        f"{TRUSTED_MEMORY_MB} MiB to read and test", time.monotonic() - t0)
+        if status != "ok":
+            raise SandboxError(str(value))
+        return value
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()  # its sandbox (bwrap --die-with-parent) and everything in it die with it
+        except OSError:
+            pass
+        self.proc.wait()
+        remove_cgroups_of(self.proc.pid)
+        self.close()
 
     def ask(self, msg: tuple) -> object:
         self._send(msg)
@@ -490,9 +568,15 @@ def _worker_main(fd_in: int, fd_out: int) -> None:
             try:
                 if msg[0] == "init":
                     sandbox = Sandbox(msg[1], allow_weak=msg[2])
+                    _cap_own_memory(TRUSTED_MEMORY_MB)
                     reply("ok", dict(sandbox.layers))
                 elif msg[0] == "judge":
-                    reply("ok", judge(sandbox, msg[1], msg[2]))
+                    try:
+                        result = judge(sandbox, msg[1], msg[2])
+                    except MemoryError:
+                        reply("memory", "")
+                        break  # replaced: what the failed allocation left half-built is not reused
+                    reply("ok", result)
                 elif msg[0] == "layers":
                     reply("ok", dict(sandbox.layers))
             except SandboxError as e:
@@ -523,11 +607,12 @@ class JudgePool:
     def _one(self, job: tuple[JudgeSpec, str]) -> Judgement:
         w = self._take()
         try:
-            result = w.ask(("judge", job[0], job[1]))
+            result = w.judge(job[0], job[1], self.limits.timeout_s + TRUSTED_SLACK_S)
         except BaseException:
             w.close()
             raise
-        self._give(w)
+        if w.proc.poll() is None:
+            self._give(w)
         return result
 
     def judge_many(self, specs: Sequence[JudgeSpec], sources: Sequence[str]) -> list[Judgement]:

@@ -8,7 +8,8 @@ it) holding one warm fork server (domains/code_server.py, sent as source: nothin
 - per candidate, a child forked by the server that gets a FRESH mount and IPC namespace with empty,
   size-capped private tmpfs on /tmp and /dev/shm, its own session, rlimits (address space, CPU, processes,
   file size, open files, no core), OOM score 1000, (as root) a uid of its own with no capabilities, and a
-  seccomp filter that refuses new user namespaces (which would give it capabilities over namespaces of its own);
+  seccomp allowlist built with libseccomp (domains/code_seccomp.py): the x86_64 ABI only (an `int 0x80` or x32
+  syscall kills the process), no keyrings, namespaces, mounts, io_uring, bpf, ptrace...;
 - after each candidate the server kills every other process of the PID namespace (kill(-1), repeated until
   none is left); bwrap, PID 1, reaps them: no zombies, no stragglers; the fresh namespaces die with them;
 - the whole container sits in a cgroup (v2 where it is delegated, else v1 memory + pids controllers) with a
@@ -24,10 +25,12 @@ The candidate's stdout/stderr are never the protocol: calls and answers travel o
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import functools
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -44,6 +47,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from domains import code_seccomp
 from domains import code_wire as wire
 
 HERE = Path(__file__).resolve().parent
@@ -200,7 +204,7 @@ REQUIRED = {
     "ipc_ns": "an IPC namespace", "uts_ns": "a UTS namespace", "net_ns": "an empty network namespace",
     "fresh_tmpfs_ipc": "a fresh private tmpfs /tmp and /dev/shm and IPC namespace per candidate",
     "uid": "a uid of its own per sandbox, without capabilities (needs root)",
-    "seccomp_no_userns": "a seccomp filter against new user namespaces (x86_64)",
+    "seccomp_allowlist": "the seccomp syscall allowlist, x86_64 ABI only (libseccomp + pyseccomp)",
 }
 
 
@@ -339,6 +343,20 @@ class _Cgroup:
                     time.sleep(0.01)
 
 
+def remove_cgroups_of(pid: int) -> None:
+    """Remove the (empty) cgroups a killed process's sandboxes left (named sbx-<pid>-...)."""
+    for d in list(Path("/sys/fs/cgroup").glob(f"formalpi/sbx-{pid}-*")) + \
+            list(Path("/sys/fs/cgroup").glob(f"*/formalpi/sbx-{pid}-*")):
+        for _ in range(100):
+            try:
+                d.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.01)
+
+
 # ---- frames with deadlines -------------------------------------------------------------------------------------
 
 
@@ -381,6 +399,13 @@ class _Reader:
             raise wire.WireError(f"more than {self.cap} bytes pending")
 
 
+def _lift_soft_as_limit() -> None:
+    """In the sandbox's first process: the trusted worker's own soft memory cap is not the sandbox's (its children
+    set their own limits)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
 def _send(sock: socket.socket, obj: object, fds: Sequence[int] = ()) -> None:
     data = wire.frame(wire.dumps(obj))
     if fds:
@@ -391,7 +416,15 @@ def _send(sock: socket.socket, obj: object, fds: Sequence[int] = ()) -> None:
 
 def _server_source() -> str:
     return (HERE / "code_wire.py").read_text() + "\n" + (HERE / "code_server.py").read_text() + \
-        "\nserve(int(sys.argv[1]), sys.argv[2] == '1')\n"
+        "\nserve(int(sys.argv[1]), sys.argv[2] == '1', base64.b64decode(sys.argv[3]))\n"
+
+
+def _seccomp_bpf() -> tuple[str, str | None]:
+    """(the allowlist as base64 for the server's argv, or "" with the reason it is missing)."""
+    try:
+        return base64.b64encode(code_seccomp.candidate_filter_bpf()).decode("ascii"), None
+    except code_seccomp.SeccompUnavailable as e:
+        return "", str(e)
 
 
 # ---- one candidate child ----------------------------------------------------------------------------------------
@@ -551,7 +584,10 @@ class Sandbox:
             if root:
                 cmd += ["--cap-drop", "ALL"] + [a for c in CAPS for a in ("--cap-add", c)]
             layers.update(mount_ns=True, pid_ns=True, ipc_ns=True, uts_ns=True, net_ns=True)
-        cmd += [python, "-I", "-S", "-B", "-c", _server_source(), str(theirs.fileno()), "1" if bwrap else "0"]
+        bpf, no_seccomp = _seccomp_bpf()
+        if no_seccomp:
+            layers["seccomp_error"] = no_seccomp
+        cmd += [python, "-I", "-S", "-B", "-c", _server_source(), str(theirs.fileno()), "1" if bwrap else "0", bpf]
         if not bwrap and not self.allow_weak:
             theirs.close()
             ctl.close()
@@ -573,7 +609,7 @@ class Sandbox:
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=self._stderr, env={}, pass_fds=(theirs.fileno(),),
-                                      start_new_session=True, close_fds=True)
+                                      start_new_session=True, close_fds=True, preexec_fn=_lift_soft_as_limit)
         theirs.close()
         self._ctl = ctl
         self._ctl_reader = _Reader(ctl, cap=1 << 20, strict=False)
@@ -605,6 +641,7 @@ class Sandbox:
             self._stop()
             raise SandboxError("the sandbox lacks " + "; ".join(weak_reasons(layers)) + ". "
                                + ("" if bwrap else BWRAP_MISSING + ". ")
+                               + (no_seccomp + ". " if no_seccomp else "")
                                + "Pass --allow-weak-sandbox (verify.allow_weak_sandbox = true) to run candidate code "
                                "anyway; every table then says the sandbox was weak.")
 

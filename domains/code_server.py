@@ -11,7 +11,8 @@ and reports {"exited": {...}} once per child, after sweeping every other process
 
 A child, before any candidate code runs: own session; a fresh mount namespace with empty private tmpfs on /tmp
 and /dev/shm (size-capped) and a fresh IPC namespace (so files, SysV/POSIX IPC die with it); OOM score 1000;
-rlimits; a uid of its own with no capabilities (where the server runs as root); stdin/stdout/stderr to
+rlimits; a uid of its own with no capabilities (where the server runs as root); the seccomp allowlist
+(x86_64 only, compiled by libseccomp on the trusted side and passed to the server in its argv); stdin/stdout/stderr to
 /dev/null or the given pipes; every other fd closed. It then execs the candidate in a fresh `__main__` and,
 in "call" mode, answers {"call": name, "args": [...]} frames on its channel with {"ret": value} /
 {"raised": [type, message]} / {"unserialisable": type}. Everything the child sends is untrusted: the trusted
@@ -89,32 +90,23 @@ def recv(sock, with_fds=False):
 # ---- the child: one candidate ------------------------------------------------------------------------------
 
 
-def _no_new_namespaces():
-    """A seccomp filter: no user namespaces (unshare/clone with CLONE_NEWUSER), no setns, no clone3 (glibc falls
-    back to clone, whose flags a filter can read), no x32 syscalls. A user namespace would hand the candidate
-    capabilities over its own namespaces: kernel attack surface, nothing it needs. x86_64 only."""
-    if os.uname().machine != "x86_64":
+def _install_filter(bpf):
+    """Load the seccomp allowlist (a BPF program compiled by libseccomp on the trusted side: domains/code_seccomp.py)
+    for this process and all it starts; irrevocable. Nothing is loaded where the trusted side sent none."""
+    if not bpf:
         return False
-    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
-    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
-    prog = [(ld, 0, 0, 4), (jeq, 0, 10, 0xC000003E), (ld, 0, 0, 0), (jge, 6, 0, 0x40000000),
-            (jeq, 3, 0, 272), (jeq, 2, 0, 56), (jeq, 4, 0, 435), (jeq, 2, 4, 308),
-            (ld, 0, 0, 16), (jset, 0, 2, 0x10000000), (ret, 0, 0, eperm), (ret, 0, 0, enosys), (ret, 0, 0, allow)]
-
-    class Filter(ctypes.Structure):
-        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
 
     class Prog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
-    arr = (Filter * len(prog))(*[Filter(*i) for i in prog])
-    fprog = Prog(len(prog), arr)
+    buf = ctypes.create_string_buffer(bpf, len(bpf))
+    fprog = Prog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
     _check(_libc.prctl(38, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
     _check(_libc.prctl(22, 2, ctypes.byref(fprog), 0, 0), "prctl(SECCOMP)")
     return True
 
 
-def _isolate(req):
+def _isolate(req, bpf):
     """Everything before candidate code; returns the layers achieved (reported to the trusted side)."""
     got = {}
     os.setsid()
@@ -144,7 +136,7 @@ def _isolate(req):
         os.setgid(req["uid"])
         os.setuid(req["uid"])
         got["uid"] = str(os.getuid())
-    got["seccomp_no_userns"] = _no_new_namespaces()
+    got["seccomp_allowlist"] = _install_filter(bpf)
     os.chdir("/tmp")
     os.umask(0o022)
     return got
@@ -206,10 +198,10 @@ def _answer(chan, namespace, name, args, kwargs):
     send(chan, {"ret": ret, "after": after})
 
     
-def child(req, fds):
+def child(req, fds, bpf):
     chan = socket.socket(fileno=fds[0])
     try:
-        layers = _isolate(req)
+        layers = _isolate(req, bpf)
         null = os.open("/dev/null", os.O_RDWR)
         os.dup2(null, 0)
         os.dup2(fds[1] if len(fds) > 1 else null, 1)
@@ -326,7 +318,7 @@ def _describe(status):
     return {"code": os.WEXITSTATUS(status)}
 
 
-def serve(control_fd, pid_namespace):
+def serve(control_fd, pid_namespace, bpf=b""):
     try:
         _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no ptrace, no /proc/<server>/mem for a same-uid child
     except Exception:  # noqa: BLE001
@@ -350,7 +342,7 @@ def serve(control_fd, pid_namespace):
         if pid == 0:
             try:
                 ctl.close()
-                child(req, fds)
+                child(req, fds, bpf)
             finally:
                 os._exit(EXIT_SETUP)
         for fd in fds:

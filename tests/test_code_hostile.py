@@ -53,6 +53,9 @@ def _leftovers():
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.mq_open(b"/formalpi-hostile-mq", os.O_RDONLY, 0, None) != -1:
         bad.append("POSIX mqueue")
+    keys = [ln for ln in open("/proc/keys") if " user " in ln or " logon " in ln]
+    if keys:
+        bad.append("keys %s" % keys[:2])
     procs = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid(), os.getppid())]
     if procs:
         bad.append("processes %s" % procs)
@@ -164,7 +167,33 @@ def host_leftovers() -> list[str]:
         head = lines[0].split()
         col = head.index("uid")
         out += [f"SysV {f}: {ln.split()[1]}" for ln in lines[1:] if _sandbox_uid(int(ln.split()[col]))]
+    for ln in Path("/proc/key-users").read_text().splitlines():  # keys are per host uid: they outlive a sandbox
+        uid = int(ln.split(":")[0])
+        if _sandbox_uid(uid):
+            out += [f"key of uid {uid}: {k}" for k in _keys_of(uid)]
     return out
+
+
+def _keys_of(uid: int) -> list[str]:
+    """The keys `uid` can see (/proc/keys read as that uid), less its empty per-user keyrings (the kernel keeps
+    those for the machine's lifetime once looked up; empty, they carry nothing)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.write(w, Path("/proc/keys").read_bytes())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        text = f.read().decode()
+    os.waitpid(pid, 0)
+    return [ln for ln in text.splitlines()
+            if not re.search(rf"keyring\s+_uid(_ses)?\.{uid}: empty$", ln)]
 
 
 def fill(code: str, secrets: Path, listener: _Listener) -> str:

@@ -62,9 +62,12 @@ def test_wire_refuses_subclasses_and_other_types():
         def __eq__(self, other):
             return True
 
-    for v in (AlwaysEqual(1), object(), iter([]), map(str, []), print, [1, [object()]], type("L", (list,), {})()):
+    for v in (AlwaysEqual(1), object(), print, [1, [object()]], iter([object()]), type("S", (str,), {})("x")):
         with pytest.raises(wire.Unserialisable):
             wire.encode(v)
+    # a list subclass and an iterator cross as their data only: the subclass's methods stay in the sandbox
+    assert wire.encode(type("L", (list,), {"__eq__": lambda s, o: True})([1])) == ["l", [["i", "0x1"]]]
+    assert wire.encode(map(str, [1])) == ["I", ["1"]]
     deep: list = []
     for _ in range(200):
         deep = [deep]
@@ -102,9 +105,28 @@ def test_passing_failing_and_typed_endings(sb):
 
 def test_layers_recorded_on_every_result(sb):
     r = probe(sb, "pass")
-    for key in ("mount_ns", "pid_ns", "ipc_ns", "uts_ns", "net_ns", "fresh_tmpfs_ipc", "uid", "seccomp_no_userns"):
+    for key in ("mount_ns", "pid_ns", "ipc_ns", "uts_ns", "net_ns", "fresh_tmpfs_ipc", "uid", "seccomp_allowlist"):
         assert r.flags[key], key
     assert r.flags["weak"] is False and r.network_isolated
+
+
+def test_the_seccomp_record_tells_the_truth(sb):
+    """`seccomp_allowlist` is the child's own report of a loaded filter: the kernel's view agrees, and the filter
+    is the allowlist (a denied syscall gets EPERM, an unknown one ENOSYS, another ABI is killed)."""
+    r = probe(sb, """
+        import ctypes, errno
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        print([ln for ln in open('/proc/self/status').read().splitlines() if ln.startswith('Seccomp')], flush=True)
+        print(libc.syscall(250, 0, -4, 0), errno.errorcode[ctypes.get_errno()], flush=True)  # keyctl
+        print(libc.syscall(253), errno.errorcode[ctypes.get_errno()], flush=True)  # inotify_init: not listed
+        print(libc.syscall(0x40000000 | 39), flush=True)  # x32 getpid: killed
+    """)
+    lines = r.stdout.splitlines()
+    assert r.flags["seccomp_allowlist"] is True
+    assert eval(lines[0]) == ["Seccomp:\t2", "Seccomp_filters:\t1"], lines[0]  # mode 2 = filter
+    assert lines[1:3] == ["-1 EPERM", "-1 ENOSYS"] and len(lines) == 3
+    assert r.returncode == -31  # SIGSYS
 
 
 def test_filesystem_holds_only_the_interpreter(sb, tmp_path):
