@@ -19,6 +19,7 @@ from formalpi.lean.double import split_checks
 from formalpi.lean.canary import (CanaryGuard, DecidedBy, batch_canaries, choose_canaries, load_suite,
                                   verify_with_canaries)
 from formalpi.lean.pool import LeanConfig, LeanPool
+from formalpi.lean.replay import standin_commands
 from formalpi.lean.selftest import mismatches, run_selftest, run_selftest_with_pool, selftest_table
 from formalpi.records import Status, Verdict
 
@@ -39,7 +40,7 @@ def no_whitelist(proof, trusted_name, header=""):
 
 def double_config(**kw) -> LeanConfig:
     return LeanConfig(project_dir=ROOT, repl_command=DOUBLE, workers=kw.pop("workers", 2),
-                      timeout_s=kw.pop("timeout_s", 1.5), **kw)
+                      timeout_s=kw.pop("timeout_s", 1.5), **{**standin_commands(), **kw})
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 
 from formalpi.errors import ConfigError, LeanUnavailable
 from formalpi.lean.pool import LeanConfig, LeanPool
+from formalpi.lean.replay import standin_commands
 from formalpi.records import Status
 from tests.conftest import ROOT, shared_path
 
@@ -25,6 +26,8 @@ HEADER = "import Mathlib\nopen Real"
 def _config(*flags: str, **kw) -> LeanConfig:
     kw.setdefault("workers", 2)
     kw.setdefault("timeout_s", 5.0)
+    for k, v in standin_commands().items():  # the replay of VALID verdicts through its scripted stand-in
+        kw.setdefault(k, v)
     return LeanConfig(project_dir=ROOT, repl_command=[sys.executable, "-m", "formalpi.lean.double", *flags], **kw)
 
 
