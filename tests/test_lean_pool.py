@@ -415,7 +415,7 @@ def test_cli_check_a_lean_file_and_stdin(tmp_path) -> None:
     path = tmp_path / "proof.lean"
     path.write_text(FILE)
     repl = f"{sys.executable} -m formalpi.lean.double"
-    args = ["--repl-command", repl, "--project-dir", str(ROOT), "--workers", "1"]
+    args = ["--repl-command", repl, "--project-dir", str(ROOT), "--workers", "1", "--replay", "standin"]
     ok = CliRunner().invoke(app, ["lean", "check", str(path), *args, "--out", str(tmp_path / "v.jsonl")])
     assert ok.exit_code == 0 and "valid" in ok.output, ok.output
     assert json.loads((tmp_path / "v.jsonl").read_text())["verdict"]["status"] == "valid"
