@@ -176,7 +176,8 @@ def run_bounded(argv: Sequence[str], cwd: Path, workdir: Path, timeout_s: float,
             proc = subprocess.Popen(list(argv), cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
         except OSError as e:
-            return _Ran(None, "", "", f"cannot start `{argv[0]}`: {e.strerror or e}")
+            return _Ran(None, "", "", f"cannot start `{argv[0]}`: {e.strerror or e} (`formalpi lean setup` builds "
+                                      "SafeVerify; `formalpi lean doctor` checks it)")
         why = ""
         deadline = time.monotonic() + timeout_s
         ps = psutil.Process(proc.pid)
@@ -226,7 +227,7 @@ def _first_line(text: str, limit: int = 300) -> str:
 def read_safe_verify(ran: _Ran, target: Path, submission: Path) -> tuple[ReplayOutcome, str]:
     """Classify one SafeVerify run (format of its Main.lean at the pinned commit, see the module docstring)."""
     if ran.code is None:
-        return ReplayOutcome.TOOL_FAILURE, f"safe_verify: {ran.why}"
+        return ReplayOutcome.TOOL_FAILURE, ran.why
     lines = [ln.strip() for ln in ran.out.splitlines()]
     if ran.code == 0:
         if lines and lines[-1] == "Finished.":
