@@ -152,7 +152,7 @@ def doctor_checks(project: Path | None = None) -> list[Check]:
                         str(repl) if repl.is_file() else f"{repl} missing", cd + "lake build REPL/repl"))
     sv = project / SAFE_VERIFY_BINARY  # without it every VALID verdict would be a CRASH (LeanConfig.replay)
     checks.append(Check("SafeVerify binary (replay)", sv.is_file() and os.access(sv, os.X_OK),
-                        str(sv) if sv.is_file() else f"{sv} missing: accepted proofs cannot be replayed",
+                        str(sv) if sv.is_file() else f"{sv} missing",
                         cd + SAFE_VERIFY_BUILD))
     return checks
 
