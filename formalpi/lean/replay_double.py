@@ -109,19 +109,20 @@ def verify_main(args: list[str]) -> int:
         ballast = b"x" * int(float(marks["grow"]) * 2**20)  # touched bytes count in RSS
         time.sleep(10)
         del ballast
-    code = re.sub(r"--[^\n]*", "", re.sub(r"/-.*?-/", " ", sub, flags=re.S))
+    # comments and strings left to right, as Lean reads them (a block comment ends at its first `-/`, as in F1)
+    code = re.sub(r'/-.*?-/|--[^\n]*|"(?:\\.|[^"\\])*"', " ", sub, flags=re.S)
     sigs = _signatures(sub)
-    if re.search(r"debug\.skipKernelTC|addDeclCore", sub) or "kernel" in marks:
+    unsafe = re.search(r"\bunsafe\s+(?:def|theorem|opaque)\s+(\S+)", code)
+    if unsafe:  # replayFile checks each constant's safety before `env.replay`
+        return _fail(f"unsafe constant {unsafe.group(1)} detected")
+    if re.search(r"debug\.skipKernelTC|addDeclCore", code) or "kernel" in marks:
         name = next(iter(sigs), "_unknown")
         return _fail(f"(kernel) declaration type mismatch, '{name}' has type\n  <scripted by replay_double>")
-    unsafe = re.search(r"\bunsafe\s+(?:def|theorem|opaque)\s+(\S+)", code)
-    if unsafe:
-        return _fail(f"unsafe constant {unsafe.group(1)} detected")
     print(f"Finished replay. Found {len(sigs)} declarations.")
     bad = re.findall(r"(?m)^\s*axiom\s+(\S+)", code)
     if re.search(r"\bsorry\b", code):
         bad.append("sorryAx")
-    m = re.search(r"double:axioms=([\w.,]+)", sub)
+    m = re.search(r"double:axioms=([\w.,]+)", sub)  # the REPL double's marker, in a comment
     if m:
         bad += [a for a in m.group(1).split(",") if a and a not in STANDARD_AXIOMS]
     if bad and sigs:
