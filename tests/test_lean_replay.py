@@ -108,11 +108,13 @@ def test_findings_are_rejections_with_the_tools_reason(tmp_path):
             _req("set_option debug.skipKernelTC true in\n" + GOOD),
             _req(GOOD + "-- standin:compile-error\n"),
             _req(GOOD + "-- standin:tamper\n"),  # rewrites the trusted target while it compiles
+            _req("theorem t {y : ℕ} (h0 : y = 2) : y + 1 = 3 := by\n  omega\n"),  # alpha-renamed: same type
         ])
     finally:
         r.close()
     assert got[0].outcome is ReplayOutcome.PASSED and got[0].reason == ""
-    assert all(g.outcome is ReplayOutcome.FINDING for g in got[1:]), got
+    assert all(g.outcome is ReplayOutcome.FINDING for g in got[1:-1]), got
+    assert got[-1].outcome is ReplayOutcome.PASSED, got[-1]
     assert got[1].reason == "t: theorem type mismatch"
     assert got[2].reason == "t: declaration not found in submission"
     assert got[3].reason.startswith("t uses disallowed axioms #[cheat]")

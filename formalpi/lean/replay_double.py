@@ -19,8 +19,10 @@ for a thrown `IO.userError`). It never says anything about whether a real proof 
   - the axiom check over every submission theorem: an `axiom` the text declares, `sorry`, or the REPL double's
     `double:axioms=A,B` marker (other than the three standard ones) -> "NAME used disallowed axioms. #[…]";
   - `checkTargets`: each target theorem must be declared in the submission ("declaration not found in
-    submission") with the same type. The stand-in compares `∀ binders, type` as text with whitespace
-    normalised: STRICTER than SafeVerify's `Expr` equality, which ignores binder names;
+    submission") with the same type. The stand-in compares `∀ binders, type` as text, whitespace normalised,
+    binder names replaced by position and binder brackets unified (`alpha_type`): SafeVerify's `Expr` equality
+    ignores binder names and annotations; the stand-in does not know notation or elaboration, so two texts that
+    elaborate to the same term but are written differently count as different (stricter than SafeVerify);
   - then "Finished." and exit 0.
 * markers for the runner's own tests: `standin:crash` (a runtime panic, exit 134, no finding),
   `standin:hang`, `standin:grow=MB` (keeps MB of memory), `standin:silent` (exit 0 without
@@ -47,6 +49,59 @@ def _marks(text: str) -> dict[str, str]:
 
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
+
+
+_OPEN, _CLOSE = "([{⦃", ")]}⦄"
+
+
+def _split_top(text: str, sep: str) -> int:
+    """Index of the first `sep` at bracket depth 0 in text, or -1."""
+    depth = 0
+    for i, c in enumerate(text):
+        if c in _OPEN or c == "⟨":
+            depth += 1
+        elif c in _CLOSE or c == "⟩":
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, i) and not text.startswith(":=", i):
+            return i
+    return -1
+
+
+def alpha_type(sig: str) -> str:
+    """`∀ binders, type` with binder names replaced by position and every binder bracket made `(`: SafeVerify
+    compares types with `Expr` equality (`Expr.eqv` ignores binder names and binder annotations), and
+    `(a b : T)` is the same term as `(a : T) (b : T)`. Text-level and approximate, as the whole stand-in is."""
+    m = re.match(r"∀ (.*), (.*)\Z", sig, re.S)
+    if not m or not m.group(1).lstrip().startswith(tuple(_OPEN)):
+        return _norm(sig)
+    rest, groups = sig[2:], []
+    while rest and rest[0] in _OPEN:  # one bracket group at a time
+        depth, end = 0, None
+        for i, c in enumerate(rest):
+            depth += c in _OPEN
+            depth -= c in _CLOSE
+            if depth == 0:
+                end = i
+                break
+        if end is None:
+            return _norm(sig)
+        inner, rest = rest[1:end], rest[end + 1:].lstrip()
+        colon = _split_top(inner, ":")
+        names, typ = (inner[:colon].split(), inner[colon + 1:]) if colon >= 0 else (["_"], inner)
+        groups += [(n, typ) for n in names]
+    body = rest.removeprefix(",").strip()
+    out, renames = [], {}
+
+    def rename(text: str) -> str:
+        for old, new in renames.items():
+            text = re.sub(rf"(?<![\w'.]){re.escape(old)}(?![\w'])", new, text)
+        return _norm(text)
+
+    for k, (name, typ) in enumerate(groups):
+        out.append(f"(_b{k} : {rename(typ)})")
+        if name != "_":
+            renames[name] = f"_b{k}"
+    return " ".join(out) + " , " + rename(body)
 
 
 def compile_main(args: list[str]) -> int:
@@ -133,7 +188,7 @@ def verify_main(args: list[str]) -> int:
     for name, typ in _signatures(target).items():
         if name not in sigs:
             problems.append(f"{name}: declaration not found in submission")
-        elif _norm(sigs[name]) != _norm(typ):
+        elif alpha_type(sigs[name]) != alpha_type(typ):
             problems.append(f"{name}: theorem type mismatch")
     for p in problems:
         name, what = p.split(": ", 1)
