@@ -107,11 +107,14 @@ def test_findings_are_rejections_with_the_tools_reason(tmp_path):
             _req("axiom cheat : False\n\n" + GOOD.replace("omega", "exact cheat.elim")),
             _req("set_option debug.skipKernelTC true in\n" + GOOD),
             _req(GOOD + "-- standin:compile-error\n"),
-            _req(GOOD + "-- standin:tamper\n"),  # rewrites the trusted target while it compiles
             _req("theorem t {y : ℕ} (h0 : y = 2) : y + 1 = 3 := by\n  omega\n"),  # alpha-renamed: same type
         ])
+        # compile-time code that rewrites every .olean it finds: the trusted target is not on disk until the
+        # submission's compile has ended, so a wrong proof after it is still judged against the trusted type
+        tamper = r.replay(_req(GOOD.replace("3 := by", "4 := by") + "-- standin:tamper\n"))
     finally:
         r.close()
+    assert tamper.outcome is ReplayOutcome.FINDING and tamper.reason == "t: theorem type mismatch", tamper
     assert got[0].outcome is ReplayOutcome.PASSED and got[0].reason == ""
     assert all(g.outcome is ReplayOutcome.FINDING for g in got[1:-1]), got
     assert got[-1].outcome is ReplayOutcome.PASSED, got[-1]
@@ -120,7 +123,6 @@ def test_findings_are_rejections_with_the_tools_reason(tmp_path):
     assert got[3].reason.startswith("t uses disallowed axioms #[cheat]")
     assert "(kernel)" in got[4].reason
     assert "does not compile in a fresh `lean` process" in got[5].reason
-    assert "trusted target .olean changed" in got[6].reason
 
 
 def test_tool_failures_are_crashes(tmp_path):

@@ -4,10 +4,12 @@ Why: the REPL check runs our `example` and `#print axioms` in the environment th
 slips one command past the pre-check can redefine the commands that judge it. Here, per proof:
 
 1. the TARGET file (the trusted header + the trusted statement `:= sorry`, text we write) is compiled to .olean
-   by `lean -o` (once per (header, statement) and batch; its sha256 is kept);
+   by `lean -o` (once per (header, statement) and runner; its bytes are kept in memory);
 2. the SUBMISSION file (the trusted header + exactly the text the REPL accepted, without our checks) is compiled
    the same way, in its own process and directory;
-3. `safe_verify TARGET.olean SUBMISSION.olean` reads both files as data (`readModuleData`: nothing of the
+3. the target's bytes are written beside the submission's .olean (after that compile ended and its process
+   group was killed, so code the proof ran at compile time cannot swap the trusted file), and
+   `safe_verify TARGET.olean SUBMISSION.olean` reads both files as data (`readModuleData`: nothing of the
    submission is elaborated or run), replays every submission declaration through the kernel
    (`Environment.replay`), checks that each target theorem exists in the submission with the same name, kind and
    type (`Expr` equality), and that every submission theorem/def uses only propext, Quot.sound and
@@ -15,7 +17,7 @@ slips one command past the pre-check can redefine the commands that judge it. He
 
 Outcomes: PASSED (exit 0 and "Finished."); FINDING (the submission does not compile in a fresh process, the
 kernel rejects one of its declarations, a type differs from the trusted statement's, a non-standard axiom, an
-unsafe constant, the trusted .olean changed while the submission compiled) -> REJECTED upstream; TOOL_FAILURE
+unsafe constant) -> REJECTED upstream; TOOL_FAILURE
 (missing binary, timeout, memory bound, nonzero exit with no finding, our target not compiling) -> CRASH.
 Each process gets a wall-clock and a process-tree RSS bound, and at most `max_output_bytes` of its output is
 read. The output format parsed here is SafeVerify's Main.lean at the pinned commit (a271595): stdout "Replaying
@@ -196,19 +198,15 @@ def run_bounded(argv: Sequence[str], cwd: Path, workdir: Path, timeout_s: float,
                 break
             time.sleep(step)
             step = min(step * 2, 0.2)
+        try:  # whatever it left running in its group (a compile-time daemon) goes with it
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     ran = _Ran(None if why else proc.returncode, _tail(out_path, max_output_bytes),
                _tail(err_path, max_output_bytes), why)
     out_path.unlink(missing_ok=True)
     err_path.unlink(missing_ok=True)
     return ran
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---- reading SafeVerify's output ----------------------------------------------------------------------------
@@ -261,7 +259,7 @@ class Replayer:
         self.settings = settings
         self._dir = Path(tempfile.mkdtemp(prefix="formalpi-replay-"))
         self._lock = threading.Lock()
-        self._targets: dict[str, tuple[threading.Event, Path | None, str, str]] = {}
+        self._targets: dict[str, tuple[threading.Event, bytes | None, str]] = {}
         self._ids = iter(range(10**12))
 
     def close(self) -> None:
@@ -278,27 +276,31 @@ class Replayer:
         ran = self._run([*self.settings.compile_command, "-o", str(olean), str(src)], where)
         return (olean if ran.code == 0 and olean.is_file() else None), ran
 
-    def _target(self, source: str) -> tuple[Path | None, str, str]:
-        """(olean, its sha256, why not) for a target source, compiled once per runner."""
+    def _target(self, source: str) -> tuple[bytes | None, str]:
+        """(the compiled target's bytes, why not) for a target source, compiled once per runner. The bytes are
+        kept in memory and written next to each submission only after it compiled, so code a submission runs at
+        compile time cannot swap the trusted target."""
         key = hashlib.sha256(source.encode("utf-8")).hexdigest()
         with self._lock:
             entry = self._targets.get(key)
             mine = entry is None
             if mine:
-                entry = (threading.Event(), None, "", "")
+                entry = (threading.Event(), None, "")
                 self._targets[key] = entry
         if not mine:
             entry[0].wait()
-            _, olean, digest, why = self._targets[key]
-            return olean, digest, why
-        olean, ran = self._compile(source, self._dir / f"target-{key[:16]}")
+            return self._targets[key][1:]
+        where = self._dir / f"target-{key[:16]}"
+        olean, ran = self._compile(source, where)
         why = "" if olean else ("the trusted target did not compile (" + (
             ran.why or _first_line("\n".join(_LEAN_ERROR.findall(ran.out)) or ran.err or ran.out)
             or f"exit {ran.code}") + ")")
-        digest = _sha256(olean) if olean else ""
-        self._targets[key] = (entry[0], olean, digest, why)
+        data = olean.read_bytes() if olean else None
+        shutil.rmtree(where, ignore_errors=True)
+        with self._lock:
+            self._targets[key] = (entry[0], data, why)
         entry[0].set()
-        return olean, digest, why
+        return data, why
 
     def replay(self, req: ReplayRequest) -> ReplayResult:
         t0 = time.monotonic()
@@ -310,8 +312,8 @@ class Replayer:
             target_text = target_source(req)
         except StatementError as e:
             return done(ReplayOutcome.TOOL_FAILURE, f"trusted statement: {e}", "target")
-        target, digest, why = self._target(target_text)
-        if target is None:
+        target_bytes, why = self._target(target_text)
+        if target_bytes is None:
             return done(ReplayOutcome.TOOL_FAILURE, why, "target")
         with self._lock:
             n = next(self._ids)
@@ -324,9 +326,8 @@ class Replayer:
                                 f"process: {_first_line(_LEAN_ERROR.search(ran.out).group('msg'))}", "submission")
                 return done(ReplayOutcome.TOOL_FAILURE, "compiling the submission failed without a Lean error ("
                             f"{ran.why or _first_line(ran.err) or f'exit {ran.code}'})", "submission")
-            if _sha256(target) != digest:  # the submission's compile ran the model's code with our permissions
-                return done(ReplayOutcome.FINDING, "the trusted target .olean changed while the submission "
-                                                   "compiled", "submission")
+            target = where / "Target.olean"
+            target.write_bytes(target_bytes)  # after the submission's compile ended (its process group killed)
             ran = self._run([*self.settings.replay_command, str(target), str(sub)], where)
             outcome, reason = read_safe_verify(ran, target, sub)
             return done(outcome, reason, "safe_verify")

@@ -10,7 +10,7 @@ for a thrown `IO.userError`). It never says anything about whether a real proof 
 
 * `lean`: writes OUT as JSON ({"source": text}) and exits 0. `standin:compile-error` in the source prints
   a Lean-style `FILE:1:0: error: …` and exits 1; `standin:compile-hang` sleeps; `standin:tamper` rewrites
-  the compiled targets beside it (code a proof runs at compile time, with the user's permissions).
+  every .olean under the replay's directory (code a proof runs at compile time, with the user's permissions).
 * `safe_verify`, in Main.lean's order:
   - `replayFile` on each file: a missing file -> "object file 'F' does not exist"; in the submission, text that
     adds a declaration the kernel never checked (`debug.skipKernelTC`, `addDeclCore`, marker
@@ -116,8 +116,8 @@ def compile_main(args: list[str]) -> int:
     if "compile-error" in marks:
         print(f"{src}:1:0: error: scripted compile error (standin:compile-error marker)")
         return 1
-    if "tamper" in marks:  # code run at compile time rewriting the trusted target next door (Replayer's layout)
-        for other in out.parent.parent.glob("target-*/*.olean"):
+    if "tamper" in marks:  # code run at compile time rewriting every .olean it can find under the runner's dir
+        for other in out.parent.parent.rglob("*.olean"):
             other.write_text(json.dumps({"source": "-- tampered\n"}), encoding="utf-8")
     out.write_text(json.dumps({"source": text}), encoding="utf-8")
     return 0
