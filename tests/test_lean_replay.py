@@ -217,6 +217,11 @@ def test_lean_domain_records_the_replay_setting():
     assert LeanDomain().verifier_settings() == {"replay": True}
     assert LeanDomain(LeanConfig(project_dir=ROOT, replay=False)).verifier_settings() == {"replay": False}
 
+    class RemotePool:  # a pool given to the domain (RayLeanPool keeps its config the same way)
+        config = LeanConfig(project_dir=ROOT, replay=False)
+
+    assert LeanDomain(pool=RemotePool()).verifier_settings() == {"replay": False}
+
 
 def _workspace(tmp_path: Path) -> Path:
     project = tmp_path / "lean_project"
