@@ -158,7 +158,8 @@ def test_broken_precheck_stops_at_the_first_batch(suite, monkeypatch):
     """The textual pre-check switched off: the local-instance forgery reaches Lean, which accepts it."""
     monkeypatch.setattr(strict, "plan_proof", no_whitelist)
     items = [{"statement": c.statement, "proof": c.proof, "header": c.header} for c in suite[:2]]
-    with LeanPool(double_config(workers=2)) as pool:
+    with LeanPool(double_config(workers=2, replay=False)) as pool:  # the broken layer alone (the replay would
+        # catch some of these forgeries itself; test_lean_replay.py covers it)
         guard = CanaryGuard(pool.verify_many, _all_forged_per_batch(suite), seed=0, suite=suite)
         with pytest.raises(CanaryError, match="canary_instance"):
             guard(items)
@@ -169,17 +170,19 @@ def test_broken_sorry_warning_check_is_still_caught_by_the_axiom_check(suite, mo
     """Defence in depth: without the sorry-warning check, `stop` is refused by `#print axioms` (sorryAx)."""
     monkeypatch.setattr(strict, "has_sorry_warning", lambda messages: False)
     stop = next(c for c in suite if c.name == "canary_stop")
-    with LeanPool(double_config()) as pool:
+    with LeanPool(double_config(replay=False)) as pool:  # the REPL-layer checks alone
         v = pool.verify(stop.statement, stop.proof, header=stop.header)
         assert v.status is Status.REJECTED and "sorryAx" in v.axioms
-        guard = CanaryGuard(pool.verify_many, _all_forged_per_batch(suite), seed=0, suite=suite)
+        repl_layer = [c for c in suite if c.decided_by is not DecidedBy.REPLAY]  # the replay's need the replay
+        guard = CanaryGuard(pool.verify_many, _all_forged_per_batch(repl_layer), seed=0, suite=repl_layer)
         assert guard([]) == []
 
 
 def test_broken_sorry_and_axiom_checks_stop_at_the_first_batch(suite, monkeypatch):
     monkeypatch.setattr(strict, "has_sorry_warning", lambda messages: False)
-    with LeanPool(double_config(check_axioms=False)) as pool:
-        guard = CanaryGuard(pool.verify_many, _all_forged_per_batch(suite), seed=1, suite=suite)
+    with LeanPool(double_config(check_axioms=False, replay=False)) as pool:  # the broken layers alone
+        repl_layer = [c for c in suite if c.decided_by is not DecidedBy.REPLAY]  # the replay's need the replay
+        guard = CanaryGuard(pool.verify_many, _all_forged_per_batch(repl_layer), seed=1, suite=repl_layer)
         with pytest.raises(CanaryError, match="canary_(stop|decide_native)"):
             guard([])
         assert guard.batches == 1
@@ -195,8 +198,8 @@ def test_cli_selftest_exit_codes(monkeypatch):
     assert "canary_decide_native" in ok.output and "all 19 canaries" in ok.output
     monkeypatch.setattr(strict, "plan_proof", no_whitelist)
     bad = CliRunner().invoke(app, ["lean", "selftest", "--quick", "--repl-command", cmd, "--project-dir",
-                                   str(ROOT), "--workers", "2", "--timeout", "2", "--replay", "standin"])
-    assert bad.exit_code == 1 and "MISMATCH" in bad.output
+                                   str(ROOT), "--workers", "2", "--timeout", "2", "--replay", "off"])
+    assert bad.exit_code == 1 and "MISMATCH" in bad.output and "LEAN REPLAY OFF" in bad.output
 
 
 @pytest.mark.lean
@@ -222,6 +225,6 @@ def test_pool_verify_many_mixes_canaries_and_rechecks_them_every_batch(suite):
 
 def test_pool_with_broken_verifier_stops_at_its_first_batch(suite, monkeypatch):
     monkeypatch.setattr(strict, "plan_proof", no_whitelist)
-    with LeanPool(double_config(canaries_per_batch=_all_forged_per_batch(suite))) as pool:
+    with LeanPool(double_config(canaries_per_batch=_all_forged_per_batch(suite), replay=False)) as pool:
         with pytest.raises(CanaryError, match="canary_"):
             pool.verify_many([])
