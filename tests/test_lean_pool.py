@@ -28,6 +28,7 @@ def _config(*flags: str, **kw) -> LeanConfig:
     kw.setdefault("timeout_s", 5.0)
     for k, v in standin_commands().items():  # the replay of VALID verdicts through its scripted stand-in
         kw.setdefault(k, v)
+    kw.setdefault("replay", False)  # pool mechanics; the replay's own tests are in test_lean_replay.py
     return LeanConfig(project_dir=ROOT, repl_command=[sys.executable, "-m", "formalpi.lean.double", *flags], **kw)
 
 
@@ -55,7 +56,7 @@ def _gone(pids: set[int]) -> bool:
 
 
 def test_valid_error_and_strictness_through_the_pool() -> None:
-    with LeanPool(_config()) as pool:
+    with LeanPool(_config(replay=True)) as pool:
         ok = pool.verify(**_item(0))
         assert ok.status is Status.VALID and ok.axioms and ok.worker_id is not None and ok.time_s > 0
         err = pool.verify(**_item(1, "error"))
