@@ -291,15 +291,18 @@ class Replayer:
             entry[0].wait()
             return self._targets[key][1:]
         where = self._dir / f"target-{key[:16]}"
-        olean, ran = self._compile(source, where)
-        why = "" if olean else ("the trusted target did not compile (" + (
-            ran.why or _first_line("\n".join(_LEAN_ERROR.findall(ran.out)) or ran.err or ran.out)
-            or f"exit {ran.code}") + ")")
-        data = olean.read_bytes() if olean else None
-        shutil.rmtree(where, ignore_errors=True)
-        with self._lock:
-            self._targets[key] = (entry[0], data, why)
-        entry[0].set()
+        data, why = None, "the trusted target's compile raised"
+        try:
+            olean, ran = self._compile(source, where)
+            why = "" if olean else ("the trusted target did not compile (" + (
+                ran.why or _first_line("\n".join(_LEAN_ERROR.findall(ran.out)) or ran.err or ran.out)
+                or f"exit {ran.code}") + ")")
+            data = olean.read_bytes() if olean else None
+        finally:  # waiters for this target are released whatever happened
+            shutil.rmtree(where, ignore_errors=True)
+            with self._lock:
+                self._targets[key] = (entry[0], data, why)
+            entry[0].set()
         return data, why
 
     def replay(self, req: ReplayRequest) -> ReplayResult:
