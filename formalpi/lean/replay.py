@@ -259,7 +259,7 @@ class Replayer:
         self.settings = settings
         self._dir = Path(tempfile.mkdtemp(prefix="formalpi-replay-"))
         self._lock = threading.Lock()
-        self._targets: dict[str, tuple[threading.Event, bytes | None, str]] = {}
+        self._targets: dict[str, list] = {}  # key -> [done event, olean bytes or None, why not]
         self._ids = iter(range(10**12))
 
     def close(self) -> None:
@@ -285,25 +285,24 @@ class Replayer:
             entry = self._targets.get(key)
             mine = entry is None
             if mine:
-                entry = (threading.Event(), None, "")
-                self._targets[key] = entry
+                entry = self._targets[key] = [threading.Event(), None, "the trusted target's compile raised"]
         if not mine:
             entry[0].wait()
-            return self._targets[key][1:]
+            return entry[1], entry[2]
         where = self._dir / f"target-{key[:16]}"
-        data, why = None, "the trusted target's compile raised"
         try:
             olean, ran = self._compile(source, where)
-            why = "" if olean else ("the trusted target did not compile (" + (
+            entry[2] = "" if olean else ("the trusted target did not compile (" + (
                 ran.why or _first_line("\n".join(_LEAN_ERROR.findall(ran.out)) or ran.err or ran.out)
                 or f"exit {ran.code}") + ")")
-            data = olean.read_bytes() if olean else None
-        finally:  # waiters for this target are released whatever happened
+            entry[1] = olean.read_bytes() if olean else None
+        finally:  # waiters are released whatever happened; a failure is not kept (the next request retries)
             shutil.rmtree(where, ignore_errors=True)
-            with self._lock:
-                self._targets[key] = (entry[0], data, why)
+            if entry[1] is None:
+                with self._lock:
+                    self._targets.pop(key, None)
             entry[0].set()
-        return data, why
+        return entry[1], entry[2]
 
     def replay(self, req: ReplayRequest) -> ReplayResult:
         t0 = time.monotonic()
