@@ -48,7 +48,8 @@ def items(n: int, marks: list[str]) -> list[dict]:
 def make_pool(workers: int, latency_ms: float, timeout_s: float) -> LeanPool:
     cfg = LeanConfig(project_dir=Path.cwd(), workers=workers, timeout_s=timeout_s, max_uses=10_000,
                      repl_command=[sys.executable, "-m", "formalpi.lean.double", "--latency-ms", str(latency_ms)],
-                     prewarm_header=HEADER, crash_retries=1)
+                     prewarm_header=HEADER, crash_retries=1,
+                     replay=False)  # the REPL pool's own mechanics; bench/lean_replay.py measures the replay
     pool = LeanPool(cfg)
     pool.verify_many(items(workers, [f"ok warmup{k}" for k in range(workers)]))  # wait until warm
     return pool
@@ -182,6 +183,7 @@ def main() -> None:
                       f"{(wall * w / n - lat) * 1000:.2f}", f"{(wall * w / n - floor) * 1000:.2f}",
                       f"{trips:.2f}", f"{ok}/{n} valid")
     console.print(table)
+    console.print("LeanConfig.replay = false in these pool runs (REPL mechanics only; see bench/lean_replay.py)")
     console.print(f"bare LeanRepl floor (one round trip per proof, no pool): {floor * 1000:.2f} ms/proof "
                   f"= latency {args.latency_ms:g} ms + {(floor - lat) * 1000:.2f} ms (double, pipes, scheduler); "
                   "pool-only = overhead above that floor")

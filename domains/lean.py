@@ -214,6 +214,11 @@ class LeanDomain:
     def extract(self, completion: str) -> str | None:
         return extract_proof(completion)
 
+    def verifier_settings(self) -> dict:
+        """For the run's manifest: whether VALID verdicts were replayed (LeanConfig.replay, default true)."""
+        cfg = getattr(self._pool, "config", None) or self._config
+        return {"replay": getattr(cfg, "replay", True) is not False}
+
     def pool(self) -> LeanPool:
         if self._pool is None:
             from formalpi.lean.pool import LeanConfig, LeanPool

@@ -377,13 +377,15 @@ def run_corpus(tmp: Path, workers: int = 4, cases=CASES) -> list[Row]:
     from formalpi.lean.canary import decided_by
     from formalpi.lean.double import split_checks
     from formalpi.lean.pool import LeanConfig, LeanPool
+    from formalpi.lean.replay import standin_commands
 
     replies = tmp / "attack_replies.jsonl"
     replies.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
                                for r in replies_for(cases, strict.prepare, split_checks)), encoding="utf-8")
     root = Path(__file__).resolve().parent.parent
     cfg = LeanConfig(project_dir=root, workers=workers, timeout_s=10.0,
-                     repl_command=[sys.executable, "-m", "formalpi.lean.double", "--replies", str(replies)])
+                     repl_command=[sys.executable, "-m", "formalpi.lean.double", "--replies", str(replies)],
+                     **standin_commands())
     with LeanPool(cfg) as pool:
         verdicts = pool.verify_many([{"statement": c.statement, "proof": c.proof, "header": c.header} for c in cases])
     return [Row(c, v.status.value, decided_by(v).value, v.reason) for c, v in zip(cases, verdicts)]

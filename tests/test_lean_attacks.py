@@ -60,7 +60,8 @@ def test_the_98_accepted_recorded_proofs_are_valid_through_the_pool() -> None:
     items = [{"header": h, "statement": s, "proof": d} for _, h, s, d in _accepted_recorded()]
     cfg = LeanConfig(project_dir=ROOT, workers=4, timeout_s=5.0,
                      repl_command=[sys.executable, "-m", "formalpi.lean.double", "--mathlib-checks", str(root),
-                                   "--latency-scale", "0.001"])
+                                   "--latency-scale", "0.001"],
+                     replay=False)  # bulk pre-check/REPL test; the replay has its own tests (test_lean_replay.py)
     with LeanPool(cfg) as pool:
         verdicts = pool.verify_many(items)
     assert [(i["statement"][:40], v.reason) for i, v in zip(items, verdicts) if v.status is not Status.VALID] == []
@@ -76,7 +77,8 @@ def test_every_minif2f_statement_gets_its_checks_and_passes_them() -> None:
         assert isinstance(prep, strict.PreparedProof) and prep.type_lines and prep.axiom_lines, it["statement"]
         assert "--" not in prep.cmd[prep.cmd.index("\n\nexample :"):]  # comments never reach our check lines
     cfg = LeanConfig(project_dir=ROOT, workers=2, timeout_s=10.0,
-                     repl_command=[sys.executable, "-m", "formalpi.lean.double", "--unknown", "ok"])
+                     repl_command=[sys.executable, "-m", "formalpi.lean.double", "--unknown", "ok"],
+                     replay=False)  # bulk pre-check/REPL test; the replay has its own tests (test_lean_replay.py)
     with LeanPool(cfg) as pool:
         verdicts = pool.verify_many(items)
     assert [(i["statement"][:50], v.reason) for i, v in zip(items, verdicts) if v.status is not Status.VALID] == []

@@ -15,6 +15,7 @@ from domains.lean import (MINIF2F_FILE, LeanDomain, convert_minif2f_checkout, ex
 from formalpi.errors import DataError
 from formalpi.lean.canary import load_suite
 from formalpi.lean.pool import LeanConfig
+from formalpi.lean.replay import standin_commands
 from formalpi.records import Problem, Status
 from tests.conftest import shared_path
 
@@ -96,7 +97,7 @@ def test_helper_lemmas_reach_the_verifier():
     completion = ("```lean4\nlemma aux (a b : ℕ) (h₀ : a + b = 10) (h₁ : a = 3) : b = 7 := by omega -- double:ok\n\n"
                   "theorem canary_omega (a b : ℕ) (h₀ : a + b = 10) (h₁ : a = 3) : b = 7 := by\n"
                   "  exact aux a b h₀ h₁\n```")
-    with LeanDomain(LeanConfig(project_dir=ROOT, repl_command=DOUBLE, workers=1, timeout_s=5)) as dom:
+    with LeanDomain(LeanConfig(project_dir=ROOT, repl_command=DOUBLE, workers=1, timeout_s=5, **standin_commands())) as dom:
         v = dom.verify_many([prob], [completion])[0]
     assert v.status is Status.VALID and v.answer == "by\n  exact aux a b h₀ h₁"
 
@@ -114,7 +115,7 @@ def test_verify_many_through_the_pool():
              for n in ("canary_omega", "canary_weaker_restated", "canary_sorry", "canary_omega")]
     completions = ["  omega\n```\nThat is all.", "```lean4\n" + cases["canary_weaker_restated"].proof + "\n```",
                    "  sorry", "I could not find a proof.\n```lean4\n```"]
-    cfg = LeanConfig(project_dir=ROOT, repl_command=DOUBLE, workers=2, timeout_s=5)
+    cfg = LeanConfig(project_dir=ROOT, repl_command=DOUBLE, workers=2, timeout_s=5, **standin_commands())
     with LeanDomain(cfg) as dom:
         vs = dom.verify_many(probs, completions)
         pids = dom.pool().worker_pids()

@@ -15,6 +15,7 @@ import pytest
 
 from formalpi.errors import ConfigError, LeanUnavailable
 from formalpi.lean.pool import LeanConfig, LeanPool
+from formalpi.lean.replay import standin_commands
 from formalpi.records import Status
 from tests.conftest import ROOT, shared_path
 
@@ -25,6 +26,9 @@ HEADER = "import Mathlib\nopen Real"
 def _config(*flags: str, **kw) -> LeanConfig:
     kw.setdefault("workers", 2)
     kw.setdefault("timeout_s", 5.0)
+    for k, v in standin_commands().items():  # the replay of VALID verdicts through its scripted stand-in
+        kw.setdefault(k, v)
+    kw.setdefault("replay", False)  # pool mechanics; the replay's own tests are in test_lean_replay.py
     return LeanConfig(project_dir=ROOT, repl_command=[sys.executable, "-m", "formalpi.lean.double", *flags], **kw)
 
 
@@ -52,7 +56,7 @@ def _gone(pids: set[int]) -> bool:
 
 
 def test_valid_error_and_strictness_through_the_pool() -> None:
-    with LeanPool(_config()) as pool:
+    with LeanPool(_config(replay=True)) as pool:
         ok = pool.verify(**_item(0))
         assert ok.status is Status.VALID and ok.axioms and ok.worker_id is not None and ok.time_s > 0
         err = pool.verify(**_item(1, "error"))
@@ -412,7 +416,7 @@ def test_cli_check_a_lean_file_and_stdin(tmp_path) -> None:
     path = tmp_path / "proof.lean"
     path.write_text(FILE)
     repl = f"{sys.executable} -m formalpi.lean.double"
-    args = ["--repl-command", repl, "--project-dir", str(ROOT), "--workers", "1"]
+    args = ["--repl-command", repl, "--project-dir", str(ROOT), "--workers", "1", "--replay", "standin"]
     ok = CliRunner().invoke(app, ["lean", "check", str(path), *args, "--out", str(tmp_path / "v.jsonl")])
     assert ok.exit_code == 0 and "valid" in ok.output, ok.output
     assert json.loads((tmp_path / "v.jsonl").read_text())["verdict"]["status"] == "valid"

@@ -40,7 +40,7 @@ def test_manifest_pins_the_shared_revisions():
         assert ours[p["name"]].rev == p["rev"], p["name"]
     raw = json.loads((ROOT / "lake-manifest.json").read_text())
     direct = {p["name"] for p in raw["packages"] if not p["inherited"]}
-    assert direct == {"mathlib", "REPL"} and raw["packagesDir"] == ".lake/packages"
+    assert direct == {"mathlib", "REPL", "SafeVerify"} and raw["packagesDir"] == ".lake/packages"
 
 
 def _workspace(tmp_path: Path) -> Path:
@@ -100,10 +100,12 @@ def test_setup_runs_cache_get_then_builds_the_repl(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
     lines = []
     steps = run_setup(project, on_line=lambda s, line: lines.append((s.name, line)))
-    assert [s.name for s in steps] == ["fetch Mathlib cache", "build REPL"]
-    assert log.read_text().splitlines() == [f"{project} :: exe cache get", f"{project} :: build REPL/repl"]
+    assert [s.name for s in steps] == ["fetch Mathlib cache", "build REPL", "build SafeVerify"]
+    assert log.read_text().splitlines() == [f"{project} :: exe cache get", f"{project} :: build REPL/repl",
+                                            f"{project} :: build SafeVerify/safe_verify"]
     assert lines == [("fetch Mathlib cache", "progress line for exe cache get"),
-                     ("build REPL", "progress line for build REPL/repl")]
+                     ("build REPL", "progress line for build REPL/repl"),
+                     ("build SafeVerify", "progress line for build SafeVerify/safe_verify")]
 
 
 def test_setup_failures_are_typed_and_name_the_command(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ import pytest
 
 from formalpi.errors import ConfigError
 from formalpi.lean.pool import LeanConfig, LeanInputError, LeanPool
+from formalpi.lean.replay import standin_commands
 from formalpi.records import Status
 from tests.conftest import ROOT
 
@@ -24,7 +25,8 @@ HEADER = "import Mathlib\nopen Real"
 def _config(**kw) -> LeanConfig:
     kw.setdefault("workers", 1)
     kw.setdefault("timeout_s", 5.0)
-    return LeanConfig(project_dir=ROOT, repl_command=[sys.executable, "-m", "formalpi.lean.double"], **kw)
+    return LeanConfig(project_dir=ROOT, repl_command=[sys.executable, "-m", "formalpi.lean.double"],
+                      **{**standin_commands(), **kw})
 
 
 def _item(i: int, marker: str = "ok") -> dict:

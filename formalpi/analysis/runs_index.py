@@ -133,7 +133,8 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
       that record, `config.data.allow_train_on_eval`
       set or a training method whose train and eval split of the same dataset are the same split;
     - code ran in a weak sandbox: the manifest's `sandbox` record (the code domain's isolation(): layer -> bool,
-      `weak` true when a layer is missing; also read: `sandbox.strength == "weak"`, `sandbox_weak`)."""
+      `weak` true when a layer is missing; also read: `sandbox.strength == "weak"`, `sandbox_weak`);
+    - Lean proofs not replayed: the manifest's `lean_verifier.replay` is false (LeanConfig.replay)."""
     cfg = manifest.get("config") or {}
     data = cfg.get("data") or {}
     out = []
@@ -166,6 +167,10 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
     if weak:
         out.append(f"WEAK SANDBOX: generated code ran without the full sandbox{got}; a verdict may have been "
                    f"gamed by the program under test")
+    lean = manifest.get("lean_verifier")
+    if isinstance(lean, dict) and lean.get("replay") is False:
+        out.append("LEAN REPLAY OFF (LeanConfig.replay = false): VALID verdicts were not replayed through the kernel "
+                   "in a fresh process; they rest on the pre-check and on checks run in the proof's own environment")
     return out
 
 

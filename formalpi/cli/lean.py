@@ -24,15 +24,20 @@ _PROJECT = typer.Option(None, "--project-dir", help="the Lake workspace (default
                                                     "or $FORMALPI_LEAN_PROJECT)")
 _REPL = typer.Option(None, "--repl-command", help="REPL argv as one shell-quoted string, run in the project dir "
                                                   "(default: lake env .lake/packages/REPL/.lake/build/bin/repl)")
+_REPLAY = typer.Option("safeverify", "--replay", help="replay of VALID verdicts in a fresh process: safeverify "
+                                                       "(the pinned SafeVerify, default), standin (its scripted "
+                                                       "stand-in, no Lean needed) or off (every report says so)")
 _WORKERS = typer.Option(4, "--workers", min=1, help="REPL processes")
 _TIMEOUT = typer.Option(60.0, "--timeout", min=0.1, help="wall-clock seconds per proof")
 
 
-def _config(project_dir: Optional[Path], repl_command: Optional[str], workers: int, timeout: float):
+def _config(project_dir: Optional[Path], repl_command: Optional[str], workers: int, timeout: float,
+            replay: str = "safeverify"):
     from formalpi.lean.pool import LeanConfig
+    from formalpi.lean.replay import replay_mode_kwargs
     from formalpi.lean.setup import default_project_dir
 
-    kwargs = {}
+    kwargs = replay_mode_kwargs(replay)
     if repl_command is not None:
         argv = shlex.split(repl_command)
         if not argv:
@@ -58,6 +63,13 @@ def setup(project_dir: Optional[Path] = _PROJECT):
     console.print("[green]setup done[/]; check with `formalpi lean doctor`")
 
 
+def _replay_note(config) -> None:
+    from formalpi.lean.replay import REPLAY_OFF_NOTE
+
+    if not config.replay:
+        console.print(f"[bold yellow]{REPLAY_OFF_NOTE}[/]")
+
+
 def _checks_table(checks) -> Table:
     from rich.markup import escape
 
@@ -73,14 +85,15 @@ def _checks_table(checks) -> Table:
 
 @app.command()
 def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] = _REPL,
-           workers: int = typer.Option(2, "--workers", min=1), timeout: float = _TIMEOUT):
+           workers: int = typer.Option(2, "--workers", min=1), timeout: float = _TIMEOUT, replay: str = _REPLAY):
     """Say exactly what is missing and the command that fixes it; then run the quick canary suite."""
     from formalpi.lean.selftest import mismatches, run_selftest_with_pool, selftest_table
     from formalpi.lean.setup import doctor_checks, doctor_rows
 
     checks = doctor_checks(project_dir)
     if repl_command is not None:  # a custom REPL (e.g. the double) does not need the toolchain checks
-        checks = [c for c in checks if c.name == "lean_project"]
+        checks = [c for c in checks if c.name == "lean_project" or (replay == "safeverify" and
+                                                                   c.name.startswith("SafeVerify"))]
     console.print(_checks_table(checks))
     failed = [c for c in checks if not c.ok]
     if failed:
@@ -88,8 +101,10 @@ def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] =
         console.print(f"[bold red]{len(failed)} check(s) failed[/], {fixes} fix(es): run them in order, then rerun "
                       "`formalpi lean doctor` (the canary selftest is skipped until then)")
         raise typer.Exit(1)
-    rows = run_selftest_with_pool(_config(project_dir, repl_command, workers, timeout), quick=True)
+    config = _config(project_dir, repl_command, workers, timeout, replay)
+    rows = run_selftest_with_pool(config, quick=True)
     console.print(selftest_table(rows))
+    _replay_note(config)
     bad = mismatches(rows)
     if bad:
         console.print(f"[bold red]{len(bad)} canary mismatch(es)[/]: the verifier cannot be trusted")
@@ -100,12 +115,15 @@ def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] =
 @app.command()
 def selftest(quick: bool = typer.Option(False, "--quick", help="only the quick cases (no timeout case)"),
              project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] = _REPL,
-             workers: int = _WORKERS, timeout: float = typer.Option(20.0, "--timeout", min=0.1)):
+             workers: int = _WORKERS, timeout: float = typer.Option(20.0, "--timeout", min=0.1),
+             replay: str = _REPLAY):
     """Run the canary suite through the real pool; exit 1 on any mismatch."""
     from formalpi.lean.selftest import mismatches, run_selftest_with_pool, selftest_table
 
-    rows = run_selftest_with_pool(_config(project_dir, repl_command, workers, timeout), quick=quick)
+    config = _config(project_dir, repl_command, workers, timeout, replay)
+    rows = run_selftest_with_pool(config, quick=quick)
     console.print(selftest_table(rows))
+    _replay_note(config)
     bad = mismatches(rows)
     if bad:
         console.print(f"[bold red]{len(bad)} mismatch(es)[/]: " + ", ".join(r.name for r in bad))
@@ -121,13 +139,13 @@ def check(file: str = typer.Argument(..., help="a .lean file, `-` for Lean code 
           header: Optional[str] = typer.Option(None, "--header", help="header for a .lean file or stdin (default: "
                                                                       "its own leading imports, else import Mathlib)"),
           project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] = _REPL,
-          workers: int = _WORKERS, timeout: float = _TIMEOUT):
+          workers: int = _WORKERS, timeout: float = _TIMEOUT, replay: str = _REPLAY):
     """Verify Lean code strictly: a .lean file or stdin (its own theorems; exit 1 unless valid), or a jsonl of
     proofs of MiniF2F problems (progress bar, then counts per status and proofs/s)."""
     if file == "-" or file.endswith(".lean"):
-        _check_code(file, header, out, _config(project_dir, repl_command, workers, timeout))
+        _check_code(file, header, out, _config(project_dir, repl_command, workers, timeout, replay))
         return
-    _check_jsonl(Path(file), minif2f, out, project_dir, repl_command, workers, timeout)
+    _check_jsonl(Path(file), minif2f, out, _config(project_dir, repl_command, workers, timeout, replay))
 
 
 def _check_code(file: str, header: Optional[str], out: Optional[Path], config) -> None:
@@ -157,11 +175,12 @@ def _check_code(file: str, header: Optional[str], out: Optional[Path], config) -
     table.add_row("axioms", Text(", ".join(v.axioms) or "none"))
     table.add_row("time", f"{v.time_s:.2f}s")
     console.print(table)
+    _replay_note(config)
     if not v.passed:
         raise typer.Exit(1)
 
 
-def _check_jsonl(file: Path, minif2f, out, project_dir, repl_command, workers, timeout) -> None:
+def _check_jsonl(file: Path, minif2f, out, config) -> None:
     from domains.lean import MINIF2F_FILE, load_minif2f
     from formalpi.lean.pi import read_proof_rows
     from formalpi.lean.pool import LeanPool
@@ -178,8 +197,8 @@ def _check_jsonl(file: Path, minif2f, out, project_dir, repl_command, workers, t
               "header": stmts[r["name"]].header} for r in rows]
     verdicts = []
     t0 = time.monotonic()
-    chunk = max(1, workers * 4)  # small batches keep the bar moving while every worker stays busy
-    with LeanPool(_config(project_dir, repl_command, workers, timeout)) as pool, progress() as bar:
+    chunk = max(1, config.workers * 4)  # small batches keep the bar moving while every worker stays busy
+    with LeanPool(config) as pool, progress() as bar:
         task = bar.add_task("verifying", total=len(items))
         for k in range(0, len(items), chunk):
             verdicts += pool.verify_many(items[k:k + chunk])
@@ -197,3 +216,4 @@ def _check_jsonl(file: Path, minif2f, out, project_dir, repl_command, workers, t
     for status, n in counts.most_common():
         table.add_row(status, str(n), f"{n / len(verdicts):.1%}")
     console.print(table)
+    _replay_note(config)

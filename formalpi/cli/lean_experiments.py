@@ -55,12 +55,15 @@ def skeleton_opsd_configs(base: ExperimentConfig, condition: str, method: str) -
             base.model_copy(update={"name": f"{base.name}/{condition}", "method": method, "condition": condition})]
 
 
-def lean_config(repl_command: Optional[str], project_dir: Optional[Path], workers: int, timeout: float):
+def lean_config(repl_command: Optional[str], project_dir: Optional[Path], workers: int, timeout: float,
+                replay: str = "safeverify"):
     """The pool config; without --repl-command the Lean toolchain must pass `formalpi lean doctor`'s checks."""
     from formalpi.lean.pool import LeanConfig
+    from formalpi.lean.replay import replay_mode_kwargs
     from formalpi.lean.setup import default_project_dir, doctor_checks
 
     project = project_dir or default_project_dir()
+    extra = replay_mode_kwargs(replay)
     if repl_command is None:
         failed = [c for c in doctor_checks(project) if not c.ok]
         if failed:
@@ -68,12 +71,12 @@ def lean_config(repl_command: Optional[str], project_dir: Optional[Path], worker
             raise LeanUnavailable(f"no usable Lean toolchain ({len(failed)} `formalpi lean doctor` check(s) "
                                   f"failed):\n{lines}\nFix them in order, or pass --repl-command to use another "
                                   f"REPL (e.g. the test double: --repl-command 'python -m formalpi.lean.double')")
-        return LeanConfig(project_dir=project, workers=workers, timeout_s=timeout)
+        return LeanConfig(project_dir=project, workers=workers, timeout_s=timeout, **extra)
     argv = shlex.split(repl_command)
     if not argv:
         raise LeanUnavailable("--repl-command is empty: give the REPL argv, e.g. "
                               "--repl-command 'lake env .lake/packages/REPL/.lake/build/bin/repl'")
-    return LeanConfig(project_dir=project, repl_command=argv, workers=workers, timeout_s=timeout)
+    return LeanConfig(project_dir=project, repl_command=argv, workers=workers, timeout_s=timeout, **extra)
 
 
 def run_lean_configs(configs: Sequence[ExperimentConfig], seeds: Sequence[int], pool_config,
@@ -96,6 +99,9 @@ def run_lean_configs(configs: Sequence[ExperimentConfig], seeds: Sequence[int], 
 _REPL = typer.Option(None, "--repl-command", help="REPL argv as one shell-quoted string, run in the project dir "
                                                   "(default: the Lean toolchain's REPL, checked by `lean doctor`)")
 _PROJECT = typer.Option(None, "--project-dir", help="the Lake workspace (default: lean_project/)")
+_REPLAY = typer.Option("safeverify", "--replay", help="replay of VALID verdicts: safeverify (default), standin "
+                                                       "(scripted, no Lean) or off (the run records it and every "
+                                                       "report table says so)")
 _SET = typer.Option(None, "--set", help="override a config key: key=value (e.g. data.path=..., eval.n=8)")
 
 minif2f_app = typer.Typer(no_args_is_help=True, help="MiniF2F evaluation of a prover.")
@@ -109,9 +115,9 @@ def minif2f_eval(model: str = typer.Option(..., "--model", help="checkpoint path
                  runs_dir: str = typer.Option("runs", help="where runs/minif2f_eval/... is written"),
                  repl_command: Optional[str] = _REPL, project_dir: Optional[Path] = _PROJECT,
                  workers: int = typer.Option(4, "--workers", min=1), timeout: float = typer.Option(60.0, "--timeout"),
-                 set_: Optional[List[str]] = _SET):
+                 replay: str = _REPLAY, set_: Optional[List[str]] = _SET):
     """Sample --samples proofs per MiniF2F problem, verify them strictly; print pass@1 and pass@k."""
-    pool = lean_config(repl_command, project_dir, workers, timeout)
+    pool = lean_config(repl_command, project_dir, workers, timeout, replay)
     name = "minif2f_eval/" + (Path(model).name or "model")
     cfg = lean_base_config(name, model, train_split=split, eval_split=split, samples=1, eval_samples=samples,
                            ks=(1, 8, 32, samples), runs_dir=runs_dir, overrides=set_ or [])
@@ -147,13 +153,13 @@ def register(root: typer.Typer) -> None:
                       workers: int = typer.Option(4, "--workers", min=1),
                       timeout: float = typer.Option(60.0, "--timeout"),
                       report: bool = typer.Option(True, "--report/--no-report", help="write report.md and plots"),
-                      set_: Optional[List[str]] = _SET):
+                      replay: str = _REPLAY, set_: Optional[List[str]] = _SET):
         """MiniF2F: baseline eval, skeleton PI from verified proofs, OPSD with it, eval; the seed-style table."""
         from formalpi.analysis.report import render_condition_table, write_report
         from formalpi.lean.pi import load_proof_corpus
 
         seed_list = parse_seeds(seeds)
-        pool = lean_config(repl_command, project_dir, workers, timeout)  # fails fast without Lean
+        pool = lean_config(repl_command, project_dir, workers, timeout, replay)  # fails fast without Lean
         used = method.value
         base = lean_base_config(name, model, train_split=train_split, eval_split=eval_split, samples=samples,
                                 eval_samples=eval_samples, ks=(1, 8, 32), runs_dir=runs_dir, overrides=set_ or [])

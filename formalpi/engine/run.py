@@ -80,6 +80,8 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
         record_data(store, data)
         if hasattr(domain, "isolation"):  # code: the sandbox layers candidates run under ("weak": true if not all)
             store.annotate(sandbox=domain.isolation())
+        if hasattr(domain, "verifier_settings"):  # lean: whether VALID verdicts were replayed in a fresh process
+            store.annotate(lean_verifier=domain.verifier_settings())
         model_path = resolve_model_path(start_model(cfg, seed))
         if cfg.method == "retry":
             model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, scale=scale)

@@ -32,6 +32,7 @@ class DecidedBy(str, Enum):
     REPL = "repl"  # Lean's messages: error, sorry goal, sorry warning
     AXIOMS = "axioms"  # `#print axioms` named a non-standard axiom (or did not answer for the trusted name)
     STATEMENT = "statement"  # the constant under the trusted name does not have the trusted statement's type
+    REPLAY = "replay"  # SafeVerify's replay in a fresh process found it (kernel, type or axioms from the .olean)
     WALL_CLOCK = "wall-clock"  # the pool's timeout killed the check
     CRASH = "crash"  # the REPL died or ran out of memory
 
@@ -46,6 +47,8 @@ def decided_by(v: Verdict) -> DecidedBy:
         return DecidedBy.CRASH
     if v.status in (Status.ERROR, Status.INCOMPLETE):
         return DecidedBy.REPL
+    if v.status is Status.REJECTED and v.reason.startswith("replay:"):
+        return DecidedBy.REPLAY
     if v.status is Status.REJECTED and v.reason.startswith("statement check"):
         return DecidedBy.STATEMENT
     if v.status is Status.REJECTED and (v.axioms or v.reason.startswith("axiom check")):

@@ -14,6 +14,10 @@
   reported as CRASH; bad input (not text, lone surrogates, over `max_proof_bytes`) is a REJECTED verdict for that
   item alone. A cancelled `averify` kills its worker at once (a replacement starts). Verdicts are cached by hash(header, statement, proof) (TIMEOUT/CRASH are not cached:
   they say more about the machine than about the proof).
+* Every VALID verdict from the REPL is then replayed in processes the proof never ran in (formalpi/lean/replay.py:
+  SafeVerify on the compiled .olean files; batched per `verify_many`): a finding makes it REJECTED ("replay: …"),
+  a failure of the replay itself CRASH. `replay=False` turns this off; runs record it and every report table
+  says so.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from formalpi.errors import ConfigError, FormalpiError, LeanUnavailable
 from formalpi.lean import verdict as strict
 from formalpi.lean.protocol import CommandReply, ReplError
 from formalpi.lean.repl import LeanRepl, Outcome, ReplResult
+from formalpi.lean.replay import (DEFAULT_COMPILE_COMMAND, DEFAULT_REPLAY_COMMAND, Replayer, ReplayOutcome,
+                                  ReplayRequest, ReplaySettings, request_for)
 from formalpi.records import Status, Verdict
 
 DEFAULT_REPL_COMMAND = ("lake", "env", ".lake/packages/REPL/.lake/build/bin/repl")
@@ -61,19 +67,41 @@ class LeanConfig:
     canaries_per_batch: int = 0  # used by the canary selftest (another module)
     acquire_timeout_s: float = 900.0  # longest wait for a free worker before LeanUnavailable
     max_proof_bytes: int = 64 * 1024  # longer proof text is REJECTED before any other check
+    # Replay of VALID verdicts (formalpi/lean/replay.py). Off only when set False; runs then carry a warning.
+    replay: bool = True
+    replay_compile_command: Sequence[str] = DEFAULT_COMPILE_COMMAND  # argv + ["-o", OLEAN, SOURCE], in project_dir
+    replay_command: Sequence[str] = DEFAULT_REPLAY_COMMAND  # argv + [TARGET_OLEAN, SUBMISSION_OLEAN]
+    replay_timeout_s: float = 300.0  # per process (each imports the header: seconds to minutes)
+    replay_memory_mb: float = 16_000.0  # RSS of each replay process tree
+    replay_workers: int = 2  # proofs replayed at once
 
     def __post_init__(self) -> None:
         self.project_dir = Path(self.project_dir)
         self.repl_command = list(self.repl_command)
-        for name in ("workers", "max_uses"):
+        self.replay_compile_command = list(self.replay_compile_command)
+        self.replay_command = list(self.replay_command)
+        if not isinstance(self.replay, bool):
+            raise ConfigError(f"LeanConfig.replay = {self.replay!r}: must be true or false")
+        for name in ("workers", "max_uses", "replay_workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"LeanConfig.{name} = {getattr(self, name)}: must be at least 1")
-        for name in ("timeout_s", "memory_limit_mb", "header_timeout_s", "acquire_timeout_s", "max_proof_bytes"):
+        for name in ("timeout_s", "memory_limit_mb", "header_timeout_s", "acquire_timeout_s", "max_proof_bytes",
+                     "replay_timeout_s", "replay_memory_mb"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"LeanConfig.{name} = {getattr(self, name)}: must be positive")
         if not self.repl_command:
             raise ConfigError("LeanConfig.repl_command is empty: give the REPL argv, e.g. "
                               f"{list(DEFAULT_REPL_COMMAND)}")
+        for name, default in (("replay_compile_command", DEFAULT_COMPILE_COMMAND),
+                              ("replay_command", DEFAULT_REPLAY_COMMAND)):
+            if self.replay and not getattr(self, name):
+                raise ConfigError(f"LeanConfig.{name} is empty: give its argv, e.g. {list(default)}, or set "
+                                  "replay=False")
+
+    def replay_settings(self) -> ReplaySettings:
+        return ReplaySettings(project_dir=Path(self.project_dir), compile_command=self.replay_compile_command,
+                              replay_command=self.replay_command, timeout_s=self.replay_timeout_s,
+                              memory_limit_mb=self.replay_memory_mb, workers=self.replay_workers)
 
 
 _HEADER_LINE = re.compile(r"import\s+[\w.«»']+|open\s+(?:scoped\s+)?[\w.'«» ]+|set_option\s+(\S+)\s+(\d+|true|false)")
@@ -148,6 +176,17 @@ class _Request:
 _NOT_CACHED = {Status.TIMEOUT, Status.CRASH}
 
 
+@dataclass
+class _Pending:
+    """One request between the REPL's verdict and the replay: `replay` is set for a VALID verdict to replay."""
+
+    verdict: Verdict
+    key: str
+    cacheable: bool  # use_cache and not a cache hit
+    replay: ReplayRequest | None
+    hit: bool = False  # came from the cache
+
+
 class LeanInputError(FormalpiError, ValueError):
     """A malformed request to the pool (e.g. a verify_many item without 'statement')."""
 
@@ -166,7 +205,9 @@ class LeanPool:
         self._batches = 0  # verify_many calls so far: seeds each batch's canary positions
         self._threads: list[threading.Thread] = []
         self.stats = {"verified": 0, "cache_hits": 0, "started": 0, "retired": 0, "killed": 0, "crash_retries": 0,
-                      "cancelled": 0, "env_mismatches": 0}
+                      "cancelled": 0, "env_mismatches": 0, "replayed": 0, "replay_findings": 0,
+                      "replay_failures": 0}
+        self._replay: Replayer | None = None
         if config.prewarm_header is not None:
             with self._cond:
                 for _ in range(config.workers):
@@ -190,13 +231,18 @@ class LeanPool:
 
     def _verify(self, kind: str, statement: str, proof: str, header: str, use_cache: bool,
                 request: _Request | None) -> Verdict:
+        return self._finish([self._judge(kind, statement, proof, header, use_cache, request)])[0]
+
+    def _judge(self, kind: str, statement: str, proof: str, header: str, use_cache: bool,
+               request: _Request | None) -> _Pending:
+        """The pre-check and the REPL's verdict; the replay (for a VALID one) is left to `_finish`."""
         key = cache_key(header, statement, proof, kind)
         with self._cond:
             hit = self._cache.get(key) if use_cache else None
             if hit is not None:
                 self._cache.move_to_end(key)
                 self.stats["cache_hits"] += 1
-                return hit.model_copy(deep=True)
+                return _Pending(hit.model_copy(deep=True), key, False, None, hit=True)
         cfg = self.config
         if not isinstance(header, str):
             prep: strict.PreparedProof | Verdict = strict.rejected(proof, "header must be text")
@@ -205,17 +251,50 @@ class LeanPool:
         else:
             prep = strict.prepare(statement, proof, header, max_bytes=cfg.max_proof_bytes,
                                   check_axioms=cfg.check_axioms)
+        replay = None
         if isinstance(prep, Verdict):
             out = prep
         else:
             out = self._check(normalize_header(header), prep, request or _Request())
+            if out.status is Status.VALID and cfg.replay:
+                replay = request_for(prep, header, statement if kind == "proof" else None)
+        return _Pending(out, key, use_cache, replay)
+
+    def _finish(self, pending: Sequence[_Pending]) -> list[Verdict]:
+        """Replay the VALID ones in one batch, then count and cache every verdict."""
+        todo = [p for p in pending if p.replay is not None]
+        if todo:
+            results = self._replayer().replay_many([p.replay for p in todo])  # type: ignore[misc]
+            with self._cond:
+                self.stats["replayed"] += len(todo)
+                self.stats["replay_findings"] += sum(r.outcome is ReplayOutcome.FINDING for r in results)
+                self.stats["replay_failures"] += sum(r.outcome is ReplayOutcome.TOOL_FAILURE for r in results)
+            for p, r in zip(todo, results, strict=True):
+                if r.outcome is ReplayOutcome.FINDING:
+                    p.verdict = p.verdict.model_copy(update={
+                        "status": Status.REJECTED, "score": 0.0, "reason": f"replay: {r.reason}",
+                        "time_s": p.verdict.time_s + r.time_s})
+                elif r.outcome is ReplayOutcome.TOOL_FAILURE:
+                    p.verdict = p.verdict.model_copy(update={
+                        "status": Status.CRASH, "score": 0.0, "reason": f"replay failed ({r.stage}): {r.reason}",
+                        "time_s": p.verdict.time_s + r.time_s})
+                else:
+                    p.verdict = p.verdict.model_copy(update={"time_s": p.verdict.time_s + r.time_s})
         with self._cond:
-            self.stats["verified"] += 1
-            if use_cache and out.status not in _NOT_CACHED:
-                self._cache[key] = out.model_copy(deep=True)
-                if len(self._cache) > self.config.cache_size:
-                    self._cache.popitem(last=False)
-        return out
+            for p in pending:
+                if not p.hit:
+                    self.stats["verified"] += 1
+                if p.cacheable and p.verdict.status not in _NOT_CACHED:
+                    self._cache[p.key] = p.verdict.model_copy(deep=True)
+                    if len(self._cache) > self.config.cache_size:
+                        self._cache.popitem(last=False)
+        return [p.verdict for p in pending]
+
+    def _replayer(self) -> Replayer:
+        with self._cond:
+            if self._replay is None:
+                self._replay = Replayer(self.config.replay_settings())
+            return self._replay
 
     def verify_many(self, items: Sequence[dict[str, Any]]) -> list[Verdict]:
         """One verdict per item (`{"statement", "proof", "header"?}`), in order; thread-safe.
@@ -241,9 +320,9 @@ class LeanPool:
         if not items:
             return []
         with ThreadPoolExecutor(max_workers=min(len(items), 2 * self.config.workers)) as ex:
-            futs = [ex.submit(self._verify, "proof", it["statement"], it["proof"], it.get("header", DEFAULT_HEADER),
+            futs = [ex.submit(self._judge, "proof", it["statement"], it["proof"], it.get("header", DEFAULT_HEADER),
                               not it.get("canary", False), None) for it in items]
-            return [f.result() for f in futs]
+            return self._finish([f.result() for f in futs])
 
     async def averify(self, statement: str, proof: str, header: str = DEFAULT_HEADER,
                       use_cache: bool = True) -> Verdict:
@@ -278,6 +357,8 @@ class LeanPool:
                     r.kill()
         for t in threads:
             t.join(timeout=10)
+        if self._replay is not None:
+            self._replay.close()
 
     def __enter__(self) -> LeanPool:
         return self

@@ -1,8 +1,9 @@
 """The Lake workspace (`lean_project/`): what `formalpi lean setup` runs and what `formalpi lean doctor` checks.
 
-The workspace requires Mathlib and the leanprover-community REPL, pinned by the top-level `lake-manifest.json`.
-Setup = `lake exe cache get` (downloads Mathlib's prebuilt .olean files instead of a multi-hour build) then
-`lake build REPL/repl`. Doctor = a list of `Check`s, each saying what is missing and the exact command that fixes it.
+The workspace requires Mathlib, the leanprover-community REPL and SafeVerify (the replay of accepted proofs,
+formalpi/lean/replay.py), pinned by the top-level `lake-manifest.json`. Setup = `lake exe cache get` (downloads
+Mathlib's prebuilt .olean files instead of a multi-hour build), `lake build REPL/repl`, then
+`lake build SafeVerify/safe_verify`. Doctor = a list of `Check`s, each saying what is missing and the exact command that fixes it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from formalpi.errors import LeanUnavailable
 
 PINNED_TOOLCHAIN = "leanprover/lean4:v4.24.0"
 REPL_BINARY = Path(".lake/packages/REPL/.lake/build/bin/repl")  # relative to the workspace
+SAFE_VERIFY_BINARY = Path(".lake/packages/SafeVerify/.lake/build/bin/safe_verify")
+SAFE_VERIFY_BUILD = "lake build SafeVerify/safe_verify"
 MATHLIB_OLEAN = Path(".lake/packages/mathlib/.lake/build/lib/lean/Mathlib.olean")
 ELAN_INSTALL = ("curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf | sh "
                 "-s -- -y --default-toolchain none")
@@ -147,6 +150,10 @@ def doctor_checks(project: Path | None = None) -> list[Check]:
     repl = project / REPL_BINARY
     checks.append(Check("REPL binary", repl.is_file() and os.access(repl, os.X_OK),
                         str(repl) if repl.is_file() else f"{repl} missing", cd + "lake build REPL/repl"))
+    sv = project / SAFE_VERIFY_BINARY  # without it every VALID verdict would be a CRASH (LeanConfig.replay)
+    checks.append(Check("SafeVerify binary (replay)", sv.is_file() and os.access(sv, os.X_OK),
+                        str(sv) if sv.is_file() else f"{sv} missing",
+                        cd + SAFE_VERIFY_BUILD))
     return checks
 
 
@@ -165,8 +172,9 @@ class DoctorRow:
 
 def _shown_fix(fix: str) -> str:
     """The fix a user should type: `formalpi lean setup` for everything it does; elan's installer once."""
-    if "lake exe cache get" in fix or "lake build REPL/repl" in fix:
-        return f"{SETUP_COMMAND}  (it runs `lake exe cache get` and `lake build REPL/repl` in the workspace)"
+    if "lake exe cache get" in fix or "lake build REPL/repl" in fix or SAFE_VERIFY_BUILD in fix:
+        return (f"{SETUP_COMMAND}  (it runs `lake exe cache get`, `lake build REPL/repl` and "
+                f"`{SAFE_VERIFY_BUILD}` in the workspace)")
     if ELAN_INSTALL in fix:
         return f"{ELAN_INSTALL}; then `source ~/.elan/env` (elan provides lean and lake), then {SETUP_COMMAND}"
     return fix
@@ -212,7 +220,8 @@ def doctor_rows(checks: list[Check]) -> list[DoctorRow]:
 def setup_steps(project: Path | None = None) -> list[SetupStep]:
     project = project or default_project_dir()
     return [SetupStep("fetch Mathlib cache", ["lake", "exe", "cache", "get"], project),
-            SetupStep("build REPL", ["lake", "build", "REPL/repl"], project)]
+            SetupStep("build REPL", ["lake", "build", "REPL/repl"], project),
+            SetupStep("build SafeVerify", SAFE_VERIFY_BUILD.split(), project)]
 
 
 def run_setup(project: Path | None = None, on_line: Callable[[SetupStep, str], None] = lambda s, line: None,

@@ -170,6 +170,7 @@ class RayLeanPool:
     """`LeanPool`'s verify API over one LeanPool actor per Ray node (or `num_actors` spread actors)."""
 
     def __init__(self, config, num_actors: int | None = None, num_cpus: float = 1.0) -> None:
+        self.config = config  # read by LeanDomain.verifier_settings (the run's manifest)
         self._group = _ActorGroup(_LeanPoolActor, (config,), num_actors, num_cpus)
 
     def verify(self, statement: str, proof: str, header: str | None = None):
