@@ -75,8 +75,9 @@ class IPRSRewards:
 
     def __init__(self, domain: Domain, condition: Condition, kind: TeacherContext, problems: Sequence[Problem],
                  policy, tokenizer, cfg: GRPOConfig, seed: int, extras: Mapping[str, Any] | None = None,
-                 store: RunStore | None = None):
+                 store: RunStore | None = None, enable_thinking: bool | None = None):
         self.store = store  # where the budget goes (stage "grpo"): samples, tokens, verifier calls
+        self.enable_thinking = enable_thinking  # model.enable_thinking, as TRL renders the policy's prompts
         self.domain, self.condition, self.kind, self.cfg, self.seed = domain, condition, kind, cfg, seed
         self.problems = list(problems)
         self.by_id = {p.id: p for p in problems}
@@ -99,7 +100,8 @@ class IPRSRewards:
         self._verdicts = {(pid, t): v for pid, t, v in zip(problem_id, texts, verdicts)}
         if self.store is not None:  # TRL calls the verifier once per generated completion: the step's budget
             generated = sum(len(ids) for ids in completion_ids)
-            prompt_tokens = sum(len(render(self.tok, [("user", self.domain.prompt(self.by_id[pid]))]))
+            prompt_tokens = sum(len(render(self.tok, [("user", self.domain.prompt(self.by_id[pid]))],
+                                           self.enable_thinking))
                                 for pid in problem_id)
             self.store.add_budget("grpo", samples=len(texts), completion_tokens=generated,
                                   train_tokens=prompt_tokens + generated, verifier_calls=len(texts))
@@ -137,7 +139,8 @@ class IPRSRewards:
             turns = teacher_turns(self.kind, self.condition, prompt, ctx, on_passed="skip")
             ids = list(ids)
             if turns is not None and ids:
-                rows.append((i, render(self.tok, [("user", prompt)]), render(self.tok, turns), ids))
+                rows.append((i, render(self.tok, [("user", prompt)], self.enable_thinking),
+                             render(self.tok, turns, self.enable_thinking), ids))
         if not rows:
             return out
         device = next(self.policy.parameters()).device
@@ -206,7 +209,8 @@ def build_trainer(cfg: ExperimentConfig, seed: int, domain: Domain, model_path: 
     kind = resolve_teacher_context("auto", condition.name)
     device = resolve_device(cfg.model.device)
     policy, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
-    rewards = IPRSRewards(domain, condition, kind, problems, policy, tok, g, seed, extras, store=store)
+    rewards = IPRSRewards(domain, condition, kind, problems, policy, tok, g, seed, extras, store=store,
+                          enable_thinking=cfg.model.enable_thinking)
     funcs, weights = [rewards.verifier], [1.0]
     if g.shaping_lambda > 0:
         funcs.append(rewards.shaping)
@@ -218,7 +222,8 @@ def build_trainer(cfg: ExperimentConfig, seed: int, domain: Domain, model_path: 
         max_completion_length=g.max_new_tokens, temperature=g.temperature, beta=g.beta, reward_weights=weights,
         logging_steps=1, save_strategy="steps", save_steps=g.save_every, report_to="none", use_cpu=not on_gpu,
         bf16=on_gpu and next(policy.parameters()).dtype == torch.bfloat16, disable_tqdm=True,
-        dataloader_num_workers=0, lr_scheduler_type="constant")
+        dataloader_num_workers=0, lr_scheduler_type="constant",
+        chat_template_kwargs=None if cfg.model.enable_thinking is None else {"enable_thinking": cfg.model.enable_thinking})
     dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": domain.prompt(p)}], "problem_id": p.id}
                                  for p in problems])
     trainer = GRPOTrainer(model=policy, reward_funcs=funcs, args=args, train_dataset=dataset,

@@ -50,6 +50,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import re
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -115,8 +116,19 @@ def teacher_turns(kind: TeacherContext, condition: Condition, prompt: str, ctx: 
     if pi is None:
         return None
     if kind is TeacherContext.PROMPT:
-        return [("user", f"{prompt}\n\n{pi}")]
+        return [("user", with_pi(prompt, pi))]
     return retry_turns(prompt, ctx.attempt, pi)
+
+
+def with_pi(prompt: str, pi: str) -> str:
+    """The problem's user turn with the PI added: after it, or, when the prompt ends inside a code block it opened
+    for the answer to continue (Lean: "```lean4\n<statement>"), before that block, so the PI is read as text and
+    not as code the answer continues."""
+    fences = [m.start() for m in re.finditer(r"^[ \t]*```", prompt, re.M)]
+    if len(fences) % 2 == 1:
+        at = fences[-1]
+        return f"{prompt[:at].rstrip()}\n\n{pi}\n\n{prompt[at:]}"
+    return f"{prompt}\n\n{pi}"
 
 
 # ---- token-level pieces -----------------------------------------------------------------------------------
@@ -287,15 +299,16 @@ def sample_completion_ids(model, tok, prompts: Sequence[str], *, n: int, max_new
     return [out[i * n:(i + 1) * n] for i in range(len(prompts))]
 
 
-def render_text(tok, turns: Sequence[tuple[str, str]]) -> str:
-    """The chat-template rendering every generator uses (open assistant turn at the end)."""
+def render_text(tok, turns: Sequence[tuple[str, str]], enable_thinking: bool | None = None) -> str:
+    """The chat-template rendering every generator uses (open assistant turn at the end; `model.enable_thinking`
+    handed to the template as the generators hand it)."""
     from formalpi.engine.backends import render_chat
 
-    return render_chat(tok, turns)
+    return render_chat(tok, turns, enable_thinking)
 
 
-def render(tok, turns: Sequence[tuple[str, str]]) -> list[int]:
-    return tok(render_text(tok, turns), add_special_tokens=False)["input_ids"]
+def render(tok, turns: Sequence[tuple[str, str]], enable_thinking: bool | None = None) -> list[int]:
+    return tok(render_text(tok, turns, enable_thinking), add_special_tokens=False)["input_ids"]
 
 
 # ---- one step -------------------------------------------------------------------------------------------------
@@ -331,6 +344,7 @@ class OPSDSession:
     problems: Sequence[Problem]  # the training pool (after frontier gating)
     all_problems: Sequence[Problem] = ()  # the whole training split, for shuffled controls
     extras: Mapping[str, Any] = field(default_factory=dict)
+    enable_thinking: bool | None = None  # model.enable_thinking, for every chat template rendered here
 
     @property
     def kind(self) -> TeacherContext:
@@ -346,7 +360,7 @@ class OPSDSession:
         tok, cfg, device = self.tokenizer, self.cfg, self.student.device
         problems = self.batch(step)
         prompts = [self.domain.prompt(p) for p in problems]
-        texts = [render_text(tok, [("user", pr)]) for pr in prompts]  # the plain prompt the student sees
+        texts = [render_text(tok, [("user", pr)], self.enable_thinking) for pr in prompts]  # what the student sees
         plain = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
         retry = self.kind is TeacherContext.RETRY
         n = cfg.samples_per_problem
@@ -377,7 +391,7 @@ class OPSDSession:
                     ctx = own[k]
                 turns = teacher_turns(self.kind, self.condition, prompts[i], ctx, cfg.on_passed)
                 if turns is not None and ids:
-                    rows.append((plain[i], render(tok, turns), ids))
+                    rows.append((plain[i], render(tok, turns, self.enable_thinking), ids))
         solved = sum(v.passed for v in verdicts)
         generated = sum(len(ids) for _, _, ids in flat)
         if not rows:  # nothing to distil this step: no optimizer step, but the step is recorded
@@ -516,7 +530,8 @@ def train_opsd(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain
     student, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
     teacher = Teacher(student, o.teacher, o.ema_decay)
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=o.lr, weight_decay=0.0)
-    session = OPSDSession(student, tok, teacher, opt, domain, condition, o, seed, pool, train, extras or {})
+    session = OPSDSession(student, tok, teacher, opt, domain, condition, o, seed, pool, train, extras or {},
+                          cfg.model.enable_thinking)
     state_path = store.root / STATE_FILE
     start = restore_state(state_path, session)
     done = keep_steps_before(store, start)
