@@ -31,6 +31,7 @@ def _examples() -> list[Example]:
 
 
 def test_sft_lora_init_is_seeded_in_process(tiny_model, tmp_path):
+    # a regression guard, not a fix: TRL's SFTTrainer seeds before it wraps the model in LoRA (it passes on f346383)
     from safetensors.torch import load_file
 
     from formalpi.engine.train import sft

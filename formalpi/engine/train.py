@@ -174,7 +174,7 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     named `label` advanced per optimizer step.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, set_seed
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
     from trl import SFTTrainer
 
     from formalpi.engine.backends import resolve_device
@@ -200,7 +200,8 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     logging.getLogger("transformers").setLevel(logging.ERROR)
     # TRL still calls transformers' deprecated `is_gradient_checkpointing`: its FutureWarning is not ours to fix
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    set_seed(seed)  # LoRA's init draws from the global RNG when SFTTrainer wraps the model, before it seeds
+    # LoRA's init is seeded in-process: TRL's SFTTrainer calls set_seed(args.seed) before it wraps the model
+    # (tests/test_run_settings.py guards it)
     trainer = SFTTrainer(model=model, args=args, train_dataset=to_dataset(examples, enable_thinking),
                          processing_class=tok, peft_config=peft_config)
     trainer.remove_callback(PrinterCallback)  # losses stay in trainer.state; the CLI shows its own progress
