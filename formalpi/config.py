@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -58,6 +59,9 @@ class DataConfig(_Section):
     # false: every seed trains/evaluates on the same problems (a seed varies sampling and LoRA init only);
     # true: each seed also redraws its problems (a seeded subset of `*_limit` problems, or arith's seeded draw)
     redraw_per_seed: bool = False
+    # Lean skeleton PI: a JSONL of {name, proof} verified reference proofs; None = the verified proofs of the base
+    # model's own first attempts on the training split (retry rows: each round's; OPSD/IPRS: one sampling pass)
+    proof_corpus: str | None = None
 
 
 class SamplingConfig(_Section):
@@ -196,6 +200,7 @@ class ExperimentConfig(_Section):
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     opsd: OPSDConfig = Field(default_factory=OPSDConfig)
     grpo: GRPOConfig = Field(default_factory=GRPOConfig)
+    variant: str | None = None  # the sibling setting this run uses (VARIANTS), None = the row's own (the seed's)
 
     @model_validator(mode="after")
     def _generation_lengths(self) -> "ExperimentConfig":
@@ -218,7 +223,41 @@ class ExperimentConfig(_Section):
             d["model"].pop("vllm")
         if self.model.enable_thinking is None:
             d["model"].pop("enable_thinking")
+        if self.variant is None:
+            d.pop("variant")
         return json.dumps(d, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A sibling setting a row can also run at (`formalpi run ROW.toml --variant NAME`): `--set` items applied
+    before the command line's own, and a run named `<row>@<name>`, so the report shows both side by side."""
+
+    name: str
+    why: str
+    sets: tuple[str, ...]
+    applies: Callable[[dict[str, Any]], bool]  # on the row's raw toml: may this row run this variant?
+
+
+VARIANTS = {v.name: v for v in (
+    Variant("lora_lr", "LoRA at lr 1e-4 (SFT, OPSD and IPRS alike) instead of the seed's 5e-7: LoRA's low-rank "
+            "update starts at B = 0 and needs about 10-100x a full fine-tune's lr to move a model in a few hundred "
+            "steps (experiments/README.md)",
+            ("train.lr=1e-4", "opsd.lr=1e-4", "grpo.lr=1e-4"),
+            lambda d: (d.get("train") or {}).get("finetune", "lora") == "lora" and d.get("method") != "baseline"),
+)}
+
+
+def apply_variant(data: dict[str, Any], name: str, source: str) -> dict[str, Any]:
+    variant = VARIANTS.get(name)
+    if variant is None:
+        raise ConfigError(f"--variant {name!r}: no such variant (known: {', '.join(VARIANTS)})")
+    if not variant.applies(data):
+        raise ConfigError(f"--variant {name}: does not apply to {source} ({variant.why})")
+    data = apply_overrides(data, list(variant.sets))
+    data["name"] = f"{data['name']}@{name}"
+    data["variant"] = name
+    return data
 
 
 def _fmt_errors(err: ValidationError, source_of_file: str, model: type[BaseModel],
@@ -282,7 +321,8 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>", overrides: 
         raise ConfigError(_fmt_errors(e, source, ExperimentConfig, overrides)) from None
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_config(path: str | Path, overrides: list[str] | None = None, variant: str | None = None) -> ExperimentConfig:
+    """A row's config; `variant`: one of VARIANTS applied before `overrides` (the run is named `<row>@<variant>`)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file (experiments live in experiments/*.toml)")
@@ -291,4 +331,6 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     data.setdefault("name", path.stem)
+    if variant is not None:
+        data = apply_variant(data, variant, str(path))
     return config_from_dict(apply_overrides(data, overrides or []), str(path), overrides or [])

@@ -27,6 +27,7 @@ from importlib import resources
 from multiprocessing import get_context
 from pathlib import Path
 
+from formalpi.analysis import N_BOOT
 from formalpi.config import ExperimentConfig, apply_overrides, config_from_dict
 from formalpi.errors import ConfigError
 from formalpi.progress import line_progress
@@ -222,7 +223,7 @@ def variant_dirs(plan: DemoPlan, variant: str) -> list[Path]:
     return [plan.root / "baseline", plan.root / variant]
 
 
-def demo_tables(plan: DemoPlan, variant: str, n_boot: int = 2000) -> str:
+def demo_tables(plan: DemoPlan, variant: str, n_boot: int = N_BOOT) -> str:
     """The seed-format table with Holm verdicts against the baseline and against try_again, the manipulation
     checks and the per-level gains, for one variant (markdown)."""
     from formalpi.analysis.manipulation import collect_dirs, manipulation_markdown

@@ -67,6 +67,15 @@ def test_first_step_of_a_math_solution_is_its_first_sentence():
     assert first_step_of("\\boxed{5}") is None
 
 
+def test_first_step_of_a_thinking_solution_is_read_after_the_think_block():
+    # a Qwen3 thinking completion (the cross-model hint's source): the hint is the answer's first step, not "<think>"
+    sol = ("<think>\nOkay, so I need the radius. Let me compute sqrt(0+9).\n</think>\n\n"
+           "We have that $r = \\sqrt{0^2 + 3^2} = 3.$  So $\\boxed{3}$.")
+    assert first_step_of(sol) == "We have that $r = \\sqrt{0^2 + 3^2} = 3.$"
+    assert first_step_of("<think>\nstill thinking when the budget ran out") is None  # no answer part: no step
+    assert first_step_of("<think></think>\n2*3=6=6. \\boxed{6}") == "2*3=6"
+
+
 def test_cross_model_hint_and_retry():
     c = ctx(extras={"cross_model": CROSS})
     assert get_condition("cross_model_hint").pi(c) == \

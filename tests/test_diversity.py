@@ -172,3 +172,39 @@ def test_per_condition_rows_never_pool_and_seeds_average_per_problem(tmp_path):
     assert "gold" in res.output and "0.500" in res.output
     res = CliRunner().invoke(app, ["diversity", str(tmp_path / "runs"), "--domain", "prose"])
     assert res.exit_code != 0
+
+
+# ---- the verified artifact and the per-domain null ------------------------------------------------------------
+
+
+def test_paths_measure_the_verified_artifact():
+    from formalpi.analysis.paths import path_of
+
+    # Lean: the verifier checks the LAST fenced block; an earlier draft block is not the proof
+    lean = ("A first try:\n```lean4\ntheorem t : 1 = 1 := by\n  simp\n```\nBetter:\n"
+            "```lean4\ntheorem t : 1 = 1 := by\n  have h : 1 = 1 := rfl\n  exact h\n```")
+    assert path_of("lean", lean) == ("have:1 = 1", "exact")
+    # math: the think trace is not the solution; its expressions are not steps
+    math = "<think>\ntry $3*3=9$ then $9+1=10$\n</think>\nWe have $2+2=4$, so $\\boxed{4}$."
+    assert path_of("math", math) == ("2+2",)
+    assert canonical(math, DiversityDomain.MATH) == "We have $2+2=4$, so $\\boxed{4}$."
+
+
+def test_null_normalises_pd_path_per_domain_by_hand():
+    # Lean proofs share tactic names across problems: the cross-problem null is below 1, and the row's PD_path is
+    # read against it. Problems a, b, c with two correct proofs each; first proofs' paths: a (nlinarith),
+    # b (norm_num, nlinarith), c (norm_num)
+    def rec(pid, proofs):
+        return EvalRecord(problem_id=pid, seed=1, condition="x", n=2, correct=[True, True], scores=[1.0, 1.0],
+                          completions=[f"```lean4\ntheorem {pid} : True := by\n  {p}\n```" for p in proofs])
+
+    recs = [rec("a", ["nlinarith", "norm_num"]), rec("b", ["norm_num\n  nlinarith", "norm_num\n  nlinarith"]),
+            rec("c", ["norm_num", "simp"])]
+    rules = Diversity("lean")
+    # pairs (a,b): 2*1/3, (a,c): 0, (b,c): 2*1/3 -> mean sim 4/9 -> null 5/9
+    assert rules.null(recs) == pytest.approx(5 / 9)
+    [s] = rows_diversity({("lean", "g", "x"): [recs]}, n_boot=200)
+    # PD_path per problem: a 1, b 0, c 1 -> mean 2/3; over the null: 2/3 / (5/9) = 1.2
+    assert s.path.mean == pytest.approx(2 / 3) and s.null == pytest.approx(5 / 9)
+    assert s.relative.mean == pytest.approx(1.2)
+    assert "PD_path / null" in render_diversity_table([s]) and "0.556" in render_diversity_table([s])

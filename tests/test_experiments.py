@@ -17,10 +17,12 @@ from formalpi.tiny import TinySpec, ensure_tiny_model
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = sorted((ROOT / "experiments").glob("*.toml"))
 SEED_MODELS = {"math": "Qwen/Qwen3-1.7B", "code": "Qwen/Qwen2.5-Coder-1.5B-Instruct",
-               "lean": "AI-MO/Kimina-Prover-Distill-1.7B"}
-SCALE_ROWS = {"math_try_again_8b_lr5e-7": "Qwen/Qwen3-8B", "math_try_again_8b_lr1e-6": "Qwen/Qwen3-8B",
-              "math_try_again_8b_lr2e-6": "Qwen/Qwen3-8B", "math_try_again_8b_full": "Qwen/Qwen3-8B",
-              "math_try_again_32b_lora": "Qwen/Qwen3-32B",
+               "lean": "AI-MO/Kimina-Prover-Preview-Distill-1.5B"}
+SCALE_ROWS = {"math_try_again_8b_lora_lr5e-7": "Qwen/Qwen3-8B", "math_try_again_8b_lora_lr1e-6": "Qwen/Qwen3-8B",
+              "math_try_again_8b_lora_lr2e-6": "Qwen/Qwen3-8B", "math_try_again_8b_full": "Qwen/Qwen3-8B",
+              "math_baseline_8b": "Qwen/Qwen3-8B", "math_try_again_32b_lora": "Qwen/Qwen3-32B",
+              "math_baseline_32b": "Qwen/Qwen3-32B", "code_try_again_7b": "Qwen/Qwen2.5-Coder-7B-Instruct",
+              "code_baseline_7b": "Qwen/Qwen2.5-Coder-7B-Instruct",
               "math_sdzero_opsd_hybrid": "runs/math_try_again/{seed}/checkpoint_r0"}  # SD-Zero's checkpoint
 
 
@@ -37,7 +39,7 @@ def test_every_row_is_valid_and_named_after_its_file():
         assert cfg.name == p.stem and cfg.name.startswith(cfg.domain + "_"), p
         get_condition(cfg.condition, cfg.domain)  # raises for a condition the domain lacks
         assert cfg.model.path == SCALE_ROWS.get(cfg.name, SEED_MODELS[cfg.domain]), p
-        assert cfg.seeds == [42, 123, 456], p
+        assert cfg.seeds == ([42, 123, 456, 789, 1024] if cfg.name == "math_opsd_answer_only" else [42, 123, 456]), p
         # the problems a row trains on are not the ones it is evaluated on, unless the row says so
         assert (cfg.data.train_split != cfg.data.eval_split) != cfg.data.allow_train_on_eval, p
         if cfg.domain == "math":
@@ -54,13 +56,48 @@ def test_every_row_is_valid_and_named_after_its_file():
                    "math_try_again_k3", "math_try_again_rounds3", "math_opsd_answer_only", "code_test_suite",
                    "code_shuffled_test_suite", "lean_skeleton", "lean_skeleton_retry", "lean_typechecker",
                    "lean_diagnosis", "lean_opsd_skeleton", "math_opsd_pccg", "math_try_again_k2", "math_try_again_k5",
-                   "math_try_again_rounds2", "math_try_again_8b_lr5e-7", "math_try_again_8b_lr1e-6",
-                   "math_try_again_8b_lr2e-6", "math_try_again_8b_full", "math_try_again_32b_lora",
+                   "math_try_again_rounds2", "math_try_again_8b_lora_lr5e-7", "math_try_again_8b_lora_lr1e-6",
+                   "math_try_again_8b_lora_lr2e-6", "math_try_again_8b_full", "math_baseline_8b", "math_baseline_32b",
+                   "code_try_again_7b", "code_baseline_7b", "math_try_again_32b_lora",
                    "code_humaneval_try_again", "lean_heuristic_3iter", "lean_skeleton_guided_retry",
                    "math_sdzero_opsd_hybrid", "math_double_sample_matched"):
         assert needed in names, needed
     readme = (ROOT / "experiments" / "README.md").read_text()
     assert all(f"`{n}`" in readme for n in names)  # every row is listed with its assumptions
+
+
+# the seed's stated settings (its LR-by-scale table and rows): row -> (finetune, lora rank, lr)
+SEED_SETTINGS = {"math_try_again": ("lora", 32, 5e-7), "math_gold": ("lora", 32, 5e-7),
+                 "math_try_again_8b_lora_lr5e-7": ("lora", 64, 5e-7),
+                 "math_try_again_8b_lora_lr1e-6": ("lora", 64, 1e-6),
+                 "math_try_again_8b_lora_lr2e-6": ("lora", 64, 2e-6), "math_try_again_8b_full": ("full", None, 1e-6),
+                 "math_try_again_32b_lora": ("lora", None, 2e-6)}
+
+
+def test_rows_use_the_seeds_stated_settings_by_default():
+    for name, (finetune, rank, lr) in SEED_SETTINGS.items():
+        cfg = load_config(ROOT / "experiments" / f"{name}.toml")
+        assert (cfg.train.finetune, cfg.train.lr) == (finetune, lr), name
+        assert rank is None or cfg.train.lora_rank == rank, name
+    for p in ROWS:  # every Qwen3-1.7B LoRA row trains at the seed's 5e-7, whatever its method
+        cfg = load_config(p)
+        if cfg.domain == "math" and cfg.train.finetune == "lora" and "8B" not in cfg.model.path \
+                and "32B" not in cfg.model.path and cfg.method != "baseline":
+            lr = {"retry": cfg.train.lr, "opsd": cfg.opsd.lr, "grpo": cfg.grpo.lr}[cfg.method]
+            assert lr == 5e-7, p
+    assert len(load_config(ROOT / "experiments" / "math_opsd_answer_only.toml").seeds) == 5
+    for name in ("code_opsd_test_suite", "code_shuffled_test_suite"):
+        assert load_config(ROOT / "experiments" / f"{name}.toml").data.dataset == "humaneval", name
+    # the one sibling setting: LoRA at 1e-4, run as <row>@lora_lr
+    v = load_config(ROOT / "experiments" / "math_opsd_gold.toml", variant="lora_lr")
+    assert (v.name, v.variant, v.opsd.lr) == ("math_opsd_gold@lora_lr", "lora_lr", 1e-4)
+    # content rows share a fixed optimizer-step budget per domain (not epochs over however many examples they made)
+    content = {"math": ("gold", "gibberish", "wrong", "try_again"), "code": ("try_again", "gibberish", "test_suite",
+                                                                            "shuffled_test_suite"),
+               "lean": ("retry", "gibberish", "typechecker", "skeleton")}
+    for domain, conds in content.items():
+        budgets = {load_config(ROOT / "experiments" / f"{domain}_{c}.toml").train.max_steps for c in conds}
+        assert len(budgets) == 1 and None not in budgets, (domain, budgets)
 
 
 def settings_table() -> list[dict]:
@@ -110,7 +147,9 @@ def _tiny_overrides(model: str, runs: Path) -> list[str]:
 
 def test_math_row_runs_end_to_end_on_the_tiny_model(tiny_model, tmp_path):
     row = ROOT / "experiments" / "math_gold.toml"
-    res = CliRunner().invoke(app, ["run", str(row), "--seeds", "42", *_tiny_overrides(tiny_model, tmp_path)])
+    # the row's fixed step budget (250) is for MATH; a few steps show the mechanics on the tiny model
+    res = CliRunner().invoke(app, ["run", str(row), "--seeds", "42", *_tiny_overrides(tiny_model, tmp_path),
+                                   "--set", "train.max_steps=3"])
     assert res.exit_code == 0, res.output
     assert "math_gold seed 42" in res.output
     store = RunStore(tmp_path / "math_gold" / "42")

@@ -166,7 +166,7 @@ def test_diagnosis_prompt_and_cleaned_answer():
         "Do not write a proof.\n\nTheorem:\n```lean4\ntheorem foo (x : Int) : x = x := by\n```\n"
         "Attempt:\n```lean4\nhave h : x = 1 := by sorry\n```\n"
         "Lean's errors:\n- at the start of your proof: unsolved goals x : Int h : x = 1 ⊢ x = x</user><assistant>"]
-    assert gen.params[0].n == 1 and gen.params[0].max_new_tokens == 64
+    assert gen.params[0].n == 1 and gen.params[0].max_new_tokens == 2048  # room for a thinking model's thought
     # same attempt, same seed: the same request (resumable runs)
     gen2 = ScriptedGenerator("x")
     get_condition("diagnosis", "lean").pi(ctx(v, diagnosis_generator=gen2, diagnosis_max_tokens=16))
@@ -180,6 +180,35 @@ def test_diagnosis_empty_answer_and_missing_generator():
     with pytest.raises(ConfigError, match=r"extras\['diagnosis_generator'\]"):
         get_condition("diagnosis", "lean").pi(ctx(v))
     assert clean_diagnosis("a  b\n c d", 3) == "a b c"
+
+
+def test_a_thinking_models_diagnosis_is_its_answer_after_think():
+    v = verdict_from(replies("have_by_sorry")[0], Status.ERROR)
+    cond = get_condition("diagnosis", "lean")
+    # the template opened the think block: the output is the thought, `</think>`, then the answer
+    opened = ScriptedGenerator("The claim h is false for x = 2.</think>\n\nThe have claim x = 1 is false.")
+    assert cond.pi(ctx(v, diagnosis_generator=opened)) == \
+        "Your proof is incorrect. Diagnosis: The have claim x = 1 is false. Try again."
+    # the budget ran out mid-thought: the thought so far is the diagnosis, not an empty text (no PI)
+    cut = ScriptedGenerator("<think>\nThe attempt claims x = 1 but x is arbitrary, so the have is false")
+    assert cond.pi(ctx(v, diagnosis_generator=cut, diagnosis_max_tokens=8)) == \
+        "Your proof is incorrect. Diagnosis: The attempt claims x = 1 but x Try again."
+
+
+def test_diagnosis_row_gets_the_rows_own_model_and_other_methods_must_pass_one():
+    from formalpi.config import config_from_dict
+    from formalpi.engine.run import condition_extras, with_diagnosis_writer
+
+    cond = get_condition("diagnosis", "lean")
+    retry = config_from_dict({"name": "d", "domain": "lean", "method": "retry", "condition": "diagnosis"})
+    assert condition_extras(retry, cond, {}) == {}  # the engine supplies it: the row's own generator
+    gen = ScriptedGenerator("x")
+    assert with_diagnosis_writer({}, cond, gen)["diagnosis_generator"] is gen
+    given = ScriptedGenerator("y")
+    assert with_diagnosis_writer({"diagnosis_generator": given}, cond, gen)["diagnosis_generator"] is given
+    opsd = config_from_dict({"name": "d", "domain": "lean", "method": "opsd", "condition": "diagnosis"})
+    with pytest.raises(ConfigError, match="needs diagnosis_generator"):
+        condition_extras(opsd, cond, {})
 
 
 def test_conditions_are_registered_for_lean_only_with_descriptions():

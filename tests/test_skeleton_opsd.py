@@ -96,3 +96,48 @@ def test_minif2f_eval_prints_pass_at_1_and_k(tiny_model, tmp_path):
         "--set", "data.eval_limit=2", "--set", "eval.max_new_tokens=12"], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert "MiniF2F test, seed 42, 2 problems, 2 samples: pass@1 = 0.0%, pass@2 = 0.0%" in res.output
+
+
+def _lean_opsd_config(tiny_model: str, runs: Path, condition: str = "skeleton", **data):
+    from formalpi.config import config_from_dict
+
+    d = {"dataset": "minif2f", "path": str(shared_path("data", "minif2f_lean4_v4.24.jsonl")), "train_split": "valid",
+         "eval_split": "test", "train_limit": 2, "eval_limit": 2, **data}
+    return config_from_dict({
+        "name": "lo", "domain": "lean", "method": "opsd", "condition": condition, "runs_dir": str(runs),
+        "model": {"path": tiny_model}, "data": d, "sampling": {"n": 1, "max_new_tokens": 16},
+        "eval": {"n": 1, "max_new_tokens": 16}, "train": {"lora_rank": 4, "lora_alpha": 8, "max_length": 512},
+        "opsd": {"steps": 2, "batch_size": 2, "max_new_tokens": 12, "save_every": 1, "lr": 1e-3}})
+
+
+def test_skeleton_pi_declares_it_needs_reference_proofs():
+    from formalpi.lean import pi
+
+    for fn in (pi.skeleton, pi.skeleton_retry):
+        assert "reference_proofs" in fn.condition.needs
+    assert "diagnosis_generator" in pi.diagnosis.condition.needs
+
+
+def test_lean_opsd_skeleton_without_reference_proofs_stops_before_training(tiny_model, tmp_path):
+    from domains.lean import LeanDomain
+    from formalpi.engine.run import run_experiment
+    from formalpi.errors import ConfigError
+    from formalpi.lean.pool import LeanConfig
+
+    cfg = _lean_opsd_config(tiny_model, tmp_path / "runs")
+    pool = LeanConfig(project_dir=ROOT, repl_command=shlex.split(DOUBLE), workers=1, timeout_s=10)
+    with LeanDomain(pool) as domain:
+        # no corpus: the default source is the starting model's own verified proofs on the training split; the tiny
+        # model proves nothing, so the row stops naming the missing input instead of "training" 2 steps on nothing
+        with pytest.raises(ConfigError, match=r"no reference proofs.*data\.proof_corpus"):
+            run_experiment(cfg, 5, domain=domain)
+        store = RunStore(tmp_path / "runs" / "lo" / "5")
+        assert not store.path("opsd_steps").exists() and not store.is_done("opsd")
+        assert store.manifest()["stages"]["verify_r0"]["verifier_calls"] == 2  # the reference pass ran, budgeted
+        # a corpus named in the toml is the source instead: the row trains
+        corpus = tmp_path / "corpus.jsonl"
+        corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in CORPUS), encoding="utf-8")
+        named = _lean_opsd_config(tiny_model, tmp_path / "named", proof_corpus=str(corpus))
+        store = run_experiment(named, 5, domain=domain).store
+        steps = [json.loads(x) for x in store.path("opsd_steps").read_text().splitlines()]
+        assert len(steps) == 2 and sum(s["trained_samples"] for s in steps) > 0

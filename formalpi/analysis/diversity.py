@@ -26,7 +26,7 @@ from enum import Enum
 
 import numpy as np
 
-from formalpi.analysis.paths import Path_, lean_proof_body, path_of, path_similarity
+from formalpi.analysis.paths import Path_, artifact, lean_proof_body, path_of, path_similarity
 from formalpi.analysis.runs_index import RunInfo
 from formalpi.analysis.stats import AnalysisError
 from formalpi.analysis.tables import row_keys
@@ -45,7 +45,6 @@ class DiversityDomain(str, Enum):
 
 _WS = re.compile(r"\s+")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_FENCE = re.compile(r"```[\w+-]*\n?(.*?)```", re.S)
 
 
 # ---- canonical text (for the surface control) --------------------------------------------------------------
@@ -56,14 +55,14 @@ def collapse_ws(text: str) -> str:
 
 
 def canonical(completion: str, domain: DiversityDomain) -> str:
-    """math: whitespace collapsed; Lean: proof body without comments, whitespace collapsed;
-    code: `ast.unparse(ast.parse(...))` (whitespace-collapsed text when it does not parse)."""
+    """Of the verified artifact (paths.artifact): math: whitespace collapsed; Lean: proof body without comments,
+    whitespace collapsed; code: `ast.unparse(ast.parse(...))` (whitespace-collapsed text when it does not parse)."""
+    text = artifact(domain.value, completion)
     if domain is DiversityDomain.MATH:
-        return collapse_ws(completion)
+        return collapse_ws(text)
     if domain is DiversityDomain.LEAN:
-        return collapse_ws(lean_proof_body(completion))
-    m = _FENCE.search(completion)
-    code = m.group(1) if m else completion
+        return collapse_ws(lean_proof_body(text))
+    code = text
     try:
         return ast.unparse(ast.parse(code))
     except (SyntaxError, ValueError):
@@ -114,6 +113,9 @@ class ProblemDiversity:
     lex: float
 
 
+NULL_PAIRS = 2000  # cross-problem pairs for the permutation null (enough for a 3rd-decimal mean)
+
+
 class Diversity:
     """The measuring rules of one domain: its path extractor and its canonical text."""
 
@@ -145,6 +147,25 @@ class Diversity:
                 if d is not None:
                     out.append(d)
         return out
+
+
+    def null(self, records: Sequence[EvalRecord], max_pairs: int = NULL_PAIRS) -> float | None:
+        """The permutation null of PD_path: 1 − mean sim over pairs of correct solutions of DIFFERENT problems
+        (problem labels shuffled away), what PD_path would be if a problem's solutions were no more alike than
+        solutions of unrelated problems in this domain. Pairs: each problem's first correct solution with the
+        next problems' (a fixed order, at most `max_pairs`); None with fewer than 2 solved problems."""
+        firsts: dict[str, str] = {}
+        for r in records:
+            if len(r.completions) == len(r.correct) and r.problem_id not in firsts:
+                ok = [c for c, good in zip(r.completions, r.correct) if good]
+                if ok:
+                    firsts[r.problem_id] = ok[0]
+        if len(firsts) < 2:
+            return None
+        paths = [self.path(firsts[k]) for k in sorted(firsts)]
+        pairs = [(i, (i + d) % len(paths)) for d in range(1, len(paths)) for i in range(len(paths))]
+        pairs = [(i, j) for i, j in pairs if i < j][:max_pairs]
+        return 1.0 - sum(path_similarity(paths[i], paths[j]) for i, j in pairs) / len(pairs)
 
 
 @contextmanager
@@ -183,6 +204,8 @@ class DiversitySummary:
     path: DiversityMeasure | None  # None when no problem had >= 2 correct solutions
     lex: DiversityMeasure | None
     delta_path: DiversityMeasure | None = None  # PD_path − the baseline's, paired on the problems both measured
+    null: float | None = None  # the row's permutation null (Diversity.null)
+    relative: DiversityMeasure | None = None  # PD_path / null: comparable across domains (docs/diversity.md)
 
 
 def _measure(values: Sequence[float], n_boot: int, seed: int) -> DiversityMeasure | None:
@@ -205,7 +228,8 @@ def per_problem_means(per_problem: Sequence[ProblemDiversity], attr: str) -> dic
 
 def summarize_diversity(per_problem: Sequence[ProblemDiversity], domain: DiversityDomain | str, group: str,
                         condition: str, n_seeds: int, n_boot: int = 1000, seed: int = 0,
-                        reference: Sequence[ProblemDiversity] | None = None) -> DiversitySummary:
+                        reference: Sequence[ProblemDiversity] | None = None,
+                        null: float | None = None) -> DiversitySummary:
     """Mean over problems with a bootstrap CI over problems; a problem measured on several seeds is one unit
     (its seeds' values are averaged first), so the CI resamples problems, not runs. With `reference` (the
     baseline's values), also the paired difference of PD_path on the problems both measured."""
@@ -214,24 +238,26 @@ def summarize_diversity(per_problem: Sequence[ProblemDiversity], domain: Diversi
     if reference is not None:
         ref = per_problem_means(reference, "path")
         delta = _measure([path[k] - ref[k] for k in path if k in ref], n_boot, seed)
+    relative = _measure([v / null for v in path.values()], n_boot, seed) if null else None
     return DiversitySummary(DiversityDomain(domain), group, condition, n_seeds, _measure(list(path.values()), n_boot,
                             seed), _measure(list(per_problem_means(per_problem, "lex").values()), n_boot, seed),
-                            delta)
+                            delta, null, relative)
 
 
 def rows_diversity(rows: Mapping[tuple[str, str, str], Sequence[Sequence[EvalRecord]]], n_boot: int = 1000,
                    seed: int = 0, reference: str = "baseline") -> list[DiversitySummary]:
     """`rows[(domain, group, condition)]` = the eval records of each of the row's runs (one list per seed).
     Each non-reference row of a group also gets its paired PD_path difference from the group's `reference` row."""
-    values = {}
+    values, nulls = {}, {}
     for (domain, group, condition), per_run in rows.items():
         rules = Diversity(domain)
         values[(domain, group, condition)] = [d for recs in per_run for d in rules.records(recs)]
+        nulls[(domain, group, condition)] = rules.null([r for recs in per_run for r in recs])
     out = []
     for (domain, group, condition), per_run in rows.items():
         ref = values.get((domain, group, reference)) if condition != reference else None
         out.append(summarize_diversity(values[(domain, group, condition)], domain, group, condition, len(per_run),
-                                       n_boot, seed, ref))
+                                       n_boot, seed, ref, nulls[(domain, group, condition)]))
     return out
 
 
@@ -256,13 +282,15 @@ def _fmt(m: DiversityMeasure | None, sign: str = "") -> str:
 
 
 DIVERSITY_HEADER = ("Group", "Condition", "Seeds", "Problems (>= 2 correct)", "PD_path [95% CI]",
-                    "Δ PD_path vs baseline [95% CI, paired]", "PD_lex (surface) [95% CI]")
+                    "Δ PD_path vs baseline [95% CI, paired]", "PD_lex (surface) [95% CI]", "Null (cross-problem)",
+                    "PD_path / null [95% CI] (across domains)")
 
 
 def diversity_cells(s: DiversitySummary) -> tuple[str, ...]:
     n = s.path.n_problems if s.path else 0
     delta = _fmt(s.delta_path, "+") + (f" (n={s.delta_path.n_problems})" if s.delta_path else "")
-    return (s.group, s.condition, str(s.n_seeds), str(n), _fmt(s.path), delta, _fmt(s.lex))
+    null = "—" if s.null is None else f"{s.null:.3f}"
+    return (s.group, s.condition, str(s.n_seeds), str(n), _fmt(s.path), delta, _fmt(s.lex), null, _fmt(s.relative))
 
 
 def render_diversity_table(summaries: Sequence[DiversitySummary]) -> str:

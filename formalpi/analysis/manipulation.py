@@ -10,7 +10,8 @@ shown it. Read from a run's own records (attempts, verdicts, examples, manifest,
 - verified retries on unsolved problems: the share of verified retries whose problem none of the run's first
   attempts solved (PI that lets the model write answers it cannot find alone moves the training set past what the
   model can do: docs/demo.md, section 3);
-- examples trained on and optimizer steps taken (a condition with 5 examples and 1 step cannot move a model);
+- examples trained on and optimizer steps taken (a condition with 5 examples and 1 step cannot move a model;
+  `comparability.training_volume`: SFT examples, OPSD samples in the loss, IPRS completions scored);
 - eval changed: the share of eval samples whose text differs from the baseline's for the same seed (the eval
   uses the same sampling seeds in every run, so an unmoved model reproduces the baseline byte for byte).
 """
@@ -23,8 +24,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from formalpi.analysis.comparability import training_volume
 from formalpi.analysis.runs_index import RunInfo, discover_runs
-from formalpi.records import Attempt, EvalRecord, Example, Judged
+from formalpi.records import Attempt, EvalRecord, Judged
 from formalpi.runs import RunStore
 
 # the conditions' wording for a stated answer (gold, wrong, answer_only: "The correct answer is X.")
@@ -59,12 +61,13 @@ class RunChecks:
 
 def run_checks(run: RunInfo, baseline_eval: Sequence[EvalRecord] | None = None) -> RunChecks:
     return store_checks(RunStore(run.path), run.condition, run.seed,
-                        None if run.is_baseline else baseline_eval)
+                        None if run.is_baseline else baseline_eval, run.method)
 
 
 def store_checks(store: RunStore, condition: str, seed: int,
-                 baseline_eval: Sequence[EvalRecord] | None = None) -> RunChecks:
-    """The checks of the records in one run directory (`baseline_eval`: the same seed's baseline eval)."""
+                 baseline_eval: Sequence[EvalRecord] | None = None, method: str = "retry") -> RunChecks:
+    """The checks of the records in one run directory (`baseline_eval`: the same seed's baseline eval; `method`:
+    the run's config.method, which says where its training volume is recorded)."""
     attempts = store.read("attempts", Attempt)
     verdicts = {j.attempt_id: j.verdict for j in store.read("verdicts", Judged)}
     first = [a for a in attempts if a.retry == 0]
@@ -72,8 +75,7 @@ def store_checks(store: RunStore, condition: str, seed: int,
     stated = [(a, s) for a in retries if (s := stated_answer(a.pi)) is not None]
     passed = [a for a in retries if a.id in verdicts and verdicts[a.id].passed]
     solved = {a.problem_id for a in first if a.id in verdicts and verdicts[a.id].passed}
-    stages = store.manifest().get("stages", {})
-    steps = sum(int(v.get("steps", 0)) for k, v in stages.items() if k.startswith("train_r"))
+    volume = training_volume(store, method)
     evals = store.read("eval", EvalRecord)
     changed = None
     if baseline_eval is not None:
@@ -86,7 +88,7 @@ def store_checks(store: RunStore, condition: str, seed: int,
         retries=len(retries), retries_verified=len(passed),
         verified_unsolved=sum(1 for a in passed if a.problem_id not in solved), stated=len(stated),
         copied=sum(1 for a, s in stated if a.id in verdicts and (verdicts[a.id].answer or "").strip() == s),
-        examples=len(store.read("examples", Example)), steps=steps,
+        examples=volume.examples, steps=volume.steps,
         eval_samples=sum(len(r.completions) for r in evals), eval_changed=changed)
 
 

@@ -17,6 +17,10 @@ their step sequences align.
 - Lean: the tactic sequence with the have-skeleton in it: one step per tactic (its name), except `have`/`obtain`/
   `suffices`/`show` steps, which keep their stated proposition (name dropped, spacing collapsed), so two proofs
   with the same tactics but different intermediate claims differ.
+
+Every domain measures its VERIFIED ARTIFACT (`artifact`), the text the verifier checks: in math the solution after
+a thinking model's `</think>` (the think trace is not the solution), in code the program the code verifier
+extracts, in Lean the LAST fenced block (as the Lean verifier reads it; earlier blocks are drafts).
 """
 
 from __future__ import annotations
@@ -293,8 +297,26 @@ def lean_path(completion: str) -> Path_:
 PATHS: dict[str, Callable[[str], Path_]] = {"math": math_path, "code": code_path, "lean": lean_path}
 
 
+def artifact(domain: str, completion: str) -> str:
+    """The part of a completion its domain's verifier checks (see the module docstring), by the verifier's own
+    extraction where the domain has one."""
+    if domain == "math":
+        from formalpi.engine.conditions import after_thinking
+
+        return after_thinking(completion)
+    if domain == "code":
+        from domains.code import extract_code
+
+        return extract_code(completion) or ""
+    if domain == "lean":
+        from domains.lean import extract_code as lean_block
+
+        return lean_block(completion)
+    raise ValueError(f"path diversity: unknown domain {domain!r} (known: {', '.join(PATHS)})")
+
+
 def path_of(domain: str, completion: str) -> Path_:
-    try:
-        return PATHS[domain](completion)
-    except KeyError:
-        raise ValueError(f"path diversity: unknown domain {domain!r} (known: {', '.join(PATHS)})") from None
+    """The path of the completion's verified artifact."""
+    if domain not in PATHS:
+        raise ValueError(f"path diversity: unknown domain {domain!r} (known: {', '.join(PATHS)})")
+    return PATHS[domain](artifact(domain, completion))

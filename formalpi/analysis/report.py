@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from formalpi.analysis import plots
+from formalpi.analysis import N_BOOT, plots
 from formalpi.analysis.diversity import DiversitySummary, render_diversity_table, rows_diversity
 from formalpi.analysis.frontier import FrontierBand, render_bin_table, render_u_table
 from formalpi.analysis.results import report_results, row_budgets, write_json, write_report_csvs
+from formalpi.analysis.manipulation import collect as manipulation_checks
+from formalpi.analysis.manipulation import manipulation_markdown
 from formalpi.analysis.runs_index import BUDGET_COLUMNS, discover_runs
 from formalpi.analysis.tables import (
     GroupAnalysis, analyse, condition_cells, condition_table_markdown, load_records, markdown_table,
@@ -27,9 +29,10 @@ from formalpi.records import EvalRecord
 class ReportOptions:
     reference: str | None = None  # the condition every other is compared with (default: the baseline)
     band: FrontierBand = FrontierBand()
-    n_boot: int = 1000
+    n_boot: int = N_BOOT
     seed: int = 0  # bootstrap seed: the same report every time
     plots: bool = True
+    allow_different_eval: bool = False  # compare runs evaluated differently (on their shared problems; said)
 
 
 def teacher_sees(condition: str) -> str:
@@ -96,7 +99,7 @@ def build_report(run_dirs: Sequence[str | Path], opts: ReportOptions = ReportOpt
     runs = discover_runs(run_dirs)
     records, base_records = load_records(runs)
     groups = analyse(runs, records, base_records, reference=opts.reference, band=opts.band, n_boot=opts.n_boot,
-                     seed=opts.seed)
+                     seed=opts.seed, allow_different_eval=opts.allow_different_eval)
     return groups, _diversity(groups, records, opts)
 
 
@@ -116,6 +119,8 @@ def render_markdown(groups: Sequence[GroupAnalysis], diversity: Sequence[Diversi
                   f"family of comparisons with the reference.", "", g.seed_varies, "",
                   "### Conditions", "", condition_table_markdown(g), ""]
         parts += [f"_Note: {n}_" for n in g.notes] + ([""] if g.notes else [])
+        parts += ["### Training volume and manipulation checks (pooled over seeds; examples and optimizer steps "
+                  "per seed)", "", manipulation_markdown(manipulation_checks(g.runs)), ""]
         if g.mcnemar:
             parts += ["### McNemar per seed (each problem's first sample; exact binomial test on the discordant "
                       "problems, Holm within each seed)", "", render_mcnemar_table(g.mcnemar) + warning_block(g), ""]
@@ -191,11 +196,13 @@ def write_report(run_dirs: Sequence[str | Path], out_dir: str | Path | None = No
     return save_report(groups, diversity, out_dir if out_dir is not None else run_dirs[0], opts)
 
 
-def render_condition_table(run_dirs: Sequence[str | Path], reference: str | None = None, n_boot: int = 1000) -> str:
+def render_condition_table(run_dirs: Sequence[str | Path], reference: str | None = None, n_boot: int = N_BOOT,
+                           allow_different_eval: bool = False) -> str:
     """The seed's condition table (markdown) with its verdict lines, one section per comparable group."""
     runs = discover_runs(run_dirs)
     records, base_records = load_records(runs)
-    groups = analyse(runs, records, base_records, reference=reference, n_boot=n_boot)
+    groups = analyse(runs, records, base_records, reference=reference, n_boot=n_boot,
+                     allow_different_eval=allow_different_eval)
     if len(groups) == 1:
         return condition_table_markdown(groups[0])
     return "\n\n".join(f"{g.title}\n\n{condition_table_markdown(g)}" for g in groups)

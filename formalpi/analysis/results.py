@@ -92,7 +92,8 @@ def _bin(d) -> dict[str, Any]:
 def diversity_results(summaries: Sequence[DiversitySummary]) -> list[dict[str, Any]]:
     return [{"domain": s.domain.value, "group": s.group, "condition": s.condition, "seeds": s.n_seeds,
              "pd_path": _measure(s.path), "delta_pd_path_vs_baseline": _measure(s.delta_path),
-             "pd_lex": _measure(s.lex)} for s in summaries]
+             "pd_lex": _measure(s.lex), "pd_path_null": s.null, "pd_path_over_null": _measure(s.relative)}
+            for s in summaries]
 
 
 def report_results(groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySummary],

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats as sps
 from scipy.special import gammaln
 
+from formalpi.analysis import N_BOOT
 from formalpi.errors import FormalpiError
 from formalpi.records import EvalRecord
 
@@ -186,7 +187,7 @@ class BootstrapResult:
         return self.ci[0] > 0 or self.ci[1] < 0
 
 
-def bootstrap_differences(a: np.ndarray, b: np.ndarray, *, n_boot: int = 2000, seed: int = 0,
+def bootstrap_differences(a: np.ndarray, b: np.ndarray, *, n_boot: int = N_BOOT, seed: int = 0,
                           resample_seeds: bool = True) -> np.ndarray:
     """Replicates of mean(a − b) for (S, P) arrays paired by seed and problem.
 
@@ -229,7 +230,7 @@ def _bootstrap_draws(S: int, P: int, n_boot: int, seed: int, resample_seeds: boo
     return seed_idx, counts
 
 
-def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95,
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, n_boot: int = N_BOOT, seed: int = 0, confidence: float = 0.95,
                      resample_seeds: bool = True, scale: float = 100.0) -> BootstrapResult:
     """Percentile CI and two-sided p-value (the share of replicates on the far side of 0, doubled)."""
     a = np.asarray(a, dtype=float)
@@ -252,7 +253,7 @@ class Statistic(str, Enum):
 
 
 def compare(a: CorrectnessMatrix, b: CorrectnessMatrix, *, statistic: Statistic = Statistic.PASS1, k: int = 1,
-            n_boot: int = 2000, seed: int = 0, confidence: float = 0.95) -> BootstrapResult:
+            n_boot: int = N_BOOT, seed: int = 0, confidence: float = 0.95) -> BootstrapResult:
     """Paired bootstrap of a − b on their common seeds and problems."""
     a, b = align(a, b)
     if statistic is Statistic.PASS1:
@@ -349,7 +350,7 @@ class Comparison:
                 f"Holm p={self.p_holm:.3g} over {self.family_size}): {self.separation.value} at {pct}%")
 
 
-def compare_family(matrices: Mapping[str, CorrectnessMatrix], reference: str, *, n_boot: int = 2000, seed: int = 0,
+def compare_family(matrices: Mapping[str, CorrectnessMatrix], reference: str, *, n_boot: int = N_BOOT, seed: int = 0,
                    confidence: float = 0.95) -> list[Comparison]:
     """Every other condition against `reference`, with Holm-adjusted p-values across the family."""
     if reference not in matrices:

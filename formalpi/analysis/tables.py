@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from formalpi.analysis.comparability import comparable_runs, volume_notes
 from formalpi.analysis.frontier import (
     BaseRates, BinDelta, FrontierBand, UContrast, UPoint, base_solve_rates, cross_fit_rates, frontier_deltas,
     inverted_u, level_deltas, u_contrast)
@@ -71,6 +72,8 @@ class GroupAnalysis:
     u_points: list[UPoint] = field(default_factory=list)
     u_contrasts: list[UContrast] = field(default_factory=list)
     rounds: list[RoundGain] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # runs not compared (evaluated unlike the reference), and why
+    comparability: list[str] = field(default_factory=list)  # said under the table: allowed differences, volumes
 
     @property
     def warnings(self) -> list[str]:
@@ -111,10 +114,12 @@ def row_keys(runs: Sequence[RunInfo]) -> dict[Path, str]:
 
 def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: RecordCache, *,
                   reference: str | None = None, band: FrontierBand = FrontierBand(), n_boot: int = 1000,
-                  seed: int = 0, min_base_n: int = 16) -> GroupAnalysis:
+                  seed: int = 0, min_base_n: int = 16, allow_different_eval: bool = False) -> GroupAnalysis:
     runs = [r for r in runs if records.get(r.path)]
     if not runs:
         raise FormalpiError("no run of this group has eval records")
+    comparable = comparable_runs(runs, records, allow_different_eval)
+    runs, records = comparable.runs, {**records, **comparable.restrict(records)}
     keys = row_keys(runs)
     by_key: dict[str, list[RunInfo]] = defaultdict(list)
     for r in runs:
@@ -142,7 +147,8 @@ def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: R
     rows.sort(key=lambda r: (not r.is_baseline, r.key))
     d0 = runs[0]
     g = GroupAnalysis(d0.domain, d0.model, d0.dataset, list(runs), matrices, baseline, rows,
-                      reference or baseline, band=band)
+                      reference or baseline, band=band, left_out=[why for _, why in comparable.left_out],
+                      comparability=[*comparable.notes, *volume_notes(by_key, baseline)])
     if g.reference is not None and len(matrices) > 1:
         g.comparisons = compare_family(matrices, g.reference, n_boot=n_boot, seed=seed)
         g.mcnemar = mcnemar_family(matrices, g.reference)
@@ -260,6 +266,8 @@ def condition_table_markdown(g: GroupAnalysis) -> str:
     if g.baseline is None:
         text += "\n\n(no baseline run in this group: rows are absolute pass@1, not gains)"
     text += warning_block(g)
+    if g.comparability or g.left_out:
+        text += "\n\n" + "\n".join(f"> **COMPARABILITY**: {n}" for n in [*g.comparability, *g.left_out])
     if g.comparisons:
         text += "\n\n" + "\n".join(f"- {c.line()}" for c in g.comparisons)
     return text

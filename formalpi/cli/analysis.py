@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from formalpi.analysis import N_BOOT
 from formalpi.cli._common import console
 from formalpi.errors import ConfigError
 
@@ -22,20 +23,25 @@ def report(run_dirs: list[Path] = typer.Argument(..., help="run directories (sea
                                                 help="condition the others are compared with (default: baseline)"),
            band_low: float = typer.Option(0.0, "--band-low", help="base solve rate <= this: unsolved"),
            band_high: float = typer.Option(1.0, "--band-high", help="base solve rate >= this: saturated"),
-           n_boot: int = typer.Option(1000, "--n-boot", min=100, help="bootstrap replicates"),
-           no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots")) -> None:
+           n_boot: int = typer.Option(N_BOOT, "--n-boot", min=100, help="bootstrap replicates (the demo's)"),
+           no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
+           allow_different_eval: bool = typer.Option(
+               False, "--allow-different-eval", help="compare runs evaluated on other problems or settings than the "
+               "baseline (on the problems all share; said under each table)")) -> None:
     """Write report.md + PNG plots and print the condition table."""
     from formalpi.analysis.frontier import FrontierBand
     from formalpi.analysis.report import ReportOptions, build_report, save_report
 
     opts = ReportOptions(reference=reference, band=FrontierBand(band_low, band_high), n_boot=n_boot,
-                         plots=not no_plots)
+                         plots=not no_plots, allow_different_eval=allow_different_eval)
     groups, diversity = build_report(run_dirs, opts)
     path = save_report(groups, diversity, out or run_dirs[0], opts)
     for g in groups:
         console.print(condition_table_rich(g))
         for w in g.warnings:  # a table made from a run that trained on eval (or ran code weakly) says so
             console.print(f"WARNING (!): {w}", style="bold red", highlight=False, markup=False)
+        for n in [*g.comparability, *g.left_out]:
+            console.print(f"COMPARABILITY: {n}", style="bold yellow", highlight=False, markup=False)
         for c in g.comparisons:
             console.print(c.line(), highlight=False)
     console.print(f"wrote {path}, results.json and the tables as CSV" + ("" if no_plots else

@@ -118,6 +118,8 @@ def register(root: typer.Typer) -> None:
     def run(config: Path = typer.Argument(..., help="experiments/<name>.toml"),
             seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default: the config's)"),
             set_: Optional[List[str]] = typer.Option(None, "--set", help="override a config key: key=value"),
+            variant: Optional[str] = typer.Option(None, "--variant", help="a sibling setting of the row, run as "
+                                                  "<row>@<variant> (formalpi.config.VARIANTS, e.g. lora_lr)"),
             launcher: str = typer.Option("local", help="training: local (this process) | accelerate"),
             num_gpus: int = typer.Option(1, "--num-gpus", help="accelerate processes and generation workers"),
             strategy: str = typer.Option("zero3", help="accelerate config: ddp | zero2 | zero3 | fsdp"),
@@ -133,7 +135,8 @@ def register(root: typer.Typer) -> None:
 
         scale = scale_from_flags(launcher, num_gpus, strategy, executor, ray_address)
         require_scale_extras(scale)
-        cfg = load_config(config, [*(set_ or []), *(["verify.allow_weak_sandbox=true"] if allow_weak_sandbox else [])])
+        cfg = load_config(config, [*(set_ or []), *(["verify.allow_weak_sandbox=true"] if allow_weak_sandbox else [])],
+                          variant=variant)
         seed_list = parse_seeds(seeds) if seeds else cfg.seeds
         preflight(cfg, seed_list)
         # torch and transformers load here, after every check (seconds on a busy machine)

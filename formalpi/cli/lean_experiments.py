@@ -136,7 +136,7 @@ def register(root: typer.Typer) -> None:
 
     @root.command("skeleton-opsd")
     def skeleton_opsd(seeds: str = typer.Option("42,123,456", help="comma-separated seeds"),
-                      model: str = typer.Option("AI-MO/Kimina-Prover-Distill-1.7B", "--model",
+                      model: str = typer.Option("AI-MO/Kimina-Prover-Preview-Distill-1.5B", "--model",
                                                 help="prover checkpoint or hub id ('tiny' = built-in)"),
                       train_split: str = typer.Option("valid", "--train-split"),
                       eval_split: str = typer.Option("test", "--eval-split"),

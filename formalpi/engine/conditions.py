@@ -236,11 +236,23 @@ def _place_value_step(expr: str) -> str | None:
     return None
 
 
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+
+
+def after_thinking(text: str) -> str:
+    """The answer part of a thinking model's output: the text after the last `</think>`; "" when a `<think>`
+    block never closes (the output ended mid-thought); the text itself when there is no think block."""
+    if _THINK_CLOSE in text:
+        return text.rsplit(_THINK_CLOSE, 1)[1]
+    return "" if _THINK_OPEN in text else text
+
+
 def first_step_of(solution: str) -> str | None:
     """The first step of a worked solution: for an `a=b=c` chain (arith), `a=b`; for a one-operation chain `a=c`
     (whose only step IS the answer) a place-value split of an operand instead; else the first sentence or line
-    (MATH). None for an empty solution or a one-operation chain with nothing to split."""
-    text = _BOXED_TAIL.sub("", solution).strip().rstrip(".=").strip()
+    (MATH). A thinking model's solution is read after its `</think>` (the think trace is not a step). None for an
+    empty solution or a one-operation chain with nothing to split."""
+    text = _BOXED_TAIL.sub("", after_thinking(solution)).strip().rstrip(".=").strip()
     if not text:
         return None
     if re.fullmatch(r"[^\s=]+(=[^\s=]+)+", text):  # an arith chain: one operation per `=`

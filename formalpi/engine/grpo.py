@@ -8,10 +8,12 @@ For a prompt x and a sampled completion y = (y_1 … y_n) (the policy's token id
   * v: the domain verifier (`domain.verify_many`): 1 if VALID else 0 (`grpo.reward = "binary"`), or the verdict's
     graded score (`"graded"`);
   * π_T: the teacher, the starting model (the policy's LoRA adapter disabled; full fine-tuning: a frozen copy);
-  * c: the teacher context of `formalpi.engine.opsd.teacher_turns` for this sample: the retry conversation with y
-    as the failed attempt and the condition's PI, or the PI in the user turn for attempt-free conditions
-    (`answer_only`, `skeleton`); where there is none (a passed sample under a retry-style condition, a condition
-    that returns None) the shaping term is 0;
+  * c: the teacher context of `formalpi.engine.opsd.teacher_turns`: for retry-style PI, the retry conversation
+    with ANOTHER failed completion z of the same prompt's group as the attempt and the PI computed from z's
+    verdict (the first such in the group; a teacher shown y itself would copy it, rewarding failures), for every
+    sample of the group, passed or failed; for attempt-free conditions (`answer_only`, `skeleton`) the PI in
+    the user turn. Where there is none (no other failure in the group, a condition that returns None) the
+    shaping term is 0;
   * λ = `grpo.shaping_lambda`, C = `grpo.clip`. λ = 0 is plain GRPO on the verifier's reward.
 TRL sums the two reward functions with weights (1, λ) and does the group normalisation; the two are logged
 separately (`rewards/verifier/mean`, `rewards/shaping/mean`), and per step into the run store (`grpo_steps.jsonl`).
@@ -73,8 +75,9 @@ class IPRSRewards:
 
     def __init__(self, domain: Domain, condition: Condition, kind: TeacherContext, problems: Sequence[Problem],
                  policy, tokenizer, cfg: GRPOConfig, seed: int, extras: Mapping[str, Any] | None = None,
-                 store: RunStore | None = None):
+                 store: RunStore | None = None, enable_thinking: bool | None = None):
         self.store = store  # where the budget goes (stage "grpo"): samples, tokens, verifier calls
+        self.enable_thinking = enable_thinking  # model.enable_thinking, as TRL renders the policy's prompts
         self.domain, self.condition, self.kind, self.cfg, self.seed = domain, condition, kind, cfg, seed
         self.problems = list(problems)
         self.by_id = {p.id: p for p in problems}
@@ -97,7 +100,8 @@ class IPRSRewards:
         self._verdicts = {(pid, t): v for pid, t, v in zip(problem_id, texts, verdicts)}
         if self.store is not None:  # TRL calls the verifier once per generated completion: the step's budget
             generated = sum(len(ids) for ids in completion_ids)
-            prompt_tokens = sum(len(render(self.tok, [("user", self.domain.prompt(self.by_id[pid]))]))
+            prompt_tokens = sum(len(render(self.tok, [("user", self.domain.prompt(self.by_id[pid]))],
+                                           self.enable_thinking))
                                 for pid in problem_id)
             self.store.add_budget("grpo", samples=len(texts), completion_tokens=generated,
                                   train_tokens=prompt_tokens + generated, verifier_calls=len(texts))
@@ -108,22 +112,35 @@ class IPRSRewards:
     def shaping(self, prompts, completions, completion_ids, problem_id, **_: Any) -> list[float]:
         texts = [self._text(c) for c in completions]
         out = [0.0] * len(texts)
-        rows = []  # (index, plain prompt ids, teacher prompt ids, completion ids)
-        for i, (pid, text, ids) in enumerate(zip(problem_id, texts, completion_ids)):
+        contexts = []
+        for i, (pid, text) in enumerate(zip(problem_id, texts)):
             p = self.by_id[pid]
             verdict = self._verdicts.get((pid, text))
             if verdict is None:  # verifier not called first (reordered reward functions): check here
                 verdict = self.domain.verify_many([p], [text])[0]
                 if self.store is not None:
                     self.store.add_budget("grpo", verifier_calls=1)
-            prompt = self.domain.prompt(p)
-            attempt = Attempt(id=f"{pid}|grpo|{i}", problem_id=pid, prompt=prompt, completion=text, seed=self.seed)
-            ctx = PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed, problems=self.problems,
-                            extras=self.extras)
+            attempt = Attempt(id=f"{pid}|grpo|{i}", problem_id=pid, prompt=self.domain.prompt(p), completion=text,
+                              seed=self.seed)
+            contexts.append(PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed,
+                                      problems=self.problems, extras=self.extras))
+        groups: dict[str, list[int]] = {}  # the completions of one prompt (TRL's group), in order
+        for i, pid in enumerate(problem_id):
+            groups.setdefault(pid, []).append(i)
+        rows = []  # (index, plain prompt ids, teacher prompt ids, completion ids)
+        for i, (pid, ids) in enumerate(zip(problem_id, completion_ids)):
+            ctx = contexts[i]
+            if self.kind is TeacherContext.RETRY:  # another failure of the group, never sample i itself
+                k = next((o for o in groups[pid] if o != i and not contexts[o].verdict.passed), None)
+                if k is None:
+                    continue
+                ctx = contexts[k]
+            prompt = self.domain.prompt(ctx.problem)
             turns = teacher_turns(self.kind, self.condition, prompt, ctx, on_passed="skip")
             ids = list(ids)
             if turns is not None and ids:
-                rows.append((i, render(self.tok, [("user", prompt)]), render(self.tok, turns), ids))
+                rows.append((i, render(self.tok, [("user", prompt)], self.enable_thinking),
+                             render(self.tok, turns, self.enable_thinking), ids))
         if not rows:
             return out
         device = next(self.policy.parameters()).device
@@ -192,7 +209,8 @@ def build_trainer(cfg: ExperimentConfig, seed: int, domain: Domain, model_path: 
     kind = resolve_teacher_context("auto", condition.name)
     device = resolve_device(cfg.model.device)
     policy, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
-    rewards = IPRSRewards(domain, condition, kind, problems, policy, tok, g, seed, extras, store=store)
+    rewards = IPRSRewards(domain, condition, kind, problems, policy, tok, g, seed, extras, store=store,
+                          enable_thinking=cfg.model.enable_thinking)
     funcs, weights = [rewards.verifier], [1.0]
     if g.shaping_lambda > 0:
         funcs.append(rewards.shaping)
@@ -204,7 +222,8 @@ def build_trainer(cfg: ExperimentConfig, seed: int, domain: Domain, model_path: 
         max_completion_length=g.max_new_tokens, temperature=g.temperature, beta=g.beta, reward_weights=weights,
         logging_steps=1, save_strategy="steps", save_steps=g.save_every, report_to="none", use_cpu=not on_gpu,
         bf16=on_gpu and next(policy.parameters()).dtype == torch.bfloat16, disable_tqdm=True,
-        dataloader_num_workers=0, lr_scheduler_type="constant")
+        dataloader_num_workers=0, lr_scheduler_type="constant",
+        chat_template_kwargs=None if cfg.model.enable_thinking is None else {"enable_thinking": cfg.model.enable_thinking})
     dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": domain.prompt(p)}], "problem_id": p.id}
                                  for p in problems])
     trainer = GRPOTrainer(model=policy, reward_funcs=funcs, args=args, train_dataset=dataset,

@@ -69,6 +69,8 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
     own_domain = domain is None
     domain = domain or (make_domain(cfg, scale) if scale is not None else open_domain(cfg.domain))
     try:
+        if cfg.method != "baseline":  # a missing input (a cross-model file, a proof corpus) stops before any work
+            extras = condition_extras(cfg, get_condition(cfg.condition, domain), extras or {})
         # the data check comes first: a run that would train on its eval problems never creates a run directory
         train = train_problems(domain, cfg, seed) if cfg.method != "baseline" else []
         evals = eval_problems(domain, cfg)
@@ -87,7 +89,8 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
             model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, scale=scale)
         elif cfg.method in ("opsd", "grpo"):
             from formalpi.engine import methods
-            model_path = methods.train(cfg, seed, store, domain, model_path, progress, extras or {})
+            extras = reference_pass(cfg, seed, store, domain, model_path, progress, extras or {})
+            model_path = methods.train(cfg, seed, store, domain, model_path, progress, extras)
         records = _final_eval(cfg, seed, store, domain, model_path, progress, scale=scale)
         return RunResult(store, summarize(records, cfg.eval.ks))
     finally:
@@ -203,7 +206,8 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
             failed = [j for j in latest if not j.verdict.passed]
             with stage(store, f"retries_r{r}"):
                 retries = retry_failures(gen, domain, condition, failed, all_attempts, by_id, cfg=cfg, seed=seed,
-                                         round_=r, store=store, all_problems=train, extras=extras,
+                                         round_=r, store=store, all_problems=train,
+                                         extras=with_diagnosis_writer(extras, condition, gen),
                                          on_progress=progress(f"retries with PI{nth} ({at})", len(failed)))
             with stage(store, f"verify_r{r}"):
                 latest = verify_attempts(domain, retries, by_id, store, f"verify_r{r}")
@@ -217,7 +221,8 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
                 result = scale_train(scale, model_path, examples, cfg, ckpt, seed)
             else:
                 result = sft(model_path, examples, cfg.train, ckpt, seed=seed, device=cfg.model.device,
-                             dtype=cfg.model.dtype, progress=progress, label=f"fine-tuning, SFT steps ({at})")
+                             dtype=cfg.model.dtype, progress=progress, label=f"fine-tuning, SFT steps ({at})",
+                             enable_thinking=cfg.model.enable_thinking)
         store.mark_done(f"train_r{r}", examples=result.examples, steps=result.steps,
                         train_tokens=result.train_tokens, final_loss=result.final_loss)
         model_path = str(ckpt)
@@ -229,19 +234,73 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
     return model_path
 
 
+# extras the engine makes itself during a run when the caller gave none: the verified proofs of the base model's
+# first attempts on the training split (retry rows: each round's; OPSD/IPRS: `reference_pass`), and for retry
+# rows the row's own model as the diagnosis writer
+ENGINE_MADE = {"retry": frozenset({"reference_proofs", "diagnosis_generator"}),
+               "opsd": frozenset({"reference_proofs"}), "grpo": frozenset({"reference_proofs"})}
+
+
 def condition_extras(cfg: ExperimentConfig, condition: Condition, extras: dict[str, Any]) -> dict[str, Any]:
     """The extras a condition reads, filled in where the caller gave none: `cross_model` from
-    $FORMALPI_CROSS_MODEL or `cross_model_<dataset>.jsonl` in the data dir. A missing one is a ConfigError now,
-    not a failure half-way through the run."""
+    $FORMALPI_CROSS_MODEL or `cross_model_<dataset>.jsonl` in the data dir; `reference_proofs` from the toml's
+    `data.proof_corpus`. One that nothing supplies (neither the caller, a file, nor the engine: ENGINE_MADE) is a
+    ConfigError naming it now, not a failure (or a silent no-op) half-way through the run."""
     out = dict(extras)
     if "cross_model" in condition.needs and "cross_model" not in out:
         path = resolve_data_file("cross_model", os.environ.get(CROSS_MODEL_ENV),
                                  (f"cross_model_{cfg.data.dataset}.jsonl",))
         out["cross_model"] = load_cross_model(path)
-    missing = sorted(k for k in condition.needs if k not in out)
+    if "reference_proofs" in condition.needs and not out.get("reference_proofs") and cfg.data.proof_corpus:
+        from formalpi.lean.pi import load_proof_corpus
+
+        out["reference_proofs"] = load_proof_corpus(cfg.data.proof_corpus)
+    made = ENGINE_MADE.get(cfg.method, frozenset())
+    missing = sorted(k for k in condition.needs if k not in out and k not in made)
     if missing:
-        raise ConfigError(f"condition {condition.name!r} needs extras {', '.join(missing)}")
+        raise ConfigError(f"condition {condition.name!r} with method {cfg.method!r} needs "
+                          f"{', '.join(missing)}, and nothing supplies it: pass it in extras (Python API) or choose "
+                          f"method = 'retry', which makes it during the run")
     return out
+
+
+def reference_pass(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
+                   progress: ProgressFactory, extras: dict[str, Any]) -> dict[str, Any]:
+    """OPSD/IPRS rows whose PI shows reference proofs (Lean skeletons) and were given none: the starting model's
+    `sampling.n` first attempts on the training split (stages attempts_r0 / verify_r0, as a retry row's first
+    round), and its verified proofs as `reference_proofs`. No verified proof at all stops the run here, naming the
+    input, instead of training on no sample."""
+    condition = get_condition(cfg.condition, domain)
+    if "reference_proofs" not in condition.needs or extras.get("reference_proofs"):
+        return extras
+    train = train_problems(domain, cfg, seed)
+    gen = make_generator(cfg, model_path)
+    label = f"reference proofs for {condition.name}, seed {seed}"
+    with stage(store, "attempts_r0"):
+        attempts = sample_attempts(gen, domain, train, n=cfg.sampling.n, cfg=cfg, seed=seed, round_=0, store=store,
+                                   on_progress=progress(f"first attempts ({label})", len(train)))
+    release(gen)
+    with stage(store, "verify_r0"):
+        judged = verify_attempts(domain, attempts, {p.id: p for p in train}, store, "verify_r0",
+                                 on_progress=progress(f"checking first attempts ({label})", len(attempts)))
+    out = with_verified_proofs(extras, judged)
+    store.annotate(reference_proofs={"source": "first attempts (attempts_r0)",
+                                     "problems": len(out["reference_proofs"])})
+    if not out["reference_proofs"]:
+        raise ConfigError(f"condition {condition.name!r}: no reference proofs: the starting model verified none of "
+                          f"its {len(attempts)} first attempts on the {len(train)} training problems, so the PI has "
+                          f"nothing to show and {cfg.method} would train on no sample; name verified proofs with "
+                          f"data.proof_corpus = 'proofs.jsonl' (lines {{\"name\": ..., \"proof\": ...}}) or raise "
+                          f"sampling.n")
+    return out
+
+
+def with_diagnosis_writer(extras: dict[str, Any], condition: Condition, gen) -> dict[str, Any]:
+    """extras with the row's own generator as `diagnosis_generator` where the condition reads one and none was
+    given (the model diagnoses its own failed proof)."""
+    if "diagnosis_generator" in condition.needs and extras.get("diagnosis_generator") is None:
+        return {**extras, "diagnosis_generator": gen}
+    return extras
 
 
 def with_verified_proofs(extras: dict[str, Any], judged: list[Judged]) -> dict[str, Any]:

@@ -38,12 +38,15 @@ def _warmup_kwargs(ratio: float) -> dict:
     return {"warmup_steps": ratio}
 
 
-def to_dataset(examples: list[Example]):
+def to_dataset(examples: list[Example], enable_thinking: bool | None = None):
+    """Prompt-completion conversations; `enable_thinking` (model.enable_thinking) goes to the chat template of every
+    row (TRL's per-row `chat_template_kwargs`), as the generators render the prompts they sample from."""
     from datasets import Dataset
 
+    extra = {} if enable_thinking is None else {"chat_template_kwargs": {"enable_thinking": enable_thinking}}
     return Dataset.from_list([
         {"prompt": [{"role": "user", "content": ex.prompt}],
-         "completion": [{"role": "assistant", "content": ex.completion}]} for ex in examples])
+         "completion": [{"role": "assistant", "content": ex.completion}], **extra} for ex in examples])
 
 
 
@@ -162,7 +165,8 @@ def step_progress_callback(progress, label: str):
 
 
 def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Path, seed: int,
-        device: str = "auto", dtype: str = "auto", progress=None, label: str = "fine-tuning (SFT steps)") -> SFTResult:
+        device: str = "auto", dtype: str = "auto", progress=None, label: str = "fine-tuning (SFT steps)",
+        enable_thinking: bool | None = None) -> SFTResult:
     """Fine-tune `model_path` on `examples` and save the (merged) model + tokenizer to `out_dir`.
 
     With no examples the base model is copied unchanged (a condition that produced no verified retry trains on
@@ -196,8 +200,10 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     logging.getLogger("transformers").setLevel(logging.ERROR)
     # TRL still calls transformers' deprecated `is_gradient_checkpointing`: its FutureWarning is not ours to fix
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=to_dataset(examples), processing_class=tok,
-                         peft_config=peft_config)
+    # LoRA's init is seeded in-process: TRL's SFTTrainer calls set_seed(args.seed) before it wraps the model
+    # (tests/test_run_settings.py guards it)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=to_dataset(examples, enable_thinking),
+                         processing_class=tok, peft_config=peft_config)
     trainer.remove_callback(PrinterCallback)  # losses stay in trainer.state; the CLI shows its own progress
     if progress is not None:
         trainer.add_callback(step_progress_callback(progress, label))

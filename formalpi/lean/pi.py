@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from formalpi.engine.backends import SamplingParams
-from formalpi.engine.conditions import PIContext, define
+from formalpi.engine.conditions import PIContext, after_thinking, define
 from formalpi.errors import ConfigError, DataError
 from formalpi.lean.protocol import Message
 from formalpi.lean.skeleton import HaveKind, SkeletonParseError, _collapse, skeleton_of
@@ -82,7 +82,7 @@ def _skeleton_text(lines: list[str]) -> str:
             f"with their proofs left out.\n```lean4\n{body}\n```\nWrite a complete proof.")
 
 
-@define("skeleton", domains={"lean"})
+@define("skeleton", domains={"lean"}, needs={"reference_proofs"})
 def skeleton(ctx: PIContext) -> str | None:
     """The have-skeleton of a verified reference proof (`have … := by sorry` lines), without the failure bit.
 
@@ -98,7 +98,7 @@ def retry(ctx: PIContext) -> str:
     return f"{LEAN_FAILED} {TRY_AGAIN}"
 
 
-@define("skeleton+retry", domains={"lean"})
+@define("skeleton+retry", domains={"lean"}, needs={"reference_proofs"})
 def skeleton_retry(ctx: PIContext) -> str | None:
     """The failure bit and the have-skeleton of a reference proof together (the seed's antagonistic pair)."""
     lines = skeleton_lines(ctx)
@@ -172,6 +172,8 @@ def typechecker(ctx: PIContext) -> str:
 
 # ---- diagnosis by a generator -----------------------------------------------------------------------------
 
+DIAGNOSIS_MAX_NEW_TOKENS = 2048  # room for a thinking model's thought before its answer
+
 
 def diagnosis_prompt(ctx: PIContext) -> list[tuple[str, str]]:
     """The chat turns asking a model to diagnose the failed proof from Lean's messages."""
@@ -189,20 +191,25 @@ def diagnosis_prompt(ctx: PIContext) -> list[tuple[str, str]]:
 
 
 def clean_diagnosis(text: str, max_tokens: int) -> str:
-    """Drop thinking blocks and code blocks (a diagnosis must not smuggle in a proof), collapse whitespace,
-    and cut to `max_tokens` whitespace tokens."""
-    text = re.sub(r"<think>.*?(</think>|$)", " ", text, flags=re.S)
-    text = re.sub(r"```.*?(```|$)", " ", text, flags=re.S)
+    """A thinking model's answer (the text after `</think>`; the thought itself when it never closed: the budget
+    ran out mid-thought, and the thought is the model's diagnosis so far), without code blocks (a diagnosis must
+    not smuggle in a proof), whitespace collapsed, cut to `max_tokens` whitespace tokens."""
+    answer = after_thinking(text)
+    if not answer.strip() and "<think>" in text and "</think>" not in text:
+        answer = text.split("<think>", 1)[1]
+    text = re.sub(r"```.*?(```|$)", " ", answer, flags=re.S)
     words = text.split()
     return " ".join(words[:max_tokens])
 
 
-@define("diagnosis", domains={"lean"})
+@define("diagnosis", domains={"lean"}, needs={"diagnosis_generator"})
 def diagnosis(ctx: PIContext) -> str | None:
     """The failure bit and a short diagnosis of the failed proof written by a model from Lean's errors.
 
     The model is `ctx.extras["diagnosis_generator"]` (a Generator); its answer is cut to
-    `ctx.extras.get("diagnosis_max_tokens", 128)` whitespace tokens. None when the answer is empty."""
+    `ctx.extras.get("diagnosis_max_tokens", 128)` whitespace tokens; the generator may write
+    `ctx.extras.get("diagnosis_max_new_tokens", 2048)` tokens (a thinking model thinks first). The run engine
+    supplies the row's own model for retry rows (formalpi.engine.run). None when the answer is empty."""
     gen = ctx.extras.get("diagnosis_generator")
     if gen is None:
         raise ConfigError("condition 'diagnosis': ctx.extras['diagnosis_generator'] is not set (give the retry "
@@ -211,6 +218,8 @@ def diagnosis(ctx: PIContext) -> str | None:
     if budget < 1:
         raise ConfigError(f"condition 'diagnosis': diagnosis_max_tokens must be >= 1, got {budget}")
     prompt = gen.chat_prompt(diagnosis_prompt(ctx))
-    params = SamplingParams(n=1, temperature=0.0, max_new_tokens=4 * budget, seed=ctx.rng.randrange(2**31))
+    room = int(ctx.extras.get("diagnosis_max_new_tokens", DIAGNOSIS_MAX_NEW_TOKENS))
+    params = SamplingParams(n=1, temperature=0.0, max_new_tokens=max(room, 4 * budget),
+                            seed=ctx.rng.randrange(2**31))
     answer = clean_diagnosis(gen.generate([prompt], params)[0][0].text, budget)
     return f"{LEAN_FAILED} Diagnosis: {answer} {TRY_AGAIN}" if answer else None
