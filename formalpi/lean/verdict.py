@@ -400,6 +400,14 @@ def lake_in_scope(header: str) -> bool:
     return any(m == "Lake" or m.startswith("Lake.DSL") for m in provided_modules(header))
 
 
+def module_header(code: str) -> str | None:
+    """The trusted header a piece of code brings itself (`LeanPool.check` without a header): its module header's
+    imports (Lean/Parser/Module.lean, via `lexer.header_imports`), one `import` line each; None when it has none.
+    `read_file_header` then drops those lines from the code and scopes its file-level `open`/`set_option`."""
+    mods = header_imports(code)
+    return "\n".join(f"import {m}" for m in mods) if mods else None
+
+
 @dataclass
 class FileHeader:
     """A completion read as a Lean file: its header commands taken out (blanked, lines kept)."""
@@ -806,20 +814,29 @@ def prepare(statement: str, proof: str, header: str = "", *, max_bytes: int = DE
                          dropped=tuple(plan.dropped), **info)
 
 
-def prepare_code(code: str, *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES) -> PreparedProof | Verdict:
-    """A whole piece of Lean code (its own theorems, after the header): the same whitelist (theorem/lemma/
-    example declarations with `open … in` / `set_option … in` prefixes, nothing else), and every theorem's
-    axioms checked; `example`s are renamed so that they can be checked too."""
+def prepare_code(code: str, header: str = "", *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES) -> PreparedProof | Verdict:
+    """A whole piece of Lean code (its own theorems; it may be a whole file, read by `read_file_header` against
+    `header`): the same whitelist (theorem/lemma/example declarations with `open … in` / `set_option … in`
+    prefixes, nothing else), and every theorem's axioms checked; `example`s are renamed so that they can be
+    checked too."""
     if not isinstance(code, str):
         return rejected(code, f"code must be text, got {type(code).__name__}")
     if len(code.encode("utf-8", "surrogatepass")) > max_bytes:
         return rejected(code[:1000], f"the code is longer than the limit of {max_bytes} bytes")
-    toks = _code_tokens(code)
-    bad = toks if isinstance(toks, Forbidden) else None
+    original = code
+    read = read_file_header(code, header)
+    bad = read if isinstance(read, Forbidden) else None
+    if bad is None:
+        code = read.text
+        toks = _code_tokens(code, lake_in_scope(header) if header else False)
+        bad = toks if isinstance(toks, Forbidden) else None
     if bad is None:
         decls, bad = _decls(code, toks)
+    if bad is None and decls:
+        bad = next((Forbidden(p.removesuffix(" in"), ln, "a file-level command after the last declaration")
+                    for at, p, ln in read.scoped if at > decls[-1].kw_start), None)
     if bad:
-        return rejected(code, replace(bad, where="the code").reason())
+        return rejected(original, replace(bad, where="the code").reason())
     if not decls:
         return Verdict(status=Status.NO_ANSWER, reason="no theorem, lemma or example in the code", answer=code)
     lead = [t for t in toks if t.start < decls[0].prefix_start]
@@ -839,7 +856,7 @@ def prepare_code(code: str, *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES) -> Prep
             names.append(fresh)
         else:
             names.append(d.name)
-        out.append(seg)
+        out.append("".join(p + "\n" for at, p, _ in read.scoped if at < d.prefix_start) + seg)
     cmd = code[:decls[0].prefix_start] + "".join(out)
     text = cmd.rstrip() + "\n\n"
     check_line = text.count("\n") + 1
