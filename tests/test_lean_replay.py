@@ -254,6 +254,24 @@ def test_doctor_fails_loudly_when_safeverify_is_not_built(tmp_path):
     assert {c.name: c for c in doctor_checks(project)}["SafeVerify binary (replay)"].ok
 
 
+def test_doctor_states_safeverifys_toolchain_mismatch(tmp_path):
+    """The pinned SafeVerify (a271595) declares v4.23.0 and is built with the workspace's v4.24.0: doctor says so
+    on its own row (documented, so it passes); any other declared toolchain means another commit: it fails."""
+    from formalpi.lean.setup import PINNED_TOOLCHAIN, SAFE_VERIFY_TOOLCHAIN, doctor_rows
+
+    project = _workspace(tmp_path)
+    assert "SafeVerify toolchain" not in {c.name for c in doctor_checks(project)}  # not checked out: nothing to read
+    tc = project / ".lake" / "packages" / "SafeVerify" / "lean-toolchain"
+    tc.parent.mkdir(parents=True)
+    tc.write_text(SAFE_VERIFY_TOOLCHAIN + "\n")
+    check = {c.name: c for c in doctor_checks(project)}["SafeVerify toolchain"]
+    assert check.ok and SAFE_VERIFY_TOOLCHAIN in check.detail and PINNED_TOOLCHAIN in check.detail
+    assert any(r.checks == "SafeVerify toolchain" and "v4.23.0" in r.found for r in doctor_rows(doctor_checks(project)))
+    tc.write_text("leanprover/lean4:v4.29.0\n")
+    check = {c.name: c for c in doctor_checks(project)}["SafeVerify toolchain"]
+    assert not check.ok and "v4.29.0" in check.detail
+
+
 def test_setup_builds_safeverify_after_the_repl(tmp_path, monkeypatch):
     from formalpi.lean.setup import setup_steps
 
