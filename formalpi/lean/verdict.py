@@ -30,20 +30,16 @@ A proof is VALID only if all of these hold (pure functions over text and wire re
    REJECTED). Messages are attributed by position, so a message the proof prints (`trace "…depends on…"`)
    can never stand in for ours, and `_root_.` means no `open` or namespace can redirect the name.
 
-What this gives and what it does not, next to SafeVerify and lean4checker (both replay the compiled
-environment through the kernel with `Environment.replay`; SafeVerify then compares each target declaration's
-name, kind and type with the submission's and checks its axioms with `CollectAxioms`):
-  * the same: the trusted statement is the one checked (we write it ourselves and check the constant's type
-    against it, where SafeVerify compares types between two .olean files); the axioms of that constant,
-    transitively, are only the three standard ones; `partial`/`unsafe` are refused (SafeVerify throws on
-    them; it leaves `implemented_by`/`extern` to a source scan, which is what our pre-check is).
-  * not the same: we do not replay the environment through a fresh kernel. Our guarantee that every
-    declaration went through the kernel rests on the whitelist: no text that could run meta code
-    (`elab`, `#eval`, `run_tac`, `by_elab`, quotations, attributes), add axioms, or switch off checks
-    (`debug.skipKernelTC`) reaches Lean, and nothing runs after the proof. A Lean or Mathlib bug reachable
-    from ordinary tactics that adds an unchecked declaration would pass here and not there. For a published
-    number, replay the accepted proofs once with lean4checker or SafeVerify; this verifier is the fast gate
-    for training-time rewards (one REPL round trip per proof, no .olean files).
+This module is the first two of three layers (docs/lean.md says which guarantee each gives):
+  * pre-check (1): Lean's lexer ported, a whitelist of commands; nothing that could run meta code, add axioms or
+    switch off checks should reach Lean, and nothing runs after the proof.
+  * REPL (2): Lean elaborates the proof and our checks in the environment the model's text built. Fast (one round
+    trip, no .olean files), but it trusts layer 1: text that slipped through it could redefine the very commands
+    that judge it (an `elab_rules : command` answering `#print axioms`, `debug.skipKernelTC`).
+  * replay (3, `formalpi/lean/replay.py`, run by `pool.py` on every VALID verdict unless `LeanConfig.replay` is
+    off): the accepted text is compiled again in a fresh process and SafeVerify replays its declarations through
+    the kernel (`Environment.replay`), compares the constant's type with a target compiled from our own text, and
+    collects its axioms from the replayed environment; no elaborator of the model's runs there.
 """
 
 from __future__ import annotations
