@@ -412,8 +412,8 @@ def test_check_reads_the_file_header_with_leans_grammar() -> None:
     """The code's own header is read as Lean reads a module header (comments anywhere, any `open` form), the same
     reader `prepare` uses for a whole-file completion: its imports become the worker's header, file-level
     `open` / whitelisted `set_option` lines become `… in` prefixes of the declarations after them."""
-    files = ["import Mathlib -- the prover's header\nimport Aesop\nset_option maxHeartbeats 400000\n\n"
-             "theorem a (x : ℕ) : x + 0 = x := by simp -- double:ok\n",
+    files = [("import Mathlib -- the prover's header\nimport Aesop\nset_option maxHeartbeats 400000\n\n"
+              "theorem a (x : ℕ) : x + 0 = x := by simp -- double:ok\n"),
              "/- a file comment -/\nimport Mathlib\nopen Nat hiding succ\n\ntheorem a : True := trivial -- double:ok\n"]
     with LeanPool(_config()) as pool:
         for code in files:
