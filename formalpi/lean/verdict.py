@@ -486,9 +486,18 @@ class Decl:
     eqns_start: int | None = None  # offset of its first `| pattern => …` alternative when it has no `:=`
 
 
+def _doc_comments(text: str) -> dict[int, int]:
+    """{end: start} of every `/-- … -/` doc comment (the text already lexed without error)."""
+    try:
+        return {t.end: t.start for t in lex(text) if t.kind is Kind.COMMENT and t.text.startswith("/--")}
+    except LexError:
+        return {}
+
+
 def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
     kws = [k for k, t in enumerate(toks) if t.kind is Kind.IDENT and t.text in _DECL_WORDS]
     out: list[Decl] = []
+    docs: dict[int, int] | None = None
     for k in kws:
         p = k  # walk back over `… in` prefixes (their form was checked by _scan)
         while p > 0 and toks[p - 1].text == "in":
@@ -499,6 +508,11 @@ def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
             if q < 0 or toks[q].text not in ("open", "set_option"):
                 break
             p = q
+        start = toks[p].start
+        if p == k and text[:start].rstrip().endswith("-/"):  # a doc comment belongs to the declaration after it
+            # (Lean's `declModifiers`), so a `… in` prefix we add must go before it
+            docs = _doc_comments(text) if docs is None else docs
+            start = docs.get(len(text[:start].rstrip()), start)
         t = toks[k]
         name = None
         if t.text != "example":
@@ -506,7 +520,7 @@ def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
                 return out, Forbidden(t.text, t.line, "a declaration without a name")
             name = ".".join(x for x in toks[k + 1].parts if x != "_root_") if toks[k + 1].parts[0] == "_root_" \
                 else ".".join(toks[k + 1].parts)
-        out.append(Decl(t.text, name, t.line, toks[p].start, t.start, None, len(text)))
+        out.append(Decl(t.text, name, t.line, start, t.start, None, len(text)))
     for a, b in zip(out, out[1:]):
         a.end = b.prefix_start
     j = 0  # one pass over the tokens for the top-level `:=` (or first `|` alternative) of every declaration
