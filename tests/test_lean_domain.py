@@ -165,7 +165,8 @@ def test_full_file_completions_in_prover_formats_are_verified() -> None:
                    f"```lean4\n{own}{decl}```",  # DeepSeek-Prover V2 / Goedel
                    "  ring\n```"]  # DeepSeek-Prover V1.5: continues the prompt's open block
     cfg = LeanConfig(project_dir=ROOT, workers=1, timeout_s=10,
-                     repl_command=[sys.executable, "-m", "formalpi.lean.double", "--unknown", "ok"])
+                     repl_command=[sys.executable, "-m", "formalpi.lean.double", "--unknown", "ok"],
+                     **standin_commands())  # the replay (on by default) through its scripted stand-in
     with LeanDomain(cfg) as dom:
         vs = dom.verify_many([prob] * 3, completions)
     assert [(v.status, v.reason) for v in vs] == [(Status.VALID, "")] * 3

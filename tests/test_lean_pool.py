@@ -408,6 +408,24 @@ def test_check_any_code_with_the_same_strict_verdicts() -> None:
         assert hdr.status is Status.REJECTED and "debug" in hdr.reason  # not taken into the header
 
 
+def test_check_reads_the_file_header_with_leans_grammar() -> None:
+    """The code's own header is read as Lean reads a module header (comments anywhere, any `open` form), the same
+    reader `prepare` uses for a whole-file completion: its imports become the worker's header, file-level
+    `open` / whitelisted `set_option` lines become `… in` prefixes of the declarations after them."""
+    files = [("import Mathlib -- the prover's header\nimport Aesop\nset_option maxHeartbeats 400000\n\n"
+              "theorem a (x : ℕ) : x + 0 = x := by simp -- double:ok\n"),
+             "/- a file comment -/\nimport Mathlib\nopen Nat hiding succ\n\ntheorem a : True := trivial -- double:ok\n"]
+    with LeanPool(_config()) as pool:
+        for code in files:
+            v = pool.check(code)
+            assert v.status is Status.VALID, (code, v.reason)
+        late = pool.check("import Mathlib\n\ntheorem a : True := trivial -- double:ok\nset_option maxHeartbeats 0\n")
+        assert late.status is Status.REJECTED and "after" in late.reason
+        other = pool.check("import Mathlib\nimport FooBar.Baz\n\ntheorem a : True := trivial\n",
+                           header="import Mathlib")
+        assert other.status is Status.REJECTED and "FooBar.Baz" in other.reason
+
+
 def test_cli_check_a_lean_file_and_stdin(tmp_path) -> None:
     from typer.testing import CliRunner
 

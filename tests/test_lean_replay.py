@@ -180,20 +180,22 @@ def test_reading_safe_verify_output_in_its_own_format():
 
 
 def test_forged_canaries_pass_a_bypassed_pre_check_and_the_fooled_repl_but_not_the_replay(monkeypatch):
-    """Defence in depth: with the pre-check switched off, the REPL double answers F1, F2 and the hijacked
-    `#print axioms` as the fooled REPL does (valid); the replay turns each into REJECTED."""
+    """Defence in depth: with the pre-check switched off, the REPL double answers F1, F2, the hijacked
+    `#print axioms` and the kernel-skipping file header as the fooled REPL does (valid); the replay alone turns
+    each into REJECTED. (With the pre-check on, the ported lexer refuses all four first: test_lean_canaries.)"""
     def no_whitelist(proof, trusted_name, header=""):
         head, _, body = proof.rpartition(f"theorem {trusted_name} ")
         return strict.ProofPlan(helpers=head, body=body[body.index(":=") + 2:], restated=True)
 
     monkeypatch.setattr(strict, "plan_proof", no_whitelist)
-    cases = [c for c in load_suite() if c.decided_by.value == "replay"]
-    assert len(cases) == 3
+    names = ["canary_f1_comment", "canary_f2_latin1", "canary_print_axioms_hijack", "canary_full_file_header"]
+    cases = [c for c in load_suite() if c.name in names]
+    assert [c.name for c in cases] == names
     with LeanPool(_config()) as pool:
         v = pool.verify_many([c.item() for c in cases])
-    assert [x.status for x in v] == [Status.REJECTED] * 3 and all(x.reason.startswith("replay: ") for x in v), v
+    assert [x.status for x in v] == [Status.REJECTED] * 4 and all(x.reason.startswith("replay: ") for x in v), v
     with LeanPool(_config(replay=False)) as pool:
-        assert [x.status for x in pool.verify_many([c.item() for c in cases])] == [Status.VALID] * 3
+        assert [x.status for x in pool.verify_many([c.item() for c in cases])] == [Status.VALID] * 4
 
 
 def test_replay_off_is_printed_under_every_table(tmp_path):
@@ -250,6 +252,24 @@ def test_doctor_fails_loudly_when_safeverify_is_not_built(tmp_path):
     sv.write_text("#!/bin/sh\n")
     sv.chmod(0o755)
     assert {c.name: c for c in doctor_checks(project)}["SafeVerify binary (replay)"].ok
+
+
+def test_doctor_states_safeverifys_toolchain_mismatch(tmp_path):
+    """The pinned SafeVerify (a271595) declares v4.23.0 and is built with the workspace's v4.24.0: doctor says so
+    on its own row (documented, so it passes); any other declared toolchain means another commit: it fails."""
+    from formalpi.lean.setup import PINNED_TOOLCHAIN, SAFE_VERIFY_TOOLCHAIN, doctor_rows
+
+    project = _workspace(tmp_path)
+    assert "SafeVerify toolchain" not in {c.name for c in doctor_checks(project)}  # not checked out: nothing to read
+    tc = project / ".lake" / "packages" / "SafeVerify" / "lean-toolchain"
+    tc.parent.mkdir(parents=True)
+    tc.write_text(SAFE_VERIFY_TOOLCHAIN + "\n")
+    check = {c.name: c for c in doctor_checks(project)}["SafeVerify toolchain"]
+    assert check.ok and SAFE_VERIFY_TOOLCHAIN in check.detail and PINNED_TOOLCHAIN in check.detail
+    assert any(r.checks == "SafeVerify toolchain" and "v4.23.0" in r.found for r in doctor_rows(doctor_checks(project)))
+    tc.write_text("leanprover/lean4:v4.29.0\n")
+    check = {c.name: c for c in doctor_checks(project)}["SafeVerify toolchain"]
+    assert not check.ok and "v4.29.0" in check.detail
 
 
 def test_setup_builds_safeverify_after_the_repl(tmp_path, monkeypatch):

@@ -222,7 +222,7 @@ def test_full_file_completion_header_is_read_as_a_header() -> None:
     prep = prepare(stmt, model, header)
     assert isinstance(prep, PreparedProof), prep
     head = prep.cmd[:prep.cmd.index("theorem t")]
-    assert head == "set_option maxHeartbeats 400000 in\nopen BigOperators Real Nat Topology Rat in\n"
+    assert head == "set_option maxHeartbeats 400000 in\nopen BigOperators Real Nat Topology Rat in\n/-- doc -/\n"
     assert "import" not in prep.cmd and "import Aesop (provided by the trusted header)" in prep.dropped
     for bad, what in (("import Lake\n", "import Lake"), ("set_option pp.all true\n", "set_option pp.all"),
                       ("set_option debug.skipKernelTC true\n", "set_option debug.skipKernelTC"),
@@ -231,6 +231,19 @@ def test_full_file_completion_header_is_read_as_a_header() -> None:
         v = prepare(stmt, bad + "\ntheorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega", header)
         assert isinstance(v, Verdict) and f"`{what}`" in v.reason, (bad, v)
     assert isinstance(prepare(stmt, "  omega\n\nopen Nat", header), Verdict)  # nothing after the proof
+
+
+def test_file_level_prefix_goes_before_a_doc_comment() -> None:
+    """A doc comment is part of its declaration (Lean's `declModifiers`), so the `… in` prefix a file-level `open`
+    becomes must go before it: `/-- doc -/ open X in theorem …` is a parse error in Lean."""
+    stmt = "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
+    model = ("import Mathlib\nopen Nat\n\n/-- a helper -/\ntheorem aux : True := trivial\n\n"
+             "/-- the problem -/\ntheorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n  omega")
+    prep = prepare(stmt, model, "import Mathlib\n")
+    assert isinstance(prep, PreparedProof), prep
+    assert re.search(r"-/\s*open", prep.cmd) is None, prep.cmd
+    assert "open Nat in\n/-- a helper -/\ntheorem aux" in prep.cmd
+    assert "open Nat in\n/-- the problem -/\ntheorem t" in prep.cmd
 
 
 def test_helper_theorem_by_equations() -> None:

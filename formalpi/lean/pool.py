@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import re
 import random
 import threading
 import time
@@ -102,34 +101,6 @@ class LeanConfig:
         return ReplaySettings(project_dir=Path(self.project_dir), compile_command=self.replay_compile_command,
                               replay_command=self.replay_command, timeout_s=self.replay_timeout_s,
                               memory_limit_mb=self.replay_memory_mb, workers=self.replay_workers)
-
-
-_HEADER_LINE = re.compile(r"import\s+[\w.«»']+|open\s+(?:scoped\s+)?[\w.'«» ]+|set_option\s+(\S+)\s+(\d+|true|false)")
-
-
-def _is_header_line(line: str) -> bool:
-    s = line.strip()
-    if not s:
-        return True
-    m = _HEADER_LINE.fullmatch(s)
-    if m is None or set(s.split()) & {"in", "private", "hiding", "renaming"}:
-        return False
-    opt = m.group(1)
-    return opt is None or opt in strict.ALLOWED_OPTIONS or (opt.startswith("linter.") and "debug" not in opt)
-
-
-def split_header(code: str) -> tuple[str | None, str]:
-    """(header, rest) of a Lean file: its leading `import` lines and plain `open NAMES` / `set_option NAME VALUE`
-    lines (options from the verifier's whitelist) around them; None when it has no import. Any other line ends
-    the header and is left to the whitelist. The rest keeps its line numbers (header lines become blank)."""
-    lines = code.split("\n")
-    k, imports = 0, 0
-    while k < len(lines) and _is_header_line(lines[k]):
-        imports += lines[k].strip().startswith("import")
-        k += 1
-    if not imports:
-        return None, code
-    return "\n".join(lines[:k]), "\n" * k + "\n".join(lines[k:])
 
 
 def normalize_header(header: str) -> str:
@@ -223,11 +194,12 @@ class LeanPool:
     def check(self, code: str, header: str | None = None, use_cache: bool = True) -> Verdict:
         """Check any Lean code with its own theorems, with the same strict verdicts: the whitelist (theorem/lemma/
         example declarations, `open … in`, `set_option … in`), no error, no sorry, and every declared theorem's
-        axioms within propext/Classical.choice/Quot.sound. `header=None` takes the code's leading `import`/
-        `open`/`set_option` lines as the header (default "import Mathlib" when it has none)."""
+        axioms within propext/Classical.choice/Quot.sound. `header=None` takes the code's own imports (its module
+        header, read as Lean does) as the header (default "import Mathlib" when it has none); its file-level `open`/
+        whitelisted `set_option` lines are scoped to the declarations after them (`verdict.read_file_header`)."""
         if header is None and isinstance(code, str):
-            header, code = split_header(code)
-        return self._verify("code", "", code, header if header is not None else DEFAULT_HEADER, use_cache, None)
+            header = strict.module_header(code) or DEFAULT_HEADER
+        return self._verify("code", "", code, header, use_cache, None)
 
     def _verify(self, kind: str, statement: str, proof: str, header: str, use_cache: bool,
                 request: _Request | None) -> Verdict:
@@ -247,7 +219,7 @@ class LeanPool:
         if not isinstance(header, str):
             prep: strict.PreparedProof | Verdict = strict.rejected(proof, "header must be text")
         elif kind == "code":
-            prep = strict.prepare_code(proof, max_bytes=cfg.max_proof_bytes)
+            prep = strict.prepare_code(proof, header, max_bytes=cfg.max_proof_bytes)
         else:
             prep = strict.prepare(statement, proof, header, max_bytes=cfg.max_proof_bytes,
                                   check_axioms=cfg.check_axioms)

@@ -22,6 +22,9 @@ PINNED_TOOLCHAIN = "leanprover/lean4:v4.24.0"
 REPL_BINARY = Path(".lake/packages/REPL/.lake/build/bin/repl")  # relative to the workspace
 SAFE_VERIFY_BINARY = Path(".lake/packages/SafeVerify/.lake/build/bin/safe_verify")
 SAFE_VERIFY_BUILD = "lake build SafeVerify/safe_verify"
+# What the pinned SafeVerify commit (a271595, lake-manifest.json) declares: no SafeVerify commit declares v4.24.0
+# (v4.23.0 -> v4.26.0, whose bump changed no .lean file), so Lake builds it with PINNED_TOOLCHAIN; docs/lean.md.
+SAFE_VERIFY_TOOLCHAIN = "leanprover/lean4:v4.23.0"
 MATHLIB_OLEAN = Path(".lake/packages/mathlib/.lake/build/lib/lean/Mathlib.olean")
 ELAN_INSTALL = ("curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf | sh "
                 "-s -- -y --default-toolchain none")
@@ -144,6 +147,15 @@ def doctor_checks(project: Path | None = None) -> list[Check]:
         else:
             checks.append(Check(f"package {pkg.name}", head == pkg.rev, f"at {head[:12]} (pinned {pkg.rev[:12]})",
                                 cd + "lake exe cache get  (after `git checkout lake-manifest.json` if you edited it)"))
+    sv_tc = project / ".lake" / "packages" / "SafeVerify" / "lean-toolchain"
+    if sv_tc.is_file():  # read what the checked-out SafeVerify declares, so the mismatch is printed, not hidden
+        declared = sv_tc.read_text().strip()
+        checks.append(Check("SafeVerify toolchain", declared in (PINNED_TOOLCHAIN, SAFE_VERIFY_TOOLCHAIN),
+                            f"SafeVerify declares {declared}, built with this workspace's {PINNED_TOOLCHAIN}" +
+                            (" (no SafeVerify commit declares v4.24.0; docs/lean.md, The replay)"
+                             if declared == SAFE_VERIFY_TOOLCHAIN else "" if declared == PINNED_TOOLCHAIN else
+                             f" (not the pinned commit's {SAFE_VERIFY_TOOLCHAIN})"),
+                            cd + "lake exe cache get  (after `git checkout lake-manifest.json` if you edited it)"))
     olean = project / MATHLIB_OLEAN
     checks.append(Check("Mathlib build cache", olean.is_file(), str(olean) if olean.is_file() else f"{olean} missing",
                         cd + "lake exe cache get"))

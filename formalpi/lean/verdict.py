@@ -30,20 +30,16 @@ A proof is VALID only if all of these hold (pure functions over text and wire re
    REJECTED). Messages are attributed by position, so a message the proof prints (`trace "…depends on…"`)
    can never stand in for ours, and `_root_.` means no `open` or namespace can redirect the name.
 
-What this gives and what it does not, next to SafeVerify and lean4checker (both replay the compiled
-environment through the kernel with `Environment.replay`; SafeVerify then compares each target declaration's
-name, kind and type with the submission's and checks its axioms with `CollectAxioms`):
-  * the same: the trusted statement is the one checked (we write it ourselves and check the constant's type
-    against it, where SafeVerify compares types between two .olean files); the axioms of that constant,
-    transitively, are only the three standard ones; `partial`/`unsafe` are refused (SafeVerify throws on
-    them; it leaves `implemented_by`/`extern` to a source scan, which is what our pre-check is).
-  * not the same: we do not replay the environment through a fresh kernel. Our guarantee that every
-    declaration went through the kernel rests on the whitelist: no text that could run meta code
-    (`elab`, `#eval`, `run_tac`, `by_elab`, quotations, attributes), add axioms, or switch off checks
-    (`debug.skipKernelTC`) reaches Lean, and nothing runs after the proof. A Lean or Mathlib bug reachable
-    from ordinary tactics that adds an unchecked declaration would pass here and not there. For a published
-    number, replay the accepted proofs once with lean4checker or SafeVerify; this verifier is the fast gate
-    for training-time rewards (one REPL round trip per proof, no .olean files).
+This module is the first two of three layers (docs/lean.md says which guarantee each gives):
+  * pre-check (1): Lean's lexer ported, a whitelist of commands; nothing that could run meta code, add axioms or
+    switch off checks should reach Lean, and nothing runs after the proof.
+  * REPL (2): Lean elaborates the proof and our checks in the environment the model's text built. Fast (one round
+    trip, no .olean files), but it trusts layer 1: text that slipped through it could redefine the very commands
+    that judge it (an `elab_rules : command` answering `#print axioms`, `debug.skipKernelTC`).
+  * replay (3, `formalpi/lean/replay.py`, run by `pool.py` on every VALID verdict unless `LeanConfig.replay` is
+    off): the accepted text is compiled again in a fresh process and SafeVerify replays its declarations through
+    the kernel (`Environment.replay`), compares the constant's type with a target compiled from our own text, and
+    collects its axioms from the replayed environment; no elaborator of the model's runs there.
 """
 
 from __future__ import annotations
@@ -400,6 +396,14 @@ def lake_in_scope(header: str) -> bool:
     return any(m == "Lake" or m.startswith("Lake.DSL") for m in provided_modules(header))
 
 
+def module_header(code: str) -> str | None:
+    """The trusted header a piece of code brings itself (`LeanPool.check` without a header): its module header's
+    imports (Lean/Parser/Module.lean, via `lexer.header_imports`), one `import` line each; None when it has none.
+    `read_file_header` then drops those lines from the code and scopes its file-level `open`/`set_option`."""
+    mods = header_imports(code)
+    return "\n".join(f"import {m}" for m in mods) if mods else None
+
+
 @dataclass
 class FileHeader:
     """A completion read as a Lean file: its header commands taken out (blanked, lines kept)."""
@@ -482,9 +486,18 @@ class Decl:
     eqns_start: int | None = None  # offset of its first `| pattern => …` alternative when it has no `:=`
 
 
+def _doc_comments(text: str) -> dict[int, int]:
+    """{end: start} of every `/-- … -/` doc comment (the text already lexed without error)."""
+    try:
+        return {t.end: t.start for t in lex(text) if t.kind is Kind.COMMENT and t.text.startswith("/--")}
+    except LexError:
+        return {}
+
+
 def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
     kws = [k for k, t in enumerate(toks) if t.kind is Kind.IDENT and t.text in _DECL_WORDS]
     out: list[Decl] = []
+    docs: dict[int, int] | None = None
     for k in kws:
         p = k  # walk back over `… in` prefixes (their form was checked by _scan)
         while p > 0 and toks[p - 1].text == "in":
@@ -495,6 +508,11 @@ def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
             if q < 0 or toks[q].text not in ("open", "set_option"):
                 break
             p = q
+        start = toks[p].start
+        if p == k and text[:start].rstrip().endswith("-/"):  # a doc comment belongs to the declaration after it
+            # (Lean's `declModifiers`), so a `… in` prefix we add must go before it
+            docs = _doc_comments(text) if docs is None else docs
+            start = docs.get(len(text[:start].rstrip()), start)
         t = toks[k]
         name = None
         if t.text != "example":
@@ -502,7 +520,7 @@ def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
                 return out, Forbidden(t.text, t.line, "a declaration without a name")
             name = ".".join(x for x in toks[k + 1].parts if x != "_root_") if toks[k + 1].parts[0] == "_root_" \
                 else ".".join(toks[k + 1].parts)
-        out.append(Decl(t.text, name, t.line, toks[p].start, t.start, None, len(text)))
+        out.append(Decl(t.text, name, t.line, start, t.start, None, len(text)))
     for a, b in zip(out, out[1:]):
         a.end = b.prefix_start
     j = 0  # one pass over the tokens for the top-level `:=` (or first `|` alternative) of every declaration
@@ -806,20 +824,29 @@ def prepare(statement: str, proof: str, header: str = "", *, max_bytes: int = DE
                          dropped=tuple(plan.dropped), **info)
 
 
-def prepare_code(code: str, *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES) -> PreparedProof | Verdict:
-    """A whole piece of Lean code (its own theorems, after the header): the same whitelist (theorem/lemma/
-    example declarations with `open … in` / `set_option … in` prefixes, nothing else), and every theorem's
-    axioms checked; `example`s are renamed so that they can be checked too."""
+def prepare_code(code: str, header: str = "", *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES) -> PreparedProof | Verdict:
+    """A whole piece of Lean code (its own theorems; it may be a whole file, read by `read_file_header` against
+    `header`): the same whitelist (theorem/lemma/example declarations with `open … in` / `set_option … in`
+    prefixes, nothing else), and every theorem's axioms checked; `example`s are renamed so that they can be
+    checked too."""
     if not isinstance(code, str):
         return rejected(code, f"code must be text, got {type(code).__name__}")
     if len(code.encode("utf-8", "surrogatepass")) > max_bytes:
         return rejected(code[:1000], f"the code is longer than the limit of {max_bytes} bytes")
-    toks = _code_tokens(code)
-    bad = toks if isinstance(toks, Forbidden) else None
+    original = code
+    read = read_file_header(code, header)
+    bad = read if isinstance(read, Forbidden) else None
+    if bad is None:
+        code = read.text
+        toks = _code_tokens(code, lake_in_scope(header) if header else False)
+        bad = toks if isinstance(toks, Forbidden) else None
     if bad is None:
         decls, bad = _decls(code, toks)
+    if bad is None and decls:
+        bad = next((Forbidden(p.removesuffix(" in"), ln, "a file-level command after the last declaration")
+                    for at, p, ln in read.scoped if at > decls[-1].kw_start), None)
     if bad:
-        return rejected(code, replace(bad, where="the code").reason())
+        return rejected(original, replace(bad, where="the code").reason())
     if not decls:
         return Verdict(status=Status.NO_ANSWER, reason="no theorem, lemma or example in the code", answer=code)
     lead = [t for t in toks if t.start < decls[0].prefix_start]
@@ -839,7 +866,7 @@ def prepare_code(code: str, *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES) -> Prep
             names.append(fresh)
         else:
             names.append(d.name)
-        out.append(seg)
+        out.append("".join(p + "\n" for at, p, _ in read.scoped if at < d.prefix_start) + seg)
     cmd = code[:decls[0].prefix_start] + "".join(out)
     text = cmd.rstrip() + "\n\n"
     check_line = text.count("\n") + 1
