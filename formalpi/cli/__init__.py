@@ -17,7 +17,7 @@ for _var, _value in {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_P
 import typer  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from formalpi.cli import analysis, data, experiments, lean, lean_experiments
+from formalpi.cli import analysis, data, experiments, lean, lean_experiments, table
 from formalpi.cli._common import console
 from formalpi.errors import EXTRA_OF_MODULE, FormalpiError, MissingExtra
 
@@ -28,6 +28,7 @@ app.add_typer(lean.app, name="lean")
 experiments.register(app)
 analysis.register(app)
 lean_experiments.register(app)
+table.register(app)
 
 
 def main() -> None:
