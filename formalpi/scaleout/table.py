@@ -38,6 +38,7 @@ from formalpi.errors import ConfigError, FormalpiError
 
 DOMAINS = ("math", "code", "lean")
 WORKER_LOG_DIR = "_table_logs"  # under runs_dir: one log per run (local workers)
+RAY_TASK_NAME = "formalpi_table_run"
 
 
 class TableError(FormalpiError):
@@ -198,14 +199,18 @@ def run_job(job: RunJob) -> RunOutcome:
     """Run (or resume) one row x seed in this process and write its results.json."""
     import socket
 
-    os.chdir(job.cwd)
-    cfg = load_config(job.config_path, job.overrides)
     from formalpi.analysis.results import write_run_results
     from formalpi.engine.run import run_experiment
 
-    t0 = time.perf_counter()
-    result = run_experiment(cfg, job.seed)
-    write_run_results(result.store.root)
+    here = os.getcwd()
+    os.chdir(job.cwd)  # the config's relative paths (runs_dir, a parent row's checkpoint) are the table's
+    try:
+        cfg = load_config(job.config_path, job.overrides)
+        t0 = time.perf_counter()
+        result = run_experiment(cfg, job.seed)
+        write_run_results(result.store.root)
+    finally:
+        os.chdir(here)
     return RunOutcome(key=job.key, summary=result.summary, wall_s=round(time.perf_counter() - t0, 1),
                       pid=os.getpid(), host=socket.gethostname(),
                       skipped_stages=list(result.store.manifest().get("skipped_stages", [])))
@@ -320,6 +325,9 @@ def _local_worker(plan: TablePlan, job: RunJob, gpu: str | None, retries: int, s
     stem = f"{job.row}.{job.seed}"
     (log_dir / f"{stem}.job.json").write_text(job.model_dump_json())
     env = dict(os.environ)
+    # the worker imports the formalpi this process runs (a checkout run with `python -m` is not the installed one)
+    code_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([code_root, *filter(None, [env.get("PYTHONPATH")])])
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
     else:  # CPU worker: one torch thread, so the workers share the cores instead of fighting over them
@@ -344,14 +352,15 @@ def _run_ray(plan: TablePlan, todo: list[RunJob], where: Placement, say: Say):
     from formalpi.scaleout.ray_executor import connect
 
     ray = connect(None if where.ray_address == "local" else where.ray_address)
-    task = ray.remote(_ray_run_job).options(num_gpus=where.gpus_per_run, num_cpus=where.cpus_per_run,
-                                           max_retries=where.retries, retry_exceptions=False,
-                                           name="formalpi_table_run")
+    task = ray.remote(_ray_run_job)
+    resources = dict(num_gpus=where.gpus_per_run, num_cpus=where.cpus_per_run, max_retries=where.retries,
+                     retry_exceptions=False)
     refs: dict[str, Any] = {}
     key_of: dict[Any, str] = {}
     for job in todo:  # parents come first in the plan: their refs exist when a child is submitted
         parents = [refs[d] for d in job.depends_on if d in refs]
-        refs[job.key] = task.remote(job, *parents)
+        # the task's name is its worker's process title while it runs (`ray::formalpi_table_run:<row>/<seed>`)
+        refs[job.key] = task.options(name=f"{RAY_TASK_NAME}:{job.key}", **resources).remote(job, *parents)
         key_of[refs[job.key]] = job.key
     outcomes: dict[str, RunOutcome] = {}
     failed: dict[str, str] = {}
@@ -373,7 +382,7 @@ def _run_ray(plan: TablePlan, todo: list[RunJob], where: Placement, say: Say):
 # ---- the dry run --------------------------------------------------------------------------------------------------
 
 # Rates measured in docs/performance.md on one GPU, Qwen3-1.7B architecture (scaled by 1.72 B / the row's size)
-RATE_PARAMS_B = 1.72
+RATE_PARAMS_B = 1.7  # as model names give sizes (Qwen3-1.7B); the measured model
 GEN_TOKENS_S = {"vllm": 33_929, "hf": 3_257}  # "Generation: vLLM vs transformers", 512 new tokens
 SFT_TOKENS_S = {"lora": 42_071, "full": 49_118}  # "SFT (one GPU)", batch 32 x 1024, Liger on
 OPSD_STUDENT_TOKENS_S = 2_048 / 17.1  # "OPSD step": 8 problems x 256 student tokens in 17.1 s (transformers)
@@ -390,7 +399,7 @@ class RowCost:
     trained: int  # tokens per seed, upper bound
     gpu_hours: float  # per seed
     basis: str
-    gpu_hours_vllm: float = 0.0  # per seed, were the row to generate with vLLM (model.backend = "vllm")
+    gpu_hours_vllm: float = 0.0  # per seed, were the row to sample with vLLM (model.backend = "vllm")
 
 
 def _params_b(model: str) -> float:
@@ -419,34 +428,28 @@ def row_cost(cfg: ExperimentConfig, seeds: int) -> RowCost:
     train = 0 if cfg.method == "baseline" else _split_size(cfg, cfg.data.train_split, cfg.data.train_limit)
     evals = _split_size(cfg, cfg.data.eval_split, cfg.data.eval_limit)
     scale = _params_b(cfg.model.path) / RATE_PARAMS_B
-    gen_rate = GEN_TOKENS_S[cfg.model.backend] / scale
     eval_stages = cfg.retry.rounds if cfg.method == "retry" else 1
-    eval_tokens = eval_stages * evals * cfg.eval.n * cfg.eval.max_new_tokens
-    generated, trained, hours, basis = eval_tokens, 0, eval_tokens / gen_rate / 3600, f"{cfg.model.backend} generation"
+    sampled = eval_stages * evals * cfg.eval.n * cfg.eval.max_new_tokens  # through the row's generator
+    trained, other_s, basis = 0, 0.0, f"{cfg.model.backend} generation"
     if cfg.method == "retry":
         condition = get_condition(cfg.condition, cfg.domain)
         first = condition.first_attempt_samples(cfg.sampling.n)
-        per_round = train * first * cfg.sampling.max_new_tokens
         k = cfg.retry.k if condition.pi is not None else 0  # controls without PI draw no retries
-        retries = train * first * k * cfg.sampling.max_new_tokens  # every first attempt fails
-        gen = cfg.retry.rounds * (per_round + retries)
+        sampled += cfg.retry.rounds * train * first * (1 + k) * cfg.sampling.max_new_tokens  # every attempt fails
         trained = int(cfg.retry.rounds * cfg.train.epochs * train * first) * min(
             cfg.train.max_length, PROMPT_TOKENS + cfg.sampling.max_new_tokens)
-        generated += gen
-        hours += gen / gen_rate / 3600 + trained / (SFT_TOKENS_S[cfg.train.finetune] / scale) / 3600
+        other_s = trained / (SFT_TOKENS_S[cfg.train.finetune] / scale)
         basis += f", {cfg.train.finetune} SFT"
-    elif cfg.method in ("opsd", "grpo"):
+    elif cfg.method in ("opsd", "grpo"):  # the student samples with transformers inside the training step
         o = cfg.opsd if cfg.method == "opsd" else cfg.grpo
         per_step = (o.batch_size * o.samples_per_problem if cfg.method == "opsd"
                     else o.batch_size * o.num_generations)
-        gen = o.steps * per_step * o.max_new_tokens
-        generated += gen
-        trained = gen
-        hours += gen / (OPSD_STUDENT_TOKENS_S / scale) / 3600
+        trained = o.steps * per_step * o.max_new_tokens
+        other_s = trained / (OPSD_STUDENT_TOKENS_S / scale)
         basis += ", OPSD step rate" + (" (GRPO not measured: OPSD's rate)" if cfg.method == "grpo" else "")
-    hf_gen_s = generated / gen_rate if cfg.model.backend == "hf" and cfg.method == "retry" else 0.0
-    vllm_hours = hours - (hf_gen_s - generated / (GEN_TOKENS_S["vllm"] / scale)) / 3600 if hf_gen_s else hours
-    return RowCost(cfg.name, seeds, (train, evals), generated, trained, hours, basis, vllm_hours)
+    hours = {b: (sampled / (r / scale) + other_s) / 3600 for b, r in GEN_TOKENS_S.items()}
+    return RowCost(cfg.name, seeds, (train, evals), sampled + (trained if cfg.method != "retry" else 0), trained,
+                   hours[cfg.model.backend], basis, hours["vllm"])
 
 
 def dry_run_lines(plan: TablePlan) -> list[str]:
@@ -463,7 +466,7 @@ def dry_run_lines(plan: TablePlan) -> list[str]:
     total_h = sum(c.gpu_hours * c.seeds for c in costs)
     total_v = sum(c.gpu_hours_vllm * c.seeds for c in costs)
     lines.append(f"total: {len(plan.jobs)} runs, {total_gen:,} generated and {total_train:,} trained tokens, "
-                 f"{total_h:,.1f} GPU-hours ({total_v:,.1f} were the retry rows to generate with vLLM: "
+                 f"{total_h:,.1f} GPU-hours ({total_v:,.1f} with vLLM for sampling and eval: "
                  f"--set model.backend=vllm) (upper bound: every completion runs to max_new_tokens and every first "
                  "attempt gets its retries; rates from docs/performance.md, one GPU, scaled by model size)")
     lines.append("run order: " + ", ".join(
