@@ -17,6 +17,7 @@ from formalpi.config import config_from_dict
 from formalpi.errors import ConfigError, RunStoreError
 from formalpi.records import EvalRecord
 from formalpi.runs import RunStore
+from formalpi.truncation import truncation_warning
 
 BASELINE = "baseline"
 
@@ -166,6 +167,9 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
     if weak:
         out.append(f"WEAK SANDBOX: generated code ran without the full sandbox{got}; a verdict may have been "
                    f"gamed by the program under test")
+    truncated = truncation_warning(manifest)
+    if truncated:
+        out.append(truncated)
     return out
 
 

@@ -144,6 +144,9 @@ def register(root: typer.Typer) -> None:
             for seed in seed_list:
                 result = run_experiment(cfg, seed, stage_progress(p), scale=scale)
                 write_run_results(result.store.root)  # results.json: metrics, budget, fingerprint of this seed
+                if result.skipped_stages:
+                    console.print(f"{cfg.name} seed {seed}: resumed; already finished in {result.store.root}, not "
+                                  f"run again: {', '.join(result.skipped_stages)}", highlight=False, markup=False)
                 console.print(f"[bold]{cfg.name}[/] seed {seed}: " + ", ".join(
                     f"{k} {v.get('pass@1', float('nan')):.1f}" for k, v in result.summary.items()))
         console.print(f"runs in {Path(cfg.runs_dir) / cfg.name}; `formalpi report {Path(cfg.runs_dir) / cfg.name}`")

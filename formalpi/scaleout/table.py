@@ -213,7 +213,7 @@ def run_job(job: RunJob) -> RunOutcome:
         os.chdir(here)
     return RunOutcome(key=job.key, summary=result.summary, wall_s=round(time.perf_counter() - t0, 1),
                       pid=os.getpid(), host=socket.gethostname(),
-                      skipped_stages=list(result.store.manifest().get("skipped_stages", [])))
+                      skipped_stages=list(result.skipped_stages))
 
 
 def _ray_run_job(job: RunJob, *_parents: Any) -> RunOutcome:
