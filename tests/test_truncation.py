@@ -62,5 +62,5 @@ def test_truncation_shares_warning_report_and_resumed_stages(tiny_model, tmp_pat
     assert "| baseline |" in section and "baseline (!)" not in section
 
     again = run_experiment(_cfg(tiny_model, tmp_path, "short", 6), 1)
-    assert set(again.skipped_stages) >= {"attempts_r0", "verify_r0", "retries_r0", "train_r0", "eval"}
+    assert set(again.skipped_stages) >= {"train_r0", "eval"}  # a finished round is skipped by its training mark
     assert short.skipped_stages == ()
