@@ -167,3 +167,35 @@ def test_ray_cluster_table_survives_a_killed_worker_with_identical_records(tmp_p
     _row(reference, "parent")
     t.run_job(t.RunJob(row="parent", config_path=str(reference / "parent.toml"), seed=1, cwd=str(reference)))
     assert resumed == _records(reference / "runs/parent/1")
+
+
+def test_seeds_split_at_a_space_names_the_flag():
+    from formalpi.cli import split_list_flag
+
+    assert split_list_flag(["run", "x.toml", "--seeds", "1,", "2"]) == (
+        "--seeds '1, 2': the value was split at the space; write it as one word, --seeds 1,2 (or quote it: "
+        "--seeds '1, 2')")
+    assert split_list_flag(["run", "x.toml", "--seeds", "1,2"]) is None
+    assert split_list_flag(["table", "math", "--gpus", "0,", "1", "--dry-run"]).startswith("--gpus '0, 1'")
+
+
+def test_no_help_text_points_into_docs_which_an_installed_package_lacks():
+    import click
+    import typer
+    from typer.testing import CliRunner
+
+    from formalpi.cli import app
+
+    def paths(cmd: click.Command, prefix: list[str]):
+        yield prefix
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from paths(sub, prefix + [name])
+
+    runner = CliRunner()
+    seen = 0
+    for argv in paths(typer.main.get_command(app), []):
+        res = runner.invoke(app, [*argv, "--help"], env={"COLUMNS": "300"})
+        assert res.exit_code == 0, argv
+        assert "docs/" not in res.output, (argv, res.output)
+        seen += 1
+    assert seen > 15

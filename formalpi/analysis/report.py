@@ -164,11 +164,17 @@ def render_markdown(groups: Sequence[GroupAnalysis], diversity: Sequence[Diversi
 
 def write_plots(groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySummary], out_dir: Path) -> list[Path]:
     """Each plot as PNG (for the markdown) with SVG and PDF beside it; returns the PNG paths."""
-    return [plots.plot_gains(groups, out_dir / "gains.png"),
-            plots.plot_inverted_u(groups, out_dir / "inverted_u.png"),
-            plots.plot_levels(groups, out_dir / "levels.png"),
-            plots.plot_retries(groups, out_dir / "retries.png"),
-            plots.plot_diversity(diversity, out_dir / "diversity.png")]
+    out = [plots.plot_gains(groups, out_dir / "gains.png"),
+           plots.plot_inverted_u(groups, out_dir / "inverted_u.png"),
+           plots.plot_levels(groups, out_dir / "levels.png")]
+    if len(retry_levels(groups)) > 1:  # with one K the plot has no x axis to speak of
+        out.append(plots.plot_retries(groups, out_dir / "retries.png"))
+    return out + [plots.plot_diversity(diversity, out_dir / "diversity.png")]
+
+
+def retry_levels(groups: Sequence[GroupAnalysis]) -> list[int]:
+    """The retries K of the compared rows (those with a baseline to gain over)."""
+    return sorted({r.retries for g in groups if g.baseline is not None for r in g.rows if not r.is_baseline})
 
 
 def _writable_dir(out: Path) -> None:

@@ -84,9 +84,10 @@ def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] =
     console.print(_checks_table(checks))
     failed = [c for c in checks if not c.ok]
     if failed:
-        fixes = len({r.fix for r in doctor_rows(checks) if not r.ok})
-        console.print(f"[bold red]{len(failed)} check(s) failed[/], {fixes} fix(es): run them in order, then rerun "
-                      "`formalpi lean doctor` (the canary selftest is skipped until then)")
+        missing = [r for r in doctor_rows(checks) if not r.ok]  # the table's MISSING rows: one fix each
+        console.print(f"[bold red]{len(missing)} of the table's rows MISSING[/] ({len(failed)} checks; checks that "
+                      "share one fix share a row): run their fixes in order, then rerun `formalpi lean doctor` "
+                      "(the canary selftest is skipped until then)")
         raise typer.Exit(1)
     rows = run_selftest_with_pool(_config(project_dir, repl_command, workers, timeout), quick=True)
     console.print(selftest_table(rows))
