@@ -161,6 +161,8 @@ def test_ray_cluster_table_survives_a_killed_worker_with_identical_records(tmp_p
     assert sorted(outcomes) == ["child/1", "child/2", "parent/1", "parent/2"]
     assert len({o.host + str(o.pid) for o in outcomes.values()}) >= 2
     assert outcomes["parent/1"].pid != killed[0]  # the run finished in another worker
+    assert outcomes["parent/1"].kept_records > 0  # ... from the records the killed worker had written
+    assert any(line.startswith("[") and "parent/1 done" in line and "resumed with" in line for line in lines)
     resumed = _records(tmp_path / "runs/parent/1")
     reference = tmp_path / "ref"
     reference.mkdir()

@@ -193,6 +193,7 @@ class RunOutcome(BaseModel):
     pid: int
     host: str
     skipped_stages: list[str] = []
+    kept_records: int = 0  # records already in the run store when this worker started (a resumed run)
 
 
 def run_job(job: RunJob) -> RunOutcome:
@@ -206,6 +207,8 @@ def run_job(job: RunJob) -> RunOutcome:
     os.chdir(job.cwd)  # the config's relative paths (runs_dir, a parent row's checkpoint) are the table's
     try:
         cfg = load_config(job.config_path, job.overrides)
+        run_dir = Path(cfg.runs_dir) / job.row / str(job.seed)
+        kept = sum(p.read_bytes().count(b"\n") for p in run_dir.glob("*.jsonl"))
         t0 = time.perf_counter()
         result = run_experiment(cfg, job.seed)
         write_run_results(result.store.root)
@@ -213,7 +216,7 @@ def run_job(job: RunJob) -> RunOutcome:
         os.chdir(here)
     return RunOutcome(key=job.key, summary=result.summary, wall_s=round(time.perf_counter() - t0, 1),
                       pid=os.getpid(), host=socket.gethostname(),
-                      skipped_stages=list(result.skipped_stages))
+                      skipped_stages=list(result.skipped_stages), kept_records=kept)
 
 
 def _ray_run_job(job: RunJob, *_parents: Any) -> RunOutcome:
@@ -280,7 +283,10 @@ def run_table(plan: TablePlan, where: Placement, say: Say = print) -> dict[str, 
 
 def _line(i: int, n: int, o: RunOutcome) -> str:
     res = ", ".join(f"{k} pass@1 {v.get('pass@1', float('nan')):.1f}" for k, v in o.summary.items())
-    skipped = f"; resumed, skipped {', '.join(o.skipped_stages)}" if o.skipped_stages else ""
+    skipped = ""
+    if o.kept_records:  # a worker lost before, or an earlier table run stopped: nothing was redone or recounted
+        skipped = f"; resumed with {o.kept_records} records already in the run store" + (
+            f", stages skipped: {', '.join(o.skipped_stages)}" if o.skipped_stages else "")
     return f"[{i}/{n}] {o.key} done in {o.wall_s:.0f} s (pid {o.pid} on {o.host}): {res}{skipped}"
 
 
