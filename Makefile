@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install -q --disable-pip-version-check -c constra
 CORE   := $(VENV)/.installed-core
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv venv-core demo test bench constraints clean
+.PHONY: venv venv-core demo test test-cluster bench constraints clean
 
 $(CORE): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: venv-core
 
 test: venv
 	$(BIN)/python -m pytest -q
+
+# multi-node local Ray cluster tests (a table with a worker killed mid-run; minutes on CPU), not in `make test`
+test-cluster: venv
+	$(BIN)/python -m pytest -q -m cluster
 
 # CPU benchmarks (each prints its numbers); the GPU ones run through the device machine: see docs/performance.md
 bench: venv

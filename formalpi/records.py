@@ -119,6 +119,7 @@ class EvalRecord(Record):
     correct: list[bool]  # one per sample, in sample order
     scores: list[float] = Field(default_factory=list)
     completions: list[str] = Field(default_factory=list)
+    completion_tokens: list[int] = Field(default_factory=list)  # one per sample; == max_new_tokens: cut off
 
     @property
     def n_correct(self) -> int:

@@ -235,3 +235,32 @@ def test_vllm_generator_wiring_greedy_n_seeds_stops_and_release(monkeypatch):
     assert stand_in.shutdowns == 1 and gen.llm is None
     release(gen)  # twice is harmless
     assert stand_in.shutdowns == 1
+
+
+def test_vllm_outside_the_run_tested_range_warns_once_and_never_refuses(monkeypatch):
+    import warnings
+
+    from formalpi.engine import backends
+
+    assert backends.vllm_version_note("0.26.0") is None
+    assert backends.vllm_version_note("0.26.1+cu130") is None
+    newer = backends.vllm_version_note("0.33.1")
+    assert newer.startswith("vLLM 0.33.1 is untested") and "checked against vLLM's current documented API" in newer
+    assert "older than the supported range" in backends.vllm_version_note("0.25.2")
+    monkeypatch.setattr(backends, "_vllm_warned", set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        backends.warn_vllm_version("0.33.1")
+        backends.warn_vllm_version("0.33.1")
+        backends.warn_vllm_version("0.26.0")
+    assert [str(w.message) for w in caught] == [newer]
+    assert caught[0].category is backends.VLLMVersionWarning
+
+
+def test_vllm_extra_has_no_upper_pin():
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["vllm"]
+    assert extra == ["vllm>=0.26"]

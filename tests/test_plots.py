@@ -3,6 +3,8 @@ clips a node."""
 
 from __future__ import annotations
 
+import json
+
 import math
 import sys
 from pathlib import Path
@@ -22,6 +24,19 @@ def analysed(tmp_path_factory):
     root = tmp_path_factory.mktemp("plots") / "runs"
     synthetic_store(root, conditions=["gold", "try_again"], seeds=[1, 2], problems=40, n=4)
     return build_report([root], ReportOptions(n_boot=200))
+
+
+def test_retries_plot_left_out_when_every_row_has_one_k(tmp_path):
+    root = tmp_path / "runs"
+    synthetic_store(root, conditions=["gold", "try_again"], seeds=[1], problems=20, n=2)
+    for manifest in root.rglob("manifest.json"):  # the synthetic rows have K = 2 and 3: make every K 1
+        m = json.loads(manifest.read_text())
+        m["config"]["retry"]["k"] = 1
+        manifest.write_text(json.dumps(m))
+    groups, diversity = build_report([root], ReportOptions(n_boot=100))
+    assert [p.stem for p in write_plots(groups, diversity, tmp_path)] == ["gains", "inverted_u", "levels",
+                                                                          "diversity"]
+    assert not (tmp_path / "retries.png").exists()
 
 
 def test_every_report_plot_is_labelled_with_a_legend_and_vector_copies(analysed, tmp_path, monkeypatch):

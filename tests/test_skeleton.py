@@ -124,3 +124,19 @@ def test_cli_bad_file_is_a_typed_error(tmp_path):
     bad.write_text("theorem t : True := by\n  /- open\n", encoding="utf-8")
     res = CliRunner().invoke(app, ["lean", "skeleton", str(bad)])
     assert isinstance(res.exception, SkeletonParseError) and res.exception.line == 2
+
+
+def test_cli_says_not_referenced_by_name_when_a_tactic_uses_hypotheses_unnamed(tmp_path):
+    """`linarith` uses h₀ and h₁ without naming them: the text cannot show that, so the CLI must not call them
+    unused."""
+    from typer.testing import CliRunner
+
+    from formalpi.cli.lean import app
+
+    f = tmp_path / "p.lean"
+    f.write_text("theorem t (x : ℝ) (h₀ : x + 1 = 3) (h₁ : 0 < x) : x = 2 := by\n"
+                 "  have h₂ : x = 2 := by linarith\n  linarith\n")
+    res = CliRunner().invoke(app, ["skeleton", str(f)], env={"COLUMNS": "400"})
+    assert res.exit_code == 0, res.output
+    assert "unused" not in res.output and "never used" not in res.output
+    assert "not referenced by name on the way to the goal: haves h₂; hypotheses h₀, h₁" in res.output

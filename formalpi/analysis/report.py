@@ -13,9 +13,10 @@ from pathlib import Path
 from formalpi.analysis import N_BOOT, plots
 from formalpi.analysis.diversity import DiversitySummary, render_diversity_table, rows_diversity
 from formalpi.analysis.frontier import FrontierBand, render_bin_table, render_u_table
-from formalpi.analysis.results import report_results, row_budgets, write_json, write_report_csvs
 from formalpi.analysis.manipulation import collect as manipulation_checks
 from formalpi.analysis.manipulation import manipulation_markdown
+from formalpi.analysis.results import (TRUNCATION_PARTS, report_results, row_budgets, row_truncation, write_json,
+                                       write_report_csvs)
 from formalpi.analysis.runs_index import BUDGET_COLUMNS, discover_runs
 from formalpi.analysis.tables import (
     GroupAnalysis, analyse, condition_cells, condition_table_markdown, load_records, markdown_table,
@@ -23,6 +24,7 @@ from formalpi.analysis.tables import (
 from formalpi.engine.conditions import get_condition
 from formalpi.errors import ConfigError, RunStoreError
 from formalpi.records import EvalRecord
+from formalpi.truncation import EVAL_WARN_SHARE
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,20 @@ def budget_table(groups: Sequence[GroupAnalysis]) -> str:
             rows.append((g.domain, g.model, key + (" (!)" if key in flagged else ""),
                          str(n_seeds.get(key, "")), *cells))
     return markdown_table(("Domain", "Model", "Condition", "Seeds", *(h for _, h in BUDGET_COLUMNS)), rows)
+
+
+def truncation_table(groups: Sequence[GroupAnalysis]) -> str:
+    """Per row: the share (%) of first attempts, retries and eval samples that hit max_new_tokens, mean over
+    seeds ("n/a": the stage drew none, or its records predate token counts); rows over the threshold marked (!)."""
+    rows = []
+    for g in groups:
+        shares = row_truncation(g)
+        for key in sorted(shares, key=lambda k: (k != "baseline", k)):
+            cells = [("n/a" if shares[key][part] is None else f"{100 * shares[key][part]:.1f}")
+                     for part in TRUNCATION_PARTS]
+            over = shares[key]["eval"] is not None and shares[key]["eval"] > EVAL_WARN_SHARE
+            rows.append((g.domain, g.model, key + (" (!)" if over else ""), *cells))
+    return markdown_table(("Domain", "Model", "Condition", "First attempts %", "Retries %", "Eval %"), rows)
 
 
 def _diversity(groups: Sequence[GroupAnalysis], records: dict[Path, list[EvalRecord]],
@@ -141,6 +157,8 @@ def render_markdown(groups: Sequence[GroupAnalysis], diversity: Sequence[Diversi
                           ""] + [f"- {u.line()}" for u in g.u_contrasts] + [""]
     parts += ["## Domain × model × method", "", domain_model_method_table(groups) + warned, "",
               "## Budget (mean per seed, all stages)", "", budget_table(groups) + warned, "",
+              f"## Truncation (share of completions that hit max_new_tokens, mean per seed; (!) eval over "
+              f"{100 * EVAL_WARN_SHARE:.0f}%)", "", truncation_table(groups), "",
               "## What the teacher sees", "", teacher_table(groups), "",
               "## Path diversity of correct solutions, per condition (docs/diversity.md; mean over problems "
               "[95% bootstrap CI over problems])", "", render_diversity_table(diversity) + warned, ""]
@@ -151,11 +169,17 @@ def render_markdown(groups: Sequence[GroupAnalysis], diversity: Sequence[Diversi
 
 def write_plots(groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySummary], out_dir: Path) -> list[Path]:
     """Each plot as PNG (for the markdown) with SVG and PDF beside it; returns the PNG paths."""
-    return [plots.plot_gains(groups, out_dir / "gains.png"),
-            plots.plot_inverted_u(groups, out_dir / "inverted_u.png"),
-            plots.plot_levels(groups, out_dir / "levels.png"),
-            plots.plot_retries(groups, out_dir / "retries.png"),
-            plots.plot_diversity(diversity, out_dir / "diversity.png")]
+    out = [plots.plot_gains(groups, out_dir / "gains.png"),
+           plots.plot_inverted_u(groups, out_dir / "inverted_u.png"),
+           plots.plot_levels(groups, out_dir / "levels.png")]
+    if len(retry_levels(groups)) > 1:  # with one K the plot has no x axis to speak of
+        out.append(plots.plot_retries(groups, out_dir / "retries.png"))
+    return out + [plots.plot_diversity(diversity, out_dir / "diversity.png")]
+
+
+def retry_levels(groups: Sequence[GroupAnalysis]) -> list[int]:
+    """The retries K of the compared rows (those with a baseline to gain over)."""
+    return sorted({r.retries for g in groups if g.baseline is not None for r in g.rows if not r.is_baseline})
 
 
 def _writable_dir(out: Path) -> None:

@@ -18,6 +18,7 @@ from formalpi.analysis.stats import BootstrapResult, SeedSummary, pass_at_k
 from formalpi.analysis.tables import GroupAnalysis, row_keys
 from formalpi.records import EvalRecord
 from formalpi.runs import RunStore
+from formalpi.truncation import MANIFEST_KEY as TRUNCATION_KEY
 
 SCHEMA = "formalpi.results/1"
 T_CI = "student-t over seeds"
@@ -50,9 +51,28 @@ def row_budgets(g: GroupAnalysis) -> dict[str, dict[str, float]]:
     return {k: {c: sum(b[c] for b in bs) / len(bs) for c, _ in BUDGET_COLUMNS} for k, bs in by_row.items()}
 
 
+TRUNCATION_PARTS = ("first_attempts", "retries", "eval")
+
+
+def row_truncation(g: GroupAnalysis) -> dict[str, dict[str, float | None]]:
+    """Per row key: the mean over its seeds of each truncation share (None where no seed has one)."""
+    keys = row_keys(g.runs)
+    by_row: dict[str, list[dict[str, Any]]] = {}
+    for run in g.runs:
+        by_row.setdefault(keys[run.path], []).append(RunStore(run.path).manifest().get(TRUNCATION_KEY) or {})
+    out: dict[str, dict[str, float | None]] = {}
+    for key, recs in by_row.items():
+        out[key] = {}
+        for part in TRUNCATION_PARTS:
+            vals = [r[part]["share"] for r in recs if (r.get(part) or {}).get("share") is not None]
+            out[key][part] = sum(vals) / len(vals) if vals else None
+    return out
+
+
 def group_results(g: GroupAnalysis) -> dict[str, Any]:
     keys = row_keys(g.runs)
     budgets = row_budgets(g)
+    truncation = row_truncation(g)
     return {
         "domain": g.domain, "model": g.model, "dataset": g.dataset, "baseline": g.baseline,
         "reference": g.reference, "seed_varies": g.seed_varies, "warnings": g.warnings, "notes": list(g.notes),
@@ -60,6 +80,7 @@ def group_results(g: GroupAnalysis) -> dict[str, Any]:
                   "is_baseline": r.is_baseline,
                   "metric": "pass@1 %" if (r.is_baseline or g.baseline is None) else "pass@1 gain over baseline, pp",
                   **_summary(r.summary), "warnings": list(r.warnings), "budget_mean_per_seed": budgets.get(r.key),
+                  "truncation_share_mean_per_seed": truncation.get(r.key),
                   "runs": [{"path": str(run.path), "seed": run.seed, "experiment": run.experiment,
                             "fingerprint": run.fingerprint} for run in g.runs if keys[run.path] == r.key]}
                  for r in g.rows],
@@ -206,7 +227,8 @@ def run_results(run_dir: str | Path) -> dict[str, Any]:
             "versions": manifest.get("versions"), "warnings": list(info.warnings),
             "eval": metrics(info.eval_records()),
             "rounds": {str(k + 1): metrics(v) for k, v in info.round_eval_records().items()},
-            "budget": run_budget(info.path), "stages": manifest.get("stages", {})}
+            "budget": run_budget(info.path), "stages": manifest.get("stages", {}),
+            "truncation": manifest.get(TRUNCATION_KEY)}
 
 
 def write_run_results(run_dir: str | Path) -> Path:

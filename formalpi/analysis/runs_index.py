@@ -17,6 +17,7 @@ from formalpi.config import config_from_dict
 from formalpi.errors import ConfigError, RunStoreError
 from formalpi.records import EvalRecord
 from formalpi.runs import RunStore
+from formalpi.truncation import truncation_warning
 
 BASELINE = "baseline"
 
@@ -171,6 +172,9 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
     if isinstance(lean, dict) and lean.get("replay") is False:
         out.append("LEAN REPLAY OFF (LeanConfig.replay = false): VALID verdicts were not replayed through the kernel "
                    "in a fresh process; they rest on the pre-check and on checks run in the proof's own environment")
+    truncated = truncation_warning(manifest)
+    if truncated:
+        out.append(truncated)
     return out
 
 

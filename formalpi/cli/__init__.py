@@ -17,7 +17,7 @@ for _var, _value in {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_P
 import typer  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from formalpi.cli import analysis, data, experiments, lean, lean_experiments
+from formalpi.cli import analysis, data, experiments, lean, lean_experiments, table
 from formalpi.cli._common import console
 from formalpi.errors import EXTRA_OF_MODULE, FormalpiError, MissingExtra
 
@@ -28,9 +28,28 @@ app.add_typer(lean.app, name="lean")
 experiments.register(app)
 analysis.register(app)
 lean_experiments.register(app)
+table.register(app)
+
+
+LIST_FLAGS = ("--seeds", "--gpus")  # comma-separated values: one shell word
+
+
+def split_list_flag(argv: list[str]) -> str | None:
+    """The error for a list flag whose value the shell split at a space (`--seeds 1, 2`), which click would report
+    as an unexpected extra argument without naming the flag; None when there is none."""
+    for i, arg in enumerate(argv[:-2]):
+        if arg in LIST_FLAGS and argv[i + 1].endswith(",") and not argv[i + 2].startswith("-"):
+            value = " ".join(argv[i + 1:i + 3])
+            return (f"{arg} {value!r}: the value was split at the space; write it as one word, "
+                    f"{arg} {value.replace(' ', '')} (or quote it: {arg} '{value}')")
+    return None
 
 
 def main() -> None:
+    split = split_list_flag(sys.argv[1:])
+    if split:
+        console.print(f"[bold red]error:[/] {escape(split)}", highlight=False)
+        sys.exit(2)
     try:
         try:
             app()

@@ -68,8 +68,9 @@ def register(root: typer.Typer) -> None:
     root.add_typer(tiny_app, name="tiny")
 
     @root.command()
-    def demo(full: bool = typer.Option(False, "--full", help="the powered design (configs/demo_full.toml; see "
-                                                               "docs/demo.md for its CPU time) instead of the reduced one"),
+    def demo(full: bool = typer.Option(False, "--full", help="the powered design (3 seeds x 750 problems, "
+                                                               "formalpi/configs/demo_full.toml; about 25 min on two "
+                                                               "cores) instead of the reduced one"),
              seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default: the config's)"),
              runs_dir: str = typer.Option("runs", help="where runs/demo/... is written"),
              jobs: Optional[int] = typer.Option(None, help="worker processes, one torch thread each "
@@ -147,6 +148,9 @@ def register(root: typer.Typer) -> None:
             for seed in seed_list:
                 result = run_experiment(cfg, seed, stage_progress(p), scale=scale)
                 write_run_results(result.store.root)  # results.json: metrics, budget, fingerprint of this seed
+                if result.skipped_stages:
+                    console.print(f"{cfg.name} seed {seed}: resumed; already finished in {result.store.root}, not "
+                                  f"run again: {', '.join(result.skipped_stages)}", highlight=False, markup=False)
                 console.print(f"[bold]{cfg.name}[/] seed {seed}: " + ", ".join(
                     f"{k} {v.get('pass@1', float('nan')):.1f}" for k, v in result.summary.items()))
         console.print(f"runs in {Path(cfg.runs_dir) / cfg.name}; `formalpi report {Path(cfg.runs_dir) / cfg.name}`")

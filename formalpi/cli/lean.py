@@ -48,9 +48,23 @@ def _config(project_dir: Optional[Path], repl_command: Optional[str], workers: i
 
 
 @app.command()
-def setup(project_dir: Optional[Path] = _PROJECT):
+def setup(project_dir: Optional[Path] = _PROJECT,
+          dir_: Optional[Path] = typer.Option(None, "--dir", help="write the Lake workspace into DIR first (a pip "
+                                                                  "install has no lean_project/), then set it up "
+                                                                  "there; use it with FORMALPI_LEAN_PROJECT=DIR")):
     """Fetch Mathlib's build cache and build the REPL in the Lake workspace (needs elan/lake)."""
     from formalpi.lean.setup import run_setup
+
+    if dir_ is not None:
+        if project_dir is not None:
+            raise LeanUnavailable("--dir and --project-dir: give one (--dir writes a new workspace, --project-dir "
+                                  "uses an existing one)")
+        from formalpi.lean.workspace import write_workspace
+
+        written = write_workspace(dir_)
+        console.print(f"wrote {', '.join(p.name for p in written)} into {dir_}; later commands find it with "
+                      f"FORMALPI_LEAN_PROJECT={dir_.resolve()} (or --project-dir {dir_})", highlight=False)
+        project_dir = dir_
 
     with console.status("starting") as status:
         def on_step(step):
@@ -97,9 +111,10 @@ def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] =
     console.print(_checks_table(checks))
     failed = [c for c in checks if not c.ok]
     if failed:
-        fixes = len({r.fix for r in doctor_rows(checks) if not r.ok})
-        console.print(f"[bold red]{len(failed)} check(s) failed[/], {fixes} fix(es): run them in order, then rerun "
-                      "`formalpi lean doctor` (the canary selftest is skipped until then)")
+        missing = [r for r in doctor_rows(checks) if not r.ok]  # the table's MISSING rows: one fix each
+        console.print(f"[bold red]{len(missing)} of the table's rows MISSING[/] ({len(failed)} checks; checks that "
+                      "share one fix share a row): run their fixes in order, then rerun `formalpi lean doctor` "
+                      "(the canary selftest is skipped until then)")
         raise typer.Exit(1)
     config = _config(project_dir, repl_command, workers, timeout, replay)
     rows = run_selftest_with_pool(config, quick=True)

@@ -85,9 +85,9 @@ def register(app: typer.Typer) -> None:
         s = sk.graph.summary()
         console.print(f"haves: {s.haves}  hypotheses: {s.hypotheses}  edges: {s.edges}  "
                       f"longest chain to goal: {s.longest_chain}  width: {s.width}", highlight=False)
-        console.print(f"unused haves: {', '.join(s.unused_haves) or '-'}  "
-                      f"hypotheses never used: {', '.join(s.unused_hypotheses) or '-'}", highlight=False,
-                      markup=False)
+        console.print(f"not referenced by name on the way to the goal: haves {', '.join(s.unused_haves) or '-'}; "
+                      f"hypotheses {', '.join(s.unused_hypotheses) or '-'} (the text shows names only: a tactic "
+                      "such as linarith or simp [*] may use them without naming them)", highlight=False, markup=False)
         if dot is not None:
             dot.write_text(sk.graph.to_dot(), encoding="utf-8")
             console.print(f"wrote {dot}", highlight=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, Sequence
 
@@ -213,8 +214,46 @@ def vllm_engine_kwargs(path: str, opts: "VLLMConfig | None", dtype: str = "auto"
 
 BATCH_INVARIANT_ENV = "VLLM_BATCH_INVARIANT"  # vLLM's switch for batch-invariant kernels (model.vllm.deterministic)
 
+# vLLM is "bring your own": any release from 0.26 on is accepted. Run-tested: what the GPU machine carries (its
+# torch 2.11 caps vLLM at 0.26). Newer releases (0.27-0.32 pin torch 2.13, 0.33 torch 2.14) are untested; the calls
+# made here were checked against vLLM's current source and docs (main, December 2026): LLM(model, tokenizer, dtype,
+# tensor_parallel_size, gpu_memory_utilization, enable_prefix_caching, enforce_eager, seed, generation_config,
+# max_model_len, max_num_seqs, attention_backend), LLM.generate([{"prompt_token_ids": ...}], [SamplingParams],
+# use_tqdm=False), LLM.get_tokenizer(), and every SamplingParams field vllm_sampling_kwargs sets.
+VLLM_RUN_TESTED = ("0.26",)
+_vllm_warned: set[str] = set()
+
+
+class VLLMVersionWarning(UserWarning):
+    """The installed vLLM is outside the run-tested releases (a warning, never a refusal)."""
+
+
+def vllm_version_note(version: str) -> str | None:
+    """None for a run-tested release; otherwise one line saying what is known about it."""
+    minor = ".".join(version.split("+")[0].split(".")[:2])
+    if minor in VLLM_RUN_TESTED:
+        return None
+    tested = ", ".join(f"{v}.x" for v in VLLM_RUN_TESTED)
+    try:
+        newer = tuple(int(x) for x in minor.split(".")) > tuple(int(x) for x in VLLM_RUN_TESTED[-1].split("."))
+    except ValueError:
+        newer = False
+    how = ("the calls formalpi makes were checked against vLLM's current documented API, not run" if newer
+           else "older than the supported range (>= 0.26)")
+    return (f"vLLM {version} is untested with formalpi (run-tested: {tested}; {how}); compare a few records with "
+            "model.backend = 'hf' (bench/gpu_retry_round.py) before a long run")
+
+
+def warn_vllm_version(version: str) -> None:
+    """Warn once per process and release when the installed vLLM is outside the run-tested range."""
+    note = vllm_version_note(version)
+    if note and version not in _vllm_warned:
+        _vllm_warned.add(version)
+        warnings.warn(note, VLLMVersionWarning, stacklevel=3)
+
+
 VLLM_MISSING = ("model.backend = 'vllm' needs vLLM (GPU only): pip install 'formalpi[vllm]' "
-                "(see docs/performance.md for the pinned versions and an offline recipe)")
+                "(bring your own vLLM >= 0.26; see docs/performance.md for the tested versions and an offline recipe)")
 
 
 class VLLMGenerator:
@@ -236,6 +275,7 @@ class VLLMGenerator:
             from formalpi.errors import ConfigError
             raise ConfigError(VLLM_MISSING) from None
         self._vllm = vllm
+        warn_vllm_version(getattr(vllm, "__version__", "unknown"))
         self.enable_thinking = enable_thinking
         if opts is not None and opts.deterministic:
             # read by the engine-core process this starts (it inherits the environment): kernels whose results do
@@ -272,6 +312,10 @@ class VLLMGenerator:
         return out
 
     def close(self) -> None:
+        """Shut the engine down. Not vLLM's sleep mode (`LLM(enable_sleep_mode=True)`, `sleep(level)`, `wake_up()`):
+        level 1 keeps the weights in CPU memory to wake the same model, level 2 discards them but keeps the engine
+        for weights loaded into it again; a retry round's next engine loads a different checkpoint directory (the
+        round's merged model), so nothing of the old engine is reused and shutting it down frees the most."""
         import contextlib
         import gc
 

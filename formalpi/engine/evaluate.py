@@ -47,7 +47,8 @@ def evaluate(generator: Generator, domain: Domain, problems: Sequence[Problem], 
             i += len(cs)
             records.append(EvalRecord(problem_id=p.id, level=p.level, seed=seed, condition=condition, n=len(cs),
                                       correct=[v.passed for v in vs], scores=[v.score for v in vs],
-                                      completions=[c.text for c in cs]))
+                                      completions=[c.text for c in cs],
+                                      completion_tokens=[c.completion_tokens for c in cs]))
         store.add_budget(stage, samples=len(flat_c), completion_tokens=sum(c.completion_tokens for cs in outs for c in cs),
                          verifier_calls=len(flat_c))
         return records

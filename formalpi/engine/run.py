@@ -40,6 +40,8 @@ from formalpi.runs import RunStore
 from formalpi.scaleout.options import ScaleOut, make_domain
 from formalpi.scaleout.options import train as scale_train
 from formalpi.tiny import resolve_model_path
+from formalpi.truncation import MANIFEST_KEY as TRUNCATION_KEY
+from formalpi.truncation import truncation_record
 
 # (stage description, total) -> advance(n); the CLI passes rich progress bars, tests pass nothing
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
@@ -56,6 +58,7 @@ def _no_progress(_desc: str, _total: int) -> Callable[[int], None]:
 class RunResult:
     store: RunStore
     summary: dict[str, dict[str, float]]
+    skipped_stages: tuple[str, ...] = ()  # stages a resumed run found finished in its store and did not run again
 
 
 __all__ = ["ProgressFactory", "RunResult", "run_experiment", "condition_label", "load_problems", "stage"]
@@ -79,6 +82,7 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
             domain.use_verify_config(cfg.verify)
         check_verifier(domain, evals)  # like the data check: before the run directory
         store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
+        skipped = tuple(s for s, e in store.manifest().get("stages", {}).items() if e.get("done"))
         record_data(store, data)
         if hasattr(domain, "isolation"):  # code: the sandbox layers candidates run under ("weak": true if not all)
             store.annotate(sandbox=domain.isolation())
@@ -92,7 +96,9 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
             extras = reference_pass(cfg, seed, store, domain, model_path, progress, extras or {})
             model_path = methods.train(cfg, seed, store, domain, model_path, progress, extras)
         records = _final_eval(cfg, seed, store, domain, model_path, progress, scale=scale)
-        return RunResult(store, summarize(records, cfg.eval.ks))
+        store.annotate(**{TRUNCATION_KEY: truncation_record(store, cfg.sampling.max_new_tokens,
+                                                            cfg.eval.max_new_tokens)})
+        return RunResult(store, summarize(records, cfg.eval.ks), skipped)
     finally:
         if own_domain and hasattr(domain, "close"):
             domain.close()

@@ -118,6 +118,7 @@ def doctor_checks(project: Path | None = None) -> list[Check]:
     cd = f"cd {project} && "
     checks: list[Check] = []
     checks.append(Check("lean_project", (project / "lakefile.toml").is_file(), str(project),
+                        f"formalpi lean setup --dir DIR (writes the workspace; a pip install has none), or "
                         f"run from the formalpi checkout or set FORMALPI_LEAN_PROJECT to its lean_project/ "
                         f"(missing {project / 'lakefile.toml'})"))
     elan = shutil.which("elan")
@@ -242,8 +243,8 @@ def run_setup(project: Path | None = None, on_line: Callable[[SetupStep, str], N
     failed step (with the step's last output lines and the command to rerun by hand)."""
     project = project or default_project_dir()
     if not (project / "lakefile.toml").is_file():
-        raise LeanUnavailable(f"{project}: no lakefile.toml; run from the formalpi checkout or set "
-                              f"FORMALPI_LEAN_PROJECT to its lean_project/")
+        raise LeanUnavailable(f"{project}: no lakefile.toml; write the workspace with `formalpi lean setup --dir DIR`, "
+                              f"or run from the formalpi checkout or set FORMALPI_LEAN_PROJECT to its lean_project/")
     for tool in ("elan", "lake"):
         if shutil.which(tool) is None:
             raise LeanUnavailable(f"`{tool}` is not on PATH; install elan with: {ELAN_INSTALL}")

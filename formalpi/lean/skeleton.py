@@ -144,8 +144,10 @@ class GraphSummary:
     edges: int
     longest_chain: int  # edges on the longest path that ends at the goal
     width: int  # most haves on one level (level = longest path from a source)
-    unused_haves: tuple[str, ...]  # haves from which the goal cannot be reached
-    unused_hypotheses: tuple[str, ...]  # hypotheses never used on the way to the goal
+    # the graph has only the names written in the proof text: a tactic that uses a hypothesis without naming it
+    # (`linarith`, `simp [*]`, `omega`) leaves it here, so these are "not referenced by name", not "unused"
+    unused_haves: tuple[str, ...]  # haves from which the goal cannot be reached through named references
+    unused_hypotheses: tuple[str, ...]  # hypotheses no named reference leads from to the goal
 
 
 class ProofGraph(nx.DiGraph):
