@@ -23,7 +23,7 @@ from pathlib import Path
 
 from domains.code_judge import Judgement, JudgePool, JudgeSpec, stdlib_module
 from domains.code_sandbox import Limits
-from formalpi.engine.conditions import FAILED, TRY_AGAIN, PIContext, define, shuffled_partner
+from formalpi.pi_condition import FAILED, TRY_AGAIN, PIContext, define, shuffled_partner
 from formalpi.errors import DataError
 from formalpi.paths import resolve_data_file
 from formalpi.records import Problem, Status, Verdict

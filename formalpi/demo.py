@@ -313,7 +313,7 @@ def copy_probe(model_path: str, levels: Sequence[int] = (2, 3, 4, 5), per_level:
     from domains.arith import arith_problems
     from domains.math import extract_answer
     from formalpi.engine.backends import HFGenerator, SamplingParams
-    from formalpi.engine.conditions import FAILED, TRY_AGAIN
+    from formalpi.pi_condition import FAILED, TRY_AGAIN
     from formalpi.tiny import wrong_solution
 
     gen = HFGenerator.from_pretrained(model_path)

@@ -12,7 +12,8 @@ from domains.base import Domain
 import domains.code as code_domain  # its PI functions by module: a bare `test_suite` would be collected
 from domains.code import CodeDomain, extract_code, humaneval_program, mbpp_program, reference_program
 from domains.code_sandbox import run_many
-from formalpi.engine.conditions import PIContext, get_condition
+from formalpi.pi_condition import PIContext
+from formalpi.engine.conditions import get_condition
 from formalpi.errors import ConfigError, DataError
 from formalpi.records import Attempt, Problem, Status, Verdict
 from tests.conftest import shared_path

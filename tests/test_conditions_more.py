@@ -6,8 +6,9 @@ import json
 import pytest
 
 from formalpi.config import config_from_dict
-from formalpi.engine.conditions import (
-    REGISTRY, PIContext, available_conditions, condition_turns, first_step_of, get_condition, load_cross_model)
+from formalpi.pi_condition import PIContext
+from formalpi.engine.conditions import (REGISTRY, available_conditions, condition_turns, first_step_of, get_condition,
+                                        load_cross_model)
 from formalpi.engine.retry import build_examples, frontier_problems
 from formalpi.engine.run import condition_extras, with_verified_proofs
 from formalpi.errors import ConfigError, DataError

@@ -10,7 +10,8 @@ import pytest
 
 from formalpi.analysis.manipulation import collect_dirs, manipulation_rows, stated_answer
 from formalpi.demo import DEMO_CONDITIONS, demo_plan, run_demo
-from formalpi.engine.conditions import PIContext, get_condition
+from formalpi.pi_condition import PIContext
+from formalpi.engine.conditions import get_condition
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, EvalRecord, Example, Judged, Problem, Status, Verdict
 from formalpi.runs import RunStore

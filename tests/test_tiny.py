@@ -38,7 +38,8 @@ def test_tokenizer_is_character_level_with_chatml_template():
 def _condition_sentences() -> set[str]:
     """Every sentence of every math condition's PI text, for a sample problem (the texts the experiments show)."""
     from domains.arith import arith_problems
-    from formalpi.engine.conditions import REGISTRY, PIContext
+    from formalpi.pi_condition import PIContext
+    from formalpi.engine.conditions import REGISTRY
     from formalpi.records import Attempt, Status, Verdict
 
     problems = arith_problems("train", 5)

@@ -23,7 +23,8 @@ from typing import Any
 from formalpi.config import ExperimentConfig
 from formalpi.domain import Domain, open_domain
 from formalpi.engine.backends import release
-from formalpi.engine.conditions import Condition, get_condition, load_cross_model
+from formalpi.pi_condition import Condition
+from formalpi.engine.conditions import get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
 from formalpi.engine.launch import Launcher
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
