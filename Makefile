@@ -34,7 +34,7 @@ test: venv
 
 # CPU benchmarks (each prints its numbers); the GPU ones run through the device machine: see docs/performance.md
 bench: venv
-	for b in skeleton math_verify report code_sandbox lean_pool; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in skeleton math_checker report code_sandbox lean_pool; do $(BIN)/python bench/$$b.py || exit 1; done
 
 # after a deliberate upgrade of the venv: record the tested set (then `make test`)
 constraints: venv

@@ -130,6 +130,8 @@ def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1,
     `share_from`: a run of the same seed whose first attempts this condition would draw identically.
     Returns (run name, seed, summary) per run."""
     from formalpi.engine.run import run_experiment
+    from formalpi.engine.stages import start_model
+    from formalpi.tiny import resolve_model_path
 
     _set_threads(threads)
     out = []
@@ -146,7 +148,8 @@ def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1,
             seed_store(share_from, store_dir, first_only=True)
         t0 = time.perf_counter()
         label = cfg.name.removeprefix(f"{plan.base.name}/")
-        result = run_experiment(cfg, seed, line_progress(f"  {label} seed {seed}"))
+        result = run_experiment(cfg, seed, line_progress(f"  {label} seed {seed}"),
+                                model_path=resolve_model_path(start_model(cfg, seed)))
         from formalpi.analysis.results import write_run_results
 
         write_run_results(store_dir)  # the run's results.json (as `formalpi run` writes it)
