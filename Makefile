@@ -29,7 +29,10 @@ venv: $(STAMP)
 demo: venv-core
 	$(BIN)/formalpi demo
 
+# lint (ruff check; no formatter yet) and the type check (mypy: pyproject's [tool.mypy]) first: seconds
 test: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # CPU benchmarks (each prints its numbers); the GPU ones run through the device machine: see docs/performance.md

@@ -16,7 +16,6 @@ table with Holm-adjusted verdicts, the manipulation checks and the per-level vie
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 import tomllib

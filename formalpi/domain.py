@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, cast, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
@@ -77,15 +78,31 @@ class SettingsSection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DomainBase:
-    """The optional hooks' defaults and the settings plumbing; a domain subclasses it and sets `name` and
-    `Settings`, and builds itself from its typed settings in `from_settings`."""
+class DomainBase(ABC):
+    """The optional hooks' defaults and the settings plumbing; a domain subclasses it, sets `name` and
+    `Settings`, implements the five required hooks and builds itself from its typed settings in `from_settings`."""
 
-    name: ClassVar[str]
+    name: str  # set by each domain class
     Settings: ClassVar[type] = SettingsSection  # a pydantic model or a dataclass: the `[verify]` table's type
 
+    @abstractmethod
+    def problems(self, dataset: str, split: str, path: str | None = None, limit: int | None = None,
+                 seed: int = 0) -> list[Problem]: ...
+
+    @abstractmethod
+    def prompt(self, problem: Problem) -> str: ...
+
+    @abstractmethod
+    def extract(self, completion: str) -> str | None: ...
+
+    @abstractmethod
+    def verify_many(self, problems: Sequence[Problem], completions: Sequence[str]) -> list[Verdict]: ...
+
+    @abstractmethod
+    def signature(self, completion: str) -> str: ...
+
     @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> DomainBase:
+    def from_settings(cls, settings: Any, **kwargs: Any) -> Domain:
         """The domain built with `settings` (an instance of `Settings`)."""
         raise NotImplementedError(f"{cls.__name__}.from_settings")
 
@@ -132,8 +149,8 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Any:
         first = e.errors()[0]
         key = ".".join(["verify", *(str(p) for p in first["loc"])])
         if first["type"] == "extra_forbidden":
-            known = ", ".join(sorted(settings_type.model_fields))
-            raise ConfigError(f"{key}: not a setting of the {name} domain (known keys here: {known})") from None
+            names = ", ".join(sorted(cast(type[BaseModel], settings_type).model_fields))
+            raise ConfigError(f"{key}: not a setting of the {name} domain (known keys here: {names})") from None
         raise ConfigError(f"{key}: {first['msg'].removeprefix('Value error, ')} (got {first.get('input')!r})") \
             from None
 
@@ -145,7 +162,7 @@ def domain_settings(name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     return TypeAdapter(settings_type).dump_python(parse_settings(name, raw), mode="json")
 
 
-def open_domain(name: str, settings: Mapping[str, Any] | None = None, **kwargs: Any) -> DomainBase:
+def open_domain(name: str, settings: Mapping[str, Any] | None = None, **kwargs: Any) -> Domain:
     """A new domain object for `name`, built with its `[verify]` settings (None: the domain's defaults, for
     callers without a run config); the caller closes it."""
     return domain_class(name).from_settings(parse_settings(name, settings or {}), **kwargs)
@@ -153,5 +170,5 @@ def open_domain(name: str, settings: Mapping[str, Any] | None = None, **kwargs: 
 
 def domain_conditions(domain: str | Domain) -> Sequence[Condition]:
     """The PI conditions a domain (a name or a domain object) defines itself."""
-    cls = domain_class(domain) if isinstance(domain, str) else domain
-    return tuple(cls.conditions())
+    owner = domain_class(domain) if isinstance(domain, str) else domain
+    return tuple(owner.conditions())

@@ -123,7 +123,7 @@ def test_memory_limit_retires_a_growing_worker() -> None:
 
 
 def test_backpressure_queues_instead_of_failing() -> None:
-    items = [{**_item(i), "proof": f"by omega -- double:sleep=100 double:ok"} for i in range(10)]
+    items = [{**_item(i), "proof": "by omega -- double:sleep=100 double:ok"} for i in range(10)]
     seen: set[int] = set()
     stop = threading.Event()
     with LeanPool(_config(workers=2)) as pool:

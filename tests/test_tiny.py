@@ -3,7 +3,6 @@ never shows the experiments' PI texts, and the shipped model reads an answer sho
 
 import random
 
-import pytest
 import torch
 
 from formalpi.tiny import (CLOSINGS, MIX, OPENINGS, REASK, SHIPPED, STATEMENTS, TinySpec, build_tokenizer, episode,

@@ -119,8 +119,8 @@ def check() -> ImportReport:
                                       for b in bs if b.split(".")[0] == "domains")
     for m in sorted(edges):
         if m.startswith(ENGINE):
-            spec = sys.modules.get(m)
-            path = Path(spec.__file__) if spec and getattr(spec, "__file__", None) else _module_path(m)
+            loaded = getattr(sys.modules.get(m), "__file__", None)
+            path = Path(loaded) if loaded else _module_path(m)
             report.private_names += private_imports(m, path)
     return report
 
