@@ -1,4 +1,4 @@
-"""The conditions and controls of issue 6 part 2: the exact text the model sees for a fixed problem, attempt and seed;
+"""The further conditions and matched controls: the exact text the model sees for a fixed problem, attempt and seed;
 the control flags; and how the retry pipeline honours them (frontier filter, fresh context, temperatures)."""
 
 import json

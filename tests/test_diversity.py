@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from formalpi.analysis.diversity import (
     Diversity, DiversityDomain, canonical, ngrams, pd_lex, pd_path, render_diversity_table, rows_diversity,
     runs_diversity)
-from formalpi.analysis.paths import code_path, lean_path, math_path, path_similarity
+from formalpi.analysis.reasoning_paths import code_path, lean_path, math_path, path_similarity
 from formalpi.analysis.runs_index import discover_runs
 from formalpi.analysis.stats import AnalysisError
 from formalpi.analysis.synthetic import eval_records, write_run

@@ -38,8 +38,8 @@ def test_the_checks_can_fail():
 
 
 def test_package_cycles_are_found():
-    """Modules without a cycle between them can still make their packages import each other round a cycle (at
-    f346383: records -> lean.protocol, lean.pi -> engine.conditions, engine.run -> scaleout, ...)."""
+    """Modules without a cycle between them can still make their packages import each other round a cycle (records
+    importing the Lean wire types while the Lean PI imported the engine's conditions did)."""
     edges = {"formalpi.records": {"formalpi.lean.protocol"}, "formalpi.lean.protocol": set(),
              "formalpi.lean.pi": {"formalpi.engine.conditions"}, "formalpi.engine.conditions": {"formalpi.records"},
              "domains.code": {"formalpi.records"}}

@@ -161,12 +161,15 @@ def test_rerunning_a_finished_run_writes_nothing(tmp_path):
     import torch
 
     torch.set_num_threads(1)
+    from formalpi.tiny import resolve_model_path
+
     cfg = _cfg(tmp_path)
-    first = run_experiment(cfg, 42)
+    tiny = resolve_model_path("tiny")  # the caller resolves the built-in model, as `formalpi run` does
+    first = run_experiment(cfg, 42, model_path=tiny)
     before = _snapshot(tmp_path / "runs")
     assert any(p.endswith("manifest.json") for p in before)
     time.sleep(0.01)
-    again = run_experiment(cfg, 42)
+    again = run_experiment(cfg, 42, model_path=tiny)
     assert again.summary == first.summary
     assert _snapshot(tmp_path / "runs") == before
 

@@ -108,7 +108,7 @@ def rejection(ctx: PIContext) -> None:
     return None
 
 
-# ---- more PI conditions (issue 6 part 2) ------------------------------------------------------------------
+# ---- more PI conditions and matched controls ------------------------------------------------------------------
 
 _BOXED_TAIL = re.compile(r"\s*\\boxed\{.*$", re.S)
 
