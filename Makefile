@@ -29,7 +29,10 @@ venv: $(STAMP)
 demo: venv-core
 	$(BIN)/formalpi demo
 
+# lint (ruff check; no formatter yet) and the type check (mypy: pyproject's [tool.mypy]) first: seconds
 test: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # multi-node local Ray cluster tests (a table with a worker killed mid-run; minutes on CPU), not in `make test`
@@ -38,7 +41,7 @@ test-cluster: venv
 
 # CPU benchmarks (each prints its numbers); the GPU ones run through the device machine: see docs/performance.md
 bench: venv
-	for b in skeleton math_verify report code_sandbox lean_pool; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in skeleton math_checker report code_sandbox lean_pool; do $(BIN)/python bench/$$b.py || exit 1; done
 
 # after a deliberate upgrade of the venv: record the tested set (then `make test`)
 constraints: venv

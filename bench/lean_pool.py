@@ -13,7 +13,7 @@ ONE command: the proof plus the verifier's type check and `#print axioms` (round
 Fault run (largest worker count): `crash-rate` of the proofs make the double crash mid-reply (retried once,
 then CRASH), `hang-rate` make it hang (TIMEOUT after `timeout-s`); every request must end in exactly one verdict.
 Pre-check: `verdict.prepare` on proofs of 16/32/64 KB of three shapes (tactic lines, nested comments, strings), and
-on the 440 KB input of issue 13 with the size limit raised: µs per KB at each size shows it is linear.
+on a 440 KB input of tactic lines with the size limit raised: µs per KB at each size shows it is linear.
 Reply reading: one `--reply-mb` reply through LeanRepl; and small proofs on a second worker while the first reads
 it (their rate next to the same proofs alone, measured in the same run).
 """
@@ -112,7 +112,7 @@ def precheck_table(console: Console) -> None:
     t_big = time.process_time() - t0
     t0 = time.perf_counter()
     v = strict.prepare(stmt, big)
-    console.print(f"issue 13's 440 KB of tactic lines: {t_big * 1000:.0f} ms CPU with the limit raised to 1 MB; "
+    console.print(f"440 KB of tactic lines: {t_big * 1000:.0f} ms CPU with the limit raised to 1 MB; "
                   f"{(time.perf_counter() - t0) * 1e6:.0f} µs to refuse it at the default limit ({v.status.value})")
 
 

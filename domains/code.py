@@ -20,10 +20,14 @@ import urllib.request
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field
 
 from domains.code_judge import Judgement, JudgePool, JudgeSpec, stdlib_module
 from domains.code_sandbox import Limits
-from formalpi.engine.conditions import FAILED, TRY_AGAIN, PIContext, define, shuffled_partner
+from formalpi.pi_condition import FAILED, TRY_AGAIN, PIContext, define, shuffled_partner
+from formalpi.domain import DomainBase, SettingsSection
 from formalpi.errors import DataError
 from formalpi.paths import resolve_data_file
 from formalpi.records import Problem, Status, Verdict
@@ -318,7 +322,16 @@ def verdict_from_judgement(problem: Problem, code: str, j: Judgement) -> Verdict
 # ---- the domain ----------------------------------------------------------------------------------------------
 
 
-class CodeDomain:
+class CodeSettings(SettingsSection):
+    """The code domain's `[verify]` table."""
+
+    timeout_s: float = Field(default=10.0, gt=0)  # per candidate: loading plus every call (or the whole program)
+    memory_mb: int = Field(default=1024, gt=0)  # per candidate process (RLIMIT_AS) and its container (cgroup)
+    workers: int = Field(default=2, gt=0)  # trusted judge processes, each with its warm sandboxes
+    allow_weak_sandbox: bool = False  # run candidates where the sandbox lacks layers (recorded, reported)
+
+
+class CodeDomain(DomainBase):
     """HumanEval / MBPP. Candidates run in warm sandboxes (domains/code_sandbox.py) and answer calls; the tests
     run on the trusted side (domains/code_judge.py), in `workers` trusted worker processes.
 
@@ -326,9 +339,15 @@ class CodeDomain:
     `isolation()["weak"]` is true, the run's manifest records it and the report says so)."""
 
     name = "code"
+    Settings = CodeSettings
 
-    @staticmethod
-    def conditions() -> tuple:
+    @classmethod
+    def from_settings(cls, settings: CodeSettings, **kwargs: Any) -> CodeDomain:
+        return cls(limits=Limits(timeout_s=settings.timeout_s, memory_mb=settings.memory_mb),
+                   workers=settings.workers, allow_weak_sandbox=settings.allow_weak_sandbox, **kwargs)
+
+    @classmethod
+    def conditions(cls) -> tuple:
         """The code PI conditions (defined at the bottom of this module), for `get_condition(name, "code")`."""
         return (test_suite.condition, shuffled_test_suite.condition)
 
@@ -347,12 +366,6 @@ class CodeDomain:
             self._pool = JudgePool(self.limits, workers=self.workers or 2, allow_weak=self.allow_weak_sandbox)
             self._pool_key = key
         return self._pool
-
-    def use_verify_config(self, verify) -> None:
-        """The run's `[verify]` section (formalpi.config.VerifyConfig): time budget, workers, allow_weak_sandbox."""
-        self.limits = Limits(**{**self.limits.__dict__, "timeout_s": verify.timeout_s})
-        self.workers = verify.workers
-        self.allow_weak_sandbox = verify.allow_weak_sandbox
 
     def isolation(self) -> dict:
         """The sandbox layers candidates of this domain run under (for the run's manifest)."""

@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from domains import code_wire as wire
-from domains.code_sandbox import ChildGone, Limits, Sandbox, SandboxError, remove_cgroups_of
+from domains.code_sandbox import ChildGone, Limits, Sandbox, remove_cgroups_of
+from formalpi.errors import SandboxError
 
 MESSAGE_CHARS = 300
 # candidate exceptions re-raised here as the builtin type of that name (so a test's `except ValueError` works);

@@ -49,6 +49,7 @@ from pathlib import Path
 
 from domains import code_seccomp
 from domains import code_wire as wire
+from formalpi.errors import SandboxError
 
 HERE = Path(__file__).resolve().parent
 UID_BASE = 1_990_000  # sandbox uids: far above any uid a system hands out; leased one per live sandbox
@@ -59,10 +60,6 @@ CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SYS_ADMIN", "CAP_KILL")  # the server's
 SERVER_OVERHEAD_MB = 160  # the warm server (interpreter + preloaded stdlib) within the cgroup's memory cap
 BWRAP_MISSING = ("bubblewrap (bwrap) is not installed: run `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
                  "`sudo dnf install bubblewrap`, or scripts/install-system-deps.sh as root")
-
-
-class SandboxError(RuntimeError):
-    """The sandbox cannot run candidates as configured (missing layers without allow_weak, or it failed)."""
 
 
 class RunStatus(str, Enum):

@@ -13,16 +13,18 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from formalpi.domain import DomainBase
 from formalpi.errors import DataError
+from formalpi.lean.pool import LeanConfig
 from formalpi.paths import resolve_data_file
 from formalpi.records import Problem, Status, Verdict
 
 if TYPE_CHECKING:  # the pool is imported lazily: loading problems or extracting proofs needs no Lean client
-    from formalpi.lean.pool import LeanConfig, LeanPool
+    from formalpi.lean.pool import LeanPool
 
 MINIF2F_FILE = "minif2f_lean4_v4.24.jsonl"
 MINIF2F_REPO = "https://github.com/yangky11/miniF2F-lean4"
@@ -180,13 +182,19 @@ def minif2f_problems(path: Path, split: str, limit: int | None = None) -> list[P
                     meta={"header": r.header, "formal_statement": r.formal_statement}) for r in chosen]
 
 
-class LeanDomain:
-    """Domain protocol over MiniF2F. The pool is created on first verification and reused; `close()` ends it."""
+class LeanDomain(DomainBase):
+    """Domain protocol over MiniF2F. The pool is created on first verification and reused; `close()` ends it.
+    Its `[verify]` table is the Lean library's own `LeanConfig` (formalpi/lean/pool.py)."""
 
     name = "lean"
+    Settings = LeanConfig
 
-    @staticmethod
-    def conditions() -> tuple:
+    @classmethod
+    def from_settings(cls, settings: LeanConfig, **kwargs: Any) -> LeanDomain:
+        return cls(settings, **kwargs)
+
+    @classmethod
+    def conditions(cls) -> tuple:
         """The Lean PI conditions (formalpi/lean/pi.py), for `get_condition(name, "lean")`."""
         from formalpi.lean import pi
 
@@ -221,7 +229,7 @@ class LeanDomain:
 
     def pool(self) -> LeanPool:
         if self._pool is None:
-            from formalpi.lean.pool import LeanConfig, LeanPool
+            from formalpi.lean.pool import LeanPool
 
             self._pool = LeanPool(self._config or LeanConfig())
             self._pool.__enter__()

@@ -36,9 +36,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from domains.arith import LEVELS, arith_problems
 from domains.math_answer import (MAX_ANSWER_CHARS, MAX_COMPLETION_CHARS, compare_form, extract_answer,
                                  extract_boxes, list_length)
+from formalpi.domain import DomainBase, SettingsSection
 from formalpi.errors import DataError
 from formalpi.paths import resolve_data_file
 from formalpi.records import Problem, Status, Verdict
@@ -487,10 +490,22 @@ def _one_line(s: str, n: int = 80) -> str:
     return s if len(s) <= n else s[:n - 1] + "…"
 
 
-class MathDomain:
-    """domains/base.py's Domain for math: MATH-500 and arith problems, boxed answers, math-verify checks."""
+class MathSettings(SettingsSection):
+    """The math domain's `[verify]` table."""
+
+    timeout_s: float = Field(default=10.0, gt=0)  # wall-clock per check (the strict reader and math-verify)
+    workers: int = Field(default=2, gt=0)  # verifier worker processes
+
+
+class MathDomain(DomainBase):
+    """The Domain (formalpi/domain.py) for math: MATH-500 and arith problems, boxed answers, math-verify checks."""
 
     name = "math"
+    Settings = MathSettings
+
+    @classmethod
+    def from_settings(cls, settings: MathSettings, **kwargs: Any) -> MathDomain:
+        return cls(timeout_s=settings.timeout_s, workers=settings.workers, **kwargs)
 
     def __init__(self, timeout_s: float = 10.0, workers: int = 2):
         self.verifier = MathVerifier(timeout_s=timeout_s, workers=workers)

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from formalpi.domain import DOMAINS, domain_settings
 from formalpi.errors import ConfigError
 
 
@@ -128,12 +129,6 @@ class EvalConfig(_Section):
         return v
 
 
-class VerifyConfig(_Section):
-    timeout_s: float = Field(default=10.0, gt=0)
-    workers: int = Field(default=2, gt=0)
-    allow_weak_sandbox: bool = False  # code: run candidates where the sandbox lacks layers (recorded, reported)
-
-
 class OPSDConfig(_Section):
     """On-policy self-distillation (formalpi/engine/opsd.py): the student samples from the problem alone, the
     teacher (same model, see `teacher`) scores the student's tokens with the PI in its context."""
@@ -197,10 +192,22 @@ class ExperimentConfig(_Section):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
-    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    # the domain's own settings (formalpi/domain.py: its `Settings` type; math: timeout_s, workers; code: also
+    # memory_mb, allow_weak_sandbox; lean: the fields of formalpi.lean.pool.LeanConfig), validated at load and
+    # kept with every default filled in
+    verify: dict[str, Any] = Field(default_factory=dict)
     opsd: OPSDConfig = Field(default_factory=OPSDConfig)
     grpo: GRPOConfig = Field(default_factory=GRPOConfig)
     variant: str | None = None  # the sibling setting this run uses (VARIANTS), None = the row's own (the seed's)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _domain_settings(cls, data: Any) -> Any:
+        """`[verify]` checked by the chosen domain's settings type: a key that domain does not read is an error."""
+        if isinstance(data, dict) and isinstance(data.get("verify", {}), dict) \
+                and data.get("domain", "math") in DOMAINS:
+            data = {**data, "verify": domain_settings(data.get("domain", "math"), data.get("verify", {}))}
+        return data
 
     @model_validator(mode="after")
     def _generation_lengths(self) -> "ExperimentConfig":
@@ -317,6 +324,9 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>", overrides: 
     """`overrides`: the `--set` items already applied to `data`; errors in their keys name the flag, not `source`."""
     try:
         return ExperimentConfig.model_validate(data)
+    except ConfigError as e:  # a domain's settings (`[verify]`), checked by the domain's own type
+        flag = next((f"--set {item}" for item in overrides if str(e).startswith(item.split("=", 1)[0].strip())), None)
+        raise ConfigError(f"{flag or source}: {e}") from None
     except ValidationError as e:
         raise ConfigError(_fmt_errors(e, source, ExperimentConfig, overrides)) from None
 

@@ -16,7 +16,6 @@ table with Holm-adjusted verdicts, the manipulation checks and the per-level vie
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 import tomllib
@@ -131,6 +130,8 @@ def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1,
     `share_from`: a run of the same seed whose first attempts this condition would draw identically.
     Returns (run name, seed, summary) per run."""
     from formalpi.engine.run import run_experiment
+    from formalpi.engine.stages import start_model
+    from formalpi.tiny import resolve_model_path
 
     _set_threads(threads)
     out = []
@@ -147,7 +148,8 @@ def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1,
             seed_store(share_from, store_dir, first_only=True)
         t0 = time.perf_counter()
         label = cfg.name.removeprefix(f"{plan.base.name}/")
-        result = run_experiment(cfg, seed, line_progress(f"  {label} seed {seed}"))
+        result = run_experiment(cfg, seed, line_progress(f"  {label} seed {seed}"),
+                                model_path=resolve_model_path(start_model(cfg, seed)))
         from formalpi.analysis.results import write_run_results
 
         write_run_results(store_dir)  # the run's results.json (as `formalpi run` writes it)
@@ -314,7 +316,7 @@ def copy_probe(model_path: str, levels: Sequence[int] = (2, 3, 4, 5), per_level:
     from domains.arith import arith_problems
     from domains.math import extract_answer
     from formalpi.engine.backends import HFGenerator, SamplingParams
-    from formalpi.engine.conditions import FAILED, TRY_AGAIN
+    from formalpi.pi_condition import FAILED, TRY_AGAIN
     from formalpi.tiny import wrong_solution
 
     gen = HFGenerator.from_pretrained(model_path)

@@ -21,6 +21,10 @@ class LeanUnavailable(FormalpiError):
     """No usable Lean toolchain / REPL; the message carries what `formalpi lean doctor` says."""
 
 
+class SandboxError(FormalpiError):
+    """The code sandbox cannot run candidates as configured (missing layers without allow_weak, or it failed)."""
+
+
 class CanaryError(FormalpiError):
     """A canary theorem got the wrong verdict: the verifier can no longer be trusted."""
 

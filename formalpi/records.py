@@ -13,8 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from formalpi.lean.protocol import Message, Sorry
-
 
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
@@ -51,19 +49,17 @@ class Status(str, Enum):
 
 
 class Verdict(Record):
-    """The result of checking one completion. Shared by every domain; Lean fills the Lean fields."""
+    """The result of checking one completion. Shared by every domain; what only one domain reads is in `details`."""
 
     status: Status
     score: float = 0.0  # graded verifier's score in [0, 1]; 1.0 whenever status is VALID
     answer: str | None = None  # what was extracted and checked (boxed answer, program, proof body)
     reason: str = ""  # one line for humans: why it is not VALID
     feedback: str = ""  # domain failure info a PI generator may show (failing test, first error)
-    messages: list[Message] = Field(default_factory=list)  # Lean REPL messages
-    sorries: list[Sorry] = Field(default_factory=list)
-    axioms: list[str] = Field(default_factory=list)
     time_s: float = 0.0
     worker_id: int | None = None
-    body_line: int | None = None  # Lean: line of the checked command where the model's proof body starts
+    # JSON only the verifying domain reads (Lean: formalpi.lean.details.LeanDetails, the REPL's messages and axioms)
+    details: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def passed(self) -> bool:

@@ -163,9 +163,11 @@ def test_retry_round_releases_the_generator_before_training(tiny_model, tmp_path
             events.append("close")
             super().close()
 
-    real_sft = run_mod.sft
+    import formalpi.engine.launch as launch_mod  # local training: Placement.train -> sft
+
+    real_sft = launch_mod.sft
     monkeypatch.setattr(run_mod, "make_generator", lambda cfg, path: Recording.from_pretrained(path, device="cpu"))
-    monkeypatch.setattr(run_mod, "sft", lambda *a, **k: (events.append("sft"), real_sft(*a, **k))[1])
+    monkeypatch.setattr(launch_mod, "sft", lambda *a, **k: (events.append("sft"), real_sft(*a, **k))[1])
     cfg = config_from_dict({"name": "rel", "runs_dir": str(tmp_path), "condition": "gold",
                             "model": {"path": tiny_model},
                             "data": {"train_limit": 3, "eval_limit": 2},

@@ -8,11 +8,12 @@ import random
 
 import pytest
 
-from domains.base import Domain
+from formalpi.domain import Domain
 import domains.code as code_domain  # its PI functions by module: a bare `test_suite` would be collected
 from domains.code import CodeDomain, extract_code, humaneval_program, mbpp_program, reference_program
 from domains.code_sandbox import run_many
-from formalpi.engine.conditions import PIContext, get_condition
+from formalpi.pi_condition import PIContext
+from formalpi.engine.conditions import get_condition
 from formalpi.errors import ConfigError, DataError
 from formalpi.records import Attempt, Problem, Status, Verdict
 from tests.conftest import shared_path
@@ -233,12 +234,14 @@ def test_shuffled_test_suite_exact_text(humaneval):
     assert not any(t in text for t in own)  # the test shown belongs to another problem
 
 
-def test_verify_config_and_manifest_record_the_sandbox(tmp_path):
-    from formalpi.config import VerifyConfig
+def test_verify_settings_and_manifest_record_the_sandbox(tmp_path):
+    from formalpi.config import config_from_dict
+    from formalpi.domain import open_domain
     from formalpi.runs import RunStore
 
-    d = CodeDomain()
-    d.use_verify_config(VerifyConfig(timeout_s=3.0, workers=1, allow_weak_sandbox=True))
+    cfg = config_from_dict({"name": "x", "domain": "code",
+                            "verify": {"timeout_s": 3.0, "workers": 1, "allow_weak_sandbox": True}})
+    d = open_domain("code", cfg.verify)
     assert (d.limits.timeout_s, d.workers, d.allow_weak_sandbox) == (3.0, 1, True)
     store = RunStore.open(tmp_path, "x", 0, {"a": 1})
     layers = d.isolation()

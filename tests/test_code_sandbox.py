@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from domains import code_wire as wire
-from domains.code_sandbox import (UID_BASE, UID_SLOTS, Limits, RunStatus, Sandbox, SandboxError, run, run_many,
-                                  uid_is_leased)
+from domains.code_sandbox import UID_BASE, UID_SLOTS, Limits, RunStatus, Sandbox, run, run_many, uid_is_leased
+from formalpi.errors import SandboxError
 from tests.conftest import skip_unless_full_sandbox
 
 RAW = Limits(timeout_s=3.0, memory_mb=256, max_procs=32)
@@ -199,7 +199,7 @@ def test_tmpfs_is_fresh_per_candidate_and_capped(sb):
 
 
 def test_parent_and_server_cannot_be_harmed(sb):
-    r = probe(sb, f"""
+    probe(sb, f"""
         import os, signal
         for pid in (1, 2, {os.getpid()}, -1):
             try:

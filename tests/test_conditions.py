@@ -2,7 +2,9 @@
 
 import pytest
 
-from formalpi.engine.conditions import PIContext, get_condition, retry_turns
+from formalpi.pi_condition import PIContext
+
+from formalpi.engine.conditions import get_condition, retry_turns
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, Problem, Status, Verdict
 

@@ -1,4 +1,4 @@
-"""The conditions and controls of issue 6 part 2: the exact text the model sees for a fixed problem, attempt and seed;
+"""The further conditions and matched controls: the exact text the model sees for a fixed problem, attempt and seed;
 the control flags; and how the retry pipeline honours them (frontier filter, fresh context, temperatures)."""
 
 import json
@@ -6,8 +6,9 @@ import json
 import pytest
 
 from formalpi.config import config_from_dict
-from formalpi.engine.conditions import (
-    REGISTRY, PIContext, available_conditions, condition_turns, first_step_of, get_condition, load_cross_model)
+from formalpi.pi_condition import PIContext
+from formalpi.engine.conditions import (REGISTRY, available_conditions, condition_turns, first_step_of, get_condition,
+                                        load_cross_model)
 from formalpi.engine.retry import build_examples, frontier_problems
 from formalpi.engine.run import condition_extras, with_verified_proofs
 from formalpi.errors import ConfigError, DataError

@@ -3,14 +3,14 @@ from run records, fixed-step SFT, and one small end-to-end run on the shipped ti
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
 from formalpi.analysis.manipulation import collect_dirs, manipulation_rows, stated_answer
 from formalpi.demo import DEMO_CONDITIONS, demo_plan, run_demo
-from formalpi.engine.conditions import PIContext, get_condition
+from formalpi.pi_condition import PIContext
+from formalpi.engine.conditions import get_condition
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, EvalRecord, Example, Judged, Problem, Status, Verdict
 from formalpi.runs import RunStore
@@ -142,11 +142,11 @@ def test_demo_end_to_end_small_and_resumable(tmp_path):
     root = tmp_path / "demo"
 
     def first_attempts(run: str) -> list[str]:
-        return [l for l in (root / run / "3/attempts.jsonl").read_text().splitlines() if json.loads(l)["retry"] == 0]
+        return [line for line in (root / run / "3/attempts.jsonl").read_text().splitlines() if json.loads(line)["retry"] == 0]
 
     assert len(first_attempts("epochs/try_again")) == 20
     assert first_attempts("epochs/gold") == first_attempts("epochs/try_again")
-    retries = [json.loads(l) for l in (root / "epochs/gold/3/attempts.jsonl").read_text().splitlines()]
+    retries = [json.loads(line) for line in (root / "epochs/gold/3/attempts.jsonl").read_text().splitlines()]
     assert all("The correct answer is" in a["pi"] for a in retries if a["retry"])  # gold's own retries
     a = (root / "epochs/gold/3/attempts.jsonl").read_text()
     assert (root / "steps/gold/3/attempts.jsonl").read_text() == a

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from formalpi.analysis.diversity import (
     Diversity, DiversityDomain, canonical, ngrams, pd_lex, pd_path, render_diversity_table, rows_diversity,
     runs_diversity)
-from formalpi.analysis.paths import code_path, lean_path, math_path, path_similarity
+from formalpi.analysis.reasoning_paths import code_path, lean_path, math_path, path_similarity
 from formalpi.analysis.runs_index import discover_runs
 from formalpi.analysis.stats import AnalysisError
 from formalpi.analysis.synthetic import eval_records, write_run
@@ -178,7 +178,7 @@ def test_per_condition_rows_never_pool_and_seeds_average_per_problem(tmp_path):
 
 
 def test_paths_measure_the_verified_artifact():
-    from formalpi.analysis.paths import path_of
+    from formalpi.analysis.reasoning_paths import path_of
 
     # Lean: the verifier checks the LAST fenced block; an earlier draft block is not the proof
     lean = ("A first try:\n```lean4\ntheorem t : 1 = 1 := by\n  simp\n```\nBetter:\n"

@@ -83,21 +83,21 @@ def test_rejection_trains_on_first_attempts_and_baseline_only_evaluates(tiny_mod
 def test_killed_run_resumes_to_identical_records(tiny_model, tmp_path, monkeypatch):
     full = run_experiment(cfg(tiny_model, tmp_path / "a"), 5).store
 
-    import formalpi.engine.run as run_mod
+    import formalpi.engine.launch as launch_mod  # local training: Placement.train -> sft
 
-    real_sft = run_mod.sft
+    real_sft = launch_mod.sft
 
     def killed(*a, **k):
         raise KeyboardInterrupt  # the process dies between retries and training
 
-    monkeypatch.setattr(run_mod, "sft", killed)
+    monkeypatch.setattr(launch_mod, "sft", killed)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(cfg(tiny_model, tmp_path / "b"), 5)
     store_b = RunStore(tmp_path / "b" / "t" / "gold" / "5")
     # and a torn line at the end of the attempts file, as a kill mid-write leaves it
     with open(store_b.path("attempts"), "a") as f:
         f.write('{"id": "torn')
-    monkeypatch.setattr(run_mod, "sft", real_sft)
+    monkeypatch.setattr(launch_mod, "sft", real_sft)
     resumed = run_experiment(cfg(tiny_model, tmp_path / "b"), 5).store
     for stage, model in [("attempts", Attempt), ("verdicts", Judged), ("examples", Example), ("eval", EvalRecord)]:
         a = [r.model_dump() for r in full.read(stage, model)]

@@ -10,7 +10,7 @@ import torch
 
 from formalpi.config import config_from_dict
 from formalpi.engine.backends import Completion, SamplingParams, render_chat
-from formalpi.engine.conditions import FAILED
+from formalpi.pi_condition import FAILED
 from formalpi.engine.run import run_experiment
 from formalpi.records import Attempt, Example, Judged
 from formalpi.tiny import ensure_tiny_model

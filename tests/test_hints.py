@@ -31,7 +31,7 @@ def test_generate_hints_writes_verified_solutions_and_answer_free_hints(tmp_path
         assert "hint" not in row or not reveals(row["hint"], problems[pid].gold), row
     hinted = [pid for pid, row in table.items() if "hint" in row]
     assert hinted  # level 4-5 chains have a first reduction that is not the answer
-    from formalpi.engine.conditions import PIContext
+    from formalpi.pi_condition import PIContext
     from formalpi.records import Attempt, Status, Verdict
 
     p = problems[hinted[0]]

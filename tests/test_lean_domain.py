@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from domains.base import Domain
+from formalpi.domain import Domain
 from domains.lean import (MINIF2F_FILE, LeanDomain, convert_minif2f_checkout, extract_proof, load_minif2f,
                           minif2f_problems, proof_signature)
 from formalpi.errors import DataError

@@ -10,9 +10,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from formalpi.engine.backends import Completion, SamplingParams
-from formalpi.engine.conditions import PIContext, get_condition
+from formalpi.engine.backends import Completion, SamplingParams, greedy_writer
+from formalpi.pi_condition import PIContext
+from formalpi.engine.conditions import get_condition
 from formalpi.errors import ConfigError, DataError
+from formalpi.lean.details import LeanDetails
 from formalpi.lean.pi import clean_diagnosis, load_proof_corpus
 from formalpi.lean.protocol import CommandReply, parse_reply
 from formalpi.records import Attempt, Problem, Status, Verdict
@@ -40,7 +42,8 @@ def replies(name: str) -> list[CommandReply]:
 
 
 def verdict_from(reply: CommandReply, status: Status) -> Verdict:
-    return Verdict(status=status, messages=reply.messages, sorries=reply.sorries, answer=ATTEMPT.completion)
+    return Verdict(status=status, details=LeanDetails(messages=reply.messages, sorries=reply.sorries).dump(),
+                   answer=ATTEMPT.completion)
 
 
 def ctx(verdict: Verdict, problem: Problem = PROBLEM, **extras) -> PIContext:
@@ -158,7 +161,7 @@ def test_diagnosis_prompt_and_cleaned_answer():
     gen = ScriptedGenerator("<think>long hidden reasoning</think> The `have h : x = 1` claim is false:\n\n"
                             "x is arbitrary.  ```lean4\nexact rfl\n``` Prove the goal with rfl directly.")
     v = verdict_from(replies("have_by_sorry")[0], Status.ERROR)
-    out = get_condition("diagnosis", "lean").pi(ctx(v, diagnosis_generator=gen, diagnosis_max_tokens=16))
+    out = get_condition("diagnosis", "lean").pi(ctx(v, diagnosis_writer=greedy_writer(gen), diagnosis_max_tokens=16))
     assert out == ("Your proof is incorrect. Diagnosis: The `have h : x = 1` claim is false: x is arbitrary. "
                    "Prove the goal Try again.")
     assert gen.prompts == [
@@ -169,15 +172,16 @@ def test_diagnosis_prompt_and_cleaned_answer():
     assert gen.params[0].n == 1 and gen.params[0].max_new_tokens == 2048  # room for a thinking model's thought
     # same attempt, same seed: the same request (resumable runs)
     gen2 = ScriptedGenerator("x")
-    get_condition("diagnosis", "lean").pi(ctx(v, diagnosis_generator=gen2, diagnosis_max_tokens=16))
+    get_condition("diagnosis", "lean").pi(ctx(v, diagnosis_writer=greedy_writer(gen2), diagnosis_max_tokens=16))
     assert gen2.params == gen.params
 
 
 def test_diagnosis_empty_answer_and_missing_generator():
     v = verdict_from(replies("have_by_sorry")[0], Status.ERROR)
-    assert get_condition("diagnosis", "lean").pi(ctx(v, diagnosis_generator=ScriptedGenerator("<think>x</think>"))) \
+    silent = greedy_writer(ScriptedGenerator("<think>x</think>"))
+    assert get_condition("diagnosis", "lean").pi(ctx(v, diagnosis_writer=silent)) \
         is None
-    with pytest.raises(ConfigError, match=r"extras\['diagnosis_generator'\]"):
+    with pytest.raises(ConfigError, match=r"extras\['diagnosis_writer'\]"):
         get_condition("diagnosis", "lean").pi(ctx(v))
     assert clean_diagnosis("a  b\n c d", 3) == "a b c"
 

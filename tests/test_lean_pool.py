@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from formalpi.errors import ConfigError, LeanUnavailable
+from formalpi.lean.details import lean_details
 from formalpi.lean.pool import LeanConfig, LeanPool
 from formalpi.lean.replay import standin_commands
 from formalpi.records import Status
@@ -58,7 +59,7 @@ def _gone(pids: set[int]) -> bool:
 def test_valid_error_and_strictness_through_the_pool() -> None:
     with LeanPool(_config(replay=True)) as pool:
         ok = pool.verify(**_item(0))
-        assert ok.status is Status.VALID and ok.axioms and ok.worker_id is not None and ok.time_s > 0
+        assert ok.status is Status.VALID and lean_details(ok).axioms and ok.worker_id is not None and ok.time_s > 0
         err = pool.verify(**_item(1, "error"))
         assert err.status is Status.ERROR and "scripted error" in err.feedback
         rej = pool.verify(STATEMENT.format(i=2), "by\n  exact sorryAx _ -- double:ok", HEADER)
@@ -126,7 +127,7 @@ def test_memory_limit_retires_a_growing_worker() -> None:
 
 
 def test_backpressure_queues_instead_of_failing() -> None:
-    items = [{**_item(i), "proof": f"by omega -- double:sleep=100 double:ok"} for i in range(10)]
+    items = [{**_item(i), "proof": "by omega -- double:sleep=100 double:ok"} for i in range(10)]
     seen: set[int] = set()
     stop = threading.Event()
     with LeanPool(_config(workers=2)) as pool:
@@ -294,7 +295,8 @@ def test_real_lean_minif2f_verdicts() -> None:
         items = [{**p, "proof": "norm_num"}, {**p, "proof": "by\n  exact Nat.le_refl 0"},
                  {**p, "proof": "by\n  native_decide"}, {**_minif2f("mathd_numbertheory_229"), "proof": "norm_num"}]
         v = pool.verify_many(items)
-    assert v[0].status is Status.VALID and set(v[0].axioms) <= {"propext", "Classical.choice", "Quot.sound"}
+    assert v[0].status is Status.VALID
+    assert set(lean_details(v[0]).axioms) <= {"propext", "Classical.choice", "Quot.sound"}
     assert v[1].status is Status.ERROR and v[1].feedback.startswith("line ")
     assert v[2].status is Status.REJECTED
     assert v[3].status is Status.VALID
@@ -397,7 +399,8 @@ FILE = "import Mathlib\nopen Real\n\ntheorem a (x : ℕ) : x + 0 = x := by simp 
 def test_check_any_code_with_the_same_strict_verdicts() -> None:
     with LeanPool(_config()) as pool:
         ok = pool.check(FILE)
-        assert ok.status is Status.VALID and set(ok.axioms) == {"propext", "Classical.choice", "Quot.sound"}
+        assert ok.status is Status.VALID
+        assert set(lean_details(ok).axioms) == {"propext", "Classical.choice", "Quot.sound"}
         bad = pool.check(FILE + "\n#eval 1\n")
         assert bad.status is Status.REJECTED and "#eval" in bad.reason and "line 8" in bad.reason
         native = pool.check(FILE.replace("double:ok", "double:ok double:axioms=Lean.ofReduceBool"))

@@ -8,8 +8,9 @@ import re
 import pytest
 
 from formalpi.lean.protocol import CommandReply, ReplError, parse_reply
-from formalpi.lean.verdict import (PreparedProof, declared_name, find_forbidden, judge, mask_comments_and_strings, parse_axioms,
-                                   prepare, proof_body, split_proof)
+from formalpi.lean.details import lean_details
+from formalpi.lean.verdict import (PreparedProof, declared_name, find_forbidden, judge, mask_comments_and_strings,
+                                   parse_axioms, prepare, proof_body, split_proof)
 from formalpi.records import Status, Verdict
 from tests.conftest import shared_path
 
@@ -146,7 +147,7 @@ def test_recorded_sorry_replies_are_incomplete_in_both_versions() -> None:
         out = shared_path("lean", "repl-transcripts", version, "readme.expected.out").read_text()
         reply = _reply(json.loads(re.split(r"\n\s*\n", out)[0], strict=False))
         v = judge(prepare(STATEMENT, "by linarith"), reply)
-        assert v.status is Status.INCOMPLETE and v.sorries
+        assert v.status is Status.INCOMPLETE and lean_details(v).sorries
 
 
 def test_recorded_error_reply_gives_proof_relative_feedback() -> None:
@@ -157,16 +158,16 @@ def test_recorded_error_reply_gives_proof_relative_feedback() -> None:
     v = judge(prep, reply)
     assert v.status is Status.ERROR
     assert v.feedback.startswith("line 2: unsolved goals\ncase pos")
-    assert len(v.messages) == 2
+    assert len(lean_details(v).messages) == 2
 
 
 def test_axioms_gate() -> None:
     prep = prepare(STATEMENT, "by linarith")
     ok = judge(prep, _answer(prep))
-    assert ok.status is Status.VALID and ok.score == 1.0 and set(ok.axioms) == {"propext", "Classical.choice",
-                                                                                 "Quot.sound"}
+    assert ok.status is Status.VALID and ok.score == 1.0
+    assert set(lean_details(ok).axioms) == {"propext", "Classical.choice", "Quot.sound"}
     none = judge(prep, _answer(prep, axioms="'mathd_t' does not depend on any axioms"))
-    assert none.status is Status.VALID and none.axioms == []
+    assert none.status is Status.VALID and lean_details(none).axioms == []
     for extra in ("sorryAx", "Lean.ofReduceBool", "cheat"):
         v = judge(prep, _answer(prep, axioms=f"'mathd_t' depends on axioms: [propext, {extra}]"))
         assert v.status is Status.REJECTED and extra in v.reason

@@ -10,7 +10,7 @@ import pytest
 
 from domains import math as dm
 from domains.arith import arith_problems
-from domains.base import Domain
+from formalpi.domain import Domain
 from domains.math import (BOX_INSTRUCTION, Check, MathDomain, MathVerifier, Outcome, extract_answer, grade,
                           is_equivalent, load_math500)
 from domains.math_answer import MAX_COMPLETION_CHARS, extract_boxes, numeral, read_answer

@@ -8,7 +8,8 @@ import torch
 
 from domains.math import MathDomain
 from formalpi.config import config_from_dict
-from formalpi.engine.conditions import PIContext, get_condition, retry_turns
+from formalpi.pi_condition import PIContext
+from formalpi.engine.conditions import get_condition, retry_turns
 from formalpi.engine.opsd import (
     OPSDStep, TeacherContext, Teacher, completion_logits, load_student, masked_mean, pack, per_token_divergence,
     resolve_teacher_context, select_frontier, solve_rates, teacher_turns)

@@ -161,12 +161,15 @@ def test_rerunning_a_finished_run_writes_nothing(tmp_path):
     import torch
 
     torch.set_num_threads(1)
+    from formalpi.tiny import resolve_model_path
+
     cfg = _cfg(tmp_path)
-    first = run_experiment(cfg, 42)
+    tiny = resolve_model_path("tiny")  # the caller resolves the built-in model, as `formalpi run` does
+    first = run_experiment(cfg, 42, model_path=tiny)
     before = _snapshot(tmp_path / "runs")
     assert any(p.endswith("manifest.json") for p in before)
     time.sleep(0.01)
-    again = run_experiment(cfg, 42)
+    again = run_experiment(cfg, 42, model_path=tiny)
     assert again.summary == first.summary
     assert _snapshot(tmp_path / "runs") == before
 
@@ -207,3 +210,14 @@ def test_new_run_under_a_read_only_dir_is_refused_before_work(tmp_path):
             run_experiment(_cfg(tmp_path, runs_dir=str(ro / "runs")), 42)
     finally:
         ro.chmod(0o755)
+
+
+def test_the_engine_does_not_resolve_the_tiny_model_itself(tmp_path):
+    """`model.path = "tiny"` is resolved by the caller (formalpi run, the demo): the engine imports no formalpi.tiny
+    and says how, instead of handing "tiny" to transformers as a hub id."""
+    from formalpi.engine.run import resolved_start_model
+
+    with pytest.raises(ConfigError, match=r"resolved by the caller.*model_path=formalpi\.tiny\.resolve_model_path"):
+        resolved_start_model(_cfg(tmp_path), 42)
+    assert resolved_start_model(_cfg(tmp_path, model={"path": "Qwen/Qwen3-1.7B"}), 42) == "Qwen/Qwen3-1.7B"
+

@@ -1,4 +1,4 @@
-"""The retry filter: a WRONG first attempt never ends its chain, however high its graded score (issue 15, item 3)."""
+"""The retry filter: a WRONG first attempt never ends its chain, however high its graded score."""
 
 import pytest
 

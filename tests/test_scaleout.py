@@ -218,7 +218,7 @@ def test_run_flags_map_to_scale_out_with_named_errors() -> None:
 def test_retry_round_shards_first_attempts_before_loading_its_own_generator(tiny_model, tmp_path,
                                                                              monkeypatch) -> None:
     import formalpi.engine.run as run_mod
-    from formalpi.scaleout.options import ScaleOut
+    from formalpi.engine.launch import Placement
 
     events = []
     real_make, real_shard = run_mod.make_generator, run_mod.run_sharded
@@ -243,7 +243,7 @@ def test_retry_round_shards_first_attempts_before_loading_its_own_generator(tiny
     assert events == ["parent generator", "parent generator"]  # the round's, then the final eval's
     events.clear()
     two = run_mod.run_experiment(cfg.model_copy(update={"runs_dir": str(tmp_path / "two")}), 5,
-                                 scale=ScaleOut(num_gpus=2))
+                                 placement=Placement(num_gpus=2))
     # the workers sample first attempts with the machine to themselves; the parent loads a generator only for
     # the retries, after them
     assert events == ["shards attempts", "parent generator", "shards eval"]
@@ -312,11 +312,10 @@ def test_a_launch_past_its_timeout_is_stopped_with_its_log_kept(tiny_model, tmp_
 
 def test_the_parent_never_touches_cuda_so_its_vllm_engine_can_fork(monkeypatch) -> None:
     """On two H200s the retry loop's own vLLM engine (started after the sharded first attempts) died with 'Cannot
-    re-initialize CUDA in forked subprocess': `ScaleOut.gpus()` had called torch.cuda.is_available() in the
+    re-initialize CUDA in forked subprocess': `Placement.gpus()` had called torch.cuda.is_available() in the
     parent, which poisons fork for CUDA while torch.cuda.is_initialized() stays False, so vLLM still forked."""
-    import formalpi.scaleout.options as options
-    from formalpi.engine.launch import Launcher
-    from formalpi.scaleout.options import ScaleOut, visible_gpu_count
+    import formalpi.engine.launch as launch
+    from formalpi.engine.launch import Launcher, Placement, visible_gpu_count
 
     def touched(*a, **k):
         raise AssertionError("CUDA asked in the parent process")
@@ -324,11 +323,10 @@ def test_the_parent_never_touches_cuda_so_its_vllm_engine_can_fork(monkeypatch) 
     monkeypatch.setattr(torch.cuda, "is_available", touched)
     monkeypatch.setattr(torch.cuda, "device_count", touched)
     visible_gpu_count.cache_clear()
-    assert ScaleOut(num_gpus=2).gpus() is None  # counted by a child process: no GPU on this machine
+    assert Placement(num_gpus=2).gpus() is None  # counted by a child process: no GPU on this machine
     specs = []
-    monkeypatch.setattr(options, "launch_sft", lambda spec, *a, **k: specs.append(spec))
-    options.train(ScaleOut(launcher=Launcher.ACCELERATE, num_gpus=2), "m", [], config_from_dict({"name": "x"}),
-                  Path("o"), 1)
+    monkeypatch.setattr(launch, "launch_sft", lambda spec, *a, **k: specs.append(spec))
+    Placement(launcher=Launcher.ACCELERATE, num_gpus=2).train("m", [], config_from_dict({"name": "x"}), Path("o"), 1)
     assert specs[0].cpu and specs[0].num_processes == 2
 
 

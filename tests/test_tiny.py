@@ -3,7 +3,6 @@ never shows the experiments' PI texts, and the shipped model reads an answer sho
 
 import random
 
-import pytest
 import torch
 
 from formalpi.tiny import (CLOSINGS, MIX, OPENINGS, REASK, SHIPPED, STATEMENTS, TinySpec, build_tokenizer, episode,
@@ -38,7 +37,8 @@ def test_tokenizer_is_character_level_with_chatml_template():
 def _condition_sentences() -> set[str]:
     """Every sentence of every math condition's PI text, for a sample problem (the texts the experiments show)."""
     from domains.arith import arith_problems
-    from formalpi.engine.conditions import REGISTRY, PIContext
+    from formalpi.pi_condition import PIContext
+    from formalpi.engine.conditions import REGISTRY
     from formalpi.records import Attempt, Status, Verdict
 
     problems = arith_problems("train", 5)

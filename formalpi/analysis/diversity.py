@@ -1,7 +1,7 @@
 """Path diversity of a model's correct solutions, per condition (docs/diversity.md defines it).
 
-For one problem with N >= 2 correct solutions and their paths p_1..p_N (formalpi/analysis/paths.py: math —
-intermediate expressions; code — normalised AST shape; Lean — tactic sequence with the have-skeleton):
+For one problem with N >= 2 correct solutions and their paths p_1..p_N (formalpi/analysis/reasoning_paths.py:
+math — intermediate expressions; code — normalised AST shape; Lean — tactic sequence with the have-skeleton):
 
   PD_path = 1 − mean over the N(N−1)/2 pairs of sim(p_i, p_j),   sim = 2·M / (|p_i| + |p_j|)
 
@@ -26,7 +26,7 @@ from enum import Enum
 
 import numpy as np
 
-from formalpi.analysis.paths import Path_, artifact, lean_proof_body, path_of, path_similarity
+from formalpi.analysis.reasoning_paths import Path_, artifact, lean_proof_body, path_of, path_similarity
 from formalpi.analysis.runs_index import RunInfo
 from formalpi.analysis.stats import AnalysisError
 from formalpi.analysis.tables import row_keys

@@ -102,7 +102,7 @@ def register(root: typer.Typer) -> None:
 
         cfg = load_config(config, set_ or [])
         target = out or data_dir() / f"cross_model_{cfg.data.dataset}.jsonl"
-        domain = open_domain(cfg.domain)
+        domain = open_domain(cfg.domain, cfg.verify)
         try:
             problems = train_problems(domain, cfg, seed)
             gen = make_generator(cfg, resolve_model_path(model))
@@ -110,8 +110,7 @@ def register(root: typer.Typer) -> None:
                 res = generate_cross_model(gen, domain, problems, cfg, target, n=n, seed=seed,
                                            on_progress=stage_progress(p)(f"hints ({model})", len(problems)))
         finally:
-            if hasattr(domain, "close"):
-                domain.close()
+            domain.close()
         console.print(f"wrote {res.path}: {res.solved} of {res.problems} problems solved by {model} "
                       f"({res.hints} with a first-step hint; {res.samples} samples)")
 
@@ -143,14 +142,26 @@ def register(root: typer.Typer) -> None:
         # torch and transformers load here, after every check (seconds on a busy machine)
         from formalpi.analysis.results import write_run_results
         from formalpi.engine.run import run_experiment
+        from formalpi.engine.stages import start_model
+        from formalpi.scaleout.options import make_domain
+        from formalpi.tiny import resolve_model_path
 
-        with progress() as p:
-            for seed in seed_list:
-                result = run_experiment(cfg, seed, stage_progress(p), scale=scale)
-                write_run_results(result.store.root)  # results.json: metrics, budget, fingerprint of this seed
-                if result.skipped_stages:
-                    console.print(f"{cfg.name} seed {seed}: resumed; already finished in {result.store.root}, not "
-                                  f"run again: {', '.join(result.skipped_stages)}", highlight=False, markup=False)
-                console.print(f"[bold]{cfg.name}[/] seed {seed}: " + ", ".join(
-                    f"{k} {v.get('pass@1', float('nan')):.1f}" for k, v in result.summary.items()))
+        # what the engine is handed: the domain (a Ray actor per node with --executor ray), where training and
+        # generation go, and each seed's starting model resolved ("tiny": the built-in model, built on first use)
+        domain = make_domain(cfg, scale)
+        try:
+            with progress() as p:
+                for seed in seed_list:
+                    result = run_experiment(cfg, seed, stage_progress(p), domain=domain,
+                                            placement=scale.placement if scale else None,
+                                            model_path=resolve_model_path(start_model(cfg, seed)))
+                    write_run_results(result.store.root)  # results.json: metrics, budget, fingerprint of this seed
+                    if result.skipped_stages:
+                        console.print(f"{cfg.name} seed {seed}: resumed; already finished in {result.store.root}, "
+                                      f"not run again: {', '.join(result.skipped_stages)}", highlight=False,
+                                      markup=False)
+                    console.print(f"[bold]{cfg.name}[/] seed {seed}: " + ", ".join(
+                        f"{k} {v.get('pass@1', float('nan')):.1f}" for k, v in result.summary.items()))
+        finally:
+            domain.close()
         console.print(f"runs in {Path(cfg.runs_dir) / cfg.name}; `formalpi report {Path(cfg.runs_dir) / cfg.name}`")

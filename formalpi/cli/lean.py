@@ -16,6 +16,7 @@ from rich.text import Text
 from formalpi.cli import lean_skeleton
 from formalpi.cli._common import console, progress
 from formalpi.errors import DataError, LeanUnavailable
+from formalpi.lean.details import lean_details
 
 app = typer.Typer(no_args_is_help=True, help="The Lean 4 verifier: setup, doctor, check, selftest, skeleton.")
 lean_skeleton.register(app)
@@ -187,7 +188,7 @@ def _check_code(file: str, header: Optional[str], out: Optional[Path], config) -
         table.add_row("reason", Text(v.reason))
     if v.feedback:
         table.add_row("first error", Text(v.feedback))
-    table.add_row("axioms", Text(", ".join(v.axioms) or "none"))
+    table.add_row("axioms", Text(", ".join(lean_details(v).axioms) or "none"))
     table.add_row("time", f"{v.time_s:.2f}s")
     console.print(table)
     _replay_note(config)

@@ -84,12 +84,15 @@ def run_lean_configs(configs: Sequence[ExperimentConfig], seeds: Sequence[int], 
     """Every (config, seed) with one LeanDomain (one pool) shared by all; returns each run's summary."""
     from domains.lean import LeanDomain
     from formalpi.engine.run import run_experiment
+    from formalpi.engine.stages import start_model
+    from formalpi.tiny import resolve_model_path
 
     out = {}
     with LeanDomain(pool_config) as domain:
         for cfg in configs:
             for seed in seeds:
-                res = run_experiment(cfg, seed, progress_factory, domain=domain, extras=extras)
+                res = run_experiment(cfg, seed, progress_factory, domain=domain, extras=extras,
+                                     model_path=resolve_model_path(start_model(cfg, seed)))
                 out[(cfg.name, seed)] = res.summary
                 console.print(f"[bold]{cfg.name}[/] seed {seed}: " + ", ".join(
                     f"{k} {v:.1f}" for k, v in res.summary.get("all", {}).items() if k.startswith("pass@")))

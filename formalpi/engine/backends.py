@@ -6,6 +6,7 @@ import hashlib
 import os
 import warnings
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, Sequence
 
 if TYPE_CHECKING:
@@ -45,6 +46,17 @@ class Generator(Protocol):
     def close(self) -> None:
         """Give the accelerator memory back (before training starts in the same process)."""
         ...
+
+
+def greedy_writer(gen: Generator) -> Callable[[Sequence[tuple[str, str]], int, int], str]:
+    """`gen` as a `formalpi.pi_condition.TextWriter`: (chat turns, max_new_tokens, seed) -> one greedy
+    completion's text. What a condition that asks a model (the Lean diagnosis) is given in its extras."""
+
+    def write(turns: Sequence[tuple[str, str]], max_new_tokens: int, seed: int) -> str:
+        params = SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)
+        return gen.generate([gen.chat_prompt(turns)], params)[0][0].text
+
+    return write
 
 
 def render_chat(tokenizer, turns: Sequence[tuple[str, str]], enable_thinking: bool | None = None) -> str:

@@ -3,99 +3,26 @@
 A condition is one small function `(ctx: PIContext) -> str | None`: the text the model is shown after a failed
 attempt (its second user turn), or None for "no retry for this attempt". Controls are conditions too, so every
 row of the seed's tables is one config flag (`condition = "gold"`). `REGISTRY` holds the generic conditions;
-domain-specific ones live next to their domain (`formalpi/lean/pi.py`, `domains/code.py`), are made with `define`
-(which does not register) and reach the engine through the domain adapter (`Domain.conditions()`, looked up by
-`get_condition(name, domain)`): the engine never imports a domain module.
+domain-specific ones live next to their domain (`formalpi/lean/pi.py`, `domains/code.py`), are made with
+`formalpi.pi_condition.define` (which does not register) and reach the engine through the domain adapter
+(`Domain.conditions()`, looked up by `get_condition(name, domain)`): the engine never imports a domain module.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from formalpi.domain import domain_conditions
 from formalpi.errors import ConfigError, DataError
-from formalpi.records import Attempt, Problem, Verdict
-
-FAILED = "Your answer is incorrect."
-TRY_AGAIN = "Try again."
-
-
-@dataclass(frozen=True)
-class PIContext:
-    problem: Problem
-    attempt: Attempt  # the failed attempt
-    verdict: Verdict  # its verdict
-    seed: int
-    problems: Sequence[Problem] = ()  # the whole training split, for shuffled controls
-    extras: Mapping[str, Any] = field(default_factory=dict)  # skeleton corpus, a hint generator, ...
-
-    @property
-    def rng(self) -> random.Random:
-        """Seeded by (seed, attempt): the same PI for the same attempt on every (resumed) run."""
-        return random.Random(f"{self.seed}|{self.attempt.id}")
-
-
-PIFunction = Callable[[PIContext], "str | None"]
-
-
-@dataclass(frozen=True)
-class Condition:
-    name: str
-    pi: PIFunction | None  # None: the condition never retries (e.g. rejection sampling)
-    description: str  # what the model sees, for the report's "what the teacher sees" table
-    domains: frozenset[str] = frozenset({"math", "code", "lean"})
-    first_attempts: bool = False  # also train on the model's own correct first attempts
-    sample_multiplier: int = 1  # controls that draw more first-attempt samples instead of retrying
-    # ---- control flags (additive; the defaults leave the retry pipeline as it was) ----
-    samples: int | None = None  # first-attempt samples per problem, overriding sampling.n × sample_multiplier
-    temperature_range: tuple[float, float] | None = None  # sample j of N at lo + (hi - lo) * j / (N - 1)
-    frontier_only: bool = False  # train only on problems the round's first attempts solve sometimes, not always
-    fresh_context: bool = False  # a retry sees the original prompt alone (no failed attempt, no PI shown)
-    needs: frozenset[str] = frozenset()  # ctx.extras keys the PI function reads (checked before a run starts)
-
-    def first_attempt_samples(self, n: int) -> int:
-        """How many first attempts per problem this condition draws when the config says `sampling.n = n`."""
-        return self.samples if self.samples is not None else n * self.sample_multiplier
-
-    def temperatures(self, n: int) -> list[float] | None:
-        """Per-sample temperatures for `temperature_range` controls (evenly spaced, both ends included)."""
-        if self.temperature_range is None:
-            return None
-        lo, hi = self.temperature_range
-        return [lo if n == 1 else round(lo + (hi - lo) * j / (n - 1), 6) for j in range(n)]
-
+from formalpi.pi_condition import (FAILED, TRY_AGAIN, Condition, PIContext, PIFunction, after_thinking,
+                                   make_condition, shuffled_partner)
+from formalpi.records import Attempt
 
 REGISTRY: dict[str, Condition] = {}  # the generic conditions (every domain's own come from Domain.conditions())
-
-
-def make_condition(name: str, fn: PIFunction, *, domains: set[str] | None = None, first_attempts: bool = False,
-                   sample_multiplier: int = 1, retries: bool = True, samples: int | None = None,
-                   temperature_range: tuple[float, float] | None = None, frontier_only: bool = False,
-                   fresh_context: bool = False, needs: set[str] | None = None) -> Condition:
-    """A Condition from its PI function; the function's docstring is the description (what the model sees)."""
-    return Condition(
-        name=name, pi=fn if retries else None, description=(fn.__doc__ or "").strip().split("\n\n")[0],
-        domains=frozenset(domains or {"math", "code", "lean"}), first_attempts=first_attempts,
-        sample_multiplier=sample_multiplier, samples=samples, temperature_range=temperature_range,
-        frontier_only=frontier_only, fresh_context=fresh_context, needs=frozenset(needs or ()))
-
-
-def define(name: str, **flags: Any) -> Callable[[PIFunction], PIFunction]:
-    """Decorator for a domain's own condition: the Condition is attached as `fn.condition`, NOT registered; the
-    domain returns it from `Domain.conditions()`."""
-
-    def deco(fn: PIFunction) -> PIFunction:
-        fn.condition = make_condition(name, fn, **flags)  # type: ignore[attr-defined]
-        return fn
-
-    return deco
 
 
 def register(name: str, **flags: Any) -> Callable[[PIFunction], PIFunction]:
@@ -143,32 +70,6 @@ def condition_turns(condition: Condition, prompt: str, attempt: Attempt, pi: str
     return [("user", prompt)] if condition.fresh_context else retry_turns(prompt, attempt, pi)
 
 
-# ---- shuffled controls ------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=64)
-def _partner_map(ids: tuple[str, ...], seed: int) -> dict[str, int]:
-    """A seeded derangement: problem i is paired with problem perm[i] != i."""
-    n = len(ids)
-    rng = random.Random(f"partner|{seed}")
-    perm = list(range(n))
-    if n < 2:
-        return {ids[0]: 0} if n else {}
-    while True:
-        rng.shuffle(perm)
-        if all(perm[i] != i for i in range(n)):
-            return {ids[i]: perm[i] for i in range(n)}
-
-
-def shuffled_partner(ctx: PIContext) -> Problem:
-    """Another problem of the training split, fixed per (seed, problem): the seed's shuffled controls."""
-    problems = list(ctx.problems)
-    if len(problems) < 2:
-        raise ConfigError("a shuffled control needs at least 2 training problems")
-    idx = _partner_map(tuple(p.id for p in problems), ctx.seed)[ctx.problem.id]
-    return problems[idx]
-
-
 # ---- the generic conditions (math; most apply to code and Lean too) ---------------------------------------
 
 
@@ -207,7 +108,7 @@ def rejection(ctx: PIContext) -> None:
     return None
 
 
-# ---- more PI conditions (issue 6 part 2) ------------------------------------------------------------------
+# ---- more PI conditions and matched controls ------------------------------------------------------------------
 
 _BOXED_TAIL = re.compile(r"\s*\\boxed\{.*$", re.S)
 
@@ -234,17 +135,6 @@ def _place_value_step(expr: str) -> str | None:
         rest = {"+": f"{p[0]}+{p[1]}+{b}", "-": f"{p[0]}+{p[1]}-{b}", "*": f"{p[0]}*{b}+{p[1]}*{b}"}[op]
         return f"{expr}={rest}"
     return None
-
-
-_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
-
-
-def after_thinking(text: str) -> str:
-    """The answer part of a thinking model's output: the text after the last `</think>`; "" when a `<think>`
-    block never closes (the output ended mid-thought); the text itself when there is no think block."""
-    if _THINK_CLOSE in text:
-        return text.rsplit(_THINK_CLOSE, 1)[1]
-    return "" if _THINK_OPEN in text else text
 
 
 def first_step_of(solution: str) -> str | None:

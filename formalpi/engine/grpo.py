@@ -35,7 +35,8 @@ import torch
 
 from formalpi.config import ExperimentConfig, GRPOConfig
 from formalpi.domain import Domain
-from formalpi.engine.conditions import Condition, PIContext, get_condition
+from formalpi.pi_condition import Condition, PIContext
+from formalpi.engine.conditions import get_condition
 from formalpi.engine.opsd import (
     TeacherContext, completion_logits, is_peft, load_student, pack, render, resolve_teacher_context, save_model,
     teacher_turns)

@@ -7,6 +7,7 @@ The shipped accelerate configs live in `formalpi/configs/accelerate/` (package d
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from formalpi.config import TrainConfig
-from formalpi.engine.train import SFTResult
-from formalpi.errors import FormalpiError
+from formalpi.config import ExperimentConfig, TrainConfig
+from formalpi.engine.train import SFTResult, sft
+from formalpi.errors import ConfigError, FormalpiError
 from formalpi.records import Example
 
 ACCELERATE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "accelerate"
@@ -163,3 +164,53 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a run's work goes: how training is launched and how many GPUs generation is spread over. Built by
+    the caller (the CLI's --launcher/--num-gpus/--strategy) and handed to the engine; the default is everything in
+    this process."""
+
+    launcher: Launcher = Launcher.LOCAL
+    num_gpus: int = 1  # training processes (accelerate) and generation workers (one engine per GPU)
+    strategy: Strategy = Strategy.ZERO3
+
+    def __post_init__(self) -> None:
+        if self.num_gpus < 1:
+            raise ConfigError(f"--num-gpus {self.num_gpus}: must be at least 1")
+
+    @property
+    def shards(self) -> int:
+        return self.num_gpus
+
+    def gpus(self) -> list[str] | None:
+        """CUDA_VISIBLE_DEVICES per generation worker; None on a machine without CUDA (CPU workers)."""
+        return [str(i) for i in range(self.num_gpus)] if visible_gpu_count() > 0 else None
+
+    def train(self, model_path: str, examples: list[Example], cfg: ExperimentConfig, out_dir: Path, seed: int,
+              **sft_kwargs) -> SFTResult:
+        """SFT in this process, or through `accelerate launch` with the shipped config for `strategy`."""
+        if self.launcher is Launcher.LOCAL:
+            return sft(model_path, examples, cfg.train, out_dir, seed=seed, device=cfg.model.device,
+                       dtype=cfg.model.dtype, enable_thinking=cfg.model.enable_thinking, **sft_kwargs)
+        spec = LaunchSpec(strategy=self.strategy, num_processes=self.num_gpus, cpu=visible_gpu_count() == 0)
+        return launch_sft(spec, model_path, examples, cfg.train, out_dir, seed=seed, device=cfg.model.device,
+                          dtype=cfg.model.dtype)
+
+
+@functools.cache
+def visible_gpu_count() -> int:
+    """How many GPUs this process would see, counted by a child process so that CUDA is never touched here.
+
+    `torch.cuda.is_available()` asks the CUDA driver in the calling process, after which torch refuses CUDA in
+    any forked child, while `torch.cuda.is_initialized()` stays False; vLLM decides by the latter, forks its
+    engine core, and that core fails ("Cannot re-initialize CUDA in forked subprocess"). That is how the retry
+    loop's own engine, started after the sharded first attempts, failed on two H200s. Cached: one child per
+    process."""
+    code = "import torch; print(torch.cuda.device_count())"
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+        return int(out.stdout.split()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return 0  # no torch with CUDA here: CPU

@@ -64,7 +64,8 @@ import torch
 
 from formalpi.config import ExperimentConfig, OPSDConfig, TrainConfig
 from formalpi.domain import Domain
-from formalpi.engine.conditions import Condition, PIContext, get_condition, retry_turns
+from formalpi.pi_condition import Condition, PIContext
+from formalpi.engine.conditions import get_condition, retry_turns
 from formalpi.engine.evaluate import chunk_seed, evaluate
 from formalpi.engine.stages import make_generator, stage, train_problems
 from formalpi.errors import ConfigError

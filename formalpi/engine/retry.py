@@ -14,7 +14,8 @@ from typing import Any
 from formalpi.config import ExperimentConfig
 from formalpi.domain import Domain
 from formalpi.engine.backends import Generator, SamplingParams
-from formalpi.engine.conditions import Condition, PIContext, condition_turns
+from formalpi.pi_condition import Condition, PIContext
+from formalpi.engine.conditions import condition_turns
 from formalpi.engine.evaluate import chunk_seed
 from formalpi.records import Attempt, Example, Judged, Problem
 from formalpi.runs import RunStore

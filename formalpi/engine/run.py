@@ -17,29 +17,25 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from formalpi.config import ExperimentConfig
 from formalpi.domain import Domain, open_domain
-from formalpi.engine.backends import release
-from formalpi.engine.conditions import Condition, get_condition, load_cross_model
+from formalpi.engine.backends import greedy_writer, release
+from formalpi.pi_condition import Condition
+from formalpi.engine.conditions import get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
-from formalpi.engine.launch import Launcher
+from formalpi.engine.launch import Placement
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
 from formalpi.engine.shard import GenStage, run_sharded
 from formalpi.engine.stages import (
     check_data, condition_label, eval_problems, load_problems, make_generator, record_data, stage, start_model,
     train_problems)
-from formalpi.engine.train import sft
 from formalpi.errors import CanaryError, ConfigError
 from formalpi.paths import resolve_data_file
 from formalpi.engine.preflight import preflight
 from formalpi.records import EvalRecord, Example, Judged, Problem
 from formalpi.runs import RunStore
-from formalpi.scaleout.options import ScaleOut, make_domain
-from formalpi.scaleout.options import train as scale_train
-from formalpi.tiny import resolve_model_path
 from formalpi.truncation import MANIFEST_KEY as TRUNCATION_KEY
 from formalpi.truncation import truncation_record
 
@@ -66,11 +62,14 @@ __all__ = ["ProgressFactory", "RunResult", "run_experiment", "condition_label", 
 
 def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory = _no_progress,
                    domain: Domain | None = None, extras: dict[str, Any] | None = None,
-                   scale: ScaleOut | None = None) -> RunResult:
-    """`scale`: launcher / GPUs / executor choices (formalpi/scaleout/options.py); None = all in this process."""
+                   placement: Placement | None = None, model_path: str | None = None) -> RunResult:
+    """What the caller builds is handed in: `domain` (None: `cfg.domain` opened here and closed at the end),
+    `placement` (training launcher and generation GPUs; None: all in this process) and `model_path`, the
+    resolved starting model (None: `model.path` as it is, a checkpoint directory or hub id; the built-in
+    "tiny" model is resolved by the caller: formalpi.tiny.resolve_model_path)."""
     preflight(cfg, [seed])  # seed, condition, extras, model path, writable runs_dir: before any work
     own_domain = domain is None
-    domain = domain or (make_domain(cfg, scale) if scale is not None else open_domain(cfg.domain))
+    domain = domain or open_domain(cfg.domain, cfg.verify)
     try:
         if cfg.method != "baseline":  # a missing input (a cross-model file, a proof corpus) stops before any work
             extras = condition_extras(cfg, get_condition(cfg.condition, domain), extras or {})
@@ -78,29 +77,29 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
         train = train_problems(domain, cfg, seed) if cfg.method != "baseline" else []
         evals = eval_problems(domain, cfg)
         data = check_data(cfg, train, evals)
-        if hasattr(domain, "use_verify_config"):  # code: timeout, workers, allow_weak_sandbox
-            domain.use_verify_config(cfg.verify)
         check_verifier(domain, evals)  # like the data check: before the run directory
         store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
         skipped = tuple(s for s, e in store.manifest().get("stages", {}).items() if e.get("done"))
         record_data(store, data)
-        if hasattr(domain, "isolation"):  # code: the sandbox layers candidates run under ("weak": true if not all)
-            store.annotate(sandbox=domain.isolation())
-        if hasattr(domain, "verifier_settings"):  # lean: whether VALID verdicts were replayed in a fresh process
-            store.annotate(lean_verifier=domain.verifier_settings())
-        model_path = resolve_model_path(start_model(cfg, seed))
+        isolation = domain.isolation()  # code: the sandbox layers candidates run under ("weak": true if not all)
+        if isolation:
+            store.annotate(sandbox=isolation)
+        checks = domain.verifier_settings()  # lean: whether VALID verdicts were replayed in a fresh process
+        if checks:
+            store.annotate(lean_verifier=checks)
+        model_path = model_path or resolved_start_model(cfg, seed)
         if cfg.method == "retry":
-            model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, scale=scale)
+            model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, placement=placement)
         elif cfg.method in ("opsd", "grpo"):
             from formalpi.engine import methods
             extras = reference_pass(cfg, seed, store, domain, model_path, progress, extras or {})
             model_path = methods.train(cfg, seed, store, domain, model_path, progress, extras)
-        records = _final_eval(cfg, seed, store, domain, model_path, progress, scale=scale)
+        records = _final_eval(cfg, seed, store, domain, model_path, progress, placement=placement)
         store.annotate(**{TRUNCATION_KEY: truncation_record(store, cfg.sampling.max_new_tokens,
                                                             cfg.eval.max_new_tokens)})
         return RunResult(store, summarize(records, cfg.eval.ks), skipped)
     finally:
-        if own_domain and hasattr(domain, "close"):
+        if own_domain:
             domain.close()
 
 
@@ -109,12 +108,13 @@ def check_verifier(domain: Domain, problems: Sequence[Problem]) -> None:
     pass; an empty completion and the reference completions of up to three eval problems with other golds must not.
     A verifier that cannot check anything (a broken install, a module shadowing math_verify, a dead sandbox) gives
     every attempt a typed CRASH verdict, and one that accepts anything passes every attempt; without this a run
-    would go on and report pass@1 = 0 or 100 as if it were a result. Domains without a `reference_completion` are
+    would go on and report pass@1 = 0 or 100 as if it were a result. Domains without a reference completion are
     not checked here (the Lean pool can mix canary theorems into every batch: `LeanConfig.canaries_per_batch`)."""
-    if not problems or not hasattr(domain, "reference_completion"):
+    reference = domain.reference_completion(problems[0]) if problems else None
+    if reference is None:
         return
     p = problems[0]
-    cases = [(domain.reference_completion(p), True, "rejects the reference answer"),
+    cases = [(reference, True, "rejects the reference answer"),
              ("", False, "accepts an empty completion")]
     others = [q for q in problems[1:] if q.gold != p.gold][:3]  # answers of other forms: a stub may refuse some
     cases += [(domain.reference_completion(q), False, f"accepts the answer of {q.id}") for q in others]
@@ -128,15 +128,15 @@ def check_verifier(domain: Domain, problems: Sequence[Problem]) -> None:
 
 
 def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
-                progress: ProgressFactory, scale: ScaleOut | None = None, name: str = "eval") -> list[EvalRecord]:
+                progress: ProgressFactory, placement: Placement | None = None, name: str = "eval") -> list[EvalRecord]:
     """Evaluate `model_path` into stage `name` (`eval`: the run's final model; `eval_r{r}`: a retry round's)."""
     problems = eval_problems(domain, cfg)
     if store.is_done(name):
         return store.read(name, EvalRecord)
     with stage(store, name):
-        if scale is not None and scale.shards > 1 and name == "eval":  # one generation worker per GPU, merged
-            records = run_sharded(GenStage.EVAL, cfg, seed, model_path, problems, store, scale.shards,
-                                  gpus=scale.gpus())
+        if placement is not None and placement.shards > 1 and name == "eval":  # one generation worker per GPU, merged
+            records = run_sharded(GenStage.EVAL, cfg, seed, model_path, problems, store, placement.shards,
+                                  gpus=placement.gpus())
             store.mark_done(name, problems=len(records))
             return records
         gen = make_generator(cfg, model_path)
@@ -164,7 +164,7 @@ def round_eval_stages(rounds: int) -> list[str]:
 
 
 def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
-                  progress: ProgressFactory, extras: dict[str, Any], scale: ScaleOut | None = None) -> str:
+                  progress: ProgressFactory, extras: dict[str, Any], placement: Placement | None = None) -> str:
     condition = get_condition(cfg.condition, domain)
     extras = condition_extras(cfg, condition, extras)
     train = train_problems(domain, cfg, seed)
@@ -180,17 +180,17 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
         if store.is_done(f"train_r{r}"):
             model_path = str(ckpt)
             if r < cfg.retry.rounds - 1:  # a round killed between its training and its evaluation
-                _final_eval(cfg, seed, store, domain, model_path, progress, scale=scale, name=evals[r])
+                _final_eval(cfg, seed, store, domain, model_path, progress, placement=placement, name=evals[r])
             continue
         n = condition.first_attempt_samples(cfg.sampling.n)
-        sharded = scale is not None and scale.shards > 1
+        sharded = placement is not None and placement.shards > 1
         # sharded: one generation worker (one engine) per GPU first; this process loads its own generator only
         # afterwards, for the retries, so the workers have every GPU to themselves
         gen = None if sharded else make_generator(cfg, model_path)
         with stage(store, f"attempts_r{r}"):
             if sharded:
-                attempts = run_sharded(GenStage.ATTEMPTS, cfg, seed, model_path, train, store, scale.shards,
-                                       round_=r, n=n, gpus=scale.gpus(), temperatures=condition.temperatures(n))
+                attempts = run_sharded(GenStage.ATTEMPTS, cfg, seed, model_path, train, store, placement.shards,
+                                       round_=r, n=n, gpus=placement.gpus(), temperatures=condition.temperatures(n))
             else:
                 attempts = sample_attempts(gen, domain, train, n=n, cfg=cfg, seed=seed, round_=r, store=store,
                                            on_progress=progress(f"first attempts ({at})", len(train)),
@@ -223,12 +223,8 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
         _write_examples(store, r, examples)
         release(gen)  # the GPU memory goes to training (vLLM would keep it otherwise)
         with stage(store, f"train_r{r}"):
-            if scale is not None and scale.launcher is not Launcher.LOCAL:  # accelerate launch of train_entry
-                result = scale_train(scale, model_path, examples, cfg, ckpt, seed)
-            else:
-                result = sft(model_path, examples, cfg.train, ckpt, seed=seed, device=cfg.model.device,
-                             dtype=cfg.model.dtype, progress=progress, label=f"fine-tuning, SFT steps ({at})",
-                             enable_thinking=cfg.model.enable_thinking)
+            result = (placement or Placement()).train(model_path, examples, cfg, ckpt, seed, progress=progress,
+                                                  label=f"fine-tuning, SFT steps ({at})")
         store.mark_done(f"train_r{r}", examples=result.examples, steps=result.steps,
                         train_tokens=result.train_tokens, final_loss=result.final_loss)
         model_path = str(ckpt)
@@ -236,14 +232,14 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
             shutil.rmtree(store.root / f"checkpoint_r{r - 1}", ignore_errors=True)
         if r < cfg.retry.rounds - 1:  # the last round's checkpoint is the run's final model: `eval` covers it
             del gen
-            _final_eval(cfg, seed, store, domain, model_path, progress, scale=scale, name=evals[r])
+            _final_eval(cfg, seed, store, domain, model_path, progress, placement=placement, name=evals[r])
     return model_path
 
 
 # extras the engine makes itself during a run when the caller gave none: the verified proofs of the base model's
 # first attempts on the training split (retry rows: each round's; OPSD/IPRS: `reference_pass`), and for retry
 # rows the row's own model as the diagnosis writer
-ENGINE_MADE = {"retry": frozenset({"reference_proofs", "diagnosis_generator"}),
+ENGINE_MADE = {"retry": frozenset({"reference_proofs", "diagnosis_writer"}),
                "opsd": frozenset({"reference_proofs"}), "grpo": frozenset({"reference_proofs"})}
 
 
@@ -302,10 +298,10 @@ def reference_pass(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Do
 
 
 def with_diagnosis_writer(extras: dict[str, Any], condition: Condition, gen) -> dict[str, Any]:
-    """extras with the row's own generator as `diagnosis_generator` where the condition reads one and none was
-    given (the model diagnoses its own failed proof)."""
-    if "diagnosis_generator" in condition.needs and extras.get("diagnosis_generator") is None:
-        return {**extras, "diagnosis_generator": gen}
+    """extras with the row's own generator as `diagnosis_writer` (formalpi.engine.backends.greedy_writer) where the
+    condition reads one and none was given (the model diagnoses its own failed proof)."""
+    if "diagnosis_writer" in condition.needs and extras.get("diagnosis_writer") is None:
+        return {**extras, "diagnosis_writer": greedy_writer(gen)}
     return extras
 
 
@@ -332,5 +328,11 @@ def judged_of(store: RunStore) -> dict[str, Judged]:
     return {j.attempt_id: j for j in store.read("verdicts", Judged)}
 
 
-def base_model_dir(cfg: ExperimentConfig) -> Path:
-    return Path(resolve_model_path(cfg.model.path))
+def resolved_start_model(cfg: ExperimentConfig, seed: int) -> str:
+    """`model.path` for this seed (formalpi.engine.stages.start_model) when it needs no resolving above the engine."""
+    path = start_model(cfg, seed)
+    if path == "tiny":
+        raise ConfigError('model.path = "tiny": the built-in model is resolved by the caller (formalpi run and '
+                          "formalpi demo do it); pass run_experiment(..., model_path=formalpi.tiny.resolve_model_path"
+                          '("tiny"))')
+    return path

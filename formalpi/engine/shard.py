@@ -220,7 +220,7 @@ def run_worker(job: ShardJob) -> int:
                 if line.strip()]
     store = RunStore(Path(job.store_dir))
     gen = generator_for(cfg.model, job.model_path, batch_size=cfg.sampling.batch_size)
-    domain = open_domain(cfg.domain)
+    domain = open_domain(cfg.domain, cfg.verify)  # the run's own settings, as the parent built its domain
     try:
         if job.stage is GenStage.EVAL:
             from formalpi.engine.evaluate import evaluate
@@ -238,8 +238,7 @@ def run_worker(job: ShardJob) -> int:
                                   store=store, **kw)
     finally:
         release(gen)
-        if hasattr(domain, "close"):
-            domain.close()
+        domain.close()
     return len(out)
 
 

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from formalpi.errors import CanaryError, DataError
+from formalpi.lean.details import lean_details
 from formalpi.records import Status, Verdict
 
 VerifyMany = Callable[[list[dict]], list[Verdict]]
@@ -51,7 +52,7 @@ def decided_by(v: Verdict) -> DecidedBy:
         return DecidedBy.REPLAY
     if v.status is Status.REJECTED and v.reason.startswith("statement check"):
         return DecidedBy.STATEMENT
-    if v.status is Status.REJECTED and (v.axioms or v.reason.startswith("axiom check")):
+    if v.status is Status.REJECTED and (lean_details(v).axioms or v.reason.startswith("axiom check")):
         return DecidedBy.AXIOMS
     return DecidedBy.PRE_CHECK  # REJECTED by a forbidden construct, NO_ANSWER for an empty proof
 

@@ -10,11 +10,11 @@ import json
 import re
 from pathlib import Path
 
-from formalpi.engine.backends import SamplingParams
-from formalpi.engine.conditions import PIContext, after_thinking, define
+from formalpi.pi_condition import PIContext, after_thinking, define
 from formalpi.errors import ConfigError, DataError
+from formalpi.lean.details import lean_details
 from formalpi.lean.protocol import Message
-from formalpi.lean.skeleton import HaveKind, SkeletonParseError, _collapse, skeleton_of
+from formalpi.lean.skeleton import HaveKind, SkeletonParseError, skeleton_of
 
 LEAN_FAILED = "Your proof is incorrect."
 TRY_AGAIN = "Try again."
@@ -115,8 +115,9 @@ def proof_line_offset(ctx: PIContext) -> int:
     verifier includes the header in the command); else the verdict's `body_line` when the pool recorded it."""
     if "checked_prefix_lines" in ctx.extras:
         return int(ctx.extras["checked_prefix_lines"])
-    if ctx.verdict.body_line is not None:  # the verifier says where the body started (helper lemmas included)
-        return ctx.verdict.body_line - 1
+    body_line = lean_details(ctx.verdict).body_line
+    if body_line is not None:  # the verifier says where the body started (helper lemmas included)
+        return body_line - 1
     return ctx.problem.meta.get("formal_statement", "").rstrip(" ").count("\n")
 
 
@@ -148,22 +149,23 @@ def typechecker(ctx: PIContext) -> str:
     """The failure bit, Lean's first error (line counted within the proof, message trimmed) and the goal state at
     that error or at the first `sorry`."""
     v, offset = ctx.verdict, proof_line_offset(ctx)
-    errors = [m for m in v.messages if m.severity == "error"]
+    d = lean_details(v)
+    errors = [m for m in d.messages if m.severity == "error"]
     parts = [LEAN_FAILED]
     goal = None
     if errors:
         first = errors[0]
         msg, goal = _split_message(first.data)
         parts.append(f"Lean reports an error {_where(first, offset)}:\n{_trim(msg)}")
-    elif v.sorries:
-        s = v.sorries[0]
+    elif d.sorries:
+        s = d.sorries[0]
         where = _where(Message(severity="warning", pos=s.pos, data=""), offset)
         parts.append(f"Your proof leaves a `sorry` {where}.")
         goal = s.goal
     else:
         parts.append(f"Lean could not accept it: {v.reason or v.status.value}.")
-    if goal is None and v.sorries:
-        goal = v.sorries[0].goal
+    if goal is None and d.sorries:
+        goal = d.sorries[0].goal
     if goal:
         parts.append(f"The goal state there:\n{_trim(goal, 2 * MAX_MESSAGE_CHARS)}")
     parts.append(TRY_AGAIN)
@@ -177,9 +179,9 @@ DIAGNOSIS_MAX_NEW_TOKENS = 2048  # room for a thinking model's thought before it
 
 def diagnosis_prompt(ctx: PIContext) -> list[tuple[str, str]]:
     """The chat turns asking a model to diagnose the failed proof from Lean's messages."""
-    errors = [m for m in ctx.verdict.messages if m.severity == "error"][:3]
+    errors = [m for m in lean_details(ctx.verdict).messages if m.severity == "error"][:3]
     offset = proof_line_offset(ctx)
-    listed = "\n".join(f"- {_where(m, offset)}: {_trim(_collapse(m.data), 200)}" for m in errors) or \
+    listed = "\n".join(f"- {_where(m, offset)}: {_trim(' '.join(m.data.split()), 200)}" for m in errors) or \
         f"- {ctx.verdict.reason or ctx.verdict.status.value}"
     statement = ctx.problem.meta.get("formal_statement", ctx.problem.text).strip()
     return [("user",
@@ -202,24 +204,22 @@ def clean_diagnosis(text: str, max_tokens: int) -> str:
     return " ".join(words[:max_tokens])
 
 
-@define("diagnosis", domains={"lean"}, needs={"diagnosis_generator"})
+@define("diagnosis", domains={"lean"}, needs={"diagnosis_writer"})
 def diagnosis(ctx: PIContext) -> str | None:
     """The failure bit and a short diagnosis of the failed proof written by a model from Lean's errors.
 
-    The model is `ctx.extras["diagnosis_generator"]` (a Generator); its answer is cut to
-    `ctx.extras.get("diagnosis_max_tokens", 128)` whitespace tokens; the generator may write
-    `ctx.extras.get("diagnosis_max_new_tokens", 2048)` tokens (a thinking model thinks first). The run engine
-    supplies the row's own model for retry rows (formalpi.engine.run). None when the answer is empty."""
-    gen = ctx.extras.get("diagnosis_generator")
-    if gen is None:
-        raise ConfigError("condition 'diagnosis': ctx.extras['diagnosis_generator'] is not set (give the retry "
-                          "engine a Generator to write diagnoses)")
+    The model is `ctx.extras["diagnosis_writer"]` (a `formalpi.pi_condition.TextWriter`, which the engine builds
+    from the row's own Generator: `formalpi.engine.backends.greedy_writer`); its answer is cut to
+    `ctx.extras.get("diagnosis_max_tokens", 128)` whitespace tokens; the writer may write
+    `ctx.extras.get("diagnosis_max_new_tokens", 2048)` tokens (a thinking model thinks first, and only the text after
+    its `</think>` is the diagnosis). None when the answer is empty."""
+    write = ctx.extras.get("diagnosis_writer")
+    if write is None:
+        raise ConfigError("condition 'diagnosis': ctx.extras['diagnosis_writer'] is not set (give the retry "
+                          "engine a model to write diagnoses: formalpi.engine.backends.greedy_writer(generator))")
     budget = int(ctx.extras.get("diagnosis_max_tokens", 128))
     if budget < 1:
         raise ConfigError(f"condition 'diagnosis': diagnosis_max_tokens must be >= 1, got {budget}")
-    prompt = gen.chat_prompt(diagnosis_prompt(ctx))
     room = int(ctx.extras.get("diagnosis_max_new_tokens", DIAGNOSIS_MAX_NEW_TOKENS))
-    params = SamplingParams(n=1, temperature=0.0, max_new_tokens=max(room, 4 * budget),
-                            seed=ctx.rng.randrange(2**31))
-    answer = clean_diagnosis(gen.generate([prompt], params)[0][0].text, budget)
+    answer = clean_diagnosis(write(diagnosis_prompt(ctx), max(room, 4 * budget), ctx.rng.randrange(2**31)), budget)
     return f"{LEAN_FAILED} Diagnosis: {answer} {TRY_AGAIN}" if answer else None

@@ -50,7 +50,9 @@ import unicodedata
 from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from formalpi.lean.details import LeanDetails
 from formalpi.lean.lexer import Kind, LexError, Token, header_imports, lex
 from formalpi.lean.protocol import CommandReply, Message, ReplError
 from formalpi.lean.text import mask_comments_and_strings  # noqa: F401 (re-exported)
@@ -929,8 +931,8 @@ def judge(prep: PreparedProof, reply: CommandReply | ReplError) -> Verdict:
     ours = [bool(prep.check_line and m.pos is not None and m.pos.line >= prep.check_line) for m in reply.messages]
     mine = [m for m, o in zip(reply.messages, ours) if o]
     theirs = [m for m, o in zip(reply.messages, ours) if not o]
-    base = dict(answer=prep.body, messages=theirs, sorries=reply.sorries, body_line=prep.body_line,
-                feedback=feedback_for(theirs, prep.body_line))
+    details = LeanDetails(messages=theirs, sorries=reply.sorries, body_line=prep.body_line)
+    base: dict[str, Any] = dict(answer=prep.body, details=details.dump(), feedback=feedback_for(theirs, prep.body_line))
     if any(m.severity == "error" for m in theirs):
         return Verdict(status=Status.ERROR, reason="Lean reported an error", **base)
     if reply.sorries:
@@ -954,13 +956,15 @@ def judge(prep: PreparedProof, reply: CommandReply | ReplError) -> Verdict:
                                                           f"one message naming {name}; got {detail}", **base)
         extra = sorted(set(got[1]) - ALLOWED_AXIOMS)
         if extra:
-            return Verdict(status=Status.REJECTED, axioms=got[1],
-                           reason=f"axiom check: {name} depends on non-standard axioms: {', '.join(extra)}", **base)
+            return Verdict(status=Status.REJECTED,
+                           reason=f"axiom check: {name} depends on non-standard axioms: {', '.join(extra)}",
+                           **{**base, "details": details.model_copy(update={"axioms": got[1]}).dump()})
         axioms += [a for a in got[1] if a not in axioms]
     other = [m for m in mine if m.severity == "error"]
     if other:
         return Verdict(status=Status.REJECTED, reason=f"check failed: {other[0].data[:300]}", **base)
-    return Verdict(status=Status.VALID, score=1.0, axioms=axioms, **base)
+    return Verdict(status=Status.VALID, score=1.0,
+                   **{**base, "details": details.model_copy(update={"axioms": axioms}).dump()})
 
 
 def declared_name(statement: str) -> str | None:

@@ -301,7 +301,7 @@ def artifact(domain: str, completion: str) -> str:
     """The part of a completion its domain's verifier checks (see the module docstring), by the verifier's own
     extraction where the domain has one."""
     if domain == "math":
-        from formalpi.engine.conditions import after_thinking
+        from formalpi.pi_condition import after_thinking
 
         return after_thinking(completion)
     if domain == "code":
