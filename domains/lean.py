@@ -222,6 +222,11 @@ class LeanDomain(DomainBase):
     def extract(self, completion: str) -> str | None:
         return extract_proof(completion)
 
+    def proof_corpus(self, path: str) -> dict[str, list[str]]:
+        from formalpi.lean.pi import load_proof_corpus
+
+        return load_proof_corpus(path)
+
     def verifier_settings(self) -> dict:
         """For the run's manifest: whether VALID verdicts were replayed (LeanConfig.replay, default true)."""
         cfg = getattr(self._pool, "config", None) or self._config

@@ -67,6 +67,11 @@ class Domain(Protocol):
         replayed in a fresh process); {} if nothing."""
         ...
 
+    def proof_corpus(self, path: str) -> dict[str, list[str]]:
+        """`data.proof_corpus`: problem id -> its reference solutions (Lean: verified proofs for skeleton PI);
+        a ConfigError where the domain reads none."""
+        ...
+
     @classmethod
     def conditions(cls) -> Sequence[Condition]:
         """The PI conditions this domain defines itself (formalpi.pi_condition.define)."""
@@ -123,6 +128,10 @@ class DomainBase(ABC):
 
     def verifier_settings(self) -> dict[str, Any]:
         return {}
+
+    def proof_corpus(self, path: str) -> dict[str, list[str]]:
+        raise ConfigError(f"data.proof_corpus = {path!r}: the {self.name} domain reads no proof corpus (it is for "
+                          f"Lean rows whose PI shows reference proofs); remove the key")
 
     def close(self) -> None:
         pass

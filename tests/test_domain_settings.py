@@ -18,6 +18,7 @@ from formalpi.engine import shard as shard_mod
 from formalpi.engine.backends import Completion
 from formalpi.engine.shard import GenStage, ShardJob, run_worker
 from formalpi.errors import ConfigError
+from formalpi.lean.replay import standin_commands
 from formalpi.records import EvalRecord, Problem, Status
 from tests.conftest import ROOT, shared_path
 
@@ -118,7 +119,8 @@ PROOF = "  omega -- double:ok " + "-" * 60  # accepted by the REPL double; 85 by
 
 def test_lean_config_is_settable_from_the_toml_also_in_a_shard_worker(tmp_path, monkeypatch):
     double = [sys.executable, "-m", "formalpi.lean.double"]
-    common = f"project_dir = {str(ROOT)!r}\nrepl_command = {double!r}\nworkers = 1\ntimeout_s = 10.0\n"
+    common = f"project_dir = {str(ROOT)!r}\nrepl_command = {double!r}\nworkers = 1\ntimeout_s = 10.0\n" + "".join(
+        f"{k} = {list(v)!r}\n" for k, v in standin_commands().items())  # the replay through its scripted stand-in
     small = load_config(_toml(tmp_path, "lean", common + "max_proof_bytes = 64"))
     assert small.verify["max_proof_bytes"] == 64 and small.verify["repl_command"] == double
     default = load_config(_toml(tmp_path, "lean", common))

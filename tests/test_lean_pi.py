@@ -191,11 +191,11 @@ def test_a_thinking_models_diagnosis_is_its_answer_after_think():
     cond = get_condition("diagnosis", "lean")
     # the template opened the think block: the output is the thought, `</think>`, then the answer
     opened = ScriptedGenerator("The claim h is false for x = 2.</think>\n\nThe have claim x = 1 is false.")
-    assert cond.pi(ctx(v, diagnosis_generator=opened)) == \
+    assert cond.pi(ctx(v, diagnosis_writer=greedy_writer(opened))) == \
         "Your proof is incorrect. Diagnosis: The have claim x = 1 is false. Try again."
     # the budget ran out mid-thought: the thought so far is the diagnosis, not an empty text (no PI)
     cut = ScriptedGenerator("<think>\nThe attempt claims x = 1 but x is arbitrary, so the have is false")
-    assert cond.pi(ctx(v, diagnosis_generator=cut, diagnosis_max_tokens=8)) == \
+    assert cond.pi(ctx(v, diagnosis_writer=greedy_writer(cut), diagnosis_max_tokens=8)) == \
         "Your proof is incorrect. Diagnosis: The attempt claims x = 1 but x Try again."
 
 
@@ -207,11 +207,12 @@ def test_diagnosis_row_gets_the_rows_own_model_and_other_methods_must_pass_one()
     retry = config_from_dict({"name": "d", "domain": "lean", "method": "retry", "condition": "diagnosis"})
     assert condition_extras(retry, cond, {}) == {}  # the engine supplies it: the row's own generator
     gen = ScriptedGenerator("x")
-    assert with_diagnosis_writer({}, cond, gen)["diagnosis_generator"] is gen
-    given = ScriptedGenerator("y")
-    assert with_diagnosis_writer({"diagnosis_generator": given}, cond, gen)["diagnosis_generator"] is given
+    written = with_diagnosis_writer({}, cond, gen)["diagnosis_writer"]
+    assert written([("user", "q")], 8, 0) == "x" and gen.prompts == ["<user>q</user><assistant>"]  # the row's model
+    given = greedy_writer(ScriptedGenerator("y"))
+    assert with_diagnosis_writer({"diagnosis_writer": given}, cond, gen)["diagnosis_writer"] is given
     opsd = config_from_dict({"name": "d", "domain": "lean", "method": "opsd", "condition": "diagnosis"})
-    with pytest.raises(ConfigError, match="needs diagnosis_generator"):
+    with pytest.raises(ConfigError, match="needs diagnosis_writer"):
         condition_extras(opsd, cond, {})
 
 

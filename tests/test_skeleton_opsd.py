@@ -115,7 +115,7 @@ def test_skeleton_pi_declares_it_needs_reference_proofs():
 
     for fn in (pi.skeleton, pi.skeleton_retry):
         assert "reference_proofs" in fn.condition.needs
-    assert "diagnosis_generator" in pi.diagnosis.condition.needs
+    assert "diagnosis_writer" in pi.diagnosis.condition.needs
 
 
 def test_lean_opsd_skeleton_without_reference_proofs_stops_before_training(tiny_model, tmp_path):

@@ -72,7 +72,7 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
     domain = domain or open_domain(cfg.domain, cfg.verify)
     try:
         if cfg.method != "baseline":  # a missing input (a cross-model file, a proof corpus) stops before any work
-            extras = condition_extras(cfg, get_condition(cfg.condition, domain), extras or {})
+            extras = condition_extras(cfg, get_condition(cfg.condition, domain), extras or {}, domain)
         # the data check comes first: a run that would train on its eval problems never creates a run directory
         train = train_problems(domain, cfg, seed) if cfg.method != "baseline" else []
         evals = eval_problems(domain, cfg)
@@ -166,7 +166,7 @@ def round_eval_stages(rounds: int) -> list[str]:
 def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
                   progress: ProgressFactory, extras: dict[str, Any], placement: Placement | None = None) -> str:
     condition = get_condition(cfg.condition, domain)
-    extras = condition_extras(cfg, condition, extras)
+    extras = condition_extras(cfg, condition, extras, domain)
     train = train_problems(domain, cfg, seed)
     by_id = {p.id: p for p in train}
     label = f"{condition.name}, seed {seed}"
@@ -243,10 +243,11 @@ ENGINE_MADE = {"retry": frozenset({"reference_proofs", "diagnosis_writer"}),
                "opsd": frozenset({"reference_proofs"}), "grpo": frozenset({"reference_proofs"})}
 
 
-def condition_extras(cfg: ExperimentConfig, condition: Condition, extras: dict[str, Any]) -> dict[str, Any]:
+def condition_extras(cfg: ExperimentConfig, condition: Condition, extras: dict[str, Any],
+                     domain: Domain | None = None) -> dict[str, Any]:
     """The extras a condition reads, filled in where the caller gave none: `cross_model` from
     $FORMALPI_CROSS_MODEL or `cross_model_<dataset>.jsonl` in the data dir; `reference_proofs` from the toml's
-    `data.proof_corpus`. One that nothing supplies (neither the caller, a file, nor the engine: ENGINE_MADE) is a
+    `data.proof_corpus`, read by the domain (`Domain.proof_corpus`). One that nothing supplies (neither the caller, a file, nor the engine: ENGINE_MADE) is a
     ConfigError naming it now, not a failure (or a silent no-op) half-way through the run."""
     out = dict(extras)
     if "cross_model" in condition.needs and "cross_model" not in out:
@@ -254,9 +255,9 @@ def condition_extras(cfg: ExperimentConfig, condition: Condition, extras: dict[s
                                  (f"cross_model_{cfg.data.dataset}.jsonl",))
         out["cross_model"] = load_cross_model(path)
     if "reference_proofs" in condition.needs and not out.get("reference_proofs") and cfg.data.proof_corpus:
-        from formalpi.lean.pi import load_proof_corpus
-
-        out["reference_proofs"] = load_proof_corpus(cfg.data.proof_corpus)
+        if domain is None:
+            raise ConfigError("data.proof_corpus: condition_extras needs the run's domain to read the corpus")
+        out["reference_proofs"] = domain.proof_corpus(cfg.data.proof_corpus)
     made = ENGINE_MADE.get(cfg.method, frozenset())
     missing = sorted(k for k in condition.needs if k not in out and k not in made)
     if missing:
