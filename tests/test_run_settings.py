@@ -61,6 +61,45 @@ def test_enable_thinking_reaches_the_sft_chat_template(tiny_model, tmp_path):
         assert (EMPTY_THINK in tok.decode(trainer.train_dataset[0]["input_ids"])) is want
 
 
+def test_enable_thinking_reaches_the_multi_process_sft_template(tiny_model, tmp_path, monkeypatch):
+    # the accelerate path: launch.py writes the flag on the entry point's command line, train_entry parses it and
+    # builds the sharded trainer's dataset with it (rendered here by TRL's own tokenisation)
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from formalpi.engine import train_entry
+    from formalpi.engine.launch import EntryFiles, train_entry_args, write_entry_inputs
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    tok = AutoTokenizer.from_pretrained(model)
+    tok.chat_template = THINK_TEMPLATE
+    tok.save_pretrained(model)
+    out = tmp_path / "out"
+    cfg = TrainConfig(max_length=128)
+    for flag, want in ((False, True), (True, False), (None, False)):
+        a = train_entry.parse_args(train_entry_args(str(model), EntryFiles.beside(out), out, 0, "cpu", "float32",
+                                                    enable_thinking=flag))
+        assert a.enable_thinking is flag
+        trainer, tok, _ = train_entry.sharded_trainer(a.model, _examples(), cfg, tmp_path / "t", a.seed, False,
+                                                      torch.float32, a.enable_thinking)
+        assert (EMPTY_THINK in tok.decode(trainer.train_dataset[0]["input_ids"])) is want
+    # main hands the parsed flag to the training function it picks (one process: `sft`)
+    seen = {}
+
+    def record(*args, **kw):
+        seen.update(kw)
+        raise SystemExit  # the handoff is what is checked; the training itself is the in-process `sft`
+
+    monkeypatch.setattr(train_entry, "sft", record)
+    files = EntryFiles.beside(out)
+    write_entry_inputs(files, _examples(), cfg)
+    with pytest.raises(SystemExit):
+        train_entry.main(train_entry_args(str(model), files, out, 0, "cpu", "float32", enable_thinking=False))
+    assert seen["enable_thinking"] is False
+
+
 def test_enable_thinking_reaches_the_opsd_and_iprs_templates(tiny_model, tmp_path):
     from transformers import AutoTokenizer
 

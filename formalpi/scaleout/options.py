@@ -60,10 +60,10 @@ def train(scale: ScaleOut | None, model_path: str, examples: list[Example], cfg:
     """SFT in this process, or through `accelerate launch` with the shipped config for `scale.strategy`."""
     if scale is None or scale.launcher is Launcher.LOCAL:
         return sft(model_path, examples, cfg.train, out_dir, seed=seed, device=cfg.model.device,
-                   dtype=cfg.model.dtype)
+                   dtype=cfg.model.dtype, enable_thinking=cfg.model.enable_thinking)
     spec = LaunchSpec(strategy=scale.strategy, num_processes=scale.num_gpus, cpu=visible_gpu_count() == 0)
     return launch_sft(spec, model_path, examples, cfg.train, out_dir, seed=seed, device=cfg.model.device,
-                      dtype=cfg.model.dtype)
+                      dtype=cfg.model.dtype, enable_thinking=cfg.model.enable_thinking)
 
 
 def make_domain(cfg: ExperimentConfig, scale: ScaleOut | None):
