@@ -239,17 +239,20 @@ def test_compute_matched_run_draws_fewer_than_2n_when_the_retry_row_spent_less(t
 
 
 def test_compute_matched_per_problem_budget_in_samples_and_tokens(tmp_path, capsys):
-    from formalpi.engine.matching import matched_budget
+    from formalpi.engine.matching import first_attempts_per_problem, matched_budget
 
     cm = get_condition("compute_matched")
     cfg = load_config(ROOT / "experiments" / "math_compute_matched.toml")
     cfg = cfg.model_copy(update={"runs_dir": str(tmp_path), "sampling": cfg.sampling.model_copy(update={"n": 2})})
-    # no run of the matched row yet: the worst case 2N, said on stderr
-    assert matched_budget(cfg, cm, 7, 0, 3).per_problem == 4 and "worst-case 4" in capsys.readouterr().err
+    # no run of the matched row yet: the worst case 2N, said on stderr; a run that started so keeps it on resume
+    control = RunStore.open(tmp_path / "control", "cm", 7, {})
+    assert first_attempts_per_problem(cfg, cm, 7, 0, control, 3) == 4 and "worst-case 4" in capsys.readouterr().err
     # 3 problems x 2 first attempts (10 tokens each) and 3 retries (40 tokens each): 9 samples, 180 tokens
     _recorded_retry_run(tmp_path, 6, 60, 3, 120)
     got = matched_budget(cfg, cm, 7, 0, 3)
     assert (got.per_problem, got.samples, got.completion_tokens) == (3, 9, 180)  # 9 samples / 3 problems
+    assert first_attempts_per_problem(cfg, cm, 7, 0, control, 3) == 4  # resumed: the budget it started with
+    assert control.manifest()["matched_budget_r0"]["run"] is None
     by_tokens = cfg.model_copy(update={"retry": cfg.retry.model_copy(update={"match_unit": "tokens"})})
     assert matched_budget(by_tokens, cm, 7, 0, 3).per_problem == 6  # 180 tokens / (3 problems x 10 per attempt)
     with pytest.raises(Exception, match="same training problems"):

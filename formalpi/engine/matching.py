@@ -17,6 +17,7 @@ from pathlib import Path
 from formalpi.config import ExperimentConfig
 from formalpi.engine.conditions import Condition
 from formalpi.errors import ConfigError
+from formalpi.runs import RunStore
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,18 @@ def matched_budget(cfg: ExperimentConfig, condition: Condition, seed: int, round
     else:
         per_problem = round(samples / n_problems)
     return MatchedBudget(max(1, per_problem), str(root), cfg.retry.match_unit, samples, tokens, n_problems)
+
+
+def first_attempts_per_problem(cfg: ExperimentConfig, condition: Condition, seed: int, round_: int,
+                               store: RunStore, n_problems: int) -> int:
+    """The round's first attempts per problem. A budget-matched control records what it matched in the manifest
+    (`matched_budget_r<round>`) and keeps it on resume, so one round never mixes two budgets."""
+    if not is_budget_matched(condition):
+        return condition.first_attempt_samples(cfg.sampling.n)
+    key = f"matched_budget_r{round_}"
+    recorded = store.manifest().get(key)
+    if recorded is not None:
+        return MatchedBudget(**recorded).per_problem
+    budget = matched_budget(cfg, condition, seed, round_, n_problems)
+    store.annotate(**{key: budget.record()})
+    return budget.per_problem

@@ -26,7 +26,7 @@ from formalpi.engine.backends import release
 from formalpi.engine.conditions import Condition, get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
 from formalpi.engine.launch import Launcher
-from formalpi.engine.matching import is_budget_matched, matched_budget
+from formalpi.engine.matching import first_attempts_per_problem
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
 from formalpi.engine.shard import GenStage, run_sharded
 from formalpi.engine.stages import (
@@ -177,10 +177,7 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
             if r < cfg.retry.rounds - 1:  # a round killed between its training and its evaluation
                 _final_eval(cfg, seed, store, domain, model_path, progress, scale=scale, name=evals[r])
             continue
-        budget = matched_budget(cfg, condition, seed, r, len(train))
-        if is_budget_matched(condition):
-            store.annotate(**{f"matched_budget_r{r}": budget.record()})
-        n = budget.per_problem
+        n = first_attempts_per_problem(cfg, condition, seed, r, store, len(train))
         sharded = scale is not None and scale.shards > 1
         # sharded: one generation worker (one engine) per GPU first; this process loads its own generator only
         # afterwards, for the retries, so the workers have every GPU to themselves
