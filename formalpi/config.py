@@ -78,6 +78,10 @@ class RetryConfig(_Section):
     filter: Literal["binary", "graded"] = "binary"
     threshold: float = Field(default=1.0, ge=0, le=1)  # graded filter keeps retries with score >= threshold
     rounds: int = Field(default=1, gt=0)  # iterative retry: each round starts from the last checkpoint
+    # compute-matched controls: the retry row (a run name in the same runs_dir) whose realised budget at the same
+    # seed this row's first attempts match (formalpi/engine/matching.py); None = the worst case, sampling.n × 2
+    match_budget_of: str | None = None
+    match_unit: Literal["samples", "tokens"] = "samples"  # match its samples drawn, or its generated tokens
 
 
 class TrainConfig(_Section):
@@ -232,6 +236,9 @@ class ExperimentConfig(_Section):
             d["model"].pop("enable_thinking")
         if self.variant is None:
             d.pop("variant")
+        if self.retry.match_budget_of is None and self.retry.match_unit == "samples":
+            d["retry"].pop("match_budget_of")
+            d["retry"].pop("match_unit")
         return json.dumps(d, sort_keys=True)
 
 

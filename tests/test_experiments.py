@@ -196,6 +196,70 @@ def test_control_rows_draw_their_samples(tiny_model, tmp_path, row, first_per_pr
     assert json.loads((store.root / "manifest.json").read_text())["stages"]["eval"]["done"]
 
 
+def test_compute_matched_draws_the_retry_rows_realised_budget(tiny_model, tmp_path):
+    # the matched retry row runs first (real samples, real verdicts); the control then draws, per problem, the
+    # first attempts + retries that row actually spent at the same seed — not the worst case 2N
+    sets = _tiny_overrides(tiny_model, tmp_path) + ["--set", "data.train_limit=3", "--set", "data.eval_limit=2",
+                                                    "--set", "train.max_steps=1"]
+    for row in ("math_try_again", "math_compute_matched"):
+        res = CliRunner().invoke(app, ["run", str(ROOT / "experiments" / f"{row}.toml"), "--seeds", "7", *sets])
+        assert res.exit_code == 0, res.output
+    spent = RunStore(tmp_path / "math_try_again" / "7").manifest()["stages"]
+    samples = spent["attempts_r0"]["samples"] + spent["retries_r0"]["samples"]
+    tokens = spent["attempts_r0"]["completion_tokens"] + spent["retries_r0"]["completion_tokens"]
+    store = RunStore(tmp_path / "math_compute_matched" / "7")
+    first = [a for a in store.read("attempts", Attempt) if a.retry == 0]
+    assert len(first) == 3 * max(1, round(samples / 3))
+    m = store.manifest()
+    assert m["stages"]["attempts_r0"]["samples"] == len(first)
+    assert m["matched_budget_r0"] == {"per_problem": len(first) // 3, "run": str(tmp_path / "math_try_again" / "7"),
+                                      "unit": "samples", "samples": samples, "completion_tokens": tokens,
+                                      "problems": 3}
+
+
+def _recorded_retry_run(runs: Path, first: int, first_tokens: int, retries: int, retry_tokens: int) -> None:
+    """A retry row's run store as the engine leaves it: its config and the budget of its round-0 stages."""
+    store = RunStore.open(runs, "math_try_again", 7, {"sampling": {"n": 2}})
+    store.add_budget("attempts_r0", samples=first, completion_tokens=first_tokens)
+    store.add_budget("retries_r0", samples=retries, completion_tokens=retry_tokens)
+    store.mark_done("examples_r0", count=0)  # the round's sampling is over
+
+
+def test_compute_matched_run_draws_fewer_than_2n_when_the_retry_row_spent_less(tiny_model, tmp_path):
+    # a retry row that spent 6 first attempts + 3 retries on 3 problems: the control draws 3 per problem, not 2N = 4
+    _recorded_retry_run(tmp_path, 6, 60, 3, 120)
+    sets = _tiny_overrides(tiny_model, tmp_path) + ["--set", "data.train_limit=3", "--set", "data.eval_limit=2",
+                                                    "--set", "train.max_steps=1"]
+    res = CliRunner().invoke(app, ["run", str(ROOT / "experiments" / "math_compute_matched.toml"), "--seeds", "7",
+                                   *sets])
+    assert res.exit_code == 0, res.output
+    store = RunStore(tmp_path / "math_compute_matched" / "7")
+    assert sum(a.retry == 0 for a in store.read("attempts", Attempt)) == 9
+    assert store.manifest()["matched_budget_r0"]["samples"] == 9
+
+
+def test_compute_matched_per_problem_budget_in_samples_and_tokens(tmp_path, capsys):
+    from formalpi.engine.matching import first_attempts_per_problem, matched_budget
+
+    cm = get_condition("compute_matched")
+    cfg = load_config(ROOT / "experiments" / "math_compute_matched.toml")
+    cfg = cfg.model_copy(update={"runs_dir": str(tmp_path), "sampling": cfg.sampling.model_copy(update={"n": 2})})
+    # no run of the matched row yet: the worst case 2N, said on stderr; a run that started so keeps it on resume
+    control = RunStore.open(tmp_path / "control", "cm", 7, {})
+    assert first_attempts_per_problem(cfg, cm, 7, 0, control, 3) == 4 and "worst-case 4" in capsys.readouterr().err
+    # 3 problems x 2 first attempts (10 tokens each) and 3 retries (40 tokens each): 9 samples, 180 tokens
+    _recorded_retry_run(tmp_path, 6, 60, 3, 120)
+    got = matched_budget(cfg, cm, 7, 0, 3)
+    assert (got.per_problem, got.samples, got.completion_tokens) == (3, 9, 180)  # 9 samples / 3 problems
+    assert first_attempts_per_problem(cfg, cm, 7, 0, control, 3) == 4  # resumed: the budget it started with
+    assert control.manifest()["matched_budget_r0"]["run"] is None
+    by_tokens = cfg.model_copy(update={"retry": cfg.retry.model_copy(update={"match_unit": "tokens"})})
+    assert matched_budget(by_tokens, cm, 7, 0, 3).per_problem == 6  # 180 tokens / (3 problems x 10 per attempt)
+    with pytest.raises(Exception, match="same training problems"):
+        matched_budget(cfg, cm, 7, 0, 5)  # the matched run trained on 3 problems, this one on 5
+    assert matched_budget(cfg, get_condition("try_again"), 7, 0, 3).per_problem == 2  # retry rows: sampling.n
+
+
 def test_temperature_spread_is_seeded_and_differs_from_one_temperature(tiny_model, tmp_path):
     from domains.math import MathDomain
     from formalpi.config import config_from_dict

@@ -61,6 +61,45 @@ def test_enable_thinking_reaches_the_sft_chat_template(tiny_model, tmp_path):
         assert (EMPTY_THINK in tok.decode(trainer.train_dataset[0]["input_ids"])) is want
 
 
+def test_enable_thinking_reaches_the_multi_process_sft_template(tiny_model, tmp_path, monkeypatch):
+    # the accelerate path: launch.py writes the flag on the entry point's command line, train_entry parses it and
+    # builds the sharded trainer's dataset with it (rendered here by TRL's own tokenisation)
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from formalpi.engine import train_entry
+    from formalpi.engine.launch import EntryFiles, train_entry_args, write_entry_inputs
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    tok = AutoTokenizer.from_pretrained(model)
+    tok.chat_template = THINK_TEMPLATE
+    tok.save_pretrained(model)
+    out = tmp_path / "out"
+    cfg = TrainConfig(max_length=128)
+    for flag, want in ((False, True), (True, False), (None, False)):
+        a = train_entry.parse_args(train_entry_args(str(model), EntryFiles.beside(out), out, 0, "cpu", "float32",
+                                                    enable_thinking=flag))
+        assert a.enable_thinking is flag
+        trainer, tok, _ = train_entry.sharded_trainer(a.model, _examples(), cfg, tmp_path / "t", a.seed, False,
+                                                      torch.float32, a.enable_thinking)
+        assert (EMPTY_THINK in tok.decode(trainer.train_dataset[0]["input_ids"])) is want
+    # main hands the parsed flag to the training function it picks (one process: `sft`)
+    seen = {}
+
+    def record(*args, **kw):
+        seen.update(kw)
+        raise SystemExit  # the handoff is what is checked; the training itself is the in-process `sft`
+
+    monkeypatch.setattr(train_entry, "sft", record)
+    files = EntryFiles.beside(out)
+    write_entry_inputs(files, _examples(), cfg)
+    with pytest.raises(SystemExit):
+        train_entry.main(train_entry_args(str(model), files, out, 0, "cpu", "float32", enable_thinking=False))
+    assert seen["enable_thinking"] is False
+
+
 def test_enable_thinking_reaches_the_opsd_and_iprs_templates(tiny_model, tmp_path):
     from transformers import AutoTokenizer
 
@@ -71,13 +110,9 @@ def test_enable_thinking_reaches_the_opsd_and_iprs_templates(tiny_model, tmp_pat
     tok.chat_template = THINK_TEMPLATE
     assert render_text(tok, [("user", "q")], False).endswith(EMPTY_THINK)
     assert EMPTY_THINK not in render_text(tok, [("user", "q")])
-    # the OPSD stage hands model.enable_thinking to its session; IPRS to TRL's GRPOTrainer and its teacher
-    import inspect
-
-    from formalpi.engine import grpo, opsd
-
-    assert "cfg.model.enable_thinking" in inspect.getsource(opsd.train_opsd)
+    # IPRS hands model.enable_thinking to TRL's GRPOTrainer and to its teacher (the OPSD stage: the test below)
     from domains.math import MathDomain
+    from formalpi.engine import grpo
 
     cfg = config_from_dict({"name": "g", "method": "grpo", "condition": "gold", "model": {
         "path": tiny_model, "enable_thinking": False}, "grpo": {"steps": 1, "batch_size": 1, "num_generations": 2,
@@ -86,6 +121,44 @@ def test_enable_thinking_reaches_the_opsd_and_iprs_templates(tiny_model, tmp_pat
         problems = domain.problems("arith", "train", limit=2)
         trainer, rewards = grpo.build_trainer(cfg, 0, domain, tiny_model, problems, tmp_path / "t")
     assert trainer.chat_template_kwargs == {"enable_thinking": False} and rewards.enable_thinking is False
+
+
+@pytest.mark.parametrize("flag", [False, None])
+def test_the_opsd_stage_renders_with_model_enable_thinking(tiny_model, tmp_path, monkeypatch, flag):
+    # one real OPSD step of the `opsd` stage on a model with a Qwen3-style template: the prompts the student
+    # samples from carry the empty think block exactly when model.enable_thinking is false
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from domains.math import MathDomain
+    from formalpi.config import config_from_dict
+    from formalpi.engine import opsd
+    from formalpi.runs import RunStore
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    tok = AutoTokenizer.from_pretrained(model)
+    tok.chat_template = THINK_TEMPLATE
+    tok.save_pretrained(model)
+    cfg = config_from_dict({"name": "o", "method": "opsd", "condition": "try_again", "runs_dir": str(tmp_path),
+                            "model": {"path": str(model), "device": "cpu", "dtype": "float32", "enable_thinking": flag},
+                            "data": {"dataset": "arith", "train_split": "train", "train_limit": 2},
+                            "opsd": {"steps": 1, "batch_size": 2, "samples_per_problem": 1, "max_new_tokens": 4},
+                            "train": {"lora_rank": 4, "lora_alpha": 8}})
+    seen: list[str] = []
+    real = opsd.sample_completion_ids
+
+    def sample(model, tok, texts, **kw):  # the real sampler; the prompts it is given are recorded
+        seen.extend(texts)
+        return real(model, tok, texts, **kw)
+
+    monkeypatch.setattr(opsd, "sample_completion_ids", sample)
+    store = RunStore.open(tmp_path, cfg.name, 0, cfg.model_dump(mode="json"), cfg.fingerprint())
+    with MathDomain() as domain:
+        opsd.train_opsd(cfg, 0, store, domain, str(model), lambda label, total: (lambda k: None))
+    assert len(seen) == 2 and all(t.endswith("<|im_start|>assistant\n" + EMPTY_THINK * (flag is False))
+                                  for t in seen)
 
 
 def test_prompt_context_pi_is_not_inside_the_prompts_open_code_block():

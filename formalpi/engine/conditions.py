@@ -253,8 +253,9 @@ def double_sample_matched(ctx: PIContext) -> str:
 
 @register("compute_matched", first_attempts=True, retries=False, sample_multiplier=2)
 def compute_matched(ctx: PIContext) -> None:
-    """Nothing: no retry. 2N first-attempt samples (the sample budget of N attempts + N retries), SFT on the
-    correct ones (rejection sampling at twice the samples)."""
+    """Nothing: no retry. As many first-attempt samples as the matched retry row (retry.match_budget_of) drew at
+    the same seed, first attempts + retries (or their tokens, retry.match_unit); without one recorded, 2N (the
+    worst case); SFT on the correct ones."""
     return None
 
 

@@ -79,10 +79,11 @@ class EntryFiles:
 
 
 def train_entry_args(model_path: str, files: EntryFiles, out_dir: Path, seed: int, device: str = "auto",
-                     dtype: str = "auto") -> list[str]:
+                     dtype: str = "auto", enable_thinking: bool | None = None) -> list[str]:
+    thinking = [] if enable_thinking is None else ["--enable-thinking", str(enable_thinking).lower()]
     return ["--model", str(model_path), "--examples", str(files.examples), "--config", str(files.config),
             "--out", str(out_dir), "--seed", str(seed), "--device", device, "--dtype", dtype,
-            "--result", str(files.result)]
+            "--result", str(files.result), *thinking]
 
 
 def accelerate_command(spec: LaunchSpec, entry_args: Sequence[str], python: str = sys.executable) -> list[str]:
@@ -115,12 +116,12 @@ def read_result(path: Path) -> SFTResult:
 
 def launch_sft(spec: LaunchSpec, model_path: str, examples: Sequence[Example], cfg: TrainConfig, out_dir: Path,
                seed: int, device: str = "auto", dtype: str = "auto", env: dict[str, str] | None = None,
-               timeout_s: float | None = None) -> SFTResult:
+               timeout_s: float | None = None, enable_thinking: bool | None = None) -> SFTResult:
     """Run SFT through `accelerate launch` and return what the entry point reports. Same contract as `sft`."""
     out_dir = Path(out_dir)
     files = EntryFiles.beside(out_dir)
     write_entry_inputs(files, examples, cfg)
-    cmd = accelerate_command(spec, train_entry_args(model_path, files, out_dir, seed, device, dtype))
+    cmd = accelerate_command(spec, train_entry_args(model_path, files, out_dir, seed, device, dtype, enable_thinking))
     log_path = files.result.parent / "launch.log"
     # the output goes to the log as it comes (not held in memory until the end): a launch that hangs, times out or
     # is killed leaves its log, with each rank's phase lines (and stack dumps under $FORMALPI_HANG_DUMP_S)
@@ -196,7 +197,7 @@ class Placement:
                        dtype=cfg.model.dtype, enable_thinking=cfg.model.enable_thinking, **sft_kwargs)
         spec = LaunchSpec(strategy=self.strategy, num_processes=self.num_gpus, cpu=visible_gpu_count() == 0)
         return launch_sft(spec, model_path, examples, cfg.train, out_dir, seed=seed, device=cfg.model.device,
-                          dtype=cfg.model.dtype)
+                          dtype=cfg.model.dtype, enable_thinking=cfg.model.enable_thinking)
 
 
 @functools.cache

@@ -26,6 +26,7 @@ from formalpi.pi_condition import Condition
 from formalpi.engine.conditions import get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
 from formalpi.engine.launch import Placement
+from formalpi.engine.matching import first_attempts_per_problem
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
 from formalpi.engine.shard import GenStage, run_sharded
 from formalpi.engine.stages import (
@@ -182,7 +183,7 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
             if r < cfg.retry.rounds - 1:  # a round killed between its training and its evaluation
                 _final_eval(cfg, seed, store, domain, model_path, progress, placement=placement, name=evals[r])
             continue
-        n = condition.first_attempt_samples(cfg.sampling.n)
+        n = first_attempts_per_problem(cfg, condition, seed, r, store, len(train))
         sharded = placement is not None and placement.shards > 1
         # sharded: one generation worker (one engine) per GPU first; this process loads its own generator only
         # afterwards, for the retries, so the workers have every GPU to themselves

@@ -2,7 +2,7 @@
 
     accelerate launch --config_file formalpi/configs/accelerate/zero3.yaml --num_processes 8 \\
         -m formalpi.engine.train_entry --model M --examples E.jsonl --config train.json --out D --seed S \\
-        [--device auto] [--dtype auto] [--result R.json]
+        [--device auto] [--dtype auto] [--result R.json] [--enable-thinking true|false]
 
 One process (no DeepSpeed/FSDP, world size 1) runs `formalpi.engine.train.sft` unchanged. Under DeepSpeed, FSDP
 or several processes, `sft_sharded` runs instead: the same SFTConfig, but the model is built by the trainer (so
@@ -146,13 +146,28 @@ class StepStats:
         raise AttributeError(name)
 
 
+def sharded_trainer(model_path: str, examples: list[Example], cfg: TrainConfig, tmp: Path, seed: int, on_gpu: bool,
+                    torch_dtype, enable_thinking: bool | None = None):
+    """(SFTTrainer, tokenizer, LoRA config or None) for `sft_sharded`: the trainer builds the model itself, so under
+    ZeRO-3 its init is sharded. `enable_thinking` (model.enable_thinking) goes to every row's chat template."""
+    from transformers import AutoTokenizer, set_seed
+    from trl import SFTTrainer
+
+    tok = AutoTokenizer.from_pretrained(model_path)
+    args = sft_args(cfg, tmp / "trainer", seed, on_gpu, torch_dtype, len(examples),
+                    model_init_kwargs={"dtype": torch_dtype})
+    peft_config = lora_config(cfg)
+    set_seed(seed)  # LoRA's init draws from the global RNG before the trainer seeds it
+    trainer = SFTTrainer(model=model_path, args=args, train_dataset=to_dataset(examples, enable_thinking),
+                         processing_class=tok, peft_config=peft_config)
+    return trainer, tok, peft_config
+
+
 def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Path, seed: int,
-                device: str = "auto", dtype: str = "auto") -> SFTResult:
+                device: str = "auto", dtype: str = "auto", enable_thinking: bool | None = None) -> SFTResult:
     """`sft` for several processes (DDP, ZeRO-2/3, FSDP): every rank trains, the main process writes."""
     import torch
     from accelerate import PartialState
-    from transformers import AutoTokenizer, set_seed
-    from trl import SFTTrainer
 
     from formalpi.engine.backends import resolve_device
 
@@ -171,14 +186,8 @@ def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_
 
     on_gpu = resolve_device(device).startswith("cuda")
     torch_dtype = (torch.bfloat16 if on_gpu else torch.float32) if dtype == "auto" else getattr(torch, dtype)
-    tok = AutoTokenizer.from_pretrained(model_path)
-    # the trainer builds the model itself: under ZeRO-3 its init is sharded
-    args = sft_args(cfg, tmp / "trainer", seed, on_gpu, torch_dtype, len(examples),
-                    model_init_kwargs={"dtype": torch_dtype})
-    peft_config = lora_config(cfg)
-    set_seed(seed)  # LoRA's init draws from the global RNG before the trainer seeds it
-    trainer = SFTTrainer(model=model_path, args=args, train_dataset=to_dataset(examples), processing_class=tok,
-                         peft_config=peft_config)
+    trainer, tok, peft_config = sharded_trainer(model_path, examples, cfg, tmp, seed, on_gpu, torch_dtype,
+                                                enable_thinking)
     stats_prefix = os.environ.get(STEP_STATS_ENV)
     if stats_prefix:
         trainer.add_callback(StepStats(Path(stats_prefix), state.process_index))
@@ -212,6 +221,12 @@ def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_
                      losses[-1] if losses else None)
 
 
+def _flag(raw: str) -> bool:
+    if raw.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"{raw!r}: give true or false")
+    return raw.lower() == "true"
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m formalpi.engine.train_entry", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="base checkpoint directory")
@@ -222,6 +237,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--result", type=Path, default=None, help="where the SFTResult JSON is written")
+    p.add_argument("--enable-thinking", default=None, type=_flag, metavar="{true,false}",
+                   help="model.enable_thinking: passed to the chat template of every training row (default: unset)")
     return p.parse_args(argv)
 
 
@@ -234,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         examples = read_examples(a.examples)
         cfg = read_train_config(a.config)
         train = sft_sharded if runs_sharded() else sft
-        result = train(a.model, examples, cfg, a.out, seed=a.seed, device=a.device, dtype=a.dtype)
+        result = train(a.model, examples, cfg, a.out, seed=a.seed, device=a.device, dtype=a.dtype,
+                       enable_thinking=a.enable_thinking)
     except FormalpiError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
