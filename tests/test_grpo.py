@@ -66,31 +66,37 @@ def test_shaping_teacher_is_the_adapter_disabled_base(tiny_model, domain):
     p = problems[0]
     rewards = IPRSRewards(domain, get_condition("gold"), TeacherContext.RETRY, problems, policy, tok,
                           GRPOConfig(clip=100.0), seed=0)
-    text = "\\boxed{-1}"  # wrong for every arith problem with a non-negative answer
-    ids = tok(text + "<|im_end|>", add_special_tokens=False)["input_ids"]
-    comp = [[{"role": "assistant", "content": text}]]
-    assert rewards.verifier([None], comp, [ids], [p.id]) == [0.0]
-    got = rewards.shaping([None], comp, [ids], [p.id])[0]
+    # a group of three completions of one prompt: two different failures and a pass
+    texts = ["\\boxed{-1}", "\\boxed{-2}", f"\\boxed{{{p.gold}}}"]  # arith answers are non-negative
+    ids = [tok(t + "<|im_end|>", add_special_tokens=False)["input_ids"] for t in texts]
+    comps = [[{"role": "assistant", "content": t}] for t in texts]
+    pids = [p.id] * 3
+    assert rewards.verifier([None] * 3, comps, ids, pids) == [0.0, 0.0, 1.0]
+    got = rewards.shaping([None] * 3, comps, ids, pids)
     base = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
     prompt = domain.prompt(p)
-    teacher_turns = [("user", prompt), ("assistant", text),
-                     ("user", f"Your answer is incorrect. The correct answer is {p.gold}. Try again.")]
 
-    def mean_logp(model, turns):
-        packed = pack([render(tok, turns)], [ids], tok.pad_token_id)
+    def shown(failure: str):  # the teacher's retry conversation after the failed completion `failure`
+        return [("user", prompt), ("assistant", failure),
+                ("user", f"Your answer is incorrect. The correct answer is {p.gold}. Try again.")]
+
+    def mean_logp(model, turns, scored):
+        packed = pack([render(tok, turns)], [scored], tok.pad_token_id)
         with torch.no_grad():
-            return token_logprobs(completion_logits(model, packed), torch.tensor([ids])).mean().item()
+            return token_logprobs(completion_logits(model, packed), torch.tensor([scored])).mean().item()
 
-    want = mean_logp(base, teacher_turns) - mean_logp(base, [("user", prompt)])
-    assert got == pytest.approx(want, abs=1e-4) and got != 0.0
-    with_adapter = mean_logp(policy, teacher_turns) - mean_logp(policy, [("user", prompt)])
-    assert abs(with_adapter - want) > 1e-3  # the adapter would have given another value
-    # a passed sample under a retry-style condition has no PI: shaping 0
-    right = f"\\boxed{{{p.gold}}}"
-    r_ids = tok(right + "<|im_end|>", add_special_tokens=False)["input_ids"]
-    r_comp = [[{"role": "assistant", "content": right}]]
-    assert rewards.verifier([None], r_comp, [r_ids], [p.id]) == [1.0]
-    assert rewards.shaping([None], r_comp, [r_ids], [p.id]) == [0.0]
+    def want(model, i, failure):
+        return mean_logp(model, shown(failure), ids[i]) - mean_logp(model, [("user", prompt)], ids[i])
+
+    # each completion is scored after ANOTHER failure of its group, never after itself (a teacher copies its
+    # context); the passed one too, after the group's first failure
+    expected = [want(base, 0, texts[1]), want(base, 1, texts[0]), want(base, 2, texts[0])]
+    assert got == pytest.approx(expected, rel=1e-3, abs=1e-6) and all(g != 0.0 for g in got)
+    assert abs(got[0] - want(base, 0, texts[0])) > 1e-5  # the self-shown context would have given another value
+    assert abs(want(policy, 0, texts[1]) - expected[0]) > 1e-5  # the adapter would have given another value
+    # a failure with no other failure in its group has nothing to be shown: shaping 0
+    assert rewards.verifier([None] * 2, comps[1:], ids[1:], pids[1:]) == [0.0, 1.0]
+    assert rewards.shaping([None] * 2, comps[1:], ids[1:], pids[1:])[0] == 0.0
 
 
 def test_iprs_runs_end_to_end_through_trl_and_logs_each_step(tiny_model, domain, tmp_path):

@@ -129,6 +129,59 @@ def test_teacher_context_retry_shows_the_failed_sample_and_prompt_kind_shows_the
         assert teacher_turns(kind, ans, p.text, ctx) == [("user", "What is 2+3?\n\nThe correct answer is 5.")]
 
 
+def _teacher_rows(monkeypatch, session, step: int):
+    """(teacher prompt ids, scored completion ids) of the rows one step puts in the loss (its second `pack`)."""
+    import formalpi.engine.opsd as opsd
+
+    calls = []
+    real = opsd.pack
+
+    def recording(prompts, completions, *a, **k):
+        calls.append((list(prompts), list(completions)))
+        return real(prompts, completions, *a, **k)
+
+    monkeypatch.setattr(opsd, "pack", recording)
+    record = session.step(step)
+    monkeypatch.setattr(opsd, "pack", real)
+    return record, (list(zip(*calls[1])) if calls else [])
+
+
+def test_teacher_context_never_contains_the_sample_it_scores(tiny_model, domain, monkeypatch):
+    import formalpi.engine.opsd as opsd
+    from formalpi.config import OPSDConfig, TrainConfig
+
+    student, tok = load_student(tiny_model, TrainConfig(lora_rank=4), "cpu", "float32", seed=0)
+    problems = domain.problems("arith", "train", limit=8)
+    o = OPSDConfig(steps=2, batch_size=8, samples_per_problem=1, max_new_tokens=16, lr=1e-3)
+    opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=o.lr)
+    session = opsd.OPSDSession(student, tok, Teacher(student, "base"), opt, domain, get_condition("try_again"), o,
+                               0, problems, problems)
+    steps = [_teacher_rows(monkeypatch, session, t) for t in range(2)]
+    rows = [row for _, r in steps for row in r]
+    assert rows, "the barely trained model fails most problems: some samples must be trained"
+    for teacher_ids, scored in rows:
+        body = scored[:-1] if scored[-1] == tok.eos_token_id else scored
+        text = tok.decode(body, skip_special_tokens=True).strip()
+        assert len(body) >= 3 and text
+        context = tok.decode(teacher_ids)
+        assert text not in context, f"the teacher context shows the scored sample {text!r}"
+        assert "Try again." in context  # and it is a retry context: some other failed attempt and the PI
+    for record, r in steps:  # one extra sample per problem for the teacher's context, counted with the scored ones
+        assert record.samples == 2 * 8 and record.trained_samples == len(r)
+
+
+def test_context_sample_is_another_failure_extra_first():
+    from formalpi.engine.opsd import context_sample
+
+    # one scored sample (index 0) and the extra (index 1)
+    assert context_sample(0, [True, True]) == 1
+    assert context_sample(0, [True, False]) is None  # the only failure is the scored sample itself
+    # three scored samples and the extra: the extra first, then the other scored failures, never itself
+    assert context_sample(1, [True, True, False, True]) == 3
+    assert context_sample(1, [True, True, False, False]) == 0
+    assert context_sample(0, [True, False, False, False]) is None
+
+
 # ---- frontier gating ------------------------------------------------------------------------------------------
 
 
@@ -170,7 +223,7 @@ def test_opsd_runs_end_to_end_and_logs_teacher_pi_kl_per_step(tiny_model, domain
     assert not (store.root / "opsd_state.pt").exists()
     # generated tokens count every student sample; trained tokens only those in the loss
     o = m["opsd"]
-    assert o["samples"] == o["verifier_calls"] == 4 * 3 * 2
+    assert o["samples"] == o["verifier_calls"] == 4 * 3 * (2 + 1)  # + one context sample per problem
     assert o["completion_tokens"] == sum(s.generated_tokens for s in steps) > 0
     assert o["train_tokens"] == sum(s.tokens for s in steps) > 0
     assert o["completion_tokens"] >= o["train_tokens"]

@@ -8,10 +8,12 @@ For a prompt x and a sampled completion y = (y_1 … y_n) (the policy's token id
   * v: the domain verifier (`domain.verify_many`): 1 if VALID else 0 (`grpo.reward = "binary"`), or the verdict's
     graded score (`"graded"`);
   * π_T: the teacher, the starting model (the policy's LoRA adapter disabled; full fine-tuning: a frozen copy);
-  * c: the teacher context of `formalpi.engine.opsd.teacher_turns` for this sample: the retry conversation with y
-    as the failed attempt and the condition's PI, or the PI in the user turn for attempt-free conditions
-    (`answer_only`, `skeleton`); where there is none (a passed sample under a retry-style condition, a condition
-    that returns None) the shaping term is 0;
+  * c: the teacher context of `formalpi.engine.opsd.teacher_turns`: for retry-style PI, the retry conversation
+    with ANOTHER failed completion z of the same prompt's group as the attempt and the PI computed from z's
+    verdict (the first such in the group; a teacher shown y itself would copy it, rewarding failures), for every
+    sample of the group, passed or failed; for attempt-free conditions (`answer_only`, `skeleton`) the PI in
+    the user turn. Where there is none (no other failure in the group, a condition that returns None) the
+    shaping term is 0;
   * λ = `grpo.shaping_lambda`, C = `grpo.clip`. λ = 0 is plain GRPO on the verifier's reward.
 TRL sums the two reward functions with weights (1, λ) and does the group normalisation; the two are logged
 separately (`rewards/verifier/mean`, `rewards/shaping/mean`), and per step into the run store (`grpo_steps.jsonl`).
@@ -108,18 +110,30 @@ class IPRSRewards:
     def shaping(self, prompts, completions, completion_ids, problem_id, **_: Any) -> list[float]:
         texts = [self._text(c) for c in completions]
         out = [0.0] * len(texts)
-        rows = []  # (index, plain prompt ids, teacher prompt ids, completion ids)
-        for i, (pid, text, ids) in enumerate(zip(problem_id, texts, completion_ids)):
+        contexts = []
+        for i, (pid, text) in enumerate(zip(problem_id, texts)):
             p = self.by_id[pid]
             verdict = self._verdicts.get((pid, text))
             if verdict is None:  # verifier not called first (reordered reward functions): check here
                 verdict = self.domain.verify_many([p], [text])[0]
                 if self.store is not None:
                     self.store.add_budget("grpo", verifier_calls=1)
-            prompt = self.domain.prompt(p)
-            attempt = Attempt(id=f"{pid}|grpo|{i}", problem_id=pid, prompt=prompt, completion=text, seed=self.seed)
-            ctx = PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed, problems=self.problems,
-                            extras=self.extras)
+            attempt = Attempt(id=f"{pid}|grpo|{i}", problem_id=pid, prompt=self.domain.prompt(p), completion=text,
+                              seed=self.seed)
+            contexts.append(PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed,
+                                      problems=self.problems, extras=self.extras))
+        groups: dict[str, list[int]] = {}  # the completions of one prompt (TRL's group), in order
+        for i, pid in enumerate(problem_id):
+            groups.setdefault(pid, []).append(i)
+        rows = []  # (index, plain prompt ids, teacher prompt ids, completion ids)
+        for i, (pid, ids) in enumerate(zip(problem_id, completion_ids)):
+            ctx = contexts[i]
+            if self.kind is TeacherContext.RETRY:  # another failure of the group, never sample i itself
+                k = next((o for o in groups[pid] if o != i and not contexts[o].verdict.passed), None)
+                if k is None:
+                    continue
+                ctx = contexts[k]
+            prompt = self.domain.prompt(ctx.problem)
             turns = teacher_turns(self.kind, self.condition, prompt, ctx, on_passed="skip")
             ids = list(ids)
             if turns is not None and ids:
@@ -130,7 +144,6 @@ class IPRSRewards:
         for (i, *_), v in zip(rows, values):
             out[i] = v
         return out
-
 
     def _teacher_shaping(self, rows) -> list[float]:
         """The clipped shaping value of each (index, plain ids, teacher ids, completion ids) row: the teacher's

@@ -3,7 +3,8 @@ with the PI in its context; the loss is a per-token divergence on the student's 
 
 One step, for a batch of training problems:
   1. the student samples y ~ π_θ(· | x) from the plain prompt x (on-policy; token ids kept, no re-tokenisation);
-  2. the domain verifies y; the teacher context c(x, y, verdict) is built (see `teacher_turns`);
+  2. the domain verifies y; the teacher context c is built (see `teacher_turns`): with retry-style PI it shows
+     another failed sample z of the same problem and z's verdict, never y itself;
   3. loss = mean over the completion tokens of all kept samples of D(π_θ(·|x, y<t) ‖ π_T(·|c, y<t)), where D is
      reverse KL or TRL's generalized JSD (β), over the full vocabulary or the student's top-k plus a tail bucket;
      the prompt never contributes (the mask covers exactly the completion tokens, EOS included when sampled);
@@ -11,10 +12,15 @@ One step, for a batch of training problems:
      KL(π_T(·|c, y<t) ‖ π_T(·|x, y<t)): whether the PI changed the teacher at all.
 
 The teacher context (`OPSDConfig.teacher_context`):
-  * "retry": the retry conversation `retry_turns(prompt, attempt, pi)` with the student's own failed sample as the
-    attempt and the condition's PI (computed from that sample's verdict) as the next user turn. A sample that passed
-    has no failure to show: `on_passed = "skip"` leaves it out of the loss, "plain" distils it towards the teacher
-    without PI (the plain prompt).
+  * "retry": the retry conversation `retry_turns(prompt, attempt, pi)` with a failed sample of the student as the
+    attempt and the condition's PI (computed from that sample's verdict) as the next user turn. The attempt shown is
+    never the sample scored: a language model copies from its context, so a teacher shown y puts high probability
+    on y, and the loss would pull the student towards its own failure (and `teacher_pi_kl` would measure copying).
+    Each problem therefore gets one extra student sample per step, drawn with the scored ones and counted in the
+    budget; the context of scored sample j is the first failed sample among (the extra one, the other scored
+    ones), see `context_sample`. A scored sample with no other failure to show is left out. A sample that passed
+    has no failure of its own to fix: `on_passed = "skip"` leaves it out of the loss, "plain" distils it towards
+    the teacher without PI (the plain prompt).
   * "prompt": the PI appended to the problem's user turn (`prompt + "\\n\\n" + pi`), for every sample, passed or not:
     for conditions whose PI needs no failed attempt (`answer_only`: the gold answer only; Lean `skeleton`).
   * "auto": "prompt" for the attempt-free conditions in `ATTEMPT_FREE`, else "retry".
@@ -86,6 +92,18 @@ def resolve_teacher_context(setting: str, condition: str) -> TeacherContext:
     if setting == "auto":
         return TeacherContext.PROMPT if condition in ATTEMPT_FREE else TeacherContext.RETRY
     return TeacherContext(setting)
+
+
+def context_sample(scored: int, failed: Sequence[bool]) -> int | None:
+    """The sample whose failure the teacher sees while scoring sample `scored` of a problem, or None.
+
+    `failed[k]` says whether sample k of the problem failed; the last entry is the extra context sample. The extra
+    sample comes first, then the other scored samples in order; the scored sample itself is never chosen."""
+    extra = len(failed) - 1
+    for k in [extra, *range(extra)]:
+        if k != scored and failed[k]:
+            return k
+    return None
 
 
 def teacher_turns(kind: TeacherContext, condition: Condition, prompt: str, ctx: PIContext,
@@ -328,22 +346,36 @@ class OPSDSession:
         prompts = [self.domain.prompt(p) for p in problems]
         texts = [render_text(tok, [("user", pr)]) for pr in prompts]  # the plain prompt the student sees
         plain = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
-        samples = self.sample(texts, n=cfg.samples_per_problem,
+        retry = self.kind is TeacherContext.RETRY
+        n = cfg.samples_per_problem
+        drawn = n + 1 if retry else n  # retry contexts show another sample's failure: one extra per problem
+        samples = self.sample(texts, n=drawn,
                                         max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                         seed=chunk_seed(self.seed, STEPS_STAGE, str(step)))
         flat = [(i, j, ids) for i, cs in enumerate(samples) for j, ids in enumerate(cs)]
         completions = [tok.decode(ids, skip_special_tokens=True) for _, _, ids in flat]
         verdicts = self.domain.verify_many([problems[i] for i, _, _ in flat], completions)
-        rows = []  # (plain prompt ids, teacher prompt ids, completion ids)
+        contexts = []  # per flat sample: the PI context built from that sample's attempt and verdict
         for (i, j, ids), text, verdict in zip(flat, completions, verdicts):
             p = problems[i]
             attempt = Attempt(id=f"{p.id}|opsd{step}|s{j}", problem_id=p.id, round=0, sample=j, condition="none",
                               prompt=texts[i], completion=text, completion_tokens=len(ids), seed=self.seed)
-            ctx = PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed,
-                            problems=self.all_problems or self.problems, extras=self.extras)
-            turns = teacher_turns(self.kind, self.condition, prompts[i], ctx, cfg.on_passed)
-            if turns is not None and ids:
-                rows.append((plain[i], render(tok, turns), ids))
+            contexts.append(PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed,
+                                      problems=self.all_problems or self.problems, extras=self.extras))
+        rows = []  # (plain prompt ids, teacher prompt ids, completion ids)
+        for i in range(len(problems)):
+            own = contexts[i * drawn:(i + 1) * drawn]
+            failed = [not c.verdict.passed for c in own]
+            for j in range(n):
+                ids, ctx = flat[i * drawn + j][2], own[j]
+                if retry and not ctx.verdict.passed:
+                    k = context_sample(j, failed)
+                    if k is None:
+                        continue
+                    ctx = own[k]
+                turns = teacher_turns(self.kind, self.condition, prompts[i], ctx, cfg.on_passed)
+                if turns is not None and ids:
+                    rows.append((plain[i], render(tok, turns), ids))
         solved = sum(v.passed for v in verdicts)
         generated = sum(len(ids) for _, _, ids in flat)
         if not rows:  # nothing to distil this step: no optimizer step, but the step is recorded
