@@ -188,7 +188,8 @@ def run_grpo(args, cfg, path, domain, problems, work: Path, peak: DevicePeak) ->
 
 def run_sync_check(args, cfg, path, domain, problems, dtype) -> None:
     """One OPSD step at a high learning rate with the colocated engine; then the log-probabilities of a fixed
-    sequence under the trainer's weights, under the engine before it is synced (stale), and after."""
+    sequence under the trainer's weights, under the engine's pre-step weights (what an engine never synced would
+    give) and under the engine after `sync`."""
     from formalpi.engine.losses import completion_hidden, lm_head, token_logprobs
     from formalpi.engine.opsd import pack
 
@@ -211,7 +212,7 @@ def run_sync_check(args, cfg, path, domain, problems, dtype) -> None:
     engine_before = engine.prompt_logprobs(session.student, fixed)
     rec = session.step(0)  # samples with the synced engine, then one update at args.lr
     after = trainer_logprobs()
-    stale = engine.prompt_logprobs(None, fixed)  # the engine still holds the pre-step weights
+    stale = engine_before  # what the engine gives without a sync: the pre-step weights
     synced = engine.prompt_logprobs(session.student, fixed)
     emit({"method": "sync-check", "lr": args.lr, "tokens": len(fixed) - 1, "loss": rec.loss,
           "trainer_moved_max_abs": gap(before, after), "engine_vs_trainer_before_step_max_abs": gap(engine_before, before),

@@ -163,8 +163,7 @@ class ColocatedVLLM:
 
     def prompt_logprobs(self, model, ids: Sequence[int]) -> list[float]:
         """log p(ids[j] | ids[:j]) for j >= 1 under the engine's weights after `sync(model)` (the sync check)."""
-        if model is not None:
-            self.sync(model)
+        self.sync(model)
         self.llm.wake_up(tags=["kv_cache"])
         sp = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0, detokenize=False)
         res = self.llm.generate([{"prompt_token_ids": list(ids)}], sp, use_tqdm=False)[0]
