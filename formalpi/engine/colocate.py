@@ -49,18 +49,20 @@ class HFSampler:
     @torch.no_grad()
     def sample(self, model, tok, prompt_ids: Sequence[list[int]], *, n: int, max_new_tokens: int,
                temperature: float, seed: int) -> list[list[list[int]]]:
-        width = max(len(p) for p in prompt_ids)
+        greedy = temperature == 0
+        # greedy decoding refuses num_return_sequences > 1: then each prompt is sent n times (the same order)
+        rows = [p for p in prompt_ids for _ in range(n)] if greedy else list(prompt_ids)
+        width = max(len(p) for p in rows)
         pad = tok.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompt_ids], device=model.device)
-        attn = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompt_ids], device=model.device)
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in rows], device=model.device)
+        attn = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in rows], device=model.device)
         torch.manual_seed(seed)
         was_training = model.training
         model.eval()
-        greedy = temperature == 0
         seqs = model.generate(input_ids=ids, attention_mask=attn, do_sample=not greedy,
                               temperature=None if greedy else temperature, top_p=None, top_k=None,
-                              max_new_tokens=max_new_tokens, num_return_sequences=n, pad_token_id=pad,
-                              eos_token_id=tok.eos_token_id, use_cache=True)
+                              max_new_tokens=max_new_tokens, num_return_sequences=1 if greedy else n,
+                              pad_token_id=pad, eos_token_id=tok.eos_token_id, use_cache=True)
         model.train(was_training)
         out = [cut_completion(row, tok.eos_token_id, pad) for row in seqs[:, width:].tolist()]
         return [out[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
