@@ -1,19 +1,28 @@
-"""One OPSD step and one IPRS (GRPO) step on the tiny model architecture; prints time per step, peak memory, loss.
+"""OPSD and IPRS (GRPO) steps through formalpi's own code paths; prints one JSON line per timed step.
 
-    python bench/gpu_opsd_grpo.py                       # cuda, bf16 (the GPU machine)
-    python bench/gpu_opsd_grpo.py --device cpu          # CPU, float32
-    python bench/gpu_opsd_grpo.py --model PATH          # a local checkpoint instead of the tiny architecture
+    python bench/gpu_opsd_grpo.py --method opsd --backend vllm --arch qwen3-1.7b --batch-size 32 --max-new-tokens 2048
+    python bench/gpu_opsd_grpo.py --method opsd --backend hf   --arch qwen3-1.7b --batch-size 32 --max-new-tokens 2048
+    python bench/gpu_opsd_grpo.py --method grpo --backend vllm --arch qwen3-1.7b --batch-size 16 --generations 8
+    python bench/gpu_opsd_grpo.py --method sync-check              # tiny model: vLLM's log-probs after a step
+    python bench/gpu_opsd_grpo.py --device cpu --arch tiny --batch-size 2 --max-new-tokens 8   # CPU smoke run
 
-Without --model the tiny Qwen3 architecture (formalpi.tiny.TinySpec) is built with random weights (no training:
-the timing does not depend on what the weights know). Each method runs a warm-up step, then `--steps` timed steps.
+`--arch qwen3-1.7b` builds the Qwen3-1.7B architecture with random bf16 weights (bench/gpu_throughput.py; same
+compute and memory as the checkpoint, no download); `--arch tiny` is the shipped tiny model. A random model almost
+never samples EOS, so every completion runs to `--max-new-tokens`: the worst case of a step. OPSD runs the
+`try_again` condition (retry-style teacher context) on arith problems; IPRS the same condition with shaping.
+
+Per step: wall seconds, seconds spent sampling, tokens generated (and per second of sampling and of the whole step),
+the trainer's torch peak (`torch.cuda.max_memory_allocated`) and the whole device's peak used memory read by NVML
+every 50 ms (the colocated vLLM engine allocates outside torch's allocator).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import json
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -22,26 +31,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 
-def build_tiny(out: Path) -> str:
-    from formalpi.tiny import TinySpec, build_model, build_tokenizer
+class DevicePeak:
+    """Whole-GPU used memory (NVML), sampled every 50 ms in a thread; `peak_gib()` since the last `reset()`."""
 
-    tok = build_tokenizer()
-    model = build_model(TinySpec(), len(tok), tok.eos_token_id, tok.pad_token_id, tok.bos_token_id)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return str(out)
+    def __init__(self, device: str):
+        self.on = device.startswith("cuda")
+        self.peak = 0
+        if not self.on:
+            return
+        import pynvml
+
+        pynvml.nvmlInit()
+        self._nvml, self._h = pynvml, pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
+        threading.Thread(target=self._poll, daemon=True).start()
+
+    def _poll(self) -> None:
+        while True:
+            self.peak = max(self.peak, self._nvml.nvmlDeviceGetMemoryInfo(self._h).used)
+            time.sleep(0.05)
+
+    def reset(self) -> None:
+        self.peak = 0
+        if self.on:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+
+    def peak_gib(self) -> float:
+        return round(self.peak / 2**30, 2)
 
 
-def peak_memory_mb(device: str) -> float:
-    if device.startswith("cuda"):
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB; process peak RSS
-
-
-def reset_peak(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
+def torch_peak_gib(device: str) -> float | None:
+    return round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.startswith("cuda") else None
 
 
 def sync(device: str) -> None:
@@ -49,86 +69,201 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cuda")
-    ap.add_argument("--dtype", default=None, help="default: bfloat16 on cuda, float32 on cpu")
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--batch-size", type=int, default=8, help="problems per step")
-    ap.add_argument("--generations", type=int, default=4, help="GRPO completions per problem")
-    ap.add_argument("--max-new-tokens", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=1, help="timed steps per method (after one warm-up step)")
-    ap.add_argument("--methods", default="opsd,grpo", help="which of opsd, grpo to time")
-    args = ap.parse_args()
-    methods = set(args.methods.split(","))
-    dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
+class TimedSampler:
+    """Wraps a sampler: seconds and tokens of the last `sample` call."""
 
-    from domains.math import MathDomain
+    def __init__(self, inner, device: str):
+        self.inner, self.device, self.seconds, self.tokens = inner, device, 0.0, 0
+
+    def sample(self, model, tok, prompt_ids, **kw):
+        sync(self.device)
+        t0 = time.perf_counter()
+        out = self.inner.sample(model, tok, prompt_ids, **kw)
+        sync(self.device)
+        self.seconds = time.perf_counter() - t0
+        self.tokens = sum(len(c) for cs in out for c in cs)
+        return out
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def model_dir(arch: str, work: Path, device: str) -> str:
+    if arch == "tiny":
+        from formalpi.tiny import ensure_tiny_model
+
+        return str(ensure_tiny_model())
+    from gpu_throughput import ARCHS, build_model_dir
+
+    return build_model_dir(ARCHS[arch], work, device)[0]
+
+
+def config(args, path: str, dtype: str):
     from formalpi.config import config_from_dict
+
+    return config_from_dict({
+        "name": "bench", "method": args.method if args.method != "sync-check" else "opsd", "condition": "try_again",
+        "model": {"path": path, "device": args.device, "dtype": dtype, "backend": args.backend,
+                  "vllm": {"enforce_eager": args.eager,
+                           **({"max_model_len": args.max_model_len} if args.max_model_len else {})}},
+        "train": {"finetune": "lora", "lora_rank": args.lora_rank},
+        "opsd": {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens, "lr": args.lr,
+                 "vllm_gpu_memory_utilization": args.vllm_memory,
+                 **({"micro_batch_size": args.micro_batch} if args.micro_batch else {})},
+        "grpo": {"batch_size": args.batch_size, "num_generations": args.generations,
+                 "max_new_tokens": args.max_new_tokens, "steps": args.warmup + args.steps, "save_every": 10_000,
+                 "shaping_lambda": 0.1, "lr": args.lr, "vllm_gpu_memory_utilization": args.vllm_memory,
+                 **({"per_device_train_batch_size": args.micro_batch} if args.micro_batch else {})}})
+
+
+def opsd_session(cfg, path: str, domain, problems, device: str, dtype: str):
+    from formalpi.engine.colocate import ColocatedVLLM, HFSampler
     from formalpi.engine.conditions import get_condition
-    from formalpi.engine.grpo import build_trainer
     from formalpi.engine.opsd import OPSDSession, Teacher, load_student
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-opsd-grpo-"))
-    model_path = args.model or build_tiny(tmp / "tiny")
-    cfg = config_from_dict({
-        "name": "bench", "method": "opsd", "condition": "gold",
-        "model": {"path": model_path, "device": args.device, "dtype": dtype},
-        "train": {"finetune": "lora", "lora_rank": 8},
-        "opsd": {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens, "lr": 1e-4},
-        "grpo": {"batch_size": args.batch_size, "num_generations": args.generations,
-                 "max_new_tokens": args.max_new_tokens, "steps": 1 + args.steps, "save_every": 10_000,
-                 "shaping_lambda": 0.1}})
-    print(f"device={args.device} dtype={dtype} model={'tiny architecture (random init)' if not args.model else model_path} "
-          f"torch={torch.__version__}")
+    student, tok = load_student(path, cfg.train, device, dtype, seed=0)
+    teacher = Teacher(student, cfg.opsd.teacher)
+    opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.opsd.lr, weight_decay=0.0)
+    if cfg.model.backend == "vllm":
+        inner = ColocatedVLLM(path, dtype=dtype, gpu_memory_utilization=cfg.opsd.vllm_gpu_memory_utilization,
+                              max_model_len=cfg.model.vllm.max_model_len, enforce_eager=cfg.model.vllm.enforce_eager)
+    else:
+        inner = HFSampler()
+    sampler = TimedSampler(inner, device)
+    session = OPSDSession(student, tok, teacher, opt, domain, get_condition("try_again", "math"), cfg.opsd, 0,
+                          problems, sampler=sampler)
+    return session, sampler
+
+
+def run_opsd(args, cfg, path, domain, problems, dtype, peak: DevicePeak) -> None:
+    t0 = time.perf_counter()
+    session, sampler = opsd_session(cfg, path, domain, problems, args.device, dtype)
+    emit({"event": "loaded", "s": round(time.perf_counter() - t0, 1), "device_gib": peak.peak_gib()})
+    for t in range(args.warmup + args.steps):
+        peak.reset()
+        t0 = time.perf_counter()
+        rec = session.step(t)
+        sync(args.device)
+        dt = time.perf_counter() - t0
+        emit({"method": "opsd", "backend": args.backend, "step": t, "warmup": t < args.warmup, "s_step": round(dt, 2),
+              "s_sample": round(sampler.seconds, 2), "generated_tokens": sampler.tokens,
+              "tokens_per_s_sampling": round(sampler.tokens / max(sampler.seconds, 1e-9)),
+              "tokens_per_s_step": round(sampler.tokens / dt), "samples": rec.samples,
+              "trained_samples": rec.trained_samples, "loss_tokens": rec.tokens, "loss": round(rec.loss, 5),
+              "teacher_pi_kl": rec.teacher_pi_kl, "torch_peak_gib": torch_peak_gib(args.device),
+              "device_peak_gib": peak.peak_gib()})
+    sampler.close()
+
+
+def run_grpo(args, cfg, path, domain, problems, work: Path, peak: DevicePeak) -> None:
+    from transformers import TrainerCallback
+
+    from formalpi.engine.grpo import build_trainer
+
+    class Timer(TrainerCallback):
+        def on_step_begin(self, a, state, control, **kw):
+            peak.reset()
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, a, state, control, **kw):
+            sync(args.device)
+            self.dt = time.perf_counter() - self.t0
+
+        def on_log(self, a, state, control, logs=None, **kw):
+            if not logs or "loss" not in logs:
+                return
+            step = state.global_step - 1
+            gen = args.batch_size * args.generations * logs.get("completions/mean_length", 0.0)
+            emit({"method": "grpo", "backend": args.backend, "step": step, "warmup": step < args.warmup,
+                  "s_step": round(self.dt, 2), "generated_tokens": round(gen),
+                  "tokens_per_s_step": round(gen / self.dt), "completions": args.batch_size * args.generations,
+                  "loss": logs["loss"], "reward": logs.get("reward"),
+                  "torch_peak_gib": torch_peak_gib(args.device), "device_peak_gib": peak.peak_gib()})
+
+    t0 = time.perf_counter()
+    trainer, _ = build_trainer(cfg, 0, domain, path, problems, work / "grpo", callbacks=[Timer()])
+    emit({"event": "loaded", "s": round(time.perf_counter() - t0, 1), "device_gib": peak.peak_gib()})
+    trainer.train()
+
+
+def run_sync_check(args, cfg, path, domain, problems, dtype) -> None:
+    """One OPSD step at a high learning rate with the colocated engine; then the log-probabilities of a fixed
+    sequence under the trainer's weights, under the engine's pre-step weights (what an engine never synced would
+    give) and under the engine after `sync`."""
+    from formalpi.engine.losses import completion_hidden, lm_head, token_logprobs
+    from formalpi.engine.opsd import pack
+
+    session, sampler = opsd_session(cfg, path, domain, problems, args.device, dtype)
+    engine, tok = sampler.inner, session.tokenizer
+    prompt = tok(session.domain.prompt(problems[0]), add_special_tokens=False)["input_ids"]
+    fixed = prompt + tok("The answer is 42. \\boxed{42}", add_special_tokens=False)["input_ids"]
+
+    def trainer_logprobs() -> list[float]:
+        packed = pack([fixed[:1]], [fixed[1:]], tok.pad_token_id, args.device)
+        with torch.no_grad():
+            h = completion_hidden(session.student, packed.input_ids, packed.attention_mask, packed.positions,
+                                  packed.mask)
+            return token_logprobs(h, torch.tensor(fixed[1:], device=args.device), lm_head(session.student)).tolist()
+
+    def gap(a, b) -> float:
+        return round(max(abs(x - y) for x, y in zip(a, b)), 4)
+
+    before = trainer_logprobs()
+    engine_before = engine.prompt_logprobs(session.student, fixed)
+    rec = session.step(0)  # samples with the synced engine, then one update at args.lr
+    after = trainer_logprobs()
+    stale = engine_before  # what the engine gives without a sync: the pre-step weights
+    synced = engine.prompt_logprobs(session.student, fixed)
+    emit({"method": "sync-check", "lr": args.lr, "tokens": len(fixed) - 1, "loss": rec.loss,
+          "trainer_moved_max_abs": gap(before, after), "engine_vs_trainer_before_step_max_abs": gap(engine_before, before),
+          "stale_engine_vs_trainer_max_abs": gap(stale, after), "synced_engine_vs_trainer_max_abs": gap(synced, after),
+          "synced_mean_abs": round(sum(abs(x - y) for x, y in zip(synced, after)) / len(after), 5)})
+    sampler.close()
+
+
+def emit(row: dict) -> None:
+    print(json.dumps(row), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--method", choices=["opsd", "grpo", "sync-check"], default="opsd")
+    ap.add_argument("--backend", choices=["hf", "vllm"], default="hf")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--arch", default="qwen3-1.7b", help="qwen3-1.7b (random weights) or tiny")
+    ap.add_argument("--work", default=None, help="where the random model is built (kept between runs)")
+    ap.add_argument("--batch-size", type=int, default=32, help="problems per step")
+    ap.add_argument("--generations", type=int, default=8, help="GRPO completions per problem")
+    ap.add_argument("--max-new-tokens", type=int, default=2048)
+    ap.add_argument("--micro-batch", type=int, default=None, help="opsd.micro_batch_size / grpo per-device batch")
+    ap.add_argument("--lora-rank", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    ap.add_argument("--steps", type=int, default=2, help="timed steps")
+    ap.add_argument("--vllm-memory", type=float, default=0.35)
+    ap.add_argument("--max-model-len", type=int, default=None)
+    ap.add_argument("--eager", action="store_true", help="vLLM without CUDA graphs (faster start)")
+    args = ap.parse_args()
+    if args.micro_batch is None and args.method != "grpo":
+        args.micro_batch = 4
+    dtype = "bfloat16" if args.device.startswith("cuda") else "float32"
+
+    from domains.math import MathDomain
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench-opsd-grpo-"))
+    path = model_dir(args.arch, work, args.device)
+    cfg = config(args, path, dtype)
+    peak = DevicePeak(args.device)
+    emit({"event": "start", "args": vars(args), "torch": torch.__version__,
+          "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"})
     with MathDomain() as domain:
-        problems = domain.problems("arith", "train", limit=64)
-
-        if "opsd" in methods:
-            student, tok = load_student(model_path, cfg.train, args.device, dtype, seed=0)
-            teacher = Teacher(student, cfg.opsd.teacher)
-            opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.opsd.lr)
-            session = OPSDSession(student, tok, teacher, opt, domain, get_condition("gold", "math"), cfg.opsd, 0,
-                                  problems)
-            session.step(0)  # warm-up
-            reset_peak(args.device)
-            for t in range(1, 1 + args.steps):
-                t0 = time.perf_counter()
-                rec = session.step(t)
-                sync(args.device)
-                dt = time.perf_counter() - t0
-                print(f"opsd  step {t}: {dt:.3f} s/step  loss={rec.loss:.4f}  teacher_pi_kl={rec.teacher_pi_kl}  "
-                      f"tokens={rec.tokens}  samples={rec.samples}  peak_mem={peak_memory_mb(args.device):.1f} MiB")
-            del session, student, teacher, opt
-            if args.device.startswith("cuda"):
-                torch.cuda.empty_cache()
-
-        if "grpo" in methods:
-            from transformers import TrainerCallback
-
-            times: list[float] = []
-
-            class Timer(TrainerCallback):
-                def on_step_begin(self, a, state, control, **kw):
-                    sync(args.device)
-                    self.t0 = time.perf_counter()
-                    if state.global_step == 1:
-                        reset_peak(args.device)
-
-                def on_step_end(self, a, state, control, **kw):
-                    sync(args.device)
-                    times.append(time.perf_counter() - self.t0)
-
-            gcfg = cfg.model_copy(update={"method": "grpo"})
-            trainer, _ = build_trainer(gcfg, 0, domain, model_path, problems, tmp / "grpo", callbacks=[Timer()])
-            trainer.train()
-            losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-            rewards = [h.get("reward") for h in trainer.state.log_history if "loss" in h]
-            for t in range(1, len(times)):
-                print(f"grpo  step {t}: {times[t]:.3f} s/step  loss={losses[t]:.4f}  reward={rewards[t]:.4f}  "
-                      f"completions={args.batch_size * args.generations}  peak_mem={peak_memory_mb(args.device):.1f} MiB")
-    what = "torch.cuda.max_memory_allocated" if args.device.startswith("cuda") else "process peak RSS"
-    print(f"(warm-up steps excluded; peak memory is {what})")
+        problems = domain.problems("arith", "train", limit=256)
+        if args.method == "opsd":
+            run_opsd(args, cfg, path, domain, problems, dtype, peak)
+        elif args.method == "grpo":
+            run_grpo(args, cfg, path, domain, problems, work, peak)
+        else:
+            run_sync_check(args, cfg, path, domain, problems, dtype)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,13 @@ class OPSDConfig(_Section):
     temperature: float = Field(default=1.0, gt=0)
     grad_clip: float = Field(default=1.0, gt=0)
     save_every: int = Field(default=20, gt=0)  # steps between resumable state snapshots
+    # samples per forward/backward (gradients accumulate over the step's samples): at the seed's 32 x 2,048 (and
+    # 4,096) tokens on the Qwen3-1.7B architecture, 4 fits one 80 GB GPU (docs/performance.md, "OPSD and IPRS")
+    micro_batch_size: int = Field(default=4, gt=0)
+    loss_chunk_tokens: int = Field(default=1024, gt=0)  # completion tokens per LM-head chunk of the loss
+    # model.backend = "vllm": the fraction of the GPU the colocated engine takes while it samples (it sleeps,
+    # memory released, while the trainer runs)
+    vllm_gpu_memory_utilization: float = Field(default=0.35, gt=0, lt=1)
     frontier: bool = False  # gate training problems by the base model's solve rate ("PCCG")
     frontier_low: float = Field(default=0.30, ge=0, le=1)  # keep problems with low <= base solve rate <= high
     frontier_high: float = Field(default=0.50, ge=0, le=1)  # the seed's PCCG band: 30-50 %
@@ -181,6 +188,19 @@ class GRPOConfig(_Section):
     max_new_tokens: int | None = Field(default=None, gt=0)  # None = the row's `sampling.max_new_tokens`
     temperature: float = Field(default=1.0, gt=0)
     save_every: int = Field(default=20, gt=0)  # steps between trainer checkpoints (resume point)
+    # completions per forward/backward (TRL accumulates over batch_size x num_generations / this); must divide it.
+    # None: the largest divisor of batch_size x num_generations up to 8 (fits one 80 GB GPU at 16 x 8 x 2,048)
+    per_device_train_batch_size: int | None = Field(default=None, gt=0)
+    # model.backend = "vllm": TRL's colocated vLLM engine (vllm_mode="colocate", sleep mode) takes this fraction
+    vllm_gpu_memory_utilization: float = Field(default=0.35, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _micro_batches_divide(self) -> "GRPOConfig":
+        total = self.batch_size * self.num_generations
+        if self.per_device_train_batch_size is not None and total % self.per_device_train_batch_size:
+            raise ValueError(f"per_device_train_batch_size ({self.per_device_train_batch_size}) must divide "
+                             f"batch_size x num_generations ({total})")
+        return self
 
 
 class ExperimentConfig(_Section):

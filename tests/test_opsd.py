@@ -131,7 +131,8 @@ def test_teacher_context_retry_shows_the_failed_sample_and_prompt_kind_shows_the
 
 
 def _teacher_rows(monkeypatch, session, step: int):
-    """(teacher prompt ids, scored completion ids) of the rows one step puts in the loss (its second `pack`)."""
+    """(teacher prompt ids, scored completion ids) of the rows one step puts in the loss: every second `pack`
+    (each micro-batch packs the student's rows, then the teacher's)."""
     import formalpi.engine.opsd as opsd
 
     calls = []
@@ -144,7 +145,7 @@ def _teacher_rows(monkeypatch, session, step: int):
     monkeypatch.setattr(opsd, "pack", recording)
     record = session.step(step)
     monkeypatch.setattr(opsd, "pack", real)
-    return record, (list(zip(*calls[1])) if calls else [])
+    return record, [row for prompts, comps in calls[1::2] for row in zip(prompts, comps)]
 
 
 def test_teacher_context_never_contains_the_sample_it_scores(tiny_model, domain, monkeypatch):

@@ -147,13 +147,13 @@ def test_the_opsd_stage_renders_with_model_enable_thinking(tiny_model, tmp_path,
                             "opsd": {"steps": 1, "batch_size": 2, "samples_per_problem": 1, "max_new_tokens": 4},
                             "train": {"lora_rank": 4, "lora_alpha": 8}})
     seen: list[str] = []
-    real = opsd.sample_completion_ids
+    real = opsd.OPSDSession.sample
 
-    def sample(model, tok, texts, **kw):  # the real sampler; the prompts it is given are recorded
+    def sample(self, texts, **kw):  # the real sampler; the prompts it is given are recorded
         seen.extend(texts)
-        return real(model, tok, texts, **kw)
+        return real(self, texts, **kw)
 
-    monkeypatch.setattr(opsd, "sample_completion_ids", sample)
+    monkeypatch.setattr(opsd.OPSDSession, "sample", sample)
     store = RunStore.open(tmp_path, cfg.name, 0, cfg.model_dump(mode="json"), cfg.fingerprint())
     with MathDomain() as domain:
         opsd.train_opsd(cfg, 0, store, domain, str(model), lambda label, total: (lambda k: None))

@@ -38,7 +38,7 @@ from formalpi.domain import Domain
 from formalpi.pi_condition import Condition, PIContext
 from formalpi.engine.conditions import get_condition
 from formalpi.engine.opsd import (
-    TeacherContext, completion_logits, is_peft, load_student, pack, render, resolve_teacher_context, save_model,
+    TeacherContext, is_peft, load_student, pack, render, resolve_teacher_context, save_model,
     teacher_turns)
 from formalpi.engine.stages import stage, train_problems
 from formalpi.errors import ConfigError
@@ -144,20 +144,49 @@ class IPRSRewards:
                              render(self.tok, turns, self.enable_thinking), ids))
         if not rows:
             return out
-        device = next(self.policy.parameters()).device
-        comps = [r[3] for r in rows]
-        plain = pack([r[1] for r in rows], comps, self.tok.pad_token_id, device)
-        with_pi = pack([r[2] for r in rows], comps, self.tok.pad_token_id, device)
-        targets = torch.nn.utils.rnn.pad_sequence([torch.tensor(c) for c in comps], batch_first=True).to(device)
-        model = self.frozen if self.frozen is not None else self.policy
-        ctx = self.policy.disable_adapter() if self.frozen is None else nullcontext()
-        with torch.no_grad(), ctx:
-            lp_pi = token_logprobs(completion_logits(model, with_pi), targets)
-            lp_plain = token_logprobs(completion_logits(model, plain), targets)
-        values = shaping_values(lp_pi, lp_plain, plain.mask, self.cfg.clip).tolist()
+        values = self._teacher_shaping(rows)
         for (i, *_), v in zip(rows, values):
             out[i] = v
         return out
+
+    def _teacher_shaping(self, rows) -> list[float]:
+        """The clipped shaping value of each (index, plain ids, teacher ids, completion ids) row: the teacher's
+        token log-probabilities through its LM head chunk by chunk, `micro` rows per forward (no [B, L, V] tensor)."""
+        from formalpi.engine.losses import completion_hidden, lm_head
+        from formalpi.engine.losses import token_logprobs as chunked_logprobs
+
+        device = next(self.policy.parameters()).device
+        model = self.frozen if self.frozen is not None else self.policy
+        head = lm_head(model)
+        micro = self.cfg.per_device_train_batch_size or 8
+        values: list[float] = []
+        for a in range(0, len(rows), micro):
+            part = rows[a:a + micro]
+            comps = [r[3] for r in part]
+            plain = pack([r[1] for r in part], comps, self.tok.pad_token_id, device)
+            with_pi = pack([r[2] for r in part], comps, self.tok.pad_token_id, device)
+            targets = torch.cat([torch.tensor(c, dtype=torch.long) for c in comps]).to(device)
+            ctx = self.policy.disable_adapter() if self.frozen is None else nullcontext()
+            with torch.no_grad(), ctx:
+                h_pi = completion_hidden(model, with_pi.input_ids, with_pi.attention_mask, with_pi.positions,
+                                         with_pi.mask)
+                h_plain = completion_hidden(model, plain.input_ids, plain.attention_mask, plain.positions,
+                                            plain.mask)
+            diff = chunked_logprobs(h_pi, targets, head) - chunked_logprobs(h_plain, targets, head)
+            # back to [rows, L] (row-major, as completion_hidden flattened them) for the per-sample mean
+            per_row = torch.zeros_like(plain.mask)
+            per_row[plain.mask.bool()] = diff.to(per_row.dtype)
+            values += shaping_values(per_row, torch.zeros_like(per_row), plain.mask, self.cfg.clip).tolist()
+        return values
+
+
+def micro_batch(g: GRPOConfig) -> int:
+    """Completions per forward/backward: the configured value, else the largest divisor of the step's
+    completions up to 8."""
+    total = g.batch_size * g.num_generations
+    if g.per_device_train_batch_size is not None:
+        return g.per_device_train_batch_size
+    return max(d for d in range(1, min(8, total) + 1) if total % d == 0)
 
 
 def _step_logger(store: RunStore):
@@ -217,13 +246,22 @@ def build_trainer(cfg: ExperimentConfig, seed: int, domain: Domain, model_path: 
         funcs.append(rewards.shaping)
         weights.append(g.shaping_lambda)
     on_gpu = device.startswith("cuda")
+    micro = micro_batch(g)
+    # model.backend = "vllm": TRL's own colocated engine (sleep mode: its memory is released while training runs);
+    # the one exception to "one generation service" (docs/performance.md, "OPSD and IPRS")
+    vllm_args = {}
+    if cfg.model.backend == "vllm":
+        vllm_args = dict(use_vllm=True, vllm_mode="colocate", vllm_enable_sleep_mode=True,
+                         vllm_gpu_memory_utilization=g.vllm_gpu_memory_utilization,
+                         vllm_max_model_length=cfg.model.vllm.max_model_len)
     args = TRLGRPOConfig(
         output_dir=str(output_dir), seed=seed, data_seed=seed, learning_rate=g.lr, max_steps=g.steps,
-        per_device_train_batch_size=g.batch_size * g.num_generations, num_generations=g.num_generations,
+        per_device_train_batch_size=micro, gradient_accumulation_steps=g.batch_size * g.num_generations // micro,
+        num_generations=g.num_generations,
         max_completion_length=g.max_new_tokens, temperature=g.temperature, beta=g.beta, reward_weights=weights,
         logging_steps=1, save_strategy="steps", save_steps=g.save_every, report_to="none", use_cpu=not on_gpu,
         bf16=on_gpu and next(policy.parameters()).dtype == torch.bfloat16, disable_tqdm=True,
-        dataloader_num_workers=0, lr_scheduler_type="constant",
+        dataloader_num_workers=0, lr_scheduler_type="constant", **vllm_args,
         chat_template_kwargs=None if cfg.model.enable_thinking is None else {"enable_thinking": cfg.model.enable_thinking})
     dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": domain.prompt(p)}], "problem_id": p.id}
                                  for p in problems])

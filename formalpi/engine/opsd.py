@@ -247,6 +247,21 @@ class Teacher:
         with torch.no_grad(), ctx:
             return completion_logits(model, packed)
 
+    def hidden(self, packed: Packed) -> torch.Tensor:
+        """[N, H] the teacher's last hidden states at the real completion positions (formalpi/engine/losses.py)."""
+        from formalpi.engine.losses import completion_hidden
+
+        model = self.copy if self.copy is not None else self.student
+        ctx = self.student.disable_adapter() if self.copy is None else nullcontext()
+        with torch.no_grad(), ctx:
+            return completion_hidden(model, packed.input_ids, packed.attention_mask, packed.positions, packed.mask)
+
+    def head(self):
+        """hidden -> float32 logits with the teacher's LM head (LoRA never adapts the head: "all-linear" skips it)."""
+        from formalpi.engine.losses import lm_head
+
+        return lm_head(self.copy if self.copy is not None else self.student)
+
     @torch.no_grad()
     def update(self) -> None:
         """After an optimizer step: move an EMA teacher's trainable weights towards the student's."""
@@ -270,34 +285,6 @@ class Teacher:
 
 def trainable_names(model) -> set[str]:
     return {n for n, p in model.named_parameters() if p.requires_grad}
-
-
-@torch.no_grad()
-def sample_completion_ids(model, tok, prompts: Sequence[str], *, n: int, max_new_tokens: int, temperature: float,
-                          seed: int) -> list[list[list[int]]]:
-    """For each prompt, n sampled completions as token ids (up to and including EOS, no padding)."""
-    tok.padding_side = "left"
-    enc = tok(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-    torch.manual_seed(seed)
-    was_training = model.training
-    model.eval()
-    seqs = model.generate(**enc, do_sample=True, temperature=temperature, top_p=None, top_k=None,
-                          max_new_tokens=max_new_tokens, num_return_sequences=n, pad_token_id=tok.pad_token_id,
-                          eos_token_id=tok.eos_token_id, use_cache=True)
-    model.train(was_training)
-    new = seqs[:, enc["input_ids"].shape[1]:].tolist()
-    out = []
-    for row in new:
-        ids = []
-        for t in row:
-            if t == tok.eos_token_id:
-                ids.append(t)
-                break
-            if t == tok.pad_token_id:
-                break
-            ids.append(t)
-        out.append(ids)
-    return [out[i * n:(i + 1) * n] for i in range(len(prompts))]
 
 
 def render_text(tok, turns: Sequence[tuple[str, str]], enable_thinking: bool | None = None) -> str:
@@ -346,6 +333,17 @@ class OPSDSession:
     all_problems: Sequence[Problem] = ()  # the whole training split, for shuffled controls
     extras: Mapping[str, Any] = field(default_factory=dict)
     enable_thinking: bool | None = None  # model.enable_thinking, for every chat template rendered here
+    sampler: Any = None  # formalpi.engine.colocate: HFSampler (None) or ColocatedVLLM (model.backend = "vllm")
+
+    def sample(self, texts: Sequence[str], *, n: int, max_new_tokens: int, temperature: float,
+               seed: int) -> list[list[list[int]]]:
+        """For each chat-rendered prompt, n sampled completions as token ids (up to and including EOS)."""
+        from formalpi.engine.colocate import HFSampler
+
+        ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        return (self.sampler or HFSampler()).sample(self.student, self.tokenizer, ids, n=n,
+                                                    max_new_tokens=max_new_tokens, temperature=temperature,
+                                                    seed=seed)
 
     @property
     def kind(self) -> TeacherContext:
@@ -366,7 +364,7 @@ class OPSDSession:
         retry = self.kind is TeacherContext.RETRY
         n = cfg.samples_per_problem
         drawn = n + 1 if retry else n  # retry contexts show another sample's failure: one extra per problem
-        samples = sample_completion_ids(self.student, tok, texts, n=drawn,
+        samples = self.sample(texts, n=drawn,
                                         max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                         seed=chunk_seed(self.seed, STEPS_STAGE, str(step)))
         flat = [(i, j, ids) for i, cs in enumerate(samples) for j, ids in enumerate(cs)]
@@ -400,24 +398,44 @@ class OPSDSession:
                             samples=len(flat), trained_samples=0,
                             solved=solved, problem_ids=[p.id for p in problems],
                             wall_s=round(time.perf_counter() - t0, 3))
-        comps = [c for _, _, c in rows]
-        student_in = pack([r[0] for r in rows], comps, tok.pad_token_id, device)
-        teacher_in = pack([r[1] for r in rows], comps, tok.pad_token_id, device)
-        t_pi = self.teacher.logits(teacher_in)
-        t_plain = self.teacher.logits(student_in)
+        loss, pi_kl, tokens = self._update(rows)
+        return OPSDStep(step=step, loss=loss, teacher_pi_kl=pi_kl, tokens=tokens,
+                        generated_tokens=generated, samples=len(flat), trained_samples=len(rows), solved=solved,
+                        problem_ids=[p.id for p in problems], wall_s=round(time.perf_counter() - t0, 3))
+
+
+    def _update(self, rows: Sequence[tuple[list[int], list[int], list[int]]]) -> tuple[float, float, int]:
+        """One optimizer step on (plain prompt, teacher prompt, completion) rows, `cfg.micro_batch_size` rows per
+        forward/backward, the divergence taken chunk by chunk (formalpi/engine/losses.py). The gradient is that of
+        the mean over all completion tokens of the step, as one pass over the whole batch would give.
+        Returns (loss, teacher-PI KL, completion tokens)."""
+        from formalpi.engine.losses import completion_hidden, divergence_sum, kl_sum, lm_head
+
+        cfg, pad, device = self.cfg, self.tokenizer.pad_token_id, self.student.device
+        tokens = sum(len(c) for _, _, c in rows)
+        head_s, head_t = lm_head(self.student), self.teacher.head()
         self.student.train()
-        s_logits = completion_logits(self.student, student_in)
-        mask = student_in.mask
-        loss = masked_mean(per_token_divergence(s_logits, t_pi, cfg.divergence, cfg.beta, cfg.top_k), mask)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = pi_kl = 0.0
+        for a in range(0, len(rows), cfg.micro_batch_size):
+            part = rows[a:a + cfg.micro_batch_size]
+            comps = [c for _, _, c in part]
+            student_in = pack([r[0] for r in part], comps, pad, device)
+            teacher_in = pack([r[1] for r in part], comps, pad, device)
+            t_pi = self.teacher.hidden(teacher_in)
+            t_plain = self.teacher.hidden(student_in)
+            s_h = completion_hidden(self.student, student_in.input_ids, student_in.attention_mask,
+                                    student_in.positions, student_in.mask)
+            part_loss = divergence_sum(s_h, t_pi, head_s, head_t, cfg.divergence, cfg.beta, cfg.top_k,
+                                       cfg.loss_chunk_tokens) / tokens
+            part_loss.backward()
+            loss += part_loss.item()
+            pi_kl += kl_sum(t_pi, t_plain, head_t, cfg.loss_chunk_tokens).item() / tokens
+            del s_h, t_pi, t_plain, part_loss
         torch.nn.utils.clip_grad_norm_([p for p in self.student.parameters() if p.requires_grad], cfg.grad_clip)
         self.optimizer.step()
         self.teacher.update()
-        pi_kl = masked_mean(kl(t_pi, t_plain), mask).item()
-        return OPSDStep(step=step, loss=loss.item(), teacher_pi_kl=pi_kl, tokens=int(mask.sum().item()),
-                        generated_tokens=generated, samples=len(flat), trained_samples=len(rows), solved=solved,
-                        problem_ids=[p.id for p in problems], wall_s=round(time.perf_counter() - t0, 3))
+        return loss, pi_kl, tokens
 
 
 # ---- frontier gating ------------------------------------------------------------------------------------------
@@ -531,8 +549,16 @@ def train_opsd(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain
     student, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
     teacher = Teacher(student, o.teacher, o.ema_decay)
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=o.lr, weight_decay=0.0)
+    sampler = None
+    if cfg.model.backend == "vllm":
+        from formalpi.engine.colocate import ColocatedVLLM
+
+        sampler = ColocatedVLLM(model_path, dtype=str(torch_dtype_for(cfg.model.dtype, device)).removeprefix("torch."),
+                                gpu_memory_utilization=o.vllm_gpu_memory_utilization,
+                                max_model_len=cfg.model.vllm.max_model_len,
+                                enforce_eager=cfg.model.vllm.enforce_eager)
     session = OPSDSession(student, tok, teacher, opt, domain, condition, o, seed, pool, train, extras or {},
-                          cfg.model.enable_thinking)
+                          enable_thinking=cfg.model.enable_thinking, sampler=sampler)
     state_path = store.root / STATE_FILE
     start = restore_state(state_path, session)
     done = keep_steps_before(store, start)
@@ -549,6 +575,8 @@ def train_opsd(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain
             if (t + 1) % o.save_every == 0 and t + 1 < o.steps:
                 save_state(state_path, t + 1, session)
             advance(1)
+        if sampler is not None:
+            sampler.close()
         save_model(student, tok, ckpt)
     store.mark_done("opsd", steps=o.steps, problems=len(pool), final_loss=last.loss if last else None)
     state_path.unlink(missing_ok=True)

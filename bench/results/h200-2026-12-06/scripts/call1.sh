@@ -1,0 +1,9 @@
+# call 1 (dependency wheels carried in .whl): unpacked to /tmp/site (kept for call 3: the machine stays warm);
+# the transformers OPSD baseline with the chunked loss, cut at 120 s
+R=$PWD; T0=$(date +%s); . .device/common.sh; mkdir -p /tmp/site
+unpack .whl/*.whl && ts unpacked
+date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+cd .device/src
+python3 -c "import torch, transformers, trl, peft, datasets, pydantic; print(torch.__version__, transformers.__version__, trl.__version__, peft.__version__, datasets.__version__)"
+timeout 150 python3 bench/gpu_opsd_grpo.py --method opsd --backend hf --batch-size 32 --max-new-tokens 2048 --warmup 0 --steps 1 --work /tmp/fb > $OUT/hf_opsd_32x2048.jsonl 2> $OUT/hf_opsd_32x2048.err; ts "hf opsd rc=$?"
+grep -v '"event": "start"' $OUT/hf_opsd_32x2048.jsonl; tail -3 $OUT/hf_opsd_32x2048.err

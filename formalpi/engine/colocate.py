@@ -1,0 +1,196 @@
+"""Where OPSD's student samples come from: transformers `generate` on the trained model itself (CPU, tests), or a
+vLLM engine in the training process on the same GPU (`model.backend = "vllm"`).
+
+The colocated engine (`ColocatedVLLM`) follows TRL's own colocate mode (`trl/generation/vllm_generation.py`): an
+in-process engine (`distributed_executor_backend="external_launcher"`) with sleep mode. Each step:
+  1. `sync(student)`: the engine's weights are woken and overwritten with the student's current weights through the
+     model's `load_weights` (a LoRA adapter is merged out of place, W + ΔW per layer, so the trainer's weights are
+     never rounded by a merge/unmerge round trip);
+  2. `sample(...)`: the KV cache is woken, the prompts are sent as token ids, each prompt with its own seed
+     (`formalpi.engine.backends.request_seed`, as `VLLMGenerator`), and the completions come back as token ids;
+  3. the engine sleeps at level 2 (weights and KV cache released) while the trainer runs.
+Completions are returned exactly as the transformers path returns them: the ids up to and including EOS, or up to
+(excluding) a sampled pad token, or `max_new_tokens` ids.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+import torch
+
+
+class Sampler(Protocol):
+    def sample(self, model, tok, prompt_ids: Sequence[list[int]], *, n: int, max_new_tokens: int,
+               temperature: float, seed: int) -> list[list[list[int]]]: ...
+
+    def close(self) -> None: ...
+
+
+def cut_completion(ids: Sequence[int], eos: int, pad: int | None) -> list[int]:
+    """The completion as OPSD keeps it: up to and including EOS; a sampled pad ends it (excluded)."""
+    out = []
+    for t in ids:
+        if t == eos:
+            out.append(t)
+            break
+        if t == pad:
+            break
+        out.append(t)
+    return out
+
+
+class HFSampler:
+    """transformers `generate` on the student itself: the path for CPU and tests (temperature 0 = greedy)."""
+
+    @torch.no_grad()
+    def sample(self, model, tok, prompt_ids: Sequence[list[int]], *, n: int, max_new_tokens: int,
+               temperature: float, seed: int) -> list[list[list[int]]]:
+        greedy = temperature == 0
+        # greedy decoding refuses num_return_sequences > 1: then each prompt is sent n times (the same order)
+        rows = [p for p in prompt_ids for _ in range(n)] if greedy else list(prompt_ids)
+        width = max(len(p) for p in rows)
+        pad = tok.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in rows], device=model.device)
+        attn = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in rows], device=model.device)
+        torch.manual_seed(seed)
+        was_training = model.training
+        model.eval()
+        seqs = model.generate(input_ids=ids, attention_mask=attn, do_sample=not greedy,
+                              temperature=None if greedy else temperature, top_p=None, top_k=None,
+                              max_new_tokens=max_new_tokens, num_return_sequences=1 if greedy else n,
+                              pad_token_id=pad, eos_token_id=tok.eos_token_id, use_cache=True)
+        model.train(was_training)
+        out = [cut_completion(row, tok.eos_token_id, pad) for row in seqs[:, width:].tolist()]
+        return [out[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
+
+    def close(self) -> None:
+        pass
+
+
+def vllm_weights(model) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, tensor) in the checkpoint's naming for vLLM's `load_weights`: a LoRA layer's weight is W + ΔW,
+    computed out of place; adapter tensors are skipped."""
+    from peft.tuners.lora import LoraLayer
+
+    if not (hasattr(model, "peft_config") and hasattr(model, "get_base_model")):
+        for name, p in model.named_parameters():
+            yield name, p.detach()
+        return
+    base = model.get_base_model()
+    merged: dict[str, LoraLayer] = {}
+    for name, module in base.named_modules():
+        if isinstance(module, LoraLayer):
+            merged[f"{name}.base_layer.weight"] = module
+    for name, p in base.named_parameters():
+        if "lora_" in name:
+            continue
+        w = p.detach()
+        layer = merged.get(name)
+        if layer is not None:
+            with torch.no_grad():
+                for adapter in layer.active_adapters:
+                    if adapter in layer.lora_A:
+                        w = w + layer.get_delta_weight(adapter).to(w.dtype)
+        yield name.replace(".base_layer", ""), w
+
+
+class ColocatedVLLM:
+    """One vLLM engine in this process, sharing the trainer's GPU (see the module docstring)."""
+
+    def __init__(self, path: str, *, dtype: str, gpu_memory_utilization: float, max_model_len: int | None,
+                 enforce_eager: bool = False, max_num_seqs: int | None = None):
+        try:
+            import vllm
+        except ImportError:
+            from formalpi.engine.backends import VLLM_MISSING
+            from formalpi.errors import ConfigError
+            raise ConfigError(VLLM_MISSING) from None
+        self._vllm = vllm
+        # the in-process ("external_launcher") executor reads a one-process torch.distributed world from these
+        for k, v in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}.items():
+            os.environ.setdefault(k, v)
+        os.environ.setdefault("MASTER_PORT", str(29500 + os.getpid() % 1000))
+        kw: dict[str, Any] = dict(model=path, tokenizer=path, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
+                                  enable_sleep_mode=True, enforce_eager=enforce_eager,
+                                  distributed_executor_backend="external_launcher", seed=0,
+                                  generation_config="vllm", enable_prefix_caching=True)
+        if max_model_len is not None:  # None: the checkpoint's max_position_embeddings
+            kw["max_model_len"] = max_model_len
+        if max_num_seqs is not None:
+            kw["max_num_seqs"] = max_num_seqs
+        self.llm = vllm.LLM(**kw)
+        self.llm.sleep(level=2)
+        self.asleep = True
+
+    def _model(self):
+        return self.llm.llm_engine.model_executor.driver_worker.model_runner.model
+
+    def sync(self, model) -> None:
+        """The engine's weights := the student's current weights (merged LoRA)."""
+        torch.cuda.empty_cache()
+        self.llm.wake_up(tags=["weights"])
+        target = self._model()
+        for name, w in vllm_weights(model):
+            target.load_weights([(name, w)])
+        self.llm.reset_prefix_cache()
+
+    def sample(self, model, tok, prompt_ids: Sequence[list[int]], *, n: int, max_new_tokens: int,
+               temperature: float, seed: int) -> list[list[list[int]]]:
+        from formalpi.engine.backends import SamplingParams, vllm_sampling_kwargs
+
+        self.sync(model)
+        torch.cuda.empty_cache()
+        self.llm.wake_up(tags=["kv_cache"])
+        self.asleep = False
+        params = SamplingParams(n=n, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
+        greedy = temperature == 0
+        copies = n if greedy and n > 1 else 1  # vLLM refuses n > 1 with greedy decoding
+        # stop at EOS only, as `generate(eos_token_id=eos)` does; a pad token is cut below, as the HF path does
+        kws = [vllm_sampling_kwargs(params, [tok.eos_token_id], i) | ({"n": 1} if copies > 1 else {})
+               for i in range(len(prompt_ids))]
+        requests = [({"prompt_token_ids": list(p)}, self._vllm.SamplingParams(**k))
+                    for p, k in zip(prompt_ids, kws) for _ in range(copies)]
+        results = self.llm.generate([r[0] for r in requests], [r[1] for r in requests], use_tqdm=False)
+        self.llm.sleep(level=2)
+        self.asleep = True
+        out = []
+        for i in range(len(prompt_ids)):
+            outs = [o for r in results[i * copies:(i + 1) * copies] for o in sorted(r.outputs, key=lambda o: o.index)]
+            out.append([cut_completion(o.token_ids, tok.eos_token_id, tok.pad_token_id) for o in outs])
+        return out
+
+    def prompt_logprobs(self, model, ids: Sequence[int]) -> list[float]:
+        """log p(ids[j] | ids[:j]) for j >= 1 under the engine's weights after `sync(model)` (the sync check)."""
+        self.sync(model)
+        self.llm.wake_up(tags=["kv_cache"])
+        sp = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0, detokenize=False)
+        res = self.llm.generate([{"prompt_token_ids": list(ids)}], sp, use_tqdm=False)[0]
+        self.llm.sleep(level=2)
+        return [d[t].logprob for t, d in zip(ids[1:], res.prompt_logprobs[1:])]
+
+    def close(self) -> None:
+        import contextlib
+
+        llm, self.llm = getattr(self, "llm", None), None
+        if llm is None:
+            return
+        with contextlib.suppress(Exception):
+            from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
+
+            destroy_model_parallel()
+            destroy_distributed_environment()
+        del llm
+        gc.collect()
+        torch.cuda.empty_cache()
+
+
+def make_sampler(backend: str, model_path: str, *, dtype: str, gpu_memory_utilization: float, max_model_len: int | None,
+                 enforce_eager: bool = False) -> Sampler:
+    if backend == "vllm":
+        return ColocatedVLLM(model_path, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
+                             max_model_len=max_model_len, enforce_eager=enforce_eager)
+    return HFSampler()
