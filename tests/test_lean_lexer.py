@@ -13,7 +13,7 @@ import pytest
 from formalpi.lean.lexer import Kind, LexError, is_id_first, is_id_rest, lex
 from tests.conftest import shared_path
 
-C, I, S, N, CH, Y, H, IN = Kind.COMMENT, Kind.IDENT, Kind.STRING, Kind.NUMBER, Kind.CHAR, Kind.SYMBOL, Kind.HASH, \
+C, I, S, N, CH, Y, H, IN = Kind.COMMENT, Kind.IDENT, Kind.STRING, Kind.NUMBER, Kind.CHAR, Kind.SYMBOL, Kind.HASH, \  # noqa: E741
     Kind.INTERP
 
 # (text, expected [(kind, text)], why: the source line that decides it)

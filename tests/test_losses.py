@@ -9,8 +9,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from formalpi.config import OPSDConfig
 from formalpi.engine.losses import completion_hidden, lm_head, token_logprobs
+from formalpi.engine.losses import per_token_divergence
 from formalpi.engine.opsd import (
-    OPSDSession, Teacher, completion_logits, load_student, masked_mean, pack, per_token_divergence)
+    OPSDSession, Teacher, completion_logits, load_student, masked_mean, pack)
 from formalpi.config import TrainConfig
 from formalpi.tiny import TinySpec, ensure_tiny_model
 

@@ -10,8 +10,9 @@ from domains.math import MathDomain
 from formalpi.config import config_from_dict
 from formalpi.pi_condition import PIContext
 from formalpi.engine.conditions import get_condition, retry_turns
+from formalpi.engine.losses import per_token_divergence
 from formalpi.engine.opsd import (
-    OPSDStep, TeacherContext, Teacher, completion_logits, load_student, masked_mean, pack, per_token_divergence,
+    OPSDStep, TeacherContext, Teacher, completion_logits, load_student, masked_mean, pack,
     resolve_teacher_context, select_frontier, solve_rates, teacher_turns)
 from formalpi.engine.run import run_experiment
 from formalpi.errors import ConfigError

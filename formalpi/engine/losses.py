@@ -3,7 +3,7 @@
 The model is run up to its last hidden layer; the hidden states at the completion positions are gathered into one
 [N, H] tensor (N = real completion tokens of the micro-batch) and the LM head is applied to `chunk` rows at a time.
 Per chunk: [chunk, V] logits for the student and the teacher, the divergence of TRL's self-distillation losses
-(`trl.experimental.sdft.loss_utils`, the same functions `opsd.per_token_divergence` calls), summed. The student's
+(`trl.experimental.sdft.loss_utils`, through `per_token_divergence`), summed. The student's
 chunk runs under activation checkpointing, so its [chunk, V] logits are recomputed in the backward pass instead of
 being kept for every chunk: the largest vocabulary-wide tensor on the loss path has `chunk` rows.
 
@@ -18,6 +18,26 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 DEFAULT_CHUNK = 1024  # completion tokens per LM-head chunk: [1024, 151,936] fp32 = 0.6 GiB per tensor (Qwen3)
+
+
+def per_token_divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, divergence: str,
+                         beta: float = 0.5, top_k: int | None = None) -> torch.Tensor:
+    """[B, L] divergence of the student from the teacher at each position (TRL's self-distillation losses).
+
+    reverse_kl: KL(π_S ‖ π_T) = Σ_v π_S(v) (log π_S(v) − log π_T(v)).
+    jsd: β·KL(π_T ‖ M) + (1−β)·KL(π_S ‖ M) with M = β·π_T + (1−β)·π_S (TRL's generalized JSD).
+    top_k: both distributions restricted to the student's top-k tokens plus one bucket for the remaining mass.
+    """
+    from trl.experimental.sdft.loss_utils import (
+        compute_full_logit_self_distillation_loss,
+        compute_topk_self_distillation_loss,
+    )
+
+    alpha = 1.0 if divergence == "reverse_kl" else beta  # TRL: alpha = 1 is reverse KL, else the JSD weight
+    if top_k is not None and top_k < student_logits.shape[-1]:
+        return compute_topk_self_distillation_loss(student_logits, teacher_logits, distillation_topk=top_k,
+                                                   distillation_alpha=alpha, distillation_add_tail=True)
+    return compute_full_logit_self_distillation_loss(student_logits, teacher_logits, distillation_alpha=alpha)
 
 
 def _plain(model):
@@ -56,8 +76,6 @@ def completion_hidden(model, input_ids: torch.Tensor, attention_mask: torch.Tens
 
 def _divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, divergence: str, beta: float,
                 top_k: int | None) -> torch.Tensor:
-    from formalpi.engine.opsd import per_token_divergence
-
     return per_token_divergence(student_logits, teacher_logits, divergence, beta, top_k)
 
 

@@ -169,26 +169,6 @@ def completion_logits(model, packed: Packed) -> torch.Tensor:
     return torch.gather(logits, 1, index).float()
 
 
-def per_token_divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, divergence: str,
-                         beta: float = 0.5, top_k: int | None = None) -> torch.Tensor:
-    """[B, L] divergence of the student from the teacher at each position (TRL's self-distillation losses).
-
-    reverse_kl: KL(π_S ‖ π_T) = Σ_v π_S(v) (log π_S(v) − log π_T(v)).
-    jsd: β·KL(π_T ‖ M) + (1−β)·KL(π_S ‖ M) with M = β·π_T + (1−β)·π_S (TRL's generalized JSD).
-    top_k: both distributions restricted to the student's top-k tokens plus one bucket for the remaining mass.
-    """
-    from trl.experimental.sdft.loss_utils import (
-        compute_full_logit_self_distillation_loss,
-        compute_topk_self_distillation_loss,
-    )
-
-    alpha = 1.0 if divergence == "reverse_kl" else beta  # TRL: alpha = 1 is reverse KL, else the JSD weight
-    if top_k is not None and top_k < student_logits.shape[-1]:
-        return compute_topk_self_distillation_loss(student_logits, teacher_logits, distillation_topk=top_k,
-                                                   distillation_alpha=alpha, distillation_add_tail=True)
-    return compute_full_logit_self_distillation_loss(student_logits, teacher_logits, distillation_alpha=alpha)
-
-
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over the unmasked entries (every completion token of the batch weighs the same)."""
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
@@ -356,7 +336,7 @@ class OPSDSession:
 
     def step(self, step: int) -> OPSDStep:
         t0 = time.perf_counter()
-        tok, cfg, device = self.tokenizer, self.cfg, self.student.device
+        tok, cfg = self.tokenizer, self.cfg
         problems = self.batch(step)
         prompts = [self.domain.prompt(p) for p in problems]
         texts = [render_text(tok, [("user", pr)], self.enable_thinking) for pr in prompts]  # what the student sees

@@ -18,7 +18,6 @@ The table ends with `formalpi report` over the rows' run directories (formalpi.c
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
