@@ -13,8 +13,8 @@ import pytest
 from formalpi.lean.lexer import Kind, LexError, is_id_first, is_id_rest, lex
 from tests.conftest import shared_path
 
-C, I, S, N, CH, Y, H, IN = Kind.COMMENT, Kind.IDENT, Kind.STRING, Kind.NUMBER, Kind.CHAR, Kind.SYMBOL, Kind.HASH, \  # noqa: E741
-    Kind.INTERP
+C, I, S, N, CH, Y, H, IN = (  # noqa: E741
+    Kind.COMMENT, Kind.IDENT, Kind.STRING, Kind.NUMBER, Kind.CHAR, Kind.SYMBOL, Kind.HASH, Kind.INTERP)
 
 # (text, expected [(kind, text)], why: the source line that decides it)
 CASES = [
