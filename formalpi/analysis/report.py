@@ -84,6 +84,10 @@ def budget_table(groups: Sequence[GroupAnalysis]) -> str:
     return markdown_table(("Domain", "Model", "Condition", "Seeds", *(h for _, h in BUDGET_COLUMNS)), rows)
 
 
+def _percent(share: float | None) -> str:
+    return "n/a" if share is None else f"{100 * share:.1f}"
+
+
 def truncation_table(groups: Sequence[GroupAnalysis]) -> str:
     """Per row: the share (%) of first attempts, retries and eval samples that hit max_new_tokens, mean over
     seeds ("n/a": the stage drew none, or its records predate token counts); rows over the threshold marked (!)."""
@@ -91,9 +95,10 @@ def truncation_table(groups: Sequence[GroupAnalysis]) -> str:
     for g in groups:
         shares = row_truncation(g)
         for key in sorted(shares, key=lambda k: (k != "baseline", k)):
-            cells = [("n/a" if shares[key][part] is None else f"{100 * shares[key][part]:.1f}")
-                     for part in TRUNCATION_PARTS]
-            over = shares[key]["eval"] is not None and shares[key]["eval"] > EVAL_WARN_SHARE
+            share = shares[key]
+            cells = [_percent(share[part]) for part in TRUNCATION_PARTS]
+            eval_share = share["eval"]
+            over = eval_share is not None and eval_share > EVAL_WARN_SHARE
             rows.append((g.domain, g.model, key + (" (!)" if over else ""), *cells))
     return markdown_table(("Domain", "Model", "Condition", "First attempts %", "Retries %", "Eval %"), rows)
 

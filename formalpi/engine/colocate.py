@@ -94,7 +94,8 @@ def vllm_weights(model) -> Iterator[tuple[str, torch.Tensor]]:
             with torch.no_grad():
                 for adapter in layer.active_adapters:
                     if adapter in layer.lora_A:
-                        w = w + layer.get_delta_weight(adapter).to(w.dtype)
+                        # peft declares get_delta_weight on each concrete LoraLayer (Linear, Embedding, ...), not the base
+                        w = w + layer.get_delta_weight(adapter).to(w.dtype)  # type: ignore[attr-defined]
         yield name.replace(".base_layer", ""), w
 
 

@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -252,6 +252,15 @@ def read_safe_verify(ran: _Ran, target: Path, submission: Path) -> tuple[ReplayO
 # ---- the runner ---------------------------------------------------------------------------------------------
 
 
+@dataclass
+class _TargetEntry:
+    """One trusted target's compile, shared by every request for it: waiters block on `done`."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    olean: bytes | None = None
+    why: str = "the trusted target's compile raised"
+
+
 class Replayer:
     """Replays batches of accepted proofs; compiled targets are shared within the runner's lifetime."""
 
@@ -259,7 +268,7 @@ class Replayer:
         self.settings = settings
         self._dir = Path(tempfile.mkdtemp(prefix="formalpi-replay-"))
         self._lock = threading.Lock()
-        self._targets: dict[str, list] = {}  # key -> [done event, olean bytes or None, why not]
+        self._targets: dict[str, _TargetEntry] = {}
         self._ids = iter(range(10**12))
 
     def close(self) -> None:
@@ -282,27 +291,29 @@ class Replayer:
         compile time cannot swap the trusted target."""
         key = hashlib.sha256(source.encode("utf-8")).hexdigest()
         with self._lock:
-            entry = self._targets.get(key)
-            mine = entry is None
-            if mine:
-                entry = self._targets[key] = [threading.Event(), None, "the trusted target's compile raised"]
+            found = self._targets.get(key)
+            mine = found is None
+            if found is None:
+                entry = self._targets[key] = _TargetEntry()
+            else:
+                entry = found
         if not mine:
-            entry[0].wait()
-            return entry[1], entry[2]
+            entry.done.wait()
+            return entry.olean, entry.why
         where = self._dir / f"target-{key[:16]}"
         try:
             olean, ran = self._compile(source, where)
-            entry[2] = "" if olean else ("the trusted target did not compile (" + (
+            entry.why = "" if olean else ("the trusted target did not compile (" + (
                 ran.why or _first_line("\n".join(_LEAN_ERROR.findall(ran.out)) or ran.err or ran.out)
                 or f"exit {ran.code}") + ")")
-            entry[1] = olean.read_bytes() if olean else None
+            entry.olean = olean.read_bytes() if olean else None
         finally:  # waiters are released whatever happened; a failure is not kept (the next request retries)
             shutil.rmtree(where, ignore_errors=True)
-            if entry[1] is None:
+            if entry.olean is None:
                 with self._lock:
                     self._targets.pop(key, None)
-            entry[0].set()
-        return entry[1], entry[2]
+            entry.done.set()
+        return entry.olean, entry.why
 
     def replay(self, req: ReplayRequest) -> ReplayResult:
         t0 = time.monotonic()
@@ -323,9 +334,10 @@ class Replayer:
         try:
             sub, ran = self._compile(submission_source(req), where)
             if sub is None:
-                if ran.code is not None and ran.code != 0 and _LEAN_ERROR.search(ran.out):
+                lean_error = _LEAN_ERROR.search(ran.out)
+                if ran.code is not None and ran.code != 0 and lean_error:
                     return done(ReplayOutcome.FINDING, "the accepted proof does not compile in a fresh `lean` "
-                                f"process: {_first_line(_LEAN_ERROR.search(ran.out).group('msg'))}", "submission")
+                                f"process: {_first_line(lean_error.group('msg'))}", "submission")
                 return done(ReplayOutcome.TOOL_FAILURE, "compiling the submission failed without a Lean error ("
                             f"{ran.why or _first_line(ran.err) or f'exit {ran.code}'})", "submission")
             target = where / "Target.olean"

@@ -90,7 +90,8 @@ def alpha_type(sig: str) -> str:
         names, typ = (inner[:colon].split(), inner[colon + 1:]) if colon >= 0 else (["_"], inner)
         groups += [(n, typ) for n in names]
     body = rest.removeprefix(",").strip()
-    out, renames = [], {}
+    out: list[str] = []
+    renames: dict[str, str] = {}
 
     def rename(text: str) -> str:
         for old, new in renames.items():

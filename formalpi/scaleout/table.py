@@ -90,7 +90,12 @@ def config_paths(specs: Sequence[str], experiments_dir: Path = Path("experiments
         else:
             raise ConfigError(f"table: {spec!r} is neither a config file nor a domain ({', '.join(DOMAINS)})")
     seen: set[Path] = set()
-    return [p for p in out if not (p.resolve() in seen or seen.add(p.resolve()))]
+    unique: list[Path] = []
+    for p in out:  # a file named twice (or by a domain and by path) is one row set
+        if p.resolve() not in seen:
+            seen.add(p.resolve())
+            unique.append(p)
+    return unique
 
 
 def parent_row(cfg: ExperimentConfig, rows: Sequence[str]) -> str | None:
@@ -151,8 +156,9 @@ def _topological(parents: dict[str, str | None]) -> list[str]:
         if state.get(n) == 1:
             raise ConfigError(f"table: rows start from each other's checkpoints in a cycle: {' -> '.join(path + [n])}")
         state[n] = 1
-        if parents[n] is not None:
-            visit(parents[n], path + [n])
+        parent = parents[n]
+        if parent is not None:
+            visit(parent, path + [n])
         state[n] = 2
         out.append(n)
 
@@ -291,7 +297,7 @@ def _line(i: int, n: int, o: RunOutcome) -> str:
 
 def _run_local(plan: TablePlan, todo: list[RunJob], where: Placement, say: Say):
     """One worker process per slot: `python -m formalpi.scaleout.table JOB.json`, resumed on a lost worker."""
-    slots = list(where.gpus) or [None] * max(1, where.cpu_workers)
+    slots: list[str | None] = [*where.gpus] or [None] * max(1, where.cpu_workers)
     pending = list(todo)
     finished: set[str] = {j.key for j in plan.jobs} - {j.key for j in todo}
     failed: dict[str, str] = {}
@@ -446,10 +452,14 @@ def row_cost(cfg: ExperimentConfig, seeds: int) -> RowCost:
         other_s = trained / (SFT_TOKENS_S[cfg.train.finetune] / scale)
         basis += f", {cfg.train.finetune} SFT"
     elif cfg.method in ("opsd", "grpo"):  # the student samples with transformers inside the training step
-        o = cfg.opsd if cfg.method == "opsd" else cfg.grpo
-        per_step = (o.batch_size * o.samples_per_problem if cfg.method == "opsd"
-                    else o.batch_size * o.num_generations)
-        trained = o.steps * per_step * o.max_new_tokens
+        if cfg.method == "opsd":
+            steps, per_step, max_new = cfg.opsd.steps, cfg.opsd.batch_size * cfg.opsd.samples_per_problem, \
+                cfg.opsd.max_new_tokens
+        else:
+            steps, per_step, max_new = cfg.grpo.steps, cfg.grpo.batch_size * cfg.grpo.num_generations, \
+                cfg.grpo.max_new_tokens
+        assert max_new is not None, "ExperimentConfig's validator sets it from sampling.max_new_tokens"
+        trained = steps * per_step * max_new
         other_s = trained / (OPSD_STUDENT_TOKENS_S / scale)
         basis += ", OPSD step rate" + (" (GRPO not measured: OPSD's rate)" if cfg.method == "grpo" else "")
     hours = {b: (sampled / (r / scale) + other_s) / 3600 for b, r in GEN_TOKENS_S.items()}
