@@ -15,6 +15,7 @@ import pytest
 
 from formalpi.errors import ConfigError
 from formalpi.scaleout import table as t
+from formalpi.tiny import resolve_model_path
 from tests.conftest import ROOT
 
 ROW = """name = "{name}"
@@ -104,7 +105,7 @@ def test_gpus_flag_ranges_and_errors():
 def test_local_workers_run_a_table_skip_it_when_finished_and_report_it(tmp_path):
     """Two baseline rows x one seed on two CPU worker processes; the second call finds both runs finished."""
     rows = [_row(tmp_path, "base_a", method="baseline", evals=4), _row(tmp_path, "base_b", method="baseline", evals=4)]
-    plan = t.plan_table(rows, seeds=[1], cwd=tmp_path)
+    plan = t.plan_table(rows, seeds=[1], cwd=tmp_path, tiny_model=resolve_model_path("tiny"))
     lines: list[str] = []
     outcomes = t.run_table(plan, t.Placement(cpu_workers=2), lines.append)
     assert sorted(outcomes) == ["base_a/1", "base_b/1"]
@@ -140,7 +141,7 @@ def test_ray_cluster_table_survives_a_killed_worker_with_identical_records(tmp_p
 
     rows = [_row(tmp_path, "parent"), _row(tmp_path, "child", condition="try_again",
                                            model="runs/parent/{seed}/checkpoint_r0")]
-    plan = t.plan_table(rows, cwd=tmp_path)
+    plan = t.plan_table(rows, cwd=tmp_path, tiny_model=resolve_model_path("tiny"))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     cluster.add_node(num_cpus=1)
     stop, killed = threading.Event(), []

@@ -43,6 +43,11 @@ def register(root: typer.Typer) -> None:
             for line in t.dry_run_lines(plan):
                 console.print(line, markup=False, highlight=False)
             return
+        if any(c.model.path == "tiny" for c in plan.configs.values()):  # the built-in model, built on first use
+            from formalpi.tiny import resolve_model_path
+
+            plan = t.plan_table(t.config_paths(configs), parse_seeds(seeds) if seeds else None, set_ or [],
+                                tiny_model=resolve_model_path("tiny"))
         t.check_table(plan)
         if ray_address is not None:
             require_module("ray", "--ray-address")

@@ -55,6 +55,8 @@ class RunJob(BaseModel):
     seed: int
     cwd: str  # relative paths in the config (runs_dir, model.path) are relative to this directory
     depends_on: list[str] = []  # keys ("row/seed") of the runs whose checkpoints this run starts from
+    tiny_model: str | None = None  # the built-in model's directory for rows with model.path = "tiny" (the caller
+    # resolves it once: formalpi.tiny sits beside scale-out, not below it)
 
     @property
     def key(self) -> str:
@@ -114,8 +116,9 @@ def parent_row(cfg: ExperimentConfig, rows: Sequence[str]) -> str | None:
 
 
 def plan_table(paths: Sequence[Path], seeds: Sequence[int] | None = None, overrides: Sequence[str] = (),
-               cwd: Path | None = None) -> TablePlan:
-    """Load every row, find its parent row, and order the runs (parents first, else in the order given)."""
+               cwd: Path | None = None, tiny_model: str | None = None) -> TablePlan:
+    """Load every row, find its parent row, and order the runs (parents first, else in the order given).
+    `tiny_model`: where the built-in model is, for rows that start from `model.path = "tiny"`."""
     cwd = (cwd or Path.cwd()).resolve()
     configs: dict[str, ExperimentConfig] = {}
     sources: dict[str, Path] = {}
@@ -142,7 +145,7 @@ def plan_table(paths: Sequence[Path], seeds: Sequence[int] | None = None, overri
         for s in (seeds if seeds else cfg.seeds):
             dep = parents[name]
             jobs.append(RunJob(row=name, config_path=str(sources[name]), overrides=list(overrides), seed=s,
-                               cwd=str(cwd), depends_on=[f"{dep}/{s}"] if dep else []))
+                               cwd=str(cwd), depends_on=[f"{dep}/{s}"] if dep else [], tiny_model=tiny_model))
     return TablePlan(jobs, {n: configs[n] for n in order}, sources)
 
 
@@ -207,6 +210,7 @@ def run_job(job: RunJob) -> RunOutcome:
 
     from formalpi.analysis.results import write_run_results
     from formalpi.engine.run import run_experiment
+    from formalpi.engine.stages import start_model
 
     here = os.getcwd()
     os.chdir(job.cwd)  # the config's relative paths (runs_dir, a parent row's checkpoint) are the table's
@@ -215,7 +219,13 @@ def run_job(job: RunJob) -> RunOutcome:
         run_dir = Path(cfg.runs_dir) / job.row / str(job.seed)
         kept = sum(p.read_bytes().count(b"\n") for p in run_dir.glob("*.jsonl"))
         t0 = time.perf_counter()
-        result = run_experiment(cfg, job.seed)
+        model_path = start_model(cfg, job.seed)
+        if model_path == "tiny":
+            if job.tiny_model is None:
+                raise ConfigError(f"table: row {job.row} starts from model.path = 'tiny' and the plan has no "
+                                  "tiny_model: plan_table(..., tiny_model=formalpi.tiny.resolve_model_path('tiny'))")
+            model_path = job.tiny_model
+        result = run_experiment(cfg, job.seed, model_path=model_path)
         write_run_results(result.store.root)
     finally:
         os.chdir(here)
