@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from domains.code import CodeDomain, reference_program  # noqa: E402
-import domains.code_sandbox as sbx  # noqa: E402
-from domains.code_sandbox import Limits, Sandbox, run_many  # noqa: E402
+from formalpi.domains.code.domain import CodeDomain, reference_program  # noqa: E402
+import formalpi.domains.code.sandbox as sbx  # noqa: E402
+from formalpi.domains.code.sandbox import Limits, Sandbox, run_many  # noqa: E402
 
 BENCH_VENV = ROOT / ".venv-bench"
 TIMEOUT_S = 3.0  # the reference harness's default per-problem timeout
@@ -159,7 +159,7 @@ def layer_costs(n: int = 100) -> None:
 
 def _worst_frames() -> list[tuple[str, bytes]]:
     """The most expensive replies the wire's caps let through (and two they refuse), as raw frame bodies."""
-    from domains import code_wire as wire
+    from formalpi.domains.code import wire
 
     m = 2 ** 61 - 1
     room = wire.MAX_FRAME - 64
@@ -184,7 +184,7 @@ def judge_cost(deadline_s: float = 10.0) -> None:
     peak traced memory, for the worst replies the caps allow."""
     import tracemalloc
 
-    from domains import code_wire as wire
+    from formalpi.domains.code import wire
 
     print(f"judge decode cost, worst inputs the caps allow (deadline {deadline_s:.0f} s):")
     for label, data in _worst_frames():

@@ -63,7 +63,7 @@ def main() -> None:
     methods = set(args.methods.split(","))
     dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
 
-    from domains.math import MathDomain
+    from formalpi.domains.math.domain import MathDomain
     from formalpi.config import config_from_dict
     from formalpi.engine.conditions import get_condition
     from formalpi.engine.grpo import build_trainer

@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from domains.math import MathDomain, MathVerifier, Outcome  # noqa: E402
-from domains.math_answer import compare_form, extract_answer, extract_boxes  # noqa: E402
+from formalpi.domains.math.domain import MathDomain, MathVerifier, Outcome  # noqa: E402
+from formalpi.domains.math.answer import compare_form, extract_answer, extract_boxes  # noqa: E402
 from formalpi.records import Status  # noqa: E402
 
 

@@ -3,7 +3,7 @@ their defaults, and the table that opens a domain by name with its settings.
 
 The engine is written against this protocol only; it imports no domain module. Domains plug in by name through
 `DOMAINS`, a table of "module:Class" strings (the entry-point pattern), so `formalpi.engine` depends on the
-protocol and `domains` depends on `formalpi`, never the other way round (`lint-imports`).
+protocol and `formalpi.domains` depends on it, never the other way round (`lint-imports`).
 
 A domain's settings are the run config's `[verify]` table, validated by the domain's own settings type
 (`Settings`: a pydantic model or a dataclass) when the config is loaded (`domain_settings`), and handed to the
@@ -25,8 +25,9 @@ from formalpi.errors import ConfigError
 from formalpi.pi_condition import Condition
 from formalpi.records import Problem, Verdict
 
-DOMAINS: dict[str, str] = {"math": "domains.math:MathDomain", "code": "domains.code:CodeDomain",
-                           "lean": "domains.lean:LeanDomain"}
+DOMAINS: dict[str, str] = {"math": "formalpi.domains.math.domain:MathDomain",
+                           "code": "formalpi.domains.code.domain:CodeDomain",
+                           "lean": "formalpi.domains.lean.domain:LeanDomain"}
 
 
 @runtime_checkable

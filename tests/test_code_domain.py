@@ -9,9 +9,9 @@ import random
 import pytest
 
 from formalpi.domain import Domain
-import domains.code as code_domain  # its PI functions by module: a bare `test_suite` would be collected
-from domains.code import CodeDomain, extract_code, humaneval_program, mbpp_program, reference_program
-from domains.code_sandbox import run_many
+import formalpi.domains.code.domain as code_domain  # its PI functions by module: a bare `test_suite` would be collected
+from formalpi.domains.code.domain import CodeDomain, extract_code, humaneval_program, mbpp_program, reference_program
+from formalpi.domains.code.sandbox import run_many
 from formalpi.pi_condition import PIContext
 from formalpi.engine.conditions import get_condition
 from formalpi.errors import ConfigError, DataError

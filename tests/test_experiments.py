@@ -197,7 +197,7 @@ def test_control_rows_draw_their_samples(tiny_model, tmp_path, row, first_per_pr
 
 
 def test_temperature_spread_is_seeded_and_differs_from_one_temperature(tiny_model, tmp_path):
-    from domains.math import MathDomain
+    from formalpi.domains.math.domain import MathDomain
     from formalpi.config import config_from_dict
     from formalpi.engine.backends import HFGenerator
     from formalpi.engine.retry import sample_attempts

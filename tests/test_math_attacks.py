@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from domains import math as dm
-from domains.math import MathDomain, grade
+from formalpi.domains.math import domain as dm
+from formalpi.domains.math.domain import MathDomain, grade
 from formalpi.records import Problem, Status
 
 CORPUS = Path(__file__).with_name("math_attacks.toml")

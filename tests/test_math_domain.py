@@ -8,12 +8,12 @@ import time
 import psutil
 import pytest
 
-from domains import math as dm
-from domains.arith import arith_problems
+from formalpi.domains.math import domain as dm
+from formalpi.domains.math.arith import arith_problems
 from formalpi.domain import Domain
-from domains.math import (BOX_INSTRUCTION, Check, MathDomain, MathVerifier, Outcome, extract_answer, grade,
+from formalpi.domains.math.domain import (BOX_INSTRUCTION, Check, MathDomain, MathVerifier, Outcome, extract_answer, grade,
                           is_equivalent, load_math500)
-from domains.math_answer import MAX_COMPLETION_CHARS, extract_boxes, numeral, read_answer
+from formalpi.domains.math.answer import MAX_COMPLETION_CHARS, extract_boxes, numeral, read_answer
 from formalpi.errors import DataError
 from formalpi.records import Problem, Status
 
@@ -343,10 +343,11 @@ def test_exit_without_close_leaves_no_workers():
     """Workers never outlive a program that forgot close() (our atexit hook; pebble workers are daemonic too)."""
     import subprocess
     import sys
-    code = ("import psutil; from domains.math import is_equivalent; assert is_equivalent(r'\\frac12', '0.5'); "
+    code = ("import psutil; from formalpi.domains.math.domain import is_equivalent; "
+            "assert is_equivalent(r'\\frac12', '0.5'); "
             "print(' '.join(str(p.pid) for p in psutil.Process().children(recursive=True)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         cwd=str(dm.Path(dm.__file__).resolve().parent.parent))
+                         cwd=str(dm.Path(dm.__file__).resolve().parents[3]))  # the checkout's root
     assert out.returncode == 0, out.stderr[-2000:]
     pids = [int(x) for x in out.stdout.split()]
     assert pids, "the check should have started pool workers"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from domains import math as dm
-from domains.math import MathDomain
-from domains.math_answer import compare_form, extract_boxes, list_length
+from formalpi.domains.math import domain as dm
+from formalpi.domains.math.domain import MathDomain
+from formalpi.domains.math.answer import compare_form, extract_boxes, list_length
 from formalpi.records import Problem, Status
 
 V, N = "valid", "not_valid"

@@ -99,6 +99,8 @@ def test_row_keys_tell_apart_same_condition(tmp_path):
 def test_teacher_sees_and_errors(tmp_path):
     assert teacher_sees("try_again").startswith("Only the failure bit")
     assert teacher_sees("no_such_condition") == "(not a registered condition)"
+    assert teacher_sees("gold", ["code", "math"]).startswith("The failure bit and the gold final answer")
+    assert teacher_sees("gold", ["code"]) == "(not a registered condition)"  # math's own condition
     with pytest.raises(RunStoreError, match="not a directory"):
         write_report([tmp_path / "missing"])
 

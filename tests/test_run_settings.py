@@ -77,7 +77,7 @@ def test_enable_thinking_reaches_the_opsd_and_iprs_templates(tiny_model, tmp_pat
     from formalpi.engine import grpo, opsd
 
     assert "cfg.model.enable_thinking" in inspect.getsource(opsd.train_opsd)
-    from domains.math import MathDomain
+    from formalpi.domains.math.domain import MathDomain
 
     cfg = config_from_dict({"name": "g", "method": "grpo", "condition": "gold", "model": {
         "path": tiny_model, "enable_thinking": False}, "grpo": {"steps": 1, "batch_size": 1, "num_generations": 2,

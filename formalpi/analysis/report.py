@@ -37,19 +37,24 @@ class ReportOptions:
     allow_different_eval: bool = False  # compare runs evaluated differently (on their shared problems; said)
 
 
-def teacher_sees(condition: str) -> str:
-    """The registry's description of what the model is shown; plain words for the baseline and unknown names."""
+def teacher_sees(condition: str, domains: Sequence[str] = ()) -> str:
+    """The description of what the model is shown, from the generic conditions or those of one of `domains` (the
+    report's domains; a domain's own conditions are defined in its package); plain words for the baseline and
+    unknown names."""
     if condition == "baseline":
         return "— (the base model, no post-training)"
-    try:
-        return get_condition(condition).description
-    except ConfigError:
-        return "(not a registered condition)"
+    for domain in (*domains, None):
+        try:
+            return get_condition(condition, domain).description
+        except ConfigError:
+            continue
+    return "(not a registered condition)"
 
 
 def teacher_table(groups: Sequence[GroupAnalysis]) -> str:
     conds = sorted({r.condition for g in groups for r in g.rows}, key=lambda c: (c != "baseline", c))
-    return markdown_table(("Condition", "What the teacher sees"), [(c, teacher_sees(c)) for c in conds])
+    domains = sorted({g.domain for g in groups})
+    return markdown_table(("Condition", "What the teacher sees"), [(c, teacher_sees(c, domains)) for c in conds])
 
 
 def domain_model_method_table(groups: Sequence[GroupAnalysis]) -> str:

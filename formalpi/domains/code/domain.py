@@ -1,8 +1,8 @@
 """The code domain: HumanEval and MBPP (sanitized) from local files, checked in the sandbox; test-suite PI.
 
 To grade, the candidate's program alone (HumanEval: prompt + completion; MBPP: the code) runs in a sandbox
-(domains/code_sandbox.py) and answers calls; each test (a statement of HumanEval's `check`, a line of MBPP's
-`test_list`) runs on the TRUSTED side (domains/code_judge.py) against proxies of the candidate's functions, so
+(formalpi/domains/code/sandbox.py) and answers calls; each test (a statement of HumanEval's `check`, a line of MBPP's
+`test_list`) runs on the TRUSTED side (formalpi/domains/code/judge.py) against proxies of the candidate's functions, so
 the candidate can pass only by returning the right plain values. The score is the fraction of tests passed; the
 first failing test (its dataset text) and its typed outcome become the verdict's `feedback` (what test-suite PI
 shows): never a file's contents, only the test, the outcome and a capped, cleaned exception message.
@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import Field
 
-from domains.code_judge import Judgement, JudgePool, JudgeSpec, stdlib_module
-from domains.code_sandbox import Limits
+from formalpi.domains.code.judge import Judgement, JudgePool, JudgeSpec, stdlib_module
+from formalpi.domains.code.sandbox import Limits
 from formalpi.pi_condition import FAILED, TRY_AGAIN, PIContext, define, shuffled_partner
 from formalpi.domain import DomainBase, SettingsSection
 from formalpi.errors import DataError
@@ -332,8 +332,8 @@ class CodeSettings(SettingsSection):
 
 
 class CodeDomain(DomainBase):
-    """HumanEval / MBPP. Candidates run in warm sandboxes (domains/code_sandbox.py) and answer calls; the tests
-    run on the trusted side (domains/code_judge.py), in `workers` trusted worker processes.
+    """HumanEval / MBPP. Candidates run in warm sandboxes (formalpi/domains/code/sandbox.py) and answer calls; the tests
+    run on the trusted side (formalpi/domains/code/judge.py), in `workers` trusted worker processes.
 
     `allow_weak_sandbox`: run candidates even where the machine cannot give every isolation layer (then
     `isolation()["weak"]` is true, the run's manifest records it and the report says so)."""

@@ -1,7 +1,7 @@
 """Reading math answers strictly: what a completion boxed, and whether that answer has the form of the gold answer.
 
 Pure Python, no sympy; every function is linear in its (capped) input and uses only regexes without nested
-quantifiers. domains/math.py runs all of it inside its pool workers, under the hard per-check timeout.
+quantifiers. formalpi/domains/math/domain.py runs all of it inside its pool workers, under the hard per-check timeout.
 
 Extraction (`extract_boxes`) reads what a reader of the rendered completion sees:
   * LaTeX comments (`%` to the end of the line, not `\\%`), `\\iffalse … \\fi`, `\\verb|…|`, the verbatim and
@@ -14,7 +14,7 @@ Extraction (`extract_boxes`) reads what a reader of the rendered completion sees
     refused, except in the typographic wrappers in `_TRANSPARENT` (`\\textbf{…}`, …); a box that is the whole content
     of its box (`\\boxed{\\boxed{5}}`) is that box; a box beside other content in a box (`\\boxed{4\\boxed{5}}`) is
     refused;
-  * every distinct box is an answer: the checker (domains/math.py) requires all of them to be right, with one
+  * every distinct box is an answer: the checker (formalpi/domains/math/domain.py) requires all of them to be right, with one
     exception: when the gold is a list (`list_length` > 1) and each box holds one element, the boxes together are
     read as one list (`\\boxed{(2,2)}` and `\\boxed{(6,2)}` for `(2,2), (6,2)`), which must then equal the gold list
     (an extra box is an extra element: wrong). For a gold that is one value, several different boxes are a hedge.

@@ -1,14 +1,14 @@
 """Run untrusted Python in a real sandbox: bubblewrap namespaces, a warm fork server, a fresh child per candidate.
 
 A `Sandbox` is one bubblewrap container (`bwrap`, from the distribution; scripts/install-system-deps.sh installs
-it) holding one warm fork server (domains/code_server.py, sent as source: nothing of the project is mounted):
+it) holding one warm fork server (formalpi/domains/code/server.py, sent as source: nothing of the project is mounted):
 - new mount, PID, IPC, UTS and network namespaces; the filesystem holds only what the interpreter needs,
   read-only (its binary, the shared libraries it and its stdlib extension modules link, its stdlib with any
   site-packages masked), plus /proc, a minimal /dev and tmpfs; / is remounted read-only;
 - per candidate, a child forked by the server that gets a FRESH mount and IPC namespace with empty,
   size-capped private tmpfs on /tmp and /dev/shm, its own session, rlimits (address space, CPU, processes,
   file size, open files, no core), OOM score 1000, (as root) a uid of its own with no capabilities, and a
-  seccomp allowlist built with libseccomp (domains/code_seccomp.py): the x86_64 ABI only (an `int 0x80` or x32
+  seccomp allowlist built with libseccomp (formalpi/domains/code/seccomp.py): the x86_64 ABI only (an `int 0x80` or x32
   syscall kills the process), no keyrings, namespaces, mounts, io_uring, bpf, ptrace...;
 - after each candidate the server kills every other process of the PID namespace (kill(-1), repeated until
   none is left); bwrap, PID 1, reaps them: no zombies, no stragglers; the fresh namespaces die with them;
@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from domains import code_seccomp
-from domains import code_wire as wire
+from formalpi.domains.code import seccomp as code_seccomp
+from formalpi.domains.code import wire
 from formalpi.errors import SandboxError
 
 HERE = Path(__file__).resolve().parent
@@ -412,7 +412,7 @@ def _send(sock: socket.socket, obj: object, fds: Sequence[int] = ()) -> None:
 
 
 def _server_source() -> str:
-    return (HERE / "code_wire.py").read_text() + "\n" + (HERE / "code_server.py").read_text() + \
+    return (HERE / "wire.py").read_text() + "\n" + (HERE / "server.py").read_text() + \
         "\nserve(int(sys.argv[1]), sys.argv[2] == '1', base64.b64decode(sys.argv[3]))\n"
 
 

@@ -195,10 +195,11 @@ class LeanDomain(DomainBase):
 
     @classmethod
     def conditions(cls) -> tuple:
-        """The Lean PI conditions (formalpi/lean/pi.py), for `get_condition(name, "lean")`."""
-        from formalpi.lean import pi
+        """The Lean PI conditions (formalpi/domains/lean/conditions.py), for `get_condition(name, "lean")`."""
+        from formalpi.domains.lean import conditions as lean_pi
 
-        return tuple(fn.condition for fn in (pi.skeleton, pi.retry, pi.skeleton_retry, pi.typechecker, pi.diagnosis))
+        return tuple(fn.condition for fn in (lean_pi.skeleton, lean_pi.retry, lean_pi.skeleton_retry,
+                                             lean_pi.typechecker, lean_pi.diagnosis))
 
     def __init__(self, config: LeanConfig | None = None, pool: LeanPool | None = None,
                  owns_pool: bool | None = None):
@@ -223,7 +224,7 @@ class LeanDomain(DomainBase):
         return extract_proof(completion)
 
     def proof_corpus(self, path: str) -> dict[str, list[str]]:
-        from formalpi.lean.pi import load_proof_corpus
+        from formalpi.domains.lean.conditions import load_proof_corpus
 
         return load_proof_corpus(path)
 
