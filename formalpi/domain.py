@@ -17,7 +17,7 @@ import dataclasses
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Protocol, cast, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, cast, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
@@ -114,8 +114,8 @@ class DomainBase(ABC):
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> Domain:
-        """The domain built with `settings` (an instance of `Settings`)."""
-        raise NotImplementedError(f"{cls.__name__}.from_settings")
+        """The domain built with `settings` (an instance of `Settings`, the constructor's first argument)."""
+        return cls(settings, **kwargs)  # type: ignore[call-arg]
 
     @classmethod
     def conditions(cls) -> Sequence[Condition]:
@@ -137,7 +137,7 @@ class DomainBase(ABC):
     def close(self) -> None:
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

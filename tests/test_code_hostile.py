@@ -19,8 +19,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from formalpi.domains.code.domain import CodeDomain
-from formalpi.domains.code.sandbox import UID_BASE, UID_SLOTS, Limits, uid_is_leased, layers, weak_reasons
+from formalpi.domains.code.domain import CodeDomain, CodeSettings
+from formalpi.domains.code.host import weak_reasons
+from formalpi.domains.code.leases import UID_BASE, UID_SLOTS, uid_is_leased
+from formalpi.domains.code.sandbox import Limits, layers
 from formalpi.records import Problem, Status
 
 CORPUS = Path(__file__).parent / "data" / "code_hostile"
@@ -130,7 +132,7 @@ class _Listener:
 
 @pytest.fixture(scope="module")
 def domain():
-    d = CodeDomain(limits=Limits(timeout_s=4.0, memory_mb=512, max_procs=32, tmpfs_mb=32), workers=1)
+    d = CodeDomain(CodeSettings(workers=1), limits=Limits(timeout_s=4.0, memory_mb=512, max_procs=32, tmpfs_mb=32))
     yield d
     d.close()
 

@@ -1,4 +1,4 @@
-"""The sandbox (formalpi/domains/code/sandbox.py + code_server.py) and the wire format (code_wire.py).
+"""The sandbox (formalpi/domains/code/sandbox.py, host.py, leases.py, programs.py + server.py) and the wire format (wire.py).
 
 Whole programs through `run` / `run_many`; the hostile corpus against the full verifier is tests/test_code_hostile.py.
 """
@@ -14,7 +14,9 @@ import psutil
 import pytest
 
 from formalpi.domains.code import wire
-from formalpi.domains.code.sandbox import UID_BASE, UID_SLOTS, Limits, RunStatus, Sandbox, run, run_many, uid_is_leased
+from formalpi.domains.code.leases import UID_BASE, UID_SLOTS, uid_is_leased
+from formalpi.domains.code.programs import run, run_many
+from formalpi.domains.code.sandbox import Limits, RunStatus, Sandbox
 from formalpi.errors import SandboxError
 from tests.conftest import skip_unless_full_sandbox
 

@@ -20,7 +20,6 @@ import urllib.request
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field
 
@@ -342,20 +341,18 @@ class CodeDomain(DomainBase):
     Settings = CodeSettings
 
     @classmethod
-    def from_settings(cls, settings: CodeSettings, **kwargs: Any) -> CodeDomain:
-        return cls(limits=Limits(timeout_s=settings.timeout_s, memory_mb=settings.memory_mb),
-                   workers=settings.workers, allow_weak_sandbox=settings.allow_weak_sandbox, **kwargs)
-
-    @classmethod
     def conditions(cls) -> tuple:
         """The code PI conditions (defined at the bottom of this module), for `get_condition(name, "code")`."""
         return (test_suite.condition, shuffled_test_suite.condition)
 
-    def __init__(self, limits: Limits | None = None, workers: int | None = None,
-                 allow_weak_sandbox: bool = False) -> None:
-        self.limits = limits or Limits(timeout_s=10.0, memory_mb=1024)
-        self.workers = workers
-        self.allow_weak_sandbox = allow_weak_sandbox
+    def __init__(self, settings: CodeSettings | None = None, limits: Limits | None = None) -> None:
+        """`limits`: the sandbox's full limits (process count, tmpfs size, ...) where the settings' timeout and
+        memory are not enough (tests, benchmarks); by default they come from the settings."""
+        settings = settings or CodeSettings()
+        self.settings = settings
+        self.limits = limits or Limits(timeout_s=settings.timeout_s, memory_mb=settings.memory_mb)
+        self.workers = settings.workers
+        self.allow_weak_sandbox = settings.allow_weak_sandbox
         self._pool: JudgePool | None = None
         self._pool_key: tuple | None = None
 

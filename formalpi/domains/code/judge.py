@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from formalpi.domains.code import wire
-from formalpi.domains.code.sandbox import ChildGone, Limits, Sandbox, remove_cgroups_of
+from formalpi.domains.code.leases import remove_cgroups_of
+from formalpi.domains.code.sandbox import ChildGone, Limits, Sandbox
 from formalpi.errors import SandboxError
 
 MESSAGE_CHARS = 300

@@ -16,7 +16,7 @@ rlimits; a uid of its own with no capabilities (where the server runs as root); 
 /dev/null or the given pipes; every other fd closed. It then execs the candidate in a fresh `__main__` and,
 in "call" mode, answers {"call": name, "args": [...]} frames on its channel with {"ret": value} /
 {"raised": [type, message]} / {"unserialisable": type}. Everything the child sends is untrusted: the trusted
-side parses it strictly (code_wire.decode) and decides.
+side parses it strictly (wire.decode) and decides.
 """
 
 import builtins

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -190,10 +190,6 @@ class LeanDomain(DomainBase):
     Settings = LeanConfig
 
     @classmethod
-    def from_settings(cls, settings: LeanConfig, **kwargs: Any) -> LeanDomain:
-        return cls(settings, **kwargs)
-
-    @classmethod
     def conditions(cls) -> tuple:
         """The Lean PI conditions (formalpi/domains/lean/conditions.py), for `get_condition(name, "lean")`."""
         from formalpi.domains.lean import conditions as lean_pi
@@ -267,9 +263,3 @@ class LeanDomain(DomainBase):
         if self._pool is not None and self._owns_pool:
             self._pool.__exit__(None, None, None)
         self._pool = None if self._owns_pool else self._pool
-
-    def __enter__(self) -> LeanDomain:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -32,7 +32,7 @@ def first_step(ctx: PIContext) -> str | None:
     problems; MATH: the first sentence). None (no retry) when the problem has no worked solution or when its
     first step would contain the gold answer: the hint never gives the answer away."""
     step = first_step_of(ctx.problem.meta.get("solution") or "")
-    if step is None or reveals(step, ctx.problem.gold):
+    if step is None or reveals(step, ctx.problem.gold or ""):
         return None
     return f"{FAILED} Hint: the first step is {step}. {TRY_AGAIN}"
 
