@@ -1,8 +1,8 @@
-"""The math checker against a hostile corpus (tests/math_attacks.toml) and the attack classes of issue 14.
+"""The math checker against a hostile corpus (tests/math_attacks.toml) and its attack classes.
 
-Every test here goes through the public API that also existed at e1f6e12 (`MathDomain.verify_many`, `grade`,
-`Status`), and each one fails there: the old checker accepts hedges and hidden boxes, reads lists as numbers,
-rejects `3 < \\lambda \\le 4` for `(3,4]`, raises on big integers (losing the batch) and runs its fast path outside
+Every test here goes through the public API (`MathDomain.verify_many`, `grade`, `Status`), which the checker
+before the strict reader had too, and each one fails on that checker: it accepts hedges and hidden boxes, reads
+lists as numbers, rejects `3 < \\lambda \\le 4` for `(3,4]`, raises on big integers (losing the batch) and runs its fast path outside
 the hard timeout.
 """
 
