@@ -30,9 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from domains.code import CodeDomain, reference_program  # noqa: E402
-import domains.code_sandbox as sbx  # noqa: E402
-from domains.code_sandbox import Limits, Sandbox, run_many  # noqa: E402
+from formalpi.domains.code.domain import CodeDomain, CodeSettings, reference_program  # noqa: E402
+import formalpi.domains.code.sandbox as sbx  # noqa: E402
+from formalpi.domains.code.programs import run_many  # noqa: E402
+from formalpi.domains.code.sandbox import Limits, Sandbox  # noqa: E402
 
 BENCH_VENV = ROOT / ".venv-bench"
 TIMEOUT_S = 3.0  # the reference harness's default per-problem timeout
@@ -70,7 +71,7 @@ def broken(p) -> str:
 
 def correctness(data: Path, workers: int) -> None:
     # 60 s: mbpp/123's reference (amicable numbers to 9999) takes ~12 s of CPU on a loaded 2-core machine
-    dom = CodeDomain(limits=Limits(timeout_s=60.0, memory_mb=1024), workers=workers)
+    dom = CodeDomain(CodeSettings(workers=workers), limits=Limits(timeout_s=60.0, memory_mb=1024))
     for ds, name in (("humaneval", "HumanEval.jsonl.gz"), ("mbpp", "sanitized-mbpp.json")):
         probs = dom.problems(ds, "all", path=str(data / name))
         t = time.perf_counter()
@@ -96,7 +97,7 @@ def speed(data: Path, workers: int, repeats: int) -> None:
     probs = CodeDomain().problems("humaneval", "test", path=str(data / "HumanEval.jsonl.gz"))
     programs = [reference_program(p) for p in probs]
     lim = Limits(timeout_s=TIMEOUT_S, memory_mb=1024)
-    dom = CodeDomain(limits=lim, workers=workers)
+    dom = CodeDomain(CodeSettings(workers=workers), limits=lim)
     dom.verify_many(probs[:4], [p.gold for p in probs[:4]])  # warm: worker processes and sandboxes started
     judged, whole, ref = [], [], []
     for _ in range(repeats):
@@ -128,7 +129,7 @@ def speed(data: Path, workers: int, repeats: int) -> None:
 def layer_costs(n: int = 100) -> None:
     """ms per trivial candidate in one warm sandbox, layers taken away one at a time (in this process)."""
     lim = Limits(timeout_s=TIMEOUT_S)
-    real_bwrap, real_cgroup = sbx.bwrap_path, sbx._cgroup_layout
+    real_bwrap, real_cgroup = sbx.bwrap_path, sbx.cgroup_layout
 
     def per_candidate(label: str, fresh: bool = True) -> None:
         t = time.perf_counter()
@@ -149,17 +150,17 @@ def layer_costs(n: int = 100) -> None:
     try:
         per_candidate("all layers")
         per_candidate("no per-candidate mount/IPC ns + tmpfs", fresh=False)
-        sbx._cgroup_layout = lambda: None
+        sbx.cgroup_layout = lambda: None
         per_candidate("no cgroup")
         sbx.bwrap_path = lambda: None
         per_candidate("no bubblewrap (plain fork server, weak)")
     finally:
-        sbx.bwrap_path, sbx._cgroup_layout = real_bwrap, real_cgroup
+        sbx.bwrap_path, sbx.cgroup_layout = real_bwrap, real_cgroup
 
 
 def _worst_frames() -> list[tuple[str, bytes]]:
     """The most expensive replies the wire's caps let through (and two they refuse), as raw frame bodies."""
-    from domains import code_wire as wire
+    from formalpi.domains.code import wire
 
     m = 2 ** 61 - 1
     room = wire.MAX_FRAME - 64
@@ -184,7 +185,7 @@ def judge_cost(deadline_s: float = 10.0) -> None:
     peak traced memory, for the worst replies the caps allow."""
     import tracemalloc
 
-    from domains import code_wire as wire
+    from formalpi.domains.code import wire
 
     print(f"judge decode cost, worst inputs the caps allow (deadline {deadline_s:.0f} s):")
     for label, data in _worst_frames():

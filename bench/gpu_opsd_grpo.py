@@ -248,7 +248,7 @@ def main() -> None:
         args.micro_batch = 4
     dtype = "bfloat16" if args.device.startswith("cuda") else "float32"
 
-    from domains.math import MathDomain
+    from formalpi.domains.math.domain import MathDomain
 
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-opsd-grpo-"))
     path = model_dir(args.arch, work, args.device)

@@ -60,7 +60,7 @@ def _items(kimina: Path | None) -> list[tuple[str, str, str, str, str]]:
 
 
 def measure(kimina: Path | None) -> dict:
-    from domains.lean import extract_code
+    from formalpi.domains.lean.domain import extract_code
     from formalpi.lean import verdict
 
     counts: dict[str, Counter] = {}

@@ -33,8 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from domains.math import MathDomain, MathVerifier, Outcome  # noqa: E402
-from domains.math_answer import compare_form, extract_answer, extract_boxes  # noqa: E402
+from formalpi.domains.math.domain import MathDomain, MathSettings, MathVerifier, Outcome  # noqa: E402
+from formalpi.domains.math.comparison import compare_form  # noqa: E402
+from formalpi.domains.math.extraction import extract_answer, extract_boxes  # noqa: E402
 from formalpi.records import Status  # noqa: E402
 
 
@@ -143,7 +144,7 @@ def bench_arith(n: int, workers: int) -> None:
     print(f"arith (the demo's completions): {n} completions, {len(pairs)} with a box")
     dt_a, ok = math_verify_alone(pairs)
     print(row("anchor: math-verify alone (1 process)", len(pairs), dt_a, dt_a, f"valid {ok}"))
-    with MathDomain(workers=workers) as d:
+    with MathDomain(MathSettings(workers=workers)) as d:
         d.verify_many(ps[:4], cs[:4])
         t0 = time.perf_counter()
         vs = d.verify_many(ps, cs)

@@ -7,7 +7,7 @@ hostile corpus tests/math_attacks.toml. Each case is (gold, completion, expect):
 VALID is a false reject), anything else = must not be VALID (VALID is a false accept).
 Two checkers on the same strings: the project's (MathVerifier: strict reader + math-verify, in its pool) and
 math-verify alone (the same pool, strict=False: math-verify's own extraction of the completion, its parse of the
-gold). `--tree` imports `domains` from another checkout (e.g. a worktree of an older commit) to measure it.
+gold). `--tree` imports the math checker from another checkout (e.g. a worktree of an older commit) to measure it.
 Math-Verify's suite: predictions written in prose with no box (form "prose") are counted apart, since the project
 requires a boxed answer by design.
 """
@@ -15,6 +15,7 @@ requires a boxed answer by design.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -35,8 +36,17 @@ def load_sets() -> dict[str, list[dict]]:
     return sets
 
 
+def checker_module():
+    """The math checker's module in the checkout on sys.path: `formalpi.domains.math.domain`, or `domains.math` in
+    checkouts from before the domains became packages of formalpi."""
+    try:
+        return importlib.import_module("formalpi.domains.math.domain")
+    except ModuleNotFoundError:
+        return importlib.import_module("domains.math")
+
+
 def run(cases: list[dict], workers: int, strict: bool) -> list[bool]:
-    from domains.math import MathVerifier
+    MathVerifier = checker_module().MathVerifier
     with MathVerifier(workers=workers, strict=strict, timeout_s=10) as v:
         rs = v.check_completions([(c["gold"], c["completion"]) for c in cases])
     return [bool(r.check and r.check.equivalent) for r in rs]
@@ -72,14 +82,13 @@ def report(name: str, cases: list[dict], ours: list[bool], mv: list[bool], show:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tree", type=Path, default=ROOT, help="the checkout whose domains/ is measured")
+    ap.add_argument("--tree", type=Path, default=ROOT, help="the checkout whose math checker is measured")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--set", action="append", help="only these sets (file stems, or math_attacks)")
     ap.add_argument("--show", help="print each misjudged case of classes containing this text ('all': every one)")
     args = ap.parse_args()
     sys.path.insert(0, str(args.tree.resolve()))
-    import domains
-    print(f"checker: {Path(domains.__file__).parent}")
+    print(f"checker: {Path(checker_module().__file__).parent}")
     for name, cases in load_sets().items():
         if args.set and name not in args.set:
             continue

@@ -25,7 +25,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    from domains.math import MathDomain
+    from formalpi.domains.math.domain import MathDomain
     from formalpi.config import OPSDConfig, TrainConfig
     from formalpi.engine.conditions import get_condition
     from formalpi.engine.opsd import OPSDSession, Teacher, load_student

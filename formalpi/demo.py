@@ -264,7 +264,7 @@ def probe_pi(model_path: str, out_dir: Path, limit: int = 250, n: int = 4, seed:
 
     This decides whether the model is a usable miniature (can it read an answer? does a retry do as well as a
     fresh sample?) before any condition is trained on; it says nothing about which condition's SFT helps."""
-    from domains.math import MathDomain
+    from formalpi.domains.math.domain import MathDomain
     from formalpi.analysis.manipulation import ConditionChecks, store_checks
     from formalpi.engine.backends import HFGenerator
     from formalpi.engine.conditions import get_condition
@@ -313,8 +313,8 @@ def copy_probe(model_path: str, levels: Sequence[int] = (2, 3, 4, 5), per_level:
     The design criterion of docs/demo.md, section 1 (b); fast (a few seconds), deterministic."""
     import random
 
-    from domains.arith import arith_problems
-    from domains.math import extract_answer
+    from formalpi.domains.math.arith import arith_problems
+    from formalpi.domains.math.domain import extract_answer
     from formalpi.engine.backends import HFGenerator, SamplingParams
     from formalpi.pi_condition import FAILED, TRY_AGAIN
     from formalpi.tiny import wrong_solution

@@ -3,7 +3,7 @@ their defaults, and the table that opens a domain by name with its settings.
 
 The engine is written against this protocol only; it imports no domain module. Domains plug in by name through
 `DOMAINS`, a table of "module:Class" strings (the entry-point pattern), so `formalpi.engine` depends on the
-protocol and `domains` depends on `formalpi`, never the other way round (`lint-imports`).
+protocol and `formalpi.domains` depends on it, never the other way round (`lint-imports`).
 
 A domain's settings are the run config's `[verify]` table, validated by the domain's own settings type
 (`Settings`: a pydantic model or a dataclass) when the config is loaded (`domain_settings`), and handed to the
@@ -17,7 +17,7 @@ import dataclasses
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Protocol, cast, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, cast, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
@@ -25,8 +25,9 @@ from formalpi.errors import ConfigError
 from formalpi.pi_condition import Condition
 from formalpi.records import Problem, Verdict
 
-DOMAINS: dict[str, str] = {"math": "domains.math:MathDomain", "code": "domains.code:CodeDomain",
-                           "lean": "domains.lean:LeanDomain"}
+DOMAINS: dict[str, str] = {"math": "formalpi.domains.math.domain:MathDomain",
+                           "code": "formalpi.domains.code.domain:CodeDomain",
+                           "lean": "formalpi.domains.lean.domain:LeanDomain"}
 
 
 @runtime_checkable
@@ -113,8 +114,8 @@ class DomainBase(ABC):
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> Domain:
-        """The domain built with `settings` (an instance of `Settings`)."""
-        raise NotImplementedError(f"{cls.__name__}.from_settings")
+        """The domain built with `settings` (an instance of `Settings`, the constructor's first argument)."""
+        return cls(settings, **kwargs)  # type: ignore[call-arg]
 
     @classmethod
     def conditions(cls) -> Sequence[Condition]:
@@ -136,7 +137,7 @@ class DomainBase(ABC):
     def close(self) -> None:
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

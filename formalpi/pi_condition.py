@@ -9,6 +9,7 @@ layers above (a generator writing a diagnosis, a cross-model outputs file) reach
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -129,3 +130,54 @@ def after_thinking(text: str) -> str:
     if _THINK_CLOSE in text:
         return text.rsplit(_THINK_CLOSE, 1)[1]
     return "" if _THINK_OPEN in text else text
+
+
+# ---- worked solutions: the first step (math's `first_step` PI, the engine's cross-model hints) -------------
+
+
+_BOXED_TAIL = re.compile(r"\s*\\boxed\{.*$", re.S)
+
+
+_ONE_OP = re.compile(r"(\d+)([+\-*])(\d+)")
+
+
+def _place_value_step(expr: str) -> str | None:
+    """A first step for a one-operation integer expression that does not compute it: split a two-digit operand
+    into tens and units (`47*3=40*3+7*3`, `11+25=11+20+5`, `85-27=85-20-7`). None when no operand splits."""
+    m = _ONE_OP.fullmatch(expr)
+    if m is None:
+        return None
+    a, op, b = m.groups()
+
+    def split(n: str) -> tuple[int, int] | None:
+        tens, units = int(n) // 10 * 10, int(n) % 10
+        return (tens, units) if tens and units else None
+
+    if (p := split(b)) is not None:
+        rest = {"+": f"{a}+{p[0]}+{p[1]}", "-": f"{a}-{p[0]}-{p[1]}", "*": f"{a}*{p[0]}+{a}*{p[1]}"}[op]
+        return f"{expr}={rest}"
+    if (p := split(a)) is not None:
+        rest = {"+": f"{p[0]}+{p[1]}+{b}", "-": f"{p[0]}+{p[1]}-{b}", "*": f"{p[0]}*{b}+{p[1]}*{b}"}[op]
+        return f"{expr}={rest}"
+    return None
+
+
+def first_step_of(solution: str) -> str | None:
+    """The first step of a worked solution: for an `a=b=c` chain (arith), `a=b`; for a one-operation chain `a=c`
+    (whose only step IS the answer) a place-value split of an operand instead; else the first sentence or line
+    (MATH). A thinking model's solution is read after its `</think>` (the think trace is not a step). None for an
+    empty solution or a one-operation chain with nothing to split."""
+    text = _BOXED_TAIL.sub("", after_thinking(solution)).strip().rstrip(".=").strip()
+    if not text:
+        return None
+    if re.fullmatch(r"[^\s=]+(=[^\s=]+)+", text):  # an arith chain: one operation per `=`
+        parts = text.split("=")
+        return "=".join(parts[:2]) if len(parts) > 2 else _place_value_step(parts[0])
+    first = re.split(r"(?<=[.!?]\$)\s+|(?<=[.!?])\s+(?=[A-Z$\\])|\n", text, maxsplit=1)[0].strip()
+    return first.rstrip(".=").strip() or None
+
+
+def reveals(text: str, answer: str) -> bool:
+    """Whether `text` contains `answer` as a whole token (not inside a longer number or word)."""
+    answer = answer.strip()
+    return bool(answer) and re.search(rf"(?<![\w.]){re.escape(answer)}(?![\w.])", text) is not None

@@ -144,7 +144,7 @@ _MUL = re.compile(r"\d+\*-?\d+")
 
 
 def reduce_once(expr: str, slip: Callable[[int], int] | None = None) -> str:
-    """One step of arith's worked solutions (domains/arith.py): the leftmost parenthesised group, else the leftmost
+    """One step of arith's worked solutions (formalpi/domains/math/arith.py): the leftmost parenthesised group, else the leftmost
     product when a sum or difference remains, else the whole expression; `slip` replaces the value computed."""
     if m := _PAREN.search(expr):
         span, inner = m.span(), m.group(1)
@@ -207,7 +207,7 @@ def train_tiny(spec: TinySpec, out_dir: Path, on_step=None, on_checkpoint=None, 
     Episodes are drawn fresh each step from the seeded RNG (kind by `spec.mix`, level by `spec.level_weights`,
     problem uniformly within the level), so the same spec gives the same weights (one torch thread: the order
     of floating-point reductions does not depend on the machine's core count)."""
-    from domains.arith import LEVELS, arith_problems
+    from formalpi.domains.math.arith import LEVELS, arith_problems
 
     torch.set_num_threads(1)
     torch.manual_seed(spec.seed)
@@ -307,7 +307,7 @@ def base_pass_at_1(path: str, n: int = 4, limit: int = 250, seed: int = 0, max_n
     """The model's pass@1 (%) on the held-out arith split (the demo's eval set), overall and per level."""
     import tempfile
 
-    from domains.math import MathDomain
+    from formalpi.domains.math.domain import MathDomain
     from formalpi.engine.backends import HFGenerator
     from formalpi.engine.evaluate import evaluate, summarize
     from formalpi.runs import RunStore

@@ -251,7 +251,7 @@ def sympy_rewrites(path: Path) -> list[dict]:
     from math_verify import parse
     from sympy import Basic, latex
     sys.path.insert(0, str(ROOT))
-    from domains.math_answer import extract_answer
+    from formalpi.domains.math.extraction import extract_answer
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():

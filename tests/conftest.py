@@ -26,7 +26,8 @@ def shared() -> callable:
 
 def skip_unless_full_sandbox() -> None:
     """Skip the calling test, naming what is missing, where this machine cannot give the code sandbox every layer."""
-    from domains.code_sandbox import layers, weak_reasons
+    from formalpi.domains.code.host import weak_reasons
+    from formalpi.domains.code.sandbox import layers
 
     missing = weak_reasons(layers())
     if missing:

@@ -152,7 +152,7 @@ CASES: list[Case] = [
     _c("dangling_set_option_in", AFTER, "  omega\nset_option maxRecDepth 100 in"),
     _c("theorem_twice", AFTER, f"{RESTATED} by omega\n\n{RESTATED} by omega"),
     # commands of the pinned libraries that no hand-written list had (formalpi/lean/command_keywords.txt); each
-    # passed the pre-check at e1f6e12 and at 99cc81a. A command can start wherever a tactic ends, at any column.
+    # passed the earlier hand-written pre-checks. A command can start wherever a tactic ends, at any column.
     _c("library_command_with_weak_namespace", AFTER, "  omega\n\nwith_weak_namespace Shadow",
        note="Mathlib/core: runs the NEXT command (the verifier's own type check) inside namespace Shadow"),
     _c("library_command_deprecate_to", AFTER, "  omega\n\ndeprecate to t",

@@ -9,9 +9,9 @@ import random
 import pytest
 
 from formalpi.domain import Domain
-import domains.code as code_domain  # its PI functions by module: a bare `test_suite` would be collected
-from domains.code import CodeDomain, extract_code, humaneval_program, mbpp_program, reference_program
-from domains.code_sandbox import run_many
+import formalpi.domains.code.domain as code_domain  # its PI functions by module: a bare `test_suite` would be collected
+from formalpi.domains.code.domain import CodeDomain, CodeSettings, extract_code, humaneval_program, mbpp_program, reference_program
+from formalpi.domains.code.programs import run_many
 from formalpi.pi_condition import PIContext
 from formalpi.engine.conditions import get_condition
 from formalpi.errors import ConfigError, DataError
@@ -24,7 +24,7 @@ SUBSET = 16  # seeded subset per dataset here; bench/code_sandbox.py runs all 16
 
 @pytest.fixture(scope="module")
 def domain() -> CodeDomain:
-    d = CodeDomain(workers=2)
+    d = CodeDomain(CodeSettings(workers=2))
     yield d
     d.close()
 
@@ -144,7 +144,7 @@ def test_graded_score_and_feedback(domain, humaneval, mbpp):
 
 @NEEDS_SANDBOX
 def test_failure_statuses(humaneval):
-    fast = CodeDomain(workers=2)
+    fast = CodeDomain(CodeSettings(workers=2))
     fast.limits = type(fast.limits)(timeout_s=1.5, memory_mb=256)
     p = humaneval[0]
     cases = {
@@ -254,7 +254,7 @@ def test_verify_settings_and_manifest_record_the_sandbox(tmp_path):
 def test_every_reference_solution_passes_and_every_broken_variant_fails(humaneval, mbpp):
     """All 164 HumanEval canonical solutions and all 427 MBPP references, judged on the trusted side; 60 s budget
     each (mbpp/123's reference needs ~12 s of CPU on a loaded 2-core machine)."""
-    d = CodeDomain(limits=code_domain.Limits(timeout_s=60.0, memory_mb=1024), workers=2)
+    d = CodeDomain(CodeSettings(workers=2), limits=code_domain.Limits(timeout_s=60.0, memory_mb=1024))
     try:
         probs = humaneval + mbpp
         good = d.verify_many(probs, [p.gold for p in probs])

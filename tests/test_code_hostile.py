@@ -19,8 +19,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from domains.code import CodeDomain
-from domains.code_sandbox import UID_BASE, UID_SLOTS, Limits, uid_is_leased, layers, weak_reasons
+from formalpi.domains.code.domain import CodeDomain, CodeSettings
+from formalpi.domains.code.host import weak_reasons
+from formalpi.domains.code.leases import UID_BASE, UID_SLOTS, uid_is_leased
+from formalpi.domains.code.sandbox import Limits, layers
 from formalpi.records import Problem, Status
 
 CORPUS = Path(__file__).parent / "data" / "code_hostile"
@@ -130,7 +132,7 @@ class _Listener:
 
 @pytest.fixture(scope="module")
 def domain():
-    d = CodeDomain(limits=Limits(timeout_s=4.0, memory_mb=512, max_procs=32, tmpfs_mb=32), workers=1)
+    d = CodeDomain(CodeSettings(workers=1), limits=Limits(timeout_s=4.0, memory_mb=512, max_procs=32, tmpfs_mb=32))
     yield d
     d.close()
 
@@ -229,7 +231,7 @@ def test_hostile_class(cls, domain, secrets_dir, tmp_path):
     finally:
         listener.close()
         domain.close()  # the warm sandbox (and its spare child) ends: on the host, nothing may remain
-    project_text = (REPO / "domains" / "code.py").read_text()[:400]
+    project_text = (REPO / "formalpi" / "domains" / "code" / "domain.py").read_text()[:400]
     for (name, _), hostile, canary in zip(progs, verdicts[0::2], verdicts[1::2]):
         assert hostile.status is not Status.VALID, f"{name}: false pass"
         shown = hostile.feedback + hostile.reason

@@ -1,12 +1,12 @@
-"""The trusted side (domains/code_judge.py): tests run here against proxies; calls sent ahead keep test order."""
+"""The trusted side (formalpi/domains/code/judge.py): tests run here against proxies; calls sent ahead keep test order."""
 
 from __future__ import annotations
 
 import pytest
 
-from domains.code import judge_spec
-from domains.code_judge import JudgeSpec, judge, prefetch_plan
-from domains.code_sandbox import Limits, Sandbox
+from formalpi.domains.code.domain import judge_spec
+from formalpi.domains.code.judge import JudgeSpec, judge, prefetch_plan
+from formalpi.domains.code.sandbox import Limits, Sandbox
 from formalpi.records import Problem
 from tests.conftest import skip_unless_full_sandbox
 
@@ -149,7 +149,7 @@ def test_a_reply_that_is_slow_to_rebuild_ends_as_a_timeout_within_the_budget(sb)
 def test_the_trusted_workers_own_work_is_killed_at_the_budget():
     """The test itself does the quadratic work (`set()` of a returned list of colliding ints): no signal can stop
     it inside the C loop; the pool kills the worker at the budget and the next candidate gets a fresh one."""
-    from domains.code_judge import TRUSTED_SLACK_S, JudgePool
+    from formalpi.domains.code.judge import TRUSTED_SLACK_S, JudgePool
 
     skip_unless_full_sandbox()
     lim = Limits(timeout_s=3.0, memory_mb=512)
@@ -219,7 +219,7 @@ def test_the_wire_caps_hold_while_parsing():
     """A 16 MiB frame of `{},`: 5.6 million objects. f346383 built them all (417 MiB) before its node cap."""
     import tracemalloc
 
-    from domains import code_wire as wire
+    from formalpi.domains.code import wire
 
     n = (wire.MAX_FRAME - 64) // 3
     data = b'{"ret":["l",[' + b"{}," * (n - 1) + b'{}]],"after":{}}'
@@ -241,7 +241,7 @@ def test_the_decoder_rebuilds_with_its_own_classes():
     import decimal
     import fractions
 
-    from domains import code_wire as wire
+    from formalpi.domains.code import wire
 
     P = collections.namedtuple("P", "x y")
     for value, want_type in ((collections.defaultdict(int, a=1), dict), (P(1, 2), tuple),
@@ -260,7 +260,7 @@ def test_the_decoder_rebuilds_with_its_own_classes():
 def test_the_trusted_workers_memory_is_capped():
     """The test multiplies what the candidate returned into 3 GB: the worker's own cap (its size + 1 GiB) turns
     that into a typed `memory` outcome instead of the judge's machine paying for it."""
-    from domains.code_judge import JudgePool
+    from formalpi.domains.code.judge import JudgePool
 
     skip_unless_full_sandbox()
     p = he("f", "assert len(candidate() * (3 * 10 ** 9)) > 0\nassert candidate() == 'x'")

@@ -1,4 +1,4 @@
-"""The sandbox (domains/code_sandbox.py + code_server.py) and the wire format (code_wire.py).
+"""The sandbox (formalpi/domains/code/sandbox.py, host.py, leases.py, programs.py + server.py) and the wire format (wire.py).
 
 Whole programs through `run` / `run_many`; the hostile corpus against the full verifier is tests/test_code_hostile.py.
 """
@@ -13,8 +13,10 @@ import textwrap
 import psutil
 import pytest
 
-from domains import code_wire as wire
-from domains.code_sandbox import UID_BASE, UID_SLOTS, Limits, RunStatus, Sandbox, run, run_many, uid_is_leased
+from formalpi.domains.code import wire
+from formalpi.domains.code.leases import UID_BASE, UID_SLOTS, uid_is_leased
+from formalpi.domains.code.programs import run, run_many
+from formalpi.domains.code.sandbox import Limits, RunStatus, Sandbox
 from formalpi.errors import SandboxError
 from tests.conftest import skip_unless_full_sandbox
 
@@ -220,7 +222,7 @@ def test_run_many_keeps_order():
 
 
 def test_missing_layers_refuse_unless_allowed(monkeypatch):
-    import domains.code_sandbox as sbx
+    import formalpi.domains.code.sandbox as sbx
 
     monkeypatch.setattr(sbx, "bwrap_path", lambda: None)
     with pytest.raises(SandboxError, match="bubblewrap.*--allow-weak-sandbox"):

@@ -48,7 +48,7 @@ def run_steps(backend: str, model_path: str, domain, problems, steps: int = 3):
 
 
 def test_opsd_records_are_the_same_on_the_transformers_and_vllm_paths_greedy():
-    from domains.math import MathDomain
+    from formalpi.domains.math.domain import MathDomain
     from formalpi.tiny import ensure_tiny_model
 
     path = str(ensure_tiny_model())

@@ -19,7 +19,7 @@ def ctx(seed: int = 42) -> PIContext:
 
 
 def test_gold():
-    assert get_condition("gold").pi(ctx()) == "Your answer is incorrect. The correct answer is 6. Try again."
+    assert get_condition("gold", "math").pi(ctx()) == "Your answer is incorrect. The correct answer is 6. Try again."
 
 
 def test_gibberish():
@@ -31,14 +31,14 @@ def test_try_again():
 
 
 def test_wrong_is_another_problems_gold_fixed_by_seed():
-    text = get_condition("wrong").pi(ctx(42))
-    assert text == get_condition("wrong").pi(ctx(42))  # same seed, same text
+    text = get_condition("wrong", "math").pi(ctx(42))
+    assert text == get_condition("wrong", "math").pi(ctx(42))  # same seed, same text
     assert text.startswith("Your answer is incorrect. The correct answer is ") and text.endswith(". Try again.")
     shown = text.removeprefix("Your answer is incorrect. The correct answer is ").removesuffix(". Try again.")
     assert shown != "6" and shown in {p.gold for p in PROBLEMS}
     assert shown == "8"  # the seeded derangement for seed 42 pairs p3 with p4
     # across seeds the pairing changes for some problem
-    texts = {get_condition("wrong").pi(PIContext(problem=p, attempt=ATTEMPT, verdict=VERDICT, seed=s,
+    texts = {get_condition("wrong", "math").pi(PIContext(problem=p, attempt=ATTEMPT, verdict=VERDICT, seed=s,
                                                  problems=PROBLEMS)) for p in PROBLEMS for s in (1, 2, 3)}
     assert len(texts) > 1
 
@@ -51,8 +51,8 @@ def test_rejection_never_retries_and_trains_on_first_attempts():
 def test_unknown_condition_and_wrong_domain():
     with pytest.raises(ConfigError, match="unknown condition 'goldd'"):
         get_condition("goldd")
-    with pytest.raises(ConfigError, match="not defined for domain 'lean'"):
-        get_condition("gold", "lean")
+    with pytest.raises(ConfigError, match="unknown condition 'gold' for domain 'lean'"):
+        get_condition("gold", "lean")  # math's own condition: Lean does not define it
 
 
 def test_retry_turns_show_the_failed_attempt_then_the_pi():

@@ -6,9 +6,8 @@ import json
 import pytest
 
 from formalpi.config import config_from_dict
-from formalpi.pi_condition import PIContext
-from formalpi.engine.conditions import (REGISTRY, available_conditions, condition_turns, first_step_of, get_condition,
-                                        load_cross_model)
+from formalpi.pi_condition import PIContext, first_step_of
+from formalpi.engine.conditions import REGISTRY, available_conditions, condition_turns, get_condition, load_cross_model
 from formalpi.engine.retry import build_examples, frontier_problems
 from formalpi.engine.run import condition_extras, with_verified_proofs
 from formalpi.errors import ConfigError, DataError
@@ -30,19 +29,19 @@ def ctx(problem: Problem = ARITH, extras: dict | None = None, seed: int = 42) ->
 
 
 def test_first_step_hint_shows_the_first_reduction():
-    assert get_condition("first_step").pi(ctx()) == \
+    assert get_condition("first_step", "math").pi(ctx()) == \
         "Your answer is incorrect. Hint: the first step is 9+16*8=9+128. Try again."
     # a one-operation chain: its only step would be the answer; a place-value split is shown instead
-    assert get_condition("first_step").pi(ctx(OTHER)) == \
+    assert get_condition("first_step", "math").pi(ctx(OTHER)) == \
         "Your answer is incorrect. Hint: the first step is 11+25=11+20+5. Try again."
     no_solution = ARITH.model_copy(update={"meta": {}})
-    assert get_condition("first_step").pi(ctx(no_solution)) is None
+    assert get_condition("first_step", "math").pi(ctx(no_solution)) is None
 
 
 def test_the_first_step_hint_never_contains_the_answer():
-    from domains.math import arith_subset
+    from formalpi.domains.math.domain import arith_subset
 
-    hint = get_condition("first_step").pi
+    hint = get_condition("first_step", "math").pi
     shown = withheld = 0
     for p in arith_subset("train", None) + arith_subset("test", None):  # 1,000 problems, levels 1-5
         text = hint(ctx(p))
@@ -105,7 +104,7 @@ def test_load_cross_model_reads_and_rejects_with_file_and_line(tmp_path):
 
 
 def test_answer_only_has_no_failure_bit():
-    assert get_condition("answer_only").pi(ctx()) == "The correct answer is 137."
+    assert get_condition("answer_only", "math").pi(ctx()) == "The correct answer is 137."
 
 
 def test_control_flags():
@@ -130,10 +129,13 @@ def test_control_flags():
 
 
 def test_every_registered_condition_says_what_the_model_sees():
-    for name in ("first_step", "cross_model_hint", "cross_model_retry", "answer_only", "double_sample",
+    for name in ("gibberish", "try_again", "cross_model_hint", "cross_model_retry", "double_sample",
                  "double_sample_matched", "compute_matched", "temp_uniform", "frontier_rejection", "rejection"):
         assert name in REGISTRY, name  # the generic ones
     by_domain = {d: available_conditions(d) for d in ("math", "code", "lean")}
+    for name in ("gold", "wrong", "first_step", "answer_only"):
+        assert name in by_domain["math"] and name not in REGISTRY, name  # math's come from MathDomain.conditions()
+        assert name not in by_domain["code"] and name not in by_domain["lean"], name
     for name in ("skeleton", "skeleton+retry", "typechecker", "diagnosis"):
         assert name in by_domain["lean"] and name not in REGISTRY, name  # Lean's come from LeanDomain.conditions()
     for name in ("test_suite", "shuffled_test_suite"):

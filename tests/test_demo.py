@@ -46,10 +46,10 @@ def test_stated_answer_reads_the_conditions_own_pi_texts():
     a = Attempt(id="p0|r0|s0|k0", problem_id="p0", prompt="q", completion="c")
     v = Verdict(status=Status.WRONG)
     ctx = PIContext(problem=problems[0], attempt=a, verdict=v, seed=1, problems=problems)
-    assert stated_answer(get_condition("gold").pi(ctx)) == "42"
-    assert stated_answer(get_condition("wrong").pi(ctx)) == "-7"
+    assert stated_answer(get_condition("gold", "math").pi(ctx)) == "42"
+    assert stated_answer(get_condition("wrong", "math").pi(ctx)) == "-7"
     for name in ("try_again", "gibberish", "double_sample_matched"):
-        assert stated_answer(get_condition(name).pi(ctx)) is None
+        assert stated_answer(get_condition(name, "math").pi(ctx)) is None
 
 
 def _write_run(root: Path, experiment: str, condition: str, method: str, seed: int, *, retries=(), evals=(),

@@ -69,6 +69,8 @@ def test_retry_run_records_lineage_and_never_trains_on_pi(tiny_model, tmp_path):
     m = store.manifest()
     assert m["stages"]["eval"]["done"] and m["stages"]["train_r0"]["examples"] == len(examples)
     assert m["stages"]["attempts_r0"]["samples"] >= 20 and m["stages"]["verify_r0"]["verifier_calls"] >= 20
+    assert m["condition"]["name"] == "gold" and m["condition"]["description"].startswith(
+        "The failure bit and the gold final answer")  # what the report's teacher table reads
     assert "pass@1" in result.summary["all"] and "pass@2" in result.summary["all"]
 
 
@@ -78,6 +80,7 @@ def test_rejection_trains_on_first_attempts_and_baseline_only_evaluates(tiny_mod
     assert all(e.attempt_id.endswith("|k0") for e in store.read("examples", Example))
     base = run_experiment(cfg(tiny_model, tmp_path, "gold", method="baseline", name="t/baseline"), 1).store
     assert not base.path("attempts").exists() and len(base.read("eval", EvalRecord)) == 10
+    assert "condition" not in base.manifest()  # the baseline is shown nothing
 
 
 def test_killed_run_resumes_to_identical_records(tiny_model, tmp_path, monkeypatch):

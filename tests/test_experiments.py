@@ -261,7 +261,7 @@ def test_compute_matched_per_problem_budget_in_samples_and_tokens(tmp_path, caps
 
 
 def test_temperature_spread_is_seeded_and_differs_from_one_temperature(tiny_model, tmp_path):
-    from domains.math import MathDomain
+    from formalpi.domains.math.domain import MathDomain
     from formalpi.config import config_from_dict
     from formalpi.engine.backends import HFGenerator
     from formalpi.engine.retry import sample_attempts

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from domains.math import MathDomain
+from formalpi.domains.math.domain import MathDomain
 from formalpi.config import config_from_dict
 from formalpi.engine.conditions import get_condition
 from formalpi.engine.grpo import GRPOStep, IPRSRewards, shaping_values, token_logprobs
@@ -64,7 +64,7 @@ def test_shaping_teacher_is_the_adapter_disabled_base(tiny_model, domain):
                 p.normal_(0, 0.5)
     problems = domain.problems("arith", "train", limit=2)
     p = problems[0]
-    rewards = IPRSRewards(domain, get_condition("gold"), TeacherContext.RETRY, problems, policy, tok,
+    rewards = IPRSRewards(domain, get_condition("gold", "math"), TeacherContext.RETRY, problems, policy, tok,
                           GRPOConfig(clip=100.0), seed=0)
     # a group of three completions of one prompt: two different failures and a pass
     texts = ["\\boxed{-1}", "\\boxed{-2}", f"\\boxed{{{p.gold}}}"]  # arith answers are non-negative

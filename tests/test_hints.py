@@ -4,9 +4,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from domains.math import MathDomain
+from formalpi.domains.math.domain import MathDomain
 from formalpi.cli import app
-from formalpi.engine.conditions import get_condition, load_cross_model, reveals
+from formalpi.engine.conditions import get_condition, load_cross_model
+from formalpi.pi_condition import reveals
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -42,10 +42,10 @@ def test_package_cycles_are_found():
     importing the Lean wire types while the Lean PI imported the engine's conditions did)."""
     edges = {"formalpi.records": {"formalpi.lean.protocol"}, "formalpi.lean.protocol": set(),
              "formalpi.lean.pi": {"formalpi.engine.conditions"}, "formalpi.engine.conditions": {"formalpi.records"},
-             "domains.code": {"formalpi.records"}}
+             "formalpi.domains.code.domain": {"formalpi.records"}}
     assert find_cycles(edges) == []
     packages = package_edges(edges)
-    assert packages["formalpi.records"] == {"formalpi.lean"} and packages["domains"] == {"formalpi.records"}
+    assert packages["formalpi.records"] == {"formalpi.lean"} and packages["formalpi.domains"] == {"formalpi.records"}
     assert find_components(packages) == [["formalpi.engine", "formalpi.lean", "formalpi.records"]]
 
 

@@ -31,7 +31,7 @@ DOUBLE = [sys.executable, "-m", "formalpi.lean.double", "--replies", str(REPLIES
 
 def no_whitelist(proof, trusted_name, header=""):
     """The verifier with its pre-check switched off: every command the model wrote reaches Lean (what came before
-    the last restated theorem is sent ahead of it, as e1f6e12 did)."""
+    the last restated theorem is sent ahead of it, as the earliest verifier did)."""
     found = list(re.finditer(r"(?m)^theorem\s+\S+.*?:=", proof, re.S))
     if not found:
         return strict.ProofPlan(body=proof)
@@ -55,12 +55,12 @@ def test_suite_covers_every_required_forgery(suite):
                 "canary_skip_kernel", "canary_eval_modify_env", "canary_elab", "canary_implemented_by",
                 "canary_weaker_restated", "canary_instance", "canary_notation", "canary_partial", "canary_unsafe",
                 "canary_runaway", "canary_omega", "canary_decide", "canary_simp", "canary_nlinarith",
-                # issue 13: one per class that fooled e1f6e12
+                # one per class that fooled an earlier pre-check
                 "canary_shadow_namespace", "canary_shadow_open", "canary_guard_msgs", "canary_by_elab",
                 "canary_notation3", "canary_debug_guillemets", "canary_dotted_ofreducebool", "canary_root_sorryax",
                 "canary_raw_string_elab", "canary_interpolated_elab", "canary_term_mode",
                 "canary_comment_before_by", "canary_helper_after",
-                # issue 23: tokenizer slips that reach Lean, and a prover's full file
+                # tokenizer slips that reach Lean, and a prover's full file
                 "canary_f1_comment", "canary_f2_latin1", "canary_print_axioms_hijack", "canary_full_file_header"}
     assert required <= names
     assert len(names) == len(suite)  # unique names

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from formalpi.domain import Domain
-from domains.lean import (MINIF2F_FILE, LeanDomain, convert_minif2f_checkout, extract_proof, load_minif2f,
+from formalpi.domains.lean.domain import (MINIF2F_FILE, LeanDomain, convert_minif2f_checkout, extract_proof, load_minif2f,
                           minif2f_problems, proof_signature)
 from formalpi.errors import DataError
 from formalpi.lean.canary import load_suite

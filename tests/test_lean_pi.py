@@ -15,7 +15,7 @@ from formalpi.pi_condition import PIContext
 from formalpi.engine.conditions import get_condition
 from formalpi.errors import ConfigError, DataError
 from formalpi.lean.details import LeanDetails
-from formalpi.lean.pi import clean_diagnosis, load_proof_corpus
+from formalpi.domains.lean.conditions import clean_diagnosis, load_proof_corpus
 from formalpi.lean.protocol import CommandReply, parse_reply
 from formalpi.records import Attempt, Problem, Status, Verdict
 from tests.conftest import shared_path

@@ -302,7 +302,7 @@ def test_real_lean_minif2f_verdicts() -> None:
     assert v[3].status is Status.VALID
 
 
-# ---- robustness (issue 13): each of these fails on e1f6e12 -------------------------------------------------
+# ---- robustness: hung, crashed and cancelled workers ----------------------------------------------------------
 
 
 def test_bad_input_gets_its_own_verdict_and_the_batch_survives() -> None:
@@ -359,7 +359,7 @@ def test_cancelling_averify_kills_and_replaces_its_worker() -> None:
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            # checked here: leaving asyncio.run waits for the abandoned thread (on e1f6e12: the 120 s timeout)
+            # checked here: leaving asyncio.run waits for the abandoned thread (an abandoned worker: the 120 s timeout)
             assert await asyncio.to_thread(_wait_for, lambda: _gone({old_pid})), "the worker was not killed"
 
         asyncio.run(main())
@@ -391,7 +391,7 @@ def test_a_reply_out_of_step_with_its_request_restarts_the_worker() -> None:
         assert pool.verify(**_item(2)).status is Status.VALID
 
 
-# ---- checking any Lean code (issue 19 item 4) --------------------------------------------------------------
+# ---- checking any Lean code ----------------------------------------------------------------------------------
 
 FILE = "import Mathlib\nopen Real\n\ntheorem a (x : ℕ) : x + 0 = x := by simp -- double:ok\n\nexample : True := trivial\n"
 

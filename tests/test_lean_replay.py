@@ -214,7 +214,7 @@ def test_replay_off_is_printed_under_every_table(tmp_path):
 
 
 def test_lean_domain_records_the_replay_setting():
-    from domains.lean import LeanDomain
+    from formalpi.domains.lean.domain import LeanDomain
 
     assert LeanDomain().verifier_settings() == {"replay": True}
     assert LeanDomain(LeanConfig(project_dir=ROOT, replay=False)).verifier_settings() == {"replay": False}

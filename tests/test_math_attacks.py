@@ -1,8 +1,8 @@
-"""The math checker against a hostile corpus (tests/math_attacks.toml) and the attack classes of issue 14.
+"""The math checker against a hostile corpus (tests/math_attacks.toml) and its attack classes.
 
-Every test here goes through the public API that also existed at e1f6e12 (`MathDomain.verify_many`, `grade`,
-`Status`), and each one fails there: the old checker accepts hedges and hidden boxes, reads lists as numbers,
-rejects `3 < \\lambda \\le 4` for `(3,4]`, raises on big integers (losing the batch) and runs its fast path outside
+Every test here goes through the public API (`MathDomain.verify_many`, `grade`, `Status`), which the checker
+before the strict reader had too, and each one fails on that checker: it accepts hedges and hidden boxes, reads
+lists as numbers, rejects `3 < \\lambda \\le 4` for `(3,4]`, raises on big integers (losing the batch) and runs its fast path outside
 the hard timeout.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from domains import math as dm
-from domains.math import MathDomain, grade
+from formalpi.domains.math import domain as dm
+from formalpi.domains.math.domain import MathDomain, MathSettings, grade
 from formalpi.records import Problem, Status
 
 CORPUS = Path(__file__).with_name("math_attacks.toml")
@@ -35,7 +35,7 @@ def _close_default_verifier():
 @pytest.fixture(scope="module")
 def verdicts():
     """The whole corpus in one batch through one pool."""
-    with MathDomain(timeout_s=10) as d:
+    with MathDomain(MathSettings(timeout_s=10)) as d:
         return d.verify_many([_p(c["gold"], i) for i, c in enumerate(CASES)], [c["text"] for c in CASES])
 
 
@@ -65,7 +65,7 @@ def test_zero_false_accepts_zero_crashes(verdicts):
 def test_attack_class(cls):
     """Each class in its own batch, so that it stands or falls on its own cases."""
     cases = [c for c in CASES if c["class"] == cls]
-    with MathDomain(timeout_s=10) as d:
+    with MathDomain(MathSettings(timeout_s=10)) as d:
         vs = d.verify_many([_p(c["gold"], i) for i, c in enumerate(cases)], [c["text"] for c in cases])
     wrong = [(c["gold"], c["text"], c["expect"], v.status.value, v.reason)
              for c, v in zip(cases, vs) if not _matches(c["expect"], v.status)]
@@ -99,7 +99,7 @@ def test_big_integers_compared_exactly():
     problems = [_p(HUGE, 0), _p(HUGE, 1), _p("5", 2), _p(BIG, 3), _p(BIG, 4), _p("5", 5)]
     completions = [rf"\boxed{{{HUGE}}}", rf"\boxed{{{HUGE[:-1]}8}}", rf"\boxed{{{HUGE}}}", rf"\boxed{{{BIG}}}",
                    rf"\boxed{{{BIG[:-1]}1}}", rf"\boxed{{{BIG}}}"]
-    with MathDomain(timeout_s=10) as d:
+    with MathDomain(MathSettings(timeout_s=10)) as d:
         vs = d.verify_many(problems, completions)
     assert [v.status for v in vs] == [Status.VALID, Status.WRONG, Status.WRONG, Status.VALID, Status.WRONG,
                                       Status.WRONG]
@@ -112,7 +112,7 @@ def test_one_bad_pair_gets_its_own_verdict(monkeypatch):
     problems = [_p("5", i) for i in range(8)]
     completions = [r"\boxed{5}", rf"\boxed{{{HUGE}}}", None, 12345, "x" * 300_000, r"\boxed{\frac{1}{}",
                    r"\boxed{" + "{" * 5000 + "5" + "}" * 5000 + "}", r"\boxed{5}"]
-    with MathDomain(timeout_s=10) as d:
+    with MathDomain(MathSettings(timeout_s=10)) as d:
         vs = d.verify_many(problems, completions)
     assert vs[0].passed and vs[-1].passed
     assert all(isinstance(v.status, Status) and v.reason for v in vs[1:-1])
@@ -127,7 +127,7 @@ def _crash_on_seven(gold, completion, strict=True):
 
 
 def test_a_crashing_check_loses_only_its_own_pair():
-    with MathDomain(timeout_s=10) as d:
+    with MathDomain(MathSettings(timeout_s=10)) as d:
         d.verifier.completion_task = _crash_on_seven
         vs = d.verify_many([_p("5"), _p("7"), _p("5")], [r"\boxed{5}", r"\boxed{7}", r"\boxed{4}"])
     assert [v.status for v in vs] == [Status.VALID, Status.CRASH, Status.WRONG]
@@ -148,7 +148,7 @@ def test_the_reader_runs_under_the_hard_timeout(monkeypatch):
     """
     for name in ("extract_boxes", "extract_answer", "fast_check"):
         monkeypatch.setattr(dm, name, _slow, raising=False)
-    with MathDomain(timeout_s=1.0) as d:
+    with MathDomain(MathSettings(timeout_s=1.0)) as d:
         vs = d.verify_many([_p("5")], [r"\boxed{5}"])
     assert vs[0].status is Status.TIMEOUT
 
@@ -174,7 +174,7 @@ ADVERSARIAL = {  # 40 KB inputs aimed at each scanner and regex of the reader
 
 def test_adversarial_inputs_get_typed_verdicts():
     names = list(ADVERSARIAL)
-    with MathDomain(timeout_s=10) as d:
+    with MathDomain(MathSettings(timeout_s=10)) as d:
         vs = d.verify_many([_p("6", i) for i in range(len(names))], [ADVERSARIAL[n] for n in names])
     bad = [(n, v.status, v.reason) for n, v in zip(names, vs)
            if v.passed or v.status in (Status.TIMEOUT, Status.CRASH)]

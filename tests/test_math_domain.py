@@ -8,12 +8,13 @@ import time
 import psutil
 import pytest
 
-from domains import math as dm
-from domains.arith import arith_problems
+from formalpi.domains.math import domain as dm
+from formalpi.domains.math.arith import arith_problems
 from formalpi.domain import Domain
-from domains.math import (BOX_INSTRUCTION, Check, MathDomain, MathVerifier, Outcome, extract_answer, grade,
-                          is_equivalent, load_math500)
-from domains.math_answer import MAX_COMPLETION_CHARS, extract_boxes, numeral, read_answer
+from formalpi.domains.math.domain import (BOX_INSTRUCTION, Check, MathDomain, MathSettings, MathVerifier, Outcome,
+                                          extract_answer, grade, is_equivalent, load_math500)
+from formalpi.domains.math.comparison import numeral, read_answer
+from formalpi.domains.math.extraction import MAX_COMPLETION_CHARS, extract_boxes
 from formalpi.errors import DataError
 from formalpi.records import Problem, Status
 
@@ -155,7 +156,7 @@ def test_math500_loader_fields(shared):
 def test_math500_gold_solutions_verify(shared):
     """Every `solution`'s last box is equivalent to `answer`: through the domain, and through math-verify alone."""
     ps = load_math500(shared("data", "math500.jsonl"))
-    with MathDomain(timeout_s=10) as d:
+    with MathDomain(MathSettings(timeout_s=10)) as d:
         verdicts = d.verify_many(ps, [p.meta["solution"] for p in ps])
     bad = [(p.id, p.gold, v.answer, v.status) for p, v in zip(ps, verdicts) if not v.passed]
     assert not bad, f"{len(bad)} gold solutions not verified: {bad[:10]}"
@@ -260,7 +261,7 @@ def test_verify_many_mixed_batch():
                 _p("12", 6)]
     completions = [r"3*4=\boxed{12}", r"so \boxed{0.5}", r"\boxed{13}", "", "the answer is 12",
                    r"\boxed{\{2, 1\}}", r"\boxed{12.0}"]
-    with MathDomain(timeout_s=10) as d:
+    with MathDomain(MathSettings(timeout_s=10)) as d:
         vs = d.verify_many(problems, completions)
     assert [v.status for v in vs] == [Status.VALID, Status.VALID, Status.WRONG, Status.NO_ANSWER, Status.NO_ANSWER,
                                       Status.VALID, Status.VALID]
@@ -305,7 +306,7 @@ def test_timeout_from_pathological_input_then_pool_still_works():
     # cheap check beside it passes even on a loaded machine (no wall-clock assertions here: pytest-timeout
     # catches a hang, bench/ measures speed).
     base = _children()
-    with MathDomain(timeout_s=10.0, workers=2) as d:
+    with MathDomain(MathSettings(timeout_s=10.0, workers=2)) as d:
         # same form as the gold (a tower of powers), so the strict reader passes it on and sympy blows up
         vs = d.verify_many([_p("2^{3^{4^{5}}}"), _p(r"\frac{1}{2}")], [r"\boxed{9^{9^{9^{9}}}}", r"\boxed{0.5}"])
         assert vs[0].status is Status.TIMEOUT and vs[0].score == 0.0 and "10s" in vs[0].reason
@@ -324,7 +325,7 @@ def test_timeout_from_injected_slow_task():
 
 def test_pool_is_lazy_reused_and_closed():
     base = _children()
-    d = MathDomain(workers=2)
+    d = MathDomain(MathSettings(workers=2))
     assert d.verifier._pool is None and _children() == base  # nothing started at construction
     d.verify_many([_p(r"\frac{1}{2}")], [r"\boxed{0.5}"])
     workers = _children() - base
@@ -343,10 +344,11 @@ def test_exit_without_close_leaves_no_workers():
     """Workers never outlive a program that forgot close() (our atexit hook; pebble workers are daemonic too)."""
     import subprocess
     import sys
-    code = ("import psutil; from domains.math import is_equivalent; assert is_equivalent(r'\\frac12', '0.5'); "
+    code = ("import psutil; from formalpi.domains.math.domain import is_equivalent; "
+            "assert is_equivalent(r'\\frac12', '0.5'); "
             "print(' '.join(str(p.pid) for p in psutil.Process().children(recursive=True)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         cwd=str(dm.Path(dm.__file__).resolve().parent.parent))
+                         cwd=str(dm.Path(dm.__file__).resolve().parents[3]))  # the checkout's root
     assert out.returncode == 0, out.stderr[-2000:]
     pids = [int(x) for x in out.stdout.split()]
     assert pids, "the check should have started pool workers"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from domains import math as dm
-from domains.math import MathDomain
-from domains.math_answer import compare_form, extract_boxes, list_length
+from formalpi.domains.math import domain as dm
+from formalpi.domains.math.domain import MathDomain, MathSettings
+from formalpi.domains.math.comparison import compare_form, list_length
+from formalpi.domains.math.extraction import extract_boxes
 from formalpi.records import Problem, Status
 
 V, N = "valid", "not_valid"
@@ -91,7 +92,7 @@ def _close_default_verifier():
 
 @pytest.fixture(scope="module")
 def domain():
-    with MathDomain(timeout_s=10) as d:
+    with MathDomain(MathSettings(timeout_s=10)) as d:
         yield d
 
 

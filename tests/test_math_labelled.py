@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from domains import math as dm
-from domains.math import MathVerifier
+from formalpi.domains.math import domain as dm
+from formalpi.domains.math.domain import MathVerifier
 
 DATA = Path(__file__).parent / "data" / "math_labelled"
 PER_CLASS = 2

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from domains.math import MathDomain
+from formalpi.domains.math.domain import MathDomain
 from formalpi.config import config_from_dict
 from formalpi.pi_condition import PIContext
 from formalpi.engine.conditions import get_condition, retry_turns
@@ -118,7 +118,7 @@ def test_teacher_context_retry_shows_the_failed_sample_and_prompt_kind_shows_the
     att = Attempt(id="a|opsd0|s0", problem_id="a", prompt="x", completion="\\boxed{7}")
     wrong = PIContext(problem=p, attempt=att, verdict=Verdict(status=Status.WRONG), seed=0, problems=[p])
     right = PIContext(problem=p, attempt=att, verdict=Verdict(status=Status.VALID, score=1.0), seed=0, problems=[p])
-    gold, ans = get_condition("gold"), get_condition("answer_only")
+    gold, ans = get_condition("gold", "math"), get_condition("answer_only", "math")
     kind = resolve_teacher_context("auto", "gold")
     assert kind is TeacherContext.RETRY
     turns = teacher_turns(kind, gold, p.text, wrong)

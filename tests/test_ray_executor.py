@@ -111,7 +111,8 @@ def test_one_pool_actor_per_node_by_default(ray_cluster) -> None:
 
 
 def test_ray_sandbox_runs_programs_like_the_local_sandbox(ray_cluster) -> None:
-    from domains.code_sandbox import Limits, RunStatus, run_many
+    from formalpi.domains.code.programs import run_many
+    from formalpi.domains.code.sandbox import Limits, RunStatus
     from formalpi.scaleout import RaySandbox
 
     programs = ["print('hi')", "raise SystemExit(3)", "assert 1 == 2", "import time\ntime.sleep(30)",

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from formalpi.analysis.report import ReportOptions, render_condition_table, teacher_sees, write_report
+from formalpi.analysis.report import NOT_RECORDED, ReportOptions, render_condition_table, teacher_sees, write_report
 from formalpi.analysis.runs_index import discover_runs
 from formalpi.analysis.synthetic import eval_records, synthetic_store, write_run
 from formalpi.analysis.tables import row_keys
+from formalpi.engine.conditions import get_condition
 from formalpi.errors import RunStoreError
 
 # 10 problems, n=2; per seed the number of solved samples fixes pass@1 exactly
@@ -36,8 +37,10 @@ def demo(tmp_path):
     for s in SEEDS:
         write_run(root, "baseline", s, eval_records(_correct(BASE_SOLVED[s]), seed=s, condition="baseline",
                                                      levels=[1, 2] * 5, completions=comps), method="baseline")
+        shown = {"name": "gold", "description": get_condition("gold", "math").description}  # as the engine records it
         write_run(root, "gold", s, eval_records(_correct(GOLD_SOLVED[s]), seed=s, condition="gold",
-                                                 levels=[1, 2] * 5, completions=comps), condition="gold")
+                                                 levels=[1, 2] * 5, completions=comps), condition="gold",
+                  manifest_extra={"condition": shown})
     return root
 
 
@@ -96,9 +99,16 @@ def test_row_keys_tell_apart_same_condition(tmp_path):
     assert keys == ["gold (opsd, K=1)", "gold (retry, K=1)", "gold (retry, K=4)"]
 
 
-def test_teacher_sees_and_errors(tmp_path):
-    assert teacher_sees("try_again").startswith("Only the failure bit")
-    assert teacher_sees("no_such_condition") == "(not a registered condition)"
+def test_teacher_sees_what_the_runs_recorded_and_errors(tmp_path):
+    """The report reads the description each run's manifest recorded; runs written before that record say so."""
+    recorded = {"gold": "The failure bit and the gold final answer"}
+    assert teacher_sees("gold", recorded) == recorded["gold"]
+    assert teacher_sees("try_again", recorded) == NOT_RECORDED
+    assert teacher_sees("baseline", {}).startswith("— (the base model")
+    old = write_run(tmp_path / "old", "try", 1, eval_records(_correct(3), seed=1, condition="try_again"))
+    assert "condition" not in old.manifest()  # a manifest from before the record
+    assert f"| try_again | {NOT_RECORDED} |" in write_report([tmp_path / "old"], opts=ReportOptions(
+        n_boot=50, plots=False)).read_text()
     with pytest.raises(RunStoreError, match="not a directory"):
         write_report([tmp_path / "missing"])
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from domains.math import MathDomain
+from formalpi.domains.math.domain import MathDomain
 from formalpi.config import config_from_dict
 from formalpi.engine.conditions import get_condition
 from formalpi.engine.retry import build_examples

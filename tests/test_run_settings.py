@@ -111,7 +111,7 @@ def test_enable_thinking_reaches_the_opsd_and_iprs_templates(tiny_model, tmp_pat
     assert render_text(tok, [("user", "q")], False).endswith(EMPTY_THINK)
     assert EMPTY_THINK not in render_text(tok, [("user", "q")])
     # IPRS hands model.enable_thinking to TRL's GRPOTrainer and to its teacher (the OPSD stage: the test below)
-    from domains.math import MathDomain
+    from formalpi.domains.math.domain import MathDomain
     from formalpi.engine import grpo
 
     cfg = config_from_dict({"name": "g", "method": "grpo", "condition": "gold", "model": {
@@ -131,7 +131,7 @@ def test_the_opsd_stage_renders_with_model_enable_thinking(tiny_model, tmp_path,
 
     from transformers import AutoTokenizer
 
-    from domains.math import MathDomain
+    from formalpi.domains.math.domain import MathDomain
     from formalpi.config import config_from_dict
     from formalpi.engine import opsd
     from formalpi.runs import RunStore

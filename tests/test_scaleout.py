@@ -26,7 +26,7 @@ from formalpi.engine.train_entry import runs_sharded
 from formalpi.records import Attempt, EvalRecord, Example
 from formalpi.runs import RunStore
 from formalpi.tiny import TinySpec, train_tiny
-from domains.math import MathDomain
+from formalpi.domains.math.domain import MathDomain
 
 
 @pytest.fixture(scope="module")

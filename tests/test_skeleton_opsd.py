@@ -111,7 +111,7 @@ def _lean_opsd_config(tiny_model: str, runs: Path, condition: str = "skeleton", 
 
 
 def test_skeleton_pi_declares_it_needs_reference_proofs():
-    from formalpi.lean import pi
+    from formalpi.domains.lean import conditions as pi
 
     for fn in (pi.skeleton, pi.skeleton_retry):
         assert "reference_proofs" in fn.condition.needs
@@ -119,7 +119,7 @@ def test_skeleton_pi_declares_it_needs_reference_proofs():
 
 
 def test_lean_opsd_skeleton_without_reference_proofs_stops_before_training(tiny_model, tmp_path):
-    from domains.lean import LeanDomain
+    from formalpi.domains.lean.domain import LeanDomain
     from formalpi.engine.run import run_experiment
     from formalpi.errors import ConfigError
     from formalpi.lean.pool import LeanConfig

@@ -36,14 +36,14 @@ def test_tokenizer_is_character_level_with_chatml_template():
 
 def _condition_sentences() -> set[str]:
     """Every sentence of every math condition's PI text, for a sample problem (the texts the experiments show)."""
-    from domains.arith import arith_problems
+    from formalpi.domains.math.arith import arith_problems
     from formalpi.pi_condition import PIContext
-    from formalpi.engine.conditions import REGISTRY
+    from formalpi.engine.conditions import available_conditions
     from formalpi.records import Attempt, Status, Verdict
 
     problems = arith_problems("train", 5)
     out = set()
-    for cond in list(REGISTRY.values()):
+    for cond in list(available_conditions("math").values()):
         if cond.pi is None or "math" not in cond.domains or cond.needs:
             continue
         for p in problems:
@@ -60,7 +60,7 @@ def test_pretraining_never_shows_a_condition_text_verbatim():
     sentences = _condition_sentences()
     assert {"Your answer is incorrect", "Try again."} <= sentences  # the check sees the real texts
     tok = build_tokenizer()
-    from domains.arith import arith_problems
+    from formalpi.domains.math.arith import arith_problems
 
     problems = arith_problems("train", 20, seed=1000)
     rng = random.Random(0)
@@ -75,7 +75,7 @@ def test_pretraining_never_shows_a_condition_text_verbatim():
 
 def test_episode_kinds_carry_what_they_say():
     tok = build_tokenizer()
-    from domains.arith import arith_problems
+    from formalpi.domains.math.arith import arith_problems
 
     p = arith_problems("train", 1, seed=1000, levels=(4,))[0]
     rng = random.Random(1)
@@ -92,7 +92,7 @@ def test_episode_kinds_carry_what_they_say():
 
 
 def test_reduce_once_is_arith_own_worked_solution():
-    from domains.arith import arith_problems
+    from formalpi.domains.math.arith import arith_problems
 
     for p in arith_problems("train", 300, seed=1000):
         chain = p.meta["solution"].split(". \\boxed")[0].split("=")
@@ -103,7 +103,7 @@ def test_a_wrong_attempt_slips_at_any_step_and_computes_on_from_the_slip():
     """A failed attempt is wrong where it slipped, not only at its end: over level-5 problems (three steps) slips
     land on every step, the steps before the slip are the correct ones, every step after it is computed correctly
     from the one before, and the boxed answer is the chain's last value and not the gold."""
-    from domains.arith import arith_problems
+    from formalpi.domains.math.arith import arith_problems
 
     rng = random.Random(3)
     slip_steps = set()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from domains.math import MathDomain
+from formalpi.domains.math.domain import MathDomain
 from formalpi.engine.run import check_verifier
 from formalpi.errors import CanaryError
 from formalpi.records import Status, Verdict

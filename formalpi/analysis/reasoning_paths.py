@@ -305,11 +305,11 @@ def artifact(domain: str, completion: str) -> str:
 
         return after_thinking(completion)
     if domain == "code":
-        from domains.code import extract_code
+        from formalpi.domains.code.domain import extract_code
 
         return extract_code(completion) or ""
     if domain == "lean":
-        from domains.lean import extract_code as lean_block
+        from formalpi.domains.lean.domain import extract_code as lean_block
 
         return lean_block(completion)
     raise ValueError(f"path diversity: unknown domain {domain!r} (known: {', '.join(PATHS)})")

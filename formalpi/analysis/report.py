@@ -6,7 +6,7 @@ gives just the seed's condition table (markdown) for printing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,6 @@ from formalpi.analysis.runs_index import BUDGET_COLUMNS, discover_runs
 from formalpi.analysis.tables import (
     GroupAnalysis, analyse, condition_cells, condition_table_markdown, load_records, markdown_table,
     render_mcnemar_table, render_round_table, row_keys, warning_block)
-from formalpi.engine.conditions import get_condition
 from formalpi.errors import ConfigError, RunStoreError
 from formalpi.records import EvalRecord
 from formalpi.truncation import EVAL_WARN_SHARE
@@ -37,19 +36,22 @@ class ReportOptions:
     allow_different_eval: bool = False  # compare runs evaluated differently (on their shared problems; said)
 
 
-def teacher_sees(condition: str) -> str:
-    """The registry's description of what the model is shown; plain words for the baseline and unknown names."""
+NOT_RECORDED = "(not recorded: its runs predate the manifest's `condition` record)"
+
+
+def teacher_sees(condition: str, recorded: Mapping[str, str]) -> str:
+    """What the model is shown under `condition`, as its runs recorded it (manifest `condition.description`, written
+    by the engine from the condition's own docstring); plain words for the baseline and for older runs."""
     if condition == "baseline":
         return "— (the base model, no post-training)"
-    try:
-        return get_condition(condition).description
-    except ConfigError:
-        return "(not a registered condition)"
+    return recorded.get(condition, NOT_RECORDED)
 
 
 def teacher_table(groups: Sequence[GroupAnalysis]) -> str:
     conds = sorted({r.condition for g in groups for r in g.rows}, key=lambda c: (c != "baseline", c))
-    return markdown_table(("Condition", "What the teacher sees"), [(c, teacher_sees(c)) for c in conds])
+    recorded = {run.condition: run.condition_description for g in groups for run in g.runs
+                if run.condition_description}
+    return markdown_table(("Condition", "What the teacher sees"), [(c, teacher_sees(c, recorded)) for c in conds])
 
 
 def domain_model_method_table(groups: Sequence[GroupAnalysis]) -> str:

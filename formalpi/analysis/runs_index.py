@@ -40,6 +40,7 @@ class RunInfo:
     redraw_per_seed: bool = False  # data.redraw_per_seed: a seed also redraws the problems
     rounds: int = 1  # retry rounds (iterative rows have > 1)
     seed_varies: tuple[str, ...] = ()  # the engine's record of what a seed varies (manifest `data.seed_varies`)
+    condition_description: str | None = None  # what the model is shown (manifest `condition.description`)
 
     @property
     def is_baseline(self) -> bool:
@@ -98,12 +99,13 @@ def read_run(path: Path) -> RunInfo:
     label = BASELINE if cfg.method == BASELINE else cfg.condition
     data = manifest["config"].get("data") or {}
     record = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
+    shown = manifest.get("condition") if isinstance(manifest.get("condition"), dict) else {}
     return RunInfo(path=Path(path), experiment=str(manifest.get("experiment", cfg.name)), seed=seed,
                    domain=cfg.domain, method=cfg.method, condition=label, model=cfg.model.path,
                    dataset=cfg.data.dataset, retries=cfg.retry.k, fingerprint=str(manifest.get("fingerprint", "")),
                    warnings=tuple(run_warnings(manifest)), redraw_per_seed=bool(data.get("redraw_per_seed", False)),
                    seed_varies=_as_tokens(record.get("seed_varies")), rounds=cfg.retry.rounds if cfg.method == "retry"
-                   else 1)
+                   else 1, condition_description=shown.get("description") or None)
 
 
 def _truthy(value: Any) -> bool:

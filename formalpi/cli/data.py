@@ -16,11 +16,11 @@ app = typer.Typer(no_args_is_help=True, help="Fetch benchmark datasets (MATH-500
 
 # name -> "module:function"; each fetcher takes the destination dir and returns the file it wrote
 FETCHERS = {
-    "math": "domains.math:fetch_math",  # MATH train (7,500) + MATH-500 as its test split
-    "math500": "domains.math:fetch_math500",
-    "humaneval": "domains.code:fetch_humaneval",
-    "mbpp": "domains.code:fetch_mbpp",
-    "minif2f": "domains.lean:fetch_minif2f",
+    "math": "formalpi.domains.math.domain:fetch_math",  # MATH train (7,500) + MATH-500 as its test split
+    "math500": "formalpi.domains.math.domain:fetch_math500",
+    "humaneval": "formalpi.domains.code.domain:fetch_humaneval",
+    "mbpp": "formalpi.domains.code.domain:fetch_mbpp",
+    "minif2f": "formalpi.domains.lean.domain:fetch_minif2f",
 }
 
 

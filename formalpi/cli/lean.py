@@ -197,8 +197,8 @@ def _check_code(file: str, header: Optional[str], out: Optional[Path], config) -
 
 
 def _check_jsonl(file: Path, minif2f, out, config) -> None:
-    from domains.lean import MINIF2F_FILE, load_minif2f
-    from formalpi.lean.pi import read_proof_rows
+    from formalpi.domains.lean.domain import MINIF2F_FILE, load_minif2f
+    from formalpi.domains.lean.conditions import read_proof_rows
     from formalpi.lean.pool import LeanPool
     from formalpi.paths import resolve_data_file
 

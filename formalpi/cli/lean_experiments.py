@@ -82,7 +82,7 @@ def lean_config(repl_command: Optional[str], project_dir: Optional[Path], worker
 def run_lean_configs(configs: Sequence[ExperimentConfig], seeds: Sequence[int], pool_config,
                      extras: dict[str, Any], progress_factory) -> dict[tuple[str, int], dict]:
     """Every (config, seed) with one LeanDomain (one pool) shared by all; returns each run's summary."""
-    from domains.lean import LeanDomain
+    from formalpi.domains.lean.domain import LeanDomain
     from formalpi.engine.run import run_experiment
     from formalpi.engine.stages import start_model
     from formalpi.tiny import resolve_model_path
@@ -159,7 +159,7 @@ def register(root: typer.Typer) -> None:
                       replay: str = _REPLAY, set_: Optional[List[str]] = _SET):
         """MiniF2F: baseline eval, skeleton PI from verified proofs, OPSD with it, eval; the seed-style table."""
         from formalpi.analysis.report import render_condition_table, write_report
-        from formalpi.lean.pi import load_proof_corpus
+        from formalpi.domains.lean.conditions import load_proof_corpus
 
         seed_list = parse_seeds(seeds)
         pool = lean_config(repl_command, project_dir, workers, timeout, replay)  # fails fast without Lean

@@ -1,5 +1,5 @@
-"""`python -m formalpi.devtools.imports`: the import graph of `formalpi` and `domains` has no cycle, between modules
-or between packages (`formalpi.engine`, `formalpi.lean`, `formalpi.records`, `domains`, ...), the engine imports no
+"""`python -m formalpi.devtools.imports`: the import graph of `formalpi` has no cycle, between modules
+or between packages (`formalpi.engine`, `formalpi.lean`, `formalpi.records`, `formalpi.domains`, ...), the engine imports no
 domain module, and no engine module imports another module's private name. It prints the package graph.
 
 The graph is grimp's (the library import-linter is built on; function-level imports count, they are real
@@ -15,7 +15,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOTS = ("formalpi", "domains")
+ROOTS = ("formalpi",)
+DOMAINS = "formalpi.domains"
 ENGINE = "formalpi.engine"
 
 
@@ -71,8 +72,8 @@ def find_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def package_of(module: str) -> str:
-    """`formalpi.engine.run` -> `formalpi.engine`, `formalpi.records` -> `formalpi.records`, `domains.math` ->
-    `domains`: the units the layers are drawn in."""
+    """`formalpi.engine.run` -> `formalpi.engine`, `formalpi.records` -> `formalpi.records`, `formalpi.domains.math.domain` ->
+    `formalpi.domains`: the units the layers are drawn in."""
     parts = module.split(".")
     return parts[0] if parts[0] != "formalpi" else ".".join(parts[:2])
 
@@ -116,7 +117,7 @@ def check() -> ImportReport:
     report.packages = package_edges(edges)
     report.package_cycles = find_components(report.packages)
     report.engine_to_domains = sorted((a, b) for a, bs in edges.items() if a.startswith(ENGINE)
-                                      for b in bs if b.split(".")[0] == "domains")
+                                      for b in bs if b == DOMAINS or b.startswith(DOMAINS + "."))
     for m in sorted(edges):
         if m.startswith(ENGINE):
             loaded = getattr(sys.modules.get(m), "__file__", None)

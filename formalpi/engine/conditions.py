@@ -3,7 +3,8 @@
 A condition is one small function `(ctx: PIContext) -> str | None`: the text the model is shown after a failed
 attempt (its second user turn), or None for "no retry for this attempt". Controls are conditions too, so every
 row of the seed's tables is one config flag (`condition = "gold"`). `REGISTRY` holds the generic conditions;
-domain-specific ones live next to their domain (`formalpi/lean/pi.py`, `domains/code.py`), are made with
+domain-specific ones (math's `gold`, `wrong`, `first_step`, `answer_only`; code's test suites; Lean's skeletons
+and diagnoses) live in their domain's package (`formalpi/domains/{math,code,lean}/`), are made with
 `formalpi.pi_condition.define` (which does not register) and reach the engine through the domain adapter
 (`Domain.conditions()`, looked up by `get_condition(name, domain)`): the engine never imports a domain module.
 """
@@ -11,15 +12,13 @@ domain-specific ones live next to their domain (`formalpi/lean/pi.py`, `domains/
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from formalpi.domain import domain_conditions
 from formalpi.errors import ConfigError, DataError
-from formalpi.pi_condition import (FAILED, TRY_AGAIN, Condition, PIContext, PIFunction, after_thinking,
-                                   make_condition, shuffled_partner)
+from formalpi.pi_condition import FAILED, TRY_AGAIN, Condition, PIContext, PIFunction, make_condition
 from formalpi.records import Attempt
 
 REGISTRY: dict[str, Condition] = {}  # the generic conditions (every domain's own come from Domain.conditions())
@@ -70,30 +69,13 @@ def condition_turns(condition: Condition, prompt: str, attempt: Attempt, pi: str
     return [("user", prompt)] if condition.fresh_context else retry_turns(prompt, attempt, pi)
 
 
-# ---- the generic conditions (math; most apply to code and Lean too) ---------------------------------------
-
-
-@register("gold", domains={"math"})
-def gold(ctx: PIContext) -> str:
-    """The failure bit and the gold final answer: "Your answer is incorrect. The correct answer is 42. Try again." """
-    return f"{FAILED} The correct answer is {ctx.problem.gold}. {TRY_AGAIN}"
+# ---- the generic conditions (every domain) ---------------------------------------------------------------
 
 
 @register("gibberish", domains={"math", "code", "lean"})
 def gibberish(ctx: PIContext) -> str:
     """The failure bit and a content-free hint: "Your answer is incorrect. Hint: XYZZY. Try again." """
     return f"{FAILED} Hint: XYZZY. {TRY_AGAIN}"
-
-
-@register("wrong", domains={"math"})
-def wrong(ctx: PIContext) -> str:
-    """The failure bit and a wrong "correct answer": the gold answer of another problem (seeded shuffle)."""
-    other = shuffled_partner(ctx)
-    answer = other.gold
-    if answer == ctx.problem.gold:  # a shuffled answer that happens to be right is no longer "wrong"
-        others = [p.gold for p in ctx.problems if p.gold != ctx.problem.gold]
-        answer = ctx.rng.choice(others) if others else answer
-    return f"{FAILED} The correct answer is {answer}. {TRY_AGAIN}"
 
 
 @register("try_again", domains={"math", "code", "lean"})
@@ -108,69 +90,7 @@ def rejection(ctx: PIContext) -> None:
     return None
 
 
-# ---- more PI conditions and matched controls ------------------------------------------------------------------
-
-_BOXED_TAIL = re.compile(r"\s*\\boxed\{.*$", re.S)
-
-
-_ONE_OP = re.compile(r"(\d+)([+\-*])(\d+)")
-
-
-def _place_value_step(expr: str) -> str | None:
-    """A first step for a one-operation integer expression that does not compute it: split a two-digit operand
-    into tens and units (`47*3=40*3+7*3`, `11+25=11+20+5`, `85-27=85-20-7`). None when no operand splits."""
-    m = _ONE_OP.fullmatch(expr)
-    if m is None:
-        return None
-    a, op, b = m.groups()
-
-    def split(n: str) -> tuple[int, int] | None:
-        tens, units = int(n) // 10 * 10, int(n) % 10
-        return (tens, units) if tens and units else None
-
-    if (p := split(b)) is not None:
-        rest = {"+": f"{a}+{p[0]}+{p[1]}", "-": f"{a}-{p[0]}-{p[1]}", "*": f"{a}*{p[0]}+{a}*{p[1]}"}[op]
-        return f"{expr}={rest}"
-    if (p := split(a)) is not None:
-        rest = {"+": f"{p[0]}+{p[1]}+{b}", "-": f"{p[0]}+{p[1]}-{b}", "*": f"{p[0]}*{b}+{p[1]}*{b}"}[op]
-        return f"{expr}={rest}"
-    return None
-
-
-def first_step_of(solution: str) -> str | None:
-    """The first step of a worked solution: for an `a=b=c` chain (arith), `a=b`; for a one-operation chain `a=c`
-    (whose only step IS the answer) a place-value split of an operand instead; else the first sentence or line
-    (MATH). A thinking model's solution is read after its `</think>` (the think trace is not a step). None for an
-    empty solution or a one-operation chain with nothing to split."""
-    text = _BOXED_TAIL.sub("", after_thinking(solution)).strip().rstrip(".=").strip()
-    if not text:
-        return None
-    if re.fullmatch(r"[^\s=]+(=[^\s=]+)+", text):  # an arith chain: one operation per `=`
-        parts = text.split("=")
-        return "=".join(parts[:2]) if len(parts) > 2 else _place_value_step(parts[0])
-    first = re.split(r"(?<=[.!?]\$)\s+|(?<=[.!?])\s+(?=[A-Z$\\])|\n", text, maxsplit=1)[0].strip()
-    return first.rstrip(".=").strip() or None
-
-
-def reveals(text: str, answer: str) -> bool:
-    """Whether `text` contains `answer` as a whole token (not inside a longer number or word)."""
-    answer = answer.strip()
-    return bool(answer) and re.search(rf"(?<![\w.]){re.escape(answer)}(?![\w.])", text) is not None
-
-
-@register("first_step", domains={"math"})
-def first_step(ctx: PIContext) -> str | None:
-    """The failure bit and the first step of the reference solution: "Your answer is incorrect. Hint: the first step
-    is 9+16*8=9+128. Try again."
-
-    From `problem.meta["solution"]` (arith: the first reduction, or a place-value split for one-operation
-    problems; MATH: the first sentence). None (no retry) when the problem has no worked solution or when its
-    first step would contain the gold answer: the hint never gives the answer away."""
-    step = first_step_of(ctx.problem.meta.get("solution") or "")
-    if step is None or reveals(step, ctx.problem.gold):
-        return None
-    return f"{FAILED} Hint: the first step is {step}. {TRY_AGAIN}"
-
+# ---- another model's outputs ---------------------------------------------------------------------------------
 
 def load_cross_model(path: str | Path) -> dict[str, dict[str, str]]:
     """Another model's outputs, a JSONL file of {"problem_id", "hint"?, "solution"?} lines → id → {hint, solution}.
@@ -225,12 +145,6 @@ def cross_model_retry(ctx: PIContext) -> str | None:
     From `ctx.extras["cross_model"][problem_id]["solution"]`; None (no retry) for a problem without one."""
     sol = _cross_model(ctx, "solution")
     return None if sol is None else f"{FAILED} Here is another model's solution:\n{sol}\n{TRY_AGAIN}"
-
-
-@register("answer_only", domains={"math"})
-def answer_only(ctx: PIContext) -> str:
-    """The gold answer only, no failure bit: "The correct answer is 42." (OPSD's teacher context)."""
-    return f"The correct answer is {ctx.problem.gold}."
 
 
 # ---- matched controls (no PI content: they isolate sample count, temperature and problem choice) -----------

@@ -3,7 +3,7 @@ as the `cross_model_hint` / `cross_model_retry` conditions read it (`conditions.
 
 For each training problem the model draws `n` samples from the problem alone (the row's sampling settings, seed
 `seed`); the first one the domain verifies becomes the problem's `solution`, and its first step
-(`conditions.first_step_of`) its `hint`, withheld when that step states the answer (the hint must never give it
+(`formalpi.pi_condition.first_step_of`) its `hint`, withheld when that step states the answer (the hint must never give it
 away). Problems the model never solves get no line: the conditions then show no PI for them (no retry).
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 from formalpi.config import ExperimentConfig
 from formalpi.domain import Domain
 from formalpi.engine.backends import Generator, SamplingParams
-from formalpi.engine.conditions import first_step_of, reveals
 from formalpi.engine.evaluate import chunk_seed
+from formalpi.pi_condition import first_step_of, reveals
 from formalpi.records import Problem
 
 STAGE = "cross_model"

@@ -82,6 +82,9 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
         store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
         skipped = tuple(s for s, e in store.manifest().get("stages", {}).items() if e.get("done"))
         record_data(store, data)
+        if cfg.method != "baseline":  # what the model is shown, for readers of the run (the report's teacher table)
+            cond = get_condition(cfg.condition, domain)
+            store.annotate(condition={"name": cond.name, "description": cond.description})
         isolation = domain.isolation()  # code: the sandbox layers candidates run under ("weak": true if not all)
         if isolation:
             store.annotate(sandbox=isolation)

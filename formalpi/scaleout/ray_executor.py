@@ -5,9 +5,9 @@ node's REPLs keep their warm headers and caches; the driver splits a batch into 
 and concatenates the answers, so results come back in input order exactly as from the local pool.
 
     RayLeanPool(config).verify(statement, proof, header) / .verify_many(items)   ~ formalpi.lean.pool.LeanPool
-    RaySandbox(limits).run(program, ...) / .run_many(programs, ...)               ~ domains.code_sandbox
+    RaySandbox(limits).run(program, ...) / .run_many(programs, ...)               ~ formalpi.domains.code.programs
 
-`RayLeanPool` plugs into `domains.lean.LeanDomain(pool=...)` unchanged. Ray is optional: `pip install
+`RayLeanPool` plugs into `formalpi.domains.lean.domain.LeanDomain(pool=...)` unchanged. Ray is optional: `pip install
 'formalpi[ray]'`; without it these classes raise ConfigError saying so.
 """
 
@@ -108,16 +108,15 @@ class _SandboxActor:
     def __init__(self, workers: int | None) -> None:
         self.workers = workers
 
-    def run(self, program: str, timeout_s: float, memory_mb: int, limits, isolate_network: bool):
-        from domains.code_sandbox import run
+    def run(self, program: str, timeout_s: float, memory_mb: int, limits):
+        from formalpi.domains.code.programs import run
 
-        return run(program, timeout_s, memory_mb, limits=limits, isolate_network=isolate_network)
+        return run(program, timeout_s, memory_mb, limits=limits)
 
-    def run_many(self, programs: list[str], timeout_s: float, memory_mb: int, limits, isolate_network: bool):
-        from domains.code_sandbox import run_many
+    def run_many(self, programs: list[str], timeout_s: float, memory_mb: int, limits):
+        from formalpi.domains.code.programs import run_many
 
-        return run_many(programs, timeout_s, memory_mb, workers=self.workers, limits=limits,
-                        isolate_network=isolate_network)
+        return run_many(programs, timeout_s, memory_mb, workers=self.workers, limits=limits)
 
     def node_id(self) -> str:
         import ray
@@ -212,18 +211,16 @@ class RayLeanPool:
 
 
 class RaySandbox:
-    """`domains.code_sandbox.run` / `run_many` over one sandbox actor per Ray node."""
+    """`formalpi.domains.code.programs.run` / `run_many` over one sandbox actor per Ray node."""
 
     def __init__(self, num_actors: int | None = None, workers: int | None = None, num_cpus: float = 1.0) -> None:
         self._group = _ActorGroup(_SandboxActor, (workers,), num_actors, num_cpus)
 
-    def run(self, program: str, timeout_s: float = 10.0, memory_mb: int = 1024, *, limits=None,
-            isolate_network: bool = True):
-        return self._group.one("run", program, timeout_s, memory_mb, limits, isolate_network)
+    def run(self, program: str, timeout_s: float = 10.0, memory_mb: int = 1024, *, limits=None):
+        return self._group.one("run", program, timeout_s, memory_mb, limits)
 
-    def run_many(self, programs: Sequence[str], timeout_s: float = 10.0, memory_mb: int = 1024, *, limits=None,
-                 isolate_network: bool = True):
-        return self._group.batch("run_many", programs, timeout_s, memory_mb, limits, isolate_network)
+    def run_many(self, programs: Sequence[str], timeout_s: float = 10.0, memory_mb: int = 1024, *, limits=None):
+        return self._group.batch("run_many", programs, timeout_s, memory_mb, limits)
 
     def node_ids(self) -> list[str]:
         return self._group.each("node_id")

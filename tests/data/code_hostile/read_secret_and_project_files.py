@@ -1,6 +1,6 @@
 # class: reading_files
 import os, glob
-SECRET_PATHS = [{SECRET!r}, {REPO!r} + "/tests/test_code_hostile.py", {REPO!r} + "/domains/code.py",
+SECRET_PATHS = [{SECRET!r}, {REPO!r} + "/tests/test_code_hostile.py", {REPO!r} + "/formalpi/domains/code/domain.py",
                 "/work/shared/data/HumanEval.jsonl.gz", "/proc/1/root" + {SECRET!r}, "/proc/2/cwd/pyproject.toml"]
 found = []
 for p in SECRET_PATHS + glob.glob("/work/*/*") + glob.glob("/root/*"):

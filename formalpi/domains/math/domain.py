@@ -1,7 +1,7 @@
 """The math domain: MATH-500 (local jsonl) and procedural `arith`; strict boxed-answer checks; verifiers.
 
 A check has two stages, both inside a pool worker:
-  1. the strict reader (domains/math_answer.py): what the completion visibly boxed (comments, `\\iffalse`,
+  1. the strict reader (extraction.py, then comparison.py): what the completion visibly boxed (comments, `\\iffalse`,
      verbatim ignored; macro tricks and hidden boxes refused), and whether each boxed answer is one object of the
      gold's kind (hedges refused; numbers and text decided exactly here, big integers included);
   2. math-verify's judgement (`math_verify.parse` + `math_verify.verify`) for what the reader does not decide.
@@ -38,10 +38,10 @@ from typing import Any
 
 from pydantic import Field
 
-from domains.arith import LEVELS, arith_problems
-from domains.math_answer import (MAX_ANSWER_CHARS, MAX_COMPLETION_CHARS, compare_form, extract_answer,
-                                 extract_boxes, list_length)
 from formalpi.domain import DomainBase, SettingsSection
+from formalpi.domains.math.arith import LEVELS, arith_problems
+from formalpi.domains.math.comparison import compare_form, list_length
+from formalpi.domains.math.extraction import MAX_ANSWER_CHARS, MAX_COMPLETION_CHARS, extract_answer, extract_boxes
 from formalpi.errors import DataError
 from formalpi.paths import resolve_data_file
 from formalpi.records import Problem, Status, Verdict
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 
 class MathDataset(str, Enum):
-    ARITH = "arith"  # procedural, domains/arith.py: the built-in tiny model's training format
+    ARITH = "arith"  # procedural, formalpi/domains/math/arith.py: the built-in tiny model's training format
     MATH500 = "math500"  # HuggingFaceH4/MATH-500, read from a local jsonl
     MATH = "math"  # MATH: split "train" = the 7,500 training problems, "test" = MATH-500 (disjoint from train)
 
@@ -504,11 +504,15 @@ class MathDomain(DomainBase):
     Settings = MathSettings
 
     @classmethod
-    def from_settings(cls, settings: MathSettings, **kwargs: Any) -> MathDomain:
-        return cls(timeout_s=settings.timeout_s, workers=settings.workers, **kwargs)
+    def conditions(cls) -> tuple:
+        """Math's own PI conditions (formalpi/domains/math/conditions.py), for `get_condition(name, "math")`."""
+        from formalpi.domains.math.conditions import CONDITIONS
 
-    def __init__(self, timeout_s: float = 10.0, workers: int = 2):
-        self.verifier = MathVerifier(timeout_s=timeout_s, workers=workers)
+        return CONDITIONS
+
+    def __init__(self, settings: MathSettings | None = None):
+        settings = settings or MathSettings()
+        self.verifier = MathVerifier(timeout_s=settings.timeout_s, workers=settings.workers)
 
     def problems(self, dataset: str, split: str, path: str | None = None, limit: int | None = None,
                  seed: int = 0) -> list[Problem]:
@@ -535,7 +539,7 @@ class MathDomain(DomainBase):
         return f"{problem.text}\n\n{BOX_INSTRUCTION}"
 
     def extract(self, completion: str) -> str | None:
-        """The last visibly boxed answer (None if none, or if the completion is refused: see math_answer)."""
+        """The last visibly boxed answer (None if none, or if the completion is refused: see extraction.py)."""
         return extract_answer(completion)
 
     def verify_many(self, problems: Sequence[Problem], completions: Sequence[str]) -> list[Verdict]:
@@ -597,8 +601,3 @@ class MathDomain(DomainBase):
     def close(self) -> None:
         self.verifier.close()
 
-    def __enter__(self) -> MathDomain:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

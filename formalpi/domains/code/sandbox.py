@@ -1,14 +1,14 @@
 """Run untrusted Python in a real sandbox: bubblewrap namespaces, a warm fork server, a fresh child per candidate.
 
 A `Sandbox` is one bubblewrap container (`bwrap`, from the distribution; scripts/install-system-deps.sh installs
-it) holding one warm fork server (domains/code_server.py, sent as source: nothing of the project is mounted):
+it) holding one warm fork server (formalpi/domains/code/server.py, sent as source: nothing of the project is mounted):
 - new mount, PID, IPC, UTS and network namespaces; the filesystem holds only what the interpreter needs,
   read-only (its binary, the shared libraries it and its stdlib extension modules link, its stdlib with any
   site-packages masked), plus /proc, a minimal /dev and tmpfs; / is remounted read-only;
 - per candidate, a child forked by the server that gets a FRESH mount and IPC namespace with empty,
   size-capped private tmpfs on /tmp and /dev/shm, its own session, rlimits (address space, CPU, processes,
   file size, open files, no core), OOM score 1000, (as root) a uid of its own with no capabilities, and a
-  seccomp allowlist built with libseccomp (domains/code_seccomp.py): the x86_64 ABI only (an `int 0x80` or x32
+  seccomp allowlist built with libseccomp (formalpi/domains/code/seccomp.py): the x86_64 ABI only (an `int 0x80` or x32
   syscall kills the process), no keyrings, namespaces, mounts, io_uring, bpf, ptrace...;
 - after each candidate the server kills every other process of the PID namespace (kill(-1), repeated until
   none is left); bwrap, PID 1, reaps them: no zombies, no stragglers; the fresh namespaces die with them;
@@ -20,42 +20,37 @@ it) holding one warm fork server (domains/code_server.py, sent as source: nothin
 with missing layers unless `allow_weak=True`, and then records `weak: true` (the manifest and the tables say so).
 
 The candidate's stdout/stderr are never the protocol: calls and answers travel on a dedicated socket per child
-(see code_server.py); `run()` / `run_many()` run whole programs and return their capped output and exit status.
+(see server.py); `Sandbox.run_program` runs a whole program and returns its capped output and exit status
+(many programs over warm sandboxes: programs.py). Host probes: host.py; uid leases and cgroups: leases.py.
 """
 
 from __future__ import annotations
 
 import base64
-import fcntl
 import functools
 import json
 import os
 import resource
 import select
-import shutil
 import signal
 import socket
 import subprocess
-import sys
-import sysconfig
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from domains import code_seccomp
-from domains import code_wire as wire
+from formalpi.domains.code import seccomp as code_seccomp
+from formalpi.domains.code import wire
 from formalpi.errors import SandboxError
+from formalpi.domains.code.host import REQUIRED, bwrap_path, cgroup_layout, interpreter_files, weak_reasons
+from formalpi.domains.code.leases import Cgroup, UidLease, wait_uid_gone
 
 HERE = Path(__file__).resolve().parent
-UID_BASE = 1_990_000  # sandbox uids: far above any uid a system hands out; leased one per live sandbox
-UID_SLOTS = 256
-LOCK_DIR = Path(tempfile.gettempdir()) / "formalpi-sandbox-uids"
-EXIT_SETUP, EXIT_MEMORY = 114, 113  # as in code_server.py
+EXIT_SETUP, EXIT_MEMORY = 114, 113  # as in server.py
 CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SYS_ADMIN", "CAP_KILL")  # the server's; its children drop all
 SERVER_OVERHEAD_MB = 160  # the warm server (interpreter + preloaded stdlib) within the cgroup's memory cap
 BWRAP_MISSING = ("bubblewrap (bwrap) is not installed: run `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
@@ -102,85 +97,10 @@ class RunResult:
         return bool(self.flags.get("net_ns"))
 
 
-# ---- what this machine allows ------------------------------------------------------------------------------
-
-
-def _ldd(paths: Sequence[str]) -> set[str]:
-    out: set[str] = set()
-    for p in paths:
-        try:
-            text = subprocess.run(["ldd", p], capture_output=True, text=True, timeout=20).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        for line in text.splitlines():
-            parts = line.split()
-            for tok in parts:
-                if tok.startswith("/") and os.path.exists(tok):
-                    out.add(tok)
-    return out
-
-
-NOT_NEEDED_EXTENSIONS = ("_tkinter",)  # GUI: would pull X11, Tcl/Tk and font libraries into the sandbox
-
-
-def _without_symlinks(path: str, links: dict[str, str], depth: int = 0) -> str:
-    """`path` with every symlinked component resolved; each symlink met is recorded in `links` (path -> target)."""
-    if depth > 40:
-        raise OSError(f"{path}: too many levels of symbolic links")
-    cur = "/"
-    for part in Path(path).parts[1:]:
-        nxt = os.path.join(cur, part)
-        if os.path.islink(nxt):
-            target = os.readlink(nxt)
-            links[nxt] = target
-            nxt = _without_symlinks(os.path.normpath(os.path.join(os.path.dirname(nxt), target)), links, depth + 1)
-        cur = nxt
-    return cur
-
-
-@functools.lru_cache(maxsize=1)
-def interpreter_files() -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], tuple[str, ...]]:
-    """(python, real paths to bind read-only, symlinks to recreate, site-packages dirs to mask): the interpreter
-    this process runs on (so the trusted side and the candidate agree on e.g. `sys.getsizeof`), its stdlib, and
-    every shared library it and its stdlib extension modules link (from `ldd`), nothing else."""
-    python = os.path.realpath(sys.executable)
-    stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
-    dynload = os.path.join(stdlib, "lib-dynload")
-    exts = [str(p) for p in Path(dynload).glob("*.so") if not p.name.startswith(NOT_NEEDED_EXTENSIONS)] \
-        if os.path.isdir(dynload) else []
-    links: dict[str, str] = {}
-    real = {_without_symlinks(p, links) for p in (python, stdlib, *_ldd([python, *exts]))}
-    binds = sorted(b for b in real if not any(b != o and b.startswith(o.rstrip("/") + "/") for o in real))
-    inside = [lk for lk in links if any(lk.startswith(b.rstrip("/") + "/") for b in binds)]
-    symlinks = tuple(sorted((lk, t) for lk, t in links.items() if lk not in inside))
-    masks = tuple(str(p) for p in (Path(stdlib) / "site-packages", Path(stdlib) / "dist-packages") if p.is_dir())
-    return python, tuple(binds), symlinks, masks
-
-
-@functools.lru_cache(maxsize=1)
-def bwrap_path() -> str | None:
-    return shutil.which("bwrap") or next((p for p in ("/usr/bin/bwrap", "/usr/local/bin/bwrap")
-                                          if os.access(p, os.X_OK)), None)
-
-
-def _cgroup_layout() -> str | None:
-    """'v2' (a unified hierarchy where we may make a child with memory+pids), 'v1' (memory and pids hierarchies
-    we may write), or None."""
-    root = Path("/sys/fs/cgroup")
-    if (root / "cgroup.controllers").exists():
-        ctrl = (root / "cgroup.controllers").read_text().split()
-        if {"memory", "pids"} <= set(ctrl) and os.access(root, os.W_OK):
-            return "v2"
-        return None
-    if all(os.access(root / c, os.W_OK) for c in ("memory", "pids")):
-        return "v1"
-    return None
-
-
 @functools.lru_cache(maxsize=1)
 def layers() -> dict[str, object]:
     """The isolation layers this machine gives a Sandbox (probed once by starting one)."""
-    info: dict[str, object] = {"bwrap": None, "root": os.geteuid() == 0, "cgroup": _cgroup_layout()}
+    info: dict[str, object] = {"bwrap": None, "root": os.geteuid() == 0, "cgroup": cgroup_layout()}
     if bwrap_path():
         try:
             info["bwrap"] = subprocess.run([bwrap_path(), "--version"], capture_output=True, text=True,
@@ -193,168 +113,6 @@ def layers() -> dict[str, object]:
     except SandboxError as e:
         info["error"] = str(e)
     return info
-
-
-REQUIRED = {
-    "mount_ns": "a mount namespace with only the interpreter, read-only",
-    "pid_ns": "a PID namespace (every descendant dies with it)",
-    "ipc_ns": "an IPC namespace", "uts_ns": "a UTS namespace", "net_ns": "an empty network namespace",
-    "fresh_tmpfs_ipc": "a fresh private tmpfs /tmp and /dev/shm and IPC namespace per candidate",
-    "uid": "a uid of its own per sandbox, without capabilities (needs root)",
-    "seccomp_allowlist": "the seccomp syscall allowlist, x86_64 ABI only (libseccomp + pyseccomp)",
-}
-
-
-def weak_reasons(got: dict[str, object]) -> list[str]:
-    """What is missing from `got` (a Sandbox's layers) for full isolation, in words. Without a cgroup the
-    sandbox is still full where it has a uid of its own: RLIMIT_NPROC on that uid caps its processes, RLIMIT_AS
-    each process's memory and the tmpfs size caps its files (`layers()["limits_instead"]` says so)."""
-    out = [what for key, what in REQUIRED.items() if not got.get(key)]
-    if not got.get("cgroup") and not got.get("uid"):
-        out.append("a cgroup memory+pids cap for the whole sandbox, or a uid of its own for RLIMIT_NPROC")
-    return out
-
-
-# ---- uid leases and cgroups ----------------------------------------------------------------------------------
-
-
-class _UidLease:
-    """A sandbox uid held through an exclusive flock, so live sandboxes (threads or processes) never share one."""
-
-    def __init__(self) -> None:
-        self.uid: int | None = None
-        self._fd: int | None = None
-
-    def acquire(self) -> int:
-        LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
-        start = (os.getpid() * 7 + threading.get_ident()) % UID_SLOTS
-        for k in range(UID_SLOTS):
-            slot = (start + k) % UID_SLOTS
-            fd = os.open(LOCK_DIR / f"{slot}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            self.uid, self._fd = UID_BASE + slot, fd
-            return self.uid
-        raise SandboxError(f"all {UID_SLOTS} sandbox uids are busy (lower the worker count)")
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def _uid_processes(uid: int) -> list[int]:
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                if os.stat(f"/proc/{name}").st_uid == uid:
-                    out.append(int(name))
-            except OSError:
-                pass
-    return out
-
-
-def _wait_uid_gone(uid: int, timeout_s: float = 10.0) -> None:
-    """Before a sandbox uid is released: no process of it may remain (else kill what does, by pid)."""
-    deadline = time.monotonic() + timeout_s
-    while _uid_processes(uid) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    for pid in _uid_processes(uid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-def uid_is_leased(uid: int) -> bool:
-    """Does a live sandbox (of any process on this machine) hold sandbox uid `uid` now? A process or file of a
-    sandbox uid that is not leased is a leftover."""
-    try:
-        fd = os.open(LOCK_DIR / f"{uid - UID_BASE}.lock", os.O_RDWR)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
-class _Cgroup:
-    """One cgroup (v2, or v1 memory + pids) for a whole sandbox: memory (no swap) and process caps."""
-
-    def __init__(self, layout: str, name: str, memory_bytes: int, max_pids: int) -> None:
-        self.layout = layout
-        root = Path("/sys/fs/cgroup")
-        if layout == "v2":
-            base = root / "formalpi"
-            base.mkdir(exist_ok=True)
-            (root / "cgroup.subtree_control").write_text("+memory +pids")
-            (base / "cgroup.subtree_control").write_text("+memory +pids")
-            self.dirs = [base / name]
-            self.dirs[0].mkdir()
-            (self.dirs[0] / "memory.max").write_text(str(memory_bytes))
-            if (self.dirs[0] / "memory.swap.max").exists():
-                (self.dirs[0] / "memory.swap.max").write_text("0")
-            (self.dirs[0] / "pids.max").write_text(str(max_pids))
-        else:
-            self.dirs = [root / "memory" / "formalpi" / name, root / "pids" / "formalpi" / name]
-            for d in self.dirs:
-                d.mkdir(parents=True)
-            mem = self.dirs[0]
-            (mem / "memory.limit_in_bytes").write_text(str(memory_bytes))
-            if (mem / "memory.memsw.limit_in_bytes").exists():
-                (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
-            (self.dirs[1] / "pids.max").write_text(str(max_pids))
-
-    def procs_files(self) -> list[str]:
-        return [str(d / "cgroup.procs") for d in self.dirs]
-
-    def oom_kills(self) -> int:
-        """How many times the memory cap was hit (v1 failcnt / v2 oom_kill events)."""
-        try:
-            if self.layout == "v2":
-                for line in (self.dirs[0] / "memory.events").read_text().splitlines():
-                    if line.startswith("oom_kill "):
-                        return int(line.split()[1])
-                return 0
-            return int((self.dirs[0] / "memory.failcnt").read_text())
-        except (OSError, ValueError):
-            return 0
-
-    def remove(self) -> None:
-        for d in self.dirs:
-            for _ in range(100):
-                try:
-                    d.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.01)
-
-
-def remove_cgroups_of(pid: int) -> None:
-    """Remove the (empty) cgroups a killed process's sandboxes left (named sbx-<pid>-...)."""
-    for d in list(Path("/sys/fs/cgroup").glob(f"formalpi/sbx-{pid}-*")) + \
-            list(Path("/sys/fs/cgroup").glob(f"*/formalpi/sbx-{pid}-*")):
-        for _ in range(100):
-            try:
-                d.rmdir()
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.01)
-
-
-# ---- frames with deadlines -------------------------------------------------------------------------------------
 
 
 class _Reader:
@@ -412,7 +170,7 @@ def _send(sock: socket.socket, obj: object, fds: Sequence[int] = ()) -> None:
 
 
 def _server_source() -> str:
-    return (HERE / "code_wire.py").read_text() + "\n" + (HERE / "code_server.py").read_text() + \
+    return (HERE / "wire.py").read_text() + "\n" + (HERE / "server.py").read_text() + \
         "\nserve(int(sys.argv[1]), sys.argv[2] == '1', base64.b64decode(sys.argv[3]))\n"
 
 
@@ -545,8 +303,8 @@ class Sandbox:
         self._spare: Session | None = None  # a child isolated in advance, waiting for its program
         self._exits: dict[int, dict] = {}
         self._ids = 0
-        self._lease = _UidLease()
-        self._cgroup: _Cgroup | None = None
+        self._lease = UidLease()
+        self._cgroup: Cgroup | None = None
         self.starts = 0
         self._start()
 
@@ -590,10 +348,10 @@ class Sandbox:
             ctl.close()
             raise SandboxError(f"{BWRAP_MISSING}; or pass --allow-weak-sandbox (verify.allow_weak_sandbox = true) "
                                "to run candidates with rlimits only")
-        layout = _cgroup_layout() if root else None
+        layout = cgroup_layout() if root else None
         if layout:
             try:
-                self._cgroup = _Cgroup(layout, f"sbx-{os.getpid()}-{id(self):x}-{self.starts}",
+                self._cgroup = Cgroup(layout, f"sbx-{os.getpid()}-{id(self):x}-{self.starts}",
                                        (lim.memory_mb + SERVER_OVERHEAD_MB + 2 * lim.tmpfs_mb) << 20,
                                        lim.max_procs + 8)
                 enter = " && ".join(f"echo $$ > {p}" for p in self._cgroup.procs_files())
@@ -691,7 +449,7 @@ class Sandbox:
     def close(self) -> None:
         self._stop()
         if self.uid is not None:
-            _wait_uid_gone(self.uid)  # the PID namespace's teardown is asynchronous when bwrap was killed
+            wait_uid_gone(self.uid)  # the PID namespace's teardown is asynchronous when bwrap was killed
         self._lease.release()
 
     def __enter__(self) -> "Sandbox":
@@ -829,46 +587,3 @@ class _CappedReader(threading.Thread):
     def text(self) -> str:
         mid = f"\n...[{self.dropped} bytes dropped]...\n".encode() if self.dropped else b""
         return bytes(self.head + mid + self.tail).decode("utf-8", errors="replace")
-
-
-# ---- whole programs, the old API (bench, Ray executor) ------------------------------------------------------------
-
-def run(program: str, timeout_s: float = 10.0, memory_mb: int = 1024, *, limits: Limits | None = None,
-        isolate_network: bool = True, allow_weak: bool = False) -> RunResult:
-    """Run `program` (Python source) in a sandbox of its own (started and ended here: nothing outlives the call);
-    `limits` overrides timeout_s / memory_mb. (`isolate_network` is kept for callers of the old API: the network
-    namespace is always made.) Many programs: `run_many`, which keeps its sandboxes warm across them."""
-    lim = limits or Limits(timeout_s=timeout_s, memory_mb=memory_mb)
-    with Sandbox(lim, allow_weak=allow_weak) as sb:
-        return sb.run_program(program, lim)
-
-
-def run_many(programs: Sequence[str], timeout_s: float = 10.0, memory_mb: int = 1024, *, workers: int | None = None,
-             limits: Limits | None = None, isolate_network: bool = True, allow_weak: bool = False
-             ) -> list[RunResult]:
-    """Run each program in a fresh child of a warm sandbox, `workers` sandboxes at a time; results in order."""
-    lim = limits or Limits(timeout_s=timeout_s, memory_mb=memory_mb)
-    workers = max(1, workers or os.cpu_count() or 1)
-    sandboxes: list[Sandbox] = []
-    free: list[Sandbox] = []
-    lock = threading.Lock()
-
-    def one(program: str) -> RunResult:
-        with lock:
-            sb = free.pop() if free else None
-        if sb is None:
-            sb = Sandbox(lim, allow_weak=allow_weak)
-            with lock:
-                sandboxes.append(sb)
-        try:
-            return sb.run_program(program, lim)
-        finally:
-            with lock:
-                free.append(sb)
-
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(one, programs))
-    finally:
-        for sb in sandboxes:
-            sb.close()

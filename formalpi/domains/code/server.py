@@ -1,6 +1,6 @@
 """The in-sandbox side: a warm fork server that runs ONE candidate per child and answers calls. Untrusted side.
 
-Not imported by the project: `domains.code_sandbox` sends this file's source (after `domains/code_wire.py`'s) as
+Not imported by the project: `formalpi.domains.code.sandbox` sends this file's source (after `formalpi/domains/code/wire.py`'s) as
 `python -I -S -c SOURCE` into the sandbox, where nothing of the project is on the filesystem. Stdlib only.
 
 The server (trusted code, but living in the sandbox) holds a control socket to the trusted side:
@@ -16,7 +16,7 @@ rlimits; a uid of its own with no capabilities (where the server runs as root); 
 /dev/null or the given pipes; every other fd closed. It then execs the candidate in a fresh `__main__` and,
 in "call" mode, answers {"call": name, "args": [...]} frames on its channel with {"ret": value} /
 {"raised": [type, message]} / {"unserialisable": type}. Everything the child sends is untrusted: the trusted
-side parses it strictly (code_wire.decode) and decides.
+side parses it strictly (wire.decode) and decides.
 """
 
 import builtins
@@ -91,7 +91,7 @@ def recv(sock, with_fds=False):
 
 
 def _install_filter(bpf):
-    """Load the seccomp allowlist (a BPF program compiled by libseccomp on the trusted side: domains/code_seccomp.py)
+    """Load the seccomp allowlist (a BPF program compiled by libseccomp on the trusted side: formalpi/domains/code/seccomp.py)
     for this process and all it starts; irrevocable. Nothing is loaded where the trusted side sent none."""
     if not bpf:
         return False

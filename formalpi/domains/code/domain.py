@@ -1,8 +1,8 @@
 """The code domain: HumanEval and MBPP (sanitized) from local files, checked in the sandbox; test-suite PI.
 
 To grade, the candidate's program alone (HumanEval: prompt + completion; MBPP: the code) runs in a sandbox
-(domains/code_sandbox.py) and answers calls; each test (a statement of HumanEval's `check`, a line of MBPP's
-`test_list`) runs on the TRUSTED side (domains/code_judge.py) against proxies of the candidate's functions, so
+(formalpi/domains/code/sandbox.py) and answers calls; each test (a statement of HumanEval's `check`, a line of MBPP's
+`test_list`) runs on the TRUSTED side (formalpi/domains/code/judge.py) against proxies of the candidate's functions, so
 the candidate can pass only by returning the right plain values. The score is the fraction of tests passed; the
 first failing test (its dataset text) and its typed outcome become the verdict's `feedback` (what test-suite PI
 shows): never a file's contents, only the test, the outcome and a capped, cleaned exception message.
@@ -20,12 +20,11 @@ import urllib.request
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field
 
-from domains.code_judge import Judgement, JudgePool, JudgeSpec, stdlib_module
-from domains.code_sandbox import Limits
+from formalpi.domains.code.judge import Judgement, JudgePool, JudgeSpec, stdlib_module
+from formalpi.domains.code.sandbox import Limits
 from formalpi.pi_condition import FAILED, TRY_AGAIN, PIContext, define, shuffled_partner
 from formalpi.domain import DomainBase, SettingsSection
 from formalpi.errors import DataError
@@ -332,8 +331,8 @@ class CodeSettings(SettingsSection):
 
 
 class CodeDomain(DomainBase):
-    """HumanEval / MBPP. Candidates run in warm sandboxes (domains/code_sandbox.py) and answer calls; the tests
-    run on the trusted side (domains/code_judge.py), in `workers` trusted worker processes.
+    """HumanEval / MBPP. Candidates run in warm sandboxes (formalpi/domains/code/sandbox.py) and answer calls; the tests
+    run on the trusted side (formalpi/domains/code/judge.py), in `workers` trusted worker processes.
 
     `allow_weak_sandbox`: run candidates even where the machine cannot give every isolation layer (then
     `isolation()["weak"]` is true, the run's manifest records it and the report says so)."""
@@ -342,20 +341,18 @@ class CodeDomain(DomainBase):
     Settings = CodeSettings
 
     @classmethod
-    def from_settings(cls, settings: CodeSettings, **kwargs: Any) -> CodeDomain:
-        return cls(limits=Limits(timeout_s=settings.timeout_s, memory_mb=settings.memory_mb),
-                   workers=settings.workers, allow_weak_sandbox=settings.allow_weak_sandbox, **kwargs)
-
-    @classmethod
     def conditions(cls) -> tuple:
         """The code PI conditions (defined at the bottom of this module), for `get_condition(name, "code")`."""
         return (test_suite.condition, shuffled_test_suite.condition)
 
-    def __init__(self, limits: Limits | None = None, workers: int | None = None,
-                 allow_weak_sandbox: bool = False) -> None:
-        self.limits = limits or Limits(timeout_s=10.0, memory_mb=1024)
-        self.workers = workers
-        self.allow_weak_sandbox = allow_weak_sandbox
+    def __init__(self, settings: CodeSettings | None = None, limits: Limits | None = None) -> None:
+        """`limits`: the sandbox's full limits (process count, tmpfs size, ...) where the settings' timeout and
+        memory are not enough (tests, benchmarks); by default they come from the settings."""
+        settings = settings or CodeSettings()
+        self.settings = settings
+        self.limits = limits or Limits(timeout_s=settings.timeout_s, memory_mb=settings.memory_mb)
+        self.workers = settings.workers
+        self.allow_weak_sandbox = settings.allow_weak_sandbox
         self._pool: JudgePool | None = None
         self._pool_key: tuple | None = None
 

@@ -5,7 +5,7 @@ its helper functions, then the test module; MBPP: `test_imports`), the test unit
 `check` statement, each MBPP assert), and which names are the candidate's functions. `judge()` executes the
 prelude and units in a fresh namespace of this (trusted) process, where each candidate name is a `_Proxy`: calling
 it sends the arguments to the candidate's child in the sandbox and returns the reply decoded strictly as plain
-typed data (domains/code_wire.py). So `abs = lambda x: 0` in the candidate changes nothing here, an object with
+typed data (formalpi/domains/code/wire.py). So `abs = lambda x: 0` in the candidate changes nothing here, an object with
 an always-true `__eq__` cannot come back (only exact builtin types cross), and only returning the right values
 passes. Arguments the candidate mutated are written back into the caller's objects (tests may inspect them).
 
@@ -39,8 +39,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from domains import code_wire as wire
-from domains.code_sandbox import ChildGone, Limits, Sandbox, remove_cgroups_of
+from formalpi.domains.code import wire
+from formalpi.domains.code.leases import remove_cgroups_of
+from formalpi.domains.code.sandbox import ChildGone, Limits, Sandbox
 from formalpi.errors import SandboxError
 
 MESSAGE_CHARS = 300
@@ -435,7 +436,7 @@ def _unit(src: str, ns: dict) -> tuple[str, str]:
 
 
 # ---- trusted worker processes -------------------------------------------------------------------------------------
-# Our own processes (`python -m domains.code_judge FD_IN FD_OUT`), not multiprocessing: spawn/forkserver would
+# Our own processes (`python -m formalpi.domains.code.judge FD_IN FD_OUT`), not multiprocessing: spawn/forkserver would
 # re-import the caller's __main__. Jobs and judgements travel pickled between trusted processes over dedicated
 # pipes (never stdout, which test code may print to); nothing from the sandbox is ever unpickled.
 
@@ -479,9 +480,9 @@ class _Worker:
     def __init__(self, limits: Limits, allow_weak: bool) -> None:
         to_r, to_w = os.pipe()
         from_r, from_w = os.pipe()
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[3])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]))
-        self.proc = subprocess.Popen([sys.executable, "-m", "domains.code_judge", str(to_r), str(from_w)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "formalpi.domains.code.judge", str(to_r), str(from_w)],
                                      pass_fds=(to_r, from_w), stdin=subprocess.DEVNULL, env=env, cwd=root)
         os.close(to_r)
         os.close(from_w)
@@ -641,6 +642,6 @@ def stdlib_module(name: str) -> bool:
 
 
 if __name__ == "__main__":
-    from domains.code_judge import _worker_main as main  # the module's own classes, so they pickle by name
+    from formalpi.domains.code.judge import _worker_main as main  # the module's own classes, so they pickle by name
 
     main(int(sys.argv[1]), int(sys.argv[2]))

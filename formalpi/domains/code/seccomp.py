@@ -177,6 +177,6 @@ def filter_text() -> str:
         return out.read()
 
 
-if __name__ == "__main__":  # python -m domains.code_seccomp: the filter as libseccomp's pseudo code, for review
+if __name__ == "__main__":  # python -m formalpi.domains.code.seccomp: the filter as libseccomp's pseudo code, for review
     print(filter_text())
     print(f"# {len(candidate_filter_bpf()) // 8} BPF instructions")

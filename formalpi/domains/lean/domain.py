@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -190,15 +190,12 @@ class LeanDomain(DomainBase):
     Settings = LeanConfig
 
     @classmethod
-    def from_settings(cls, settings: LeanConfig, **kwargs: Any) -> LeanDomain:
-        return cls(settings, **kwargs)
-
-    @classmethod
     def conditions(cls) -> tuple:
-        """The Lean PI conditions (formalpi/lean/pi.py), for `get_condition(name, "lean")`."""
-        from formalpi.lean import pi
+        """The Lean PI conditions (formalpi/domains/lean/conditions.py), for `get_condition(name, "lean")`."""
+        from formalpi.domains.lean import conditions as lean_pi
 
-        return tuple(fn.condition for fn in (pi.skeleton, pi.retry, pi.skeleton_retry, pi.typechecker, pi.diagnosis))
+        return tuple(fn.condition for fn in (lean_pi.skeleton, lean_pi.retry, lean_pi.skeleton_retry,
+                                             lean_pi.typechecker, lean_pi.diagnosis))
 
     def __init__(self, config: LeanConfig | None = None, pool: LeanPool | None = None,
                  owns_pool: bool | None = None):
@@ -223,7 +220,7 @@ class LeanDomain(DomainBase):
         return extract_proof(completion)
 
     def proof_corpus(self, path: str) -> dict[str, list[str]]:
-        from formalpi.lean.pi import load_proof_corpus
+        from formalpi.domains.lean.conditions import load_proof_corpus
 
         return load_proof_corpus(path)
 
@@ -266,9 +263,3 @@ class LeanDomain(DomainBase):
         if self._pool is not None and self._owns_pool:
             self._pool.__exit__(None, None, None)
         self._pool = None if self._owns_pool else self._pool
-
-    def __enter__(self) -> LeanDomain:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
