@@ -99,3 +99,22 @@ def test_base_cycle_and_missing_base_name_the_files(tmp_path):
     a.write_text('base = 3\n')
     with pytest.raises(ConfigError, match="base: must be a file name"):
         load_config(a)
+
+
+def test_every_method_the_config_accepts_is_registered():
+    import typing
+
+    from formalpi.config import ExperimentConfig
+    from formalpi.engine.methods import METHODS, get_method
+
+    assert set(typing.get_args(ExperimentConfig.model_fields["method"].annotation)) == set(METHODS)
+    with pytest.raises(ConfigError, match="not a method .*baseline, retry, opsd, grpo"):
+        get_method("ppo")
+    assert [m.name for m in METHODS.values() if not m.trains] == ["baseline"]
+    assert [m.name for m in METHODS.values() if m.sft_rounds] == ["retry"]
+    for m in METHODS.values():  # every trainer named by the registry exists
+        if m.trainer:
+            import importlib
+
+            module, _, function = m.trainer.partition(":")
+            assert callable(getattr(importlib.import_module(module), function)), m.trainer
