@@ -3,7 +3,7 @@
 lives ("module:function", imported only when the method runs, so the engine loads no trainer it does not use).
 
 baseline: no post-training; the base model is evaluated.
-retry: retry-STaR, rounds of sample -> verify -> retry with PI -> SFT (the engine's own loop, formalpi/engine/run.py).
+retry: retry-STaR, rounds of sample -> verify -> retry with PI -> SFT (the engine's own loop, formalpi/engine/experiment.py).
 opsd: on-policy self-distillation (formalpi/engine/opsd.py).
 grpo: IPRS, GRPO with PI reward shaping (formalpi/engine/grpo.py).
 """
@@ -23,7 +23,7 @@ from formalpi.runs import RunStore
 
 @dataclass(frozen=True)
 class TrainContext:
-    """What one seed's training stage works with (built once by formalpi.engine.run.run_experiment)."""
+    """What one seed's training stage works with (built once by formalpi.engine.experiment.run_experiment)."""
 
     cfg: ExperimentConfig
     seed: int
@@ -39,11 +39,11 @@ class Method:
     name: str
     summary: str
     trains: bool  # False: the base model is evaluated as it is (no train split is read)
-    sft_rounds: bool = False  # True: the engine's retry-STaR rounds (formalpi/engine/run.py) train it
+    sft_rounds: bool = False  # True: the engine's retry-STaR rounds (formalpi/engine/experiment.py) train it
     # "module:function" taking a TrainContext and returning the trained checkpoint's directory; it runs after the
     # engine's reference pass (the verified first attempts some PI conditions read)
     trainer: str | None = None
-    # extras the engine makes during a run when the caller gave none (formalpi.engine.run.condition_extras): the
+    # extras the engine makes during a run when the caller gave none (formalpi.engine.experiment.condition_extras): the
     # verified proofs of the base model's first attempts on the training split (retry: each round's; OPSD/IPRS:
     # the reference pass), and for retry the row's own model as the diagnosis writer
     engine_made: frozenset[str] = frozenset()

@@ -200,7 +200,7 @@ def run_job(job: RunJob) -> RunOutcome:
     import socket
 
     from formalpi.analysis.results import write_run_results
-    from formalpi.engine.run import run_experiment
+    from formalpi.engine.experiment import run_experiment
 
     here = os.getcwd()
     os.chdir(job.cwd)  # the config's relative paths (runs_dir, a parent row's checkpoint) are the table's
