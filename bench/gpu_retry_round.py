@@ -48,7 +48,7 @@ def counts(store) -> dict:
 
 
 def run_round(model: str, backend: str, a: argparse.Namespace) -> dict:
-    from formalpi.engine.run import run_experiment
+    from formalpi.engine.experiment import run_experiment
 
     cfg = config(model, backend, a)
     t0 = time.perf_counter()

@@ -358,15 +358,46 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>", overrides: 
         raise ConfigError(_fmt_errors(e, source, ExperimentConfig, overrides)) from None
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None, variant: str | None = None) -> ExperimentConfig:
-    """A row's config; `variant`: one of VARIANTS applied before `overrides` (the run is named `<row>@<variant>`)."""
-    path = Path(path)
+def merge_tables(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """`child` over `base`, table by table: a key the child sets wins; tables (sections) merge key by key."""
+    out = dict(base)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_tables(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_toml_with_bases(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """One experiment file's raw table with its `base = "other.toml"` chain resolved (paths relative to the file
+    that names them; the child's keys win, tables merge key by key). `name` is never inherited: a row is named
+    after its own file unless it says otherwise."""
     if not path.is_file():
-        raise ConfigError(f"{path}: no such config file (experiments live in experiments/*.toml)")
+        where = f" (the base of {_chain[-1]})" if _chain else " (experiments live in experiments/*.toml)"
+        raise ConfigError(f"{path}: no such config file{where}")
+    resolved = path.resolve()
+    if resolved in _chain:
+        cycle = " -> ".join(str(p) for p in (*_chain[_chain.index(resolved):], resolved))
+        raise ConfigError(f"{path}: `base` chain loops back to itself: {cycle}")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: base: must be a file name, e.g. base = \"math_try_again.toml\" (got {base!r})")
+    parent = read_toml_with_bases(path.parent / base, (*_chain, resolved))
+    parent.pop("name", None)
+    return merge_tables(parent, data)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None, variant: str | None = None) -> ExperimentConfig:
+    """A row's config; `variant`: one of VARIANTS applied before `overrides` (the run is named `<row>@<variant>`)."""
+    path = Path(path)
+    data = read_toml_with_bases(path)
     data.setdefault("name", path.stem)
     if variant is not None:
         data = apply_variant(data, variant, str(path))

@@ -129,7 +129,7 @@ def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1,
     """One (condition, seed): every variant of it (the baseline when `condition` is None). In a worker process.
     `share_from`: a run of the same seed whose first attempts this condition would draw identically.
     Returns (run name, seed, summary) per run."""
-    from formalpi.engine.run import run_experiment
+    from formalpi.engine.experiment import run_experiment
     from formalpi.engine.stages import start_model
     from formalpi.tiny import resolve_model_path
 

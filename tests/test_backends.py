@@ -153,8 +153,8 @@ def test_release_hands_the_model_back(tiny_model):
 
 
 def test_retry_round_releases_the_generator_before_training(tiny_model, tmp_path, monkeypatch):
-    import formalpi.engine.run as run_mod
-    from formalpi.engine.run import run_experiment
+    import formalpi.engine.experiment as run_mod
+    from formalpi.engine.experiment import run_experiment
 
     events = []
 

@@ -9,7 +9,7 @@ from formalpi.config import config_from_dict
 from formalpi.pi_condition import PIContext, first_step_of
 from formalpi.engine.conditions import REGISTRY, available_conditions, condition_turns, get_condition, load_cross_model
 from formalpi.engine.retry import build_examples, frontier_problems
-from formalpi.engine.run import condition_extras, with_verified_proofs
+from formalpi.engine.experiment import condition_extras, with_verified_proofs
 from formalpi.errors import ConfigError, DataError
 from formalpi.records import Attempt, Judged, Problem, Status, Verdict
 

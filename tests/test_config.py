@@ -64,3 +64,57 @@ def test_shipped_experiments_and_demo_config_validate():
     assert demo_config().data.dataset == "arith"
     for p in sorted((ROOT / "experiments").glob("*.toml")):
         load_config(p)
+
+
+def test_base_chain_merges_tables_key_by_key_and_overrides_apply_last(tmp_path):
+    (tmp_path / "root.toml").write_text('name = "root"\ncondition = "gold"\nseeds = [1, 2]\n'
+                                        '[train]\nlr = 1e-4\nlora_rank = 32\n[sampling]\nn = 8\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "mid.toml").write_text('base = "../root.toml"\n[train]\nlora_rank = 64\n')
+    leaf = tmp_path / "sub" / "leaf.toml"
+    leaf.write_text('base = "mid.toml"\ncondition = "wrong"\n[train]\nepochs = 2\n')
+    cfg = load_config(leaf, ["train.lr=3e-4"])
+    assert cfg.name == "leaf"  # never inherited from a base
+    assert cfg.condition == "wrong" and cfg.seeds == [1, 2] and cfg.sampling.n == 8
+    assert (cfg.train.lr, cfg.train.lora_rank, cfg.train.epochs) == (3e-4, 64, 2)
+    # an unknown key inherited from a base is still an error, named at the file that was loaded
+    (tmp_path / "root.toml").write_text('[train]\nlearning_rate = 1e-4\n')
+    with pytest.raises(ConfigError, match="unknown key 'train.learning_rate'"):
+        load_config(leaf)
+
+
+def test_base_cycle_and_missing_base_name_the_files(tmp_path):
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text('base = "b.toml"\n')
+    b.write_text('base = "a.toml"\n')
+    with pytest.raises(ConfigError, match="loops back") as e:
+        load_config(a)
+    assert "a.toml" in str(e.value) and "b.toml" in str(e.value)
+    a.write_text('base = "a.toml"\n')
+    with pytest.raises(ConfigError, match="loops back"):
+        load_config(a)
+    a.write_text('base = "gone.toml"\n')
+    with pytest.raises(ConfigError, match=r"gone.toml: no such config file \(the base of .*a.toml\)"):
+        load_config(a)
+    a.write_text('base = 3\n')
+    with pytest.raises(ConfigError, match="base: must be a file name"):
+        load_config(a)
+
+
+def test_every_method_the_config_accepts_is_registered():
+    import typing
+
+    from formalpi.config import ExperimentConfig
+    from formalpi.engine.methods import METHODS, get_method
+
+    assert set(typing.get_args(ExperimentConfig.model_fields["method"].annotation)) == set(METHODS)
+    with pytest.raises(ConfigError, match="not a method .*baseline, retry, opsd, grpo"):
+        get_method("ppo")
+    assert [m.name for m in METHODS.values() if not m.trains] == ["baseline"]
+    assert [m.name for m in METHODS.values() if m.sft_rounds] == ["retry"]
+    for m in METHODS.values():  # every trainer named by the registry exists
+        if m.trainer:
+            import importlib
+
+            module, _, function = m.trainer.partition(":")
+            assert callable(getattr(importlib.import_module(module), function)), m.trainer

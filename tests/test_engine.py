@@ -10,7 +10,7 @@ import pytest
 
 from formalpi.config import config_from_dict
 from formalpi.engine.backends import HFGenerator, SamplingParams
-from formalpi.engine.run import run_experiment
+from formalpi.engine.experiment import run_experiment
 from formalpi.records import Attempt, EvalRecord, Example, Judged
 from formalpi.runs import RunStore
 from formalpi.tiny import ensure_tiny_model

@@ -11,7 +11,7 @@ import torch
 from formalpi.config import config_from_dict
 from formalpi.engine.backends import Completion, SamplingParams, render_chat
 from formalpi.pi_condition import FAILED
-from formalpi.engine.run import run_experiment
+from formalpi.engine.experiment import run_experiment
 from formalpi.records import Attempt, Example, Judged
 from formalpi.tiny import ensure_tiny_model
 
@@ -54,7 +54,7 @@ def trained_run(tmp_path_factory, request):
     base = str(ensure_tiny_model())  # the shipped weights: no training here
     solver = ScriptedSolver(AutoTokenizer.from_pretrained(base))
     mp = pytest.MonkeyPatch()
-    mp.setattr("formalpi.engine.run.make_generator", lambda cfg, path: solver)
+    mp.setattr("formalpi.engine.experiment.make_generator", lambda cfg, path: solver)
     request.addfinalizer(mp.undo)
     cfg = config_from_dict({
         "name": "fixture", "condition": "gold", "runs_dir": str(tmp_path_factory.mktemp("runs")),
@@ -112,7 +112,7 @@ def _run_scripted(tmp_path, monkeypatch, seed=3, **over):
     from transformers import AutoTokenizer
 
     base = str(ensure_tiny_model())
-    monkeypatch.setattr("formalpi.engine.run.make_generator",
+    monkeypatch.setattr("formalpi.engine.experiment.make_generator",
                         lambda cfg, path: ScriptedSolver(AutoTokenizer.from_pretrained(base)))
     d = {"name": "scripted", "condition": "try_again", "runs_dir": str(tmp_path), "model": {"path": base},
          "data": {"dataset": "arith", "train_limit": 4, "eval_limit": 3}, "sampling": {"n": 1, "max_new_tokens": 48},
@@ -167,7 +167,7 @@ def test_a_row_can_start_from_another_rows_checkpoint_of_the_same_seed(tmp_path,
     first = _run_scripted(tmp_path, monkeypatch, seed=3).store  # writes scripted/3/checkpoint_r0
     template = str(tmp_path / "scripted" / "{seed}" / "checkpoint_r0")
     seen = []
-    monkeypatch.setattr("formalpi.engine.run.make_generator", lambda cfg, path: seen.append(path) or
+    monkeypatch.setattr("formalpi.engine.experiment.make_generator", lambda cfg, path: seen.append(path) or
                         ScriptedSolver(__import__("transformers").AutoTokenizer.from_pretrained(path)))
     cfg = config_from_dict({"name": "hybrid", "method": "baseline", "runs_dir": str(tmp_path),
                             "model": {"path": template}, "data": {"dataset": "arith", "eval_limit": 2},

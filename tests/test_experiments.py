@@ -280,3 +280,27 @@ def test_temperature_spread_is_seeded_and_differs_from_one_temperature(tiny_mode
         assert a == b and a[0] == a[1] == a[2]  # greedy at every temperature slot: identical samples
         with pytest.raises(ValueError, match="2 temperatures for n=3"):
             draw("c", [1.0, 1.0])
+
+
+def test_rows_resolve_to_their_frozen_configs():
+    """Every row's resolved config (its `base` chain applied) has the sha256 recorded in tests/data: rewriting the
+    files (e.g. moving shared keys into a base) must not change a row. After an intended change of a row, write
+    `now` below to that file (json.dumps(now, indent=1, sort_keys=True))."""
+    import hashlib
+
+    frozen = json.loads((ROOT / "tests" / "data" / "experiments_resolved.json").read_text())
+    now = {p.stem: hashlib.sha256(json.dumps(load_config(p).model_dump(mode="json"), sort_keys=True).encode())
+           .hexdigest()[:16] for p in ROWS}
+    assert sorted(now) == sorted(frozen)
+    assert [n for n in now if now[n] != frozen[n]] == []
+
+
+def test_readme_rows_table_is_generated_from_the_files():
+    from formalpi.devtools.experiments import main, readme_with_table, rows_table
+
+    assert main([]) == 0  # `python -m formalpi.devtools.experiments --write` regenerates it
+    readme = (ROOT / "experiments" / "README.md").read_text()
+    table = rows_table(ROOT / "experiments")
+    assert readme_with_table(readme, table) == readme and table.count("\n") == len(ROWS) + 2
+    stale = readme.replace("| `math_gold` | math | retry | `gold` |", "| `math_gold` | math | retry | `wrong` |")
+    assert stale != readme and readme_with_table(stale, table) == readme

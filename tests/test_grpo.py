@@ -11,7 +11,7 @@ from formalpi.config import config_from_dict
 from formalpi.engine.conditions import get_condition
 from formalpi.engine.grpo import GRPOStep, IPRSRewards, shaping_values, token_logprobs
 from formalpi.engine.opsd import TeacherContext, completion_logits, load_student, pack, render
-from formalpi.engine.run import run_experiment
+from formalpi.engine.experiment import run_experiment
 from formalpi.errors import ConfigError
 from formalpi.records import EvalRecord
 from formalpi.runs import RunStore

@@ -51,8 +51,8 @@ def test_package_cycles_are_found():
 
 def test_private_names_are_found(tmp_path):
     src = tmp_path / "m.py"
-    src.write_text("from formalpi.engine.run import _generator, stage\nfrom formalpi.x import __version__\n"
+    src.write_text("from formalpi.engine.experiment import _generator, stage\nfrom formalpi.x import __version__\n"
                    "from formalpi.engine.opsd import _helper as h\n")
     found = private_imports("formalpi.engine.other", src)
-    assert found == [("formalpi.engine.other", "formalpi.engine.run", "_generator"),
+    assert found == [("formalpi.engine.other", "formalpi.engine.experiment", "_generator"),
                      ("formalpi.engine.other", "formalpi.engine.opsd", "_helper")]

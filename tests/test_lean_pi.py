@@ -201,7 +201,7 @@ def test_a_thinking_models_diagnosis_is_its_answer_after_think():
 
 def test_diagnosis_row_gets_the_rows_own_model_and_other_methods_must_pass_one():
     from formalpi.config import config_from_dict
-    from formalpi.engine.run import condition_extras, with_diagnosis_writer
+    from formalpi.engine.experiment import condition_extras, with_diagnosis_writer
 
     cond = get_condition("diagnosis", "lean")
     retry = config_from_dict({"name": "d", "domain": "lean", "method": "retry", "condition": "diagnosis"})

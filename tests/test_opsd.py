@@ -14,7 +14,7 @@ from formalpi.engine.losses import per_token_divergence
 from formalpi.engine.opsd import (
     OPSDStep, TeacherContext, Teacher, completion_logits, load_student, masked_mean, pack,
     resolve_teacher_context, select_frontier, solve_rates, teacher_turns)
-from formalpi.engine.run import run_experiment
+from formalpi.engine.experiment import run_experiment
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, EvalRecord, Problem, Status, Verdict
 from formalpi.runs import RunStore

@@ -14,7 +14,7 @@ import pytest
 
 from formalpi.config import config_from_dict, load_config
 from formalpi.engine.preflight import check_model_path
-from formalpi.engine.run import run_experiment
+from formalpi.engine.experiment import run_experiment
 from formalpi.errors import ConfigError, RunStoreError
 from formalpi.runs import RunStore
 
@@ -215,7 +215,7 @@ def test_new_run_under_a_read_only_dir_is_refused_before_work(tmp_path):
 def test_the_engine_does_not_resolve_the_tiny_model_itself(tmp_path):
     """`model.path = "tiny"` is resolved by the caller (formalpi run, the demo): the engine imports no formalpi.tiny
     and says how, instead of handing "tiny" to transformers as a hub id."""
-    from formalpi.engine.run import resolved_start_model
+    from formalpi.engine.experiment import resolved_start_model
 
     with pytest.raises(ConfigError, match=r"resolved by the caller.*model_path=formalpi\.tiny\.resolve_model_path"):
         resolved_start_model(_cfg(tmp_path), 42)

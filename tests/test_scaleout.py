@@ -217,7 +217,7 @@ def test_run_flags_map_to_scale_out_with_named_errors() -> None:
 
 def test_retry_round_shards_first_attempts_before_loading_its_own_generator(tiny_model, tmp_path,
                                                                              monkeypatch) -> None:
-    import formalpi.engine.run as run_mod
+    import formalpi.engine.experiment as run_mod
     from formalpi.engine.launch import Placement
 
     events = []

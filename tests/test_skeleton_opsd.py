@@ -121,7 +121,7 @@ def test_skeleton_pi_declares_it_needs_reference_proofs():
 
 def test_lean_opsd_skeleton_without_reference_proofs_stops_before_training(tiny_model, tmp_path):
     from formalpi.domains.lean.domain import LeanDomain
-    from formalpi.engine.run import run_experiment
+    from formalpi.engine.experiment import run_experiment
     from formalpi.errors import ConfigError
     from formalpi.lean.pool import LeanConfig
 

@@ -12,7 +12,7 @@ from formalpi.analysis.report import ReportOptions, build_report, save_report
 from formalpi.analysis.results import write_run_results
 from formalpi.analysis.runs_index import read_run
 from formalpi.config import config_from_dict
-from formalpi.engine.run import run_experiment
+from formalpi.engine.experiment import run_experiment
 from formalpi.records import Attempt, EvalRecord
 from formalpi.tiny import ensure_tiny_model
 from formalpi.truncation import EVAL_WARN_SHARE

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from formalpi.domains.math.domain import MathDomain
-from formalpi.engine.run import check_verifier
+from formalpi.engine.experiment import check_verifier
 from formalpi.errors import CanaryError
 from formalpi.records import Status, Verdict
 
@@ -59,7 +59,7 @@ def test_a_run_whose_verifier_is_shadowed_stops_before_any_work(tmp_path):
     (shadow / "math_verify.py").write_text("SHADOW = True\n")
     runs = tmp_path / "runs"
     code = ("from formalpi.config import config_from_dict\n"
-            "from formalpi.engine.run import run_experiment\n"
+            "from formalpi.engine.experiment import run_experiment\n"
             f"cfg = config_from_dict({{'name': 't/base', 'method': 'baseline', 'condition': 'try_again', "
             f"'runs_dir': {str(runs)!r}, 'model': {{'path': 'tiny'}}, "
             "'data': {'dataset': 'arith', 'eval_limit': 4}, 'eval': {'n': 1, 'ks': [1]}})\n"

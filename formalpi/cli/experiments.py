@@ -141,7 +141,7 @@ def register(root: typer.Typer) -> None:
         preflight(cfg, seed_list)
         # torch and transformers load here, after every check (seconds on a busy machine)
         from formalpi.analysis.results import write_run_results
-        from formalpi.engine.run import run_experiment
+        from formalpi.engine.experiment import run_experiment
         from formalpi.engine.stages import start_model
         from formalpi.scaleout.options import make_domain
         from formalpi.tiny import resolve_model_path

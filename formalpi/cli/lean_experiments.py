@@ -83,7 +83,7 @@ def run_lean_configs(configs: Sequence[ExperimentConfig], seeds: Sequence[int], 
                      extras: dict[str, Any], progress_factory) -> dict[tuple[str, int], dict]:
     """Every (config, seed) with one LeanDomain (one pool) shared by all; returns each run's summary."""
     from formalpi.domains.lean.domain import LeanDomain
-    from formalpi.engine.run import run_experiment
+    from formalpi.engine.experiment import run_experiment
     from formalpi.engine.stages import start_model
     from formalpi.tiny import resolve_model_path
 

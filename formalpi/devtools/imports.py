@@ -72,7 +72,7 @@ def find_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def package_of(module: str) -> str:
-    """`formalpi.engine.run` -> `formalpi.engine`, `formalpi.records` -> `formalpi.records`, `formalpi.domains.math.domain` ->
+    """`formalpi.engine.experiment` -> `formalpi.engine`, `formalpi.records` -> `formalpi.records`, `formalpi.domains.math.domain` ->
     `formalpi.domains`: the units the layers are drawn in."""
     parts = module.split(".")
     return parts[0] if parts[0] != "formalpi" else ".".join(parts[:2])

@@ -1,5 +1,5 @@
 """What every stage of a run shares: its problems (drawn per the config, checked for train/eval overlap), its
-generator, and its timed budget. A low layer: run.py, opsd.py, grpo.py and shard.py import it, it imports none
+generator, and its timed budget. A low layer: experiment.py, opsd.py, grpo.py and shard.py import it, it imports none
 of them (no import cycles: `python -m formalpi.devtools.imports`).
 
 What the manifest records about the data (the `data` key, written by `record_data`):

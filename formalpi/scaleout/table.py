@@ -209,7 +209,7 @@ def run_job(job: RunJob) -> RunOutcome:
     import socket
 
     from formalpi.analysis.results import write_run_results
-    from formalpi.engine.run import run_experiment
+    from formalpi.engine.experiment import run_experiment
     from formalpi.engine.stages import start_model
 
     here = os.getcwd()

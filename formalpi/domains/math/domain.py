@@ -559,7 +559,7 @@ class MathDomain(DomainBase):
         return self.verify_many([problem], [completion])[0]
 
     def reference_completion(self, problem: Problem) -> str:
-        """A completion that must pass: the gold answer, boxed (the run's verifier canary, formalpi/engine/run.py)."""
+        """A completion that must pass: the gold answer, boxed (the run's verifier canary, formalpi/engine/experiment.py)."""
         return f"The answer is \\boxed{{{problem.gold}}}."
 
     def grade(self, problem: Problem, completion: str) -> float:

@@ -26,6 +26,7 @@ from formalpi.pi_condition import Condition
 from formalpi.engine.conditions import get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
 from formalpi.engine.launch import Placement
+from formalpi.engine.methods import TrainContext, get_method
 from formalpi.engine.matching import first_attempts_per_problem
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
 from formalpi.engine.shard import GenStage, run_sharded
@@ -72,10 +73,11 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
     own_domain = domain is None
     domain = domain or open_domain(cfg.domain, cfg.verify)
     try:
-        if cfg.method != "baseline":  # a missing input (a cross-model file, a proof corpus) stops before any work
+        method = get_method(cfg.method)
+        if method.trains:  # a missing input (a cross-model file, a proof corpus) stops before any work
             extras = condition_extras(cfg, get_condition(cfg.condition, domain), extras or {}, domain)
         # the data check comes first: a run that would train on its eval problems never creates a run directory
-        train = train_problems(domain, cfg, seed) if cfg.method != "baseline" else []
+        train = train_problems(domain, cfg, seed) if method.trains else []
         evals = eval_problems(domain, cfg)
         data = check_data(cfg, train, evals)
         check_verifier(domain, evals)  # like the data check: before the run directory
@@ -92,12 +94,11 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
         if checks:
             store.annotate(lean_verifier=checks)
         model_path = model_path or resolved_start_model(cfg, seed)
-        if cfg.method == "retry":
+        if method.sft_rounds:
             model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, placement=placement)
-        elif cfg.method in ("opsd", "grpo"):
-            from formalpi.engine import methods
+        elif method.trains:
             extras = reference_pass(cfg, seed, store, domain, model_path, progress, extras or {})
-            model_path = methods.train(cfg, seed, store, domain, model_path, progress, extras)
+            model_path = method.train(TrainContext(cfg, seed, store, domain, model_path, progress, extras))
         records = _final_eval(cfg, seed, store, domain, model_path, progress, placement=placement)
         store.annotate(**{TRUNCATION_KEY: truncation_record(store, cfg.sampling.max_new_tokens,
                                                             cfg.eval.max_new_tokens)})
@@ -240,18 +241,11 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
     return model_path
 
 
-# extras the engine makes itself during a run when the caller gave none: the verified proofs of the base model's
-# first attempts on the training split (retry rows: each round's; OPSD/IPRS: `reference_pass`), and for retry
-# rows the row's own model as the diagnosis writer
-ENGINE_MADE = {"retry": frozenset({"reference_proofs", "diagnosis_writer"}),
-               "opsd": frozenset({"reference_proofs"}), "grpo": frozenset({"reference_proofs"})}
-
-
 def condition_extras(cfg: ExperimentConfig, condition: Condition, extras: dict[str, Any],
                      domain: Domain | None = None) -> dict[str, Any]:
     """The extras a condition reads, filled in where the caller gave none: `cross_model` from
     $FORMALPI_CROSS_MODEL or `cross_model_<dataset>.jsonl` in the data dir; `reference_proofs` from the toml's
-    `data.proof_corpus`, read by the domain (`Domain.proof_corpus`). One that nothing supplies (neither the caller, a file, nor the engine: ENGINE_MADE) is a
+    `data.proof_corpus`, read by the domain (`Domain.proof_corpus`). One that nothing supplies (neither the caller, a file, nor the engine: `Method.engine_made`) is a
     ConfigError naming it now, not a failure (or a silent no-op) half-way through the run."""
     out = dict(extras)
     if "cross_model" in condition.needs and "cross_model" not in out:
@@ -262,7 +256,7 @@ def condition_extras(cfg: ExperimentConfig, condition: Condition, extras: dict[s
         if domain is None:
             raise ConfigError("data.proof_corpus: condition_extras needs the run's domain to read the corpus")
         out["reference_proofs"] = domain.proof_corpus(cfg.data.proof_corpus)
-    made = ENGINE_MADE.get(cfg.method, frozenset())
+    made = get_method(cfg.method).engine_made
     missing = sorted(k for k in condition.needs if k not in out and k not in made)
     if missing:
         raise ConfigError(f"condition {condition.name!r} with method {cfg.method!r} needs "
