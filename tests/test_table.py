@@ -86,7 +86,8 @@ def test_dry_run_counts_math_try_again_at_the_measured_rates():
     # 7,500 training problems x 4 samples x (first + one retry) x 2,048 + 500 eval problems x 4 x 2,048
     assert cost.problems == (7_500, 500)
     assert cost.generated == 7_500 * 4 * 2 * 2_048 + 500 * 4 * 2_048
-    assert cost.trained == 7_500 * 4 * min(3_072, t.PROMPT_TOKENS + 2_048)
+    # a fixed step budget (train.max_steps = 250 at batch 16) trains 250 x 16 examples, not one epoch over them all
+    assert cost.trained == 250 * 16 * min(3_072, t.PROMPT_TOKENS + 2_048)
     hf_hours = (cost.generated / t.GEN_TOKENS_S["hf"] + cost.trained / t.SFT_TOKENS_S["lora"]) / 3600
     assert cost.gpu_hours == pytest.approx(hf_hours)
     lines = t.dry_run_lines(plan)

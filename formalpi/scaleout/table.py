@@ -457,8 +457,11 @@ def row_cost(cfg: ExperimentConfig, seeds: int) -> RowCost:
         first = condition.first_attempt_samples(cfg.sampling.n)
         k = cfg.retry.k if condition.pi is not None else 0  # controls without PI draw no retries
         sampled += cfg.retry.rounds * train * first * (1 + k) * cfg.sampling.max_new_tokens  # every attempt fails
-        trained = int(cfg.retry.rounds * cfg.train.epochs * train * first) * min(
-            cfg.train.max_length, PROMPT_TOKENS + cfg.sampling.max_new_tokens)
+        example_tokens = min(cfg.train.max_length, PROMPT_TOKENS + cfg.sampling.max_new_tokens)
+        examples = cfg.train.epochs * train * first
+        if cfg.train.max_steps is not None:  # a fixed step budget trains max_steps batches, whatever the examples
+            examples = cfg.train.max_steps * cfg.train.batch_size * cfg.train.grad_accum
+        trained = int(cfg.retry.rounds * examples) * example_tokens
         other_s = trained / (SFT_TOKENS_S[cfg.train.finetune] / scale)
         basis += f", {cfg.train.finetune} SFT"
     elif cfg.method in ("opsd", "grpo"):  # the student samples with transformers inside the training step
