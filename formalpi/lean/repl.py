@@ -33,6 +33,17 @@ from formalpi.errors import LeanUnavailable
 from formalpi.lean.protocol import CommandRequest, Reply, TacticRequest, parse_reply
 
 
+
+def rss_mb(procs: Sequence[psutil.Process]) -> float:
+    """Resident memory of `procs` together, in MiB (a process that has exited counts 0)."""
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
 class Outcome(str, Enum):
     OK = "ok"  # a reply was read and parsed
     TIMEOUT = "timeout"  # no complete reply within the limit; the process group was killed
@@ -110,14 +121,7 @@ class LeanRepl:
                 self._tree = [root, *root.children(recursive=True)]
             except psutil.Error:
                 return 0.0
-        procs = self._tree
-        total = 0
-        for p in procs:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                pass
-        return total / 2**20
+        return rss_mb(self._tree)
 
     def send(self, request: CommandRequest | TacticRequest | dict[str, Any], timeout_s: float) -> ReplResult:
         """Send one request and wait (at most `timeout_s` wall-clock seconds) for its reply."""

@@ -46,6 +46,7 @@ from pathlib import Path
 import psutil
 
 from formalpi.errors import ConfigError
+from formalpi.lean.repl import rss_mb
 from formalpi.lean.setup import SAFE_VERIFY_BINARY
 from formalpi.lean.verdict import PreparedProof, StatementError, parse_statement
 
@@ -157,16 +158,9 @@ def _tail(path: Path, limit: int) -> str:
 
 def _tree_rss_mb(proc: psutil.Process) -> float:
     try:
-        procs = [proc, *proc.children(recursive=True)]
+        return rss_mb([proc, *proc.children(recursive=True)])
     except psutil.Error:
         return 0.0
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total / 2**20
 
 
 def run_bounded(argv: Sequence[str], cwd: Path, workdir: Path, timeout_s: float, memory_limit_mb: float,
