@@ -128,25 +128,23 @@ class Cgroup:
 
     def remove(self) -> None:
         for d in self.dirs:
-            for _ in range(100):
-                try:
-                    d.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.01)
+            _rmdir_when_empty(d)
 
 
 def remove_cgroups_of(pid: int) -> None:
     """Remove the (empty) cgroups a killed process's sandboxes left (named sbx-<pid>-...)."""
     for d in list(Path("/sys/fs/cgroup").glob(f"formalpi/sbx-{pid}-*")) + \
             list(Path("/sys/fs/cgroup").glob(f"*/formalpi/sbx-{pid}-*")):
-        for _ in range(100):
-            try:
-                d.rmdir()
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.01)
+        _rmdir_when_empty(d)
+
+
+def _rmdir_when_empty(d: Path) -> None:
+    """rmdir a cgroup, retrying for up to a second while the kernel still counts its exiting processes."""
+    for _ in range(100):
+        try:
+            d.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.01)
