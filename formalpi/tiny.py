@@ -73,8 +73,11 @@ class TinySpec:
 
 def build_tokenizer(vocab_size: int | None = None):
     """The char-level ChatML tokenizer; `vocab_size` pads it with filler tokens (`<f0>`, ...) to a real model's
-    vocabulary, so that a random model of that architecture decodes every id it samples (bench/gpu_throughput.py)."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    vocabulary, so that a random model of that architecture decodes every id it samples (bench/gpu_throughput.py).
+    The fillers are added tokens, so decoded text encodes back to the same ids, as a real tokenizer's (almost)
+    does: a sampled completion shown again in a teacher's context keeps its length (as plain vocabulary entries the
+    char-level splitter read each `<f123>` back as 6-9 tokens)."""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     base = SPECIAL + CHARS
@@ -86,6 +89,8 @@ def build_tokenizer(vocab_size: int | None = None):
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>",
                                    bos_token="<|im_start|>", eos_token="<|im_end|>",
                                    additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+    if fillers:
+        fast.add_tokens([AddedToken(f, normalized=False, special=False) for f in fillers])  # ids unchanged: in vocab
     fast.chat_template = CHAT_TEMPLATE
     fast.padding_side = "left"
     return fast

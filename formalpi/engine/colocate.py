@@ -16,12 +16,14 @@ Completions are returned exactly as the transformers path returns them: the ids 
 from __future__ import annotations
 
 import gc
+import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import torch
 
+log = logging.getLogger(__name__)
 
 class Sampler(Protocol):
     def sample(self, model, tok, prompt_ids: Sequence[list[int]], *, n: int, max_new_tokens: int,
@@ -99,6 +101,46 @@ def vllm_weights(model) -> Iterator[tuple[str, torch.Tensor]]:
         yield name.replace(".base_layer", ""), w
 
 
+def _sdp(name: str) -> tuple[Callable[[], Any], Callable[[Any], None]]:
+    cuda = torch.backends.cuda
+    return getattr(cuda, f"{name}_sdp_enabled"), getattr(cuda, f"enable_{name}_sdp")
+
+
+def _attr(obj: Any, name: str) -> tuple[Callable[[], Any], Callable[[Any], None]]:
+    return (lambda: getattr(obj, name)), (lambda v: setattr(obj, name, v))
+
+
+# torch's process-wide numeric switches: the trainer's arithmetic must not depend on whether an engine was built in
+# its process (vLLM sets some of these while it starts)
+NUMERIC_SETTINGS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
+    "cuda.matmul.allow_tf32": _attr(torch.backends.cuda.matmul, "allow_tf32"),
+    "cuda.matmul.allow_bf16_reduced_precision_reduction":
+        _attr(torch.backends.cuda.matmul, "allow_bf16_reduced_precision_reduction"),
+    "cuda.matmul.allow_fp16_reduced_precision_reduction":
+        _attr(torch.backends.cuda.matmul, "allow_fp16_reduced_precision_reduction"),
+    "float32_matmul_precision": (torch.get_float32_matmul_precision, torch.set_float32_matmul_precision),
+    "cudnn.allow_tf32": _attr(torch.backends.cudnn, "allow_tf32"),
+    "cudnn.benchmark": _attr(torch.backends.cudnn, "benchmark"),
+    "cudnn.deterministic": _attr(torch.backends.cudnn, "deterministic"),
+    "deterministic_algorithms": (torch.are_deterministic_algorithms_enabled, torch.use_deterministic_algorithms),
+    "default_dtype": (torch.get_default_dtype, torch.set_default_dtype),
+    "grad_enabled": (torch.is_grad_enabled, torch.set_grad_enabled),
+    **{f"sdp.{k}": _sdp(k) for k in ("flash", "mem_efficient", "math", "cudnn")},
+}
+
+
+def numeric_settings() -> dict[str, Any]:
+    return {k: get() for k, (get, _) in NUMERIC_SETTINGS.items()}
+
+
+def restore_numeric_settings(before: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Sets every switch that changed since `before` back; returns {name: (changed to, restored to)}."""
+    changed = {k: (v, before[k]) for k, v in numeric_settings().items() if v != before[k]}
+    for k, (_, old) in changed.items():
+        NUMERIC_SETTINGS[k][1](old)
+    return changed
+
+
 class ColocatedVLLM:
     """One vLLM engine in this process, sharing the trainer's GPU (see the module docstring)."""
 
@@ -123,9 +165,14 @@ class ColocatedVLLM:
             kw["max_model_len"] = max_model_len
         if max_num_seqs is not None:
             kw["max_num_seqs"] = max_num_seqs
+        before = numeric_settings()
         self.llm = vllm.LLM(**kw)
         self.llm.sleep(level=2)
         self.asleep = True
+        # what the engine's start changed in torch's process-wide switches, set back for the trainer
+        self.restored_settings = restore_numeric_settings(before)
+        if self.restored_settings:
+            log.info("vLLM changed torch settings; restored for the trainer: %s", self.restored_settings)
 
     def _model(self):
         return self.llm.llm_engine.model_executor.driver_worker.model_runner.model
