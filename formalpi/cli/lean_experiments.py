@@ -214,8 +214,8 @@ def register(root: typer.Typer) -> None:
                       eval_split: Optional[str] = typer.Option(None, "--eval-split",
                                                                help=f"data.eval_split {_TOML}"),
                       condition: Optional[SkeletonCondition] = typer.Option(None, "--condition",
-                                                                            help=f"the PI shown {_TOML}"),
-                      method: Optional[TrainMethod] = typer.Option(None, "--method", help="opsd (the headline) "
+                                                                            help=f"condition: the PI shown {_TOML}"),
+                      method: Optional[TrainMethod] = typer.Option(None, "--method", help="method: opsd (the headline) "
                                                                    f"or retry-STaR {_TOML}"),
                       proof_corpus: Optional[Path] = typer.Option(
                           None, "--proof-corpus", help="data.proof_corpus: JSONL of {name, proof}, verified "
