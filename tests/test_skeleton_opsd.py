@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from formalpi.cli import app
-from formalpi.cli.lean_experiments import lean_base_config, skeleton_opsd_configs
+from formalpi.cli.lean_experiments import lean_row, skeleton_opsd_configs
 from formalpi.errors import LeanUnavailable
 from formalpi.records import EvalRecord
 from formalpi.runs import RunStore
@@ -46,10 +46,10 @@ def test_without_lean_it_stops_at_once_with_the_doctor_checks(tmp_path):
 
 
 def test_configs_are_a_baseline_and_the_trained_condition():
-    base = lean_base_config("so", "m", train_split="valid", eval_split="test", samples=2, eval_samples=4,
-                            ks=(1, 8, 32), runs_dir="r", overrides=["eval.temperature=0.5"])
-    assert base.eval.ks == [1] and base.eval.temperature == 0.5 and base.data.dataset == "minif2f"
-    b, t = skeleton_opsd_configs(base, "skeleton+retry", "opsd")
+    row = lean_row(ROOT / "experiments" / "lean_opsd_skeleton.toml", {"condition": "skeleton+retry", "name": "so"},
+                   ["eval.temperature=0.5"])
+    b, t = skeleton_opsd_configs(row, "row", ["eval.temperature=0.5"])
+    assert b.eval.temperature == t.eval.temperature == 0.5 and b.data.dataset == "minif2f"
     assert (b.name, b.method) == ("so/baseline", "baseline")
     assert (t.name, t.method, t.condition, t.domain) == ("so/skeleton+retry", "opsd", "skeleton+retry", "lean")
 
@@ -59,7 +59,7 @@ def test_skeleton_opsd_end_to_end_against_the_double(tiny_model, tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in CORPUS), encoding="utf-8")
     runs = tmp_path / "runs"
-    sets = [f"data.path={data}", "data.train_limit=4", "data.eval_limit=3", "sampling.max_new_tokens=16",
+    sets = ["model.dtype=auto", f"data.path={data}", "data.train_limit=4", "data.eval_limit=3", "sampling.max_new_tokens=16",
             "eval.max_new_tokens=16", "train.max_length=512", "train.lora_rank=4", "train.lora_alpha=8",
             "opsd.steps=2", "opsd.batch_size=4", "opsd.max_new_tokens=12", "opsd.save_every=1", "opsd.lr=1e-3"]
     res = CliRunner().invoke(app, [
@@ -68,7 +68,7 @@ def test_skeleton_opsd_end_to_end_against_the_double(tiny_model, tmp_path):
         "--runs-dir", str(runs), *[a for s in sets for a in ("--set", s)]], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert "condition skeleton, method opsd" in res.output and "2 problems with corpus proofs" in res.output
-    out = runs / "skeleton_opsd"
+    out = runs / "lean_opsd_skeleton"  # the default row's name
     for cond in ("baseline", "skeleton"):
         store = RunStore(out / cond / "42")
         evals = store.read("eval", EvalRecord)
@@ -94,7 +94,8 @@ def test_minif2f_eval_prints_pass_at_1_and_k(tiny_model, tmp_path):
     res = CliRunner().invoke(app, [
         "minif2f", "eval", "--model", tiny_model, "--samples", "2", "--repl-command", DOUBLE,
         "--project-dir", str(ROOT), "--workers", "2", "--runs-dir", str(tmp_path), "--set", f"data.path={data}",
-        "--set", "data.eval_limit=2", "--set", "eval.max_new_tokens=12"], env={"COLUMNS": "200"})
+        "--set", "data.eval_limit=2", "--set", "eval.max_new_tokens=12", "--set", "model.dtype=auto", "--seeds", "42"],
+        env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert "MiniF2F test, seed 42, 2 problems, 2 samples: pass@1 = 0.0%, pass@2 = 0.0%" in res.output
 

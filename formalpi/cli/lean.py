@@ -6,8 +6,9 @@ import json
 import shlex
 import time
 from collections import Counter
+from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.table import Table
@@ -18,41 +19,74 @@ from formalpi.cli._common import console, progress
 from formalpi.errors import DataError, LeanUnavailable
 from formalpi.lean.details import lean_details
 
+if TYPE_CHECKING:
+    from formalpi.lean.pool import LeanConfig
+    from formalpi.lean.setup import Check
+
 app = typer.Typer(no_args_is_help=True, help="The Lean 4 verifier: setup, doctor, check, selftest, skeleton.")
 lean_skeleton.register(app)
 
-_PROJECT = typer.Option(None, "--project-dir", help="the Lake workspace (default: lean_project/ of the checkout, "
-                                                    "or $FORMALPI_LEAN_PROJECT)")
-_REPL = typer.Option(None, "--repl-command", help="REPL argv as one shell-quoted string, run in the project dir "
-                                                  "(default: lake env .lake/packages/REPL/.lake/build/bin/repl)")
-_REPLAY = typer.Option("safeverify", "--replay", help="replay of VALID verdicts in a fresh process: safeverify "
-                                                       "(the pinned SafeVerify, default), standin (its scripted "
-                                                       "stand-in, no Lean needed) or off (every report says so)")
-_WORKERS = typer.Option(4, "--workers", min=1, help="REPL processes")
-_TIMEOUT = typer.Option(60.0, "--timeout", min=0.1, help="wall-clock seconds per proof")
+
+class ReplayMode(str, Enum):
+    """`--replay`: how VALID verdicts are replayed in a fresh process (LeanConfig.replay*)."""
+
+    safeverify = "safeverify"  # the pinned SafeVerify on compiled .olean files (LeanConfig's default commands)
+    standin = "standin"  # its scripted stand-in (formalpi/lean/replay_double.py): no Lean needed
+    off = "off"  # no replay: the run records it and every report table says so
 
 
-def _config(project_dir: Optional[Path], repl_command: Optional[str], workers: int, timeout: float,
-            replay: str = "safeverify"):
-    from formalpi.lean.pool import LeanConfig
-    from formalpi.lean.replay import replay_mode_kwargs
-    from formalpi.lean.setup import default_project_dir
+def verify_flags(*, workers: Optional[int] = None, timeout: Optional[float] = None,
+                 replay: Optional[ReplayMode] = None, repl_command: Optional[str] = None,
+                 project_dir: Optional[Path] = None) -> dict[str, Any]:
+    """The LeanConfig fields (a row's `[verify]` keys) that the pool flags passed set; a flag left out sets none."""
+    from formalpi.lean.replay import DEFAULT_COMPILE_COMMAND, DEFAULT_REPLAY_COMMAND, replay_mode_kwargs
 
-    kwargs = replay_mode_kwargs(replay)
+    out: dict[str, Any] = {}
+    if workers is not None:
+        out["workers"] = workers
+    if timeout is not None:
+        out["timeout_s"] = timeout
+    if replay is not None:  # each mode sets every replay key, so no other replay setting leaks into it
+        out.update({"replay": True, "replay_compile_command": list(DEFAULT_COMPILE_COMMAND),
+                    "replay_command": list(DEFAULT_REPLAY_COMMAND), **replay_mode_kwargs(replay.value)})
     if repl_command is not None:
         argv = shlex.split(repl_command)
         if not argv:
             raise LeanUnavailable("--repl-command is empty: give the REPL argv, e.g. "
                                   "--repl-command 'lake env .lake/packages/REPL/.lake/build/bin/repl'")
-        kwargs["repl_command"] = argv
-    return LeanConfig(project_dir=project_dir or default_project_dir(), workers=workers, timeout_s=timeout, **kwargs)
+        out["repl_command"] = argv
+    if project_dir is not None:
+        out["project_dir"] = str(project_dir)
+    return out
+
+
+_PROJECT = typer.Option(None, "--project-dir", help="the Lake workspace (default: lean_project/ of the checkout, "
+                                                    "or $FORMALPI_LEAN_PROJECT)")
+_REPL = typer.Option(None, "--repl-command", help="REPL argv as one shell-quoted string, run in the project dir "
+                                                  "(default: lake env .lake/packages/REPL/.lake/build/bin/repl)")
+_REPLAY = typer.Option(ReplayMode.safeverify, "--replay", help="replay of VALID verdicts in a fresh process: "
+                                                                "safeverify (the pinned SafeVerify, default), "
+                                                                "standin (its scripted stand-in, no Lean needed) or "
+                                                                "off (every report says so)")
+_WORKERS = typer.Option(4, "--workers", min=1, help="REPL processes")
+_TIMEOUT = typer.Option(60.0, "--timeout", min=0.1, help="wall-clock seconds per proof")
+
+
+def _config(project_dir: Optional[Path], repl_command: Optional[str], workers: int, timeout: float,
+            replay: ReplayMode = ReplayMode.safeverify) -> LeanConfig:
+    from formalpi.lean.pool import LeanConfig
+    from formalpi.lean.setup import default_project_dir
+
+    return LeanConfig(**verify_flags(project_dir=project_dir or default_project_dir(), repl_command=repl_command,
+                                     workers=workers, timeout=timeout, replay=replay))
 
 
 @app.command()
 def setup(project_dir: Optional[Path] = _PROJECT,
           dir_: Optional[Path] = typer.Option(None, "--dir", help="write the Lake workspace into DIR first (a pip "
                                                                   "install has no lean_project/), then set it up "
-                                                                  "there; use it with FORMALPI_LEAN_PROJECT=DIR")):
+                                                                  "there; use it with FORMALPI_LEAN_PROJECT=DIR")
+          ) -> None:
     """Fetch Mathlib's build cache and build the REPL in the Lake workspace (needs elan/lake)."""
     from formalpi.lean.setup import run_setup
 
@@ -78,14 +112,14 @@ def setup(project_dir: Optional[Path] = _PROJECT,
     console.print("[green]setup done[/]; check with `formalpi lean doctor`")
 
 
-def _replay_note(config) -> None:
+def _replay_note(config: LeanConfig) -> None:
     from formalpi.lean.replay import REPLAY_OFF_NOTE
 
     if not config.replay:
         console.print(f"[bold yellow]{REPLAY_OFF_NOTE}[/]")
 
 
-def _checks_table(checks) -> Table:
+def _checks_table(checks: list[Check]) -> Table:
     from rich.markup import escape
 
     from formalpi.lean.setup import doctor_rows
@@ -100,14 +134,15 @@ def _checks_table(checks) -> Table:
 
 @app.command()
 def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] = _REPL,
-           workers: int = typer.Option(2, "--workers", min=1), timeout: float = _TIMEOUT, replay: str = _REPLAY):
+           workers: int = typer.Option(2, "--workers", min=1), timeout: float = _TIMEOUT,
+           replay: ReplayMode = _REPLAY) -> None:
     """Say exactly what is missing and the command that fixes it; then run the quick canary suite."""
     from formalpi.lean.selftest import mismatches, run_selftest_with_pool, selftest_table
     from formalpi.lean.setup import doctor_checks, doctor_rows
 
     checks = doctor_checks(project_dir)
     if repl_command is not None:  # a custom REPL (e.g. the double) does not need the toolchain checks
-        checks = [c for c in checks if c.name == "lean_project" or (replay == "safeverify" and
+        checks = [c for c in checks if c.name == "lean_project" or (replay is ReplayMode.safeverify and
                                                                    c.name.startswith("SafeVerify"))]
     console.print(_checks_table(checks))
     failed = [c for c in checks if not c.ok]
@@ -132,7 +167,7 @@ def doctor(project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] =
 def selftest(quick: bool = typer.Option(False, "--quick", help="only the quick cases (no timeout case)"),
              project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] = _REPL,
              workers: int = _WORKERS, timeout: float = typer.Option(20.0, "--timeout", min=0.1),
-             replay: str = _REPLAY):
+             replay: ReplayMode = _REPLAY) -> None:
     """Run the canary suite through the real pool; exit 1 on any mismatch."""
     from formalpi.lean.selftest import mismatches, run_selftest_with_pool, selftest_table
 
@@ -155,7 +190,7 @@ def check(file: str = typer.Argument(..., help="a .lean file, `-` for Lean code 
           header: Optional[str] = typer.Option(None, "--header", help="header for a .lean file or stdin (default: "
                                                                       "its own leading imports, else import Mathlib)"),
           project_dir: Optional[Path] = _PROJECT, repl_command: Optional[str] = _REPL,
-          workers: int = _WORKERS, timeout: float = _TIMEOUT, replay: str = _REPLAY):
+          workers: int = _WORKERS, timeout: float = _TIMEOUT, replay: ReplayMode = _REPLAY) -> None:
     """Verify Lean code strictly: a .lean file or stdin (its own theorems; exit 1 unless valid), or a jsonl of
     proofs of MiniF2F problems (progress bar, then counts per status and proofs/s)."""
     if file == "-" or file.endswith(".lean"):
@@ -164,7 +199,7 @@ def check(file: str = typer.Argument(..., help="a .lean file, `-` for Lean code 
     _check_jsonl(Path(file), minif2f, out, _config(project_dir, repl_command, workers, timeout, replay))
 
 
-def _check_code(file: str, header: Optional[str], out: Optional[Path], config) -> None:
+def _check_code(file: str, header: Optional[str], out: Optional[Path], config: LeanConfig) -> None:
     import sys
 
     from formalpi.lean.pool import LeanPool
@@ -196,7 +231,7 @@ def _check_code(file: str, header: Optional[str], out: Optional[Path], config) -
         raise typer.Exit(1)
 
 
-def _check_jsonl(file: Path, minif2f, out, config) -> None:
+def _check_jsonl(file: Path, minif2f: Optional[Path], out: Optional[Path], config: LeanConfig) -> None:
     from formalpi.domains.lean.domain import MINIF2F_FILE, load_minif2f
     from formalpi.domains.lean.conditions import read_proof_rows
     from formalpi.lean.pool import LeanPool

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -15,7 +15,7 @@ from formalpi.lean.skeleton import GOAL, NodeKind, ProofGraph, skeleton_of
 NODE_SIZE = 900  # points², the area of a node's disk
 
 
-def proof_graph_figure(graph: ProofGraph):
+def proof_graph_figure(graph: ProofGraph) -> Any:
     """Draw the graph left to right by longest-path level (matplotlib + networkx; no graphviz binary). The axes
     are padded by a node's radius, so no disk is cut at the edge; labels are never clipped."""
     import matplotlib
@@ -46,15 +46,21 @@ def proof_graph_figure(graph: ProofGraph):
     # pad = r * span / (axes_pixels - 2 r)  (data units), from span + 2 pad = axes_pixels * (data per pixel)
     xy = np.array(list(pos.values()), dtype=float).reshape(-1, 2)
     r_px = 1.2 * math.sqrt(NODE_SIZE) / 2 * fig.dpi / 72
-    for i, (set_lim, pixels) in enumerate(((ax.set_xlim, ax.bbox.width), (ax.set_ylim, ax.bbox.height))):
-        lo, hi = float(xy[:, i].min()), float(xy[:, i].max())
-        span = hi - lo if hi > lo else 1.0
-        pad = r_px * span / max(pixels - 2 * r_px, 1.0)
-        set_lim(lo - pad if hi > lo else lo - 0.5, hi + pad if hi > lo else hi + 0.5)
+    ax.set_xlim(*_padded_limits(xy[:, 0], ax.bbox.width, r_px))
+    ax.set_ylim(*_padded_limits(xy[:, 1], ax.bbox.height, r_px))
     for artist in ax.get_children():
         if hasattr(artist, "get_text"):
             artist.set_clip_on(False)  # a long have name may be wider than its disk
     return fig
+
+
+def _padded_limits(values: Any, pixels: float, r_px: float) -> tuple[float, float]:
+    """An axis' limits with room for a disk of radius `r_px` pixels around its extreme nodes."""
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return lo - 0.5, hi + 0.5
+    pad = r_px * (hi - lo) / max(pixels - 2 * r_px, 1.0)
+    return lo - pad, hi + pad
 
 
 def write_png(graph: ProofGraph, path: Path) -> None:
@@ -74,7 +80,7 @@ def register(app: typer.Typer) -> None:
         all_depths: bool = typer.Option(False, "--all", help="keep nested haves at every depth"),
         dot: Optional[Path] = typer.Option(None, help="write the proof graph as Graphviz DOT here"),
         png: Optional[Path] = typer.Option(None, help="write a picture of the proof graph here"),
-    ):
+    ) -> None:
         """Print the have-skeleton of a Lean proof and a summary of its proof graph."""
         if not file.is_file():
             raise DataError(f"lean skeleton: {file} is not a file (give a .lean file with a theorem and proof)")
