@@ -282,7 +282,12 @@ class MathVerifier:
                                                                    f"{type(e).__name__}: {e}"[:300])
         for i, fut in pending:
             results[i] = self._collect(fut)
-        return results  # type: ignore[return-value]
+        out: list[CheckResult] = []
+        for i, r in enumerate(results):
+            if r is None:  # every pair is either answered above or scheduled and collected
+                raise AssertionError(f"pair {i} of {len(pairs)} got no check result")
+            out.append(r)
+        return out
 
     def _collect(self, fut) -> CheckResult:
         from pebble import ProcessExpired
@@ -471,6 +476,8 @@ def arith_subset(split: str, limit: int | None, seed: int = 0, default_per_level
     taken = {lv: 0 for lv in LEVELS}
     out = []
     for p in drawn:
+        if p.level is None or p.level not in taken:
+            raise DataError(f"arith problem {p.id}: level {p.level!r} is not one of {LEVELS}")
         if taken[p.level] < per_level[p.level]:
             taken[p.level] += 1
             out.append(p)
@@ -549,10 +556,12 @@ class MathDomain(DomainBase):
         """
         if len(problems) != len(completions):
             raise ValueError(f"verify_many: {len(problems)} problems but {len(completions)} completions")
-        for p in problems:
+        pairs: list[tuple[str, str]] = []
+        for p, c in zip(problems, completions):
             if p.gold is None:
                 raise DataError(f"problem {p.id}: no gold answer, so it cannot be verified")
-        results = self.verifier.check_completions([(p.gold, c) for p, c in zip(problems, completions)])
+            pairs.append((p.gold, c))
+        results = self.verifier.check_completions(pairs)
         return [self._verdict(c, r) for c, r in zip(completions, results)]
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
@@ -574,6 +583,9 @@ class MathDomain(DomainBase):
             return Verdict(status=Status.CRASH, reason=r.detail,
                            feedback="Your answer could not be checked.")
         c = r.check
+        if c is None:  # a CHECKED result always carries its Check (CheckResult); typed, as verify_many promises
+            return Verdict(status=Status.CRASH, reason="the checker returned no check",
+                           feedback="Your answer could not be checked.")
         if c.status is Status.NO_ANSWER:
             why = "empty completion" if isinstance(completion, str) and not completion.strip() else c.reason
             return Verdict(status=Status.NO_ANSWER, reason=why,
