@@ -41,7 +41,7 @@ from pathlib import Path
 
 from formalpi.domains.code import wire
 from formalpi.domains.code.leases import remove_cgroups_of
-from formalpi.domains.code.sandbox import ChildGone, Limits, Sandbox
+from formalpi.domains.code.sandbox import ChildGone, Limits, Sandbox, Session
 from formalpi.errors import SandboxError
 
 MESSAGE_CHARS = 300
@@ -114,7 +114,7 @@ class _Run:
                  plan: list[tuple[int, str, tuple, dict]] | None = None) -> None:
         self.sandbox, self.source, self.limits = sandbox, source, limits
         self.deadline = time.monotonic() + limits.timeout_s
-        self.session = None
+        self.session: Session | None = None
         self.children = 0
         self.stragglers = 0
         self.load: tuple[str, str] | None = None  # a failed load: (kind, detail), final for this candidate
@@ -122,7 +122,7 @@ class _Run:
         self.ahead: collections.deque = collections.deque()  # (unit, encoded call) sent, reply not yet read
         self.unit = -1
 
-    def _child(self):
+    def _child(self) -> Session:
         if self.load is not None:
             raise _Stop("load_" + self.load[0], self.load[1])
         if self.session is not None:

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -45,6 +45,9 @@ from formalpi.domains.math.extraction import MAX_ANSWER_CHARS, MAX_COMPLETION_CH
 from formalpi.errors import DataError
 from formalpi.paths import resolve_data_file
 from formalpi.records import Problem, Status, Verdict
+
+if TYPE_CHECKING:
+    from pebble import ProcessPool
 
 __all__ = ["MathDomain", "MathVerifier", "Check", "CheckResult", "Outcome", "extract_answer", "extract_boxes",
            "is_equivalent", "grade", "load_math500", "fetch_math500", "arith_subset", "default_verifier"]
@@ -245,10 +248,10 @@ class MathVerifier:
         self.task = task
         self.completion_task = completion_task
         self.strict = strict
-        self._pool = None
+        self._pool: ProcessPool | None = None
         _LIVE.add(self)
 
-    def _ensure_pool(self):
+    def _ensure_pool(self) -> ProcessPool:
         if self._pool is None or not self._pool.active:
             _warm_math_verify()  # before forking, so that every worker (and every replacement) starts warm
             from pebble import ProcessPool
