@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol, cast
 
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, Problem, Verdict
@@ -84,13 +84,21 @@ def make_condition(name: str, fn: PIFunction, *, domains: set[str] | None = None
         frontier_only=frontier_only, fresh_context=fresh_context, needs=frozenset(needs or ()))
 
 
-def define(name: str, **flags: Any) -> Callable[[PIFunction], PIFunction]:
+class DefinedPI(Protocol):
+    """A domain's PI function as `define` leaves it: still the function, with its Condition as `.condition`."""
+
+    condition: Condition
+
+    def __call__(self, ctx: PIContext, /) -> str | None: ...
+
+
+def define(name: str, **flags: Any) -> Callable[[PIFunction], DefinedPI]:
     """Decorator for a domain's own condition: the Condition is attached as `fn.condition`, NOT registered; the
     domain returns it from `Domain.conditions()`."""
 
-    def deco(fn: PIFunction) -> PIFunction:
-        fn.condition = make_condition(name, fn, **flags)  # type: ignore[attr-defined]
-        return fn
+    def deco(fn: PIFunction) -> DefinedPI:
+        fn.condition = make_condition(name, fn, **flags)  # type: ignore[attr-defined]  # a plain function's attribute
+        return cast(DefinedPI, fn)  # what DefinedPI declares: the attribute set on the line above
 
     return deco
 

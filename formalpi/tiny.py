@@ -103,7 +103,8 @@ def build_model(spec: TinySpec, vocab_size: int, eos_id: int, pad_id: int, bos_i
         vocab_size=vocab_size, hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
         num_hidden_layers=spec.num_hidden_layers, num_attention_heads=spec.num_attention_heads,
         num_key_value_heads=spec.num_key_value_heads, head_dim=spec.head_dim,
-        max_position_embeddings=spec.max_position_embeddings, tie_word_embeddings=True, rope_theta=10000.0,
+        max_position_embeddings=spec.max_position_embeddings, tie_word_embeddings=True,
+        rope_parameters={"rope_theta": 10000.0, "rope_type": "default"},
         eos_token_id=eos_id, pad_token_id=pad_id, bos_token_id=bos_id, use_cache=True)
     torch.manual_seed(spec.seed)
     return Qwen3ForCausalLM(cfg)
@@ -233,6 +234,8 @@ def train_tiny(spec: TinySpec, out_dir: Path, on_step=None, on_checkpoint=None, 
             level = rng.choices(by_level, spec.level_weights)[0]
             p = rng.choice(level)
             other = rng.choice(level)  # a plausible number: the model must weigh it, not judge its size
+            if p.gold is None or other.gold is None:  # arith generates every problem with its answer
+                raise ValueError(f"arith problem {(other if p.gold else p).id} has no gold answer")
             other_answer = other.gold if other.gold != p.gold else str(int(p.gold) + 1)
             batch.append(episode(tok, kind, p, other_answer, rng))
         # two padded micro-batches (short one-turn episodes, long two-turn ones) instead of one padded to the

@@ -9,8 +9,9 @@ import pytest
 
 from formalpi.lean.protocol import CommandReply, ReplError, parse_reply
 from formalpi.lean.details import lean_details
-from formalpi.lean.verdict import (PreparedProof, declared_name, find_forbidden, judge, mask_comments_and_strings,
-                                   parse_axioms, prepare, proof_body, split_proof)
+from formalpi.lean.text import mask_comments_and_strings
+from formalpi.lean.verdict import (PreparedProof, declared_name, find_forbidden, judge, parse_axioms, prepare,
+                                   proof_body, split_proof)
 from formalpi.records import Status, Verdict
 from tests.conftest import shared_path
 

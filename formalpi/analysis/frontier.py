@@ -197,8 +197,8 @@ def render_bin_table(deltas: Sequence[BinDelta]) -> str:
         for c in conds:
             vals = []
             for b in bins:
-                d = cell.get((c, b))
-                r = None if d is None else (d.d_pass1 if metric == "pass@1" else d.d_passk)
+                hit = cell.get((c, b))
+                r = None if hit is None else (hit.d_pass1 if metric == "pass@1" else hit.d_passk)
                 vals.append(_cell(r))
             lines.append(f"| {c} | {metric} | {' | '.join(vals)} |")
     return "\n".join(lines)
@@ -237,6 +237,7 @@ class UPoint:
 
 def _u_bins(c: CorrectnessMatrix, rates: Mapping[str, float] | None) -> tuple[str, list[tuple[str, np.ndarray]]]:
     """(what the bins are, [(bin, column indices)] in bin order, empty bins left out)."""
+    order: Sequence[str]
     if rates:
         labels = [u_band(rates[p]) if p in rates else None for p in c.problem_ids]
         order, source = U_BANDS, "base solve-rate band"
@@ -307,8 +308,8 @@ def u_contrast(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[
     P = w.size
     res = paired_bootstrap(P * w * c.rate, P * w * b.rate, n_boot=n_boot, seed=seed)
     order = [name for name, _ in bins]
-    return UContrast(cond.label, tuple(sorted((ends[0][0], ends[1][0]), key=order.index)),
-                     tuple(sorted((n for n, _ in middle), key=order.index)), res)
+    first, last = sorted((ends[0][0], ends[1][0]), key=order.index)
+    return UContrast(cond.label, (first, last), tuple(sorted((n for n, _ in middle), key=order.index)), res)
 
 
 def render_u_table(points: Sequence[UPoint]) -> str:

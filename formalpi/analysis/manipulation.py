@@ -124,8 +124,8 @@ class ConditionChecks:
 
     @property
     def changed(self) -> float | None:
-        rs = [r for r in self.runs if r.eval_changed is not None]
-        return self._rate(sum(r.eval_changed for r in rs), sum(r.eval_samples for r in rs)) if rs else None
+        pairs = [(r.eval_changed, r.eval_samples) for r in self.runs if r.eval_changed is not None]
+        return self._rate(sum(ch for ch, _ in pairs), sum(n for _, n in pairs)) if pairs else None
 
 
 def collect(runs: Iterable[RunInfo]) -> list[ConditionChecks]:
@@ -156,7 +156,7 @@ MANIPULATION_HEADER = ("Condition", "first-attempt yield %", "retries", "retry y
 
 
 def manipulation_rows(checks: Sequence[ConditionChecks]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for c in checks:
         stated = c._sum("stated")
         copy = "—" if not stated else f"{_pct(c.copy_rate)} ({c._sum('copied')}/{stated})"

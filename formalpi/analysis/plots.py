@@ -148,19 +148,20 @@ def plot_retries(groups: Sequence[GroupAnalysis], path: Path) -> Path:
 def plot_diversity(summaries: Sequence[DiversitySummary], path: Path) -> Path:
     """Per group, one bar per condition: PD_path of correct solutions (solid) and the surface control PD_lex
     (hatched), with 95% bootstrap CIs over problems."""
-    rows = [s for s in summaries if s.path is not None]
-    many = len({s.group for s in rows}) > 1
+    # (summary, PD_path, PD_lex): both come from the same problems, so both are measured or neither is
+    rows = [(s, s.path, s.lex) for s in summaries if s.path is not None and s.lex is not None]
+    many = len({s.group for s, _, _ in rows}) > 1
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(rows) + 2), 4.5))
     width = 0.38
-    for i, s in enumerate(rows):
-        for j, (m, name, hatch) in enumerate(((s.path, "PD_path", None), (s.lex, "PD_lex (surface)", "//"))):
+    for i, (s, pd_path, pd_lex) in enumerate(rows):
+        for j, (m, name, hatch) in enumerate(((pd_path, "PD_path", None), (pd_lex, "PD_lex (surface)", "//"))):
             x = i + (j - 0.5) * width
             ax.bar(x, m.mean, width, color=f"C{j}", hatch=hatch, alpha=0.8, label=name if i == 0 else None)
             ax.errorbar(x, m.mean, yerr=[[m.mean - m.ci[0]], [m.ci[1] - m.mean]], fmt="none", ecolor="k",
                         capsize=2, label="95% CI over problems" if i == 0 and j == 0 else None)
-    ax.set_xticks(range(len(rows)), [(f"{s.group}\n" if many else "") + s.condition for s in rows], rotation=30,
+    ax.set_xticks(range(len(rows)), [(f"{s.group}\n" if many else "") + s.condition for s, _, _ in rows], rotation=30,
                   ha="right", fontsize=8)
-    top = max([m.ci[1] for s in rows for m in (s.path, s.lex)], default=1.0)
+    top = max([m.ci[1] for _, pd_path, pd_lex in rows for m in (pd_path, pd_lex)], default=1.0)
     ax.set_ylim(0, min(1.05, max(0.05, 1.25 * top)))  # small values stay visible; the label gives the scale
     ax.set_xlabel("condition")
     ax.set_ylabel("path diversity (0 = one path, 1 = no shared step)")

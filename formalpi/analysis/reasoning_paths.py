@@ -125,7 +125,7 @@ def normalise_math(expr: str) -> str:
 
 
 def _steps_of_expression(expr: str) -> list[str]:
-    steps = []
+    steps: list[str] = []
     for line in re.split(r"\\\\", expr):
         sides = [normalise_math(side) for side in _split_top_level(line)]
         if len(sides) > 1:  # an equation: every side is a step, atoms too (`= 99`)
@@ -210,10 +210,11 @@ class _Renamer(ast.NodeTransformer):
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
         return ast.copy_location(ast.Constant(value=type(node.value).__name__), node)
 
-    def _def(self, node: ast.AST) -> ast.AST:
-        node.name = self._name(node.name)  # type: ignore[attr-defined]
-        node.decorator_list = []  # type: ignore[attr-defined]
-        node.returns = None  # type: ignore[attr-defined]
+    def _def(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> ast.AST:
+        node.name = self._name(node.name)
+        node.decorator_list = []
+        if not isinstance(node, ast.ClassDef):  # a class has no return annotation
+            node.returns = None
         return self.generic_visit(node)
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _def

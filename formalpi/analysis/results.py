@@ -30,9 +30,7 @@ def _summary(s: SeedSummary) -> dict[str, Any]:
             "ci95": None if s.ci is None else list(s.ci), "ci_method": T_CI}
 
 
-def _boot(r: BootstrapResult | None) -> dict[str, Any] | None:
-    if r is None:
-        return None
+def _boot(r: BootstrapResult) -> dict[str, Any]:
     return {"diff": r.diff, "ci": list(r.ci), "confidence": r.confidence, "p_value": r.p_value,
             "n_boot": r.n_boot, "n_seeds": r.n_seeds, "n_problems": r.n_problems, "ci_method": BOOT_CI}
 
@@ -107,7 +105,7 @@ def group_results(g: GroupAnalysis) -> dict[str, Any]:
 
 def _bin(d) -> dict[str, Any]:
     return {"condition": d.condition, "bin": d.bin, "problems": d.count, "baseline_pass1": d.baseline_pass1,
-            "d_pass1": _boot(d.d_pass1), "k": d.k, "d_passk": _boot(d.d_passk)}
+            "d_pass1": _boot(d.d_pass1), "k": d.k, "d_passk": None if d.d_passk is None else _boot(d.d_passk)}
 
 
 def diversity_results(summaries: Sequence[DiversitySummary]) -> list[dict[str, Any]]:

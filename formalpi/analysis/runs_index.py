@@ -98,14 +98,19 @@ def read_run(path: Path) -> RunInfo:
         raise RunStoreError(f"{manifest_path}: 'seed' must be an integer (got {manifest['seed']!r})") from None
     label = BASELINE if cfg.method == BASELINE else cfg.condition
     data = manifest["config"].get("data") or {}
-    record = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
-    shown = manifest.get("condition") if isinstance(manifest.get("condition"), dict) else {}
+    record = _object(manifest.get("data"))
+    shown = _object(manifest.get("condition"))
     return RunInfo(path=Path(path), experiment=str(manifest.get("experiment", cfg.name)), seed=seed,
                    domain=cfg.domain, method=cfg.method, condition=label, model=cfg.model.path,
                    dataset=cfg.data.dataset, retries=cfg.retry.k, fingerprint=str(manifest.get("fingerprint", "")),
                    warnings=tuple(run_warnings(manifest)), redraw_per_seed=bool(data.get("redraw_per_seed", False)),
                    seed_varies=_as_tokens(record.get("seed_varies")), rounds=cfg.retry.rounds if cfg.method == "retry"
                    else 1, condition_description=shown.get("description") or None)
+
+
+def _object(value: object) -> dict[str, Any]:
+    """A manifest field that should be a JSON object; {} when it is missing or is not one."""
+    return value if isinstance(value, dict) else {}
 
 
 def _truthy(value: Any) -> bool:
@@ -143,7 +148,7 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
     out = []
     trains = cfg.get("method") != BASELINE
     same_split = trains and data.get("train_split") is not None and data.get("train_split") == data.get("eval_split")
-    record = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}  # the engine's data record
+    record = _object(manifest.get("data"))  # the engine's data record
     recorded = next((src[k] for src in (record, manifest, data) for k in ("train_eval_overlap", "train_on_eval")
                      if k in src), None)
     if recorded is not None:

@@ -143,7 +143,8 @@ class SeedSummary:
     ci: tuple[float, float] | None
 
 
-def summarize(label: str, seeds: Sequence[int], values: Sequence[float], confidence: float = 0.95) -> SeedSummary:
+def summarize(label: str, seeds: Sequence[int], values: Sequence[float] | np.ndarray,
+              confidence: float = 0.95) -> SeedSummary:
     v = np.asarray(values, dtype=float)
     if v.size == 0:
         raise AnalysisError(f"{label}: no seeds to summarize")
@@ -272,17 +273,17 @@ class McNemarResult:
     p_value: float
 
 
-def mcnemar(a: Sequence[bool], b: Sequence[bool]) -> McNemarResult:
+def mcnemar(a: Sequence[bool] | np.ndarray, b: Sequence[bool] | np.ndarray) -> McNemarResult:
     """Exact McNemar test on paired binary outcomes: a binomial test of the discordant pairs at 1/2."""
-    a = np.asarray(a, dtype=bool)
-    b = np.asarray(b, dtype=bool)
-    if a.shape != b.shape or a.ndim != 1:
-        raise AnalysisError(f"McNemar needs two paired 1-D outcome vectors (got shapes {a.shape} and {b.shape})")
-    only_a = int(np.count_nonzero(a & ~b))
-    only_b = int(np.count_nonzero(~a & b))
+    x = np.asarray(a, dtype=bool)
+    y = np.asarray(b, dtype=bool)
+    if x.shape != y.shape or x.ndim != 1:
+        raise AnalysisError(f"McNemar needs two paired 1-D outcome vectors (got shapes {x.shape} and {y.shape})")
+    only_a = int(np.count_nonzero(x & ~y))
+    only_b = int(np.count_nonzero(~x & y))
     disc = only_a + only_b
     p = 1.0 if disc == 0 else float(sps.binomtest(min(only_a, only_b), disc, 0.5).pvalue)
-    return McNemarResult(only_a, only_b, int(a.size), min(1.0, p))
+    return McNemarResult(only_a, only_b, int(x.size), min(1.0, p))
 
 
 def mcnemar_seed(a: CorrectnessMatrix, b: CorrectnessMatrix, seed: int) -> McNemarResult:

@@ -24,7 +24,9 @@ def write_run(runs_dir: str | Path, experiment: str, seed: int, records: Sequenc
     """One seed directory: manifest (a real ExperimentConfig dump, plus `manifest_extra` keys), eval.jsonl and
     optionally base_eval.jsonl. `round_records`: the evals of the rounds before the last (eval_r0.jsonl, …), the
     engine's layout for an iterative run of len(round_records) + 1 rounds whose last round is `records`."""
-    cfg = ExperimentConfig(name=experiment, domain=domain, method=method, condition=condition, seeds=[seed])
+    # validated from plain strings: pydantic checks `domain` and `method` against the config's literals
+    cfg = ExperimentConfig.model_validate({"name": experiment, "domain": domain, "method": method,
+                                           "condition": condition, "seeds": [seed]})
     cfg.model.path = model
     cfg.data.dataset = dataset
     cfg.data.train_split = train_split

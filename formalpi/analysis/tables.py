@@ -152,7 +152,7 @@ def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: R
     if g.reference is not None and len(matrices) > 1:
         g.comparisons = compare_family(matrices, g.reference, n_boot=n_boot, seed=seed)
         g.mcnemar = mcnemar_family(matrices, g.reference)
-    if base_m is not None:
+    if base_m is not None and baseline is not None:  # base_m is set only when baseline is
         g.rounds = round_gains(by_key, base_m, baseline)
         try:
             base_rates = _base_rates(runs, by_key[baseline], records, base_records, min_base_n)
@@ -242,7 +242,7 @@ CONDITION_HEADER = ("Condition", "Seeds", "Mean +/- Std", "95% CI (t over seeds)
 def condition_cells(rows: Sequence[ConditionRow], has_baseline: bool = True) -> list[tuple[str, ...]]:
     """The seed's condition table: baseline as absolute pass@1 (%), the rest as gains (pp) per seed.
     Without a baseline every row is absolute pass@1."""
-    out = []
+    out: list[tuple[str, ...]] = []
     for r in rows:
         s = r.summary
         absolute = r.is_baseline or not has_baseline

@@ -199,7 +199,7 @@ def load_transcripts(root: Path) -> tuple[dict, dict]:
 
 def load_mathlib_checks(root: Path) -> dict[str, tuple[dict, float, bool, int]]:
     """code key -> (recorded response without `time`, recorded seconds, timed out, header lines)."""
-    table: dict[str, tuple[dict, float, bool]] = {}
+    table: dict[str, tuple[dict, float, bool, int]] = {}
     for out in sorted((root / "output").glob("*.json")):
         src = root / "input" / (out.stem + ".lean")
         if not src.exists():

@@ -338,7 +338,10 @@ class _Lexer:
                 parts.append(text[j + 1:close])
                 j = close + 1
             else:
-                k = _IDENT_PART.match(text, j).end()  # isIdFirst then takeWhileFn isIdRest
+                m = _IDENT_PART.match(text, j)  # isIdFirst then takeWhileFn isIdRest
+                if m is None:  # callers and the `.` continuation below enter only at `isIdFirst` or `«`
+                    raise AssertionError(f"ident(): {text[j]!r} at {j} is not an identifier start")
+                k = m.end()
                 parts.append(text[j:k])
                 j = k
             # isIdCont: a `.` followed by an identifier start or `«`

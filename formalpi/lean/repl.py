@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pexpect
 import psutil
@@ -87,8 +87,13 @@ class LeanRepl:
                 f"cannot start the Lean REPL {self.argv} in {self.cwd}: {e}. Set LeanConfig.repl_command / "
                 f"project_dir, or run `formalpi lean setup` (then `formalpi lean doctor`).") from None
         self.pid = self.proc.pid
+        if self.proc.stdin is None or self.proc.stdout is None or self.proc.stderr is None:
+            raise AssertionError("subprocess.Popen with stdin/stdout/stderr=PIPE gave no pipe")
+        self._stdin: IO[bytes] = self.proc.stdin
+        self._stdout: IO[bytes] = self.proc.stdout
+        self._stderr: IO[bytes] = self.proc.stderr
         # pexpect for the waiting (poll with a timeout, EOF, incremental UTF-8 decoding); framing is ours
-        self._out = fdpexpect.fdspawn(self.proc.stdout.fileno(), encoding="utf-8", codec_errors="replace",
+        self._out = fdpexpect.fdspawn(self._stdout.fileno(), encoding="utf-8", codec_errors="replace",
                                       maxread=self.READ_SIZE, use_poll=True)
         self._pending = ""  # bytes read after the end of the last reply
         self._frame: list[str] = []
@@ -101,7 +106,7 @@ class LeanRepl:
 
     def _drain_stderr(self) -> None:
         # Why: an undrained stderr pipe fills (64 KiB) and blocks the REPL forever.
-        for raw in iter(self.proc.stderr.readline, b""):
+        for raw in iter(self._stderr.readline, b""):
             self._stderr_tail.append(raw.decode("utf-8", "replace").rstrip())
 
     @property
@@ -130,8 +135,8 @@ class LeanRepl:
         assert line.startswith("{") and "\n" not in line  # one line, never `#`/`--` (the REPL would not answer)
         t0 = time.monotonic()
         try:
-            self.proc.stdin.write((line + "\n\n").encode("utf-8"))
-            self.proc.stdin.flush()
+            self._stdin.write((line + "\n\n").encode("utf-8"))
+            self._stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as e:
             return self._died(t0, "", f"write failed: {e}")
         try:
@@ -219,7 +224,7 @@ class LeanRepl:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        for f in (self.proc.stdin, self.proc.stdout):
+        for f in (self._stdin, self._stdout):
             try:
                 f.close()
             except OSError:

@@ -55,7 +55,6 @@ from typing import Any
 from formalpi.lean.details import LeanDetails
 from formalpi.lean.lexer import Kind, LexError, Token, header_imports, lex
 from formalpi.lean.protocol import CommandReply, Message, ReplError
-from formalpi.lean.text import mask_comments_and_strings  # noqa: F401 (re-exported)
 from formalpi.records import Status, Verdict
 
 ALLOWED_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
@@ -837,13 +836,13 @@ def prepare_code(code: str, header: str = "", *, max_bytes: int = DEFAULT_MAX_PR
         return rejected(code[:1000], f"the code is longer than the limit of {max_bytes} bytes")
     original = code
     read = read_file_header(code, header)
-    bad = read if isinstance(read, Forbidden) else None
-    if bad is None:
-        code = read.text
-        toks = _code_tokens(code, lake_in_scope(header) if header else False)
-        bad = toks if isinstance(toks, Forbidden) else None
-    if bad is None:
-        decls, bad = _decls(code, toks)
+    if isinstance(read, Forbidden):
+        return rejected(original, replace(read, where="the code").reason())
+    code = read.text
+    toks = _code_tokens(code, lake_in_scope(header) if header else False)
+    if isinstance(toks, Forbidden):
+        return rejected(original, replace(toks, where="the code").reason())
+    decls, bad = _decls(code, toks)
     if bad is None and decls:
         bad = next((Forbidden(p.removesuffix(" in"), ln, "a file-level command after the last declaration")
                     for at, p, ln in read.scoped if at > decls[-1].kw_start), None)
@@ -929,7 +928,7 @@ def judge(prep: PreparedProof, reply: CommandReply | ReplError) -> Verdict:
     if isinstance(reply, ReplError):
         return Verdict(status=Status.CRASH, reason=f"REPL refused the request: {reply.message}", answer=prep.body)
     ours = [bool(prep.check_line and m.pos is not None and m.pos.line >= prep.check_line) for m in reply.messages]
-    mine = [m for m, o in zip(reply.messages, ours) if o]
+    mine = [(m.pos.line, m) for m, o in zip(reply.messages, ours) if o and m.pos is not None]  # (line, message)
     theirs = [m for m, o in zip(reply.messages, ours) if not o]
     details = LeanDetails(messages=theirs, sorries=reply.sorries, body_line=prep.body_line)
     base: dict[str, Any] = dict(answer=prep.body, details=details.dump(), feedback=feedback_for(theirs, prep.body_line))
@@ -942,13 +941,13 @@ def judge(prep: PreparedProof, reply: CommandReply | ReplError) -> Verdict:
                        **base)
     if prep.type_lines is not None:
         a, b = prep.type_lines
-        bad = [m for m in mine if m.severity == "error" and a <= m.pos.line < b]  # type: ignore[union-attr]
+        bad = [m for at, m in mine if m.severity == "error" and a <= at < b]
         if bad:
             return Verdict(status=Status.REJECTED, reason=f"statement check: the constant {prep.name} does not have "
                                                           f"the trusted statement's type: {bad[0].data[:300]}", **base)
     axioms: list[str] = []
     for line, name in prep.axiom_lines:
-        here = [m for m in mine if m.pos.line == line]  # type: ignore[union-attr]
+        here = [m for at, m in mine if at == line]
         got = parse_axioms_message(here[0].data) if len(here) == 1 and here[0].severity == "info" else None
         if got is None or got[0] != name:
             detail = "; ".join(f"{m.severity}: {m.data[:200]}" for m in here) or "no message"
@@ -960,7 +959,7 @@ def judge(prep: PreparedProof, reply: CommandReply | ReplError) -> Verdict:
                            reason=f"axiom check: {name} depends on non-standard axioms: {', '.join(extra)}",
                            **{**base, "details": details.model_copy(update={"axioms": got[1]}).dump()})
         axioms += [a for a in got[1] if a not in axioms]
-    other = [m for m in mine if m.severity == "error"]
+    other = [m for _, m in mine if m.severity == "error"]
     if other:
         return Verdict(status=Status.REJECTED, reason=f"check failed: {other[0].data[:300]}", **base)
     return Verdict(status=Status.VALID, score=1.0,

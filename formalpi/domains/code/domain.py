@@ -297,25 +297,25 @@ def verdict_from_judgement(problem: Problem, code: str, j: Judgement) -> Verdict
     n = len(j.tests)
     passed = sum(t.outcome == "passed" for t in j.tests)
     score = passed / n if n else 0.0
-    base = dict(answer=code, time_s=j.duration_s)
     if j.load != "ok":
         detail = j.load_detail or j.load
         status = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "crash": Status.CRASH}.get(j.load,
                                                                                              Status.ERROR)
         shown = "Timed out." if j.load == "timeout" else f"the program failed to load: {detail}"
         return Verdict(status=status, score=score, reason=f"load {j.load}: {detail}"[:FEEDBACK_CHARS],
-                       feedback=shown[:FEEDBACK_CHARS], **base)
+                       feedback=shown[:FEEDBACK_CHARS], answer=code, time_s=j.duration_s)
     if n and passed == n:
-        return Verdict(status=Status.VALID, score=1.0, **base)
+        return Verdict(status=Status.VALID, score=1.0, answer=code, time_s=j.duration_s)
     if not n:
-        return Verdict(status=Status.ERROR, score=0.0, reason="the problem has no tests", **base)
+        return Verdict(status=Status.ERROR, score=0.0, reason="the problem has no tests", answer=code,
+                       time_s=j.duration_s)
     first = next(t for t in j.tests if t.outcome != "passed")
     status = {"timeout": Status.TIMEOUT, "not_run": Status.TIMEOUT, "memory": Status.MEMORY,
               "crash": Status.CRASH}.get(first.outcome, Status.WRONG)
     feedback = f"{first.test}\n{first.detail or first.outcome}"[:FEEDBACK_CHARS]
     failed = n - passed
     return Verdict(status=status, score=score, reason=f"{failed} of {n} tests failed (first: {first.outcome})",
-                   feedback=feedback, **base)
+                   feedback=feedback, answer=code, time_s=j.duration_s)
 
 
 # ---- the domain ----------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from formalpi.domains.code import wire
 from formalpi.domains.code.leases import remove_cgroups_of
-from formalpi.domains.code.sandbox import ChildGone, Limits, Sandbox
+from formalpi.domains.code.sandbox import ChildGone, Limits, Sandbox, Session
 from formalpi.errors import SandboxError
 
 MESSAGE_CHARS = 300
@@ -114,7 +114,7 @@ class _Run:
                  plan: list[tuple[int, str, tuple, dict]] | None = None) -> None:
         self.sandbox, self.source, self.limits = sandbox, source, limits
         self.deadline = time.monotonic() + limits.timeout_s
-        self.session = None
+        self.session: Session | None = None
         self.children = 0
         self.stragglers = 0
         self.load: tuple[str, str] | None = None  # a failed load: (kind, detail), final for this candidate
@@ -122,7 +122,7 @@ class _Run:
         self.ahead: collections.deque = collections.deque()  # (unit, encoded call) sent, reply not yet read
         self.unit = -1
 
-    def _child(self):
+    def _child(self) -> Session:
         if self.load is not None:
             raise _Stop("load_" + self.load[0], self.load[1])
         if self.session is not None:
@@ -299,14 +299,14 @@ def prefetch_plan(spec: JudgeSpec) -> list[tuple[int, str, tuple, dict]]:
             break
         if any(isinstance(n, _NOT_STRAIGHT) for n in ast.walk(stmt)):
             break
-        calls = [n for n in _in_order(stmt) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        calls = [(n.func.id, n) for n in _in_order(stmt) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
                  and n.func.id in proxies]
         if len(calls) != len(names):  # a candidate name used other than as the callee
             break
         try:
-            unit_calls = [(unit, remote[c.func.id], tuple(ast.literal_eval(a) for a in c.args),
-                           {k.arg: ast.literal_eval(k.value) for k in c.keywords}) for c in calls]
-            if any(k.arg is None for c in calls for k in c.keywords):
+            unit_calls = [(unit, remote[callee], tuple(ast.literal_eval(a) for a in c.args),
+                           {k.arg: ast.literal_eval(k.value) for k in c.keywords}) for callee, c in calls]
+            if any(k.arg is None for _, c in calls for k in c.keywords):
                 break
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             break
@@ -559,6 +559,11 @@ def _worker_main(fd_in: int, fd_out: int) -> None:
     sys.stdout = open(os.devnull, "w")  # test code may print; the protocol has its own pipe
     sandbox: Sandbox | None = None
 
+    def started(op: str) -> Sandbox:
+        if sandbox is None:
+            raise SandboxError(f"a trusted judge worker was sent {op!r} before 'init'")
+        return sandbox
+
     def reply(status: str, value: object) -> None:
         data = pickle.dumps((status, value))
         out.write(len(data).to_bytes(8, "big") + data)
@@ -574,13 +579,13 @@ def _worker_main(fd_in: int, fd_out: int) -> None:
                     reply("ok", dict(sandbox.layers))
                 elif msg[0] == "judge":
                     try:
-                        result = judge(sandbox, msg[1], msg[2])
+                        result = judge(started("judge"), msg[1], msg[2])
                     except MemoryError:
                         reply("memory", "")
                         break  # replaced: what the failed allocation left half-built is not reused
                     reply("ok", result)
                 elif msg[0] == "layers":
-                    reply("ok", dict(sandbox.layers))
+                    reply("ok", dict(started("layers").layers))
             except SandboxError as e:
                 reply("error", str(e))
     finally:
@@ -626,7 +631,10 @@ class JudgePool:
     def layers(self) -> dict:
         w = self._take()
         try:
-            return w.ask(("layers",))
+            value = w.ask(("layers",))
+            if not isinstance(value, dict):
+                raise SandboxError(f"a trusted judge worker answered 'layers' with a {type(value).__name__}")
+            return value
         finally:
             self._give(w)
 

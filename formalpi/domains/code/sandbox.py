@@ -101,9 +101,10 @@ class RunResult:
 def layers() -> dict[str, object]:
     """The isolation layers this machine gives a Sandbox (probed once by starting one)."""
     info: dict[str, object] = {"bwrap": None, "root": os.geteuid() == 0, "cgroup": cgroup_layout()}
-    if bwrap_path():
+    bwrap = bwrap_path()
+    if bwrap:
         try:
-            info["bwrap"] = subprocess.run([bwrap_path(), "--version"], capture_output=True, text=True,
+            info["bwrap"] = subprocess.run([bwrap, "--version"], capture_output=True, text=True,
                                            timeout=10).stdout.strip() or "bwrap"
         except (OSError, subprocess.TimeoutExpired):
             pass
@@ -372,7 +373,7 @@ class Sandbox:
         self._spare, self._session, self._exits = None, None, {}
         self.starts += 1
         ready = self._read_ctl(time.monotonic() + 30)
-        if ready is None or "ready" not in ready:
+        if not isinstance(ready, dict) or "ready" not in ready:
             err = self._server_stderr()
             self._stop()
             raise SandboxError(f"the sandbox server did not start: {err or ready}")
@@ -414,7 +415,7 @@ class Sandbox:
             if isinstance(m, dict) and isinstance(m.get("exited"), dict):
                 self._exits[m["exited"].get("id")] = m["exited"]
 
-    def _read_ctl(self, deadline: float) -> dict | None:
+    def _read_ctl(self, deadline: float) -> object | None:
         while True:
             m = self._ctl_reader.pop()
             if m is not None:

@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import TypedDict
 
 from formalpi.domains.math.expression import FUNCTION_WORDS, OPERAND_CMDS, RELATIONS, Item, Malformed, Node, Parser, Tok
 from formalpi.domains.math.extraction import MAX_ANSWER_CHARS
@@ -424,7 +425,8 @@ def inequality_to_interval(a: Answer) -> bool:
     sig = significant(a.items)
     if a.lhs is not None:
         return False
-    parts, cur = [], []
+    parts: list[list[Item]] = []
+    cur: list[Item] = []
     for it in sig:
         if _is_or(it):
             parts.append(cur)
@@ -489,6 +491,13 @@ class FormCheck:
     cand_text: str = ""
 
 
+class _Texts(TypedDict):
+    """FormCheck's canonical texts, passed on by every verdict that leaves the values to math-verify."""
+
+    gold_text: str
+    cand_text: str
+
+
 def partial_credit_exact(gold: Fraction, predicted: Fraction, cap: float) -> float:
     """max(0, 1 - |p - g| / max(|g|, 1)), capped; exact, so huge numbers cannot overflow."""
     ratio = abs(predicted - gold) / max(abs(gold), Fraction(1))
@@ -499,7 +508,7 @@ def _top_commas(a: Answer) -> int:
     return sum(d == 0 and isinstance(it, Tok) and it.value == "," for d, it in _top_level(a.items))
 
 
-def _compare_numerals(gnum: Numeral, cnum: Numeral, credit_cap: float, texts: dict) -> FormCheck:
+def _compare_numerals(gnum: Numeral, cnum: Numeral, credit_cap: float, texts: _Texts) -> FormCheck:
     if gnum.form == "int" and cnum.form not in ("int", "dec"):
         return FormCheck(refused="not in the gold's form: the gold is an integer, the answer is not")
     if gnum.value is not None and cnum.value is not None:
@@ -575,7 +584,7 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
         unwrap_set(cand)
         list_elements(cand)
     cnum = numeral(cand)
-    texts = {"gold_text": gold.text, "cand_text": cand.text}
+    texts: _Texts = {"gold_text": gold.text, "cand_text": cand.text}
     if gnum is not None and cnum is not None:  # two numbers written out: decided exactly, whatever their notation
         return _compare_numerals(gnum, cnum, credit_cap, texts)
     gcount, ccount = count_classes(gold.items), count_classes(cand.items)

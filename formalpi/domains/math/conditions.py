@@ -43,4 +43,4 @@ def answer_only(ctx: PIContext) -> str:
     return f"The correct answer is {ctx.problem.gold}."
 
 
-CONDITIONS = (gold.condition, wrong.condition, first_step.condition, answer_only.condition)  # type: ignore[attr-defined]
+CONDITIONS = (gold.condition, wrong.condition, first_step.condition, answer_only.condition)

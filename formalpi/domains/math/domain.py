@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -45,6 +45,9 @@ from formalpi.domains.math.extraction import MAX_ANSWER_CHARS, MAX_COMPLETION_CH
 from formalpi.errors import DataError
 from formalpi.paths import resolve_data_file
 from formalpi.records import Problem, Status, Verdict
+
+if TYPE_CHECKING:
+    from pebble import ProcessPool
 
 __all__ = ["MathDomain", "MathVerifier", "Check", "CheckResult", "Outcome", "extract_answer", "extract_boxes",
            "is_equivalent", "grade", "load_math500", "fetch_math500", "arith_subset", "default_verifier"]
@@ -245,10 +248,10 @@ class MathVerifier:
         self.task = task
         self.completion_task = completion_task
         self.strict = strict
-        self._pool = None
+        self._pool: ProcessPool | None = None
         _LIVE.add(self)
 
-    def _ensure_pool(self):
+    def _ensure_pool(self) -> ProcessPool:
         if self._pool is None or not self._pool.active:
             _warm_math_verify()  # before forking, so that every worker (and every replacement) starts warm
             from pebble import ProcessPool
@@ -282,7 +285,12 @@ class MathVerifier:
                                                                    f"{type(e).__name__}: {e}"[:300])
         for i, fut in pending:
             results[i] = self._collect(fut)
-        return results  # type: ignore[return-value]
+        out: list[CheckResult] = []
+        for i, r in enumerate(results):
+            if r is None:  # every pair is either answered above or scheduled and collected
+                raise AssertionError(f"pair {i} of {len(pairs)} got no check result")
+            out.append(r)
+        return out
 
     def _collect(self, fut) -> CheckResult:
         from pebble import ProcessExpired
@@ -471,6 +479,8 @@ def arith_subset(split: str, limit: int | None, seed: int = 0, default_per_level
     taken = {lv: 0 for lv in LEVELS}
     out = []
     for p in drawn:
+        if p.level is None or p.level not in taken:
+            raise DataError(f"arith problem {p.id}: level {p.level!r} is not one of {LEVELS}")
         if taken[p.level] < per_level[p.level]:
             taken[p.level] += 1
             out.append(p)
@@ -549,10 +559,12 @@ class MathDomain(DomainBase):
         """
         if len(problems) != len(completions):
             raise ValueError(f"verify_many: {len(problems)} problems but {len(completions)} completions")
-        for p in problems:
+        pairs: list[tuple[str, str]] = []
+        for p, c in zip(problems, completions):
             if p.gold is None:
                 raise DataError(f"problem {p.id}: no gold answer, so it cannot be verified")
-        results = self.verifier.check_completions([(p.gold, c) for p, c in zip(problems, completions)])
+            pairs.append((p.gold, c))
+        results = self.verifier.check_completions(pairs)
         return [self._verdict(c, r) for c, r in zip(completions, results)]
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
@@ -574,6 +586,9 @@ class MathDomain(DomainBase):
             return Verdict(status=Status.CRASH, reason=r.detail,
                            feedback="Your answer could not be checked.")
         c = r.check
+        if c is None:  # a CHECKED result always carries its Check (CheckResult); typed, as verify_many promises
+            return Verdict(status=Status.CRASH, reason="the checker returned no check",
+                           feedback="Your answer could not be checked.")
         if c.status is Status.NO_ANSWER:
             why = "empty completion" if isinstance(completion, str) and not completion.strip() else c.reason
             return Verdict(status=Status.NO_ANSWER, reason=why,

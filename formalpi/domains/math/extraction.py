@@ -56,6 +56,14 @@ _PERCENT_AFTER = frozenset("0123456789$")
 _X2 = re.compile(r"\\[A-Za-z@]+\*?|\\.|\\|[{}]|[^\\{}]+", re.S)
 
 
+def _token(lexer: re.Pattern[str], text: str, pos: int) -> re.Match[str]:
+    """The token at `pos` (< len(text)): the lexers' alternatives cover every character, so one always matches."""
+    m = lexer.match(text, pos)
+    if m is None:
+        raise AssertionError(f"the lexer {lexer.pattern!r} matched nothing at {pos}")
+    return m
+
+
 @dataclass(frozen=True)
 class Extraction:
     """What a completion answers: its distinct boxed answers (last one last), or why it cannot be read."""
@@ -103,7 +111,7 @@ def _visible_text(text: str) -> tuple[str, str]:
             out.append("%")  # a percent sign after a number (`2.5%`, `10 %`), not a comment
             pos += 1
             continue
-        m = _LEX.match(text, pos)
+        m = _token(_LEX, text, pos)
         tok = m.group(0)
         pos = m.end()
         if tok[0] == "%":
@@ -150,7 +158,7 @@ def _skip_false_branch(text: str, pos: int) -> tuple[int, str]:
     """Position after the `\\fi` that closes an `\\iffalse` (nested conditionals counted, as TeX skips them)."""
     depth, n = 1, len(text)
     while pos < n:
-        m = _LEX.match(text, pos)
+        m = _token(_LEX, text, pos)
         tok = m.group(0)
         pos = m.end()
         if tok[0] != "\\":
@@ -206,7 +214,7 @@ def extract_boxes(text: str | None) -> Extraction:
     closed_tag: str | None = None  # the tag of the group that just closed (a command's next argument follows)
     pos, n = 0, len(visible)
     while pos < n:
-        m = _X2.match(visible, pos)
+        m = _token(_X2, visible, pos)
         tok = m.group(0)
         pos = m.end()
         if tok == "{":
@@ -273,7 +281,9 @@ _WHOLE_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 def _unwrap_boxes(content: str | None) -> str | None:
     """`\\boxed{\\boxed{5}}` is the box `5`: a box that is all of its outer box's content is the same answer."""
     for _ in range(MAX_NESTING):
-        m = _WHOLE_BOX.match(content or "")
+        if content is None:
+            break
+        m = _WHOLE_BOX.match(content)
         if m is None:
             break
         inner = braced(content, m.end() - 1)

@@ -118,8 +118,8 @@ def _first_atom(spec: str) -> tuple[str, bool, str] | None:
     if not m:
         return None
     before = _LABEL.sub("", spec[:m.start()])
-    before = re.sub(r"[\s()?*]|>>|<\|>|withPosition|group|ppSpace|ppLine|ppIndent|ppDedent|colGt|colGe", " ", before).split()
-    return m.group(1).strip(), not m.group(0).startswith("&"), " ".join(before)
+    words = re.sub(r"[\s()?*]|>>|<\|>|withPosition|group|ppSpace|ppLine|ppIndent|ppDedent|colGt|colGe", " ", before).split()
+    return m.group(1).strip(), not m.group(0).startswith("&"), " ".join(words)
 
 
 def scan_file(path: str, src: str, library: str) -> list[Entry]:
@@ -129,6 +129,7 @@ def scan_file(path: str, src: str, library: str) -> list[Entry]:
     for m in _HEAD.finditer(text):
         after = m.end("kw")
         head = re.match(r"(?::\w+)?\s*", text[after:])  # `syntax:arg`
+        assert head is not None  # every part of the pattern may match the empty string
         found = _category_colon(text, after + head.end())
         if found is None or found[1] != "command":
             continue
