@@ -124,7 +124,7 @@ NUMERIC_SETTINGS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
     "cudnn.deterministic": _attr(torch.backends.cudnn, "deterministic"),
     "deterministic_algorithms": (torch.are_deterministic_algorithms_enabled, torch.use_deterministic_algorithms),
     "default_dtype": (torch.get_default_dtype, torch.set_default_dtype),
-    "grad_enabled": (torch.is_grad_enabled, torch.set_grad_enabled),
+    "grad_enabled": (torch.is_grad_enabled, torch._C._set_grad_enabled),
     **{f"sdp.{k}": _sdp(k) for k in ("flash", "mem_efficient", "math", "cudnn")},
 }
 
