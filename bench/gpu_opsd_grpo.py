@@ -106,7 +106,7 @@ def config(args, path: str, dtype: str):
         "model": {"path": path, "device": args.device, "dtype": dtype, "backend": args.backend,
                   "vllm": {"enforce_eager": args.eager,
                            **({"max_model_len": args.max_model_len} if args.max_model_len else {})}},
-        "train": {"finetune": "lora", "lora_rank": args.lora_rank},
+        "train": {"finetune": "lora", "lora_rank": args.lora_rank, "gradient_checkpointing": args.grad_ckpt},
         "opsd": {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens, "lr": args.lr,
                  "vllm_gpu_memory_utilization": args.vllm_memory,
                  **({"micro_batch_size": args.micro_batch} if args.micro_batch else {})},
@@ -135,18 +135,37 @@ def opsd_session(cfg, path: str, domain, problems, device: str, dtype: str):
     return session, sampler
 
 
+class Stopwatch:
+    """Wraps a callable: seconds spent in it since the last `reset()` (the step's parts besides sampling)."""
+
+    def __init__(self, fn, device: str):
+        self.fn, self.device, self.seconds = fn, device, 0.0
+
+    def __call__(self, *a, **kw):
+        t0 = time.perf_counter()
+        out = self.fn(*a, **kw)
+        sync(self.device)
+        self.seconds += time.perf_counter() - t0
+        return out
+
+
 def run_opsd(args, cfg, path, domain, problems, dtype, peak: DevicePeak) -> None:
     t0 = time.perf_counter()
     session, sampler = opsd_session(cfg, path, domain, problems, args.device, dtype)
     emit({"event": "loaded", "s": round(time.perf_counter() - t0, 1), "device_gib": peak.peak_gib()})
+    verify = Stopwatch(domain.verify_many, args.device)
+    update = Stopwatch(session._update, args.device)
+    domain.verify_many, session._update = verify, update
     for t in range(args.warmup + args.steps):
         peak.reset()
+        verify.seconds = update.seconds = 0.0
         t0 = time.perf_counter()
         rec = session.step(t)
         sync(args.device)
         dt = time.perf_counter() - t0
         emit({"method": "opsd", "backend": args.backend, "step": t, "warmup": t < args.warmup, "s_step": round(dt, 2),
-              "s_sample": round(sampler.seconds, 2), "generated_tokens": sampler.tokens,
+              "s_sample": round(sampler.seconds, 2), "s_verify": round(verify.seconds, 2),
+              "s_update": round(update.seconds, 2), "generated_tokens": sampler.tokens,
               "tokens_per_s_sampling": round(sampler.tokens / max(sampler.seconds, 1e-9)),
               "tokens_per_s_step": round(sampler.tokens / dt), "samples": rec.samples,
               "trained_samples": rec.trained_samples, "loss_tokens": rec.tokens, "loss": round(rec.loss, 5),
@@ -237,6 +256,7 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=2048)
     ap.add_argument("--micro-batch", type=int, default=None, help="opsd.micro_batch_size / grpo per-device batch")
     ap.add_argument("--lora-rank", type=int, default=32)
+    ap.add_argument("--grad-ckpt", action="store_true", help="train.gradient_checkpointing (activations recomputed)")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     ap.add_argument("--steps", type=int, default=2, help="timed steps")

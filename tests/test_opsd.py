@@ -113,6 +113,40 @@ def test_base_teacher_is_the_adapter_disabled_starting_model(tiny_model):
     assert torch.allclose(frozen, s, atol=1e-5)  # a frozen copy of the student as it is now
 
 
+def test_train_gradient_checkpointing_reaches_the_opsd_student(tiny_model):
+    """`train.gradient_checkpointing` recomputes each layer in the backward pass of OPSD's loss path (the decoder
+    called on its own, formalpi/engine/losses.py), with the same gradient."""
+    from formalpi.config import TrainConfig
+    from formalpi.engine.losses import completion_hidden, lm_head
+
+    def loss_and_attn0_calls(checkpointing: bool):
+        student, tok = load_student(tiny_model, TrainConfig(lora_rank=4, gradient_checkpointing=checkpointing),
+                                    "cpu", "float32", seed=0)
+        with torch.no_grad():
+            for n, p in student.named_parameters():
+                if "lora_B" in n:
+                    p.normal_(0, 0.1)
+        calls = []
+        # a module early inside the layer (transformers checkpoints the layer's `forward`, so the layer's own hooks
+        # run once; torch stops recomputing once the saved tensors it needs are back, so a late module may not rerun)
+        attn0 = student.get_base_model().model.layers[0].self_attn
+        attn0.register_forward_pre_hook(lambda *a: calls.append(1))
+        packed = pack([tok("<|im_start|>user\nWhat is 2+3?<|im_end|>\n")["input_ids"]], [tok("5<|im_end|>")["input_ids"]],
+                      tok.pad_token_id)
+        student.train()
+        h = completion_hidden(student, packed.input_ids, packed.attention_mask, packed.positions, packed.mask)
+        loss = lm_head(student)(h).logsumexp(-1).sum()
+        loss.backward()
+        grads = [p.grad.clone() for n, p in student.named_parameters() if "lora_" in n]
+        return loss.item(), grads, len(calls)
+
+    plain_loss, plain_grads, plain_calls = loss_and_attn0_calls(False)
+    ckpt_loss, ckpt_grads, ckpt_calls = loss_and_attn0_calls(True)
+    assert (plain_calls, ckpt_calls) == (1, 2)  # the layer ran again in backward
+    assert ckpt_loss == pytest.approx(plain_loss, rel=1e-6)
+    assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-7) for a, b in zip(plain_grads, ckpt_grads, strict=True))
+
+
 def test_teacher_context_retry_shows_the_failed_sample_and_prompt_kind_shows_the_answer():
     p = Problem(id="a", domain="math", text="What is 2+3?", gold="5")
     att = Attempt(id="a|opsd0|s0", problem_id="a", prompt="x", completion="\\boxed{7}")

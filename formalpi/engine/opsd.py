@@ -190,7 +190,9 @@ def torch_dtype_for(dtype: str, device: str) -> torch.dtype:
 
 
 def load_student(model_path: str, train: TrainConfig, device: str, dtype: str, seed: int):
-    """(model, tokenizer): the starting model, wrapped in a fresh LoRA adapter when `train.finetune == "lora"`."""
+    """(model, tokenizer): the starting model, wrapped in a fresh LoRA adapter when `train.finetune == "lora"`, with
+    activation checkpointing when `train.gradient_checkpointing` (OPSD and IPRS read no other `train` key but the
+    LoRA ones and `finetune`)."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -199,6 +201,8 @@ def load_student(model_path: str, train: TrainConfig, device: str, dtype: str, s
         tok.pad_token = tok.eos_token
     torch.manual_seed(seed)  # LoRA A init
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype_for(dtype, device)).to(device)
+    if train.gradient_checkpointing:  # each layer's activations recomputed in backward: long sequences fit
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if train.finetune == "lora":
         model = get_peft_model(model, LoraConfig(r=train.lora_rank, lora_alpha=train.lora_alpha,
                                                  lora_dropout=train.lora_dropout, target_modules="all-linear",
