@@ -81,9 +81,9 @@ def test_rows_use_the_seeds_stated_settings_by_default():
         assert rank is None or cfg.train.lora_rank == rank, name
     for p in ROWS:  # every Qwen3-1.7B LoRA row trains at the seed's 5e-7, whatever its method
         cfg = load_config(p)
-        if cfg.domain == "math" and cfg.train.finetune == "lora" and "8B" not in cfg.model.path \
-                and "32B" not in cfg.model.path and cfg.method != "baseline":
-            lr = {"retry": cfg.train.lr, "opsd": cfg.opsd.lr, "grpo": cfg.grpo.lr}[cfg.method]
+        if cfg.domain == "math" and cfg.trains and cfg.train.finetune == "lora" and "8B" not in cfg.model.path \
+                and "32B" not in cfg.model.path:
+            lr = {"retry": lambda: cfg.train.lr, "opsd": lambda: cfg.opsd.lr, "iprs": lambda: cfg.iprs.lr}[cfg.method]()
             assert lr == 5e-7, p
     assert len(load_config(ROOT / "experiments" / "math_opsd_answer_only.toml").seeds) == 5
     for name in ("code_opsd_test_suite", "code_shuffled_test_suite"):
@@ -105,9 +105,9 @@ def settings_table() -> list[dict]:
     rows = []
     for p in ROWS:
         cfg = load_config(p)
-        if cfg.method not in ("opsd", "grpo"):
+        if cfg.method not in ("opsd", "iprs"):
             continue
-        sec = cfg.opsd if cfg.method == "opsd" else cfg.grpo
+        sec = cfg.opsd if cfg.method == "opsd" else cfg.iprs
         pccg = cfg.method == "opsd" and cfg.opsd.frontier
         rows.append({"row": cfg.name, "method": "PCCG" if pccg else ("OPSD" if cfg.method == "opsd" else "IPRS"),
                      "sampling": cfg.sampling.max_new_tokens, "max_new_tokens": sec.max_new_tokens,
@@ -134,7 +134,8 @@ def test_every_opsd_iprs_pccg_row_runs_at_the_seed_settings():
     from formalpi.config import config_from_dict
 
     c = config_from_dict({"name": "x", "method": "opsd", "sampling": {"max_new_tokens": 777}})
-    assert c.opsd.max_new_tokens == c.grpo.max_new_tokens == 777 and (c.opsd.frontier_low, c.opsd.frontier_high) == (0.3, 0.5)
+    assert c.opsd.max_new_tokens == 777 and (c.opsd.frontier_low, c.opsd.frontier_high) == (0.3, 0.5)
+    assert config_from_dict({"name": "x", "method": "iprs", "sampling": {"max_new_tokens": 777}}).iprs.max_new_tokens == 777
 
 
 def _tiny_overrides(model: str, runs: Path) -> list[str]:

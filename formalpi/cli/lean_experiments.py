@@ -18,7 +18,7 @@ from typing import Any, List, Optional
 import typer
 
 from formalpi.cli._common import console, parse_seeds, progress, stage_progress
-from formalpi.config import ExperimentConfig, apply_overrides, config_from_dict
+from formalpi.config import ExperimentConfig, apply_overrides, config_from_dict, for_method, with_method
 from formalpi.engine.preflight import preflight
 from formalpi.errors import LeanUnavailable
 
@@ -35,10 +35,11 @@ class TrainMethod(str, Enum):
 
 
 def lean_base_config(name: str, model: str, *, train_split: str, eval_split: str, samples: int, eval_samples: int,
-                     ks: Sequence[int], runs_dir: str, overrides: Sequence[str] = ()) -> ExperimentConfig:
-    """The shared config of every run of a Lean experiment; `--set` overrides apply last."""
+                     ks: Sequence[int], runs_dir: str, overrides: Sequence[str] = (),
+                     method: str = "baseline") -> ExperimentConfig:
+    """The shared config of every run of a Lean experiment, as a row of `method`; `--set` overrides apply last."""
     data: dict[str, Any] = {
-        "name": name, "domain": "lean", "method": "baseline", "condition": "skeleton", "runs_dir": runs_dir,
+        "name": name, "domain": "lean", "method": method, "condition": "skeleton", "runs_dir": runs_dir,
         "model": {"path": model},
         "data": {"dataset": "minif2f", "train_split": train_split, "eval_split": eval_split},
         "sampling": {"n": samples, "temperature": 1.0, "max_new_tokens": 4096},
@@ -46,13 +47,14 @@ def lean_base_config(name: str, model: str, *, train_split: str, eval_split: str
         "eval": {"n": eval_samples, "temperature": 1.0, "max_new_tokens": 4096,
                  "ks": sorted({k for k in ks if k <= eval_samples} | {1})},
     }
+    data = for_method(data, method)  # the train keys `method` reads
     return config_from_dict(apply_overrides(data, list(overrides)), "the command's flags", list(overrides))
 
 
 def skeleton_opsd_configs(base: ExperimentConfig, condition: str, method: str) -> list[ExperimentConfig]:
     """The baseline and the trained run, named <name>/baseline and <name>/<condition>."""
-    return [base.model_copy(update={"name": f"{base.name}/baseline", "method": "baseline"}),
-            base.model_copy(update={"name": f"{base.name}/{condition}", "method": method, "condition": condition})]
+    return [with_method(base, "baseline", name=f"{base.name}/baseline"),
+            with_method(base, method, name=f"{base.name}/{condition}", condition=condition)]
 
 
 def lean_config(repl_command: Optional[str], project_dir: Optional[Path], workers: int, timeout: float,
@@ -165,7 +167,8 @@ def register(root: typer.Typer) -> None:
         pool = lean_config(repl_command, project_dir, workers, timeout, replay)  # fails fast without Lean
         used = method.value
         base = lean_base_config(name, model, train_split=train_split, eval_split=eval_split, samples=samples,
-                                eval_samples=eval_samples, ks=(1, 8, 32), runs_dir=runs_dir, overrides=set_ or [])
+                                eval_samples=eval_samples, ks=(1, 8, 32), runs_dir=runs_dir, overrides=set_ or [],
+                                method=used)
         for cfg in skeleton_opsd_configs(base, condition.value, used):
             preflight(cfg, seed_list, model_key="--model", runs_dir_flag="--runs-dir")
         extras = {"reference_proofs": load_proof_corpus(proof_corpus) if proof_corpus else {}}
