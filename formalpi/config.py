@@ -276,6 +276,20 @@ class ExperimentBase(_Section):
         """A method's own exclusions from the fingerprint dict."""
         return d
 
+    def resumes(self, recorded: str) -> bool:
+        """Whether a run directory whose manifest holds fingerprint `recorded` was made by this config: the same
+        fingerprint, or one written before each method had its own class, which also held the sections this
+        method does not read (a baseline's [retry] and [train], an OPSD row's [retry] and SFT keys)."""
+        mine = self.fingerprint()
+        if recorded == mine:
+            return True
+        try:
+            old = json.loads(recorded)
+        except ValueError:
+            return False
+        return isinstance(old, dict) and old.get("method") == self.method \
+            and json.dumps(for_method(old, self.method), sort_keys=True) == mine
+
 
 class BaselineExperiment(ExperimentBase):
     """method = "baseline": the starting model evaluated as it is, no post-training (the rows' reference)."""

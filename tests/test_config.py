@@ -196,3 +196,32 @@ def test_recorded_configs_of_older_runs_still_read():
     cfg = recorded_config(old, "manifest.json")
     assert type(cfg) is IPRSExperiment and cfg.iprs.steps == 7 and cfg.train.lora_rank == 4
     assert type(recorded_config({**old, "method": "retry"}, "m")) is RetryExperiment
+
+
+def test_run_directories_fingerprinted_before_the_per_method_classes_still_resume(tmp_path):
+    """tests/data/legacy_fingerprints.json: fingerprints written by the single-class config (97f32f8) for one
+    config dict under each method; every method's old sections were part of them."""
+    import json
+
+    from formalpi.config import config_from_dict, for_method
+    from formalpi.errors import RunStoreError
+    from formalpi.runs import RunStore
+
+    legacy = json.loads((ROOT / "tests" / "data" / "legacy_fingerprints.json").read_text())
+    for method, rec in legacy["fingerprints"].items():
+        new_method = {"grpo": "iprs"}.get(method, method)
+        sections = {{"grpo": "iprs"}.get(k, k): v for k, v in rec["sections"].items()}
+        cfg = config_from_dict(for_method({**legacy["config"], **sections, "method": new_method}, new_method))
+        old = RunStore.open(tmp_path, method, 1, {}, rec["fingerprint"])  # a run made before, with records
+        old.path("eval").write_text('{"x": 1}\n')
+        # retry rows kept their fingerprints; the stage IPRS records under was "grpo": such a run does not resume
+        assert (cfg.fingerprint() == rec["fingerprint"]) == (method == "retry"), method
+        assert cfg.resumes(rec["fingerprint"]) == (method != "grpo"), method
+        if method != "retry":
+            with pytest.raises(RunStoreError, match="made with a different config"):
+                RunStore.open(tmp_path, method, 1, {}, cfg.fingerprint())
+        if method != "grpo":
+            assert RunStore.open(tmp_path, method, 1, {}, cfg.fingerprint(), resumes=cfg.resumes).root == old.root
+    # a real difference is still refused
+    changed = config_from_dict({**for_method(legacy["config"], "opsd"), "method": "opsd", "opsd": {"steps": 4}})
+    assert not changed.resumes(legacy["fingerprints"]["opsd"]["fingerprint"])

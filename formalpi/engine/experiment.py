@@ -74,7 +74,8 @@ def run_experiment(cfg: ExperimentBase, seed: int, progress: ProgressFactory = n
         evals = eval_problems(domain, cfg)
         data = check_data(cfg, train, evals)
         check_verifier(domain, evals)  # like the data check: before the run directory
-        store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
+        store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint(),
+                              resumes=cfg.resumes)
         skipped = tuple(s for s, e in store.manifest().get("stages", {}).items() if e.get("done"))
         record_data(store, data)
         if method.trains:  # what the model is shown, for readers of the run (the report's teacher table)
