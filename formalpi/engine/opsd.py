@@ -440,9 +440,11 @@ def select_frontier(problems: Sequence[Problem], rates: Mapping[str, float], low
     return [p for p in problems if p.id in rates and low <= rates[p.id] <= high]
 
 
-def frontier_problems(cfg: OPSDExperiment, seed: int, store: RunStore, domain: Domain, model_path: str,
-                      problems: Sequence[Problem], progress) -> list[Problem]:
-    """Estimate base solve rates (stage `frontier`, seeds seed + frontier_seed_offset) and keep the band."""
+def frontier_problems(ctx: TrainContext[OPSDExperiment], problems: Sequence[Problem]) -> list[Problem]:
+    """Estimate the starting model's solve rates on `problems` (stage `frontier`, seeds seed + frontier_seed_offset)
+    and keep the band."""
+    cfg, seed, store, domain, model_path, progress = ctx.cfg, ctx.seed, ctx.store, ctx.domain, ctx.model_path, \
+        ctx.progress
     o = cfg.opsd
     if store.is_done(FRONTIER_STAGE):
         records = store.read(FRONTIER_STAGE, EvalRecord)
@@ -535,7 +537,7 @@ def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
         raise ConfigError(f"condition: {cfg.condition!r} shows no PI, so OPSD has no teacher; "
                           f"choose a condition with PI (e.g. try_again, gold, answer_only)")
     train = train_problems(domain, cfg, seed)
-    pool = frontier_problems(cfg, seed, store, domain, model_path, train, progress) if o.frontier else train
+    pool = frontier_problems(ctx, train) if o.frontier else train
     device = resolve_device(cfg.model.device)
     student, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
     teacher = Teacher(student, o.teacher, o.ema_decay)
