@@ -27,7 +27,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from formalpi.analysis import N_BOOT
-from formalpi.config import ExperimentConfig, apply_overrides, config_from_dict
+from formalpi.config import ExperimentConfig, RetryExperiment, apply_overrides, config_from_dict, with_method
 from formalpi.errors import ConfigError
 from formalpi.progress import line_progress
 
@@ -41,7 +41,7 @@ CONFIGS = {False: "demo.toml", True: "demo_full.toml"}
 class DemoPlan:
     """What the `[demo]` table of a demo config says beyond the experiment config itself."""
 
-    base: ExperimentConfig
+    base: RetryExperiment  # every trained demo row is retry-STaR
     variants: tuple[str, ...]
     fixed_steps: int
     conditions: tuple[str, ...] = DEMO_CONDITIONS
@@ -51,9 +51,9 @@ class DemoPlan:
         return Path(self.base.runs_dir) / self.base.name
 
     def baseline(self) -> ExperimentConfig:
-        return self.base.model_copy(update={"name": f"{self.base.name}/baseline", "method": "baseline"}, deep=True)
+        return with_method(self.base, "baseline", name=f"{self.base.name}/baseline")
 
-    def config(self, variant: str, condition: str) -> ExperimentConfig:
+    def config(self, variant: str, condition: str) -> RetryExperiment:
         cfg = self.base.model_copy(update={"name": f"{self.base.name}/{variant}/{condition}",
                                            "condition": condition}, deep=True)
         if variant == "steps":
@@ -79,10 +79,14 @@ def demo_plan(full: bool = False, overrides: Sequence[str] = ()) -> DemoPlan:
     steps = extra.get("fixed_steps", 100)
     if not isinstance(steps, int) or steps <= 0:
         raise ConfigError(f"formalpi/configs/{name}: demo.fixed_steps must be a positive integer (got {steps!r})")
-    return DemoPlan(config_from_dict(data, f"formalpi/configs/{name}", list(overrides)), variants, steps)
+    base = config_from_dict(data, f"formalpi/configs/{name}", list(overrides))
+    if not isinstance(base, RetryExperiment):
+        raise ConfigError(f"formalpi/configs/{name}: method: the demo's trained rows are retry-STaR; set "
+                          f"method = \"retry\" (got {base.method!r})")
+    return DemoPlan(base, variants, steps)
 
 
-def demo_config(overrides: Sequence[str] = (), full: bool = False) -> ExperimentConfig:
+def demo_config(overrides: Sequence[str] = (), full: bool = False) -> RetryExperiment:
     """The demo's experiment config (its `[demo]` table removed)."""
     return demo_plan(full, overrides).base
 
@@ -323,12 +327,13 @@ def copy_probe(model_path: str, levels: Sequence[int] = (2, 3, 4, 5), per_level:
     out = []
     for level in levels:
         problems = arith_problems("test", per_level, seed=5, levels=(level,))
-        pairs = [(p, q.gold) for p, q in zip(problems, problems[1:] + problems[:1]) if q.gold != p.gold]
+        pairs = [(p, q.gold) for p, q in zip(problems, problems[1:] + problems[:1])
+                 if p.gold is not None and q.gold != p.gold]
         rates = []
         for stated in ([p.gold for p, _ in pairs], [o for _, o in pairs]):
             rng = random.Random(0)  # the same failed attempts under both statements
             prompts = [gen.chat_prompt([("user", p.text),
-                                        ("assistant", wrong_solution(p.meta["solution"], p.gold, rng)),
+                                        ("assistant", wrong_solution(p.meta["solution"], str(p.gold), rng)),
                                         ("user", f"{FAILED} The correct answer is {n}. {TRY_AGAIN}")])
                        for (p, _), n in zip(pairs, stated)]
             outs = gen.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=48, seed=0))

@@ -67,18 +67,21 @@ class RunStore:
 
     @classmethod
     def open(cls, runs_dir: str | Path, experiment: str, seed: int, config: dict[str, Any],
-             fingerprint: str | None = None) -> "RunStore":
-        """Create or reopen `runs_dir/experiment/seed`. Refuses to resume a directory made by another config.
+             fingerprint: str | None = None, resumes: Callable[[str], bool] | None = None) -> "RunStore":
+        """Create or reopen `runs_dir/experiment/seed`. Refuses to resume a directory made by another config:
+        one whose recorded fingerprint differs from `fingerprint` and that `resumes` (if given) does not accept.
 
         Reopening writes nothing until a stage does: a finished run re-read from a read-only directory works.
         """
         store = cls(Path(runs_dir) / experiment / str(seed))
         manifest = store.manifest()
         fp = fingerprint if fingerprint is not None else json.dumps(config, sort_keys=True)
-        if manifest and manifest.get("fingerprint") != fp and not store.has_records():
+        recorded = manifest.get("fingerprint")
+        same = recorded == fp or (resumes is not None and isinstance(recorded, str) and resumes(recorded))
+        if manifest and not same and not store.has_records():
             manifest = {}  # nothing was recorded under the old config (it failed at once): start afresh
         if manifest:
-            if manifest.get("fingerprint") != fp:
+            if not same:
                 raise RunStoreError(
                     f"{store.root}: this run directory was made with a different config "
                     f"({config_difference(manifest.get('fingerprint'), fp)}); remove it or choose another experiment "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from formalpi.config import ExperimentConfig, VLLMConfig, config_from_dict
+from formalpi.config import VLLMConfig, config_from_dict
 from formalpi.engine.backends import (HFGenerator, SamplingParams, VLLMGenerator, render_chat, release,
                                       request_seed, stop_token_ids, until_stop, vllm_engine_kwargs,
                                       vllm_sampling_kwargs)
@@ -70,7 +70,7 @@ def test_vllm_section_is_validated_with_the_key_named():
 
 
 def test_fingerprint_ignores_settings_a_run_does_not_use():
-    base = ExperimentConfig(name="x")
+    base = config_from_dict({"name": "x"})
     assert "vllm" not in base.fingerprint() and "enable_thinking" not in base.fingerprint()
     hf_tuned = config_from_dict({"name": "x", "model": {"vllm": {"gpu_memory_utilization": 0.5}}})
     assert hf_tuned.fingerprint() == base.fingerprint()  # the hf backend never reads model.vllm

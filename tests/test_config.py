@@ -104,11 +104,12 @@ def test_base_cycle_and_missing_base_name_the_files(tmp_path):
 def test_every_method_the_config_accepts_is_registered():
     import typing
 
-    from formalpi.config import ExperimentConfig
+    from formalpi.config import EXPERIMENTS, MethodName
     from formalpi.engine.methods import METHODS, get_method
 
-    assert set(typing.get_args(ExperimentConfig.model_fields["method"].annotation)) == set(METHODS)
-    with pytest.raises(ConfigError, match="not a method .*baseline, retry, opsd, grpo"):
+    assert set(typing.get_args(MethodName)) == set(METHODS) == set(EXPERIMENTS)
+    assert all(METHODS[name].config is EXPERIMENTS[name] for name in METHODS)  # the registry names each class
+    with pytest.raises(ConfigError, match="not a method .*baseline, retry, opsd, iprs"):
         get_method("ppo")
     assert [m.name for m in METHODS.values() if not m.trains] == ["baseline"]
     assert [m.name for m in METHODS.values() if m.sft_rounds] == ["retry"]
@@ -118,3 +119,109 @@ def test_every_method_the_config_accepts_is_registered():
 
             module, _, function = m.trainer.partition(":")
             assert callable(getattr(importlib.import_module(module), function)), m.trainer
+
+
+def test_a_section_of_another_method_is_refused_naming_file_key_and_fix(tmp_path):
+    p = write(tmp_path, 'method = "retry"\n[opsd]\nlr = 1e-4\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value) == f"{p}: opsd: method 'retry' has no [opsd] section (remove it, or set method = \"opsd\")"
+    base = write(tmp_path, 'method = "baseline"\n[train]\nlora_rank = 4\n')
+    with pytest.raises(ConfigError, match=r"train: method 'baseline' has no \[train\] section \(remove it, or set "
+                                          r"method = \"retry\" or method = \"opsd\" or method = \"iprs\"\)"):
+        load_config(base)
+    # a key only another method's version of a shared section has: OPSD reads only [train]'s finetune/LoRA keys
+    opsd = write(tmp_path, 'method = "opsd"\n[train]\nlr = 1e-4\n')
+    with pytest.raises(ConfigError, match=r"train.lr: method 'opsd' does not read it .*opsd's own setting is opsd.lr"):
+        load_config(opsd)
+    # set from the command line: the flag is blamed, not the file
+    ok = write(tmp_path, 'method = "retry"\n')
+    with pytest.raises(ConfigError, match=r"^--set opsd.steps=3: opsd: method 'retry' has no \[opsd\] section"):
+        load_config(ok, ["opsd.steps=3"])
+
+
+def test_each_method_gets_its_own_class_and_a_retry_fingerprint_knows_no_other_method():
+    from formalpi.config import (
+        BaselineExperiment, IPRSExperiment, OPSDExperiment, RetryExperiment, config_from_dict, with_method)
+
+    rows = {m: config_from_dict({"name": "x", "method": m}) for m in ("baseline", "retry", "opsd", "iprs")}
+    assert [type(c) for c in rows.values()] == [BaselineExperiment, RetryExperiment, OPSDExperiment, IPRSExperiment]
+    assert type(config_from_dict({"name": "x"})) is RetryExperiment  # the default method
+    assert not hasattr(rows["baseline"], "train") and not hasattr(rows["retry"], "opsd")
+    assert set(type(rows["opsd"].train).model_fields) == {"finetune", "lora_rank", "lora_alpha", "lora_dropout"}
+    # a retry row's fingerprint holds its own sections only: what an OPSD/IPRS section would say cannot reach it
+    retry = load_config(ROOT / "experiments" / "math_try_again.toml")
+    fp = __import__("json").loads(retry.fingerprint())
+    assert {"retry", "train"} <= set(fp) and not {"opsd", "iprs", "grpo"} & set(fp)
+    # switching method re-validates through the union: the new class, the shared settings kept
+    b = with_method(retry, "baseline", name="b")
+    assert type(b) is BaselineExperiment and b.name == "b" and b.model == retry.model and b.eval == retry.eval
+    o = with_method(retry, "opsd", condition="gold")
+    assert type(o) is OPSDExperiment and o.train.lora_rank == retry.train.lora_rank == 32
+    assert o.opsd.max_new_tokens == retry.sampling.max_new_tokens
+
+
+def test_the_grpo_method_is_refused_with_the_rename_to_iprs(tmp_path):
+    p = write(tmp_path, 'method = "grpo"\n[grpo]\nsteps = 3\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value) == (f"{p}: method: 'grpo' was renamed to 'iprs': set method = \"iprs\" (and rename the "
+                            f"[grpo] section to [iprs])")
+    q = write(tmp_path, 'method = "iprs"\n[grpo]\nsteps = 3\n')
+    with pytest.raises(ConfigError, match=r"grpo: the \[grpo\] section was renamed to \[iprs\]"):
+        load_config(q)
+    assert load_config(write(tmp_path, 'method = "iprs"\n[iprs]\nsteps = 3\n')).iprs.steps == 3
+
+
+def test_a_base_lends_each_row_only_the_sections_its_method_reads(tmp_path):
+    (tmp_path / "defaults.toml").write_text('[retry]\nk = 2\n[train]\nlora_rank = 4\nlr = 0.5\n[eval]\nn = 3\n')
+    row = tmp_path / "row.toml"
+    row.write_text('base = "defaults.toml"\nmethod = "opsd"\n')
+    cfg = load_config(row)
+    assert cfg.train.lora_rank == 4 and cfg.eval.n == 3 and not hasattr(cfg, "retry")
+    row.write_text('base = "defaults.toml"\nmethod = "baseline"\n')
+    assert load_config(row).eval.n == 3
+    (tmp_path / "defaults.toml").write_text('[train]\nlora_rnk = 4\n')  # a typo in a base is still refused
+    row.write_text('base = "defaults.toml"\nmethod = "opsd"\n')
+    with pytest.raises(ConfigError, match="unknown key 'train.lora_rnk'"):
+        load_config(row)
+
+
+def test_recorded_configs_of_older_runs_still_read():
+    """Run manifests written before each method had its own class hold every section; IPRS was "grpo"."""
+    from formalpi.config import IPRSExperiment, RetryExperiment, recorded_config
+
+    old = {"name": "x", "method": "grpo", "retry": {"k": 1}, "train": {"lr": 1e-3, "lora_rank": 4},
+           "opsd": {"steps": 2}, "grpo": {"steps": 7}}
+    cfg = recorded_config(old, "manifest.json")
+    assert type(cfg) is IPRSExperiment and cfg.iprs.steps == 7 and cfg.train.lora_rank == 4
+    assert type(recorded_config({**old, "method": "retry"}, "m")) is RetryExperiment
+
+
+def test_run_directories_fingerprinted_before_the_per_method_classes_still_resume(tmp_path):
+    """tests/data/legacy_fingerprints.json: fingerprints written by the single-class config (97f32f8) for one
+    config dict under each method; every method's old sections were part of them."""
+    import json
+
+    from formalpi.config import config_from_dict, for_method
+    from formalpi.errors import RunStoreError
+    from formalpi.runs import RunStore
+
+    legacy = json.loads((ROOT / "tests" / "data" / "legacy_fingerprints.json").read_text())
+    for method, rec in legacy["fingerprints"].items():
+        new_method = {"grpo": "iprs"}.get(method, method)
+        sections = {{"grpo": "iprs"}.get(k, k): v for k, v in rec["sections"].items()}
+        cfg = config_from_dict(for_method({**legacy["config"], **sections, "method": new_method}, new_method))
+        old = RunStore.open(tmp_path, method, 1, {}, rec["fingerprint"])  # a run made before, with records
+        old.path("eval").write_text('{"x": 1}\n')
+        # retry rows kept their fingerprints; the stage IPRS records under was "grpo": such a run does not resume
+        assert (cfg.fingerprint() == rec["fingerprint"]) == (method == "retry"), method
+        assert cfg.resumes(rec["fingerprint"]) == (method != "grpo"), method
+        if method != "retry":
+            with pytest.raises(RunStoreError, match="made with a different config"):
+                RunStore.open(tmp_path, method, 1, {}, cfg.fingerprint())
+        if method != "grpo":
+            assert RunStore.open(tmp_path, method, 1, {}, cfg.fingerprint(), resumes=cfg.resumes).root == old.root
+    # a real difference is still refused
+    changed = config_from_dict({**for_method(legacy["config"], "opsd"), "method": "opsd", "opsd": {"steps": 4}})
+    assert not changed.resumes(legacy["fingerprints"]["opsd"]["fingerprint"])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from formalpi.config import config_from_dict
+from formalpi.config import config_from_dict, for_method
 from formalpi.engine.backends import HFGenerator, SamplingParams
 from formalpi.engine.experiment import run_experiment
 from formalpi.records import Attempt, EvalRecord, Example, Judged
@@ -29,7 +29,7 @@ def cfg(model: str, runs: Path, condition: str = "gold", **extra) -> object:
          "eval": {"n": 2, "max_new_tokens": 48, "ks": [1, 2]},
          "train": {"finetune": "lora", "lora_rank": 4, "lr": 1e-3, "epochs": 1, "batch_size": 4}}
     d.update(extra)
-    return config_from_dict(d)
+    return config_from_dict(for_method(d, d.get("method", "retry")))  # [train]: the rows that train
 
 
 def test_generator_is_seeded_and_batched(tiny_model):

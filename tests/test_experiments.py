@@ -44,10 +44,7 @@ def test_every_row_is_valid_and_named_after_its_file():
         assert (cfg.data.train_split != cfg.data.eval_split) != cfg.data.allow_train_on_eval, p
         if cfg.domain == "math":
             assert (cfg.data.dataset, cfg.data.train_split, cfg.data.eval_split) == ("math", "train", "test"), p
-        seen.add((cfg.domain, cfg.method, cfg.condition, cfg.retry.k, cfg.retry.rounds, cfg.retry.filter,
-                  cfg.train.finetune, cfg.train.lr, cfg.model.path, cfg.data.dataset,
-                  cfg.opsd.frontier if cfg.method == "opsd" else None,
-                  cfg.name == "math_sdzero_opsd_hybrid"))  # differs from math_opsd_try_again by its start checkpoint
+        seen.add(json.dumps({k: v for k, v in cfg.model_dump(mode="json").items() if k != "name"}, sort_keys=True))
     assert len(seen) == len(ROWS)  # no two files are the same row
     names = {p.stem for p in ROWS}
     for needed in ("math_baseline", "math_gold", "math_gibberish", "math_wrong", "math_try_again", "math_first_step",
@@ -81,9 +78,9 @@ def test_rows_use_the_seeds_stated_settings_by_default():
         assert rank is None or cfg.train.lora_rank == rank, name
     for p in ROWS:  # every Qwen3-1.7B LoRA row trains at the seed's 5e-7, whatever its method
         cfg = load_config(p)
-        if cfg.domain == "math" and cfg.train.finetune == "lora" and "8B" not in cfg.model.path \
-                and "32B" not in cfg.model.path and cfg.method != "baseline":
-            lr = {"retry": cfg.train.lr, "opsd": cfg.opsd.lr, "grpo": cfg.grpo.lr}[cfg.method]
+        if cfg.domain == "math" and cfg.trains and cfg.train.finetune == "lora" and "8B" not in cfg.model.path \
+                and "32B" not in cfg.model.path:
+            lr = {"retry": lambda: cfg.train.lr, "opsd": lambda: cfg.opsd.lr, "iprs": lambda: cfg.iprs.lr}[cfg.method]()
             assert lr == 5e-7, p
     assert len(load_config(ROOT / "experiments" / "math_opsd_answer_only.toml").seeds) == 5
     for name in ("code_opsd_test_suite", "code_shuffled_test_suite"):
@@ -105,9 +102,9 @@ def settings_table() -> list[dict]:
     rows = []
     for p in ROWS:
         cfg = load_config(p)
-        if cfg.method not in ("opsd", "grpo"):
+        if cfg.method not in ("opsd", "iprs"):
             continue
-        sec = cfg.opsd if cfg.method == "opsd" else cfg.grpo
+        sec = cfg.opsd if cfg.method == "opsd" else cfg.iprs
         pccg = cfg.method == "opsd" and cfg.opsd.frontier
         rows.append({"row": cfg.name, "method": "PCCG" if pccg else ("OPSD" if cfg.method == "opsd" else "IPRS"),
                      "sampling": cfg.sampling.max_new_tokens, "max_new_tokens": sec.max_new_tokens,
@@ -134,7 +131,8 @@ def test_every_opsd_iprs_pccg_row_runs_at_the_seed_settings():
     from formalpi.config import config_from_dict
 
     c = config_from_dict({"name": "x", "method": "opsd", "sampling": {"max_new_tokens": 777}})
-    assert c.opsd.max_new_tokens == c.grpo.max_new_tokens == 777 and (c.opsd.frontier_low, c.opsd.frontier_high) == (0.3, 0.5)
+    assert c.opsd.max_new_tokens == 777 and (c.opsd.frontier_low, c.opsd.frontier_high) == (0.3, 0.5)
+    assert config_from_dict({"name": "x", "method": "iprs", "sampling": {"max_new_tokens": 777}}).iprs.max_new_tokens == 777
 
 
 def _tiny_overrides(model: str, runs: Path) -> list[str]:

@@ -140,7 +140,7 @@ def test_set_typo_is_blamed_on_the_flag_and_file_typo_on_the_file(tmp_path):
 # ---- resume mismatches ------------------------------------------------------------------------------------------
 
 def test_resume_mismatch_names_the_keys_that_differ(tmp_path):
-    a = _cfg(tmp_path)
+    a = _cfg(tmp_path, method="retry")
     b = config_from_dict({**a.model_dump(), "train": {**a.train.model_dump(), "lr": 1e-4}, "eval": {
         **a.eval.model_dump(), "n": 2}})
     store = RunStore.open(a.runs_dir, a.name, 42, a.model_dump(mode="json"), a.fingerprint())

@@ -96,7 +96,7 @@ def test_row_keys_tell_apart_same_condition(tmp_path):
     write_run(tmp_path, "gold_k4", 1, recs, condition="gold", retries=4)
     write_run(tmp_path, "gold_opsd", 1, recs, condition="gold", method="opsd", retries=1)
     keys = sorted(row_keys(discover_runs([tmp_path])).values())
-    assert keys == ["gold (opsd, K=1)", "gold (retry, K=1)", "gold (retry, K=4)"]
+    assert keys == ["gold (opsd, K=0)", "gold (retry, K=1)", "gold (retry, K=4)"]  # OPSD makes no retries
 
 
 def test_teacher_sees_what_the_runs_recorded_and_errors(tmp_path):

@@ -112,14 +112,14 @@ def test_enable_thinking_reaches_the_opsd_and_iprs_templates(tiny_model, tmp_pat
     assert EMPTY_THINK not in render_text(tok, [("user", "q")])
     # IPRS hands model.enable_thinking to TRL's GRPOTrainer and to its teacher (the OPSD stage: the test below)
     from formalpi.domains.math.domain import MathDomain
-    from formalpi.engine import grpo
+    from formalpi.engine import iprs
 
-    cfg = config_from_dict({"name": "g", "method": "grpo", "condition": "gold", "model": {
-        "path": tiny_model, "enable_thinking": False}, "grpo": {"steps": 1, "batch_size": 1, "num_generations": 2,
+    cfg = config_from_dict({"name": "g", "method": "iprs", "condition": "gold", "model": {
+        "path": tiny_model, "enable_thinking": False}, "iprs": {"steps": 1, "batch_size": 1, "num_generations": 2,
                                                                 "max_new_tokens": 4}, "train": {"lora_rank": 4}})
     with MathDomain() as domain:
         problems = domain.problems("arith", "train", limit=2)
-        trainer, rewards = grpo.build_trainer(cfg, 0, domain, tiny_model, problems, tmp_path / "t")
+        trainer, rewards = iprs.build_trainer(cfg, 0, domain, tiny_model, problems, tmp_path / "t")
     assert trainer.chat_template_kwargs == {"enable_thinking": False} and rewards.enable_thinking is False
 
 
@@ -134,6 +134,7 @@ def test_the_opsd_stage_renders_with_model_enable_thinking(tiny_model, tmp_path,
     from formalpi.domains.math.domain import MathDomain
     from formalpi.config import config_from_dict
     from formalpi.engine import opsd
+    from formalpi.engine.context import TrainContext
     from formalpi.runs import RunStore
 
     model = tmp_path / "model"
@@ -156,7 +157,7 @@ def test_the_opsd_stage_renders_with_model_enable_thinking(tiny_model, tmp_path,
     monkeypatch.setattr(opsd.OPSDSession, "sample", sample)
     store = RunStore.open(tmp_path, cfg.name, 0, cfg.model_dump(mode="json"), cfg.fingerprint())
     with MathDomain() as domain:
-        opsd.train_opsd(cfg, 0, store, domain, str(model), lambda label, total: (lambda k: None))
+        opsd.train_opsd(TrainContext(cfg, 0, store, domain, str(model)))
     assert len(seen) == 2 and all(t.endswith("<|im_start|>assistant\n" + EMPTY_THINK * (flag is False))
                                   for t in seen)
 

@@ -60,7 +60,7 @@ def test_skeleton_opsd_end_to_end_against_the_double(tiny_model, tmp_path):
     corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in CORPUS), encoding="utf-8")
     runs = tmp_path / "runs"
     sets = ["model.dtype=auto", f"data.path={data}", "data.train_limit=4", "data.eval_limit=3", "sampling.max_new_tokens=16",
-            "eval.max_new_tokens=16", "train.max_length=512", "train.lora_rank=4", "train.lora_alpha=8",
+            "eval.max_new_tokens=16", "train.lora_rank=4", "train.lora_alpha=8",
             "opsd.steps=2", "opsd.batch_size=4", "opsd.max_new_tokens=12", "opsd.save_every=1", "opsd.lr=1e-3"]
     res = CliRunner().invoke(app, [
         "skeleton-opsd", "--seeds", "42", "--model", tiny_model, "--repl-command", DOUBLE, "--project-dir", str(ROOT),
@@ -108,7 +108,7 @@ def _lean_opsd_config(tiny_model: str, runs: Path, condition: str = "skeleton", 
     return config_from_dict({
         "name": "lo", "domain": "lean", "method": "opsd", "condition": condition, "runs_dir": str(runs),
         "model": {"path": tiny_model}, "data": d, "sampling": {"n": 1, "max_new_tokens": 16},
-        "eval": {"n": 1, "max_new_tokens": 16}, "train": {"lora_rank": 4, "lora_alpha": 8, "max_length": 512},
+        "eval": {"n": 1, "max_new_tokens": 16}, "train": {"lora_rank": 4, "lora_alpha": 8},
         "opsd": {"steps": 2, "batch_size": 2, "max_new_tokens": 12, "save_every": 1, "lr": 1e-3}})
 
 

@@ -47,7 +47,8 @@ batch_size = 4
 def _row(d: Path, name: str, method: str = "retry", condition: str = "gold", model: str = "tiny", train: int = 8,
          evals: int = 8) -> Path:
     p = d / f"{name}.toml"
-    p.write_text(ROW.format(name=name, method=method, condition=condition, model=model, train=train, evals=evals))
+    text = ROW.format(name=name, method=method, condition=condition, model=model, train=train, evals=evals)
+    p.write_text(text.split("[train]")[0] if method == "baseline" else text)  # the baseline has no [train]
     return p
 
 

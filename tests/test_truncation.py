@@ -11,7 +11,7 @@ import pytest
 from formalpi.analysis.report import ReportOptions, build_report, save_report
 from formalpi.analysis.results import write_run_results
 from formalpi.analysis.runs_index import read_run
-from formalpi.config import config_from_dict
+from formalpi.config import config_from_dict, for_method
 from formalpi.engine.experiment import run_experiment
 from formalpi.records import Attempt, EvalRecord
 from formalpi.tiny import ensure_tiny_model
@@ -24,12 +24,12 @@ def tiny_model() -> str:
 
 
 def _cfg(model: str, runs, name: str, tokens: int, method: str = "retry"):
-    return config_from_dict({
+    return config_from_dict(for_method({  # the [train] section for the rows that train
         "name": name, "condition": "try_again", "method": method, "runs_dir": str(runs), "model": {"path": model},
         "data": {"dataset": "arith", "train_limit": 4, "eval_limit": 6},
         "sampling": {"n": 2, "max_new_tokens": tokens, "batch_size": 64},
         "eval": {"n": 2, "max_new_tokens": tokens, "ks": [1]},
-        "train": {"finetune": "lora", "lora_rank": 4, "lr": 1e-3, "epochs": 1, "batch_size": 4}})
+        "train": {"finetune": "lora", "lora_rank": 4, "lr": 1e-3, "epochs": 1, "batch_size": 4}}, method))
 
 
 def test_truncation_shares_warning_report_and_resumed_stages(tiny_model, tmp_path):

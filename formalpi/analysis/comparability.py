@@ -127,8 +127,8 @@ def training_volume(store: RunStore, method: str) -> Volume:
     if method == "opsd":
         lines = store.read("opsd_steps", _StepLine)
         return Volume(sum(s.trained_samples for s in lines), sum(1 for s in lines if s.trained_samples))
-    if method == "grpo":
-        g = stages.get("grpo", {})
+    if method == "iprs":
+        g = stages.get("iprs") or stages.get("grpo", {})  # "grpo": the stage's name in runs made before the rename
         return Volume(int(g.get("samples", 0) or 0), int(g.get("steps", 0) or 0))
     steps = sum(int(v.get("steps", 0) or 0) for k, v in stages.items() if k.startswith("train_r"))
     return Volume(len(store.read("examples", Example)), steps)

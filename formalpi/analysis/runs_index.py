@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from formalpi.config import config_from_dict
+from formalpi.config import RetryExperiment, recorded_config
 from formalpi.errors import ConfigError, RunStoreError
 from formalpi.records import EvalRecord
 from formalpi.runs import RunStore
@@ -34,7 +34,7 @@ class RunInfo:
     condition: str  # the label: config.condition, or "baseline" for method == "baseline"
     model: str
     dataset: str
-    retries: int  # config.retry.k
+    retries: int  # config.retry.k (0: a method without retries)
     fingerprint: str = ""  # the config fingerprint the run store recorded
     warnings: tuple[str, ...] = ()  # what a reader of any table made from this run must see (run_warnings)
     redraw_per_seed: bool = False  # data.redraw_per_seed: a seed also redraws the problems
@@ -89,23 +89,25 @@ def read_run(path: Path) -> RunInfo:
     if "seed" not in manifest:
         raise RunStoreError(f"{manifest_path}: missing 'seed'")
     try:
-        cfg = config_from_dict(manifest["config"], f"{manifest_path}: config")
+        cfg = recorded_config(manifest["config"], f"{manifest_path}: config")
     except ConfigError as e:
         raise RunStoreError(str(e)) from None
     try:
         seed = int(manifest["seed"])
     except (TypeError, ValueError):
         raise RunStoreError(f"{manifest_path}: 'seed' must be an integer (got {manifest['seed']!r})") from None
-    label = BASELINE if cfg.method == BASELINE else cfg.condition
+    label = cfg.label
+    retry = cfg.retry if isinstance(cfg, RetryExperiment) else None
     data = manifest["config"].get("data") or {}
     record = _object(manifest.get("data"))
     shown = _object(manifest.get("condition"))
     return RunInfo(path=Path(path), experiment=str(manifest.get("experiment", cfg.name)), seed=seed,
                    domain=cfg.domain, method=cfg.method, condition=label, model=cfg.model.path,
-                   dataset=cfg.data.dataset, retries=cfg.retry.k, fingerprint=str(manifest.get("fingerprint", "")),
+                   dataset=cfg.data.dataset, retries=retry.k if retry else 0,
+                   fingerprint=str(manifest.get("fingerprint", "")),
                    warnings=tuple(run_warnings(manifest)), redraw_per_seed=bool(data.get("redraw_per_seed", False)),
-                   seed_varies=_as_tokens(record.get("seed_varies")), rounds=cfg.retry.rounds if cfg.method == "retry"
-                   else 1, condition_description=shown.get("description") or None)
+                   seed_varies=_as_tokens(record.get("seed_varies")), rounds=retry.rounds if retry else 1,
+                   condition_description=shown.get("description") or None)
 
 
 def _object(value: object) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from formalpi.config import ExperimentConfig
+from formalpi.config import config_from_dict, for_method
 from formalpi.records import EvalRecord
 from formalpi.runs import RunStore
 
@@ -21,17 +21,14 @@ def write_run(runs_dir: str | Path, experiment: str, seed: int, records: Sequenc
               dataset: str = "arith", retries: int = 1, base_records: Sequence[EvalRecord] = (),
               train_split: str = "train", round_records: Sequence[Sequence[EvalRecord]] = (),
               manifest_extra: Mapping[str, Any] | None = None) -> RunStore:
-    """One seed directory: manifest (a real ExperimentConfig dump, plus `manifest_extra` keys), eval.jsonl and
+    """One seed directory: manifest (a real experiment config dump, plus `manifest_extra` keys), eval.jsonl and
     optionally base_eval.jsonl. `round_records`: the evals of the rounds before the last (eval_r0.jsonl, …), the
     engine's layout for an iterative run of len(round_records) + 1 rounds whose last round is `records`."""
-    # validated from plain strings: pydantic checks `domain` and `method` against the config's literals
-    cfg = ExperimentConfig.model_validate({"name": experiment, "domain": domain, "method": method,
-                                           "condition": condition, "seeds": [seed]})
-    cfg.model.path = model
-    cfg.data.dataset = dataset
-    cfg.data.train_split = train_split
-    cfg.retry.k = retries
-    cfg.retry.rounds = len(round_records) + 1
+    data: dict[str, Any] = {"name": experiment, "domain": domain, "method": method, "condition": condition,
+                            "seeds": [seed], "model": {"path": model},
+                            "data": {"dataset": dataset, "train_split": train_split},
+                            "retry": {"k": retries, "rounds": len(round_records) + 1}}
+    cfg = config_from_dict(for_method(data, method), "write_run")  # [retry]: retry rows only
     store = RunStore.open(runs_dir, experiment, seed, cfg.model_dump(mode="json"), fingerprint=cfg.fingerprint())
     store.append("eval", records)
     if base_records:

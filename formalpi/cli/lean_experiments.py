@@ -26,7 +26,8 @@ import typer
 
 from formalpi.cli._common import console, parse_seeds, progress, stage_progress
 from formalpi.cli.lean import ReplayMode, verify_flags
-from formalpi.config import ExperimentConfig, apply_overrides, config_from_dict, merge_tables, read_toml_with_bases
+from formalpi.config import (DEFAULT_METHOD, ExperimentConfig, apply_overrides, config_from_dict, for_method, merge_tables,
+                             read_toml_with_bases)
 from formalpi.engine.preflight import preflight
 from formalpi.errors import ConfigError, LeanUnavailable
 
@@ -85,7 +86,9 @@ def _source(path: Path, flag_names: Sequence[str]) -> str:
 def run_config(row: Mapping[str, Any], source: str, sets: Sequence[str], **top: Any) -> ExperimentConfig:
     """One run of the row, with top-level keys (`method`, `name`, `condition`) set in the table before it is
     validated: each method's config is built from the table, never switched on a built config."""
-    return config_from_dict({**copy.deepcopy(dict(row)), **top}, source, list(sets))
+    data = {**copy.deepcopy(dict(row)), **top}
+    # what this run's method does not read (the trained run's [opsd] in its baseline) is left out
+    return config_from_dict(for_method(data, data.get("method", DEFAULT_METHOD)), source, list(sets))
 
 
 def skeleton_opsd_configs(row: Mapping[str, Any], source: str = "<config>",

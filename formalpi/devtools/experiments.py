@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from formalpi.config import ExperimentConfig, load_config
+from formalpi.config import ExperimentConfig, IPRSExperiment, OPSDExperiment, RetryExperiment, load_config
 
 TABLE_HEAD = ("| File | Domain | Method | Condition | Fine-tuning | Ablation | What |\n"
               "| --- | --- | --- | --- | --- | --- | --- |\n")
@@ -28,14 +28,14 @@ def _ablation(cfg: ExperimentConfig) -> str:
     model = cfg.model.path
     if model != SEED_MODELS[cfg.domain] and "/" in model and not model.startswith("runs/"):
         parts.append(_model_label(model))
-    if cfg.method == "retry":
+    if isinstance(cfg, RetryExperiment):
         if cfg.retry.k != 1:
             parts.append(f"K={cfg.retry.k}")
         if cfg.retry.rounds != 1:
             parts.append(f"R={cfg.retry.rounds}")
         if cfg.retry.filter == "graded":
             parts.append(f"graded>={cfg.retry.threshold:g}")
-    if cfg.method == "opsd" and cfg.opsd.frontier:
+    if isinstance(cfg, OPSDExperiment) and cfg.opsd.frontier:
         parts.append(f"band {cfg.opsd.frontier_low * 100:.0f}-{cfg.opsd.frontier_high * 100:.0f} %")
     if len(cfg.seeds) != 3:
         parts.append(f"{len(cfg.seeds)} seeds")
@@ -43,9 +43,18 @@ def _ablation(cfg: ExperimentConfig) -> str:
 
 
 def _finetuning(cfg: ExperimentConfig) -> str:
+    """What the row trains and at which lr (the method's own: `train.lr` for SFT, `opsd.lr` / `iprs.lr`)."""
+    if isinstance(cfg, RetryExperiment):
+        lr, steps = cfg.train.lr, cfg.train.max_steps
+    elif isinstance(cfg, OPSDExperiment):
+        lr, steps = cfg.opsd.lr, cfg.opsd.steps
+    elif isinstance(cfg, IPRSExperiment):
+        lr, steps = cfg.iprs.lr, cfg.iprs.steps
+    else:
+        return "—"
     t = cfg.train
-    text = f"LoRA r={t.lora_rank}, lr {t.lr:g}" if t.finetune == "lora" else f"full FT, lr {t.lr:g}"
-    return text + (f", {t.max_steps} steps" if t.max_steps is not None else "")
+    text = f"LoRA r={t.lora_rank}, lr {lr:g}" if t.finetune == "lora" else f"full FT, lr {lr:g}"
+    return text + (f", {steps} steps" if steps is not None else "")
 
 
 def _what(path: Path) -> str:

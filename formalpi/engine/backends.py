@@ -7,7 +7,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 if TYPE_CHECKING:
     from formalpi.config import ModelConfig, VLLMConfig
@@ -132,7 +132,8 @@ class HFGenerator:
         else:
             torch_dtype = getattr(torch, dtype)
         tok = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device).eval()
+        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)  # transformers' stubs: untyped .to
+        model = model.to(device).eval()
         return cls(model, tok, batch_size=batch_size, enable_thinking=enable_thinking)
 
     def chat_prompt(self, turns: Sequence[tuple[str, str]]) -> str:
@@ -337,7 +338,8 @@ class VLLMGenerator:
         engine = getattr(llm, "llm_engine", None)
         core = getattr(engine, "engine_core", None)
         with contextlib.suppress(Exception):  # the engine-core process goes, and its GPU memory with it
-            core.shutdown()
+            if core is not None:
+                core.shutdown()
         with contextlib.suppress(Exception):
             from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
 

@@ -4,7 +4,7 @@ baseline: eval of the base model.
 retry:    for each round r: sample → verify → K retries with PI (verify each) → examples → SFT → eval of the round's
           checkpoint (stage `eval_r{r}`; the last round's eval is the final `eval`), so iterative rows report the
           gain of every round.
-opsd / grpo: see formalpi/engine/opsd.py and grpo.py.
+opsd / iprs: see formalpi/engine/opsd.py and iprs.py (the registry: formalpi/engine/methods.py).
 
 Before any stage, the training and evaluation problems are compared: a run whose train and eval problems overlap
 refuses to start unless `data.allow_train_on_eval = true`; the manifest's `data` record says what the run trained
@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
-from formalpi.config import ExperimentConfig
+from formalpi.config import ExperimentBase, RetryExperiment
 from formalpi.domain import Domain, open_domain
 from formalpi.engine.backends import greedy_writer, release
 from formalpi.pi_condition import Condition
 from formalpi.engine.conditions import get_condition, load_cross_model
 from formalpi.engine.evaluate import evaluate, summarize
 from formalpi.engine.launch import Placement
-from formalpi.engine.methods import TrainContext, get_method
+from formalpi.engine.context import ProgressFactory, TrainContext, no_progress
+from formalpi.engine.methods import get_method
 from formalpi.engine.matching import first_attempts_per_problem
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
 from formalpi.engine.shard import GenStage, run_sharded
@@ -36,20 +37,12 @@ from formalpi.engine.stages import (
 from formalpi.errors import CanaryError, ConfigError
 from formalpi.paths import resolve_data_file
 from formalpi.engine.preflight import preflight
-from formalpi.records import EvalRecord, Example, Judged, Problem
+from formalpi.records import Attempt, EvalRecord, Example, Judged, Problem
 from formalpi.runs import RunStore
 from formalpi.truncation import MANIFEST_KEY as TRUNCATION_KEY
 from formalpi.truncation import truncation_record
 
-# (stage description, total) -> advance(n); the CLI passes rich progress bars, tests pass nothing
-ProgressFactory = Callable[[str, int], Callable[[int], None]]
-
-
 CROSS_MODEL_ENV = "FORMALPI_CROSS_MODEL"  # a cross-model outputs file (see conditions.load_cross_model)
-
-
-def _no_progress(_desc: str, _total: int) -> Callable[[int], None]:
-    return lambda _n: None
 
 
 @dataclass(frozen=True)
@@ -62,7 +55,7 @@ class RunResult:
 __all__ = ["ProgressFactory", "RunResult", "run_experiment", "condition_label", "load_problems", "stage"]
 
 
-def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory = _no_progress,
+def run_experiment(cfg: ExperimentBase, seed: int, progress: ProgressFactory = no_progress,
                    domain: Domain | None = None, extras: dict[str, Any] | None = None,
                    placement: Placement | None = None, model_path: str | None = None) -> RunResult:
     """What the caller builds is handed in: `domain` (None: `cfg.domain` opened here and closed at the end),
@@ -81,10 +74,11 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
         evals = eval_problems(domain, cfg)
         data = check_data(cfg, train, evals)
         check_verifier(domain, evals)  # like the data check: before the run directory
-        store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint())
+        store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint(),
+                              resumes=cfg.resumes)
         skipped = tuple(s for s, e in store.manifest().get("stages", {}).items() if e.get("done"))
         record_data(store, data)
-        if cfg.method != "baseline":  # what the model is shown, for readers of the run (the report's teacher table)
+        if method.trains:  # what the model is shown, for readers of the run (the report's teacher table)
             cond = get_condition(cfg.condition, domain)
             store.annotate(condition={"name": cond.name, "description": cond.description})
         isolation = domain.isolation()  # code: the sandbox layers candidates run under ("weak": true if not all)
@@ -93,13 +87,13 @@ def run_experiment(cfg: ExperimentConfig, seed: int, progress: ProgressFactory =
         checks = domain.verifier_settings()  # lean: whether VALID verdicts were replayed in a fresh process
         if checks:
             store.annotate(lean_verifier=checks)
-        model_path = model_path or resolved_start_model(cfg, seed)
+        ctx = TrainContext(cfg, seed, store, domain, model_path or resolved_start_model(cfg, seed), progress,
+                           extras or {}, placement)
         if method.sft_rounds:
-            model_path = _retry_rounds(cfg, seed, store, domain, model_path, progress, extras or {}, placement=placement)
+            ctx = replace(ctx, model_path=_retry_rounds(ctx))
         elif method.trains:
-            extras = reference_pass(cfg, seed, store, domain, model_path, progress, extras or {})
-            model_path = method.train(TrainContext(cfg, seed, store, domain, model_path, progress, extras))
-        records = _final_eval(cfg, seed, store, domain, model_path, progress, placement=placement)
+            ctx = replace(ctx, model_path=method.train(reference_pass(ctx)))
+        records = _final_eval(ctx)
         store.annotate(**{TRUNCATION_KEY: truncation_record(store, cfg.sampling.max_new_tokens,
                                                             cfg.eval.max_new_tokens)})
         return RunResult(store, summarize(records, cfg.eval.ks), skipped)
@@ -122,7 +116,8 @@ def check_verifier(domain: Domain, problems: Sequence[Problem]) -> None:
     cases = [(reference, True, "rejects the reference answer"),
              ("", False, "accepts an empty completion")]
     others = [q for q in problems[1:] if q.gold != p.gold][:3]  # answers of other forms: a stub may refuse some
-    cases += [(domain.reference_completion(q), False, f"accepts the answer of {q.id}") for q in others]
+    cases += [(ref, False, f"accepts the answer of {q.id}") for q in others
+              if (ref := domain.reference_completion(q)) is not None]
     verdicts = domain.verify_many([p] * len(cases), [c for c, _, _ in cases])
     for (_, must_pass, what), v in zip(cases, verdicts):
         if v.passed != must_pass:
@@ -132,16 +127,17 @@ def check_verifier(domain: Domain, problems: Sequence[Problem]) -> None:
                               "script's folder)")
 
 
-def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
-                progress: ProgressFactory, placement: Placement | None = None, name: str = "eval") -> list[EvalRecord]:
-    """Evaluate `model_path` into stage `name` (`eval`: the run's final model; `eval_r{r}`: a retry round's)."""
+def _final_eval(ctx: TrainContext[ExperimentBase], name: str = "eval") -> list[EvalRecord]:
+    """Evaluate `ctx.model_path` into stage `name` (`eval`: the run's final model; `eval_r{r}`: a retry round's)."""
+    cfg, seed, store, domain, model_path, placement = ctx.cfg, ctx.seed, ctx.store, ctx.domain, ctx.model_path, \
+        ctx.placement
     problems = eval_problems(domain, cfg)
     if store.is_done(name):
         return store.read(name, EvalRecord)
     with stage(store, name):
         if placement is not None and placement.shards > 1 and name == "eval":  # one generation worker per GPU, merged
-            records = run_sharded(GenStage.EVAL, cfg, seed, model_path, problems, store, placement.shards,
-                                  gpus=placement.gpus())
+            records = cast(list[EvalRecord], run_sharded(GenStage.EVAL, cfg, seed, model_path, problems, store,
+                                                         placement.shards, gpus=placement.gpus()))
             store.mark_done(name, problems=len(records))
             return records
         gen = make_generator(cfg, model_path)
@@ -149,7 +145,7 @@ def _final_eval(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domai
         records = evaluate(gen, domain, problems, n=e.n, temperature=e.temperature, top_p=e.top_p,
                            max_new_tokens=e.max_new_tokens, seed=seed, condition=condition_label(cfg), store=store,
                            stage=name,
-                           on_progress=progress(f"{eval_title(name)} ({condition_label(cfg)}, seed {seed})",
+                           on_progress=ctx.progress(f"{eval_title(name)} ({condition_label(cfg)}, seed {seed})",
                                                 len(problems)))
         release(gen)  # the next seed's run in this process needs the GPU memory back
     store.mark_done(name, problems=len(records))
@@ -168,10 +164,14 @@ def round_eval_stages(rounds: int) -> list[str]:
     return [f"eval_r{r}" for r in range(rounds - 1)] + ["eval"]
 
 
-def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
-                  progress: ProgressFactory, extras: dict[str, Any], placement: Placement | None = None) -> str:
+def _retry_rounds(ctx: TrainContext[ExperimentBase]) -> str:
+    """retry-STaR's rounds (the registry's `sft_rounds` method); returns the last round's checkpoint."""
+    cfg, seed, store, domain, model_path, progress, placement = ctx.cfg, ctx.seed, ctx.store, ctx.domain, \
+        ctx.model_path, ctx.progress, ctx.placement
+    if not isinstance(cfg, RetryExperiment):
+        raise TypeError(f"retry rounds need a RetryExperiment (got {type(cfg).__name__})")
     condition = get_condition(cfg.condition, domain)
-    extras = condition_extras(cfg, condition, extras, domain)
+    extras = condition_extras(cfg, condition, dict(ctx.extras), domain)
     train = train_problems(domain, cfg, seed)
     by_id = {p.id: p for p in train}
     label = f"{condition.name}, seed {seed}"
@@ -185,18 +185,19 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
         if store.is_done(f"train_r{r}"):
             model_path = str(ckpt)
             if r < cfg.retry.rounds - 1:  # a round killed between its training and its evaluation
-                _final_eval(cfg, seed, store, domain, model_path, progress, placement=placement, name=evals[r])
+                _final_eval(replace(ctx, model_path=model_path), name=evals[r])
             continue
         n = first_attempts_per_problem(cfg, condition, seed, r, store, len(train))
-        sharded = placement is not None and placement.shards > 1
         # sharded: one generation worker (one engine) per GPU first; this process loads its own generator only
         # afterwards, for the retries, so the workers have every GPU to themselves
-        gen = None if sharded else make_generator(cfg, model_path)
+        gen = None
         with stage(store, f"attempts_r{r}"):
-            if sharded:
-                attempts = run_sharded(GenStage.ATTEMPTS, cfg, seed, model_path, train, store, placement.shards,
-                                       round_=r, n=n, gpus=placement.gpus(), temperatures=condition.temperatures(n))
+            if placement is not None and placement.shards > 1:
+                attempts: list[Attempt] = cast(list[Attempt], run_sharded(
+                    GenStage.ATTEMPTS, cfg, seed, model_path, train, store, placement.shards, round_=r, n=n,
+                    gpus=placement.gpus(), temperatures=condition.temperatures(n)))
             else:
+                gen = make_generator(cfg, model_path)
                 attempts = sample_attempts(gen, domain, train, n=n, cfg=cfg, seed=seed, round_=r, store=store,
                                            on_progress=progress(f"first attempts ({at})", len(train)),
                                            temperatures=condition.temperatures(n))
@@ -237,11 +238,11 @@ def _retry_rounds(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Dom
             shutil.rmtree(store.root / f"checkpoint_r{r - 1}", ignore_errors=True)
         if r < cfg.retry.rounds - 1:  # the last round's checkpoint is the run's final model: `eval` covers it
             del gen
-            _final_eval(cfg, seed, store, domain, model_path, progress, placement=placement, name=evals[r])
+            _final_eval(replace(ctx, model_path=model_path), name=evals[r])
     return model_path
 
 
-def condition_extras(cfg: ExperimentConfig, condition: Condition, extras: dict[str, Any],
+def condition_extras(cfg: ExperimentBase, condition: Condition, extras: dict[str, Any],
                      domain: Domain | None = None) -> dict[str, Any]:
     """The extras a condition reads, filled in where the caller gave none: `cross_model` from
     $FORMALPI_CROSS_MODEL or `cross_model_<dataset>.jsonl` in the data dir; `reference_proofs` from the toml's
@@ -265,15 +266,16 @@ def condition_extras(cfg: ExperimentConfig, condition: Condition, extras: dict[s
     return out
 
 
-def reference_pass(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
-                   progress: ProgressFactory, extras: dict[str, Any]) -> dict[str, Any]:
+def reference_pass(ctx: TrainContext[ExperimentBase]) -> TrainContext[ExperimentBase]:
     """OPSD/IPRS rows whose PI shows reference proofs (Lean skeletons) and were given none: the starting model's
     `sampling.n` first attempts on the training split (stages attempts_r0 / verify_r0, as a retry row's first
-    round), and its verified proofs as `reference_proofs`. No verified proof at all stops the run here, naming the
-    input, instead of training on no sample."""
+    round), and its verified proofs as `reference_proofs` (`ctx` with them in its extras). No verified proof at
+    all stops the run here, naming the input, instead of training on no sample."""
+    cfg, seed, store, domain, model_path, progress, extras = ctx.cfg, ctx.seed, ctx.store, ctx.domain, \
+        ctx.model_path, ctx.progress, dict(ctx.extras)
     condition = get_condition(cfg.condition, domain)
     if "reference_proofs" not in condition.needs or extras.get("reference_proofs"):
-        return extras
+        return ctx
     train = train_problems(domain, cfg, seed)
     gen = make_generator(cfg, model_path)
     label = f"reference proofs for {condition.name}, seed {seed}"
@@ -293,7 +295,7 @@ def reference_pass(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Do
                           f"nothing to show and {cfg.method} would train on no sample; name verified proofs with "
                           f"data.proof_corpus = 'proofs.jsonl' (lines {{\"name\": ..., \"proof\": ...}}) or raise "
                           f"sampling.n")
-    return out
+    return ctx.with_extras(out)
 
 
 def with_diagnosis_writer(extras: dict[str, Any], condition: Condition, gen) -> dict[str, Any]:
@@ -327,7 +329,7 @@ def judged_of(store: RunStore) -> dict[str, Judged]:
     return {j.attempt_id: j for j in store.read("verdicts", Judged)}
 
 
-def resolved_start_model(cfg: ExperimentConfig, seed: int) -> str:
+def resolved_start_model(cfg: ExperimentBase, seed: int) -> str:
     """`model.path` for this seed (formalpi.engine.stages.start_model) when it needs no resolving above the engine."""
     path = start_model(cfg, seed)
     if path == "tiny":

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from formalpi.config import ExperimentConfig
+from formalpi.config import ExperimentBase
 from formalpi.domain import Domain
 from formalpi.engine.backends import Generator, SamplingParams
 from formalpi.engine.evaluate import chunk_seed
@@ -34,7 +34,7 @@ class HintsResult:
     samples: int
 
 
-def cross_model_rows(generator: Generator, domain: Domain, problems: Sequence[Problem], cfg: ExperimentConfig,
+def cross_model_rows(generator: Generator, domain: Domain, problems: Sequence[Problem], cfg: ExperimentBase,
                      n: int, seed: int, on_progress: Callable[[int], None] | None = None) -> tuple[list[dict], int]:
     """(one {"problem_id", "solution", "hint"?} row per solved problem, samples drawn)."""
     s = cfg.sampling
@@ -55,7 +55,7 @@ def cross_model_rows(generator: Generator, domain: Domain, problems: Sequence[Pr
                 done.add(p.id)
                 row = {"problem_id": p.id, "solution": text.strip()}
                 step = first_step_of(text)
-                if step is not None and not reveals(step, p.gold):
+                if step is not None and (p.gold is None or not reveals(step, p.gold)):
                     row["hint"] = step
                 rows.append(row)
         if on_progress:
@@ -72,7 +72,7 @@ def write_cross_model(path: Path, rows: Sequence[dict]) -> Path:
     return path
 
 
-def generate_cross_model(generator: Generator, domain: Domain, problems: Sequence[Problem], cfg: ExperimentConfig,
+def generate_cross_model(generator: Generator, domain: Domain, problems: Sequence[Problem], cfg: ExperimentBase,
                          out: Path, n: int = 4, seed: int = 0,
                          on_progress: Callable[[int], None] | None = None) -> HintsResult:
     rows, drawn = cross_model_rows(generator, domain, problems, cfg, n, seed, on_progress)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from formalpi.config import ExperimentConfig, TrainConfig
+from formalpi.config import RetryExperiment, TrainConfig
 from formalpi.engine.train import SFTResult, sft
 from formalpi.errors import ConfigError, FormalpiError
 from formalpi.records import Example
@@ -189,7 +189,7 @@ class Placement:
         """CUDA_VISIBLE_DEVICES per generation worker; None on a machine without CUDA (CPU workers)."""
         return [str(i) for i in range(self.num_gpus)] if visible_gpu_count() > 0 else None
 
-    def train(self, model_path: str, examples: list[Example], cfg: ExperimentConfig, out_dir: Path, seed: int,
+    def train(self, model_path: str, examples: list[Example], cfg: RetryExperiment, out_dir: Path, seed: int,
               **sft_kwargs) -> SFTResult:
         """SFT in this process, or through `accelerate launch` with the shipped config for `strategy`."""
         if self.launcher is Launcher.LOCAL:

@@ -14,7 +14,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from formalpi.config import ExperimentConfig
+from formalpi.config import RetryExperiment
 from formalpi.engine.conditions import Condition
 from formalpi.errors import ConfigError
 from formalpi.runs import RunStore
@@ -52,7 +52,7 @@ def _spent(manifest: dict, round_: int) -> tuple[int, int, int, int] | None:
             int(first.get("completion_tokens", 0)) + int(retries.get("completion_tokens", 0)))
 
 
-def matched_budget(cfg: ExperimentConfig, condition: Condition, seed: int, round_: int,
+def matched_budget(cfg: RetryExperiment, condition: Condition, seed: int, round_: int,
                    n_problems: int) -> MatchedBudget:
     """First attempts per problem for this round (see the module docstring)."""
     fallback = condition.first_attempt_samples(cfg.sampling.n)
@@ -83,7 +83,7 @@ def matched_budget(cfg: ExperimentConfig, condition: Condition, seed: int, round
     return MatchedBudget(max(1, per_problem), str(root), cfg.retry.match_unit, samples, tokens, n_problems)
 
 
-def first_attempts_per_problem(cfg: ExperimentConfig, condition: Condition, seed: int, round_: int,
+def first_attempts_per_problem(cfg: RetryExperiment, condition: Condition, seed: int, round_: int,
                                store: RunStore, n_problems: int) -> int:
     """The round's first attempts per problem. A budget-matched control records what it matched in the manifest
     (`matched_budget_r<round>`) and keeps it on resume, so one round never mixes two budgets."""

@@ -62,10 +62,11 @@ from typing import Any
 
 import torch
 
-from formalpi.config import ExperimentConfig, OPSDConfig, TrainConfig
+from formalpi.config import FinetuneConfig, OPSDConfig, OPSDExperiment
 from formalpi.domain import Domain
 from formalpi.pi_condition import Condition, PIContext
 from formalpi.engine.conditions import get_condition, retry_turns
+from formalpi.engine.context import TrainContext
 from formalpi.engine.evaluate import chunk_seed, evaluate
 from formalpi.engine.stages import make_generator, stage, train_problems
 from formalpi.errors import ConfigError
@@ -189,10 +190,9 @@ def torch_dtype_for(dtype: str, device: str) -> torch.dtype:
     return getattr(torch, dtype)
 
 
-def load_student(model_path: str, train: TrainConfig, device: str, dtype: str, seed: int):
+def load_student(model_path: str, train: FinetuneConfig, device: str, dtype: str, seed: int):
     """(model, tokenizer): the starting model, wrapped in a fresh LoRA adapter when `train.finetune == "lora"`, with
-    activation checkpointing when `train.gradient_checkpointing` (OPSD and IPRS read no other `train` key but the
-    LoRA ones and `finetune`)."""
+    activation checkpointing when `train.gradient_checkpointing`."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -200,7 +200,8 @@ def load_student(model_path: str, train: TrainConfig, device: str, dtype: str, s
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     torch.manual_seed(seed)  # LoRA A init
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype_for(dtype, device)).to(device)
+    model: Any = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype_for(dtype, device))
+    model = model.to(device)
     if train.gradient_checkpointing:  # each layer's activations recomputed in backward: long sequences fit
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if train.finetune == "lora":
@@ -208,6 +209,13 @@ def load_student(model_path: str, train: TrainConfig, device: str, dtype: str, s
                                                  lora_dropout=train.lora_dropout, target_modules="all-linear",
                                                  task_type="CAUSAL_LM"))
     return model, tok
+
+
+def generation_length(o: OPSDConfig) -> int:
+    """`opsd.max_new_tokens`: OPSDExperiment sets it to the row's sampling length where the toml does not."""
+    if o.max_new_tokens is None:
+        raise ValueError("opsd.max_new_tokens is unset: build the config through OPSDExperiment (it fills it in)")
+    return o.max_new_tokens
 
 
 def is_peft(model) -> bool:
@@ -249,7 +257,7 @@ class Teacher:
     @torch.no_grad()
     def update(self) -> None:
         """After an optimizer step: move an EMA teacher's trainable weights towards the student's."""
-        if self.kind != "ema":
+        if self.kind != "ema" or self.copy is None:
             return
         t_params = dict(self.copy.named_parameters())
         for name, p in self.student.named_parameters():
@@ -257,13 +265,13 @@ class Teacher:
                 t_params[name].lerp_(p.detach(), 1.0 - self.ema_decay)
 
     def state(self) -> dict[str, torch.Tensor]:
-        if self.kind != "ema":
+        if self.kind != "ema" or self.copy is None:
             return {}
         return {n: p.detach().clone() for n, p in self.copy.named_parameters()
                 if n in trainable_names(self.student)}
 
     def load_state(self, state: Mapping[str, torch.Tensor]) -> None:
-        if state:
+        if state and self.copy is not None:
             self.copy.load_state_dict(state, strict=False)
 
 
@@ -349,7 +357,7 @@ class OPSDSession:
         n = cfg.samples_per_problem
         drawn = n + 1 if retry else n  # retry contexts show another sample's failure: one extra per problem
         samples = self.sample(texts, n=drawn,
-                                        max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                                        max_new_tokens=generation_length(cfg), temperature=cfg.temperature,
                                         seed=chunk_seed(self.seed, STEPS_STAGE, str(step)))
         flat = [(i, j, ids) for i, cs in enumerate(samples) for j, ids in enumerate(cs)]
         completions = [tok.decode(ids, skip_special_tokens=True) for _, _, ids in flat]
@@ -435,9 +443,11 @@ def select_frontier(problems: Sequence[Problem], rates: Mapping[str, float], low
     return [p for p in problems if p.id in rates and low <= rates[p.id] <= high]
 
 
-def frontier_problems(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str,
-                      problems: Sequence[Problem], progress) -> list[Problem]:
-    """Estimate base solve rates (stage `frontier`, seeds seed + frontier_seed_offset) and keep the band."""
+def frontier_problems(ctx: TrainContext[OPSDExperiment], problems: Sequence[Problem]) -> list[Problem]:
+    """Estimate the starting model's solve rates on `problems` (stage `frontier`, seeds seed + frontier_seed_offset)
+    and keep the band."""
+    cfg, seed, store, domain, model_path, progress = ctx.cfg, ctx.seed, ctx.store, ctx.domain, ctx.model_path, \
+        ctx.progress
     o = cfg.opsd
     if store.is_done(FRONTIER_STAGE):
         records = store.read(FRONTIER_STAGE, EvalRecord)
@@ -445,7 +455,7 @@ def frontier_problems(cfg: ExperimentConfig, seed: int, store: RunStore, domain:
         with stage(store, FRONTIER_STAGE):
             gen = make_generator(cfg, model_path)
             records = evaluate(gen, domain, problems, n=o.frontier_n, temperature=cfg.sampling.temperature,
-                               top_p=cfg.sampling.top_p, max_new_tokens=o.max_new_tokens,
+                               top_p=cfg.sampling.top_p, max_new_tokens=generation_length(o),
                                seed=seed + o.frontier_seed_offset, condition="frontier", store=store,
                                stage=FRONTIER_STAGE,
                                on_progress=progress(f"base solve rates for the frontier (seed {seed})",
@@ -514,10 +524,12 @@ def save_model(model, tok, out_dir: Path) -> Path:
     return out_dir
 
 
-def train_opsd(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str, progress,
-               extras: Mapping[str, Any] | None = None) -> str:
+def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
     """The `opsd` stage: frontier gating (optional), `opsd.steps` steps, a merged checkpoint. Returns its path."""
     from formalpi.engine.backends import resolve_device
+
+    cfg, seed, store, domain, model_path, progress = ctx.cfg, ctx.seed, ctx.store, ctx.domain, ctx.model_path, \
+        ctx.progress
 
     ckpt = store.root / CHECKPOINT_DIR
     if store.is_done("opsd"):
@@ -528,7 +540,7 @@ def train_opsd(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain
         raise ConfigError(f"condition: {cfg.condition!r} shows no PI, so OPSD has no teacher; "
                           f"choose a condition with PI (e.g. try_again, gold, answer_only)")
     train = train_problems(domain, cfg, seed)
-    pool = frontier_problems(cfg, seed, store, domain, model_path, train, progress) if o.frontier else train
+    pool = frontier_problems(ctx, train) if o.frontier else train
     device = resolve_device(cfg.model.device)
     student, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
     teacher = Teacher(student, o.teacher, o.ema_decay)
@@ -541,7 +553,7 @@ def train_opsd(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain
                                 gpu_memory_utilization=o.vllm_gpu_memory_utilization,
                                 max_model_len=cfg.model.vllm.max_model_len,
                                 enforce_eager=cfg.model.vllm.enforce_eager)
-    session = OPSDSession(student, tok, teacher, opt, domain, condition, o, seed, pool, train, extras or {},
+    session = OPSDSession(student, tok, teacher, opt, domain, condition, o, seed, pool, train, ctx.extras,
                           enable_thinking=cfg.model.enable_thinking, sampler=sampler)
     state_path = store.root / STATE_FILE
     start = restore_state(state_path, session)

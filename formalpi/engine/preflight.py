@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from formalpi.config import ExperimentConfig
+from formalpi.config import ExperimentBase, RetryExperiment
 from formalpi.errors import ConfigError, require_module
 
 SEED_MAX = 2**32 - 1  # numpy's and TRL's seeds are unsigned 32-bit
@@ -29,8 +29,8 @@ def check_seed(seed: int, where: str = "seeds") -> None:
         raise ConfigError(f"{where}: seed {seed!r} is not an integer in 0..{SEED_MAX} (e.g. 42,123,456)")
 
 
-def check_condition(cfg: ExperimentConfig) -> None:
-    if cfg.method == "baseline":
+def check_condition(cfg: ExperimentBase) -> None:
+    if not cfg.trains:  # the baseline shows no PI: its condition only labels the run
         return
     from formalpi.engine.conditions import get_condition
 
@@ -73,10 +73,10 @@ def check_model_path(path: str, key: str = "model.path") -> None:
                           f"({type(e).__name__}); {fix}") from None
 
 
-def check_extras(cfg: ExperimentConfig) -> None:
+def check_extras(cfg: ExperimentBase) -> None:
     if cfg.model.backend == "vllm":
         require_module("vllm", "model.backend = 'vllm'")
-    if cfg.method == "retry":  # SFT: the trainer's integrations and the SFTConfig passthrough
+    if isinstance(cfg, RetryExperiment):  # SFT: the trainer's integrations and the SFTConfig passthrough
         for name in cfg.train.report_to:
             if name not in _REPORT_MODULES:
                 raise ConfigError(f"train.report_to: unknown integration {name!r}; "
@@ -104,7 +104,7 @@ def check_writable(directory: str | Path, flag: str) -> None:
         raise ConfigError(f"{directory}: cannot write here ({d} is read-only); {flag} to a writable directory")
 
 
-def preflight(cfg: ExperimentConfig, seeds: Sequence[int], *, model_key: str = "model.path",
+def preflight(cfg: ExperimentBase, seeds: Sequence[int], *, model_key: str = "model.path",
               runs_dir_flag: str = "--set runs_dir=...") -> None:
     """Every check above, in the order a user would fix them. Raises ConfigError (printed as one line by the CLI)."""
     for s in seeds:

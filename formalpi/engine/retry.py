@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from formalpi.config import ExperimentConfig
+from formalpi.config import ExperimentBase, RetryExperiment
 from formalpi.domain import Domain
 from formalpi.engine.backends import Generator, SamplingParams
 from formalpi.pi_condition import Condition, PIContext
@@ -28,7 +28,7 @@ def attempt_id(problem_id: str, round_: int, sample: int, retry: int) -> str:
 
 
 def sample_attempts(generator: Generator, domain: Domain, problems: Sequence[Problem], *, n: int,
-                    cfg: ExperimentConfig, seed: int, round_: int, store: RunStore,
+                    cfg: ExperimentBase, seed: int, round_: int, store: RunStore,
                     on_progress: Progress = None, temperatures: Sequence[float] | None = None) -> list[Attempt]:
     """First attempts (retry 0): n samples per problem from the problem alone.
 
@@ -94,7 +94,7 @@ class RetryJob:
 
 
 def retry_failures(generator: Generator, domain: Domain, condition: Condition, failed: Sequence[Judged],
-                   attempts: Mapping[str, Attempt], problems: Mapping[str, Problem], *, cfg: ExperimentConfig,
+                   attempts: Mapping[str, Attempt], problems: Mapping[str, Problem], *, cfg: ExperimentBase,
                    seed: int, round_: int, store: RunStore, all_problems: Sequence[Problem],
                    extras: Mapping[str, Any] | None = None, on_progress: Progress = None) -> list[Attempt]:
     """One retry per failed attempt, shown the condition's PI. Attempts whose PI is None are not retried."""
@@ -129,7 +129,7 @@ def retry_failures(generator: Generator, domain: Domain, condition: Condition, f
                                chunk_size=s.batch_size, on_progress=on_progress)
 
 
-def keep(judged: Judged, cfg: ExperimentConfig) -> bool:
+def keep(judged: Judged, cfg: RetryExperiment) -> bool:
     """The filter on a RETRY: binary keeps VALID; graded keeps score >= threshold.
 
     Never applied to a first attempt: whether a first attempt ends its chain is the binary verdict (a first attempt
@@ -140,7 +140,7 @@ def keep(judged: Judged, cfg: ExperimentConfig) -> bool:
 
 
 def build_examples(domain: Domain, condition: Condition, attempts: Sequence[Attempt], judged: Mapping[str, Judged],
-                   problems: Mapping[str, Problem], cfg: ExperimentConfig, seed: int, round_: int) -> list[Example]:
+                   problems: Mapping[str, Problem], cfg: RetryExperiment, seed: int, round_: int) -> list[Example]:
     """SFT examples: verified retries (+ correct first attempts for first-attempt conditions).
 
     The prompt is the ORIGINAL problem prompt; one example per (problem, sample) chain at most, from its first

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from formalpi.config import ExperimentBase
 from formalpi.errors import FormalpiError
 from formalpi.records import Attempt, EvalRecord, Problem
 from formalpi.runs import RunStore
@@ -48,7 +49,7 @@ class ShardJob(BaseModel):
     """What one worker is asked to do (written as JSON; the worker reads nothing else)."""
 
     stage: GenStage
-    config: dict[str, Any]  # ExperimentConfig as JSON
+    config: dict[str, Any]  # the experiment config as JSON
     seed: int
     model_path: str
     shard: int
@@ -130,19 +131,17 @@ def worker_env(shard: int, gpus: Sequence[str] | None) -> dict[str, str]:
     return env
 
 
-def run_sharded(stage: GenStage, cfg, seed: int, model_path: str, problems: Sequence[Problem], store: RunStore,
+def run_sharded(stage: GenStage, cfg: ExperimentBase, seed: int, model_path: str, problems: Sequence[Problem], store: RunStore,
                 num_shards: int, *, round_: int = 0, n: int | None = None, chunk_size: int | None = None,
                 gpus: Sequence[str] | None = None, timeout_s: float | None = None,
                 temperatures: Sequence[float] | None = None) -> list[BaseModel]:
     """Run `stage` over `problems` in `num_shards` worker processes and merge into `store`; returns the
     stage's records for `problems` in problem order (as the single-process stage function returns them)."""
-    from formalpi.config import ExperimentConfig
-
-    cfg: ExperimentConfig
     if stage is GenStage.ATTEMPTS and n is None:
         n = cfg.sampling.n
     if chunk_size is None:
-        chunk_size = eval_chunk_size() if stage is GenStage.EVAL else attempts_chunk_size(cfg.sampling.batch_size, n)
+        chunk_size = eval_chunk_size() if stage is GenStage.EVAL else \
+            attempts_chunk_size(cfg.sampling.batch_size, n or cfg.sampling.n)
     ikey, rkey, model = item_key(stage, round_), record_key(stage), record_model(stage)
     file = stage.value
     have = {rkey(r) for r in store.read(file, model)}
@@ -221,6 +220,7 @@ def run_worker(job: ShardJob) -> int:
     store = RunStore(Path(job.store_dir))
     gen = generator_for(cfg.model, job.model_path, batch_size=cfg.sampling.batch_size)
     domain = open_domain(cfg.domain, cfg.verify)  # the run's own settings, as the parent built its domain
+    out: Sequence[BaseModel]
     try:
         if job.stage is GenStage.EVAL:
             from formalpi.engine.evaluate import evaluate
@@ -233,9 +233,8 @@ def run_worker(job: ShardJob) -> int:
         else:
             from formalpi.engine.retry import sample_attempts
 
-            kw = {"temperatures": job.temperatures} if job.temperatures else {}
-            out = sample_attempts(gen, domain, problems, n=job.n, cfg=cfg, seed=job.seed, round_=job.round,
-                                  store=store, **kw)
+            out = sample_attempts(gen, domain, problems, n=job.n, cfg=cfg, seed=job.seed,
+                                  round_=job.round, store=store, temperatures=job.temperatures or None)
     finally:
         release(gen)
         domain.close()

@@ -1,5 +1,5 @@
 """What every stage of a run shares: its problems (drawn per the config, checked for train/eval overlap), its
-generator, and its timed budget. A low layer: experiment.py, opsd.py, grpo.py and shard.py import it, it imports none
+generator, and its timed budget. A low layer: experiment.py, opsd.py, iprs.py and shard.py import it, it imports none
 of them (no import cycles: `python -m formalpi.devtools.imports`).
 
 What the manifest records about the data (the `data` key, written by `record_data`):
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from formalpi.config import ExperimentConfig
+from formalpi.config import TRAINED, ExperimentBase, RetryExperiment
 from formalpi.domain import Domain
 from formalpi.engine.backends import Generator, generator_for
 from formalpi.errors import ConfigError
@@ -30,8 +30,8 @@ from formalpi.runs import RunStore
 DATA_KEY = "data"  # the manifest key of the data record (see the module docstring)
 
 
-def condition_label(cfg: ExperimentConfig) -> str:
-    return "baseline" if cfg.method == "baseline" else cfg.condition
+def condition_label(cfg: ExperimentBase) -> str:
+    return cfg.label
 
 
 @contextmanager
@@ -47,7 +47,7 @@ def stage(store: RunStore, name: str):
 SEED_FIELD = "{seed}"
 
 
-def start_model(cfg: ExperimentConfig, seed: int) -> str:
+def start_model(cfg: ExperimentBase, seed: int) -> str:
     """`model.path` for this seed: "{seed}" in it is replaced by the seed, so a row can start from another row's
     checkpoint of the same seed (the SD-Zero + OPSD hybrid: runs/math_try_again/{seed}/checkpoint_r0)."""
     path = cfg.model.path
@@ -60,12 +60,12 @@ def start_model(cfg: ExperimentConfig, seed: int) -> str:
     return path
 
 
-def make_generator(cfg: ExperimentConfig, path: str) -> Generator:
+def make_generator(cfg: ExperimentBase, path: str) -> Generator:
     """The run's generator for a model directory (`path` already resolved: run_experiment resolves "tiny")."""
     return generator_for(cfg.model, path, batch_size=cfg.sampling.batch_size)
 
 
-def load_problems(domain: Domain, cfg: ExperimentConfig, split: str, limit: int | None,
+def load_problems(domain: Domain, cfg: ExperimentBase, split: str, limit: int | None,
                   seed: int | None = None) -> list[Problem]:
     """A split's problems. With `data.redraw_per_seed` and a `seed`, the seed draws its own problems: the domain's
     seeded draw (arith) and, under a limit, a seeded subset of the whole split (in the split's order); else the
@@ -80,11 +80,11 @@ def load_problems(domain: Domain, cfg: ExperimentConfig, split: str, limit: int 
     return [p for i, p in enumerate(pool) if i in keep]
 
 
-def train_problems(domain: Domain, cfg: ExperimentConfig, seed: int) -> list[Problem]:
+def train_problems(domain: Domain, cfg: ExperimentBase, seed: int) -> list[Problem]:
     return load_problems(domain, cfg, cfg.data.train_split, cfg.data.train_limit, seed)
 
 
-def eval_problems(domain: Domain, cfg: ExperimentConfig) -> list[Problem]:
+def eval_problems(domain: Domain, cfg: ExperimentBase) -> list[Problem]:
     """Evaluation problems are the same for every seed (the paired seeds x problems analysis needs that)."""
     return load_problems(domain, cfg, cfg.data.eval_split, cfg.data.eval_limit)
 
@@ -99,10 +99,10 @@ def overlap(train: Sequence[Problem], evals: Sequence[Problem]) -> list[str]:
     return [p.id for p in evals if p.id in ids or _text_key(p) in texts]
 
 
-def seed_varies(cfg: ExperimentConfig) -> list[str]:
-    if cfg.method == "baseline":
+def seed_varies(cfg: ExperimentBase) -> list[str]:
+    if not isinstance(cfg, TRAINED):
         return ["eval_sampling"]
-    out = ["sampling", "sft_data_order" if cfg.method == "retry" else "problem_order"]
+    out = ["sampling", "sft_data_order" if isinstance(cfg, RetryExperiment) else "problem_order"]
     if cfg.train.finetune == "lora":
         out.append("lora_init")
     if cfg.data.redraw_per_seed:
@@ -110,7 +110,7 @@ def seed_varies(cfg: ExperimentConfig) -> list[str]:
     return out
 
 
-def check_data(cfg: ExperimentConfig, train: Sequence[Problem], evals: Sequence[Problem]) -> dict[str, Any]:
+def check_data(cfg: ExperimentBase, train: Sequence[Problem], evals: Sequence[Problem]) -> dict[str, Any]:
     """The run's data record; raises ConfigError when train and eval overlap and the config does not allow it."""
     shared = overlap(train, evals)
     if shared and not cfg.data.allow_train_on_eval:

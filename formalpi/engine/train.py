@@ -14,6 +14,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from formalpi.config import TrainConfig
 from formalpi.records import Example
@@ -192,7 +193,8 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     on_gpu = device.startswith("cuda")
     torch_dtype = (torch.bfloat16 if on_gpu else torch.float32) if dtype == "auto" else getattr(torch, dtype)
     # straight onto the device: the Trainer would otherwise copy it there after a CPU load
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, attn_implementation="sdpa").to(device)
+    model: Any = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, attn_implementation="sdpa")
+    model = model.to(device)
     args = sft_args(cfg, tmp / "trainer", seed, on_gpu, torch_dtype, len(examples),
                     # one fused kernel for the whole AdamW update instead of a few per parameter group (CUDA only)
                     optim="adamw_torch_fused" if on_gpu else "adamw_torch")
@@ -208,10 +210,11 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     if progress is not None:
         trainer.add_callback(step_progress_callback(progress, label))
     out = trainer.train()
-    n_tokens = sum(len(x["input_ids"]) for x in trainer.train_dataset) * cfg.epochs
+    dataset: Any = trainer.train_dataset  # the tokenized examples (a datasets.Dataset)
+    n_tokens = sum(len(x["input_ids"]) for x in dataset) * cfg.epochs
     if cfg.max_steps:  # cycled data: tokens seen = the mean example length x examples drawn
-        n_tokens = n_tokens / cfg.epochs / len(trainer.train_dataset) * out.global_step * cfg.batch_size * cfg.grad_accum
-    trained = trainer.model
+        n_tokens = n_tokens / cfg.epochs / len(dataset) * out.global_step * cfg.batch_size * cfg.grad_accum
+    trained: Any = trainer.model
     if peft_config is not None:
         trained = trained.merge_and_unload()
     trained.save_pretrained(tmp)

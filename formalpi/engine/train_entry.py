@@ -18,7 +18,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -63,11 +63,11 @@ def runs_sharded(env: dict[str, str] | None = None) -> bool:
     """True when accelerate launched us with DeepSpeed or FSDP, or with more than one process — or when a benchmark
     asks for step timings ($FORMALPI_STEP_STATS): then one process runs the same code as N, so 1-vs-N compares
     like with like (DDP on one GPU would otherwise run plain `sft`, which has no step timer)."""
-    env = os.environ if env is None else env
-    return (env.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
-            or env.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
-            or int(env.get("WORLD_SIZE", "1")) > 1
-            or bool(env.get(STEP_STATS_ENV)))
+    seen: Mapping[str, str] = os.environ if env is None else env
+    return (seen.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+            or seen.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+            or int(seen.get("WORLD_SIZE", "1")) > 1
+            or bool(seen.get(STEP_STATS_ENV)))
 
 
 def phase(name: str) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from formalpi.config import ExperimentConfig, load_config
+from formalpi.config import ExperimentConfig, IPRSExperiment, OPSDExperiment, RetryExperiment, load_config
 from formalpi.errors import ConfigError, FormalpiError
 
 DOMAINS = ("math", "code", "lean")
@@ -446,13 +446,13 @@ def row_cost(cfg: ExperimentConfig, seeds: int) -> RowCost:
     """Tokens and GPU-hours of one seed of a row, at max_new_tokens for every completion (an upper bound)."""
     from formalpi.engine.conditions import get_condition
 
-    train = 0 if cfg.method == "baseline" else _split_size(cfg, cfg.data.train_split, cfg.data.train_limit)
+    train = _split_size(cfg, cfg.data.train_split, cfg.data.train_limit) if cfg.trains else 0
     evals = _split_size(cfg, cfg.data.eval_split, cfg.data.eval_limit)
     scale = _params_b(cfg.model.path) / RATE_PARAMS_B
-    eval_stages = cfg.retry.rounds if cfg.method == "retry" else 1
+    eval_stages = cfg.retry.rounds if isinstance(cfg, RetryExperiment) else 1
     sampled = eval_stages * evals * cfg.eval.n * cfg.eval.max_new_tokens  # through the row's generator
     trained, other_s, basis = 0, 0.0, f"{cfg.model.backend} generation"
-    if cfg.method == "retry":
+    if isinstance(cfg, RetryExperiment):
         condition = get_condition(cfg.condition, cfg.domain)
         first = condition.first_attempt_samples(cfg.sampling.n)
         k = cfg.retry.k if condition.pi is not None else 0  # controls without PI draw no retries
@@ -464,19 +464,20 @@ def row_cost(cfg: ExperimentConfig, seeds: int) -> RowCost:
         trained = int(cfg.retry.rounds * examples) * example_tokens
         other_s = trained / (SFT_TOKENS_S[cfg.train.finetune] / scale)
         basis += f", {cfg.train.finetune} SFT"
-    elif cfg.method in ("opsd", "grpo"):  # the student samples with transformers inside the training step
-        if cfg.method == "opsd":
+    elif isinstance(cfg, (OPSDExperiment, IPRSExperiment)):  # the student samples inside the training step
+        if isinstance(cfg, OPSDExperiment):
             steps, per_step, max_new = cfg.opsd.steps, cfg.opsd.batch_size * cfg.opsd.samples_per_problem, \
                 cfg.opsd.max_new_tokens
         else:
-            steps, per_step, max_new = cfg.grpo.steps, cfg.grpo.batch_size * cfg.grpo.num_generations, \
-                cfg.grpo.max_new_tokens
-        assert max_new is not None, "ExperimentConfig's validator sets it from sampling.max_new_tokens"
+            steps, per_step, max_new = cfg.iprs.steps, cfg.iprs.batch_size * cfg.iprs.num_generations, \
+                cfg.iprs.max_new_tokens
+        assert max_new is not None, "the method's validator sets it from sampling.max_new_tokens"
         trained = steps * per_step * max_new
         other_s = trained / (OPSD_STUDENT_TOKENS_S / scale)
-        basis += ", OPSD step rate" + (" (GRPO not measured: OPSD's rate)" if cfg.method == "grpo" else "")
+        basis += ", OPSD step rate" + (" (IPRS not measured: OPSD's rate)" if isinstance(cfg, IPRSExperiment) else "")
     hours = {b: (sampled / (r / scale) + other_s) / 3600 for b, r in GEN_TOKENS_S.items()}
-    return RowCost(cfg.name, seeds, (train, evals), sampled + (trained if cfg.method != "retry" else 0), trained,
+    return RowCost(cfg.name, seeds, (train, evals), sampled + (0 if isinstance(cfg, RetryExperiment) else trained),
+                   trained,
                    hours[cfg.model.backend], basis, hours["vllm"])
 
 

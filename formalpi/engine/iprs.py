@@ -5,7 +5,7 @@ For a prompt x and a sampled completion y = (y_1 … y_n) (the policy's token id
 
     r(x, y) = v(x, y) + λ · clip( (1/n) Σ_t [ log π_T(y_t | c, y_<t) − log π_T(y_t | x, y_<t) ], −C, C )
 
-  * v: the domain verifier (`domain.verify_many`): 1 if VALID else 0 (`grpo.reward = "binary"`), or the verdict's
+  * v: the domain verifier (`domain.verify_many`): 1 if VALID else 0 (`iprs.reward = "binary"`), or the verdict's
     graded score (`"graded"`);
   * π_T: the teacher, the starting model (the policy's LoRA adapter disabled; full fine-tuning: a frozen copy);
   * c: the teacher context of `formalpi.engine.opsd.teacher_turns`: for retry-style PI, the retry conversation
@@ -14,11 +14,11 @@ For a prompt x and a sampled completion y = (y_1 … y_n) (the policy's token id
     sample of the group, passed or failed; for attempt-free conditions (`answer_only`, `skeleton`) the PI in
     the user turn. Where there is none (no other failure in the group, a condition that returns None) the
     shaping term is 0;
-  * λ = `grpo.shaping_lambda`, C = `grpo.clip`. λ = 0 is plain GRPO on the verifier's reward.
+  * λ = `iprs.shaping_lambda`, C = `iprs.clip`. λ = 0 is plain GRPO on the verifier's reward.
 TRL sums the two reward functions with weights (1, λ) and does the group normalisation; the two are logged
-separately (`rewards/verifier/mean`, `rewards/shaping/mean`), and per step into the run store (`grpo_steps.jsonl`).
+separately (`rewards/verifier/mean`, `rewards/shaping/mean`), and per step into the run store (`iprs_steps.jsonl`).
 
-Resumability: the trainer checkpoints every `grpo.save_every` steps under the run directory; a resumed stage
+Resumability: the trainer checkpoints every `iprs.save_every` steps under the run directory; a resumed stage
 continues from the last checkpoint (TRL/transformers restore weights, optimizer, scheduler and RNG) and drops the
 step records written after it. A finished stage is skipped whole.
 """
@@ -33,10 +33,11 @@ from typing import Any
 
 import torch
 
-from formalpi.config import ExperimentConfig, GRPOConfig
+from formalpi.config import IPRSConfig, IPRSExperiment
 from formalpi.domain import Domain
 from formalpi.pi_condition import Condition, PIContext
 from formalpi.engine.conditions import get_condition
+from formalpi.engine.context import TrainContext
 from formalpi.engine.opsd import (
     TeacherContext, is_peft, load_student, pack, render, resolve_teacher_context, save_model,
     teacher_turns)
@@ -45,9 +46,9 @@ from formalpi.errors import ConfigError
 from formalpi.records import Attempt, Problem, Record, Verdict
 from formalpi.runs import RunStore
 
-STEPS_STAGE = "grpo_steps"
-CHECKPOINT_DIR = "checkpoint_grpo"
-TRAINER_DIR = "grpo_trainer"
+STEPS_STAGE = "iprs_steps"
+CHECKPOINT_DIR = "checkpoint_iprs"
+TRAINER_DIR = "iprs_trainer"
 
 
 def token_logprobs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -61,8 +62,8 @@ def shaping_values(logp_pi: torch.Tensor, logp_plain: torch.Tensor, mask: torch.
     return mean.clamp(-clip, clip)
 
 
-class GRPOStep(Record):
-    """One logged GRPO step: the `grpo_steps.jsonl` line."""
+class IPRSStep(Record):
+    """One logged IPRS (GRPO) step: the `iprs_steps.jsonl` line."""
 
     step: int
     loss: float
@@ -75,9 +76,9 @@ class IPRSRewards:
     """The two reward functions TRL calls: `verifier` first (it caches the verdicts), then `shaping`."""
 
     def __init__(self, domain: Domain, condition: Condition, kind: TeacherContext, problems: Sequence[Problem],
-                 policy, tokenizer, cfg: GRPOConfig, seed: int, extras: Mapping[str, Any] | None = None,
+                 policy, tokenizer, cfg: IPRSConfig, seed: int, extras: Mapping[str, Any] | None = None,
                  store: RunStore | None = None, enable_thinking: bool | None = None):
-        self.store = store  # where the budget goes (stage "grpo"): samples, tokens, verifier calls
+        self.store = store  # where the budget goes (stage "iprs"): samples, tokens, verifier calls
         self.enable_thinking = enable_thinking  # model.enable_thinking, as TRL renders the policy's prompts
         self.domain, self.condition, self.kind, self.cfg, self.seed = domain, condition, kind, cfg, seed
         self.problems = list(problems)
@@ -104,7 +105,7 @@ class IPRSRewards:
             prompt_tokens = sum(len(render(self.tok, [("user", self.domain.prompt(self.by_id[pid]))],
                                            self.enable_thinking))
                                 for pid in problem_id)
-            self.store.add_budget("grpo", samples=len(texts), completion_tokens=generated,
+            self.store.add_budget("iprs", samples=len(texts), completion_tokens=generated,
                                   train_tokens=prompt_tokens + generated, verifier_calls=len(texts))
         if self.cfg.reward == "graded":
             return [float(v.score) for v in verdicts]
@@ -120,15 +121,15 @@ class IPRSRewards:
             if verdict is None:  # verifier not called first (reordered reward functions): check here
                 verdict = self.domain.verify_many([p], [text])[0]
                 if self.store is not None:
-                    self.store.add_budget("grpo", verifier_calls=1)
-            attempt = Attempt(id=f"{pid}|grpo|{i}", problem_id=pid, prompt=self.domain.prompt(p), completion=text,
+                    self.store.add_budget("iprs", verifier_calls=1)
+            attempt = Attempt(id=f"{pid}|iprs|{i}", problem_id=pid, prompt=self.domain.prompt(p), completion=text,
                               seed=self.seed)
             contexts.append(PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed,
                                       problems=self.problems, extras=self.extras))
         groups: dict[str, list[int]] = {}  # the completions of one prompt (TRL's group), in order
         for i, pid in enumerate(problem_id):
             groups.setdefault(pid, []).append(i)
-        rows = []  # (index, plain prompt ids, teacher prompt ids, completion ids)
+        rows: list[tuple[int, list[int], list[int], list[int]]] = []  # (index, plain prompt ids, teacher prompt ids, completion ids)
         for i, (pid, ids) in enumerate(zip(problem_id, completion_ids)):
             ctx = contexts[i]
             if self.kind is TeacherContext.RETRY:  # another failure of the group, never sample i itself
@@ -145,8 +146,8 @@ class IPRSRewards:
         if not rows:
             return out
         values = self._teacher_shaping(rows)
-        for (i, *_), v in zip(rows, values):
-            out[i] = v
+        for row, v in zip(rows, values):
+            out[row[0]] = v
         return out
 
     def _teacher_shaping(self, rows) -> list[float]:
@@ -180,7 +181,7 @@ class IPRSRewards:
         return values
 
 
-def micro_batch(g: GRPOConfig) -> int:
+def micro_batch(g: IPRSConfig) -> int:
     """Completions per forward/backward: the configured value, else the largest divisor of the step's
     completions up to 8."""
     total = g.batch_size * g.num_generations
@@ -195,7 +196,7 @@ def _step_logger(store: RunStore):
     class StepLog(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
-                store.append(STEPS_STAGE, [GRPOStep(
+                store.append(STEPS_STAGE, [IPRSStep(
                     step=state.global_step, loss=float(logs["loss"]), reward=logs.get("reward"),
                     verifier=logs.get("rewards/verifier/mean"), shaping=logs.get("rewards/shaping/mean"))])
 
@@ -212,7 +213,7 @@ def last_checkpoint(trainer_dir: Path) -> tuple[str | None, int]:
 
 
 def keep_steps_upto(store: RunStore, step: int) -> None:
-    records = store.read(STEPS_STAGE, GRPOStep)
+    records = store.read(STEPS_STAGE, IPRSStep)
     kept = [r for r in records if r.step <= step]
     if len(kept) != len(records):
         p = store.path(STEPS_STAGE)
@@ -221,27 +222,28 @@ def keep_steps_upto(store: RunStore, step: int) -> None:
         tmp.replace(p)
 
 
-def build_trainer(cfg: ExperimentConfig, seed: int, domain: Domain, model_path: str, problems: Sequence[Problem],
+def build_trainer(cfg: IPRSExperiment, seed: int, domain: Domain, model_path: str, problems: Sequence[Problem],
                   output_dir: Path, extras: Mapping[str, Any] | None = None, callbacks=(),
                   store: RunStore | None = None):
-    """(TRL GRPOTrainer, IPRSRewards) for `cfg.grpo` on `problems`; the policy is LoRA-wrapped per `cfg.train`."""
+    """(TRL GRPOTrainer, IPRSRewards) for `cfg.iprs` on `problems`; the policy is LoRA-wrapped per `cfg.train`."""
     from datasets import Dataset
     from trl import GRPOConfig as TRLGRPOConfig
     from trl import GRPOTrainer
 
     from formalpi.engine.backends import resolve_device
 
-    g = cfg.grpo
+    g = cfg.iprs
     condition = get_condition(cfg.condition, domain)
     if condition.pi is None and g.shaping_lambda > 0:
         raise ConfigError(f"condition: {cfg.condition!r} shows no PI, so there is no shaping term; choose a "
-                          f"condition with PI or set grpo.shaping_lambda = 0")
+                          f"condition with PI or set iprs.shaping_lambda = 0")
     kind = resolve_teacher_context("auto", condition.name)
     device = resolve_device(cfg.model.device)
     policy, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
     rewards = IPRSRewards(domain, condition, kind, problems, policy, tok, g, seed, extras, store=store,
                           enable_thinking=cfg.model.enable_thinking)
-    funcs, weights = [rewards.verifier], [1.0]
+    funcs: list[Any] = [rewards.verifier]
+    weights = [1.0]
     if g.shaping_lambda > 0:
         funcs.append(rewards.shaping)
         weights.append(g.shaping_lambda)
@@ -249,7 +251,7 @@ def build_trainer(cfg: ExperimentConfig, seed: int, domain: Domain, model_path: 
     micro = micro_batch(g)
     # model.backend = "vllm": TRL's own colocated engine (sleep mode: its memory is released while training runs);
     # the one exception to "one generation service" (docs/performance.md, "OPSD and IPRS")
-    vllm_args = {}
+    vllm_args: dict[str, Any] = {}
     if cfg.model.backend == "vllm":
         vllm_args = dict(use_vllm=True, vllm_mode="colocate", vllm_enable_sleep_mode=True,
                          vllm_gpu_memory_utilization=g.vllm_gpu_memory_utilization,
@@ -274,29 +276,31 @@ def build_trainer(cfg: ExperimentConfig, seed: int, domain: Domain, model_path: 
     return trainer, rewards
 
 
-def train_iprs(cfg: ExperimentConfig, seed: int, store: RunStore, domain: Domain, model_path: str, progress,
-               extras: Mapping[str, Any] | None = None) -> str:
-    """The `grpo` stage: GRPO with PI reward shaping; a merged checkpoint. Returns its path."""
+def train_iprs(ctx: TrainContext[IPRSExperiment]) -> str:
+    """The `iprs` stage: GRPO with PI reward shaping; a merged checkpoint. Returns its path."""
     import logging
 
+    cfg, seed, store, domain, model_path, progress = ctx.cfg, ctx.seed, ctx.store, ctx.domain, ctx.model_path, \
+        ctx.progress
+
     ckpt = store.root / CHECKPOINT_DIR
-    if store.is_done("grpo"):
+    if store.is_done("iprs"):
         return str(ckpt)
     problems = train_problems(domain, cfg, seed)
     trainer_dir = store.root / TRAINER_DIR
     resume, at = last_checkpoint(trainer_dir)
     keep_steps_upto(store, at)
     logging.getLogger("transformers").setLevel(logging.ERROR)
-    trainer, rewards = build_trainer(cfg, seed, domain, model_path, problems, trainer_dir, extras,
+    trainer, rewards = build_trainer(cfg, seed, domain, model_path, problems, trainer_dir, ctx.extras,
                                      callbacks=[_step_logger(store)], store=store)
-    advance = progress(f"GRPO steps ({cfg.condition}, seed {seed})", cfg.grpo.steps)
+    advance = progress(f"IPRS (GRPO) steps ({cfg.condition}, seed {seed})", cfg.iprs.steps)
     advance(at)
-    with stage(store, "grpo"):
+    with stage(store, "iprs"):
         out = trainer.train(resume_from_checkpoint=resume)
-        advance(cfg.grpo.steps - at)
+        advance(cfg.iprs.steps - at)
         save_model(rewards.policy, rewards.tok, ckpt)
     shutil.rmtree(trainer_dir, ignore_errors=True)
-    steps = store.read(STEPS_STAGE, GRPOStep)
-    store.mark_done("grpo", steps=out.global_step, problems=len(problems),
+    steps = store.read(STEPS_STAGE, IPRSStep)
+    store.mark_done("iprs", steps=out.global_step, problems=len(problems),
                     final_loss=steps[-1].loss if steps else None)
     return str(ckpt)

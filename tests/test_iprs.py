@@ -9,7 +9,7 @@ import torch
 from formalpi.domains.math.domain import MathDomain
 from formalpi.config import config_from_dict
 from formalpi.engine.conditions import get_condition
-from formalpi.engine.grpo import GRPOStep, IPRSRewards, shaping_values, token_logprobs
+from formalpi.engine.iprs import IPRSStep, IPRSRewards, shaping_values, token_logprobs
 from formalpi.engine.opsd import TeacherContext, completion_logits, load_student, pack, render
 from formalpi.engine.experiment import run_experiment
 from formalpi.errors import ConfigError
@@ -29,14 +29,14 @@ def domain():
         yield d
 
 
-def cfg(model: str, runs: Path, condition: str = "gold", **grpo) -> object:
+def cfg(model: str, runs: Path, condition: str = "gold", **iprs) -> object:
     g = {"steps": 2, "batch_size": 2, "num_generations": 2, "max_new_tokens": 10, "shaping_lambda": 0.5,
          "save_every": 1, "lr": 1e-3}
-    g.update(grpo)
+    g.update(iprs)
     return config_from_dict({
-        "name": f"g/{condition}", "method": "grpo", "condition": condition, "runs_dir": str(runs),
+        "name": f"g/{condition}", "method": "iprs", "condition": condition, "runs_dir": str(runs),
         "model": {"path": model}, "data": {"dataset": "arith", "train_limit": 4, "eval_limit": 3},
-        "eval": {"n": 1, "max_new_tokens": 10}, "train": {"finetune": "lora", "lora_rank": 4}, "grpo": g})
+        "eval": {"n": 1, "max_new_tokens": 10}, "train": {"finetune": "lora", "lora_rank": 4}, "iprs": g})
 
 
 def test_shaping_is_the_clipped_mean_log_ratio_over_completion_tokens():
@@ -55,9 +55,9 @@ def test_shaping_is_the_clipped_mean_log_ratio_over_completion_tokens():
 def test_shaping_teacher_is_the_adapter_disabled_base(tiny_model, domain):
     from transformers import AutoModelForCausalLM
 
-    from formalpi.config import GRPOConfig, TrainConfig
+    from formalpi.config import FinetuneConfig, IPRSConfig
 
-    policy, tok = load_student(tiny_model, TrainConfig(lora_rank=4), "cpu", "float32", seed=0)
+    policy, tok = load_student(tiny_model, FinetuneConfig(lora_rank=4), "cpu", "float32", seed=0)
     with torch.no_grad():  # a moved adapter: the policy is no longer the base
         for n, p in policy.named_parameters():
             if "lora_B" in n:
@@ -65,7 +65,7 @@ def test_shaping_teacher_is_the_adapter_disabled_base(tiny_model, domain):
     problems = domain.problems("arith", "train", limit=2)
     p = problems[0]
     rewards = IPRSRewards(domain, get_condition("gold", "math"), TeacherContext.RETRY, problems, policy, tok,
-                          GRPOConfig(clip=100.0), seed=0)
+                          IPRSConfig(clip=100.0), seed=0)
     # a group of three completions of one prompt: two different failures and a pass
     texts = ["\\boxed{-1}", "\\boxed{-2}", f"\\boxed{{{p.gold}}}"]  # arith answers are non-negative
     ids = [tok(t + "<|im_end|>", add_special_tokens=False)["input_ids"] for t in texts]
@@ -102,28 +102,28 @@ def test_shaping_teacher_is_the_adapter_disabled_base(tiny_model, domain):
 def test_iprs_runs_end_to_end_through_trl_and_logs_each_step(tiny_model, domain, tmp_path):
     result = run_experiment(cfg(tiny_model, tmp_path), 2, domain=domain)
     store = result.store
-    steps = store.read("grpo_steps", GRPOStep)
+    steps = store.read("iprs_steps", IPRSStep)
     assert [s.step for s in steps] == [1, 2]
     for s in steps:
         assert s.verifier is not None and s.shaping is not None
         assert s.reward == pytest.approx(s.verifier + 0.5 * s.shaping, abs=1e-4)
     assert any(s.shaping != 0 for s in steps)
     m = store.manifest()["stages"]
-    assert m["grpo"]["done"] and m["grpo"]["steps"] == 2 and m["eval"]["done"]
+    assert m["iprs"]["done"] and m["iprs"]["steps"] == 2 and m["eval"]["done"]
     # the budget IPRS spent: 2 steps x 2 prompts x 2 generations, each verified; trained = prompt + completion
-    g = m["grpo"]
+    g = m["iprs"]
     assert g["samples"] == g["verifier_calls"] == 8 and 0 < g["completion_tokens"] <= 8 * 10
     assert g["train_tokens"] > g["completion_tokens"] and g["wall_s"] > 0
-    assert (store.root / "checkpoint_grpo" / "config.json").exists() and not (store.root / "grpo_trainer").exists()
+    assert (store.root / "checkpoint_iprs" / "config.json").exists() and not (store.root / "iprs_trainer").exists()
     assert len(store.read("eval", EvalRecord)) == 3
 
 
 def test_no_pi_condition_with_shaping_is_a_config_error(tiny_model, domain, tmp_path):
-    with pytest.raises(ConfigError, match="grpo.shaping_lambda"):
+    with pytest.raises(ConfigError, match="iprs.shaping_lambda"):
         run_experiment(cfg(tiny_model, tmp_path, condition="rejection"), 1, domain=domain)
 
 
-def test_killed_grpo_stage_resumes_from_its_checkpoint(tiny_model, domain, tmp_path, monkeypatch):
+def test_killed_iprs_stage_resumes_from_its_checkpoint(tiny_model, domain, tmp_path, monkeypatch):
     real = IPRSRewards.verifier
     calls = {"n": 0}
 
@@ -137,9 +137,9 @@ def test_killed_grpo_stage_resumes_from_its_checkpoint(tiny_model, domain, tmp_p
     with pytest.raises(KeyboardInterrupt):
         run_experiment(cfg(tiny_model, tmp_path), 4, domain=domain)
     store = RunStore(tmp_path / "g" / "gold" / "4")
-    assert [s.step for s in store.read("grpo_steps", GRPOStep)] == [1]
-    assert (store.root / "grpo_trainer" / "checkpoint-1").is_dir()
+    assert [s.step for s in store.read("iprs_steps", IPRSStep)] == [1]
+    assert (store.root / "iprs_trainer" / "checkpoint-1").is_dir()
     monkeypatch.setattr(IPRSRewards, "verifier", real)
     resumed = run_experiment(cfg(tiny_model, tmp_path), 4, domain=domain).store
-    assert [s.step for s in resumed.read("grpo_steps", GRPOStep)] == [1, 2]
-    assert resumed.is_done("grpo") and resumed.manifest()["stages"]["grpo"]["steps"] == 2
+    assert [s.step for s in resumed.read("iprs_steps", IPRSStep)] == [1, 2]
+    assert resumed.is_done("iprs") and resumed.manifest()["stages"]["iprs"]["steps"] == 2

@@ -1,10 +1,10 @@
 """OPSD and IPRS (GRPO) steps through formalpi's own code paths; prints one JSON line per timed step.
 
-    python bench/gpu_opsd_grpo.py --method opsd --backend vllm --arch qwen3-1.7b --batch-size 32 --max-new-tokens 2048
-    python bench/gpu_opsd_grpo.py --method opsd --backend hf   --arch qwen3-1.7b --batch-size 32 --max-new-tokens 2048
-    python bench/gpu_opsd_grpo.py --method grpo --backend vllm --arch qwen3-1.7b --batch-size 16 --generations 8
-    python bench/gpu_opsd_grpo.py --method sync-check              # tiny model: vLLM's log-probs after a step
-    python bench/gpu_opsd_grpo.py --device cpu --arch tiny --batch-size 2 --max-new-tokens 8   # CPU smoke run
+    python bench/gpu_opsd_iprs.py --method opsd --backend vllm --arch qwen3-1.7b --batch-size 32 --max-new-tokens 2048
+    python bench/gpu_opsd_iprs.py --method opsd --backend hf   --arch qwen3-1.7b --batch-size 32 --max-new-tokens 2048
+    python bench/gpu_opsd_iprs.py --method iprs --backend vllm --arch qwen3-1.7b --batch-size 16 --generations 8
+    python bench/gpu_opsd_iprs.py --method sync-check              # tiny model: vLLM's log-probs after a step
+    python bench/gpu_opsd_iprs.py --device cpu --arch tiny --batch-size 2 --max-new-tokens 8   # CPU smoke run
 
 `--arch qwen3-1.7b` builds the Qwen3-1.7B architecture with random bf16 weights (bench/gpu_throughput.py; same
 compute and memory as the checkpoint, no download); `--arch tiny` is the shipped tiny model. A random model almost
@@ -99,10 +99,11 @@ def model_dir(arch: str, work: Path, device: str) -> str:
 
 
 def config(args, path: str, dtype: str):
-    from formalpi.config import config_from_dict
+    from formalpi.config import config_from_dict, for_method
 
-    return config_from_dict({
-        "name": "bench", "method": args.method if args.method != "sync-check" else "opsd", "condition": "try_again",
+    method = args.method if args.method != "sync-check" else "opsd"
+    return config_from_dict(for_method({  # the method's own section of the two
+        "name": "bench", "method": method, "condition": "try_again",
         "model": {"path": path, "device": args.device, "dtype": dtype, "backend": args.backend,
                   "vllm": {"enforce_eager": args.eager,
                            **({"max_model_len": args.max_model_len} if args.max_model_len else {})}},
@@ -110,10 +111,10 @@ def config(args, path: str, dtype: str):
         "opsd": {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens, "lr": args.lr,
                  "vllm_gpu_memory_utilization": args.vllm_memory,
                  **({"micro_batch_size": args.micro_batch} if args.micro_batch else {})},
-        "grpo": {"batch_size": args.batch_size, "num_generations": args.generations,
+        "iprs": {"batch_size": args.batch_size, "num_generations": args.generations,
                  "max_new_tokens": args.max_new_tokens, "steps": args.warmup + args.steps, "save_every": 10_000,
                  "shaping_lambda": 0.1, "lr": args.lr, "vllm_gpu_memory_utilization": args.vllm_memory,
-                 **({"per_device_train_batch_size": args.micro_batch} if args.micro_batch else {})}})
+                 **({"per_device_train_batch_size": args.micro_batch} if args.micro_batch else {})}}, method))
 
 
 def opsd_session(cfg, path: str, domain, problems, device: str, dtype: str):
@@ -174,10 +175,10 @@ def run_opsd(args, cfg, path, domain, problems, dtype, peak: DevicePeak) -> None
     sampler.close()
 
 
-def run_grpo(args, cfg, path, domain, problems, work: Path, peak: DevicePeak) -> None:
+def run_iprs(args, cfg, path, domain, problems, work: Path, peak: DevicePeak) -> None:
     from transformers import TrainerCallback
 
-    from formalpi.engine.grpo import build_trainer
+    from formalpi.engine.iprs import build_trainer
 
     class Timer(TrainerCallback):
         def on_step_begin(self, a, state, control, **kw):
@@ -193,14 +194,14 @@ def run_grpo(args, cfg, path, domain, problems, work: Path, peak: DevicePeak) ->
                 return
             step = state.global_step - 1
             gen = args.batch_size * args.generations * logs.get("completions/mean_length", 0.0)
-            emit({"method": "grpo", "backend": args.backend, "step": step, "warmup": step < args.warmup,
+            emit({"method": "iprs", "backend": args.backend, "step": step, "warmup": step < args.warmup,
                   "s_step": round(self.dt, 2), "generated_tokens": round(gen),
                   "tokens_per_s_step": round(gen / self.dt), "completions": args.batch_size * args.generations,
                   "loss": logs["loss"], "reward": logs.get("reward"),
                   "torch_peak_gib": torch_peak_gib(args.device), "device_peak_gib": peak.peak_gib()})
 
     t0 = time.perf_counter()
-    trainer, _ = build_trainer(cfg, 0, domain, path, problems, work / "grpo", callbacks=[Timer()])
+    trainer, _ = build_trainer(cfg, 0, domain, path, problems, work / "iprs", callbacks=[Timer()])
     emit({"event": "loaded", "s": round(time.perf_counter() - t0, 1), "device_gib": peak.peak_gib()})
     trainer.train()
 
@@ -246,7 +247,7 @@ def emit(row: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--method", choices=["opsd", "grpo", "sync-check"], default="opsd")
+    ap.add_argument("--method", choices=["opsd", "iprs", "sync-check"], default="opsd")
     ap.add_argument("--backend", choices=["hf", "vllm"], default="hf")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--arch", default="qwen3-1.7b", help="qwen3-1.7b (random weights) or tiny")
@@ -254,7 +255,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32, help="problems per step")
     ap.add_argument("--generations", type=int, default=8, help="GRPO completions per problem")
     ap.add_argument("--max-new-tokens", type=int, default=2048)
-    ap.add_argument("--micro-batch", type=int, default=None, help="opsd.micro_batch_size / grpo per-device batch")
+    ap.add_argument("--micro-batch", type=int, default=None, help="opsd.micro_batch_size / iprs per-device batch")
     ap.add_argument("--lora-rank", type=int, default=32)
     ap.add_argument("--grad-ckpt", action="store_true", help="train.gradient_checkpointing (activations recomputed)")
     ap.add_argument("--lr", type=float, default=1e-4)
@@ -264,13 +265,13 @@ def main() -> None:
     ap.add_argument("--max-model-len", type=int, default=None)
     ap.add_argument("--eager", action="store_true", help="vLLM without CUDA graphs (faster start)")
     args = ap.parse_args()
-    if args.micro_batch is None and args.method != "grpo":
+    if args.micro_batch is None and args.method != "iprs":
         args.micro_batch = 4
     dtype = "bfloat16" if args.device.startswith("cuda") else "float32"
 
     from formalpi.domains.math.domain import MathDomain
 
-    work = Path(args.work or tempfile.mkdtemp(prefix="bench-opsd-grpo-"))
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench-opsd-iprs-"))
     path = model_dir(args.arch, work, args.device)
     cfg = config(args, path, dtype)
     peak = DevicePeak(args.device)
@@ -280,8 +281,8 @@ def main() -> None:
         problems = domain.problems("arith", "train", limit=256)
         if args.method == "opsd":
             run_opsd(args, cfg, path, domain, problems, dtype, peak)
-        elif args.method == "grpo":
-            run_grpo(args, cfg, path, domain, problems, work, peak)
+        elif args.method == "iprs":
+            run_iprs(args, cfg, path, domain, problems, work, peak)
         else:
             run_sync_check(args, cfg, path, domain, problems, dtype)
 
