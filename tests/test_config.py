@@ -148,7 +148,8 @@ def test_each_method_gets_its_own_class_and_a_retry_fingerprint_knows_no_other_m
     assert [type(c) for c in rows.values()] == [BaselineExperiment, RetryExperiment, OPSDExperiment, IPRSExperiment]
     assert type(config_from_dict({"name": "x"})) is RetryExperiment  # the default method
     assert not hasattr(rows["baseline"], "train") and not hasattr(rows["retry"], "opsd")
-    assert set(type(rows["opsd"].train).model_fields) == {"finetune", "lora_rank", "lora_alpha", "lora_dropout"}
+    assert set(type(rows["opsd"].train).model_fields) == {"finetune", "lora_rank", "lora_alpha", "lora_dropout",
+                                                          "gradient_checkpointing"}
     # a retry row's fingerprint holds its own sections only: what an OPSD/IPRS section would say cannot reach it
     retry = load_config(ROOT / "experiments" / "math_try_again.toml")
     fp = __import__("json").loads(retry.fingerprint())

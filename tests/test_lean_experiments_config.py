@@ -69,6 +69,9 @@ repl_command = {DOUBLE!r}
 project_dir = "{ROOT}"
 
 [train]
+lora_rank = 16
+
+[opsd]
 lr = 3e-5
 
 [sampling]
@@ -86,7 +89,9 @@ def test_the_toml_verify_and_train_settings_reach_the_runs_and_the_pool(engine, 
                                                                             ("mine/skeleton", "opsd", 1)]
     for call in engine:
         cfg, pool = call["cfg"], call["pool"]
-        assert cfg.train.lr == 3e-5 and cfg.sampling.n == 5 and cfg.data.eval_split == "valid"
+        assert cfg.sampling.n == 5 and cfg.data.eval_split == "valid"
+        if cfg.trains:  # the baseline has no [train] / [opsd] (it reads neither)
+            assert cfg.train.lora_rank == 16 and cfg.opsd.lr == 3e-5
         assert cfg.verify["timeout_s"] == 7.5 and cfg.verify["workers"] == 3
         # the pool is LeanConfig built from the same table (no `lean doctor` check: the row names its own REPL)
         assert (pool.timeout_s, pool.workers, pool.repl_command, Path(pool.project_dir)) == (7.5, 3, DOUBLE, ROOT)
@@ -105,8 +110,9 @@ def test_a_passed_flag_overrides_the_toml_and_an_unset_one_does_not(engine, mode
         assert cfg.verify["replay"] is False and pool.replay is False  # --replay off
         assert cfg.eval.n == 3 and cfg.data.train_split == "test"
         # flags left out keep the toml's values (the old flag defaults were sampling.n = 4, eval_split = test)
-        assert cfg.sampling.n == 5 and cfg.data.eval_split == "valid" and cfg.train.lr == 3e-5
-        assert cfg.eval.ks == [1, 8, 32] and cfg.opsd.steps == 200 and cfg.seeds == [42, 123, 456]
+        assert cfg.sampling.n == 5 and cfg.data.eval_split == "valid"
+        assert cfg.eval.ks == [1, 8, 32] and cfg.seeds == [42, 123, 456]
+    assert trained.train.lora_rank == 16 and trained.opsd.lr == 3e-5 and trained.opsd.steps == 200
     # --set wins over a flag that sets the same key
     engine.clear()
     _invoke("skeleton-opsd", "--config", str(_row(tmp_path, ROW)), "--model", model, "--seeds", "1",
@@ -122,10 +128,13 @@ def test_the_default_row_is_the_seed_skeleton_opsd_toml(engine, model, tmp_path)
                            [f"model.path={model}", f"runs_dir={tmp_path / 'runs'}", f"verify.project_dir={ROOT}",
                             "verify.repl_command=" + repr(DOUBLE).replace("'", '"')])
     baseline, trained = (c["cfg"] for c in engine)
-    assert seed_row.train.lr == 1e-4 and seed_row.opsd.steps == 200 and seed_row.sampling.max_new_tokens == 4096
-    assert (trained.model.dtype, trained.train.warmup_ratio, trained.opsd.batch_size) == ("bfloat16", 0.03, 32)
+    assert seed_row.opsd.lr == 1e-4 and seed_row.opsd.steps == 200 and seed_row.sampling.max_new_tokens == 4096
+    assert (trained.model.dtype, trained.train.lora_rank, trained.opsd.batch_size) == ("bfloat16", 32, 32)
     assert trained.model_dump(exclude={"name"}) == seed_row.model_dump(exclude={"name"})
-    assert baseline.model_dump(exclude={"name", "method"}) == seed_row.model_dump(exclude={"name", "method"})
+    # the baseline: every setting the two methods share, none of the trained run's own sections
+    shared = set(baseline.model_dump()) - {"name", "method"}
+    assert shared == set(seed_row.model_dump()) - {"name", "method", "train", "opsd"}
+    assert baseline.model_dump(include=shared) == seed_row.model_dump(include=shared)
     assert trained.name == "lean_opsd_skeleton/skeleton" and baseline.name == "lean_opsd_skeleton/baseline"
 
 
@@ -162,7 +171,7 @@ def test_minif2f_eval_runs_the_baseline_row_with_the_flags_passed(engine, model,
     seed_row = load_config(ROOT / "experiments" / "lean_baseline.toml")
     assert cfg.name == "minif2f_eval/prover" and cfg.method == "baseline"
     assert cfg.eval.n == 4 and cfg.eval.ks == [1, 4, 8, 32]  # pass@N joins the row's ks
-    assert cfg.train == seed_row.train and cfg.model.dtype == seed_row.model.dtype
+    assert cfg.model.dtype == seed_row.model.dtype and cfg.sampling == seed_row.sampling
     assert (cfg.data, cfg.eval.max_new_tokens) == (seed_row.data, seed_row.eval.max_new_tokens)
     assert pool.workers == 2 and pool.timeout_s == 60.0  # --workers; the toml sets no timeout: LeanConfig's
     # a toml's [verify] reaches the pool; --split and --name set their keys
