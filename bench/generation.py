@@ -72,6 +72,7 @@ class GpuMemoryPeak:
 
 def prompts_for(gen, count: int, seed: int = 0) -> list[str]:
     import gpu_throughput as bench  # bench/ is sys.path[0] when a script here runs
+
     rng = random.Random(seed)
     return [gen.chat_prompt([("user", bench.random_text(rng, rng.randint(64, 256)))]) for _ in range(count)]
 
@@ -84,14 +85,16 @@ def run_backend(backend: str, model: str, device: str, a: argparse.Namespace) ->
     dtype = "bfloat16" if device.startswith("cuda") else "float32"
     with GpuMemoryPeak() as mem:
         t0 = time.perf_counter()
-        vopts = VLLMConfig(gpu_memory_utilization=a.vllm_memory, max_num_seqs=a.vllm_max_num_seqs,
-                           enforce_eager=a.vllm_eager)
+        vopts = VLLMConfig(
+            gpu_memory_utilization=a.vllm_memory, max_num_seqs=a.vllm_max_num_seqs, enforce_eager=a.vllm_eager
+        )
         gen = load_generator(model, backend=backend, dtype=dtype, device=device, batch_size=a.hf_batch, vllm=vopts)
         load_s = time.perf_counter() - t0
         prompts = prompts_for(gen, a.prompts)
         gen.generate(prompts[:2], SamplingParams(n=1, max_new_tokens=8, seed=1))  # warm-up
-        params = SamplingParams(n=a.n, temperature=1.0, top_p=1.0, max_new_tokens=a.new_tokens,
-                                min_new_tokens=a.new_tokens, seed=0)
+        params = SamplingParams(
+            n=a.n, temperature=1.0, top_p=1.0, max_new_tokens=a.new_tokens, min_new_tokens=a.new_tokens, seed=0
+        )
         t0 = time.perf_counter()
         out = gen.generate(prompts, params)
         if device.startswith("cuda"):
@@ -101,24 +104,38 @@ def run_backend(backend: str, model: str, device: str, a: argparse.Namespace) ->
         wall = time.perf_counter() - t0
         release(gen)
     counts = [c.completion_tokens for cs in out for c in cs]
-    return {"backend": backend, "sequences": len(counts), "new_tokens": a.new_tokens, "load_s": round(load_s, 2),
-            "wall_s": round(wall, 3), "tokens": sum(counts), "tokens_per_s": sum(counts) / wall,
-            "min_tokens": min(counts), "max_tokens": max(counts),
-            "mean_prompt_tokens": round(sum(cs[0].prompt_tokens for cs in out) / len(out), 1),
-            "peak_gib": round(mem.peak_gib, 1)}
+    return {
+        "backend": backend,
+        "sequences": len(counts),
+        "new_tokens": a.new_tokens,
+        "load_s": round(load_s, 2),
+        "wall_s": round(wall, 3),
+        "tokens": sum(counts),
+        "tokens_per_s": sum(counts) / wall,
+        "min_tokens": min(counts),
+        "max_tokens": max(counts),
+        "mean_prompt_tokens": round(sum(cs[0].prompt_tokens for cs in out) / len(out), 1),
+        "peak_gib": round(mem.peak_gib, 1),
+    }
 
 
 def render(rows: list[dict], arch: str, a: argparse.Namespace) -> str:
-    lines = [f"{arch}: {a.prompts} prompts x n={a.n} x {a.new_tokens} new tokens (EOS suppressed), temperature 1",
-             "", "| backend | sequences | load s | wall s | tokens/s | peak GPU GiB | vs first |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"{arch}: {a.prompts} prompts x n={a.n} x {a.new_tokens} new tokens (EOS suppressed), temperature 1",
+        "",
+        "| backend | sequences | load s | wall s | tokens/s | peak GPU GiB | vs first |",
+        "|---|---|---|---|---|---|---|",
+    ]
     first = rows[0]["tokens_per_s"] if rows and "tokens_per_s" in rows[0] else None
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['backend']} | failed: {r['error']} | | | | | |")
             continue
         ratio = f"{r['tokens_per_s'] / first:.1f}x" if first else "-"
-        lines.append(f"| {r['backend']} | {r['sequences']} | {r['load_s']:.1f} | {r['wall_s']:.1f} "
-                     f"| {r['tokens_per_s']:,.0f} | {r['peak_gib']:.1f} | {ratio} |")
+        lines.append(
+            f"| {r['backend']} | {r['sequences']} | {r['load_s']:.1f} | {r['wall_s']:.1f} "
+            f"| {r['tokens_per_s']:,.0f} | {r['peak_gib']:.1f} | {ratio} |"
+        )
     return "\n".join(lines)
 
 
@@ -147,6 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
 
     import gpu_throughput as bench  # bench/ is sys.path[0] when a script here runs
+
     if a.model:
         model, arch = a.model, Path(a.model).name
     else:
@@ -165,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"[{b}] failed (exit {proc.returncode}):\n" + "\n".join(tail), flush=True)
             rows.append({"backend": b, "error": f"exit {proc.returncode}"})
             continue
-        rows.append(json.loads(result[-1][len("RESULT "):]))
+        rows.append(json.loads(result[-1][len("RESULT ") :]))
         print(f"[{b}] {rows[-1]}", flush=True)
     table = render(rows, arch, a)
     print(table, flush=True)

@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> dict:
     out = work / "ckpt" / "killed"
     files = EntryFiles.beside(out)
     log = files.result.parent / "launch.log"
-    spec = LaunchSpec(strategy=Strategy(a.strategy), num_processes=a.gpus, cpu=a.device == "cpu",
-                      main_process_port=29650)
+    spec = LaunchSpec(
+        strategy=Strategy(a.strategy), num_processes=a.gpus, cpu=a.device == "cpu", main_process_port=29650
+    )
     outcome: dict = {}
 
     def first_launch():
@@ -122,17 +123,24 @@ def main(argv: list[str] | None = None) -> dict:
         os.kill(pids[a.kill_rank], signal.SIGKILL)
         th.join()
         text = log.read_text(errors="replace")
-        row.update(launch_error=outcome["error"], failed_s_after_kill=round(outcome["returned_at"] - t_kill, 1),
-                   first_launch_wall_s=round(outcome["wall_s"], 1),
-                   ranks_alive_after=alive(pids.values()),
-                   checkpoint_dir_exists=out.exists(),
-                   left_behind=sorted(p.name for p in out.parent.iterdir()),
-                   phases_logged=[ln.split("] ", 1)[1] for ln in text.splitlines() if ln.startswith("[train_entry")])
+        row.update(
+            launch_error=outcome["error"],
+            failed_s_after_kill=round(outcome["returned_at"] - t_kill, 1),
+            first_launch_wall_s=round(outcome["wall_s"], 1),
+            ranks_alive_after=alive(pids.values()),
+            checkpoint_dir_exists=out.exists(),
+            left_behind=sorted(p.name for p in out.parent.iterdir()),
+            phases_logged=[ln.split("] ", 1)[1] for ln in text.splitlines() if ln.startswith("[train_entry")],
+        )
         t0 = time.perf_counter()
         try:
             res = launch_sft(spec, model, examples, cfg, out, seed=0, timeout_s=a.timeout)
-            row.update(rerun_ok=True, rerun_steps=res.steps, rerun_wall_s=round(time.perf_counter() - t0, 1),
-                       rerun_left=sorted(p.name for p in out.parent.iterdir()))
+            row.update(
+                rerun_ok=True,
+                rerun_steps=res.steps,
+                rerun_wall_s=round(time.perf_counter() - t0, 1),
+                rerun_left=sorted(p.name for p in out.parent.iterdir()),
+            )
             from transformers import AutoModelForCausalLM
 
             AutoModelForCausalLM.from_pretrained(str(out))

@@ -102,19 +102,45 @@ def config(args, path: str, dtype: str):
     from formalpi.config import config_from_dict, for_method
 
     method = args.method if args.method != "sync-check" else "opsd"
-    return config_from_dict(for_method({  # the method's own section of the two
-        "name": "bench", "method": method, "condition": "try_again",
-        "model": {"path": path, "device": args.device, "dtype": dtype, "backend": args.backend,
-                  "vllm": {"enforce_eager": args.eager,
-                           **({"max_model_len": args.max_model_len} if args.max_model_len else {})}},
-        "train": {"finetune": "lora", "lora_rank": args.lora_rank, "gradient_checkpointing": args.grad_ckpt},
-        "opsd": {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens, "lr": args.lr,
-                 "vllm_gpu_memory_utilization": args.vllm_memory,
-                 **({"micro_batch_size": args.micro_batch} if args.micro_batch else {})},
-        "iprs": {"batch_size": args.batch_size, "num_generations": args.generations,
-                 "max_new_tokens": args.max_new_tokens, "steps": args.warmup + args.steps, "save_every": 10_000,
-                 "shaping_lambda": 0.1, "lr": args.lr, "vllm_gpu_memory_utilization": args.vllm_memory,
-                 **({"per_device_train_batch_size": args.micro_batch} if args.micro_batch else {})}}, method))
+    return config_from_dict(
+        for_method(
+            {  # the method's own section of the two
+                "name": "bench",
+                "method": method,
+                "condition": "try_again",
+                "model": {
+                    "path": path,
+                    "device": args.device,
+                    "dtype": dtype,
+                    "backend": args.backend,
+                    "vllm": {
+                        "enforce_eager": args.eager,
+                        **({"max_model_len": args.max_model_len} if args.max_model_len else {}),
+                    },
+                },
+                "train": {"finetune": "lora", "lora_rank": args.lora_rank, "gradient_checkpointing": args.grad_ckpt},
+                "opsd": {
+                    "batch_size": args.batch_size,
+                    "max_new_tokens": args.max_new_tokens,
+                    "lr": args.lr,
+                    "vllm_gpu_memory_utilization": args.vllm_memory,
+                    **({"micro_batch_size": args.micro_batch} if args.micro_batch else {}),
+                },
+                "iprs": {
+                    "batch_size": args.batch_size,
+                    "num_generations": args.generations,
+                    "max_new_tokens": args.max_new_tokens,
+                    "steps": args.warmup + args.steps,
+                    "save_every": 10_000,
+                    "shaping_lambda": 0.1,
+                    "lr": args.lr,
+                    "vllm_gpu_memory_utilization": args.vllm_memory,
+                    **({"per_device_train_batch_size": args.micro_batch} if args.micro_batch else {}),
+                },
+            },
+            method,
+        )
+    )
 
 
 def opsd_session(cfg, path: str, domain, problems, device: str, dtype: str):
@@ -126,13 +152,19 @@ def opsd_session(cfg, path: str, domain, problems, device: str, dtype: str):
     teacher = Teacher(student, cfg.opsd.teacher)
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.opsd.lr, weight_decay=0.0)
     if cfg.model.backend == "vllm":
-        inner = ColocatedVLLM(path, dtype=dtype, gpu_memory_utilization=cfg.opsd.vllm_gpu_memory_utilization,
-                              max_model_len=cfg.model.vllm.max_model_len, enforce_eager=cfg.model.vllm.enforce_eager)
+        inner = ColocatedVLLM(
+            path,
+            dtype=dtype,
+            gpu_memory_utilization=cfg.opsd.vllm_gpu_memory_utilization,
+            max_model_len=cfg.model.vllm.max_model_len,
+            enforce_eager=cfg.model.vllm.enforce_eager,
+        )
     else:
         inner = HFSampler()
     sampler = TimedSampler(inner, device)
-    session = OPSDSession(student, tok, teacher, opt, domain, get_condition("try_again", "math"), cfg.opsd, 0,
-                          problems, sampler=sampler)
+    session = OPSDSession(
+        student, tok, teacher, opt, domain, get_condition("try_again", "math"), cfg.opsd, 0, problems, sampler=sampler
+    )
     return session, sampler
 
 
@@ -164,14 +196,28 @@ def run_opsd(args, cfg, path, domain, problems, dtype, peak: DevicePeak) -> None
         rec = session.step(t)
         sync(args.device)
         dt = time.perf_counter() - t0
-        emit({"method": "opsd", "backend": args.backend, "step": t, "warmup": t < args.warmup, "s_step": round(dt, 2),
-              "s_sample": round(sampler.seconds, 2), "s_verify": round(verify.seconds, 2),
-              "s_update": round(update.seconds, 2), "generated_tokens": sampler.tokens,
-              "tokens_per_s_sampling": round(sampler.tokens / max(sampler.seconds, 1e-9)),
-              "tokens_per_s_step": round(sampler.tokens / dt), "samples": rec.samples,
-              "trained_samples": rec.trained_samples, "loss_tokens": rec.tokens, "loss": round(rec.loss, 5),
-              "teacher_pi_kl": rec.teacher_pi_kl, "torch_peak_gib": torch_peak_gib(args.device),
-              "device_peak_gib": peak.peak_gib()})
+        emit(
+            {
+                "method": "opsd",
+                "backend": args.backend,
+                "step": t,
+                "warmup": t < args.warmup,
+                "s_step": round(dt, 2),
+                "s_sample": round(sampler.seconds, 2),
+                "s_verify": round(verify.seconds, 2),
+                "s_update": round(update.seconds, 2),
+                "generated_tokens": sampler.tokens,
+                "tokens_per_s_sampling": round(sampler.tokens / max(sampler.seconds, 1e-9)),
+                "tokens_per_s_step": round(sampler.tokens / dt),
+                "samples": rec.samples,
+                "trained_samples": rec.trained_samples,
+                "loss_tokens": rec.tokens,
+                "loss": round(rec.loss, 5),
+                "teacher_pi_kl": rec.teacher_pi_kl,
+                "torch_peak_gib": torch_peak_gib(args.device),
+                "device_peak_gib": peak.peak_gib(),
+            }
+        )
     sampler.close()
 
 
@@ -194,11 +240,22 @@ def run_iprs(args, cfg, path, domain, problems, work: Path, peak: DevicePeak) ->
                 return
             step = state.global_step - 1
             gen = args.batch_size * args.generations * logs.get("completions/mean_length", 0.0)
-            emit({"method": "iprs", "backend": args.backend, "step": step, "warmup": step < args.warmup,
-                  "s_step": round(self.dt, 2), "generated_tokens": round(gen),
-                  "tokens_per_s_step": round(gen / self.dt), "completions": args.batch_size * args.generations,
-                  "loss": logs["loss"], "reward": logs.get("reward"),
-                  "torch_peak_gib": torch_peak_gib(args.device), "device_peak_gib": peak.peak_gib()})
+            emit(
+                {
+                    "method": "iprs",
+                    "backend": args.backend,
+                    "step": step,
+                    "warmup": step < args.warmup,
+                    "s_step": round(self.dt, 2),
+                    "generated_tokens": round(gen),
+                    "tokens_per_s_step": round(gen / self.dt),
+                    "completions": args.batch_size * args.generations,
+                    "loss": logs["loss"],
+                    "reward": logs.get("reward"),
+                    "torch_peak_gib": torch_peak_gib(args.device),
+                    "device_peak_gib": peak.peak_gib(),
+                }
+            )
 
     t0 = time.perf_counter()
     trainer, _ = build_trainer(cfg, 0, domain, path, problems, work / "iprs", callbacks=[Timer()])
@@ -221,8 +278,9 @@ def run_sync_check(args, cfg, path, domain, problems, dtype) -> None:
     def trainer_logprobs() -> list[float]:
         packed = pack([fixed[:1]], [fixed[1:]], tok.pad_token_id, args.device)
         with torch.no_grad():
-            h = completion_hidden(session.student, packed.input_ids, packed.attention_mask, packed.positions,
-                                  packed.mask)
+            h = completion_hidden(
+                session.student, packed.input_ids, packed.attention_mask, packed.positions, packed.mask
+            )
             return token_logprobs(h, torch.tensor(fixed[1:], device=args.device), lm_head(session.student)).tolist()
 
     def gap(a, b) -> float:
@@ -234,10 +292,19 @@ def run_sync_check(args, cfg, path, domain, problems, dtype) -> None:
     after = trainer_logprobs()
     stale = engine_before  # what the engine gives without a sync: the pre-step weights
     synced = engine.prompt_logprobs(session.student, fixed)
-    emit({"method": "sync-check", "lr": args.lr, "tokens": len(fixed) - 1, "loss": rec.loss,
-          "trainer_moved_max_abs": gap(before, after), "engine_vs_trainer_before_step_max_abs": gap(engine_before, before),
-          "stale_engine_vs_trainer_max_abs": gap(stale, after), "synced_engine_vs_trainer_max_abs": gap(synced, after),
-          "synced_mean_abs": round(sum(abs(x - y) for x, y in zip(synced, after)) / len(after), 5)})
+    emit(
+        {
+            "method": "sync-check",
+            "lr": args.lr,
+            "tokens": len(fixed) - 1,
+            "loss": rec.loss,
+            "trainer_moved_max_abs": gap(before, after),
+            "engine_vs_trainer_before_step_max_abs": gap(engine_before, before),
+            "stale_engine_vs_trainer_max_abs": gap(stale, after),
+            "synced_engine_vs_trainer_max_abs": gap(synced, after),
+            "synced_mean_abs": round(sum(abs(x - y) for x, y in zip(synced, after)) / len(after), 5),
+        }
+    )
     sampler.close()
 
 
@@ -275,8 +342,14 @@ def main() -> None:
     path = model_dir(args.arch, work, args.device)
     cfg = config(args, path, dtype)
     peak = DevicePeak(args.device)
-    emit({"event": "start", "args": vars(args), "torch": torch.__version__,
-          "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"})
+    emit(
+        {
+            "event": "start",
+            "args": vars(args),
+            "torch": torch.__version__,
+            "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
+        }
+    )
     with MathDomain() as domain:
         problems = domain.problems("arith", "train", limit=256)
         if args.method == "opsd":

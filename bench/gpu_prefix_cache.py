@@ -52,8 +52,13 @@ def main(argv: list[str] | None = None) -> dict:
     chunk = 32
     tail = problems[chunk:]
     t0 = time.perf_counter()
-    gen = VLLMGenerator(a.model, dtype="bfloat16", opts=VLLMConfig(
-        gpu_memory_utilization=a.memory, enforce_eager=True, enable_prefix_caching=a.prefix_caching == "on"))
+    gen = VLLMGenerator(
+        a.model,
+        dtype="bfloat16",
+        opts=VLLMConfig(
+            gpu_memory_utilization=a.memory, enforce_eager=True, enable_prefix_caching=a.prefix_caching == "on"
+        ),
+    )
     start_s = time.perf_counter() - t0
     real_reset = gen.llm.reset_prefix_cache
     plain_generate = gen.generate
@@ -64,13 +69,27 @@ def main(argv: list[str] | None = None) -> dict:
 
     def run(ps):
         with tempfile.TemporaryDirectory() as d:
-            recs = evaluate(gen, domain, ps, n=a.n, temperature=a.temperature, top_p=1.0,
-                            max_new_tokens=a.new_tokens, seed=42, condition="baseline", store=RunStore(Path(d)),
-                            chunk_size=chunk)
+            recs = evaluate(
+                gen,
+                domain,
+                ps,
+                n=a.n,
+                temperature=a.temperature,
+                top_p=1.0,
+                max_new_tokens=a.new_tokens,
+                seed=42,
+                condition="baseline",
+                store=RunStore(Path(d)),
+                chunk_size=chunk,
+            )
         return {r.problem_id: r.completions for r in recs}
 
-    out: dict = {"prefix_caching": a.prefix_caching, "problems": len(problems), "tail": len(tail),
-                 "engine_start_s": round(start_s, 1)}
+    out: dict = {
+        "prefix_caching": a.prefix_caching,
+        "problems": len(problems),
+        "tail": len(tail),
+        "engine_start_s": round(start_s, 1),
+    }
     res = {}
     for arm in ("keep", "reset"):
         gen.generate = plain_generate if arm == "keep" else generate_on_empty_cache
@@ -85,16 +104,22 @@ def main(argv: list[str] | None = None) -> dict:
     def same(x, y, ids):
         return sum(x[k] == y[k] for k in ids)
 
-    out.update({
-        # the one-GPU run's later chunks vs the second shard's (the records the sharded eval compared)
-        "keep: tail alone vs tail after the first chunk": same(res["keep", "tail"], res["keep", "all"], t_ids),
-        "reset: tail alone vs tail after the first chunk": same(res["reset", "tail"], res["reset", "all"], t_ids),
-        "reset: all vs all repeated": same(res["reset", "again"], res["reset", "all"], head + t_ids),
-        # controls: both sides computed on an empty cache must agree across arms
-        "first chunk, keep vs reset (both on an empty cache)": same(res["keep", "all"], res["reset", "all"], head),
-        "tail alone, keep vs reset (both on an empty cache)": same(res["keep", "tail"], res["reset", "tail"], t_ids),
-        "reset: tail after the first chunk vs keep: tail alone": same(res["reset", "all"], res["keep", "tail"], t_ids),
-    })
+    out.update(
+        {
+            # the one-GPU run's later chunks vs the second shard's (the records the sharded eval compared)
+            "keep: tail alone vs tail after the first chunk": same(res["keep", "tail"], res["keep", "all"], t_ids),
+            "reset: tail alone vs tail after the first chunk": same(res["reset", "tail"], res["reset", "all"], t_ids),
+            "reset: all vs all repeated": same(res["reset", "again"], res["reset", "all"], head + t_ids),
+            # controls: both sides computed on an empty cache must agree across arms
+            "first chunk, keep vs reset (both on an empty cache)": same(res["keep", "all"], res["reset", "all"], head),
+            "tail alone, keep vs reset (both on an empty cache)": same(
+                res["keep", "tail"], res["reset", "tail"], t_ids
+            ),
+            "reset: tail after the first chunk vs keep: tail alone": same(
+                res["reset", "all"], res["keep", "tail"], t_ids
+            ),
+        }
+    )
     gen.close()
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out), flush=True)

@@ -28,23 +28,46 @@ sys.path.append(str(ROOT))
 def config(model: str, backend: str, a: argparse.Namespace):
     from formalpi.config import config_from_dict
 
-    return config_from_dict({
-        "name": f"round_{backend}", "runs_dir": a.work, "condition": a.condition, "domain": "math",
-        "model": {"path": model, "backend": backend, "dtype": "bfloat16",
-                  "vllm": {"gpu_memory_utilization": a.vllm_memory, "attention_backend": a.vllm_attention,
-                           "enforce_eager": a.vllm_eager}},
-        "data": {"dataset": "arith", "train_limit": a.problems, "eval_limit": a.problems},
-        "sampling": {"n": 2, "temperature": 0.0, "max_new_tokens": a.new_tokens, "batch_size": 64},
-        "eval": {"n": 1, "temperature": 0.0, "max_new_tokens": a.new_tokens},
-        "train": {"finetune": "lora", "lora_rank": 8, "lora_alpha": 16, "batch_size": 8, "max_length": 256,
-                  "lr": 1e-3}})
+    return config_from_dict(
+        {
+            "name": f"round_{backend}",
+            "runs_dir": a.work,
+            "condition": a.condition,
+            "domain": "math",
+            "model": {
+                "path": model,
+                "backend": backend,
+                "dtype": "bfloat16",
+                "vllm": {
+                    "gpu_memory_utilization": a.vllm_memory,
+                    "attention_backend": a.vllm_attention,
+                    "enforce_eager": a.vllm_eager,
+                },
+            },
+            "data": {"dataset": "arith", "train_limit": a.problems, "eval_limit": a.problems},
+            "sampling": {"n": 2, "temperature": 0.0, "max_new_tokens": a.new_tokens, "batch_size": 64},
+            "eval": {"n": 1, "temperature": 0.0, "max_new_tokens": a.new_tokens},
+            "train": {
+                "finetune": "lora",
+                "lora_rank": 8,
+                "lora_alpha": 16,
+                "batch_size": 8,
+                "max_length": 256,
+                "lr": 1e-3,
+            },
+        }
+    )
 
 
 def counts(store) -> dict:
     from formalpi.records import Attempt, EvalRecord, Example, Judged
 
-    return {"attempts": len(store.read("attempts", Attempt)), "verdicts": len(store.read("verdicts", Judged)),
-            "examples": len(store.read("examples", Example)), "eval": len(store.read("eval", EvalRecord))}
+    return {
+        "attempts": len(store.read("attempts", Attempt)),
+        "verdicts": len(store.read("verdicts", Judged)),
+        "examples": len(store.read("examples", Example)),
+        "eval": len(store.read("eval", EvalRecord)),
+    }
 
 
 def run_round(model: str, backend: str, a: argparse.Namespace) -> dict:
@@ -59,8 +82,15 @@ def run_round(model: str, backend: str, a: argparse.Namespace) -> dict:
     again = run_experiment(cfg, 42)  # resume on a finished store: every stage is skipped
     rerun = time.perf_counter() - t0
     stages = {k: v.get("wall_s") for k, v in res.store.manifest().get("stages", {}).items()}
-    return {"backend": backend, "wall_s": round(wall, 1), "records": first, "rerun_s": round(rerun, 1),
-            "rerun_records": counts(again.store), "stages_wall_s": stages, "summary": res.summary}
+    return {
+        "backend": backend,
+        "wall_s": round(wall, 1),
+        "records": first,
+        "rerun_s": round(rerun, 1),
+        "rerun_records": counts(again.store),
+        "stages_wall_s": stages,
+        "summary": res.summary,
+    }
 
 
 def compare(a: argparse.Namespace, backends: list[str]) -> dict:
@@ -76,11 +106,15 @@ def compare(a: argparse.Namespace, backends: list[str]) -> dict:
     same_text = sum(att[x][k].completion == att[y][k].completion for k in first)
     same_count = sum(att[x][k].completion_tokens == att[y][k].completion_tokens for k in first)
     same_verdict = sum(ver[x][k].status == ver[y][k].status for k in first if k in ver[x] and k in ver[y])
-    return {"first_attempts_compared": len(first), "identical_completions": same_text,
-            "identical_token_counts": same_count, "identical_verdicts": same_verdict,
-            "passed": {b: sum(v.passed for v in ver[b].values()) for b in backends},
-            "retries": {b: sum(1 for k in att[b] if not k.endswith("|k0")) for b in backends},
-            "eval_records": {b: len(ev[b]) for b in backends}}
+    return {
+        "first_attempts_compared": len(first),
+        "identical_completions": same_text,
+        "identical_token_counts": same_count,
+        "identical_verdicts": same_verdict,
+        "passed": {b: sum(v.passed for v in ver[b].values()) for b in backends},
+        "retries": {b: sum(1 for k in att[b] if not k.endswith("|k0")) for b in backends},
+        "eval_records": {b: len(ev[b]) for b in backends},
+    }
 
 
 def release_check(model: str, a: argparse.Namespace) -> dict:
@@ -97,15 +131,36 @@ def release_check(model: str, a: argparse.Namespace) -> dict:
     free_held = torch.cuda.mem_get_info()[0] / 2**30
     release(gen)
     free_after = torch.cuda.mem_get_info()[0] / 2**30
-    exs = [Example(problem_id=f"p{i}", attempt_id=f"a{i}", condition="bench", round=0, seed=0,
-                   prompt="x" * 100, completion="y" * 900) for i in range(32)]
+    exs = [
+        Example(
+            problem_id=f"p{i}",
+            attempt_id=f"a{i}",
+            condition="bench",
+            round=0,
+            seed=0,
+            prompt="x" * 100,
+            completion="y" * 900,
+        )
+        for i in range(32)
+    ]
     t0 = time.perf_counter()
-    res = sft(model, exs, TrainConfig(finetune="full", batch_size=8, max_length=1024, lr=1e-5), Path(a.work) / "rel",
-              seed=0, dtype="bfloat16")
-    return {"free_gib_before_engine": round(free0, 1), "free_gib_engine_held": round(free_held, 1),
-            "free_gib_after_release": round(free_after, 1), "generated": sum(len(c) for c in out),
-            "sft_steps": res.steps, "sft_wall_s": round(time.perf_counter() - t0, 1),
-            "sft_peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 1)}
+    res = sft(
+        model,
+        exs,
+        TrainConfig(finetune="full", batch_size=8, max_length=1024, lr=1e-5),
+        Path(a.work) / "rel",
+        seed=0,
+        dtype="bfloat16",
+    )
+    return {
+        "free_gib_before_engine": round(free0, 1),
+        "free_gib_engine_held": round(free_held, 1),
+        "free_gib_after_release": round(free_after, 1),
+        "generated": sum(len(c) for c in out),
+        "sft_steps": res.steps,
+        "sft_wall_s": round(time.perf_counter() - t0, 1),
+        "sft_peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -34,8 +34,11 @@ def reload_check(base: str, ckpt: Path) -> dict:
     b = AutoModelForCausalLM.from_pretrained(str(ckpt), dtype=torch.bfloat16)
     pa, pb = dict(a.named_parameters()), dict(b.named_parameters())
     name = "model.layers.0.mlp.down_proj.weight"
-    return {"reloaded": True, "same_shapes": all(pa[k].shape == pb[k].shape for k in pa) and pa.keys() == pb.keys(),
-            "weights_changed": bool((pa[name] != pb[name]).any())}
+    return {
+        "reloaded": True,
+        "same_shapes": all(pa[k].shape == pb[k].shape for k in pa) and pa.keys() == pb.keys(),
+        "weights_changed": bool((pa[name] != pb[name]).any()),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -52,8 +55,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--lr", type=float, default=1e-5)
     ap.add_argument("--checkpointing", action="store_true", help="activation checkpointing (8B)")
     ap.add_argument("--no-reload", action="store_true")
-    ap.add_argument("--launch-timeout", type=float, default=None, help="each launch's limit in seconds (its log "
-                    "stays in <work>/ckpt/<tag>.launch/launch.log; set $FORMALPI_HANG_DUMP_S for stack dumps)")
+    ap.add_argument(
+        "--launch-timeout",
+        type=float,
+        default=None,
+        help="each launch's limit in seconds (its log "
+        "stays in <work>/ckpt/<tag>.launch/launch.log; set $FORMALPI_HANG_DUMP_S for stack dumps)",
+    )
     ap.add_argument("--work", default="/tmp/formalpi-scaleout")
     ap.add_argument("--json", default="")
     a = ap.parse_args(argv)
@@ -63,13 +71,22 @@ def main(argv: list[str] | None = None) -> dict:
     from formalpi.engine.train_entry import STEP_STATS_ENV
 
     import gpu_throughput as bench  # bench/ is sys.path[0] when a script here runs
+
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     model, n_params = bench.build_model_dir(bench.ARCHS[a.arch], work, a.device)
     print(f"{a.arch}: {n_params / 1e9:.2f}B params", flush=True)
     sizes = bench.Sizes(seq_len=a.seq)
-    cfg = TrainConfig(finetune=a.mode, lora_rank=32, lora_alpha=64, lr=a.lr, epochs=1, batch_size=a.batch,
-                      max_length=a.seq, gradient_checkpointing=a.checkpointing)
+    cfg = TrainConfig(
+        finetune=a.mode,
+        lora_rank=32,
+        lora_alpha=64,
+        lr=a.lr,
+        epochs=1,
+        batch_size=a.batch,
+        max_length=a.seq,
+        gradient_checkpointing=a.checkpointing,
+    )
     gpus_list = [int(x) for x in a.gpus.split(",") if x]
     rows = []
     for si, strategy in enumerate(s for s in a.strategies.split(",") if s):
@@ -82,10 +99,22 @@ def main(argv: list[str] | None = None) -> dict:
             t0 = time.perf_counter()
             row = {"strategy": strategy, "gpus": g, "batch_per_gpu": a.batch, "seq": a.seq}
             try:
-                res = launch_sft(LaunchSpec(strategy=Strategy(strategy), num_processes=g, cpu=a.device == "cpu",
-                                            main_process_port=29500 + 10 * si + g),
-                                 model, examples, cfg, out, seed=0, dtype="bfloat16" if a.device != "cpu" else "auto",
-                                 env={STEP_STATS_ENV: str(prefix)}, timeout_s=a.launch_timeout)
+                res = launch_sft(
+                    LaunchSpec(
+                        strategy=Strategy(strategy),
+                        num_processes=g,
+                        cpu=a.device == "cpu",
+                        main_process_port=29500 + 10 * si + g,
+                    ),
+                    model,
+                    examples,
+                    cfg,
+                    out,
+                    seed=0,
+                    dtype="bfloat16" if a.device != "cpu" else "auto",
+                    env={STEP_STATS_ENV: str(prefix)},
+                    timeout_s=a.launch_timeout,
+                )
             except Exception as e:  # one failed launch must not lose the others' numbers
                 row["error"] = str(e).splitlines()[0][:300]
                 row["error_tail"] = str(e)[-3000:]
@@ -98,28 +127,42 @@ def main(argv: list[str] | None = None) -> dict:
                 rows.append(row)
                 continue
             ranks = [json.loads(f.read_text()) for f in files]
-            step_s = [statistics.mean(rk["step_s"][a.warmup:]) for rk in ranks]
-            row.update(steps=res.steps, launch_wall_s=round(time.perf_counter() - t0, 1),
-                       step_s=round(max(step_s), 4), tokens_per_s=g * a.batch * a.seq / max(step_s),
-                       peak_gib_per_gpu=[round(rk["peak_gib"], 1) for rk in ranks], final_loss=res.final_loss)
+            step_s = [statistics.mean(rk["step_s"][a.warmup :]) for rk in ranks]
+            row.update(
+                steps=res.steps,
+                launch_wall_s=round(time.perf_counter() - t0, 1),
+                step_s=round(max(step_s), 4),
+                tokens_per_s=g * a.batch * a.seq / max(step_s),
+                peak_gib_per_gpu=[round(rk["peak_gib"], 1) for rk in ranks],
+                final_loss=res.final_loss,
+            )
             row["mfu_990"] = (6 if a.mode == "full" else 4) * n_params * row["tokens_per_s"] / (990e12 * g)
             if not a.no_reload and g == max(gpus_list):  # the sharded save is the one to check
                 row.update(reload_check(model, out))
             rows.append(row)
             print(f"[{tag}] {row}", flush=True)
     base = {r["strategy"]: r["tokens_per_s"] for r in rows if r["gpus"] == 1 and "tokens_per_s" in r}
-    lines = [f"{a.arch} ({n_params / 1e9:.2f}B), {a.mode} fine-tuning, {a.batch} x {a.seq} per GPU",
-             "", "| strategy | GPUs | s/step | tokens/s | scaling efficiency | MFU/GPU (990) | peak GiB per GPU "
-             "| checkpoint reloads, weights changed |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"{a.arch} ({n_params / 1e9:.2f}B), {a.mode} fine-tuning, {a.batch} x {a.seq} per GPU",
+        "",
+        "| strategy | GPUs | s/step | tokens/s | scaling efficiency | MFU/GPU (990) | peak GiB per GPU "
+        "| checkpoint reloads, weights changed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['strategy']} | {r['gpus']} | failed: {r['error'][:80]} | | | | | |")
             continue
-        eff = (f"{r['tokens_per_s'] / (r['gpus'] * base[r['strategy']]):.1%}"
-               if r["strategy"] in base and r["gpus"] > 1 else "-")
+        eff = (
+            f"{r['tokens_per_s'] / (r['gpus'] * base[r['strategy']]):.1%}"
+            if r["strategy"] in base and r["gpus"] > 1
+            else "-"
+        )
         ck = f"{r.get('reloaded', '-')}, {r.get('weights_changed', '-')}"
-        lines.append(f"| {r['strategy']} | {r['gpus']} | {r['step_s']:.3f} | {r['tokens_per_s']:,.0f} | {eff} "
-                     f"| {r['mfu_990']:.1%} | {', '.join(map(str, r['peak_gib_per_gpu']))} | {ck} |")
+        lines.append(
+            f"| {r['strategy']} | {r['gpus']} | {r['step_s']:.3f} | {r['tokens_per_s']:,.0f} | {eff} "
+            f"| {r['mfu_990']:.1%} | {', '.join(map(str, r['peak_gib_per_gpu']))} | {ck} |"
+        )
     table = "\n".join(lines)
     print(table, flush=True)
     result = {"arch": a.arch, "n_params": n_params, "rows": rows, "table": table}

@@ -141,12 +141,22 @@ def build_model_dir(arch: Arch, out: Path, device: str) -> tuple[str, int]:
         return str(path), json.loads(meta.read_text())["n_params"]
     tok = build_tokenizer(arch.vocab_size)
     Config, Model = (Qwen3Config, Qwen3ForCausalLM) if arch.family == "qwen3" else (Qwen2Config, Qwen2ForCausalLM)
-    cfg = Config(vocab_size=arch.vocab_size, hidden_size=arch.hidden_size, intermediate_size=arch.intermediate_size,
-                 num_hidden_layers=arch.num_hidden_layers, num_attention_heads=arch.num_attention_heads,
-                 num_key_value_heads=arch.num_key_value_heads, head_dim=arch.head_dim,
-                 max_position_embeddings=arch.max_position_embeddings, tie_word_embeddings=arch.tie_word_embeddings,
-                 rope_theta=arch.rope_theta, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                 bos_token_id=tok.bos_token_id, use_cache=True)
+    cfg = Config(
+        vocab_size=arch.vocab_size,
+        hidden_size=arch.hidden_size,
+        intermediate_size=arch.intermediate_size,
+        num_hidden_layers=arch.num_hidden_layers,
+        num_attention_heads=arch.num_attention_heads,
+        num_key_value_heads=arch.num_key_value_heads,
+        head_dim=arch.head_dim,
+        max_position_embeddings=arch.max_position_embeddings,
+        tie_word_embeddings=arch.tie_word_embeddings,
+        rope_theta=arch.rope_theta,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        use_cache=True,
+    )
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     torch.manual_seed(0)
     with torch.device(device):  # initialise on the GPU: a CPU init of 2B parameters takes tens of seconds
@@ -194,8 +204,9 @@ def random_text(rng: random.Random, n: int) -> str:
     return "".join(rng.choice(string.ascii_letters + string.digits + " +-*/=()") for _ in range(n))
 
 
-def bench_generate(path: str, arch: Arch, device: str, sizes: Sizes, batch: int, cache: str = "",
-                   profile: bool = False) -> GenRow:
+def bench_generate(
+    path: str, arch: Arch, device: str, sizes: Sizes, batch: int, cache: str = "", profile: bool = False
+) -> GenRow:
     from formalpi.engine.backends import HFGenerator, SamplingParams
 
     dtype = "bfloat16" if device.startswith("cuda") else "float32"
@@ -221,10 +232,17 @@ def bench_generate(path: str, arch: Arch, device: str, sizes: Sizes, batch: int,
 
         with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
             gen.generate(prompts, SamplingParams(n=sizes.gen_n, max_new_tokens=16, seed=2))
-        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=14, max_name_column_width=70),
-              flush=True)
-    row = GenRow(arch.name, batch, seqs, sizes.gen_new_tokens, wall, seqs * sizes.gen_new_tokens / wall,
-                 _peak_gib(device), min(c.completion_tokens for cs in out for c in cs))
+        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=14, max_name_column_width=70), flush=True)
+    row = GenRow(
+        arch.name,
+        batch,
+        seqs,
+        sizes.gen_new_tokens,
+        wall,
+        seqs * sizes.gen_new_tokens / wall,
+        _peak_gib(device),
+        min(c.completion_tokens for cs in out for c in cs),
+    )
     del gen
     _free(device)
     return row
@@ -274,35 +292,61 @@ def sft_examples(sizes: Sizes, count: int, seed: int):
     from formalpi.records import Example
 
     rng = random.Random(seed)
-    return [Example(problem_id=f"p{i}", attempt_id=f"a{i}", condition="bench", round=0, seed=seed,
-                    prompt=random_text(rng, min(128, sizes.seq_len // 4)), completion=random_text(rng, sizes.seq_len))
-            for i in range(count)]
+    return [
+        Example(
+            problem_id=f"p{i}",
+            attempt_id=f"a{i}",
+            condition="bench",
+            round=0,
+            seed=seed,
+            prompt=random_text(rng, min(128, sizes.seq_len // 4)),
+            completion=random_text(rng, sizes.seq_len),
+        )
+        for i in range(count)
+    ]
 
 
 LIGER: bool | None = None  # --liger
 
 
-def bench_sft(path: str, arch: Arch, n_params: int, mode: str, batch: int, device: str, sizes: Sizes,
-              work: Path) -> SFTRow:
+def bench_sft(
+    path: str, arch: Arch, n_params: int, mode: str, batch: int, device: str, sizes: Sizes, work: Path
+) -> SFTRow:
     import torch
 
     from formalpi.config import TrainConfig
     from formalpi.engine.train import sft
 
     steps = sizes.warmup_steps + sizes.timed_steps
-    cfg = TrainConfig(finetune=mode, lora_rank=32, lora_alpha=64, lr=1e-5, epochs=1, batch_size=batch,
-                      grad_accum=1, max_length=sizes.seq_len, liger_kernel=LIGER)
+    cfg = TrainConfig(
+        finetune=mode,
+        lora_rank=32,
+        lora_alpha=64,
+        lr=1e-5,
+        epochs=1,
+        batch_size=batch,
+        grad_accum=1,
+        max_length=sizes.seq_len,
+        liger_kernel=LIGER,
+    )
     timer = StepTimer(device)
     _install_timer(timer)
     _reset_peak(device)
     row = SFTRow(arch.name, mode, batch, "ok")
     try:
-        res = sft(path, sft_examples(sizes, batch * steps, seed=batch), cfg, work / f"sft-{mode}-{batch}", seed=0,
-                  device=device, dtype="bfloat16" if device.startswith("cuda") else "float32")
+        res = sft(
+            path,
+            sft_examples(sizes, batch * steps, seed=batch),
+            cfg,
+            work / f"sft-{mode}-{batch}",
+            seed=0,
+            device=device,
+            dtype="bfloat16" if device.startswith("cuda") else "float32",
+        )
     except torch.OutOfMemoryError:
         row.status = "oom"
     if row.status == "ok":
-        timed = timer.times[sizes.warmup_steps:]
+        timed = timer.times[sizes.warmup_steps :]
         row.step_times = [round(t, 4) for t in timer.times]
         row.tokens_per_step = res.train_tokens // max(1, res.steps)
         row.step_s = sum(timed) / len(timed)
@@ -315,20 +359,31 @@ def bench_sft(path: str, arch: Arch, n_params: int, mode: str, batch: int, devic
 
 
 def render(gen_rows: list[GenRow], sft_rows: list[SFTRow], label: str, n_params: dict[str, int]) -> str:
-    lines = [f"### {label}", "", "| arch | params | generation batch | sequences x new tokens | wall s | tokens/s "
-             "| peak GiB |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### {label}",
+        "",
+        "| arch | params | generation batch | sequences x new tokens | wall s | tokens/s | peak GiB |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for g in gen_rows:
-        lines.append(f"| {g.arch} | {n_params[g.arch] / 1e9:.2f}B | {g.batch} | {g.sequences} x {g.new_tokens} "
-                     f"| {g.wall_s:.1f} | {g.tokens_per_s:,.0f} | {g.peak_gib:.1f} |")
+        lines.append(
+            f"| {g.arch} | {n_params[g.arch] / 1e9:.2f}B | {g.batch} | {g.sequences} x {g.new_tokens} "
+            f"| {g.wall_s:.1f} | {g.tokens_per_s:,.0f} | {g.peak_gib:.1f} |"
+        )
     measured = f" | MFU vs measured {MEASURED_PEAK / 1e12:.0f}" if MEASURED_PEAK else ""
-    lines += ["", f"| arch | SFT | batch x seq | status | s/step | tokens/s | peak GiB | MFU vs 990{measured} |",
-              "|---|---|---|---|---|---|---|---|" + ("---|" if MEASURED_PEAK else "")]
+    lines += [
+        "",
+        f"| arch | SFT | batch x seq | status | s/step | tokens/s | peak GiB | MFU vs 990{measured} |",
+        "|---|---|---|---|---|---|---|---|" + ("---|" if MEASURED_PEAK else ""),
+    ]
     for r in sft_rows:
         mfu = f"{r.mfu:.1%} ({'6N' if r.mode == 'full' else '4N'})" if r.status == "ok" else "-"
         if MEASURED_PEAK:
             mfu += f" | {r.mfu * H100_BF16_PEAK / MEASURED_PEAK:.1%}" if r.status == "ok" else " | -"
-        lines.append(f"| {r.arch} | {r.mode} | {r.batch} x {r.tokens_per_step // max(1, r.batch) or '-'} "
-                     f"| {r.status} | {r.step_s:.3f} | {r.tokens_per_s:,.0f} | {r.peak_gib:.1f} | {mfu} |")
+        lines.append(
+            f"| {r.arch} | {r.mode} | {r.batch} x {r.tokens_per_step // max(1, r.batch) or '-'} "
+            f"| {r.status} | {r.step_s:.3f} | {r.tokens_per_s:,.0f} | {r.peak_gib:.1f} | {mfu} |"
+        )
     return "\n".join(lines)
 
 
@@ -353,8 +408,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--full-batches", default="4,8,16")
     ap.add_argument("--label", default="this checkout")
     ap.add_argument("--work", default="/tmp/formalpi-bench")
-    ap.add_argument("--liger", choices=["auto", "on", "off"], default="auto",
-                    help="Liger kernels in SFT (auto: on for CUDA when liger-kernel is installed)")
+    ap.add_argument(
+        "--liger",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="Liger kernels in SFT (auto: on for CUDA when liger-kernel is installed)",
+    )
     ap.add_argument("--json", default="", help="write all rows here")
     ap.add_argument("--measure-peak", action="store_true", help="also report MFU against a measured bf16 matmul")
     a = ap.parse_args(argv)
@@ -390,12 +449,13 @@ def main(argv: list[str] | None = None) -> dict:
         arch = ARCHS[name]
         t0 = time.perf_counter()
         path, n_params[name] = build_model_dir(arch, work, a.device)
-        print(f"[{a.label}] {name}: {n_params[name] / 1e9:.3f}B params, built in {time.perf_counter() - t0:.1f}s",
-              flush=True)
+        print(
+            f"[{a.label}] {name}: {n_params[name] / 1e9:.3f}B params, built in {time.perf_counter() - t0:.1f}s",
+            flush=True,
+        )
         if not a.no_gen:
             for gb in _ints(a.gen_batches) or [sizes.gen_batch]:
-                gen_rows.append(bench_generate(path, arch, a.device, sizes, gb, a.gen_cache,
-                                               a.gen_profile))
+                gen_rows.append(bench_generate(path, arch, a.device, sizes, gb, a.gen_cache, a.gen_profile))
                 print(f"[{a.label}] gen {asdict(gen_rows[-1])}", flush=True)
         for mode in modes:
             for b in batches[mode]:
@@ -406,8 +466,15 @@ def main(argv: list[str] | None = None) -> dict:
                     break
     table = render(gen_rows, sft_rows, a.label, n_params)
     print(table, flush=True)
-    result = {"label": a.label, "device": a.device, "measured_peak": MEASURED_PEAK, "n_params": n_params, "generation": [asdict(g) for g in gen_rows],
-              "sft": [asdict(r) for r in sft_rows], "table": table}
+    result = {
+        "label": a.label,
+        "device": a.device,
+        "measured_peak": MEASURED_PEAK,
+        "n_params": n_params,
+        "generation": [asdict(g) for g in gen_rows],
+        "sft": [asdict(r) for r in sft_rows],
+        "table": table,
+    }
     if a.json:
         Path(a.json).write_text(json.dumps(result, indent=1))
     return result

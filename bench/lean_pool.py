@@ -41,15 +41,27 @@ HEADER = "import Mathlib"
 
 
 def items(n: int, marks: list[str]) -> list[dict]:
-    return [{"statement": f"theorem bench_{i} (x : ℕ) (h : x = 2) : x + 1 = {i} := by\n",
-             "proof": f"omega -- double:{marks[i]}", "header": HEADER} for i in range(n)]
+    return [
+        {
+            "statement": f"theorem bench_{i} (x : ℕ) (h : x = 2) : x + 1 = {i} := by\n",
+            "proof": f"omega -- double:{marks[i]}",
+            "header": HEADER,
+        }
+        for i in range(n)
+    ]
 
 
 def make_pool(workers: int, latency_ms: float, timeout_s: float) -> LeanPool:
-    cfg = LeanConfig(project_dir=Path.cwd(), workers=workers, timeout_s=timeout_s, max_uses=10_000,
-                     repl_command=[sys.executable, "-m", "formalpi.lean.double", "--latency-ms", str(latency_ms)],
-                     prewarm_header=HEADER, crash_retries=1,
-                     replay=False)  # the REPL pool's own mechanics; bench/lean_replay.py measures the replay
+    cfg = LeanConfig(
+        project_dir=Path.cwd(),
+        workers=workers,
+        timeout_s=timeout_s,
+        max_uses=10_000,
+        repl_command=[sys.executable, "-m", "formalpi.lean.double", "--latency-ms", str(latency_ms)],
+        prewarm_header=HEADER,
+        crash_retries=1,
+        replay=False,
+    )  # the REPL pool's own mechanics; bench/lean_replay.py measures the replay
     pool = LeanPool(cfg)
     pool.verify_many(items(workers, [f"ok warmup{k}" for k in range(workers)]))  # wait until warm
     return pool
@@ -89,8 +101,9 @@ def precheck_table(console: Console) -> None:
         "nested comments": "  /- a /- b -/ c -/ omega\n",
         "strings": '  have _s : "ab\\"c" = "ab\\"c" := rfl\n',
     }
-    table = Table(title="pre-check (verdict.prepare) CPU time, best of 3 (CPU: the shared machine's load "
-                        "inflates wall time)")
+    table = Table(
+        title="pre-check (verdict.prepare) CPU time, best of 3 (CPU: the shared machine's load inflates wall time)"
+    )
     for col in ("shape", "16 KB ms", "32 KB ms", "64 KB ms", "µs/KB at 16 / 64 KB"):
         table.add_column(col, justify="right")
     for name, line in shapes.items():
@@ -112,8 +125,10 @@ def precheck_table(console: Console) -> None:
     t_big = time.process_time() - t0
     t0 = time.perf_counter()
     v = strict.prepare(stmt, big)
-    console.print(f"440 KB of tactic lines: {t_big * 1000:.0f} ms CPU with the limit raised to 1 MB; "
-                  f"{(time.perf_counter() - t0) * 1e6:.0f} µs to refuse it at the default limit ({v.status.value})")
+    console.print(
+        f"440 KB of tactic lines: {t_big * 1000:.0f} ms CPU with the limit raised to 1 MB; "
+        f"{(time.perf_counter() - t0) * 1e6:.0f} µs to refuse it at the default limit ({v.status.value})"
+    )
 
 
 def reply_read(console: Console, mb: float, latency_ms: float) -> None:
@@ -123,16 +138,21 @@ def reply_read(console: Console, mb: float, latency_ms: float) -> None:
         t0, c0 = time.perf_counter(), time.thread_time()
         res = r.command(f"theorem x : True := trivial -- double:ok double:bigreply={mb:g}", 0, 120)
         t_read, c_read = time.perf_counter() - t0, time.thread_time() - c0
-    console.print(f"one {mb:g} MB reply through LeanRepl: {res.outcome.value}, {t_read:.2f} s wall (the double "
-                  f"building and writing it included), {c_read:.2f} s CPU in the reading thread")
+    console.print(
+        f"one {mb:g} MB reply through LeanRepl: {res.outcome.value}, {t_read:.2f} s wall (the double "
+        f"building and writing it included), {c_read:.2f} s CPU in the reading thread"
+    )
     small = items(200, ["ok"] * 200)
     with make_pool(2, latency_ms, timeout_s=60.0) as pool:
         t0 = time.perf_counter()
         for it in small[:100]:  # one at a time, as below
             pool.verify(**it)
         alone = time.perf_counter() - t0
-        big = {"statement": "theorem big : True := by\n", "header": HEADER,
-               "proof": f"trivial -- double:ok double:bigreply={mb:g}"}
+        big = {
+            "statement": "theorem big : True := by\n",
+            "header": HEADER,
+            "proof": f"trivial -- double:ok double:bigreply={mb:g}",
+        }
         import threading
 
         th = threading.Thread(target=pool.verify, kwargs=big)
@@ -143,8 +163,10 @@ def reply_read(console: Console, mb: float, latency_ms: float) -> None:
             pool.verify(**it)
         beside = time.perf_counter() - t0
         th.join()
-    console.print(f"100 small proofs one by one on 2 workers: {alone:.2f} s alone, {beside:.2f} s while the other "
-                  f"worker's {mb:g} MB reply is written and read")
+    console.print(
+        f"100 small proofs one by one on 2 workers: {alone:.2f} s alone, {beside:.2f} s while the other "
+        f"worker's {mb:g} MB reply is written and read"
+    )
 
 
 def main() -> None:
@@ -164,8 +186,17 @@ def main() -> None:
 
     table = Table(title=f"LeanPool vs REPL double: {n} proofs, {args.latency_ms:g} ms per proof")
     floor = bare_floor(args.latency_ms)
-    for col in ("workers", "wall s", "proofs/s", "ideal/s", "efficiency", "overhead ms/proof",
-                "pool-only ms/proof", "round trips/proof", "answered"):
+    for col in (
+        "workers",
+        "wall s",
+        "proofs/s",
+        "ideal/s",
+        "efficiency",
+        "overhead ms/proof",
+        "pool-only ms/proof",
+        "round trips/proof",
+        "answered",
+    ):
         table.add_column(col, justify="right")
     worker_counts = [int(w) for w in args.workers.split(",")]
     RoundTrips.install()
@@ -179,14 +210,24 @@ def main() -> None:
             trips = (RoundTrips.n - sent) / n
         ok = sum(v.status is Status.VALID for v in verdicts)
         tput, ideal = n / wall, w / lat
-        table.add_row(str(w), f"{wall:.2f}", f"{tput:.1f}", f"{ideal:.1f}", f"{tput / ideal:.1%}",
-                      f"{(wall * w / n - lat) * 1000:.2f}", f"{(wall * w / n - floor) * 1000:.2f}",
-                      f"{trips:.2f}", f"{ok}/{n} valid")
+        table.add_row(
+            str(w),
+            f"{wall:.2f}",
+            f"{tput:.1f}",
+            f"{ideal:.1f}",
+            f"{tput / ideal:.1%}",
+            f"{(wall * w / n - lat) * 1000:.2f}",
+            f"{(wall * w / n - floor) * 1000:.2f}",
+            f"{trips:.2f}",
+            f"{ok}/{n} valid",
+        )
     console.print(table)
     console.print("LeanConfig.replay = false in these pool runs (REPL mechanics only; see bench/lean_replay.py)")
-    console.print(f"bare LeanRepl floor (one round trip per proof, no pool): {floor * 1000:.2f} ms/proof "
-                  f"= latency {args.latency_ms:g} ms + {(floor - lat) * 1000:.2f} ms (double, pipes, scheduler); "
-                  "pool-only = overhead above that floor")
+    console.print(
+        f"bare LeanRepl floor (one round trip per proof, no pool): {floor * 1000:.2f} ms/proof "
+        f"= latency {args.latency_ms:g} ms + {(floor - lat) * 1000:.2f} ms (double, pipes, scheduler); "
+        "pool-only = overhead above that floor"
+    )
 
     rng = random.Random(args.seed)
     marks = []
@@ -201,17 +242,23 @@ def main() -> None:
         wall = time.perf_counter() - t0
         stats = dict(pool.stats)
     got = Counter(v.status for v in verdicts)
-    mismatched = sum(v.status is not {"crash": Status.CRASH, "hang": Status.TIMEOUT, "ok": Status.VALID}[m]
-                     for v, m in zip(verdicts, marks))
-    faults = Table(title=f"Faults: {w} workers, {args.crash_rate:.0%} crashes, {args.hang_rate:.0%} hangs "
-                         f"(timeout {args.timeout_s:g} s)")
+    mismatched = sum(
+        v.status is not {"crash": Status.CRASH, "hang": Status.TIMEOUT, "ok": Status.VALID}[m]
+        for v, m in zip(verdicts, marks)
+    )
+    faults = Table(
+        title=f"Faults: {w} workers, {args.crash_rate:.0%} crashes, {args.hang_rate:.0%} hangs "
+        f"(timeout {args.timeout_s:g} s)"
+    )
     for col in ("status", "expected", "got"):
         faults.add_column(col, justify="right")
     for st in (Status.VALID, Status.CRASH, Status.TIMEOUT):
         faults.add_row(st.value, str(expected[st]), str(got[st]))
     console.print(faults)
-    console.print(f"requests {n}, verdicts {len(verdicts)}, lost {n - len(verdicts)}, "
-                  f"wrong status {mismatched}, wall {wall:.2f} s; pool stats {stats}")
+    console.print(
+        f"requests {n}, verdicts {len(verdicts)}, lost {n - len(verdicts)}, "
+        f"wrong status {mismatched}, wall {wall:.2f} s; pool stats {stats}"
+    )
     precheck_table(console)
     reply_read(console, args.reply_mb, args.latency_ms)
     if len(verdicts) != n or mismatched:

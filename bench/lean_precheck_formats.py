@@ -43,15 +43,17 @@ def _kind(reason: str) -> str:
 
 def _items(kimina: Path | None) -> list[tuple[str, str, str, str, str]]:
     """(source, name, statement, header, full file) per proof."""
-    rows = {json.loads(x)["name"]: json.loads(x) for x in (SHARED / "data/minif2f_lean4_v4.24.jsonl").read_text()
-            .splitlines()}
+    rows = {
+        json.loads(x)["name"]: json.loads(x)
+        for x in (SHARED / "data/minif2f_lean4_v4.24.jsonl").read_text().splitlines()
+    }
     header = next(iter(rows.values()))["header"]
     out = []
     for p in sorted((SHARED / "lean/recorded-mathlib-checks/input").glob("*.lean")):
         src = p.read_text(encoding="utf-8")
         m = re.search(r"(?m)^theorem\b", src)
-        decl = src[m.start():]
-        out.append(("goedel", p.stem, decl[:decl.index(":= by") + len(":= by")] + "\n", header, src))
+        decl = src[m.start() :]
+        out.append(("goedel", p.stem, decl[: decl.index(":= by") + len(":= by")] + "\n", header, src))
     if kimina:
         for p in sorted(kimina.glob("*.lean")):
             if p.stem in rows:
@@ -66,9 +68,9 @@ def measure(kimina: Path | None) -> dict:
     counts: dict[str, Counter] = {}
     for source, _name, statement, header, src in _items(kimina):
         m = re.search(r"(?m)^(?:theorem|lemma)\s", src)
-        decl = src[m.start():]
+        decl = src[m.start() :]
         k = decl.find(":= by")
-        forms = {"own-file": src, "data-file": header + decl, "body": decl[k + len(":= by"):] if k >= 0 else decl}
+        forms = {"own-file": src, "data-file": header + decl, "body": decl[k + len(":= by") :] if k >= 0 else decl}
         for form, text in forms.items():
             got = verdict.prepare(statement, extract_code(text), header)
             outcome = "passes" if isinstance(got, verdict.PreparedProof) else _kind(got.reason)
@@ -88,16 +90,28 @@ def corpus() -> dict:
     out = {}
     for c in mod.TOKENIZER_AND_HEADER_CASES:
         got = verdict.prepare(c.statement, c.proof, c.header)
-        out[c.name] = ["forged" if c.forged else "genuine",
-                       "passes" if isinstance(got, verdict.PreparedProof) else _kind(got.reason)]
+        out[c.name] = [
+            "forged" if c.forged else "genuine",
+            "passes" if isinstance(got, verdict.PreparedProof) else _kind(got.reason),
+        ]
     return out
 
 
 def _run(root: Path, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--json"] + (["--kimina", str(args.kimina)] if args.kimina else []) + \
-        (["--corpus"] if args.corpus else [])
-    out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=1200, check=False,
-                         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    cmd = (
+        [sys.executable, __file__, "--json"]
+        + (["--kimina", str(args.kimina)] if args.kimina else [])
+        + (["--corpus"] if args.corpus else [])
+    )
+    out = subprocess.run(
+        cmd,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
     if out.returncode:
         raise SystemExit(f"{root}: {out.stderr[-2000:]}")
     return json.loads(out.stdout)
@@ -121,6 +135,7 @@ def main() -> int:
         for name, (kind, outcome) in now.items():
             print(f"| {name} | {kind} | {(before or {}).get(name, ['', '–'])[1]} | {outcome} |")
         return 0
+
     def fmt(d: dict) -> str:
         return ", ".join(f"{k} {v}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))
 

@@ -40,32 +40,57 @@ DOUBLE = [sys.executable, "-m", "formalpi.lean.double"]
 
 
 def items(n: int, samples: int) -> list[dict]:
-    return [{"statement": f"theorem bench_{i} (x : ℕ) (h : x = 2) : x + 1 = {i} := by\n",
-             "proof": f"omega -- double:ok sample {k}", "header": HEADER} for i in range(n) for k in range(samples)]
+    return [
+        {
+            "statement": f"theorem bench_{i} (x : ℕ) (h : x = 2) : x + 1 = {i} := by\n",
+            "proof": f"omega -- double:ok sample {k}",
+            "header": HEADER,
+        }
+        for i in range(n)
+        for k in range(samples)
+    ]
 
 
 def pool_overhead(console: Console, n: int, samples: int, workers: int) -> None:
     batch = items(n, samples)
-    table = Table(title=f"LeanPool + replay stand-in: {len(batch)} VALID proofs ({n} statements x {samples}), "
-                        f"{workers} REPL workers, replay_workers={workers}")
+    table = Table(
+        title=f"LeanPool + replay stand-in: {len(batch)} VALID proofs ({n} statements x {samples}), "
+        f"{workers} REPL workers, replay_workers={workers}"
+    )
     for col in ("replay", "wall s", "ms/proof", "replayed", "valid"):
         table.add_column(col, justify="right")
     walls = {}
     for on in (False, True):
-        cfg = LeanConfig(project_dir=ROOT, repl_command=DOUBLE, workers=workers, timeout_s=30.0, replay=on,
-                         replay_workers=workers, prewarm_header=HEADER, **standin_commands())
+        cfg = LeanConfig(
+            project_dir=ROOT,
+            repl_command=DOUBLE,
+            workers=workers,
+            timeout_s=30.0,
+            replay=on,
+            replay_workers=workers,
+            prewarm_header=HEADER,
+            **standin_commands(),
+        )
         with LeanPool(cfg) as pool:
-            pool.verify_many([{"statement": "theorem w : True := by\n", "proof": "trivial -- double:ok",
-                               "header": HEADER}])  # warm
+            pool.verify_many(
+                [{"statement": "theorem w : True := by\n", "proof": "trivial -- double:ok", "header": HEADER}]
+            )  # warm
             t0 = time.perf_counter()
             v = pool.verify_many(batch)
             walls[on] = time.perf_counter() - t0
             replayed = pool.stats["replayed"]
-        table.add_row("on (stand-in)" if on else "off", f"{walls[on]:.2f}", f"{walls[on] / len(batch) * 1000:.1f}",
-                      str(replayed), f"{sum(x.status is Status.VALID for x in v)}/{len(batch)}")
+        table.add_row(
+            "on (stand-in)" if on else "off",
+            f"{walls[on]:.2f}",
+            f"{walls[on] / len(batch) * 1000:.1f}",
+            str(replayed),
+            f"{sum(x.status is Status.VALID for x in v)}/{len(batch)}",
+        )
     console.print(table)
-    console.print(f"replay adds {(walls[True] - walls[False]) / len(batch) * 1000:.1f} ms of wall per proof "
-                  f"on the stand-in ({workers} at a time; the target is compiled once per statement)")
+    console.print(
+        f"replay adds {(walls[True] - walls[False]) / len(batch) * 1000:.1f} ms of wall per proof "
+        f"on the stand-in ({workers} at a time; the target is compiled once per statement)"
+    )
 
 
 def replayer_stages(console: Console, n: int, worker_counts: list[int]) -> None:
@@ -74,10 +99,23 @@ def replayer_stages(console: Console, n: int, worker_counts: list[int]) -> None:
         table.add_column(col, justify="right")
     for w in worker_counts:
         s = standin_commands()
-        r = Replayer(ReplaySettings(project_dir=ROOT, compile_command=s["replay_compile_command"],
-                                    replay_command=s["replay_command"], workers=w))
-        reqs = [ReplayRequest(HEADER, f"theorem s{i} (x : ℕ) (h : x = 2) : x + 1 = {i} := by\n", f"s{i}",
-                              f"theorem s{i} (x : ℕ) (h : x = 2) : x + 1 = {i} := by\n  omega\n") for i in range(n)]
+        r = Replayer(
+            ReplaySettings(
+                project_dir=ROOT,
+                compile_command=s["replay_compile_command"],
+                replay_command=s["replay_command"],
+                workers=w,
+            )
+        )
+        reqs = [
+            ReplayRequest(
+                HEADER,
+                f"theorem s{i} (x : ℕ) (h : x = 2) : x + 1 = {i} := by\n",
+                f"s{i}",
+                f"theorem s{i} (x : ℕ) (h : x = 2) : x + 1 = {i} := by\n  omega\n",
+            )
+            for i in range(n)
+        ]
         try:
             t0 = time.perf_counter()
             res = r.replay_many(reqs)
@@ -85,8 +123,14 @@ def replayer_stages(console: Console, n: int, worker_counts: list[int]) -> None:
         finally:
             r.close()
         times = sorted(x.time_s for x in res)
-        table.add_row(str(w), f"{wall:.2f}", f"{wall / n * 1000:.1f}", f"{statistics.mean(times) * 1000:.1f}",
-                      f"{times[int(0.9 * (n - 1))] * 1000:.1f}", str(dict(Counter(x.outcome.value for x in res))))
+        table.add_row(
+            str(w),
+            f"{wall:.2f}",
+            f"{wall / n * 1000:.1f}",
+            f"{statistics.mean(times) * 1000:.1f}",
+            f"{times[int(0.9 * (n - 1))] * 1000:.1f}",
+            str(dict(Counter(x.outcome.value for x in res))),
+        )
     console.print(table)
 
 
@@ -97,17 +141,25 @@ def recorded(console: Console) -> None:
 
     root = shared_path("lean", "recorded-mathlib-checks")
     its = [{"header": h, "statement": s, "proof": d} for _, h, s, d in _accepted_recorded()]
-    cfg = LeanConfig(project_dir=ROOT, workers=2, timeout_s=10.0, replay_workers=2, **standin_commands(),
-                     repl_command=[*DOUBLE, "--mathlib-checks", str(root), "--latency-scale", "0.001"])
+    cfg = LeanConfig(
+        project_dir=ROOT,
+        workers=2,
+        timeout_s=10.0,
+        replay_workers=2,
+        **standin_commands(),
+        repl_command=[*DOUBLE, "--mathlib-checks", str(root), "--latency-scale", "0.001"],
+    )
     t0 = time.perf_counter()
     with LeanPool(cfg) as pool:
         v = pool.verify_many(its)
         stats = dict(pool.stats)
     wall = time.perf_counter() - t0
     counts = Counter(x.status.value for x in v)
-    console.print(f"{len(its)} recorded real proofs (Goedel-Prover, accepted by real Lean) through the pool with the "
-                  f"replay stand-in: {dict(counts)}; replayed {stats['replayed']}, findings "
-                  f"{stats['replay_findings']}, failures {stats['replay_failures']}; {wall:.1f} s")
+    console.print(
+        f"{len(its)} recorded real proofs (Goedel-Prover, accepted by real Lean) through the pool with the "
+        f"replay stand-in: {dict(counts)}; replayed {stats['replayed']}, findings "
+        f"{stats['replay_findings']}, failures {stats['replay_failures']}; {wall:.1f} s"
+    )
     for x in v:
         if x.status is not Status.VALID:
             console.print(f"  not valid: {x.reason[:160]}")
@@ -120,9 +172,11 @@ def process_floor(console: Console, n: int = 10) -> None:
     for _ in range(n):
         subprocess.run([*standin_commands()["replay_command"], "--help"], capture_output=True)
     per = (time.perf_counter() - t0) / n
-    console.print(f"floor: one stand-in process (start Python, import, exit) takes {per * 1000:.0f} ms on this "
-                  f"machine now; a replay is three of them (target compile once per statement, submission "
-                  f"compile, safe_verify)")
+    console.print(
+        f"floor: one stand-in process (start Python, import, exit) takes {per * 1000:.0f} ms on this "
+        f"machine now; a replay is three of them (target compile once per statement, submission "
+        f"compile, safe_verify)"
+    )
 
 
 def main() -> None:
@@ -133,8 +187,10 @@ def main() -> None:
     args = ap.parse_args()
     console = Console(width=130)
     ws = [int(w) for w in args.workers.split(",")]
-    console.print("SCRIPTED stand-in for `lake env lean` and SafeVerify: no kernel work is measured here; the real "
-                  "cost per proof (three processes that each import the header) is unmeasured.")
+    console.print(
+        "SCRIPTED stand-in for `lake env lean` and SafeVerify: no kernel work is measured here; the real "
+        "cost per proof (three processes that each import the header) is unmeasured."
+    )
     process_floor(console)
     pool_overhead(console, args.proofs // args.samples, args.samples, max(ws))
     replayer_stages(console, args.proofs, ws)

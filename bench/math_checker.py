@@ -53,6 +53,7 @@ def math500_pairs(path: Path, seed: int) -> tuple[list[tuple[str, str]], list[tu
 def rewritten_pairs(path: Path) -> list[tuple[str, str]]:
     from math_verify import parse
     from sympy import Basic, latex
+
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -67,6 +68,7 @@ def rewritten_pairs(path: Path) -> list[tuple[str, str]]:
 def math_verify_alone(pairs, completions: bool = False) -> tuple[float, int]:
     """math-verify's own speed: parse + verify, in this process, with its default (signal) timeouts."""
     from math_verify import parse, verify
+
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     t0 = time.perf_counter()
     ok = 0
@@ -81,7 +83,7 @@ def math_verify_alone(pairs, completions: bool = False) -> tuple[float, int]:
 def pooled(pairs, workers: int, strict: bool, completions: bool = False):
     with MathVerifier(workers=workers, strict=strict) as v:
         run = v.check_completions if completions else v.check_many
-        run(pairs[:workers * 2])  # start and warm the pool outside the timing
+        run(pairs[: workers * 2])  # start and warm the pool outside the timing
         t0 = time.perf_counter()
         rs = run(pairs)
         return time.perf_counter() - t0, rs
@@ -107,8 +109,15 @@ def bench_pairs(name: str, pairs, workers: int, completions: bool = False) -> No
     print(row(f"math-verify alone in the pool ({workers} workers)", len(pairs), dt_p, dt_a, summary(rs_p)))
     dt_s, rs_s = pooled(pairs, workers, strict=True, completions=completions)
     reach = [(p, r) for p, r in zip(pairs, rs_s) if r.check and not r.check.fast]
-    print(row(f"project checker ({workers} workers)", len(pairs), dt_s, dt_a,
-              summary(rs_s) + f", reach math-verify {len(reach)}"))
+    print(
+        row(
+            f"project checker ({workers} workers)",
+            len(pairs),
+            dt_s,
+            dt_a,
+            summary(rs_s) + f", reach math-verify {len(reach)}",
+        )
+    )
     if reach:  # the same path measured on its own: the pairs the reader hands to math-verify
         sub = [p for p, _ in reach]
         dt_a2, _ = math_verify_alone(sub, completions)
@@ -198,8 +207,11 @@ def bench_adversarial() -> None:
         ts = []
         for k in (2_400, 9_600):
             text = make(k)
-            ts.append(best_of(lambda: (compare_form("5", text, credit_cap=0.9),
-                                       compare_form(r"2\sqrt{5}", text, credit_cap=0.9))))
+            ts.append(
+                best_of(
+                    lambda: (compare_form("5", text, credit_cap=0.9), compare_form(r"2\sqrt{5}", text, credit_cap=0.9))
+                )
+            )
         print(f"  answer {name:<24} 2.4 KB {ts[0]:.4f}s  9.6 KB {ts[1]:.4f}s   ratio {ts[1] / max(ts[0], 1e-9):.1f}")
 
 
@@ -213,10 +225,14 @@ def main() -> None:
     if args.math500.is_file():
         shuffled, reference = math500_pairs(args.math500, args.seed)
         bench_pairs("MATH-500 shuffled (gold vs another problem's reference answer)", shuffled, args.workers)
-        bench_pairs("MATH-500 reference (gold vs its own whole reference solution)", reference, args.workers,
-                    completions=True)
-        bench_pairs("MATH-500 rewritten (gold vs its reference answer as sympy prints it)",
-                    rewritten_pairs(args.math500), args.workers)
+        bench_pairs(
+            "MATH-500 reference (gold vs its own whole reference solution)", reference, args.workers, completions=True
+        )
+        bench_pairs(
+            "MATH-500 rewritten (gold vs its reference answer as sympy prints it)",
+            rewritten_pairs(args.math500),
+            args.workers,
+        )
     else:
         print(f"{args.math500} not found: MATH-500 pair sets skipped")
     bench_arith(args.arith, args.workers)

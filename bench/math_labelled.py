@@ -28,11 +28,21 @@ DATA = ROOT / "tests" / "data" / "math_labelled"
 
 
 def load_sets() -> dict[str, list[dict]]:
-    sets = {f.stem: [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
-            for f in sorted(DATA.glob("*.jsonl")) if f.stem != "known_false_rejects"}
+    sets = {
+        f.stem: [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for f in sorted(DATA.glob("*.jsonl"))
+        if f.stem != "known_false_rejects"
+    }
     attacks = tomllib.loads((ROOT / "tests" / "math_attacks.toml").read_text(encoding="utf-8"))["case"]
-    sets["math_attacks"] = [{"class": c["class"], "gold": c["gold"], "completion": c["text"],
-                             "expect": "valid" if c["expect"] == "valid" else "not_valid"} for c in attacks]
+    sets["math_attacks"] = [
+        {
+            "class": c["class"],
+            "gold": c["gold"],
+            "completion": c["text"],
+            "expect": "valid" if c["expect"] == "valid" else "not_valid",
+        }
+        for c in attacks
+    ]
     return sets
 
 
@@ -75,7 +85,9 @@ def report(name: str, cases: list[dict], ours: list[bool], mv: list[bool], show:
         boxed = [(n, o, m) for k, (n, o, m, _) in rows if "prose" not in k]
         n, o, m = (sum(x[i] for x in boxed) for i in range(3))
         if n:
-            print(f"    {'TOTAL (boxed or bare)':<48} {n:>5}   {o:>4} ({100 * o / n:5.1f} %)   {m:>4} ({100 * m / n:5.1f} %)")
+            print(
+                f"    {'TOTAL (boxed or bare)':<48} {n:>5}   {o:>4} ({100 * o / n:5.1f} %)   {m:>4} ({100 * m / n:5.1f} %)"
+            )
         totals["FR" if good else "FA"] = (n, o, m)
     return totals
 

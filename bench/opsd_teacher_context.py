@@ -36,17 +36,34 @@ def main() -> None:
         problems = domain.problems("arith", "train", limit=200)
         for name in args.conditions.split(","):
             student, tok = load_student(model, TrainConfig(lora_rank=8), "cpu", "float32", seed=0)
-            o = OPSDConfig(steps=args.steps, batch_size=args.batch, samples_per_problem=1,
-                           max_new_tokens=args.max_new_tokens, lr=1e-4)
+            o = OPSDConfig(
+                steps=args.steps,
+                batch_size=args.batch,
+                samples_per_problem=1,
+                max_new_tokens=args.max_new_tokens,
+                lr=1e-4,
+            )
             opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=o.lr)
-            session = OPSDSession(student, tok, Teacher(student, "base"), opt, domain, get_condition(name, domain),
-                                  o, 0, problems, problems)
+            session = OPSDSession(
+                student,
+                tok,
+                Teacher(student, "base"),
+                opt,
+                domain,
+                get_condition(name, domain),
+                o,
+                0,
+                problems,
+                problems,
+            )
             steps = [session.step(t) for t in range(args.steps)]
             kls = [s.teacher_pi_kl for s in steps if s.teacher_pi_kl is not None]
-            print(f"{name:10s} drawn/step {statistics.mean(s.samples for s in steps):5.1f}  "
-                  f"trained/step {statistics.mean(s.trained_samples for s in steps):5.2f}  "
-                  f"solved/step {statistics.mean(s.solved for s in steps):5.2f}  "
-                  f"teacher-PI KL {statistics.mean(kls) if kls else float('nan'):.4f} (over {len(kls)} steps)")
+            print(
+                f"{name:10s} drawn/step {statistics.mean(s.samples for s in steps):5.1f}  "
+                f"trained/step {statistics.mean(s.trained_samples for s in steps):5.2f}  "
+                f"solved/step {statistics.mean(s.solved for s in steps):5.2f}  "
+                f"teacher-PI KL {statistics.mean(kls) if kls else float('nan'):.4f} (over {len(kls)} steps)"
+            )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Time the full report on a synthetic store: 40 conditions × 3 seeds × 500 problems (target: < 10 s).
 
-    .venv/bin/python bench/report.py [--conditions 40] [--seeds 3] [--problems 500] [--n 4]
+.venv/bin/python bench/report.py [--conditions 40] [--seeds 3] [--problems 500] [--n 4]
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         # 40 conditions = the baseline + 39 PI conditions
-        paths = synthetic_store(Path(tmp) / "runs", conditions=[f"cond{i:02d}" for i in range(args.conditions - 1)],
-                                seeds=[42 + i for i in range(args.seeds)], problems=args.problems, n=args.n,
-                                gain=0.002)
+        paths = synthetic_store(
+            Path(tmp) / "runs",
+            conditions=[f"cond{i:02d}" for i in range(args.conditions - 1)],
+            seeds=[42 + i for i in range(args.seeds)],
+            problems=args.problems,
+            n=args.n,
+            gain=0.002,
+        )
         t1 = time.perf_counter()
         c1 = time.process_time()  # CPU time: the wall clock on a shared 2-core box also counts other people's work
         opts = ReportOptions(n_boot=args.n_boot)
@@ -39,7 +44,9 @@ def main() -> None:
         print(f"store: {len(paths)} runs x {args.problems} problems x n={args.n} written in {t1 - t0:.2f} s")
         print(f"analysis (read + stats + frontier + levels + diversity): {t2 - t1:.2f} s")
         print(f"markdown + 5 PNG plots: {t3 - t2:.2f} s")
-        print(f"write_report total: {t3 - t1:.2f} s wall, {c3 - c1:.2f} s CPU  ({path.stat().st_size} bytes of markdown)")
+        print(
+            f"write_report total: {t3 - t1:.2f} s wall, {c3 - c1:.2f} s CPU  ({path.stat().st_size} bytes of markdown)"
+        )
 
 
 if __name__ == "__main__":

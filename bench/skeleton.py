@@ -37,7 +37,9 @@ def main() -> None:
         passes.append(time.perf_counter() - t0)
     best, med = min(passes), statistics.median(passes)
     print(f"files: {len(texts)}  chars: {chars}  refused: {refused // args.repeat}  passes: {args.repeat}")
-    print(f"skeleton+graph+to_lean per file: median {1000 * med / len(texts):.2f} ms, best {1000 * best / len(texts):.2f} ms")
+    print(
+        f"skeleton+graph+to_lean per file: median {1000 * med / len(texts):.2f} ms, best {1000 * best / len(texts):.2f} ms"
+    )
     print(f"throughput: {len(texts) / med:.0f} skeletons/s (median pass), {len(texts) / best:.0f}/s (best pass)")
 
 

@@ -59,8 +59,9 @@ def train_with_checkpoints(name: str, mix, steps: int, every: int, work: Path) -
             tok.save_pretrained(out)
             saved.append(out)
 
-    saved.append(train_tiny(TinySpec(mix=mix, steps=steps), root / f"step{steps}", on_step=on_step,
-                            on_checkpoint=on_checkpoint))
+    saved.append(
+        train_tiny(TinySpec(mix=mix, steps=steps), root / f"step{steps}", on_step=on_step, on_checkpoint=on_checkpoint)
+    )
     print(f"{name}: {steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)
     return saved
 
@@ -73,12 +74,18 @@ def evaluate(path: Path) -> str:
 
     t0 = time.perf_counter()
     base = base_pass_at_1(str(path), n=4)
-    parts = [f"### {path}", "(a) base pass@1 %, 250 held-out problems x 4, T = 1:",
-             markdown_table(tuple(base), [tuple(f"{v['pass@1']:.1f}" for v in base.values())]),
-             "(b) greedy copy rates, the gold condition's wording:", copy_probe_markdown(copy_probe(str(path)))]
+    parts = [
+        f"### {path}",
+        "(a) base pass@1 %, 250 held-out problems x 4, T = 1:",
+        markdown_table(tuple(base), [tuple(f"{v['pass@1']:.1f}" for v in base.values())]),
+        "(b) greedy copy rates, the gold condition's wording:",
+        copy_probe_markdown(copy_probe(str(path))),
+    ]
     with tempfile.TemporaryDirectory() as d:
-        parts += ["(c) probe, 250 training problems x 4, one retry per failure:",
-                  manipulation_markdown(probe_pi(str(path), Path(d)))]
+        parts += [
+            "(c) probe, 250 training problems x 4, one retry per failure:",
+            manipulation_markdown(probe_pi(str(path), Path(d))),
+        ]
     parts.append(f"({time.perf_counter() - t0:.0f} s)")
     return "\n\n".join(parts)
 
@@ -99,8 +106,9 @@ def main() -> None:
     else:
         from formalpi.tiny import MIX
 
-        paths = train_with_checkpoints(args.name, parse_mix(args.mix) if args.mix else MIX, args.steps, args.every,
-                                       args.work)
+        paths = train_with_checkpoints(
+            args.name, parse_mix(args.mix) if args.mix else MIX, args.steps, args.every, args.work
+        )
         paths = [p for p in paths if int(p.name.removeprefix("step")) >= args.eval_from]
     for p in paths:
         print(evaluate(p), flush=True)

@@ -13,8 +13,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from formalpi.domain import DOMAINS, domain_settings
 from formalpi.errors import ConfigError
@@ -44,7 +53,9 @@ class ModelConfig(_Section):
     backend: Literal["hf", "vllm"] = "hf"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"  # "auto" = cuda if available, else cpu
-    enable_thinking: bool | None = None  # chat-template switch (Qwen3: False = answer without a think block); None = template default
+    enable_thinking: bool | None = (
+        None  # chat-template switch (Qwen3: False = answer without a think block); None = template default
+    )
     vllm: VLLMConfig = Field(default_factory=VLLMConfig)
 
 
@@ -117,9 +128,20 @@ class TrainConfig(FinetuneConfig):
     max_length: int = Field(default=256, gt=0)  # tokens per example (prompt + completion); longer ones are cut
     warmup_ratio: float = Field(default=0.0, ge=0, lt=1)  # fraction of the steps the learning rate warms up over
     weight_decay: float = Field(default=0.0, ge=0)  # AdamW's
-    liger_kernel: bool | None = None  # Liger's fused RMSNorm/SwiGLU/RoPE/linear-CE kernels; None = on for CUDA if installed
-    lr_scheduler: Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
-                          "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"] = "cosine"  # transformers' names
+    liger_kernel: bool | None = (
+        None  # Liger's fused RMSNorm/SwiGLU/RoPE/linear-CE kernels; None = on for CUDA if installed
+    )
+    lr_scheduler: Literal[
+        "linear",
+        "cosine",
+        "cosine_with_restarts",
+        "polynomial",
+        "constant",
+        "constant_with_warmup",
+        "inverse_sqrt",
+        "cosine_with_min_lr",
+        "warmup_stable_decay",
+    ] = "cosine"  # transformers' names
     # logging integrations of the trainer (transformers' names: "tensorboard", "wandb", "mlflow", ...); TensorBoard
     # event files go to <run>/<seed>/tensorboard/checkpoint_r<round>/. Not part of the fingerprint.
     report_to: list[str] = Field(default_factory=list)
@@ -217,8 +239,10 @@ class IPRSConfig(_Section):
     def _micro_batches_divide(self) -> "IPRSConfig":
         total = self.batch_size * self.num_generations
         if self.per_device_train_batch_size is not None and total % self.per_device_train_batch_size:
-            raise ValueError(f"per_device_train_batch_size ({self.per_device_train_batch_size}) must divide "
-                             f"batch_size x num_generations ({total})")
+            raise ValueError(
+                f"per_device_train_batch_size ({self.per_device_train_batch_size}) must divide "
+                f"batch_size x num_generations ({total})"
+            )
         return self
 
 
@@ -253,8 +277,11 @@ class ExperimentBase(_Section):
     @classmethod
     def _domain_settings(cls, data: Any) -> Any:
         """`[verify]` checked by the chosen domain's settings type: a key that domain does not read is an error."""
-        if isinstance(data, dict) and isinstance(data.get("verify", {}), dict) \
-                and data.get("domain", "math") in DOMAINS:
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("verify", {}), dict)
+            and data.get("domain", "math") in DOMAINS
+        ):
             data = {**data, "verify": domain_settings(data.get("domain", "math"), data.get("verify", {}))}
         return data
 
@@ -290,8 +317,11 @@ class ExperimentBase(_Section):
             old = json.loads(recorded)
         except ValueError:
             return False
-        return isinstance(old, dict) and old.get("method") == self.method \
+        return (
+            isinstance(old, dict)
+            and old.get("method") == self.method
             and json.dumps(for_method(old, self.method), sort_keys=True) == mine
+        )
 
 
 class BaselineExperiment(ExperimentBase):
@@ -351,7 +381,11 @@ class IPRSExperiment(ExperimentBase):
 
 
 EXPERIMENTS: dict[str, type[ExperimentBase]] = {
-    "baseline": BaselineExperiment, "retry": RetryExperiment, "opsd": OPSDExperiment, "iprs": IPRSExperiment}
+    "baseline": BaselineExperiment,
+    "retry": RetryExperiment,
+    "opsd": OPSDExperiment,
+    "iprs": IPRSExperiment,
+}
 TrainedExperiment = RetryExperiment | OPSDExperiment | IPRSExperiment  # the methods that post-train
 TRAINED = (RetryExperiment, OPSDExperiment, IPRSExperiment)  # the same, for isinstance
 
@@ -364,9 +398,12 @@ def _method_tag(data: Any) -> Any:
 
 # one experiment's config: the class of its `method` (a pydantic discriminated union)
 ExperimentConfig: TypeAlias = Annotated[
-    Annotated[BaselineExperiment, Tag("baseline")] | Annotated[RetryExperiment, Tag("retry")]
-    | Annotated[OPSDExperiment, Tag("opsd")] | Annotated[IPRSExperiment, Tag("iprs")],
-    Discriminator(_method_tag)]
+    Annotated[BaselineExperiment, Tag("baseline")]
+    | Annotated[RetryExperiment, Tag("retry")]
+    | Annotated[OPSDExperiment, Tag("opsd")]
+    | Annotated[IPRSExperiment, Tag("iprs")],
+    Discriminator(_method_tag),
+]
 _EXPERIMENT = TypeAdapter(ExperimentConfig)
 
 
@@ -422,13 +459,19 @@ class Variant:
     applies: Callable[[dict[str, Any]], bool]  # on the row's raw toml: may this row run this variant?
 
 
-VARIANTS = {v.name: v for v in (
-    Variant("lora_lr", "LoRA at lr 1e-4 (SFT, OPSD and IPRS alike) instead of the seed's 5e-7: LoRA's low-rank "
+VARIANTS = {
+    v.name: v
+    for v in (
+        Variant(
+            "lora_lr",
+            "LoRA at lr 1e-4 (SFT, OPSD and IPRS alike) instead of the seed's 5e-7: LoRA's low-rank "
             "update starts at B = 0 and needs about 10-100x a full fine-tune's lr to move a model in a few hundred "
             "steps (experiments/README.md)",
             {"retry": ("train.lr=1e-4",), "opsd": ("opsd.lr=1e-4",), "iprs": ("iprs.lr=1e-4",)},
-            lambda d: (d.get("train") or {}).get("finetune", "lora") == "lora"),
-)}
+            lambda d: (d.get("train") or {}).get("finetune", "lora") == "lora",
+        ),
+    )
+}
 
 
 def apply_variant(data: dict[str, Any], name: str, source: str) -> dict[str, Any]:
@@ -458,21 +501,29 @@ def _method_errors(data: dict[str, Any], source: str, overrides: Sequence[str]) 
     method = data.get("method", DEFAULT_METHOD)
     if isinstance(method, str) and method in RENAMED_METHODS:
         new = RENAMED_METHODS[method]
-        return [f"{_blame('method', source, overrides)}: method: {method!r} was renamed to {new!r}: set "
-                f"method = \"{new}\" (and rename the [{method}] section to [{new}])"]
+        return [
+            f"{_blame('method', source, overrides)}: method: {method!r} was renamed to {new!r}: set "
+            f'method = "{new}" (and rename the [{method}] section to [{new}])'
+        ]
     if not isinstance(method, str) or method not in EXPERIMENTS:
-        return [f"{_blame('method', source, overrides)}: method: {method!r} is not a method (known: "
-                f"{', '.join(EXPERIMENTS)})"]
+        return [
+            f"{_blame('method', source, overrides)}: method: {method!r} is not a method (known: "
+            f"{', '.join(EXPERIMENTS)})"
+        ]
     lines = []
     for key in data:
         if key in RENAMED_METHODS:
             new = RENAMED_METHODS[key]
-            lines.append(f"{_blame(key, source, overrides)}: {key}: the [{key}] section was renamed to [{new}] "
-                         f"(method = \"{new}\"); rename it")
+            lines.append(
+                f"{_blame(key, source, overrides)}: {key}: the [{key}] section was renamed to [{new}] "
+                f'(method = "{new}"); rename it'
+            )
         elif key in METHOD_SECTIONS and key not in EXPERIMENTS[method].model_fields:
             fix = " or ".join(f'method = "{m}"' for m in METHOD_SECTIONS[key])
-            lines.append(f"{_blame(key, source, overrides)}: {key}: method {method!r} has no [{key}] section "
-                         f"(remove it, or set {fix})")
+            lines.append(
+                f"{_blame(key, source, overrides)}: {key}: method {method!r} has no [{key}] section "
+                f"(remove it, or set {fix})"
+            )
     return lines
 
 
@@ -488,15 +539,31 @@ def _fmt_errors(err: ValidationError, source_of_file: str, overrides: Sequence[s
         if e["type"] == "extra_forbidden":
             parent = _section_model(model, loc[:-1])
             known = ", ".join(sorted(parent.model_fields)) if parent else "?"
-            others = [m for m, cls in EXPERIMENTS.items() if m != tag and len(loc) == 2
-                      and (other := _section_model(cls, loc[:1])) is not None and str(loc[-1]) in other.model_fields]
+            others = [
+                m
+                for m, cls in EXPERIMENTS.items()
+                if m != tag
+                and len(loc) == 2
+                and (other := _section_model(cls, loc[:1])) is not None
+                and str(loc[-1]) in other.model_fields
+            ]
             if others:  # train.lr in an OPSD row: a key of another method's [train]
-                own = [f"{sec}.{loc[-1]}" for sec in EXPERIMENTS[tag].model_fields.keys() & METHOD_SECTIONS.keys()
-                       if (m := _section_model(model, (sec,))) is not None and str(loc[-1]) in m.model_fields
-                       and sec != loc[0]] if tag in EXPERIMENTS else []
+                own = (
+                    [
+                        f"{sec}.{loc[-1]}"
+                        for sec in EXPERIMENTS[tag].model_fields.keys() & METHOD_SECTIONS.keys()
+                        if (m := _section_model(model, (sec,))) is not None
+                        and str(loc[-1]) in m.model_fields
+                        and sec != loc[0]
+                    ]
+                    if tag in EXPERIMENTS
+                    else []
+                )
                 instead = f"; {tag}'s own setting is {own[0]}" if own else ""
-                lines.append(f"{source}: {key}: method {tag!r} does not read it (its [{loc[0]}] has only: {known}"
-                             f"{instead}); remove it, or set method = \"{others[0]}\"")
+                lines.append(
+                    f"{source}: {key}: method {tag!r} does not read it (its [{loc[0]}] has only: {known}"
+                    f'{instead}); remove it, or set method = "{others[0]}"'
+                )
             else:
                 lines.append(f"{source}: unknown key '{key}' (known keys here: {known})")
         elif e["type"] == "missing":
@@ -593,7 +660,7 @@ def _read_toml(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dic
         raise ConfigError(f"{path}: no such config file{where}")
     resolved = path.resolve()
     if resolved in chain:
-        cycle = " -> ".join(str(p) for p in (*chain[chain.index(resolved):], resolved))
+        cycle = " -> ".join(str(p) for p in (*chain[chain.index(resolved) :], resolved))
         raise ConfigError(f"{path}: `base` chain loops back to itself: {cycle}")
     try:
         data = tomllib.loads(path.read_text())
@@ -603,7 +670,7 @@ def _read_toml(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dic
     if base is None:
         return data, None
     if not isinstance(base, str):
-        raise ConfigError(f"{path}: base: must be a file name, e.g. base = \"math_try_again.toml\" (got {base!r})")
+        raise ConfigError(f'{path}: base: must be a file name, e.g. base = "math_try_again.toml" (got {base!r})')
     own, inherited = _read_toml(path.parent / base, (*chain, resolved))
     return data, own if inherited is None else merge_tables(inherited, own)
 

@@ -31,8 +31,16 @@ from formalpi.config import ExperimentConfig, RetryExperiment, apply_overrides, 
 from formalpi.errors import ConfigError
 from formalpi.progress import line_progress
 
-DEMO_CONDITIONS = ("gold", "gibberish", "wrong", "try_again",
-                   "rejection", "double_sample", "double_sample_matched", "compute_matched")
+DEMO_CONDITIONS = (
+    "gold",
+    "gibberish",
+    "wrong",
+    "try_again",
+    "rejection",
+    "double_sample",
+    "double_sample_matched",
+    "compute_matched",
+)
 VARIANTS = ("epochs", "steps")
 CONFIGS = {False: "demo.toml", True: "demo_full.toml"}
 
@@ -54,8 +62,9 @@ class DemoPlan:
         return with_method(self.base, "baseline", name=f"{self.base.name}/baseline")
 
     def config(self, variant: str, condition: str) -> RetryExperiment:
-        cfg = self.base.model_copy(update={"name": f"{self.base.name}/{variant}/{condition}",
-                                           "condition": condition}, deep=True)
+        cfg = self.base.model_copy(
+            update={"name": f"{self.base.name}/{variant}/{condition}", "condition": condition}, deep=True
+        )
         if variant == "steps":
             cfg.train.max_steps = self.fixed_steps
         return cfg
@@ -65,13 +74,16 @@ def demo_plan(full: bool = False, overrides: Sequence[str] = ()) -> DemoPlan:
     """The demo's plan from formalpi/configs/demo.toml (or demo_full.toml), with `--set key=value` overrides
     (`demo.fixed_steps=...`, `demo.variants=[...]` and any experiment key)."""
     name = CONFIGS[full]
-    data = apply_overrides(tomllib.loads(resources.files("formalpi.configs").joinpath(name).read_text()),
-                           list(overrides))
+    data = apply_overrides(
+        tomllib.loads(resources.files("formalpi.configs").joinpath(name).read_text()), list(overrides)
+    )
     extra = data.pop("demo", {})
     unknown = set(extra) - {"variants", "fixed_steps"}
     if unknown:
-        raise ConfigError(f"formalpi/configs/{name}: unknown key(s) demo.{', demo.'.join(sorted(unknown))} "
-                          f"(known: demo.variants, demo.fixed_steps)")
+        raise ConfigError(
+            f"formalpi/configs/{name}: unknown key(s) demo.{', demo.'.join(sorted(unknown))} "
+            f"(known: demo.variants, demo.fixed_steps)"
+        )
     variants = tuple(extra.get("variants", VARIANTS))
     bad = [v for v in variants if v not in VARIANTS]
     if bad or not variants:
@@ -81,8 +93,10 @@ def demo_plan(full: bool = False, overrides: Sequence[str] = ()) -> DemoPlan:
         raise ConfigError(f"formalpi/configs/{name}: demo.fixed_steps must be a positive integer (got {steps!r})")
     base = config_from_dict(data, f"formalpi/configs/{name}", list(overrides))
     if not isinstance(base, RetryExperiment):
-        raise ConfigError(f"formalpi/configs/{name}: method: the demo's trained rows are retry-STaR; set "
-                          f"method = \"retry\" (got {base.method!r})")
+        raise ConfigError(
+            f"formalpi/configs/{name}: method: the demo's trained rows are retry-STaR; set "
+            f'method = "retry" (got {base.method!r})'
+        )
     return DemoPlan(base, variants, steps)
 
 
@@ -128,8 +142,9 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1,
-            share_from: Path | None = None) -> list[tuple[str, int, dict]]:
+def run_job(
+    plan: DemoPlan, condition: str | None, seed: int, threads: int = 1, share_from: Path | None = None
+) -> list[tuple[str, int, dict]]:
     """One (condition, seed): every variant of it (the baseline when `condition` is None). In a worker process.
     `share_from`: a run of the same seed whose first attempts this condition would draw identically.
     Returns (run name, seed, summary) per run."""
@@ -152,8 +167,9 @@ def run_job(plan: DemoPlan, condition: str | None, seed: int, threads: int = 1,
             seed_store(share_from, store_dir, first_only=True)
         t0 = time.perf_counter()
         label = cfg.name.removeprefix(f"{plan.base.name}/")
-        result = run_experiment(cfg, seed, line_progress(f"  {label} seed {seed}"),
-                                model_path=resolve_model_path(start_model(cfg, seed)))
+        result = run_experiment(
+            cfg, seed, line_progress(f"  {label} seed {seed}"), model_path=resolve_model_path(start_model(cfg, seed))
+        )
         from formalpi.analysis.results import write_run_results
 
         write_run_results(store_dir)  # the run's results.json (as `formalpi run` writes it)
@@ -177,7 +193,7 @@ def shares_first_attempts(plan: DemoPlan, a: str, b: str) -> bool:
 
     ca, cb = get_condition(a, plan.base.domain), get_condition(b, plan.base.domain)
     n = plan.base.sampling.n
-    return (ca.first_attempt_samples(n) == cb.first_attempt_samples(n) and ca.temperatures(n) == cb.temperatures(n))
+    return ca.first_attempt_samples(n) == cb.first_attempt_samples(n) and ca.temperatures(n) == cb.temperatures(n)
 
 
 def run_demo(plan: DemoPlan, seeds: Sequence[int], jobs: int = 1, say: Callable[[str], None] = _say) -> Path:
@@ -188,8 +204,14 @@ def run_demo(plan: DemoPlan, seeds: Sequence[int], jobs: int = 1, say: Callable[
     and chunk), so the demo samples first attempts once per seed instead of once per condition."""
     primary = "try_again" if "try_again" in plan.conditions else plan.conditions[0]
     first = [(None, s, None) for s in seeds] + [(primary, s, None) for s in seeds]
-    later = {s: [(c, s, plan.root / plan.variants[0] / primary / str(s) if shares_first_attempts(plan, c, primary)
-                  else None) for c in plan.conditions if c != primary] for s in seeds}
+    later = {
+        s: [
+            (c, s, plan.root / plan.variants[0] / primary / str(s) if shares_first_attempts(plan, c, primary) else None)
+            for c in plan.conditions
+            if c != primary
+        ]
+        for s in seeds
+    }
     total = len(first) + sum(len(v) for v in later.values())
     t0 = time.perf_counter()
     done = 0
@@ -199,8 +221,10 @@ def run_demo(plan: DemoPlan, seeds: Sequence[int], jobs: int = 1, say: Callable[
         done += 1
         for label, seed, r in results:
             p1 = r["summary"].get("all", {}).get("pass@1", float("nan"))
-            say(f"[{done}/{total}] {label} seed {seed}: pass@1 {p1:.1f}  ({r['wall_s']:.0f} s; "
-                f"{time.perf_counter() - t0:.0f} s since start)")
+            say(
+                f"[{done}/{total}] {label} seed {seed}: pass@1 {p1:.1f}  ({r['wall_s']:.0f} s; "
+                f"{time.perf_counter() - t0:.0f} s since start)"
+            )
 
     if jobs <= 1:
         for cond, seed, share in first:
@@ -236,14 +260,21 @@ def demo_tables(plan: DemoPlan, variant: str, n_boot: int = N_BOOT) -> str:
     from formalpi.analysis.report import render_condition_table
 
     dirs = variant_dirs(plan, variant)
-    parts = [f"### Variant `{variant}`" + (f" (every condition trained {plan.fixed_steps} optimizer steps)"
-                                           if variant == "steps" else
-                                           f" ({plan.base.train.epochs:g} epochs over each condition's examples)"),
-             "Gains over the baseline (pp), Holm-adjusted over the family:",
-             render_condition_table(dirs, n_boot=n_boot)]
+    parts = [
+        f"### Variant `{variant}`"
+        + (
+            f" (every condition trained {plan.fixed_steps} optimizer steps)"
+            if variant == "steps"
+            else f" ({plan.base.train.epochs:g} epochs over each condition's examples)"
+        ),
+        "Gains over the baseline (pp), Holm-adjusted over the family:",
+        render_condition_table(dirs, n_boot=n_boot),
+    ]
     if "try_again" in plan.conditions:
-        parts += ["Against try_again (does the PI's content matter beyond the failure bit?):",
-                  render_condition_table(dirs, reference="try_again", n_boot=n_boot).split("\n\n", 1)[-1]]
+        parts += [
+            "Against try_again (does the PI's content matter beyond the failure bit?):",
+            render_condition_table(dirs, reference="try_again", n_boot=n_boot).split("\n\n", 1)[-1],
+        ]
     parts += ["Manipulation checks (pooled over seeds):", manipulation_markdown(collect_dirs(dirs))]
     return "\n\n".join(parts)
 
@@ -260,8 +291,14 @@ def write_reports(plan: DemoPlan) -> list[Path]:
 PROBE_CONDITIONS = ("gold", "wrong", "gibberish", "try_again", "double_sample_matched")
 
 
-def probe_pi(model_path: str, out_dir: Path, limit: int = 250, n: int = 4, seed: int = 0,
-             conditions: Sequence[str] = PROBE_CONDITIONS):
+def probe_pi(
+    model_path: str,
+    out_dir: Path,
+    limit: int = 250,
+    n: int = 4,
+    seed: int = 0,
+    conditions: Sequence[str] = PROBE_CONDITIONS,
+):
     """What the model does with each condition's PI, without training: first attempts on `limit` training
     problems (n each), one retry per failure under each condition, with the experiments' own retry code and
     PI texts. Returns formalpi.analysis.manipulation checks (retry yield, PI-copy rate) per condition.
@@ -293,8 +330,19 @@ def probe_pi(model_path: str, out_dir: Path, limit: int = 250, n: int = 4, seed:
             if not store.path("attempts").exists():  # each condition's store starts from the shared first attempts
                 store.append("attempts", first.read("attempts", Attempt))
                 store.append("verdicts", first.read("verdicts", Judged))
-            retries = retry_failures(gen, domain, get_condition(name, "math"), failed, {a.id: a for a in attempts},
-                                     by_id, cfg=cfg, seed=seed, round_=0, store=store, all_problems=problems)
+            retries = retry_failures(
+                gen,
+                domain,
+                get_condition(name, "math"),
+                failed,
+                {a.id: a for a in attempts},
+                by_id,
+                cfg=cfg,
+                seed=seed,
+                round_=0,
+                store=store,
+                all_problems=problems,
+            )
             verify_attempts(domain, retries, by_id, store, "verify_r0")
             out.append(ConditionChecks(name, (store_checks(store, name, seed),)))
     return out
@@ -327,15 +375,24 @@ def copy_probe(model_path: str, levels: Sequence[int] = (2, 3, 4, 5), per_level:
     out = []
     for level in levels:
         problems = arith_problems("test", per_level, seed=5, levels=(level,))
-        pairs = [(p, q.gold) for p, q in zip(problems, problems[1:] + problems[:1])
-                 if p.gold is not None and q.gold != p.gold]
+        pairs = [
+            (p, q.gold)
+            for p, q in zip(problems, problems[1:] + problems[:1])
+            if p.gold is not None and q.gold != p.gold
+        ]
         rates = []
         for stated in ([p.gold for p, _ in pairs], [o for _, o in pairs]):
             rng = random.Random(0)  # the same failed attempts under both statements
-            prompts = [gen.chat_prompt([("user", p.text),
-                                        ("assistant", wrong_solution(p.meta["solution"], str(p.gold), rng)),
-                                        ("user", f"{FAILED} The correct answer is {n}. {TRY_AGAIN}")])
-                       for (p, _), n in zip(pairs, stated)]
+            prompts = [
+                gen.chat_prompt(
+                    [
+                        ("user", p.text),
+                        ("assistant", wrong_solution(p.meta["solution"], str(p.gold), rng)),
+                        ("user", f"{FAILED} The correct answer is {n}. {TRY_AGAIN}"),
+                    ]
+                )
+                for (p, _), n in zip(pairs, stated)
+            ]
             outs = gen.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=48, seed=0))
             rates.append(sum(extract_answer(o[0].text) == n for o, n in zip(outs, stated)) / len(pairs))
         out.append(CopyRates(level, len(pairs), *rates))
@@ -345,13 +402,20 @@ def copy_probe(model_path: str, levels: Sequence[int] = (2, 3, 4, 5), per_level:
 def copy_probe_markdown(rates: Sequence[CopyRates]) -> str:
     from formalpi.analysis.tables import markdown_table
 
-    return markdown_table(("level", "problems", "gold copy %", "other number copy %"),
-                          [(f"L{r.level}", str(r.problems), f"{100 * r.gold_copy:.1f}", f"{100 * r.other_copy:.1f}")
-                           for r in rates])
+    return markdown_table(
+        ("level", "problems", "gold copy %", "other number copy %"),
+        [(f"L{r.level}", str(r.problems), f"{100 * r.gold_copy:.1f}", f"{100 * r.other_copy:.1f}") for r in rates],
+    )
 
 
-def main(full: bool = False, seeds: Sequence[int] | None = None, runs_dir: str | None = None,
-         overrides: Sequence[str] = (), jobs: int | None = None, say: Callable[[str], None] = _say) -> Path:
+def main(
+    full: bool = False,
+    seeds: Sequence[int] | None = None,
+    runs_dir: str | None = None,
+    overrides: Sequence[str] = (),
+    jobs: int | None = None,
+    say: Callable[[str], None] = _say,
+) -> Path:
     """`formalpi demo [--full]`: run the plan, print the tables, write the reports. Returns runs/<name>."""
     sets = ([f'runs_dir="{runs_dir}"'] if runs_dir else []) + list(overrides)
     plan = demo_plan(full, sets)
@@ -362,9 +426,11 @@ def main(full: bool = False, seeds: Sequence[int] | None = None, runs_dir: str |
     for cfg in [plan.baseline()] + [plan.config(v, c) for c in plan.conditions for v in plan.variants]:
         preflight(cfg, seeds, runs_dir_flag="--runs-dir")  # a bad seed or path fails now, not in a worker
     n_runs = len(seeds) * (1 + len(plan.conditions) * len(plan.variants))
-    say(f"demo{' --full' if full else ''}: {n_runs} runs ({len(plan.conditions)} conditions x "
+    say(
+        f"demo{' --full' if full else ''}: {n_runs} runs ({len(plan.conditions)} conditions x "
         f"{len(plan.variants)} variants + baseline, seeds {', '.join(map(str, seeds))}) in {plan.root}, "
-        f"{jobs} worker process(es) x 1 torch thread")
+        f"{jobs} worker process(es) x 1 torch thread"
+    )
     t0 = time.perf_counter()
     cpu0 = _cpu_seconds()
     run_demo(plan, seeds, jobs=jobs, say=say)

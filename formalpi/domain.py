@@ -25,17 +25,20 @@ from formalpi.errors import ConfigError
 from formalpi.pi_condition import Condition
 from formalpi.records import Problem, Verdict
 
-DOMAINS: dict[str, str] = {"math": "formalpi.domains.math.domain:MathDomain",
-                           "code": "formalpi.domains.code.domain:CodeDomain",
-                           "lean": "formalpi.domains.lean.domain:LeanDomain"}
+DOMAINS: dict[str, str] = {
+    "math": "formalpi.domains.math.domain:MathDomain",
+    "code": "formalpi.domains.code.domain:CodeDomain",
+    "lean": "formalpi.domains.lean.domain:LeanDomain",
+}
 
 
 @runtime_checkable
 class Domain(Protocol):
     name: str
 
-    def problems(self, dataset: str, split: str, path: str | None = None, limit: int | None = None,
-                 seed: int = 0) -> list[Problem]:
+    def problems(
+        self, dataset: str, split: str, path: str | None = None, limit: int | None = None, seed: int = 0
+    ) -> list[Problem]:
         """Load a split of a dataset (local file or procedural), in a stable order."""
         ...
 
@@ -97,8 +100,9 @@ class DomainBase(ABC):
     Settings: ClassVar[type] = SettingsSection  # a pydantic model or a dataclass: the `[verify]` table's type
 
     @abstractmethod
-    def problems(self, dataset: str, split: str, path: str | None = None, limit: int | None = None,
-                 seed: int = 0) -> list[Problem]: ...
+    def problems(
+        self, dataset: str, split: str, path: str | None = None, limit: int | None = None, seed: int = 0
+    ) -> list[Problem]: ...
 
     @abstractmethod
     def prompt(self, problem: Problem) -> str: ...
@@ -131,8 +135,10 @@ class DomainBase(ABC):
         return {}
 
     def proof_corpus(self, path: str) -> dict[str, list[str]]:
-        raise ConfigError(f"data.proof_corpus = {path!r}: the {self.name} domain reads no proof corpus (it is for "
-                          f"Lean rows whose PI shows reference proofs); remove the key")
+        raise ConfigError(
+            f"data.proof_corpus = {path!r}: the {self.name} domain reads no proof corpus (it is for "
+            f"Lean rows whose PI shows reference proofs); remove the key"
+        )
 
     def close(self) -> None:
         pass
@@ -159,8 +165,9 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Any:
         known = {f.name for f in dataclasses.fields(settings_type)}
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise ConfigError(f"verify.{unknown[0]}: not a setting of the {name} domain (known keys here: "
-                              f"{', '.join(sorted(known))})")
+            raise ConfigError(
+                f"verify.{unknown[0]}: not a setting of the {name} domain (known keys here: {', '.join(sorted(known))})"
+            )
     try:
         return TypeAdapter(settings_type).validate_python(dict(raw))
     except ValidationError as e:
@@ -169,8 +176,7 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Any:
         if first["type"] == "extra_forbidden":
             names = ", ".join(sorted(cast(type[BaseModel], settings_type).model_fields))
             raise ConfigError(f"{key}: not a setting of the {name} domain (known keys here: {names})") from None
-        raise ConfigError(f"{key}: {first['msg'].removeprefix('Value error, ')} (got {first.get('input')!r})") \
-            from None
+        raise ConfigError(f"{key}: {first['msg'].removeprefix('Value error, ')} (got {first.get('input')!r})") from None
 
 
 def domain_settings(name: str, raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,8 +30,13 @@ class CanaryError(FormalpiError):
 
 
 # Optional modules -> the extra that installs them (`pip install 'formalpi[EXTRA]'`); the core install has none.
-EXTRA_OF_MODULE = {"vllm": "vllm", "ray": "ray", "deepspeed": "deepspeed", "liger_kernel": "gpu",
-                   "tensorboard": "tensorboard"}
+EXTRA_OF_MODULE = {
+    "vllm": "vllm",
+    "ray": "ray",
+    "deepspeed": "deepspeed",
+    "liger_kernel": "gpu",
+    "tensorboard": "tensorboard",
+}
 
 
 class MissingExtra(FormalpiError):
@@ -39,8 +44,9 @@ class MissingExtra(FormalpiError):
 
     def __init__(self, module: str, needed_for: str):
         extra = EXTRA_OF_MODULE.get(module, module)
-        super().__init__(f"{needed_for} needs `{module}`, which the core install leaves out: "
-                         f"pip install 'formalpi[{extra}]'")
+        super().__init__(
+            f"{needed_for} needs `{module}`, which the core install leaves out: pip install 'formalpi[{extra}]'"
+        )
         self.module, self.extra = module, extra
 
 

@@ -23,12 +23,16 @@ def resolve_data_file(dataset: str, path: str | None, default_names: tuple[str, 
     if path is not None:
         p = Path(path)
         if not p.is_file():
-            raise DataError(f"data.path: {p} does not exist (set data.path to a local {dataset} file, "
-                            f"or run `formalpi data fetch {dataset}`)")
+            raise DataError(
+                f"data.path: {p} does not exist (set data.path to a local {dataset} file, "
+                f"or run `formalpi data fetch {dataset}`)"
+            )
         return p
     for name in default_names:
         p = data_dir() / name
         if p.is_file():
             return p
-    raise DataError(f"dataset {dataset!r}: no local file {data_dir() / default_names[0]}; run "
-                    f"`formalpi data fetch {dataset}` (or set data.path / $FORMALPI_DATA)")
+    raise DataError(
+        f"dataset {dataset!r}: no local file {data_dir() / default_names[0]}; run "
+        f"`formalpi data fetch {dataset}` (or set data.path / $FORMALPI_DATA)"
+    )

@@ -72,16 +72,34 @@ class Condition:
         return [lo if n == 1 else round(lo + (hi - lo) * j / (n - 1), 6) for j in range(n)]
 
 
-def make_condition(name: str, fn: PIFunction, *, domains: set[str] | None = None, first_attempts: bool = False,
-                   sample_multiplier: int = 1, retries: bool = True, samples: int | None = None,
-                   temperature_range: tuple[float, float] | None = None, frontier_only: bool = False,
-                   fresh_context: bool = False, needs: set[str] | None = None) -> Condition:
+def make_condition(
+    name: str,
+    fn: PIFunction,
+    *,
+    domains: set[str] | None = None,
+    first_attempts: bool = False,
+    sample_multiplier: int = 1,
+    retries: bool = True,
+    samples: int | None = None,
+    temperature_range: tuple[float, float] | None = None,
+    frontier_only: bool = False,
+    fresh_context: bool = False,
+    needs: set[str] | None = None,
+) -> Condition:
     """A Condition from its PI function; the function's docstring is the description (what the model sees)."""
     return Condition(
-        name=name, pi=fn if retries else None, description=(fn.__doc__ or "").strip().split("\n\n")[0],
-        domains=frozenset(domains or {"math", "code", "lean"}), first_attempts=first_attempts,
-        sample_multiplier=sample_multiplier, samples=samples, temperature_range=temperature_range,
-        frontier_only=frontier_only, fresh_context=fresh_context, needs=frozenset(needs or ()))
+        name=name,
+        pi=fn if retries else None,
+        description=(fn.__doc__ or "").strip().split("\n\n")[0],
+        domains=frozenset(domains or {"math", "code", "lean"}),
+        first_attempts=first_attempts,
+        sample_multiplier=sample_multiplier,
+        samples=samples,
+        temperature_range=temperature_range,
+        frontier_only=frontier_only,
+        fresh_context=fresh_context,
+        needs=frozenset(needs or ()),
+    )
 
 
 class DefinedPI(Protocol):

@@ -51,15 +51,18 @@ def rate_text(per_s: float) -> str:
     return f"{per_s:.2f}/s" if per_s < 10 else f"{per_s:.1f}/s" if per_s < 100 else f"{per_s:.0f}/s"
 
 
-def progress_line(description: str, done: float, total: float | None, elapsed_s: float | None,
-                  finished: bool = False) -> str:
+def progress_line(
+    description: str, done: float, total: float | None, elapsed_s: float | None, finished: bool = False
+) -> str:
     tot = int(total or 0)
     rate = done / elapsed_s if elapsed_s else 0.0
     head = f"[{datetime.now():%H:%M:%S}] {description}: {int(done)}/{tot}"
     pct = f" ({100 * done / tot:.0f}%)" if tot else ""
     if finished:
         return f"{head}{pct} done in {clock(elapsed_s)} ({rate_text(rate)})"
-    return f"{head}{pct}, {rate_text(rate)}, elapsed {clock(elapsed_s)}, ETA {clock(remaining_s(done, total, elapsed_s))}"
+    return (
+        f"{head}{pct}, {rate_text(rate)}, elapsed {clock(elapsed_s)}, ETA {clock(remaining_s(done, total, elapsed_s))}"
+    )
 
 
 def _say(line: str) -> None:
@@ -67,8 +70,9 @@ def _say(line: str) -> None:
     sys.stdout.flush()  # a pipe is block-buffered: without this a log shows nothing until the end
 
 
-def line_progress(prefix: str = "", say: Callable[[str], None] = _say,
-                  interval_s: float | None = None) -> Callable[[str, int], Callable[[int], None]]:
+def line_progress(
+    prefix: str = "", say: Callable[[str], None] = _say, interval_s: float | None = None
+) -> Callable[[str, int], Callable[[int], None]]:
     """A ProgressFactory printing plain lines; `prefix` (e.g. "gold seed 42") is put before each description."""
     interval = interval_from_env() if interval_s is None else interval_s
 

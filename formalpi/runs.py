@@ -50,8 +50,9 @@ def git_revision(cwd: Path | None = None) -> str:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
         if rev.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
         return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -66,8 +67,15 @@ class RunStore:
     # ---- opening ----------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, runs_dir: str | Path, experiment: str, seed: int, config: dict[str, Any],
-             fingerprint: str | None = None, resumes: Callable[[str], bool] | None = None) -> "RunStore":
+    def open(
+        cls,
+        runs_dir: str | Path,
+        experiment: str,
+        seed: int,
+        config: dict[str, Any],
+        fingerprint: str | None = None,
+        resumes: Callable[[str], bool] | None = None,
+    ) -> "RunStore":
         """Create or reopen `runs_dir/experiment/seed`. Refuses to resume a directory made by another config:
         one whose recorded fingerprint differs from `fingerprint` and that `resumes` (if given) does not accept.
 
@@ -85,18 +93,29 @@ class RunStore:
                 raise RunStoreError(
                     f"{store.root}: this run directory was made with a different config "
                     f"({config_difference(manifest.get('fingerprint'), fp)}); remove it or choose another experiment "
-                    f"name / runs_dir to start afresh")
+                    f"name / runs_dir to start afresh"
+                )
             store._pending_resume = _now()  # recorded with the first write of this session
             return store
         try:
             store.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise RunStoreError(f"{store.root}: cannot create the run directory ({e.strerror}); "
-                                f"choose a writable runs_dir (--runs-dir or --set runs_dir=...)") from None
-        store._write_manifest({
-            "experiment": experiment, "seed": seed, "config": config, "fingerprint": fp,
-            "versions": package_versions(), "git": git_revision(), "created_at": _now(), "stages": {},
-        })
+            raise RunStoreError(
+                f"{store.root}: cannot create the run directory ({e.strerror}); "
+                f"choose a writable runs_dir (--runs-dir or --set runs_dir=...)"
+            ) from None
+        store._write_manifest(
+            {
+                "experiment": experiment,
+                "seed": seed,
+                "config": config,
+                "fingerprint": fp,
+                "versions": package_versions(),
+                "git": git_revision(),
+                "created_at": _now(),
+                "stages": {},
+            }
+        )
         return store
 
     def has_records(self) -> bool:
@@ -127,9 +146,11 @@ class RunStore:
         os.replace(tmp, self.manifest_path)  # atomic: a kill never leaves half a manifest
 
     def _unwritable(self, e: OSError) -> RunStoreError:
-        return RunStoreError(f"{self.root}: cannot write the run store ({e.strerror}); this run is not finished, so "
-                             f"it needs a writable runs_dir (--runs-dir or --set runs_dir=...; copy the directory "
-                             f"there to resume it)")
+        return RunStoreError(
+            f"{self.root}: cannot write the run store ({e.strerror}); this run is not finished, so "
+            f"it needs a writable runs_dir (--runs-dir or --set runs_dir=...; copy the directory "
+            f"there to resume it)"
+        )
 
     def is_done(self, stage: str) -> bool:
         return bool(self.manifest().get("stages", {}).get(stage, {}).get("done"))
@@ -208,9 +229,17 @@ class RunStore:
             raise self._unwritable(e) from None
         return len(lines)
 
-    def map_resumable(self, stage: str, model: type[R], items: Sequence[T], item_key: Callable[[T], str],
-                      record_key: Callable[[R], str], fn: Callable[[int, list[T]], list[R]], chunk_size: int = 64,
-                      on_progress: Callable[[int], None] | None = None) -> list[R]:
+    def map_resumable(
+        self,
+        stage: str,
+        model: type[R],
+        items: Sequence[T],
+        item_key: Callable[[T], str],
+        record_key: Callable[[R], str],
+        fn: Callable[[int, list[T]], list[R]],
+        chunk_size: int = 64,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[R]:
         """Apply `fn(chunk_index, chunk)` over fixed chunks of `items`, appending the records as it goes.
 
         Chunk boundaries depend only on `items` and `chunk_size`, so `fn` (seeded by the chunk) recomputes exactly
@@ -221,7 +250,7 @@ class RunStore:
         existing = self.read(stage, model)
         have = {record_key(r) for r in existing}
         for ci, start in enumerate(range(0, len(items), chunk_size)):
-            chunk = list(items[start:start + chunk_size])
+            chunk = list(items[start : start + chunk_size])
             missing = {item_key(it) for it in chunk} - have
             if missing:
                 new = [r for r in fn(ci, chunk) if record_key(r) in missing]

@@ -86,9 +86,14 @@ def build_tokenizer(vocab_size: int | None = None):
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")  # one token per character
     tok.decoder = decoders.Fuse()  # decode by concatenation, no spaces inserted
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>",
-                                   bos_token="<|im_start|>", eos_token="<|im_end|>",
-                                   additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="<unk>",
+        pad_token="<pad>",
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        additional_special_tokens=["<|im_start|>", "<|im_end|>"],
+    )
     if fillers:
         fast.add_tokens([AddedToken(f, normalized=False, special=False) for f in fillers])  # ids unchanged: in vocab
     fast.chat_template = CHAT_TEMPLATE
@@ -100,12 +105,21 @@ def build_model(spec: TinySpec, vocab_size: int, eos_id: int, pad_id: int, bos_i
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     cfg = Qwen3Config(
-        vocab_size=vocab_size, hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
-        num_hidden_layers=spec.num_hidden_layers, num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_key_value_heads, head_dim=spec.head_dim,
-        max_position_embeddings=spec.max_position_embeddings, tie_word_embeddings=True,
+        vocab_size=vocab_size,
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads,
+        head_dim=spec.head_dim,
+        max_position_embeddings=spec.max_position_embeddings,
+        tie_word_embeddings=True,
         rope_parameters={"rope_theta": 10000.0, "rope_type": "default"},
-        eos_token_id=eos_id, pad_token_id=pad_id, bos_token_id=bos_id, use_cache=True)
+        eos_token_id=eos_id,
+        pad_token_id=pad_id,
+        bos_token_id=bos_id,
+        use_cache=True,
+    )
     torch.manual_seed(spec.seed)
     return Qwen3ForCausalLM(cfg)
 
@@ -124,13 +138,41 @@ def _encode(tokenizer, turns: list[dict[str, str]], solution: str) -> tuple[list
 # incorrect.", "Try again.", "The correct answer is", "Hint: XYZZY"; tests/test_tiny.py checks it): the
 # experiments' PI is new wording to the model, as it is to an instruct model, and no condition is in-distribution
 # while another is not.
-OPENINGS = ("No.", "Wrong.", "That is not right.", "Incorrect.", "Not quite.", "Your result is wrong.",
-            "That answer is not correct.", "Your solution is incorrect.", "This is a mistake.")
-STATEMENTS = ("The answer is {n}.", "It should be {n}.", "The right answer is {n}.", "The correct result is {n}.",
-              "Answer: {n}.", "Expected {n}.", "The true value is {n}.", "The result should be {n}.",
-              "The expected answer is {n}.", "It is {n}.", "The solution is {n}.", "Correct value: {n}.")
-CLOSINGS = ("", "Please redo it.", "Have another go.", "Try once more.", "Solve it again.", "Once more.",
-            "Give it another try.", "Redo the steps.")
+OPENINGS = (
+    "No.",
+    "Wrong.",
+    "That is not right.",
+    "Incorrect.",
+    "Not quite.",
+    "Your result is wrong.",
+    "That answer is not correct.",
+    "Your solution is incorrect.",
+    "This is a mistake.",
+)
+STATEMENTS = (
+    "The answer is {n}.",
+    "It should be {n}.",
+    "The right answer is {n}.",
+    "The correct result is {n}.",
+    "Answer: {n}.",
+    "Expected {n}.",
+    "The true value is {n}.",
+    "The result should be {n}.",
+    "The expected answer is {n}.",
+    "It is {n}.",
+    "The solution is {n}.",
+    "Correct value: {n}.",
+)
+CLOSINGS = (
+    "",
+    "Please redo it.",
+    "Have another go.",
+    "Try once more.",
+    "Solve it again.",
+    "Once more.",
+    "Give it another try.",
+    "Redo the steps.",
+)
 REASK = ("{q}", "Once more: {q}", "Please solve: {q}", "{q} Show the steps.")
 
 
@@ -159,7 +201,7 @@ def reduce_once(expr: str, slip: Callable[[int], int] | None = None) -> str:
     else:
         span, inner = (0, len(expr)), expr
     value = eval(inner, {"__builtins__": {}})  # our own generated arithmetic, never user input
-    return expr[:span[0]] + str(slip(value) if slip else value) + expr[span[1]:]
+    return expr[: span[0]] + str(slip(value) if slip else value) + expr[span[1] :]
 
 
 def slipped(value: int, rng: random.Random) -> int:
@@ -170,7 +212,7 @@ def slipped(value: int, rng: random.Random) -> int:
         if rng.random() < 0.4 and len(digits) > 1:
             i = rng.randrange(len(digits))
             d = rng.choice([c for c in "0123456789" if c != digits[i] and not (i == 0 and c == "0")])
-            out = int(digits[:i] + d + digits[i + 1:]) * (-1 if value < 0 else 1)
+            out = int(digits[:i] + d + digits[i + 1 :]) * (-1 if value < 0 else 1)
         else:
             out = value + rng.choice([rng.randint(1, 9), 10 * rng.randint(1, 3)]) * rng.choice([-1, 1])
         if (out < 0) == (value < 0):
@@ -202,8 +244,11 @@ def episode(tokenizer, kind: str, problem, other_answer: str, rng: random.Random
         raise ValueError(f"TinySpec.mix: unknown episode kind {kind!r} (known: {', '.join(KINDS)})")
     stated = {"answer": problem.gold, "unrelated": other_answer}.get(kind)
     feedback = feedback_text(kind, q, stated, rng)
-    turns = [{"role": "user", "content": q}, {"role": "assistant", "content": wrong_solution(sol, problem.gold, rng)},
-             {"role": "user", "content": feedback}]
+    turns = [
+        {"role": "user", "content": q},
+        {"role": "assistant", "content": wrong_solution(sol, problem.gold, rng)},
+        {"role": "user", "content": feedback},
+    ]
     return _encode(tokenizer, turns, sol)
 
 
@@ -243,18 +288,19 @@ def train_tiny(spec: TinySpec, out_dir: Path, on_step=None, on_checkpoint=None, 
         batch.sort(key=lambda e: len(e[0]))
         n_tokens = sum(len(ids) - start for ids, start in batch)
         total = 0.0
-        for part in (batch[:len(batch) // 2], batch[len(batch) // 2:]):
+        for part in (batch[: len(batch) // 2], batch[len(batch) // 2 :]):
             width = max(len(ids) for ids, _ in part)
             input_ids = torch.full((len(part), width), tok.pad_token_id)
             labels = torch.full((len(part), width), -100)
             attn = torch.zeros((len(part), width), dtype=torch.long)
             for i, (ids, start) in enumerate(part):  # right padding for training
-                input_ids[i, :len(ids)] = torch.tensor(ids)
-                labels[i, start:len(ids)] = torch.tensor(ids[start:])
-                attn[i, :len(ids)] = 1
+                input_ids[i, : len(ids)] = torch.tensor(ids)
+                labels[i, start : len(ids)] = torch.tensor(ids[start:])
+                attn[i, : len(ids)] = 1
             part_tokens = sum(len(ids) - start for ids, start in part)  # = the causal-LM loss's target count
-            loss = model(input_ids=input_ids.to(device), attention_mask=attn.to(device),
-                         labels=labels.to(device)).loss * (part_tokens / n_tokens)
+            loss = model(
+                input_ids=input_ids.to(device), attention_mask=attn.to(device), labels=labels.to(device)
+            ).loss * (part_tokens / n_tokens)
             loss.backward()
             total += loss.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -310,8 +356,9 @@ def resolve_model_path(path: str) -> str:
     return str(ensure_tiny_model()) if path == "tiny" else path
 
 
-def base_pass_at_1(path: str, n: int = 4, limit: int = 250, seed: int = 0, max_new_tokens: int = 48,
-                   temperature: float = 1.0) -> dict[str, dict[str, float]]:
+def base_pass_at_1(
+    path: str, n: int = 4, limit: int = 250, seed: int = 0, max_new_tokens: int = 48, temperature: float = 1.0
+) -> dict[str, dict[str, float]]:
     """The model's pass@1 (%) on the held-out arith split (the demo's eval set), overall and per level."""
     import tempfile
 
@@ -323,6 +370,16 @@ def base_pass_at_1(path: str, n: int = 4, limit: int = 250, seed: int = 0, max_n
     with MathDomain() as domain, tempfile.TemporaryDirectory() as d:
         problems = domain.problems("arith", "test", limit=limit)
         gen = HFGenerator.from_pretrained(path)
-        records = evaluate(gen, domain, problems, n=n, temperature=temperature, top_p=1.0,
-                           max_new_tokens=max_new_tokens, seed=seed, condition="base", store=RunStore(Path(d)))
+        records = evaluate(
+            gen,
+            domain,
+            problems,
+            n=n,
+            temperature=temperature,
+            top_p=1.0,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+            condition="base",
+            store=RunStore(Path(d)),
+        )
     return summarize(records)

@@ -22,8 +22,12 @@ EVAL_WARN_SHARE = 0.05
 
 def _share(tokens: Sequence[int], limit: int) -> dict[str, Any]:
     hit = sum(t >= limit for t in tokens)
-    return {"completions": len(tokens), "truncated": hit, "share": round(hit / len(tokens), 4) if tokens else None,
-            "max_new_tokens": limit}
+    return {
+        "completions": len(tokens),
+        "truncated": hit,
+        "share": round(hit / len(tokens), 4) if tokens else None,
+        "max_new_tokens": limit,
+    }
 
 
 def truncation_record(store: RunStore, sampling_max: int, eval_max: int) -> dict[str, Any]:
@@ -31,9 +35,11 @@ def truncation_record(store: RunStore, sampling_max: int, eval_max: int) -> dict
     were recorded, are left out; none at all gives share None)."""
     attempts = store.read("attempts", Attempt)
     evals = store.read("eval", EvalRecord)
-    return {"first_attempts": _share([a.completion_tokens for a in attempts if a.retry == 0], sampling_max),
-            "retries": _share([a.completion_tokens for a in attempts if a.retry > 0], sampling_max),
-            "eval": _share([t for r in evals for t in r.completion_tokens], eval_max)}
+    return {
+        "first_attempts": _share([a.completion_tokens for a in attempts if a.retry == 0], sampling_max),
+        "retries": _share([a.completion_tokens for a in attempts if a.retry > 0], sampling_max),
+        "eval": _share([t for r in evals for t in r.completion_tokens], eval_max),
+    }
 
 
 def truncation_warning(manifest: dict[str, Any]) -> str | None:
@@ -42,7 +48,9 @@ def truncation_warning(manifest: dict[str, Any]) -> str | None:
     share = ev.get("share")
     if share is None or share <= EVAL_WARN_SHARE:
         return None
-    return (f"TRUNCATED: {100 * share:.1f}% of this run's eval completions ({ev.get('truncated')} of "
-            f"{ev.get('completions')}) hit max_new_tokens = {ev.get('max_new_tokens')} (threshold "
-            f"{100 * EVAL_WARN_SHARE:.0f}%); a cut-off completion has no final answer, so its pass@k is depressed. "
-            "Raise eval.max_new_tokens, or for Qwen3 set model.enable_thinking = false")
+    return (
+        f"TRUNCATED: {100 * share:.1f}% of this run's eval completions ({ev.get('truncated')} of "
+        f"{ev.get('completions')}) hit max_new_tokens = {ev.get('max_new_tokens')} (threshold "
+        f"{100 * EVAL_WARN_SHARE:.0f}%); a cut-off completion has no final answer, so its pass@k is depressed. "
+        "Raise eval.max_new_tokens, or for Qwen3 set model.enable_thinking = false"
+    )

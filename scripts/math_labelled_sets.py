@@ -47,7 +47,7 @@ def _box_contents(s: str) -> list[str]:
                 if depth == 0:
                     break
             k += 1
-        out.append(s[j + 7:k].strip())
+        out.append(s[j + 7 : k].strip())
         i = k + 1
     return out
 
@@ -57,7 +57,7 @@ def undelimit(s: str) -> str | None:
     t = s.strip()
     for a, b in _DELIMS:
         if t.startswith(a) and t.endswith(b) and len(t) > len(a) + len(b):
-            inner = t[len(a):-len(b)].strip()
+            inner = t[len(a) : -len(b)].strip()
             return None if "$" in inner.replace("\\$", "") else inner
     if "$" in t.replace("\\$", "") or "\\(" in t or "\\[" in t or "\n" in t:
         return None
@@ -80,8 +80,12 @@ def gold_of(s: str) -> str:
 
 
 def mathverify_cases(repo: Path) -> list[dict]:
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
-                            check=False).stdout.strip() or "unknown"
+    commit = (
+        subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or "unknown"
+    )
     cases = []
     for f in sorted((repo / "tests").glob("test_*.py")):
         tree = ast.parse(f.read_text(encoding="utf-8"))
@@ -108,11 +112,20 @@ def mathverify_cases(repo: Path) -> list[dict]:
                         form, completion = "bare", "\\boxed{" + inner + "}"
                     else:
                         form, completion = "prose", pred
-                    cases.append({"set": "mathverify", "class": f"{f.stem}.{fn.name}", "form": form,
-                                  "gold": gold_of(row["gold"]), "completion": completion,
-                                  "expect": "valid" if int(row[label]) else "not_valid",
-                                  "source": f"huggingface/Math-Verify@{commit[:12]} {f.relative_to(repo)}::{fn.name}",
-                                  "upstream_gold": row["gold"], "upstream_pred": pred, "options": options})
+                    cases.append(
+                        {
+                            "set": "mathverify",
+                            "class": f"{f.stem}.{fn.name}",
+                            "form": form,
+                            "gold": gold_of(row["gold"]),
+                            "completion": completion,
+                            "expect": "valid" if int(row[label]) else "not_valid",
+                            "source": f"huggingface/Math-Verify@{commit[:12]} {f.relative_to(repo)}::{fn.name}",
+                            "upstream_gold": row["gold"],
+                            "upstream_pred": pred,
+                            "options": options,
+                        }
+                    )
     return cases
 
 
@@ -147,8 +160,16 @@ def math500_cases(path: Path) -> list[dict]:
     out: list[dict] = []
 
     def add(cls: str, expect: str, gold: str, completion: str, uid: str) -> None:
-        out.append({"set": "math500", "class": cls, "gold": gold, "completion": completion, "expect": expect,
-                    "source": f"HuggingFaceH4/MATH-500 {uid}"})
+        out.append(
+            {
+                "set": "math500",
+                "class": cls,
+                "gold": gold,
+                "completion": completion,
+                "expect": expect,
+                "source": f"HuggingFaceH4/MATH-500 {uid}",
+            }
+        )
 
     for k, r in enumerate(rows):
         g, uid = r["answer"], r["unique_id"]
@@ -185,63 +206,110 @@ def math500_cases(path: Path) -> list[dict]:
             add("percent_sign_near_miss", "not_valid", g, f"$\\boxed{{{_bump(g)}\\%}}$", uid)
         if re.fullmatch(r"-?[0-9]+, ?-?[0-9]+(, ?-?[0-9]+)*", g) and not re.fullmatch(r"[0-9]{1,3}(,[0-9]{3})+", g):
             parts = [p.strip() for p in g.split(",")]
-            add("list_words", "valid", g, "$\\boxed{" + ", ".join(parts[:-1]) + " \\text{ and } " + parts[-1] + "}$", uid)
+            add(
+                "list_words",
+                "valid",
+                g,
+                "$\\boxed{" + ", ".join(parts[:-1]) + " \\text{ and } " + parts[-1] + "}$",
+                uid,
+            )
             add("box_per_element", "valid", g, " and ".join(f"$\\boxed{{{p}}}$" for p in parts), uid)
-            add("box_per_element_near_miss", "not_valid", g,
-                " and ".join(f"$\\boxed{{{p}}}$" for p in parts[:-1]), uid)
-            add("box_per_element_near_miss", "not_valid", g,
-                " and ".join(f"$\\boxed{{{p}}}$" for p in parts + [_bump(parts[0])]), uid)
+            add("box_per_element_near_miss", "not_valid", g, " and ".join(f"$\\boxed{{{p}}}$" for p in parts[:-1]), uid)
+            add(
+                "box_per_element_near_miss",
+                "not_valid",
+                g,
+                " and ".join(f"$\\boxed{{{p}}}$" for p in parts + [_bump(parts[0])]),
+                uid,
+            )
     out.extend(_probes())
     return out
 
 
 def _probes() -> list[dict]:
     """Hand-written cases for the forms MATH-500's golds do not have (lists with words, ASCII `!=`)."""
-    rows = [("list_words", "valid", r"6 \text{ and } 8", r"$\boxed{6, 8}$"),
-            ("list_words", "valid", "6, 8", r"$\boxed{6 \text{ and } 8}$"),
-            ("list_words", "valid", r"6 \text{ and } 8", r"$\boxed{8 \text{ and } 6}$"),
-            ("list_words_near_miss", "not_valid", r"6 \text{ and } 8", r"$\boxed{6, 9}$"),
-            ("box_per_element", "valid", "(2,2), (6,2)", r"The pairs are $\boxed{(2,2)}$ and $\boxed{(6,2)}$."),
-            ("box_per_element_near_miss", "not_valid", "(2,2), (6,2)", r"$\boxed{(2,2)}$ and $\boxed{(6,3)}$."),
-            ("ascii_relation", "valid", r"x \ne 3", r"$\boxed{x != 3}$"),
-            ("ascii_relation", "valid", r"x \le 5", r"$\boxed{x <= 5}$"),
-            ("ascii_relation", "valid", r"x \ge 5", r"$\boxed{x >= 5}$"),
-            ("ascii_relation_near_miss", "not_valid", r"x \le 5", r"$\boxed{x >= 5}$"),
-            ("inequality_interval", "valid", r"x \le 5", r"$\boxed{5 \geq x}$"),
-            ("inequality_interval", "valid", r"x \in [-2,7]", r"$\boxed{-2 \le x \le 7}$"),
-            ("inequality_interval_near_miss", "not_valid", r"x \le 5", r"$\boxed{5 \leq x}$"),
-            ("percent_sign", "valid", "28\\%", r"$\boxed{28}$"),
-            ("hack_chain", "not_valid", "11", r"$\boxed{x = 5+5+1 = 7 = 11}$"),
-            ("hack_restated", "not_valid", "11", r"$\boxed{5+5+1}$")]
-    return [{"set": "math500", "class": c, "gold": g, "completion": t, "expect": e, "source": "hand-written probe"}
-            for c, e, g, t in rows]
+    rows = [
+        ("list_words", "valid", r"6 \text{ and } 8", r"$\boxed{6, 8}$"),
+        ("list_words", "valid", "6, 8", r"$\boxed{6 \text{ and } 8}$"),
+        ("list_words", "valid", r"6 \text{ and } 8", r"$\boxed{8 \text{ and } 6}$"),
+        ("list_words_near_miss", "not_valid", r"6 \text{ and } 8", r"$\boxed{6, 9}$"),
+        ("box_per_element", "valid", "(2,2), (6,2)", r"The pairs are $\boxed{(2,2)}$ and $\boxed{(6,2)}$."),
+        ("box_per_element_near_miss", "not_valid", "(2,2), (6,2)", r"$\boxed{(2,2)}$ and $\boxed{(6,3)}$."),
+        ("ascii_relation", "valid", r"x \ne 3", r"$\boxed{x != 3}$"),
+        ("ascii_relation", "valid", r"x \le 5", r"$\boxed{x <= 5}$"),
+        ("ascii_relation", "valid", r"x \ge 5", r"$\boxed{x >= 5}$"),
+        ("ascii_relation_near_miss", "not_valid", r"x \le 5", r"$\boxed{x >= 5}$"),
+        ("inequality_interval", "valid", r"x \le 5", r"$\boxed{5 \geq x}$"),
+        ("inequality_interval", "valid", r"x \in [-2,7]", r"$\boxed{-2 \le x \le 7}$"),
+        ("inequality_interval_near_miss", "not_valid", r"x \le 5", r"$\boxed{5 \leq x}$"),
+        ("percent_sign", "valid", "28\\%", r"$\boxed{28}$"),
+        ("hack_chain", "not_valid", "11", r"$\boxed{x = 5+5+1 = 7 = 11}$"),
+        ("hack_restated", "not_valid", "11", r"$\boxed{5+5+1}$"),
+    ]
+    return [
+        {"set": "math500", "class": c, "gold": g, "completion": t, "expect": e, "source": "hand-written probe"}
+        for c, e, g, t in rows
+    ]
 
 
 # The normalisations of lm-evaluation-harness's MATH grader (EleutherAI/lm-evaluation-harness, MIT licence,
 # lm_eval/tasks/hendrycks_math/utils.py `strip_string`, minerva_math's `normalize_final_answer`), one pair each:
 # (what the rule makes equal, gold, prediction). Each is a form a model writes; expected valid.
-_LMEVAL = [("\\! removed", "10080", "10,\\!080"), ("dfrac/tfrac", "\\frac{3}{4}", "\\dfrac{3}{4}"),
-           ("tfrac", "\\frac{3}{4}", "\\tfrac34"), ("\\left \\right", "(1,2)", "\\left(1,2\\right)"),
-           ("degrees", "30", "30^\\circ"), ("degrees", "30", "30^{\\circ}"), ("dollar", "5", "\\$5"),
-           ("units \\text{ …}", "12", "12\\text{ cm}"), ("units \\text{ …}", "12", "12 \\text{ square units}"),
-           ("percent removed", "28", "28\\%"), ("leading dot", "0.5", ".5"), ("0.5 is 1/2", "\\frac{1}{2}", "0.5"),
-           ("k = prefix", "7", "k = 7"), ("sqrt3", "2\\sqrt{3}", "2\\sqrt3"), ("frac12", "\\frac{1}{2}", "\\frac12"),
-           ("frac1{72}", "\\frac{1}{72}", "\\frac1{72}"), ("a/b", "\\frac{3}{4}", "3/4"),
-           ("spaces", "x^2+1", "x^2 + 1"), ("minerva: \\text{} removed", "\\text{(C)}", "(C)"),
-           ("minerva: \\mathrm", "5", "\\mathrm{5}"), ("minerva: \\textbf", "5", "\\textbf{5}"),
-           ("minerva: \\boxed", "5", "\\boxed{5}"), ("minerva: thousands", "1000", "1,000")]
+_LMEVAL = [
+    ("\\! removed", "10080", "10,\\!080"),
+    ("dfrac/tfrac", "\\frac{3}{4}", "\\dfrac{3}{4}"),
+    ("tfrac", "\\frac{3}{4}", "\\tfrac34"),
+    ("\\left \\right", "(1,2)", "\\left(1,2\\right)"),
+    ("degrees", "30", "30^\\circ"),
+    ("degrees", "30", "30^{\\circ}"),
+    ("dollar", "5", "\\$5"),
+    ("units \\text{ …}", "12", "12\\text{ cm}"),
+    ("units \\text{ …}", "12", "12 \\text{ square units}"),
+    ("percent removed", "28", "28\\%"),
+    ("leading dot", "0.5", ".5"),
+    ("0.5 is 1/2", "\\frac{1}{2}", "0.5"),
+    ("k = prefix", "7", "k = 7"),
+    ("sqrt3", "2\\sqrt{3}", "2\\sqrt3"),
+    ("frac12", "\\frac{1}{2}", "\\frac12"),
+    ("frac1{72}", "\\frac{1}{72}", "\\frac1{72}"),
+    ("a/b", "\\frac{3}{4}", "3/4"),
+    ("spaces", "x^2+1", "x^2 + 1"),
+    ("minerva: \\text{} removed", "\\text{(C)}", "(C)"),
+    ("minerva: \\mathrm", "5", "\\mathrm{5}"),
+    ("minerva: \\textbf", "5", "\\textbf{5}"),
+    ("minerva: \\boxed", "5", "\\boxed{5}"),
+    ("minerva: thousands", "1000", "1,000"),
+]
 
 
 def lmeval_cases() -> list[dict]:
     src = "EleutherAI/lm-evaluation-harness lm_eval/tasks/hendrycks_math/utils.py, minerva_math/utils.py"
-    out = [{"set": "lmeval", "class": "lmeval_normalisation", "rule": rule, "gold": g,
-            "completion": "The answer is $\\boxed{" + p + "}$.", "expect": "valid", "source": src}
-           for rule, g, p in _LMEVAL]
+    out = [
+        {
+            "set": "lmeval",
+            "class": "lmeval_normalisation",
+            "rule": rule,
+            "gold": g,
+            "completion": "The answer is $\\boxed{" + p + "}$.",
+            "expect": "valid",
+            "source": src,
+        }
+        for rule, g, p in _LMEVAL
+    ]
     # the same forms, one value off: must not pass
-    out += [{"set": "lmeval", "class": "lmeval_normalisation_near_miss", "rule": rule, "gold": g,
-             "completion": "The answer is $\\boxed{" + p.replace("5", "6").replace("2", "3") + "}$.",
-             "expect": "not_valid", "source": src}
-            for rule, g, p in _LMEVAL if ("5" in p or "2" in p)]
+    out += [
+        {
+            "set": "lmeval",
+            "class": "lmeval_normalisation_near_miss",
+            "rule": rule,
+            "gold": g,
+            "completion": "The answer is $\\boxed{" + p.replace("5", "6").replace("2", "3") + "}$.",
+            "expect": "not_valid",
+            "source": src,
+        }
+        for rule, g, p in _LMEVAL
+        if ("5" in p or "2" in p)
+    ]
     return out
 
 
@@ -250,8 +318,10 @@ def sympy_rewrites(path: Path) -> list[dict]:
 
     from math_verify import parse
     from sympy import Basic, latex
+
     sys.path.insert(0, str(ROOT))
     from formalpi.domains.math.extraction import extract_answer
+
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -259,9 +329,16 @@ def sympy_rewrites(path: Path) -> list[dict]:
             r = json.loads(line)
             parsed = parse("\\boxed{" + (extract_answer(r["solution"]) or "") + "}")
             if parsed and isinstance(parsed[0], Basic) and (text := latex(parsed[0])) != r["answer"]:
-                out.append({"set": "math500", "class": "sympy_rewrite", "gold": r["answer"],
-                            "completion": "\\boxed{" + text + "}", "expect": "valid",
-                            "source": f"HuggingFaceH4/MATH-500 {r['unique_id']}"})
+                out.append(
+                    {
+                        "set": "math500",
+                        "class": "sympy_rewrite",
+                        "gold": r["answer"],
+                        "completion": "\\boxed{" + text + "}",
+                        "expect": "valid",
+                        "source": f"HuggingFaceH4/MATH-500 {r['unique_id']}",
+                    }
+                )
     return out
 
 
@@ -271,9 +348,11 @@ def main() -> None:
     ap.add_argument("--math500", type=Path, default=ROOT.parent / "shared" / "data" / "math500.jsonl")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, cases in (("mathverify_suite.jsonl", mathverify_cases(args.math_verify)),
-                        ("math500_rewrites.jsonl", math500_cases(args.math500) + sympy_rewrites(args.math500)),
-                        ("lmeval_normalisations.jsonl", lmeval_cases())):
+    for name, cases in (
+        ("mathverify_suite.jsonl", mathverify_cases(args.math_verify)),
+        ("math500_rewrites.jsonl", math500_cases(args.math500) + sympy_rewrites(args.math500)),
+        ("lmeval_normalisations.jsonl", lmeval_cases()),
+    ):
         with (OUT / name).open("w", encoding="utf-8") as fh:
             for c in cases:
                 fh.write(json.dumps(c, ensure_ascii=False) + "\n")

@@ -31,8 +31,9 @@ def skip_unless_full_sandbox() -> None:
 
     missing = weak_reasons(layers())
     if missing:
-        pytest.skip("the code sandbox lacks: " + "; ".join(missing) + " (root and bubblewrap: "
-                    "scripts/install-system-deps.sh)")
+        pytest.skip(
+            "the code sandbox lacks: " + "; ".join(missing) + " (root and bubblewrap: scripts/install-system-deps.sh)"
+        )
 
 
 @pytest.fixture(scope="module")

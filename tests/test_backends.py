@@ -9,9 +9,18 @@ from pathlib import Path
 import pytest
 
 from formalpi.config import VLLMConfig, config_from_dict
-from formalpi.engine.backends import (HFGenerator, SamplingParams, VLLMGenerator, render_chat, release,
-                                      request_seed, stop_token_ids, until_stop, vllm_engine_kwargs,
-                                      vllm_sampling_kwargs)
+from formalpi.engine.backends import (
+    HFGenerator,
+    SamplingParams,
+    VLLMGenerator,
+    render_chat,
+    release,
+    request_seed,
+    stop_token_ids,
+    until_stop,
+    vllm_engine_kwargs,
+    vllm_sampling_kwargs,
+)
 from formalpi.errors import ConfigError
 from formalpi.tiny import TinySpec, build_tokenizer, ensure_tiny_model
 
@@ -27,9 +36,21 @@ def tiny_model() -> str:
 def test_sampling_params_map_onto_vllm_names_with_every_knob_explicit():
     p = SamplingParams(n=8, temperature=0.7, top_p=0.95, max_new_tokens=512, seed=123)
     kw = vllm_sampling_kwargs(p, stops=[5, 2], index=3)
-    assert kw == {"n": 8, "temperature": 0.7, "top_p": 0.95, "top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0,
-                  "presence_penalty": 0.0, "frequency_penalty": 0.0, "max_tokens": 512, "min_tokens": 0,
-                  "stop_token_ids": [5, 2], "seed": request_seed(123, 3), "detokenize": False}
+    assert kw == {
+        "n": 8,
+        "temperature": 0.7,
+        "top_p": 0.95,
+        "top_k": 0,
+        "min_p": 0.0,
+        "repetition_penalty": 1.0,
+        "presence_penalty": 0.0,
+        "frequency_penalty": 0.0,
+        "max_tokens": 512,
+        "min_tokens": 0,
+        "stop_token_ids": [5, 2],
+        "seed": request_seed(123, 3),
+        "detokenize": False,
+    }
 
 
 def test_greedy_maps_to_temperature_zero_and_no_nucleus():
@@ -47,12 +68,26 @@ def test_request_seeds_are_per_prompt_deterministic_and_distinct():
 
 
 def test_engine_kwargs_carry_the_config_section():
-    kw = vllm_engine_kwargs("/ckpt", VLLMConfig(tensor_parallel_size=2, gpu_memory_utilization=0.5,
-                                                max_model_len=4096, max_num_seqs=512, enable_prefix_caching=False),
-                            dtype="bfloat16")
+    kw = vllm_engine_kwargs(
+        "/ckpt",
+        VLLMConfig(
+            tensor_parallel_size=2,
+            gpu_memory_utilization=0.5,
+            max_model_len=4096,
+            max_num_seqs=512,
+            enable_prefix_caching=False,
+        ),
+        dtype="bfloat16",
+    )
     assert kw["model"] == kw["tokenizer"] == "/ckpt"
-    assert (kw["tensor_parallel_size"], kw["gpu_memory_utilization"], kw["max_model_len"], kw["max_num_seqs"],
-            kw["enable_prefix_caching"], kw["dtype"]) == (2, 0.5, 4096, 512, False, "bfloat16")
+    assert (
+        kw["tensor_parallel_size"],
+        kw["gpu_memory_utilization"],
+        kw["max_model_len"],
+        kw["max_num_seqs"],
+        kw["enable_prefix_caching"],
+        kw["dtype"],
+    ) == (2, 0.5, 4096, 512, False, "bfloat16")
     assert kw["generation_config"] == "vllm"  # the checkpoint's sampling defaults never leak in
     default = vllm_engine_kwargs("/ckpt", None)
     assert "max_model_len" not in default and "max_num_seqs" not in default
@@ -64,8 +99,9 @@ def test_vllm_section_is_validated_with_the_key_named():
         config_from_dict({"name": "x", "model": {"vllm": {"gpu_memory_utilization": 1.5}}})
     with pytest.raises(ConfigError, match=r"unknown key 'model\.vllm\.tp'"):
         config_from_dict({"name": "x", "model": {"vllm": {"tp": 2}}})
-    cfg = config_from_dict({"name": "x", "model": {"backend": "vllm", "enable_thinking": False,
-                                                   "vllm": {"tensor_parallel_size": 2}}})
+    cfg = config_from_dict(
+        {"name": "x", "model": {"backend": "vllm", "enable_thinking": False, "vllm": {"tensor_parallel_size": 2}}}
+    )
     assert cfg.model.vllm.tensor_parallel_size == 2 and cfg.model.enable_thinking is False
 
 
@@ -100,11 +136,26 @@ def test_vllm_generator_without_vllm_says_how_to_install_it():
 def test_cli_prints_the_extra_name_rich_would_swallow(tiny_model, tmp_path, monkeypatch, capsys):
     from formalpi.cli import main
 
-    sets = [f"model.path={tiny_model}", f"runs_dir={tmp_path}", "data.dataset=arith", "data.train_limit=2",
-            "data.eval_limit=2",
-            "model.backend=vllm"]
-    monkeypatch.setattr(sys, "argv", ["formalpi", "run", str(ROOT / "experiments" / "math_gold.toml"),
-                                      "--seeds", "42", *[a for s in sets for a in ("--set", s)]])
+    sets = [
+        f"model.path={tiny_model}",
+        f"runs_dir={tmp_path}",
+        "data.dataset=arith",
+        "data.train_limit=2",
+        "data.eval_limit=2",
+        "model.backend=vllm",
+    ]
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "formalpi",
+            "run",
+            str(ROOT / "experiments" / "math_gold.toml"),
+            "--seeds",
+            "42",
+            *[a for s in sets for a in ("--set", s)],
+        ],
+    )
     with pytest.raises(SystemExit) as exit_:
         main()
     assert exit_.value.code == 2
@@ -121,15 +172,19 @@ def test_chat_rendering_without_a_template_is_plain_turns():
     assert text == "user: What is 1+1?\nassistant: 3\nuser: Try again.\nassistant: "
 
 
-QWEN3_THINK_TAIL = ("{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
-                    "{%- if enable_thinking is defined and enable_thinking is false %}"
-                    "{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}{%- endif %}")
+QWEN3_THINK_TAIL = (
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}"
+    "{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}{%- endif %}"
+)
 
 
 def test_enable_thinking_reaches_the_chat_template():
     tok = build_tokenizer()
-    tok.chat_template = ("{%- for m in messages %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + "
-                         "'<|im_end|>\\n' }}{%- endfor %}" + QWEN3_THINK_TAIL)  # Qwen3's switch, verbatim logic
+    tok.chat_template = (
+        "{%- for m in messages %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + "
+        "'<|im_end|>\\n' }}{%- endfor %}" + QWEN3_THINK_TAIL
+    )  # Qwen3's switch, verbatim logic
     turns = [("user", "1+1?")]
     assert render_chat(tok, turns).endswith("<|im_start|>assistant\n")
     assert render_chat(tok, turns, enable_thinking=True).endswith("<|im_start|>assistant\n")
@@ -168,11 +223,18 @@ def test_retry_round_releases_the_generator_before_training(tiny_model, tmp_path
     real_sft = launch_mod.sft
     monkeypatch.setattr(run_mod, "make_generator", lambda cfg, path: Recording.from_pretrained(path, device="cpu"))
     monkeypatch.setattr(launch_mod, "sft", lambda *a, **k: (events.append("sft"), real_sft(*a, **k))[1])
-    cfg = config_from_dict({"name": "rel", "runs_dir": str(tmp_path), "condition": "gold",
-                            "model": {"path": tiny_model},
-                            "data": {"train_limit": 3, "eval_limit": 2},
-                            "sampling": {"n": 2, "max_new_tokens": 12}, "eval": {"n": 1, "max_new_tokens": 12},
-                            "train": {"batch_size": 2, "max_length": 96, "lora_rank": 2, "lora_alpha": 4}})
+    cfg = config_from_dict(
+        {
+            "name": "rel",
+            "runs_dir": str(tmp_path),
+            "condition": "gold",
+            "model": {"path": tiny_model},
+            "data": {"train_limit": 3, "eval_limit": 2},
+            "sampling": {"n": 2, "max_new_tokens": 12},
+            "eval": {"n": 1, "max_new_tokens": 12},
+            "train": {"batch_size": 2, "max_length": 96, "lora_rank": 2, "lora_alpha": 4},
+        }
+    )
     run_experiment(cfg, 42)
     assert events == ["close", "sft", "close"]  # the round's generator, then training, then the eval generator
 
@@ -207,9 +269,17 @@ class _StandInVLLM:
 
             def generate(self, prompts, sps, use_tqdm=False):
                 outer.requests += [(p["prompt_token_ids"], sp.kw) for p, sp in zip(prompts, sps)]
-                return [types.SimpleNamespace(outputs=[
-                    types.SimpleNamespace(index=k, token_ids=[len(p["prompt_token_ids"]), 7, tokenizer.eos_token_id, 9])
-                    for k in range(sp.kw["n"])]) for p, sp in zip(prompts, sps)]
+                return [
+                    types.SimpleNamespace(
+                        outputs=[
+                            types.SimpleNamespace(
+                                index=k, token_ids=[len(p["prompt_token_ids"]), 7, tokenizer.eos_token_id, 9]
+                            )
+                            for k in range(sp.kw["n"])
+                        ]
+                    )
+                    for p, sp in zip(prompts, sps)
+                ]
 
         self.module = types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams)
 

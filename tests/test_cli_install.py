@@ -35,13 +35,13 @@ sys.meta_path.insert(0, Block())
 
 def _run(code: str, *, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-c", _PRELUDE + code], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", _PRELUDE + code], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _cli(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return _run(f"import sys; sys.argv = ['formalpi', *{list(argv)!r}]\nfrom formalpi.cli import main\nmain()",
-                cwd=cwd)
+    return _run(f"import sys; sys.argv = ['formalpi', *{list(argv)!r}]\nfrom formalpi.cli import main\nmain()", cwd=cwd)
 
 
 def test_every_cli_module_imports_without_optional_packages():
@@ -63,13 +63,16 @@ def test_blocker_works():
     assert r.returncode != 0 and "blocked by the test" in r.stderr
 
 
-@pytest.mark.parametrize("argv, expect", [
-    (("--help",), "demo"),
-    (("demo", "--help"), "--seeds"),
-    (("run", "--help"), "--set"),
-    (("report", "--help"), "--out"),
-    (("minif2f", "eval", "--help"), "--samples"),
-])
+@pytest.mark.parametrize(
+    "argv, expect",
+    [
+        (("--help",), "demo"),
+        (("demo", "--help"), "--seeds"),
+        (("run", "--help"), "--set"),
+        (("report", "--help"), "--out"),
+        (("minif2f", "eval", "--help"), "--samples"),
+    ],
+)
 def test_help_starts_without_optional_packages(argv, expect):
     r = _cli(*argv)
     assert r.returncode == 0, r.stderr
@@ -116,8 +119,10 @@ cli.main()
 
 def test_core_dependencies_have_no_optional_package():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    core = {d.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().replace("-", "_").lower()
-            for d in meta["dependencies"]}
+    core = {
+        d.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().replace("-", "_").lower()
+        for d in meta["dependencies"]
+    }
     assert not core & set(EXTRA_OF_MODULE), core & set(EXTRA_OF_MODULE)
     extras = meta["optional-dependencies"]
     for module, extra in EXTRA_OF_MODULE.items():

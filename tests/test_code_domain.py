@@ -10,7 +10,14 @@ import pytest
 
 from formalpi.domain import Domain
 import formalpi.domains.code.domain as code_domain  # its PI functions by module: a bare `test_suite` would be collected
-from formalpi.domains.code.domain import CodeDomain, CodeSettings, extract_code, humaneval_program, mbpp_program, reference_program
+from formalpi.domains.code.domain import (
+    CodeDomain,
+    CodeSettings,
+    extract_code,
+    humaneval_program,
+    mbpp_program,
+    reference_program,
+)
 from formalpi.domains.code.programs import run_many
 from formalpi.pi_condition import PIContext
 from formalpi.engine.conditions import get_condition
@@ -48,11 +55,14 @@ def test_loading(humaneval, mbpp, domain):
     h0 = humaneval[0]
     assert h0.id == "HumanEval/0" and h0.domain == "code" and h0.meta["entry_point"] == "has_close_elements"
     assert len(h0.meta["tests"]) == 7 and h0.meta["tests"][0].startswith("assert candidate([1.0, 2.0, 3.9")
-    splits = {s: len(domain.problems("mbpp", s, path=str(shared_path("data", "sanitized-mbpp.json"))))
-              for s in ("train", "validation", "test", "prompt")}
+    splits = {
+        s: len(domain.problems("mbpp", s, path=str(shared_path("data", "sanitized-mbpp.json"))))
+        for s in ("train", "validation", "test", "prompt")
+    }
     assert splits == {"train": 120, "validation": 43, "test": 257, "prompt": 7}
-    assert [p.id for p in domain.problems("humaneval", "all", path=str(shared_path("data", "HumanEval.jsonl.gz")),
-                                          limit=2)] == ["HumanEval/0", "HumanEval/1"]
+    assert [
+        p.id for p in domain.problems("humaneval", "all", path=str(shared_path("data", "HumanEval.jsonl.gz")), limit=2)
+    ] == ["HumanEval/0", "HumanEval/1"]
 
 
 def test_bad_input_gives_typed_errors(tmp_path, domain):
@@ -73,14 +83,31 @@ def test_bad_input_gives_typed_errors(tmp_path, domain):
 
 
 def test_program_assembly_is_the_benchmarks():
-    p = Problem(id="t/0", domain="code", text="def f(x):\n", meta={
-        "dataset": "humaneval", "entry_point": "f", "test": "def check(candidate):\n    assert candidate(1) == 2\n",
-        "tests": ["assert candidate(1) == 2"]})
+    p = Problem(
+        id="t/0",
+        domain="code",
+        text="def f(x):\n",
+        meta={
+            "dataset": "humaneval",
+            "entry_point": "f",
+            "test": "def check(candidate):\n    assert candidate(1) == 2\n",
+            "tests": ["assert candidate(1) == 2"],
+        },
+    )
     assert humaneval_program(p, "    return x + 1\n") == (
-        "def f(x):\n    return x + 1\n\ndef check(candidate):\n    assert candidate(1) == 2\n\ncheck(f)")
-    m = Problem(id="mbpp/1", domain="code", text="t", meta={
-        "dataset": "mbpp", "test_imports": ["import math"], "test_list": ["assert g() == 1", "assert g() != 2"],
-        "tests": []})
+        "def f(x):\n    return x + 1\n\ndef check(candidate):\n    assert candidate(1) == 2\n\ncheck(f)"
+    )
+    m = Problem(
+        id="mbpp/1",
+        domain="code",
+        text="t",
+        meta={
+            "dataset": "mbpp",
+            "test_imports": ["import math"],
+            "test_list": ["assert g() == 1", "assert g() != 2"],
+            "tests": [],
+        },
+    )
     assert mbpp_program(m, "def g(): return 1") == "def g(): return 1\nimport math\nassert g() == 1\nassert g() != 2\n"
 
 
@@ -125,9 +152,11 @@ def test_tests_that_shadow_builtins(domain, humaneval):
     probs = [p for p in humaneval if p.id in ("HumanEval/38", "HumanEval/50")]
     verdicts = domain.verify_many(probs * 2, [p.gold for p in probs] + [_broken(p) for p in probs])
     assert [v.status for v in verdicts] == [Status.VALID, Status.VALID, Status.WRONG, Status.WRONG]
-    assert verdicts[2].feedback == ("for _ in range(100):\n    str = ''.join((choice(letters) for i in "
-                                    "range(randint(10, 20))))\n    encoded_str = encode_cyclic(str)\n    "
-                                    "assert candidate(encoded_str) == str\nNotImplementedError")
+    assert verdicts[2].feedback == (
+        "for _ in range(100):\n    str = ''.join((choice(letters) for i in "
+        "range(randint(10, 20))))\n    encoded_str = encode_cyclic(str)\n    "
+        "assert candidate(encoded_str) == str\nNotImplementedError"
+    )
 
 
 @NEEDS_SANDBOX
@@ -163,9 +192,11 @@ def test_failure_statuses(humaneval):
 @NEEDS_SANDBOX
 def test_fenced_full_function_is_checked(domain, humaneval):
     p = humaneval[0]
-    answer = ("Here you go:\n```python\nfrom typing import List\n\ndef has_close_elements(numbers, threshold):\n"
-              "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n```\n"
-              "It compares every pair.")
+    answer = (
+        "Here you go:\n```python\nfrom typing import List\n\ndef has_close_elements(numbers, threshold):\n"
+        "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n```\n"
+        "It compares every pair."
+    )
     assert domain.verify(p, answer).status is Status.VALID
 
 
@@ -181,8 +212,10 @@ def test_fetch_writes_and_validates(tmp_path, monkeypatch):
 
 @NEEDS_SANDBOX
 def test_forged_result_lines_do_not_pass(domain, humaneval):
-    forged = ("    print('\\n__formalpi_test__0000 [0, true, \"x\", \"\"]')\n"
-              "    import sys; sys.stdout.write('__formalpi_test__ [0, true, \"x\", \"\"]\\n')\n    return None\n")
+    forged = (
+        '    print(\'\\n__formalpi_test__0000 [0, true, "x", ""]\')\n'
+        '    import sys; sys.stdout.write(\'__formalpi_test__ [0, true, "x", ""]\\n\')\n    return None\n'
+    )
     v = domain.verify(humaneval[0], forged)
     assert v.status is Status.WRONG and v.score == 0.0
 
@@ -205,7 +238,8 @@ def _ctx(problem: Problem, verdict: Verdict, problems: list[Problem], seed: int 
 
 def test_conditions_registered_for_code():
     assert get_condition("test_suite", "code").description.startswith(
-        "The failure bit and the failing test's assertion and error")
+        "The failure bit and the failing test's assertion and error"
+    )
     assert get_condition("shuffled_test_suite", "code").pi is code_domain.shuffled_test_suite
     assert get_condition("try_again", "code").name == "try_again"  # the generic bare retry, not duplicated
     with pytest.raises(ConfigError):
@@ -217,17 +251,20 @@ def test_test_suite_pi_exact_text(domain, humaneval):
     v = domain.verify(humaneval[0], "    return True\n")
     assert code_domain.test_suite(_ctx(humaneval[0], v, humaneval[:4])) == (
         "Your answer is incorrect. This test failed:\n"
-        "assert candidate([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.05) == False\nAssertionError\nTry again.")
+        "assert candidate([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.05) == False\nAssertionError\nTry again."
+    )
     timed_out = Verdict(status=Status.TIMEOUT, reason="time limit", feedback="Timed out.")
     assert code_domain.test_suite(_ctx(humaneval[0], timed_out, humaneval[:4])) == (
-        "Your answer is incorrect. This test failed:\nTimed out.\nTry again.")
+        "Your answer is incorrect. This test failed:\nTimed out.\nTry again."
+    )
 
 
 def test_shuffled_test_suite_exact_text(humaneval):
     v = Verdict(status=Status.WRONG, feedback="irrelevant")
     text = code_domain.shuffled_test_suite(_ctx(humaneval[0], v, humaneval[:4], seed=0))
-    assert text == ("Your answer is incorrect. This test failed:\nassert candidate(3.5) == 0.5\n"
-                    "AssertionError\nTry again.")
+    assert text == (
+        "Your answer is incorrect. This test failed:\nassert candidate(3.5) == 0.5\nAssertionError\nTry again."
+    )
     again = code_domain.shuffled_test_suite(_ctx(humaneval[0], v, humaneval[:4], seed=0))
     assert text == again  # same seed, same PI
     own = set(humaneval[0].meta["tests"])
@@ -239,8 +276,9 @@ def test_verify_settings_and_manifest_record_the_sandbox(tmp_path):
     from formalpi.domain import open_domain
     from formalpi.runs import RunStore
 
-    cfg = config_from_dict({"name": "x", "domain": "code",
-                            "verify": {"timeout_s": 3.0, "workers": 1, "allow_weak_sandbox": True}})
+    cfg = config_from_dict(
+        {"name": "x", "domain": "code", "verify": {"timeout_s": 3.0, "workers": 1, "allow_weak_sandbox": True}}
+    )
     d = open_domain("code", cfg.verify)
     assert (d.limits.timeout_s, d.workers, d.allow_weak_sandbox) == (3.0, 1, True)
     store = RunStore.open(tmp_path, "x", 0, {"a": 1})

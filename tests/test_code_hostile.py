@@ -31,18 +31,29 @@ TOKEN = "FORMALPI-SECRET-7f3a9c"
 
 pytestmark = pytest.mark.usefixtures("full_sandbox")
 
-ADD = Problem(id="hostile/add", domain="code", text='def add(a, b):\n    """Return a + b."""\n', split="test",
-              meta={"dataset": "humaneval", "entry_point": "add", "tests": [], "test": (
-                  "def check(candidate):\n"
-                  "    import math\n"
-                  "    assert candidate(2, 3) == 5\n"
-                  "    assert abs(candidate(-1.5, 0.5) - (-1.0)) < 1e-09\n"
-                  "    assert set([candidate(4, 1)]) == {5} and len([candidate(4, 1)]) == 1\n"
-                  "    assert all(candidate(i, 1) == i + 1 for i in range(3))\n"
-                  "    assert math.isclose(candidate(0.1, 0.2), 0.30000000000000004)\n"
-                  "    assert candidate(1, 1) == 2 and isinstance(candidate(1, 1), int)\n")})
+ADD = Problem(
+    id="hostile/add",
+    domain="code",
+    text='def add(a, b):\n    """Return a + b."""\n',
+    split="test",
+    meta={
+        "dataset": "humaneval",
+        "entry_point": "add",
+        "tests": [],
+        "test": (
+            "def check(candidate):\n"
+            "    import math\n"
+            "    assert candidate(2, 3) == 5\n"
+            "    assert abs(candidate(-1.5, 0.5) - (-1.0)) < 1e-09\n"
+            "    assert set([candidate(4, 1)]) == {5} and len([candidate(4, 1)]) == 1\n"
+            "    assert all(candidate(i, 1) == i + 1 for i in range(3))\n"
+            "    assert math.isclose(candidate(0.1, 0.2), 0.30000000000000004)\n"
+            "    assert candidate(1, 1) == 2 and isinstance(candidate(1, 1), int)\n"
+        ),
+    },
+)
 
-CANARY = r'''
+CANARY = r"""
 import ctypes, os, socket
 def _leftovers():
     bad = []
@@ -80,7 +91,7 @@ def add(a, b):
     if BAD:
         raise RuntimeError("leftovers: %s" % BAD)
     return a + b
-'''
+"""
 
 
 def corpus() -> dict[str, list[tuple[str, str]]]:
@@ -194,23 +205,40 @@ def _keys_of(uid: int) -> list[str]:
     with os.fdopen(r, "rb") as f:
         text = f.read().decode()
     os.waitpid(pid, 0)
-    return [ln for ln in text.splitlines()
-            if not re.search(rf"keyring\s+_uid(_ses)?\.{uid}: empty$", ln)]
+    return [ln for ln in text.splitlines() if not re.search(rf"keyring\s+_uid(_ses)?\.{uid}: empty$", ln)]
 
 
 def fill(code: str, secrets: Path, listener: _Listener) -> str:
     secret = str(secrets / "secret.txt")
-    for k, v in (("{SECRET!r}", repr(secret)), ("{SECRET_DIR!r}", repr(str(secrets))), ("{REPO!r}", repr(str(REPO))),
-                 ("{SOCK!r}", repr(listener.path)), ("{ABSTRACT!r}", repr(listener.abstract)), ("{SECRET}", secret),
-                 ("{TOKEN}", TOKEN)):
+    for k, v in (
+        ("{SECRET!r}", repr(secret)),
+        ("{SECRET_DIR!r}", repr(str(secrets))),
+        ("{REPO!r}", repr(str(REPO))),
+        ("{SOCK!r}", repr(listener.path)),
+        ("{ABSTRACT!r}", repr(listener.abstract)),
+        ("{SECRET}", secret),
+        ("{TOKEN}", TOKEN),
+    ):
         code = code.replace(k, v)
     return code
 
 
 def test_the_corpus_is_big_enough():
     assert sum(len(v) for v in corpus().values()) >= 40
-    assert {"forged_reporting", "namespace_poisoning", "always_equal", "reading_files", "sockets", "writable_dirs",
-            "run_lock", "ipc", "fork_bomb_zombies", "memory", "fill_tmpfs", "beyond"} <= set(CLASSES)
+    assert {
+        "forged_reporting",
+        "namespace_poisoning",
+        "always_equal",
+        "reading_files",
+        "sockets",
+        "writable_dirs",
+        "run_lock",
+        "ipc",
+        "fork_bomb_zombies",
+        "memory",
+        "fill_tmpfs",
+        "beyond",
+    } <= set(CLASSES)
 
 
 def test_isolation_layers_active_here():
@@ -235,8 +263,9 @@ def test_hostile_class(cls, domain, secrets_dir, tmp_path):
     for (name, _), hostile, canary in zip(progs, verdicts[0::2], verdicts[1::2]):
         assert hostile.status is not Status.VALID, f"{name}: false pass"
         shown = hostile.feedback + hostile.reason
-        assert TOKEN not in shown and project_text[:80] not in shown and "def check" not in shown, \
+        assert TOKEN not in shown and project_text[:80] not in shown and "def check" not in shown, (
             f"{name}: leaked into the feedback: {shown[:300]}"
+        )
         assert canary.status is Status.VALID, f"{name}: the next run was affected: {canary.feedback}"
     assert listener.hits == 0
     assert sorted(p.name for p in secrets_dir.iterdir()) == ["secret.txt"]

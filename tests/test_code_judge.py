@@ -22,28 +22,55 @@ def sb():
 
 def he(name: str, check_body: str, prompt_extra: str = "") -> Problem:
     body = "".join("    " + ln + "\n" for ln in check_body.strip("\n").splitlines())
-    return Problem(id=f"t/{name}", domain="code", text=prompt_extra + f'def {name}(*args):\n    """doc"""\n',
-                   split="test", meta={"dataset": "humaneval", "entry_point": name, "tests": [],
-                                       "test": "def check(candidate):\n" + body})
+    return Problem(
+        id=f"t/{name}",
+        domain="code",
+        text=prompt_extra + f'def {name}(*args):\n    """doc"""\n',
+        split="test",
+        meta={"dataset": "humaneval", "entry_point": name, "tests": [], "test": "def check(candidate):\n" + body},
+    )
 
 
 def test_plan_takes_straight_literal_calls_and_stops_at_a_loop():
-    spec = JudgeSpec(prelude="", proxies=(("candidate", "f"),), units=(
-        ("assert candidate(1, [2, 3]) == 4", True), ("import math", False), ("x = candidate(k='v')", False),
-        ("assert candidate(-1.5) == candidate((1, 2))", True), ("assert candidate(x) == 1", True),
-        ("assert candidate(9) == 9", True)))
-    assert prefetch_plan(spec) == [(0, "f", (1, [2, 3]), {}), (2, "f", (), {"k": "v"}), (3, "f", (-1.5,), {}),
-                                   (3, "f", ((1, 2),), {})]
-    for stop in ("for i in range(3):\n    assert candidate(i)", "assert candidate(1) or candidate(2)",
-                 "assert candidate(1), candidate(2)", "g = candidate", "assert [candidate(i) for i in (1, 2)]"):
-        spec2 = JudgeSpec(prelude="", proxies=(("candidate", "f"),),
-                         units=(("assert candidate(0) == 0", True), (stop, True), ("assert candidate(5)", True)))
+    spec = JudgeSpec(
+        prelude="",
+        proxies=(("candidate", "f"),),
+        units=(
+            ("assert candidate(1, [2, 3]) == 4", True),
+            ("import math", False),
+            ("x = candidate(k='v')", False),
+            ("assert candidate(-1.5) == candidate((1, 2))", True),
+            ("assert candidate(x) == 1", True),
+            ("assert candidate(9) == 9", True),
+        ),
+    )
+    assert prefetch_plan(spec) == [
+        (0, "f", (1, [2, 3]), {}),
+        (2, "f", (), {"k": "v"}),
+        (3, "f", (-1.5,), {}),
+        (3, "f", ((1, 2),), {}),
+    ]
+    for stop in (
+        "for i in range(3):\n    assert candidate(i)",
+        "assert candidate(1) or candidate(2)",
+        "assert candidate(1), candidate(2)",
+        "g = candidate",
+        "assert [candidate(i) for i in (1, 2)]",
+    ):
+        spec2 = JudgeSpec(
+            prelude="",
+            proxies=(("candidate", "f"),),
+            units=(("assert candidate(0) == 0", True), (stop, True), ("assert candidate(5)", True)),
+        )
         assert prefetch_plan(spec2) == [(0, "f", (0,), {})], stop
 
 
 def test_calls_sent_ahead_keep_the_order_a_stateful_candidate_sees(sb):
-    p = he("f", "assert candidate(0) == 1\nassert candidate(0) == 2\nassert candidate(0) + candidate(0) == 7\n"
-                "for _ in range(2):\n    assert candidate(0) > 4\nassert candidate(0) == 7")
+    p = he(
+        "f",
+        "assert candidate(0) == 1\nassert candidate(0) == 2\nassert candidate(0) + candidate(0) == 7\n"
+        "for _ in range(2):\n    assert candidate(0) > 4\nassert candidate(0) == 7",
+    )
     src = p.text + "    global n\n    n += 1\n    return n\nn = 0\n"
     j = judge(sb, judge_spec(p), src)
     assert [t.outcome for t in j.tests] == ["passed"] * 5
@@ -55,8 +82,10 @@ def test_calls_sent_ahead_keep_the_order_a_stateful_candidate_sees(sb):
 
 
 def test_arguments_mutated_by_the_candidate_are_written_back(sb):
-    p = he("sort_in_place", "lst = [3, 1, 2]\ncandidate(lst)\nassert lst == [1, 2, 3]\n"
-                            "d = {}\ncandidate(d)\nassert d == {'k': 1}")
+    p = he(
+        "sort_in_place",
+        "lst = [3, 1, 2]\ncandidate(lst)\nassert lst == [1, 2, 3]\nd = {}\ncandidate(d)\nassert d == {'k': 1}",
+    )
     src = p.text + "    a = args[0]\n    if type(a) is list:\n        a.sort()\n    else:\n        a['k'] = 1\n"
     j = judge(sb, judge_spec(p), src)
     assert [t.outcome for t in j.tests] == ["passed", "passed"]
@@ -64,19 +93,33 @@ def test_arguments_mutated_by_the_candidate_are_written_back(sb):
 
 def test_prompt_helpers_are_the_trusted_ones(sb):
     # HumanEval/38 and /50 style: the test calls a helper from the prompt; the candidate's own version is ignored
-    p = he("decode", "assert candidate(encode('abc')) == 'abc'",
-           prompt_extra="def encode(s):\n    return s[::-1]\n\n\n")
-    cheat = p.text + "    return args[0]\n\ndef encode(s):\n    return s\n"  # identity pair: passes only if ours is used
+    p = he(
+        "decode", "assert candidate(encode('abc')) == 'abc'", prompt_extra="def encode(s):\n    return s[::-1]\n\n\n"
+    )
+    cheat = (
+        p.text + "    return args[0]\n\ndef encode(s):\n    return s\n"
+    )  # identity pair: passes only if ours is used
     honest = p.text + "    return args[0][::-1]\n"
     assert [t.outcome for t in judge(sb, judge_spec(p), cheat).tests] == ["failed"]
     assert [t.outcome for t in judge(sb, judge_spec(p), honest).tests] == ["passed"]
 
 
 def test_mbpp_names_resolve_to_candidate_builtin_or_stdlib():
-    m = Problem(id="mbpp/596", domain="code", text="t", gold="import sys\ndef get_size(t):\n    return sys.getsizeof(t)\n",
-                meta={"dataset": "mbpp", "test_imports": ["import math"], "tests": [],
-                      "test_list": ["assert get_size((1, 2)) == sys.getsizeof((1, 2))",
-                                    "assert math.isclose(len([get_size(())]), 1)"]})
+    m = Problem(
+        id="mbpp/596",
+        domain="code",
+        text="t",
+        gold="import sys\ndef get_size(t):\n    return sys.getsizeof(t)\n",
+        meta={
+            "dataset": "mbpp",
+            "test_imports": ["import math"],
+            "tests": [],
+            "test_list": [
+                "assert get_size((1, 2)) == sys.getsizeof((1, 2))",
+                "assert math.isclose(len([get_size(())]), 1)",
+            ],
+        },
+    )
     spec = judge_spec(m)
     assert spec.proxies == (("get_size", "get_size"),)
     assert "import sys" in spec.prelude and "import math" in spec.prelude
@@ -100,32 +143,35 @@ def test_a_program_that_exits_on_one_test_is_scored_on_the_others(sb):
     assert j.duration_s < LIM.timeout_s / 2 and j.children == 2
 
 
-FORGE = ("    import os, stat, struct\n"
-         "    for fd in range(3, 64):\n"
-         "        try:\n"
-         "            if stat.S_ISSOCK(os.fstat(fd).st_mode):\n"
-         "                os.write(fd, struct.pack('>I', len(PAYLOAD)) + PAYLOAD)\n"
-         "        except OSError:\n"
-         "            pass\n")
+FORGE = (
+    "    import os, stat, struct\n"
+    "    for fd in range(3, 64):\n"
+    "        try:\n"
+    "            if stat.S_ISSOCK(os.fstat(fd).st_mode):\n"
+    "                os.write(fd, struct.pack('>I', len(PAYLOAD)) + PAYLOAD)\n"
+    "        except OSError:\n"
+    "            pass\n"
+)
 
 
 def test_forged_write_back_keys_and_a_closed_channel_are_typed_verdicts(sb):
     # "²".isdigit() is True and int("²") raises: f346383 reported the unit as the test's own error
     p = he("f", "x = [1]\nassert candidate(x) == 1\nassert candidate(x + [2]) == 1")
-    forged = "PAYLOAD = b'{\"ret\":[\"i\",\"0x1\"],\"after\":{\"\\u00b2\":[\"l\",[]]}}'\n" + p.text + FORGE + \
-        "    return 0\n"
+    forged = 'PAYLOAD = b\'{"ret":["i","0x1"],"after":{"\\u00b2":["l",[]]}}\'\n' + p.text + FORGE + "    return 0\n"
     j = judge(sb, judge_spec(p), forged)
     assert [t.outcome for t in j.tests] == ["unserialisable", "unserialisable"], j.tests
     assert "names no argument" in j.tests[0].detail
     # the child shuts its channel for reading: the next call's send is a BrokenPipeError on the trusted side
-    closer = p.text + ("    import os, socket, stat\n    if len(args[0]) == 1:\n"
-                       "        for fd in range(3, 64):\n"
-                       "            try:\n"
-                       "                if stat.S_ISSOCK(os.fstat(fd).st_mode):\n"
-                       "                    socket.socket(fileno=os.dup(fd)).shutdown(socket.SHUT_RD)\n"
-                       "            except OSError:\n"
-                       "                pass\n"
-                       "    return 1\n")
+    closer = p.text + (
+        "    import os, socket, stat\n    if len(args[0]) == 1:\n"
+        "        for fd in range(3, 64):\n"
+        "            try:\n"
+        "                if stat.S_ISSOCK(os.fstat(fd).st_mode):\n"
+        "                    socket.socket(fileno=os.dup(fd)).shutdown(socket.SHUT_RD)\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "    return 1\n"
+    )
     p3 = he("f", "x = [1]\nassert candidate(x) == 1\nassert candidate(x + [2]) == 1\nassert candidate(x + [3]) == 1")
     j3 = judge(sb, judge_spec(p3), closer)
     assert j3.tests[0].outcome == "passed"
@@ -133,9 +179,11 @@ def test_forged_write_back_keys_and_a_closed_channel_are_typed_verdicts(sb):
     assert j3.tests[2].outcome == "passed", j3.tests
 
 
-COLLIDING = ("M = 2 ** 61 - 1\n"
-             "PAYLOAD = ('{\"ret\":[\"s\",[%s]],\"after\":{}}' % ','.join('[\"i\",\"%s\"]' % hex(k * M + 7) "
-             "for k in range(80000))).encode()\n")
+COLLIDING = (
+    "M = 2 ** 61 - 1\n"
+    'PAYLOAD = (\'{"ret":["s",[%s]],"after":{}}\' % \',\'.join(\'["i","%s"]\' % hex(k * M + 7) '
+    "for k in range(80000))).encode()\n"
+)
 
 
 def test_a_reply_that_is_slow_to_rebuild_ends_as_a_timeout_within_the_budget(sb):
@@ -167,23 +215,39 @@ def test_the_trusted_workers_own_work_is_killed_at_the_budget():
 
 
 UNUSUAL = [  # (test body, candidate body): correct programs of the shapes real models write
-    ("assert candidate('abca') == {'a': 2, 'b': 1, 'c': 1}",  # MBPP 97: a defaultdict
-     "    import collections\n    d = collections.defaultdict(int)\n    for c in args[0]:\n        d[c] += 1\n"
-     "    return d\n"),
-    ("assert set(candidate('a bb ccc')) == set(['ccc'])",  # MBPP 7: a filter object
-     "    return filter(lambda w: len(w) >= 3, args[0].split())\n"),
-    ("assert tuple(candidate([5, 6, 3, 4, 8, 9, 2])) == tuple([2, 6, 3, 4, 8, 9, 5])",  # HumanEval 33: a generator
-     "    l = list(args[0])\n    l[::3] = sorted(l[::3])\n    return (x for x in l)\n"),
-    ("assert candidate() == {'a': 1, 'b': 2}",
-     "    import collections\n    return collections.ChainMap({'a': 1}, {'b': 2, 'a': 9})\n"),
-    ("assert candidate() == (1, 2) and candidate()[1] == 2",
-     "    import collections\n    P = collections.namedtuple('P', 'x y')\n    return P(1, 2)\n"),
-    ("assert candidate() == 0.5 and candidate() == __import__('fractions').Fraction(1, 2)",
-     "    import fractions\n    return fractions.Fraction(1, 2)\n"),
-    ("import decimal\nassert candidate() == decimal.Decimal('0.10') and str(candidate()) == '0.10'",
-     "    import decimal\n    return decimal.Decimal('0.10')\n"),
-    ("assert list(candidate()) == [0, 1, 4] and candidate() == range(3)[0:0] or True",
-     "    return map(lambda x: x * x, range(3))\n"),
+    (
+        "assert candidate('abca') == {'a': 2, 'b': 1, 'c': 1}",  # MBPP 97: a defaultdict
+        "    import collections\n    d = collections.defaultdict(int)\n    for c in args[0]:\n        d[c] += 1\n"
+        "    return d\n",
+    ),
+    (
+        "assert set(candidate('a bb ccc')) == set(['ccc'])",  # MBPP 7: a filter object
+        "    return filter(lambda w: len(w) >= 3, args[0].split())\n",
+    ),
+    (
+        "assert tuple(candidate([5, 6, 3, 4, 8, 9, 2])) == tuple([2, 6, 3, 4, 8, 9, 5])",  # HumanEval 33: a generator
+        "    l = list(args[0])\n    l[::3] = sorted(l[::3])\n    return (x for x in l)\n",
+    ),
+    (
+        "assert candidate() == {'a': 1, 'b': 2}",
+        "    import collections\n    return collections.ChainMap({'a': 1}, {'b': 2, 'a': 9})\n",
+    ),
+    (
+        "assert candidate() == (1, 2) and candidate()[1] == 2",
+        "    import collections\n    P = collections.namedtuple('P', 'x y')\n    return P(1, 2)\n",
+    ),
+    (
+        "assert candidate() == 0.5 and candidate() == __import__('fractions').Fraction(1, 2)",
+        "    import fractions\n    return fractions.Fraction(1, 2)\n",
+    ),
+    (
+        "import decimal\nassert candidate() == decimal.Decimal('0.10') and str(candidate()) == '0.10'",
+        "    import decimal\n    return decimal.Decimal('0.10')\n",
+    ),
+    (
+        "assert list(candidate()) == [0, 1, 4] and candidate() == range(3)[0:0] or True",
+        "    return map(lambda x: x * x, range(3))\n",
+    ),
     ("assert candidate() == range(2, 9, 3)", "    return range(2, 9, 3)\n"),
 ]
 
@@ -244,10 +308,17 @@ def test_the_decoder_rebuilds_with_its_own_classes():
     from formalpi.domains.code import wire
 
     P = collections.namedtuple("P", "x y")
-    for value, want_type in ((collections.defaultdict(int, a=1), dict), (P(1, 2), tuple),
-                             (collections.ChainMap({"a": 1}), dict), (fractions.Fraction(-3, 9), fractions.Fraction),
-                             (decimal.Decimal("-0E+3"), decimal.Decimal), (range(1, 9, 2), range),
-                             ({(1, 2), (3, 4)}, set), (frozenset({(1,)}), frozenset), ({(1, 2): (3,)}, dict)):
+    for value, want_type in (
+        (collections.defaultdict(int, a=1), dict),
+        (P(1, 2), tuple),
+        (collections.ChainMap({"a": 1}), dict),
+        (fractions.Fraction(-3, 9), fractions.Fraction),
+        (decimal.Decimal("-0E+3"), decimal.Decimal),
+        (range(1, 9, 2), range),
+        ({(1, 2), (3, 4)}, set),
+        (frozenset({(1,)}), frozenset),
+        ({(1, 2): (3,)}, dict),
+    ):
         got = wire.decode(wire.loads(wire.dumps(wire.encode(value))))
         assert type(got) is want_type and got == value, (value, got)
     it = wire.decode(wire.loads(wire.dumps(wire.encode(filter(None, [0, 1, 2])))))

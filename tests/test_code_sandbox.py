@@ -48,8 +48,23 @@ def probe(sb: Sandbox, src: str, limits: Limits = RAW):
 
 
 def test_wire_round_trips_exact_types():
-    values = [None, True, 0, -2 ** 300, 1.5, float("inf"), 1 - 2j, "é\udc80", b"\x00\xff", [1, (2, {3: frozenset({4})})],
-              {1, 2}, {"a": [1.0]}, collections.Counter("aab"), collections.OrderedDict(a=1), collections.deque([1])]
+    values = [
+        None,
+        True,
+        0,
+        -(2**300),
+        1.5,
+        float("inf"),
+        1 - 2j,
+        "é\udc80",
+        b"\x00\xff",
+        [1, (2, {3: frozenset({4})})],
+        {1, 2},
+        {"a": [1.0]},
+        collections.Counter("aab"),
+        collections.OrderedDict(a=1),
+        collections.deque([1]),
+    ]
     for v in values:
         back = wire.decode(wire.loads(wire.dumps(wire.encode(v))))
         assert back == v and type(back) is type(v)
@@ -77,9 +92,23 @@ def test_wire_refuses_subclasses_and_other_types():
         wire.encode(deep)
 
 
-@pytest.mark.parametrize("raw", [b"1", b'["i", "12"]', b'["s", [["l", []]]]', b"[" * 100000, b'["f", "0x1p99999"]',
-                                 b'{"a": 1}', b'["y", "***"]', b'["d", [[1]]]', b"NaN", b"\xff", b'["x", 1]',
-                                 b'["m", "a", ["f", "0x0p+0"], ["i", "0x1"]]'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"1",
+        b'["i", "12"]',
+        b'["s", [["l", []]]]',
+        b"[" * 100000,
+        b'["f", "0x1p99999"]',
+        b'{"a": 1}',
+        b'["y", "***"]',
+        b'["d", [[1]]]',
+        b"NaN",
+        b"\xff",
+        b'["x", 1]',
+        b'["m", "a", ["f", "0x0p+0"], ["i", "0x1"]]',
+    ],
+)
 def test_wire_decoder_is_strict(raw):
     with pytest.raises(wire.WireError):
         wire.decode(wire.loads(raw))
@@ -115,7 +144,9 @@ def test_layers_recorded_on_every_result(sb):
 def test_the_seccomp_record_tells_the_truth(sb):
     """`seccomp_allowlist` is the child's own report of a loaded filter: the kernel's view agrees, and the filter
     is the allowlist (a denied syscall gets EPERM, an unknown one ENOSYS, another ABI is killed)."""
-    r = probe(sb, """
+    r = probe(
+        sb,
+        """
         import ctypes, errno
         libc = ctypes.CDLL(None, use_errno=True)
         libc.syscall.restype = ctypes.c_long
@@ -123,7 +154,8 @@ def test_the_seccomp_record_tells_the_truth(sb):
         print(libc.syscall(250, 0, -4, 0), errno.errorcode[ctypes.get_errno()], flush=True)  # keyctl
         print(libc.syscall(253), errno.errorcode[ctypes.get_errno()], flush=True)  # inotify_init: not listed
         print(libc.syscall(0x40000000 | 39), flush=True)  # x32 getpid: killed
-    """)
+    """,
+    )
     lines = r.stdout.splitlines()
     assert r.flags["seccomp_allowlist"] is True
     assert eval(lines[0]) == ["Seccomp:\t2", "Seccomp_filters:\t1"], lines[0]  # mode 2 = filter
@@ -133,7 +165,9 @@ def test_the_seccomp_record_tells_the_truth(sb):
 
 def test_filesystem_holds_only_the_interpreter(sb, tmp_path):
     (tmp_path / "visible.txt").write_text("secret")
-    r = probe(sb, f"""
+    r = probe(
+        sb,
+        f"""
         import os, sys
         print(sorted(os.listdir('/')))
         print(os.path.exists({str(tmp_path)!r}), os.path.exists({os.getcwd()!r}), os.path.exists('/etc/passwd'))
@@ -145,7 +179,8 @@ def test_filesystem_holds_only_the_interpreter(sb, tmp_path):
             open(os.__file__, 'a')
         except OSError as e:
             print(type(e).__name__)
-    """)
+    """,
+    )
     lines = r.stdout.splitlines()
     assert set(eval(lines[0])) <= {"usr", "lib", "lib64", "root", "proc", "dev", "tmp", "bin", "opt", "home"}
     assert lines[1] == "False False False"
@@ -155,18 +190,24 @@ def test_filesystem_holds_only_the_interpreter(sb, tmp_path):
 
 
 def test_huge_output_is_capped(sb):
-    r = probe(sb, """
+    r = probe(
+        sb,
+        """
         import sys
         for _ in range(2000):
             sys.stdout.write('x' * 10000)
         print('END')
-    """, Limits(timeout_s=5.0, memory_mb=256, output_bytes=4096))
+    """,
+        Limits(timeout_s=5.0, memory_mb=256, output_bytes=4096),
+    )
     assert r.status is RunStatus.PASSED and r.truncated and len(r.stdout) < 4096 + 100
     assert r.stdout.startswith("xxx") and r.stdout.rstrip().endswith("END")
 
 
 def test_fork_bomb_is_capped_and_swept(sb):
-    r = probe(sb, """
+    r = probe(
+        sb,
+        """
         import os, time
         n = 0
         for _ in range(200):
@@ -178,7 +219,9 @@ def test_fork_bomb_is_capped_and_swept(sb):
             except OSError:
                 break
         print(n)
-    """, Limits(timeout_s=3.0, memory_mb=256, max_procs=16))
+    """,
+        Limits(timeout_s=3.0, memory_mb=256, max_procs=16),
+    )
     assert r.status is RunStatus.PASSED
     assert int(r.stdout) < 16  # RLIMIT_NPROC on the sandbox's uid (and the cgroup's pids.max)
     assert r.stragglers_killed >= int(r.stdout)
@@ -187,28 +230,35 @@ def test_fork_bomb_is_capped_and_swept(sb):
 
 
 def test_tmpfs_is_fresh_per_candidate_and_capped(sb):
-    r = probe(sb, """
+    r = probe(
+        sb,
+        """
         import os
         try:
             open('/tmp/big', 'wb').write(b'x' * (200 * 1024 * 1024))
         except OSError as e:
             print(e.errno)
         open('/dev/shm/left', 'w').write('x')
-    """, Limits(timeout_s=5.0, memory_mb=512, file_mb=512, tmpfs_mb=16))
+    """,
+        Limits(timeout_s=5.0, memory_mb=512, file_mb=512, tmpfs_mb=16),
+    )
     assert r.stdout.strip() == "28"  # ENOSPC: the tmpfs size cap
     nxt = probe(sb, "import os\nprint(os.listdir('/tmp'), os.listdir('/dev/shm'))")
     assert nxt.stdout.strip() == "[] []"
 
 
 def test_parent_and_server_cannot_be_harmed(sb):
-    probe(sb, f"""
+    probe(
+        sb,
+        f"""
         import os, signal
         for pid in (1, 2, {os.getpid()}, -1):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError as e:
                 print(type(e).__name__)
-    """)
+    """,
+    )
     assert psutil.pid_exists(os.getpid())
     assert probe(sb, "print('still serving')").stdout == "still serving\n"
 
@@ -238,7 +288,9 @@ def test_memory_of_the_whole_sandbox_is_capped(sb):
     some of them (the candidate's, OOM score 1000), never the server."""
     if not sb.layers.get("cgroup"):
         pytest.skip("no writable cgroup here: RLIMIT_NPROC x RLIMIT_AS bounds the total instead")
-    r = probe(sb, """
+    r = probe(
+        sb,
+        """
         import os, time
         kids = []
         for _ in range(8):
@@ -252,7 +304,9 @@ def test_memory_of_the_whole_sandbox_is_capped(sb):
             kids.append(pid)
         killed = sum(os.WIFSIGNALED(os.waitpid(k, 0)[1]) for k in kids)
         print(killed)
-    """, Limits(timeout_s=20.0, memory_mb=256, max_procs=16, tmpfs_mb=16))
+    """,
+        Limits(timeout_s=20.0, memory_mb=256, max_procs=16, tmpfs_mb=16),
+    )
     assert r.status is RunStatus.PASSED, r.stderr
     assert int(r.stdout) >= 1  # 8 x 200 MiB does not fit the cap: memory_mb + the server's share + 2 tmpfs
     assert probe(sb, "print('server alive')").stdout == "server alive\n"

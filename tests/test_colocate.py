@@ -8,8 +8,9 @@ from formalpi.engine.colocate import numeric_settings, restore_numeric_settings
 def test_switches_changed_after_a_snapshot_are_set_back_and_named():
     before = numeric_settings()
     try:
-        torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = \
-            not before["cuda.matmul.allow_bf16_reduced_precision_reduction"]
+        torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = not before[
+            "cuda.matmul.allow_bf16_reduced_precision_reduction"
+        ]
         torch.backends.cuda.enable_flash_sdp(not before["sdp.flash"])
         torch.set_default_dtype(torch.float64)
         changed = restore_numeric_settings(before)
@@ -19,6 +20,7 @@ def test_switches_changed_after_a_snapshot_are_set_back_and_named():
         assert restore_numeric_settings(before) == {}
     finally:
         torch.set_default_dtype(torch.float32)
-        torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = \
-            before["cuda.matmul.allow_bf16_reduced_precision_reduction"]
+        torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = before[
+            "cuda.matmul.allow_bf16_reduced_precision_reduction"
+        ]
         torch.backends.cuda.enable_flash_sdp(before["sdp.flash"])

@@ -9,8 +9,12 @@ import importlib.util
 import pytest
 import torch
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(
-    not torch.cuda.is_available() or importlib.util.find_spec("vllm") is None, reason="needs a CUDA GPU and vLLM")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(
+        not torch.cuda.is_available() or importlib.util.find_spec("vllm") is None, reason="needs a CUDA GPU and vLLM"
+    ),
+]
 
 
 class Recorder:
@@ -37,11 +41,15 @@ def run_steps(backend: str, model_path: str, domain, problems, steps: int = 3):
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=2e-3, weight_decay=0.0)
     # greedy (temperature 0 is not a training setting, hence model_copy): the paths must pick the same tokens
     cfg = OPSDConfig(batch_size=8, max_new_tokens=24, micro_batch_size=4).model_copy(update={"temperature": 0.0})
-    inner = (ColocatedVLLM(model_path, dtype="bfloat16", gpu_memory_utilization=0.2, max_model_len=512,
-                           enforce_eager=True) if backend == "vllm" else HFSampler())
+    inner = (
+        ColocatedVLLM(model_path, dtype="bfloat16", gpu_memory_utilization=0.2, max_model_len=512, enforce_eager=True)
+        if backend == "vllm"
+        else HFSampler()
+    )
     sampler = Recorder(inner)
-    session = OPSDSession(student, tok, teacher, opt, domain, get_condition("try_again", "math"), cfg, 0, problems,
-                          sampler=sampler)
+    session = OPSDSession(
+        student, tok, teacher, opt, domain, get_condition("try_again", "math"), cfg, 0, problems, sampler=sampler
+    )
     records = [session.step(t) for t in range(steps)]
     sampler.close()
     return records, sampler.calls
@@ -57,8 +65,10 @@ def tiny_arith():
 def assert_same_records(a_steps, b_steps, rel: float, label: str) -> None:
     for a, b in zip(a_steps, b_steps, strict=True):
         da, db = a.model_dump(exclude={"wall_s"}), b.model_dump(exclude={"wall_s"})
-        print(f"{label} step {da['step']}: loss {da['loss']!r} vs {db['loss']!r}, "
-              f"teacher_pi_kl {da['teacher_pi_kl']!r} vs {db['teacher_pi_kl']!r}")
+        print(
+            f"{label} step {da['step']}: loss {da['loss']!r} vs {db['loss']!r}, "
+            f"teacher_pi_kl {da['teacher_pi_kl']!r} vs {db['teacher_pi_kl']!r}"
+        )
         for k in ("loss", "teacher_pi_kl"):
             assert da.pop(k) == pytest.approx(db.pop(k), rel=rel, abs=1e-7), (label, k)
         assert da == db
@@ -85,8 +95,9 @@ def test_an_engine_in_the_process_leaves_the_trainers_numerics_alone():
         problems = domain.problems("arith", "train", limit=32)
         before, _ = run_steps("hf", path, domain, problems)
         settings = numeric_settings()
-        engine = ColocatedVLLM(path, dtype="bfloat16", gpu_memory_utilization=0.2, max_model_len=512,
-                               enforce_eager=True)
+        engine = ColocatedVLLM(
+            path, dtype="bfloat16", gpu_memory_utilization=0.2, max_model_len=512, enforce_eager=True
+        )
         print(f"switches vLLM changed at start (restored): {engine.restored_settings}")
         assert numeric_settings() == settings
         engine.close()

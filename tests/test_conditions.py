@@ -8,8 +8,7 @@ from formalpi.engine.conditions import get_condition, retry_turns
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, Problem, Status, Verdict
 
-PROBLEMS = [Problem(id=f"p{i}", domain="math", text=f"What is {i}+{i}?", gold=str(2 * i), level=1)
-            for i in range(1, 6)]
+PROBLEMS = [Problem(id=f"p{i}", domain="math", text=f"What is {i}+{i}?", gold=str(2 * i), level=1) for i in range(1, 6)]
 ATTEMPT = Attempt(id="p3|r0|s0|k0", problem_id="p3", prompt="What is 3+3?", completion="3+3=5. \\boxed{5}")
 VERDICT = Verdict(status=Status.WRONG, answer="5")
 
@@ -38,8 +37,13 @@ def test_wrong_is_another_problems_gold_fixed_by_seed():
     assert shown != "6" and shown in {p.gold for p in PROBLEMS}
     assert shown == "8"  # the seeded derangement for seed 42 pairs p3 with p4
     # across seeds the pairing changes for some problem
-    texts = {get_condition("wrong", "math").pi(PIContext(problem=p, attempt=ATTEMPT, verdict=VERDICT, seed=s,
-                                                 problems=PROBLEMS)) for p in PROBLEMS for s in (1, 2, 3)}
+    texts = {
+        get_condition("wrong", "math").pi(
+            PIContext(problem=p, attempt=ATTEMPT, verdict=VERDICT, seed=s, problems=PROBLEMS)
+        )
+        for p in PROBLEMS
+        for s in (1, 2, 3)
+    }
     assert len(texts) > 1
 
 
@@ -57,5 +61,8 @@ def test_unknown_condition_and_wrong_domain():
 
 def test_retry_turns_show_the_failed_attempt_then_the_pi():
     turns = retry_turns("What is 3+3?", ATTEMPT, "Your answer is incorrect. Try again.")
-    assert turns == [("user", "What is 3+3?"), ("assistant", "3+3=5. \\boxed{5}"),
-                     ("user", "Your answer is incorrect. Try again.")]
+    assert turns == [
+        ("user", "What is 3+3?"),
+        ("assistant", "3+3=5. \\boxed{5}"),
+        ("user", "Your answer is incorrect. Try again."),
+    ]

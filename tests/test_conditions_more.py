@@ -13,27 +13,48 @@ from formalpi.engine.experiment import condition_extras, with_verified_proofs
 from formalpi.errors import ConfigError, DataError
 from formalpi.records import Attempt, Judged, Problem, Status, Verdict
 
-ARITH = Problem(id="arith-train-L4-0001", domain="math", text="What is 9+16*8?", gold="137", level=4,
-                meta={"solution": "9+16*8=9+128=137. \\boxed{137}", "expr": "9+16*8"})
-OTHER = Problem(id="arith-train-L1-0002", domain="math", text="What is 11+25?", gold="36", level=1,
-                meta={"solution": "11+25=36. \\boxed{36}"})
-ATTEMPT = Attempt(id="arith-train-L4-0001|r0|s0|k0", problem_id=ARITH.id, prompt="What is 9+16*8?",
-                  completion="9+16*8=25*8=200. \\boxed{200}")
+ARITH = Problem(
+    id="arith-train-L4-0001",
+    domain="math",
+    text="What is 9+16*8?",
+    gold="137",
+    level=4,
+    meta={"solution": "9+16*8=9+128=137. \\boxed{137}", "expr": "9+16*8"},
+)
+OTHER = Problem(
+    id="arith-train-L1-0002",
+    domain="math",
+    text="What is 11+25?",
+    gold="36",
+    level=1,
+    meta={"solution": "11+25=36. \\boxed{36}"},
+)
+ATTEMPT = Attempt(
+    id="arith-train-L4-0001|r0|s0|k0",
+    problem_id=ARITH.id,
+    prompt="What is 9+16*8?",
+    completion="9+16*8=25*8=200. \\boxed{200}",
+)
 VERDICT = Verdict(status=Status.WRONG, answer="200")
 CROSS = {ARITH.id: {"hint": "Multiply before you add.", "solution": "16*8=128, 9+128=137. \\boxed{137}"}}
 
 
 def ctx(problem: Problem = ARITH, extras: dict | None = None, seed: int = 42) -> PIContext:
-    return PIContext(problem=problem, attempt=ATTEMPT, verdict=VERDICT, seed=seed, problems=[ARITH, OTHER],
-                     extras=extras or {})
+    return PIContext(
+        problem=problem, attempt=ATTEMPT, verdict=VERDICT, seed=seed, problems=[ARITH, OTHER], extras=extras or {}
+    )
 
 
 def test_first_step_hint_shows_the_first_reduction():
-    assert get_condition("first_step", "math").pi(ctx()) == \
-        "Your answer is incorrect. Hint: the first step is 9+16*8=9+128. Try again."
+    assert (
+        get_condition("first_step", "math").pi(ctx())
+        == "Your answer is incorrect. Hint: the first step is 9+16*8=9+128. Try again."
+    )
     # a one-operation chain: its only step would be the answer; a place-value split is shown instead
-    assert get_condition("first_step", "math").pi(ctx(OTHER)) == \
-        "Your answer is incorrect. Hint: the first step is 11+25=11+20+5. Try again."
+    assert (
+        get_condition("first_step", "math").pi(ctx(OTHER))
+        == "Your answer is incorrect. Hint: the first step is 11+25=11+20+5. Try again."
+    )
     no_solution = ARITH.model_copy(update={"meta": {}})
     assert get_condition("first_step", "math").pi(ctx(no_solution)) is None
 
@@ -56,7 +77,9 @@ def test_the_first_step_hint_never_contains_the_answer():
         p = OTHER.model_copy(update={"gold": gold, "meta": {"solution": sol}})
         assert hint(ctx(p)) is None or gold not in hint(ctx(p)).split("is ", 1)[1].replace("=", " ").split()
     # a MATH first sentence that states the answer is withheld too
-    math = OTHER.model_copy(update={"gold": "3", "meta": {"solution": "We have $r = \\sqrt{9} = 3$.  So $\\boxed{3}$."}})
+    math = OTHER.model_copy(
+        update={"gold": "3", "meta": {"solution": "We have $r = \\sqrt{9} = 3$.  So $\\boxed{3}$."}}
+    )
     assert hint(ctx(math)) is None
 
 
@@ -69,8 +92,10 @@ def test_first_step_of_a_math_solution_is_its_first_sentence():
 
 def test_first_step_of_a_thinking_solution_is_read_after_the_think_block():
     # a Qwen3 thinking completion (the cross-model hint's source): the hint is the answer's first step, not "<think>"
-    sol = ("<think>\nOkay, so I need the radius. Let me compute sqrt(0+9).\n</think>\n\n"
-           "We have that $r = \\sqrt{0^2 + 3^2} = 3.$  So $\\boxed{3}$.")
+    sol = (
+        "<think>\nOkay, so I need the radius. Let me compute sqrt(0+9).\n</think>\n\n"
+        "We have that $r = \\sqrt{0^2 + 3^2} = 3.$  So $\\boxed{3}$."
+    )
     assert first_step_of(sol) == "We have that $r = \\sqrt{0^2 + 3^2} = 3.$"
     assert first_step_of("<think>\nstill thinking when the budget ran out") is None  # no answer part: no step
     assert first_step_of("<think></think>\n2*3=6=6. \\boxed{6}") == "2*3=6"
@@ -78,10 +103,12 @@ def test_first_step_of_a_thinking_solution_is_read_after_the_think_block():
 
 def test_cross_model_hint_and_retry():
     c = ctx(extras={"cross_model": CROSS})
-    assert get_condition("cross_model_hint").pi(c) == \
-        "Your answer is incorrect. Hint: Multiply before you add. Try again."
+    assert (
+        get_condition("cross_model_hint").pi(c) == "Your answer is incorrect. Hint: Multiply before you add. Try again."
+    )
     assert get_condition("cross_model_retry").pi(c) == (
-        "Your answer is incorrect. Here is another model's solution:\n16*8=128, 9+128=137. \\boxed{137}\nTry again.")
+        "Your answer is incorrect. Here is another model's solution:\n16*8=128, 9+128=137. \\boxed{137}\nTry again."
+    )
     # a problem the other model has nothing for is not retried
     assert get_condition("cross_model_hint").pi(ctx(OTHER, {"cross_model": CROSS})) is None
     with pytest.raises(ConfigError, match=r"extras\['cross_model'\] is not set"):
@@ -90,8 +117,9 @@ def test_cross_model_hint_and_retry():
 
 def test_load_cross_model_reads_and_rejects_with_file_and_line(tmp_path):
     p = tmp_path / "other.jsonl"
-    p.write_text(json.dumps({"problem_id": "a", "hint": "h"}) + "\n\n" +
-                 json.dumps({"problem_id": "a", "solution": "s"}) + "\n")
+    p.write_text(
+        json.dumps({"problem_id": "a", "hint": "h"}) + "\n\n" + json.dumps({"problem_id": "a", "solution": "s"}) + "\n"
+    )
     assert load_cross_model(p) == {"a": {"hint": "h", "solution": "s"}}
     p.write_text('{"problem_id": "a"}\n')
     with pytest.raises(DataError, match=r"other.jsonl:1: needs string field"):
@@ -115,8 +143,11 @@ def test_control_flags():
     assert double.first_attempt_samples(4) == 4 and double.pi(ctx()) == ""
     # the second sample is drawn from the problem alone: no failed attempt, no PI in its context
     assert condition_turns(double, "What is 9+16*8?", ATTEMPT, "") == [("user", "What is 9+16*8?")]
-    assert condition_turns(get_condition("try_again"), "Q", ATTEMPT, "X") == \
-        [("user", "Q"), ("assistant", ATTEMPT.completion), ("user", "X")]
+    assert condition_turns(get_condition("try_again"), "Q", ATTEMPT, "X") == [
+        ("user", "Q"),
+        ("assistant", ATTEMPT.completion),
+        ("user", "X"),
+    ]
     cm = get_condition("compute_matched")
     assert cm.pi is None and cm.first_attempts and cm.first_attempt_samples(4) == 8
     tu = get_condition("temp_uniform")
@@ -124,13 +155,25 @@ def test_control_flags():
     assert tu.temperatures(8) == [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2]
     fr = get_condition("frontier_rejection")
     assert fr.pi is None and fr.frontier_only and fr.first_attempt_samples(4) == 16
-    assert get_condition("try_again").first_attempt_samples(4) == 4 and get_condition("try_again").temperatures(4) is None
+    assert (
+        get_condition("try_again").first_attempt_samples(4) == 4 and get_condition("try_again").temperatures(4) is None
+    )
     assert get_condition("cross_model_hint").needs == {"cross_model"}
 
 
 def test_every_registered_condition_says_what_the_model_sees():
-    for name in ("gibberish", "try_again", "cross_model_hint", "cross_model_retry", "double_sample",
-                 "double_sample_matched", "compute_matched", "temp_uniform", "frontier_rejection", "rejection"):
+    for name in (
+        "gibberish",
+        "try_again",
+        "cross_model_hint",
+        "cross_model_retry",
+        "double_sample",
+        "double_sample_matched",
+        "compute_matched",
+        "temp_uniform",
+        "frontier_rejection",
+        "rejection",
+    ):
         assert name in REGISTRY, name  # the generic ones
     by_domain = {d: available_conditions(d) for d in ("math", "code", "lean")}
     for name in ("gold", "wrong", "first_step", "answer_only"):
@@ -155,9 +198,13 @@ def test_domain_conditions_come_through_the_domain_adapter():
 
 
 def _judged(a: Attempt, ok: bool) -> Judged:
-    return Judged(attempt_id=a.id, problem_id=a.problem_id,
-                  verdict=Verdict(status=Status.VALID if ok else Status.WRONG, score=1.0 if ok else 0.0,
-                                  answer="proof" + a.id if ok else None))
+    return Judged(
+        attempt_id=a.id,
+        problem_id=a.problem_id,
+        verdict=Verdict(
+            status=Status.VALID if ok else Status.WRONG, score=1.0 if ok else 0.0, answer="proof" + a.id if ok else None
+        ),
+    )
 
 
 def _first(pid: str, j: int) -> Attempt:

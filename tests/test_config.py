@@ -67,8 +67,9 @@ def test_shipped_experiments_and_demo_config_validate():
 
 
 def test_base_chain_merges_tables_key_by_key_and_overrides_apply_last(tmp_path):
-    (tmp_path / "root.toml").write_text('name = "root"\ncondition = "gold"\nseeds = [1, 2]\n'
-                                        '[train]\nlr = 1e-4\nlora_rank = 32\n[sampling]\nn = 8\n')
+    (tmp_path / "root.toml").write_text(
+        'name = "root"\ncondition = "gold"\nseeds = [1, 2]\n[train]\nlr = 1e-4\nlora_rank = 32\n[sampling]\nn = 8\n'
+    )
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "mid.toml").write_text('base = "../root.toml"\n[train]\nlora_rank = 64\n')
     leaf = tmp_path / "sub" / "leaf.toml"
@@ -78,7 +79,7 @@ def test_base_chain_merges_tables_key_by_key_and_overrides_apply_last(tmp_path):
     assert cfg.condition == "wrong" and cfg.seeds == [1, 2] and cfg.sampling.n == 8
     assert (cfg.train.lr, cfg.train.lora_rank, cfg.train.epochs) == (3e-4, 64, 2)
     # an unknown key inherited from a base is still an error, named at the file that was loaded
-    (tmp_path / "root.toml").write_text('[train]\nlearning_rate = 1e-4\n')
+    (tmp_path / "root.toml").write_text("[train]\nlearning_rate = 1e-4\n")
     with pytest.raises(ConfigError, match="unknown key 'train.learning_rate'"):
         load_config(leaf)
 
@@ -96,7 +97,7 @@ def test_base_cycle_and_missing_base_name_the_files(tmp_path):
     a.write_text('base = "gone.toml"\n')
     with pytest.raises(ConfigError, match=r"gone.toml: no such config file \(the base of .*a.toml\)"):
         load_config(a)
-    a.write_text('base = 3\n')
+    a.write_text("base = 3\n")
     with pytest.raises(ConfigError, match="base: must be a file name"):
         load_config(a)
 
@@ -127,8 +128,11 @@ def test_a_section_of_another_method_is_refused_naming_file_key_and_fix(tmp_path
         load_config(p)
     assert str(e.value) == f"{p}: opsd: method 'retry' has no [opsd] section (remove it, or set method = \"opsd\")"
     base = write(tmp_path, 'method = "baseline"\n[train]\nlora_rank = 4\n')
-    with pytest.raises(ConfigError, match=r"train: method 'baseline' has no \[train\] section \(remove it, or set "
-                                          r"method = \"retry\" or method = \"opsd\" or method = \"iprs\"\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"train: method 'baseline' has no \[train\] section \(remove it, or set "
+        r"method = \"retry\" or method = \"opsd\" or method = \"iprs\"\)",
+    ):
         load_config(base)
     # a key only another method's version of a shared section has: OPSD reads only [train]'s finetune/LoRA keys
     opsd = write(tmp_path, 'method = "opsd"\n[train]\nlr = 1e-4\n')
@@ -142,14 +146,25 @@ def test_a_section_of_another_method_is_refused_naming_file_key_and_fix(tmp_path
 
 def test_each_method_gets_its_own_class_and_a_retry_fingerprint_knows_no_other_method():
     from formalpi.config import (
-        BaselineExperiment, IPRSExperiment, OPSDExperiment, RetryExperiment, config_from_dict, with_method)
+        BaselineExperiment,
+        IPRSExperiment,
+        OPSDExperiment,
+        RetryExperiment,
+        config_from_dict,
+        with_method,
+    )
 
     rows = {m: config_from_dict({"name": "x", "method": m}) for m in ("baseline", "retry", "opsd", "iprs")}
     assert [type(c) for c in rows.values()] == [BaselineExperiment, RetryExperiment, OPSDExperiment, IPRSExperiment]
     assert type(config_from_dict({"name": "x"})) is RetryExperiment  # the default method
     assert not hasattr(rows["baseline"], "train") and not hasattr(rows["retry"], "opsd")
-    assert set(type(rows["opsd"].train).model_fields) == {"finetune", "lora_rank", "lora_alpha", "lora_dropout",
-                                                          "gradient_checkpointing"}
+    assert set(type(rows["opsd"].train).model_fields) == {
+        "finetune",
+        "lora_rank",
+        "lora_alpha",
+        "lora_dropout",
+        "gradient_checkpointing",
+    }
     # a retry row's fingerprint holds its own sections only: what an OPSD/IPRS section would say cannot reach it
     retry = load_config(ROOT / "experiments" / "math_try_again.toml")
     fp = __import__("json").loads(retry.fingerprint())
@@ -166,8 +181,9 @@ def test_the_grpo_method_is_refused_with_the_rename_to_iprs(tmp_path):
     p = write(tmp_path, 'method = "grpo"\n[grpo]\nsteps = 3\n')
     with pytest.raises(ConfigError) as e:
         load_config(p)
-    assert str(e.value) == (f"{p}: method: 'grpo' was renamed to 'iprs': set method = \"iprs\" (and rename the "
-                            f"[grpo] section to [iprs])")
+    assert str(e.value) == (
+        f"{p}: method: 'grpo' was renamed to 'iprs': set method = \"iprs\" (and rename the [grpo] section to [iprs])"
+    )
     q = write(tmp_path, 'method = "iprs"\n[grpo]\nsteps = 3\n')
     with pytest.raises(ConfigError, match=r"grpo: the \[grpo\] section was renamed to \[iprs\]"):
         load_config(q)
@@ -175,14 +191,14 @@ def test_the_grpo_method_is_refused_with_the_rename_to_iprs(tmp_path):
 
 
 def test_a_base_lends_each_row_only_the_sections_its_method_reads(tmp_path):
-    (tmp_path / "defaults.toml").write_text('[retry]\nk = 2\n[train]\nlora_rank = 4\nlr = 0.5\n[eval]\nn = 3\n')
+    (tmp_path / "defaults.toml").write_text("[retry]\nk = 2\n[train]\nlora_rank = 4\nlr = 0.5\n[eval]\nn = 3\n")
     row = tmp_path / "row.toml"
     row.write_text('base = "defaults.toml"\nmethod = "opsd"\n')
     cfg = load_config(row)
     assert cfg.train.lora_rank == 4 and cfg.eval.n == 3 and not hasattr(cfg, "retry")
     row.write_text('base = "defaults.toml"\nmethod = "baseline"\n')
     assert load_config(row).eval.n == 3
-    (tmp_path / "defaults.toml").write_text('[train]\nlora_rnk = 4\n')  # a typo in a base is still refused
+    (tmp_path / "defaults.toml").write_text("[train]\nlora_rnk = 4\n")  # a typo in a base is still refused
     row.write_text('base = "defaults.toml"\nmethod = "opsd"\n')
     with pytest.raises(ConfigError, match="unknown key 'train.lora_rnk'"):
         load_config(row)
@@ -192,8 +208,14 @@ def test_recorded_configs_of_older_runs_still_read():
     """Run manifests written before each method had its own class hold every section; IPRS was "grpo"."""
     from formalpi.config import IPRSExperiment, RetryExperiment, recorded_config
 
-    old = {"name": "x", "method": "grpo", "retry": {"k": 1}, "train": {"lr": 1e-3, "lora_rank": 4},
-           "opsd": {"steps": 2}, "grpo": {"steps": 7}}
+    old = {
+        "name": "x",
+        "method": "grpo",
+        "retry": {"k": 1},
+        "train": {"lr": 1e-3, "lora_rank": 4},
+        "opsd": {"steps": 2},
+        "grpo": {"steps": 7},
+    }
     cfg = recorded_config(old, "manifest.json")
     assert type(cfg) is IPRSExperiment and cfg.iprs.steps == 7 and cfg.train.lora_rank == 4
     assert type(recorded_config({**old, "method": "retry"}, "m")) is RetryExperiment

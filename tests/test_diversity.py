@@ -11,8 +11,16 @@ import pytest
 from typer.testing import CliRunner
 
 from formalpi.analysis.diversity import (
-    Diversity, DiversityDomain, canonical, ngrams, pd_lex, pd_path, render_diversity_table, rows_diversity,
-    runs_diversity)
+    Diversity,
+    DiversityDomain,
+    canonical,
+    ngrams,
+    pd_lex,
+    pd_path,
+    render_diversity_table,
+    rows_diversity,
+    runs_diversity,
+)
 from formalpi.analysis.reasoning_paths import code_path, lean_path, math_path, path_similarity
 from formalpi.analysis.runs_index import discover_runs
 from formalpi.analysis.stats import AnalysisError
@@ -39,15 +47,32 @@ def test_identical_paths_give_0_and_disjoint_paths_give_1():
         pd_path([p])
 
 
-@pytest.mark.parametrize("domain,same,disjoint", [
-    ("math", ["2*4-2*8=8-2*8=8-16=-6. \\boxed{-6}", "So  2*4 - 2*8 = 8 - 2*8 = 8-16 = -6, giving $\\boxed{-6}$."],
-     ["$2^2\\cdot 7^2 = 4 \\cdot 49 = 196$ \\boxed{196}", "We get 14*14=196 \\boxed{196}"]),
-    ("code", ["def f(x):\n    total = 0\n    for i in range(x):\n        total += i\n    return total",
-              "```python\ndef g(n):\n    # sum below n\n    s = 0\n    for k in range(n):\n        s += k\n    return s\n```"],
-     ["def f(x):\n    return sum(range(x))", "import math\nwhile True:\n    break"]),
-    ("lean", ["theorem t : 2 + 2 = 4 := by\n  -- compute\n  norm_num", "theorem t : 2 + 2 = 4 := by norm_num"],
-     ["theorem t : 2 + 2 = 4 := by\n  have h : (2:ℕ) + 2 = 4 := rfl\n  exact h", "theorem t : 2 + 2 = 4 := by decide"]),
-])
+@pytest.mark.parametrize(
+    "domain,same,disjoint",
+    [
+        (
+            "math",
+            ["2*4-2*8=8-2*8=8-16=-6. \\boxed{-6}", "So  2*4 - 2*8 = 8 - 2*8 = 8-16 = -6, giving $\\boxed{-6}$."],
+            ["$2^2\\cdot 7^2 = 4 \\cdot 49 = 196$ \\boxed{196}", "We get 14*14=196 \\boxed{196}"],
+        ),
+        (
+            "code",
+            [
+                "def f(x):\n    total = 0\n    for i in range(x):\n        total += i\n    return total",
+                "```python\ndef g(n):\n    # sum below n\n    s = 0\n    for k in range(n):\n        s += k\n    return s\n```",
+            ],
+            ["def f(x):\n    return sum(range(x))", "import math\nwhile True:\n    break"],
+        ),
+        (
+            "lean",
+            ["theorem t : 2 + 2 = 4 := by\n  -- compute\n  norm_num", "theorem t : 2 + 2 = 4 := by norm_num"],
+            [
+                "theorem t : 2 + 2 = 4 := by\n  have h : (2:ℕ) + 2 = 4 := rfl\n  exact h",
+                "theorem t : 2 + 2 = 4 := by decide",
+            ],
+        ),
+    ],
+)
 def test_anchors_hold_in_every_domain(domain, same, disjoint):
     """Solutions that differ only in wording/names/comments are one path (0); solutions with no step in common are
     at 1. The same formula in every domain: the domains are comparable by construction."""
@@ -83,7 +108,11 @@ def test_math_paths_from_latex_and_plain_text():
     assert math_path("14+15=29.") == ("14+15", "29")  # no boxed answer: every side is a step
     # the final answer is not a step; bare mentions ($x$, $5$) are not steps; \dfrac, \cdot, spacing unified
     assert math_path("Let $x$ be $5$. Then $x^2 = \\dfrac{50}{2}$ and $2 \\cdot x = 10$. \\boxed{25}") == (
-        "x^2", "\\frac{50}{2}", "2*x", "10")
+        "x^2",
+        "\\frac{50}{2}",
+        "2*x",
+        "10",
+    )
     align = "\\begin{align*}\na &= b + c \\\\\n&= 2c\n\\end{align*}"
     assert math_path(align) == ("a", "b+c", "2c")
     assert math_path("No formulas at all, so the answer is \\boxed{7}.") == ()
@@ -128,11 +157,20 @@ def test_lean_path_keeps_the_have_skeleton():
 
 def test_only_correct_solutions_count_and_summary_ci():
     sols = ["1+2=3 \\boxed{3}", "2+1=3 \\boxed{3}", "wrong 5 \\boxed{5}"]  # paths (1+2,) and (2+1,)
-    recs = [EvalRecord(problem_id="a", seed=1, condition="c", n=3, correct=[True, True, False], completions=sols),
-            EvalRecord(problem_id="b", seed=1, condition="c", n=2, correct=[True, False],
-                       completions=["\\boxed{1}", "\\boxed{2}"]),
-            EvalRecord(problem_id="c", seed=1, condition="c", n=2, correct=[True, True],
-                       completions=["3*3=9 \\boxed{9}", "3*3=9, yes \\boxed{9}"])]
+    recs = [
+        EvalRecord(problem_id="a", seed=1, condition="c", n=3, correct=[True, True, False], completions=sols),
+        EvalRecord(
+            problem_id="b", seed=1, condition="c", n=2, correct=[True, False], completions=["\\boxed{1}", "\\boxed{2}"]
+        ),
+        EvalRecord(
+            problem_id="c",
+            seed=1,
+            condition="c",
+            n=2,
+            correct=[True, True],
+            completions=["3*3=9 \\boxed{9}", "3*3=9, yes \\boxed{9}"],
+        ),
+    ]
     vals = Diversity("math").records(recs)
     assert [(v.problem_id, v.n) for v in vals] == [("a", 2), ("c", 2)]  # b has one correct solution
     # a: paths (1+2,) and (2+1,): no shared step -> 1; c: the same path (3*3,) -> 0
@@ -150,12 +188,21 @@ def test_per_condition_rows_never_pool_and_seeds_average_per_problem(tmp_path):
     same = ["2+2=4 \\boxed{4}"] * 2
     split = ["2+2=4 \\boxed{4}", "1+3=4 \\boxed{4}"]  # (2+2,) vs (1+3,): PD_path 1
     for seed in (1, 2):
-        write_run(tmp_path / "runs", "baseline", seed, eval_records(np.ones((3, 2), bool), seed=seed,
-                                                                    condition="baseline", completions=[same] * 3),
-                  method="baseline")
+        write_run(
+            tmp_path / "runs",
+            "baseline",
+            seed,
+            eval_records(np.ones((3, 2), bool), seed=seed, condition="baseline", completions=[same] * 3),
+            method="baseline",
+        )
         comps = [split] * 3 if seed == 1 else [same] * 3  # seed 1 diverse, seed 2 not: per problem (1 + 0)/2
-        write_run(tmp_path / "runs", "gold", seed, eval_records(np.ones((3, 2), bool), seed=seed, condition="gold",
-                                                                completions=comps), condition="gold")
+        write_run(
+            tmp_path / "runs",
+            "gold",
+            seed,
+            eval_records(np.ones((3, 2), bool), seed=seed, condition="gold", completions=comps),
+            condition="gold",
+        )
     out = {s.condition: s for s in runs_diversity(discover_runs([tmp_path / "runs"]), n_boot=200)}
     assert set(out) == {"baseline", "gold"}
     assert out["baseline"].path.mean == 0.0 and out["baseline"].path.n_problems == 3
@@ -181,8 +228,10 @@ def test_paths_measure_the_verified_artifact():
     from formalpi.analysis.reasoning_paths import path_of
 
     # Lean: the verifier checks the LAST fenced block; an earlier draft block is not the proof
-    lean = ("A first try:\n```lean4\ntheorem t : 1 = 1 := by\n  simp\n```\nBetter:\n"
-            "```lean4\ntheorem t : 1 = 1 := by\n  have h : 1 = 1 := rfl\n  exact h\n```")
+    lean = (
+        "A first try:\n```lean4\ntheorem t : 1 = 1 := by\n  simp\n```\nBetter:\n"
+        "```lean4\ntheorem t : 1 = 1 := by\n  have h : 1 = 1 := rfl\n  exact h\n```"
+    )
     assert path_of("lean", lean) == ("have:1 = 1", "exact")
     # math: the think trace is not the solution; its expressions are not steps
     math = "<think>\ntry $3*3=9$ then $9+1=10$\n</think>\nWe have $2+2=4$, so $\\boxed{4}$."
@@ -195,11 +244,21 @@ def test_null_normalises_pd_path_per_domain_by_hand():
     # read against it. Problems a, b, c with two correct proofs each; first proofs' paths: a (nlinarith),
     # b (norm_num, nlinarith), c (norm_num)
     def rec(pid, proofs):
-        return EvalRecord(problem_id=pid, seed=1, condition="x", n=2, correct=[True, True], scores=[1.0, 1.0],
-                          completions=[f"```lean4\ntheorem {pid} : True := by\n  {p}\n```" for p in proofs])
+        return EvalRecord(
+            problem_id=pid,
+            seed=1,
+            condition="x",
+            n=2,
+            correct=[True, True],
+            scores=[1.0, 1.0],
+            completions=[f"```lean4\ntheorem {pid} : True := by\n  {p}\n```" for p in proofs],
+        )
 
-    recs = [rec("a", ["nlinarith", "norm_num"]), rec("b", ["norm_num\n  nlinarith", "norm_num\n  nlinarith"]),
-            rec("c", ["norm_num", "simp"])]
+    recs = [
+        rec("a", ["nlinarith", "norm_num"]),
+        rec("b", ["norm_num\n  nlinarith", "norm_num\n  nlinarith"]),
+        rec("c", ["norm_num", "simp"]),
+    ]
     rules = Diversity("lean")
     # pairs (a,b): 2*1/3, (a,c): 0, (b,c): 2*1/3 -> mean sim 4/9 -> null 5/9
     assert rules.null(recs) == pytest.approx(5 / 9)

@@ -25,8 +25,10 @@ from tests.conftest import ROOT, shared_path
 
 def _toml(tmp_path: Path, domain: str, verify: str) -> Path:
     path = tmp_path / f"{domain}.toml"
-    path.write_text(f'name = "settings/{domain}"\ndomain = "{domain}"\nruns_dir = "{tmp_path / "runs"}"\n'
-                    f'[model]\npath = "unused"\ndevice = "cpu"\n[eval]\nn = 1\n[verify]\n{verify}\n')
+    path.write_text(
+        f'name = "settings/{domain}"\ndomain = "{domain}"\nruns_dir = "{tmp_path / "runs"}"\n'
+        f'[model]\npath = "unused"\ndevice = "cpu"\n[eval]\nn = 1\n[verify]\n{verify}\n'
+    )
     return path
 
 
@@ -55,8 +57,16 @@ def _shard_eval(tmp_path: Path, cfg, problems: list[Problem], completion: str, m
     store_dir.mkdir()
     problems_file = store_dir / "problems.jsonl"
     problems_file.write_text("".join(p.model_dump_json() + "\n" for p in problems))
-    job = ShardJob(stage=GenStage.EVAL, config=cfg.model_dump(mode="json"), seed=1, model_path="unused", shard=0,
-                   store_dir=str(store_dir), problems_file=str(problems_file), chunk_size=shard_mod.eval_chunk_size())
+    job = ShardJob(
+        stage=GenStage.EVAL,
+        config=cfg.model_dump(mode="json"),
+        seed=1,
+        model_path="unused",
+        shard=0,
+        store_dir=str(store_dir),
+        problems_file=str(problems_file),
+        chunk_size=shard_mod.eval_chunk_size(),
+    )
     run_worker(job)
     from formalpi.runs import RunStore
 
@@ -76,15 +86,19 @@ def test_math_settings_from_the_toml_reach_the_domain_and_unknown_keys_are_refus
     import formalpi.domain as domain_mod
 
     real = domain_mod.open_domain
-    monkeypatch.setattr(domain_mod, "open_domain", lambda name, settings=None, **k: built.append(
-        real(name, settings, **k)) or built[-1])
+    monkeypatch.setattr(
+        domain_mod, "open_domain", lambda name, settings=None, **k: built.append(real(name, settings, **k)) or built[-1]
+    )
     p = Problem(id="p", domain="math", text="1+1", gold="2")
     records = _shard_eval(tmp_path, cfg, [p], "\\boxed{2}", monkeypatch)
     assert records[0].correct == [True]
     assert (built[0].verifier.timeout_s, built[0].verifier.workers) == (3.5, 1)
     # `allow_weak_sandbox` is the code domain's: for math it is an error naming the file and the key
-    with pytest.raises(ConfigError, match=r"math\.toml: verify\.allow_weak_sandbox: not a setting of the math "
-                                          r"domain \(known keys here: timeout_s, workers\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"math\.toml: verify\.allow_weak_sandbox: not a setting of the math "
+        r"domain \(known keys here: timeout_s, workers\)",
+    ):
         load_config(_toml(tmp_path, "math", "allow_weak_sandbox = true"))
     with pytest.raises(ConfigError, match=r"verify\.timeout_s: Input should be greater than 0"):
         load_config(_toml(tmp_path, "math", "timeout_s = -1"))
@@ -120,11 +134,14 @@ PROOF = "  omega -- double:ok " + "-" * 60  # accepted by the REPL double; 85 by
 def test_lean_config_is_settable_from_the_toml_also_in_a_shard_worker(tmp_path, monkeypatch):
     double = [sys.executable, "-m", "formalpi.lean.double"]
     common = f"project_dir = {str(ROOT)!r}\nrepl_command = {double!r}\nworkers = 1\ntimeout_s = 10.0\n" + "".join(
-        f"{k} = {list(v)!r}\n" for k, v in standin_commands().items())  # the replay through its scripted stand-in
+        f"{k} = {list(v)!r}\n" for k, v in standin_commands().items()
+    )  # the replay through its scripted stand-in
     small = load_config(_toml(tmp_path, "lean", common + "max_proof_bytes = 64"))
     assert small.verify["max_proof_bytes"] == 64 and small.verify["repl_command"] == double
     default = load_config(_toml(tmp_path, "lean", common))
-    p = Problem(id="t0", domain="lean", text=STATEMENT, meta={"header": "import Mathlib", "formal_statement": STATEMENT})
+    p = Problem(
+        id="t0", domain="lean", text=STATEMENT, meta={"header": "import Mathlib", "formal_statement": STATEMENT}
+    )
     with open_domain("lean", small.verify) as d:
         v = d.verify_many([p], [PROOF])[0]
         assert v.status is Status.REJECTED and "max_proof_bytes" in v.reason

@@ -23,11 +23,16 @@ def tiny_model() -> str:
 
 
 def cfg(model: str, runs: Path, condition: str = "gold", **extra) -> object:
-    d = {"name": f"t/{condition}", "condition": condition, "runs_dir": str(runs), "model": {"path": model},
-         "data": {"dataset": "arith", "train_limit": 10, "eval_limit": 10},
-         "sampling": {"n": 2, "max_new_tokens": 48, "batch_size": 64},
-         "eval": {"n": 2, "max_new_tokens": 48, "ks": [1, 2]},
-         "train": {"finetune": "lora", "lora_rank": 4, "lr": 1e-3, "epochs": 1, "batch_size": 4}}
+    d = {
+        "name": f"t/{condition}",
+        "condition": condition,
+        "runs_dir": str(runs),
+        "model": {"path": model},
+        "data": {"dataset": "arith", "train_limit": 10, "eval_limit": 10},
+        "sampling": {"n": 2, "max_new_tokens": 48, "batch_size": 64},
+        "eval": {"n": 2, "max_new_tokens": 48, "ks": [1, 2]},
+        "train": {"finetune": "lora", "lora_rank": 4, "lr": 1e-3, "epochs": 1, "batch_size": 4},
+    }
     d.update(extra)
     return config_from_dict(for_method(d, d.get("method", "retry")))  # [train]: the rows that train
 
@@ -44,8 +49,9 @@ def test_generator_is_seeded_and_batched(tiny_model):
 
 def test_retry_run_records_lineage_and_never_trains_on_pi(tiny_model, tmp_path):
     # 20 problems: at seed 42 the shipped model fails 17 first attempts and solves 1 of their retries
-    result = run_experiment(cfg(tiny_model, tmp_path, data={"dataset": "arith", "train_limit": 20, "eval_limit": 10}),
-                            42)
+    result = run_experiment(
+        cfg(tiny_model, tmp_path, data={"dataset": "arith", "train_limit": 20, "eval_limit": 10}), 42
+    )
     store = result.store
     attempts = store.read("attempts", Attempt)
     judged = {j.attempt_id: j for j in store.read("verdicts", Judged)}
@@ -70,7 +76,8 @@ def test_retry_run_records_lineage_and_never_trains_on_pi(tiny_model, tmp_path):
     assert m["stages"]["eval"]["done"] and m["stages"]["train_r0"]["examples"] == len(examples)
     assert m["stages"]["attempts_r0"]["samples"] >= 20 and m["stages"]["verify_r0"]["verifier_calls"] >= 20
     assert m["condition"]["name"] == "gold" and m["condition"]["description"].startswith(
-        "The failure bit and the gold final answer")  # what the report's teacher table reads
+        "The failure bit and the gold final answer"
+    )  # what the report's teacher table reads
     assert "pass@1" in result.summary["all"] and "pass@2" in result.summary["all"]
 
 

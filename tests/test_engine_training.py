@@ -56,12 +56,26 @@ def trained_run(tmp_path_factory, request):
     mp = pytest.MonkeyPatch()
     mp.setattr("formalpi.engine.experiment.make_generator", lambda cfg, path: solver)
     request.addfinalizer(mp.undo)
-    cfg = config_from_dict({
-        "name": "fixture", "condition": "gold", "runs_dir": str(tmp_path_factory.mktemp("runs")),
-        "model": {"path": base}, "data": {"dataset": "arith", "train_limit": TRAIN, "eval_limit": EVAL},
-        "sampling": {"n": 1, "max_new_tokens": 48}, "eval": {"n": 1, "max_new_tokens": 48},
-        "train": {"finetune": "lora", "lora_rank": 4, "lora_alpha": 8, "lr": 5e-2, "epochs": 1, "batch_size": 4,
-                  "max_length": 128}})
+    cfg = config_from_dict(
+        {
+            "name": "fixture",
+            "condition": "gold",
+            "runs_dir": str(tmp_path_factory.mktemp("runs")),
+            "model": {"path": base},
+            "data": {"dataset": "arith", "train_limit": TRAIN, "eval_limit": EVAL},
+            "sampling": {"n": 1, "max_new_tokens": 48},
+            "eval": {"n": 1, "max_new_tokens": 48},
+            "train": {
+                "finetune": "lora",
+                "lora_rank": 4,
+                "lora_alpha": 8,
+                "lr": 5e-2,
+                "epochs": 1,
+                "batch_size": 4,
+                "max_length": 128,
+            },
+        }
+    )
     result = run_experiment(cfg, 3)
     return base, result.store, solver
 
@@ -75,9 +89,11 @@ def test_fixture_produces_verified_retries_and_trains_on_all_of_them(trained_run
     verified = [a for a in retries if judged[a.id].verdict.passed]
     examples = store.read("examples", Example)
     train = store.manifest()["stages"]["train_r0"]
-    print(f"fixture: {len(first)} first attempts ({sum(judged[a.id].verdict.passed for a in first)} passed), "
-          f"{len(retries)} retries, {len(verified)} verified retries, {len(examples)} trained examples, "
-          f"{train['steps']} SFT steps, {train['train_tokens']} trained tokens")
+    print(
+        f"fixture: {len(first)} first attempts ({sum(judged[a.id].verdict.passed for a in first)} passed), "
+        f"{len(retries)} retries, {len(verified)} verified retries, {len(examples)} trained examples, "
+        f"{train['steps']} SFT steps, {train['train_tokens']} trained tokens"
+    )
     assert len(first) == TRAIN and not any(judged[a.id].verdict.passed for a in first)
     assert len(verified) == len(retries) == TRAIN >= 10
     assert len(examples) == train["examples"] == len(verified)
@@ -112,12 +128,20 @@ def _run_scripted(tmp_path, monkeypatch, seed=3, **over):
     from transformers import AutoTokenizer
 
     base = str(ensure_tiny_model())
-    monkeypatch.setattr("formalpi.engine.experiment.make_generator",
-                        lambda cfg, path: ScriptedSolver(AutoTokenizer.from_pretrained(base)))
-    d = {"name": "scripted", "condition": "try_again", "runs_dir": str(tmp_path), "model": {"path": base},
-         "data": {"dataset": "arith", "train_limit": 4, "eval_limit": 3}, "sampling": {"n": 1, "max_new_tokens": 48},
-         "eval": {"n": 1, "max_new_tokens": 48},
-         "train": {"finetune": "lora", "lora_rank": 2, "lora_alpha": 4, "lr": 1e-3, "batch_size": 4, "max_length": 96}}
+    monkeypatch.setattr(
+        "formalpi.engine.experiment.make_generator",
+        lambda cfg, path: ScriptedSolver(AutoTokenizer.from_pretrained(base)),
+    )
+    d = {
+        "name": "scripted",
+        "condition": "try_again",
+        "runs_dir": str(tmp_path),
+        "model": {"path": base},
+        "data": {"dataset": "arith", "train_limit": 4, "eval_limit": 3},
+        "sampling": {"n": 1, "max_new_tokens": 48},
+        "eval": {"n": 1, "max_new_tokens": 48},
+        "train": {"finetune": "lora", "lora_rank": 2, "lora_alpha": 4, "lr": 1e-3, "batch_size": 4, "max_length": 96},
+    }
     for k, v in over.items():
         d[k] = {**d.get(k, {}), **v} if isinstance(v, dict) else v
     return run_experiment(config_from_dict(d), seed)
@@ -149,8 +173,9 @@ def test_a_run_that_trains_on_its_eval_problems_refuses_to_start(tmp_path, monke
 
 def test_redraw_per_seed_draws_other_training_problems(tmp_path, monkeypatch):
     def drawn(seed, redraw):
-        store = _run_scripted(tmp_path / f"{seed}{redraw}", monkeypatch, seed=seed,
-                              data={"redraw_per_seed": redraw, "train_limit": 6})
+        store = _run_scripted(
+            tmp_path / f"{seed}{redraw}", monkeypatch, seed=seed, data={"redraw_per_seed": redraw, "train_limit": 6}
+        )
         firsts = [a.problem_id for a in store.store.read("attempts", Attempt) if a.retry == 0]
         return sorted(firsts), store.store.manifest()["data"]
 
@@ -167,11 +192,22 @@ def test_a_row_can_start_from_another_rows_checkpoint_of_the_same_seed(tmp_path,
     first = _run_scripted(tmp_path, monkeypatch, seed=3).store  # writes scripted/3/checkpoint_r0
     template = str(tmp_path / "scripted" / "{seed}" / "checkpoint_r0")
     seen = []
-    monkeypatch.setattr("formalpi.engine.experiment.make_generator", lambda cfg, path: seen.append(path) or
-                        ScriptedSolver(__import__("transformers").AutoTokenizer.from_pretrained(path)))
-    cfg = config_from_dict({"name": "hybrid", "method": "baseline", "runs_dir": str(tmp_path),
-                            "model": {"path": template}, "data": {"dataset": "arith", "eval_limit": 2},
-                            "eval": {"n": 1, "max_new_tokens": 48}})
+    monkeypatch.setattr(
+        "formalpi.engine.experiment.make_generator",
+        lambda cfg, path: (
+            seen.append(path) or ScriptedSolver(__import__("transformers").AutoTokenizer.from_pretrained(path))
+        ),
+    )
+    cfg = config_from_dict(
+        {
+            "name": "hybrid",
+            "method": "baseline",
+            "runs_dir": str(tmp_path),
+            "model": {"path": template},
+            "data": {"dataset": "arith", "eval_limit": 2},
+            "eval": {"n": 1, "max_new_tokens": 48},
+        }
+    )
     run_experiment(cfg, 3)
     assert seen == [str(first.root / "checkpoint_r0")]
     with pytest.raises(ConfigError, match=r"model.path: .*scripted/5/checkpoint_r0 .* for seed 5 first"):

@@ -16,14 +16,23 @@ from formalpi.tiny import TinySpec, ensure_tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = sorted((ROOT / "experiments").glob("*.toml"))
-SEED_MODELS = {"math": "Qwen/Qwen3-1.7B", "code": "Qwen/Qwen2.5-Coder-1.5B-Instruct",
-               "lean": "AI-MO/Kimina-Prover-Preview-Distill-1.5B"}
-SCALE_ROWS = {"math_try_again_8b_lora_lr5e-7": "Qwen/Qwen3-8B", "math_try_again_8b_lora_lr1e-6": "Qwen/Qwen3-8B",
-              "math_try_again_8b_lora_lr2e-6": "Qwen/Qwen3-8B", "math_try_again_8b_full": "Qwen/Qwen3-8B",
-              "math_baseline_8b": "Qwen/Qwen3-8B", "math_try_again_32b_lora": "Qwen/Qwen3-32B",
-              "math_baseline_32b": "Qwen/Qwen3-32B", "code_try_again_7b": "Qwen/Qwen2.5-Coder-7B-Instruct",
-              "code_baseline_7b": "Qwen/Qwen2.5-Coder-7B-Instruct",
-              "math_sdzero_opsd_hybrid": "runs/math_try_again/{seed}/checkpoint_r0"}  # SD-Zero's checkpoint
+SEED_MODELS = {
+    "math": "Qwen/Qwen3-1.7B",
+    "code": "Qwen/Qwen2.5-Coder-1.5B-Instruct",
+    "lean": "AI-MO/Kimina-Prover-Preview-Distill-1.5B",
+}
+SCALE_ROWS = {
+    "math_try_again_8b_lora_lr5e-7": "Qwen/Qwen3-8B",
+    "math_try_again_8b_lora_lr1e-6": "Qwen/Qwen3-8B",
+    "math_try_again_8b_lora_lr2e-6": "Qwen/Qwen3-8B",
+    "math_try_again_8b_full": "Qwen/Qwen3-8B",
+    "math_baseline_8b": "Qwen/Qwen3-8B",
+    "math_try_again_32b_lora": "Qwen/Qwen3-32B",
+    "math_baseline_32b": "Qwen/Qwen3-32B",
+    "code_try_again_7b": "Qwen/Qwen2.5-Coder-7B-Instruct",
+    "code_baseline_7b": "Qwen/Qwen2.5-Coder-7B-Instruct",
+    "math_sdzero_opsd_hybrid": "runs/math_try_again/{seed}/checkpoint_r0",
+}  # SD-Zero's checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +56,65 @@ def test_every_row_is_valid_and_named_after_its_file():
         seen.add(json.dumps({k: v for k, v in cfg.model_dump(mode="json").items() if k != "name"}, sort_keys=True))
     assert len(seen) == len(ROWS)  # no two files are the same row
     names = {p.stem for p in ROWS}
-    for needed in ("math_baseline", "math_gold", "math_gibberish", "math_wrong", "math_try_again", "math_first_step",
-                   "math_cross_model_hint", "math_cross_model_retry", "math_rejection", "math_double_sample",
-                   "math_temp_uniform", "math_compute_matched", "math_frontier_rejection", "math_try_again_graded",
-                   "math_try_again_k3", "math_try_again_rounds3", "math_opsd_answer_only", "code_test_suite",
-                   "code_shuffled_test_suite", "lean_skeleton", "lean_skeleton_retry", "lean_typechecker",
-                   "lean_diagnosis", "lean_opsd_skeleton", "math_opsd_pccg", "math_try_again_k2", "math_try_again_k5",
-                   "math_try_again_rounds2", "math_try_again_8b_lora_lr5e-7", "math_try_again_8b_lora_lr1e-6",
-                   "math_try_again_8b_lora_lr2e-6", "math_try_again_8b_full", "math_baseline_8b", "math_baseline_32b",
-                   "code_try_again_7b", "code_baseline_7b", "math_try_again_32b_lora",
-                   "code_humaneval_try_again", "lean_heuristic_3iter", "lean_skeleton_guided_retry",
-                   "math_sdzero_opsd_hybrid", "math_double_sample_matched"):
+    for needed in (
+        "math_baseline",
+        "math_gold",
+        "math_gibberish",
+        "math_wrong",
+        "math_try_again",
+        "math_first_step",
+        "math_cross_model_hint",
+        "math_cross_model_retry",
+        "math_rejection",
+        "math_double_sample",
+        "math_temp_uniform",
+        "math_compute_matched",
+        "math_frontier_rejection",
+        "math_try_again_graded",
+        "math_try_again_k3",
+        "math_try_again_rounds3",
+        "math_opsd_answer_only",
+        "code_test_suite",
+        "code_shuffled_test_suite",
+        "lean_skeleton",
+        "lean_skeleton_retry",
+        "lean_typechecker",
+        "lean_diagnosis",
+        "lean_opsd_skeleton",
+        "math_opsd_pccg",
+        "math_try_again_k2",
+        "math_try_again_k5",
+        "math_try_again_rounds2",
+        "math_try_again_8b_lora_lr5e-7",
+        "math_try_again_8b_lora_lr1e-6",
+        "math_try_again_8b_lora_lr2e-6",
+        "math_try_again_8b_full",
+        "math_baseline_8b",
+        "math_baseline_32b",
+        "code_try_again_7b",
+        "code_baseline_7b",
+        "math_try_again_32b_lora",
+        "code_humaneval_try_again",
+        "lean_heuristic_3iter",
+        "lean_skeleton_guided_retry",
+        "math_sdzero_opsd_hybrid",
+        "math_double_sample_matched",
+    ):
         assert needed in names, needed
     readme = (ROOT / "experiments" / "README.md").read_text()
     assert all(f"`{n}`" in readme for n in names)  # every row is listed with its assumptions
 
 
 # the seed's stated settings (its LR-by-scale table and rows): row -> (finetune, lora rank, lr)
-SEED_SETTINGS = {"math_try_again": ("lora", 32, 5e-7), "math_gold": ("lora", 32, 5e-7),
-                 "math_try_again_8b_lora_lr5e-7": ("lora", 64, 5e-7),
-                 "math_try_again_8b_lora_lr1e-6": ("lora", 64, 1e-6),
-                 "math_try_again_8b_lora_lr2e-6": ("lora", 64, 2e-6), "math_try_again_8b_full": ("full", None, 1e-6),
-                 "math_try_again_32b_lora": ("lora", None, 2e-6)}
+SEED_SETTINGS = {
+    "math_try_again": ("lora", 32, 5e-7),
+    "math_gold": ("lora", 32, 5e-7),
+    "math_try_again_8b_lora_lr5e-7": ("lora", 64, 5e-7),
+    "math_try_again_8b_lora_lr1e-6": ("lora", 64, 1e-6),
+    "math_try_again_8b_lora_lr2e-6": ("lora", 64, 2e-6),
+    "math_try_again_8b_full": ("full", None, 1e-6),
+    "math_try_again_32b_lora": ("lora", None, 2e-6),
+}
 
 
 def test_rows_use_the_seeds_stated_settings_by_default():
@@ -78,8 +124,13 @@ def test_rows_use_the_seeds_stated_settings_by_default():
         assert rank is None or cfg.train.lora_rank == rank, name
     for p in ROWS:  # every Qwen3-1.7B LoRA row trains at the seed's 5e-7, whatever its method
         cfg = load_config(p)
-        if cfg.domain == "math" and cfg.trains and cfg.train.finetune == "lora" and "8B" not in cfg.model.path \
-                and "32B" not in cfg.model.path:
+        if (
+            cfg.domain == "math"
+            and cfg.trains
+            and cfg.train.finetune == "lora"
+            and "8B" not in cfg.model.path
+            and "32B" not in cfg.model.path
+        ):
             lr = {"retry": lambda: cfg.train.lr, "opsd": lambda: cfg.opsd.lr, "iprs": lambda: cfg.iprs.lr}[cfg.method]()
             assert lr == 5e-7, p
     assert len(load_config(ROOT / "experiments" / "math_opsd_answer_only.toml").seeds) == 5
@@ -89,9 +140,11 @@ def test_rows_use_the_seeds_stated_settings_by_default():
     v = load_config(ROOT / "experiments" / "math_opsd_gold.toml", variant="lora_lr")
     assert (v.name, v.variant, v.opsd.lr) == ("math_opsd_gold@lora_lr", "lora_lr", 1e-4)
     # content rows share a fixed optimizer-step budget per domain (not epochs over however many examples they made)
-    content = {"math": ("gold", "gibberish", "wrong", "try_again"), "code": ("try_again", "gibberish", "test_suite",
-                                                                            "shuffled_test_suite"),
-               "lean": ("retry", "gibberish", "typechecker", "skeleton")}
+    content = {
+        "math": ("gold", "gibberish", "wrong", "try_again"),
+        "code": ("try_again", "gibberish", "test_suite", "shuffled_test_suite"),
+        "lean": ("retry", "gibberish", "typechecker", "skeleton"),
+    }
     for domain, conds in content.items():
         budgets = {load_config(ROOT / "experiments" / f"{domain}_{c}.toml").train.max_steps for c in conds}
         assert len(budgets) == 1 and None not in budgets, (domain, budgets)
@@ -106,11 +159,20 @@ def settings_table() -> list[dict]:
             continue
         sec = cfg.opsd if cfg.method == "opsd" else cfg.iprs
         pccg = cfg.method == "opsd" and cfg.opsd.frontier
-        rows.append({"row": cfg.name, "method": "PCCG" if pccg else ("OPSD" if cfg.method == "opsd" else "IPRS"),
-                     "sampling": cfg.sampling.max_new_tokens, "max_new_tokens": sec.max_new_tokens,
-                     "steps": sec.steps, "problems/step": sec.batch_size, "problems": sec.steps * sec.batch_size,
-                     "band": f"[{cfg.opsd.frontier_low:.2f}, {cfg.opsd.frontier_high:.2f}] of {cfg.opsd.frontier_n}"
-                     if pccg else "-"})
+        rows.append(
+            {
+                "row": cfg.name,
+                "method": "PCCG" if pccg else ("OPSD" if cfg.method == "opsd" else "IPRS"),
+                "sampling": cfg.sampling.max_new_tokens,
+                "max_new_tokens": sec.max_new_tokens,
+                "steps": sec.steps,
+                "problems/step": sec.batch_size,
+                "problems": sec.steps * sec.batch_size,
+                "band": f"[{cfg.opsd.frontier_low:.2f}, {cfg.opsd.frontier_high:.2f}] of {cfg.opsd.frontier_n}"
+                if pccg
+                else "-",
+            }
+        )
     return rows
 
 
@@ -132,22 +194,41 @@ def test_every_opsd_iprs_pccg_row_runs_at_the_seed_settings():
 
     c = config_from_dict({"name": "x", "method": "opsd", "sampling": {"max_new_tokens": 777}})
     assert c.opsd.max_new_tokens == 777 and (c.opsd.frontier_low, c.opsd.frontier_high) == (0.3, 0.5)
-    assert config_from_dict({"name": "x", "method": "iprs", "sampling": {"max_new_tokens": 777}}).iprs.max_new_tokens == 777
+    assert (
+        config_from_dict({"name": "x", "method": "iprs", "sampling": {"max_new_tokens": 777}}).iprs.max_new_tokens
+        == 777
+    )
 
 
 def _tiny_overrides(model: str, runs: Path) -> list[str]:
-    sets = [f"model.path={model}", "model.dtype=auto", f"runs_dir={runs}", "data.dataset=arith",
-            "data.train_split=train", "data.train_limit=6", "data.eval_limit=5", "sampling.n=2",
-            "sampling.max_new_tokens=16", "eval.max_new_tokens=16", "eval.n=2", "eval.ks=[1, 2]",
-            "train.max_length=128", "train.batch_size=4", "train.lora_rank=4", "train.lora_alpha=8", "train.lr=1e-3"]
+    sets = [
+        f"model.path={model}",
+        "model.dtype=auto",
+        f"runs_dir={runs}",
+        "data.dataset=arith",
+        "data.train_split=train",
+        "data.train_limit=6",
+        "data.eval_limit=5",
+        "sampling.n=2",
+        "sampling.max_new_tokens=16",
+        "eval.max_new_tokens=16",
+        "eval.n=2",
+        "eval.ks=[1, 2]",
+        "train.max_length=128",
+        "train.batch_size=4",
+        "train.lora_rank=4",
+        "train.lora_alpha=8",
+        "train.lr=1e-3",
+    ]
     return [a for s in sets for a in ("--set", s)]
 
 
 def test_math_row_runs_end_to_end_on_the_tiny_model(tiny_model, tmp_path):
     row = ROOT / "experiments" / "math_gold.toml"
     # the row's fixed step budget (250) is for MATH; a few steps show the mechanics on the tiny model
-    res = CliRunner().invoke(app, ["run", str(row), "--seeds", "42", *_tiny_overrides(tiny_model, tmp_path),
-                                   "--set", "train.max_steps=3"])
+    res = CliRunner().invoke(
+        app, ["run", str(row), "--seeds", "42", *_tiny_overrides(tiny_model, tmp_path), "--set", "train.max_steps=3"]
+    )
     assert res.exit_code == 0, res.output
     assert "math_gold seed 42" in res.output
     store = RunStore(tmp_path / "math_gold" / "42")
@@ -166,9 +247,16 @@ def test_math_row_runs_end_to_end_on_the_tiny_model(tiny_model, tmp_path):
     assert "train_tokens" in stages["train_r0"]
 
 
-@pytest.mark.parametrize("row, first_per_problem", [("math_double_sample", 16), ("math_double_sample_matched", 2),
-                                                    ("math_temp_uniform", 8),
-                                                    ("math_frontier_rejection", 16), ("math_compute_matched", 4)])
+@pytest.mark.parametrize(
+    "row, first_per_problem",
+    [
+        ("math_double_sample", 16),
+        ("math_double_sample_matched", 2),
+        ("math_temp_uniform", 8),
+        ("math_frontier_rejection", 16),
+        ("math_compute_matched", 4),
+    ],
+)
 def test_control_rows_draw_their_samples(tiny_model, tmp_path, row, first_per_problem):
     sets = _tiny_overrides(tiny_model, tmp_path) + ["--set", "data.train_limit=3", "--set", "data.eval_limit=2"]
     res = CliRunner().invoke(app, ["run", str(ROOT / "experiments" / f"{row}.toml"), "--seeds", "7", *sets])
@@ -197,8 +285,14 @@ def test_control_rows_draw_their_samples(tiny_model, tmp_path, row, first_per_pr
 def test_compute_matched_draws_the_retry_rows_realised_budget(tiny_model, tmp_path):
     # the matched retry row runs first (real samples, real verdicts); the control then draws, per problem, the
     # first attempts + retries that row actually spent at the same seed — not the worst case 2N
-    sets = _tiny_overrides(tiny_model, tmp_path) + ["--set", "data.train_limit=3", "--set", "data.eval_limit=2",
-                                                    "--set", "train.max_steps=1"]
+    sets = _tiny_overrides(tiny_model, tmp_path) + [
+        "--set",
+        "data.train_limit=3",
+        "--set",
+        "data.eval_limit=2",
+        "--set",
+        "train.max_steps=1",
+    ]
     for row in ("math_try_again", "math_compute_matched"):
         res = CliRunner().invoke(app, ["run", str(ROOT / "experiments" / f"{row}.toml"), "--seeds", "7", *sets])
         assert res.exit_code == 0, res.output
@@ -210,9 +304,14 @@ def test_compute_matched_draws_the_retry_rows_realised_budget(tiny_model, tmp_pa
     assert len(first) == 3 * max(1, round(samples / 3))
     m = store.manifest()
     assert m["stages"]["attempts_r0"]["samples"] == len(first)
-    assert m["matched_budget_r0"] == {"per_problem": len(first) // 3, "run": str(tmp_path / "math_try_again" / "7"),
-                                      "unit": "samples", "samples": samples, "completion_tokens": tokens,
-                                      "problems": 3}
+    assert m["matched_budget_r0"] == {
+        "per_problem": len(first) // 3,
+        "run": str(tmp_path / "math_try_again" / "7"),
+        "unit": "samples",
+        "samples": samples,
+        "completion_tokens": tokens,
+        "problems": 3,
+    }
 
 
 def _recorded_retry_run(runs: Path, first: int, first_tokens: int, retries: int, retry_tokens: int) -> None:
@@ -226,10 +325,17 @@ def _recorded_retry_run(runs: Path, first: int, first_tokens: int, retries: int,
 def test_compute_matched_run_draws_fewer_than_2n_when_the_retry_row_spent_less(tiny_model, tmp_path):
     # a retry row that spent 6 first attempts + 3 retries on 3 problems: the control draws 3 per problem, not 2N = 4
     _recorded_retry_run(tmp_path, 6, 60, 3, 120)
-    sets = _tiny_overrides(tiny_model, tmp_path) + ["--set", "data.train_limit=3", "--set", "data.eval_limit=2",
-                                                    "--set", "train.max_steps=1"]
-    res = CliRunner().invoke(app, ["run", str(ROOT / "experiments" / "math_compute_matched.toml"), "--seeds", "7",
-                                   *sets])
+    sets = _tiny_overrides(tiny_model, tmp_path) + [
+        "--set",
+        "data.train_limit=3",
+        "--set",
+        "data.eval_limit=2",
+        "--set",
+        "train.max_steps=1",
+    ]
+    res = CliRunner().invoke(
+        app, ["run", str(ROOT / "experiments" / "math_compute_matched.toml"), "--seeds", "7", *sets]
+    )
     assert res.exit_code == 0, res.output
     store = RunStore(tmp_path / "math_compute_matched" / "7")
     assert sum(a.retry == 0 for a in store.read("attempts", Attempt)) == 9
@@ -271,8 +377,12 @@ def test_temperature_spread_is_seeded_and_differs_from_one_temperature(tiny_mode
 
         def draw(name, temps):
             store = RunStore.open(tmp_path, name, 1, {})
-            return [a.completion for a in sample_attempts(gen, dom, probs, n=3, cfg=cfg, seed=1, round_=0,
-                                                          store=store, temperatures=temps)]
+            return [
+                a.completion
+                for a in sample_attempts(
+                    gen, dom, probs, n=3, cfg=cfg, seed=1, round_=0, store=store, temperatures=temps
+                )
+            ]
 
         a, b = draw("a", [0.0, 0.0, 0.0]), draw("b", [0.0, 0.0, 0.0])
         assert a == b and a[0] == a[1] == a[2]  # greedy at every temperature slot: identical samples
@@ -287,8 +397,12 @@ def test_rows_resolve_to_their_frozen_configs():
     import hashlib
 
     frozen = json.loads((ROOT / "tests" / "data" / "experiments_resolved.json").read_text())
-    now = {p.stem: hashlib.sha256(json.dumps(load_config(p).model_dump(mode="json"), sort_keys=True).encode())
-           .hexdigest()[:16] for p in ROWS}
+    now = {
+        p.stem: hashlib.sha256(json.dumps(load_config(p).model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[
+            :16
+        ]
+        for p in ROWS
+    }
     assert sorted(now) == sorted(frozen)
     assert [n for n in now if now[n] != frozen[n]] == []
 

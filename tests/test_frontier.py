@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 
 from formalpi.analysis.frontier import (
-    Bin, FrontierBand, base_solve_rates, frontier_deltas, group_base_rates, inverted_u, level_deltas, render_bin_table,
-    render_u_table, u_band, u_contrast)
+    Bin,
+    FrontierBand,
+    base_solve_rates,
+    frontier_deltas,
+    group_base_rates,
+    inverted_u,
+    level_deltas,
+    render_bin_table,
+    render_u_table,
+    u_band,
+    u_contrast,
+)
 from formalpi.analysis.runs_index import discover_runs
 from formalpi.analysis.stats import AnalysisError, CorrectnessMatrix, correctness_matrix, paired_bootstrap
 from formalpi.analysis.synthetic import eval_records, write_run
@@ -22,15 +32,26 @@ BASE_SAMPLES = [[0] * 8, [0] * 8, [1, 0] * 4, [0, 1] * 4, [1] * 8, [1] * 8]
 @pytest.fixture
 def store(tmp_path):
     for seed in (1, 2):
-        write_run(tmp_path, "baseline", seed, eval_records(np.array(BASELINE, bool), seed=seed, condition="b",
-                                                           levels=LEVELS),
-                  method="baseline", base_records=eval_records(np.array(BASE_SAMPLES, bool), seed=seed,
-                                                               condition="base", levels=LEVELS))
-        write_run(tmp_path, "gold", seed, eval_records(np.array(GOLD, bool), seed=seed, condition="gold",
-                                                       levels=LEVELS), condition="gold")
+        write_run(
+            tmp_path,
+            "baseline",
+            seed,
+            eval_records(np.array(BASELINE, bool), seed=seed, condition="b", levels=LEVELS),
+            method="baseline",
+            base_records=eval_records(np.array(BASE_SAMPLES, bool), seed=seed, condition="base", levels=LEVELS),
+        )
+        write_run(
+            tmp_path,
+            "gold",
+            seed,
+            eval_records(np.array(GOLD, bool), seed=seed, condition="gold", levels=LEVELS),
+            condition="gold",
+        )
     runs = discover_runs([tmp_path])
-    mats = {lab: correctness_matrix({r.seed: r.eval_records() for r in runs if r.condition == lab}, lab)
-            for lab in ("baseline", "gold")}
+    mats = {
+        lab: correctness_matrix({r.seed: r.eval_records() for r in runs if r.condition == lab}, lab)
+        for lab in ("baseline", "gold")
+    }
     return runs, mats
 
 
@@ -82,13 +103,19 @@ def test_base_rates_need_enough_samples(tmp_path):
         base_solve_rates(recs)
     # fallback: a baseline eval, cross-fitted: rates from its even-numbered samples (needs >= 16 of them), gains
     # against its odd-numbered ones. 32 samples: even ones 1,1,1,1,0,... (4 of 16), odd ones 0,0,... (0 of 16)
-    write_run(tmp_path, "baseline", 1, eval_records(np.array([[1, 0] * 4 + [0] * 24], bool), seed=1, condition="b"),
-              method="baseline")
+    write_run(
+        tmp_path,
+        "baseline",
+        1,
+        eval_records(np.array([[1, 0] * 4 + [0] * 24], bool), seed=1, condition="b"),
+        method="baseline",
+    )
     br = group_base_rates(discover_runs([tmp_path]))
     assert br.rates == {"p0": 0.25} and br.source.startswith("the baseline's even-numbered")
     assert br.baseline_by_seed[1][0].correct == [False] * 16
-    write_run(tmp_path / "few", "baseline", 1, eval_records(np.ones((1, 16), bool), seed=1, condition="b"),
-              method="baseline")
+    write_run(
+        tmp_path / "few", "baseline", 1, eval_records(np.ones((1, 16), bool), seed=1, condition="b"), method="baseline"
+    )
     with pytest.raises(AnalysisError, match=r"half of the baseline's eval samples bin the problems \(here 8 per"):
         group_base_rates(discover_runs([tmp_path / "few"]))
 
@@ -100,13 +127,25 @@ def test_bands_from_the_baselines_own_samples_do_not_regress_to_the_mean(tmp_pat
     rng = np.random.default_rng(0)
     p = rng.beta(0.5, 0.5, size=400)
     for seed in (1,):  # one seed, n = 32: the naive bins rest on 32 samples, the cross-fitted ones on 16 + 16
-        write_run(tmp_path, "baseline", seed, eval_records(rng.random((400, 32)) < p[:, None], seed=seed,
-                                                           condition="b"), method="baseline")
-        write_run(tmp_path, "same", seed, eval_records(rng.random((400, 32)) < p[:, None], seed=seed,
-                                                       condition="same"), condition="gold")
+        write_run(
+            tmp_path,
+            "baseline",
+            seed,
+            eval_records(rng.random((400, 32)) < p[:, None], seed=seed, condition="b"),
+            method="baseline",
+        )
+        write_run(
+            tmp_path,
+            "same",
+            seed,
+            eval_records(rng.random((400, 32)) < p[:, None], seed=seed, condition="same"),
+            condition="gold",
+        )
     runs = discover_runs([tmp_path])
-    mats = {lab: correctness_matrix({r.seed: r.eval_records() for r in runs if r.condition == lab}, lab)
-            for lab in ("baseline", "gold")}
+    mats = {
+        lab: correctness_matrix({r.seed: r.eval_records() for r in runs if r.condition == lab}, lab)
+        for lab in ("baseline", "gold")
+    }
     br = group_base_rates(runs)
     held_out = correctness_matrix(br.baseline_by_seed, "baseline")
     got = {d.bin: d for d in frontier_deltas(mats["gold"], held_out, br.rates, n_boot=500)}
@@ -116,8 +155,10 @@ def test_bands_from_the_baselines_own_samples_do_not_regress_to_the_mean(tmp_pat
     assert got["unsolved"].baseline_pass1 > 0 and got["saturated"].baseline_pass1 < 100  # held-out half
     # the same data binned on the samples it is measured against: the manufactured pattern the cross-fit removes
     # (measured: unsolved +0.9 pp [+0.3, +1.9], saturated -2.1 pp [-3.2, -1.1], both "separated" with no effect)
-    naive_rates = {pid: rate for pid, rate in base_solve_rates(
-        [r for run in runs if run.is_baseline for r in run.eval_records()]).items()}
+    naive_rates = {
+        pid: rate
+        for pid, rate in base_solve_rates([r for run in runs if run.is_baseline for r in run.eval_records()]).items()
+    }
     naive = {d.bin: d for d in frontier_deltas(mats["gold"], mats["baseline"], naive_rates, n_boot=500)}
     assert naive["unsolved"].d_pass1.ci[0] > 0 and naive["saturated"].d_pass1.ci[1] < 0
 
@@ -147,7 +188,13 @@ def test_inverted_u_falls_back_to_levels_without_base_samples(store):
 
 def test_u_bands():
     assert [u_band(r) for r in (0.0, 0.1, 0.25, 0.6, 0.99, 1.0)] == [
-        "rate 0", "rate (0, 0.25)", "rate [0.25, 0.5)", "rate [0.5, 0.75)", "rate [0.75, 1)", "rate 1"]
+        "rate 0",
+        "rate (0, 0.25)",
+        "rate [0.25, 0.5)",
+        "rate [0.5, 0.75)",
+        "rate [0.75, 1)",
+        "rate 1",
+    ]
 
 
 def test_u_contrast_middle_minus_ends_by_hand(store):
@@ -174,8 +221,9 @@ def test_u_contrast_finds_a_planted_inverted_u_and_not_a_flat_one():
 
     def mat(label, p):
         c = rng.random((S, P, n)) < p[None, :, None]
-        return CorrectnessMatrix(label, tuple(range(S)), tuple(f"q{i}" for i in range(P)), levels,
-                                 c.sum(-1), np.full((S, P), n), c[..., 0])
+        return CorrectnessMatrix(
+            label, tuple(range(S)), tuple(f"q{i}" for i in range(P)), levels, c.sum(-1), np.full((S, P), n), c[..., 0]
+        )
 
     base = mat("baseline", p_base)
     peak = mat("peak", p_base + np.where(np.array(levels) == 3, 0.2, 0.0))

@@ -19,8 +19,19 @@ def load_bench():
 
 def test_tiny_cpu_run_measures_generation_and_sft(tmp_path):
     bench = load_bench()
-    out = bench.main(["--device", "cpu", "--tiny", "--modes", "lora,full", "--work", str(tmp_path),
-                      "--json", str(tmp_path / "r.json")])
+    out = bench.main(
+        [
+            "--device",
+            "cpu",
+            "--tiny",
+            "--modes",
+            "lora,full",
+            "--work",
+            str(tmp_path),
+            "--json",
+            str(tmp_path / "r.json"),
+        ]
+    )
     sizes = bench.TINY_SIZES
     (g,) = out["generation"]
     # EOS suppressed: every sequence ran to the full length

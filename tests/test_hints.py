@@ -15,9 +15,22 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_generate_hints_writes_verified_solutions_and_answer_free_hints(tmp_path):
     out = tmp_path / "cross.jsonl"
     sets = ["data.dataset=arith", "data.train_limit=20", "sampling.max_new_tokens=48", "model.dtype=auto"]
-    res = CliRunner().invoke(app, ["generate-hints", str(ROOT / "experiments" / "math_cross_model_hint.toml"),
-                                   "--model", "tiny", "--out", str(out), "--n", "2", "--seed", "1",
-                                   *[a for s in sets for a in ("--set", s)]])
+    res = CliRunner().invoke(
+        app,
+        [
+            "generate-hints",
+            str(ROOT / "experiments" / "math_cross_model_hint.toml"),
+            "--model",
+            "tiny",
+            "--out",
+            str(out),
+            "--n",
+            "2",
+            "--seed",
+            "1",
+            *[a for s in sets for a in ("--set", s)],
+        ],
+    )
     assert res.exit_code == 0, res.output
     print(res.output)
     table = load_cross_model(out)  # the conditions' own reader accepts it
@@ -36,6 +49,11 @@ def test_generate_hints_writes_verified_solutions_and_answer_free_hints(tmp_path
     from formalpi.records import Attempt, Status, Verdict
 
     p = problems[hinted[0]]
-    ctx = PIContext(problem=p, attempt=Attempt(id="a", problem_id=p.id, prompt="q", completion="x"),
-                    verdict=Verdict(status=Status.WRONG), seed=0, extras={"cross_model": table})
+    ctx = PIContext(
+        problem=p,
+        attempt=Attempt(id="a", problem_id=p.id, prompt="q", completion="x"),
+        verdict=Verdict(status=Status.WRONG),
+        seed=0,
+        extras={"cross_model": table},
+    )
     assert table[p.id]["hint"] in get_condition("cross_model_hint", "math").pi(ctx)

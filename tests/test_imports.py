@@ -40,9 +40,13 @@ def test_the_checks_can_fail():
 def test_package_cycles_are_found():
     """Modules without a cycle between them can still make their packages import each other round a cycle (records
     importing the Lean wire types while the Lean PI imported the engine's conditions did)."""
-    edges = {"formalpi.records": {"formalpi.lean.protocol"}, "formalpi.lean.protocol": set(),
-             "formalpi.lean.pi": {"formalpi.engine.conditions"}, "formalpi.engine.conditions": {"formalpi.records"},
-             "formalpi.domains.code.domain": {"formalpi.records"}}
+    edges = {
+        "formalpi.records": {"formalpi.lean.protocol"},
+        "formalpi.lean.protocol": set(),
+        "formalpi.lean.pi": {"formalpi.engine.conditions"},
+        "formalpi.engine.conditions": {"formalpi.records"},
+        "formalpi.domains.code.domain": {"formalpi.records"},
+    }
     assert find_cycles(edges) == []
     packages = package_edges(edges)
     assert packages["formalpi.records"] == {"formalpi.lean"} and packages["formalpi.domains"] == {"formalpi.records"}
@@ -51,8 +55,12 @@ def test_package_cycles_are_found():
 
 def test_private_names_are_found(tmp_path):
     src = tmp_path / "m.py"
-    src.write_text("from formalpi.engine.experiment import _generator, stage\nfrom formalpi.x import __version__\n"
-                   "from formalpi.engine.opsd import _helper as h\n")
+    src.write_text(
+        "from formalpi.engine.experiment import _generator, stage\nfrom formalpi.x import __version__\n"
+        "from formalpi.engine.opsd import _helper as h\n"
+    )
     found = private_imports("formalpi.engine.other", src)
-    assert found == [("formalpi.engine.other", "formalpi.engine.experiment", "_generator"),
-                     ("formalpi.engine.other", "formalpi.engine.opsd", "_helper")]
+    assert found == [
+        ("formalpi.engine.other", "formalpi.engine.experiment", "_generator"),
+        ("formalpi.engine.other", "formalpi.engine.opsd", "_helper"),
+    ]

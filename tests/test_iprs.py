@@ -30,13 +30,29 @@ def domain():
 
 
 def cfg(model: str, runs: Path, condition: str = "gold", **iprs) -> object:
-    g = {"steps": 2, "batch_size": 2, "num_generations": 2, "max_new_tokens": 10, "shaping_lambda": 0.5,
-         "save_every": 1, "lr": 1e-3}
+    g = {
+        "steps": 2,
+        "batch_size": 2,
+        "num_generations": 2,
+        "max_new_tokens": 10,
+        "shaping_lambda": 0.5,
+        "save_every": 1,
+        "lr": 1e-3,
+    }
     g.update(iprs)
-    return config_from_dict({
-        "name": f"g/{condition}", "method": "iprs", "condition": condition, "runs_dir": str(runs),
-        "model": {"path": model}, "data": {"dataset": "arith", "train_limit": 4, "eval_limit": 3},
-        "eval": {"n": 1, "max_new_tokens": 10}, "train": {"finetune": "lora", "lora_rank": 4}, "iprs": g})
+    return config_from_dict(
+        {
+            "name": f"g/{condition}",
+            "method": "iprs",
+            "condition": condition,
+            "runs_dir": str(runs),
+            "model": {"path": model},
+            "data": {"dataset": "arith", "train_limit": 4, "eval_limit": 3},
+            "eval": {"n": 1, "max_new_tokens": 10},
+            "train": {"finetune": "lora", "lora_rank": 4},
+            "iprs": g,
+        }
+    )
 
 
 def test_shaping_is_the_clipped_mean_log_ratio_over_completion_tokens():
@@ -47,7 +63,10 @@ def test_shaping_is_the_clipped_mean_log_ratio_over_completion_tokens():
     # row 0: mean(1.0, 0.5) over the 2 real tokens (the padded third is ignored); row 1: mean 4.0 clipped to 2;
     # row 2: no completion tokens -> 0
     assert got.tolist() == pytest.approx([0.75, 2.0, 0.0])
-    assert shaping_values(torch.full_like(lp_pi, -5.0), torch.zeros_like(lp_plain), mask, 1.0).tolist()[:2] == [-1.0, -1.0]
+    assert shaping_values(torch.full_like(lp_pi, -5.0), torch.zeros_like(lp_plain), mask, 1.0).tolist()[:2] == [
+        -1.0,
+        -1.0,
+    ]
     logits = torch.log(torch.tensor([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]]))
     assert token_logprobs(logits, torch.tensor([[1, 2]])).exp()[0].tolist() == pytest.approx([0.25, 0.8])
 
@@ -64,8 +83,16 @@ def test_shaping_teacher_is_the_adapter_disabled_base(tiny_model, domain):
                 p.normal_(0, 0.5)
     problems = domain.problems("arith", "train", limit=2)
     p = problems[0]
-    rewards = IPRSRewards(domain, get_condition("gold", "math"), TeacherContext.RETRY, problems, policy, tok,
-                          IPRSConfig(clip=100.0), seed=0)
+    rewards = IPRSRewards(
+        domain,
+        get_condition("gold", "math"),
+        TeacherContext.RETRY,
+        problems,
+        policy,
+        tok,
+        IPRSConfig(clip=100.0),
+        seed=0,
+    )
     # a group of three completions of one prompt: two different failures and a pass
     texts = ["\\boxed{-1}", "\\boxed{-2}", f"\\boxed{{{p.gold}}}"]  # arith answers are non-negative
     ids = [tok(t + "<|im_end|>", add_special_tokens=False)["input_ids"] for t in texts]
@@ -77,8 +104,11 @@ def test_shaping_teacher_is_the_adapter_disabled_base(tiny_model, domain):
     prompt = domain.prompt(p)
 
     def shown(failure: str):  # the teacher's retry conversation after the failed completion `failure`
-        return [("user", prompt), ("assistant", failure),
-                ("user", f"Your answer is incorrect. The correct answer is {p.gold}. Try again.")]
+        return [
+            ("user", prompt),
+            ("assistant", failure),
+            ("user", f"Your answer is incorrect. The correct answer is {p.gold}. Try again."),
+        ]
 
     def mean_logp(model, turns, scored):
         packed = pack([render(tok, turns)], [scored], tok.pad_token_id)

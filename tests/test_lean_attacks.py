@@ -40,7 +40,7 @@ def _accepted_recorded() -> list[tuple[str, str, str, str]]:
             continue
         src = (root / "input" / (path.stem + ".lean")).read_text()
         m = re.search(r"(?m)^theorem\b", src)
-        header, decl = src[: m.start()], src[m.start():]
+        header, decl = src[: m.start()], src[m.start() :]
         out.append((path.stem, header, decl[: decl.index(":= by") + len(":= by")] + "\n", decl))
     return out
 
@@ -49,7 +49,7 @@ def test_the_98_accepted_recorded_proofs_pass_the_precheck_in_every_form() -> No
     recorded = _accepted_recorded()
     assert len(recorded) == 98
     for name, header, statement, decl in recorded:
-        body = decl[decl.index(":= by") + len(":= by"):]
+        body = decl[decl.index(":= by") + len(":= by") :]
         for form in (decl, body, header + decl):  # restated; bare tactics; the whole file, header repeated
             prep = strict.prepare(statement, form, header)
             assert isinstance(prep, strict.PreparedProof), (name, prep.reason)
@@ -58,10 +58,21 @@ def test_the_98_accepted_recorded_proofs_pass_the_precheck_in_every_form() -> No
 def test_the_98_accepted_recorded_proofs_are_valid_through_the_pool() -> None:
     root = shared_path("lean", "recorded-mathlib-checks")
     items = [{"header": h, "statement": s, "proof": d} for _, h, s, d in _accepted_recorded()]
-    cfg = LeanConfig(project_dir=ROOT, workers=4, timeout_s=5.0,
-                     repl_command=[sys.executable, "-m", "formalpi.lean.double", "--mathlib-checks", str(root),
-                                   "--latency-scale", "0.001"],
-                     replay=False)  # bulk pre-check/REPL test; the replay has its own tests (test_lean_replay.py)
+    cfg = LeanConfig(
+        project_dir=ROOT,
+        workers=4,
+        timeout_s=5.0,
+        repl_command=[
+            sys.executable,
+            "-m",
+            "formalpi.lean.double",
+            "--mathlib-checks",
+            str(root),
+            "--latency-scale",
+            "0.001",
+        ],
+        replay=False,
+    )  # bulk pre-check/REPL test; the replay has its own tests (test_lean_replay.py)
     with LeanPool(cfg) as pool:
         verdicts = pool.verify_many(items)
     assert [(i["statement"][:40], v.reason) for i, v in zip(items, verdicts) if v.status is not Status.VALID] == []
@@ -75,17 +86,23 @@ def test_every_minif2f_statement_gets_its_checks_and_passes_them() -> None:
     for it in items:
         prep = strict.prepare(it["statement"], it["proof"], it["header"])
         assert isinstance(prep, strict.PreparedProof) and prep.type_lines and prep.axiom_lines, it["statement"]
-        assert "--" not in prep.cmd[prep.cmd.index("\n\nexample :"):]  # comments never reach our check lines
-    cfg = LeanConfig(project_dir=ROOT, workers=2, timeout_s=10.0,
-                     repl_command=[sys.executable, "-m", "formalpi.lean.double", "--unknown", "ok"],
-                     replay=False)  # bulk pre-check/REPL test; the replay has its own tests (test_lean_replay.py)
+        assert "--" not in prep.cmd[prep.cmd.index("\n\nexample :") :]  # comments never reach our check lines
+    cfg = LeanConfig(
+        project_dir=ROOT,
+        workers=2,
+        timeout_s=10.0,
+        repl_command=[sys.executable, "-m", "formalpi.lean.double", "--unknown", "ok"],
+        replay=False,
+    )  # bulk pre-check/REPL test; the replay has its own tests (test_lean_replay.py)
     with LeanPool(cfg) as pool:
         verdicts = pool.verify_many(items)
     assert [(i["statement"][:50], v.reason) for i, v in zip(items, verdicts) if v.status is not Status.VALID] == []
 
 
-MINIF2F_ROWS = {json.loads(x)["name"]: json.loads(x)
-                for x in shared_path("data", "minif2f_lean4_v4.24.jsonl").read_text().splitlines()}
+MINIF2F_ROWS = {
+    json.loads(x)["name"]: json.loads(x)
+    for x in shared_path("data", "minif2f_lean4_v4.24.jsonl").read_text().splitlines()
+}
 
 
 def test_real_full_file_proofs_pass_the_precheck_with_the_dataset_header() -> None:

@@ -17,8 +17,14 @@ from formalpi.errors import CanaryError
 from formalpi.lean.details import lean_details
 from formalpi.lean import verdict as strict
 from formalpi.lean.double import split_checks
-from formalpi.lean.canary import (CanaryGuard, DecidedBy, batch_canaries, choose_canaries, load_suite,
-                                  verify_with_canaries)
+from formalpi.lean.canary import (
+    CanaryGuard,
+    DecidedBy,
+    batch_canaries,
+    choose_canaries,
+    load_suite,
+    verify_with_canaries,
+)
 from formalpi.lean.pool import LeanConfig, LeanPool
 from formalpi.lean.replay import standin_commands
 from formalpi.lean.selftest import mismatches, run_selftest, run_selftest_with_pool, selftest_table
@@ -36,12 +42,17 @@ def no_whitelist(proof, trusted_name, header=""):
     if not found:
         return strict.ProofPlan(body=proof)
     last = found[-1]
-    return strict.ProofPlan(helpers=proof[:last.start()], body=proof[last.end():], restated=True)
+    return strict.ProofPlan(helpers=proof[: last.start()], body=proof[last.end() :], restated=True)
 
 
 def double_config(**kw) -> LeanConfig:
-    return LeanConfig(project_dir=ROOT, repl_command=DOUBLE, workers=kw.pop("workers", 2),
-                      timeout_s=kw.pop("timeout_s", 1.5), **{**standin_commands(), **kw})
+    return LeanConfig(
+        project_dir=ROOT,
+        repl_command=DOUBLE,
+        workers=kw.pop("workers", 2),
+        timeout_s=kw.pop("timeout_s", 1.5),
+        **{**standin_commands(), **kw},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +62,46 @@ def suite():
 
 def test_suite_covers_every_required_forgery(suite):
     names = {c.name for c in suite}
-    required = {"canary_sorry", "canary_admit", "canary_apply_search", "canary_native_decide", "canary_axiom",
-                "canary_skip_kernel", "canary_eval_modify_env", "canary_elab", "canary_implemented_by",
-                "canary_weaker_restated", "canary_instance", "canary_notation", "canary_partial", "canary_unsafe",
-                "canary_runaway", "canary_omega", "canary_decide", "canary_simp", "canary_nlinarith",
-                # one per class that fooled an earlier pre-check
-                "canary_shadow_namespace", "canary_shadow_open", "canary_guard_msgs", "canary_by_elab",
-                "canary_notation3", "canary_debug_guillemets", "canary_dotted_ofreducebool", "canary_root_sorryax",
-                "canary_raw_string_elab", "canary_interpolated_elab", "canary_term_mode",
-                "canary_comment_before_by", "canary_helper_after",
-                # tokenizer slips that reach Lean, and a prover's full file
-                "canary_f1_comment", "canary_f2_latin1", "canary_print_axioms_hijack", "canary_full_file_header"}
+    required = {
+        "canary_sorry",
+        "canary_admit",
+        "canary_apply_search",
+        "canary_native_decide",
+        "canary_axiom",
+        "canary_skip_kernel",
+        "canary_eval_modify_env",
+        "canary_elab",
+        "canary_implemented_by",
+        "canary_weaker_restated",
+        "canary_instance",
+        "canary_notation",
+        "canary_partial",
+        "canary_unsafe",
+        "canary_runaway",
+        "canary_omega",
+        "canary_decide",
+        "canary_simp",
+        "canary_nlinarith",
+        # one per class that fooled an earlier pre-check
+        "canary_shadow_namespace",
+        "canary_shadow_open",
+        "canary_guard_msgs",
+        "canary_by_elab",
+        "canary_notation3",
+        "canary_debug_guillemets",
+        "canary_dotted_ofreducebool",
+        "canary_root_sorryax",
+        "canary_raw_string_elab",
+        "canary_interpolated_elab",
+        "canary_term_mode",
+        "canary_comment_before_by",
+        "canary_helper_after",
+        # tokenizer slips that reach Lean, and a prover's full file
+        "canary_f1_comment",
+        "canary_f2_latin1",
+        "canary_print_axioms_hijack",
+        "canary_full_file_header",
+    }
     assert required <= names
     assert len(names) == len(suite)  # unique names
     assert {c.needs for c in suite} == {"core", "mathlib"}
@@ -128,8 +168,9 @@ def _echo(items):  # a verify_many that marks each item by its index, judging ca
 
 
 def test_canaries_are_mixed_in_and_removed(suite):
-    items = [{"statement": f"theorem t{i} : True := by\n", "proof": f"  trivial -- {i}", "header": ""}
-             for i in range(7)]
+    items = [
+        {"statement": f"theorem t{i} : True := by\n", "proof": f"  trivial -- {i}", "header": ""} for i in range(7)
+    ]
     seen = []
 
     def spy(batch):
@@ -197,13 +238,45 @@ def test_cli_selftest_exit_codes(monkeypatch):
     from formalpi.cli import app
 
     cmd = " ".join(DOUBLE)
-    ok = CliRunner().invoke(app, ["lean", "selftest", "--quick", "--repl-command", cmd, "--project-dir", str(ROOT),
-                                  "--workers", "2", "--timeout", "2", "--replay", "standin"])
+    ok = CliRunner().invoke(
+        app,
+        [
+            "lean",
+            "selftest",
+            "--quick",
+            "--repl-command",
+            cmd,
+            "--project-dir",
+            str(ROOT),
+            "--workers",
+            "2",
+            "--timeout",
+            "2",
+            "--replay",
+            "standin",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert "canary_decide_native" in ok.output and "all 19 canaries" in ok.output
     monkeypatch.setattr(strict, "plan_proof", no_whitelist)
-    bad = CliRunner().invoke(app, ["lean", "selftest", "--quick", "--repl-command", cmd, "--project-dir",
-                                   str(ROOT), "--workers", "2", "--timeout", "2", "--replay", "off"])
+    bad = CliRunner().invoke(
+        app,
+        [
+            "lean",
+            "selftest",
+            "--quick",
+            "--repl-command",
+            cmd,
+            "--project-dir",
+            str(ROOT),
+            "--workers",
+            "2",
+            "--timeout",
+            "2",
+            "--replay",
+            "off",
+        ],
+    )
     assert bad.exit_code == 1 and "MISMATCH" in bad.output and "LEAN REPLAY OFF" in bad.output
 
 

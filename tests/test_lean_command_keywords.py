@@ -18,8 +18,11 @@ DECLARATIONS = {"theorem", "lemma", "example"}  # allowed as helpers before the 
 
 
 def _rows() -> list[list[str]]:
-    return [ln.split("\t") for ln in DATA.read_text(encoding="utf-8").splitlines()
-            if ln.strip() and not ln.startswith("## ")]
+    return [
+        ln.split("\t")
+        for ln in DATA.read_text(encoding="utf-8").splitlines()
+        if ln.strip() and not ln.startswith("## ")
+    ]
 
 
 KEYWORDS = sorted({r[0] for r in _rows()})
@@ -27,20 +30,57 @@ KEYWORDS = sorted({r[0] for r in _rows()})
 
 def test_data_file_names_its_sources_and_covers_every_library() -> None:
     header = [ln for ln in DATA.read_text(encoding="utf-8").splitlines() if ln.startswith("## ")]
-    for commit in ("f897ebcf72cd16f89ab4577d0c826cd14afaafc7", "8da40b72fece29b7d3fe3d768bac4c8910ce9bee",
-                   "725ac8cd67acd70a7beaf47c3725e23484c1ef50", "dea6a3361fa36d5a13f87333dc506ada582e025c",
-                   "556caed0eadb7901e068131d1be208dd907d07a2", "dfd06ebfe8d0e8fa7faba9cb5e5a2e74e7bd2805",
-                   "d768126816be17600904726ca7976b185786e6b9", "99657ad92e23804e279f77ea6dbdeebaa1317b98"):
+    for commit in (
+        "f897ebcf72cd16f89ab4577d0c826cd14afaafc7",
+        "8da40b72fece29b7d3fe3d768bac4c8910ce9bee",
+        "725ac8cd67acd70a7beaf47c3725e23484c1ef50",
+        "dea6a3361fa36d5a13f87333dc506ada582e025c",
+        "556caed0eadb7901e068131d1be208dd907d07a2",
+        "dfd06ebfe8d0e8fa7faba9cb5e5a2e74e7bd2805",
+        "d768126816be17600904726ca7976b185786e6b9",
+        "99657ad92e23804e279f77ea6dbdeebaa1317b98",
+    ):
         assert any(commit in h for h in header), commit  # the revisions pinned by Mathlib v4.24.0's manifest
     libraries = {r[1] for r in _rows()}
-    assert {"lean-core", "mathlib", "batteries", "aesop", "importGraph", "LeanSearchClient", "plausible",
-            "proofwidgets"} <= libraries
-    curated = [ln.split("\t")[:2] for ln in (ROOT / "formalpi/lean/tools/lean_core_commands.tsv").read_text(
-        encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("## ")]
+    assert {
+        "lean-core",
+        "mathlib",
+        "batteries",
+        "aesop",
+        "importGraph",
+        "LeanSearchClient",
+        "plausible",
+        "proofwidgets",
+    } <= libraries
+    curated = [
+        ln.split("\t")[:2]
+        for ln in (ROOT / "formalpi/lean/tools/lean_core_commands.tsv").read_text(encoding="utf-8").splitlines()
+        if ln.strip() and not ln.startswith("## ")
+    ]
     assert all(r in [x[:2] for x in _rows()] for r in curated)  # the data file was generated with them
-    for kw in ("irreducible_def", "assert_not_exists", "recall", "initialize", "add_decl_doc", "compile_inductive%",
-               "library_note", "suppress_compilation", "unseal", "seal", "omit", "include", "export", "deriving",
-               "with_weak_namespace", "scoped", "local", "proof_wanted", "lemma", "alias", "variable?"):
+    for kw in (
+        "irreducible_def",
+        "assert_not_exists",
+        "recall",
+        "initialize",
+        "add_decl_doc",
+        "compile_inductive%",
+        "library_note",
+        "suppress_compilation",
+        "unseal",
+        "seal",
+        "omit",
+        "include",
+        "export",
+        "deriving",
+        "with_weak_namespace",
+        "scoped",
+        "local",
+        "proof_wanted",
+        "lemma",
+        "alias",
+        "variable?",
+    ):
         assert kw in KEYWORDS, kw
 
 
@@ -77,7 +117,7 @@ def test_keywords_before_the_theorem_and_dotted_or_escaped_names() -> None:
 
 
 def test_extractor_reads_each_declaration_form() -> None:
-    src = '''
+    src = """
 /-- doc with "syntax "fake" : command" inside -/
 syntax (name := foo) "foo_cmd " ident : command
 -- macro "commented" : command => `(end)
@@ -95,17 +135,27 @@ elab_rules : command
 def «proof_wanted» := leading_parser
   declModifiers false >> "proof_wanted" >> declId >> ppIndent declSig
 elab "whatsnew " "in" ppLine cmd:command : command => pure ()
-'''
+"""
     got = {(e.keyword, e.reserved, e.prefix) for e in scan_file("X.lean", src, "lib")}
-    assert got == {("foo_cmd", True, ""), ("bar_cmd", True, ""), ("#stacks_tags", True, ""), ("#whnf", True, ""),
-                   ("lemma", True, "declModifiers"), ("soft_cmd", False, ""), ("proof_wanted", True, "declModifiers false"),
-                   ("whatsnew", True, "")}
+    assert got == {
+        ("foo_cmd", True, ""),
+        ("bar_cmd", True, ""),
+        ("#stacks_tags", True, ""),
+        ("#whnf", True, ""),
+        ("lemma", True, "declModifiers"),
+        ("soft_cmd", False, ""),
+        ("proof_wanted", True, "declModifiers false"),
+        ("whatsnew", True, ""),
+    }
 
 
 def test_library_words_inside_brackets_are_clause_atoms_not_commands() -> None:
     assert isinstance(_sent("  aesop (add norm (index := [target _ = _]) h₀)"), strict.PreparedProof)
-    for proof in ("  aesop (add norm h₀) lrat_proof x", "  exact (by omega)\nwith_weak_namespace Shadow",
-                  "  have h : x = 2 := (by omega)\n  exact h ) with_weak_namespace Shadow"):
+    for proof in (
+        "  aesop (add norm h₀) lrat_proof x",
+        "  exact (by omega)\nwith_weak_namespace Shadow",
+        "  have h : x = 2 := (by omega)\n  exact h ) with_weak_namespace Shadow",
+    ):
         assert isinstance(_sent(proof), strict.Verdict), proof  # depth back to 0 (or below): refused
     # the hand-written list (`unsafe`, `def`, …) stays refused at any depth
     assert isinstance(_sent("  exact (unsafe foo)"), strict.Verdict)

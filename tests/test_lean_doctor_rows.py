@@ -1,7 +1,6 @@
 """`formalpi lean doctor`: checks that share one fix print as one row, and the row says `formalpi lean setup`."""
 
 
-
 def test_doctor_prints_rows_sharing_one_fix_once_and_names_formalpi_lean_setup(tmp_path, monkeypatch):
     """Without Lean: 14 failing checks, 2 distinct fixes (elan's installer; `formalpi lean setup`)."""
     from formalpi.lean.setup import SETUP_COMMAND, doctor_checks, doctor_rows

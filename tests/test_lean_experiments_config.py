@@ -83,10 +83,22 @@ eval_split = "valid"
 
 
 def test_the_toml_verify_and_train_settings_reach_the_runs_and_the_pool(engine, model, tmp_path):
-    _invoke("skeleton-opsd", "--config", str(_row(tmp_path, ROW)), "--model", model, "--seeds", "1",
-            "--runs-dir", str(tmp_path / "runs"), "--no-report")
-    assert [(c["cfg"].name, c["cfg"].method, c["seed"]) for c in engine] == [("mine/baseline", "baseline", 1),
-                                                                            ("mine/skeleton", "opsd", 1)]
+    _invoke(
+        "skeleton-opsd",
+        "--config",
+        str(_row(tmp_path, ROW)),
+        "--model",
+        model,
+        "--seeds",
+        "1",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--no-report",
+    )
+    assert [(c["cfg"].name, c["cfg"].method, c["seed"]) for c in engine] == [
+        ("mine/baseline", "baseline", 1),
+        ("mine/skeleton", "opsd", 1),
+    ]
     for call in engine:
         cfg, pool = call["cfg"], call["pool"]
         assert cfg.sampling.n == 5 and cfg.data.eval_split == "valid"
@@ -98,9 +110,30 @@ def test_the_toml_verify_and_train_settings_reach_the_runs_and_the_pool(engine, 
 
 
 def test_a_passed_flag_overrides_the_toml_and_an_unset_one_does_not(engine, model, tmp_path):
-    _invoke("skeleton-opsd", "--config", str(_row(tmp_path, ROW)), "--model", model, "--seeds", "1",
-            "--runs-dir", str(tmp_path / "runs"), "--no-report", "--timeout", "9", "--eval-samples", "3",
-            "--train-split", "test", "--replay", "off", "--name", "other", "--set", "verify.workers=2")
+    _invoke(
+        "skeleton-opsd",
+        "--config",
+        str(_row(tmp_path, ROW)),
+        "--model",
+        model,
+        "--seeds",
+        "1",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--no-report",
+        "--timeout",
+        "9",
+        "--eval-samples",
+        "3",
+        "--train-split",
+        "test",
+        "--replay",
+        "off",
+        "--name",
+        "other",
+        "--set",
+        "verify.workers=2",
+    )
     baseline, trained = (c["cfg"] for c in engine)
     assert (baseline.name, trained.name) == ("other/baseline", "other/skeleton")
     for call in engine:
@@ -115,18 +148,50 @@ def test_a_passed_flag_overrides_the_toml_and_an_unset_one_does_not(engine, mode
     assert trained.train.lora_rank == 16 and trained.opsd.lr == 3e-5 and trained.opsd.steps == 200
     # --set wins over a flag that sets the same key
     engine.clear()
-    _invoke("skeleton-opsd", "--config", str(_row(tmp_path, ROW)), "--model", model, "--seeds", "1",
-            "--runs-dir", str(tmp_path / "runs"), "--no-report", "--samples", "2", "--set", "sampling.n=6")
+    _invoke(
+        "skeleton-opsd",
+        "--config",
+        str(_row(tmp_path, ROW)),
+        "--model",
+        model,
+        "--seeds",
+        "1",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--no-report",
+        "--samples",
+        "2",
+        "--set",
+        "sampling.n=6",
+    )
     assert {c["cfg"].sampling.n for c in engine} == {6}
 
 
 def test_the_default_row_is_the_seed_skeleton_opsd_toml(engine, model, tmp_path):
     double = shlex.join(DOUBLE)
-    _invoke("skeleton-opsd", "--model", model, "--repl-command", double, "--project-dir", str(ROOT), "--seeds", "1",
-            "--runs-dir", str(tmp_path / "runs"), "--no-report")
-    seed_row = load_config(ROOT / "experiments" / "lean_opsd_skeleton.toml",
-                           [f"model.path={model}", f"runs_dir={tmp_path / 'runs'}", f"verify.project_dir={ROOT}",
-                            "verify.repl_command=" + repr(DOUBLE).replace("'", '"')])
+    _invoke(
+        "skeleton-opsd",
+        "--model",
+        model,
+        "--repl-command",
+        double,
+        "--project-dir",
+        str(ROOT),
+        "--seeds",
+        "1",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--no-report",
+    )
+    seed_row = load_config(
+        ROOT / "experiments" / "lean_opsd_skeleton.toml",
+        [
+            f"model.path={model}",
+            f"runs_dir={tmp_path / 'runs'}",
+            f"verify.project_dir={ROOT}",
+            "verify.repl_command=" + repr(DOUBLE).replace("'", '"'),
+        ],
+    )
     baseline, trained = (c["cfg"] for c in engine)
     assert seed_row.opsd.lr == 1e-4 and seed_row.opsd.steps == 200 and seed_row.sampling.max_new_tokens == 4096
     assert (trained.model.dtype, trained.train.lora_rank, trained.opsd.batch_size) == ("bfloat16", 32, 32)
@@ -140,8 +205,10 @@ def test_the_default_row_is_the_seed_skeleton_opsd_toml(engine, model, tmp_path)
 
 def test_a_row_without_its_own_repl_gets_the_doctor_check(engine, tmp_path):
     row = tmp_path / "row.toml"
-    row.write_text(f'base = "{ROOT / "experiments" / "lean_opsd_skeleton.toml"}"\n'
-                   f'[verify]\nproject_dir = "{tmp_path / "nowhere"}"\nworkers = 2\n')
+    row.write_text(
+        f'base = "{ROOT / "experiments" / "lean_opsd_skeleton.toml"}"\n'
+        f'[verify]\nproject_dir = "{tmp_path / "nowhere"}"\nworkers = 2\n'
+    )
     res = CliRunner().invoke(app, ["skeleton-opsd", "--config", str(row), "--seeds", "1"])
     assert isinstance(res.exception, LeanUnavailable), res.output
     # the doctor looked where the toml's [verify] says the Lake workspace is
@@ -157,15 +224,39 @@ def test_without_the_default_row_the_error_names_the_flag(monkeypatch, tmp_path)
 
 
 def test_a_trained_row_needs_a_training_method(engine, tmp_path):
-    res = CliRunner().invoke(app, ["skeleton-opsd", "--config", str(ROOT / "experiments" / "lean_baseline.toml"),
-                                   "--repl-command", shlex.join(DOUBLE)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "skeleton-opsd",
+            "--config",
+            str(ROOT / "experiments" / "lean_baseline.toml"),
+            "--repl-command",
+            shlex.join(DOUBLE),
+        ],
+    )
     assert isinstance(res.exception, ConfigError) and "--method" in str(res.exception), res.output
     assert engine == []
 
 
 def test_minif2f_eval_runs_the_baseline_row_with_the_flags_passed(engine, model, tmp_path):
-    _invoke("minif2f", "eval", "--model", model, "--repl-command", shlex.join(DOUBLE), "--project-dir", str(ROOT),
-            "--seeds", "1", "--runs-dir", str(tmp_path / "runs"), "--samples", "4", "--workers", "2")
+    _invoke(
+        "minif2f",
+        "eval",
+        "--model",
+        model,
+        "--repl-command",
+        shlex.join(DOUBLE),
+        "--project-dir",
+        str(ROOT),
+        "--seeds",
+        "1",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--samples",
+        "4",
+        "--workers",
+        "2",
+    )
     (call,) = engine
     cfg, pool = call["cfg"], call["pool"]
     seed_row = load_config(ROOT / "experiments" / "lean_baseline.toml")
@@ -177,10 +268,26 @@ def test_minif2f_eval_runs_the_baseline_row_with_the_flags_passed(engine, model,
     # a toml's [verify] reaches the pool; --split and --name set their keys
     engine.clear()
     row = tmp_path / "eval.toml"
-    row.write_text(f'base = "{ROOT / "experiments" / "lean_baseline.toml"}"\n[verify]\ntimeout_s = 5.0\n'
-                   f'repl_command = {DOUBLE!r}\n'.replace("'", '"'))
-    _invoke("minif2f", "eval", "--config", str(row), "--model", model, "--seeds", "1", "--split", "valid",
-            "--name", "ev", "--runs-dir", str(tmp_path / "runs"))
+    row.write_text(
+        f'base = "{ROOT / "experiments" / "lean_baseline.toml"}"\n[verify]\ntimeout_s = 5.0\n'
+        f"repl_command = {DOUBLE!r}\n".replace("'", '"')
+    )
+    _invoke(
+        "minif2f",
+        "eval",
+        "--config",
+        str(row),
+        "--model",
+        model,
+        "--seeds",
+        "1",
+        "--split",
+        "valid",
+        "--name",
+        "ev",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    )
     (call,) = engine
     assert call["pool"].timeout_s == 5.0 and call["cfg"].verify["timeout_s"] == 5.0
     assert (call["cfg"].name, call["cfg"].data.eval_split, call["cfg"].eval.n) == ("ev", "valid", 32)

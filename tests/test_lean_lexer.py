@@ -14,16 +14,30 @@ from formalpi.lean.lexer import Kind, LexError, is_id_first, is_id_rest, lex
 from tests.conftest import shared_path
 
 C, I, S, N, CH, Y, H, IN = (  # noqa: E741
-    Kind.COMMENT, Kind.IDENT, Kind.STRING, Kind.NUMBER, Kind.CHAR, Kind.SYMBOL, Kind.HASH, Kind.INTERP)
+    Kind.COMMENT,
+    Kind.IDENT,
+    Kind.STRING,
+    Kind.NUMBER,
+    Kind.CHAR,
+    Kind.SYMBOL,
+    Kind.HASH,
+    Kind.INTERP,
+)
 
 # (text, expected [(kind, text)], why: the source line that decides it)
 CASES = [
     # whitespace / finishCommentBlock
-    ("/-/- x -/ a", [(C, "/-/- x -/"), (I, "a")],
-     "whitespace: after `/-` `s.next input i` skips the third char unread, so `/-` there opens no nesting (F1)"),
+    (
+        "/-/- x -/ a",
+        [(C, "/-/- x -/"), (I, "a")],
+        "whitespace: after `/-` `s.next input i` skips the third char unread, so `/-` there opens no nesting (F1)",
+    ),
     ("/-/-/ a", [(C, "/-/-/"), (I, "a")], "whitespace skips the 3rd char `/`; finishCommentBlock then reads `-/`"),
-    ("/- /- x -/ -/ a", [(C, "/- /- x -/ -/"), (I, "a")],
-     "finishCommentBlock: `/-` then `-` → nesting+1; `-/` at nesting 1 ends"),
+    (
+        "/- /- x -/ -/ a",
+        [(C, "/- /- x -/ -/"), (I, "a")],
+        "finishCommentBlock: `/-` then `-` → nesting+1; `-/` at nesting 1 ends",
+    ),
     ("/-- doc -/ a", [(C, "/-- doc -/"), (I, "a")], "whitespace: `/--` is a doc-comment token; commentBody"),
     ("/-! mod -/ a", [(C, "/-! mod -/"), (I, "a")], "whitespace: `/-!` is a doc-comment token; commentBody"),
     ("/--/ -/ a", [(C, "/--/ -/"), (I, "a")], "commentBody scans from after `/--`: `/` then ` ` is no opener"),
@@ -47,13 +61,13 @@ CASES = [
     ('s!"a{x}b"', [(I, "s!"), (IN, '"a{'), (I, "x"), (IN, '}b"')], "interpolatedStrFn: `{` ends a literal part"),
     ('s!"\\{"', [(I, "s!"), (S, '"\\{"')], "isQuotableCharForStrInterpolant: `\\{` is an escape"),
     # strings
-    ('"-/ --" a', [(S, '"-/ --"'), (I, "a")], "strLitFnAux: everything up to the unescaped `\"`"),
-    ('"a\\"b" c', [(S, '"a\\"b"'), (I, "c")], "quotedCharCoreFn: `\\\"` is quotable"),
+    ('"-/ --" a', [(S, '"-/ --"'), (I, "a")], 'strLitFnAux: everything up to the unescaped `"`'),
+    ('"a\\"b" c', [(S, '"a\\"b"'), (I, "c")], 'quotedCharCoreFn: `\\"` is quotable'),
     ('"a\\\n   b" c', [(S, '"a\\\n   b"'), (I, "c")], "quotedCharCoreFn → stringGapFn: one newline, then spaces"),
     ('"\\x41\\u00e9" c', [(S, '"\\x41\\u00e9"'), (I, "c")], "quotedCharCoreFn: `x` + 2 hex, `u` + 4 hex"),
-    ('r#"a"b"# c', [(S, 'r#"a"b"#'), (I, "c")], "rawStrLitFnAux: closes at `\"` followed by as many `#`"),
+    ('r#"a"b"# c', [(S, 'r#"a"b"#'), (I, "c")], 'rawStrLitFnAux: closes at `"` followed by as many `#`'),
     ('r"\\" c', [(S, 'r"\\"'), (I, "c")], "rawStrLitFnAux normalState: no escapes"),
-    ("rx", [(I, "rx")], "tokenFnAux: `r` starts a raw string only before `#*\"`"),
+    ("rx", [(I, "rx")], 'tokenFnAux: `r` starts a raw string only before `#*"`'),
     # chars
     ("'\"' a", [(CH, "'\"'"), (I, "a")], "charLitFnAux: one char, then `'`"),
     ("'\\n' a", [(CH, "'\\n'"), (I, "a")], "charLitFnAux → quotedCharFn"),
@@ -99,8 +113,16 @@ def test_lean_lexical_errors_are_refused_with_their_reason(text: str, message: s
 def test_every_unicode_class_lean_treats_specially() -> None:
     """Every code point below U+20000 classified as Init/Meta/Defs.lean's functions read (written out here from
     their ranges, independently of the lexer's own range table)."""
-    letter = [(0x3B1, 0x3C9), (0x391, 0x3A9), (0x3CA, 0x3FB), (0x1F00, 0x1FFE), (0x2100, 0x214F),
-              (0x1D49C, 0x1D59F), (0xC0, 0xFF), (0x100, 0x17F)]
+    letter = [
+        (0x3B1, 0x3C9),
+        (0x391, 0x3A9),
+        (0x3CA, 0x3FB),
+        (0x1F00, 0x1FFE),
+        (0x2100, 0x214F),
+        (0x1D49C, 0x1D59F),
+        (0xC0, 0xFF),
+        (0x100, 0x17F),
+    ]
     not_letter = {0x3BB, 0x3A0, 0x3A3, 0xD7, 0xF7}
     sub = [(0x2080, 0x2089), (0x2090, 0x209C), (0x1D62, 0x1D6A), (0x2C7C, 0x2C7C)]
     for o in range(0x20000):

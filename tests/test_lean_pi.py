@@ -21,11 +21,17 @@ from formalpi.records import Attempt, Problem, Status, Verdict
 from tests.conftest import shared_path
 
 STATEMENT = "theorem foo (x : Int) : x = x := by\n"
-PROBLEM = Problem(id="foo", domain="lean", text=STATEMENT,
-                  meta={"header": "import Mathlib\n\nopen Real\n\n", "formal_statement": STATEMENT})
+PROBLEM = Problem(
+    id="foo",
+    domain="lean",
+    text=STATEMENT,
+    meta={"header": "import Mathlib\n\nopen Real\n\n", "formal_statement": STATEMENT},
+)
 ATTEMPT = Attempt(id="foo|r0|s0|k0", problem_id="foo", prompt="p", completion="  have h : x = 1 := by sorry")
-REFERENCE = STATEMENT + ("  -- a verified proof\n  have h₀ : x + 0 = x := by simp\n"
-                         "  have h₁ : x = x + 0 := by\n    have h₂ : 0 + x = x := by simp\n    omega\n  rfl\n")
+REFERENCE = STATEMENT + (
+    "  -- a verified proof\n  have h₀ : x + 0 = x := by simp\n"
+    "  have h₁ : x = x + 0 := by\n    have h₂ : 0 + x = x := by simp\n    omega\n  rfl\n"
+)
 
 
 def replies(name: str) -> list[CommandReply]:
@@ -42,8 +48,11 @@ def replies(name: str) -> list[CommandReply]:
 
 
 def verdict_from(reply: CommandReply, status: Status) -> Verdict:
-    return Verdict(status=status, details=LeanDetails(messages=reply.messages, sorries=reply.sorries).dump(),
-                   answer=ATTEMPT.completion)
+    return Verdict(
+        status=status,
+        details=LeanDetails(messages=reply.messages, sorries=reply.sorries).dump(),
+        answer=ATTEMPT.completion,
+    )
 
 
 def ctx(verdict: Verdict, problem: Problem = PROBLEM, **extras) -> PIContext:
@@ -57,9 +66,11 @@ def test_retry_is_the_bare_failure_bit():
     assert get_condition("retry", "lean").pi(ctx(FAILED)) == "Your proof is incorrect. Try again."
 
 
-SKELETON_TEXT = ("Here is the structure of a correct proof: the intermediate facts it proves, in order, with their "
-                 "proofs left out.\n```lean4\nhave h₀ : x + 0 = x := by sorry\nhave h₁ : x = x + 0 := by sorry\n"
-                 "```\nWrite a complete proof.")
+SKELETON_TEXT = (
+    "Here is the structure of a correct proof: the intermediate facts it proves, in order, with their "
+    "proofs left out.\n```lean4\nhave h₀ : x + 0 = x := by sorry\nhave h₁ : x = x + 0 := by sorry\n"
+    "```\nWrite a complete proof."
+)
 
 
 def test_skeleton_shows_top_level_haves_of_a_reference_proof():
@@ -75,16 +86,21 @@ def test_skeleton_retry_adds_the_failure_bit():
 
 
 def test_skeleton_is_none_without_a_reference_proof():
-    for extras in ({}, {"reference_proofs": {"other": [REFERENCE]}},
-                   {"reference_proofs": {"foo": [STATEMENT + "  rfl\n"]}}):  # a proof with no have: no skeleton
+    for extras in (
+        {},
+        {"reference_proofs": {"other": [REFERENCE]}},
+        {"reference_proofs": {"foo": [STATEMENT + "  rfl\n"]}},
+    ):  # a proof with no have: no skeleton
         assert get_condition("skeleton", "lean").pi(ctx(FAILED, **extras)) is None
         assert get_condition("skeleton+retry", "lean").pi(ctx(FAILED, **extras)) is None
 
 
 def test_load_proof_corpus(tmp_path):
     p = tmp_path / "c.jsonl"
-    p.write_text(json.dumps({"name": "foo", "proof": REFERENCE}) + "\n\n" +
-                 json.dumps({"name": "foo", "proof": "rfl"}) + "\n", encoding="utf-8")
+    p.write_text(
+        json.dumps({"name": "foo", "proof": REFERENCE}) + "\n\n" + json.dumps({"name": "foo", "proof": "rfl"}) + "\n",
+        encoding="utf-8",
+    )
     assert load_proof_corpus(p) == {"foo": [REFERENCE, "rfl"]}
     p.write_text('{"name": "foo"}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"c.jsonl:1: needs string fields"):
@@ -105,7 +121,8 @@ def test_typechecker_unsolved_goals_error_carries_its_goal():
         "unsolved goals\n"
         "The goal state there:\n"
         "x : Int\nh : x = 1\n⊢ x = x\n"
-        "Try again.")
+        "Try again."
+    )
 
 
 def test_typechecker_line_is_relative_to_the_proof_body():
@@ -118,10 +135,10 @@ def test_typechecker_line_is_relative_to_the_proof_body():
         "unsolved goals\n"
         "The goal state there:\n"
         "case pos\nx : Bool\nh✝ : x = true\n⊢ Nat\n"
-        "Try again.")
+        "Try again."
+    )
     # a verifier that sends the header in the command: its lines are counted through the override
-    assert "at line 1 of your proof" in get_condition("typechecker", "lean").pi(
-        ctx(v, problem, checked_prefix_lines=2))
+    assert "at line 1 of your proof" in get_condition("typechecker", "lean").pi(ctx(v, problem, checked_prefix_lines=2))
 
 
 def test_typechecker_sorry_without_error_shows_the_sorry_goal():
@@ -132,13 +149,15 @@ def test_typechecker_sorry_without_error_shows_the_sorry_goal():
         "Your proof is incorrect.\n"
         "Your proof leaves a `sorry` at line 1 of your proof.\n"
         "The goal state there:\n⊢ 3 = 4\n"
-        "Try again.")
+        "Try again."
+    )
 
 
 def test_typechecker_without_messages_uses_the_reason():
     v = Verdict(status=Status.TIMEOUT, reason="Lean took longer than 60 s")
     assert get_condition("typechecker", "lean").pi(ctx(v)) == (
-        "Your proof is incorrect.\nLean could not accept it: Lean took longer than 60 s.\nTry again.")
+        "Your proof is incorrect.\nLean could not accept it: Lean took longer than 60 s.\nTry again."
+    )
 
 
 class ScriptedGenerator:
@@ -158,17 +177,22 @@ class ScriptedGenerator:
 
 
 def test_diagnosis_prompt_and_cleaned_answer():
-    gen = ScriptedGenerator("<think>long hidden reasoning</think> The `have h : x = 1` claim is false:\n\n"
-                            "x is arbitrary.  ```lean4\nexact rfl\n``` Prove the goal with rfl directly.")
+    gen = ScriptedGenerator(
+        "<think>long hidden reasoning</think> The `have h : x = 1` claim is false:\n\n"
+        "x is arbitrary.  ```lean4\nexact rfl\n``` Prove the goal with rfl directly."
+    )
     v = verdict_from(replies("have_by_sorry")[0], Status.ERROR)
     out = get_condition("diagnosis", "lean").pi(ctx(v, diagnosis_writer=greedy_writer(gen), diagnosis_max_tokens=16))
-    assert out == ("Your proof is incorrect. Diagnosis: The `have h : x = 1` claim is false: x is arbitrary. "
-                   "Prove the goal Try again.")
+    assert out == (
+        "Your proof is incorrect. Diagnosis: The `have h : x = 1` claim is false: x is arbitrary. "
+        "Prove the goal Try again."
+    )
     assert gen.prompts == [
         "<user>A Lean 4 proof attempt failed. Diagnose in a few sentences what is wrong and what to change. "
         "Do not write a proof.\n\nTheorem:\n```lean4\ntheorem foo (x : Int) : x = x := by\n```\n"
         "Attempt:\n```lean4\nhave h : x = 1 := by sorry\n```\n"
-        "Lean's errors:\n- at the start of your proof: unsolved goals x : Int h : x = 1 ⊢ x = x</user><assistant>"]
+        "Lean's errors:\n- at the start of your proof: unsolved goals x : Int h : x = 1 ⊢ x = x</user><assistant>"
+    ]
     assert gen.params[0].n == 1 and gen.params[0].max_new_tokens == 2048  # room for a thinking model's thought
     # same attempt, same seed: the same request (resumable runs)
     gen2 = ScriptedGenerator("x")
@@ -179,8 +203,7 @@ def test_diagnosis_prompt_and_cleaned_answer():
 def test_diagnosis_empty_answer_and_missing_generator():
     v = verdict_from(replies("have_by_sorry")[0], Status.ERROR)
     silent = greedy_writer(ScriptedGenerator("<think>x</think>"))
-    assert get_condition("diagnosis", "lean").pi(ctx(v, diagnosis_writer=silent)) \
-        is None
+    assert get_condition("diagnosis", "lean").pi(ctx(v, diagnosis_writer=silent)) is None
     with pytest.raises(ConfigError, match=r"extras\['diagnosis_writer'\]"):
         get_condition("diagnosis", "lean").pi(ctx(v))
     assert clean_diagnosis("a  b\n c d", 3) == "a b c"
@@ -191,12 +214,16 @@ def test_a_thinking_models_diagnosis_is_its_answer_after_think():
     cond = get_condition("diagnosis", "lean")
     # the template opened the think block: the output is the thought, `</think>`, then the answer
     opened = ScriptedGenerator("The claim h is false for x = 2.</think>\n\nThe have claim x = 1 is false.")
-    assert cond.pi(ctx(v, diagnosis_writer=greedy_writer(opened))) == \
-        "Your proof is incorrect. Diagnosis: The have claim x = 1 is false. Try again."
+    assert (
+        cond.pi(ctx(v, diagnosis_writer=greedy_writer(opened)))
+        == "Your proof is incorrect. Diagnosis: The have claim x = 1 is false. Try again."
+    )
     # the budget ran out mid-thought: the thought so far is the diagnosis, not an empty text (no PI)
     cut = ScriptedGenerator("<think>\nThe attempt claims x = 1 but x is arbitrary, so the have is false")
-    assert cond.pi(ctx(v, diagnosis_writer=greedy_writer(cut), diagnosis_max_tokens=8)) == \
-        "Your proof is incorrect. Diagnosis: The attempt claims x = 1 but x Try again."
+    assert (
+        cond.pi(ctx(v, diagnosis_writer=greedy_writer(cut), diagnosis_max_tokens=8))
+        == "Your proof is incorrect. Diagnosis: The attempt claims x = 1 but x Try again."
+    )
 
 
 def test_diagnosis_row_gets_the_rows_own_model_and_other_methods_must_pass_one():

@@ -53,6 +53,7 @@ def _gone(pids: set[int]) -> bool:
             return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
             return True
+
     return all(dead(p) for p in pids)
 
 
@@ -131,10 +132,12 @@ def test_backpressure_queues_instead_of_failing() -> None:
     seen: set[int] = set()
     stop = threading.Event()
     with LeanPool(_config(workers=2)) as pool:
+
         def watch() -> None:
             while not stop.is_set():
                 seen.add(len(pool.worker_pids()))
                 time.sleep(0.01)
+
         t = threading.Thread(target=watch)
         t.start()
         t0 = time.monotonic()
@@ -250,7 +253,7 @@ def _recorded_checks(limit: int) -> list[tuple[dict, bool, bool]]:
         result = json.loads(path.read_text())["results"][0]
         src = (root / "input" / (path.stem + ".lean")).read_text()
         m = re.search(r"(?m)^theorem\b", src)
-        header, decl = src[: m.start()], src[m.start():]
+        header, decl = src[: m.start()], src[m.start() :]
         cut = decl.index(":= by") + len(":= by")
         item = {"header": header, "statement": decl[:cut], "proof": "by" + decl[cut:]}
         msgs = (result.get("response") or {}).get("messages", [])
@@ -292,8 +295,12 @@ def test_real_lean_minif2f_verdicts() -> None:
         pytest.skip(f"{project} is not built: run `formalpi lean setup`")
     p = _minif2f("mathd_numbertheory_254")
     with LeanPool(LeanConfig(project_dir=project, workers=1, timeout_s=120, header_timeout_s=900)) as pool:
-        items = [{**p, "proof": "norm_num"}, {**p, "proof": "by\n  exact Nat.le_refl 0"},
-                 {**p, "proof": "by\n  native_decide"}, {**_minif2f("mathd_numbertheory_229"), "proof": "norm_num"}]
+        items = [
+            {**p, "proof": "norm_num"},
+            {**p, "proof": "by\n  exact Nat.le_refl 0"},
+            {**p, "proof": "by\n  native_decide"},
+            {**_minif2f("mathd_numbertheory_229"), "proof": "norm_num"},
+        ]
         v = pool.verify_many(items)
     assert v[0].status is Status.VALID
     assert set(lean_details(v[0]).axioms) <= {"propext", "Classical.choice", "Quot.sound"}
@@ -307,13 +314,24 @@ def test_real_lean_minif2f_verdicts() -> None:
 
 def test_bad_input_gets_its_own_verdict_and_the_batch_survives() -> None:
     """One lone surrogate (or a non-text proof) in a batch: a REJECTED verdict for it, the others checked."""
-    items = [_item(0), {**_item(1), "proof": "by\n  omega -- \ud800 double:ok"}, _item(2),
-             {**_item(3), "proof": None}, {**_item(4), "proof": "by\n  omega\x00"},
-             {**_item(5), "statement": "theorem t5 : 1 = 1 := by -- \udcff\n"}]
+    items = [
+        _item(0),
+        {**_item(1), "proof": "by\n  omega -- \ud800 double:ok"},
+        _item(2),
+        {**_item(3), "proof": None},
+        {**_item(4), "proof": "by\n  omega\x00"},
+        {**_item(5), "statement": "theorem t5 : 1 = 1 := by -- \udcff\n"},
+    ]
     with LeanPool(_config()) as pool:
         verdicts = pool.verify_many(items)
-    assert [v.status for v in verdicts] == [Status.VALID, Status.REJECTED, Status.VALID, Status.REJECTED,
-                                            Status.REJECTED, Status.REJECTED]
+    assert [v.status for v in verdicts] == [
+        Status.VALID,
+        Status.REJECTED,
+        Status.VALID,
+        Status.REJECTED,
+        Status.REJECTED,
+        Status.REJECTED,
+    ]
     assert "surrogate" in verdicts[1].reason and "line 2" in verdicts[1].reason
     json.dumps(verdicts[1].model_dump(mode="json"), ensure_ascii=False).encode("utf-8")  # storable as is
 
@@ -370,6 +388,7 @@ def test_cancelling_averify_kills_and_replaces_its_worker() -> None:
 
 def test_acquire_timeout_raises_a_clear_lean_unavailable() -> None:
     with LeanPool(_config(workers=1, timeout_s=30.0, acquire_timeout_s=0.5)) as pool:
+
         def hang() -> None:
             with contextlib.suppress(LeanUnavailable):  # the pool closes under it at the end
                 pool.verify(**_item(0, "hang"))
@@ -393,7 +412,9 @@ def test_a_reply_out_of_step_with_its_request_restarts_the_worker() -> None:
 
 # ---- checking any Lean code ----------------------------------------------------------------------------------
 
-FILE = "import Mathlib\nopen Real\n\ntheorem a (x : ℕ) : x + 0 = x := by simp -- double:ok\n\nexample : True := trivial\n"
+FILE = (
+    "import Mathlib\nopen Real\n\ntheorem a (x : ℕ) : x + 0 = x := by simp -- double:ok\n\nexample : True := trivial\n"
+)
 
 
 def test_check_any_code_with_the_same_strict_verdicts() -> None:
@@ -415,17 +436,22 @@ def test_check_reads_the_file_header_with_leans_grammar() -> None:
     """The code's own header is read as Lean reads a module header (comments anywhere, any `open` form), the same
     reader `prepare` uses for a whole-file completion: its imports become the worker's header, file-level
     `open` / whitelisted `set_option` lines become `… in` prefixes of the declarations after them."""
-    files = [("import Mathlib -- the prover's header\nimport Aesop\nset_option maxHeartbeats 400000\n\n"
-              "theorem a (x : ℕ) : x + 0 = x := by simp -- double:ok\n"),
-             "/- a file comment -/\nimport Mathlib\nopen Nat hiding succ\n\ntheorem a : True := trivial -- double:ok\n"]
+    files = [
+        (
+            "import Mathlib -- the prover's header\nimport Aesop\nset_option maxHeartbeats 400000\n\n"
+            "theorem a (x : ℕ) : x + 0 = x := by simp -- double:ok\n"
+        ),
+        "/- a file comment -/\nimport Mathlib\nopen Nat hiding succ\n\ntheorem a : True := trivial -- double:ok\n",
+    ]
     with LeanPool(_config()) as pool:
         for code in files:
             v = pool.check(code)
             assert v.status is Status.VALID, (code, v.reason)
         late = pool.check("import Mathlib\n\ntheorem a : True := trivial -- double:ok\nset_option maxHeartbeats 0\n")
         assert late.status is Status.REJECTED and "after" in late.reason
-        other = pool.check("import Mathlib\nimport FooBar.Baz\n\ntheorem a : True := trivial\n",
-                           header="import Mathlib")
+        other = pool.check(
+            "import Mathlib\nimport FooBar.Baz\n\ntheorem a : True := trivial\n", header="import Mathlib"
+        )
         assert other.status is Status.REJECTED and "FooBar.Baz" in other.reason
 
 

@@ -99,8 +99,10 @@ def test_exit_without_output_and_malformed_reply() -> None:
 
 
 def test_stderr_is_drained_not_mixed_into_replies() -> None:
-    noisy = ("import sys\nfor i in range(5000): sys.stderr.write('noise %d\\n' % i)\nsys.stderr.flush()\n"
-             "from formalpi.lean.double import main; main(['--unknown', 'ok'])")
+    noisy = (
+        "import sys\nfor i in range(5000): sys.stderr.write('noise %d\\n' % i)\nsys.stderr.flush()\n"
+        "from formalpi.lean.double import main; main(['--unknown', 'ok'])"
+    )
     with LeanRepl([sys.executable, "-c", noisy], ROOT) as repl:
         res = repl.command("theorem t : True := trivial", None, 10)
         assert res.outcome is Outcome.OK and res.reply.env == 0
@@ -145,7 +147,7 @@ def test_real_repl_answers_the_verifier_checks_as_the_double_assumes() -> None:
         assert res.outcome is Outcome.OK and res.reply.env == 1
         v = strict.judge(prep, res.reply)
         assert v.status.value == "valid", (v.reason, res.raw)
-        (line, name), = prep.axiom_lines
+        ((line, name),) = prep.axiom_lines
         ours = [m for m in res.reply.messages if m.pos and m.pos.line == line]
         assert len(ours) == 1 and ours[0].severity == "info" and ours[0].data.startswith(f"'{name}' ")
         wrong = split_checks(prep.cmd)[0] + "\n\nexample : ∀ (x : ℕ), x = x := @_root_.t\n"

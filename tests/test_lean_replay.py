@@ -15,8 +15,15 @@ from formalpi.analysis.synthetic import eval_records, write_run
 from formalpi.lean import verdict as strict
 from formalpi.lean.canary import load_suite
 from formalpi.lean.pool import LeanConfig, LeanPool
-from formalpi.lean.replay import (ReplayOutcome, Replayer, ReplayRequest, ReplaySettings, _Ran, read_safe_verify,
-                                  standin_commands)
+from formalpi.lean.replay import (
+    ReplayOutcome,
+    Replayer,
+    ReplayRequest,
+    ReplaySettings,
+    _Ran,
+    read_safe_verify,
+    standin_commands,
+)
 from formalpi.lean.setup import REPL_BINARY, SAFE_VERIFY_BINARY, doctor_checks
 from formalpi.records import Status
 from tests.conftest import ROOT
@@ -39,19 +46,23 @@ def _logging_replay(tmp_path: Path) -> tuple[list[str], Path]:
     """The stand-in's safe_verify behind a wrapper that logs each call."""
     log = tmp_path / "calls.log"
     wrapper = tmp_path / "logged_safe_verify.py"
-    wrapper.write_text(f"import sys, runpy\nsys.path.insert(0, {str(ROOT)!r})\n"
-                       f"open({str(log)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
-                       "sys.argv = ['replay_double', 'safe_verify', *sys.argv[1:]]\n"
-                       "runpy.run_module('formalpi.lean.replay_double', run_name='__main__')\n")
+    wrapper.write_text(
+        f"import sys, runpy\nsys.path.insert(0, {str(ROOT)!r})\n"
+        f"open({str(log)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        "sys.argv = ['replay_double', 'safe_verify', *sys.argv[1:]]\n"
+        "runpy.run_module('formalpi.lean.replay_double', run_name='__main__')\n"
+    )
     return [sys.executable, str(wrapper)], log
 
 
 def test_pool_replays_valid_verdicts_only_in_one_batch(tmp_path):
     argv, log = _logging_replay(tmp_path)
-    items = [_item(0, "by\n  omega -- double:ok"),
-             _item(1, "by\n  omega -- double:ok standin:kernel"),  # the REPL says valid, the kernel replay does not
-             _item(2, "by\n  omega -- double:error standin:kernel"),  # an error: never replayed
-             _item(3, "by\n  omega -- double:ok\n#eval 1")]  # refused by the pre-check: never replayed
+    items = [
+        _item(0, "by\n  omega -- double:ok"),
+        _item(1, "by\n  omega -- double:ok standin:kernel"),  # the REPL says valid, the kernel replay does not
+        _item(2, "by\n  omega -- double:error standin:kernel"),  # an error: never replayed
+        _item(3, "by\n  omega -- double:ok\n#eval 1"),
+    ]  # refused by the pre-check: never replayed
     with LeanPool(_config(replay_command=argv)) as pool:
         v = pool.verify_many(items)
         assert [x.status for x in v] == [Status.VALID, Status.REJECTED, Status.ERROR, Status.REJECTED]
@@ -69,10 +80,12 @@ def test_the_replayed_submission_is_what_the_repl_accepted_without_our_checks(tm
     argv, log = _logging_replay(tmp_path)
     captured = tmp_path / "sub.lean"
     keep = tmp_path / "keep_source.py"  # a compile step that keeps a copy of each source it is given
-    keep.write_text(f"import shutil, sys, runpy\nsys.path.insert(0, {str(ROOT)!r})\n"
-                    f"shutil.copy(sys.argv[-1], {str(captured)!r} + '.' + str(len(sys.argv[-1])))\n"
-                    "sys.argv = ['replay_double', 'lean', *sys.argv[1:]]\n"
-                    "runpy.run_module('formalpi.lean.replay_double', run_name='__main__')\n")
+    keep.write_text(
+        f"import shutil, sys, runpy\nsys.path.insert(0, {str(ROOT)!r})\n"
+        f"shutil.copy(sys.argv[-1], {str(captured)!r} + '.' + str(len(sys.argv[-1])))\n"
+        "sys.argv = ['replay_double', 'lean', *sys.argv[1:]]\n"
+        "runpy.run_module('formalpi.lean.replay_double', run_name='__main__')\n"
+    )
     with LeanPool(_config(replay_command=argv, replay_compile_command=[sys.executable, str(keep)])) as pool:
         assert pool.verify(**_item(0, "by\n  omega -- double:ok")).status is Status.VALID
     texts = sorted(p.read_text() for p in tmp_path.glob("sub.lean.*"))
@@ -84,13 +97,18 @@ def test_the_replayed_submission_is_what_the_repl_accepted_without_our_checks(tm
 
 
 def _replayer(tmp_path, **kw) -> Replayer:
-    s = {"compile_command": standin_commands()["replay_compile_command"],
-         "replay_command": standin_commands()["replay_command"], "timeout_s": 20.0, **kw}
+    s = {
+        "compile_command": standin_commands()["replay_compile_command"],
+        "replay_command": standin_commands()["replay_command"],
+        "timeout_s": 20.0,
+        **kw,
+    }
     return Replayer(ReplaySettings(project_dir=ROOT, **s))
 
 
-def _req(submission: str, statement: str = "theorem t (x : ℕ) (h : x = 2) : x + 1 = 3 := by\n",
-         header: str = HEADER) -> ReplayRequest:
+def _req(
+    submission: str, statement: str = "theorem t (x : ℕ) (h : x = 2) : x + 1 = 3 := by\n", header: str = HEADER
+) -> ReplayRequest:
     return ReplayRequest(header=header, statement=statement, name="t", submission=submission)
 
 
@@ -100,15 +118,17 @@ GOOD = "theorem t (x : ℕ) (h : x = 2) : x + 1 = 3 := by\n  omega\n"
 def test_findings_are_rejections_with_the_tools_reason(tmp_path):
     r = _replayer(tmp_path)
     try:
-        got = r.replay_many([
-            _req(GOOD),
-            _req("theorem t (x : ℕ) (h : x = 2) : x + 1 = 4 := by\n  omega\n"),  # another type
-            _req("theorem u (x : ℕ) (h : x = 2) : x + 1 = 3 := by\n  omega\n"),  # another name
-            _req("axiom cheat : False\n\n" + GOOD.replace("omega", "exact cheat.elim")),
-            _req("set_option debug.skipKernelTC true in\n" + GOOD),
-            _req(GOOD + "-- standin:compile-error\n"),
-            _req("theorem t {y : ℕ} (h0 : y = 2) : y + 1 = 3 := by\n  omega\n"),  # alpha-renamed: same type
-        ])
+        got = r.replay_many(
+            [
+                _req(GOOD),
+                _req("theorem t (x : ℕ) (h : x = 2) : x + 1 = 4 := by\n  omega\n"),  # another type
+                _req("theorem u (x : ℕ) (h : x = 2) : x + 1 = 3 := by\n  omega\n"),  # another name
+                _req("axiom cheat : False\n\n" + GOOD.replace("omega", "exact cheat.elim")),
+                _req("set_option debug.skipKernelTC true in\n" + GOOD),
+                _req(GOOD + "-- standin:compile-error\n"),
+                _req("theorem t {y : ℕ} (h0 : y = 2) : y + 1 = 3 := by\n  omega\n"),  # alpha-renamed: same type
+            ]
+        )
         # compile-time code that rewrites every .olean it finds: the trusted target is not on disk until the
         # submission's compile has ended, so a wrong proof after it is still judged against the trusted type
         tamper = r.replay(_req(GOOD.replace("3 := by", "4 := by") + "-- standin:tamper\n"))
@@ -129,8 +149,9 @@ def test_tool_failures_are_crashes(tmp_path):
     slow = _replayer(tmp_path, timeout_s=1.0)
     small = _replayer(tmp_path, memory_limit_mb=150.0)
     try:
-        got = slow.replay_many([_req(GOOD + "-- standin:crash\n"), _req(GOOD + "-- standin:hang\n"),
-                                _req(GOOD + "-- standin:silent\n")])
+        got = slow.replay_many(
+            [_req(GOOD + "-- standin:crash\n"), _req(GOOD + "-- standin:hang\n"), _req(GOOD + "-- standin:silent\n")]
+        )
         got.append(small.replay(_req(GOOD + "-- standin:grow=400\n")))
         bad_target = small.replay(_req(GOOD, header="import Mathlib -- standin:compile-error"))
     finally:
@@ -155,25 +176,40 @@ def test_reading_safe_verify_output_in_its_own_format():
     """Lines as SafeVerify's Main.lean (a271595) and Lean's runtime print them; the kernel message is the one
     lean4checker's test.sh expects from the same `Environment.replay`."""
     t, s = Path("/w/target.olean"), Path("/w/sub.olean")
-    head = f"Currently running on Lean v4.24.0\nRunning SafeVerify on target file: {t} and submission file: {s}.\n" \
-           f"------------------\nReplaying {t}\nFinished setting up the environement.\nFinished replay. Found 1 " \
-           f"declarations.\n------------------\nReplaying {s}\nFinished setting up the environement.\n"
+    head = (
+        f"Currently running on Lean v4.24.0\nRunning SafeVerify on target file: {t} and submission file: {s}.\n"
+        f"------------------\nReplaying {t}\nFinished setting up the environement.\nFinished replay. Found 1 "
+        f"declarations.\n------------------\nReplaying {s}\nFinished setting up the environement.\n"
+    )
     kernel = _Ran(1, head, "uncaught exception: (kernel) application type mismatch\n  False.elim @propext\n")
-    assert read_safe_verify(kernel, t, s) == (ReplayOutcome.FINDING, "the kernel replay of the submission failed: "
-                                                                     "(kernel) application type mismatch")
-    in_target = _Ran(1, head.split(f"Replaying {s}")[0].replace("Finished replay. Found 1 declarations.\n"
-                                                                 "------------------\n", ""),
-                     "uncaught exception: (kernel) unknown constant 'x'\n")
+    assert read_safe_verify(kernel, t, s) == (
+        ReplayOutcome.FINDING,
+        "the kernel replay of the submission failed: (kernel) application type mismatch",
+    )
+    in_target = _Ran(
+        1,
+        head.split(f"Replaying {s}")[0].replace("Finished replay. Found 1 declarations.\n------------------\n", ""),
+        "uncaught exception: (kernel) unknown constant 'x'\n",
+    )
     assert read_safe_verify(in_target, t, s)[0] is ReplayOutcome.TOOL_FAILURE
-    axioms = _Ran(1, head + "Finished replay. Found 3 declarations.\n",
-                  "uncaught exception: t used disallowed axioms. #[propext, cheat]\n")
+    axioms = _Ran(
+        1,
+        head + "Finished replay. Found 3 declarations.\n",
+        "uncaught exception: t used disallowed axioms. #[propext, cheat]\n",
+    )
     assert read_safe_verify(axioms, t, s) == (ReplayOutcome.FINDING, "t uses disallowed axioms #[propext, cheat]")
-    mismatch = _Ran(1, head + "Finished replay. Found 3 declarations.\n------------------\n",
-                    f"Found a problem in {s} with declaration t: theorem type mismatch\n"
-                    f"uncaught exception: SafeVerify check failed for {s}\n")
+    mismatch = _Ran(
+        1,
+        head + "Finished replay. Found 3 declarations.\n------------------\n",
+        f"Found a problem in {s} with declaration t: theorem type mismatch\n"
+        f"uncaught exception: SafeVerify check failed for {s}\n",
+    )
     assert read_safe_verify(mismatch, t, s) == (ReplayOutcome.FINDING, "t: theorem type mismatch")
-    missing = _Ran(1, head.split("Finished setting up the environement.\n", 1)[0] + f"Replaying {s}\n",
-                   f"uncaught exception: object file '{s}' does not exist\n")
+    missing = _Ran(
+        1,
+        head.split("Finished setting up the environement.\n", 1)[0] + f"Replaying {s}\n",
+        f"uncaught exception: object file '{s}' does not exist\n",
+    )
     assert read_safe_verify(missing, t, s)[0] is ReplayOutcome.TOOL_FAILURE
     assert read_safe_verify(_Ran(None, "", "", "timed out after 5s"), t, s)[0] is ReplayOutcome.TOOL_FAILURE
     assert read_safe_verify(_Ran(0, head + "Finished.\n", ""), t, s) == (ReplayOutcome.PASSED, "")
@@ -183,9 +219,10 @@ def test_forged_canaries_pass_a_bypassed_pre_check_and_the_fooled_repl_but_not_t
     """Defence in depth: with the pre-check switched off, the REPL double answers F1, F2, the hijacked
     `#print axioms` and the kernel-skipping file header as the fooled REPL does (valid); the replay alone turns
     each into REJECTED. (With the pre-check on, the ported lexer refuses all four first: test_lean_canaries.)"""
+
     def no_whitelist(proof, trusted_name, header=""):
         head, _, body = proof.rpartition(f"theorem {trusted_name} ")
-        return strict.ProofPlan(helpers=head, body=body[body.index(":=") + 2:], restated=True)
+        return strict.ProofPlan(helpers=head, body=body[body.index(":=") + 2 :], restated=True)
 
     monkeypatch.setattr(strict, "plan_proof", no_whitelist)
     names = ["canary_f1_comment", "canary_f2_latin1", "canary_print_axioms_hijack", "canary_full_file_header"]
@@ -202,10 +239,22 @@ def test_replay_off_is_printed_under_every_table(tmp_path):
     correct = np.zeros((6, 2), dtype=bool)
     correct[:3] = True
     for s in (1, 2):
-        write_run(tmp_path, "baseline", s, eval_records(correct, seed=s, condition="b"), method="baseline",
-                  manifest_extra={"lean_verifier": {"replay": True}})
-        write_run(tmp_path, "gold", s, eval_records(correct, seed=s, condition="gold"), condition="gold",
-                  manifest_extra={"lean_verifier": {"replay": False}})
+        write_run(
+            tmp_path,
+            "baseline",
+            s,
+            eval_records(correct, seed=s, condition="b"),
+            method="baseline",
+            manifest_extra={"lean_verifier": {"replay": True}},
+        )
+        write_run(
+            tmp_path,
+            "gold",
+            s,
+            eval_records(correct, seed=s, condition="gold"),
+            condition="gold",
+            manifest_extra={"lean_verifier": {"replay": False}},
+        )
     text = write_report([tmp_path], tmp_path / "rep", ReportOptions(n_boot=100, plots=False)).read_text()
     note = "LEAN REPLAY OFF (LeanConfig.replay = false)"
     assert text.count(note) >= 4 and "| gold (!) |" in text and "| baseline (pass@1) |" in text
@@ -244,8 +293,9 @@ def test_doctor_fails_loudly_when_safeverify_is_not_built(tmp_path):
     project = _workspace(tmp_path)
     check = {c.name: c for c in doctor_checks(project)}["SafeVerify binary (replay)"]
     assert not check.ok and "lake build SafeVerify/safe_verify" in check.fix
-    res = CliRunner().invoke(app, ["lean", "doctor", "--repl-command", " ".join(DOUBLE), "--project-dir",
-                                   str(project)], terminal_width=300)
+    res = CliRunner().invoke(
+        app, ["lean", "doctor", "--repl-command", " ".join(DOUBLE), "--project-dir", str(project)], terminal_width=300
+    )
     assert res.exit_code == 1 and "SafeVerify" in res.output and "MISSING" in res.output, res.output
     sv = project / SAFE_VERIFY_BINARY
     sv.parent.mkdir(parents=True)
@@ -275,8 +325,10 @@ def test_doctor_states_safeverifys_toolchain_mismatch(tmp_path):
 def test_setup_builds_safeverify_after_the_repl(tmp_path, monkeypatch):
     from formalpi.lean.setup import setup_steps
 
-    assert [s.argv for s in setup_steps(tmp_path)][-2:] == [["lake", "build", "REPL/repl"],
-                                                            ["lake", "build", "SafeVerify/safe_verify"]]
+    assert [s.argv for s in setup_steps(tmp_path)][-2:] == [
+        ["lake", "build", "REPL/repl"],
+        ["lake", "build", "SafeVerify/safe_verify"],
+    ]
 
 
 def test_safeverify_is_pinned_in_the_workspace():
@@ -297,13 +349,18 @@ def test_real_safeverify_replays_a_proof_and_finds_a_forgery():
 
     r = Replayer(ReplaySettings(project_dir=default_project_dir(), timeout_s=600.0))
     try:
-        good, axiom, kernel, wrong = r.replay_many([
-            _req(GOOD),
-            _req("axiom cheat : False\n\n" + GOOD.replace("omega", "exact cheat.elim")),
-            _req("open Lean Elab Tactic in\nelab_rules : tactic | `(tactic| decide) => do "
-                 "(← getMainGoal).assign (mkConst ``True.intro)\n\nset_option debug.skipKernelTC true in\n"
-                 "theorem t (x : ℕ) (h : x = 2) : x + 1 = 3 := by\n  decide\n"),
-            _req("theorem t (x : ℕ) (h : x = 2) : x + 1 = 3 ∨ True := Or.inl (by omega)\n")])
+        good, axiom, kernel, wrong = r.replay_many(
+            [
+                _req(GOOD),
+                _req("axiom cheat : False\n\n" + GOOD.replace("omega", "exact cheat.elim")),
+                _req(
+                    "open Lean Elab Tactic in\nelab_rules : tactic | `(tactic| decide) => do "
+                    "(← getMainGoal).assign (mkConst ``True.intro)\n\nset_option debug.skipKernelTC true in\n"
+                    "theorem t (x : ℕ) (h : x = 2) : x + 1 = 3 := by\n  decide\n"
+                ),
+                _req("theorem t (x : ℕ) (h : x = 2) : x + 1 = 3 ∨ True := Or.inl (by omega)\n"),
+            ]
+        )
     finally:
         r.close()
     assert good.outcome is ReplayOutcome.PASSED, good

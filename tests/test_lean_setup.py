@@ -13,8 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from formalpi.errors import LeanUnavailable
-from formalpi.lean.setup import (PINNED_TOOLCHAIN, REPL_BINARY, doctor_checks, manifest_path, pinned_packages,
-                                 run_setup)
+from formalpi.lean.setup import PINNED_TOOLCHAIN, REPL_BINARY, doctor_checks, manifest_path, pinned_packages, run_setup
 from tests.conftest import shared_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,8 +74,13 @@ def test_doctor_sees_a_package_at_the_wrong_revision_and_a_built_repl(tmp_path, 
     project = _workspace(tmp_path)
     pkg = project / ".lake" / "packages" / "mathlib"
     pkg.mkdir(parents=True)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     subprocess.run(["git", "init", "-q", str(pkg)], check=True, env=env)
     subprocess.run(["git", "-C", str(pkg), "commit", "-q", "--allow-empty", "-m", "x"], check=True, env=env)
     repl = project / REPL_BINARY
@@ -101,11 +105,16 @@ def test_setup_runs_cache_get_then_builds_the_repl(tmp_path, monkeypatch):
     lines = []
     steps = run_setup(project, on_line=lambda s, line: lines.append((s.name, line)))
     assert [s.name for s in steps] == ["fetch Mathlib cache", "build REPL", "build SafeVerify"]
-    assert log.read_text().splitlines() == [f"{project} :: exe cache get", f"{project} :: build REPL/repl",
-                                            f"{project} :: build SafeVerify/safe_verify"]
-    assert lines == [("fetch Mathlib cache", "progress line for exe cache get"),
-                     ("build REPL", "progress line for build REPL/repl"),
-                     ("build SafeVerify", "progress line for build SafeVerify/safe_verify")]
+    assert log.read_text().splitlines() == [
+        f"{project} :: exe cache get",
+        f"{project} :: build REPL/repl",
+        f"{project} :: build SafeVerify/safe_verify",
+    ]
+    assert lines == [
+        ("fetch Mathlib cache", "progress line for exe cache get"),
+        ("build REPL", "progress line for build REPL/repl"),
+        ("build SafeVerify", "progress line for build SafeVerify/safe_verify"),
+    ]
 
 
 def test_setup_failures_are_typed_and_name_the_command(tmp_path, monkeypatch):

@@ -10,8 +10,16 @@ import pytest
 from formalpi.lean.protocol import CommandReply, ReplError, parse_reply
 from formalpi.lean.details import lean_details
 from formalpi.lean.text import mask_comments_and_strings
-from formalpi.lean.verdict import (PreparedProof, declared_name, find_forbidden, judge, parse_axioms, prepare,
-                                   proof_body, split_proof)
+from formalpi.lean.verdict import (
+    PreparedProof,
+    declared_name,
+    find_forbidden,
+    judge,
+    parse_axioms,
+    prepare,
+    proof_body,
+    split_proof,
+)
 from formalpi.records import Status, Verdict
 from tests.conftest import shared_path
 
@@ -40,44 +48,50 @@ def _answer(prep, proof_messages: list[dict] | None = None, axioms: str | None =
     return _reply({"messages": msgs, "env": 1, **extra})
 
 
-@pytest.mark.parametrize("text, construct", [
-    ("axiom cheat : False\nexact cheat.elim", "axiom"),
-    ("set_option debug.skipKernelTC true in\nsimp", "set_option debug.skipKernelTC"),
-    ("@[implemented_by foo] def g := 1\nsimp", "@["),
-    ('@[extern "c_fn"] def g : Nat := 1\nsimp', "@["),
-    ("unsafe def g := 1\nsimp", "unsafe"),
-    ("partial def g : Nat → Nat := g\nsimp", "partial"),
-    ("elab \"foo\" : tactic => pure ()\nfoo", "elab"),
-    ("macro \"foo\" : tactic => `(tactic| simp)\nfoo", "macro"),
-    ("syntax \"foo\" : tactic\nsimp", "syntax"),
-    ("notation \"⊤⊤\" => True\nsimp", "notation"),
-    ("instance : Inhabited Nat := ⟨0⟩\nsimp", "instance"),
-    ("#eval 1\nsimp", "#eval"),
-    ("run_cmd pure ()\nsimp", "run_cmd"),
-    ("open private foo in\nsimp", "open"),
-    ("apply?", "apply?"),
-    ("exact?", "exact?"),
-    ("nlinarith\nsorry", "sorry"),
-    ("admit", "admit"),
-    ("native_decide", "native_decide"),
-    ("exact (modifyEnv id)", "modifyEnv"),
-])
+@pytest.mark.parametrize(
+    "text, construct",
+    [
+        ("axiom cheat : False\nexact cheat.elim", "axiom"),
+        ("set_option debug.skipKernelTC true in\nsimp", "set_option debug.skipKernelTC"),
+        ("@[implemented_by foo] def g := 1\nsimp", "@["),
+        ('@[extern "c_fn"] def g : Nat := 1\nsimp', "@["),
+        ("unsafe def g := 1\nsimp", "unsafe"),
+        ("partial def g : Nat → Nat := g\nsimp", "partial"),
+        ('elab "foo" : tactic => pure ()\nfoo', "elab"),
+        ('macro "foo" : tactic => `(tactic| simp)\nfoo', "macro"),
+        ('syntax "foo" : tactic\nsimp', "syntax"),
+        ('notation "⊤⊤" => True\nsimp', "notation"),
+        ("instance : Inhabited Nat := ⟨0⟩\nsimp", "instance"),
+        ("#eval 1\nsimp", "#eval"),
+        ("run_cmd pure ()\nsimp", "run_cmd"),
+        ("open private foo in\nsimp", "open"),
+        ("apply?", "apply?"),
+        ("exact?", "exact?"),
+        ("nlinarith\nsorry", "sorry"),
+        ("admit", "admit"),
+        ("native_decide", "native_decide"),
+        ("exact (modifyEnv id)", "modifyEnv"),
+    ],
+)
 def test_forbidden_constructs_are_rejected_with_the_construct_named(text: str, construct: str) -> None:
     v = prepare(STATEMENT, text)
     assert isinstance(v, Verdict) and v.status is Status.REJECTED
     assert f"`{construct}`" in v.reason
 
 
-@pytest.mark.parametrize("text", [
-    "have h_axiom_free : x + 1 = 3 := by linarith\nexact h_axiom_free",
-    "have instance_count : 1 = 1 := rfl\nlinarith",
-    "-- we could use sorry or native_decide here, but no\nlinarith",
-    "/- axiom? no. /- nested sorry -/ still comment -/\nlinarith",
-    'have s : "sorry axiom #eval" = "sorry axiom #eval" := rfl\nlinarith',
-    "have h' : x = 2 := h₀\nexact (by simp [h'] : x + 1 = 3)",
-    "exact inferInstance.elim' sorry_free",
-    "simp? says simp\nlinarith",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "have h_axiom_free : x + 1 = 3 := by linarith\nexact h_axiom_free",
+        "have instance_count : 1 = 1 := rfl\nlinarith",
+        "-- we could use sorry or native_decide here, but no\nlinarith",
+        "/- axiom? no. /- nested sorry -/ still comment -/\nlinarith",
+        'have s : "sorry axiom #eval" = "sorry axiom #eval" := rfl\nlinarith',
+        "have h' : x = 2 := h₀\nexact (by simp [h'] : x + 1 = 3)",
+        "exact inferInstance.elim' sorry_free",
+        "simp? says simp\nlinarith",
+    ],
+)
 def test_pre_check_ignores_comments_strings_and_identifiers_containing_words(text: str) -> None:
     assert find_forbidden(text) is None, find_forbidden(text)
     assert not isinstance(prepare(STATEMENT, text), Verdict)
@@ -96,9 +110,11 @@ def test_mask_keeps_positions() -> None:
 
 
 def test_restated_theorem_keeps_its_own_statement_and_is_type_checked_against_the_trusted_one() -> None:
-    model = ("import Mathlib\nopen Real\n\n"
-             "lemma helper (y : ℝ) : y + 0 = y := by simp\n\n"
-             "theorem mathd_t (x : ℝ) (h₀ : x = 2) : x + 1 = 5 := by\n  rw [h₀]\n  norm_num")
+    model = (
+        "import Mathlib\nopen Real\n\n"
+        "lemma helper (y : ℝ) : y + 0 = y := by simp\n\n"
+        "theorem mathd_t (x : ℝ) (h₀ : x = 2) : x + 1 = 5 := by\n  rw [h₀]\n  norm_num"
+    )
     bare = model.split("\n\n", 1)[1]
     assert proof_body(bare) == "by\n  rw [h₀]\n  norm_num"
     preamble, body = split_proof(bare)
@@ -173,8 +189,14 @@ def test_axioms_gate() -> None:
         v = judge(prep, _answer(prep, axioms=f"'mathd_t' depends on axioms: [propext, {extra}]"))
         assert v.status is Status.REJECTED and extra in v.reason
     line = prep.axiom_lines[0][0]
-    unknown = _reply({"messages": [{"severity": "error", "pos": {"line": line, "column": 0},
-                                    "data": "unknown constant 'mathd_t'"}], "env": 2})
+    unknown = _reply(
+        {
+            "messages": [
+                {"severity": "error", "pos": {"line": line, "column": 0}, "data": "unknown constant 'mathd_t'"}
+            ],
+            "env": 2,
+        }
+    )
     assert judge(prep, unknown).status is Status.REJECTED
     assert judge(prep, _answer(prep, axioms=None)).status is Status.REJECTED  # no axiom message at all
     assert judge(prep, ReplError(message="Unknown environment.")).status is Status.CRASH
@@ -188,18 +210,28 @@ def test_axiom_message_must_be_ours_one_and_about_the_trusted_name() -> None:
     assert judge(prep, forged).status is Status.REJECTED
     other = _answer(prep, axioms="'Shadow.mathd_t' does not depend on any axioms")
     assert judge(prep, other).status is Status.REJECTED and "Shadow.mathd_t" in judge(prep, other).reason
-    two = _reply({"messages": [_info("'mathd_t' does not depend on any axioms", line),
-                               _info("'mathd_t' does not depend on any axioms", line)], "env": 1})
+    two = _reply(
+        {
+            "messages": [
+                _info("'mathd_t' does not depend on any axioms", line),
+                _info("'mathd_t' does not depend on any axioms", line),
+            ],
+            "env": 1,
+        }
+    )
     assert judge(prep, two).status is Status.REJECTED
-    mismatch = _answer(prep, [{"severity": "error", "pos": {"line": prep.type_lines[0], "column": 0},
-                               "data": "type mismatch\n  @mathd_t"}])
+    mismatch = _answer(
+        prep,
+        [{"severity": "error", "pos": {"line": prep.type_lines[0], "column": 0}, "data": "type mismatch\n  @mathd_t"}],
+    )
     v = judge(prep, mismatch)
     assert v.status is Status.REJECTED and v.reason.startswith("statement check")
 
 
 def test_wrapped_axioms_list_parses() -> None:
-    assert parse_axioms(_reply({"messages": [_info("'t' depends on axioms:\n[propext,\n Classical.choice,\n Quot.sound]")]})) == [
-        "propext", "Classical.choice", "Quot.sound"]
+    assert parse_axioms(
+        _reply({"messages": [_info("'t' depends on axioms:\n[propext,\n Classical.choice,\n Quot.sound]")]})
+    ) == ["propext", "Classical.choice", "Quot.sound"]
 
 
 def test_empty_proof_is_no_answer() -> None:
@@ -218,18 +250,24 @@ def test_alpha_renamed_restatement_is_sent_with_its_own_binders_and_checked_by_t
 def test_full_file_completion_header_is_read_as_a_header() -> None:
     header = "import Mathlib\n\nset_option maxHeartbeats 0\n\nopen BigOperators Real Nat Topology Rat\n\n"
     stmt = "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
-    model = ("import Mathlib\nimport Aesop\nimport Mathlib.Tactic.Linarith\n\nset_option maxHeartbeats 400000\n\n"
-             "open BigOperators Real Nat Topology Rat\n\n/-- doc -/\ntheorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
-             "  omega")
+    model = (
+        "import Mathlib\nimport Aesop\nimport Mathlib.Tactic.Linarith\n\nset_option maxHeartbeats 400000\n\n"
+        "open BigOperators Real Nat Topology Rat\n\n/-- doc -/\ntheorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
+        "  omega"
+    )
     prep = prepare(stmt, model, header)
     assert isinstance(prep, PreparedProof), prep
-    head = prep.cmd[:prep.cmd.index("theorem t")]
+    head = prep.cmd[: prep.cmd.index("theorem t")]
     assert head == "set_option maxHeartbeats 400000 in\nopen BigOperators Real Nat Topology Rat in\n/-- doc -/\n"
     assert "import" not in prep.cmd and "import Aesop (provided by the trusted header)" in prep.dropped
-    for bad, what in (("import Lake\n", "import Lake"), ("set_option pp.all true\n", "set_option pp.all"),
-                      ("set_option debug.skipKernelTC true\n", "set_option debug.skipKernelTC"),
-                      ("open Nat\nimport Mathlib\n", "import"), ("open Lean.Elab\n", "Lean.Elab"),
-                      ("open Lean renaming ofReduceBool → ok\n", "ofReduceBool")):
+    for bad, what in (
+        ("import Lake\n", "import Lake"),
+        ("set_option pp.all true\n", "set_option pp.all"),
+        ("set_option debug.skipKernelTC true\n", "set_option debug.skipKernelTC"),
+        ("open Nat\nimport Mathlib\n", "import"),
+        ("open Lean.Elab\n", "Lean.Elab"),
+        ("open Lean renaming ofReduceBool → ok\n", "ofReduceBool"),
+    ):
         v = prepare(stmt, bad + "\ntheorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega", header)
         assert isinstance(v, Verdict) and f"`{what}`" in v.reason, (bad, v)
     assert isinstance(prepare(stmt, "  omega\n\nopen Nat", header), Verdict)  # nothing after the proof
@@ -239,8 +277,10 @@ def test_file_level_prefix_goes_before_a_doc_comment() -> None:
     """A doc comment is part of its declaration (Lean's `declModifiers`), so the `… in` prefix a file-level `open`
     becomes must go before it: `/-- doc -/ open X in theorem …` is a parse error in Lean."""
     stmt = "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
-    model = ("import Mathlib\nopen Nat\n\n/-- a helper -/\ntheorem aux : True := trivial\n\n"
-             "/-- the problem -/\ntheorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n  omega")
+    model = (
+        "import Mathlib\nopen Nat\n\n/-- a helper -/\ntheorem aux : True := trivial\n\n"
+        "/-- the problem -/\ntheorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n  omega"
+    )
     prep = prepare(stmt, model, "import Mathlib\n")
     assert isinstance(prep, PreparedProof), prep
     assert re.search(r"-/\s*open", prep.cmd) is None, prep.cmd
@@ -250,8 +290,10 @@ def test_file_level_prefix_goes_before_a_doc_comment() -> None:
 
 def test_helper_theorem_by_equations() -> None:
     stmt = "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
-    model = ("theorem aux : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl\n  | n + 1 => rfl\n\n"
-             "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega")
+    model = (
+        "theorem aux : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl\n  | n + 1 => rfl\n\n"
+        "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega"
+    )
     prep = prepare(stmt, model, "import Mathlib\n")
     assert isinstance(prep, PreparedProof) and prep.cmd.startswith("theorem aux : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl")
 
@@ -259,7 +301,9 @@ def test_helper_theorem_by_equations() -> None:
 def test_restated_under_another_name_is_grafted_onto_the_trusted_statement() -> None:
     stmt = "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by\n"
     prep = prepare(stmt, "theorem my_t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega", "import Mathlib\n")
-    assert isinstance(prep, PreparedProof) and prep.cmd.startswith("theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega")
+    assert isinstance(prep, PreparedProof) and prep.cmd.startswith(
+        "theorem t (x : ℕ) (h₀ : x + 3 = 5) : x = 2 := by omega"
+    )
 
 
 def test_import_closure_data_names_its_sources_and_decides_imports() -> None:
@@ -267,8 +311,17 @@ def test_import_closure_data_names_its_sources_and_decides_imports() -> None:
 
     header = "import Mathlib\n"
     got = provided_modules(header)
-    for m in ("Mathlib", "Aesop", "Batteries", "Mathlib.Tactic.Linarith", "Batteries.Data.List.Basic", "Qq", "Lean",
-              "Plausible", "ProofWidgets.Component.HtmlDisplay"):
+    for m in (
+        "Mathlib",
+        "Aesop",
+        "Batteries",
+        "Mathlib.Tactic.Linarith",
+        "Batteries.Data.List.Basic",
+        "Qq",
+        "Lean",
+        "Plausible",
+        "ProofWidgets.Component.HtmlDisplay",
+    ):
         assert m in got, m
     assert "Lake" not in got and not lake_in_scope(header) and "Mathlib.Shadow" not in got
     assert provided_modules("import Mathlib.Tactic.Ring\n") == frozenset({"Mathlib.Tactic.Ring"})

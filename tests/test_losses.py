@@ -10,8 +10,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from formalpi.config import OPSDConfig
 from formalpi.engine.losses import completion_hidden, lm_head, token_logprobs
 from formalpi.engine.losses import per_token_divergence
-from formalpi.engine.opsd import (
-    OPSDSession, Teacher, completion_logits, load_student, masked_mean, pack)
+from formalpi.engine.opsd import OPSDSession, Teacher, completion_logits, load_student, masked_mean, pack
 from formalpi.config import TrainConfig
 from formalpi.tiny import TinySpec, ensure_tiny_model
 
@@ -59,8 +58,9 @@ def whole_batch(session: OPSDSession, rows) -> tuple[float, float, dict[str, tor
 
 @pytest.mark.parametrize("divergence,top_k", [("reverse_kl", None), ("jsd", None), ("reverse_kl", 7)])
 def test_chunked_loss_equals_the_whole_batch_loss_in_value_and_gradient(tiny_model, divergence, top_k):
-    session = session_for(tiny_model, divergence=divergence, beta=0.3, top_k=top_k, micro_batch_size=2,
-                          loss_chunk_tokens=4)
+    session = session_for(
+        tiny_model, divergence=divergence, beta=0.3, top_k=top_k, micro_batch_size=2, loss_chunk_tokens=4
+    )
     rows = rows_for(len(session.tokenizer))
     want_loss, want_kl, want_grads = whole_batch(session, rows)
     loss, pi_kl, tokens = session._update(rows)
@@ -86,8 +86,12 @@ class VocabTensors(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         for t in out if isinstance(out, (tuple, list)) else (out,):
-            if (isinstance(t, torch.Tensor) and t.dim() >= 2 and t.shape[-1] == self.vocab
-                    and t.untyped_storage().data_ptr() != self.weight):
+            if (
+                isinstance(t, torch.Tensor)
+                and t.dim() >= 2
+                and t.shape[-1] == self.vocab
+                and t.untyped_storage().data_ptr() != self.weight
+            ):
                 self.rows.append(t.numel() // self.vocab)
         return out
 

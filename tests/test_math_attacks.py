@@ -52,11 +52,13 @@ def test_corpus_shape():
 
 def test_zero_false_accepts_zero_crashes(verdicts):
     """No attack is VALID, nothing times out or crashes, and no refused answer earns partial credit."""
-    accepted = [(c["class"], c["gold"], c["text"]) for c, v in zip(CASES, verdicts)
-                if v.passed and c["expect"] != "valid"]
+    accepted = [
+        (c["class"], c["gold"], c["text"]) for c, v in zip(CASES, verdicts) if v.passed and c["expect"] != "valid"
+    ]
     assert not accepted, f"false accepts: {accepted}"
-    broken = [(c["text"], v.status, v.reason) for c, v in zip(CASES, verdicts)
-              if v.status in (Status.TIMEOUT, Status.CRASH)]
+    broken = [
+        (c["text"], v.status, v.reason) for c, v in zip(CASES, verdicts) if v.status in (Status.TIMEOUT, Status.CRASH)
+    ]
     assert not broken, f"checks that did not finish: {broken}"
     assert all(v.score == 0.0 for v in verdicts if v.status is Status.REJECTED)
 
@@ -67,18 +69,32 @@ def test_attack_class(cls):
     cases = [c for c in CASES if c["class"] == cls]
     with MathDomain(MathSettings(timeout_s=10)) as d:
         vs = d.verify_many([_p(c["gold"], i) for i, c in enumerate(cases)], [c["text"] for c in cases])
-    wrong = [(c["gold"], c["text"], c["expect"], v.status.value, v.reason)
-             for c, v in zip(cases, vs) if not _matches(c["expect"], v.status)]
+    wrong = [
+        (c["gold"], c["text"], c["expect"], v.status.value, v.reason)
+        for c, v in zip(cases, vs)
+        if not _matches(c["expect"], v.status)
+    ]
     assert not wrong, f"class {cls}: {len(wrong)} misjudged: {wrong}"
 
 
 # ---- grading is not fooled by the same hedges ------------------------------------------------------------------
 
-@pytest.mark.parametrize("gold, hedge", [
-    ("5", r"4 \lor 5"), ("100", r"1, 2, \ldots, 100"), ("5", "3 = 5"), ("9", r"4 \quad 5"), ("5", r"5 \vee 6"),
-    ("5", r"5 \text{ or more}"), ("(a+5)(b+2)", "ab+5b+2a+10"), ("3, 125", "3125"), ("58500", "58, 500"),
-    ("4495", r"\binom{31}{28}"),
-])
+
+@pytest.mark.parametrize(
+    "gold, hedge",
+    [
+        ("5", r"4 \lor 5"),
+        ("100", r"1, 2, \ldots, 100"),
+        ("5", "3 = 5"),
+        ("9", r"4 \quad 5"),
+        ("5", r"5 \vee 6"),
+        ("5", r"5 \text{ or more}"),
+        ("(a+5)(b+2)", "ab+5b+2a+10"),
+        ("3, 125", "3125"),
+        ("58500", "58, 500"),
+        ("4495", r"\binom{31}{28}"),
+    ],
+)
 def test_grade_gives_hedges_nothing(gold, hedge):
     assert grade(gold, hedge) == 0.0
 
@@ -97,12 +113,24 @@ HUGE = "7" * 5000
 
 def test_big_integers_compared_exactly():
     problems = [_p(HUGE, 0), _p(HUGE, 1), _p("5", 2), _p(BIG, 3), _p(BIG, 4), _p("5", 5)]
-    completions = [rf"\boxed{{{HUGE}}}", rf"\boxed{{{HUGE[:-1]}8}}", rf"\boxed{{{HUGE}}}", rf"\boxed{{{BIG}}}",
-                   rf"\boxed{{{BIG[:-1]}1}}", rf"\boxed{{{BIG}}}"]
+    completions = [
+        rf"\boxed{{{HUGE}}}",
+        rf"\boxed{{{HUGE[:-1]}8}}",
+        rf"\boxed{{{HUGE}}}",
+        rf"\boxed{{{BIG}}}",
+        rf"\boxed{{{BIG[:-1]}1}}",
+        rf"\boxed{{{BIG}}}",
+    ]
     with MathDomain(MathSettings(timeout_s=10)) as d:
         vs = d.verify_many(problems, completions)
-    assert [v.status for v in vs] == [Status.VALID, Status.WRONG, Status.WRONG, Status.VALID, Status.WRONG,
-                                      Status.WRONG]
+    assert [v.status for v in vs] == [
+        Status.VALID,
+        Status.WRONG,
+        Status.WRONG,
+        Status.VALID,
+        Status.WRONG,
+        Status.WRONG,
+    ]
     assert vs[4].score == 0.9  # 1 - 1e-400, capped: exact arithmetic, no OverflowError
     assert vs[5].score == 0.0
 
@@ -110,8 +138,16 @@ def test_big_integers_compared_exactly():
 def test_one_bad_pair_gets_its_own_verdict(monkeypatch):
     """Malformed, oversized, non-text and checker-crashing inputs each get a typed verdict; the rest are judged."""
     problems = [_p("5", i) for i in range(8)]
-    completions = [r"\boxed{5}", rf"\boxed{{{HUGE}}}", None, 12345, "x" * 300_000, r"\boxed{\frac{1}{}",
-                   r"\boxed{" + "{" * 5000 + "5" + "}" * 5000 + "}", r"\boxed{5}"]
+    completions = [
+        r"\boxed{5}",
+        rf"\boxed{{{HUGE}}}",
+        None,
+        12345,
+        "x" * 300_000,
+        r"\boxed{\frac{1}{}",
+        r"\boxed{" + "{" * 5000 + "5" + "}" * 5000 + "}",
+        r"\boxed{5}",
+    ]
     with MathDomain(MathSettings(timeout_s=10)) as d:
         vs = d.verify_many(problems, completions)
     assert vs[0].passed and vs[-1].passed
@@ -136,8 +172,10 @@ def test_a_crashing_check_loses_only_its_own_pair():
 
 # ---- every check, the strict reader and extraction included, runs under the hard timeout ----------------------
 
+
 def _slow(*args, **kwargs):
     import time
+
     time.sleep(30)
 
 
@@ -176,6 +214,5 @@ def test_adversarial_inputs_get_typed_verdicts():
     names = list(ADVERSARIAL)
     with MathDomain(MathSettings(timeout_s=10)) as d:
         vs = d.verify_many([_p("6", i) for i in range(len(names))], [ADVERSARIAL[n] for n in names])
-    bad = [(n, v.status, v.reason) for n, v in zip(names, vs)
-           if v.passed or v.status in (Status.TIMEOUT, Status.CRASH)]
+    bad = [(n, v.status, v.reason) for n, v in zip(names, vs) if v.passed or v.status in (Status.TIMEOUT, Status.CRASH)]
     assert not bad, bad

@@ -11,8 +11,18 @@ import pytest
 from formalpi.domains.math import domain as dm
 from formalpi.domains.math.arith import arith_problems
 from formalpi.domain import Domain
-from formalpi.domains.math.domain import (BOX_INSTRUCTION, Check, MathDomain, MathSettings, MathVerifier, Outcome,
-                                          extract_answer, grade, is_equivalent, load_math500)
+from formalpi.domains.math.domain import (
+    BOX_INSTRUCTION,
+    Check,
+    MathDomain,
+    MathSettings,
+    MathVerifier,
+    Outcome,
+    extract_answer,
+    grade,
+    is_equivalent,
+    load_math500,
+)
 from formalpi.domains.math.comparison import numeral, read_answer
 from formalpi.domains.math.extraction import MAX_COMPLETION_CHARS, extract_boxes
 from formalpi.errors import DataError
@@ -43,24 +53,28 @@ def verifier():
 
 # ---- extraction ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    (r"so \boxed{5}.", "5"),
-    (r"\boxed{\frac{1}{\sqrt{2}}}", r"\frac{1}{\sqrt{2}}"),  # nested braces
-    (r"first \boxed{1} then \boxed{2}", "2"),  # the LAST box
-    (r"\boxed{1} and finally \fbox{x+1}", "x+1"),
-    (r"the answer is \boxed 5.", "5"),  # space form, sentence period dropped
-    (r"$\boxed -3$ done", "-3"),
-    (r"\boxed{\{1,2\}}", r"\{1,2\}"),  # escaped braces are content
-    (r"\boxed{ \left( 3, \frac{\pi}{2} \right) }", r"\left( 3, \frac{\pi}{2} \right)"),
-    (r"\boxed{\text{(C)}}", r"\text{(C)}"),
-    (r"\boxed{1", None),  # unbalanced
-    (r"\boxed{2} then \boxed{\frac{1}{2}", None),  # the last box is unbalanced: nothing is trusted
-    (r"\boxed{}", None),  # empty box
-    ("", None),
-    (None, None),
-    ("The answer is 5.", None),  # no box
-    (r"\boxedfoo{5}", None),  # not the \boxed command
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (r"so \boxed{5}.", "5"),
+        (r"\boxed{\frac{1}{\sqrt{2}}}", r"\frac{1}{\sqrt{2}}"),  # nested braces
+        (r"first \boxed{1} then \boxed{2}", "2"),  # the LAST box
+        (r"\boxed{1} and finally \fbox{x+1}", "x+1"),
+        (r"the answer is \boxed 5.", "5"),  # space form, sentence period dropped
+        (r"$\boxed -3$ done", "-3"),
+        (r"\boxed{\{1,2\}}", r"\{1,2\}"),  # escaped braces are content
+        (r"\boxed{ \left( 3, \frac{\pi}{2} \right) }", r"\left( 3, \frac{\pi}{2} \right)"),
+        (r"\boxed{\text{(C)}}", r"\text{(C)}"),
+        (r"\boxed{1", None),  # unbalanced
+        (r"\boxed{2} then \boxed{\frac{1}{2}", None),  # the last box is unbalanced: nothing is trusted
+        (r"\boxed{}", None),  # empty box
+        ("", None),
+        (None, None),
+        ("The answer is 5.", None),  # no box
+        (r"\boxedfoo{5}", None),  # not the \boxed command
+    ],
+)
 def test_extract_answer(text, expected):
     assert extract_answer(text) == expected
 
@@ -88,18 +102,40 @@ def test_canonical_text_is_conservative():
 # ---- equivalence and grading ------------------------------------------------------------------------------------
 
 EQUIVALENT = [
-    ("5", "5"), ("5", "5.0"), ("1000", "1,000"), (r"\frac{1}{2}", "0.5"), (r"\frac{1}{2}", r"\dfrac{1}{2}"),
-    (r"\frac12", r"\tfrac{1}{2}"), (r"2\sqrt{2}", r"\sqrt{8}"), (r"\frac{\sqrt{3}}{2}", r"\frac{1}{2}\sqrt{3}"),
-    ("[1,3)", "[1, 3)"), (r"(-\infty, 3)", r"(-\infty,3)"), (r"(2,12) \cup (12,102)", r"(2,12)\cup(12,102)"),
-    (r"\{1,2\}", r"\{2,1\}"), ("-2,1", "1,-2"), (r"30^\circ", "30"), (r"76^\circ", r"76^{\circ}"),
-    (r"\text{Evelyn}", "Evelyn"), (r"\text{(C)}", "C"), ("x^2+1", "1+x^2"),
-    (r"\left( 3, \frac{\pi}{2} \right)", r"(3, \pi/2)"), (r"\begin{pmatrix} -1 \\ 2 \end{pmatrix}",
-                                                          r"\begin{pmatrix}-1\\2\end{pmatrix}"),
-    ("6+9i", "9i+6"), (r"32\%", "32"), (r"\$32", "32"),
+    ("5", "5"),
+    ("5", "5.0"),
+    ("1000", "1,000"),
+    (r"\frac{1}{2}", "0.5"),
+    (r"\frac{1}{2}", r"\dfrac{1}{2}"),
+    (r"\frac12", r"\tfrac{1}{2}"),
+    (r"2\sqrt{2}", r"\sqrt{8}"),
+    (r"\frac{\sqrt{3}}{2}", r"\frac{1}{2}\sqrt{3}"),
+    ("[1,3)", "[1, 3)"),
+    (r"(-\infty, 3)", r"(-\infty,3)"),
+    (r"(2,12) \cup (12,102)", r"(2,12)\cup(12,102)"),
+    (r"\{1,2\}", r"\{2,1\}"),
+    ("-2,1", "1,-2"),
+    (r"30^\circ", "30"),
+    (r"76^\circ", r"76^{\circ}"),
+    (r"\text{Evelyn}", "Evelyn"),
+    (r"\text{(C)}", "C"),
+    ("x^2+1", "1+x^2"),
+    (r"\left( 3, \frac{\pi}{2} \right)", r"(3, \pi/2)"),
+    (r"\begin{pmatrix} -1 \\ 2 \end{pmatrix}", r"\begin{pmatrix}-1\\2\end{pmatrix}"),
+    ("6+9i", "9i+6"),
+    (r"32\%", "32"),
+    (r"\$32", "32"),
 ]
 NOT_EQUIVALENT = [
-    ("5", "6"), (r"\frac{1}{2}", "0.4"), ("(1,3)", "[1,3)"), (r"\{1,2\}", r"\{1,3\}"), (r"2\sqrt{2}", r"\sqrt{2}"),
-    (r"\text{Evelyn}", r"\text{Bob}"), (r"\pi", "3.14"), ("x^2+1", "x^2-1"), (r"30^\circ", "60"),
+    ("5", "6"),
+    (r"\frac{1}{2}", "0.4"),
+    ("(1,3)", "[1,3)"),
+    (r"\{1,2\}", r"\{1,3\}"),
+    (r"2\sqrt{2}", r"\sqrt{2}"),
+    (r"\text{Evelyn}", r"\text{Bob}"),
+    (r"\pi", "3.14"),
+    ("x^2+1", "x^2-1"),
+    (r"30^\circ", "60"),
 ]
 
 
@@ -108,8 +144,9 @@ def test_equivalence_cases(verifier):
     results = verifier.check_many(pairs)  # one batch through one pool
     got = [r.check.equivalent for r in results]
     assert all(r.outcome is Outcome.CHECKED for r in results)
-    wrong = [(p, g) for p, g, want in zip(pairs, got, [True] * len(EQUIVALENT) + [False] * len(NOT_EQUIVALENT))
-             if g != want]
+    wrong = [
+        (p, g) for p, g, want in zip(pairs, got, [True] * len(EQUIVALENT) + [False] * len(NOT_EQUIVALENT)) if g != want
+    ]
     assert not wrong, f"misjudged: {wrong}"
 
 
@@ -120,25 +157,29 @@ def test_public_is_equivalent_and_grade():
     assert grade(r"2\sqrt{2}", r"\sqrt{8}") == 1.0
 
 
-@pytest.mark.parametrize("gold, predicted, expected", [
-    ("12", "12", 1.0),
-    ("10", "11", 0.9),  # 1 - 1/10
-    ("100", "150", 0.5),  # 1 - 50/100
-    ("100", "250", 0.0),  # clipped at 0
-    ("10", "-10", 0.0),
-    ("1000", "1001", 0.9),  # 1 - 0.001 = 0.999, capped: a wrong answer never nears 1
-    ("0", "0.25", 0.75),  # |g| < 1: absolute error
-    (r"\frac{1}{2}", "0.25", 0.75),  # numeric values through math-verify: 1 - 0.25/1
-    (r"\sqrt{2}", "1", pytest.approx(1 - (2 ** 0.5 - 1) / 2 ** 0.5, abs=1e-9)),  # relative to |g| > 1
-    (r"\{1,2\}", r"\{1,3\}", 0.0),  # non-numeric mismatch
-    (r"\text{Evelyn}", r"\text{Bob}", 0.0),
-    ("5", None, 0.0),
-])
+@pytest.mark.parametrize(
+    "gold, predicted, expected",
+    [
+        ("12", "12", 1.0),
+        ("10", "11", 0.9),  # 1 - 1/10
+        ("100", "150", 0.5),  # 1 - 50/100
+        ("100", "250", 0.0),  # clipped at 0
+        ("10", "-10", 0.0),
+        ("1000", "1001", 0.9),  # 1 - 0.001 = 0.999, capped: a wrong answer never nears 1
+        ("0", "0.25", 0.75),  # |g| < 1: absolute error
+        (r"\frac{1}{2}", "0.25", 0.75),  # numeric values through math-verify: 1 - 0.25/1
+        (r"\sqrt{2}", "1", pytest.approx(1 - (2**0.5 - 1) / 2**0.5, abs=1e-9)),  # relative to |g| > 1
+        (r"\{1,2\}", r"\{1,3\}", 0.0),  # non-numeric mismatch
+        (r"\text{Evelyn}", r"\text{Bob}", 0.0),
+        ("5", None, 0.0),
+    ],
+)
 def test_grade_values(gold, predicted, expected):
     assert grade(gold, predicted) == expected
 
 
 # ---- MATH-500 ---------------------------------------------------------------------------------------------------
+
 
 def test_math500_loader_fields(shared):
     path = shared("data", "math500.jsonl")
@@ -147,7 +188,13 @@ def test_math500_loader_fields(shared):
     first = json.loads(path.read_text().splitlines()[0])
     p = ps[0]
     assert (p.id, p.text, p.gold, p.level, p.domain, p.split) == (
-        first["unique_id"], first["problem"], first["answer"], first["level"], "math", "test")
+        first["unique_id"],
+        first["problem"],
+        first["answer"],
+        first["level"],
+        "math",
+        "test",
+    )
     assert p.meta["subject"] == first["subject"] and p.meta["solution"] == first["solution"]
     assert sorted({q.level for q in ps}) == [1, 2, 3, 4, 5]
     assert [q.id for q in MathDomain().problems("math500", "test", path=str(path), limit=7)] == [q.id for q in ps[:7]]
@@ -178,8 +225,14 @@ def test_math500_missing_file(tmp_path, monkeypatch):
 
 
 def _row(i: int, **over) -> str:
-    row = {"problem": f"What is {i}+{i}?", "solution": f"\\boxed{{{2 * i}}}", "answer": str(2 * i),
-           "subject": "Algebra", "level": "Level 2", "unique_id": f"test/algebra/{i}.json"}
+    row = {
+        "problem": f"What is {i}+{i}?",
+        "solution": f"\\boxed{{{2 * i}}}",
+        "answer": str(2 * i),
+        "subject": "Algebra",
+        "level": "Level 2",
+        "unique_id": f"test/algebra/{i}.json",
+    }
     row.update(over)
     return json.dumps(row)
 
@@ -211,12 +264,14 @@ def test_problems_bad_arguments():
 
 # ---- arith ------------------------------------------------------------------------------------------------------
 
+
 def test_arith_problems_deterministic_and_disjoint():
     d = MathDomain()
     a = d.problems("arith", "train", limit=50, seed=3)
     assert [p.model_dump() for p in a] == [p.model_dump() for p in d.problems("arith", "train", limit=50, seed=3)]
-    assert [p.id for p in a] != [p.id for p in d.problems("arith", "train", limit=50, seed=4)] or \
-        [p.text for p in a] != [p.text for p in d.problems("arith", "train", limit=50, seed=4)]
+    assert [p.id for p in a] != [p.id for p in d.problems("arith", "train", limit=50, seed=4)] or [
+        p.text for p in a
+    ] != [p.text for p in d.problems("arith", "train", limit=50, seed=4)]
     train = {p.text for p in d.problems("arith", "train", limit=500)}
     test = {p.text for p in d.problems("arith", "test", limit=250)}
     assert len(train) == 500 and len(test) == 250 and not train & test
@@ -230,8 +285,9 @@ def test_arith_limit_spreads_over_levels():
     big = d.problems("arith", "test", limit=20)
     assert {p.id for p in ps} <= {p.id for p in big}  # a smaller limit is a prefix, level by level
     assert len(d.problems("arith", "train")) == 500  # default: 100 per level (test has < 100 level-1 problems)
-    assert [p.model_dump() for p in d.problems("arith", "test", limit=10)] == \
-        [p.model_dump() for p in arith_problems("test", 2)]
+    assert [p.model_dump() for p in d.problems("arith", "test", limit=10)] == [
+        p.model_dump() for p in arith_problems("test", 2)
+    ]
 
 
 def test_prompts():
@@ -252,19 +308,41 @@ def test_domain_protocol_and_signature():
 
 # ---- verify_many ------------------------------------------------------------------------------------------------
 
+
 def _p(gold: str, i: int = 0) -> Problem:
     return Problem(id=f"p{i}", domain="math", text="?", gold=gold)
 
 
 def test_verify_many_mixed_batch():
-    problems = [_p("12", 0), _p(r"\frac{1}{2}", 1), _p("12", 2), _p("12", 3), _p("12", 4), _p(r"\{1,2\}", 5),
-                _p("12", 6)]
-    completions = [r"3*4=\boxed{12}", r"so \boxed{0.5}", r"\boxed{13}", "", "the answer is 12",
-                   r"\boxed{\{2, 1\}}", r"\boxed{12.0}"]
+    problems = [
+        _p("12", 0),
+        _p(r"\frac{1}{2}", 1),
+        _p("12", 2),
+        _p("12", 3),
+        _p("12", 4),
+        _p(r"\{1,2\}", 5),
+        _p("12", 6),
+    ]
+    completions = [
+        r"3*4=\boxed{12}",
+        r"so \boxed{0.5}",
+        r"\boxed{13}",
+        "",
+        "the answer is 12",
+        r"\boxed{\{2, 1\}}",
+        r"\boxed{12.0}",
+    ]
     with MathDomain(MathSettings(timeout_s=10)) as d:
         vs = d.verify_many(problems, completions)
-    assert [v.status for v in vs] == [Status.VALID, Status.VALID, Status.WRONG, Status.NO_ANSWER, Status.NO_ANSWER,
-                                      Status.VALID, Status.VALID]
+    assert [v.status for v in vs] == [
+        Status.VALID,
+        Status.VALID,
+        Status.WRONG,
+        Status.NO_ANSWER,
+        Status.NO_ANSWER,
+        Status.VALID,
+        Status.VALID,
+    ]
     assert [v.answer for v in vs] == ["12", "0.5", "13", None, None, r"\{2, 1\}", "12.0"]
     assert [v.score for v in vs] == [1.0, 1.0, 0.9, 0.0, 0.0, 1.0, 1.0]  # 1 - 1/12 capped
     assert vs[2].feedback == "Your answer 13 is incorrect." and d.failure_info(vs[2]) == vs[2].feedback
@@ -294,12 +372,16 @@ def test_math500_gold_against_itself(shared):
     ps = load_math500(shared("data", "math500.jsonl"))
     with MathVerifier(timeout_s=10) as v:
         rs = v.check_many([(p.gold, p.gold) for p in ps])
-    bad = [(p.id, p.gold, r.outcome, r.check and r.check.reason) for p, r in zip(ps, rs)
-           if not (r.check and r.check.equivalent)]
+    bad = [
+        (p.id, p.gold, r.outcome, r.check and r.check.reason)
+        for p, r in zip(ps, rs)
+        if not (r.check and r.check.equivalent)
+    ]
     assert not bad, f"{len(bad)} gold answers rejected against themselves: {bad[:10]}"
 
 
 # ---- timeouts and process hygiene -------------------------------------------------------------------------------
+
 
 def test_timeout_from_pathological_input_then_pool_still_works():
     # The tower of powers never finishes, so it times out at any timeout; the timeout is generous so the
@@ -344,11 +426,19 @@ def test_exit_without_close_leaves_no_workers():
     """Workers never outlive a program that forgot close() (our atexit hook; pebble workers are daemonic too)."""
     import subprocess
     import sys
-    code = ("import psutil; from formalpi.domains.math.domain import is_equivalent; "
-            "assert is_equivalent(r'\\frac12', '0.5'); "
-            "print(' '.join(str(p.pid) for p in psutil.Process().children(recursive=True)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         cwd=str(dm.Path(dm.__file__).resolve().parents[3]))  # the checkout's root
+
+    code = (
+        "import psutil; from formalpi.domains.math.domain import is_equivalent; "
+        "assert is_equivalent(r'\\frac12', '0.5'); "
+        "print(' '.join(str(p.pid) for p in psutil.Process().children(recursive=True)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(dm.Path(dm.__file__).resolve().parents[3]),
+    )  # the checkout's root
     assert out.returncode == 0, out.stderr[-2000:]
     pids = [int(x) for x in out.stdout.split()]
     assert pids, "the check should have started pool workers"

@@ -24,29 +24,44 @@ CASES = {
         ("7", r"A rise of 5% \boxed{7} or \boxed{8}", N),  # what a percent sign makes visible is checked too
     ],
     "typeface_wrapper": [
-        ("5", r"$\boxed{\mathbf{5}}$", V), ("5", r"$\boxed{\boldsymbol{5}}$", V), ("5", r"$\boxed{\textbf{5}}$", V),
-        ("5", r"$\boxed{\text{5}}$", V), (r"\frac{3}{4}", r"$\boxed{\mathbf{\frac{3}{4}}}$", V),
+        ("5", r"$\boxed{\mathbf{5}}$", V),
+        ("5", r"$\boxed{\boldsymbol{5}}$", V),
+        ("5", r"$\boxed{\textbf{5}}$", V),
+        ("5", r"$\boxed{\text{5}}$", V),
+        (r"\frac{3}{4}", r"$\boxed{\mathbf{\frac{3}{4}}}$", V),
         ("-3.5", r"$\boxed{\text{-3.5}}$", V),
-        ("5", r"$\boxed{\mathbf{6}}$", N), ("5", r"$\boxed{\textbf{5 or 6}}$", N), ("5", r"$\boxed{\mathbf{5, 6}}$", N),
+        ("5", r"$\boxed{\mathbf{6}}$", N),
+        ("5", r"$\boxed{\textbf{5 or 6}}$", N),
+        ("5", r"$\boxed{\mathbf{5, 6}}$", N),
     ],
     "nested_box": [
-        ("5", r"So $\boxed{\boxed{5}}$.", V), ("5", r"$\boxed{ \boxed{\boxed{5}} }$", V),
-        ("5", r"$\boxed{\boxed{6}}$", N), ("5", r"$\boxed{4 \boxed{5}}$", N), ("5", r"$\boxed{\boxed{5}\boxed{6}}$", N),
+        ("5", r"So $\boxed{\boxed{5}}$.", V),
+        ("5", r"$\boxed{ \boxed{\boxed{5}} }$", V),
+        ("5", r"$\boxed{\boxed{6}}$", N),
+        ("5", r"$\boxed{4 \boxed{5}}$", N),
+        ("5", r"$\boxed{\boxed{5}\boxed{6}}$", N),
     ],
     "fraction_sign": [
-        (r"-\frac{3}{8}", r"$\boxed{\frac{-3}{8}}$", V), (r"-\frac{3}{8}", r"$\boxed{\frac{3}{-8}}$", V),
-        (r"-\frac{3}{8}", r"$\boxed{\frac{3}{8}}$", N), (r"\frac{3}{8}", r"$\boxed{\frac{-3}{8}}$", N),
+        (r"-\frac{3}{8}", r"$\boxed{\frac{-3}{8}}$", V),
+        (r"-\frac{3}{8}", r"$\boxed{\frac{3}{-8}}$", V),
+        (r"-\frac{3}{8}", r"$\boxed{\frac{3}{8}}$", N),
+        (r"\frac{3}{8}", r"$\boxed{\frac{-3}{8}}$", N),
     ],
     "list_words": [
-        (r"6 \text{ and } 8", r"$\boxed{6, 8}$", V), ("6, 8", r"$\boxed{6 \text{ and } 8}$", V),
-        (r"6 \text{ and } 8", r"$\boxed{8 \text{ and } 6}$", V), ("19, 46, and 82", r"$\boxed{19, 46, \text{ and } 82}$", V),
-        ("-12;-11;-10", r"$\boxed{\{-12, -11, -10\}}$", V), ("a_3 = 2, a_{37} = 19", r"$\boxed{a_{37} = 19, \quad a_3 = 2}$", V),
-        (r"6 \text{ and } 8", r"$\boxed{6, 9}$", N), (r"6 \text{ and } 8", r"$\boxed{6}$", N),
+        (r"6 \text{ and } 8", r"$\boxed{6, 8}$", V),
+        ("6, 8", r"$\boxed{6 \text{ and } 8}$", V),
+        (r"6 \text{ and } 8", r"$\boxed{8 \text{ and } 6}$", V),
+        ("19, 46, and 82", r"$\boxed{19, 46, \text{ and } 82}$", V),
+        ("-12;-11;-10", r"$\boxed{\{-12, -11, -10\}}$", V),
+        ("a_3 = 2, a_{37} = 19", r"$\boxed{a_{37} = 19, \quad a_3 = 2}$", V),
+        (r"6 \text{ and } 8", r"$\boxed{6, 9}$", N),
+        (r"6 \text{ and } 8", r"$\boxed{6}$", N),
         ("1, 2", r"$\boxed{b = 1, a = 2}$", N),  # names that differ are not dropped: a = 2, b = 1 is not 1, 2
     ],
     "box_per_element": [
         ("(2,2), (6,2)", r"The pairs are $\boxed{(2,2)}$ and $\boxed{(6,2)}$.", V),
-        ("-2,1", r"$\boxed{-2}$ and $\boxed{1}$", V), (r"6 \text{ and } 8", r"$\boxed{8}$, $\boxed{6}$", V),
+        ("-2,1", r"$\boxed{-2}$ and $\boxed{1}$", V),
+        (r"6 \text{ and } 8", r"$\boxed{8}$, $\boxed{6}$", V),
         ("(2,2), (6,2)", r"$\boxed{(2,2)}$ or $\boxed{(6,3)}$", N),
         ("(2,2), (6,2)", r"$\boxed{(2,2)}$, $\boxed{(6,2)}$ or $\boxed{(1,1)}$", N),
         ("-2,1", r"$\boxed{-2}$", N),
@@ -54,28 +69,43 @@ CASES = {
         ("1, 2", r"$\boxed{1, 2}$ or $\boxed{1}$", N),
     ],
     "inequality": [
-        (r"x \le 5", r"$\boxed{5 \geq x}$", V), (r"x \ge 5", r"$\boxed{5 \le x}$", V),
-        (r"x \in [-2,7]", r"$\boxed{-2 \le x \le 7}$", V), (r"-2 \le x \le 7", r"$\boxed{x \in [-2,7]}$", V),
+        (r"x \le 5", r"$\boxed{5 \geq x}$", V),
+        (r"x \ge 5", r"$\boxed{5 \le x}$", V),
+        (r"x \in [-2,7]", r"$\boxed{-2 \le x \le 7}$", V),
+        (r"-2 \le x \le 7", r"$\boxed{x \in [-2,7]}$", V),
         ("(2,\\infty)", r"$\boxed{2 < x}$", V),
-        (r"x \le 5", r"$\boxed{5 \leq x}$", N), (r"x \le 5", r"$\boxed{x < 5}$", N), ("(2,\\infty)", r"$\boxed{2 \le x}$", N),
+        (r"x \le 5", r"$\boxed{5 \leq x}$", N),
+        (r"x \le 5", r"$\boxed{x < 5}$", N),
+        ("(2,\\infty)", r"$\boxed{2 \le x}$", N),
     ],
     "ascii_relation": [
-        (r"x \ne 3", r"$\boxed{x != 3}$", V), (r"x \le 5", r"$\boxed{x <= 5}$", V), (r"x \ge 5", r"$\boxed{x >= 5}$", V),
+        (r"x \ne 3", r"$\boxed{x != 3}$", V),
+        (r"x \le 5", r"$\boxed{x <= 5}$", V),
+        (r"x \ge 5", r"$\boxed{x >= 5}$", V),
         ("(3,4]", r"$\boxed{3 < x <= 4}$", V),
-        (r"x \le 5", r"$\boxed{x >= 5}$", N), (r"x \ne 3", r"$\boxed{x != 4}$", N),
+        (r"x \le 5", r"$\boxed{x >= 5}$", N),
+        (r"x \ne 3", r"$\boxed{x != 4}$", N),
     ],
     "percent": [
-        ("10", r"$\boxed{10\%}$", V), ("28\\%", r"$\boxed{28}$", V), ("28\\%", r"$\boxed{28 %}$", V),
-        ("28\\%", r"$\boxed{28 \text{ percent}}$", V), ("10", r"$\boxed{11\%}$", N),
+        ("10", r"$\boxed{10\%}$", V),
+        ("28\\%", r"$\boxed{28}$", V),
+        ("28\\%", r"$\boxed{28 %}$", V),
+        ("28\\%", r"$\boxed{28 \text{ percent}}$", V),
+        ("10", r"$\boxed{11\%}$", N),
         ("0.28", r"$\boxed{28\%}$", N),  # a percent sign is a unit, never /100: no answer matches two golds
     ],
     "parenthesised_value": [
-        (r"\frac{1}{3}", r"$\boxed{\left( \frac{1}{3} \right)}$", V), ("5", r"$\boxed{(5)}$", V),
-        ("5", r"$\boxed{(4)(5)}$", N), ("5", r"$\boxed{(5, 6)}$", N),
+        (r"\frac{1}{3}", r"$\boxed{\left( \frac{1}{3} \right)}$", V),
+        ("5", r"$\boxed{(5)}$", V),
+        ("5", r"$\boxed{(4)(5)}$", N),
+        ("5", r"$\boxed{(5, 6)}$", N),
     ],
     "hacks_still_refused": [
-        ("11", r"$\boxed{x = 5+5+1 = 7 = 11}$", N), ("11", r"$\boxed{5+5+1}$", N),
-        ("5", r"$\boxed{5 \text{ or } 6}$", N), ("5", r"$\boxed{5, 6}$", N), ("11", r"$\boxed{x \approx 11}$", N),
+        ("11", r"$\boxed{x = 5+5+1 = 7 = 11}$", N),
+        ("11", r"$\boxed{5+5+1}$", N),
+        ("5", r"$\boxed{5 \text{ or } 6}$", N),
+        ("5", r"$\boxed{5, 6}$", N),
+        ("11", r"$\boxed{x \approx 11}$", N),
     ],
 }
 
@@ -100,8 +130,11 @@ def domain():
 def test_form_class(domain, cls):
     cases = CASES[cls]
     vs = domain.verify_many([_p(g, i) for i, (g, _, _) in enumerate(cases)], [t for _, t, _ in cases])
-    wrong = [(g, t, want, v.status.value, v.reason) for (g, t, want), v in zip(cases, vs)
-             if (v.status is Status.VALID) != (want == V)]
+    wrong = [
+        (g, t, want, v.status.value, v.reason)
+        for (g, t, want), v in zip(cases, vs)
+        if (v.status is Status.VALID) != (want == V)
+    ]
     assert not wrong, f"{cls}: {wrong}"
     assert not [v for v in vs if v.status in (Status.TIMEOUT, Status.CRASH)]
 
@@ -111,6 +144,11 @@ def test_reader_units():
     assert extract_boxes(r"\boxed{4\boxed{5}}").refused
     assert extract_boxes("rose by 2.5% so \\boxed{7}").boxes == ("7",)
     assert extract_boxes("\\boxed{1} % \\boxed{3}\n").boxes == ("1",)  # after a box, `%` is still a comment
-    assert [list_length(g) for g in ("5", "(2,2), (6,2)", r"6 \text{ and } 8", r"\text{(C)}", "x = 1, 2, 3")] \
-        == [1, 2, 2, 1, 3]
+    assert [list_length(g) for g in ("5", "(2,2), (6,2)", r"6 \text{ and } 8", r"\text{(C)}", "x = 1, 2, 3")] == [
+        1,
+        2,
+        2,
+        1,
+        3,
+    ]
     assert compare_form("1000", "1 000", credit_cap=0.9).refused  # numbers side by side stay two numbers

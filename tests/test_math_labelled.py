@@ -69,17 +69,24 @@ def test_sets_are_whole():
 
 
 def test_no_false_accepts(results):
-    fa = [(r["class"], r["gold"], r["completion"][-80:]) for r, x in zip(SAMPLE, results)
-          if r["expect"] != "valid" and x.check and x.check.equivalent]
+    fa = [
+        (r["class"], r["gold"], r["completion"][-80:])
+        for r, x in zip(SAMPLE, results)
+        if r["expect"] != "valid" and x.check and x.check.equivalent
+    ]
     assert not fa, f"false accepts: {fa}"
 
 
 def test_false_rejects_are_the_listed_strictness(results):
-    unlisted = [(r["class"], r["gold"], r["completion"][-80:], x.check and x.check.reason)
-                for r, x in zip(SAMPLE, results)
-                if r["expect"] == "valid" and not (x.check and x.check.equivalent)
-                and (r["gold"], r["completion"]) not in KNOWN]
+    unlisted = [
+        (r["class"], r["gold"], r["completion"][-80:], x.check and x.check.reason)
+        for r, x in zip(SAMPLE, results)
+        if r["expect"] == "valid" and not (x.check and x.check.equivalent) and (r["gold"], r["completion"]) not in KNOWN
+    ]
     assert not unlisted, f"false rejects not listed as deliberate strictness: {unlisted}"
-    stale = [(r["gold"], r["completion"][-80:]) for r, x in zip(SAMPLE, results)
-             if (r["gold"], r["completion"]) in KNOWN and x.check and x.check.equivalent]
+    stale = [
+        (r["gold"], r["completion"][-80:])
+        for r, x in zip(SAMPLE, results)
+        if (r["gold"], r["completion"]) in KNOWN and x.check and x.check.equivalent
+    ]
     assert not stale, f"listed as refused but now VALID (remove from known_false_rejects.jsonl): {stale}"

@@ -11,8 +11,10 @@ from formalpi.errors import ConfigError
 from formalpi.runs import RunStore
 
 
-@pytest.mark.parametrize("method,module,function,cls", [("opsd", opsd, "train_opsd", OPSDExperiment),
-                                                         ("iprs", iprs, "train_iprs", IPRSExperiment)])
+@pytest.mark.parametrize(
+    "method,module,function,cls",
+    [("opsd", opsd, "train_opsd", OPSDExperiment), ("iprs", iprs, "train_iprs", IPRSExperiment)],
+)
 def test_the_trainer_receives_the_train_context_whole(monkeypatch, tmp_path, method, module, function, cls):
     seen: list[TrainContext] = []
 

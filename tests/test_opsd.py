@@ -12,8 +12,18 @@ from formalpi.pi_condition import PIContext
 from formalpi.engine.conditions import get_condition, retry_turns
 from formalpi.engine.losses import per_token_divergence
 from formalpi.engine.opsd import (
-    OPSDStep, TeacherContext, Teacher, completion_logits, load_student, masked_mean, pack,
-    resolve_teacher_context, select_frontier, solve_rates, teacher_turns)
+    OPSDStep,
+    TeacherContext,
+    Teacher,
+    completion_logits,
+    load_student,
+    masked_mean,
+    pack,
+    resolve_teacher_context,
+    select_frontier,
+    solve_rates,
+    teacher_turns,
+)
 from formalpi.engine.experiment import run_experiment
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, EvalRecord, Problem, Status, Verdict
@@ -36,10 +46,19 @@ def domain():
 def cfg(model: str, runs: Path, condition: str = "gold", **opsd) -> object:
     o = {"steps": 4, "batch_size": 3, "samples_per_problem": 2, "max_new_tokens": 12, "lr": 1e-3, "save_every": 2}
     o.update(opsd)
-    return config_from_dict({
-        "name": f"o/{condition}", "method": "opsd", "condition": condition, "runs_dir": str(runs),
-        "model": {"path": model}, "data": {"dataset": "arith", "train_limit": 6, "eval_limit": 4},
-        "eval": {"n": 2, "max_new_tokens": 12}, "train": {"finetune": "lora", "lora_rank": 4}, "opsd": o})
+    return config_from_dict(
+        {
+            "name": f"o/{condition}",
+            "method": "opsd",
+            "condition": condition,
+            "runs_dir": str(runs),
+            "model": {"path": model},
+            "data": {"dataset": "arith", "train_limit": 6, "eval_limit": 4},
+            "eval": {"n": 2, "max_new_tokens": 12},
+            "train": {"finetune": "lora", "lora_rank": 4},
+            "opsd": o,
+        }
+    )
 
 
 # ---- the loss -------------------------------------------------------------------------------------------------
@@ -100,8 +119,11 @@ def test_base_teacher_is_the_adapter_disabled_starting_model(tiny_model):
             if "lora_B" in n:
                 p.normal_(0, 0.5)
     base = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
-    packed = pack([tok("<|im_start|>user\nWhat is 2+3?<|im_end|>\n<|im_start|>assistant\n")["input_ids"]],
-                  [tok("5<|im_end|>")["input_ids"]], tok.pad_token_id)
+    packed = pack(
+        [tok("<|im_start|>user\nWhat is 2+3?<|im_end|>\n<|im_start|>assistant\n")["input_ids"]],
+        [tok("5<|im_end|>")["input_ids"]],
+        tok.pad_token_id,
+    )
     teacher = Teacher(student, "base")
     t = teacher.logits(packed)
     with torch.no_grad():
@@ -120,8 +142,9 @@ def test_train_gradient_checkpointing_reaches_the_opsd_student(tiny_model):
     from formalpi.engine.losses import completion_hidden, lm_head
 
     def loss_and_attn0_calls(checkpointing: bool):
-        student, tok = load_student(tiny_model, TrainConfig(lora_rank=4, gradient_checkpointing=checkpointing),
-                                    "cpu", "float32", seed=0)
+        student, tok = load_student(
+            tiny_model, TrainConfig(lora_rank=4, gradient_checkpointing=checkpointing), "cpu", "float32", seed=0
+        )
         with torch.no_grad():
             for n, p in student.named_parameters():
                 if "lora_B" in n:
@@ -131,8 +154,11 @@ def test_train_gradient_checkpointing_reaches_the_opsd_student(tiny_model):
         # run once; torch stops recomputing once the saved tensors it needs are back, so a late module may not rerun)
         attn0 = student.get_base_model().model.layers[0].self_attn
         attn0.register_forward_pre_hook(lambda *a: calls.append(1))
-        packed = pack([tok("<|im_start|>user\nWhat is 2+3?<|im_end|>\n")["input_ids"]], [tok("5<|im_end|>")["input_ids"]],
-                      tok.pad_token_id)
+        packed = pack(
+            [tok("<|im_start|>user\nWhat is 2+3?<|im_end|>\n")["input_ids"]],
+            [tok("5<|im_end|>")["input_ids"]],
+            tok.pad_token_id,
+        )
         student.train()
         h = completion_hidden(student, packed.input_ids, packed.attention_mask, packed.positions, packed.mask)
         loss = lm_head(student)(h).logsumexp(-1).sum()
@@ -191,8 +217,9 @@ def test_teacher_context_never_contains_the_sample_it_scores(tiny_model, domain,
     problems = domain.problems("arith", "train", limit=8)
     o = OPSDConfig(steps=2, batch_size=8, samples_per_problem=1, max_new_tokens=16, lr=1e-3)
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=o.lr)
-    session = opsd.OPSDSession(student, tok, Teacher(student, "base"), opt, domain, get_condition("try_again"), o,
-                               0, problems, problems)
+    session = opsd.OPSDSession(
+        student, tok, Teacher(student, "base"), opt, domain, get_condition("try_again"), o, 0, problems, problems
+    )
     steps = [_teacher_rows(monkeypatch, session, t) for t in range(2)]
     rows = [row for _, r in steps for row in r]
     assert rows, "the barely trained model fails most problems: some samples must be trained"
@@ -224,9 +251,18 @@ def test_context_sample_is_another_failure_extra_first():
 
 def test_frontier_keeps_problems_inside_the_band():
     problems = [Problem(id=str(i), domain="math", text="q") for i in range(6)]
-    records = [EvalRecord(problem_id=str(i), seed=1, condition="frontier", n=4, correct=c) for i, c in enumerate(
-        [[False] * 4, [True, False, False, False], [True, True, False, False], [True, True, True, False],
-         [True] * 4])]  # problem 5 has no estimate
+    records = [
+        EvalRecord(problem_id=str(i), seed=1, condition="frontier", n=4, correct=c)
+        for i, c in enumerate(
+            [
+                [False] * 4,
+                [True, False, False, False],
+                [True, True, False, False],
+                [True, True, True, False],
+                [True] * 4,
+            ]
+        )
+    ]  # problem 5 has no estimate
     rates = solve_rates(records)
     assert rates == {"0": 0.0, "1": 0.25, "2": 0.5, "3": 0.75, "4": 1.0}
     assert [p.id for p in select_frontier(problems, rates, 0.25, 0.75)] == ["1", "2", "3"]
@@ -275,7 +311,9 @@ def test_empty_frontier_band_is_a_config_error_naming_the_keys(tiny_model, domai
 
 
 def test_killed_opsd_stage_resumes_to_the_same_steps(tiny_model, domain, tmp_path, monkeypatch):
-    full = run_experiment(cfg(tiny_model, tmp_path / "a", teacher="ema", ema_decay=0.5, steps=3), 7, domain=domain).store
+    full = run_experiment(
+        cfg(tiny_model, tmp_path / "a", teacher="ema", ema_decay=0.5, steps=3), 7, domain=domain
+    ).store
 
     import formalpi.engine.opsd as opsd
 
@@ -296,11 +334,14 @@ def test_killed_opsd_stage_resumes_to_the_same_steps(tiny_model, domain, tmp_pat
         f.write(store_b.read("opsd_steps", OPSDStep)[-1].model_copy(update={"step": 2}).model_dump_json() + "\n")
         f.write('{"step": 3, "lo')
     monkeypatch.setattr(opsd.OPSDSession, "step", real_step)
-    resumed = run_experiment(cfg(tiny_model, tmp_path / "b", teacher="ema", ema_decay=0.5, steps=3), 7, domain=domain).store
+    resumed = run_experiment(
+        cfg(tiny_model, tmp_path / "b", teacher="ema", ema_decay=0.5, steps=3), 7, domain=domain
+    ).store
     a, b = full.read("opsd_steps", OPSDStep), resumed.read("opsd_steps", OPSDStep)
     assert [s.step for s in b] == [0, 1, 2]
     for x, y in zip(a, b):
         assert x.problem_ids == y.problem_ids and x.tokens == y.tokens and x.solved == y.solved
         assert x.loss == pytest.approx(y.loss, rel=1e-4, abs=1e-6)
-    assert [r.model_dump() for r in full.read("eval", EvalRecord)] == \
-        [r.model_dump() for r in resumed.read("eval", EvalRecord)]
+    assert [r.model_dump() for r in full.read("eval", EvalRecord)] == [
+        r.model_dump() for r in resumed.read("eval", EvalRecord)
+    ]

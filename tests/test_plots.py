@@ -35,8 +35,7 @@ def test_retries_plot_left_out_when_every_row_has_one_k(tmp_path):
             m["config"]["retry"]["k"] = 1
             manifest.write_text(json.dumps(m))
     groups, diversity = build_report([root], ReportOptions(n_boot=100))
-    assert [p.stem for p in write_plots(groups, diversity, tmp_path)] == ["gains", "inverted_u", "levels",
-                                                                          "diversity"]
+    assert [p.stem for p in write_plots(groups, diversity, tmp_path)] == ["gains", "inverted_u", "levels", "diversity"]
     assert not (tmp_path / "retries.png").exists()
 
 
@@ -70,9 +69,11 @@ def test_every_report_plot_is_labelled_with_a_legend_and_vector_copies(analysed,
     assert width > 1500
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.id in {"intro_shadows_hypothesis", "obtain_typed",
-                                                                 "empty_proof_minif2f", "nested_by"}],
-                         ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.id in {"intro_shadows_hypothesis", "obtain_typed", "empty_proof_minif2f", "nested_by"}],
+    ids=lambda c: c.id,
+)
 def test_proof_graph_never_clips_a_node(case):
     """Each node's disk (radius from its marker size) lies inside the axes; these cases were cut at the edge."""
     import matplotlib.pyplot as plt

@@ -20,8 +20,13 @@ from formalpi.runs import RunStore
 
 
 def _cfg(tmp_path: Path, **extra):
-    d = {"name": "p/x", "method": "baseline", "runs_dir": str(tmp_path / "runs"),
-         "data": {"dataset": "arith", "eval_limit": 3}, "eval": {"n": 1, "max_new_tokens": 8}}
+    d = {
+        "name": "p/x",
+        "method": "baseline",
+        "runs_dir": str(tmp_path / "runs"),
+        "data": {"dataset": "arith", "eval_limit": 3},
+        "eval": {"n": 1, "max_new_tokens": 8},
+    }
     d.update(extra)
     return config_from_dict(d)
 
@@ -38,6 +43,7 @@ def _cli(monkeypatch, capsys, *argv: str) -> tuple[int, str]:
 
 
 # ---- seeds ------------------------------------------------------------------------------------------------------
+
 
 def test_negative_seed_flag_is_refused_before_the_run_dir_exists(tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "x.toml"
@@ -61,6 +67,7 @@ def test_negative_seed_through_the_python_api(tmp_path):
 
 # ---- conditions -------------------------------------------------------------------------------------------------
 
+
 def test_unknown_condition_is_refused_before_the_run_dir_exists(tmp_path):
     cfg = _cfg(tmp_path, method="retry", condition="gold_answer")
     with pytest.raises(ConfigError, match=r"unknown condition 'gold_answer'.*known: .*gold"):
@@ -69,6 +76,7 @@ def test_unknown_condition_is_refused_before_the_run_dir_exists(tmp_path):
 
 
 # ---- model paths ------------------------------------------------------------------------------------------------
+
 
 def test_missing_local_model_dir_says_set_model_path(tmp_path):
     with pytest.raises(ConfigError, match=r"model.path=\./no/such/ckpt: no such directory.*set model.path="):
@@ -124,6 +132,7 @@ def test_unreachable_hub_is_one_line(monkeypatch, tmp_path):
 
 # ---- --set typos ------------------------------------------------------------------------------------------------
 
+
 def test_set_typo_is_blamed_on_the_flag_and_file_typo_on_the_file(tmp_path):
     f = tmp_path / "x.toml"
     f.write_text('name = "x"\n[train]\nlr = 1e-4\n')
@@ -139,10 +148,12 @@ def test_set_typo_is_blamed_on_the_flag_and_file_typo_on_the_file(tmp_path):
 
 # ---- resume mismatches ------------------------------------------------------------------------------------------
 
+
 def test_resume_mismatch_names_the_keys_that_differ(tmp_path):
     a = _cfg(tmp_path, method="retry")
-    b = config_from_dict({**a.model_dump(), "train": {**a.train.model_dump(), "lr": 1e-4}, "eval": {
-        **a.eval.model_dump(), "n": 2}})
+    b = config_from_dict(
+        {**a.model_dump(), "train": {**a.train.model_dump(), "lr": 1e-4}, "eval": {**a.eval.model_dump(), "n": 2}}
+    )
     store = RunStore.open(a.runs_dir, a.name, 42, a.model_dump(mode="json"), a.fingerprint())
     store.path("eval").write_text('{"x": 1}\n')
     with pytest.raises(RunStoreError) as e:
@@ -151,6 +162,7 @@ def test_resume_mismatch_names_the_keys_that_differ(tmp_path):
 
 
 # ---- finished runs on read-only directories ---------------------------------------------------------------------
+
 
 def _snapshot(root: Path) -> dict[str, tuple[float, bytes]]:
     return {str(p): (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(root.rglob("*")) if p.is_file()}
@@ -180,8 +192,10 @@ def test_cli_rerun_of_a_finished_run_writes_nothing(tmp_path, monkeypatch, capsy
 
     torch.set_num_threads(1)
     cfg = tmp_path / "x.toml"
-    cfg.write_text(f'name = "x"\nmethod = "baseline"\nruns_dir = "{tmp_path / "runs"}"\n'
-                   '[data]\ndataset = "arith"\neval_limit = 3\n[eval]\nn = 1\nmax_new_tokens = 8\n')
+    cfg.write_text(
+        f'name = "x"\nmethod = "baseline"\nruns_dir = "{tmp_path / "runs"}"\n'
+        '[data]\ndataset = "arith"\neval_limit = 3\n[eval]\nn = 1\nmax_new_tokens = 8\n'
+    )
     code, _ = _cli(monkeypatch, capsys, "run", str(cfg), "--seeds", "42")
     before = _snapshot(tmp_path / "runs")
     assert code == 0 and any(p.endswith("results.json") for p in before)
@@ -220,4 +234,3 @@ def test_the_engine_does_not_resolve_the_tiny_model_itself(tmp_path):
     with pytest.raises(ConfigError, match=r"resolved by the caller.*model_path=formalpi\.tiny\.resolve_model_path"):
         resolved_start_model(_cfg(tmp_path), 42)
     assert resolved_start_model(_cfg(tmp_path, model={"path": "Qwen/Qwen3-1.7B"}), 42) == "Qwen/Qwen3-1.7B"
-

@@ -62,7 +62,7 @@ def test_run_piped_prints_progress_lines_while_it_runs_sft_included(tmp_path):
     """`formalpi run ... | tee log`: lines arrive while the run is going, one stage after another, SFT steps too."""
     cfg = tmp_path / "x.toml"
     cfg.write_text(f'''name = "x"
-runs_dir = "{tmp_path / 'runs'}"
+runs_dir = "{tmp_path / "runs"}"
 condition = "rejection"  # trains on the verified first attempts: SFT has steps here
 [data]
 dataset = "arith"
@@ -80,9 +80,14 @@ lora_rank = 4
 ''')
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "FORMALPI_PROGRESS_INTERVAL": "0"}
     env.pop(_common.PROGRESS_MODE_ENV, None)
-    proc = subprocess.Popen([sys.executable, "-c", "from formalpi.cli import main; main()", "run", str(cfg),
-                             "--seeds", "42"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from formalpi.cli import main; main()", "run", str(cfg), "--seeds", "42"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines, seen_while_running = [], False
     for line in proc.stdout:
         lines.append(line.rstrip("\n"))
@@ -91,10 +96,16 @@ lora_rank = 4
     assert proc.wait(timeout=600) == 0, "\n".join(lines)
     text = "\n".join(lines)
     assert seen_while_running, text
-    order = [next(i for i, ln in enumerate(lines) if stage in ln) for stage in
-             ("first attempts (rejection, seed 42): 0/12", "checking first attempts (rejection, seed 42)",
-              "fine-tuning, SFT steps (rejection, seed 42): 0/", "evaluating (rejection, seed 42): 0/6",
-              "x seed 42: ")]
+    order = [
+        next(i for i, ln in enumerate(lines) if stage in ln)
+        for stage in (
+            "first attempts (rejection, seed 42): 0/12",
+            "checking first attempts (rejection, seed 42)",
+            "fine-tuning, SFT steps (rejection, seed 42): 0/",
+            "evaluating (rejection, seed 42): 0/6",
+            "x seed 42: ",
+        )
+    ]
     assert order == sorted(order), text
     assert any("fine-tuning, SFT steps (rejection, seed 42)" in ln and "done in" in ln for ln in lines), text
     assert "\x1b[" not in text  # no terminal escapes in a log

@@ -26,8 +26,9 @@ HEADER = "import Mathlib\nopen Real"
 def _config(**kw) -> LeanConfig:
     kw.setdefault("workers", 1)
     kw.setdefault("timeout_s", 5.0)
-    return LeanConfig(project_dir=ROOT, repl_command=[sys.executable, "-m", "formalpi.lean.double"],
-                      **{**standin_commands(), **kw})
+    return LeanConfig(
+        project_dir=ROOT, repl_command=[sys.executable, "-m", "formalpi.lean.double"], **{**standin_commands(), **kw}
+    )
 
 
 def _item(i: int, marker: str = "ok") -> dict:
@@ -48,8 +49,11 @@ def ray_cluster():
     yield ray
     ray.shutdown()
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(psutil.pid_exists(p) and psutil.Process(p).status() !=
-                                              psutil.STATUS_ZOMBIE for p in started if psutil.pid_exists(p)):
+    while time.monotonic() < deadline and any(
+        psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+        for p in started
+        if psutil.pid_exists(p)
+    ):
         time.sleep(0.2)
     left = [p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert not left, f"Ray processes left behind: {left}"
@@ -74,10 +78,8 @@ def test_split_blocks_is_contiguous_and_even() -> None:
 def test_ray_lean_pool_gives_the_local_pools_verdicts_in_order(ray_cluster) -> None:
     from formalpi.scaleout import RayLeanPool
 
-    items = [_item(i, ["ok", "error", "crash", "ok double:axioms=propext,Lean.ofReduceBool"][i % 4])
-             for i in range(12)]
-    items.append({"statement": STATEMENT.format(i=99), "proof": "by\n  exact sorryAx _ -- double:ok",
-                  "header": HEADER})
+    items = [_item(i, ["ok", "error", "crash", "ok double:axioms=propext,Lean.ofReduceBool"][i % 4]) for i in range(12)]
+    items.append({"statement": STATEMENT.format(i=99), "proof": "by\n  exact sorryAx _ -- double:ok", "header": HEADER})
     with LeanPool(_config(workers=2, crash_retries=0)) as local:
         expected = [(v.status, v.reason.split(":")[0]) for v in local.verify_many(items)]
     with RayLeanPool(_config(crash_retries=0), num_actors=2) as pool:
@@ -115,15 +117,25 @@ def test_ray_sandbox_runs_programs_like_the_local_sandbox(ray_cluster) -> None:
     from formalpi.domains.code.sandbox import Limits, RunStatus
     from formalpi.scaleout import RaySandbox
 
-    programs = ["print('hi')", "raise SystemExit(3)", "assert 1 == 2", "import time\ntime.sleep(30)",
-                "print(sum(range(10)))"]
+    programs = [
+        "print('hi')",
+        "raise SystemExit(3)",
+        "assert 1 == 2",
+        "import time\ntime.sleep(30)",
+        "print(sum(range(10)))",
+    ]
     lim = Limits(timeout_s=1.0, memory_mb=512)
     local = run_many(programs, limits=lim, workers=2)
     with RaySandbox(num_actors=2, workers=1) as sb:
         got = sb.run_many(programs, limits=lim)
         assert [r.status for r in got] == [r.status for r in local]
-        assert [r.status for r in got] == [RunStatus.PASSED, RunStatus.FAILED, RunStatus.FAILED, RunStatus.TIMEOUT,
-                                           RunStatus.PASSED]
+        assert [r.status for r in got] == [
+            RunStatus.PASSED,
+            RunStatus.FAILED,
+            RunStatus.FAILED,
+            RunStatus.TIMEOUT,
+            RunStatus.PASSED,
+        ]
         assert got[0].stdout == "hi\n" and got[4].stdout == "45\n"
         single = sb.run("print(6 * 7)", timeout_s=5)
         assert single.passed and single.stdout == "42\n"

@@ -35,12 +35,22 @@ def demo(tmp_path):
     root = tmp_path / "runs" / "demo"
     comps = [["x \\boxed{1}", "y \\boxed{2}"]] * 10
     for s in SEEDS:
-        write_run(root, "baseline", s, eval_records(_correct(BASE_SOLVED[s]), seed=s, condition="baseline",
-                                                     levels=[1, 2] * 5, completions=comps), method="baseline")
+        write_run(
+            root,
+            "baseline",
+            s,
+            eval_records(_correct(BASE_SOLVED[s]), seed=s, condition="baseline", levels=[1, 2] * 5, completions=comps),
+            method="baseline",
+        )
         shown = {"name": "gold", "description": get_condition("gold", "math").description}  # as the engine records it
-        write_run(root, "gold", s, eval_records(_correct(GOLD_SOLVED[s]), seed=s, condition="gold",
-                                                 levels=[1, 2] * 5, completions=comps), condition="gold",
-                  manifest_extra={"condition": shown})
+        write_run(
+            root,
+            "gold",
+            s,
+            eval_records(_correct(GOLD_SOLVED[s]), seed=s, condition="gold", levels=[1, 2] * 5, completions=comps),
+            condition="gold",
+            manifest_extra={"condition": shown},
+        )
     return root
 
 
@@ -59,9 +69,16 @@ def test_write_report_files_and_sections(demo, tmp_path):
     path = write_report([demo], opts=ReportOptions(n_boot=200))
     assert path == demo / "report.md"
     text = path.read_text()
-    for section in ("### Conditions", "### McNemar per seed", "### Per level", "### Inverted U (bins: level",
-                    "## Domain × model × method", "## What the teacher sees", "## Path diversity",
-                    "![gains](gains.png)"):
+    for section in (
+        "### Conditions",
+        "### McNemar per seed",
+        "### Per level",
+        "### Inverted U (bins: level",
+        "## Domain × model × method",
+        "## What the teacher sees",
+        "## Path diversity",
+        "![gains](gains.png)",
+    ):
         assert section in text
     assert "| gold | The failure bit and the gold final answer" in text
     assert "A seed varies sampling" in text and "the train and eval problems are the same for every seed" in text
@@ -74,8 +91,10 @@ def test_write_report_files_and_sections(demo, tmp_path):
     # correct solutions only, per condition: "x \boxed{1}" and "y \boxed{2}" differ in words but hold no
     # formula, so their paths are both empty: PD_path 0 while the surface control PD_lex is 1. Problems with 2
     # correct samples on some seed: gold 5 (10, 10, 9 solved of 20), baseline 4 (8, 9, 7)
-    assert "| math / tiny / arith | gold | 3 | 5 | 0.000 [0.000, 0.000] | +0.000 [+0.000, +0.000] (n=4) | " \
-           "1.000 [1.000, 1.000] |" in text
+    assert (
+        "| math / tiny / arith | gold | 3 | 5 | 0.000 [0.000, 0.000] | +0.000 [+0.000, +0.000] (n=4) | "
+        "1.000 [1.000, 1.000] |" in text
+    )
     assert "| math / tiny / arith | baseline | 3 | 4 | 0.000 [0.000, 0.000] | — | 1.000 [1.000, 1.000] |" in text
     out = write_report([demo], tmp_path / "elsewhere", ReportOptions(n_boot=200, plots=False))
     assert out.exists() and not (tmp_path / "elsewhere" / "gains.png").exists()
@@ -107,8 +126,10 @@ def test_teacher_sees_what_the_runs_recorded_and_errors(tmp_path):
     assert teacher_sees("baseline", {}).startswith("— (the base model")
     old = write_run(tmp_path / "old", "try", 1, eval_records(_correct(3), seed=1, condition="try_again"))
     assert "condition" not in old.manifest()  # a manifest from before the record
-    assert f"| try_again | {NOT_RECORDED} |" in write_report([tmp_path / "old"], opts=ReportOptions(
-        n_boot=50, plots=False)).read_text()
+    assert (
+        f"| try_again | {NOT_RECORDED} |"
+        in write_report([tmp_path / "old"], opts=ReportOptions(n_boot=50, plots=False)).read_text()
+    )
     with pytest.raises(RunStoreError, match="not a directory"):
         write_report([tmp_path / "missing"])
 
@@ -116,8 +137,9 @@ def test_teacher_sees_what_the_runs_recorded_and_errors(tmp_path):
 def test_cli_report_prints_table(demo, tmp_path):
     from formalpi.cli import app
 
-    res = CliRunner().invoke(app, ["report", str(demo), "--out", str(tmp_path / "rep"), "--n-boot", "200",
-                                   "--no-plots"])
+    res = CliRunner().invoke(
+        app, ["report", str(demo), "--out", str(tmp_path / "rep"), "--n-boot", "200", "--no-plots"]
+    )
     assert res.exit_code == 0, res.output
     assert "baseline (pass@1)" in res.output and "40.0, 45.0, 35.0" in res.output, res.output  # 80-col runner
     assert (tmp_path / "rep" / "report.md").exists()
@@ -127,8 +149,14 @@ def test_cli_report_prints_table(demo, tmp_path):
 
 def test_too_few_base_samples_skip_frontier_with_a_note(tmp_path):
     recs = eval_records(_correct(5), seed=1, condition="b")
-    write_run(tmp_path, "baseline", 1, recs, method="baseline", base_records=eval_records(_correct(5), seed=1,
-                                                                                         condition="base"))
+    write_run(
+        tmp_path,
+        "baseline",
+        1,
+        recs,
+        method="baseline",
+        base_records=eval_records(_correct(5), seed=1, condition="base"),
+    )
     write_run(tmp_path, "gold", 1, eval_records(_correct(9), seed=1, condition="gold"), condition="gold")
     text = write_report([tmp_path], opts=ReportOptions(n_boot=200, plots=False)).read_text()
     assert "frontier bands skipped: base solve rates need >= 16" in text and "### Frontier bands" not in text
@@ -142,13 +170,22 @@ def test_results_json_and_csvs(demo, tmp_path):
     assert res["schema"] == "formalpi.results/1" and res["options"]["n_boot"] == 200
     [g] = res["groups"]
     rows = {r["key"]: r for r in g["rows"]}
-    assert rows["gold"]["values"] == pytest.approx([10.0, 5.0, 10.0]) and rows["gold"]["ci_method"] == "student-t over seeds"
-    assert rows["gold"]["ci95"] == pytest.approx([8.333 - 4.303 * 2.887 / 3 ** 0.5, 8.333 + 4.303 * 2.887 / 3 ** 0.5],
-                                                 abs=0.01)
+    assert (
+        rows["gold"]["values"] == pytest.approx([10.0, 5.0, 10.0])
+        and rows["gold"]["ci_method"] == "student-t over seeds"
+    )
+    assert rows["gold"]["ci95"] == pytest.approx(
+        [8.333 - 4.303 * 2.887 / 3**0.5, 8.333 + 4.303 * 2.887 / 3**0.5], abs=0.01
+    )
     assert rows["baseline"]["metric"] == "pass@1 %" and rows["baseline"]["mean"] == pytest.approx(40.0)
     assert len(rows["gold"]["runs"]) == 3 and all(len(r["fingerprint"]) > 8 for r in rows["gold"]["runs"])
-    assert set(rows["gold"]["budget_mean_per_seed"]) == {"samples", "completion_tokens", "train_tokens",
-                                                         "verifier_calls", "wall_s"}
+    assert set(rows["gold"]["budget_mean_per_seed"]) == {
+        "samples",
+        "completion_tokens",
+        "train_tokens",
+        "verifier_calls",
+        "wall_s",
+    }
     [c] = g["comparisons"]
     assert c["verdict"] == "separated" and c["ci_method"].startswith("paired bootstrap") and c["family_size"] == 1
     assert len(g["mcnemar"]) == 3 and {m["seed"] for m in g["mcnemar"]} == set(SEEDS)
@@ -203,15 +240,37 @@ def test_read_only_run_dir_suggests_out_as_root_too(demo, monkeypatch):
 def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
     for s in (1, 2):
         write_run(tmp_path, "baseline", s, eval_records(_correct(8), seed=s, condition="b"), method="baseline")
-        write_run(tmp_path, "gold", s, eval_records(_correct(10), seed=s, condition="gold"), condition="gold",
-                  train_split="test")  # trains on the eval split
-        write_run(tmp_path, "tests", s, eval_records(_correct(9), seed=s, condition="test_suite"),
-                  condition="gibberish", manifest_extra={"sandbox": {"mount_ns": True, "net_ns": False, "uid": False,
-                                                                     "weak": True}})  # the code domain's record
+        write_run(
+            tmp_path,
+            "gold",
+            s,
+            eval_records(_correct(10), seed=s, condition="gold"),
+            condition="gold",
+            train_split="test",
+        )  # trains on the eval split
+        write_run(
+            tmp_path,
+            "tests",
+            s,
+            eval_records(_correct(9), seed=s, condition="test_suite"),
+            condition="gibberish",
+            manifest_extra={"sandbox": {"mount_ns": True, "net_ns": False, "uid": False, "weak": True}},
+        )  # the code domain's record
         # the engine's record of an overlap found at start (data.allow_train_on_eval = true let it run)
-        write_run(tmp_path, "wrong", s, eval_records(_correct(9), seed=s, condition="wrong"), condition="wrong",
-                  manifest_extra={"data": {"train_eval_overlap": 12, "allow_train_on_eval": True,
-                                           "seed_varies": ["sampling", "sft_data_order", "lora_init"]}})
+        write_run(
+            tmp_path,
+            "wrong",
+            s,
+            eval_records(_correct(9), seed=s, condition="wrong"),
+            condition="wrong",
+            manifest_extra={
+                "data": {
+                    "train_eval_overlap": 12,
+                    "allow_train_on_eval": True,
+                    "seed_varies": ["sampling", "sft_data_order", "lora_init"],
+                }
+            },
+        )
     out = tmp_path / "rep"
     text = write_report([tmp_path], out, ReportOptions(n_boot=200, plots=False)).read_text()
     assert "| gold (!) | 2 |" in text and "| gibberish (!) | 2 |" in text and "| baseline (pass@1) | 2 |" in text
@@ -221,8 +280,10 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
     assert text.count(eval_warning) >= 5 and text.count(weak) >= 5
     assert "[rows: gold]" in text and "[rows: gibberish]" in text
     assert "TRAINED ON EVAL: this run trained on 12 eval problems of 'arith'" in text and "| wrong (!) | 2 |" in text
-    assert "A seed varies sampling (first attempts, retries, eval samples), SFT data order, LoRA initialisation; " \
-           "the train and eval problems are the same for every seed." in text
+    assert (
+        "A seed varies sampling (first attempts, retries, eval samples), SFT data order, LoRA initialisation; "
+        "the train and eval problems are the same for every seed." in text
+    )
     for heading in ("## Domain × model × method", "## Budget", "## Path diversity"):
         section = text.split(heading, 1)[1].split("\n## ", 1)[0]
         assert eval_warning in section and weak in section, heading
@@ -230,8 +291,11 @@ def test_warnings_for_train_on_eval_and_weak_sandbox_in_every_table(tmp_path):
     assert any(eval_warning in w for w in g["warnings"]) and any(weak in w for w in g["warnings"])
     from formalpi.cli import app
 
-    res = CliRunner().invoke(app, ["report", str(tmp_path), "--out", str(tmp_path / "cli"), "--n-boot", "200",
-                                   "--no-plots"], terminal_width=400)
+    res = CliRunner().invoke(
+        app,
+        ["report", str(tmp_path), "--out", str(tmp_path / "cli"), "--n-boot", "200", "--no-plots"],
+        terminal_width=400,
+    )
     assert res.exit_code == 0, res.output
     assert "WARNING (!): TRAINED ON EVAL" in res.output and "WARNING (!): WEAK SANDBOX" in res.output
     rows = {r["key"]: r for r in g["rows"]}
@@ -242,8 +306,10 @@ def test_per_round_gains_for_iterative_rows(tmp_path):
     # baseline 40%; round 1 model 50% (+10), round 2 model 45% (+5), final = round 2
     for s in (1, 2):
         write_run(tmp_path, "baseline", s, eval_records(_correct(8), seed=s, condition="b"), method="baseline")
-        r1, r2 = eval_records(_correct(10), seed=s, condition="gold"), eval_records(_correct(9), seed=s,
-                                                                                    condition="gold")
+        r1, r2 = (
+            eval_records(_correct(10), seed=s, condition="gold"),
+            eval_records(_correct(9), seed=s, condition="gold"),
+        )
         write_run(tmp_path, "gold", s, r2, condition="gold", round_records=[r1])  # eval_r0.jsonl, then eval.jsonl
     out = tmp_path / "rep"
     text = write_report([tmp_path], out, ReportOptions(n_boot=200, plots=False)).read_text()
@@ -284,12 +350,18 @@ class Block(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError("statsmodels blocked by the test", name=name)
 sys.meta_path.insert(0, Block())
 from formalpi.analysis.report import ReportOptions, write_report
-print(write_report([{str(demo)!r}], {str(tmp_path / 'rep')!r}, ReportOptions(n_boot=200, plots=False)))
+print(write_report([{str(demo)!r}], {str(tmp_path / "rep")!r}, ReportOptions(n_boot=200, plots=False)))
 assert "statsmodels" not in sys.modules
 """
     root = Path(__file__).resolve().parent.parent
-    r = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"})
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"},
+    )
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "rep" / "report.md").read_text()
     assert "### McNemar per seed" in text and "separated at 95%" in text

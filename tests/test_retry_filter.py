@@ -13,10 +13,21 @@ FIRST, RETRY = "33*3=109. \\boxed{109}", "33*3=99. \\boxed{99}"
 
 
 def _chain(first: str, retry: str):
-    attempts = [Attempt(id=f"{PROBLEM.id}|r0|s0|k0", problem_id=PROBLEM.id, sample=0, retry=0, prompt="p",
-                        completion=first, seed=1),
-                Attempt(id=f"{PROBLEM.id}|r0|s0|k1", problem_id=PROBLEM.id, sample=0, retry=1, prompt="p",
-                        completion=retry, pi="Your answer is incorrect. Try again.", seed=1)]
+    attempts = [
+        Attempt(
+            id=f"{PROBLEM.id}|r0|s0|k0", problem_id=PROBLEM.id, sample=0, retry=0, prompt="p", completion=first, seed=1
+        ),
+        Attempt(
+            id=f"{PROBLEM.id}|r0|s0|k1",
+            problem_id=PROBLEM.id,
+            sample=0,
+            retry=1,
+            prompt="p",
+            completion=retry,
+            pi="Your answer is incorrect. Try again.",
+            seed=1,
+        ),
+    ]
     with MathDomain() as dom:  # the real verifier decides: WRONG with partial credit, then VALID
         verdicts = dom.verify_many([PROBLEM] * 2, [a.completion for a in attempts])
     judged = {a.id: Judged(attempt_id=a.id, problem_id=a.problem_id, verdict=v) for a, v in zip(attempts, verdicts)}
@@ -26,8 +37,9 @@ def _chain(first: str, retry: str):
 def _examples(attempts, judged, condition="try_again", **retry):
     cfg = config_from_dict({"name": "t", "retry": retry})
     with MathDomain() as dom:
-        return build_examples(dom, get_condition(condition, "math"), attempts, judged, {PROBLEM.id: PROBLEM}, cfg,
-                              seed=1, round_=0)
+        return build_examples(
+            dom, get_condition(condition, "math"), attempts, judged, {PROBLEM.id: PROBLEM}, cfg, seed=1, round_=0
+        )
 
 
 def test_the_issue_case_gives_one_example_under_graded_as_under_binary():

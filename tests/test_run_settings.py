@@ -12,11 +12,13 @@ from formalpi.tiny import ensure_tiny_model
 
 # a Qwen3-style switch: enable_thinking = false renders an empty think block after the assistant tag (no newlines
 # inside: the tiny model's character vocabulary has none)
-THINK_TEMPLATE = ("{% set off = enable_thinking is defined and not enable_thinking %}"
-                  "{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == 'assistant' and off %}"
-                  "<think></think>{% endif %}{{ m.content }}<|im_end|>\n{% endfor %}"
-                  "{% if add_generation_prompt %}<|im_start|>assistant\n{% if off %}<think></think>{% endif %}"
-                  "{% endif %}")
+THINK_TEMPLATE = (
+    "{% set off = enable_thinking is defined and not enable_thinking %}"
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == 'assistant' and off %}"
+    "<think></think>{% endif %}{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% if off %}<think></think>{% endif %}"
+    "{% endif %}"
+)
 EMPTY_THINK = "<think></think>"
 
 
@@ -26,8 +28,16 @@ def tiny_model() -> str:
 
 
 def _examples() -> list[Example]:
-    return [Example(prompt=f"What is {a}+{a}?", completion=f"{a}+{a}={2 * a}. \\boxed{{{2 * a}}}", problem_id=str(a),
-                    attempt_id=str(a), condition="x") for a in (3, 4)]
+    return [
+        Example(
+            prompt=f"What is {a}+{a}?",
+            completion=f"{a}+{a}={2 * a}. \\boxed{{{2 * a}}}",
+            problem_id=str(a),
+            attempt_id=str(a),
+            condition="x",
+        )
+        for a in (3, 4)
+    ]
 
 
 def test_sft_lora_init_is_seeded_in_process(tiny_model, tmp_path):
@@ -56,8 +66,9 @@ def test_enable_thinking_reaches_the_sft_chat_template(tiny_model, tmp_path):
     tok.chat_template = THINK_TEMPLATE
     args = sft_args(TrainConfig(max_length=128), tmp_path, 0, False, torch.float32, 2)
     for flag, want in ((False, True), (None, False)):
-        trainer = SFTTrainer(model=tiny_model, args=args, train_dataset=to_dataset(_examples(), flag),
-                             processing_class=tok)
+        trainer = SFTTrainer(
+            model=tiny_model, args=args, train_dataset=to_dataset(_examples(), flag), processing_class=tok
+        )
         assert (EMPTY_THINK in tok.decode(trainer.train_dataset[0]["input_ids"])) is want
 
 
@@ -79,11 +90,13 @@ def test_enable_thinking_reaches_the_multi_process_sft_template(tiny_model, tmp_
     out = tmp_path / "out"
     cfg = TrainConfig(max_length=128)
     for flag, want in ((False, True), (True, False), (None, False)):
-        a = train_entry.parse_args(train_entry_args(str(model), EntryFiles.beside(out), out, 0, "cpu", "float32",
-                                                    enable_thinking=flag))
+        a = train_entry.parse_args(
+            train_entry_args(str(model), EntryFiles.beside(out), out, 0, "cpu", "float32", enable_thinking=flag)
+        )
         assert a.enable_thinking is flag
-        trainer, tok, _ = train_entry.sharded_trainer(a.model, _examples(), cfg, tmp_path / "t", a.seed, False,
-                                                      torch.float32, a.enable_thinking)
+        trainer, tok, _ = train_entry.sharded_trainer(
+            a.model, _examples(), cfg, tmp_path / "t", a.seed, False, torch.float32, a.enable_thinking
+        )
         assert (EMPTY_THINK in tok.decode(trainer.train_dataset[0]["input_ids"])) is want
     # main hands the parsed flag to the training function it picks (one process: `sft`)
     seen = {}
@@ -114,9 +127,16 @@ def test_enable_thinking_reaches_the_opsd_and_iprs_templates(tiny_model, tmp_pat
     from formalpi.domains.math.domain import MathDomain
     from formalpi.engine import iprs
 
-    cfg = config_from_dict({"name": "g", "method": "iprs", "condition": "gold", "model": {
-        "path": tiny_model, "enable_thinking": False}, "iprs": {"steps": 1, "batch_size": 1, "num_generations": 2,
-                                                                "max_new_tokens": 4}, "train": {"lora_rank": 4}})
+    cfg = config_from_dict(
+        {
+            "name": "g",
+            "method": "iprs",
+            "condition": "gold",
+            "model": {"path": tiny_model, "enable_thinking": False},
+            "iprs": {"steps": 1, "batch_size": 1, "num_generations": 2, "max_new_tokens": 4},
+            "train": {"lora_rank": 4},
+        }
+    )
     with MathDomain() as domain:
         problems = domain.problems("arith", "train", limit=2)
         trainer, rewards = iprs.build_trainer(cfg, 0, domain, tiny_model, problems, tmp_path / "t")
@@ -142,11 +162,18 @@ def test_the_opsd_stage_renders_with_model_enable_thinking(tiny_model, tmp_path,
     tok = AutoTokenizer.from_pretrained(model)
     tok.chat_template = THINK_TEMPLATE
     tok.save_pretrained(model)
-    cfg = config_from_dict({"name": "o", "method": "opsd", "condition": "try_again", "runs_dir": str(tmp_path),
-                            "model": {"path": str(model), "device": "cpu", "dtype": "float32", "enable_thinking": flag},
-                            "data": {"dataset": "arith", "train_split": "train", "train_limit": 2},
-                            "opsd": {"steps": 1, "batch_size": 2, "samples_per_problem": 1, "max_new_tokens": 4},
-                            "train": {"lora_rank": 4, "lora_alpha": 8}})
+    cfg = config_from_dict(
+        {
+            "name": "o",
+            "method": "opsd",
+            "condition": "try_again",
+            "runs_dir": str(tmp_path),
+            "model": {"path": str(model), "device": "cpu", "dtype": "float32", "enable_thinking": flag},
+            "data": {"dataset": "arith", "train_split": "train", "train_limit": 2},
+            "opsd": {"steps": 1, "batch_size": 2, "samples_per_problem": 1, "max_new_tokens": 4},
+            "train": {"lora_rank": 4, "lora_alpha": 8},
+        }
+    )
     seen: list[str] = []
     real = opsd.OPSDSession.sample
 
@@ -158,8 +185,7 @@ def test_the_opsd_stage_renders_with_model_enable_thinking(tiny_model, tmp_path,
     store = RunStore.open(tmp_path, cfg.name, 0, cfg.model_dump(mode="json"), cfg.fingerprint())
     with MathDomain() as domain:
         opsd.train_opsd(TrainContext(cfg, 0, store, domain, str(model)))
-    assert len(seen) == 2 and all(t.endswith("<|im_start|>assistant\n" + EMPTY_THINK * (flag is False))
-                                  for t in seen)
+    assert len(seen) == 2 and all(t.endswith("<|im_start|>assistant\n" + EMPTY_THINK * (flag is False)) for t in seen)
 
 
 def test_prompt_context_pi_is_not_inside_the_prompts_open_code_block():
@@ -167,8 +193,10 @@ def test_prompt_context_pi_is_not_inside_the_prompts_open_code_block():
 
     lean = "Complete the proof.\n\n```lean4\ntheorem t (x : Nat) : x = x := by"
     got = with_pi(lean, "Here is the structure of a correct proof.")
-    assert got == ("Complete the proof.\n\nHere is the structure of a correct proof.\n\n"
-                   "```lean4\ntheorem t (x : Nat) : x = x := by")
+    assert got == (
+        "Complete the proof.\n\nHere is the structure of a correct proof.\n\n"
+        "```lean4\ntheorem t (x : Nat) : x = x := by"
+    )
     assert got.endswith(":= by")  # the answer still continues the statement
     closed = "Solve.\n```python\nx = 1\n```"
     assert with_pi(closed, "PI") == closed + "\n\nPI"  # no open block: after the prompt, as before

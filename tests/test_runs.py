@@ -47,7 +47,8 @@ def test_map_resumable_after_kill_gives_same_records_no_duplicates(tmp_path):
         return [att(i) for i in chunk]
 
     full = RunStore.open(tmp_path, "full", 1, {}).map_resumable(
-        "attempts", Attempt, items, lambda i: f"p{i}", lambda a: a.problem_id, fn, chunk_size=3)
+        "attempts", Attempt, items, lambda i: f"p{i}", lambda a: a.problem_id, fn, chunk_size=3
+    )
 
     store = RunStore.open(tmp_path, "killed", 1, {})
 
@@ -65,8 +66,9 @@ def test_map_resumable_after_kill_gives_same_records_no_duplicates(tmp_path):
     with open(store.path("attempts"), "a") as f:
         f.write(att(6).model_dump_json() + "\n" + att(7).model_dump_json()[:10])
     calls.clear()
-    resumed = store.map_resumable("attempts", Attempt, items, lambda i: f"p{i}", lambda a: a.problem_id, fn,
-                                  chunk_size=3)
+    resumed = store.map_resumable(
+        "attempts", Attempt, items, lambda i: f"p{i}", lambda a: a.problem_id, fn, chunk_size=3
+    )
     assert calls == [2, 3]  # chunks 0 and 1 were complete; 2 was partial and is redone; 3 never ran
     assert [a.model_dump() for a in resumed] == [a.model_dump() for a in full]
     on_disk = [a.problem_id for a in store.read("attempts", Attempt)]

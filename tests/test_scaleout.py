@@ -16,9 +16,19 @@ import yaml
 from formalpi.config import TrainConfig, config_from_dict
 from formalpi.engine.backends import HFGenerator
 from formalpi.engine.evaluate import evaluate
-from formalpi.engine.launch import (ACCELERATE_CONFIG_DIR, TRAIN_ENTRY_MODULE, EntryFiles, LaunchError, LaunchSpec,
-                                    Strategy, accelerate_command, accelerate_config_path, launch_sft,
-                                    train_entry_args, write_entry_inputs)
+from formalpi.engine.launch import (
+    ACCELERATE_CONFIG_DIR,
+    TRAIN_ENTRY_MODULE,
+    EntryFiles,
+    LaunchError,
+    LaunchSpec,
+    Strategy,
+    accelerate_command,
+    accelerate_config_path,
+    launch_sft,
+    train_entry_args,
+    write_entry_inputs,
+)
 from formalpi.engine.retry import sample_attempts
 from formalpi.engine.shard import GenStage, ShardError, pending_chunks, run_sharded, split_shards
 from formalpi.engine.train_entry import main as train_entry_main
@@ -35,8 +45,16 @@ def tiny_model(tmp_path_factory) -> str:
 
 
 def _examples(k: int = 8) -> list[Example]:
-    return [Example(prompt=f"What is {i}+1?", completion=f"The answer is \\boxed{{{i + 1}}}", problem_id=f"p{i}",
-                    attempt_id=f"p{i}|r0|s0|k1", condition="gold") for i in range(k)]
+    return [
+        Example(
+            prompt=f"What is {i}+1?",
+            completion=f"The answer is \\boxed{{{i + 1}}}",
+            problem_id=f"p{i}",
+            attempt_id=f"p{i}|r0|s0|k1",
+            condition="gold",
+        )
+        for i in range(k)
+    ]
 
 
 def _weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -46,6 +64,7 @@ def _weights(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 # ---- shipped accelerate configs -------------------------------------------------------------------------------
+
 
 def test_shipped_configs_parse_with_accelerate_and_name_the_right_keys() -> None:
     from accelerate.commands.config.config_args import load_config_from_file
@@ -72,16 +91,32 @@ def test_accelerate_command_for_each_strategy_is_what_accelerate_launch_parses(s
 
     files = EntryFiles.beside(tmp_path / "ckpt")
     entry = train_entry_args("/m/qwen3-8b", files, tmp_path / "ckpt", 7, device="auto", dtype="bfloat16")
-    cmd = accelerate_command(LaunchSpec(strategy=strategy, num_processes=8, main_process_port=29555), entry,
-                             python="/venv/bin/python")
+    cmd = accelerate_command(
+        LaunchSpec(strategy=strategy, num_processes=8, main_process_port=29555), entry, python="/venv/bin/python"
+    )
     assert cmd[:3] == ["/venv/bin/python", "-m", "accelerate.commands.launch"]
     args = launch_command_parser().parse_args(cmd[3:])
     assert args.config_file == str(ACCELERATE_CONFIG_DIR / f"{strategy.value}.yaml")
     assert args.num_processes == 8 and args.num_machines == 1 and args.main_process_port == 29555
     assert not args.cpu and args.module and args.training_script == TRAIN_ENTRY_MODULE
-    assert args.training_script_args == ["--model", "/m/qwen3-8b", "--examples", str(files.examples), "--config",
-                                         str(files.config), "--out", str(tmp_path / "ckpt"), "--seed", "7",
-                                         "--device", "auto", "--dtype", "bfloat16", "--result", str(files.result)]
+    assert args.training_script_args == [
+        "--model",
+        "/m/qwen3-8b",
+        "--examples",
+        str(files.examples),
+        "--config",
+        str(files.config),
+        "--out",
+        str(tmp_path / "ckpt"),
+        "--seed",
+        "7",
+        "--device",
+        "auto",
+        "--dtype",
+        "bfloat16",
+        "--result",
+        str(files.result),
+    ]
 
 
 def test_launch_spec_and_entry_point_refuse_bad_input_with_the_flag_named(tmp_path, tiny_model, capsys) -> None:
@@ -107,10 +142,19 @@ def test_launch_spec_and_entry_point_refuse_bad_input_with_the_flag_named(tmp_pa
 
 # ---- real launches on CPU -------------------------------------------------------------------------------------
 
+
 def test_accelerate_launch_on_cpu_trains_the_tiny_model(tiny_model, tmp_path) -> None:
     out = tmp_path / "ckpt"
-    res = launch_sft(LaunchSpec(strategy=Strategy.DDP, num_processes=1, cpu=True), tiny_model, _examples(8),
-                     TrainConfig(lora_rank=4, batch_size=4, lr=1e-2), out, seed=3, device="cpu", timeout_s=280)
+    res = launch_sft(
+        LaunchSpec(strategy=Strategy.DDP, num_processes=1, cpu=True),
+        tiny_model,
+        _examples(8),
+        TrainConfig(lora_rank=4, batch_size=4, lr=1e-2),
+        out,
+        seed=3,
+        device="cpu",
+        timeout_s=280,
+    )
     assert res.path == out and res.examples == 8 and res.steps == 2 and res.final_loss is not None
     assert res.train_tokens > 8 * 10
     before, after = _weights(tiny_model), _weights(out)
@@ -124,8 +168,18 @@ def test_two_process_gloo_ddp_runs_the_sharded_sft_path(tiny_model, tmp_path) ->
     """accelerate's launcher needs mpirun for multi-CPU; torchrun gives the same env (WORLD_SIZE=2, gloo)."""
     files = EntryFiles.beside(tmp_path / "ckpt")
     write_entry_inputs(files, _examples(8), TrainConfig(lora_rank=4, batch_size=4, lr=1e-2))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29617",
-           "-m", TRAIN_ENTRY_MODULE, *train_entry_args(tiny_model, files, tmp_path / "ckpt", 3, device="cpu")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29617",
+        "-m",
+        TRAIN_ENTRY_MODULE,
+        *train_entry_args(tiny_model, files, tmp_path / "ckpt", 3, device="cpu"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=280)
     assert proc.returncode == 0, proc.stderr[-3000:]
     import json
@@ -139,6 +193,7 @@ def test_two_process_gloo_ddp_runs_the_sharded_sft_path(tiny_model, tmp_path) ->
 
 # ---- sharded generation ---------------------------------------------------------------------------------------
 
+
 def test_split_shards_cuts_at_chunk_boundaries() -> None:
     items = list(range(10))
     assert split_shards(items, 2, 4) == [[0, 1, 2, 3, 4, 5, 6, 7], [8, 9]]
@@ -151,10 +206,16 @@ def test_split_shards_cuts_at_chunk_boundaries() -> None:
 
 
 def _cfg(model: str, runs: Path, name: str):
-    return config_from_dict({"name": name, "runs_dir": str(runs), "model": {"path": model, "device": "cpu"},
-                             "data": {"dataset": "arith", "train_limit": 10, "eval_limit": 10},
-                             "sampling": {"n": 2, "max_new_tokens": 12, "batch_size": 8},
-                             "eval": {"n": 2, "max_new_tokens": 12}})
+    return config_from_dict(
+        {
+            "name": name,
+            "runs_dir": str(runs),
+            "model": {"path": model, "device": "cpu"},
+            "data": {"dataset": "arith", "train_limit": 10, "eval_limit": 10},
+            "sampling": {"n": 2, "max_new_tokens": 12, "batch_size": 8},
+            "eval": {"n": 2, "max_new_tokens": 12},
+        }
+    )
 
 
 def test_two_workers_merge_to_the_single_process_records(tiny_model, tmp_path) -> None:
@@ -164,8 +225,19 @@ def test_two_workers_merge_to_the_single_process_records(tiny_model, tmp_path) -
     gen = HFGenerator.from_pretrained(tiny_model, device="cpu", batch_size=8)
 
     single = RunStore.open(tmp_path, "single", 5, {})
-    ref_eval = evaluate(gen, domain, problems, n=2, temperature=1.0, top_p=1.0, max_new_tokens=12, seed=5,
-                        condition=cfg.condition, store=single, chunk_size=4)
+    ref_eval = evaluate(
+        gen,
+        domain,
+        problems,
+        n=2,
+        temperature=1.0,
+        top_p=1.0,
+        max_new_tokens=12,
+        seed=5,
+        condition=cfg.condition,
+        store=single,
+        chunk_size=4,
+    )
     ref_att = sample_attempts(gen, domain, problems, n=2, cfg=cfg, seed=5, round_=0, store=single)
 
     sharded = RunStore.open(tmp_path, "sharded", 5, {})
@@ -192,8 +264,9 @@ def test_a_failing_worker_raises_a_typed_error_with_its_log(tiny_model, tmp_path
     problems = MathDomain().problems("arith", "test", limit=2)
     store = RunStore.open(tmp_path, "bad", 1, {})
     with pytest.raises(ShardError, match="generation shard 0 exited"):
-        run_sharded(GenStage.EVAL, cfg, 1, str(tmp_path / "no-such-model"), problems, store, 2, chunk_size=1,
-                    timeout_s=120)
+        run_sharded(
+            GenStage.EVAL, cfg, 1, str(tmp_path / "no-such-model"), problems, store, 2, chunk_size=1, timeout_s=120
+        )
     assert store.read("eval", EvalRecord) == []
 
 
@@ -206,7 +279,12 @@ def test_run_flags_map_to_scale_out_with_named_errors() -> None:
     assert scale_from_flags() is None  # defaults: the engine runs exactly as before
     s = scale_from_flags("accelerate", 8, "zero2", "ray", "auto")
     assert (s.launcher, s.num_gpus, s.strategy, s.executor, s.ray_address) == (
-        Launcher.ACCELERATE, 8, Strategy.ZERO2, Executor.RAY, "auto")
+        Launcher.ACCELERATE,
+        8,
+        Strategy.ZERO2,
+        Executor.RAY,
+        "auto",
+    )
     with pytest.raises(ConfigError, match="--executor 'rey': choose one of local, ray"):
         scale_from_flags(executor="rey")
     with pytest.raises(ConfigError, match="--strategy"):
@@ -215,8 +293,7 @@ def test_run_flags_map_to_scale_out_with_named_errors() -> None:
         scale_from_flags(num_gpus=0)
 
 
-def test_retry_round_shards_first_attempts_before_loading_its_own_generator(tiny_model, tmp_path,
-                                                                             monkeypatch) -> None:
+def test_retry_round_shards_first_attempts_before_loading_its_own_generator(tiny_model, tmp_path, monkeypatch) -> None:
     import formalpi.engine.experiment as run_mod
     from formalpi.engine.launch import Placement
 
@@ -233,28 +310,37 @@ def test_retry_round_shards_first_attempts_before_loading_its_own_generator(tiny
 
     monkeypatch.setattr(run_mod, "make_generator", make)
     monkeypatch.setattr(run_mod, "run_sharded", shard)
-    cfg = config_from_dict({"name": "rr", "runs_dir": str(tmp_path / "one"), "condition": "gold",
-                            "model": {"path": tiny_model, "device": "cpu"},
-                            "data": {"dataset": "arith", "train_limit": 8, "eval_limit": 4},
-                            "sampling": {"n": 2, "max_new_tokens": 12, "batch_size": 4},
-                            "eval": {"n": 1, "max_new_tokens": 12},
-                            "train": {"batch_size": 4, "max_length": 96, "lora_rank": 2, "lora_alpha": 4}})
+    cfg = config_from_dict(
+        {
+            "name": "rr",
+            "runs_dir": str(tmp_path / "one"),
+            "condition": "gold",
+            "model": {"path": tiny_model, "device": "cpu"},
+            "data": {"dataset": "arith", "train_limit": 8, "eval_limit": 4},
+            "sampling": {"n": 2, "max_new_tokens": 12, "batch_size": 4},
+            "eval": {"n": 1, "max_new_tokens": 12},
+            "train": {"batch_size": 4, "max_length": 96, "lora_rank": 2, "lora_alpha": 4},
+        }
+    )
     one = run_mod.run_experiment(cfg, 5)
     assert events == ["parent generator", "parent generator"]  # the round's, then the final eval's
     events.clear()
-    two = run_mod.run_experiment(cfg.model_copy(update={"runs_dir": str(tmp_path / "two")}), 5,
-                                 placement=Placement(num_gpus=2))
+    two = run_mod.run_experiment(
+        cfg.model_copy(update={"runs_dir": str(tmp_path / "two")}), 5, placement=Placement(num_gpus=2)
+    )
     # the workers sample first attempts with the machine to themselves; the parent loads a generator only for
     # the retries, after them
     assert events == ["shards attempts", "parent generator", "shards eval"]
     ref = [a.model_dump() for a in one.store.read("attempts", Attempt)]
     got = [a.model_dump() for a in two.store.read("attempts", Attempt)]
     assert sorted(got, key=lambda a: a["id"]) == sorted(ref, key=lambda a: a["id"]) and any(a["retry"] for a in ref)
-    assert ([r.model_dump() for r in two.store.read("eval", EvalRecord)]
-            == [r.model_dump() for r in one.store.read("eval", EvalRecord)])
+    assert [r.model_dump() for r in two.store.read("eval", EvalRecord)] == [
+        r.model_dump() for r in one.store.read("eval", EvalRecord)
+    ]
 
 
 # ---- found on two H200s (docs/scaleout.md, bench/results/h200x2-2026-11-30/) ----------------------------------
+
 
 def test_lora_merge_loads_the_model_outside_zero3_partitioned_init(tiny_model, tmp_path) -> None:
     """LoRA + ZeRO-3 hung on 2 GPUs: the main process alone loaded base + adapter while the trainer's ZeRO-3
@@ -263,13 +349,18 @@ def test_lora_merge_loads_the_model_outside_zero3_partitioned_init(tiny_model, t
     installed, so a load that still goes through ZeRO-3 init fails at once instead of hanging."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
-    from transformers.integrations.deepspeed import (is_deepspeed_zero3_enabled, set_hf_deepspeed_config,
-                                                     unset_hf_deepspeed_config)
+    from transformers.integrations.deepspeed import (
+        is_deepspeed_zero3_enabled,
+        set_hf_deepspeed_config,
+        unset_hf_deepspeed_config,
+    )
 
     from formalpi.engine.train_entry import merge_lora
 
-    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model),
-                                LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]))
+    peft_model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_model),
+        LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]),
+    )
     peft_model.save_pretrained(tmp_path / "adapter")
 
     class Zero3Registered:  # what TrainingArguments registers under a ZeRO-3 accelerate config
@@ -296,8 +387,16 @@ def test_a_launch_past_its_timeout_is_stopped_with_its_log_kept(tiny_model, tmp_
 
     out = tmp_path / "ckpt"
     with pytest.raises(LaunchError, match=r"timed out after 1\.0 s") as e:
-        launch_sft(LaunchSpec(strategy=Strategy.DDP, num_processes=1, cpu=True), tiny_model, _examples(4),
-                   TrainConfig(lora_rank=2, batch_size=4), out, seed=1, device="cpu", timeout_s=1.0)
+        launch_sft(
+            LaunchSpec(strategy=Strategy.DDP, num_processes=1, cpu=True),
+            tiny_model,
+            _examples(4),
+            TrainConfig(lora_rank=2, batch_size=4),
+            out,
+            seed=1,
+            device="cpu",
+            timeout_s=1.0,
+        )
     log = EntryFiles.beside(out).result.parent / "launch.log"
     assert str(log) in str(e.value) and log.exists()
     survivors = []
@@ -341,8 +440,10 @@ def test_deterministic_vllm_means_batch_invariant_kernels_and_no_prefix_cache(mo
 
     assert vllm_engine_kwargs("/m", VLLMConfig())["enable_prefix_caching"] is True
     assert vllm_engine_kwargs("/m", VLLMConfig(deterministic=True))["enable_prefix_caching"] is False
-    assert vllm_engine_kwargs("/m", VLLMConfig(deterministic=True, enable_prefix_caching=False))[
-        "enable_prefix_caching"] is False
+    assert (
+        vllm_engine_kwargs("/m", VLLMConfig(deterministic=True, enable_prefix_caching=False))["enable_prefix_caching"]
+        is False
+    )
     seen = []
     tok = build_tokenizer()
 

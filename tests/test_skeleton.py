@@ -35,14 +35,16 @@ def test_round_trip_and_fixed_point(case, depth):
 
 def test_to_lean_exact_text():
     sk = skeleton_of(next(c for c in CASES if c.id == "nested_by").text)
-    assert sk.to_lean() == ("theorem t (a : ℝ) (ha : 1 < a) : 0 < a ^ 2 - 1 := by\n"
-                            "  have h₁ : 1 < a ^ 2 := by sorry\n"
-                            "  sorry\n")
-    assert sk.to_lean(None) == ("theorem t (a : ℝ) (ha : 1 < a) : 0 < a ^ 2 - 1 := by\n"
-                                "  have h₁ : 1 < a ^ 2 := by\n"
-                                "    have h₂ : 0 < a := by sorry\n"
-                                "    sorry\n"
-                                "  sorry\n")
+    assert sk.to_lean() == (
+        "theorem t (a : ℝ) (ha : 1 < a) : 0 < a ^ 2 - 1 := by\n  have h₁ : 1 < a ^ 2 := by sorry\n  sorry\n"
+    )
+    assert sk.to_lean(None) == (
+        "theorem t (a : ℝ) (ha : 1 < a) : 0 < a ^ 2 - 1 := by\n"
+        "  have h₁ : 1 < a ^ 2 := by\n"
+        "    have h₂ : 0 < a := by sorry\n"
+        "    sorry\n"
+        "  sorry\n"
+    )
 
 
 def test_obtain_binding_kept_verbatim_and_term_mode_rendered_as_tactics():
@@ -134,8 +136,9 @@ def test_cli_says_not_referenced_by_name_when_a_tactic_uses_hypotheses_unnamed(t
     from formalpi.cli.lean import app
 
     f = tmp_path / "p.lean"
-    f.write_text("theorem t (x : ℝ) (h₀ : x + 1 = 3) (h₁ : 0 < x) : x = 2 := by\n"
-                 "  have h₂ : x = 2 := by linarith\n  linarith\n")
+    f.write_text(
+        "theorem t (x : ℝ) (h₀ : x + 1 = 3) (h₁ : 0 < x) : x = 2 := by\n  have h₂ : x = 2 := by linarith\n  linarith\n"
+    )
     res = CliRunner().invoke(app, ["skeleton", str(f)], env={"COLUMNS": "400"})
     assert res.exit_code == 0, res.output
     assert "unused" not in res.output and "never used" not in res.output

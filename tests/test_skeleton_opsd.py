@@ -19,14 +19,27 @@ from formalpi.tiny import TinySpec, ensure_tiny_model
 from tests.conftest import shared_path
 
 ROOT = Path(__file__).resolve().parent.parent
-DOUBLE = shlex.join([sys.executable, "-m", "formalpi.lean.double", "--replies",
-                     str(ROOT / "formalpi" / "lean" / "canaries" / "replies.jsonl")])
+DOUBLE = shlex.join(
+    [
+        sys.executable,
+        "-m",
+        "formalpi.lean.double",
+        "--replies",
+        str(ROOT / "formalpi" / "lean" / "canaries" / "replies.jsonl"),
+    ]
+)
 # reference proofs for two MiniF2F valid problems (the skeleton parser reads their `have` lines)
 CORPUS = [
-    {"name": "aimeII_2001_p3", "proof": "  have h5 : x 5 = 267 := by\n    rw [h₆ 5 (by norm_num)]\n    simp [h₀, h₂, h₃, h₄]"
-                                        "\n  have hper : ∀ n ≥ 1, x (n + 10) = x n := by\n    sorry\n  norm_num [hper, h5]"},
-    {"name": "aime_1983_p9", "proof": "  have hx : 0 < x * Real.sin x := by\n    apply mul_pos h₀.1\n"
-                                      "    exact Real.sin_pos_of_pos_of_lt_pi h₀.1 h₀.2\n  rw [le_div_iff₀ hx]\n  nlinarith"},
+    {
+        "name": "aimeII_2001_p3",
+        "proof": "  have h5 : x 5 = 267 := by\n    rw [h₆ 5 (by norm_num)]\n    simp [h₀, h₂, h₃, h₄]"
+        "\n  have hper : ∀ n ≥ 1, x (n + 10) = x n := by\n    sorry\n  norm_num [hper, h5]",
+    },
+    {
+        "name": "aime_1983_p9",
+        "proof": "  have hx : 0 < x * Real.sin x := by\n    apply mul_pos h₀.1\n"
+        "    exact Real.sin_pos_of_pos_of_lt_pi h₀.1 h₀.2\n  rw [le_div_iff₀ hx]\n  nlinarith",
+    },
 ]
 
 
@@ -46,8 +59,11 @@ def test_without_lean_it_stops_at_once_with_the_doctor_checks(tmp_path):
 
 
 def test_configs_are_a_baseline_and_the_trained_condition():
-    row = lean_row(ROOT / "experiments" / "lean_opsd_skeleton.toml", {"condition": "skeleton+retry", "name": "so"},
-                   ["eval.temperature=0.5"])
+    row = lean_row(
+        ROOT / "experiments" / "lean_opsd_skeleton.toml",
+        {"condition": "skeleton+retry", "name": "so"},
+        ["eval.temperature=0.5"],
+    )
     b, t = skeleton_opsd_configs(row, "row", ["eval.temperature=0.5"])
     assert b.eval.temperature == t.eval.temperature == 0.5 and b.data.dataset == "minif2f"
     assert (b.name, b.method) == ("so/baseline", "baseline")
@@ -59,13 +75,49 @@ def test_skeleton_opsd_end_to_end_against_the_double(tiny_model, tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in CORPUS), encoding="utf-8")
     runs = tmp_path / "runs"
-    sets = ["model.dtype=auto", f"data.path={data}", "data.train_limit=4", "data.eval_limit=3", "sampling.max_new_tokens=16",
-            "eval.max_new_tokens=16", "train.lora_rank=4", "train.lora_alpha=8",
-            "opsd.steps=2", "opsd.batch_size=4", "opsd.max_new_tokens=12", "opsd.save_every=1", "opsd.lr=1e-3"]
-    res = CliRunner().invoke(app, [
-        "skeleton-opsd", "--seeds", "42", "--model", tiny_model, "--repl-command", DOUBLE, "--project-dir", str(ROOT),
-        "--proof-corpus", str(corpus), "--samples", "1", "--eval-samples", "2", "--workers", "2", "--timeout", "10",
-        "--runs-dir", str(runs), *[a for s in sets for a in ("--set", s)]], env={"COLUMNS": "200"})
+    sets = [
+        "model.dtype=auto",
+        f"data.path={data}",
+        "data.train_limit=4",
+        "data.eval_limit=3",
+        "sampling.max_new_tokens=16",
+        "eval.max_new_tokens=16",
+        "train.lora_rank=4",
+        "train.lora_alpha=8",
+        "opsd.steps=2",
+        "opsd.batch_size=4",
+        "opsd.max_new_tokens=12",
+        "opsd.save_every=1",
+        "opsd.lr=1e-3",
+    ]
+    res = CliRunner().invoke(
+        app,
+        [
+            "skeleton-opsd",
+            "--seeds",
+            "42",
+            "--model",
+            tiny_model,
+            "--repl-command",
+            DOUBLE,
+            "--project-dir",
+            str(ROOT),
+            "--proof-corpus",
+            str(corpus),
+            "--samples",
+            "1",
+            "--eval-samples",
+            "2",
+            "--workers",
+            "2",
+            "--timeout",
+            "10",
+            "--runs-dir",
+            str(runs),
+            *[a for s in sets for a in ("--set", s)],
+        ],
+        env={"COLUMNS": "200"},
+    )
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert "condition skeleton, method opsd" in res.output and "2 problems with corpus proofs" in res.output
     out = runs / "lean_opsd_skeleton"  # the default row's name
@@ -82,7 +134,9 @@ def test_skeleton_opsd_end_to_end_against_the_double(tiny_model, tmp_path):
     assert all(s["samples"] == 4 and s["trained_samples"] == 2 for s in steps)
     # the seed-style table and the report with its budget table
     # (!): the rows' eval is cut at 16 tokens, so the table flags their truncation
-    assert "| baseline (pass@1) (!) | 1 | 0.0 +/- 0.0" in res.output and "| skeleton (!) | 1 | +0.0 +/- 0.0" in res.output
+    assert (
+        "| baseline (pass@1) (!) | 1 | 0.0 +/- 0.0" in res.output and "| skeleton (!) | 1 | +0.0 +/- 0.0" in res.output
+    )
     report = (out / "report.md").read_text()
     assert "## Budget (mean per seed, all stages)" in report
     budget_rows = [ln for ln in report.splitlines() if ln.startswith("| lean |") and "| Seeds" not in ln]
@@ -91,11 +145,36 @@ def test_skeleton_opsd_end_to_end_against_the_double(tiny_model, tmp_path):
 
 def test_minif2f_eval_prints_pass_at_1_and_k(tiny_model, tmp_path):
     data = shared_path("data", "minif2f_lean4_v4.24.jsonl")
-    res = CliRunner().invoke(app, [
-        "minif2f", "eval", "--model", tiny_model, "--samples", "2", "--repl-command", DOUBLE,
-        "--project-dir", str(ROOT), "--workers", "2", "--runs-dir", str(tmp_path), "--set", f"data.path={data}",
-        "--set", "data.eval_limit=2", "--set", "eval.max_new_tokens=12", "--set", "model.dtype=auto", "--seeds", "42"],
-        env={"COLUMNS": "200"})
+    res = CliRunner().invoke(
+        app,
+        [
+            "minif2f",
+            "eval",
+            "--model",
+            tiny_model,
+            "--samples",
+            "2",
+            "--repl-command",
+            DOUBLE,
+            "--project-dir",
+            str(ROOT),
+            "--workers",
+            "2",
+            "--runs-dir",
+            str(tmp_path),
+            "--set",
+            f"data.path={data}",
+            "--set",
+            "data.eval_limit=2",
+            "--set",
+            "eval.max_new_tokens=12",
+            "--set",
+            "model.dtype=auto",
+            "--seeds",
+            "42",
+        ],
+        env={"COLUMNS": "200"},
+    )
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert "MiniF2F test, seed 42, 2 problems, 2 samples: pass@1 = 0.0%, pass@2 = 0.0%" in res.output
 
@@ -103,13 +182,30 @@ def test_minif2f_eval_prints_pass_at_1_and_k(tiny_model, tmp_path):
 def _lean_opsd_config(tiny_model: str, runs: Path, condition: str = "skeleton", **data):
     from formalpi.config import config_from_dict
 
-    d = {"dataset": "minif2f", "path": str(shared_path("data", "minif2f_lean4_v4.24.jsonl")), "train_split": "valid",
-         "eval_split": "test", "train_limit": 2, "eval_limit": 2, **data}
-    return config_from_dict({
-        "name": "lo", "domain": "lean", "method": "opsd", "condition": condition, "runs_dir": str(runs),
-        "model": {"path": tiny_model}, "data": d, "sampling": {"n": 1, "max_new_tokens": 16},
-        "eval": {"n": 1, "max_new_tokens": 16}, "train": {"lora_rank": 4, "lora_alpha": 8},
-        "opsd": {"steps": 2, "batch_size": 2, "max_new_tokens": 12, "save_every": 1, "lr": 1e-3}})
+    d = {
+        "dataset": "minif2f",
+        "path": str(shared_path("data", "minif2f_lean4_v4.24.jsonl")),
+        "train_split": "valid",
+        "eval_split": "test",
+        "train_limit": 2,
+        "eval_limit": 2,
+        **data,
+    }
+    return config_from_dict(
+        {
+            "name": "lo",
+            "domain": "lean",
+            "method": "opsd",
+            "condition": condition,
+            "runs_dir": str(runs),
+            "model": {"path": tiny_model},
+            "data": d,
+            "sampling": {"n": 1, "max_new_tokens": 16},
+            "eval": {"n": 1, "max_new_tokens": 16},
+            "train": {"lora_rank": 4, "lora_alpha": 8},
+            "opsd": {"steps": 2, "batch_size": 2, "max_new_tokens": 12, "save_every": 1, "lr": 1e-3},
+        }
+    )
 
 
 def test_skeleton_pi_declares_it_needs_reference_proofs():

@@ -8,9 +8,24 @@ from scipy import stats as sps
 
 from formalpi.analysis.runs_index import discover_runs
 from formalpi.analysis.stats import (
-    AnalysisError, BootstrapResult, Comparison, CorrectnessMatrix, Separation, compare, compare_family,
-    correctness_matrix, gain_summary, holm, mcnemar, mcnemar_family, mcnemar_seed, paired_bootstrap, pass1_summary,
-    pass_at_k, summarize)
+    AnalysisError,
+    BootstrapResult,
+    Comparison,
+    CorrectnessMatrix,
+    Separation,
+    compare,
+    compare_family,
+    correctness_matrix,
+    gain_summary,
+    holm,
+    mcnemar,
+    mcnemar_family,
+    mcnemar_seed,
+    paired_bootstrap,
+    pass1_summary,
+    pass_at_k,
+    summarize,
+)
 from formalpi.analysis.synthetic import eval_records, write_run
 from formalpi.errors import RunStoreError
 
@@ -21,9 +36,14 @@ GOLD = {42: [[1, 1], [1, 0], [1, 1], [0, 1]], 123: [[1, 1], [0, 1], [1, 1], [1, 
 
 def _matrix(tmp_path, label, table, method="retry"):
     for seed, rows in table.items():
-        write_run(tmp_path / "runs", label, seed, eval_records(np.array(rows, bool), seed=seed, condition=label,
-                                                               levels=[1, 2, 3, 4]),
-                  condition="try_again" if method == "baseline" else label, method=method)
+        write_run(
+            tmp_path / "runs",
+            label,
+            seed,
+            eval_records(np.array(rows, bool), seed=seed, condition=label, levels=[1, 2, 3, 4]),
+            condition="try_again" if method == "baseline" else label,
+            method=method,
+        )
     runs = [r for r in discover_runs([tmp_path / "runs"]) if r.condition == label]
     return correctness_matrix({r.seed: r.eval_records() for r in runs}, label)
 
@@ -62,8 +82,11 @@ def test_bootstrap_matches_direct_loop_reimplementation():
     prob_idx = g.integers(0, 40, size=(300, 3, 40))
     reps = []
     for r in range(300):
-        vals = [a[seed_idx[r, j], prob_idx[r, j, q]] - b[seed_idx[r, j], prob_idx[r, j, q]]
-                for j in range(3) for q in range(40)]
+        vals = [
+            a[seed_idx[r, j], prob_idx[r, j, q]] - b[seed_idx[r, j], prob_idx[r, j, q]]
+            for j in range(3)
+            for q in range(40)
+        ]
         reps.append(100 * sum(vals) / len(vals))
     reps = np.array(reps)
     assert res.diff == pytest.approx(100 * (a - b).mean())
@@ -77,8 +100,14 @@ def test_single_seed_bootstrap_agrees_with_scipy():
     a = (rng.random(400) < 0.6).astype(float)
     b = (rng.random(400) < 0.5).astype(float)
     ours = paired_bootstrap(a[None], b[None], n_boot=4000, seed=0)
-    ref = sps.bootstrap((a, b), lambda x, y, axis=-1: np.mean(x - y, axis=axis), paired=True, n_resamples=4000,
-                        method="percentile", random_state=0).confidence_interval
+    ref = sps.bootstrap(
+        (a, b),
+        lambda x, y, axis=-1: np.mean(x - y, axis=axis),
+        paired=True,
+        n_resamples=4000,
+        method="percentile",
+        random_state=0,
+    ).confidence_interval
     # different draws, same distribution: percentile CIs agree to within Monte Carlo error (pp)
     assert ours.ci[0] == pytest.approx(100 * ref.low, abs=0.8)
     assert ours.ci[1] == pytest.approx(100 * ref.high, abs=0.8)
@@ -110,7 +139,7 @@ def test_mcnemar_exact_by_hand_and_against_statsmodels():
     ours = mcnemar(a, b)
     assert (ours.only_a, ours.only_b, ours.n) == (12, 3, 55)
     # 15 discordant pairs, 3 the other way: p = 2 * P(Bin(15, 1/2) <= 3) = 2 * (1 + 15 + 105 + 455) / 2^15
-    assert ours.p_value == pytest.approx(2 * 576 / 2 ** 15)
+    assert ours.p_value == pytest.approx(2 * 576 / 2**15)
     assert mcnemar(a, a).p_value == 1.0
     sm = pytest.importorskip("statsmodels.stats.contingency_tables", reason="statsmodels is a dev-only reference")
     assert ours.p_value == pytest.approx(sm.mcnemar([[30, 12], [3, 10]], exact=True).pvalue)
@@ -147,14 +176,20 @@ def test_holm_matches_statsmodels_on_random_families():
 
 def _single_seed(label, correct):
     c = np.asarray(correct, bool)[None, :]
-    return CorrectnessMatrix(label, (1,), tuple(f"p{i}" for i in range(c.shape[1])), (None,) * c.shape[1],
-                             c.astype(int), np.ones_like(c, int), c)
+    return CorrectnessMatrix(
+        label,
+        (1,),
+        tuple(f"p{i}" for i in range(c.shape[1])),
+        (None,) * c.shape[1],
+        c.astype(int),
+        np.ones_like(c, int),
+        c,
+    )
 
 
 def test_the_issue_holm_case_says_overlaps():
     """+1.7 pp, CI [+0.3, +3.2], p=0.023, Holm p=0.092: the unadjusted interval excludes 0, the family does not."""
-    r = BootstrapResult(diff=1.7, ci=(0.3, 3.2), p_value=0.023, n_boot=2000, n_seeds=3, n_problems=500,
-                        confidence=0.95)
+    r = BootstrapResult(diff=1.7, ci=(0.3, 3.2), p_value=0.023, n_boot=2000, n_seeds=3, n_problems=500, confidence=0.95)
     c = Comparison("gold", "baseline", r, p_holm=0.092, family_size=4)
     assert r.separated  # the old rule (unadjusted CI) called this separated
     assert c.separation is Separation.OVERLAPS
@@ -172,8 +207,11 @@ def test_family_verdicts_follow_holm_end_to_end():
     a = base.copy()
     a[50:60] = True
     a[:2] = False
-    mats = {"baseline": _single_seed("baseline", base), "A": _single_seed("A", a),
-            **{k: _single_seed(k, base) for k in "BCD"}}
+    mats = {
+        "baseline": _single_seed("baseline", base),
+        "A": _single_seed("A", a),
+        **{k: _single_seed(k, base) for k in "BCD"},
+    }
     fam = {c.condition: c for c in compare_family(mats, "baseline", n_boot=2000)}
     A = fam["A"]
     assert A.result.diff == pytest.approx(8.0) and A.result.ci[0] > 0 and 0.0125 < A.result.p_value < 0.05
@@ -214,10 +252,10 @@ def test_pass_at_k_unbiased_estimator():
 
 
 def test_misaligned_runs_give_clear_errors(tmp_path):
-    m = CorrectnessMatrix("a", (1,), ("x",), (None,), np.ones((1, 1), int), np.ones((1, 1), int),
-                          np.ones((1, 1), bool))
-    other = CorrectnessMatrix("b", (2,), ("x",), (None,), np.ones((1, 1), int), np.ones((1, 1), int),
-                              np.ones((1, 1), bool))
+    m = CorrectnessMatrix("a", (1,), ("x",), (None,), np.ones((1, 1), int), np.ones((1, 1), int), np.ones((1, 1), bool))
+    other = CorrectnessMatrix(
+        "b", (2,), ("x",), (None,), np.ones((1, 1), int), np.ones((1, 1), int), np.ones((1, 1), bool)
+    )
     with pytest.raises(AnalysisError, match="no seed in common"):
         compare(m, other)
     (tmp_path / "bad").mkdir()

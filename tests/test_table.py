@@ -44,8 +44,15 @@ batch_size = 4
 """
 
 
-def _row(d: Path, name: str, method: str = "retry", condition: str = "gold", model: str = "tiny", train: int = 8,
-         evals: int = 8) -> Path:
+def _row(
+    d: Path,
+    name: str,
+    method: str = "retry",
+    condition: str = "gold",
+    model: str = "tiny",
+    train: int = 8,
+    evals: int = 8,
+) -> Path:
     p = d / f"{name}.toml"
     text = ROW.format(name=name, method=method, condition=condition, model=model, train=train, evals=evals)
     p.write_text(text.split("[train]")[0] if method == "baseline" else text)  # the baseline has no [train]
@@ -141,8 +148,10 @@ def test_ray_cluster_table_survives_a_killed_worker_with_identical_records(tmp_p
     pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
-    rows = [_row(tmp_path, "parent"), _row(tmp_path, "child", condition="try_again",
-                                           model="runs/parent/{seed}/checkpoint_r0")]
+    rows = [
+        _row(tmp_path, "parent"),
+        _row(tmp_path, "child", condition="try_again", model="runs/parent/{seed}/checkpoint_r0"),
+    ]
     plan = t.plan_table(rows, cwd=tmp_path, tiny_model=resolve_model_path("tiny"))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     cluster.add_node(num_cpus=1)
@@ -151,8 +160,7 @@ def test_ray_cluster_table_survives_a_killed_worker_with_identical_records(tmp_p
     watcher.start()
     lines: list[str] = []
     try:
-        outcomes = t.run_table(plan, t.Placement(ray_address=cluster.address, gpus_per_run=0, retries=2),
-                               lines.append)
+        outcomes = t.run_table(plan, t.Placement(ray_address=cluster.address, gpus_per_run=0, retries=2), lines.append)
     finally:
         stop.set()
         watcher.join()
@@ -179,7 +187,8 @@ def test_seeds_split_at_a_space_names_the_flag():
 
     assert split_list_flag(["run", "x.toml", "--seeds", "1,", "2"]) == (
         "--seeds '1, 2': the value was split at the space; write it as one word, --seeds 1,2 (or quote it: "
-        "--seeds '1, 2')")
+        "--seeds '1, 2')"
+    )
     assert split_list_flag(["run", "x.toml", "--seeds", "1,2"]) is None
     assert split_list_flag(["table", "math", "--gpus", "0,", "1", "--dry-run"]).startswith("--gpus '0, 1'")
 

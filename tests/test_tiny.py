@@ -5,8 +5,22 @@ import random
 
 import torch
 
-from formalpi.tiny import (CLOSINGS, MIX, OPENINGS, REASK, SHIPPED, STATEMENTS, TinySpec, build_tokenizer, episode,
-                           ensure_tiny_model, reduce_once, shipped_path, train_tiny, wrong_solution)
+from formalpi.tiny import (
+    CLOSINGS,
+    MIX,
+    OPENINGS,
+    REASK,
+    SHIPPED,
+    STATEMENTS,
+    TinySpec,
+    build_tokenizer,
+    episode,
+    ensure_tiny_model,
+    reduce_once,
+    shipped_path,
+    train_tiny,
+    wrong_solution,
+)
 
 
 def test_training_is_reproducible_from_the_seed(tmp_path):
@@ -48,11 +62,15 @@ def _condition_sentences() -> set[str]:
             continue
         for p in problems:
             a = Attempt(id=f"{p.id}|r0|s0|k0", problem_id=p.id, prompt=p.text, completion="\\boxed{0}")
-            text = cond.pi(PIContext(problem=p, attempt=a, verdict=Verdict(status=Status.WRONG), seed=0,
-                                     problems=problems))
+            text = cond.pi(
+                PIContext(problem=p, attempt=a, verdict=Verdict(status=Status.WRONG), seed=0, problems=problems)
+            )
             # the sentences that are the condition's wording, not the problem's numbers
-            out |= {s.strip() for s in (text or "").replace("\n", " ").split(". ") if s.strip() and not
-                    any(ch.isdigit() for ch in s)}
+            out |= {
+                s.strip()
+                for s in (text or "").replace("\n", " ").split(". ")
+                if s.strip() and not any(ch.isdigit() for ch in s)
+            }
     return out
 
 
@@ -65,8 +83,12 @@ def test_pretraining_never_shows_a_condition_text_verbatim():
     problems = arith_problems("train", 20, seed=1000)
     rng = random.Random(0)
     texts = [tok.decode(episode(tok, kind, p, "17", rng)[0]) for kind, _ in MIX for p in problems]
-    texts += [" ".join(x for x in (o, st.format(n="17"), c) if x) for o in OPENINGS for st in STATEMENTS + ("",)
-              for c in CLOSINGS] + list(REASK)  # every wording the composer can produce
+    texts += [
+        " ".join(x for x in (o, st.format(n="17"), c) if x)
+        for o in OPENINGS
+        for st in STATEMENTS + ("",)
+        for c in CLOSINGS
+    ] + list(REASK)  # every wording the composer can produce
     for s in sentences:
         assert not any(s.rstrip(".") in t for t in texts), s
     for phrase in ("correct answer is", "Hint:", "XYZZY"):
@@ -87,8 +109,9 @@ def test_episode_kinds_carry_what_they_say():
         assert prompt.count("<|im_start|>user") == (1 if kind == "plain" else 2)
         assert ("12345" in prompt) == (kind == "unrelated")
         feedback = prompt.rsplit("<|im_start|>user\n", 1)[-1]
-        assert (p.gold in feedback.split("<|im_end|>")[0]) == (kind in ("answer", "reask") and (
-            kind == "answer" or p.gold in p.text))
+        assert (p.gold in feedback.split("<|im_end|>")[0]) == (
+            kind in ("answer", "reask") and (kind == "answer" or p.gold in p.text)
+        )
 
 
 def test_reduce_once_is_arith_own_worked_solution():
@@ -112,7 +135,9 @@ def test_a_wrong_attempt_slips_at_any_step_and_computes_on_from_the_slip():
         wrong_text = wrong_solution(p.meta["solution"], p.gold, rng)
         body, boxed = wrong_text.split(". \\boxed")
         wrong = body.split("=")
-        assert len(wrong) == len(right) and wrong[0] == right[0] and boxed == "{" + wrong[-1] + "}" != "{" + p.gold + "}"
+        assert (
+            len(wrong) == len(right) and wrong[0] == right[0] and boxed == "{" + wrong[-1] + "}" != "{" + p.gold + "}"
+        )
         at = next(k for k in range(1, len(right)) if wrong[k] != right[k])
         assert wrong[at] != reduce_once(wrong[at - 1])  # the slip
         assert all(wrong[k] == reduce_once(wrong[k - 1]) for k in range(at + 1, len(wrong)))

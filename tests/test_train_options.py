@@ -41,12 +41,15 @@ def test_passthrough_reaches_sftconfig(tmp_path):
     assert args.max_grad_norm == 0.25 and args.logging_steps == 1 and args.adam_beta2 == 0.95
 
 
-@pytest.mark.parametrize("key, message", [
-    ("max_grad_nrom", r"train.sft_args.max_grad_nrom: not a field of TRL's SFTConfig \(did you mean max_grad_norm"),
-    ("learning_rate", r"train.sft_args.learning_rate: has its own key, use train.lr instead"),
-    ("lr_scheduler_type", r"use train.lr_scheduler instead"),
-    ("output_dir", r"train.sft_args.output_dir: set by formalpi"),
-])
+@pytest.mark.parametrize(
+    "key, message",
+    [
+        ("max_grad_nrom", r"train.sft_args.max_grad_nrom: not a field of TRL's SFTConfig \(did you mean max_grad_norm"),
+        ("learning_rate", r"train.sft_args.learning_rate: has its own key, use train.lr instead"),
+        ("lr_scheduler_type", r"use train.lr_scheduler instead"),
+        ("output_dir", r"train.sft_args.output_dir: set by formalpi"),
+    ],
+)
 def test_passthrough_refuses_unknown_and_shadowing_keys(tmp_path, key, message):
     with pytest.raises(ConfigError, match=message):
         _args(tmp_path, sft_args={key: 1})
@@ -63,8 +66,10 @@ def test_sft_writes_tensorboard_events_beside_the_checkpoint(tmp_path):
     pytest.importorskip("tensorboard", reason="the [tensorboard] extra (in [dev]) is not installed")
     torch.set_num_threads(1)
     model = str(ensure_tiny_model())
-    examples = [Example(prompt=f"{i} + 1 =", completion=str(i + 1), problem_id=f"p{i}", attempt_id=f"a{i}",
-                        condition="gold") for i in range(8)]
+    examples = [
+        Example(prompt=f"{i} + 1 =", completion=str(i + 1), problem_id=f"p{i}", attempt_id=f"a{i}", condition="gold")
+        for i in range(8)
+    ]
     cfg = TrainConfig(lora_rank=4, batch_size=4, report_to=["tensorboard"], sft_args={"logging_steps": 1})
     out = tmp_path / "42" / "checkpoint_r0"
     result = sft(model, examples, cfg, out, seed=42, device="cpu")

@@ -24,12 +24,22 @@ def tiny_model() -> str:
 
 
 def _cfg(model: str, runs, name: str, tokens: int, method: str = "retry"):
-    return config_from_dict(for_method({  # the [train] section for the rows that train
-        "name": name, "condition": "try_again", "method": method, "runs_dir": str(runs), "model": {"path": model},
-        "data": {"dataset": "arith", "train_limit": 4, "eval_limit": 6},
-        "sampling": {"n": 2, "max_new_tokens": tokens, "batch_size": 64},
-        "eval": {"n": 2, "max_new_tokens": tokens, "ks": [1]},
-        "train": {"finetune": "lora", "lora_rank": 4, "lr": 1e-3, "epochs": 1, "batch_size": 4}}, method))
+    return config_from_dict(
+        for_method(
+            {  # the [train] section for the rows that train
+                "name": name,
+                "condition": "try_again",
+                "method": method,
+                "runs_dir": str(runs),
+                "model": {"path": model},
+                "data": {"dataset": "arith", "train_limit": 4, "eval_limit": 6},
+                "sampling": {"n": 2, "max_new_tokens": tokens, "batch_size": 64},
+                "eval": {"n": 2, "max_new_tokens": tokens, "ks": [1]},
+                "train": {"finetune": "lora", "lora_rank": 4, "lr": 1e-3, "epochs": 1, "batch_size": 4},
+            },
+            method,
+        )
+    )
 
 
 def test_truncation_shares_warning_report_and_resumed_stages(tiny_model, tmp_path):

@@ -29,8 +29,10 @@ class _AcceptsAnyAnswer(MathDomain):
     can expose it."""
 
     def verify_many(self, problems, completions):
-        return [Verdict(status=Status.VALID if c.strip() else Status.NO_ANSWER, score=float(bool(c.strip())))
-                for c in completions]
+        return [
+            Verdict(status=Status.VALID if c.strip() else Status.NO_ANSWER, score=float(bool(c.strip())))
+            for c in completions
+        ]
 
 
 def test_canary_passes_on_a_working_verifier_and_fails_on_a_wrong_reference():
@@ -45,7 +47,9 @@ def test_canary_passes_on_a_working_verifier_and_fails_on_a_wrong_reference():
 def test_canary_catches_a_verifier_that_accepts_any_answer():
     with _AcceptsAnyAnswer() as d:
         problems = d.problems("arith", "test", limit=5)
-        with pytest.raises(CanaryError, match=r"accepts the answer of arith-test-\S+ as the answer to arith-test-L1-0000"):
+        with pytest.raises(
+            CanaryError, match=r"accepts the answer of arith-test-\S+ as the answer to arith-test-L1-0000"
+        ):
             check_verifier(d, problems)
 
 
@@ -58,15 +62,18 @@ def test_a_run_whose_verifier_is_shadowed_stops_before_any_work(tmp_path):
     shadow.mkdir()
     (shadow / "math_verify.py").write_text("SHADOW = True\n")
     runs = tmp_path / "runs"
-    code = ("from formalpi.config import config_from_dict\n"
-            "from formalpi.engine.experiment import run_experiment\n"
-            f"cfg = config_from_dict({{'name': 't/base', 'method': 'baseline', 'condition': 'try_again', "
-            f"'runs_dir': {str(runs)!r}, 'model': {{'path': 'tiny'}}, "
-            "'data': {'dataset': 'arith', 'eval_limit': 4}, 'eval': {'n': 1, 'ks': [1]}})\n"
-            "run_experiment(cfg, 1)\n")
+    code = (
+        "from formalpi.config import config_from_dict\n"
+        "from formalpi.engine.experiment import run_experiment\n"
+        f"cfg = config_from_dict({{'name': 't/base', 'method': 'baseline', 'condition': 'try_again', "
+        f"'runs_dir': {str(runs)!r}, 'model': {{'path': 'tiny'}}, "
+        "'data': {'dataset': 'arith', 'eval_limit': 4}, 'eval': {'n': 1, 'ks': [1]}})\n"
+        "run_experiment(cfg, 1)\n"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow), str(ROOT)]), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode != 0
     assert "CanaryError" in out.stderr and "rejects the reference answer" in out.stderr, out.stderr[-2000:]
     assert "math_verify" in out.stderr

@@ -28,8 +28,15 @@ from formalpi.records import EvalRecord, Example
 from formalpi.runs import RunStore
 
 # the config keys that make an evaluation what it is (besides its problems)
-EVAL_KEYS = (("data", "eval_split"), ("data", "path"), ("eval", "n"), ("eval", "temperature"), ("eval", "top_p"),
-             ("eval", "max_new_tokens"), ("model", "enable_thinking"))
+EVAL_KEYS = (
+    ("data", "eval_split"),
+    ("data", "path"),
+    ("eval", "n"),
+    ("eval", "temperature"),
+    ("eval", "top_p"),
+    ("eval", "max_new_tokens"),
+    ("model", "enable_thinking"),
+)
 # trained rows whose mean optimizer steps per seed differ by more than this ratio are flagged
 VOLUME_RATIO = 1.1
 
@@ -46,8 +53,9 @@ class EvalSetting:
         parts = []
         if self.problems != other.problems:
             shared = len(self.problems & other.problems)
-            parts.append(f"eval problems: {len(self.problems)} vs the reference's {len(other.problems)}, "
-                         f"{shared} shared")
+            parts.append(
+                f"eval problems: {len(self.problems)} vs the reference's {len(other.problems)}, {shared} shared"
+            )
         mine, ref = dict(self.settings), dict(other.settings)
         parts += [f"{k} = {mine.get(k)!r} vs {ref.get(k)!r}" for k in ref if mine.get(k) != ref.get(k)]
         return "; ".join(parts)
@@ -70,12 +78,15 @@ class Comparable:
 
     def restrict(self, records: Mapping[Path, list[EvalRecord]]) -> dict[Path, list[EvalRecord]]:
         """The kept runs' records, on the shared problems when the evaluations differed and were allowed."""
-        return {r.path: [x for x in records[r.path] if self.problems is None or x.problem_id in self.problems]
-                for r in self.runs}
+        return {
+            r.path: [x for x in records[r.path] if self.problems is None or x.problem_id in self.problems]
+            for r in self.runs
+        }
 
 
-def comparable_runs(runs: Sequence[RunInfo], records: Mapping[Path, list[EvalRecord]],
-                    allow_different_eval: bool = False) -> Comparable:
+def comparable_runs(
+    runs: Sequence[RunInfo], records: Mapping[Path, list[EvalRecord]], allow_different_eval: bool = False
+) -> Comparable:
     """Split a group's runs into those evaluated like its reference and the rest (see the module docstring)."""
     settings = {r.path: eval_setting(r, records[r.path]) for r in runs}
     baseline = [settings[r.path] for r in runs if r.is_baseline]
@@ -87,18 +98,28 @@ def comparable_runs(runs: Sequence[RunInfo], records: Mapping[Path, list[EvalRec
         return Comparable(list(runs), [], [], None)
     what = "the baseline's" if baseline else "the group's most common"
     if not allow_different_eval:
-        left = [(r, f"{r.condition} seed {r.seed} ({r.path}) not compared: evaluated unlike {what} evaluation "
-                    f"({why}); evaluate it the same way, or pass --allow-different-eval to compare on the shared "
-                    f"problems") for r, why in differ]
+        left = [
+            (
+                r,
+                f"{r.condition} seed {r.seed} ({r.path}) not compared: evaluated unlike {what} evaluation "
+                f"({why}); evaluate it the same way, or pass --allow-different-eval to compare on the shared "
+                f"problems",
+            )
+            for r, why in differ
+        ]
         return Comparable([r for r in runs if settings[r.path] == reference], left, [], None)
     shared = frozenset.intersection(*(settings[r.path].problems for r in runs))
-    notes = [f"compared although evaluated unlike {what} evaluation (--allow-different-eval): {r.condition} seed "
-             f"{r.seed} ({why})" for r, why in differ]
+    notes = [
+        f"compared although evaluated unlike {what} evaluation (--allow-different-eval): {r.condition} seed "
+        f"{r.seed} ({why})"
+        for r, why in differ
+    ]
     problems = None
     if any(s.problems != shared for s in settings.values()):
         problems = shared
-        notes.append(f"every row, the baseline included, is computed on the {len(shared)} eval problems all "
-                     f"compared runs share")
+        notes.append(
+            f"every row, the baseline included, is computed on the {len(shared)} eval problems all compared runs share"
+        )
     return Comparable(list(runs), [], notes, problems)
 
 
@@ -136,13 +157,18 @@ def training_volume(store: RunStore, method: str) -> Volume:
 
 def volume_notes(rows: Mapping[str, Sequence[RunInfo]], baseline: str | None) -> list[str]:
     """One note when the trained rows' mean optimizer steps per seed differ by more than VOLUME_RATIO."""
-    steps = {key: statistics.mean(training_volume(RunStore(r.path), r.method).steps for r in rs) for key, rs in rows.items()
-             if key != baseline and rs}
+    steps = {
+        key: statistics.mean(training_volume(RunStore(r.path), r.method).steps for r in rs)
+        for key, rs in rows.items()
+        if key != baseline and rs
+    }
     if len(steps) < 2:
         return []
     low, high = min(steps.values()), max(steps.values())
     if high <= VOLUME_RATIO * low:
         return []
     listed = ", ".join(f"{k} {v:g}" for k, v in sorted(steps.items()))
-    return [f"TRAINING VOLUME DIFFERS: optimizer steps per seed: {listed}; a difference between these rows mixes "
-            f"the PI's content with the amount of training: compare them at a fixed step budget (train.max_steps)"]
+    return [
+        f"TRAINING VOLUME DIFFERS: optimizer steps per seed: {listed}; a difference between these rows mixes "
+        f"the PI's content with the amount of training: compare them at a fixed step budget (train.max_steps)"
+    ]

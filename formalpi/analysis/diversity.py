@@ -32,9 +32,21 @@ from formalpi.analysis.stats import AnalysisError
 from formalpi.analysis.tables import row_keys
 from formalpi.records import EvalRecord
 
-__all__ = ["DiversityDomain", "Diversity", "ProblemDiversity", "DiversityMeasure", "DiversitySummary", "pd_path",
-           "pd_lex", "ngrams", "canonical", "summarize_diversity", "runs_diversity",
-           "rows_diversity", "render_diversity_table"]
+__all__ = [
+    "DiversityDomain",
+    "Diversity",
+    "ProblemDiversity",
+    "DiversityMeasure",
+    "DiversitySummary",
+    "pd_path",
+    "pd_lex",
+    "ngrams",
+    "canonical",
+    "summarize_diversity",
+    "runs_diversity",
+    "rows_diversity",
+    "render_diversity_table",
+]
 
 
 class DiversityDomain(str, Enum):
@@ -123,8 +135,10 @@ class Diversity:
         try:
             self.domain = DiversityDomain(domain)
         except ValueError:
-            raise AnalysisError(f"path diversity: unknown domain {domain!r}; use one of "
-                                f"{', '.join(d.value for d in DiversityDomain)} (--domain)") from None
+            raise AnalysisError(
+                f"path diversity: unknown domain {domain!r}; use one of "
+                f"{', '.join(d.value for d in DiversityDomain)} (--domain)"
+            ) from None
 
     def path(self, completion: str) -> Path_:
         return path_of(self.domain.value, completion)
@@ -133,8 +147,12 @@ class Diversity:
         """Both measures over the given solutions; None when there are fewer than 2."""
         if len(completions) < 2:
             return None
-        return ProblemDiversity(problem_id, len(completions), pd_path([self.path(c) for c in completions]),
-                                pd_lex([canonical(c, self.domain) for c in completions]))
+        return ProblemDiversity(
+            problem_id,
+            len(completions),
+            pd_path([self.path(c) for c in completions]),
+            pd_lex([canonical(c, self.domain) for c in completions]),
+        )
 
     def records(self, records: Sequence[EvalRecord]) -> list[ProblemDiversity]:
         """One value per record (problem × seed) with >= 2 correct solutions, over its correct solutions."""
@@ -147,7 +165,6 @@ class Diversity:
                 if d is not None:
                     out.append(d)
         return out
-
 
     def null(self, records: Sequence[EvalRecord], max_pairs: int = NULL_PAIRS) -> float | None:
         """The permutation null of PD_path: 1 − mean sim over pairs of correct solutions of DIFFERENT problems
@@ -226,10 +243,17 @@ def per_problem_means(per_problem: Sequence[ProblemDiversity], attr: str) -> dic
     return {k: sum(v) / len(v) for k, v in acc.items()}
 
 
-def summarize_diversity(per_problem: Sequence[ProblemDiversity], domain: DiversityDomain | str, group: str,
-                        condition: str, n_seeds: int, n_boot: int = 1000, seed: int = 0,
-                        reference: Sequence[ProblemDiversity] | None = None,
-                        null: float | None = None) -> DiversitySummary:
+def summarize_diversity(
+    per_problem: Sequence[ProblemDiversity],
+    domain: DiversityDomain | str,
+    group: str,
+    condition: str,
+    n_seeds: int,
+    n_boot: int = 1000,
+    seed: int = 0,
+    reference: Sequence[ProblemDiversity] | None = None,
+    null: float | None = None,
+) -> DiversitySummary:
     """Mean over problems with a bootstrap CI over problems; a problem measured on several seeds is one unit
     (its seeds' values are averaged first), so the CI resamples problems, not runs. With `reference` (the
     baseline's values), also the paired difference of PD_path on the problems both measured."""
@@ -239,13 +263,25 @@ def summarize_diversity(per_problem: Sequence[ProblemDiversity], domain: Diversi
         ref = per_problem_means(reference, "path")
         delta = _measure([path[k] - ref[k] for k in path if k in ref], n_boot, seed)
     relative = _measure([v / null for v in path.values()], n_boot, seed) if null else None
-    return DiversitySummary(DiversityDomain(domain), group, condition, n_seeds, _measure(list(path.values()), n_boot,
-                            seed), _measure(list(per_problem_means(per_problem, "lex").values()), n_boot, seed),
-                            delta, null, relative)
+    return DiversitySummary(
+        DiversityDomain(domain),
+        group,
+        condition,
+        n_seeds,
+        _measure(list(path.values()), n_boot, seed),
+        _measure(list(per_problem_means(per_problem, "lex").values()), n_boot, seed),
+        delta,
+        null,
+        relative,
+    )
 
 
-def rows_diversity(rows: Mapping[tuple[str, str, str], Sequence[Sequence[EvalRecord]]], n_boot: int = 1000,
-                   seed: int = 0, reference: str = "baseline") -> list[DiversitySummary]:
+def rows_diversity(
+    rows: Mapping[tuple[str, str, str], Sequence[Sequence[EvalRecord]]],
+    n_boot: int = 1000,
+    seed: int = 0,
+    reference: str = "baseline",
+) -> list[DiversitySummary]:
     """`rows[(domain, group, condition)]` = the eval records of each of the row's runs (one list per seed).
     Each non-reference row of a group also gets its paired PD_path difference from the group's `reference` row."""
     values, nulls = {}, {}
@@ -256,13 +292,25 @@ def rows_diversity(rows: Mapping[tuple[str, str, str], Sequence[Sequence[EvalRec
     out = []
     for (domain, group, condition), per_run in rows.items():
         ref = values.get((domain, group, reference)) if condition != reference else None
-        out.append(summarize_diversity(values[(domain, group, condition)], domain, group, condition, len(per_run),
-                                       n_boot, seed, ref, nulls[(domain, group, condition)]))
+        out.append(
+            summarize_diversity(
+                values[(domain, group, condition)],
+                domain,
+                group,
+                condition,
+                len(per_run),
+                n_boot,
+                seed,
+                ref,
+                nulls[(domain, group, condition)],
+            )
+        )
     return out
 
 
-def runs_diversity(runs: Sequence[RunInfo], domain: DiversityDomain | str | None = None, n_boot: int = 1000,
-                   seed: int = 0) -> list[DiversitySummary]:
+def runs_diversity(
+    runs: Sequence[RunInfo], domain: DiversityDomain | str | None = None, n_boot: int = 1000, seed: int = 0
+) -> list[DiversitySummary]:
     """Per comparable group and condition row (the report's row keys), over each run's correct eval samples.
     `domain` measures every run as that domain (default: each run's own)."""
     by_group: dict[tuple[str, str, str], list[RunInfo]] = {}
@@ -272,8 +320,9 @@ def runs_diversity(runs: Sequence[RunInfo], domain: DiversityDomain | str | None
     for g, group_runs in sorted(by_group.items()):
         keys = row_keys(group_runs)
         for r in group_runs:
-            rows.setdefault((str(DiversityDomain(domain or r.domain).value), " / ".join(g), keys[r.path]),
-                            []).append(r.eval_records())
+            rows.setdefault((str(DiversityDomain(domain or r.domain).value), " / ".join(g), keys[r.path]), []).append(
+                r.eval_records()
+            )
     return rows_diversity(rows, n_boot, seed)
 
 
@@ -281,9 +330,17 @@ def _fmt(m: DiversityMeasure | None, sign: str = "") -> str:
     return "—" if m is None else f"{m.mean:{sign}.3f} [{m.ci[0]:{sign}.3f}, {m.ci[1]:{sign}.3f}]"
 
 
-DIVERSITY_HEADER = ("Group", "Condition", "Seeds", "Problems (>= 2 correct)", "PD_path [95% CI]",
-                    "Δ PD_path vs baseline [95% CI, paired]", "PD_lex (surface) [95% CI]", "Null (cross-problem)",
-                    "PD_path / null [95% CI] (across domains)")
+DIVERSITY_HEADER = (
+    "Group",
+    "Condition",
+    "Seeds",
+    "Problems (>= 2 correct)",
+    "PD_path [95% CI]",
+    "Δ PD_path vs baseline [95% CI, paired]",
+    "PD_lex (surface) [95% CI]",
+    "Null (cross-problem)",
+    "PD_path / null [95% CI] (across domains)",
+)
 
 
 def diversity_cells(s: DiversitySummary) -> tuple[str, ...]:

@@ -38,8 +38,10 @@ class FrontierBand:
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.low < self.high <= 1.0):
-            raise AnalysisError(f"frontier band: need 0 <= low < high <= 1 (got low={self.low}, high={self.high}); "
-                                f"e.g. --band-low 0.1 --band-high 0.9")
+            raise AnalysisError(
+                f"frontier band: need 0 <= low < high <= 1 (got low={self.low}, high={self.high}); "
+                f"e.g. --band-low 0.1 --band-high 0.9"
+            )
 
     def bin(self, rate: float) -> Bin:
         if rate <= self.low:
@@ -58,16 +60,26 @@ def base_solve_rates(records: Sequence[EvalRecord], min_n: int = MIN_BASE_SAMPLE
         total[r.problem_id] = total.get(r.problem_id, 0) + len(r.correct)
     rates = {p: correct[p] / total[p] for p in total if total[p] >= min_n}
     if total and not rates:
-        raise AnalysisError(f"base solve rates need >= {min_n} base samples per problem (the most any problem has "
-                            f"is {max(total.values())}); draw base samples with eval.n >= {min_n}")
+        raise AnalysisError(
+            f"base solve rates need >= {min_n} base samples per problem (the most any problem has "
+            f"is {max(total.values())}); draw base samples with eval.n >= {min_n}"
+        )
     return rates
 
 
 def half_samples(records: Sequence[EvalRecord], part: int) -> list[EvalRecord]:
     """Each record restricted to its even (part 0) or odd (part 1) samples, in order."""
-    return [r.model_copy(update={"correct": r.correct[part::2], "n": len(r.correct[part::2]),
-                                 "scores": r.scores[part::2], "completions": r.completions[part::2]})
-            for r in records]
+    return [
+        r.model_copy(
+            update={
+                "correct": r.correct[part::2],
+                "n": len(r.correct[part::2]),
+                "scores": r.scores[part::2],
+                "completions": r.completions[part::2],
+            }
+        )
+        for r in records
+    ]
 
 
 @dataclass(frozen=True)
@@ -97,14 +109,15 @@ def group_base_rates(runs: Sequence[RunInfo], min_n: int = MIN_BASE_SAMPLES) -> 
     return cross_fit_rates(baseline, min_n)
 
 
-def cross_fit_rates(baseline_by_seed: Mapping[int, Sequence[EvalRecord]], min_n: int = MIN_BASE_SAMPLES
-                    ) -> BaseRates:
+def cross_fit_rates(baseline_by_seed: Mapping[int, Sequence[EvalRecord]], min_n: int = MIN_BASE_SAMPLES) -> BaseRates:
     """Rates from the even-numbered baseline samples; the odd-numbered ones are what gains are measured against."""
     even = [r for recs in baseline_by_seed.values() for r in half_samples(recs, 0)]
     odd = {seed: half_samples(recs, 1) for seed, recs in baseline_by_seed.items()}
     if any(not r.correct for recs in odd.values() for r in recs):
-        raise AnalysisError("base solve rates from the baseline's own samples need >= 2 samples per problem "
-                            "(half bin the problems, half measure the baseline); evaluate with eval.n >= 2")
+        raise AnalysisError(
+            "base solve rates from the baseline's own samples need >= 2 samples per problem "
+            "(half bin the problems, half measure the baseline); evaluate with eval.n >= 2"
+        )
     try:
         rates = base_solve_rates(even, min_n)
     except AnalysisError:
@@ -113,7 +126,8 @@ def cross_fit_rates(baseline_by_seed: Mapping[int, Sequence[EvalRecord]], min_n:
             f"base solve rates need >= {min_n} samples per problem that the gains are not measured on: with no "
             f"base_eval.jsonl, half of the baseline's eval samples bin the problems (here {most} per problem over "
             f"all seeds); evaluate the baseline with eval.n >= {2 * min_n} over the seeds together, or draw "
-            f"base samples (base_eval)") from None
+            f"base samples (base_eval)"
+        ) from None
     return BaseRates(rates, odd, "the baseline's even-numbered eval samples (gains against its odd-numbered ones)")
 
 
@@ -130,8 +144,15 @@ class BinDelta:
     d_passk: BootstrapResult | None
 
 
-def _delta(cond: CorrectnessMatrix, base: CorrectnessMatrix, cols: np.ndarray, label: str, k: int | None,
-           n_boot: int, seed: int) -> BinDelta:
+def _delta(
+    cond: CorrectnessMatrix,
+    base: CorrectnessMatrix,
+    cols: np.ndarray,
+    label: str,
+    k: int | None,
+    n_boot: int,
+    seed: int,
+) -> BinDelta:
     c_rate, b_rate = cond.rate[:, cols], base.rate[:, cols]
     d1 = paired_bootstrap(c_rate, b_rate, n_boot=n_boot, seed=seed)
     dk = None
@@ -146,8 +167,15 @@ def default_k(cond: CorrectnessMatrix, base: CorrectnessMatrix) -> int | None:
     return k if k > 1 else None
 
 
-def _binned(cond: CorrectnessMatrix, base: CorrectnessMatrix, key: Callable[[int], str | None], order: Sequence[str],
-            k: int | None, n_boot: int, seed: int) -> list[BinDelta]:
+def _binned(
+    cond: CorrectnessMatrix,
+    base: CorrectnessMatrix,
+    key: Callable[[int], str | None],
+    order: Sequence[str],
+    k: int | None,
+    n_boot: int,
+    seed: int,
+) -> list[BinDelta]:
     c, b = align(cond, base)
     labels = [key(j) for j in range(len(c.problem_ids))]
     out = []
@@ -158,24 +186,45 @@ def _binned(cond: CorrectnessMatrix, base: CorrectnessMatrix, key: Callable[[int
     return out
 
 
-def frontier_deltas(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[str, float],
-                    band: FrontierBand = FrontierBand(), k: int | None = None, n_boot: int = 1000,
-                    seed: int = 0) -> list[BinDelta]:
+def frontier_deltas(
+    cond: CorrectnessMatrix,
+    base: CorrectnessMatrix,
+    rates: Mapping[str, float],
+    band: FrontierBand = FrontierBand(),
+    k: int | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> list[BinDelta]:
     """Per band bin (problems without a base rate are left out). k None: default_k."""
     c, b = align(cond, base)
     k = default_k(c, b) if k is None else k
-    return _binned(c, b, lambda j: band.bin(rates[c.problem_ids[j]]).value if c.problem_ids[j] in rates else None,
-                   [x.value for x in Bin], k, n_boot, seed)
+    return _binned(
+        c,
+        b,
+        lambda j: band.bin(rates[c.problem_ids[j]]).value if c.problem_ids[j] in rates else None,
+        [x.value for x in Bin],
+        k,
+        n_boot,
+        seed,
+    )
 
 
-def level_deltas(cond: CorrectnessMatrix, base: CorrectnessMatrix, k: int | None = None, n_boot: int = 1000,
-                 seed: int = 0) -> list[BinDelta]:
+def level_deltas(
+    cond: CorrectnessMatrix, base: CorrectnessMatrix, k: int | None = None, n_boot: int = 1000, seed: int = 0
+) -> list[BinDelta]:
     """Per MATH level (problems without a level are left out)."""
     c, b = align(cond, base)
     k = default_k(c, b) if k is None else k
     levels = sorted({lv for lv in c.levels if lv is not None})
-    return _binned(c, b, lambda j: None if c.levels[j] is None else f"level {c.levels[j]}",
-                   [f"level {lv}" for lv in levels], k, n_boot, seed)
+    return _binned(
+        c,
+        b,
+        lambda j: None if c.levels[j] is None else f"level {c.levels[j]}",
+        [f"level {lv}" for lv in levels],
+        k,
+        n_boot,
+        seed,
+    )
 
 
 def _cell(r: BootstrapResult | None) -> str:
@@ -249,8 +298,13 @@ def _u_bins(c: CorrectnessMatrix, rates: Mapping[str, float] | None) -> tuple[st
     return source, [(name, cols) for name, cols in bins if cols.size]
 
 
-def inverted_u(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[str, float] | None,
-               n_boot: int = 1000, seed: int = 0) -> tuple[str, list[UPoint]]:
+def inverted_u(
+    cond: CorrectnessMatrix,
+    base: CorrectnessMatrix,
+    rates: Mapping[str, float] | None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[str, list[UPoint]]:
     """The inverted U of one condition: gains per base solve-rate band when `rates` are given (they must not come
     from the samples of `base`, else the bins regress to the mean: see BaseRates), otherwise per level.
     Returns (what the bins are, points in bin order)."""
@@ -284,13 +338,20 @@ class UContrast:
 
     def line(self) -> str:
         r = self.result
-        return (f"{self.condition}: middle ({', '.join(self.middle)}) − ends ({', '.join(self.ends)}) = "
-                f"{r.diff:+.1f} pp, 95% paired-bootstrap CI [{r.ci[0]:+.1f}, {r.ci[1]:+.1f}], p={r.p_value:.3g}, "
-                f"Holm p={self.result.p_value if self.p_holm is None else self.p_holm:.3g}: {self.verdict}")
+        return (
+            f"{self.condition}: middle ({', '.join(self.middle)}) − ends ({', '.join(self.ends)}) = "
+            f"{r.diff:+.1f} pp, 95% paired-bootstrap CI [{r.ci[0]:+.1f}, {r.ci[1]:+.1f}], p={r.p_value:.3g}, "
+            f"Holm p={self.result.p_value if self.p_holm is None else self.p_holm:.3g}: {self.verdict}"
+        )
 
 
-def u_contrast(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[str, float] | None,
-               n_boot: int = 1000, seed: int = 0) -> UContrast | None:
+def u_contrast(
+    cond: CorrectnessMatrix,
+    base: CorrectnessMatrix,
+    rates: Mapping[str, float] | None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> UContrast | None:
     """The contrast over the same bins as inverted_u; None with fewer than 3 bins. A linear statistic of the
     per-problem differences (weight 1/(M·n_bin) in each of the M middle bins, −1/(2·n_bin) in each end bin), so
     the same nested bootstrap as every comparison gives its CI and p-value."""
@@ -314,10 +375,14 @@ def u_contrast(cond: CorrectnessMatrix, base: CorrectnessMatrix, rates: Mapping[
 
 def render_u_table(points: Sequence[UPoint]) -> str:
     """Markdown: one row per condition × bin, x (baseline pass@1) and y (gain) with their 95% CIs."""
-    lines = ["| Condition | Bin | Problems | Baseline pass@1 % [95% CI] | Gain pp [95% paired-bootstrap CI] |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| Condition | Bin | Problems | Baseline pass@1 % [95% CI] | Gain pp [95% paired-bootstrap CI] |",
+        "|---|---|---|---|---|",
+    ]
     for p in points:
         x, y = p.baseline, p.gain
-        lines.append(f"| {p.condition} | {p.bin} | {p.count} | {x.diff:.1f} [{x.ci[0]:.1f}, {x.ci[1]:.1f}] | "
-                     f"{y.diff:+.1f} [{y.ci[0]:+.1f}, {y.ci[1]:+.1f}] |")
+        lines.append(
+            f"| {p.condition} | {p.bin} | {p.count} | {x.diff:.1f} [{x.ci[0]:.1f}, {x.ci[1]:.1f}] | "
+            f"{y.diff:+.1f} [{y.ci[0]:+.1f}, {y.ci[1]:+.1f}] |"
+        )
     return "\n".join(lines)

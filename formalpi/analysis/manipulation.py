@@ -60,12 +60,14 @@ class RunChecks:
 
 
 def run_checks(run: RunInfo, baseline_eval: Sequence[EvalRecord] | None = None) -> RunChecks:
-    return store_checks(RunStore(run.path), run.condition, run.seed,
-                        None if run.is_baseline else baseline_eval, run.method)
+    return store_checks(
+        RunStore(run.path), run.condition, run.seed, None if run.is_baseline else baseline_eval, run.method
+    )
 
 
-def store_checks(store: RunStore, condition: str, seed: int,
-                 baseline_eval: Sequence[EvalRecord] | None = None, method: str = "retry") -> RunChecks:
+def store_checks(
+    store: RunStore, condition: str, seed: int, baseline_eval: Sequence[EvalRecord] | None = None, method: str = "retry"
+) -> RunChecks:
     """The checks of the records in one run directory (`baseline_eval`: the same seed's baseline eval; `method`:
     the run's config.method, which says where its training volume is recorded)."""
     attempts = store.read("attempts", Attempt)
@@ -80,16 +82,28 @@ def store_checks(store: RunStore, condition: str, seed: int,
     changed = None
     if baseline_eval is not None:
         base = {r.problem_id: r.completions for r in baseline_eval}
-        changed = sum(1 for r in evals for j, c in enumerate(r.completions)
-                      if r.problem_id in base and (j >= len(base[r.problem_id]) or base[r.problem_id][j] != c))
+        changed = sum(
+            1
+            for r in evals
+            for j, c in enumerate(r.completions)
+            if r.problem_id in base and (j >= len(base[r.problem_id]) or base[r.problem_id][j] != c)
+        )
     return RunChecks(
-        path=store.root, condition=condition, seed=seed, first_attempts=len(first),
+        path=store.root,
+        condition=condition,
+        seed=seed,
+        first_attempts=len(first),
         first_correct=sum(1 for a in first if a.id in verdicts and verdicts[a.id].passed),
-        retries=len(retries), retries_verified=len(passed),
-        verified_unsolved=sum(1 for a in passed if a.problem_id not in solved), stated=len(stated),
+        retries=len(retries),
+        retries_verified=len(passed),
+        verified_unsolved=sum(1 for a in passed if a.problem_id not in solved),
+        stated=len(stated),
         copied=sum(1 for a, s in stated if a.id in verdicts and (verdicts[a.id].answer or "").strip() == s),
-        examples=volume.examples, steps=volume.steps,
-        eval_samples=sum(len(r.completions) for r in evals), eval_changed=changed)
+        examples=volume.examples,
+        steps=volume.steps,
+        eval_samples=sum(len(r.completions) for r in evals),
+        eval_changed=changed,
+    )
 
 
 @dataclass(frozen=True)
@@ -151,8 +165,17 @@ def _per_seed(values: Sequence[int]) -> str:
     return ", ".join(str(v) for v in values)
 
 
-MANIPULATION_HEADER = ("Condition", "first-attempt yield %", "retries", "retry yield %", "PI-copy %",
-                       "verified on unsolved %", "examples / seed", "steps / seed", "eval changed %")
+MANIPULATION_HEADER = (
+    "Condition",
+    "first-attempt yield %",
+    "retries",
+    "retry yield %",
+    "PI-copy %",
+    "verified on unsolved %",
+    "examples / seed",
+    "steps / seed",
+    "eval changed %",
+)
 
 
 def manipulation_rows(checks: Sequence[ConditionChecks]) -> list[tuple[str, ...]]:
@@ -160,10 +183,19 @@ def manipulation_rows(checks: Sequence[ConditionChecks]) -> list[tuple[str, ...]
     for c in checks:
         stated = c._sum("stated")
         copy = "—" if not stated else f"{_pct(c.copy_rate)} ({c._sum('copied')}/{stated})"
-        rows.append((c.label, _pct(c.first_yield), str(c._sum("retries")),
-                     "—" if not c._sum("retries") else f"{_pct(c.retry_yield)} ({c._sum('retries_verified')})",
-                     copy, _pct(c.unsolved_share), _per_seed([r.examples for r in c.runs]), _per_seed([r.steps for r in c.runs]),
-                     _pct(c.changed)))
+        rows.append(
+            (
+                c.label,
+                _pct(c.first_yield),
+                str(c._sum("retries")),
+                "—" if not c._sum("retries") else f"{_pct(c.retry_yield)} ({c._sum('retries_verified')})",
+                copy,
+                _pct(c.unsolved_share),
+                _per_seed([r.examples for r in c.runs]),
+                _per_seed([r.steps for r in c.runs]),
+                _pct(c.changed),
+            )
+        )
     return rows
 
 

@@ -47,14 +47,24 @@ def _legend(ax: plt.Axes, n_series: int) -> None:
 def plot_gains(groups: Sequence[GroupAnalysis], path: Path) -> Path:
     """Horizontal bars: mean gain per condition (pp) with its 95% t-CI over seeds; dots for individual seeds."""
     many = len(groups) > 1
-    rows = [(f"{_prefix(g, many)}{r.key}", r.summary) for g in groups if g.baseline for r in g.rows if not r.is_baseline]
+    rows = [
+        (f"{_prefix(g, many)}{r.key}", r.summary) for g in groups if g.baseline for r in g.rows if not r.is_baseline
+    ]
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.28 * max(1, len(rows))))
     for i, (name, s) in enumerate(rows):
         err = None if s.ci is None else [[s.mean - s.ci[0]], [s.ci[1] - s.mean]]
-        ax.barh(i, s.mean, color="tab:green" if s.mean >= 0 else "tab:red", alpha=0.6,
-                label="mean gain" if i == 0 else None)
-        ax.errorbar(s.mean, i, xerr=err, fmt="none", ecolor="black", capsize=3,
-                    label="95% CI (t over seeds)" if i == 0 and err is not None else None)
+        ax.barh(
+            i, s.mean, color="tab:green" if s.mean >= 0 else "tab:red", alpha=0.6, label="mean gain" if i == 0 else None
+        )
+        ax.errorbar(
+            s.mean,
+            i,
+            xerr=err,
+            fmt="none",
+            ecolor="black",
+            capsize=3,
+            label="95% CI (t over seeds)" if i == 0 and err is not None else None,
+        )
         ax.plot(s.values, [i] * len(s.values), "k.", ms=4, label="one seed" if i == 0 else None)
     ax.set_yticks(range(len(rows)), [n for n, _ in rows])
     ax.axvline(0, color="grey", lw=1)
@@ -83,8 +93,18 @@ def plot_inverted_u(groups: Sequence[GroupAnalysis], path: Path) -> Path:
             y = np.array([p.gain.diff for p in pts])
             xerr = [x - [p.baseline.ci[0] for p in pts], [p.baseline.ci[1] for p in pts] - x]
             yerr = [y - [p.gain.ci[0] for p in pts], [p.gain.ci[1] for p in pts] - y]
-            ax.errorbar(x, y, xerr=xerr, yerr=yerr, marker="o", ms=3, capsize=2, lw=1, elinewidth=0.7,
-                        label=f"{_prefix(g, many)}{cond}")
+            ax.errorbar(
+                x,
+                y,
+                xerr=xerr,
+                yerr=yerr,
+                marker="o",
+                ms=3,
+                capsize=2,
+                lw=1,
+                elinewidth=0.7,
+                label=f"{_prefix(g, many)}{cond}",
+            )
             series += 1
     ax.axhline(0, color="grey", lw=1)
     ax.set_xlabel("baseline pass@1 in the bin (%)" + (f"; bins: {', '.join(sources)}" if sources else ""))
@@ -109,8 +129,16 @@ def plot_levels(groups: Sequence[GroupAnalysis], path: Path) -> Path:
             x = [int(d.bin.split()[-1]) for d in ds]
             y = [d.d_pass1.diff for d in ds]
             err = [[d.d_pass1.diff - d.d_pass1.ci[0] for d in ds], [d.d_pass1.ci[1] - d.d_pass1.diff for d in ds]]
-            ax.errorbar(np.array(x) + 0.03 * (series % 7 - 3), y, yerr=err, marker="o", ms=3, capsize=2,
-                        lw=1, label=f"{_prefix(g, many)}{cond}")
+            ax.errorbar(
+                np.array(x) + 0.03 * (series % 7 - 3),
+                y,
+                yerr=err,
+                marker="o",
+                ms=3,
+                capsize=2,
+                lw=1,
+                label=f"{_prefix(g, many)}{cond}",
+            )
             series += 1
     ax.axhline(0, color="grey", lw=1)
     ax.set_xlabel("level")
@@ -130,8 +158,16 @@ def plot_retries(groups: Sequence[GroupAnalysis], path: Path) -> Path:
         s = r.summary
         err = None if s.ci is None else [[s.mean - s.ci[0]], [s.ci[1] - s.mean]]
         offset = 0.0 if len(points) == 1 else width * (series / (len(points) - 1) - 0.5)
-        ax.errorbar(r.retries + offset, s.mean, yerr=err, fmt="o", ms=4, capsize=2, alpha=0.8,
-                    label=f"{_prefix(g, many)}{r.key}")
+        ax.errorbar(
+            r.retries + offset,
+            s.mean,
+            yerr=err,
+            fmt="o",
+            ms=4,
+            capsize=2,
+            alpha=0.8,
+            label=f"{_prefix(g, many)}{r.key}",
+        )
     series = len(points)
     ks = sorted({r.retries for g in groups if g.baseline for r in g.rows if not r.is_baseline})
     if ks:  # K is an integer: ticks at the Ks there are (the offsets above only keep markers apart)
@@ -157,17 +193,28 @@ def plot_diversity(summaries: Sequence[DiversitySummary], path: Path) -> Path:
         for j, (m, name, hatch) in enumerate(((pd_path, "PD_path", None), (pd_lex, "PD_lex (surface)", "//"))):
             x = i + (j - 0.5) * width
             ax.bar(x, m.mean, width, color=f"C{j}", hatch=hatch, alpha=0.8, label=name if i == 0 else None)
-            ax.errorbar(x, m.mean, yerr=[[m.mean - m.ci[0]], [m.ci[1] - m.mean]], fmt="none", ecolor="k",
-                        capsize=2, label="95% CI over problems" if i == 0 and j == 0 else None)
-    ax.set_xticks(range(len(rows)), [(f"{s.group}\n" if many else "") + s.condition for s, _, _ in rows], rotation=30,
-                  ha="right", fontsize=8)
+            ax.errorbar(
+                x,
+                m.mean,
+                yerr=[[m.mean - m.ci[0]], [m.ci[1] - m.mean]],
+                fmt="none",
+                ecolor="k",
+                capsize=2,
+                label="95% CI over problems" if i == 0 and j == 0 else None,
+            )
+    ax.set_xticks(
+        range(len(rows)),
+        [(f"{s.group}\n" if many else "") + s.condition for s, _, _ in rows],
+        rotation=30,
+        ha="right",
+        fontsize=8,
+    )
     top = max([m.ci[1] for _, pd_path, pd_lex in rows for m in (pd_path, pd_lex)], default=1.0)
     ax.set_ylim(0, min(1.05, max(0.05, 1.25 * top)))  # small values stay visible; the label gives the scale
     ax.set_xlabel("condition")
     ax.set_ylabel("path diversity (0 = one path, 1 = no shared step)")
     ax.set_title("Path diversity per condition")
     if not rows:
-        ax.text(0.5, 0.5, "no problem with >= 2 correct solutions", ha="center", va="center",
-                transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no problem with >= 2 correct solutions", ha="center", va="center", transform=ax.transAxes)
     _legend(ax, 3 if rows else 0)
     return _save(fig, path)

@@ -73,9 +73,21 @@ _BOXED = re.compile(r"\\boxed\s*\{")
 _PLAIN_TOKEN = re.compile(r"\d+(?:\.\d+)?|[A-Za-z]+|\*\*|[-+*/^=<>()×÷·−]|\n|\S")
 _OPERATORS = set("+-*/^=<>×÷·−") | {"**"}
 _LATEX_NOISE = re.compile(r"\\left|\\right|\\[,;:!]|\\displaystyle|\\quad|\\qquad|&|\\text\{[^{}]*\}")
-_LATEX_RENAME = ((r"\dfrac", r"\frac"), (r"\tfrac", r"\frac"), (r"\cdot", "*"), (r"\times", "*"), ("·", "*"),
-                 ("×", "*"), ("÷", "/"), ("−", "-"), ("**", "^"), (r"\le ", "<="), (r"\leq", "<="),
-                 (r"\ge ", ">="), (r"\geq", ">="))
+_LATEX_RENAME = (
+    (r"\dfrac", r"\frac"),
+    (r"\tfrac", r"\frac"),
+    (r"\cdot", "*"),
+    (r"\times", "*"),
+    ("·", "*"),
+    ("×", "*"),
+    ("÷", "/"),
+    ("−", "-"),
+    ("**", "^"),
+    (r"\le ", "<="),
+    (r"\leq", "<="),
+    (r"\ge ", ">="),
+    (r"\geq", ">="),
+)
 _ATOM = re.compile(r"^[A-Za-z0-9.]*$|^\\[A-Za-z]+$")
 
 
@@ -85,12 +97,12 @@ def _strip_boxed(text: str) -> tuple[str, set[str]]:
     for m in _BOXED.finditer(text):
         if m.start() < i:
             continue
-        out.append(text[i:m.start()])
+        out.append(text[i : m.start()])
         depth, j = 1, m.end()
         while j < len(text) and depth:
             depth += {"{": 1, "}": -1}.get(text[j], 0)
             j += 1
-        answers.add(normalise_math(text[m.end():j - 1]))
+        answers.add(normalise_math(text[m.end() : j - 1]))
         i = j
     out.append(text[i:])
     return "".join(out), answers
@@ -105,7 +117,7 @@ def _split_top_level(expr: str, sep: str = "=") -> list[str]:
         elif ch in "}])":
             depth = max(0, depth - 1)
         elif ch == sep and depth == 0:
-            prev, nxt = expr[i - 1:i], expr[i + 1:i + 2]
+            prev, nxt = expr[i - 1 : i], expr[i + 1 : i + 2]
             if prev in ("<", ">", "!", "=") or nxt == "=":
                 continue
             parts.append(expr[start:i])
@@ -268,7 +280,7 @@ def lean_proof_body(completion: str) -> str:
     """The proof after the first `:= by` (the model's restated theorem is not part of its path), comments gone."""
     text = mask_comments_and_strings(_unfence(completion))  # the verifier's own Lean lexer
     m = re.search(r":=\s*by\b", text) or re.match(r"\s*by\b", text)  # a bare `by ...` block too
-    return text[m.end():] if m else text
+    return text[m.end() :] if m else text
 
 
 def _claim(keyword: str, rest: str) -> str:
@@ -276,7 +288,7 @@ def _claim(keyword: str, rest: str) -> str:
     rest = re.split(r":=|\bby\b|\bfrom\b", rest, maxsplit=1)[0]
     if keyword in ("have", "replace", "obtain"):
         colon = rest.find(":")
-        rest = rest[colon + 1:] if colon >= 0 else rest
+        rest = rest[colon + 1 :] if colon >= 0 else rest
     return f"{keyword}:{_WS.sub(' ', rest).strip()}"
 
 

@@ -26,18 +26,40 @@ BOOT_CI = "paired bootstrap over problems nested in seeds"
 
 
 def _summary(s: SeedSummary) -> dict[str, Any]:
-    return {"seeds": list(s.seeds), "values": list(s.values), "mean": s.mean, "std": s.std,
-            "ci95": None if s.ci is None else list(s.ci), "ci_method": T_CI}
+    return {
+        "seeds": list(s.seeds),
+        "values": list(s.values),
+        "mean": s.mean,
+        "std": s.std,
+        "ci95": None if s.ci is None else list(s.ci),
+        "ci_method": T_CI,
+    }
 
 
 def _boot(r: BootstrapResult) -> dict[str, Any]:
-    return {"diff": r.diff, "ci": list(r.ci), "confidence": r.confidence, "p_value": r.p_value,
-            "n_boot": r.n_boot, "n_seeds": r.n_seeds, "n_problems": r.n_problems, "ci_method": BOOT_CI}
+    return {
+        "diff": r.diff,
+        "ci": list(r.ci),
+        "confidence": r.confidence,
+        "p_value": r.p_value,
+        "n_boot": r.n_boot,
+        "n_seeds": r.n_seeds,
+        "n_problems": r.n_problems,
+        "ci_method": BOOT_CI,
+    }
 
 
 def _measure(m: DiversityMeasure | None) -> dict[str, Any] | None:
-    return None if m is None else {"mean": m.mean, "ci95": list(m.ci), "n_problems": m.n_problems,
-                                   "ci_method": "percentile bootstrap over problems"}
+    return (
+        None
+        if m is None
+        else {
+            "mean": m.mean,
+            "ci95": list(m.ci),
+            "n_problems": m.n_problems,
+            "ci_method": "percentile bootstrap over problems",
+        }
+    )
 
 
 def row_budgets(g: GroupAnalysis) -> dict[str, dict[str, float]]:
@@ -72,53 +94,134 @@ def group_results(g: GroupAnalysis) -> dict[str, Any]:
     budgets = row_budgets(g)
     truncation = row_truncation(g)
     return {
-        "domain": g.domain, "model": g.model, "dataset": g.dataset, "baseline": g.baseline,
-        "reference": g.reference, "seed_varies": g.seed_varies, "warnings": g.warnings, "notes": list(g.notes),
-        "rows": [{"key": r.key, "condition": r.condition, "method": r.method, "retries": r.retries,
-                  "is_baseline": r.is_baseline,
-                  "metric": "pass@1 %" if (r.is_baseline or g.baseline is None) else "pass@1 gain over baseline, pp",
-                  **_summary(r.summary), "warnings": list(r.warnings), "budget_mean_per_seed": budgets.get(r.key),
-                  "truncation_share_mean_per_seed": truncation.get(r.key),
-                  "runs": [{"path": str(run.path), "seed": run.seed, "experiment": run.experiment,
-                            "fingerprint": run.fingerprint} for run in g.runs if keys[run.path] == r.key]}
-                 for r in g.rows],
-        "comparisons": [{"condition": c.condition, "reference": c.reference, **_boot(c.result),
-                         "p_holm": c.p_holm, "family_size": c.family_size, "verdict": c.separation.value,
-                         "verdict_rule": "separated iff Holm p < alpha and the bootstrap CI excludes 0"}
-                        for c in g.comparisons],
-        "mcnemar": [{"condition": t.condition, "reference": t.reference, "seed": t.seed,
-                     "only_condition": t.result.only_a, "only_reference": t.result.only_b, "problems": t.result.n,
-                     "p_value": t.result.p_value, "p_holm_within_seed": t.p_holm,
-                     "test": "exact McNemar (binomial on discordant first samples)"} for t in g.mcnemar],
+        "domain": g.domain,
+        "model": g.model,
+        "dataset": g.dataset,
+        "baseline": g.baseline,
+        "reference": g.reference,
+        "seed_varies": g.seed_varies,
+        "warnings": g.warnings,
+        "notes": list(g.notes),
+        "rows": [
+            {
+                "key": r.key,
+                "condition": r.condition,
+                "method": r.method,
+                "retries": r.retries,
+                "is_baseline": r.is_baseline,
+                "metric": "pass@1 %" if (r.is_baseline or g.baseline is None) else "pass@1 gain over baseline, pp",
+                **_summary(r.summary),
+                "warnings": list(r.warnings),
+                "budget_mean_per_seed": budgets.get(r.key),
+                "truncation_share_mean_per_seed": truncation.get(r.key),
+                "runs": [
+                    {
+                        "path": str(run.path),
+                        "seed": run.seed,
+                        "experiment": run.experiment,
+                        "fingerprint": run.fingerprint,
+                    }
+                    for run in g.runs
+                    if keys[run.path] == r.key
+                ],
+            }
+            for r in g.rows
+        ],
+        "comparisons": [
+            {
+                "condition": c.condition,
+                "reference": c.reference,
+                **_boot(c.result),
+                "p_holm": c.p_holm,
+                "family_size": c.family_size,
+                "verdict": c.separation.value,
+                "verdict_rule": "separated iff Holm p < alpha and the bootstrap CI excludes 0",
+            }
+            for c in g.comparisons
+        ],
+        "mcnemar": [
+            {
+                "condition": t.condition,
+                "reference": t.reference,
+                "seed": t.seed,
+                "only_condition": t.result.only_a,
+                "only_reference": t.result.only_b,
+                "problems": t.result.n,
+                "p_value": t.result.p_value,
+                "p_holm_within_seed": t.p_holm,
+                "test": "exact McNemar (binomial on discordant first samples)",
+            }
+            for t in g.mcnemar
+        ],
         "per_level": [_bin(d) for d in g.levels],
         "frontier": [_bin(d) for d in g.frontier],
         "frontier_band": {"low": g.band.low, "high": g.band.high},
-        "inverted_u": {"bins": g.u_source, "points": [
-            {"condition": p.condition, "bin": p.bin, "problems": p.count,
-             "baseline_pass1": _boot(p.baseline), "gain": _boot(p.gain)} for p in g.u_points],
-            "contrasts": [{"condition": u.condition, "ends": list(u.ends), "middle": list(u.middle),
-                           "middle_minus_ends": _boot(u.result), "p_holm": u.p_holm, "verdict": u.verdict}
-                          for u in g.u_contrasts]},
+        "inverted_u": {
+            "bins": g.u_source,
+            "points": [
+                {
+                    "condition": p.condition,
+                    "bin": p.bin,
+                    "problems": p.count,
+                    "baseline_pass1": _boot(p.baseline),
+                    "gain": _boot(p.gain),
+                }
+                for p in g.u_points
+            ],
+            "contrasts": [
+                {
+                    "condition": u.condition,
+                    "ends": list(u.ends),
+                    "middle": list(u.middle),
+                    "middle_minus_ends": _boot(u.result),
+                    "p_holm": u.p_holm,
+                    "verdict": u.verdict,
+                }
+                for u in g.u_contrasts
+            ],
+        },
         "rounds": [{"condition": rg.key, "round": rg.round + 1, **_summary(rg.summary)} for rg in g.rounds],
     }
 
 
 def _bin(d) -> dict[str, Any]:
-    return {"condition": d.condition, "bin": d.bin, "problems": d.count, "baseline_pass1": d.baseline_pass1,
-            "d_pass1": _boot(d.d_pass1), "k": d.k, "d_passk": None if d.d_passk is None else _boot(d.d_passk)}
+    return {
+        "condition": d.condition,
+        "bin": d.bin,
+        "problems": d.count,
+        "baseline_pass1": d.baseline_pass1,
+        "d_pass1": _boot(d.d_pass1),
+        "k": d.k,
+        "d_passk": None if d.d_passk is None else _boot(d.d_passk),
+    }
 
 
 def diversity_results(summaries: Sequence[DiversitySummary]) -> list[dict[str, Any]]:
-    return [{"domain": s.domain.value, "group": s.group, "condition": s.condition, "seeds": s.n_seeds,
-             "pd_path": _measure(s.path), "delta_pd_path_vs_baseline": _measure(s.delta_path),
-             "pd_lex": _measure(s.lex), "pd_path_null": s.null, "pd_path_over_null": _measure(s.relative)}
-            for s in summaries]
+    return [
+        {
+            "domain": s.domain.value,
+            "group": s.group,
+            "condition": s.condition,
+            "seeds": s.n_seeds,
+            "pd_path": _measure(s.path),
+            "delta_pd_path_vs_baseline": _measure(s.delta_path),
+            "pd_lex": _measure(s.lex),
+            "pd_path_null": s.null,
+            "pd_path_over_null": _measure(s.relative),
+        }
+        for s in summaries
+    ]
 
 
-def report_results(groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySummary],
-                   options: dict[str, Any]) -> dict[str, Any]:
-    return {"schema": SCHEMA, "options": options, "groups": [group_results(g) for g in groups],
-            "path_diversity": diversity_results(diversity)}
+def report_results(
+    groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySummary], options: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "options": options,
+        "groups": [group_results(g) for g in groups],
+        "path_diversity": diversity_results(diversity),
+    }
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -137,9 +240,9 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
     return path
 
 
-def write_report_csvs(groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySummary], out: Path
-                      ) -> list[Path]:
+def write_report_csvs(groups: Sequence[GroupAnalysis], diversity: Sequence[DiversitySummary], out: Path) -> list[Path]:
     """conditions.csv, comparisons.csv, mcnemar.csv, budget.csv, inverted_u.csv, rounds.csv, diversity.csv."""
+
     def ci(x):
         return ("", "") if x is None else (x[0], x[1])
 
@@ -149,44 +252,189 @@ def write_report_csvs(groups: Sequence[GroupAnalysis], diversity: Sequence[Diver
         for r in g.rows:
             s = r.summary
             metric = "pass1_pct" if (r.is_baseline or g.baseline is None) else "gain_pp"
-            cond.append((g.domain, g.model, g.dataset, r.key, r.method, metric, len(s.values), s.mean, s.std,
-                         *ci(s.ci), " ".join(f"{v:g}" for v in s.values), " | ".join(r.warnings)))
+            cond.append(
+                (
+                    g.domain,
+                    g.model,
+                    g.dataset,
+                    r.key,
+                    r.method,
+                    metric,
+                    len(s.values),
+                    s.mean,
+                    s.std,
+                    *ci(s.ci),
+                    " ".join(f"{v:g}" for v in s.values),
+                    " | ".join(r.warnings),
+                )
+            )
             b = budgets.get(r.key, {})
             bud.append((g.domain, g.model, g.dataset, r.key, *(b.get(c, "") for c, _ in BUDGET_COLUMNS)))
         for c in g.comparisons:
-            comp.append((g.domain, g.model, g.dataset, c.condition, c.reference, c.result.diff, *c.result.ci,
-                         c.result.p_value, c.p_holm, c.family_size, c.separation.value))
+            comp.append(
+                (
+                    g.domain,
+                    g.model,
+                    g.dataset,
+                    c.condition,
+                    c.reference,
+                    c.result.diff,
+                    *c.result.ci,
+                    c.result.p_value,
+                    c.p_holm,
+                    c.family_size,
+                    c.separation.value,
+                )
+            )
         for t in g.mcnemar:
-            mcn.append((g.domain, g.model, g.dataset, t.condition, t.reference, t.seed, t.result.only_a,
-                        t.result.only_b, t.result.n, t.result.p_value, t.p_holm))
+            mcn.append(
+                (
+                    g.domain,
+                    g.model,
+                    g.dataset,
+                    t.condition,
+                    t.reference,
+                    t.seed,
+                    t.result.only_a,
+                    t.result.only_b,
+                    t.result.n,
+                    t.result.p_value,
+                    t.p_holm,
+                )
+            )
         for p in g.u_points:
-            u.append((g.domain, g.model, g.dataset, p.condition, g.u_source, p.bin, p.count, p.baseline.diff,
-                      *p.baseline.ci, p.gain.diff, *p.gain.ci))
+            u.append(
+                (
+                    g.domain,
+                    g.model,
+                    g.dataset,
+                    p.condition,
+                    g.u_source,
+                    p.bin,
+                    p.count,
+                    p.baseline.diff,
+                    *p.baseline.ci,
+                    p.gain.diff,
+                    *p.gain.ci,
+                )
+            )
         for rg in g.rounds:
-            rnd.append((g.domain, g.model, g.dataset, rg.key, rg.round + 1, rg.summary.mean, rg.summary.std,
-                        *ci(rg.summary.ci)))
-    div = [(s.domain.value, s.group, s.condition, s.n_seeds, s.path.n_problems if s.path else 0,
+            rnd.append(
+                (
+                    g.domain,
+                    g.model,
+                    g.dataset,
+                    rg.key,
+                    rg.round + 1,
+                    rg.summary.mean,
+                    rg.summary.std,
+                    *ci(rg.summary.ci),
+                )
+            )
+    div = [
+        (
+            s.domain.value,
+            s.group,
+            s.condition,
+            s.n_seeds,
+            s.path.n_problems if s.path else 0,
             *((s.path.mean, *s.path.ci) if s.path else ("", "", "")),
             *((s.delta_path.mean, *s.delta_path.ci) if s.delta_path else ("", "", "")),
-            *((s.lex.mean, *s.lex.ci) if s.lex else ("", "", ""))) for s in diversity]
+            *((s.lex.mean, *s.lex.ci) if s.lex else ("", "", "")),
+        )
+        for s in diversity
+    ]
     g4 = ("domain", "model", "dataset")
     return [
-        write_csv(out / "conditions.csv", (*g4, "row", "method", "metric", "seeds", "mean", "std", "ci95_low_t",
-                                           "ci95_high_t", "per_seed", "warnings"), cond),
-        write_csv(out / "comparisons.csv", (*g4, "condition", "reference", "diff_pp", "ci95_low_bootstrap",
-                                            "ci95_high_bootstrap", "p", "p_holm", "family_size", "verdict"), comp),
-        write_csv(out / "mcnemar.csv", (*g4, "condition", "reference", "seed", "only_condition", "only_reference",
-                                        "problems", "p_exact", "p_holm_within_seed"), mcn),
+        write_csv(
+            out / "conditions.csv",
+            (
+                *g4,
+                "row",
+                "method",
+                "metric",
+                "seeds",
+                "mean",
+                "std",
+                "ci95_low_t",
+                "ci95_high_t",
+                "per_seed",
+                "warnings",
+            ),
+            cond,
+        ),
+        write_csv(
+            out / "comparisons.csv",
+            (
+                *g4,
+                "condition",
+                "reference",
+                "diff_pp",
+                "ci95_low_bootstrap",
+                "ci95_high_bootstrap",
+                "p",
+                "p_holm",
+                "family_size",
+                "verdict",
+            ),
+            comp,
+        ),
+        write_csv(
+            out / "mcnemar.csv",
+            (
+                *g4,
+                "condition",
+                "reference",
+                "seed",
+                "only_condition",
+                "only_reference",
+                "problems",
+                "p_exact",
+                "p_holm_within_seed",
+            ),
+            mcn,
+        ),
         write_csv(out / "budget.csv", (*g4, "row", *(c for c, _ in BUDGET_COLUMNS)), bud),
-        write_csv(out / "inverted_u.csv", (*g4, "condition", "bins", "bin", "problems", "baseline_pass1_pct",
-                                           "baseline_ci95_low", "baseline_ci95_high", "gain_pp", "gain_ci95_low",
-                                           "gain_ci95_high"), u),
-        write_csv(out / "rounds.csv", (*g4, "row", "round", "gain_mean_pp", "gain_std", "ci95_low_t",
-                                       "ci95_high_t"), rnd),
-        write_csv(out / "diversity.csv", ("domain", "group", "condition", "seeds", "problems", "pd_path",
-                                          "pd_path_ci95_low", "pd_path_ci95_high", "delta_pd_path_vs_baseline",
-                                          "delta_ci95_low", "delta_ci95_high", "pd_lex", "pd_lex_ci95_low",
-                                          "pd_lex_ci95_high"), div),
+        write_csv(
+            out / "inverted_u.csv",
+            (
+                *g4,
+                "condition",
+                "bins",
+                "bin",
+                "problems",
+                "baseline_pass1_pct",
+                "baseline_ci95_low",
+                "baseline_ci95_high",
+                "gain_pp",
+                "gain_ci95_low",
+                "gain_ci95_high",
+            ),
+            u,
+        ),
+        write_csv(
+            out / "rounds.csv", (*g4, "row", "round", "gain_mean_pp", "gain_std", "ci95_low_t", "ci95_high_t"), rnd
+        ),
+        write_csv(
+            out / "diversity.csv",
+            (
+                "domain",
+                "group",
+                "condition",
+                "seeds",
+                "problems",
+                "pd_path",
+                "pd_path_ci95_low",
+                "pd_path_ci95_high",
+                "delta_pd_path_vs_baseline",
+                "delta_ci95_low",
+                "delta_ci95_high",
+                "pd_lex",
+                "pd_lex_ci95_low",
+                "pd_lex_ci95_high",
+            ),
+            div,
+        ),
     ]
 
 
@@ -214,19 +462,32 @@ def run_results(run_dir: str | Path) -> dict[str, Any]:
                 out[f"pass@{k}"] = float(100 * pass_at_k(n, c, k).mean())
         levels = sorted({r.level for r in records if r.level is not None})
         if levels:
-            out["pass@1_per_level"] = {str(lv): float(100 * np.mean([sum(r.correct) / len(r.correct)
-                                                                      for r in records if r.level == lv]))
-                                       for lv in levels}
+            out["pass@1_per_level"] = {
+                str(lv): float(100 * np.mean([sum(r.correct) / len(r.correct) for r in records if r.level == lv]))
+                for lv in levels
+            }
         return out
 
-    return {"schema": SCHEMA, "run": str(info.path), "experiment": info.experiment, "seed": info.seed,
-            "domain": info.domain, "method": info.method, "condition": info.condition, "model": info.model,
-            "dataset": info.dataset, "fingerprint": info.fingerprint, "git": manifest.get("git"),
-            "versions": manifest.get("versions"), "warnings": list(info.warnings),
-            "eval": metrics(info.eval_records()),
-            "rounds": {str(k + 1): metrics(v) for k, v in info.round_eval_records().items()},
-            "budget": run_budget(info.path), "stages": manifest.get("stages", {}),
-            "truncation": manifest.get(TRUNCATION_KEY)}
+    return {
+        "schema": SCHEMA,
+        "run": str(info.path),
+        "experiment": info.experiment,
+        "seed": info.seed,
+        "domain": info.domain,
+        "method": info.method,
+        "condition": info.condition,
+        "model": info.model,
+        "dataset": info.dataset,
+        "fingerprint": info.fingerprint,
+        "git": manifest.get("git"),
+        "versions": manifest.get("versions"),
+        "warnings": list(info.warnings),
+        "eval": metrics(info.eval_records()),
+        "rounds": {str(k + 1): metrics(v) for k, v in info.round_eval_records().items()},
+        "budget": run_budget(info.path),
+        "stages": manifest.get("stages", {}),
+        "truncation": manifest.get(TRUNCATION_KEY),
+    }
 
 
 def write_run_results(run_dir: str | Path) -> Path:

@@ -101,13 +101,23 @@ def read_run(path: Path) -> RunInfo:
     data = manifest["config"].get("data") or {}
     record = _object(manifest.get("data"))
     shown = _object(manifest.get("condition"))
-    return RunInfo(path=Path(path), experiment=str(manifest.get("experiment", cfg.name)), seed=seed,
-                   domain=cfg.domain, method=cfg.method, condition=label, model=cfg.model.path,
-                   dataset=cfg.data.dataset, retries=retry.k if retry else 0,
-                   fingerprint=str(manifest.get("fingerprint", "")),
-                   warnings=tuple(run_warnings(manifest)), redraw_per_seed=bool(data.get("redraw_per_seed", False)),
-                   seed_varies=_as_tokens(record.get("seed_varies")), rounds=retry.rounds if retry else 1,
-                   condition_description=shown.get("description") or None)
+    return RunInfo(
+        path=Path(path),
+        experiment=str(manifest.get("experiment", cfg.name)),
+        seed=seed,
+        domain=cfg.domain,
+        method=cfg.method,
+        condition=label,
+        model=cfg.model.path,
+        dataset=cfg.data.dataset,
+        retries=retry.k if retry else 0,
+        fingerprint=str(manifest.get("fingerprint", "")),
+        warnings=tuple(run_warnings(manifest)),
+        redraw_per_seed=bool(data.get("redraw_per_seed", False)),
+        seed_varies=_as_tokens(record.get("seed_varies")),
+        rounds=retry.rounds if retry else 1,
+        condition_description=shown.get("description") or None,
+    )
 
 
 def _object(value: object) -> dict[str, Any]:
@@ -151,8 +161,9 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
     trains = cfg.get("method") != BASELINE
     same_split = trains and data.get("train_split") is not None and data.get("train_split") == data.get("eval_split")
     record = _object(manifest.get("data"))  # the engine's data record
-    recorded = next((src[k] for src in (record, manifest, data) for k in ("train_eval_overlap", "train_on_eval")
-                     if k in src), None)
+    recorded = next(
+        (src[k] for src in (record, manifest, data) for k in ("train_eval_overlap", "train_on_eval") if k in src), None
+    )
     if recorded is not None:
         overlap = trains and (_truthy(recorded) or same_split)
     else:
@@ -160,9 +171,11 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
     if overlap:
         n = _overlap_count(recorded)
         what = f"{n} eval problems" if n else (f"split {data.get('eval_split')!r}" if same_split else "eval problems")
-        out.append(f"TRAINED ON EVAL: this run trained on {what} of {data.get('dataset')!r} (train_split="
-                   f"{data.get('train_split')!r}, eval_split={data.get('eval_split')!r}); its gains are not "
-                   f"held-out gains")
+        out.append(
+            f"TRAINED ON EVAL: this run trained on {what} of {data.get('dataset')!r} (train_split="
+            f"{data.get('train_split')!r}, eval_split={data.get('eval_split')!r}); its gains are not "
+            f"held-out gains"
+        )
     sandbox = manifest.get("sandbox")
     weak = _truthy(manifest.get("sandbox_weak"))
     got = ""
@@ -175,12 +188,16 @@ def run_warnings(manifest: dict[str, Any]) -> list[str]:
             missing = [k for k, v in layers.items() if k != "weak" and v is False]
             got = f" (missing layers: {', '.join(missing)})" if missing else ""
     if weak:
-        out.append(f"WEAK SANDBOX: generated code ran without the full sandbox{got}; a verdict may have been "
-                   f"gamed by the program under test")
+        out.append(
+            f"WEAK SANDBOX: generated code ran without the full sandbox{got}; a verdict may have been "
+            f"gamed by the program under test"
+        )
     lean = manifest.get("lean_verifier")
     if isinstance(lean, dict) and lean.get("replay") is False:
-        out.append("LEAN REPLAY OFF (LeanConfig.replay = false): VALID verdicts were not replayed through the kernel "
-                   "in a fresh process; they rest on the pre-check and on checks run in the proof's own environment")
+        out.append(
+            "LEAN REPLAY OFF (LeanConfig.replay = false): VALID verdicts were not replayed through the kernel "
+            "in a fresh process; they rest on the pre-check and on checks run in the proof's own environment"
+        )
     truncated = truncation_warning(manifest)
     if truncated:
         out.append(truncated)
@@ -197,9 +214,12 @@ def _as_tokens(value: Any) -> tuple[str, ...]:
 
 # the engine's seed_varies tokens (formalpi/engine/stages.py) in words
 SEED_VARIES_WORDS = {
-    "eval_sampling": "eval sampling", "sampling": "sampling (first attempts, retries, eval samples)",
-    "sft_data_order": "SFT data order", "problem_order": "training problem order",
-    "lora_init": "LoRA initialisation", "train_problems": "the training problems (data.redraw_per_seed)",
+    "eval_sampling": "eval sampling",
+    "sampling": "sampling (first attempts, retries, eval samples)",
+    "sft_data_order": "SFT data order",
+    "problem_order": "training problem order",
+    "lora_init": "LoRA initialisation",
+    "train_problems": "the training problems (data.redraw_per_seed)",
 }
 
 
@@ -216,21 +236,31 @@ def seed_varies(runs: Sequence[RunInfo]) -> str:
         what = "sampling (first attempts, retries, eval samples), SFT data order and LoRA initialisation"
         if redraw:
             what += ", and the training problems (data.redraw_per_seed)"
-    fixed = ("the eval problems are the same for every seed" if redraw
-             else "the train and eval problems are the same for every seed")
+    fixed = (
+        "the eval problems are the same for every seed"
+        if redraw
+        else "the train and eval problems are the same for every seed"
+    )
     return f"A seed varies {what}; {fixed}."
 
 
-BUDGET_COLUMNS = (("samples", "Samples"), ("completion_tokens", "Gen. tokens"), ("train_tokens", "Train tokens"),
-                  ("verifier_calls", "Verifier calls"), ("wall_s", "Wall s"))
+BUDGET_COLUMNS = (
+    ("samples", "Samples"),
+    ("completion_tokens", "Gen. tokens"),
+    ("train_tokens", "Train tokens"),
+    ("verifier_calls", "Verifier calls"),
+    ("wall_s", "Wall s"),
+)
 
 
 def run_budget(run_dir: Path) -> dict[str, float]:
     """One run's budget: each counter summed over the stages of its manifest (attempts, retries, verify, train,
     opsd, eval...)."""
     stages = RunStore(run_dir).manifest().get("stages", {})
-    return {key: float(sum(st.get(key, 0) or 0 for st in stages.values() if isinstance(st, dict)))
-            for key, _ in BUDGET_COLUMNS}
+    return {
+        key: float(sum(st.get(key, 0) or 0 for st in stages.values() if isinstance(st, dict)))
+        for key, _ in BUDGET_COLUMNS
+    }
 
 
 def discover_runs(dirs: Iterable[str | Path]) -> list[RunInfo]:

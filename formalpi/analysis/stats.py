@@ -66,8 +66,15 @@ class CorrectnessMatrix:
         col = {p: i for i, p in enumerate(self.problem_ids)}
         pi = [col[p] for p in problems] if problems is not None else list(range(len(self.problem_ids)))
         ix = np.ix_(si, pi)
-        return CorrectnessMatrix(self.label, tuple(self.seeds[i] for i in si), tuple(self.problem_ids[i] for i in pi),
-                                 tuple(self.levels[i] for i in pi), self.n_correct[ix], self.n[ix], self.first[ix])
+        return CorrectnessMatrix(
+            self.label,
+            tuple(self.seeds[i] for i in si),
+            tuple(self.problem_ids[i] for i in pi),
+            tuple(self.levels[i] for i in pi),
+            self.n_correct[ix],
+            self.n[ix],
+            self.first[ix],
+        )
 
 
 def correctness_matrix(records_by_seed: Mapping[int, Sequence[EvalRecord]], label: str) -> CorrectnessMatrix:
@@ -102,8 +109,10 @@ def align(a: CorrectnessMatrix, b: CorrectnessMatrix) -> tuple[CorrectnessMatrix
     """Restrict both to their common seeds and problems, in a's order: the pairs of a paired comparison."""
     seeds = [s for s in a.seeds if s in set(b.seeds)]
     if not seeds:
-        raise AnalysisError(f"{a.label} vs {b.label}: no seed in common ({list(a.seeds)} vs {list(b.seeds)}); "
-                            f"run both with the same seeds")
+        raise AnalysisError(
+            f"{a.label} vs {b.label}: no seed in common ({list(a.seeds)} vs {list(b.seeds)}); "
+            f"run both with the same seeds"
+        )
     bp = set(b.problem_ids)
     problems = [p for p in a.problem_ids if p in bp]
     if not problems:
@@ -118,13 +127,15 @@ def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
     if k < 1:
         raise AnalysisError(f"pass@k: k must be >= 1 (got {k})")
     if np.any(n < k):
-        raise AnalysisError(f"pass@{k} needs at least {k} samples per problem (some have {int(n.min())}); "
-                            f"lower k or evaluate with eval.n >= {k}")
+        raise AnalysisError(
+            f"pass@{k} needs at least {k} samples per problem (some have {int(n.min())}); "
+            f"lower k or evaluate with eval.n >= {k}"
+        )
     # C(n-c, k) / C(n, k) through log-gamma: vectorised and stable for large n
     fail = n - c
     ok = fail >= k
     safe_fail = np.where(ok, fail, k)
-    log_ratio = (gammaln(safe_fail + 1) - gammaln(safe_fail - k + 1) - gammaln(n + 1) + gammaln(n - k + 1))
+    log_ratio = gammaln(safe_fail + 1) - gammaln(safe_fail - k + 1) - gammaln(n + 1) + gammaln(n - k + 1)
     return np.where(c == 0, 0.0, np.where(ok, 1.0 - np.exp(log_ratio), 1.0))
 
 
@@ -143,8 +154,9 @@ class SeedSummary:
     ci: tuple[float, float] | None
 
 
-def summarize(label: str, seeds: Sequence[int], values: Sequence[float] | np.ndarray,
-              confidence: float = 0.95) -> SeedSummary:
+def summarize(
+    label: str, seeds: Sequence[int], values: Sequence[float] | np.ndarray, confidence: float = 0.95
+) -> SeedSummary:
     v = np.asarray(values, dtype=float)
     if v.size == 0:
         raise AnalysisError(f"{label}: no seeds to summarize")
@@ -188,8 +200,9 @@ class BootstrapResult:
         return self.ci[0] > 0 or self.ci[1] < 0
 
 
-def bootstrap_differences(a: np.ndarray, b: np.ndarray, *, n_boot: int = N_BOOT, seed: int = 0,
-                          resample_seeds: bool = True) -> np.ndarray:
+def bootstrap_differences(
+    a: np.ndarray, b: np.ndarray, *, n_boot: int = N_BOOT, seed: int = 0, resample_seeds: bool = True
+) -> np.ndarray:
     """Replicates of mean(a − b) for (S, P) arrays paired by seed and problem.
 
     Nested resampling: each replicate draws S seeds with replacement (when `resample_seeds` and S > 1), then,
@@ -231,8 +244,16 @@ def _bootstrap_draws(S: int, P: int, n_boot: int, seed: int, resample_seeds: boo
     return seed_idx, counts
 
 
-def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, n_boot: int = N_BOOT, seed: int = 0, confidence: float = 0.95,
-                     resample_seeds: bool = True, scale: float = 100.0) -> BootstrapResult:
+def paired_bootstrap(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    confidence: float = 0.95,
+    resample_seeds: bool = True,
+    scale: float = 100.0,
+) -> BootstrapResult:
     """Percentile CI and two-sided p-value (the share of replicates on the far side of 0, doubled)."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -244,8 +265,9 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, n_boot: int = N_BOOT, seed
     below = (1 + np.count_nonzero(reps <= 0)) / (n_boot + 1)
     above = (1 + np.count_nonzero(reps >= 0)) / (n_boot + 1)
     p = min(1.0, 2 * min(below, above))
-    return BootstrapResult(float(scale * (a - b).mean()), (float(lo), float(hi)), float(p), n_boot,
-                           a.shape[0], a.shape[1], confidence)
+    return BootstrapResult(
+        float(scale * (a - b).mean()), (float(lo), float(hi)), float(p), n_boot, a.shape[0], a.shape[1], confidence
+    )
 
 
 class Statistic(str, Enum):
@@ -253,8 +275,16 @@ class Statistic(str, Enum):
     PASS_K = "pass@k"
 
 
-def compare(a: CorrectnessMatrix, b: CorrectnessMatrix, *, statistic: Statistic = Statistic.PASS1, k: int = 1,
-            n_boot: int = N_BOOT, seed: int = 0, confidence: float = 0.95) -> BootstrapResult:
+def compare(
+    a: CorrectnessMatrix,
+    b: CorrectnessMatrix,
+    *,
+    statistic: Statistic = Statistic.PASS1,
+    k: int = 1,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> BootstrapResult:
     """Paired bootstrap of a − b on their common seeds and problems."""
     a, b = align(a, b)
     if statistic is Statistic.PASS1:
@@ -288,8 +318,10 @@ def mcnemar(a: Sequence[bool] | np.ndarray, b: Sequence[bool] | np.ndarray) -> M
 
 def mcnemar_seed(a: CorrectnessMatrix, b: CorrectnessMatrix, seed: int) -> McNemarResult:
     """McNemar for one seed, on each problem's first sample (the single-sample outcome)."""
-    a, b = align(a.select([seed]) if seed in a.seeds else _missing(a, seed),
-                 b.select([seed]) if seed in b.seeds else _missing(b, seed))
+    a, b = align(
+        a.select([seed]) if seed in a.seeds else _missing(a, seed),
+        b.select([seed]) if seed in b.seeds else _missing(b, seed),
+    )
     return mcnemar(a.first[0], b.first[0])
 
 
@@ -346,20 +378,31 @@ class Comparison:
     def line(self) -> str:
         r = self.result
         pct = round(100 * r.confidence)
-        return (f"{self.condition} vs {self.reference}: {r.diff:+.1f} pp, {pct}% paired-bootstrap CI "
-                f"[{r.ci[0]:+.1f}, {r.ci[1]:+.1f}] ({r.n_problems} problems x {r.n_seeds} seeds, p={r.p_value:.3g}, "
-                f"Holm p={self.p_holm:.3g} over {self.family_size}): {self.separation.value} at {pct}%")
+        return (
+            f"{self.condition} vs {self.reference}: {r.diff:+.1f} pp, {pct}% paired-bootstrap CI "
+            f"[{r.ci[0]:+.1f}, {r.ci[1]:+.1f}] ({r.n_problems} problems x {r.n_seeds} seeds, p={r.p_value:.3g}, "
+            f"Holm p={self.p_holm:.3g} over {self.family_size}): {self.separation.value} at {pct}%"
+        )
 
 
-def compare_family(matrices: Mapping[str, CorrectnessMatrix], reference: str, *, n_boot: int = N_BOOT, seed: int = 0,
-                   confidence: float = 0.95) -> list[Comparison]:
+def compare_family(
+    matrices: Mapping[str, CorrectnessMatrix],
+    reference: str,
+    *,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> list[Comparison]:
     """Every other condition against `reference`, with Holm-adjusted p-values across the family."""
     if reference not in matrices:
-        raise AnalysisError(f"reference condition {reference!r} is not among the runs "
-                            f"({', '.join(sorted(matrices))}); pick one with --reference")
+        raise AnalysisError(
+            f"reference condition {reference!r} is not among the runs "
+            f"({', '.join(sorted(matrices))}); pick one with --reference"
+        )
     others = [c for c in matrices if c != reference]
-    results = [compare(matrices[c], matrices[reference], n_boot=n_boot, seed=seed, confidence=confidence)
-               for c in others]
+    results = [
+        compare(matrices[c], matrices[reference], n_boot=n_boot, seed=seed, confidence=confidence) for c in others
+    ]
     adjusted = holm([r.p_value for r in results])
     return [Comparison(c, reference, r, p, len(others)) for c, r, p in zip(others, results, adjusted)]
 
@@ -379,8 +422,10 @@ class SeedMcNemar:
 def mcnemar_family(matrices: Mapping[str, CorrectnessMatrix], reference: str) -> list[SeedMcNemar]:
     """Every other condition against `reference`, seed by seed (the seeds both have); Holm within each seed."""
     if reference not in matrices:
-        raise AnalysisError(f"reference condition {reference!r} is not among the runs "
-                            f"({', '.join(sorted(matrices))}); pick one with --reference")
+        raise AnalysisError(
+            f"reference condition {reference!r} is not among the runs "
+            f"({', '.join(sorted(matrices))}); pick one with --reference"
+        )
     ref = matrices[reference]
     by_seed: dict[int, list[tuple[str, McNemarResult]]] = {}
     for cond, m in matrices.items():

@@ -14,12 +14,32 @@ from pathlib import Path
 
 from formalpi.analysis.comparability import comparable_runs, volume_notes
 from formalpi.analysis.frontier import (
-    BaseRates, BinDelta, FrontierBand, UContrast, UPoint, base_solve_rates, cross_fit_rates, frontier_deltas,
-    inverted_u, level_deltas, u_contrast)
+    BaseRates,
+    BinDelta,
+    FrontierBand,
+    UContrast,
+    UPoint,
+    base_solve_rates,
+    cross_fit_rates,
+    frontier_deltas,
+    inverted_u,
+    level_deltas,
+    u_contrast,
+)
 from formalpi.analysis.runs_index import BASELINE, RunInfo, seed_varies
 from formalpi.analysis.stats import (
-    AnalysisError, Comparison, CorrectnessMatrix, SeedMcNemar, SeedSummary, compare_family, correctness_matrix,
-    gain_summary, holm, mcnemar_family, pass1_summary)
+    AnalysisError,
+    Comparison,
+    CorrectnessMatrix,
+    SeedMcNemar,
+    SeedSummary,
+    compare_family,
+    correctness_matrix,
+    gain_summary,
+    holm,
+    mcnemar_family,
+    pass1_summary,
+)
 from formalpi.errors import FormalpiError
 from formalpi.records import EvalRecord
 
@@ -112,9 +132,18 @@ def row_keys(runs: Sequence[RunInfo]) -> dict[Path, str]:
     return keys
 
 
-def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: RecordCache, *,
-                  reference: str | None = None, band: FrontierBand = FrontierBand(), n_boot: int = 1000,
-                  seed: int = 0, min_base_n: int = 16, allow_different_eval: bool = False) -> GroupAnalysis:
+def analyse_group(
+    runs: Sequence[RunInfo],
+    records: RecordCache,
+    base_records: RecordCache,
+    *,
+    reference: str | None = None,
+    band: FrontierBand = FrontierBand(),
+    n_boot: int = 1000,
+    seed: int = 0,
+    min_base_n: int = 16,
+    allow_different_eval: bool = False,
+) -> GroupAnalysis:
     runs = [r for r in runs if records.get(r.path)]
     if not runs:
         raise FormalpiError("no run of this group has eval records")
@@ -127,11 +156,12 @@ def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: R
     for key, rs in by_key.items():
         seeds = [r.seed for r in rs]
         if len(seeds) != len(set(seeds)):
-            raise FormalpiError(f"row {key!r}: two runs share a seed ({', '.join(str(r.path) for r in rs)}); "
-                                f"give them different experiment names")
+            raise FormalpiError(
+                f"row {key!r}: two runs share a seed ({', '.join(str(r.path) for r in rs)}); "
+                f"give them different experiment names"
+            )
     matrices = {k: correctness_matrix({r.seed: records[r.path] for r in rs}, k) for k, rs in by_key.items()}
-    baseline = BASELINE if BASELINE in matrices else next(
-        (k for k, rs in by_key.items() if rs[0].is_baseline), None)
+    baseline = BASELINE if BASELINE in matrices else next((k for k, rs in by_key.items() if rs[0].is_baseline), None)
     rows = []
     base_m = matrices.get(baseline) if baseline else None
     for key, rs in by_key.items():
@@ -146,9 +176,19 @@ def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: R
         rows.append(ConditionRow(key, rs[0].condition, rs[0].method, rs[0].retries, is_base, summary, bp, warnings))
     rows.sort(key=lambda r: (not r.is_baseline, r.key))
     d0 = runs[0]
-    g = GroupAnalysis(d0.domain, d0.model, d0.dataset, list(runs), matrices, baseline, rows,
-                      reference or baseline, band=band, left_out=[why for _, why in comparable.left_out],
-                      comparability=[*comparable.notes, *volume_notes(by_key, baseline)])
+    g = GroupAnalysis(
+        d0.domain,
+        d0.model,
+        d0.dataset,
+        list(runs),
+        matrices,
+        baseline,
+        rows,
+        reference or baseline,
+        band=band,
+        left_out=[why for _, why in comparable.left_out],
+        comparability=[*comparable.notes, *volume_notes(by_key, baseline)],
+    )
     if g.reference is not None and len(matrices) > 1:
         g.comparisons = compare_family(matrices, g.reference, n_boot=n_boot, seed=seed)
         g.mcnemar = mcnemar_family(matrices, g.reference)
@@ -169,24 +209,40 @@ def analyse_group(runs: Sequence[RunInfo], records: RecordCache, base_records: R
             m = matrices[row.key]
             if base_rates is not None:
                 g.frontier.extend(frontier_deltas(m, band_base, base_rates.rates, band, n_boot=n_boot, seed=seed))
-            g.u_source, pts = inverted_u(m, band_base if base_rates else base_m,
-                                         base_rates.rates if base_rates else None, n_boot=n_boot, seed=seed)
+            g.u_source, pts = inverted_u(
+                m,
+                band_base if base_rates else base_m,
+                base_rates.rates if base_rates else None,
+                n_boot=n_boot,
+                seed=seed,
+            )
             if base_rates is not None:
                 g.u_source += f" (rates from {base_rates.source})"
-            contrast = u_contrast(m, band_base if base_rates else base_m, base_rates.rates if base_rates else None,
-                                  n_boot=n_boot, seed=seed)
+            contrast = u_contrast(
+                m,
+                band_base if base_rates else base_m,
+                base_rates.rates if base_rates else None,
+                n_boot=n_boot,
+                seed=seed,
+            )
             if contrast is not None:
                 g.u_contrasts.append(contrast)
             g.u_points.extend(pts)
             g.levels.extend(level_deltas(m, base_m, n_boot=n_boot, seed=seed))
     if g.u_contrasts:  # Holm over the group's conditions, as for the comparisons
-        g.u_contrasts = [replace(u, p_holm=p) for u, p in zip(g.u_contrasts, holm([u.result.p_value
-                                                                                  for u in g.u_contrasts]))]
+        g.u_contrasts = [
+            replace(u, p_holm=p) for u, p in zip(g.u_contrasts, holm([u.result.p_value for u in g.u_contrasts]))
+        ]
     return g
 
 
-def _base_rates(runs: Sequence[RunInfo], baseline_runs: Sequence[RunInfo], records: RecordCache,
-                base_records: RecordCache, min_n: int) -> BaseRates | None:
+def _base_rates(
+    runs: Sequence[RunInfo],
+    baseline_runs: Sequence[RunInfo],
+    records: RecordCache,
+    base_records: RecordCache,
+    min_n: int,
+) -> BaseRates | None:
     """Independent base samples (base_eval) when any run has them, else the baseline's eval samples cross-fitted."""
     independent = [rec for r in runs for rec in base_records.get(r.path, [])]
     if independent:
@@ -194,8 +250,9 @@ def _base_rates(runs: Sequence[RunInfo], baseline_runs: Sequence[RunInfo], recor
     return cross_fit_rates({r.seed: records[r.path] for r in baseline_runs}, min_n)
 
 
-def round_gains(by_key: Mapping[str, Sequence[RunInfo]], base_m: CorrectnessMatrix, baseline: str | None
-                ) -> list[RoundGain]:
+def round_gains(
+    by_key: Mapping[str, Sequence[RunInfo]], base_m: CorrectnessMatrix, baseline: str | None
+) -> list[RoundGain]:
     """Gains of each round's model for the rows whose runs recorded per-round evaluations (eval_r<k>.jsonl)."""
     out = []
     for key, rs in sorted(by_key.items()):
@@ -218,10 +275,19 @@ def render_round_table(rounds: Sequence[RoundGain]) -> str:
     for rg in rounds:
         s = rg.summary
         ci = "—" if s.ci is None else f"[{s.ci[0]:+.1f}, {s.ci[1]:+.1f}]"
-        rows.append((rg.key, f"R{rg.round + 1}", str(len(s.values)), f"{s.mean:+.1f} +/- {s.std:.1f}", ci,
-                     ", ".join(f"{v:+.1f}" for v in s.values)))
-    return markdown_table(("Condition", "Round", "Seeds", "Gain pp, Mean +/- Std", "95% CI (t over seeds)",
-                           "Individual"), rows)
+        rows.append(
+            (
+                rg.key,
+                f"R{rg.round + 1}",
+                str(len(s.values)),
+                f"{s.mean:+.1f} +/- {s.std:.1f}",
+                ci,
+                ", ".join(f"{v:+.1f}" for v in s.values),
+            )
+        )
+    return markdown_table(
+        ("Condition", "Round", "Seeds", "Gain pp, Mean +/- Std", "95% CI (t over seeds)", "Individual"), rows
+    )
 
 
 def analyse(runs: Sequence[RunInfo], records: RecordCache, base_records: RecordCache, **kw) -> list[GroupAnalysis]:
@@ -249,8 +315,15 @@ def condition_cells(rows: Sequence[ConditionRow], has_baseline: bool = True) -> 
         sign = "" if absolute else "+"
         name = (f"{r.key} (pass@1)" if absolute else r.key) + (" (!)" if r.warnings else "")
         ci = "—" if s.ci is None else f"[{s.ci[0]:{sign}.1f}, {s.ci[1]:{sign}.1f}]"
-        out.append((name, str(len(s.values)), f"{s.mean:{sign}.1f} +/- {s.std:.1f}", ci,
-                    ", ".join(f"{v:{sign}.1f}" for v in s.values)))
+        out.append(
+            (
+                name,
+                str(len(s.values)),
+                f"{s.mean:{sign}.1f} +/- {s.std:.1f}",
+                ci,
+                ", ".join(f"{v:{sign}.1f}" for v in s.values),
+            )
+        )
     return out
 
 
@@ -282,7 +355,29 @@ def warning_block(g: GroupAnalysis) -> str:
 
 def render_mcnemar_table(tests: Sequence[SeedMcNemar]) -> str:
     """Markdown: per condition and seed, McNemar's exact test on each problem's first sample."""
-    rows = [(t.condition, t.reference, str(t.seed), str(t.result.only_a), str(t.result.only_b),
-             str(t.result.n), f"{t.result.p_value:.3g}", f"{t.p_holm:.3g}") for t in tests]
-    return markdown_table(("Condition", "Reference", "Seed", "Only condition solved", "Only reference solved",
-                           "Problems", "p (exact)", "Holm p (within seed)"), rows)
+    rows = [
+        (
+            t.condition,
+            t.reference,
+            str(t.seed),
+            str(t.result.only_a),
+            str(t.result.only_b),
+            str(t.result.n),
+            f"{t.result.p_value:.3g}",
+            f"{t.p_holm:.3g}",
+        )
+        for t in tests
+    ]
+    return markdown_table(
+        (
+            "Condition",
+            "Reference",
+            "Seed",
+            "Only condition solved",
+            "Only reference solved",
+            "Problems",
+            "p (exact)",
+            "Holm p (within seed)",
+        ),
+        rows,
+    )

@@ -6,8 +6,16 @@ import os
 import time
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn,
-                           TimeElapsedColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.text import Text
 
 from formalpi.errors import ConfigError
@@ -38,10 +46,18 @@ class PlainProgress(Progress):
         self._last_line: dict[TaskID, float] = {}
         self._ended: set[TaskID] = set()
 
-    def add_task(self, description: str, start: bool = True, total: float | None = 100.0, completed: int = 0,
-                 visible: bool = True, **fields) -> TaskID:
-        task_id = super().add_task(description, start=start, total=total, completed=completed, visible=visible,
-                                   **fields)
+    def add_task(
+        self,
+        description: str,
+        start: bool = True,
+        total: float | None = 100.0,
+        completed: int = 0,
+        visible: bool = True,
+        **fields,
+    ) -> TaskID:
+        task_id = super().add_task(
+            description, start=start, total=total, completed=completed, visible=visible, **fields
+        )
         self._report(task_id, force=True)
         return task_id
 
@@ -77,8 +93,15 @@ def progress() -> Progress:
     if mode == "plain" or (mode == "" and not console.is_terminal):
         interval = interval_from_env()
         return PlainProgress(console, interval)
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), RemainingColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        RemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:

@@ -25,8 +25,10 @@ FETCHERS = {
 
 
 @app.command()
-def fetch(name: str = typer.Argument(..., help=f"one of: {', '.join(FETCHERS)}"),
-          dest: Optional[Path] = typer.Option(None, help="directory to write to (default: $FORMALPI_DATA or ./data)")):
+def fetch(
+    name: str = typer.Argument(..., help=f"one of: {', '.join(FETCHERS)}"),
+    dest: Optional[Path] = typer.Option(None, help="directory to write to (default: $FORMALPI_DATA or ./data)"),
+):
     """Download a dataset and convert it to the local format formalpi reads."""
     if name not in FETCHERS:
         raise ConfigError(f"data fetch: unknown dataset {name!r}; choose one of {', '.join(FETCHERS)}")

@@ -26,8 +26,15 @@ import typer
 
 from formalpi.cli._common import console, parse_seeds, progress, stage_progress
 from formalpi.cli.lean import ReplayMode, verify_flags
-from formalpi.config import (DEFAULT_METHOD, ExperimentConfig, apply_overrides, config_from_dict, for_method, merge_tables,
-                             read_toml_with_bases)
+from formalpi.config import (
+    DEFAULT_METHOD,
+    ExperimentConfig,
+    apply_overrides,
+    config_from_dict,
+    for_method,
+    merge_tables,
+    read_toml_with_bases,
+)
 from formalpi.engine.preflight import preflight
 from formalpi.errors import ConfigError, LeanUnavailable
 
@@ -51,9 +58,11 @@ def config_path(given: Optional[Path], default: Path) -> Path:
     if given is not None:
         return given
     if not default.is_file():
-        raise ConfigError(f"--config: the default row {default} is not here (it lives in the formalpi checkout's "
-                          f"experiments/; run from the checkout's root, or pass --config PATH to a Lean "
-                          f"experiment toml, e.g. one copied from there)")
+        raise ConfigError(
+            f"--config: the default row {default} is not here (it lives in the formalpi checkout's "
+            f"experiments/; run from the checkout's root, or pass --config PATH to a Lean "
+            f"experiment toml, e.g. one copied from there)"
+        )
     return default
 
 
@@ -91,15 +100,20 @@ def run_config(row: Mapping[str, Any], source: str, sets: Sequence[str], **top: 
     return config_from_dict(for_method(data, data.get("method", DEFAULT_METHOD)), source, list(sets))
 
 
-def skeleton_opsd_configs(row: Mapping[str, Any], source: str = "<config>",
-                          sets: Sequence[str] = ()) -> list[ExperimentConfig]:
+def skeleton_opsd_configs(
+    row: Mapping[str, Any], source: str = "<config>", sets: Sequence[str] = ()
+) -> list[ExperimentConfig]:
     """The baseline and the trained run of the row, named <name>/baseline and <name>/<condition>."""
     name, condition, method = row["name"], row.get("condition"), row.get("method")
     if method not in {m.value for m in TrainMethod}:
-        raise ConfigError(f"{source}: method = {method!r}: skeleton-opsd trains with opsd or retry (pass "
-                          f"--method opsd, or --config a Lean OPSD row)")
-    return [run_config(row, source, sets, name=f"{name}/baseline", method="baseline"),
-            run_config(row, source, sets, name=f"{name}/{condition}")]
+        raise ConfigError(
+            f"{source}: method = {method!r}: skeleton-opsd trains with opsd or retry (pass "
+            f"--method opsd, or --config a Lean OPSD row)"
+        )
+    return [
+        run_config(row, source, sets, name=f"{name}/baseline", method="baseline"),
+        run_config(row, source, sets, name=f"{name}/{condition}"),
+    ]
 
 
 def check_lean_toolchain(cfg: ExperimentConfig) -> None:
@@ -115,13 +129,19 @@ def check_lean_toolchain(cfg: ExperimentConfig) -> None:
     failed = [c for c in doctor_checks(Path(settings.project_dir)) if not c.ok]
     if failed:
         lines = "\n".join(f"  {c.name}: {c.detail} -> fix: {c.fix}" for c in failed)
-        raise LeanUnavailable(f"no usable Lean toolchain ({len(failed)} `formalpi lean doctor` check(s) "
-                              f"failed):\n{lines}\nFix them in order, or pass --repl-command to use another "
-                              f"REPL (e.g. the test double: --repl-command 'python -m formalpi.lean.double')")
+        raise LeanUnavailable(
+            f"no usable Lean toolchain ({len(failed)} `formalpi lean doctor` check(s) "
+            f"failed):\n{lines}\nFix them in order, or pass --repl-command to use another "
+            f"REPL (e.g. the test double: --repl-command 'python -m formalpi.lean.double')"
+        )
 
 
-def run_lean_configs(configs: Sequence[ExperimentConfig], seeds: Sequence[int], extras: dict[str, Any],
-                     progress_factory: Callable[..., Any]) -> dict[tuple[str, int], dict]:
+def run_lean_configs(
+    configs: Sequence[ExperimentConfig],
+    seeds: Sequence[int],
+    extras: dict[str, Any],
+    progress_factory: Callable[..., Any],
+) -> dict[tuple[str, int], dict]:
     """Every (config, seed) with one LeanDomain (one pool), built from the runs' `[verify]` table as `formalpi
     run` builds it; returns each run's summary."""
     from formalpi.domain import open_domain
@@ -137,56 +157,94 @@ def run_lean_configs(configs: Sequence[ExperimentConfig], seeds: Sequence[int], 
     try:
         for cfg in configs:
             for seed in seeds:
-                res = run_experiment(cfg, seed, progress_factory, domain=domain, extras=extras,
-                                     model_path=resolve_model_path(start_model(cfg, seed)))
+                res = run_experiment(
+                    cfg,
+                    seed,
+                    progress_factory,
+                    domain=domain,
+                    extras=extras,
+                    model_path=resolve_model_path(start_model(cfg, seed)),
+                )
                 out[(cfg.name, seed)] = res.summary
-                console.print(f"[bold]{cfg.name}[/] seed {seed}: " + ", ".join(
-                    f"{k} {v:.1f}" for k, v in res.summary.get("all", {}).items() if k.startswith("pass@")))
+                console.print(
+                    f"[bold]{cfg.name}[/] seed {seed}: "
+                    + ", ".join(f"{k} {v:.1f}" for k, v in res.summary.get("all", {}).items() if k.startswith("pass@"))
+                )
     finally:
         domain.close()
     return out
 
 
 _TOML = "(default: the toml's)"
-_REPL = typer.Option(None, "--repl-command", help="verify.repl_command: REPL argv as one shell-quoted string, run "
-                                                  "in the project dir (default: the toml's; LeanConfig's is the "
-                                                  "Lean toolchain's REPL, checked by `lean doctor`)")
+_REPL = typer.Option(
+    None,
+    "--repl-command",
+    help="verify.repl_command: REPL argv as one shell-quoted string, run "
+    "in the project dir (default: the toml's; LeanConfig's is the "
+    "Lean toolchain's REPL, checked by `lean doctor`)",
+)
 _PROJECT = typer.Option(None, "--project-dir", help=f"verify.project_dir: the Lake workspace {_TOML}")
-_REPLAY = typer.Option(None, "--replay", help="replay of VALID verdicts (verify.replay*): safeverify, standin "
-                                              "(scripted, no Lean) or off (the run records it and every report "
-                                              f"table says so) {_TOML}")
+_REPLAY = typer.Option(
+    None,
+    "--replay",
+    help="replay of VALID verdicts (verify.replay*): safeverify, standin "
+    "(scripted, no Lean) or off (the run records it and every report "
+    f"table says so) {_TOML}",
+)
 _WORKERS = typer.Option(None, "--workers", min=1, help=f"verify.workers: REPL processes {_TOML}")
 _TIMEOUT = typer.Option(None, "--timeout", min=0.001, help=f"verify.timeout_s: seconds per proof {_TOML}")
-_SET = typer.Option(None, "--set", help="override a config key: key=value (e.g. data.path=..., eval.n=8); "
-                                        "applied after every other flag")
+_SET = typer.Option(
+    None,
+    "--set",
+    help="override a config key: key=value (e.g. data.path=..., eval.n=8); applied after every other flag",
+)
 
 minif2f_app = typer.Typer(no_args_is_help=True, help="MiniF2F evaluation of a prover.")
 
 
 @minif2f_app.command("eval")
-def minif2f_eval(config: Optional[Path] = typer.Option(None, "--config", help="the experiment toml whose settings "
-                                                       f"the eval uses (default: {MINIF2F_EVAL_CONFIG})"),
-                 model: Optional[str] = typer.Option(None, "--model", help="model.path: checkpoint path or hub id "
-                                                     f"('tiny' = built-in) {_TOML}"),
-                 samples: Optional[int] = typer.Option(None, "--samples", min=1, help="eval.n: proofs sampled per "
-                                                       "problem; pass@N joins the toml's eval.ks " + _TOML),
-                 split: Optional[str] = typer.Option(None, "--split", help=f"data.eval_split: test or valid {_TOML}"),
-                 seeds: Optional[str] = typer.Option(None, help=f"comma-separated seeds {_TOML}"),
-                 name: Optional[str] = typer.Option(None, "--name", help="runs/<name>/<seed> (default: "
-                                                    "minif2f_eval/<the model path's last part>)"),
-                 runs_dir: Optional[str] = typer.Option(None, "--runs-dir", help=f"where runs go {_TOML}"),
-                 repl_command: Optional[str] = _REPL, project_dir: Optional[Path] = _PROJECT,
-                 workers: Optional[int] = _WORKERS, timeout: Optional[float] = _TIMEOUT,
-                 replay: Optional[ReplayMode] = _REPLAY, set_: Optional[List[str]] = _SET) -> None:
+def minif2f_eval(
+    config: Optional[Path] = typer.Option(
+        None, "--config", help=f"the experiment toml whose settings the eval uses (default: {MINIF2F_EVAL_CONFIG})"
+    ),
+    model: Optional[str] = typer.Option(
+        None, "--model", help=f"model.path: checkpoint path or hub id ('tiny' = built-in) {_TOML}"
+    ),
+    samples: Optional[int] = typer.Option(
+        None, "--samples", min=1, help="eval.n: proofs sampled per problem; pass@N joins the toml's eval.ks " + _TOML
+    ),
+    split: Optional[str] = typer.Option(None, "--split", help=f"data.eval_split: test or valid {_TOML}"),
+    seeds: Optional[str] = typer.Option(None, help=f"comma-separated seeds {_TOML}"),
+    name: Optional[str] = typer.Option(
+        None, "--name", help="runs/<name>/<seed> (default: minif2f_eval/<the model path's last part>)"
+    ),
+    runs_dir: Optional[str] = typer.Option(None, "--runs-dir", help=f"where runs go {_TOML}"),
+    repl_command: Optional[str] = _REPL,
+    project_dir: Optional[Path] = _PROJECT,
+    workers: Optional[int] = _WORKERS,
+    timeout: Optional[float] = _TIMEOUT,
+    replay: Optional[ReplayMode] = _REPLAY,
+    set_: Optional[List[str]] = _SET,
+) -> None:
     """Sample eval.n proofs per MiniF2F problem, verify them strictly; print pass@1 and pass@k."""
     path = config_path(config, MINIF2F_EVAL_CONFIG)
-    passed = {"--model": model, "--samples": samples, "--split": split, "--name": name, "--runs-dir": runs_dir,
-              "--repl-command": repl_command, "--project-dir": project_dir, "--workers": workers,
-              "--timeout": timeout, "--replay": replay}
+    passed = {
+        "--model": model,
+        "--samples": samples,
+        "--split": split,
+        "--name": name,
+        "--runs-dir": runs_dir,
+        "--repl-command": repl_command,
+        "--project-dir": project_dir,
+        "--workers": workers,
+        "--timeout": timeout,
+        "--replay": replay,
+    }
     source = _source(path, [f for f, v in passed.items() if v is not None])
     flags = flag_tables(**{"model.path": model, "eval.n": samples, "data.eval_split": split, "runs_dir": runs_dir})
-    flags["verify"] = verify_flags(workers=workers, timeout=timeout, replay=replay, repl_command=repl_command,
-                                   project_dir=project_dir)
+    flags["verify"] = verify_flags(
+        workers=workers, timeout=timeout, replay=replay, repl_command=repl_command, project_dir=project_dir
+    )
     row = lean_row(path, flags, set_ or [])
     if samples is not None and "eval.ks" not in {s.split("=", 1)[0].strip() for s in set_ or []}:
         row["eval"] = {**row.get("eval", {}), "ks": sorted({*row.get("eval", {}).get("ks", [1]), samples})}
@@ -199,60 +257,95 @@ def minif2f_eval(config: Optional[Path] = typer.Option(None, "--config", help="t
         summaries = run_lean_configs([cfg], seed_list, {}, stage_progress(p))
     for (_, seed), summary in summaries.items():
         row_ = summary["all"]
-        console.print(f"MiniF2F {cfg.data.eval_split}, seed {seed}, {int(row_['problems'])} problems, {cfg.eval.n} "
-                      "samples: " + ", ".join(f"{k} = {v:.1f}%" for k, v in row_.items() if k.startswith("pass@")))
+        console.print(
+            f"MiniF2F {cfg.data.eval_split}, seed {seed}, {int(row_['problems'])} problems, {cfg.eval.n} "
+            "samples: " + ", ".join(f"{k} = {v:.1f}%" for k, v in row_.items() if k.startswith("pass@"))
+        )
 
 
 def register(root: typer.Typer) -> None:
     root.add_typer(minif2f_app, name="minif2f")
 
     @root.command("skeleton-opsd")
-    def skeleton_opsd(config: Optional[Path] = typer.Option(None, "--config", help="the row: an experiment toml "
-                                                            f"(default: {SKELETON_OPSD_CONFIG})"),
-                      seeds: Optional[str] = typer.Option(None, help=f"comma-separated seeds {_TOML}"),
-                      model: Optional[str] = typer.Option(None, "--model", help="model.path: prover checkpoint or "
-                                                          f"hub id ('tiny' = built-in) {_TOML}"),
-                      train_split: Optional[str] = typer.Option(None, "--train-split",
-                                                                help=f"data.train_split {_TOML}"),
-                      eval_split: Optional[str] = typer.Option(None, "--eval-split",
-                                                               help=f"data.eval_split {_TOML}"),
-                      condition: Optional[SkeletonCondition] = typer.Option(None, "--condition",
-                                                                            help=f"condition: the PI shown {_TOML}"),
-                      method: Optional[TrainMethod] = typer.Option(None, "--method", help="method: opsd (the headline) "
-                                                                   f"or retry-STaR {_TOML}"),
-                      proof_corpus: Optional[Path] = typer.Option(
-                          None, "--proof-corpus", help="data.proof_corpus: JSONL of {name, proof}, verified "
-                                                       "reference proofs (default: the toml's; none: the base "
-                                                       "model's verified first attempts)"),
-                      samples: Optional[int] = typer.Option(None, "--samples", min=1, help="sampling.n: first "
-                                                            f"attempts per train problem {_TOML}"),
-                      eval_samples: Optional[int] = typer.Option(None, "--eval-samples", min=1,
-                                                                 help=f"eval.n {_TOML}"),
-                      name: Optional[str] = typer.Option(None, "--name", help="runs/<name>/<condition>/<seed> "
-                                                         "(default: the toml's name)"),
-                      runs_dir: Optional[str] = typer.Option(None, "--runs-dir", help=f"runs_dir {_TOML}"),
-                      repl_command: Optional[str] = _REPL, project_dir: Optional[Path] = _PROJECT,
-                      workers: Optional[int] = _WORKERS, timeout: Optional[float] = _TIMEOUT,
-                      report: bool = typer.Option(True, "--report/--no-report", help="write report.md and plots"),
-                      replay: Optional[ReplayMode] = _REPLAY, set_: Optional[List[str]] = _SET) -> None:
+    def skeleton_opsd(
+        config: Optional[Path] = typer.Option(
+            None, "--config", help=f"the row: an experiment toml (default: {SKELETON_OPSD_CONFIG})"
+        ),
+        seeds: Optional[str] = typer.Option(None, help=f"comma-separated seeds {_TOML}"),
+        model: Optional[str] = typer.Option(
+            None, "--model", help=f"model.path: prover checkpoint or hub id ('tiny' = built-in) {_TOML}"
+        ),
+        train_split: Optional[str] = typer.Option(None, "--train-split", help=f"data.train_split {_TOML}"),
+        eval_split: Optional[str] = typer.Option(None, "--eval-split", help=f"data.eval_split {_TOML}"),
+        condition: Optional[SkeletonCondition] = typer.Option(
+            None, "--condition", help=f"condition: the PI shown {_TOML}"
+        ),
+        method: Optional[TrainMethod] = typer.Option(
+            None, "--method", help=f"method: opsd (the headline) or retry-STaR {_TOML}"
+        ),
+        proof_corpus: Optional[Path] = typer.Option(
+            None,
+            "--proof-corpus",
+            help="data.proof_corpus: JSONL of {name, proof}, verified "
+            "reference proofs (default: the toml's; none: the base "
+            "model's verified first attempts)",
+        ),
+        samples: Optional[int] = typer.Option(
+            None, "--samples", min=1, help=f"sampling.n: first attempts per train problem {_TOML}"
+        ),
+        eval_samples: Optional[int] = typer.Option(None, "--eval-samples", min=1, help=f"eval.n {_TOML}"),
+        name: Optional[str] = typer.Option(
+            None, "--name", help="runs/<name>/<condition>/<seed> (default: the toml's name)"
+        ),
+        runs_dir: Optional[str] = typer.Option(None, "--runs-dir", help=f"runs_dir {_TOML}"),
+        repl_command: Optional[str] = _REPL,
+        project_dir: Optional[Path] = _PROJECT,
+        workers: Optional[int] = _WORKERS,
+        timeout: Optional[float] = _TIMEOUT,
+        report: bool = typer.Option(True, "--report/--no-report", help="write report.md and plots"),
+        replay: Optional[ReplayMode] = _REPLAY,
+        set_: Optional[List[str]] = _SET,
+    ) -> None:
         """MiniF2F: baseline eval, skeleton PI from verified proofs, OPSD with it, eval; the seed-style table."""
         from formalpi.analysis.report import render_condition_table, write_report
         from formalpi.domains.lean.conditions import load_proof_corpus
 
         path = config_path(config, SKELETON_OPSD_CONFIG)
-        passed = {"--model": model, "--train-split": train_split, "--eval-split": eval_split, "--condition": condition,
-                  "--method": method, "--proof-corpus": proof_corpus, "--samples": samples,
-                  "--eval-samples": eval_samples, "--name": name, "--runs-dir": runs_dir,
-                  "--repl-command": repl_command, "--project-dir": project_dir, "--workers": workers,
-                  "--timeout": timeout, "--replay": replay}
+        passed = {
+            "--model": model,
+            "--train-split": train_split,
+            "--eval-split": eval_split,
+            "--condition": condition,
+            "--method": method,
+            "--proof-corpus": proof_corpus,
+            "--samples": samples,
+            "--eval-samples": eval_samples,
+            "--name": name,
+            "--runs-dir": runs_dir,
+            "--repl-command": repl_command,
+            "--project-dir": project_dir,
+            "--workers": workers,
+            "--timeout": timeout,
+            "--replay": replay,
+        }
         source = _source(path, [f for f, v in passed.items() if v is not None])
-        flags = flag_tables(**{"name": name, "runs_dir": runs_dir, "method": method.value if method else None,
-                            "condition": condition.value if condition else None, "model.path": model,
-                            "data.train_split": train_split, "data.eval_split": eval_split,
-                            "data.proof_corpus": str(proof_corpus) if proof_corpus else None,
-                            "sampling.n": samples, "eval.n": eval_samples})
-        flags["verify"] = verify_flags(workers=workers, timeout=timeout, replay=replay, repl_command=repl_command,
-                                       project_dir=project_dir)
+        flags = flag_tables(
+            **{
+                "name": name,
+                "runs_dir": runs_dir,
+                "method": method.value if method else None,
+                "condition": condition.value if condition else None,
+                "model.path": model,
+                "data.train_split": train_split,
+                "data.eval_split": eval_split,
+                "data.proof_corpus": str(proof_corpus) if proof_corpus else None,
+                "sampling.n": samples,
+                "eval.n": eval_samples,
+            }
+        )
+        flags["verify"] = verify_flags(
+            workers=workers, timeout=timeout, replay=replay, repl_command=repl_command, project_dir=project_dir
+        )
         row = lean_row(path, flags, set_ or [])
         configs = skeleton_opsd_configs(row, source, set_ or [])
         baseline, trained = configs
@@ -262,9 +355,15 @@ def register(root: typer.Typer) -> None:
             preflight(cfg, seed_list, model_key="--model", runs_dir_flag="--runs-dir")
         corpus = trained.data.proof_corpus
         extras = {"reference_proofs": load_proof_corpus(corpus)} if corpus else {}  # read once, before any run
-        console.print(f"skeleton-opsd: {path}, condition {trained.condition}, method {trained.method}, "
-                      + (f"{len(extras['reference_proofs'])} problems with corpus proofs" if corpus
-                         else "reference proofs: the base model's verified first attempts"), highlight=False)
+        console.print(
+            f"skeleton-opsd: {path}, condition {trained.condition}, method {trained.method}, "
+            + (
+                f"{len(extras['reference_proofs'])} problems with corpus proofs"
+                if corpus
+                else "reference proofs: the base model's verified first attempts"
+            ),
+            highlight=False,
+        )
         with progress() as p:
             run_lean_configs(configs, seed_list, extras, stage_progress(p))
         out = Path(trained.runs_dir) / str(row["name"])

@@ -38,8 +38,15 @@ def proof_graph_figure(graph: ProofGraph) -> Any:
         del graph.nodes[n]["_layer"]
     colour = {NodeKind.HYPOTHESIS: "#9ecae1", NodeKind.HAVE: "#fdd0a2", NodeKind.GOAL: "#a1d99b"}
     fig, ax = plt.subplots(figsize=(max(6, 2 * (max(level.values(), default=0) + 1)), max(4, 0.6 * len(graph))))
-    nx.draw_networkx(graph, pos, ax=ax, node_color=[colour[graph.nodes[n]["kind"]] for n in graph],
-                     node_size=NODE_SIZE, font_size=9, arrows=True)
+    nx.draw_networkx(
+        graph,
+        pos,
+        ax=ax,
+        node_color=[colour[graph.nodes[n]["kind"]] for n in graph],
+        node_size=NODE_SIZE,
+        font_size=9,
+        arrows=True,
+    )
     ax.set_axis_off()
     fig.tight_layout()
     # pad each axis so a disk of radius r pixels centred on an extreme node stays inside the axes:
@@ -89,11 +96,18 @@ def register(app: typer.Typer) -> None:
         sk = skeleton_of(file.read_text(encoding="utf-8"), source=str(file))
         console.print(sk.to_lean(None if all_depths else depth), highlight=False, markup=False, end="", soft_wrap=True)
         s = sk.graph.summary()
-        console.print(f"haves: {s.haves}  hypotheses: {s.hypotheses}  edges: {s.edges}  "
-                      f"longest chain to goal: {s.longest_chain}  width: {s.width}", highlight=False)
-        console.print(f"not referenced by name on the way to the goal: haves {', '.join(s.unused_haves) or '-'}; "
-                      f"hypotheses {', '.join(s.unused_hypotheses) or '-'} (the text shows names only: a tactic "
-                      "such as linarith or simp [*] may use them without naming them)", highlight=False, markup=False)
+        console.print(
+            f"haves: {s.haves}  hypotheses: {s.hypotheses}  edges: {s.edges}  "
+            f"longest chain to goal: {s.longest_chain}  width: {s.width}",
+            highlight=False,
+        )
+        console.print(
+            f"not referenced by name on the way to the goal: haves {', '.join(s.unused_haves) or '-'}; "
+            f"hypotheses {', '.join(s.unused_hypotheses) or '-'} (the text shows names only: a tactic "
+            "such as linarith or simp [*] may use them without naming them)",
+            highlight=False,
+            markup=False,
+        )
         if dot is not None:
             dot.write_text(sk.graph.to_dot(), encoding="utf-8")
             console.print(f"wrote {dot}", highlight=False)

@@ -10,11 +10,16 @@ from pathlib import Path
 
 from formalpi.config import ExperimentConfig, IPRSExperiment, OPSDExperiment, RetryExperiment, load_config
 
-TABLE_HEAD = ("| File | Domain | Method | Condition | Fine-tuning | Ablation | What |\n"
-              "| --- | --- | --- | --- | --- | --- | --- |\n")
+TABLE_HEAD = (
+    "| File | Domain | Method | Condition | Fine-tuning | Ablation | What |\n"
+    "| --- | --- | --- | --- | --- | --- | --- |\n"
+)
 # the models the seed's rows use by default, per domain; any other hub model is named in the Ablation column
-SEED_MODELS = {"math": "Qwen/Qwen3-1.7B", "code": "Qwen/Qwen2.5-Coder-1.5B-Instruct",
-               "lean": "AI-MO/Kimina-Prover-Preview-Distill-1.5B"}
+SEED_MODELS = {
+    "math": "Qwen/Qwen3-1.7B",
+    "code": "Qwen/Qwen2.5-Coder-1.5B-Instruct",
+    "lean": "AI-MO/Kimina-Prover-Preview-Distill-1.5B",
+}
 
 
 def _model_label(path: str) -> str:
@@ -68,8 +73,10 @@ def rows_table(experiments: Path) -> str:
     lines = []
     for path in sorted(experiments.glob("*.toml")):
         cfg = load_config(path)
-        lines.append(f"| `{cfg.name}` | {cfg.domain} | {cfg.method} | `{cfg.condition}` | {_finetuning(cfg)} "
-                     f"| {_ablation(cfg)} | {_what(path)} |\n")
+        lines.append(
+            f"| `{cfg.name}` | {cfg.domain} | {cfg.method} | `{cfg.condition}` | {_finetuning(cfg)} "
+            f"| {_ablation(cfg)} | {_what(path)} |\n"
+        )
     return TABLE_HEAD + "".join(lines)
 
 

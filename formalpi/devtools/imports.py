@@ -40,8 +40,11 @@ class ImportReport:
         out += [f"PACKAGE CYCLE among: {', '.join(c)}" for c in self.package_cycles]
         out += [f"ENGINE IMPORTS A DOMAIN: {a} -> {b}" for a, b in self.engine_to_domains]
         out += [f"PRIVATE NAME: {a} imports {n} from {m}" for a, m, n in self.private_names]
-        out.append("no import cycles; the engine imports no domain module and no private name" if self.ok
-                   else f"{len(out) - 1} violation(s)")
+        out.append(
+            "no import cycles; the engine imports no domain module and no private name"
+            if self.ok
+            else f"{len(out) - 1} violation(s)"
+        )
         return out
 
     def package_lines(self) -> list[str]:
@@ -102,10 +105,18 @@ def private_imports(module: str, path: Path) -> list[tuple[str, str, str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     out = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
-                and node.module.split(".")[0] in ROOTS and node.module != module:
-            out += [(module, node.module, a.name) for a in node.names
-                    if a.name.startswith("_") and not a.name.startswith("__")]
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.split(".")[0] in ROOTS
+            and node.module != module
+        ):
+            out += [
+                (module, node.module, a.name)
+                for a in node.names
+                if a.name.startswith("_") and not a.name.startswith("__")
+            ]
     return out
 
 
@@ -116,8 +127,13 @@ def check() -> ImportReport:
     report.cycles = find_cycles(edges)
     report.packages = package_edges(edges)
     report.package_cycles = find_components(report.packages)
-    report.engine_to_domains = sorted((a, b) for a, bs in edges.items() if a.startswith(ENGINE)
-                                      for b in bs if b == DOMAINS or b.startswith(DOMAINS + "."))
+    report.engine_to_domains = sorted(
+        (a, b)
+        for a, bs in edges.items()
+        if a.startswith(ENGINE)
+        for b in bs
+        if b == DOMAINS or b.startswith(DOMAINS + ".")
+    )
     for m in sorted(edges):
         if m.startswith(ENGINE):
             loaded = getattr(sys.modules.get(m), "__file__", None)

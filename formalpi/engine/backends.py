@@ -121,8 +121,14 @@ class HFGenerator:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
     @classmethod
-    def from_pretrained(cls, path: str, dtype: str = "auto", device: str = "auto",
-                        batch_size: int = 256, enable_thinking: bool | None = None) -> "HFGenerator":
+    def from_pretrained(
+        cls,
+        path: str,
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_size: int = 256,
+        enable_thinking: bool | None = None,
+    ) -> "HFGenerator":
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -160,9 +166,10 @@ class HFGenerator:
         gen = torch.Generator(device="cpu").manual_seed(params.seed)
         device = self.model.device
         for start in range(0, len(flat), self.batch_size):
-            chunk = flat[start:start + self.batch_size]
-            enc = self.tokenizer([p for _, p in chunk], return_tensors="pt", padding=True,
-                                 add_special_tokens=False).to(device)
+            chunk = flat[start : start + self.batch_size]
+            enc = self.tokenizer([p for _, p in chunk], return_tensors="pt", padding=True, add_special_tokens=False).to(
+                device
+            )
             # a fresh seed per batch drawn from the call's generator: batches are reproducible one by one
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
             greedy = params.temperature == 0
@@ -170,10 +177,18 @@ class HFGenerator:
             extra = {"min_new_tokens": params.min_new_tokens} if params.min_new_tokens else {}
             with torch.no_grad():
                 seqs = self.model.generate(
-                    **enc, do_sample=not greedy, temperature=None if greedy else params.temperature,
-                    top_p=None if greedy else params.top_p, top_k=None, max_new_tokens=params.max_new_tokens,
-                    pad_token_id=self.tokenizer.pad_token_id, eos_token_id=stops, use_cache=True, **extra)
-            new = seqs[:, enc["input_ids"].shape[1]:].tolist()  # one device-to-host copy per batch
+                    **enc,
+                    do_sample=not greedy,
+                    temperature=None if greedy else params.temperature,
+                    top_p=None if greedy else params.top_p,
+                    top_k=None,
+                    max_new_tokens=params.max_new_tokens,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    eos_token_id=stops,
+                    use_cache=True,
+                    **extra,
+                )
+            new = seqs[:, enc["input_ids"].shape[1] :].tolist()  # one device-to-host copy per batch
             for (i, _), row, n_prompt in zip(chunk, new, enc["attention_mask"].sum(1).tolist()):
                 # pad fills the rows that stopped early; a sampled pad ends a completion like EOS
                 full = params.min_new_tokens >= params.max_new_tokens  # benchmarks: every token counts
@@ -196,11 +211,21 @@ def vllm_sampling_kwargs(params: SamplingParams, stops: Sequence[int] = (), inde
     Every knob is explicit so that the checkpoint's generation_config (e.g. Qwen3's top_k=20) changes nothing;
     vLLM detokenizes nothing (the text is decoded here, as HFGenerator does, from the same kept tokens)."""
     greedy = params.temperature == 0
-    return {"n": params.n, "temperature": 0.0 if greedy else params.temperature,
-            "top_p": 1.0 if greedy else params.top_p, "top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0,
-            "presence_penalty": 0.0, "frequency_penalty": 0.0, "max_tokens": params.max_new_tokens,
-            "min_tokens": params.min_new_tokens, "stop_token_ids": list(stops), "seed": request_seed(params.seed, index),
-            "detokenize": False}
+    return {
+        "n": params.n,
+        "temperature": 0.0 if greedy else params.temperature,
+        "top_p": 1.0 if greedy else params.top_p,
+        "top_k": 0,
+        "min_p": 0.0,
+        "repetition_penalty": 1.0,
+        "presence_penalty": 0.0,
+        "frequency_penalty": 0.0,
+        "max_tokens": params.max_new_tokens,
+        "min_tokens": params.min_new_tokens,
+        "stop_token_ids": list(stops),
+        "seed": request_seed(params.seed, index),
+        "detokenize": False,
+    }
 
 
 def vllm_engine_kwargs(path: str, opts: "VLLMConfig | None", dtype: str = "auto") -> dict:
@@ -208,14 +233,20 @@ def vllm_engine_kwargs(path: str, opts: "VLLMConfig | None", dtype: str = "auto"
     from formalpi.config import VLLMConfig
 
     o = opts or VLLMConfig()
-    kw = {"model": path, "tokenizer": path, "dtype": dtype, "tensor_parallel_size": o.tensor_parallel_size,
-          "gpu_memory_utilization": o.gpu_memory_utilization,
-          # a prompt read from the cache is computed differently from one prefilled, and which of a call's requests
-          # hits the cache depends on scheduling: deterministic runs go without it
-          "enable_prefix_caching": o.enable_prefix_caching and not o.deterministic,
-          "enforce_eager": o.enforce_eager, "seed": 0,
-          # sampling defaults come from our SamplingParams, never from the checkpoint's generation_config
-          "generation_config": "vllm"}
+    kw = {
+        "model": path,
+        "tokenizer": path,
+        "dtype": dtype,
+        "tensor_parallel_size": o.tensor_parallel_size,
+        "gpu_memory_utilization": o.gpu_memory_utilization,
+        # a prompt read from the cache is computed differently from one prefilled, and which of a call's requests
+        # hits the cache depends on scheduling: deterministic runs go without it
+        "enable_prefix_caching": o.enable_prefix_caching and not o.deterministic,
+        "enforce_eager": o.enforce_eager,
+        "seed": 0,
+        # sampling defaults come from our SamplingParams, never from the checkpoint's generation_config
+        "generation_config": "vllm",
+    }
     if o.max_model_len is not None:
         kw["max_model_len"] = o.max_model_len
     if o.max_num_seqs is not None:
@@ -251,10 +282,15 @@ def vllm_version_note(version: str) -> str | None:
         newer = tuple(int(x) for x in minor.split(".")) > tuple(int(x) for x in VLLM_RUN_TESTED[-1].split("."))
     except ValueError:
         newer = False
-    how = ("the calls formalpi makes were checked against vLLM's current documented API, not run" if newer
-           else "older than the supported range (>= 0.26)")
-    return (f"vLLM {version} is untested with formalpi (run-tested: {tested}; {how}); compare a few records with "
-            "model.backend = 'hf' (bench/gpu_retry_round.py) before a long run")
+    how = (
+        "the calls formalpi makes were checked against vLLM's current documented API, not run"
+        if newer
+        else "older than the supported range (>= 0.26)"
+    )
+    return (
+        f"vLLM {version} is untested with formalpi (run-tested: {tested}; {how}); compare a few records with "
+        "model.backend = 'hf' (bench/gpu_retry_round.py) before a long run"
+    )
 
 
 def warn_vllm_version(version: str) -> None:
@@ -265,8 +301,10 @@ def warn_vllm_version(version: str) -> None:
         warnings.warn(note, VLLMVersionWarning, stacklevel=3)
 
 
-VLLM_MISSING = ("model.backend = 'vllm' needs vLLM (GPU only): pip install 'formalpi[vllm]' "
-                "(bring your own vLLM >= 0.26; see docs/performance.md for the tested versions and an offline recipe)")
+VLLM_MISSING = (
+    "model.backend = 'vllm' needs vLLM (GPU only): pip install 'formalpi[vllm]' "
+    "(bring your own vLLM >= 0.26; see docs/performance.md for the tested versions and an offline recipe)"
+)
 
 
 class VLLMGenerator:
@@ -280,12 +318,14 @@ class VLLMGenerator:
     its GPU memory (vLLM keeps it otherwise, even after the object is dropped).
     """
 
-    def __init__(self, path: str, dtype: str = "auto", opts: "VLLMConfig | None" = None,
-                 enable_thinking: bool | None = None):
+    def __init__(
+        self, path: str, dtype: str = "auto", opts: "VLLMConfig | None" = None, enable_thinking: bool | None = None
+    ):
         try:
             import vllm
         except ImportError:
             from formalpi.errors import ConfigError
+
             raise ConfigError(VLLM_MISSING) from None
         self._vllm = vllm
         warn_vllm_version(getattr(vllm, "__version__", "unknown"))
@@ -308,19 +348,27 @@ class VLLMGenerator:
         # vLLM refuses n > 1 with greedy decoding: then n requests of n=1 each (the prompt's KV cache is shared)
         copies = params.n if params.temperature == 0 and params.n > 1 else 1
         kw = [vllm_sampling_kwargs(params, self.stops, i) | ({"n": 1} if copies > 1 else {}) for i in range(len(ids))]
-        requests = [({"prompt_token_ids": x}, self._vllm.SamplingParams(**k)) for x, k in zip(ids, kw)
-                    for _ in range(copies)]
+        requests = [
+            ({"prompt_token_ids": x}, self._vllm.SamplingParams(**k)) for x, k in zip(ids, kw) for _ in range(copies)
+        ]
         results = self.llm.generate([r[0] for r in requests], [r[1] for r in requests], use_tqdm=False)
-        grouped = [[o for r in results[i * copies:(i + 1) * copies] for o in sorted(r.outputs, key=lambda o: o.index)]
-                   for i in range(len(ids))]
+        grouped = [
+            [o for r in results[i * copies : (i + 1) * copies] for o in sorted(r.outputs, key=lambda o: o.index)]
+            for i in range(len(ids))
+        ]
         out = []
         for prompt_ids, outputs in zip(ids, grouped):
             comps = []
             for o in outputs:
                 full = params.min_new_tokens >= params.max_new_tokens  # benchmarks: every token counts
                 kept = list(o.token_ids) if full else until_stop(o.token_ids, self.stops)
-                comps.append(Completion(text=self.tokenizer.decode(kept, skip_special_tokens=True),
-                                        prompt_tokens=len(prompt_ids), completion_tokens=len(kept)))
+                comps.append(
+                    Completion(
+                        text=self.tokenizer.decode(kept, skip_special_tokens=True),
+                        prompt_tokens=len(prompt_ids),
+                        completion_tokens=len(kept),
+                    )
+                )
             out.append(comps)
         return out
 
@@ -353,18 +401,33 @@ class VLLMGenerator:
             torch.cuda.empty_cache()
 
 
-def load_generator(path: str, backend: str = "hf", dtype: str = "auto", device: str = "auto",
-                   batch_size: int = 256, *, enable_thinking: bool | None = None,
-                   vllm: "VLLMConfig | None" = None) -> Generator:
+def load_generator(
+    path: str,
+    backend: str = "hf",
+    dtype: str = "auto",
+    device: str = "auto",
+    batch_size: int = 256,
+    *,
+    enable_thinking: bool | None = None,
+    vllm: "VLLMConfig | None" = None,
+) -> Generator:
     """`path`: a model directory or hub id ("tiny" is resolved by the caller: formalpi.tiny.resolve_model_path,
     which this layer must not import: tiny imports the engine)."""
     if backend == "vllm":
         return VLLMGenerator(path, dtype=dtype, opts=vllm, enable_thinking=enable_thinking)
-    return HFGenerator.from_pretrained(path, dtype=dtype, device=device, batch_size=batch_size,
-                                       enable_thinking=enable_thinking)
+    return HFGenerator.from_pretrained(
+        path, dtype=dtype, device=device, batch_size=batch_size, enable_thinking=enable_thinking
+    )
 
 
 def generator_for(model: "ModelConfig", path: str, batch_size: int = 256) -> Generator:
     """The generator a config's `model` section asks for, loaded from `path` (a round's checkpoint or the base)."""
-    return load_generator(path, backend=model.backend, dtype=model.dtype, device=model.device, batch_size=batch_size,
-                          enable_thinking=model.enable_thinking, vllm=model.vllm)
+    return load_generator(
+        path,
+        backend=model.backend,
+        dtype=model.dtype,
+        device=model.device,
+        batch_size=batch_size,
+        enable_thinking=model.enable_thinking,
+        vllm=model.vllm,
+    )

@@ -25,9 +25,11 @@ import torch
 
 log = logging.getLogger(__name__)
 
+
 class Sampler(Protocol):
-    def sample(self, model, tok, prompt_ids: Sequence[list[int]], *, n: int, max_new_tokens: int,
-               temperature: float, seed: int) -> list[list[list[int]]]: ...
+    def sample(
+        self, model, tok, prompt_ids: Sequence[list[int]], *, n: int, max_new_tokens: int, temperature: float, seed: int
+    ) -> list[list[list[int]]]: ...
 
     def close(self) -> None: ...
 
@@ -49,8 +51,9 @@ class HFSampler:
     """transformers `generate` on the student itself: the path for CPU and tests (temperature 0 = greedy)."""
 
     @torch.no_grad()
-    def sample(self, model, tok, prompt_ids: Sequence[list[int]], *, n: int, max_new_tokens: int,
-               temperature: float, seed: int) -> list[list[list[int]]]:
+    def sample(
+        self, model, tok, prompt_ids: Sequence[list[int]], *, n: int, max_new_tokens: int, temperature: float, seed: int
+    ) -> list[list[list[int]]]:
         greedy = temperature == 0
         # greedy decoding refuses num_return_sequences > 1: then each prompt is sent n times (the same order)
         rows = [p for p in prompt_ids for _ in range(n)] if greedy else list(prompt_ids)
@@ -61,13 +64,22 @@ class HFSampler:
         torch.manual_seed(seed)
         was_training = model.training
         model.eval()
-        seqs = model.generate(input_ids=ids, attention_mask=attn, do_sample=not greedy,
-                              temperature=None if greedy else temperature, top_p=None, top_k=None,
-                              max_new_tokens=max_new_tokens, num_return_sequences=1 if greedy else n,
-                              pad_token_id=pad, eos_token_id=tok.eos_token_id, use_cache=True)
+        seqs = model.generate(
+            input_ids=ids,
+            attention_mask=attn,
+            do_sample=not greedy,
+            temperature=None if greedy else temperature,
+            top_p=None,
+            top_k=None,
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=1 if greedy else n,
+            pad_token_id=pad,
+            eos_token_id=tok.eos_token_id,
+            use_cache=True,
+        )
         model.train(was_training)
         out = [cut_completion(row, tok.eos_token_id, pad) for row in seqs[:, width:].tolist()]
-        return [out[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
+        return [out[i * n : (i + 1) * n] for i in range(len(prompt_ids))]
 
     def close(self) -> None:
         pass
@@ -114,10 +126,12 @@ def _attr(obj: Any, name: str) -> tuple[Callable[[], Any], Callable[[Any], None]
 # its process (vLLM sets some of these while it starts)
 NUMERIC_SETTINGS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
     "cuda.matmul.allow_tf32": _attr(torch.backends.cuda.matmul, "allow_tf32"),
-    "cuda.matmul.allow_bf16_reduced_precision_reduction":
-        _attr(torch.backends.cuda.matmul, "allow_bf16_reduced_precision_reduction"),
-    "cuda.matmul.allow_fp16_reduced_precision_reduction":
-        _attr(torch.backends.cuda.matmul, "allow_fp16_reduced_precision_reduction"),
+    "cuda.matmul.allow_bf16_reduced_precision_reduction": _attr(
+        torch.backends.cuda.matmul, "allow_bf16_reduced_precision_reduction"
+    ),
+    "cuda.matmul.allow_fp16_reduced_precision_reduction": _attr(
+        torch.backends.cuda.matmul, "allow_fp16_reduced_precision_reduction"
+    ),
     "float32_matmul_precision": (torch.get_float32_matmul_precision, torch.set_float32_matmul_precision),
     "cudnn.allow_tf32": _attr(torch.backends.cudnn, "allow_tf32"),
     "cudnn.benchmark": _attr(torch.backends.cudnn, "benchmark"),
@@ -144,23 +158,40 @@ def restore_numeric_settings(before: dict[str, Any]) -> dict[str, tuple[Any, Any
 class ColocatedVLLM:
     """One vLLM engine in this process, sharing the trainer's GPU (see the module docstring)."""
 
-    def __init__(self, path: str, *, dtype: str, gpu_memory_utilization: float, max_model_len: int | None,
-                 enforce_eager: bool = False, max_num_seqs: int | None = None):
+    def __init__(
+        self,
+        path: str,
+        *,
+        dtype: str,
+        gpu_memory_utilization: float,
+        max_model_len: int | None,
+        enforce_eager: bool = False,
+        max_num_seqs: int | None = None,
+    ):
         try:
             import vllm
         except ImportError:
             from formalpi.engine.backends import VLLM_MISSING
             from formalpi.errors import ConfigError
+
             raise ConfigError(VLLM_MISSING) from None
         self._vllm = vllm
         # the in-process ("external_launcher") executor reads a one-process torch.distributed world from these
         for k, v in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}.items():
             os.environ.setdefault(k, v)
         os.environ.setdefault("MASTER_PORT", str(29500 + os.getpid() % 1000))
-        kw: dict[str, Any] = dict(model=path, tokenizer=path, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
-                                  enable_sleep_mode=True, enforce_eager=enforce_eager,
-                                  distributed_executor_backend="external_launcher", seed=0,
-                                  generation_config="vllm", enable_prefix_caching=True)
+        kw: dict[str, Any] = dict(
+            model=path,
+            tokenizer=path,
+            dtype=dtype,
+            gpu_memory_utilization=gpu_memory_utilization,
+            enable_sleep_mode=True,
+            enforce_eager=enforce_eager,
+            distributed_executor_backend="external_launcher",
+            seed=0,
+            generation_config="vllm",
+            enable_prefix_caching=True,
+        )
         if max_model_len is not None:  # None: the checkpoint's max_position_embeddings
             kw["max_model_len"] = max_model_len
         if max_num_seqs is not None:
@@ -186,8 +217,9 @@ class ColocatedVLLM:
             target.load_weights([(name, w)])
         self.llm.reset_prefix_cache()
 
-    def sample(self, model, tok, prompt_ids: Sequence[list[int]], *, n: int, max_new_tokens: int,
-               temperature: float, seed: int) -> list[list[list[int]]]:
+    def sample(
+        self, model, tok, prompt_ids: Sequence[list[int]], *, n: int, max_new_tokens: int, temperature: float, seed: int
+    ) -> list[list[list[int]]]:
         from formalpi.engine.backends import SamplingParams, vllm_sampling_kwargs
 
         self.sync(model)
@@ -198,16 +230,21 @@ class ColocatedVLLM:
         greedy = temperature == 0
         copies = n if greedy and n > 1 else 1  # vLLM refuses n > 1 with greedy decoding
         # stop at EOS only, as `generate(eos_token_id=eos)` does; a pad token is cut below, as the HF path does
-        kws = [vllm_sampling_kwargs(params, [tok.eos_token_id], i) | ({"n": 1} if copies > 1 else {})
-               for i in range(len(prompt_ids))]
-        requests = [({"prompt_token_ids": list(p)}, self._vllm.SamplingParams(**k))
-                    for p, k in zip(prompt_ids, kws) for _ in range(copies)]
+        kws = [
+            vllm_sampling_kwargs(params, [tok.eos_token_id], i) | ({"n": 1} if copies > 1 else {})
+            for i in range(len(prompt_ids))
+        ]
+        requests = [
+            ({"prompt_token_ids": list(p)}, self._vllm.SamplingParams(**k))
+            for p, k in zip(prompt_ids, kws)
+            for _ in range(copies)
+        ]
         results = self.llm.generate([r[0] for r in requests], [r[1] for r in requests], use_tqdm=False)
         self.llm.sleep(level=2)
         self.asleep = True
         out = []
         for i in range(len(prompt_ids)):
-            outs = [o for r in results[i * copies:(i + 1) * copies] for o in sorted(r.outputs, key=lambda o: o.index)]
+            outs = [o for r in results[i * copies : (i + 1) * copies] for o in sorted(r.outputs, key=lambda o: o.index)]
             out.append([cut_completion(o.token_ids, tok.eos_token_id, tok.pad_token_id) for o in outs])
         return out
 
@@ -236,9 +273,21 @@ class ColocatedVLLM:
         torch.cuda.empty_cache()
 
 
-def make_sampler(backend: str, model_path: str, *, dtype: str, gpu_memory_utilization: float, max_model_len: int | None,
-                 enforce_eager: bool = False) -> Sampler:
+def make_sampler(
+    backend: str,
+    model_path: str,
+    *,
+    dtype: str,
+    gpu_memory_utilization: float,
+    max_model_len: int | None,
+    enforce_eager: bool = False,
+) -> Sampler:
     if backend == "vllm":
-        return ColocatedVLLM(model_path, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
-                             max_model_len=max_model_len, enforce_eager=enforce_eager)
+        return ColocatedVLLM(
+            model_path,
+            dtype=dtype,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            enforce_eager=enforce_eager,
+        )
     return HFSampler()

@@ -50,8 +50,10 @@ def get_condition(name: str, domain: "str | Any | None" = None) -> Condition:
         raise ConfigError(f"condition: unknown condition {name!r}{where}; known: {', '.join(sorted(known))}")
     cond = known[name]
     if domain is not None and _domain_name(domain) not in cond.domains:
-        raise ConfigError(f"condition: {name!r} is not defined for domain {_domain_name(domain)!r} "
-                          f"(it is for {', '.join(sorted(cond.domains))})")
+        raise ConfigError(
+            f"condition: {name!r} is not defined for domain {_domain_name(domain)!r} "
+            f"(it is for {', '.join(sorted(cond.domains))})"
+        )
     return cond
 
 
@@ -92,14 +94,17 @@ def rejection(ctx: PIContext) -> None:
 
 # ---- another model's outputs ---------------------------------------------------------------------------------
 
+
 def load_cross_model(path: str | Path) -> dict[str, dict[str, str]]:
     """Another model's outputs, a JSONL file of {"problem_id", "hint"?, "solution"?} lines → id → {hint, solution}.
 
     Later lines for the same problem add to (and override) earlier ones."""
     p = Path(path)
     if not p.is_file():
-        raise DataError(f"cross-model file {p}: no such file (a JSONL file of "
-                        f"{{\"problem_id\": ..., \"hint\": ..., \"solution\": ...}} lines)")
+        raise DataError(
+            f"cross-model file {p}: no such file (a JSONL file of "
+            f'{{"problem_id": ..., "hint": ..., "solution": ...}} lines)'
+        )
     out: dict[str, dict[str, str]] = {}
     for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -109,11 +114,11 @@ def load_cross_model(path: str | Path) -> dict[str, dict[str, str]]:
         except json.JSONDecodeError as e:
             raise DataError(f"cross-model file {p}:{i}: not JSON ({e.msg})") from None
         if not isinstance(row, dict) or not isinstance(row.get("problem_id"), str):
-            raise DataError(f"cross-model file {p}:{i}: needs a string field \"problem_id\"")
+            raise DataError(f'cross-model file {p}:{i}: needs a string field "problem_id"')
         fields = {k: row[k] for k in ("hint", "solution") if k in row}
         bad = [k for k, v in fields.items() if not isinstance(v, str)]
         if bad or not fields:
-            raise DataError(f"cross-model file {p}:{i}: needs string field(s) \"hint\" and/or \"solution\"")
+            raise DataError(f'cross-model file {p}:{i}: needs string field(s) "hint" and/or "solution"')
         out.setdefault(row["problem_id"], {}).update(fields)
     return out
 
@@ -121,9 +126,11 @@ def load_cross_model(path: str | Path) -> dict[str, dict[str, str]]:
 def _cross_model(ctx: PIContext, field_name: str) -> str | None:
     table = ctx.extras.get("cross_model")
     if table is None:
-        raise ConfigError("cross-model conditions: ctx.extras['cross_model'] is not set (load another model's "
-                          "outputs with load_cross_model(path); `formalpi run` reads $FORMALPI_CROSS_MODEL or "
-                          "cross_model_<dataset>.jsonl in the data dir)")
+        raise ConfigError(
+            "cross-model conditions: ctx.extras['cross_model'] is not set (load another model's "
+            "outputs with load_cross_model(path); `formalpi run` reads $FORMALPI_CROSS_MODEL or "
+            "cross_model_<dataset>.jsonl in the data dir)"
+        )
     text = (table.get(ctx.problem.id) or {}).get(field_name)
     return text.strip() if text and text.strip() else None
 

@@ -32,8 +32,16 @@ from formalpi.engine.matching import first_attempts_per_problem
 from formalpi.engine.retry import build_examples, retry_failures, sample_attempts, verify_attempts
 from formalpi.engine.shard import GenStage, run_sharded
 from formalpi.engine.stages import (
-    check_data, condition_label, eval_problems, load_problems, make_generator, record_data, stage, start_model,
-    train_problems)
+    check_data,
+    condition_label,
+    eval_problems,
+    load_problems,
+    make_generator,
+    record_data,
+    stage,
+    start_model,
+    train_problems,
+)
 from formalpi.errors import CanaryError, ConfigError
 from formalpi.paths import resolve_data_file
 from formalpi.engine.preflight import preflight
@@ -55,9 +63,15 @@ class RunResult:
 __all__ = ["ProgressFactory", "RunResult", "run_experiment", "condition_label", "load_problems", "stage"]
 
 
-def run_experiment(cfg: ExperimentBase, seed: int, progress: ProgressFactory = no_progress,
-                   domain: Domain | None = None, extras: dict[str, Any] | None = None,
-                   placement: Placement | None = None, model_path: str | None = None) -> RunResult:
+def run_experiment(
+    cfg: ExperimentBase,
+    seed: int,
+    progress: ProgressFactory = no_progress,
+    domain: Domain | None = None,
+    extras: dict[str, Any] | None = None,
+    placement: Placement | None = None,
+    model_path: str | None = None,
+) -> RunResult:
     """What the caller builds is handed in: `domain` (None: `cfg.domain` opened here and closed at the end),
     `placement` (training launcher and generation GPUs; None: all in this process) and `model_path`, the
     resolved starting model (None: `model.path` as it is, a checkpoint directory or hub id; the built-in
@@ -74,8 +88,9 @@ def run_experiment(cfg: ExperimentBase, seed: int, progress: ProgressFactory = n
         evals = eval_problems(domain, cfg)
         data = check_data(cfg, train, evals)
         check_verifier(domain, evals)  # like the data check: before the run directory
-        store = RunStore.open(cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint(),
-                              resumes=cfg.resumes)
+        store = RunStore.open(
+            cfg.runs_dir, cfg.name, seed, cfg.model_dump(mode="json"), cfg.fingerprint(), resumes=cfg.resumes
+        )
         skipped = tuple(s for s, e in store.manifest().get("stages", {}).items() if e.get("done"))
         record_data(store, data)
         if method.trains:  # what the model is shown, for readers of the run (the report's teacher table)
@@ -87,15 +102,17 @@ def run_experiment(cfg: ExperimentBase, seed: int, progress: ProgressFactory = n
         checks = domain.verifier_settings()  # lean: whether VALID verdicts were replayed in a fresh process
         if checks:
             store.annotate(lean_verifier=checks)
-        ctx = TrainContext(cfg, seed, store, domain, model_path or resolved_start_model(cfg, seed), progress,
-                           extras or {}, placement)
+        ctx = TrainContext(
+            cfg, seed, store, domain, model_path or resolved_start_model(cfg, seed), progress, extras or {}, placement
+        )
         if method.sft_rounds:
             ctx = replace(ctx, model_path=_retry_rounds(ctx))
         elif method.trains:
             ctx = replace(ctx, model_path=method.train(reference_pass(ctx)))
         records = _final_eval(ctx)
-        store.annotate(**{TRUNCATION_KEY: truncation_record(store, cfg.sampling.max_new_tokens,
-                                                            cfg.eval.max_new_tokens)})
+        store.annotate(
+            **{TRUNCATION_KEY: truncation_record(store, cfg.sampling.max_new_tokens, cfg.eval.max_new_tokens)}
+        )
         return RunResult(store, summarize(records, cfg.eval.ks), skipped)
     finally:
         if own_domain:
@@ -113,40 +130,63 @@ def check_verifier(domain: Domain, problems: Sequence[Problem]) -> None:
     if reference is None:
         return
     p = problems[0]
-    cases = [(reference, True, "rejects the reference answer"),
-             ("", False, "accepts an empty completion")]
+    cases = [(reference, True, "rejects the reference answer"), ("", False, "accepts an empty completion")]
     others = [q for q in problems[1:] if q.gold != p.gold][:3]  # answers of other forms: a stub may refuse some
-    cases += [(ref, False, f"accepts the answer of {q.id}") for q in others
-              if (ref := domain.reference_completion(q)) is not None]
+    cases += [
+        (ref, False, f"accepts the answer of {q.id}")
+        for q in others
+        if (ref := domain.reference_completion(q)) is not None
+    ]
     verdicts = domain.verify_many([p] * len(cases), [c for c, _, _ in cases])
     for (_, must_pass, what), v in zip(cases, verdicts):
         if v.passed != must_pass:
-            raise CanaryError(f"the {domain.name} verifier {what} as the answer to {p.id} ({v.status.value}: "
-                              f"{v.reason}); nothing was run. Check the install (`pip install .`) and that no local "
-                              "module shadows a verifier package (a math_verify.py in the working directory or the "
-                              "script's folder)")
+            raise CanaryError(
+                f"the {domain.name} verifier {what} as the answer to {p.id} ({v.status.value}: "
+                f"{v.reason}); nothing was run. Check the install (`pip install .`) and that no local "
+                "module shadows a verifier package (a math_verify.py in the working directory or the "
+                "script's folder)"
+            )
 
 
 def _final_eval(ctx: TrainContext[ExperimentBase], name: str = "eval") -> list[EvalRecord]:
     """Evaluate `ctx.model_path` into stage `name` (`eval`: the run's final model; `eval_r{r}`: a retry round's)."""
-    cfg, seed, store, domain, model_path, placement = ctx.cfg, ctx.seed, ctx.store, ctx.domain, ctx.model_path, \
-        ctx.placement
+    cfg, seed, store, domain, model_path, placement = (
+        ctx.cfg,
+        ctx.seed,
+        ctx.store,
+        ctx.domain,
+        ctx.model_path,
+        ctx.placement,
+    )
     problems = eval_problems(domain, cfg)
     if store.is_done(name):
         return store.read(name, EvalRecord)
     with stage(store, name):
         if placement is not None and placement.shards > 1 and name == "eval":  # one generation worker per GPU, merged
-            records = cast(list[EvalRecord], run_sharded(GenStage.EVAL, cfg, seed, model_path, problems, store,
-                                                         placement.shards, gpus=placement.gpus()))
+            records = cast(
+                list[EvalRecord],
+                run_sharded(
+                    GenStage.EVAL, cfg, seed, model_path, problems, store, placement.shards, gpus=placement.gpus()
+                ),
+            )
             store.mark_done(name, problems=len(records))
             return records
         gen = make_generator(cfg, model_path)
         e = cfg.eval
-        records = evaluate(gen, domain, problems, n=e.n, temperature=e.temperature, top_p=e.top_p,
-                           max_new_tokens=e.max_new_tokens, seed=seed, condition=condition_label(cfg), store=store,
-                           stage=name,
-                           on_progress=ctx.progress(f"{eval_title(name)} ({condition_label(cfg)}, seed {seed})",
-                                                len(problems)))
+        records = evaluate(
+            gen,
+            domain,
+            problems,
+            n=e.n,
+            temperature=e.temperature,
+            top_p=e.top_p,
+            max_new_tokens=e.max_new_tokens,
+            seed=seed,
+            condition=condition_label(cfg),
+            store=store,
+            stage=name,
+            on_progress=ctx.progress(f"{eval_title(name)} ({condition_label(cfg)}, seed {seed})", len(problems)),
+        )
         release(gen)  # the next seed's run in this process needs the GPU memory back
     store.mark_done(name, problems=len(records))
     return records
@@ -166,8 +206,15 @@ def round_eval_stages(rounds: int) -> list[str]:
 
 def _retry_rounds(ctx: TrainContext[ExperimentBase]) -> str:
     """retry-STaR's rounds (the registry's `sft_rounds` method); returns the last round's checkpoint."""
-    cfg, seed, store, domain, model_path, progress, placement = ctx.cfg, ctx.seed, ctx.store, ctx.domain, \
-        ctx.model_path, ctx.progress, ctx.placement
+    cfg, seed, store, domain, model_path, progress, placement = (
+        ctx.cfg,
+        ctx.seed,
+        ctx.store,
+        ctx.domain,
+        ctx.model_path,
+        ctx.progress,
+        ctx.placement,
+    )
     if not isinstance(cfg, RetryExperiment):
         raise TypeError(f"retry rounds need a RetryExperiment (got {type(cfg).__name__})")
     condition = get_condition(cfg.condition, domain)
@@ -193,17 +240,45 @@ def _retry_rounds(ctx: TrainContext[ExperimentBase]) -> str:
         gen = None
         with stage(store, f"attempts_r{r}"):
             if placement is not None and placement.shards > 1:
-                attempts: list[Attempt] = cast(list[Attempt], run_sharded(
-                    GenStage.ATTEMPTS, cfg, seed, model_path, train, store, placement.shards, round_=r, n=n,
-                    gpus=placement.gpus(), temperatures=condition.temperatures(n)))
+                attempts: list[Attempt] = cast(
+                    list[Attempt],
+                    run_sharded(
+                        GenStage.ATTEMPTS,
+                        cfg,
+                        seed,
+                        model_path,
+                        train,
+                        store,
+                        placement.shards,
+                        round_=r,
+                        n=n,
+                        gpus=placement.gpus(),
+                        temperatures=condition.temperatures(n),
+                    ),
+                )
             else:
                 gen = make_generator(cfg, model_path)
-                attempts = sample_attempts(gen, domain, train, n=n, cfg=cfg, seed=seed, round_=r, store=store,
-                                           on_progress=progress(f"first attempts ({at})", len(train)),
-                                           temperatures=condition.temperatures(n))
+                attempts = sample_attempts(
+                    gen,
+                    domain,
+                    train,
+                    n=n,
+                    cfg=cfg,
+                    seed=seed,
+                    round_=r,
+                    store=store,
+                    on_progress=progress(f"first attempts ({at})", len(train)),
+                    temperatures=condition.temperatures(n),
+                )
         with stage(store, f"verify_r{r}"):
-            judged = verify_attempts(domain, attempts, by_id, store, f"verify_r{r}",
-                                     on_progress=progress(f"checking first attempts ({at})", len(attempts)))
+            judged = verify_attempts(
+                domain,
+                attempts,
+                by_id,
+                store,
+                f"verify_r{r}",
+                on_progress=progress(f"checking first attempts ({at})", len(attempts)),
+            )
         if cfg.domain == "lean":  # the round's verified proofs are reference proofs for skeleton PI
             extras = with_verified_proofs(extras, judged)
         all_attempts = {a.id: a for a in attempts}
@@ -217,10 +292,21 @@ def _retry_rounds(ctx: TrainContext[ExperimentBase]) -> str:
             nth = f" {k}/{cfg.retry.k}" if cfg.retry.k > 1 else ""
             failed = [j for j in latest if not j.verdict.passed]
             with stage(store, f"retries_r{r}"):
-                retries = retry_failures(gen, domain, condition, failed, all_attempts, by_id, cfg=cfg, seed=seed,
-                                         round_=r, store=store, all_problems=train,
-                                         extras=with_diagnosis_writer(extras, condition, gen),
-                                         on_progress=progress(f"retries with PI{nth} ({at})", len(failed)))
+                retries = retry_failures(
+                    gen,
+                    domain,
+                    condition,
+                    failed,
+                    all_attempts,
+                    by_id,
+                    cfg=cfg,
+                    seed=seed,
+                    round_=r,
+                    store=store,
+                    all_problems=train,
+                    extras=with_diagnosis_writer(extras, condition, gen),
+                    on_progress=progress(f"retries with PI{nth} ({at})", len(failed)),
+                )
             with stage(store, f"verify_r{r}"):
                 latest = verify_attempts(domain, retries, by_id, store, f"verify_r{r}")
             all_attempts.update({a.id: a for a in retries})
@@ -229,10 +315,16 @@ def _retry_rounds(ctx: TrainContext[ExperimentBase]) -> str:
         _write_examples(store, r, examples)
         release(gen)  # the GPU memory goes to training (vLLM would keep it otherwise)
         with stage(store, f"train_r{r}"):
-            result = (placement or Placement()).train(model_path, examples, cfg, ckpt, seed, progress=progress,
-                                                  label=f"fine-tuning, SFT steps ({at})")
-        store.mark_done(f"train_r{r}", examples=result.examples, steps=result.steps,
-                        train_tokens=result.train_tokens, final_loss=result.final_loss)
+            result = (placement or Placement()).train(
+                model_path, examples, cfg, ckpt, seed, progress=progress, label=f"fine-tuning, SFT steps ({at})"
+            )
+        store.mark_done(
+            f"train_r{r}",
+            examples=result.examples,
+            steps=result.steps,
+            train_tokens=result.train_tokens,
+            final_loss=result.final_loss,
+        )
         model_path = str(ckpt)
         if r > 0:  # iterative rounds keep only the newest checkpoint on disk
             shutil.rmtree(store.root / f"checkpoint_r{r - 1}", ignore_errors=True)
@@ -242,16 +334,18 @@ def _retry_rounds(ctx: TrainContext[ExperimentBase]) -> str:
     return model_path
 
 
-def condition_extras(cfg: ExperimentBase, condition: Condition, extras: dict[str, Any],
-                     domain: Domain | None = None) -> dict[str, Any]:
+def condition_extras(
+    cfg: ExperimentBase, condition: Condition, extras: dict[str, Any], domain: Domain | None = None
+) -> dict[str, Any]:
     """The extras a condition reads, filled in where the caller gave none: `cross_model` from
     $FORMALPI_CROSS_MODEL or `cross_model_<dataset>.jsonl` in the data dir; `reference_proofs` from the toml's
     `data.proof_corpus`, read by the domain (`Domain.proof_corpus`). One that nothing supplies (neither the caller, a file, nor the engine: `Method.engine_made`) is a
     ConfigError naming it now, not a failure (or a silent no-op) half-way through the run."""
     out = dict(extras)
     if "cross_model" in condition.needs and "cross_model" not in out:
-        path = resolve_data_file("cross_model", os.environ.get(CROSS_MODEL_ENV),
-                                 (f"cross_model_{cfg.data.dataset}.jsonl",))
+        path = resolve_data_file(
+            "cross_model", os.environ.get(CROSS_MODEL_ENV), (f"cross_model_{cfg.data.dataset}.jsonl",)
+        )
         out["cross_model"] = load_cross_model(path)
     if "reference_proofs" in condition.needs and not out.get("reference_proofs") and cfg.data.proof_corpus:
         if domain is None:
@@ -260,9 +354,11 @@ def condition_extras(cfg: ExperimentBase, condition: Condition, extras: dict[str
     made = get_method(cfg.method).engine_made
     missing = sorted(k for k in condition.needs if k not in out and k not in made)
     if missing:
-        raise ConfigError(f"condition {condition.name!r} with method {cfg.method!r} needs "
-                          f"{', '.join(missing)}, and nothing supplies it: pass it in extras (Python API) or choose "
-                          f"method = 'retry', which makes it during the run")
+        raise ConfigError(
+            f"condition {condition.name!r} with method {cfg.method!r} needs "
+            f"{', '.join(missing)}, and nothing supplies it: pass it in extras (Python API) or choose "
+            f"method = 'retry', which makes it during the run"
+        )
     return out
 
 
@@ -271,8 +367,15 @@ def reference_pass(ctx: TrainContext[ExperimentBase]) -> TrainContext[Experiment
     `sampling.n` first attempts on the training split (stages attempts_r0 / verify_r0, as a retry row's first
     round), and its verified proofs as `reference_proofs` (`ctx` with them in its extras). No verified proof at
     all stops the run here, naming the input, instead of training on no sample."""
-    cfg, seed, store, domain, model_path, progress, extras = ctx.cfg, ctx.seed, ctx.store, ctx.domain, \
-        ctx.model_path, ctx.progress, dict(ctx.extras)
+    cfg, seed, store, domain, model_path, progress, extras = (
+        ctx.cfg,
+        ctx.seed,
+        ctx.store,
+        ctx.domain,
+        ctx.model_path,
+        ctx.progress,
+        dict(ctx.extras),
+    )
     condition = get_condition(cfg.condition, domain)
     if "reference_proofs" not in condition.needs or extras.get("reference_proofs"):
         return ctx
@@ -280,21 +383,39 @@ def reference_pass(ctx: TrainContext[ExperimentBase]) -> TrainContext[Experiment
     gen = make_generator(cfg, model_path)
     label = f"reference proofs for {condition.name}, seed {seed}"
     with stage(store, "attempts_r0"):
-        attempts = sample_attempts(gen, domain, train, n=cfg.sampling.n, cfg=cfg, seed=seed, round_=0, store=store,
-                                   on_progress=progress(f"first attempts ({label})", len(train)))
+        attempts = sample_attempts(
+            gen,
+            domain,
+            train,
+            n=cfg.sampling.n,
+            cfg=cfg,
+            seed=seed,
+            round_=0,
+            store=store,
+            on_progress=progress(f"first attempts ({label})", len(train)),
+        )
     release(gen)
     with stage(store, "verify_r0"):
-        judged = verify_attempts(domain, attempts, {p.id: p for p in train}, store, "verify_r0",
-                                 on_progress=progress(f"checking first attempts ({label})", len(attempts)))
+        judged = verify_attempts(
+            domain,
+            attempts,
+            {p.id: p for p in train},
+            store,
+            "verify_r0",
+            on_progress=progress(f"checking first attempts ({label})", len(attempts)),
+        )
     out = with_verified_proofs(extras, judged)
-    store.annotate(reference_proofs={"source": "first attempts (attempts_r0)",
-                                     "problems": len(out["reference_proofs"])})
+    store.annotate(
+        reference_proofs={"source": "first attempts (attempts_r0)", "problems": len(out["reference_proofs"])}
+    )
     if not out["reference_proofs"]:
-        raise ConfigError(f"condition {condition.name!r}: no reference proofs: the starting model verified none of "
-                          f"its {len(attempts)} first attempts on the {len(train)} training problems, so the PI has "
-                          f"nothing to show and {cfg.method} would train on no sample; name verified proofs with "
-                          f"data.proof_corpus = 'proofs.jsonl' (lines {{\"name\": ..., \"proof\": ...}}) or raise "
-                          f"sampling.n")
+        raise ConfigError(
+            f"condition {condition.name!r}: no reference proofs: the starting model verified none of "
+            f"its {len(attempts)} first attempts on the {len(train)} training problems, so the PI has "
+            f"nothing to show and {cfg.method} would train on no sample; name verified proofs with "
+            f'data.proof_corpus = \'proofs.jsonl\' (lines {{"name": ..., "proof": ...}}) or raise '
+            f"sampling.n"
+        )
     return ctx.with_extras(out)
 
 
@@ -333,7 +454,9 @@ def resolved_start_model(cfg: ExperimentBase, seed: int) -> str:
     """`model.path` for this seed (formalpi.engine.stages.start_model) when it needs no resolving above the engine."""
     path = start_model(cfg, seed)
     if path == "tiny":
-        raise ConfigError('model.path = "tiny": the built-in model is resolved by the caller (formalpi run and '
-                          "formalpi demo do it); pass run_experiment(..., model_path=formalpi.tiny.resolve_model_path"
-                          '("tiny"))')
+        raise ConfigError(
+            'model.path = "tiny": the built-in model is resolved by the caller (formalpi run and '
+            "formalpi demo do it); pass run_experiment(..., model_path=formalpi.tiny.resolve_model_path"
+            '("tiny"))'
+        )
     return path

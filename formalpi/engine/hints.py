@@ -34,18 +34,32 @@ class HintsResult:
     samples: int
 
 
-def cross_model_rows(generator: Generator, domain: Domain, problems: Sequence[Problem], cfg: ExperimentBase,
-                     n: int, seed: int, on_progress: Callable[[int], None] | None = None) -> tuple[list[dict], int]:
+def cross_model_rows(
+    generator: Generator,
+    domain: Domain,
+    problems: Sequence[Problem],
+    cfg: ExperimentBase,
+    n: int,
+    seed: int,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[list[dict], int]:
     """(one {"problem_id", "solution", "hint"?} row per solved problem, samples drawn)."""
     s = cfg.sampling
     rows, drawn = [], 0
     chunk = max(1, s.batch_size // n)
     for start in range(0, len(problems), chunk):
-        batch = list(problems[start:start + chunk])
+        batch = list(problems[start : start + chunk])
         prompts = [generator.chat_prompt([("user", domain.prompt(p))]) for p in batch]
-        outs = generator.generate(prompts, SamplingParams(n=n, temperature=s.temperature, top_p=s.top_p,
-                                                          max_new_tokens=s.max_new_tokens,
-                                                          seed=chunk_seed(seed, STAGE, batch[0].id)))
+        outs = generator.generate(
+            prompts,
+            SamplingParams(
+                n=n,
+                temperature=s.temperature,
+                top_p=s.top_p,
+                max_new_tokens=s.max_new_tokens,
+                seed=chunk_seed(seed, STAGE, batch[0].id),
+            ),
+        )
         flat = [(p, c.text) for p, cs in zip(batch, outs) for c in cs]
         drawn += len(flat)
         verdicts = domain.verify_many([p for p, _ in flat], [t for _, t in flat])
@@ -72,9 +86,16 @@ def write_cross_model(path: Path, rows: Sequence[dict]) -> Path:
     return path
 
 
-def generate_cross_model(generator: Generator, domain: Domain, problems: Sequence[Problem], cfg: ExperimentBase,
-                         out: Path, n: int = 4, seed: int = 0,
-                         on_progress: Callable[[int], None] | None = None) -> HintsResult:
+def generate_cross_model(
+    generator: Generator,
+    domain: Domain,
+    problems: Sequence[Problem],
+    cfg: ExperimentBase,
+    out: Path,
+    n: int = 4,
+    seed: int = 0,
+    on_progress: Callable[[int], None] | None = None,
+) -> HintsResult:
     rows, drawn = cross_model_rows(generator, domain, problems, cfg, n, seed, on_progress)
     write_cross_model(out, rows)
     return HintsResult(out, len(problems), len(rows), sum("hint" in r for r in rows), drawn)

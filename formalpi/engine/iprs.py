@@ -39,8 +39,15 @@ from formalpi.pi_condition import Condition, PIContext
 from formalpi.engine.conditions import get_condition
 from formalpi.engine.context import TrainContext
 from formalpi.engine.opsd import (
-    TeacherContext, is_peft, load_student, pack, render, resolve_teacher_context, save_model,
-    teacher_turns)
+    TeacherContext,
+    is_peft,
+    load_student,
+    pack,
+    render,
+    resolve_teacher_context,
+    save_model,
+    teacher_turns,
+)
 from formalpi.engine.stages import stage, train_problems
 from formalpi.errors import ConfigError
 from formalpi.records import Attempt, Problem, Record, Verdict
@@ -75,9 +82,20 @@ class IPRSStep(Record):
 class IPRSRewards:
     """The two reward functions TRL calls: `verifier` first (it caches the verdicts), then `shaping`."""
 
-    def __init__(self, domain: Domain, condition: Condition, kind: TeacherContext, problems: Sequence[Problem],
-                 policy, tokenizer, cfg: IPRSConfig, seed: int, extras: Mapping[str, Any] | None = None,
-                 store: RunStore | None = None, enable_thinking: bool | None = None):
+    def __init__(
+        self,
+        domain: Domain,
+        condition: Condition,
+        kind: TeacherContext,
+        problems: Sequence[Problem],
+        policy,
+        tokenizer,
+        cfg: IPRSConfig,
+        seed: int,
+        extras: Mapping[str, Any] | None = None,
+        store: RunStore | None = None,
+        enable_thinking: bool | None = None,
+    ):
         self.store = store  # where the budget goes (stage "iprs"): samples, tokens, verifier calls
         self.enable_thinking = enable_thinking  # model.enable_thinking, as TRL renders the policy's prompts
         self.domain, self.condition, self.kind, self.cfg, self.seed = domain, condition, kind, cfg, seed
@@ -102,11 +120,17 @@ class IPRSRewards:
         self._verdicts = {(pid, t): v for pid, t, v in zip(problem_id, texts, verdicts)}
         if self.store is not None:  # TRL calls the verifier once per generated completion: the step's budget
             generated = sum(len(ids) for ids in completion_ids)
-            prompt_tokens = sum(len(render(self.tok, [("user", self.domain.prompt(self.by_id[pid]))],
-                                           self.enable_thinking))
-                                for pid in problem_id)
-            self.store.add_budget("iprs", samples=len(texts), completion_tokens=generated,
-                                  train_tokens=prompt_tokens + generated, verifier_calls=len(texts))
+            prompt_tokens = sum(
+                len(render(self.tok, [("user", self.domain.prompt(self.by_id[pid]))], self.enable_thinking))
+                for pid in problem_id
+            )
+            self.store.add_budget(
+                "iprs",
+                samples=len(texts),
+                completion_tokens=generated,
+                train_tokens=prompt_tokens + generated,
+                verifier_calls=len(texts),
+            )
         if self.cfg.reward == "graded":
             return [float(v.score) for v in verdicts]
         return [1.0 if v.passed else 0.0 for v in verdicts]
@@ -122,14 +146,25 @@ class IPRSRewards:
                 verdict = self.domain.verify_many([p], [text])[0]
                 if self.store is not None:
                     self.store.add_budget("iprs", verifier_calls=1)
-            attempt = Attempt(id=f"{pid}|iprs|{i}", problem_id=pid, prompt=self.domain.prompt(p), completion=text,
-                              seed=self.seed)
-            contexts.append(PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed,
-                                      problems=self.problems, extras=self.extras))
+            attempt = Attempt(
+                id=f"{pid}|iprs|{i}", problem_id=pid, prompt=self.domain.prompt(p), completion=text, seed=self.seed
+            )
+            contexts.append(
+                PIContext(
+                    problem=p,
+                    attempt=attempt,
+                    verdict=verdict,
+                    seed=self.seed,
+                    problems=self.problems,
+                    extras=self.extras,
+                )
+            )
         groups: dict[str, list[int]] = {}  # the completions of one prompt (TRL's group), in order
         for i, pid in enumerate(problem_id):
             groups.setdefault(pid, []).append(i)
-        rows: list[tuple[int, list[int], list[int], list[int]]] = []  # (index, plain prompt ids, teacher prompt ids, completion ids)
+        rows: list[
+            tuple[int, list[int], list[int], list[int]]
+        ] = []  # (index, plain prompt ids, teacher prompt ids, completion ids)
         for i, (pid, ids) in enumerate(zip(problem_id, completion_ids)):
             ctx = contexts[i]
             if self.kind is TeacherContext.RETRY:  # another failure of the group, never sample i itself
@@ -141,8 +176,14 @@ class IPRSRewards:
             turns = teacher_turns(self.kind, self.condition, prompt, ctx, on_passed="skip")
             ids = list(ids)
             if turns is not None and ids:
-                rows.append((i, render(self.tok, [("user", prompt)], self.enable_thinking),
-                             render(self.tok, turns, self.enable_thinking), ids))
+                rows.append(
+                    (
+                        i,
+                        render(self.tok, [("user", prompt)], self.enable_thinking),
+                        render(self.tok, turns, self.enable_thinking),
+                        ids,
+                    )
+                )
         if not rows:
             return out
         values = self._teacher_shaping(rows)
@@ -162,17 +203,17 @@ class IPRSRewards:
         micro = self.cfg.per_device_train_batch_size or 8
         values: list[float] = []
         for a in range(0, len(rows), micro):
-            part = rows[a:a + micro]
+            part = rows[a : a + micro]
             comps = [r[3] for r in part]
             plain = pack([r[1] for r in part], comps, self.tok.pad_token_id, device)
             with_pi = pack([r[2] for r in part], comps, self.tok.pad_token_id, device)
             targets = torch.cat([torch.tensor(c, dtype=torch.long) for c in comps]).to(device)
             ctx = self.policy.disable_adapter() if self.frozen is None else nullcontext()
             with torch.no_grad(), ctx:
-                h_pi = completion_hidden(model, with_pi.input_ids, with_pi.attention_mask, with_pi.positions,
-                                         with_pi.mask)
-                h_plain = completion_hidden(model, plain.input_ids, plain.attention_mask, plain.positions,
-                                            plain.mask)
+                h_pi = completion_hidden(
+                    model, with_pi.input_ids, with_pi.attention_mask, with_pi.positions, with_pi.mask
+                )
+                h_plain = completion_hidden(model, plain.input_ids, plain.attention_mask, plain.positions, plain.mask)
             diff = chunked_logprobs(h_pi, targets, head) - chunked_logprobs(h_plain, targets, head)
             # back to [rows, L] (row-major, as completion_hidden flattened them) for the per-sample mean
             per_row = torch.zeros_like(plain.mask)
@@ -196,9 +237,18 @@ def _step_logger(store: RunStore):
     class StepLog(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
-                store.append(STEPS_STAGE, [IPRSStep(
-                    step=state.global_step, loss=float(logs["loss"]), reward=logs.get("reward"),
-                    verifier=logs.get("rewards/verifier/mean"), shaping=logs.get("rewards/shaping/mean"))])
+                store.append(
+                    STEPS_STAGE,
+                    [
+                        IPRSStep(
+                            step=state.global_step,
+                            loss=float(logs["loss"]),
+                            reward=logs.get("reward"),
+                            verifier=logs.get("rewards/verifier/mean"),
+                            shaping=logs.get("rewards/shaping/mean"),
+                        )
+                    ],
+                )
 
     return StepLog()
 
@@ -222,9 +272,17 @@ def keep_steps_upto(store: RunStore, step: int) -> None:
         tmp.replace(p)
 
 
-def build_trainer(cfg: IPRSExperiment, seed: int, domain: Domain, model_path: str, problems: Sequence[Problem],
-                  output_dir: Path, extras: Mapping[str, Any] | None = None, callbacks=(),
-                  store: RunStore | None = None):
+def build_trainer(
+    cfg: IPRSExperiment,
+    seed: int,
+    domain: Domain,
+    model_path: str,
+    problems: Sequence[Problem],
+    output_dir: Path,
+    extras: Mapping[str, Any] | None = None,
+    callbacks=(),
+    store: RunStore | None = None,
+):
     """(TRL GRPOTrainer, IPRSRewards) for `cfg.iprs` on `problems`; the policy is LoRA-wrapped per `cfg.train`."""
     from datasets import Dataset
     from trl import GRPOConfig as TRLGRPOConfig
@@ -235,13 +293,26 @@ def build_trainer(cfg: IPRSExperiment, seed: int, domain: Domain, model_path: st
     g = cfg.iprs
     condition = get_condition(cfg.condition, domain)
     if condition.pi is None and g.shaping_lambda > 0:
-        raise ConfigError(f"condition: {cfg.condition!r} shows no PI, so there is no shaping term; choose a "
-                          f"condition with PI or set iprs.shaping_lambda = 0")
+        raise ConfigError(
+            f"condition: {cfg.condition!r} shows no PI, so there is no shaping term; choose a "
+            f"condition with PI or set iprs.shaping_lambda = 0"
+        )
     kind = resolve_teacher_context("auto", condition.name)
     device = resolve_device(cfg.model.device)
     policy, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
-    rewards = IPRSRewards(domain, condition, kind, problems, policy, tok, g, seed, extras, store=store,
-                          enable_thinking=cfg.model.enable_thinking)
+    rewards = IPRSRewards(
+        domain,
+        condition,
+        kind,
+        problems,
+        policy,
+        tok,
+        g,
+        seed,
+        extras,
+        store=store,
+        enable_thinking=cfg.model.enable_thinking,
+    )
     funcs: list[Any] = [rewards.verifier]
     weights = [1.0]
     if g.shaping_lambda > 0:
@@ -253,22 +324,51 @@ def build_trainer(cfg: IPRSExperiment, seed: int, domain: Domain, model_path: st
     # the one exception to "one generation service" (docs/performance.md, "OPSD and IPRS")
     vllm_args: dict[str, Any] = {}
     if cfg.model.backend == "vllm":
-        vllm_args = dict(use_vllm=True, vllm_mode="colocate", vllm_enable_sleep_mode=True,
-                         vllm_gpu_memory_utilization=g.vllm_gpu_memory_utilization,
-                         vllm_max_model_length=cfg.model.vllm.max_model_len)
+        vllm_args = dict(
+            use_vllm=True,
+            vllm_mode="colocate",
+            vllm_enable_sleep_mode=True,
+            vllm_gpu_memory_utilization=g.vllm_gpu_memory_utilization,
+            vllm_max_model_length=cfg.model.vllm.max_model_len,
+        )
     args = TRLGRPOConfig(
-        output_dir=str(output_dir), seed=seed, data_seed=seed, learning_rate=g.lr, max_steps=g.steps,
-        per_device_train_batch_size=micro, gradient_accumulation_steps=g.batch_size * g.num_generations // micro,
+        output_dir=str(output_dir),
+        seed=seed,
+        data_seed=seed,
+        learning_rate=g.lr,
+        max_steps=g.steps,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=g.batch_size * g.num_generations // micro,
         num_generations=g.num_generations,
-        max_completion_length=g.max_new_tokens, temperature=g.temperature, beta=g.beta, reward_weights=weights,
-        logging_steps=1, save_strategy="steps", save_steps=g.save_every, report_to="none", use_cpu=not on_gpu,
-        bf16=on_gpu and next(policy.parameters()).dtype == torch.bfloat16, disable_tqdm=True,
-        dataloader_num_workers=0, lr_scheduler_type="constant", **vllm_args,
-        chat_template_kwargs=None if cfg.model.enable_thinking is None else {"enable_thinking": cfg.model.enable_thinking})
-    dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": domain.prompt(p)}], "problem_id": p.id}
-                                 for p in problems])
-    trainer = GRPOTrainer(model=policy, reward_funcs=funcs, args=args, train_dataset=dataset,
-                          processing_class=tok, callbacks=list(callbacks))
+        max_completion_length=g.max_new_tokens,
+        temperature=g.temperature,
+        beta=g.beta,
+        reward_weights=weights,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=g.save_every,
+        report_to="none",
+        use_cpu=not on_gpu,
+        bf16=on_gpu and next(policy.parameters()).dtype == torch.bfloat16,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        lr_scheduler_type="constant",
+        **vllm_args,
+        chat_template_kwargs=None
+        if cfg.model.enable_thinking is None
+        else {"enable_thinking": cfg.model.enable_thinking},
+    )
+    dataset = Dataset.from_list(
+        [{"prompt": [{"role": "user", "content": domain.prompt(p)}], "problem_id": p.id} for p in problems]
+    )
+    trainer = GRPOTrainer(
+        model=policy,
+        reward_funcs=funcs,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tok,
+        callbacks=list(callbacks),
+    )
     from transformers import PrinterCallback, ProgressCallback
 
     for cb in (PrinterCallback, ProgressCallback):  # steps go to the run store, not stdout
@@ -280,8 +380,14 @@ def train_iprs(ctx: TrainContext[IPRSExperiment]) -> str:
     """The `iprs` stage: GRPO with PI reward shaping; a merged checkpoint. Returns its path."""
     import logging
 
-    cfg, seed, store, domain, model_path, progress = ctx.cfg, ctx.seed, ctx.store, ctx.domain, ctx.model_path, \
-        ctx.progress
+    cfg, seed, store, domain, model_path, progress = (
+        ctx.cfg,
+        ctx.seed,
+        ctx.store,
+        ctx.domain,
+        ctx.model_path,
+        ctx.progress,
+    )
 
     ckpt = store.root / CHECKPOINT_DIR
     if store.is_done("iprs"):
@@ -291,8 +397,9 @@ def train_iprs(ctx: TrainContext[IPRSExperiment]) -> str:
     resume, at = last_checkpoint(trainer_dir)
     keep_steps_upto(store, at)
     logging.getLogger("transformers").setLevel(logging.ERROR)
-    trainer, rewards = build_trainer(cfg, seed, domain, model_path, problems, trainer_dir, ctx.extras,
-                                     callbacks=[_step_logger(store)], store=store)
+    trainer, rewards = build_trainer(
+        cfg, seed, domain, model_path, problems, trainer_dir, ctx.extras, callbacks=[_step_logger(store)], store=store
+    )
     advance = progress(f"IPRS (GRPO) steps ({cfg.condition}, seed {seed})", cfg.iprs.steps)
     advance(at)
     with stage(store, "iprs"):
@@ -301,6 +408,5 @@ def train_iprs(ctx: TrainContext[IPRSExperiment]) -> str:
         save_model(rewards.policy, rewards.tok, ckpt)
     shutil.rmtree(trainer_dir, ignore_errors=True)
     steps = store.read(STEPS_STAGE, IPRSStep)
-    store.mark_done("iprs", steps=out.global_step, problems=len(problems),
-                    final_loss=steps[-1].loss if steps else None)
+    store.mark_done("iprs", steps=out.global_step, problems=len(problems), final_loss=steps[-1].loss if steps else None)
     return str(ckpt)

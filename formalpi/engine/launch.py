@@ -56,8 +56,10 @@ class LaunchSpec:
         if self.num_processes < 1:
             raise LaunchError(f"--num-gpus {self.num_processes}: must be at least 1")
         if self.config_file is not None and not Path(self.config_file).is_file():
-            raise LaunchError(f"accelerate config {self.config_file}: no such file (shipped ones: "
-                              f"{', '.join(s.value for s in Strategy)} in {ACCELERATE_CONFIG_DIR})")
+            raise LaunchError(
+                f"accelerate config {self.config_file}: no such file (shipped ones: "
+                f"{', '.join(s.value for s in Strategy)} in {ACCELERATE_CONFIG_DIR})"
+            )
 
 
 def accelerate_config_path(strategy: Strategy) -> Path:
@@ -78,12 +80,35 @@ class EntryFiles:
         return cls(base / "examples.jsonl", base / "train_config.json", base / "result.json")
 
 
-def train_entry_args(model_path: str, files: EntryFiles, out_dir: Path, seed: int, device: str = "auto",
-                     dtype: str = "auto", enable_thinking: bool | None = None) -> list[str]:
+def train_entry_args(
+    model_path: str,
+    files: EntryFiles,
+    out_dir: Path,
+    seed: int,
+    device: str = "auto",
+    dtype: str = "auto",
+    enable_thinking: bool | None = None,
+) -> list[str]:
     thinking = [] if enable_thinking is None else ["--enable-thinking", str(enable_thinking).lower()]
-    return ["--model", str(model_path), "--examples", str(files.examples), "--config", str(files.config),
-            "--out", str(out_dir), "--seed", str(seed), "--device", device, "--dtype", dtype,
-            "--result", str(files.result), *thinking]
+    return [
+        "--model",
+        str(model_path),
+        "--examples",
+        str(files.examples),
+        "--config",
+        str(files.config),
+        "--out",
+        str(out_dir),
+        "--seed",
+        str(seed),
+        "--device",
+        device,
+        "--dtype",
+        dtype,
+        "--result",
+        str(files.result),
+        *thinking,
+    ]
 
 
 def accelerate_command(spec: LaunchSpec, entry_args: Sequence[str], python: str = sys.executable) -> list[str]:
@@ -92,8 +117,17 @@ def accelerate_command(spec: LaunchSpec, entry_args: Sequence[str], python: str 
     The launcher is run as a module of this interpreter so it is the accelerate of formalpi's environment.
     """
     config = spec.config_file or accelerate_config_path(spec.strategy)
-    cmd = [python, "-m", "accelerate.commands.launch", "--config_file", str(config),
-           "--num_processes", str(spec.num_processes), "--num_machines", "1"]
+    cmd = [
+        python,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(config),
+        "--num_processes",
+        str(spec.num_processes),
+        "--num_machines",
+        "1",
+    ]
     if spec.cpu:
         cmd.append("--cpu")
     if spec.main_process_port is not None:
@@ -110,13 +144,29 @@ def write_entry_inputs(files: EntryFiles, examples: Sequence[Example], cfg: Trai
 
 def read_result(path: Path) -> SFTResult:
     d = json.loads(Path(path).read_text())
-    return SFTResult(path=Path(d["path"]), examples=d["examples"], steps=d["steps"], train_tokens=d["train_tokens"],
-                     wall_s=d["wall_s"], final_loss=d["final_loss"])
+    return SFTResult(
+        path=Path(d["path"]),
+        examples=d["examples"],
+        steps=d["steps"],
+        train_tokens=d["train_tokens"],
+        wall_s=d["wall_s"],
+        final_loss=d["final_loss"],
+    )
 
 
-def launch_sft(spec: LaunchSpec, model_path: str, examples: Sequence[Example], cfg: TrainConfig, out_dir: Path,
-               seed: int, device: str = "auto", dtype: str = "auto", env: dict[str, str] | None = None,
-               timeout_s: float | None = None, enable_thinking: bool | None = None) -> SFTResult:
+def launch_sft(
+    spec: LaunchSpec,
+    model_path: str,
+    examples: Sequence[Example],
+    cfg: TrainConfig,
+    out_dir: Path,
+    seed: int,
+    device: str = "auto",
+    dtype: str = "auto",
+    env: dict[str, str] | None = None,
+    timeout_s: float | None = None,
+    enable_thinking: bool | None = None,
+) -> SFTResult:
     """Run SFT through `accelerate launch` and return what the entry point reports. Same contract as `sft`."""
     out_dir = Path(out_dir)
     files = EntryFiles.beside(out_dir)
@@ -126,8 +176,9 @@ def launch_sft(spec: LaunchSpec, model_path: str, examples: Sequence[Example], c
     # the output goes to the log as it comes (not held in memory until the end): a launch that hangs, times out or
     # is killed leaves its log, with each rank's phase lines (and stack dumps under $FORMALPI_HANG_DUMP_S)
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True
+        )
         try:
             rc: int | None = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -189,15 +240,34 @@ class Placement:
         """CUDA_VISIBLE_DEVICES per generation worker; None on a machine without CUDA (CPU workers)."""
         return [str(i) for i in range(self.num_gpus)] if visible_gpu_count() > 0 else None
 
-    def train(self, model_path: str, examples: list[Example], cfg: RetryExperiment, out_dir: Path, seed: int,
-              **sft_kwargs) -> SFTResult:
+    def train(
+        self, model_path: str, examples: list[Example], cfg: RetryExperiment, out_dir: Path, seed: int, **sft_kwargs
+    ) -> SFTResult:
         """SFT in this process, or through `accelerate launch` with the shipped config for `strategy`."""
         if self.launcher is Launcher.LOCAL:
-            return sft(model_path, examples, cfg.train, out_dir, seed=seed, device=cfg.model.device,
-                       dtype=cfg.model.dtype, enable_thinking=cfg.model.enable_thinking, **sft_kwargs)
+            return sft(
+                model_path,
+                examples,
+                cfg.train,
+                out_dir,
+                seed=seed,
+                device=cfg.model.device,
+                dtype=cfg.model.dtype,
+                enable_thinking=cfg.model.enable_thinking,
+                **sft_kwargs,
+            )
         spec = LaunchSpec(strategy=self.strategy, num_processes=self.num_gpus, cpu=visible_gpu_count() == 0)
-        return launch_sft(spec, model_path, examples, cfg.train, out_dir, seed=seed, device=cfg.model.device,
-                          dtype=cfg.model.dtype, enable_thinking=cfg.model.enable_thinking)
+        return launch_sft(
+            spec,
+            model_path,
+            examples,
+            cfg.train,
+            out_dir,
+            seed=seed,
+            device=cfg.model.device,
+            dtype=cfg.model.dtype,
+            enable_thinking=cfg.model.enable_thinking,
+        )
 
 
 @functools.cache

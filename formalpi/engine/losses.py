@@ -20,8 +20,13 @@ from torch.utils.checkpoint import checkpoint
 DEFAULT_CHUNK = 1024  # completion tokens per LM-head chunk: [1024, 151,936] fp32 = 0.6 GiB per tensor (Qwen3)
 
 
-def per_token_divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, divergence: str,
-                         beta: float = 0.5, top_k: int | None = None) -> torch.Tensor:
+def per_token_divergence(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    divergence: str,
+    beta: float = 0.5,
+    top_k: int | None = None,
+) -> torch.Tensor:
     """[B, L] divergence of the student from the teacher at each position (TRL's self-distillation losses).
 
     reverse_kl: KL(π_S ‖ π_T) = Σ_v π_S(v) (log π_S(v) − log π_T(v)).
@@ -35,8 +40,13 @@ def per_token_divergence(student_logits: torch.Tensor, teacher_logits: torch.Ten
 
     alpha = 1.0 if divergence == "reverse_kl" else beta  # TRL: alpha = 1 is reverse KL, else the JSD weight
     if top_k is not None and top_k < student_logits.shape[-1]:
-        return compute_topk_self_distillation_loss(student_logits, teacher_logits, distillation_topk=top_k,
-                                                   distillation_alpha=alpha, distillation_add_tail=True)
+        return compute_topk_self_distillation_loss(
+            student_logits,
+            teacher_logits,
+            distillation_topk=top_k,
+            distillation_alpha=alpha,
+            distillation_add_tail=True,
+        )
     return compute_full_logit_self_distillation_loss(student_logits, teacher_logits, distillation_alpha=alpha)
 
 
@@ -63,8 +73,9 @@ def lm_head(model) -> Callable[[torch.Tensor], torch.Tensor]:
     return apply
 
 
-def completion_hidden(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor,
-                      mask: torch.Tensor) -> torch.Tensor:
+def completion_hidden(
+    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """[N, H] last-layer hidden states at the positions that predict the real completion tokens (row-major over
     (row, token)); the model's LM head is not applied, so no [B, T, V] tensor exists."""
     decoder = _plain(model).get_decoder()
@@ -74,25 +85,34 @@ def completion_hidden(model, input_ids: torch.Tensor, attention_mask: torch.Tens
     return at[mask.bool()]
 
 
-def _divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, divergence: str, beta: float,
-                top_k: int | None) -> torch.Tensor:
+def _divergence(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, divergence: str, beta: float, top_k: int | None
+) -> torch.Tensor:
     return per_token_divergence(student_logits, teacher_logits, divergence, beta, top_k)
 
 
-def divergence_sum(student_h: torch.Tensor, teacher_h: torch.Tensor, head_s, head_t, divergence: str,
-                   beta: float = 0.5, top_k: int | None = None, chunk: int = DEFAULT_CHUNK) -> torch.Tensor:
+def divergence_sum(
+    student_h: torch.Tensor,
+    teacher_h: torch.Tensor,
+    head_s,
+    head_t,
+    divergence: str,
+    beta: float = 0.5,
+    top_k: int | None = None,
+    chunk: int = DEFAULT_CHUNK,
+) -> torch.Tensor:
     """Σ over the N tokens of D(π_S ‖ π_T) (TRL's reverse KL / generalized JSD, full vocabulary or top-k + tail),
     chunk by chunk; differentiable in `student_h` (and the head's weights when they train)."""
     total = student_h.new_zeros((), dtype=torch.float32)
     for a in range(0, student_h.shape[0], chunk):
-        t_logits_h = teacher_h[a:a + chunk]
+        t_logits_h = teacher_h[a : a + chunk]
 
         def piece(s_h: torch.Tensor, t_h: torch.Tensor = t_logits_h) -> torch.Tensor:
             with torch.no_grad():
                 t_logits = head_t(t_h)
             return _divergence(head_s(s_h), t_logits, divergence, beta, top_k).sum()
 
-        s_h = student_h[a:a + chunk]
+        s_h = student_h[a : a + chunk]
         total = total + (checkpoint(piece, s_h, use_reentrant=False) if s_h.requires_grad else piece(s_h))
     return total
 
@@ -102,8 +122,8 @@ def kl_sum(p_h: torch.Tensor, q_h: torch.Tensor, head, chunk: int = DEFAULT_CHUN
     """Σ over the N tokens of KL(p ‖ q) over the full vocabulary, both from hidden states through one head."""
     total = p_h.new_zeros((), dtype=torch.float32)
     for a in range(0, p_h.shape[0], chunk):
-        lp = torch.log_softmax(head(p_h[a:a + chunk]), -1)
-        lq = torch.log_softmax(head(q_h[a:a + chunk]), -1)
+        lp = torch.log_softmax(head(p_h[a : a + chunk]), -1)
+        lq = torch.log_softmax(head(q_h[a : a + chunk]), -1)
         total += (lp.exp() * (lp - lq)).sum()
     return total
 
@@ -113,7 +133,6 @@ def token_logprobs(h: torch.Tensor, targets: torch.Tensor, head, chunk: int = DE
     """[N] log-probability of each target token (hidden states [N, H], targets [N])."""
     out = []
     for a in range(0, h.shape[0], chunk):
-        logits = head(h[a:a + chunk])
-        out.append(logits.gather(-1, targets[a:a + chunk, None]).squeeze(-1) - torch.logsumexp(logits, -1))
+        logits = head(h[a : a + chunk])
+        out.append(logits.gather(-1, targets[a : a + chunk, None]).squeeze(-1) - torch.logsumexp(logits, -1))
     return torch.cat(out) if out else h.new_zeros((0,), dtype=torch.float32)
-

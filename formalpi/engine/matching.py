@@ -47,13 +47,17 @@ def _spent(manifest: dict, round_: int) -> tuple[int, int, int, int] | None:
     first, retries = stages.get(f"attempts_r{round_}", {}), stages.get(f"retries_r{round_}", {})
     if not stages.get(f"examples_r{round_}", {}).get("done"):
         return None
-    return (int(first.get("samples", 0)), int(first.get("completion_tokens", 0)),
-            int(first.get("samples", 0)) + int(retries.get("samples", 0)),
-            int(first.get("completion_tokens", 0)) + int(retries.get("completion_tokens", 0)))
+    return (
+        int(first.get("samples", 0)),
+        int(first.get("completion_tokens", 0)),
+        int(first.get("samples", 0)) + int(retries.get("samples", 0)),
+        int(first.get("completion_tokens", 0)) + int(retries.get("completion_tokens", 0)),
+    )
 
 
-def matched_budget(cfg: RetryExperiment, condition: Condition, seed: int, round_: int,
-                   n_problems: int) -> MatchedBudget:
+def matched_budget(
+    cfg: RetryExperiment, condition: Condition, seed: int, round_: int, n_problems: int
+) -> MatchedBudget:
     """First attempts per problem for this round (see the module docstring)."""
     fallback = condition.first_attempt_samples(cfg.sampling.n)
     if not is_budget_matched(condition):
@@ -64,17 +68,25 @@ def matched_budget(cfg: RetryExperiment, condition: Condition, seed: int, round_
     manifest = json.loads(manifest_path.read_text()) if manifest_path and manifest_path.is_file() else {}
     spent = _spent(manifest, round_)
     if spent is None:
-        why = ("retry.match_budget_of is not set" if not name else
-               f"{root} has not finished sampling round {round_} (run {name!r} at seed {seed} first)")
-        print(f"warning: {cfg.name} seed {seed}: {why}; drawing the worst-case {fallback} first attempts per problem "
-              f"(sampling.n × {condition.sample_multiplier}), not the retry row's realised budget", file=sys.stderr)
+        why = (
+            "retry.match_budget_of is not set"
+            if not name
+            else f"{root} has not finished sampling round {round_} (run {name!r} at seed {seed} first)"
+        )
+        print(
+            f"warning: {cfg.name} seed {seed}: {why}; drawing the worst-case {fallback} first attempts per problem "
+            f"(sampling.n × {condition.sample_multiplier}), not the retry row's realised budget",
+            file=sys.stderr,
+        )
         return MatchedBudget(fallback, None, cfg.retry.match_unit)
     first, first_tokens, samples, tokens = spent
     their_n = int(manifest.get("config", {}).get("sampling", {}).get("n", 0) or 0)
     if their_n and first != their_n * n_problems:
-        raise ConfigError(f"retry.match_budget_of = {name!r}: its round {round_} drew {first} first attempts "
-                          f"({their_n} per problem, so {first // their_n} problems), this run has {n_problems} "
-                          f"training problems; match a run over the same training problems (data.* settings)")
+        raise ConfigError(
+            f"retry.match_budget_of = {name!r}: its round {round_} drew {first} first attempts "
+            f"({their_n} per problem, so {first // their_n} problems), this run has {n_problems} "
+            f"training problems; match a run over the same training problems (data.* settings)"
+        )
     if cfg.retry.match_unit == "tokens":
         per_sample = first_tokens / first if first else 0.0  # a first attempt's mean length, in the matched run
         per_problem = round(tokens / (per_sample * n_problems)) if per_sample else 0
@@ -83,8 +95,9 @@ def matched_budget(cfg: RetryExperiment, condition: Condition, seed: int, round_
     return MatchedBudget(max(1, per_problem), str(root), cfg.retry.match_unit, samples, tokens, n_problems)
 
 
-def first_attempts_per_problem(cfg: RetryExperiment, condition: Condition, seed: int, round_: int,
-                               store: RunStore, n_problems: int) -> int:
+def first_attempts_per_problem(
+    cfg: RetryExperiment, condition: Condition, seed: int, round_: int, store: RunStore, n_problems: int
+) -> int:
     """The round's first attempts per problem. A budget-matched control records what it matched in the manifest
     (`matched_budget_r<round>`) and keeps it on resume, so one round never mixes two budgets."""
     if not is_budget_matched(condition):

@@ -15,7 +15,13 @@ import importlib
 from dataclasses import dataclass
 
 from formalpi.config import (
-    EXPERIMENTS, BaselineExperiment, ExperimentBase, IPRSExperiment, OPSDExperiment, RetryExperiment)
+    EXPERIMENTS,
+    BaselineExperiment,
+    ExperimentBase,
+    IPRSExperiment,
+    OPSDExperiment,
+    RetryExperiment,
+)
 from formalpi.engine.context import TrainContext
 from formalpi.errors import ConfigError
 
@@ -46,15 +52,33 @@ class Method:
         return str(getattr(importlib.import_module(module), function)(ctx))
 
 
-METHODS = {m.name: m for m in (
-    Method("baseline", "the base model, no post-training", BaselineExperiment),
-    Method("retry", "retry-STaR: SFT on verified retries, in rounds", RetryExperiment, sft_rounds=True,
-           engine_made=frozenset({"reference_proofs", "diagnosis_writer"})),
-    Method("opsd", "on-policy self-distillation", OPSDExperiment, trainer="formalpi.engine.opsd:train_opsd",
-           engine_made=frozenset({"reference_proofs"})),
-    Method("iprs", "PI reward shaping: GRPO on the verifier's reward plus a PI shaping term", IPRSExperiment,
-           trainer="formalpi.engine.iprs:train_iprs", engine_made=frozenset({"reference_proofs"})),
-)}
+METHODS = {
+    m.name: m
+    for m in (
+        Method("baseline", "the base model, no post-training", BaselineExperiment),
+        Method(
+            "retry",
+            "retry-STaR: SFT on verified retries, in rounds",
+            RetryExperiment,
+            sft_rounds=True,
+            engine_made=frozenset({"reference_proofs", "diagnosis_writer"}),
+        ),
+        Method(
+            "opsd",
+            "on-policy self-distillation",
+            OPSDExperiment,
+            trainer="formalpi.engine.opsd:train_opsd",
+            engine_made=frozenset({"reference_proofs"}),
+        ),
+        Method(
+            "iprs",
+            "PI reward shaping: GRPO on the verifier's reward plus a PI shaping term",
+            IPRSExperiment,
+            trainer="formalpi.engine.iprs:train_iprs",
+            engine_made=frozenset({"reference_proofs"}),
+        ),
+    )
+}
 assert METHODS.keys() == EXPERIMENTS.keys(), "every config class has a registry entry and back"
 
 

@@ -109,8 +109,9 @@ def context_sample(scored: int, failed: Sequence[bool]) -> int | None:
     return None
 
 
-def teacher_turns(kind: TeacherContext, condition: Condition, prompt: str, ctx: PIContext,
-                  on_passed: str = "skip") -> list[tuple[str, str]] | None:
+def teacher_turns(
+    kind: TeacherContext, condition: Condition, prompt: str, ctx: PIContext, on_passed: str = "skip"
+) -> list[tuple[str, str]] | None:
     """The teacher's conversation for one student sample (`ctx.attempt`), or None: no loss on this sample."""
     if kind is TeacherContext.RETRY and ctx.verdict.passed:
         return [("user", prompt)] if on_passed == "plain" else None
@@ -146,8 +147,9 @@ class Packed:
     mask: torch.Tensor  # [B, L] float: 1 on real completion tokens, 0 on padding
 
 
-def pack(prompts: Sequence[list[int]], completions: Sequence[list[int]], pad_id: int,
-         device: torch.device | str = "cpu") -> Packed:
+def pack(
+    prompts: Sequence[list[int]], completions: Sequence[list[int]], pad_id: int, device: torch.device | str = "cpu"
+) -> Packed:
     rows = [p + c for p, c in zip(prompts, completions)]
     width = max(len(r) for r in rows)
     length = max(1, max(len(c) for c in completions))
@@ -156,10 +158,10 @@ def pack(prompts: Sequence[list[int]], completions: Sequence[list[int]], pad_id:
     pos = torch.zeros((len(rows), length), dtype=torch.long)
     mask = torch.zeros((len(rows), length), dtype=torch.float32)
     for i, (p, c) in enumerate(zip(prompts, completions)):
-        ids[i, :len(p) + len(c)] = torch.tensor(p + c, dtype=torch.long)
-        attn[i, :len(p) + len(c)] = 1
-        pos[i, :len(c)] = torch.arange(len(p) - 1, len(p) - 1 + len(c))
-        mask[i, :len(c)] = 1.0
+        ids[i, : len(p) + len(c)] = torch.tensor(p + c, dtype=torch.long)
+        attn[i, : len(p) + len(c)] = 1
+        pos[i, : len(c)] = torch.arange(len(p) - 1, len(p) - 1 + len(c))
+        mask[i, : len(c)] = 1.0
     return Packed(ids.to(device), attn.to(device), pos.to(device), mask.to(device))
 
 
@@ -205,9 +207,16 @@ def load_student(model_path: str, train: FinetuneConfig, device: str, dtype: str
     if train.gradient_checkpointing:  # each layer's activations recomputed in backward: long sequences fit
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if train.finetune == "lora":
-        model = get_peft_model(model, LoraConfig(r=train.lora_rank, lora_alpha=train.lora_alpha,
-                                                 lora_dropout=train.lora_dropout, target_modules="all-linear",
-                                                 task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=train.lora_rank,
+                lora_alpha=train.lora_alpha,
+                lora_dropout=train.lora_dropout,
+                target_modules="all-linear",
+                task_type="CAUSAL_LM",
+            ),
+        )
     return model, tok
 
 
@@ -267,8 +276,7 @@ class Teacher:
     def state(self) -> dict[str, torch.Tensor]:
         if self.kind != "ema" or self.copy is None:
             return {}
-        return {n: p.detach().clone() for n, p in self.copy.named_parameters()
-                if n in trainable_names(self.student)}
+        return {n: p.detach().clone() for n, p in self.copy.named_parameters() if n in trainable_names(self.student)}
 
     def load_state(self, state: Mapping[str, torch.Tensor]) -> None:
         if state and self.copy is not None:
@@ -327,15 +335,16 @@ class OPSDSession:
     enable_thinking: bool | None = None  # model.enable_thinking, for every chat template rendered here
     sampler: Any = None  # formalpi.engine.colocate: HFSampler (None) or ColocatedVLLM (model.backend = "vllm")
 
-    def sample(self, texts: Sequence[str], *, n: int, max_new_tokens: int, temperature: float,
-               seed: int) -> list[list[list[int]]]:
+    def sample(
+        self, texts: Sequence[str], *, n: int, max_new_tokens: int, temperature: float, seed: int
+    ) -> list[list[list[int]]]:
         """For each chat-rendered prompt, n sampled completions as token ids (up to and including EOS)."""
         from formalpi.engine.colocate import HFSampler
 
         ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-        return (self.sampler or HFSampler()).sample(self.student, self.tokenizer, ids, n=n,
-                                                    max_new_tokens=max_new_tokens, temperature=temperature,
-                                                    seed=seed)
+        return (self.sampler or HFSampler()).sample(
+            self.student, self.tokenizer, ids, n=n, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed
+        )
 
     @property
     def kind(self) -> TeacherContext:
@@ -356,22 +365,43 @@ class OPSDSession:
         retry = self.kind is TeacherContext.RETRY
         n = cfg.samples_per_problem
         drawn = n + 1 if retry else n  # retry contexts show another sample's failure: one extra per problem
-        samples = self.sample(texts, n=drawn,
-                                        max_new_tokens=generation_length(cfg), temperature=cfg.temperature,
-                                        seed=chunk_seed(self.seed, STEPS_STAGE, str(step)))
+        samples = self.sample(
+            texts,
+            n=drawn,
+            max_new_tokens=generation_length(cfg),
+            temperature=cfg.temperature,
+            seed=chunk_seed(self.seed, STEPS_STAGE, str(step)),
+        )
         flat = [(i, j, ids) for i, cs in enumerate(samples) for j, ids in enumerate(cs)]
         completions = [tok.decode(ids, skip_special_tokens=True) for _, _, ids in flat]
         verdicts = self.domain.verify_many([problems[i] for i, _, _ in flat], completions)
         contexts = []  # per flat sample: the PI context built from that sample's attempt and verdict
         for (i, j, ids), text, verdict in zip(flat, completions, verdicts):
             p = problems[i]
-            attempt = Attempt(id=f"{p.id}|opsd{step}|s{j}", problem_id=p.id, round=0, sample=j, condition="none",
-                              prompt=texts[i], completion=text, completion_tokens=len(ids), seed=self.seed)
-            contexts.append(PIContext(problem=p, attempt=attempt, verdict=verdict, seed=self.seed,
-                                      problems=self.all_problems or self.problems, extras=self.extras))
+            attempt = Attempt(
+                id=f"{p.id}|opsd{step}|s{j}",
+                problem_id=p.id,
+                round=0,
+                sample=j,
+                condition="none",
+                prompt=texts[i],
+                completion=text,
+                completion_tokens=len(ids),
+                seed=self.seed,
+            )
+            contexts.append(
+                PIContext(
+                    problem=p,
+                    attempt=attempt,
+                    verdict=verdict,
+                    seed=self.seed,
+                    problems=self.all_problems or self.problems,
+                    extras=self.extras,
+                )
+            )
         rows = []  # (plain prompt ids, teacher prompt ids, completion ids)
         for i in range(len(problems)):
-            own = contexts[i * drawn:(i + 1) * drawn]
+            own = contexts[i * drawn : (i + 1) * drawn]
             failed = [not c.verdict.passed for c in own]
             for j in range(n):
                 ids, ctx = flat[i * drawn + j][2], own[j]
@@ -386,15 +416,31 @@ class OPSDSession:
         solved = sum(v.passed for v in verdicts)
         generated = sum(len(ids) for _, _, ids in flat)
         if not rows:  # nothing to distil this step: no optimizer step, but the step is recorded
-            return OPSDStep(step=step, loss=0.0, teacher_pi_kl=None, tokens=0, generated_tokens=generated,
-                            samples=len(flat), trained_samples=0,
-                            solved=solved, problem_ids=[p.id for p in problems],
-                            wall_s=round(time.perf_counter() - t0, 3))
+            return OPSDStep(
+                step=step,
+                loss=0.0,
+                teacher_pi_kl=None,
+                tokens=0,
+                generated_tokens=generated,
+                samples=len(flat),
+                trained_samples=0,
+                solved=solved,
+                problem_ids=[p.id for p in problems],
+                wall_s=round(time.perf_counter() - t0, 3),
+            )
         loss, pi_kl, tokens = self._update(rows)
-        return OPSDStep(step=step, loss=loss, teacher_pi_kl=pi_kl, tokens=tokens,
-                        generated_tokens=generated, samples=len(flat), trained_samples=len(rows), solved=solved,
-                        problem_ids=[p.id for p in problems], wall_s=round(time.perf_counter() - t0, 3))
-
+        return OPSDStep(
+            step=step,
+            loss=loss,
+            teacher_pi_kl=pi_kl,
+            tokens=tokens,
+            generated_tokens=generated,
+            samples=len(flat),
+            trained_samples=len(rows),
+            solved=solved,
+            problem_ids=[p.id for p in problems],
+            wall_s=round(time.perf_counter() - t0, 3),
+        )
 
     def _update(self, rows: Sequence[tuple[list[int], list[int], list[int]]]) -> tuple[float, float, int]:
         """One optimizer step on (plain prompt, teacher prompt, completion) rows, `cfg.micro_batch_size` rows per
@@ -410,16 +456,19 @@ class OPSDSession:
         self.optimizer.zero_grad(set_to_none=True)
         loss = pi_kl = 0.0
         for a in range(0, len(rows), cfg.micro_batch_size):
-            part = rows[a:a + cfg.micro_batch_size]
+            part = rows[a : a + cfg.micro_batch_size]
             comps = [c for _, _, c in part]
             student_in = pack([r[0] for r in part], comps, pad, device)
             teacher_in = pack([r[1] for r in part], comps, pad, device)
             t_pi = self.teacher.hidden(teacher_in)
             t_plain = self.teacher.hidden(student_in)
-            s_h = completion_hidden(self.student, student_in.input_ids, student_in.attention_mask,
-                                    student_in.positions, student_in.mask)
-            part_loss = divergence_sum(s_h, t_pi, head_s, head_t, cfg.divergence, cfg.beta, cfg.top_k,
-                                       cfg.loss_chunk_tokens) / tokens
+            s_h = completion_hidden(
+                self.student, student_in.input_ids, student_in.attention_mask, student_in.positions, student_in.mask
+            )
+            part_loss = (
+                divergence_sum(s_h, t_pi, head_s, head_t, cfg.divergence, cfg.beta, cfg.top_k, cfg.loss_chunk_tokens)
+                / tokens
+            )
             part_loss.backward()
             loss += part_loss.item()
             pi_kl += kl_sum(t_pi, t_plain, head_t, cfg.loss_chunk_tokens).item() / tokens
@@ -437,8 +486,7 @@ def solve_rates(records: Sequence[EvalRecord]) -> dict[str, float]:
     return {r.problem_id: r.n_correct / r.n for r in records}
 
 
-def select_frontier(problems: Sequence[Problem], rates: Mapping[str, float], low: float,
-                    high: float) -> list[Problem]:
+def select_frontier(problems: Sequence[Problem], rates: Mapping[str, float], low: float, high: float) -> list[Problem]:
     """The problems whose base solve rate lies in [low, high], in their order (a problem without a rate is out)."""
     return [p for p in problems if p.id in rates and low <= rates[p.id] <= high]
 
@@ -446,28 +494,44 @@ def select_frontier(problems: Sequence[Problem], rates: Mapping[str, float], low
 def frontier_problems(ctx: TrainContext[OPSDExperiment], problems: Sequence[Problem]) -> list[Problem]:
     """Estimate the starting model's solve rates on `problems` (stage `frontier`, seeds seed + frontier_seed_offset)
     and keep the band."""
-    cfg, seed, store, domain, model_path, progress = ctx.cfg, ctx.seed, ctx.store, ctx.domain, ctx.model_path, \
-        ctx.progress
+    cfg, seed, store, domain, model_path, progress = (
+        ctx.cfg,
+        ctx.seed,
+        ctx.store,
+        ctx.domain,
+        ctx.model_path,
+        ctx.progress,
+    )
     o = cfg.opsd
     if store.is_done(FRONTIER_STAGE):
         records = store.read(FRONTIER_STAGE, EvalRecord)
     else:  # full-length samples (o.max_new_tokens = the row's sampling length unless set): real solve rates
         with stage(store, FRONTIER_STAGE):
             gen = make_generator(cfg, model_path)
-            records = evaluate(gen, domain, problems, n=o.frontier_n, temperature=cfg.sampling.temperature,
-                               top_p=cfg.sampling.top_p, max_new_tokens=generation_length(o),
-                               seed=seed + o.frontier_seed_offset, condition="frontier", store=store,
-                               stage=FRONTIER_STAGE,
-                               on_progress=progress(f"base solve rates for the frontier (seed {seed})",
-                                                    len(problems)))
+            records = evaluate(
+                gen,
+                domain,
+                problems,
+                n=o.frontier_n,
+                temperature=cfg.sampling.temperature,
+                top_p=cfg.sampling.top_p,
+                max_new_tokens=generation_length(o),
+                seed=seed + o.frontier_seed_offset,
+                condition="frontier",
+                store=store,
+                stage=FRONTIER_STAGE,
+                on_progress=progress(f"base solve rates for the frontier (seed {seed})", len(problems)),
+            )
     rates = solve_rates(records)
     kept = select_frontier(problems, rates, o.frontier_low, o.frontier_high)
     store.mark_done(FRONTIER_STAGE, problems=len(problems), kept=len(kept))
     if not kept:
         seen = sorted(set(round(r, 3) for r in rates.values()))
-        raise ConfigError(f"opsd.frontier_low/frontier_high: no training problem has a base solve rate in "
-                          f"[{o.frontier_low}, {o.frontier_high}] (rates seen: {seen}); widen the band, raise "
-                          f"opsd.frontier_n or set opsd.frontier = false")
+        raise ConfigError(
+            f"opsd.frontier_low/frontier_high: no training problem has a base solve rate in "
+            f"[{o.frontier_low}, {o.frontier_high}] (rates seen: {seen}); widen the band, raise "
+            f"opsd.frontier_n or set opsd.frontier = false"
+        )
     return kept
 
 
@@ -477,9 +541,12 @@ def frontier_problems(ctx: TrainContext[OPSDExperiment], problems: Sequence[Prob
 def save_state(path: Path, step: int, session: OPSDSession) -> None:
     """Atomically snapshot what the next step needs: trainable weights, optimizer, EMA teacher."""
     names = trainable_names(session.student)
-    state = {"step": step,
-             "trainable": {n: p.detach().cpu() for n, p in session.student.named_parameters() if n in names},
-             "optimizer": session.optimizer.state_dict(), "teacher": session.teacher.state()}
+    state = {
+        "step": step,
+        "trainable": {n: p.detach().cpu() for n, p in session.student.named_parameters() if n in names},
+        "optimizer": session.optimizer.state_dict(),
+        "teacher": session.teacher.state(),
+    }
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
@@ -528,8 +595,14 @@ def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
     """The `opsd` stage: frontier gating (optional), `opsd.steps` steps, a merged checkpoint. Returns its path."""
     from formalpi.engine.backends import resolve_device
 
-    cfg, seed, store, domain, model_path, progress = ctx.cfg, ctx.seed, ctx.store, ctx.domain, ctx.model_path, \
-        ctx.progress
+    cfg, seed, store, domain, model_path, progress = (
+        ctx.cfg,
+        ctx.seed,
+        ctx.store,
+        ctx.domain,
+        ctx.model_path,
+        ctx.progress,
+    )
 
     ckpt = store.root / CHECKPOINT_DIR
     if store.is_done("opsd"):
@@ -537,8 +610,10 @@ def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
     o = cfg.opsd
     condition = get_condition(cfg.condition, domain)
     if condition.pi is None:
-        raise ConfigError(f"condition: {cfg.condition!r} shows no PI, so OPSD has no teacher; "
-                          f"choose a condition with PI (e.g. try_again, gold, answer_only)")
+        raise ConfigError(
+            f"condition: {cfg.condition!r} shows no PI, so OPSD has no teacher; "
+            f"choose a condition with PI (e.g. try_again, gold, answer_only)"
+        )
     train = train_problems(domain, cfg, seed)
     pool = frontier_problems(ctx, train) if o.frontier else train
     device = resolve_device(cfg.model.device)
@@ -549,12 +624,28 @@ def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
     if cfg.model.backend == "vllm":
         from formalpi.engine.colocate import ColocatedVLLM
 
-        sampler = ColocatedVLLM(model_path, dtype=str(torch_dtype_for(cfg.model.dtype, device)).removeprefix("torch."),
-                                gpu_memory_utilization=o.vllm_gpu_memory_utilization,
-                                max_model_len=cfg.model.vllm.max_model_len,
-                                enforce_eager=cfg.model.vllm.enforce_eager)
-    session = OPSDSession(student, tok, teacher, opt, domain, condition, o, seed, pool, train, ctx.extras,
-                          enable_thinking=cfg.model.enable_thinking, sampler=sampler)
+        sampler = ColocatedVLLM(
+            model_path,
+            dtype=str(torch_dtype_for(cfg.model.dtype, device)).removeprefix("torch."),
+            gpu_memory_utilization=o.vllm_gpu_memory_utilization,
+            max_model_len=cfg.model.vllm.max_model_len,
+            enforce_eager=cfg.model.vllm.enforce_eager,
+        )
+    session = OPSDSession(
+        student,
+        tok,
+        teacher,
+        opt,
+        domain,
+        condition,
+        o,
+        seed,
+        pool,
+        train,
+        ctx.extras,
+        enable_thinking=cfg.model.enable_thinking,
+        sampler=sampler,
+    )
     state_path = store.root / STATE_FILE
     start = restore_state(state_path, session)
     done = keep_steps_before(store, start)
@@ -566,8 +657,13 @@ def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
             last = session.step(t)
             store.append(STEPS_STAGE, [last])
             # every student sample is generated and verified; the loss covers `tokens` of them (the trained samples)
-            store.add_budget("opsd", samples=last.samples, completion_tokens=last.generated_tokens,
-                             train_tokens=last.tokens, verifier_calls=last.samples)
+            store.add_budget(
+                "opsd",
+                samples=last.samples,
+                completion_tokens=last.generated_tokens,
+                train_tokens=last.tokens,
+                verifier_calls=last.samples,
+            )
             if (t + 1) % o.save_every == 0 and t + 1 < o.steps:
                 save_state(state_path, t + 1, session)
             advance(1)

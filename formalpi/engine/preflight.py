@@ -18,10 +18,21 @@ from formalpi.errors import ConfigError, require_module
 SEED_MAX = 2**32 - 1  # numpy's and TRL's seeds are unsigned 32-bit
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # transformers' logging integrations -> the module each needs (None: the name is the module)
-_REPORT_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow", "trackio": "trackio",
-                   "comet_ml": "comet_ml", "clearml": "clearml", "neptune": "neptune", "dvclive": "dvclive",
-                   "swanlab": "swanlab", "azure_ml": "azureml", "codecarbon": "codecarbon", "dagshub": "dagshub",
-                   "flyte": "flytekit"}
+_REPORT_MODULES = {
+    "tensorboard": "tensorboard",
+    "wandb": "wandb",
+    "mlflow": "mlflow",
+    "trackio": "trackio",
+    "comet_ml": "comet_ml",
+    "clearml": "clearml",
+    "neptune": "neptune",
+    "dvclive": "dvclive",
+    "swanlab": "swanlab",
+    "azure_ml": "azureml",
+    "codecarbon": "codecarbon",
+    "dagshub": "dagshub",
+    "flyte": "flytekit",
+}
 
 
 def check_seed(seed: int, where: str = "seeds") -> None:
@@ -44,33 +55,41 @@ def check_model_path(path: str, key: str = "model.path") -> None:
     local = Path(path).expanduser()
     if local.exists():
         if not (local / "config.json").is_file():
-            raise ConfigError(f"{key}={path}: {local} has no config.json (not a Hugging Face checkpoint directory); "
-                              f"set {key}=<a directory with config.json and weights>")
+            raise ConfigError(
+                f"{key}={path}: {local} has no config.json (not a Hugging Face checkpoint directory); "
+                f"set {key}=<a directory with config.json and weights>"
+            )
         return
     if not _HUB_ID.match(path) or path.startswith((".", "/", "~")):
-        raise ConfigError(f"{key}={path}: no such directory, and not a hub id like Qwen/Qwen3-1.7B; "
-                          f"set {key}=<a local checkpoint directory or a hub id>")
+        raise ConfigError(
+            f"{key}={path}: no such directory, and not a hub id like Qwen/Qwen3-1.7B; "
+            f"set {key}=<a local checkpoint directory or a hub id>"
+        )
     fix = f"set {key}=<local checkpoint dir> (or `huggingface-cli download {path}` while online)"
     from huggingface_hub import try_to_load_from_cache
 
     if isinstance(try_to_load_from_cache(path, "config.json"), str):
         return  # cached: transformers loads it without the network
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
-        raise ConfigError(f"{key}={path}: not a local directory and not in the hub cache, and HF_HUB_OFFLINE is set; "
-                          f"{fix}")
+        raise ConfigError(
+            f"{key}={path}: not a local directory and not in the hub cache, and HF_HUB_OFFLINE is set; {fix}"
+        )
     from huggingface_hub import HfApi
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     try:
         HfApi().model_info(path, timeout=10)
     except GatedRepoError:
-        raise ConfigError(f"{key}={path}: a gated model; accept its licence on the hub and `huggingface-cli login`, "
-                          f"or {fix}") from None
+        raise ConfigError(
+            f"{key}={path}: a gated model; accept its licence on the hub and `huggingface-cli login`, or {fix}"
+        ) from None
     except RepositoryNotFoundError:
         raise ConfigError(f"{key}={path}: no such model on the hub (or it is private); {fix}") from None
     except Exception as e:  # network down, DNS, proxy: say so at once instead of transformers' retries
-        raise ConfigError(f"{key}={path}: not a local directory, not in the hub cache, and the hub is unreachable "
-                          f"({type(e).__name__}); {fix}") from None
+        raise ConfigError(
+            f"{key}={path}: not a local directory, not in the hub cache, and the hub is unreachable "
+            f"({type(e).__name__}); {fix}"
+        ) from None
 
 
 def check_extras(cfg: ExperimentBase) -> None:
@@ -79,8 +98,9 @@ def check_extras(cfg: ExperimentBase) -> None:
     if isinstance(cfg, RetryExperiment):  # SFT: the trainer's integrations and the SFTConfig passthrough
         for name in cfg.train.report_to:
             if name not in _REPORT_MODULES:
-                raise ConfigError(f"train.report_to: unknown integration {name!r}; "
-                                  f"choose from {', '.join(_REPORT_MODULES)}")
+                raise ConfigError(
+                    f"train.report_to: unknown integration {name!r}; choose from {', '.join(_REPORT_MODULES)}"
+                )
             module = _REPORT_MODULES[name]
             if module == "tensorboard":
                 require_module("tensorboard", "train.report_to = ['tensorboard']")
@@ -104,8 +124,13 @@ def check_writable(directory: str | Path, flag: str) -> None:
         raise ConfigError(f"{directory}: cannot write here ({d} is read-only); {flag} to a writable directory")
 
 
-def preflight(cfg: ExperimentBase, seeds: Sequence[int], *, model_key: str = "model.path",
-              runs_dir_flag: str = "--set runs_dir=...") -> None:
+def preflight(
+    cfg: ExperimentBase,
+    seeds: Sequence[int],
+    *,
+    model_key: str = "model.path",
+    runs_dir_flag: str = "--set runs_dir=...",
+) -> None:
     """Every check above, in the order a user would fix them. Raises ConfigError (printed as one line by the CLI)."""
     for s in seeds:
         check_seed(s)

@@ -99,12 +99,12 @@ def split_shards(items: Sequence[T], num_shards: int, chunk_size: int) -> list[l
     """Contiguous shards made of whole chunks, as even as chunk counts allow; never an empty shard."""
     if num_shards < 1 or chunk_size < 1:
         raise ShardError(f"split_shards: num_shards ({num_shards}) and chunk_size ({chunk_size}) must be >= 1")
-    chunks = [list(items[i:i + chunk_size]) for i in range(0, len(items), chunk_size)]
+    chunks = [list(items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
     k = min(num_shards, len(chunks))
     shards, start = [], 0
     for s in range(k):
         take = len(chunks) // k + (1 if s < len(chunks) % k else 0)
-        shards.append([x for c in chunks[start:start + take] for x in c])
+        shards.append([x for c in chunks[start : start + take] for x in c])
         start += take
     return shards
 
@@ -113,7 +113,7 @@ def pending_chunks(items: Sequence[T], key: Callable[[T], str], have: set[str], 
     """The items of every chunk that still misses a key (whole chunks, so chunk boundaries stay put)."""
     out: list[T] = []
     for i in range(0, len(items), chunk_size):
-        chunk = list(items[i:i + chunk_size])
+        chunk = list(items[i : i + chunk_size])
         if any(key(x) not in have for x in chunk):
             out.extend(chunk)
     return out
@@ -131,17 +131,32 @@ def worker_env(shard: int, gpus: Sequence[str] | None) -> dict[str, str]:
     return env
 
 
-def run_sharded(stage: GenStage, cfg: ExperimentBase, seed: int, model_path: str, problems: Sequence[Problem], store: RunStore,
-                num_shards: int, *, round_: int = 0, n: int | None = None, chunk_size: int | None = None,
-                gpus: Sequence[str] | None = None, timeout_s: float | None = None,
-                temperatures: Sequence[float] | None = None) -> list[BaseModel]:
+def run_sharded(
+    stage: GenStage,
+    cfg: ExperimentBase,
+    seed: int,
+    model_path: str,
+    problems: Sequence[Problem],
+    store: RunStore,
+    num_shards: int,
+    *,
+    round_: int = 0,
+    n: int | None = None,
+    chunk_size: int | None = None,
+    gpus: Sequence[str] | None = None,
+    timeout_s: float | None = None,
+    temperatures: Sequence[float] | None = None,
+) -> list[BaseModel]:
     """Run `stage` over `problems` in `num_shards` worker processes and merge into `store`; returns the
     stage's records for `problems` in problem order (as the single-process stage function returns them)."""
     if stage is GenStage.ATTEMPTS and n is None:
         n = cfg.sampling.n
     if chunk_size is None:
-        chunk_size = eval_chunk_size() if stage is GenStage.EVAL else \
-            attempts_chunk_size(cfg.sampling.batch_size, n or cfg.sampling.n)
+        chunk_size = (
+            eval_chunk_size()
+            if stage is GenStage.EVAL
+            else attempts_chunk_size(cfg.sampling.batch_size, n or cfg.sampling.n)
+        )
     ikey, rkey, model = item_key(stage, round_), record_key(stage), record_model(stage)
     file = stage.value
     have = {rkey(r) for r in store.read(file, model)}
@@ -155,15 +170,33 @@ def run_sharded(stage: GenStage, cfg: ExperimentBase, seed: int, model_path: str
             d.mkdir(parents=True, exist_ok=True)
             pfile = d / "problems.jsonl"
             pfile.write_text("".join(p.model_dump_json() + "\n" for p in part))
-            job = ShardJob(stage=stage, config=cfg.model_dump(mode="json"), seed=seed, model_path=model_path,
-                           shard=i, store_dir=str(d), problems_file=str(pfile), chunk_size=chunk_size,
-                           round=round_, n=n or 1, temperatures=list(temperatures) if temperatures else None)
+            job = ShardJob(
+                stage=stage,
+                config=cfg.model_dump(mode="json"),
+                seed=seed,
+                model_path=model_path,
+                shard=i,
+                store_dir=str(d),
+                problems_file=str(pfile),
+                chunk_size=chunk_size,
+                round=round_,
+                n=n or 1,
+                temperatures=list(temperatures) if temperatures else None,
+            )
             jfile = d / "job.json"
             jfile.write_text(job.model_dump_json(indent=2))
             cmd = worker_command(jfile)
             log = open(d / "worker.log", "w")
-            procs.append((i, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=worker_env(i, gpus),
-                                              start_new_session=True), d, cmd))
+            procs.append(
+                (
+                    i,
+                    subprocess.Popen(
+                        cmd, stdout=log, stderr=subprocess.STDOUT, env=worker_env(i, gpus), start_new_session=True
+                    ),
+                    d,
+                    cmd,
+                )
+            )
             log.close()
         for i, proc, d, cmd in procs:
             try:
@@ -172,8 +205,10 @@ def run_sharded(stage: GenStage, cfg: ExperimentBase, seed: int, model_path: str
                 rc = None
             if rc != 0:
                 tail = "\n".join((d / "worker.log").read_text(errors="replace").splitlines()[-20:])
-                raise ShardError(f"generation shard {i} {'timed out' if rc is None else f'exited {rc}'}: "
-                                 f"{' '.join(cmd)}\nlog: {d / 'worker.log'}\n{tail}")
+                raise ShardError(
+                    f"generation shard {i} {'timed out' if rc is None else f'exited {rc}'}: "
+                    f"{' '.join(cmd)}\nlog: {d / 'worker.log'}\n{tail}"
+                )
     finally:
         for _i, proc, _d, _cmd in procs:  # a failure in one shard ends the others: no orphaned engines
             if proc.poll() is None:
@@ -189,8 +224,9 @@ def run_sharded(stage: GenStage, cfg: ExperimentBase, seed: int, model_path: str
     return sorted((r for r in store.read(file, model) if rkey(r) in order), key=lambda r: order[rkey(r)])
 
 
-def merge_shards(store: RunStore, file: str, model: type[BaseModel], key: Callable[[Any], str],
-                 shard_dirs: Sequence[Path]) -> int:
+def merge_shards(
+    store: RunStore, file: str, model: type[BaseModel], key: Callable[[Any], str], shard_dirs: Sequence[Path]
+) -> int:
     """Append the shards' records missing from `store` (first copy of each key wins, shard order = problem
     order) and add the shards' budget counters to the store's manifest. Returns how many were appended."""
     have = {key(r) for r in store.read(file, model)}
@@ -215,8 +251,9 @@ def run_worker(job: ShardJob) -> int:
     from formalpi.engine.backends import generator_for, release
 
     cfg = config_from_dict(job.config, f"shard job {job.store_dir}")
-    problems = [Problem.model_validate_json(line) for line in Path(job.problems_file).read_text().splitlines()
-                if line.strip()]
+    problems = [
+        Problem.model_validate_json(line) for line in Path(job.problems_file).read_text().splitlines() if line.strip()
+    ]
     store = RunStore(Path(job.store_dir))
     gen = generator_for(cfg.model, job.model_path, batch_size=cfg.sampling.batch_size)
     domain = open_domain(cfg.domain, cfg.verify)  # the run's own settings, as the parent built its domain
@@ -227,14 +264,33 @@ def run_worker(job: ShardJob) -> int:
             from formalpi.engine.stages import condition_label
 
             e = cfg.eval
-            out = evaluate(gen, domain, problems, n=e.n, temperature=e.temperature, top_p=e.top_p,
-                           max_new_tokens=e.max_new_tokens, seed=job.seed, condition=condition_label(cfg),
-                           store=store, chunk_size=job.chunk_size)
+            out = evaluate(
+                gen,
+                domain,
+                problems,
+                n=e.n,
+                temperature=e.temperature,
+                top_p=e.top_p,
+                max_new_tokens=e.max_new_tokens,
+                seed=job.seed,
+                condition=condition_label(cfg),
+                store=store,
+                chunk_size=job.chunk_size,
+            )
         else:
             from formalpi.engine.retry import sample_attempts
 
-            out = sample_attempts(gen, domain, problems, n=job.n, cfg=cfg, seed=job.seed,
-                                  round_=job.round, store=store, temperatures=job.temperatures or None)
+            out = sample_attempts(
+                gen,
+                domain,
+                problems,
+                n=job.n,
+                cfg=cfg,
+                seed=job.seed,
+                round_=job.round,
+                store=store,
+                temperatures=job.temperatures or None,
+            )
     finally:
         release(gen)
         domain.close()
@@ -244,8 +300,10 @@ def run_worker(job: ShardJob) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 1 or not Path(argv[0]).is_file():
-        print("usage: python -m formalpi.engine.shard JOB.json (written by formalpi.engine.shard.run_sharded)",
-              file=sys.stderr)
+        print(
+            "usage: python -m formalpi.engine.shard JOB.json (written by formalpi.engine.shard.run_sharded)",
+            file=sys.stderr,
+        )
         return 2
     try:
         job = ShardJob.model_validate_json(Path(argv[0]).read_text())

@@ -55,8 +55,10 @@ def start_model(cfg: ExperimentBase, seed: int) -> str:
         return path
     path = path.replace(SEED_FIELD, str(seed))
     if not Path(path).is_dir():
-        raise ConfigError(f"model.path: {path} (from {cfg.model.path!r}) does not exist; run the row that writes it "
-                          f"for seed {seed} first, or set model.path to a checkpoint")
+        raise ConfigError(
+            f"model.path: {path} (from {cfg.model.path!r}) does not exist; run the row that writes it "
+            f"for seed {seed} first, or set model.path to a checkpoint"
+        )
     return path
 
 
@@ -65,8 +67,9 @@ def make_generator(cfg: ExperimentBase, path: str) -> Generator:
     return generator_for(cfg.model, path, batch_size=cfg.sampling.batch_size)
 
 
-def load_problems(domain: Domain, cfg: ExperimentBase, split: str, limit: int | None,
-                  seed: int | None = None) -> list[Problem]:
+def load_problems(
+    domain: Domain, cfg: ExperimentBase, split: str, limit: int | None, seed: int | None = None
+) -> list[Problem]:
     """A split's problems. With `data.redraw_per_seed` and a `seed`, the seed draws its own problems: the domain's
     seeded draw (arith) and, under a limit, a seeded subset of the whole split (in the split's order); else the
     same problems for every seed (the first `limit`)."""
@@ -117,11 +120,17 @@ def check_data(cfg: ExperimentBase, train: Sequence[Problem], evals: Sequence[Pr
         raise ConfigError(
             f"data: {len(shared)} of the {len(evals)} eval problems ({cfg.data.dataset} {cfg.data.eval_split!r}) are "
             f"also training problems ({cfg.data.train_split!r}), e.g. {shared[0]}; train on another split "
-            f"(math: `formalpi data fetch math` and data.dataset = \"math\", train_split = \"train\") or set "
-            f"data.allow_train_on_eval = true to run anyway (every table made from the run then says so)")
-    return {"train_problems": len(train), "eval_problems": len(evals), "train_eval_overlap": len(shared),
-            "allow_train_on_eval": cfg.data.allow_train_on_eval, "redraw_per_seed": cfg.data.redraw_per_seed,
-            "seed_varies": seed_varies(cfg)}
+            f'(math: `formalpi data fetch math` and data.dataset = "math", train_split = "train") or set '
+            f"data.allow_train_on_eval = true to run anyway (every table made from the run then says so)"
+        )
+    return {
+        "train_problems": len(train),
+        "eval_problems": len(evals),
+        "train_eval_overlap": len(shared),
+        "allow_train_on_eval": cfg.data.allow_train_on_eval,
+        "redraw_per_seed": cfg.data.redraw_per_seed,
+        "seed_varies": seed_varies(cfg),
+    }
 
 
 def record_data(store: RunStore, record: dict[str, Any]) -> None:

@@ -45,20 +45,35 @@ def to_dataset(examples: list[Example], enable_thinking: bool | None = None):
     from datasets import Dataset
 
     extra = {} if enable_thinking is None else {"chat_template_kwargs": {"enable_thinking": enable_thinking}}
-    return Dataset.from_list([
-        {"prompt": [{"role": "user", "content": ex.prompt}],
-         "completion": [{"role": "assistant", "content": ex.completion}], **extra} for ex in examples])
-
+    return Dataset.from_list(
+        [
+            {
+                "prompt": [{"role": "user", "content": ex.prompt}],
+                "completion": [{"role": "assistant", "content": ex.completion}],
+                **extra,
+            }
+            for ex in examples
+        ]
+    )
 
 
 # SFTConfig fields that have their own `train.*` key (a passthrough of them would make two sources of truth), and
 # those formalpi sets itself for the run store's sake
-_SFT_FIELDS_WITH_KEY = {"learning_rate": "lr", "num_train_epochs": "epochs", "per_device_train_batch_size": "batch_size",
-                        "gradient_accumulation_steps": "grad_accum", "max_length": "max_length",
-                        "warmup_ratio": "warmup_ratio", "warmup_steps": "warmup_ratio", "weight_decay": "weight_decay",
-                        "lr_scheduler_type": "lr_scheduler", "report_to": "report_to",
-                        "use_liger_kernel": "liger_kernel", "gradient_checkpointing": "gradient_checkpointing",
-                        "activation_checkpointing": "gradient_checkpointing"}
+_SFT_FIELDS_WITH_KEY = {
+    "learning_rate": "lr",
+    "num_train_epochs": "epochs",
+    "per_device_train_batch_size": "batch_size",
+    "gradient_accumulation_steps": "grad_accum",
+    "max_length": "max_length",
+    "warmup_ratio": "warmup_ratio",
+    "warmup_steps": "warmup_ratio",
+    "weight_decay": "weight_decay",
+    "lr_scheduler_type": "lr_scheduler",
+    "report_to": "report_to",
+    "use_liger_kernel": "liger_kernel",
+    "gradient_checkpointing": "gradient_checkpointing",
+    "activation_checkpointing": "gradient_checkpointing",
+}
 _SFT_FIELDS_OWNED = {"output_dir", "seed", "data_seed", "use_cpu", "disable_tqdm", "completion_only_loss"}
 
 
@@ -78,9 +93,11 @@ def check_sft_passthrough(cfg: TrainConfig, source: str = "train.sft_args") -> N
             import difflib
 
             near = difflib.get_close_matches(key, list(fields), n=3)
-            raise ConfigError(f"{source}.{key}: not a field of TRL's SFTConfig"
-                              + (f" (did you mean {', '.join(near)}?)" if near else "")
-                              + "; see https://huggingface.co/docs/trl/sft_trainer")
+            raise ConfigError(
+                f"{source}.{key}: not a field of TRL's SFTConfig"
+                + (f" (did you mean {', '.join(near)}?)" if near else "")
+                + "; see https://huggingface.co/docs/trl/sft_trainer"
+            )
 
 
 def tensorboard_dir(out_dir: Path) -> Path:
@@ -105,17 +122,32 @@ def sft_args(cfg: TrainConfig, output_dir: Path, seed: int, on_gpu: bool, torch_
 
     check_sft_passthrough(cfg)
     kwargs = dict(
-        output_dir=str(output_dir), seed=seed, data_seed=seed, learning_rate=cfg.lr,
-        num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1, per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, **_warmup_kwargs(cfg.warmup_ratio),
-        weight_decay=cfg.weight_decay, lr_scheduler_type=cfg.lr_scheduler, logging_steps=max(1, n_examples // 8),
-        save_strategy="no", report_to=list(cfg.report_to) or "none", use_cpu=not on_gpu,
+        output_dir=str(output_dir),
+        seed=seed,
+        data_seed=seed,
+        learning_rate=cfg.lr,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        max_length=cfg.max_length,
+        **_warmup_kwargs(cfg.warmup_ratio),
+        weight_decay=cfg.weight_decay,
+        lr_scheduler_type=cfg.lr_scheduler,
+        logging_steps=max(1, n_examples // 8),
+        save_strategy="no",
+        report_to=list(cfg.report_to) or "none",
+        use_cpu=not on_gpu,
         bf16=on_gpu and torch_dtype == torch.bfloat16,
-        disable_tqdm=True, dataloader_num_workers=0, completion_only_loss=True,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        completion_only_loss=True,
         # TRL turns activation checkpointing on by default: a third more compute for memory that a 1.5-2B model
         # does not need on one 80 GB GPU (bench/gpu_throughput.py); `train.gradient_checkpointing` turns it back on
         use_liger_kernel=use_liger(cfg, on_gpu),
-        **_checkpointing_kwargs(SFTConfig, cfg.gradient_checkpointing), **extra)
+        **_checkpointing_kwargs(SFTConfig, cfg.gradient_checkpointing),
+        **extra,
+    )
     kwargs.update(cfg.sft_args)  # the passthrough has the last word on every field without a train.* key
     return SFTConfig(**kwargs)
 
@@ -142,8 +174,13 @@ def lora_config(cfg: TrainConfig):
 
     if cfg.finetune != "lora":
         return None
-    return LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules="all-linear", task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
 
 
 def step_progress_callback(progress, label: str):
@@ -165,9 +202,18 @@ def step_progress_callback(progress, label: str):
     return StepProgress()
 
 
-def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Path, seed: int,
-        device: str = "auto", dtype: str = "auto", progress=None, label: str = "fine-tuning (SFT steps)",
-        enable_thinking: bool | None = None) -> SFTResult:
+def sft(
+    model_path: str,
+    examples: list[Example],
+    cfg: TrainConfig,
+    out_dir: Path,
+    seed: int,
+    device: str = "auto",
+    dtype: str = "auto",
+    progress=None,
+    label: str = "fine-tuning (SFT steps)",
+    enable_thinking: bool | None = None,
+) -> SFTResult:
     """Fine-tune `model_path` on `examples` and save the (merged) model + tokenizer to `out_dir`.
 
     With no examples the base model is copied unchanged (a condition that produced no verified retry trains on
@@ -195,17 +241,29 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
     # straight onto the device: the Trainer would otherwise copy it there after a CPU load
     model: Any = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, attn_implementation="sdpa")
     model = model.to(device)
-    args = sft_args(cfg, tmp / "trainer", seed, on_gpu, torch_dtype, len(examples),
-                    # one fused kernel for the whole AdamW update instead of a few per parameter group (CUDA only)
-                    optim="adamw_torch_fused" if on_gpu else "adamw_torch")
+    args = sft_args(
+        cfg,
+        tmp / "trainer",
+        seed,
+        on_gpu,
+        torch_dtype,
+        len(examples),
+        # one fused kernel for the whole AdamW update instead of a few per parameter group (CUDA only)
+        optim="adamw_torch_fused" if on_gpu else "adamw_torch",
+    )
     peft_config = lora_config(cfg)
     logging.getLogger("transformers").setLevel(logging.ERROR)
     # TRL still calls transformers' deprecated `is_gradient_checkpointing`: its FutureWarning is not ours to fix
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     # LoRA's init is seeded in-process: TRL's SFTTrainer calls set_seed(args.seed) before it wraps the model
     # (tests/test_run_settings.py guards it)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=to_dataset(examples, enable_thinking),
-                         processing_class=tok, peft_config=peft_config)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=to_dataset(examples, enable_thinking),
+        processing_class=tok,
+        peft_config=peft_config,
+    )
     trainer.remove_callback(PrinterCallback)  # losses stay in trainer.state; the CLI shows its own progress
     if progress is not None:
         trainer.add_callback(step_progress_callback(progress, label))
@@ -225,5 +283,6 @@ def sft(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Pat
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)  # atomic: a checkpoint directory is complete or absent
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return SFTResult(out_dir, len(examples), out.global_step, int(n_tokens), time.perf_counter() - t0,
-                     losses[-1] if losses else None)
+    return SFTResult(
+        out_dir, len(examples), out.global_step, int(n_tokens), time.perf_counter() - t0, losses[-1] if losses else None
+    )

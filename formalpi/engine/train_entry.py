@@ -40,8 +40,10 @@ def read_examples(path: Path) -> list[Example]:
         try:
             out.append(Example.model_validate_json(line))
         except ValidationError as e:
-            raise DataError(f"--examples {path}:{i}: not an Example record: {e.errors()[0]['msg']} "
-                            f"(field {'.'.join(map(str, e.errors()[0]['loc'])) or '?'})") from None
+            raise DataError(
+                f"--examples {path}:{i}: not an Example record: {e.errors()[0]['msg']} "
+                f"(field {'.'.join(map(str, e.errors()[0]['loc'])) or '?'})"
+            ) from None
     return out
 
 
@@ -64,16 +66,21 @@ def runs_sharded(env: dict[str, str] | None = None) -> bool:
     asks for step timings ($FORMALPI_STEP_STATS): then one process runs the same code as N, so 1-vs-N compares
     like with like (DDP on one GPU would otherwise run plain `sft`, which has no step timer)."""
     seen: Mapping[str, str] = os.environ if env is None else env
-    return (seen.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
-            or seen.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
-            or int(seen.get("WORLD_SIZE", "1")) > 1
-            or bool(seen.get(STEP_STATS_ENV)))
+    return (
+        seen.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+        or seen.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+        or int(seen.get("WORLD_SIZE", "1")) > 1
+        or bool(seen.get(STEP_STATS_ENV))
+    )
 
 
 def phase(name: str) -> None:
     """One line per training phase on stderr (launch.log): where a hung or killed launch stopped, per rank."""
-    print(f"[train_entry rank {os.environ.get('RANK', '0')} {time.strftime('%H:%M:%S')}] {name}",
-          file=sys.stderr, flush=True)
+    print(
+        f"[train_entry rank {os.environ.get('RANK', '0')} {time.strftime('%H:%M:%S')}] {name}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def arm_hang_dump(env: dict[str, str] | None = None) -> float | None:
@@ -146,25 +153,47 @@ class StepStats:
         raise AttributeError(name)
 
 
-def sharded_trainer(model_path: str, examples: list[Example], cfg: TrainConfig, tmp: Path, seed: int, on_gpu: bool,
-                    torch_dtype, enable_thinking: bool | None = None):
+def sharded_trainer(
+    model_path: str,
+    examples: list[Example],
+    cfg: TrainConfig,
+    tmp: Path,
+    seed: int,
+    on_gpu: bool,
+    torch_dtype,
+    enable_thinking: bool | None = None,
+):
     """(SFTTrainer, tokenizer, LoRA config or None) for `sft_sharded`: the trainer builds the model itself, so under
     ZeRO-3 its init is sharded. `enable_thinking` (model.enable_thinking) goes to every row's chat template."""
     from transformers import AutoTokenizer, set_seed
     from trl import SFTTrainer
 
     tok = AutoTokenizer.from_pretrained(model_path)
-    args = sft_args(cfg, tmp / "trainer", seed, on_gpu, torch_dtype, len(examples),
-                    model_init_kwargs={"dtype": torch_dtype})
+    args = sft_args(
+        cfg, tmp / "trainer", seed, on_gpu, torch_dtype, len(examples), model_init_kwargs={"dtype": torch_dtype}
+    )
     peft_config = lora_config(cfg)
     set_seed(seed)  # LoRA's init draws from the global RNG before the trainer seeds it
-    trainer = SFTTrainer(model=model_path, args=args, train_dataset=to_dataset(examples, enable_thinking),
-                         processing_class=tok, peft_config=peft_config)
+    trainer = SFTTrainer(
+        model=model_path,
+        args=args,
+        train_dataset=to_dataset(examples, enable_thinking),
+        processing_class=tok,
+        peft_config=peft_config,
+    )
     return trainer, tok, peft_config
 
 
-def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_dir: Path, seed: int,
-                device: str = "auto", dtype: str = "auto", enable_thinking: bool | None = None) -> SFTResult:
+def sft_sharded(
+    model_path: str,
+    examples: list[Example],
+    cfg: TrainConfig,
+    out_dir: Path,
+    seed: int,
+    device: str = "auto",
+    dtype: str = "auto",
+    enable_thinking: bool | None = None,
+) -> SFTResult:
     """`sft` for several processes (DDP, ZeRO-2/3, FSDP): every rank trains, the main process writes."""
     import torch
     from accelerate import PartialState
@@ -186,8 +215,9 @@ def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_
 
     on_gpu = resolve_device(device).startswith("cuda")
     torch_dtype = (torch.bfloat16 if on_gpu else torch.float32) if dtype == "auto" else getattr(torch, dtype)
-    trainer, tok, peft_config = sharded_trainer(model_path, examples, cfg, tmp, seed, on_gpu, torch_dtype,
-                                                enable_thinking)
+    trainer, tok, peft_config = sharded_trainer(
+        model_path, examples, cfg, tmp, seed, on_gpu, torch_dtype, enable_thinking
+    )
     stats_prefix = os.environ.get(STEP_STATS_ENV)
     if stats_prefix:
         trainer.add_callback(StepStats(Path(stats_prefix), state.process_index))
@@ -217,8 +247,9 @@ def sft_sharded(model_path: str, examples: list[Example], cfg: TrainConfig, out_
         phase(f"checkpoint committed: {out_dir}")
     state.wait_for_everyone()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return SFTResult(out_dir, len(examples), out.global_step, int(n_tokens), time.perf_counter() - t0,
-                     losses[-1] if losses else None)
+    return SFTResult(
+        out_dir, len(examples), out.global_step, int(n_tokens), time.perf_counter() - t0, losses[-1] if losses else None
+    )
 
 
 def _flag(raw: str) -> bool:
@@ -237,8 +268,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--result", type=Path, default=None, help="where the SFTResult JSON is written")
-    p.add_argument("--enable-thinking", default=None, type=_flag, metavar="{true,false}",
-                   help="model.enable_thinking: passed to the chat template of every training row (default: unset)")
+    p.add_argument(
+        "--enable-thinking",
+        default=None,
+        type=_flag,
+        metavar="{true,false}",
+        help="model.enable_thinking: passed to the chat template of every training row (default: unset)",
+    )
     return p.parse_args(argv)
 
 
@@ -251,8 +287,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         examples = read_examples(a.examples)
         cfg = read_train_config(a.config)
         train = sft_sharded if runs_sharded() else sft
-        result = train(a.model, examples, cfg, a.out, seed=a.seed, device=a.device, dtype=a.dtype,
-                       enable_thinking=a.enable_thinking)
+        result = train(
+            a.model,
+            examples,
+            cfg,
+            a.out,
+            seed=a.seed,
+            device=a.device,
+            dtype=a.dtype,
+            enable_thinking=a.enable_thinking,
+        )
     except FormalpiError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

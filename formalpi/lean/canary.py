@@ -93,10 +93,20 @@ def load_suite(path: Path | None = None) -> list[Canary]:
     try:
         data = tomllib.loads(text)
         header = data.get("header", "")
-        return [Canary(name=c["name"], header=c.get("header", header), statement=c["statement"], proof=c["proof"],
-                       expected=Status(c["expected"]), decided_by=DecidedBy(c["decided_by"]),
-                       quick=bool(c.get("quick", False)), needs=c.get("needs", "core"), why=c.get("why", ""))
-                for c in data["canary"]]
+        return [
+            Canary(
+                name=c["name"],
+                header=c.get("header", header),
+                statement=c["statement"],
+                proof=c["proof"],
+                expected=Status(c["expected"]),
+                decided_by=DecidedBy(c["decided_by"]),
+                quick=bool(c.get("quick", False)),
+                needs=c.get("needs", "core"),
+                why=c.get("why", ""),
+            )
+            for c in data["canary"]
+        ]
     except (tomllib.TOMLDecodeError, KeyError, ValueError) as e:
         raise DataError(f"{where}: bad canary suite ({type(e).__name__}: {e})") from None
 
@@ -124,8 +134,9 @@ def choose_canaries(n: int, rng: random.Random, suite: Sequence[Canary]) -> list
     return draw(false, math.ceil(n / 2)) + draw(true, n // 2)
 
 
-def verify_with_canaries(verify_many: VerifyMany, items: Sequence[dict], n: int, rng: random.Random,
-                         suite: Sequence[Canary] | None = None) -> list[Verdict]:
+def verify_with_canaries(
+    verify_many: VerifyMany, items: Sequence[dict], n: int, rng: random.Random, suite: Sequence[Canary] | None = None
+) -> list[Verdict]:
     """Verify `items` with `n` canaries mixed in at seeded positions; CanaryError if any canary is misjudged.
     The returned list has exactly one verdict per item, in order, and no canary verdicts."""
     if n <= 0:
@@ -146,15 +157,15 @@ def verify_with_canaries(verify_many: VerifyMany, items: Sequence[dict], n: int,
             raise CanaryError(
                 f"canary {canary.name} ({canary.why}) was judged {v.status.value}, expected "
                 f"{canary.expected.value}{': ' + v.reason if v.reason else ''}. The verifier can no longer be "
-                f"trusted: run `formalpi lean selftest` to see which check is broken")
+                f"trusted: run `formalpi lean selftest` to see which check is broken"
+            )
     return [v for k, v in enumerate(verdicts) if k not in at]
 
 
 class CanaryGuard:
     """A `verify_many` with canaries in every batch: batch b uses Random(f"{seed}|{b}"), so runs are repeatable."""
 
-    def __init__(self, verify_many: VerifyMany, per_batch: int, seed: int = 0,
-                 suite: Sequence[Canary] | None = None):
+    def __init__(self, verify_many: VerifyMany, per_batch: int, seed: int = 0, suite: Sequence[Canary] | None = None):
         self._verify_many = verify_many
         self.per_batch = per_batch
         self.seed = seed

@@ -72,7 +72,7 @@ def code_key(text: str) -> str:
 def _decl_part(text: str) -> str:
     """The code from the first declaration on (drops a header of import/set_option/open lines)."""
     m = re.search(r"(?m)^(?:@\[[^\]]*\]\s*)?(?:theorem|lemma|example)\b", text)
-    return text[m.start():] if m else text
+    return text[m.start() :] if m else text
 
 
 _CHECK_EXAMPLE = re.compile(r"\n\nexample : (?P<type>.*?) := @_root_\.(?P<name>\S+)\n*\Z", re.S)
@@ -88,12 +88,12 @@ def split_checks(cmd: str) -> tuple[str, list[tuple[int, str, str]]]:
         m = _CHECK_AXIOMS.search(rest)
         if not m:
             break
-        checks.append((rest[:m.start()].count("\n") + 2, "axioms", m.group("name")))
-        rest = rest[:m.start()]
+        checks.append((rest[: m.start()].count("\n") + 2, "axioms", m.group("name")))
+        rest = rest[: m.start()]
     m = _CHECK_EXAMPLE.search(rest)
     if m:
-        checks.append((rest[:m.start()].count("\n") + 3, "type", m.group("type") + "\x00" + m.group("name")))
-        rest = rest[:m.start()]
+        checks.append((rest[: m.start()].count("\n") + 3, "type", m.group("type") + "\x00" + m.group("name")))
+        rest = rest[: m.start()]
     return rest.rstrip(), sorted(checks)
 
 
@@ -121,7 +121,7 @@ def _signatures(code: str) -> dict[str, str]:
             i += 1
         if colon is None:
             continue
-        binders, typ = code[m.end():colon].strip(), code[colon + 1:i].strip()
+        binders, typ = code[m.end() : colon].strip(), code[colon + 1 : i].strip()
         typ = re.sub(r"\s*:=\s*$", "", typ)
         out[m.group(1)] = f"∀ {binders}, {typ}" if binders else typ
     return out
@@ -141,7 +141,7 @@ def _alpha(sig: str) -> str:
     if not sig.startswith("∀ ") or ", " not in sig:
         return _norm(sig)
     names: list[str] = []
-    binders = sig[2:sig.index(", ")] if sig.count(",") else ""
+    binders = sig[2 : sig.index(", ")] if sig.count(",") else ""
     for m in _BINDER_GROUP.finditer(binders):
         names += [n for n in m.group(1).split() if n not in names]
     out = sig
@@ -154,10 +154,16 @@ def _traces(proof: str) -> list[dict]:
     """`trace "TEXT"` in a proof logs TEXT as an info message at that line (as Lean's `trace` tactic does)."""
     out = []
     for m in re.finditer(r'\btrace\s+"((?:[^"\\]|\\.)*)"', proof):
-        line = proof[:m.start()].count("\n") + 1
+        line = proof[: m.start()].count("\n") + 1
         col = m.start() - (proof.rfind("\n", 0, m.start()) + 1)
-        out.append({"severity": "info", "pos": {"line": line, "column": col},
-                    "endPos": {"line": line, "column": col + 5}, "data": json.loads(f'"{m.group(1)}"')})
+        out.append(
+            {
+                "severity": "info",
+                "pos": {"line": line, "column": col},
+                "endPos": {"line": line, "column": col + 5},
+                "data": json.loads(f'"{m.group(1)}"'),
+            }
+        )
     return out
 
 
@@ -210,7 +216,7 @@ def load_mathlib_checks(root: Path) -> dict[str, tuple[dict, float, bool, int]]:
         timed_out = "timed out" in str(result.get("error") or "")
         text = src.read_text()
         decl = _decl_part(text)
-        table[code_key(decl)] = (resp, seconds, timed_out, text[:len(text) - len(decl)].count("\n"))
+        table[code_key(decl)] = (resp, seconds, timed_out, text[: len(text) - len(decl)].count("\n"))
     return table
 
 
@@ -265,8 +271,9 @@ class Double:
             return
         if "tactic" in req:
             rep = self.tactics.get((req["tactic"], req.get("proofState", -1)))
-            self.write(rep if rep is not None else
-                       {"message": "formalpi double: no recorded reply for this tactic (scripted)"})
+            self.write(
+                rep if rep is not None else {"message": "formalpi double: no recorded reply for this tactic (scripted)"}
+            )
             return
         if "env" in req and not (isinstance(req["env"], int) and 0 <= req["env"] < self.env):
             self.write({"message": "Unknown environment."})
@@ -335,14 +342,25 @@ class Double:
         elif self.args.unknown == "ok":
             rep = {}
         else:
-            rep = {"messages": [self._error("formalpi double: no recorded reply for this input; real Lean's "
-                                            "answer is unknown (scripted error)")]}
+            rep = {
+                "messages": [
+                    self._error(
+                        "formalpi double: no recorded reply for this input; real Lean's "
+                        "answer is unknown (scripted error)"
+                    )
+                ]
+            }
         rep = dict(rep)
         rep["messages"] = list(rep.get("messages", [])) + _traces(proof)
         if marks.get("bigreply"):  # a reply of about N MB (one long info message), for the reader's benchmark
-            rep["messages"].append({"severity": "info", "pos": {"line": 1, "column": 0},
-                                    "endPos": {"line": 1, "column": 1},
-                                    "data": "x" * int(float(marks["bigreply"]) * 2**20)})
+            rep["messages"].append(
+                {
+                    "severity": "info",
+                    "pos": {"line": 1, "column": 0},
+                    "endPos": {"line": 1, "column": 1},
+                    "data": "x" * int(float(marks["bigreply"]) * 2**20),
+                }
+            )
         if delay:
             time.sleep(delay)
         self._remember_axioms(proof, rep, marks.get("axioms"))
@@ -370,15 +388,20 @@ class Double:
             if name not in sigs and name not in self.axioms:
                 out.append({"severity": "error", **pos, "data": f"unknown identifier '_root_.{name}'"})
             elif name in sigs and _alpha(sigs[name]) != _alpha(want):
-                out.append({"severity": "error", **pos, "data": f"type mismatch\n  @{name}\nhas type\n  "
-                                                                 f"{sigs[name]} : Prop\nbut is expected to have "
-                                                                 f"type\n  {want} : Prop"})
+                out.append(
+                    {
+                        "severity": "error",
+                        **pos,
+                        "data": f"type mismatch\n  @{name}\nhas type\n  "
+                        f"{sigs[name]} : Prop\nbut is expected to have "
+                        f"type\n  {want} : Prop",
+                    }
+                )
         return out
 
     @staticmethod
     def _error(text: str) -> dict:
-        return {"severity": "error", "pos": {"line": 1, "column": 0}, "endPos": {"line": 1, "column": 1},
-                "data": text}
+        return {"severity": "error", "pos": {"line": 1, "column": 0}, "endPos": {"line": 1, "column": 1}, "data": text}
 
     def _remember_axioms(self, cmd: str, rep: dict, marked: str | None) -> None:
         if any(m.get("severity") == "error" for m in rep.get("messages", [])):
@@ -394,8 +417,11 @@ class Double:
         if name not in self.axioms:
             return {"severity": "error", **pos, "data": f"unknown constant '{name}'"}
         axioms = self.axioms[name]
-        text = (f"'{name}' depends on axioms: [{', '.join(axioms)}]" if axioms
-                else f"'{name}' does not depend on any axioms")
+        text = (
+            f"'{name}' depends on axioms: [{', '.join(axioms)}]"
+            if axioms
+            else f"'{name}' does not depend on any axioms"
+        )
         return {"severity": "info", **pos, "data": text}
 
     def serve(self) -> None:

@@ -78,14 +78,16 @@ class LexError(ValueError):
 
 def is_letter_like(o: int) -> bool:
     """`Lean.isLetterLike` (Init/Meta/Defs.lean), on a code point."""
-    return ((0x3B1 <= o <= 0x3C9 and o != 0x3BB)  # lower greek, but lambda
-            or (0x391 <= o <= 0x3A9 and o not in (0x3A0, 0x3A3))  # upper greek, but Pi and Sigma
-            or 0x3CA <= o <= 0x3FB  # Coptic letters
-            or 0x1F00 <= o <= 0x1FFE  # polytonic Greek
-            or 0x2100 <= o <= 0x214F  # letterlike block
-            or 0x1D49C <= o <= 0x1D59F  # script, double-struck, Fraktur
-            or (0xC0 <= o <= 0xFF and o not in (0xD7, 0xF7))  # Latin-1 letters but × and ÷ (lean4 #9035)
-            or 0x100 <= o <= 0x17F)  # Latin Extended-A (lean4 #9035)
+    return (
+        (0x3B1 <= o <= 0x3C9 and o != 0x3BB)  # lower greek, but lambda
+        or (0x391 <= o <= 0x3A9 and o not in (0x3A0, 0x3A3))  # upper greek, but Pi and Sigma
+        or 0x3CA <= o <= 0x3FB  # Coptic letters
+        or 0x1F00 <= o <= 0x1FFE  # polytonic Greek
+        or 0x2100 <= o <= 0x214F  # letterlike block
+        or 0x1D49C <= o <= 0x1D59F  # script, double-struck, Fraktur
+        or (0xC0 <= o <= 0xFF and o not in (0xD7, 0xF7))  # Latin-1 letters but × and ÷ (lean4 #9035)
+        or 0x100 <= o <= 0x17F
+    )  # Latin Extended-A (lean4 #9035)
 
 
 def is_subscript_alnum(o: int) -> bool:
@@ -104,18 +106,20 @@ def is_id_first(c: str) -> bool:
 
 def is_id_rest(c: str) -> bool:
     """`Lean.isIdRest`: alphanumeric, `_ ' ! ?`, letter-like or subscript."""
-    return (_ascii_alpha(c) or ("0" <= c <= "9") or c in "_'!?" or is_letter_like(ord(c))
-            or is_subscript_alnum(ord(c)))
+    return _ascii_alpha(c) or ("0" <= c <= "9") or c in "_'!?" or is_letter_like(ord(c)) or is_subscript_alnum(ord(c))
 
 
 # Lean's `Char.isWhitespace` (Init/Data/Char/Basic.lean): space, tab, CR, LF.
 _WS = " \t\r\n"
 # The same classes as regular-expression ranges (one scan in C per identifier part; the functions above are the
 # definition, tests/test_lean_lexer.py checks both against Lean's ranges for every code point below U+20000).
-_LETTER_RANGES = ("\u03b1-\u03ba\u03bc-\u03c9\u0391-\u039f\u03a1\u03a2\u03a4-\u03a9\u03ca-\u03fb\u1f00-\u1ffe"
-                  "\u2100-\u214f\U0001d49c-\U0001d59f\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u0100-\u017f")
-_IDENT_PART = re.compile(f"[A-Za-z_{_LETTER_RANGES}][A-Za-z0-9_'!?{_LETTER_RANGES}"
-                         "\u2080-\u2089\u2090-\u209c\u1d62-\u1d6a\u2c7c]*")
+_LETTER_RANGES = (
+    "\u03b1-\u03ba\u03bc-\u03c9\u0391-\u039f\u03a1\u03a2\u03a4-\u03a9\u03ca-\u03fb\u1f00-\u1ffe"
+    "\u2100-\u214f\U0001d49c-\U0001d59f\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u0100-\u017f"
+)
+_IDENT_PART = re.compile(
+    f"[A-Za-z_{_LETTER_RANGES}][A-Za-z0-9_'!?{_LETTER_RANGES}\u2080-\u2089\u2090-\u209c\u1d62-\u1d6a\u2c7c]*"
+)
 _PLAIN_WS = re.compile(r"(?:[ \n]|\r\n)+")
 _OPEN, _CLOSE = "([{⟨⦃", ")]}⟩⦄"
 # Symbols after which a `'` is part of the symbol token in Lean/Mathlib (`f ⁻¹' s`, `∑' n`, `α ×' β`, `Σ' x`):
@@ -143,8 +147,8 @@ def _hash_token(text: str, i: int) -> str | None:
     """The longest `#`-command keyword that starts at text[i] (`TokenTable.matchPrefix`), or None."""
     words = _hash_token_set()
     for length in range(min(len(hash_tokens()[0]), len(text) - i), 1, -1):  # at most the longest keyword's length
-        if text[i:i + length] in words:
-            return text[i:i + length]
+        if text[i : i + length] in words:
+            return text[i : i + length]
     return None
 
 
@@ -237,10 +241,14 @@ class _Lexer:
 
     def check_glued(self, i: int) -> None:
         prev = self.toks[-1] if self.toks else None
-        if _glued(self.text, i) and not (prev and prev.end == i and prev.kind in (Kind.COMMENT, Kind.STRING,
-                                                                                  Kind.CHAR, Kind.INTERP)):
-            raise self.fail(f"`{self.text[i - 1]}{self.text[i:i + 2]}`: a comment that starts right after a symbol "
-                            "may be part of that symbol for Lean; put a space before it", i)
+        if _glued(self.text, i) and not (
+            prev and prev.end == i and prev.kind in (Kind.COMMENT, Kind.STRING, Kind.CHAR, Kind.INTERP)
+        ):
+            raise self.fail(
+                f"`{self.text[i - 1]}{self.text[i : i + 2]}`: a comment that starts right after a symbol "
+                "may be part of that symbol for Lean; put a space before it",
+                i,
+            )
 
     # -- literals --
 
@@ -335,7 +343,7 @@ class _Lexer:
                 close = text.find("»", j + 1)
                 if close < 0:
                     raise self.fail("unterminated identifier escape `«`", j, True)
-                parts.append(text[j + 1:close])
+                parts.append(text[j + 1 : close])
                 j = close + 1
             else:
                 m = _IDENT_PART.match(text, j)  # isIdFirst then takeWhileFn isIdRest
@@ -368,8 +376,12 @@ class _Lexer:
                 continue
             if c == '"':
                 prev = self.toks[-1] if self.toks else None
-                interp = prev is not None and prev.kind is Kind.IDENT and prev.text in INTERPOLATION_PREFIXES \
-                    and not text[prev.end:i].strip()
+                interp = (
+                    prev is not None
+                    and prev.kind is Kind.IDENT
+                    and prev.text in INTERPOLATION_PREFIXES
+                    and not text[prev.end : i].strip()
+                )
                 j, more = self.string_body(i, i + 1, interp)
                 if more:
                     self.emit(Kind.INTERP, i, j)
@@ -380,8 +392,11 @@ class _Lexer:
                 j = self.char_lit(i)
                 prev = self.toks[-1] if self.toks else None
                 if _glued(text, i) and not (prev and prev.end == i and prev.kind in (Kind.STRING, Kind.CHAR)):
-                    raise self.fail(f"`{text[i - 1]}'`: a character literal right after a symbol may be part of "
-                                    "that symbol for Lean; put a space before it", i)
+                    raise self.fail(
+                        f"`{text[i - 1]}'`: a character literal right after a symbol may be part of "
+                        "that symbol for Lean; put a space before it",
+                        i,
+                    )
                 self.emit(Kind.CHAR, i, j)
             elif "0" <= c <= "9":
                 j = self.number(i)
@@ -411,7 +426,7 @@ class _Lexer:
                     stack[-1] -= 1
                 j = i + 1
                 if i + 1 < n and text[i + 1] == "'" and c in _PRIME_SYMBOLS:
-                    if re.match(r"'(?:\\.|[^\\])'", text[i + 1:i + 5]):  # `∑'x'`: the token table decides
+                    if re.match(r"'(?:\\.|[^\\])'", text[i + 1 : i + 5]):  # `∑'x'`: the token table decides
                         raise self.fail(f"`{c}'` followed by what reads as a character literal is ambiguous", i)
                     j = i + 2
                 elif c == "'":  # `''`: no char literal (tokenFnAux), a token of the table

@@ -40,8 +40,15 @@ from formalpi.errors import ConfigError, FormalpiError, LeanUnavailable
 from formalpi.lean import verdict as strict
 from formalpi.lean.protocol import CommandReply, ReplError
 from formalpi.lean.repl import LeanRepl, Outcome, ReplResult
-from formalpi.lean.replay import (DEFAULT_COMPILE_COMMAND, DEFAULT_REPLAY_COMMAND, Replayer, ReplayOutcome,
-                                  ReplayRequest, ReplaySettings, request_for)
+from formalpi.lean.replay import (
+    DEFAULT_COMPILE_COMMAND,
+    DEFAULT_REPLAY_COMMAND,
+    Replayer,
+    ReplayOutcome,
+    ReplayRequest,
+    ReplaySettings,
+    request_for,
+)
 from formalpi.records import Status, Verdict
 
 DEFAULT_REPL_COMMAND = ("lake", "env", ".lake/packages/REPL/.lake/build/bin/repl")
@@ -84,23 +91,39 @@ class LeanConfig:
         for name in ("workers", "max_uses", "replay_workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"LeanConfig.{name} = {getattr(self, name)}: must be at least 1")
-        for name in ("timeout_s", "memory_limit_mb", "header_timeout_s", "acquire_timeout_s", "max_proof_bytes",
-                     "replay_timeout_s", "replay_memory_mb"):
+        for name in (
+            "timeout_s",
+            "memory_limit_mb",
+            "header_timeout_s",
+            "acquire_timeout_s",
+            "max_proof_bytes",
+            "replay_timeout_s",
+            "replay_memory_mb",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"LeanConfig.{name} = {getattr(self, name)}: must be positive")
         if not self.repl_command:
-            raise ConfigError("LeanConfig.repl_command is empty: give the REPL argv, e.g. "
-                              f"{list(DEFAULT_REPL_COMMAND)}")
-        for name, default in (("replay_compile_command", DEFAULT_COMPILE_COMMAND),
-                              ("replay_command", DEFAULT_REPLAY_COMMAND)):
+            raise ConfigError(
+                f"LeanConfig.repl_command is empty: give the REPL argv, e.g. {list(DEFAULT_REPL_COMMAND)}"
+            )
+        for name, default in (
+            ("replay_compile_command", DEFAULT_COMPILE_COMMAND),
+            ("replay_command", DEFAULT_REPLAY_COMMAND),
+        ):
             if self.replay and not getattr(self, name):
-                raise ConfigError(f"LeanConfig.{name} is empty: give its argv, e.g. {list(default)}, or set "
-                                  "replay=False")
+                raise ConfigError(
+                    f"LeanConfig.{name} is empty: give its argv, e.g. {list(default)}, or set replay=False"
+                )
 
     def replay_settings(self) -> ReplaySettings:
-        return ReplaySettings(project_dir=Path(self.project_dir), compile_command=self.replay_compile_command,
-                              replay_command=self.replay_command, timeout_s=self.replay_timeout_s,
-                              memory_limit_mb=self.replay_memory_mb, workers=self.replay_workers)
+        return ReplaySettings(
+            project_dir=Path(self.project_dir),
+            compile_command=self.replay_compile_command,
+            replay_command=self.replay_command,
+            timeout_s=self.replay_timeout_s,
+            memory_limit_mb=self.replay_memory_mb,
+            workers=self.replay_workers,
+        )
 
 
 def normalize_header(header: str) -> str:
@@ -165,8 +188,10 @@ class LeanInputError(FormalpiError, ValueError):
 class LeanPool:
     def __init__(self, config: LeanConfig) -> None:
         if not Path(config.project_dir).is_dir():  # checked here, not in LeanConfig: doctor builds configs first
-            raise LeanUnavailable(f"LeanConfig.project_dir {config.project_dir} is not a directory: run "
-                                  "`formalpi lean setup` or point project_dir at a built Lake project")
+            raise LeanUnavailable(
+                f"LeanConfig.project_dir {config.project_dir} is not a directory: run "
+                "`formalpi lean setup` or point project_dir at a built Lake project"
+            )
         self.config = config
         self._cond = threading.Condition()
         self._workers: list[Worker] = []
@@ -175,9 +200,19 @@ class LeanPool:
         self._closed = False
         self._batches = 0  # verify_many calls so far: seeds each batch's canary positions
         self._threads: list[threading.Thread] = []
-        self.stats = {"verified": 0, "cache_hits": 0, "started": 0, "retired": 0, "killed": 0, "crash_retries": 0,
-                      "cancelled": 0, "env_mismatches": 0, "replayed": 0, "replay_findings": 0,
-                      "replay_failures": 0}
+        self.stats = {
+            "verified": 0,
+            "cache_hits": 0,
+            "started": 0,
+            "retired": 0,
+            "killed": 0,
+            "crash_retries": 0,
+            "cancelled": 0,
+            "env_mismatches": 0,
+            "replayed": 0,
+            "replay_findings": 0,
+            "replay_failures": 0,
+        }
         self._replay: Replayer | None = None
         if config.prewarm_header is not None:
             with self._cond:
@@ -201,12 +236,14 @@ class LeanPool:
             header = strict.module_header(code) or DEFAULT_HEADER
         return self._verify("code", "", code, header, use_cache, None)
 
-    def _verify(self, kind: str, statement: str, proof: str, header: str, use_cache: bool,
-                request: _Request | None) -> Verdict:
+    def _verify(
+        self, kind: str, statement: str, proof: str, header: str, use_cache: bool, request: _Request | None
+    ) -> Verdict:
         return self._finish([self._judge(kind, statement, proof, header, use_cache, request)])[0]
 
-    def _judge(self, kind: str, statement: str, proof: str, header: str, use_cache: bool,
-               request: _Request | None) -> _Pending:
+    def _judge(
+        self, kind: str, statement: str, proof: str, header: str, use_cache: bool, request: _Request | None
+    ) -> _Pending:
         """The pre-check and the REPL's verdict; the replay (for a VALID one) is left to `_finish`."""
         key = cache_key(header, statement, proof, kind)
         with self._cond:
@@ -221,8 +258,9 @@ class LeanPool:
         elif kind == "code":
             prep = strict.prepare_code(proof, header, max_bytes=cfg.max_proof_bytes)
         else:
-            prep = strict.prepare(statement, proof, header, max_bytes=cfg.max_proof_bytes,
-                                  check_axioms=cfg.check_axioms)
+            prep = strict.prepare(
+                statement, proof, header, max_bytes=cfg.max_proof_bytes, check_axioms=cfg.check_axioms
+            )
         replay = None
         if isinstance(prep, Verdict):
             out = prep
@@ -243,13 +281,23 @@ class LeanPool:
                 self.stats["replay_failures"] += sum(r.outcome is ReplayOutcome.TOOL_FAILURE for r in results)
             for p, r in zip(todo, results, strict=True):
                 if r.outcome is ReplayOutcome.FINDING:
-                    p.verdict = p.verdict.model_copy(update={
-                        "status": Status.REJECTED, "score": 0.0, "reason": f"replay: {r.reason}",
-                        "time_s": p.verdict.time_s + r.time_s})
+                    p.verdict = p.verdict.model_copy(
+                        update={
+                            "status": Status.REJECTED,
+                            "score": 0.0,
+                            "reason": f"replay: {r.reason}",
+                            "time_s": p.verdict.time_s + r.time_s,
+                        }
+                    )
                 elif r.outcome is ReplayOutcome.TOOL_FAILURE:
-                    p.verdict = p.verdict.model_copy(update={
-                        "status": Status.CRASH, "score": 0.0, "reason": f"replay failed ({r.stage}): {r.reason}",
-                        "time_s": p.verdict.time_s + r.time_s})
+                    p.verdict = p.verdict.model_copy(
+                        update={
+                            "status": Status.CRASH,
+                            "score": 0.0,
+                            "reason": f"replay failed ({r.stage}): {r.reason}",
+                            "time_s": p.verdict.time_s + r.time_s,
+                        }
+                    )
                 else:
                     p.verdict = p.verdict.model_copy(update={"time_s": p.verdict.time_s + r.time_s})
         with self._cond:
@@ -287,17 +335,30 @@ class LeanPool:
     def _verify_many(self, items: Sequence[dict[str, Any]]) -> list[Verdict]:
         for i, it in enumerate(items):
             if "statement" not in it or "proof" not in it:
-                raise LeanInputError(f"verify_many: item {i} needs keys 'statement' and 'proof' "
-                                 f"(and optionally 'header'); got {sorted(it)}")
+                raise LeanInputError(
+                    f"verify_many: item {i} needs keys 'statement' and 'proof' "
+                    f"(and optionally 'header'); got {sorted(it)}"
+                )
         if not items:
             return []
         with ThreadPoolExecutor(max_workers=min(len(items), 2 * self.config.workers)) as ex:
-            futs = [ex.submit(self._judge, "proof", it["statement"], it["proof"], it.get("header", DEFAULT_HEADER),
-                              not it.get("canary", False), None) for it in items]
+            futs = [
+                ex.submit(
+                    self._judge,
+                    "proof",
+                    it["statement"],
+                    it["proof"],
+                    it.get("header", DEFAULT_HEADER),
+                    not it.get("canary", False),
+                    None,
+                )
+                for it in items
+            ]
             return self._finish([f.result() for f in futs])
 
-    async def averify(self, statement: str, proof: str, header: str = DEFAULT_HEADER,
-                      use_cache: bool = True) -> Verdict:
+    async def averify(
+        self, statement: str, proof: str, header: str = DEFAULT_HEADER, use_cache: bool = True
+    ) -> Verdict:
         """`verify` for asyncio. Cancelling the awaiting task kills the worker that is checking this proof (a
         replacement starts in the background), so an abandoned check does not hold a worker until its timeout."""
         request = _Request()
@@ -357,8 +418,13 @@ class LeanPool:
                 cancelled = request.cancelled
             if cancelled:
                 self._release(worker, failed=True)
-                return Verdict(status=Status.CRASH, reason="cancelled by the caller; its worker was replaced",
-                               answer=prep.body, time_s=time.monotonic() - t0, worker_id=worker.id)
+                return Verdict(
+                    status=Status.CRASH,
+                    reason="cancelled by the caller; its worker was replaced",
+                    answer=prep.body,
+                    time_s=time.monotonic() - t0,
+                    worker_id=worker.id,
+                )
             if res.outcome is Outcome.OK and isinstance(res.reply, ReplError):  # the REPL lost its state
                 res = ReplResult(Outcome.CRASH, raw=res.raw, detail=f"REPL error: {res.reply.message}")
             self._release(worker, failed=res.outcome is not Outcome.OK)
@@ -368,8 +434,13 @@ class LeanPool:
                     with self._cond:
                         self.stats["crash_retries"] += 1
                     continue
-                return Verdict(status=status, reason=f"{res.outcome.value}: {res.detail}", answer=prep.body,
-                               time_s=time.monotonic() - t0, worker_id=worker.id)
+                return Verdict(
+                    status=status,
+                    reason=f"{res.outcome.value}: {res.detail}",
+                    answer=prep.body,
+                    time_s=time.monotonic() - t0,
+                    worker_id=worker.id,
+                )
             v = strict.judge(prep, res.reply)  # type: ignore[arg-type]
             return v.model_copy(update={"time_s": time.monotonic() - t0, "worker_id": worker.id})
         raise AssertionError("unreachable")
@@ -387,9 +458,13 @@ class LeanPool:
                 with self._cond:
                     self.stats["env_mismatches"] += 1
                 repl.kill()
-                return ReplResult(Outcome.CRASH, raw=res.raw[:2000], elapsed_s=res.elapsed_s,
-                                  detail=f"reply out of step with its request (env {res.reply.env}, expected "
-                                         f"{expected}); worker restarted")
+                return ReplResult(
+                    Outcome.CRASH,
+                    raw=res.raw[:2000],
+                    elapsed_s=res.elapsed_s,
+                    detail=f"reply out of step with its request (env {res.reply.env}, expected "
+                    f"{expected}); worker restarted",
+                )
             worker.next_env = None if expected is None else expected + 1
         return res
 
@@ -427,7 +502,8 @@ class LeanPool:
                         f"no Lean worker became free within LeanConfig.acquire_timeout_s="
                         f"{self.config.acquire_timeout_s:g}s ({busy} busy, {starting} starting, of "
                         f"{self.config.workers}); raise acquire_timeout_s or workers, or check that the REPL "
-                        f"answers (`formalpi lean doctor`)")
+                        f"answers (`formalpi lean doctor`)"
+                    )
                 self._cond.wait(left)
 
     def _release(self, worker: Worker, failed: bool) -> None:
@@ -476,11 +552,18 @@ class LeanPool:
             if w.header:
                 res = repl.command(w.header, None, cfg.header_timeout_s)
                 if res.outcome is not Outcome.OK or not isinstance(res.reply, CommandReply) or res.reply.errors:
-                    why = res.detail if res.outcome is not Outcome.OK else (
-                        res.reply.message if isinstance(res.reply, ReplError)
-                        else "; ".join(m.data for m in res.reply.errors))  # type: ignore[union-attr]
-                    error = (f"the header failed to load ({why[:300]}); check the header and that the Lake "
-                             f"project {cfg.project_dir} is built (`formalpi lean doctor`)")
+                    if res.outcome is not Outcome.OK:
+                        why = res.detail
+                    elif isinstance(res.reply, ReplError):
+                        why = res.reply.message
+                    elif isinstance(res.reply, CommandReply):
+                        why = "; ".join(m.data for m in res.reply.errors)
+                    else:
+                        why = f"the REPL answered the header with a {type(res.reply).__name__}"
+                    error = (
+                        f"the header failed to load ({why[:300]}); check the header and that the Lake "
+                        f"project {cfg.project_dir} is built (`formalpi lean doctor`)"
+                    )
                     repl.kill()
                     repl = None
                 else:

@@ -33,7 +33,6 @@ from formalpi.errors import LeanUnavailable
 from formalpi.lean.protocol import CommandRequest, Reply, TacticRequest, parse_reply
 
 
-
 def rss_mb(procs: Sequence[psutil.Process]) -> float:
     """Resident memory of `procs` together, in MiB (a process that has exited counts 0)."""
     total = 0
@@ -43,6 +42,7 @@ def rss_mb(procs: Sequence[psutil.Process]) -> float:
         except psutil.Error:
             pass
     return total / 2**20
+
 
 class Outcome(str, Enum):
     OK = "ok"  # a reply was read and parsed
@@ -74,18 +74,31 @@ class LeanRepl:
 
     READ_SIZE = 1 << 20
 
-    def __init__(self, argv: Sequence[str], cwd: str | Path, *, address_space_mb: int | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        cwd: str | Path,
+        *,
+        address_space_mb: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.argv, self.cwd = list(argv), Path(cwd)
         try:
             self.proc = subprocess.Popen(
-                self.argv, cwd=self.cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                self.argv,
+                cwd=self.cwd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 start_new_session=True,  # own process group: killing it takes `lake env` and the repl
-                preexec_fn=_limit_address_space(address_space_mb), env={**os.environ, **(env or {})})
+                preexec_fn=_limit_address_space(address_space_mb),
+                env={**os.environ, **(env or {})},
+            )
         except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
             raise LeanUnavailable(
                 f"cannot start the Lean REPL {self.argv} in {self.cwd}: {e}. Set LeanConfig.repl_command / "
-                f"project_dir, or run `formalpi lean setup` (then `formalpi lean doctor`).") from None
+                f"project_dir, or run `formalpi lean setup` (then `formalpi lean doctor`)."
+            ) from None
         self.pid = self.proc.pid
         if self.proc.stdin is None or self.proc.stdout is None or self.proc.stderr is None:
             raise AssertionError("subprocess.Popen with stdin/stdout/stderr=PIPE gave no pipe")
@@ -93,8 +106,9 @@ class LeanRepl:
         self._stdout: IO[bytes] = self.proc.stdout
         self._stderr: IO[bytes] = self.proc.stderr
         # pexpect for the waiting (poll with a timeout, EOF, incremental UTF-8 decoding); framing is ours
-        self._out = fdpexpect.fdspawn(self._stdout.fileno(), encoding="utf-8", codec_errors="replace",
-                                      maxread=self.READ_SIZE, use_poll=True)
+        self._out = fdpexpect.fdspawn(
+            self._stdout.fileno(), encoding="utf-8", codec_errors="replace", maxread=self.READ_SIZE, use_poll=True
+        )
         self._pending = ""  # bytes read after the end of the last reply
         self._frame: list[str] = []
         self._line: list[str] = []
@@ -144,11 +158,14 @@ class LeanRepl:
         except pexpect.TIMEOUT:
             partial = "".join(self._frame) + "".join(self._line)
             self.kill()
-            return ReplResult(Outcome.TIMEOUT, raw=partial[-2000:], elapsed_s=time.monotonic() - t0,
-                              detail=f"no reply within {timeout_s:g}s; process group killed")
+            return ReplResult(
+                Outcome.TIMEOUT,
+                raw=partial[-2000:],
+                elapsed_s=time.monotonic() - t0,
+                detail=f"no reply within {timeout_s:g}s; process group killed",
+            )
         except pexpect.EOF:
-            return self._died(t0, ("".join(self._frame) + "".join(self._line))[-2000:],
-                              "the REPL closed its output")
+            return self._died(t0, ("".join(self._frame) + "".join(self._line))[-2000:], "the REPL closed its output")
         except (OSError, ValueError) as e:  # its pipe was closed under us (killed by the pool's close())
             return self._died(t0, "", f"reading the reply failed: {e}")
         elapsed = time.monotonic() - t0
@@ -159,8 +176,12 @@ class LeanRepl:
             reply = parse_reply(obj)
         except ValueError as e:  # json and pydantic errors both subclass ValueError
             self.kill()
-            return ReplResult(Outcome.MALFORMED, raw=text, elapsed_s=elapsed,
-                              detail=f"unparseable reply ({e}); process killed: {text[:200]!r}")
+            return ReplResult(
+                Outcome.MALFORMED,
+                raw=text,
+                elapsed_s=elapsed,
+                detail=f"unparseable reply ({e}); process killed: {text[:200]!r}",
+            )
         return ReplResult(Outcome.OK, reply=reply, raw=text, elapsed_s=elapsed)
 
     def _read_frame(self, deadline: float) -> str:
@@ -204,8 +225,12 @@ class LeanRepl:
         self.kill()
         self._drain.join(timeout=1)
         tail = self.stderr_tail()
-        return ReplResult(Outcome.CRASH, raw=partial, elapsed_s=time.monotonic() - t0,
-                          detail=f"{why} (exit code {code}){'; stderr: ' + tail[-500:] if tail else ''}")
+        return ReplResult(
+            Outcome.CRASH,
+            raw=partial,
+            elapsed_s=time.monotonic() - t0,
+            detail=f"{why} (exit code {code}){'; stderr: ' + tail[-500:] if tail else ''}",
+        )
 
     def terminate(self) -> None:
         """SIGKILL the process group without touching the pipes: safe while another thread reads (it sees EOF)."""

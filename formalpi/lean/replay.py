@@ -62,9 +62,11 @@ def standin_commands() -> dict[str, list[str]]:
 
 
 REPLAY_MODES = ("safeverify", "standin", "off")
-REPLAY_OFF_NOTE = ("LEAN REPLAY OFF (LeanConfig.replay = false): VALID verdicts were not replayed through the "
-                   "kernel in a fresh process; they rest on the pre-check and on checks run in the proof's own "
-                   "environment")
+REPLAY_OFF_NOTE = (
+    "LEAN REPLAY OFF (LeanConfig.replay = false): VALID verdicts were not replayed through the "
+    "kernel in a fresh process; they rest on the pre-check and on checks run in the proof's own "
+    "environment"
+)
 
 
 def replay_mode_kwargs(mode: str) -> dict:
@@ -114,7 +116,7 @@ class ReplaySettings:
 def request_for(prep: PreparedProof, header: str, statement: str | None) -> ReplayRequest:
     """The replay of what the REPL accepted: the command's lines before the verifier's own checks."""
     lines = prep.cmd.split("\n")
-    proof = "\n".join(lines[:prep.check_line - 1]) if prep.check_line else prep.cmd
+    proof = "\n".join(lines[: prep.check_line - 1]) if prep.check_line else prep.cmd
     return ReplayRequest(header=header, statement=statement, name=prep.name, submission=proof.rstrip() + "\n")
 
 
@@ -163,17 +165,24 @@ def _tree_rss_mb(proc: psutil.Process) -> float:
         return 0.0
 
 
-def run_bounded(argv: Sequence[str], cwd: Path, workdir: Path, timeout_s: float, memory_limit_mb: float,
-                max_output_bytes: int) -> _Ran:
+def run_bounded(
+    argv: Sequence[str], cwd: Path, workdir: Path, timeout_s: float, memory_limit_mb: float, max_output_bytes: int
+) -> _Ran:
     """Run argv in its own process group with stdout/stderr in files; kill the group past the bounds."""
     out_path, err_path = workdir / f"out.{threading.get_ident()}", workdir / f"err.{threading.get_ident()}"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         try:
-            proc = subprocess.Popen(list(argv), cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                list(argv), cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         except OSError as e:
-            return _Ran(None, "", "", f"cannot start `{argv[0]}`: {e.strerror or e} (`formalpi lean setup` builds "
-                                      "SafeVerify; `formalpi lean doctor` checks it)")
+            return _Ran(
+                None,
+                "",
+                "",
+                f"cannot start `{argv[0]}`: {e.strerror or e} (`formalpi lean setup` builds "
+                "SafeVerify; `formalpi lean doctor` checks it)",
+            )
         why = ""
         deadline = time.monotonic() + timeout_s
         ps = psutil.Process(proc.pid)
@@ -196,8 +205,9 @@ def run_bounded(argv: Sequence[str], cwd: Path, workdir: Path, timeout_s: float,
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    ran = _Ran(None if why else proc.returncode, _tail(out_path, max_output_bytes),
-               _tail(err_path, max_output_bytes), why)
+    ran = _Ran(
+        None if why else proc.returncode, _tail(out_path, max_output_bytes), _tail(err_path, max_output_bytes), why
+    )
     out_path.unlink(missing_ok=True)
     err_path.unlink(missing_ok=True)
     return ran
@@ -234,8 +244,9 @@ def read_safe_verify(ran: _Ran, target: Path, submission: Path) -> tuple[ReplayO
     if ax:
         return ReplayOutcome.FINDING, f"{ax.group('name')} uses disallowed axioms {_first_line(ax.group('list'))}"
     replaying = [ln.removeprefix("Replaying ") for ln in lines if ln.startswith("Replaying ")]
-    in_submission = bool(replaying) and replaying[-1] == str(submission) and not (
-        lines and lines[-1].startswith("Finished replay"))
+    in_submission = (
+        bool(replaying) and replaying[-1] == str(submission) and not (lines and lines[-1].startswith("Finished replay"))
+    )
     if in_submission and re.match(r"\(kernel\)|unsafe constant|partial constant", msg):
         return ReplayOutcome.FINDING, f"the kernel replay of the submission failed: {_first_line(msg)}"
     where = "the trusted target" if replaying and replaying[-1] == str(target) else "the tool"
@@ -297,9 +308,19 @@ class Replayer:
         where = self._dir / f"target-{key[:16]}"
         try:
             olean, ran = self._compile(source, where)
-            entry.why = "" if olean else ("the trusted target did not compile (" + (
-                ran.why or _first_line("\n".join(_LEAN_ERROR.findall(ran.out)) or ran.err or ran.out)
-                or f"exit {ran.code}") + ")")
+            entry.why = (
+                ""
+                if olean
+                else (
+                    "the trusted target did not compile ("
+                    + (
+                        ran.why
+                        or _first_line("\n".join(_LEAN_ERROR.findall(ran.out)) or ran.err or ran.out)
+                        or f"exit {ran.code}"
+                    )
+                    + ")"
+                )
+            )
             entry.olean = olean.read_bytes() if olean else None
         finally:  # waiters are released whatever happened; a failure is not kept (the next request retries)
             shutil.rmtree(where, ignore_errors=True)
@@ -330,10 +351,18 @@ class Replayer:
             if sub is None:
                 lean_error = _LEAN_ERROR.search(ran.out)
                 if ran.code is not None and ran.code != 0 and lean_error:
-                    return done(ReplayOutcome.FINDING, "the accepted proof does not compile in a fresh `lean` "
-                                f"process: {_first_line(lean_error.group('msg'))}", "submission")
-                return done(ReplayOutcome.TOOL_FAILURE, "compiling the submission failed without a Lean error ("
-                            f"{ran.why or _first_line(ran.err) or f'exit {ran.code}'})", "submission")
+                    return done(
+                        ReplayOutcome.FINDING,
+                        "the accepted proof does not compile in a fresh `lean` "
+                        f"process: {_first_line(lean_error.group('msg'))}",
+                        "submission",
+                    )
+                return done(
+                    ReplayOutcome.TOOL_FAILURE,
+                    "compiling the submission failed without a Lean error ("
+                    f"{ran.why or _first_line(ran.err) or f'exit {ran.code}'})",
+                    "submission",
+                )
             target = where / "Target.olean"
             target.write_bytes(target_bytes)  # after the submission's compile ended (its process group killed)
             ran = self._run([*self.settings.replay_command, str(target), str(sub)], where)

@@ -85,9 +85,9 @@ def alpha_type(sig: str) -> str:
                 break
         if end is None:
             return _norm(sig)
-        inner, rest = rest[1:end], rest[end + 1:].lstrip()
+        inner, rest = rest[1:end], rest[end + 1 :].lstrip()
         colon = _split_top(inner, ":")
-        names, typ = (inner[:colon].split(), inner[colon + 1:]) if colon >= 0 else (["_"], inner)
+        names, typ = (inner[:colon].split(), inner[colon + 1 :]) if colon >= 0 else (["_"], inner)
         groups += [(n, typ) for n in names]
     body = rest.removeprefix(",").strip()
     out: list[str] = []
@@ -208,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         return compile_main(argv[1:])
     if argv and argv[0] == "safe_verify":
         return verify_main(argv[1:])
-    print("usage: python -m formalpi.lean.replay_double (lean -o OUT SRC | safe_verify TARGET SUBMISSION)",
-          file=sys.stderr)
+    print(
+        "usage: python -m formalpi.lean.replay_double (lean -o OUT SRC | safe_verify TARGET SUBMISSION)",
+        file=sys.stderr,
+    )
     return 2
 
 

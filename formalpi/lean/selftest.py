@@ -34,13 +34,16 @@ def select(suite: Sequence[Canary], quick: bool) -> list[Canary]:
     return [c for c in suite if c.quick] if quick else list(suite)
 
 
-def run_selftest(verify_many: VerifyMany, quick: bool = False,
-                 suite: Sequence[Canary] | None = None) -> list[SelftestRow]:
+def run_selftest(
+    verify_many: VerifyMany, quick: bool = False, suite: Sequence[Canary] | None = None
+) -> list[SelftestRow]:
     """Verify every case (one batch, so the pool runs them in parallel) and compare with the expectations."""
     cases = select(suite if suite is not None else load_suite(), quick)
     verdicts: list[Verdict] = verify_many([c.item() for c in cases])
-    return [SelftestRow(c.name, c.expected, v.status, v.time_s, decided_by(v), c.decided_by, v.reason)
-            for c, v in zip(cases, verdicts, strict=True)]
+    return [
+        SelftestRow(c.name, c.expected, v.status, v.time_s, decided_by(v), c.decided_by, v.reason)
+        for c, v in zip(cases, verdicts, strict=True)
+    ]
 
 
 def run_selftest_with_pool(config, quick: bool = False, suite: Sequence[Canary] | None = None) -> list[SelftestRow]:
@@ -56,10 +59,19 @@ def selftest_table(rows: Sequence[SelftestRow]) -> Table:
     for col in ("case", "expected", "got", "time", "decided-by", "ok"):
         table.add_column(col, justify="right" if col == "time" else "left")
     for r in rows:
-        by = r.decided_by.value if r.decided_by is r.expected_decided_by else \
-            f"{r.decided_by.value} (suite says {r.expected_decided_by.value})"
-        table.add_row(r.name, r.expected.value, r.got.value if r.ok else f"[bold red]{r.got.value}[/]",
-                      f"{r.time_s:.2f}s", by, "ok" if r.ok else "[bold red]MISMATCH[/]")
+        by = (
+            r.decided_by.value
+            if r.decided_by is r.expected_decided_by
+            else f"{r.decided_by.value} (suite says {r.expected_decided_by.value})"
+        )
+        table.add_row(
+            r.name,
+            r.expected.value,
+            r.got.value if r.ok else f"[bold red]{r.got.value}[/]",
+            f"{r.time_s:.2f}s",
+            by,
+            "ok" if r.ok else "[bold red]MISMATCH[/]",
+        )
     return table
 
 

@@ -26,8 +26,10 @@ SAFE_VERIFY_BUILD = "lake build SafeVerify/safe_verify"
 # (v4.23.0 -> v4.26.0, whose bump changed no .lean file), so Lake builds it with PINNED_TOOLCHAIN; docs/lean.md.
 SAFE_VERIFY_TOOLCHAIN = "leanprover/lean4:v4.23.0"
 MATHLIB_OLEAN = Path(".lake/packages/mathlib/.lake/build/lib/lean/Mathlib.olean")
-ELAN_INSTALL = ("curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf | sh "
-                "-s -- -y --default-toolchain none")
+ELAN_INSTALL = (
+    "curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf | sh "
+    "-s -- -y --default-toolchain none"
+)
 
 
 def default_project_dir() -> Path:
@@ -84,16 +86,18 @@ def pinned_packages(project: Path) -> list[PinnedPackage]:
         data = json.loads(path.read_text())
         return [PinnedPackage(p["name"], p["rev"], p["url"]) for p in data["packages"]]
     except FileNotFoundError:
-        raise LeanUnavailable(f"{path}: the Lake manifest is missing; restore it with `git checkout lake-manifest.json`")
+        raise LeanUnavailable(
+            f"{path}: the Lake manifest is missing; restore it with `git checkout lake-manifest.json`"
+        )
     except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise LeanUnavailable(f"{path}: not a Lake manifest ({type(e).__name__}: {e}); "
-                              f"restore it with `git checkout lake-manifest.json`") from None
+        raise LeanUnavailable(
+            f"{path}: not a Lake manifest ({type(e).__name__}: {e}); restore it with `git checkout lake-manifest.json`"
+        ) from None
 
 
 def _git_head(repo: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=30)
+        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -117,23 +121,47 @@ def doctor_checks(project: Path | None = None) -> list[Check]:
     project = project or default_project_dir()
     cd = f"cd {project} && "
     checks: list[Check] = []
-    checks.append(Check("lean_project", (project / "lakefile.toml").is_file(), str(project),
-                        f"formalpi lean setup --dir DIR (writes the workspace; a pip install has none), or "
-                        f"run from the formalpi checkout or set FORMALPI_LEAN_PROJECT to its lean_project/ "
-                        f"(missing {project / 'lakefile.toml'})"))
+    checks.append(
+        Check(
+            "lean_project",
+            (project / "lakefile.toml").is_file(),
+            str(project),
+            f"formalpi lean setup --dir DIR (writes the workspace; a pip install has none), or "
+            f"run from the formalpi checkout or set FORMALPI_LEAN_PROJECT to its lean_project/ "
+            f"(missing {project / 'lakefile.toml'})",
+        )
+    )
     elan = shutil.which("elan")
     checks.append(Check("elan", elan is not None, elan or "not on PATH", ELAN_INSTALL))
     lake = shutil.which("lake")
-    checks.append(Check("lake", lake is not None, lake or "not on PATH",
-                        ELAN_INSTALL + "  (elan provides lake; then open a new shell or `source ~/.elan/env`)"))
+    checks.append(
+        Check(
+            "lake",
+            lake is not None,
+            lake or "not on PATH",
+            ELAN_INSTALL + "  (elan provides lake; then open a new shell or `source ~/.elan/env`)",
+        )
+    )
     tc_file = project / "lean-toolchain"
     toolchain = tc_file.read_text().strip() if tc_file.is_file() else ""
-    checks.append(Check("lean-toolchain", toolchain == PINNED_TOOLCHAIN, toolchain or f"{tc_file} missing",
-                        f"echo {PINNED_TOOLCHAIN} > {tc_file}"))
+    checks.append(
+        Check(
+            "lean-toolchain",
+            toolchain == PINNED_TOOLCHAIN,
+            toolchain or f"{tc_file} missing",
+            f"echo {PINNED_TOOLCHAIN} > {tc_file}",
+        )
+    )
     if elan:
         have = _toolchain_installed(PINNED_TOOLCHAIN)
-        checks.append(Check("toolchain installed", bool(have), PINNED_TOOLCHAIN if have else
-                            f"{PINNED_TOOLCHAIN} not installed", f"elan toolchain install {PINNED_TOOLCHAIN}"))
+        checks.append(
+            Check(
+                "toolchain installed",
+                bool(have),
+                PINNED_TOOLCHAIN if have else f"{PINNED_TOOLCHAIN} not installed",
+                f"elan toolchain install {PINNED_TOOLCHAIN}",
+            )
+        )
     try:
         pins = pinned_packages(project)
         checks.append(Check("manifest", True, f"{manifest_path(project)}: {len(pins)} packages"))
@@ -146,27 +174,59 @@ def doctor_checks(project: Path | None = None) -> list[Check]:
         if head is None:
             checks.append(Check(f"package {pkg.name}", False, f"{where} not checked out", cd + "lake exe cache get"))
         else:
-            checks.append(Check(f"package {pkg.name}", head == pkg.rev, f"at {head[:12]} (pinned {pkg.rev[:12]})",
-                                cd + "lake exe cache get  (after `git checkout lake-manifest.json` if you edited it)"))
+            checks.append(
+                Check(
+                    f"package {pkg.name}",
+                    head == pkg.rev,
+                    f"at {head[:12]} (pinned {pkg.rev[:12]})",
+                    cd + "lake exe cache get  (after `git checkout lake-manifest.json` if you edited it)",
+                )
+            )
     sv_tc = project / ".lake" / "packages" / "SafeVerify" / "lean-toolchain"
     if sv_tc.is_file():  # read what the checked-out SafeVerify declares, so the mismatch is printed, not hidden
         declared = sv_tc.read_text().strip()
-        checks.append(Check("SafeVerify toolchain", declared in (PINNED_TOOLCHAIN, SAFE_VERIFY_TOOLCHAIN),
-                            f"SafeVerify declares {declared}, built with this workspace's {PINNED_TOOLCHAIN}" +
-                            (" (no SafeVerify commit declares v4.24.0; docs/lean.md, The replay)"
-                             if declared == SAFE_VERIFY_TOOLCHAIN else "" if declared == PINNED_TOOLCHAIN else
-                             f" (not the pinned commit's {SAFE_VERIFY_TOOLCHAIN})"),
-                            cd + "lake exe cache get  (after `git checkout lake-manifest.json` if you edited it)"))
+        checks.append(
+            Check(
+                "SafeVerify toolchain",
+                declared in (PINNED_TOOLCHAIN, SAFE_VERIFY_TOOLCHAIN),
+                f"SafeVerify declares {declared}, built with this workspace's {PINNED_TOOLCHAIN}"
+                + (
+                    " (no SafeVerify commit declares v4.24.0; docs/lean.md, The replay)"
+                    if declared == SAFE_VERIFY_TOOLCHAIN
+                    else ""
+                    if declared == PINNED_TOOLCHAIN
+                    else f" (not the pinned commit's {SAFE_VERIFY_TOOLCHAIN})"
+                ),
+                cd + "lake exe cache get  (after `git checkout lake-manifest.json` if you edited it)",
+            )
+        )
     olean = project / MATHLIB_OLEAN
-    checks.append(Check("Mathlib build cache", olean.is_file(), str(olean) if olean.is_file() else f"{olean} missing",
-                        cd + "lake exe cache get"))
+    checks.append(
+        Check(
+            "Mathlib build cache",
+            olean.is_file(),
+            str(olean) if olean.is_file() else f"{olean} missing",
+            cd + "lake exe cache get",
+        )
+    )
     repl = project / REPL_BINARY
-    checks.append(Check("REPL binary", repl.is_file() and os.access(repl, os.X_OK),
-                        str(repl) if repl.is_file() else f"{repl} missing", cd + "lake build REPL/repl"))
+    checks.append(
+        Check(
+            "REPL binary",
+            repl.is_file() and os.access(repl, os.X_OK),
+            str(repl) if repl.is_file() else f"{repl} missing",
+            cd + "lake build REPL/repl",
+        )
+    )
     sv = project / SAFE_VERIFY_BINARY  # without it every VALID verdict would be a CRASH (LeanConfig.replay)
-    checks.append(Check("SafeVerify binary (replay)", sv.is_file() and os.access(sv, os.X_OK),
-                        str(sv) if sv.is_file() else f"{sv} missing",
-                        cd + SAFE_VERIFY_BUILD))
+    checks.append(
+        Check(
+            "SafeVerify binary (replay)",
+            sv.is_file() and os.access(sv, os.X_OK),
+            str(sv) if sv.is_file() else f"{sv} missing",
+            cd + SAFE_VERIFY_BUILD,
+        )
+    )
     return checks
 
 
@@ -186,8 +246,10 @@ class DoctorRow:
 def _shown_fix(fix: str) -> str:
     """The fix a user should type: `formalpi lean setup` for everything it does; elan's installer once."""
     if "lake exe cache get" in fix or "lake build REPL/repl" in fix or SAFE_VERIFY_BUILD in fix:
-        return (f"{SETUP_COMMAND}  (it runs `lake exe cache get`, `lake build REPL/repl` and "
-                f"`{SAFE_VERIFY_BUILD}` in the workspace)")
+        return (
+            f"{SETUP_COMMAND}  (it runs `lake exe cache get`, `lake build REPL/repl` and "
+            f"`{SAFE_VERIFY_BUILD}` in the workspace)"
+        )
     if ELAN_INSTALL in fix:
         return f"{ELAN_INSTALL}; then `source ~/.elan/env` (elan provides lean and lake), then {SETUP_COMMAND}"
     return fix
@@ -217,8 +279,15 @@ def doctor_rows(checks: list[Check]) -> list[DoctorRow]:
     for c in checks:
         if not c.ok:
             groups.setdefault(_shown_fix(c.fix), []).append(c)
-    rows = [DoctorRow(_names(cs), False, cs[0].detail if len(cs) == 1 else
-                      "; ".join(dict.fromkeys(_short(c.detail) for c in cs)), fix) for fix, cs in groups.items()]
+    rows = [
+        DoctorRow(
+            _names(cs),
+            False,
+            cs[0].detail if len(cs) == 1 else "; ".join(dict.fromkeys(_short(c.detail) for c in cs)),
+            fix,
+        )
+        for fix, cs in groups.items()
+    ]
     passing = [c for c in checks if c.ok]
     packages = [c for c in passing if c.name.startswith("package ")]
     for c in passing:
@@ -232,19 +301,26 @@ def doctor_rows(checks: list[Check]) -> list[DoctorRow]:
 
 def setup_steps(project: Path | None = None) -> list[SetupStep]:
     project = project or default_project_dir()
-    return [SetupStep("fetch Mathlib cache", ["lake", "exe", "cache", "get"], project),
-            SetupStep("build REPL", ["lake", "build", "REPL/repl"], project),
-            SetupStep("build SafeVerify", SAFE_VERIFY_BUILD.split(), project)]
+    return [
+        SetupStep("fetch Mathlib cache", ["lake", "exe", "cache", "get"], project),
+        SetupStep("build REPL", ["lake", "build", "REPL/repl"], project),
+        SetupStep("build SafeVerify", SAFE_VERIFY_BUILD.split(), project),
+    ]
 
 
-def run_setup(project: Path | None = None, on_line: Callable[[SetupStep, str], None] = lambda s, line: None,
-              on_step: Callable[[SetupStep], None] = lambda s: None) -> list[SetupStep]:
+def run_setup(
+    project: Path | None = None,
+    on_line: Callable[[SetupStep, str], None] = lambda s, line: None,
+    on_step: Callable[[SetupStep], None] = lambda s: None,
+) -> list[SetupStep]:
     """Run every setup step, streaming each output line to `on_line`. LeanUnavailable on a missing tool or a
     failed step (with the step's last output lines and the command to rerun by hand)."""
     project = project or default_project_dir()
     if not (project / "lakefile.toml").is_file():
-        raise LeanUnavailable(f"{project}: no lakefile.toml; write the workspace with `formalpi lean setup --dir DIR`, "
-                              f"or run from the formalpi checkout or set FORMALPI_LEAN_PROJECT to its lean_project/")
+        raise LeanUnavailable(
+            f"{project}: no lakefile.toml; write the workspace with `formalpi lean setup --dir DIR`, "
+            f"or run from the formalpi checkout or set FORMALPI_LEAN_PROJECT to its lean_project/"
+        )
     for tool in ("elan", "lake"):
         if shutil.which(tool) is None:
             raise LeanUnavailable(f"`{tool}` is not on PATH; install elan with: {ELAN_INSTALL}")
@@ -252,14 +328,17 @@ def run_setup(project: Path | None = None, on_line: Callable[[SetupStep, str], N
     for step in steps:
         on_step(step)
         tail: list[str] = []
-        proc = subprocess.Popen(step.argv, cwd=step.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, bufsize=1)
+        proc = subprocess.Popen(
+            step.argv, cwd=step.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             line = line.rstrip("\n")
             tail = (tail + [line])[-20:]
             on_line(step, line)
         if proc.wait() != 0:
-            raise LeanUnavailable(f"setup step {step.name!r} failed (exit {proc.returncode}): "
-                                  f"`cd {step.cwd} && {' '.join(step.argv)}`; last output:\n" + "\n".join(tail))
+            raise LeanUnavailable(
+                f"setup step {step.name!r} failed (exit {proc.returncode}): "
+                f"`cd {step.cwd} && {' '.join(step.argv)}`; last output:\n" + "\n".join(tail)
+            )
     return steps

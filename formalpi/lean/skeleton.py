@@ -53,14 +53,35 @@ GOAL = "⊢"  # the goal's node id (no Lean name can be this)
 _OPEN, _CLOSE = "([{⟨⦃⟪", ")]}⟩⦄⟫"
 _MATCH = dict(zip(_CLOSE, _OPEN))
 _IDENT = re.compile(r"(?<![.\w'!?])[^\W\d][\w'!?]*(?:\.[^\W\d][\w'!?]*)*")
-_KEYWORDS = frozenset("""by fun at with using from have show then else if do let in match generalizing
-    calc suffices obtain rcases rintro intro intros case next only and or not this_is_no_keyword""".split())
+_KEYWORDS = frozenset(
+    """by fun at with using from have show then else if do let in match generalizing
+    calc suffices obtain rcases rintro intro intros case next only and or not this_is_no_keyword""".split()
+)
 _NOT_NAMES = frozenset({"rfl", "_", "fun", "λ"})
-_DECL = re.compile(r"^[ \t]*(?:@\[[^\]\n]*\][ \t\n]*)?(?:(?:private|protected|noncomputable|nonrec)[ \t]+)*"
-                   r"(theorem|lemma|example)\b", re.M)
+_DECL = re.compile(
+    r"^[ \t]*(?:@\[[^\]\n]*\][ \t\n]*)?(?:(?:private|protected|noncomputable|nonrec)[ \t]+)*"
+    r"(theorem|lemma|example)\b",
+    re.M,
+)
 # tactics that introduce names for the rest of their block, and where the names are
-_BINDERS = {"intro", "intros", "rintro", "by_contra", "by_contra!", "by_cases", "rename_i", "obtain", "rcases",
-            "cases'", "induction'", "induction", "choose", "set", "cases", "lift"}
+_BINDERS = {
+    "intro",
+    "intros",
+    "rintro",
+    "by_contra",
+    "by_contra!",
+    "by_cases",
+    "rename_i",
+    "obtain",
+    "rcases",
+    "cases'",
+    "induction'",
+    "induction",
+    "choose",
+    "set",
+    "cases",
+    "lift",
+}
 _PROP_MARK = re.compile(r"[=≠<>≤≥∧∨¬↔∣∈∉⊆⊂⊊∃∀]|\b(?:True|False)\b")
 _TYPEISH = re.compile(r"^(?:ℝ|ℕ|ℤ|ℚ|ℂ|Prop|Type\S*|Sort\S*|Finset\b.*|Set\b.*|Polynomial\b.*|ℕ\+)$")
 
@@ -111,6 +132,7 @@ class Have:
 @dataclass
 class _Def:
     """A name visible in [start, end): resolves to the graph nodes `targets`."""
+
     name: str
     start: int
     end: int
@@ -170,15 +192,21 @@ class ProofGraph(nx.DiGraph):
         for n in self.haves():
             per_level[level[n]] = per_level.get(level[n], 0) + 1
         return GraphSummary(
-            hypotheses=len(self.hypotheses()), haves=len(self.haves()), edges=self.number_of_edges(),
-            longest_chain=longest, width=max(per_level.values(), default=0),
+            hypotheses=len(self.hypotheses()),
+            haves=len(self.haves()),
+            edges=self.number_of_edges(),
+            longest_chain=longest,
+            width=max(per_level.values(), default=0),
             unused_haves=tuple(n for n in self.haves() if n not in to_goal),
-            unused_hypotheses=tuple(n for n in self.hypotheses() if n not in to_goal))
+            unused_hypotheses=tuple(n for n in self.hypotheses() if n not in to_goal),
+        )
 
     def to_dot(self) -> str:
         """Graphviz DOT text (written by hand: no pydot/graphviz dependency)."""
+
         def q(s: str) -> str:
             return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
         shape = {NodeKind.HYPOTHESIS: "ellipse", NodeKind.HAVE: "box", NodeKind.GOAL: "doublecircle"}
         lines = ["digraph proof {", "  rankdir=LR;"]
         for n, d in self.nodes(data=True):
@@ -218,14 +246,17 @@ class Skeleton:
                     out.append(f"{indent}{h.header} by sorry")
                     continue
                 inner = st.proof_block
-                if inner is not None and (depth is None or h.depth < depth) and any(
-                        s.have is not None or s.kept_verbatim for s in inner.steps):
+                if (
+                    inner is not None
+                    and (depth is None or h.depth < depth)
+                    and any(s.have is not None or s.kept_verbatim for s in inner.steps)
+                ):
                     out.append(f"{indent}{h.header} := by")
                     out += self._render(inner, indent + "  ", depth)
                 else:
                     out.append(f"{indent}{h.header} := by sorry")
             elif st.kept_verbatim or (h is not None and h.statement is None and not h.in_closing):
-                out += _reindent(self._code[st.start:st.end], st.col, indent)
+                out += _reindent(self._code[st.start : st.end], st.col, indent)
         out.append(f"{indent}sorry")
         return out
 
@@ -253,8 +284,7 @@ class _Parser:
     def __init__(self, text: str, source: str | None):
         if "\t" in text:
             i = text.index("\t")
-            raise self._err_at(text, i, "tab character: Lean layout is column based; replace tabs by spaces",
-                               source)
+            raise self._err_at(text, i, "tab character: Lean layout is column based; replace tabs by spaces", source)
         self.text, self.source = text, source
         self.code = _mask(text, source)
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.code)]
@@ -307,8 +337,7 @@ class _Parser:
                 depth -= 1
                 if depth < 0:
                     return -1
-            elif depth == 0 and self.code.startswith(token, i) and (
-                    token != ":" or not self.code.startswith(":=", i)):
+            elif depth == 0 and self.code.startswith(token, i) and (token != ":" or not self.code.startswith(":=", i)):
                 return i
             i += 1
         return -1
@@ -318,8 +347,13 @@ class _Parser:
         self.check_brackets()
         decls = list(_DECL.finditer(self.code))
         if not decls:
-            raise SkeletonParseError("no `theorem`, `lemma` or `example` declaration: give the theorem with its "
-                                     "proof (a bare proof body needs its statement in front)", 1, 0, self.source)
+            raise SkeletonParseError(
+                "no `theorem`, `lemma` or `example` declaration: give the theorem with its "
+                "proof (a bare proof body needs its statement in front)",
+                1,
+                0,
+                self.source,
+            )
         m = decls[-1]
         keyword = m.group(1)
         i = self.skip_ws(m.end(), len(self.code))
@@ -331,8 +365,11 @@ class _Parser:
             name, i = nm.group(0), nm.end()
         assign = self.find_top(i, len(self.code), ":=")
         if assign < 0:
-            raise self.err(m.start(1), f"`{keyword}` statement has no `:=` at bracket depth 0 (equation-style "
-                                       "`| pat => …` proofs are not read)")
+            raise self.err(
+                m.start(1),
+                f"`{keyword}` statement has no `:=` at bracket depth 0 (equation-style "
+                "`| pat => …` proofs are not read)",
+            )
         stmt_raw = self.code[i:assign]
         binders, goal = self.split_statement(i, assign)
         theorem = Theorem(keyword, name, _collapse(stmt_raw), binders, goal)
@@ -359,8 +396,11 @@ class _Parser:
             main = self.block(p, end, depth=1, closing=False, bracketed=False)
         tail = self.skip_ws(main.end, end)
         if tail < end:
-            raise self.err(tail, f"text after the proof at column {self.col(tail)} belongs to no tactic block "
-                                 f"(the proof's block is at column {main.col}): indent it or remove it")
+            raise self.err(
+                tail,
+                f"text after the proof at column {self.col(tail)} belongs to no tactic block "
+                f"(the proof's block is at column {main.col}): indent it or remove it",
+            )
         self.resolve_references(assign + 2)
         haves = tuple(h for h, _ in sorted(self.haves, key=lambda t: t[0].span[0]))
         return Skeleton(theorem, haves, self.graph, main, self.code, fun_binders)
@@ -382,12 +422,12 @@ class _Parser:
         i = self.skip_ws(start, end)
         while i < end and self.code[i] in "([{⦃⟨":
             close = self._match_close(i, end)
-            inner = self.code[i + 1:close]
+            inner = self.code[i + 1 : close]
             if self.code[i] == "{" and inner.startswith("{"):
                 inner = inner[1:-1]
             colon = inner.find(":")
             if colon > 0 and self.code[i] != "[":
-                typ = _collapse(inner[colon + 1:].lstrip("="))
+                typ = _collapse(inner[colon + 1 :].lstrip("="))
                 for n in _IDENT.findall(inner[:colon]):
                     binders.append(Binder(n, typ, _looks_like_prop(n, typ)))
             i = self.skip_ws(close + 1, end)
@@ -440,8 +480,9 @@ class _Parser:
                     break
                 jc = self.col(j)
                 prev = self.code[step_start:i].rstrip()
-                continued = prev.endswith(("<;>", ":=", "by", "=>", "·", "fun", ",", "|")) or \
-                    self.code.startswith("<;>", j)
+                continued = prev.endswith(("<;>", ":=", "by", "=>", "·", "fun", ",", "|")) or self.code.startswith(
+                    "<;>", j
+                )
                 if jc < c and not (continued and jc >= c):
                     break
                 if jc == c and not continued:
@@ -475,7 +516,7 @@ class _Parser:
             arrow = self.find_top(start, end, "=>")
             if arrow < 0:
                 raise self.err(start, f"`{kw}` without `=>`")
-            names = [n for n in _IDENT.findall(self.code[start + len(kw):arrow]) if n not in _NOT_NAMES]
+            names = [n for n in _IDENT.findall(self.code[start + len(kw) : arrow]) if n not in _NOT_NAMES]
             if kw == "case":
                 names = names[1:]
             self.excluded.append((start, arrow))
@@ -496,8 +537,11 @@ class _Parser:
                 depth_br += 1
             elif ch in _CLOSE:
                 depth_br -= 1
-            elif self.code.startswith("by", i) and self.word_at(i) == "by" and (
-                    i == 0 or not (self.code[i - 1].isalnum() or self.code[i - 1] in "_.'")):
+            elif (
+                self.code.startswith("by", i)
+                and self.word_at(i) == "by"
+                and (i == 0 or not (self.code[i - 1].isalnum() or self.code[i - 1] in "_.'"))
+            ):
                 b = self.block(i + 2, end, depth, closing, bracketed=depth_br > 0)
                 st.blocks.append(b)
                 i = max(b.end, i + 2)
@@ -506,7 +550,7 @@ class _Parser:
                 seg_start = self.code.rfind("|", start, i)
                 fun = self.code.rfind("fun", start, i)
                 if seg_start >= 0 and fun < seg_start:  # `| ctor x y =>` of induction/match/rcases: tactics
-                    names = [n for n in _IDENT.findall(self.code[seg_start + 1:i]) if n not in _NOT_NAMES][1:]
+                    names = [n for n in _IDENT.findall(self.code[seg_start + 1 : i]) if n not in _NOT_NAMES][1:]
                     self.excluded.append((seg_start, i))
                     b = self.block(i + 2, end, depth, closing, bracketed=False)
                     for n in names:
@@ -514,13 +558,17 @@ class _Parser:
                     st.blocks.append(b)
                     i = max(b.end, i + 2)
                     continue
-            elif self.code.startswith("fun", i) and self.word_at(i) == "fun" and (
-                    i == 0 or not (self.code[i - 1].isalnum() or self.code[i - 1] in "_.'")):
-                arrow = min([k for k in (self.code.find("=>", i, end), self.code.find("↦", i, end)) if k >= 0],
-                            default=-1)
+            elif (
+                self.code.startswith("fun", i)
+                and self.word_at(i) == "fun"
+                and (i == 0 or not (self.code[i - 1].isalnum() or self.code[i - 1] in "_.'"))
+            ):
+                arrow = min(
+                    [k for k in (self.code.find("=>", i, end), self.code.find("↦", i, end)) if k >= 0], default=-1
+                )
                 if arrow > 0:
                     self.excluded.append((i, arrow))
-                    for n in _IDENT.findall(self.code[i + 3:arrow]):
+                    for n in _IDENT.findall(self.code[i + 3 : arrow]):
                         if n not in _NOT_NAMES:
                             self.defs.append(_Def(n, arrow, end, frozenset()))
             i += 1
@@ -544,15 +592,17 @@ class _Parser:
             if by_in_head >= 0 and self.find_top(after_kw, head_end, ":") < 0:
                 pass  # `have h := by …` never reaches here (`:=` found); nothing to do
             elif by_in_head >= 0 and assign < 0:
-                raise self.err(by_in_head, f"`{kw} … {self.word_at(by_in_head)}` without `:=` is Lean 3 syntax; "
-                                           f"write `{kw} h : T := by …`")
+                raise self.err(
+                    by_in_head,
+                    f"`{kw} … {self.word_at(by_in_head)}` without `:=` is Lean 3 syntax; write `{kw} h : T := by …`",
+                )
         head = self.code[after_kw:head_end]
         colon = self.find_top(after_kw, head_end, ":")
         if kw == "obtain":
             pattern = self.code[after_kw:colon]
             names = tuple(n for n in _IDENT.findall(pattern) if n not in _NOT_NAMES)
             name = ", ".join(names) or "_"
-            statement = _collapse(self.code[colon + 1:head_end])
+            statement = _collapse(self.code[colon + 1 : head_end])
         else:
             before = self.code[after_kw:colon] if colon >= 0 else head
             nm = _IDENT.match(before.strip()) if before.strip() else None
@@ -565,20 +615,33 @@ class _Parser:
             if colon < 0:
                 statement = None
             else:
-                rest = before.strip()[len(nm.group(0)):] if nm else before.strip()
-                statement = _collapse(rest + " : " + self.code[colon + 1:head_end]) if rest.strip() else \
-                    _collapse(self.code[colon + 1:head_end])
+                rest = before.strip()[len(nm.group(0)) :] if nm else before.strip()
+                statement = (
+                    _collapse(rest + " : " + self.code[colon + 1 : head_end])
+                    if rest.strip()
+                    else _collapse(self.code[colon + 1 : head_end])
+                )
             if statement == "":
                 raise self.err(colon, f"`{kw}` with an empty statement after `:`")
         proof_start = self.skip_ws(head_end + (2 if assign >= 0 else 0), end) if head_end < end else None
         if kw == "suffices" and proof_start is not None:
             proof_start = head_end
         proof_span = (proof_start, end) if proof_start is not None and proof_start < end else None
-        if statement is None and proof_span and "by" in re.findall(r"\w+", self.code[proof_span[0]:end]):
+        if statement is None and proof_span and "by" in re.findall(r"\w+", self.code[proof_span[0] : end]):
             closing = True  # `have h := by …`: no statement to keep, so the skeleton drops it
-        h = Have(HaveKind(kw), name, names, statement, depth, (start, end), proof_span, self.line_of(start) + 1,
-                 closing, _collapse(f"{kw}{head}"),
-                 self.code[proof_span[0]:proof_span[1]] if proof_span else None)
+        h = Have(
+            HaveKind(kw),
+            name,
+            names,
+            statement,
+            depth,
+            (start, end),
+            proof_span,
+            self.line_of(start) + 1,
+            closing,
+            _collapse(f"{kw}{head}"),
+            self.code[proof_span[0] : proof_span[1]] if proof_span else None,
+        )
         st.have = h
         node = self.add_node(name, NodeKind.HAVE, statement, depth)
         self.haves.append((h, node))
@@ -602,9 +665,12 @@ class _Parser:
                 st.proof_block = b
                 tail = self.skip_ws(b.end, end)
                 if tail < end:
-                    raise self.err(tail, f"text after the proof of `{kw} {name}` is at column {self.col(tail)}, "
-                                         f"inside no block: indent it to column {b.col} or dedent it to "
-                                         f"{st.col}")
+                    raise self.err(
+                        tail,
+                        f"text after the proof of `{kw} {name}` is at column {self.col(tail)}, "
+                        f"inside no block: indent it to column {b.col} or dedent it to "
+                        f"{st.col}",
+                    )
             else:  # a term proof: haves inside its `by`s are not kept by the skeleton
                 self.nested(st, p, end, depth + 1, closing=True)
 
@@ -620,8 +686,9 @@ class _Parser:
                 return i
         return -1
 
-    def binding_step(self, st: _Step, blk: _Block, pattern: tuple[int, int] | None = None,
-                     sources: tuple[int, int] | None = None) -> None:
+    def binding_step(
+        self, st: _Step, blk: _Block, pattern: tuple[int, int] | None = None, sources: tuple[int, int] | None = None
+    ) -> None:
         """Names a tactic binds: visible after the step to the end of its block; they stand for what they
         were destructured from (`sources`), or for nothing (intro, by_contra)."""
         start, end, kw = st.start, st.end, st.keyword
@@ -649,12 +716,15 @@ class _Parser:
                 pattern, sources = (body, colon if colon >= 0 else body), None
             else:  # intro, intros, rintro, by_contra, rename_i
                 pattern, sources = (body, end), None
-            if kw in ("induction", "cases") and "|" in self.code[pattern[0]:pattern[1]]:
+            if kw in ("induction", "cases") and "|" in self.code[pattern[0] : pattern[1]]:
                 return  # `| ctor x =>` alternatives: `nested` binds those names per branch
         self.excluded.append(pattern)
-        if "|" not in self.code[pattern[0]:pattern[1]] and "<;>" not in self.code[start:end] and \
-                "by" not in re.findall(r"\w+", self.code[start:end]) and kw in (
-                "intro", "intros", "rintro", "obtain", "rcases", "set", "have", "choose"):
+        if (
+            "|" not in self.code[pattern[0] : pattern[1]]
+            and "<;>" not in self.code[start:end]
+            and "by" not in re.findall(r"\w+", self.code[start:end])
+            and kw in ("intro", "intros", "rintro", "obtain", "rcases", "set", "have", "choose")
+        ):
             st.kept_verbatim = True
         self._bind_names(pattern[0], pattern[1], end, sources, start)
 

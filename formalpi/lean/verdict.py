@@ -62,8 +62,9 @@ DEFAULT_MAX_PROOF_BYTES = 64 * 1024
 
 # `set_option NAME VALUE in` is accepted for these (and `linter.*`, which only adds warnings). Why so few: every
 # other option either changes how terms elaborate or (debug.*) switches off checks.
-ALLOWED_OPTIONS = frozenset({"maxHeartbeats", "maxRecDepth", "synthInstance.maxHeartbeats",
-                             "synthInstance.maxSize", "maxSynthPendingDepth"})
+ALLOWED_OPTIONS = frozenset(
+    {"maxHeartbeats", "maxRecDepth", "synthInstance.maxHeartbeats", "synthInstance.maxSize", "maxSynthPendingDepth"}
+)
 
 _DECL = "only helper `theorem`/`lemma` declarations may come with a proof"
 _SCOPE = "it changes how the theorem is named or elaborated"
@@ -72,26 +73,102 @@ _META = "it runs or adds meta code (parser, elaborator or environment changes)"
 # proof, so each one would start a command. The whitelist proper is the command structure above; this list
 # gives the reason; LIBRARY_COMMANDS below (generated from the libraries' sources) is what makes the list complete.
 COMMAND_KEYWORDS: dict[str, str] = {
-    **{k: _DECL for k in ("def", "abbrev", "structure", "class", "inductive", "coinductive", "opaque", "alias",
-                          "irreducible_def", "mutual", "deriving", "proof_wanted", "recall", "where_aux")},
+    **{
+        k: _DECL
+        for k in (
+            "def",
+            "abbrev",
+            "structure",
+            "class",
+            "inductive",
+            "coinductive",
+            "opaque",
+            "alias",
+            "irreducible_def",
+            "mutual",
+            "deriving",
+            "proof_wanted",
+            "recall",
+            "where_aux",
+        )
+    },
     "axiom": "`axiom` declares an unproved assumption",
     "instance": "a new `instance` changes instance resolution",
-    **{k: f"`{k}`: {_SCOPE}" for k in ("namespace", "section", "end", "variable", "universe", "include", "omit",
-                                      "export", "import", "local", "private", "protected", "noncomputable",
-                                      "nonrec")},
+    **{
+        k: f"`{k}`: {_SCOPE}"
+        for k in (
+            "namespace",
+            "section",
+            "end",
+            "variable",
+            "universe",
+            "include",
+            "omit",
+            "export",
+            "import",
+            "local",
+            "private",
+            "protected",
+            "noncomputable",
+            "nonrec",
+        )
+    },
     "partial": "`partial` definitions are opaque to the kernel",
     "unsafe": "`unsafe` escapes the kernel's checks",
     "implemented_by": "`implemented_by` swaps in unchecked code",
     "extern": "`extern` binds unchecked native code",
-    **{k: f"`{k}`: {_META}" for k in (
-        "notation", "notation3", "infix", "infixl", "infixr", "prefix", "postfix", "macro", "macro_rules",
-        "syntax", "elab", "elab_rules", "declare_syntax_cat", "simproc", "dsimproc", "simproc_decl",
-        "dsimproc_decl", "run_cmd", "run_elab", "run_meta", "run_tac", "by_elab", "unif_hint", "add_decl_doc",
-        "attribute", "seal", "unseal", "compile_inductive", "suppress_compilation", "unsuppress_compilation",
-        "assert_not_exists", "library_note", "initialize", "builtin_initialize", "initialize_simps_projections",
-        "mk_iff_of_inductive_prop", "add_aesop_rules", "erase_aesop_rules", "declare_aesop_rule_sets",
-        "register_option", "register_simp_attr", "register_label_attr", "grind_pattern", "declare_config_elab",
-        "whatsnew", "count_heartbeats", "in_namespace")},
+    **{
+        k: f"`{k}`: {_META}"
+        for k in (
+            "notation",
+            "notation3",
+            "infix",
+            "infixl",
+            "infixr",
+            "prefix",
+            "postfix",
+            "macro",
+            "macro_rules",
+            "syntax",
+            "elab",
+            "elab_rules",
+            "declare_syntax_cat",
+            "simproc",
+            "dsimproc",
+            "simproc_decl",
+            "dsimproc_decl",
+            "run_cmd",
+            "run_elab",
+            "run_meta",
+            "run_tac",
+            "by_elab",
+            "unif_hint",
+            "add_decl_doc",
+            "attribute",
+            "seal",
+            "unseal",
+            "compile_inductive",
+            "suppress_compilation",
+            "unsuppress_compilation",
+            "assert_not_exists",
+            "library_note",
+            "initialize",
+            "builtin_initialize",
+            "initialize_simps_projections",
+            "mk_iff_of_inductive_prop",
+            "add_aesop_rules",
+            "erase_aesop_rules",
+            "declare_aesop_rule_sets",
+            "register_option",
+            "register_simp_attr",
+            "register_label_attr",
+            "grind_pattern",
+            "declare_config_elab",
+            "whatsnew",
+            "count_heartbeats",
+            "in_namespace",
+        )
+    },
 }
 # Every keyword that can start a command in Lean core, Batteries, Aesop, Qq, ProofWidgets, Plausible, ImportGraph,
 # LeanSearchClient or Mathlib at the pinned revisions (formalpi/lean/command_keywords.txt, generated by
@@ -116,8 +193,11 @@ def _load_library_commands() -> dict[str, str]:
 
 
 LIBRARY_COMMANDS: dict[str, str] = _load_library_commands()  # keyword as declared (`#print`, `compile_inductive%`)
-_COMMAND_WORDS: dict[str, str] = {k.rstrip("%"): v for k, v in LIBRARY_COMMANDS.items()
-                                  if not k.startswith("#") and k.rstrip("%") not in _COMMAND_WORDS_NOT_LISTED}
+_COMMAND_WORDS: dict[str, str] = {
+    k.rstrip("%"): v
+    for k, v in LIBRARY_COMMANDS.items()
+    if not k.startswith("#") and k.rstrip("%") not in _COMMAND_WORDS_NOT_LISTED
+}
 
 
 # Library command words are refused at bracket depth 0 only. Inside brackets a command cannot start: the theorem's
@@ -131,8 +211,23 @@ _OPENERS, _CLOSERS = frozenset("([{⟨⦃"), frozenset(")]}⟩⦄")
 # Lake's DSL commands (lean4 src/lake/Lake/DSL/Syntax.lean: `scoped syntax … : command` in namespace Lake.DSL) exist
 # only where Lake's DSL modules are imported; Mathlib's closure reaches none of them (mathlib_imports.txt), so there
 # `target`, `script`, `package`, … are ordinary identifiers (a hypothesis named `target`).
-LAKE_DSL_WORDS = frozenset({"package", "post_update", "require", "module_facet", "package_facet", "library_facet",
-                            "target", "lean_lib", "lean_exe", "input_file", "input_dir", "extern_lib", "script"})
+LAKE_DSL_WORDS = frozenset(
+    {
+        "package",
+        "post_update",
+        "require",
+        "module_facet",
+        "package_facet",
+        "library_facet",
+        "target",
+        "lean_lib",
+        "lean_exe",
+        "input_file",
+        "input_dir",
+        "extern_lib",
+        "script",
+    }
+)
 
 
 def _library_command(t: Token, lake: bool = False) -> str | None:
@@ -167,22 +262,54 @@ FORBIDDEN_COMPONENTS: dict[str, str] = {
     "addDecl": "`addDecl` adds declarations from meta code",
     "addAndCompile": "`addAndCompile` adds declarations from meta code",
     "unsafeCast": "`unsafeCast` casts anything to anything",
-    "unsafeIO": "unsafe IO", "unsafeBaseIO": "unsafe IO", "unsafeEIO": "unsafe IO",
+    "unsafeIO": "unsafe IO",
+    "unsafeBaseIO": "unsafe IO",
+    "unsafeEIO": "unsafe IO",
     "implemented_by": "`implemented_by` swaps in unchecked code",
     "extern": "`extern` binds unchecked native code",
     "Elab": "elaborator internals are meta code",
 }
-META_COMPONENT = re.compile(r"^(?:by_elab|run_\w+|elab\w*|macro\w*|syntax\w*|notation\w*|d?simproc\w*|declare_\w+|"
-                            r"register_\w+|initialize\w*|builtin_\w+)$")
+META_COMPONENT = re.compile(
+    r"^(?:by_elab|run_\w+|elab\w*|macro\w*|syntax\w*|notation\w*|d?simproc\w*|declare_\w+|"
+    r"register_\w+|initialize\w*|builtin_\w+)$"
+)
 _DECL_WORDS = ("theorem", "lemma", "example")
 # tokens that Lean's `ident` parser does not take (keywords of the grammar around `open` and declarations)
-_NOT_IDENTS = frozenset({"in", "hiding", "renaming", "private", "scoped", "open", "set_option", "theorem", "lemma",
-                         "example", "by", "at", "fun", "have", "show", "from", "with", "do", "then", "else", "if",
-                         "let", "where", "import"})
+_NOT_IDENTS = frozenset(
+    {
+        "in",
+        "hiding",
+        "renaming",
+        "private",
+        "scoped",
+        "open",
+        "set_option",
+        "theorem",
+        "lemma",
+        "example",
+        "by",
+        "at",
+        "fun",
+        "have",
+        "show",
+        "from",
+        "with",
+        "do",
+        "then",
+        "else",
+        "if",
+        "let",
+        "where",
+        "import",
+    }
+)
 
 _SORRY_WARNING = re.compile(r"declaration uses ['`]sorry['`]")
-_AXIOMS_MSG = re.compile(r"\A'(?P<name>.+?)' (?:depends on axioms:\s*\[(?P<list>.*)\]|(?P<none>does not depend on "
-                         r"any axioms))\s*\Z", re.S)
+_AXIOMS_MSG = re.compile(
+    r"\A'(?P<name>.+?)' (?:depends on axioms:\s*\[(?P<list>.*)\]|(?P<none>does not depend on "
+    r"any axioms))\s*\Z",
+    re.S,
+)
 
 
 @dataclass(frozen=True)
@@ -202,8 +329,11 @@ class Forbidden:
 def _bad_character(text: str) -> Forbidden | None:
     for m in re.finditer(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
         c = m.group(0)
-        what = f"lone surrogate U+{ord(c):04X}" if 0xD800 <= ord(c) <= 0xDFFF else \
-            f"control character U+{ord(c):04X} ({unicodedata.name(c, 'control')})"
+        what = (
+            f"lone surrogate U+{ord(c):04X}"
+            if 0xD800 <= ord(c) <= 0xDFFF
+            else f"control character U+{ord(c):04X} ({unicodedata.name(c, 'control')})"
+        )
         return Forbidden(what, text.count("\n", 0, m.start()) + 1, "not valid Lean source text")
     return None
 
@@ -240,12 +370,16 @@ def _scan(toks: list[Token], lake: bool = False) -> Forbidden | None:
         if t.kind is Kind.HASH:
             return Forbidden(t.text, t.line, "`#` commands run code, print or filter messages")
         if t.kind is Kind.STRING and t.brace:
-            return Forbidden("\"…{…\"", t.line, "a string holding `{` is an interpolated string in some contexts")
+            return Forbidden('"…{…"', t.line, "a string holding `{` is an interpolated string in some contexts")
         if t.kind is not Kind.IDENT:
             continue
         w = t.text
-        why = FORBIDDEN_WORDS.get(w) or COMMAND_KEYWORDS.get(w) or COMMAND_KEYWORDS.get(w.rstrip("?!")) or \
-            (_library_command(t, lake) if depth <= 0 else None)
+        why = (
+            FORBIDDEN_WORDS.get(w)
+            or COMMAND_KEYWORDS.get(w)
+            or COMMAND_KEYWORDS.get(w.rstrip("?!"))
+            or (_library_command(t, lake) if depth <= 0 else None)
+        )
         if why:
             return Forbidden(w, t.line, why)
         bad = _component_refused(t)
@@ -266,8 +400,12 @@ def _scan(toks: list[Token], lake: bool = False) -> Forbidden | None:
 
 def _is_name(t: Token) -> bool:
     """An identifier that Lean's `ident` parser takes (keywords are tokens, not identifiers)."""
-    return t.kind is Kind.IDENT and t.text not in _NOT_IDENTS and t.text not in _COMMAND_WORDS \
+    return (
+        t.kind is Kind.IDENT
+        and t.text not in _NOT_IDENTS
+        and t.text not in _COMMAND_WORDS
         and t.text not in COMMAND_KEYWORDS
+    )
 
 
 def open_extent(toks: list[Token], k: int) -> int | None:
@@ -293,8 +431,7 @@ def open_extent(toks: list[Token], k: int) -> int | None:
     if j + 1 < n and toks[j + 1].text == "renaming":  # openRenaming: sepBy1 (ident " → " ident) ", "
         e = j + 2
         while e + 2 < n and _is_name(toks[e]):
-            arrow = 1 if toks[e + 1].text == "→" else 2 if toks[e + 1].text == "-" and toks[e + 2].text == ">" \
-                else 0
+            arrow = 1 if toks[e + 1].text == "→" else 2 if toks[e + 1].text == "-" and toks[e + 2].text == ">" else 0
             if not (arrow and e + 1 + arrow < n and _is_name(toks[e + 1 + arrow])):
                 return None
             e += 2 + arrow
@@ -314,8 +451,11 @@ def open_extent(toks: list[Token], k: int) -> int | None:
 def _component_refused(t: Token) -> Forbidden | None:
     """A dotted-name component that skips or fakes a proof or is meta code (`Lean.ofReduceBool`, `Lean.Elab`)."""
     for p in t.parts:
-        why = FORBIDDEN_COMPONENTS.get(p) or FORBIDDEN_WORDS.get(p) or (f"`{p}`: {_META}" if META_COMPONENT.match(p)
-                                                                        else None)
+        why = (
+            FORBIDDEN_COMPONENTS.get(p)
+            or FORBIDDEN_WORDS.get(p)
+            or (f"`{p}`: {_META}" if META_COMPONENT.match(p) else None)
+        )
         if why:
             return Forbidden(t.text, t.line, why)
     return None
@@ -327,8 +467,12 @@ def _open_in(toks: list[Token], k: int) -> Forbidden | None:
         if e + 1 < len(toks):
             return None
         return Forbidden("open … in", toks[k].line, "nothing follows `in`: it would scope the verifier's own checks")
-    return Forbidden("open", toks[k].line, "inside a proof only `open … in` is allowed (an `open` that stays open "
-                                           "would change name resolution for the verifier's own checks)")
+    return Forbidden(
+        "open",
+        toks[k].line,
+        "inside a proof only `open … in` is allowed (an `open` that stays open "
+        "would change name resolution for the verifier's own checks)",
+    )
 
 
 def _option_refused(t: Token, name: Token) -> Forbidden | None:
@@ -336,10 +480,12 @@ def _option_refused(t: Token, name: Token) -> Forbidden | None:
     opt = ".".join(name.parts)
     if "debug" in name.parts:
         return Forbidden(f"set_option {name.text}", t.line, "`debug.*` options can switch off kernel checks")
-    if name.kind is not Kind.IDENT or not (opt in ALLOWED_OPTIONS or (opt.startswith("linter.")
-                                                                        and len(name.parts) > 1)):
-        return Forbidden(f"set_option {name.text}", t.line,
-                         f"only {', '.join(sorted(ALLOWED_OPTIONS))} and linter.* may be set")
+    if name.kind is not Kind.IDENT or not (
+        opt in ALLOWED_OPTIONS or (opt.startswith("linter.") and len(name.parts) > 1)
+    ):
+        return Forbidden(
+            f"set_option {name.text}", t.line, f"only {', '.join(sorted(ALLOWED_OPTIONS))} and linter.* may be set"
+        )
     return None
 
 
@@ -352,11 +498,15 @@ def _set_option_in(toks: list[Token], k: int) -> Forbidden | None:
     if bad:
         return bad
     if k + 4 >= len(toks):
-        return Forbidden(f"set_option {name.text}", t.line, "nothing follows `in`: it would scope the verifier's "
-                                                            "own checks")
+        return Forbidden(
+            f"set_option {name.text}", t.line, "nothing follows `in`: it would scope the verifier's own checks"
+        )
     if not (value.kind is Kind.NUMBER or value.text in ("true", "false")) or inn.text != "in":
-        return Forbidden(f"set_option {name.text}", t.line, "must be `set_option NAME VALUE in` (a number or "
-                                                            "true/false, scoped by `in`)")
+        return Forbidden(
+            f"set_option {name.text}",
+            t.line,
+            "must be `set_option NAME VALUE in` (a number or true/false, scoped by `in`)",
+        )
     return None
 
 
@@ -439,8 +589,12 @@ def read_file_header(text: str, header: str) -> FileHeader | Forbidden:
             return Forbidden("import", t.line, "must be `import Module`")
         mod = ".".join(toks[k + 1].parts)
         if mod not in provided:
-            return Forbidden(f"import {mod}", t.line, f"the trusted header does not provide `{mod}` (accepted: "
-                                                       "modules in the import closure of its own imports)")
+            return Forbidden(
+                f"import {mod}",
+                t.line,
+                f"the trusted header does not provide `{mod}` (accepted: "
+                "modules in the import closure of its own imports)",
+            )
         got.dropped.append(f"import {mod} (provided by the trusted header)")
         blank(t.start, toks[k + 1].end)
         k += 2
@@ -452,10 +606,10 @@ def read_file_header(text: str, header: str) -> FileHeader | Forbidden:
             e = open_extent(toks, i)
             if e is None or (e < len(toks) and toks[e].text == "in"):
                 continue  # the whitelist decides (`open … in`, or refused)
-            bad = next((b for x in toks[i + 1:e] if (b := _component_refused(x))), None)
+            bad = next((b for x in toks[i + 1 : e] if (b := _component_refused(x))), None)
             if bad:  # the names of a file-level `open` are checked as they would be in the proof
                 return bad
-            got.scoped.append((t.start, text[t.start:toks[e - 1].end] + " in", t.line))
+            got.scoped.append((t.start, text[t.start : toks[e - 1].end] + " in", t.line))
             blank(t.start, toks[e - 1].end)
         else:
             if i + 2 >= len(toks) or (i + 3 < len(toks) and toks[i + 3].text == "in"):
@@ -503,8 +657,7 @@ def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
         p = k  # walk back over `… in` prefixes (their form was checked by _scan)
         while p > 0 and toks[p - 1].text == "in":
             q = p - 2
-            while q >= 0 and toks[q].text not in ("open", "set_option") and toks[q].kind in (Kind.IDENT,
-                                                                                              Kind.NUMBER):
+            while q >= 0 and toks[q].text not in ("open", "set_option") and toks[q].kind in (Kind.IDENT, Kind.NUMBER):
                 q -= 1
             if q < 0 or toks[q].text not in ("open", "set_option"):
                 break
@@ -519,8 +672,11 @@ def _decls(text: str, toks: list[Token]) -> tuple[list[Decl], Forbidden | None]:
         if t.text != "example":
             if k + 1 >= len(toks) or toks[k + 1].kind is not Kind.IDENT:
                 return out, Forbidden(t.text, t.line, "a declaration without a name")
-            name = ".".join(x for x in toks[k + 1].parts if x != "_root_") if toks[k + 1].parts[0] == "_root_" \
+            name = (
+                ".".join(x for x in toks[k + 1].parts if x != "_root_")
+                if toks[k + 1].parts[0] == "_root_"
                 else ".".join(toks[k + 1].parts)
+            )
         out.append(Decl(t.text, name, t.line, start, t.start, None, len(text)))
     for a, b in zip(out, out[1:]):
         a.end = b.prefix_start
@@ -577,8 +733,9 @@ def _strip_header_copy(text: str, header: str) -> str:
         return text
     lines = text.split("\n")
     k = 0
-    while k < len(lines) and (not lines[k].strip() or (lines[k].strip() in known and not re.search(
-            r"--|/-|\"", lines[k]))):
+    while k < len(lines) and (
+        not lines[k].strip() or (lines[k].strip() in known and not re.search(r"--|/-|\"", lines[k]))
+    ):
         k += 1
     if k == 0 or not any(ln.strip() for ln in lines[:k]):
         return text
@@ -603,50 +760,72 @@ def plan_proof(proof: str, trusted_name: str | None, header: str = "") -> ProofP
 
     def after_proof(start: int) -> Forbidden | None:  # nothing may follow the proof, even a no-op
         late = [(p, ln) for at, p, ln in read.scoped if at > start]
-        return Forbidden(late[0][0].removesuffix(" in"), late[0][1], "a file-level command after the proof "
-                                                                      "(nothing may run after it)") if late else None
+        return (
+            Forbidden(
+                late[0][0].removesuffix(" in"),
+                late[0][1],
+                "a file-level command after the proof (nothing may run after it)",
+            )
+            if late
+            else None
+        )
 
     if not decls:
-        return after_proof(toks[0].start if toks else 0) or \
-            ProofPlan(body=text, prefix=scoped(toks[0].start if toks else len(text)), dropped=list(read.dropped))
+        return after_proof(toks[0].start if toks else 0) or ProofPlan(
+            body=text, prefix=scoped(toks[0].start if toks else len(text)), dropped=list(read.dropped)
+        )
     lead_code = [t for t in toks if t.start < decls[0].prefix_start]
     named = [d for d in decls if trusted_name is not None and d.name == trusted_name]
     if len(named) > 1:
-        return Forbidden(f"theorem {trusted_name}", named[1].line,
-                         f"the theorem is stated {len(named)} times (lines {', '.join(str(d.line) for d in named)})")
+        return Forbidden(
+            f"theorem {trusted_name}",
+            named[1].line,
+            f"the theorem is stated {len(named)} times (lines {', '.join(str(d.line) for d in named)})",
+        )
     if lead_code:
         if named:
-            return Forbidden(f"theorem {trusted_name}", named[0].line, "the theorem is restated after proof text "
-                                                                       f"that starts at line {lead_code[0].line}")
+            return Forbidden(
+                f"theorem {trusted_name}",
+                named[0].line,
+                f"the theorem is restated after proof text that starts at line {lead_code[0].line}",
+            )
         main, helpers, trailing = None, [], decls
     elif named:
         i = decls.index(named[0])
-        main, helpers, trailing = named[0], decls[:i], decls[i + 1:]
+        main, helpers, trailing = named[0], decls[:i], decls[i + 1 :]
     else:
         main, helpers, trailing = decls[-1], decls[:-1], []
     for d in helpers:
         if d.keyword == "example":
             return Forbidden("example", d.line, "an `example` before the theorem proves nothing it can use")
         if d.assign_end is None and d.eqns_start is None:
-            return Forbidden(f"{d.keyword} {d.name}", d.line, "a helper must be `theorem NAME … := proof` (or "
-                                                              "defined by `| pattern => …` equations)")
-    plan = ProofPlan(helpers="".join(scoped(d.prefix_start) + text[d.prefix_start:d.end] for d in helpers),
-                     dropped=list(read.dropped) + [f"{d.keyword} {d.name or ''} (line {d.line})".replace("  ", " ")
-                                                   for d in trailing])
+            return Forbidden(
+                f"{d.keyword} {d.name}",
+                d.line,
+                "a helper must be `theorem NAME … := proof` (or defined by `| pattern => …` equations)",
+            )
+    plan = ProofPlan(
+        helpers="".join(scoped(d.prefix_start) + text[d.prefix_start : d.end] for d in helpers),
+        dropped=list(read.dropped)
+        + [f"{d.keyword} {d.name or ''} (line {d.line})".replace("  ", " ") for d in trailing],
+    )
     late = after_proof(main.kw_start if main is not None else lead_code[0].start)
     if late:
         return late
     if main is None:
-        plan.body = text[:decls[0].prefix_start]
+        plan.body = text[: decls[0].prefix_start]
         plan.prefix = scoped(lead_code[0].start)
         return plan
     if main.assign_end is None and main.eqns_start is None:
-        return Forbidden(f"{main.keyword} {main.name or ''}".strip(), main.line,
-                         "the restated theorem has no `:=` followed by its proof")
-    plan.prefix = scoped(main.prefix_start) + text[main.prefix_start:main.kw_start]
+        return Forbidden(
+            f"{main.keyword} {main.name or ''}".strip(),
+            main.line,
+            "the restated theorem has no `:=` followed by its proof",
+        )
+    plan.prefix = scoped(main.prefix_start) + text[main.prefix_start : main.kw_start]
     body_start = main.assign_end if main.assign_end is not None else main.eqns_start
-    plan.head = text[main.kw_start:body_start] if named else ""  # under another name: grafted onto ours
-    plan.body = text[body_start:main.end]
+    plan.head = text[main.kw_start : body_start] if named else ""  # under another name: grafted onto ours
+    plan.body = text[body_start : main.end]
     plan.restated = True
     return plan
 
@@ -698,7 +877,7 @@ def parse_statement(statement: str) -> TrustedStatement:
     code = list(head)  # comments blanked (newlines kept): binders and type are copied into our type check
     for t in every:
         if not t.code:
-            code[t.start:t.end] = [c if c == "\n" else " " for c in head[t.start:t.end]]
+            code[t.start : t.end] = [c if c == "\n" else " " for c in head[t.start : t.end]]
     code_text = "".join(code)
     kw = next((k for k, t in enumerate(toks) if t.kind is Kind.IDENT and t.text in _DECL_WORDS), None)
     if kw is None:
@@ -724,8 +903,8 @@ def parse_statement(statement: str) -> TrustedStatement:
     if colon is None:
         raise StatementError("the trusted statement has no top-level `:` before its type")
     start = toks[after].start if after < len(toks) and after < colon else toks[colon].start
-    binders = code_text[start:toks[colon].start].strip() if after < colon else ""
-    return TrustedStatement(toks[kw].text, name, binders, code_text[toks[colon].end:].strip(), head, tactic)
+    binders = code_text[start : toks[colon].start].strip() if after < colon else ""
+    return TrustedStatement(toks[kw].text, name, binders, code_text[toks[colon].end :].strip(), head, tactic)
 
 
 # ---- the command sent to Lean ------------------------------------------------------------------------------
@@ -770,16 +949,19 @@ def _checks(cmd: str, name: str, st: TrustedStatement | None, axioms: bool) -> t
     return text, info
 
 
-def prepare(statement: str, proof: str, header: str = "", *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES,
-            check_axioms: bool = True) -> PreparedProof | Verdict:
+def prepare(
+    statement: str, proof: str, header: str = "", *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES, check_axioms: bool = True
+) -> PreparedProof | Verdict:
     """Build the command for the trusted statement + the model's proof; a REJECTED / NO_ANSWER verdict if the
     proof must not reach Lean."""
     if not isinstance(proof, str) or not isinstance(statement, str):
-        return rejected(proof, f"statement and proof must be text, got {type(statement).__name__} and "
-                               f"{type(proof).__name__}")
+        return rejected(
+            proof, f"statement and proof must be text, got {type(statement).__name__} and {type(proof).__name__}"
+        )
     if len(proof) > max_bytes or len(proof.encode("utf-8", "surrogatepass")) > max_bytes:
-        return rejected(proof[:1000], f"the proof is longer than the limit of {max_bytes} bytes "
-                                      "(LeanConfig.max_proof_bytes)")
+        return rejected(
+            proof[:1000], f"the proof is longer than the limit of {max_bytes} bytes (LeanConfig.max_proof_bytes)"
+        )
     for what, text in (("trusted statement", statement), ("header", header)):
         bad = _bad_character(text) if isinstance(text, str) else None
         if bad:  # never sent: a lone surrogate cannot even be encoded for the REPL
@@ -821,8 +1003,9 @@ def prepare(statement: str, proof: str, header: str = "", *, max_bytes: int = DE
     lead = len(body_text) - len(body_text.lstrip(" \t\n\r"))
     body_line = (before_body + body_text[:lead]).count("\n") + 1
     cmd, info = _checks(before_body + body_text, name, st, check_axioms)
-    return PreparedProof(cmd=cmd, name=name, body=body_text.strip(), body_line=body_line,
-                         dropped=tuple(plan.dropped), **info)
+    return PreparedProof(
+        cmd=cmd, name=name, body=body_text.strip(), body_line=body_line, dropped=tuple(plan.dropped), **info
+    )
 
 
 def prepare_code(code: str, header: str = "", *, max_bytes: int = DEFAULT_MAX_PROOF_BYTES) -> PreparedProof | Verdict:
@@ -844,39 +1027,49 @@ def prepare_code(code: str, header: str = "", *, max_bytes: int = DEFAULT_MAX_PR
         return rejected(original, replace(toks, where="the code").reason())
     decls, bad = _decls(code, toks)
     if bad is None and decls:
-        bad = next((Forbidden(p.removesuffix(" in"), ln, "a file-level command after the last declaration")
-                    for at, p, ln in read.scoped if at > decls[-1].kw_start), None)
+        bad = next(
+            (
+                Forbidden(p.removesuffix(" in"), ln, "a file-level command after the last declaration")
+                for at, p, ln in read.scoped
+                if at > decls[-1].kw_start
+            ),
+            None,
+        )
     if bad:
         return rejected(original, replace(bad, where="the code").reason())
     if not decls:
         return Verdict(status=Status.NO_ANSWER, reason="no theorem, lemma or example in the code", answer=code)
     lead = [t for t in toks if t.start < decls[0].prefix_start]
     if lead:
-        return rejected(code, f"code at line {lead[0].line} before the first theorem: only theorem/lemma/example "
-                              "declarations (and imports, `open`, `set_option` in the header) are accepted")
+        return rejected(
+            code,
+            f"code at line {lead[0].line} before the first theorem: only theorem/lemma/example "
+            "declarations (and imports, `open`, `set_option` in the header) are accepted",
+        )
     out, names, k = [], [], 0
     for d in decls:
-        seg = code[d.prefix_start:d.end]
+        seg = code[d.prefix_start : d.end]
         if d.assign_end is None:
             return rejected(code, f"{d.keyword} at line {d.line} has no `:=` followed by its proof")
         if d.name is None:
             k += 1
             fresh = f"formalpi_example_{k}_" + hashlib.sha256(code.encode("utf-8")).hexdigest()[:8]
             off = d.kw_start - d.prefix_start
-            seg = seg[:off] + f"theorem {fresh}" + seg[off + len("example"):]
+            seg = seg[:off] + f"theorem {fresh}" + seg[off + len("example") :]
             names.append(fresh)
         else:
             names.append(d.name)
         out.append("".join(p + "\n" for at, p, _ in read.scoped if at < d.prefix_start) + seg)
-    cmd = code[:decls[0].prefix_start] + "".join(out)
+    cmd = code[: decls[0].prefix_start] + "".join(out)
     text = cmd.rstrip() + "\n\n"
     check_line = text.count("\n") + 1
     lines = []
     for n in names:
         lines.append((text.count("\n") + 1, n))
         text += f"#print axioms _root_.{n}\n"
-    return PreparedProof(cmd=text, name=names[-1], body=code, body_line=1, check_line=check_line,
-                         axiom_lines=tuple(lines))
+    return PreparedProof(
+        cmd=text, name=names[-1], body=code, body_line=1, check_line=check_line, axiom_lines=tuple(lines)
+    )
 
 
 # ---- reading Lean's reply ----------------------------------------------------------------------------------
@@ -937,33 +1130,44 @@ def judge(prep: PreparedProof, reply: CommandReply | ReplError) -> Verdict:
     if reply.sorries:
         return Verdict(status=Status.INCOMPLETE, reason=f"{len(reply.sorries)} sorry goal(s) left", **base)
     if has_sorry_warning(theirs):
-        return Verdict(status=Status.INCOMPLETE, reason="declaration uses sorry (warning without a sorries entry)",
-                       **base)
+        return Verdict(
+            status=Status.INCOMPLETE, reason="declaration uses sorry (warning without a sorries entry)", **base
+        )
     if prep.type_lines is not None:
         a, b = prep.type_lines
         bad = [m for at, m in mine if m.severity == "error" and a <= at < b]
         if bad:
-            return Verdict(status=Status.REJECTED, reason=f"statement check: the constant {prep.name} does not have "
-                                                          f"the trusted statement's type: {bad[0].data[:300]}", **base)
+            return Verdict(
+                status=Status.REJECTED,
+                reason=f"statement check: the constant {prep.name} does not have "
+                f"the trusted statement's type: {bad[0].data[:300]}",
+                **base,
+            )
     axioms: list[str] = []
     for line, name in prep.axiom_lines:
         here = [m for at, m in mine if at == line]
         got = parse_axioms_message(here[0].data) if len(here) == 1 and here[0].severity == "info" else None
         if got is None or got[0] != name:
             detail = "; ".join(f"{m.severity}: {m.data[:200]}" for m in here) or "no message"
-            return Verdict(status=Status.REJECTED, reason=f"axiom check: `#print axioms _root_.{name}` must give "
-                                                          f"one message naming {name}; got {detail}", **base)
+            return Verdict(
+                status=Status.REJECTED,
+                reason=f"axiom check: `#print axioms _root_.{name}` must give one message naming {name}; got {detail}",
+                **base,
+            )
         extra = sorted(set(got[1]) - ALLOWED_AXIOMS)
         if extra:
-            return Verdict(status=Status.REJECTED,
-                           reason=f"axiom check: {name} depends on non-standard axioms: {', '.join(extra)}",
-                           **{**base, "details": details.model_copy(update={"axioms": got[1]}).dump()})
+            return Verdict(
+                status=Status.REJECTED,
+                reason=f"axiom check: {name} depends on non-standard axioms: {', '.join(extra)}",
+                **{**base, "details": details.model_copy(update={"axioms": got[1]}).dump()},
+            )
         axioms += [a for a in got[1] if a not in axioms]
     other = [m for _, m in mine if m.severity == "error"]
     if other:
         return Verdict(status=Status.REJECTED, reason=f"check failed: {other[0].data[:300]}", **base)
-    return Verdict(status=Status.VALID, score=1.0,
-                   **{**base, "details": details.model_copy(update={"axioms": axioms}).dump()})
+    return Verdict(
+        status=Status.VALID, score=1.0, **{**base, "details": details.model_copy(update={"axioms": axioms}).dump()}
+    )
 
 
 def declared_name(statement: str) -> str | None:

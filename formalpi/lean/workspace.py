@@ -21,8 +21,10 @@ def write_workspace(dest: Path) -> list[Path]:
     src = resources.files("formalpi.lean").joinpath("lake_workspace")
     existing = dest / "lakefile.toml"
     if existing.is_file() and existing.read_text() != src.joinpath("lakefile.toml").read_text():
-        raise LeanUnavailable(f"{existing} exists and is not formalpi's; choose an empty --dir, or pass this one "
-                              f"as --project-dir to use it as it is")
+        raise LeanUnavailable(
+            f"{existing} exists and is not formalpi's; choose an empty --dir, or pass this one "
+            f"as --project-dir to use it as it is"
+        )
     try:
         dest.mkdir(parents=True, exist_ok=True)
         out = []
@@ -30,6 +32,7 @@ def write_workspace(dest: Path) -> list[Path]:
             (dest / name).write_text(src.joinpath(name).read_text())
             out.append(dest / name)
     except OSError as e:
-        raise LeanUnavailable(f"--dir {dest}: cannot write the Lean workspace ({e.strerror or e}); choose a "
-                              "writable directory") from None
+        raise LeanUnavailable(
+            f"--dir {dest}: cannot write the Lean workspace ({e.strerror or e}); choose a writable directory"
+        ) from None
     return out

@@ -35,12 +35,16 @@ def make_domain(cfg: ExperimentConfig, scale: ScaleOut | None) -> Domain:
     if scale is None or scale.executor is Executor.LOCAL:
         return open_domain(cfg.domain, cfg.verify)
     if cfg.domain != "lean":
-        raise ConfigError(f"--executor ray: wired for the lean domain only (domain here: {cfg.domain!r}); the code "
-                          "sandbox's RaySandbox needs CodeDomain to accept a runner (see docs/scaleout.md)")
+        raise ConfigError(
+            f"--executor ray: wired for the lean domain only (domain here: {cfg.domain!r}); the code "
+            "sandbox's RaySandbox needs CodeDomain to accept a runner (see docs/scaleout.md)"
+        )
     from formalpi.domain import parse_settings
     from formalpi.scaleout.ray_executor import RayLeanPool, connect
 
     connect(scale.ray_address)
     settings = parse_settings("lean", cfg.verify)  # the run's LeanConfig: the same the local LeanDomain uses
     pool = RayLeanPool(settings)  # a pool with these settings per node
-    return open_domain("lean", cfg.verify, pool=pool, owns_pool=True)  # LeanDomain.close() then closes the actors' pools
+    return open_domain(
+        "lean", cfg.verify, pool=pool, owns_pool=True
+    )  # LeanDomain.close() then closes the actors' pools

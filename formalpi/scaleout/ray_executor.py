@@ -130,8 +130,10 @@ class _ActorGroup:
     def __init__(self, cls: type, args: tuple, num_actors: int | None, num_cpus: float) -> None:
         self.ray = require_ray()
         if not self.ray.is_initialized():
-            raise ConfigError("--executor ray: not connected to a Ray cluster; call formalpi.scaleout.connect() "
-                              "(or `ray start --head` and connect(address='auto')) first")
+            raise ConfigError(
+                "--executor ray: not connected to a Ray cluster; call formalpi.scaleout.connect() "
+                "(or `ray start --head` and connect(address='auto')) first"
+            )
         remote = self.ray.remote(num_cpus=num_cpus, max_restarts=0)(cls)
         self.actors = [remote.options(scheduling_strategy=s).remote(*args) for s in _placements(num_actors)]
         if not self.actors:
@@ -142,8 +144,9 @@ class _ActorGroup:
         try:
             return self.ray.get(refs)
         except self.ray.exceptions.RayActorError as e:
-            raise RayExecutorError(f"{what}: a Ray actor died ({e.__class__.__name__}); its node's pool is gone, "
-                                   "recreate the executor") from None
+            raise RayExecutorError(
+                f"{what}: a Ray actor died ({e.__class__.__name__}); its node's pool is gone, recreate the executor"
+            ) from None
 
     def one(self, method: str, *args: Any):
         actor = self.actors[next(self._next)]
@@ -182,8 +185,10 @@ class RayLeanPool:
 
         for i, it in enumerate(items):  # refused here, before any actor sees it (as LeanPool does)
             if "statement" not in it or "proof" not in it:
-                raise LeanInputError(f"verify_many: item {i} needs keys 'statement' and 'proof' "
-                                     f"(and optionally 'header'); got {sorted(it)}")
+                raise LeanInputError(
+                    f"verify_many: item {i} needs keys 'statement' and 'proof' "
+                    f"(and optionally 'header'); got {sorted(it)}"
+                )
         return self._group.batch("verify_many", items)
 
     def stats(self) -> list[dict[str, int]]:

@@ -46,6 +46,7 @@ class TableError(FormalpiError):
 
 # ---- the plan ---------------------------------------------------------------------------------------------------
 
+
 class RunJob(BaseModel):
     """One run of the table, as a worker receives it (JSON for a local worker, pickled for a Ray task)."""
 
@@ -84,8 +85,9 @@ def config_paths(specs: Sequence[str], experiments_dir: Path = Path("experiments
         if spec in DOMAINS and not Path(spec).is_file():
             found = sorted(experiments_dir.glob(f"{spec}_*.toml"))
             if not found:
-                raise ConfigError(f"table: no {spec}_*.toml in {experiments_dir}/ (run from the repository root, or "
-                                  "pass the tomls)")
+                raise ConfigError(
+                    f"table: no {spec}_*.toml in {experiments_dir}/ (run from the repository root, or pass the tomls)"
+                )
             out.extend(found)
         elif Path(spec).is_file():
             out.append(Path(spec))
@@ -109,14 +111,19 @@ def parent_row(cfg: ExperimentConfig, rows: Sequence[str]) -> str | None:
         return None
     parts = Path(path).parts
     base = Path(cfg.runs_dir).parts
-    rest = parts[len(base):] if parts[:len(base)] == base else ()
+    rest = parts[len(base) :] if parts[: len(base)] == base else ()
     if len(rest) >= 2 and rest[1] == SEED_FIELD:
         return rest[0]
     return None
 
 
-def plan_table(paths: Sequence[Path], seeds: Sequence[int] | None = None, overrides: Sequence[str] = (),
-               cwd: Path | None = None, tiny_model: str | None = None) -> TablePlan:
+def plan_table(
+    paths: Sequence[Path],
+    seeds: Sequence[int] | None = None,
+    overrides: Sequence[str] = (),
+    cwd: Path | None = None,
+    tiny_model: str | None = None,
+) -> TablePlan:
     """Load every row, find its parent row, and order the runs (parents first, else in the order given).
     `tiny_model`: where the built-in model is, for rows that start from `model.path = "tiny"`."""
     cwd = (cwd or Path.cwd()).resolve()
@@ -125,8 +132,10 @@ def plan_table(paths: Sequence[Path], seeds: Sequence[int] | None = None, overri
     for p in paths:
         cfg = load_config(p, list(overrides))
         if cfg.name in configs:
-            raise ConfigError(f"table: {p} and {sources[cfg.name]} both name their row {cfg.name!r}; row names "
-                              "(run directories) must differ")
+            raise ConfigError(
+                f"table: {p} and {sources[cfg.name]} both name their row {cfg.name!r}; row names "
+                "(run directories) must differ"
+            )
         configs[cfg.name], sources[cfg.name] = cfg, Path(p).resolve()
     parents: dict[str, str | None] = {}
     for name, cfg in configs.items():
@@ -134,18 +143,29 @@ def plan_table(paths: Sequence[Path], seeds: Sequence[int] | None = None, overri
         if parent is not None and parent not in configs:
             ckpts = [cfg.model.path.replace("{seed}", str(s)) for s in (seeds or cfg.seeds)]
             if not all((cwd / c).is_dir() for c in ckpts):
-                raise ConfigError(f"table: row {name} starts from row {parent}'s checkpoint (model.path = "
-                                  f"{cfg.model.path!r}); add experiments/{parent}.toml to the table or run it first")
+                raise ConfigError(
+                    f"table: row {name} starts from row {parent}'s checkpoint (model.path = "
+                    f"{cfg.model.path!r}); add experiments/{parent}.toml to the table or run it first"
+                )
             parent = None  # its checkpoints exist: nothing to wait for
         parents[name] = parent
     order = _topological(parents)
     jobs = []
     for name in order:
         cfg = configs[name]
-        for s in (seeds if seeds else cfg.seeds):
+        for s in seeds if seeds else cfg.seeds:
             dep = parents[name]
-            jobs.append(RunJob(row=name, config_path=str(sources[name]), overrides=list(overrides), seed=s,
-                               cwd=str(cwd), depends_on=[f"{dep}/{s}"] if dep else [], tiny_model=tiny_model))
+            jobs.append(
+                RunJob(
+                    row=name,
+                    config_path=str(sources[name]),
+                    overrides=list(overrides),
+                    seed=s,
+                    cwd=str(cwd),
+                    depends_on=[f"{dep}/{s}"] if dep else [],
+                    tiny_model=tiny_model,
+                )
+            )
     return TablePlan(jobs, {n: configs[n] for n in order}, sources)
 
 
@@ -194,6 +214,7 @@ def check_table(plan: TablePlan) -> None:
 
 # ---- one run (inside a worker) ------------------------------------------------------------------------------------
 
+
 class RunOutcome(BaseModel):
     key: str
     summary: dict[str, dict[str, float]]
@@ -222,16 +243,24 @@ def run_job(job: RunJob) -> RunOutcome:
         model_path = start_model(cfg, job.seed)
         if model_path == "tiny":
             if job.tiny_model is None:
-                raise ConfigError(f"table: row {job.row} starts from model.path = 'tiny' and the plan has no "
-                                  "tiny_model: plan_table(..., tiny_model=formalpi.tiny.resolve_model_path('tiny'))")
+                raise ConfigError(
+                    f"table: row {job.row} starts from model.path = 'tiny' and the plan has no "
+                    "tiny_model: plan_table(..., tiny_model=formalpi.tiny.resolve_model_path('tiny'))"
+                )
             model_path = job.tiny_model
         result = run_experiment(cfg, job.seed, model_path=model_path)
         write_run_results(result.store.root)
     finally:
         os.chdir(here)
-    return RunOutcome(key=job.key, summary=result.summary, wall_s=round(time.perf_counter() - t0, 1),
-                      pid=os.getpid(), host=socket.gethostname(),
-                      skipped_stages=list(result.skipped_stages), kept_records=kept)
+    return RunOutcome(
+        key=job.key,
+        summary=result.summary,
+        wall_s=round(time.perf_counter() - t0, 1),
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        skipped_stages=list(result.skipped_stages),
+        kept_records=kept,
+    )
 
 
 def _ray_run_job(job: RunJob, *_parents: Any) -> RunOutcome:
@@ -244,6 +273,7 @@ def _ray_run_job(job: RunJob, *_parents: Any) -> RunOutcome:
 
 
 # ---- executing the plan -------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -290,9 +320,12 @@ def run_table(plan: TablePlan, where: Placement, say: Say = print) -> dict[str, 
     runner = _run_ray if where.uses_ray else _run_local
     outcomes, failures = runner(plan, todo, where, say)
     if failures:
-        raise TableError(f"{len(failures)} of {len(todo)} runs failed: " + "; ".join(
-            f"{k}: {v}" for k, v in failures.items()) + ". Fix the cause and run the same command again (finished "
-            "runs are skipped, the others resume)")
+        raise TableError(
+            f"{len(failures)} of {len(todo)} runs failed: "
+            + "; ".join(f"{k}: {v}" for k, v in failures.items())
+            + ". Fix the cause and run the same command again (finished "
+            "runs are skipped, the others resume)"
+        )
     return outcomes
 
 
@@ -301,7 +334,8 @@ def _line(i: int, n: int, o: RunOutcome) -> str:
     skipped = ""
     if o.kept_records:  # a worker lost before, or an earlier table run stopped: nothing was redone or recounted
         skipped = f"; resumed with {o.kept_records} records already in the run store" + (
-            f", stages skipped: {', '.join(o.skipped_stages)}" if o.skipped_stages else "")
+            f", stages skipped: {', '.join(o.skipped_stages)}" if o.skipped_stages else ""
+        )
     return f"[{i}/{n}] {o.key} done in {o.wall_s:.0f} s (pid {o.pid} on {o.host}): {res}{skipped}"
 
 
@@ -357,15 +391,22 @@ def _local_worker(plan: TablePlan, job: RunJob, gpu: str | None, retries: int, s
     for attempt in range(retries + 1):
         out.unlink(missing_ok=True)
         with open(log_dir / f"{stem}.log", "a") as log:
-            proc = subprocess.run([sys.executable, "-m", "formalpi.scaleout.table", str(log_dir / f"{stem}.job.json"),
-                                   str(out)], cwd=job.cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.run(
+                [sys.executable, "-m", "formalpi.scaleout.table", str(log_dir / f"{stem}.job.json"), str(out)],
+                cwd=job.cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         if proc.returncode == 0 and out.is_file():
             return RunOutcome.model_validate_json(out.read_text())
         if proc.returncode >= 0:  # the run itself failed: starting it again would fail the same way
             raise TableError(f"exit status {proc.returncode}; see {log_dir / (stem + '.log')}")
         name = signal.Signals(-proc.returncode).name
-        say(f"[lost] {job.key}: worker killed by {name} on {'GPU ' + gpu if gpu else 'CPU'}"
-            + (f"; resuming it (try {attempt + 2} of {retries + 1})" if attempt < retries else ""))
+        say(
+            f"[lost] {job.key}: worker killed by {name} on {'GPU ' + gpu if gpu else 'CPU'}"
+            + (f"; resuming it (try {attempt + 2} of {retries + 1})" if attempt < retries else "")
+        )
     raise TableError(f"its worker was lost {retries + 1} times; see {log_dir / (stem + '.log')}")
 
 
@@ -374,8 +415,9 @@ def _run_ray(plan: TablePlan, todo: list[RunJob], where: Placement, say: Say):
 
     ray = connect(None if where.ray_address == "local" else where.ray_address)
     task = ray.remote(_ray_run_job)
-    resources = dict(num_gpus=where.gpus_per_run, num_cpus=where.cpus_per_run, max_retries=where.retries,
-                     retry_exceptions=False)
+    resources = dict(
+        num_gpus=where.gpus_per_run, num_cpus=where.cpus_per_run, max_retries=where.retries, retry_exceptions=False
+    )
     refs: dict[str, Any] = {}
     key_of: dict[Any, str] = {}
     for job in todo:  # parents come first in the plan: their refs exist when a child is submitted
@@ -392,8 +434,12 @@ def _run_ray(plan: TablePlan, todo: list[RunJob], where: Placement, say: Say):
         try:
             outcomes[key] = ray.get(ready[0])
             say(_line(len(outcomes), len(todo), outcomes[key]))
-        except (ray.exceptions.RayTaskError, ray.exceptions.WorkerCrashedError,
-                ray.exceptions.NodeDiedError, ray.exceptions.TaskCancelledError) as e:
+        except (
+            ray.exceptions.RayTaskError,
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.TaskCancelledError,
+        ) as e:
             cause = getattr(e, "cause", None)
             failed[key] = f"{type(cause or e).__name__}: {str(cause or e).strip().splitlines()[-1]}"
             say(f"[failed] {key}: {failed[key]}")
@@ -437,8 +483,10 @@ def _split_size(cfg: ExperimentConfig, split: str, limit: int | None) -> int:
         try:
             n = len(open_domain(cfg.domain).problems(cfg.data.dataset, split, path=cfg.data.path, limit=None))
         except Exception as e:  # noqa: BLE001 - any reason the data is not here: say how to size the row
-            raise ConfigError(f"--dry-run: cannot count {cfg.name}'s {cfg.data.dataset} {split!r} problems ({e}); "
-                              "fetch the data or set data.train_limit / data.eval_limit") from None
+            raise ConfigError(
+                f"--dry-run: cannot count {cfg.name}'s {cfg.data.dataset} {split!r} problems ({e}); "
+                "fetch the data or set data.train_limit / data.eval_limit"
+            ) from None
     return min(n, limit) if limit is not None else n
 
 
@@ -466,40 +514,61 @@ def row_cost(cfg: ExperimentConfig, seeds: int) -> RowCost:
         basis += f", {cfg.train.finetune} SFT"
     elif isinstance(cfg, (OPSDExperiment, IPRSExperiment)):  # the student samples inside the training step
         if isinstance(cfg, OPSDExperiment):
-            steps, per_step, max_new = cfg.opsd.steps, cfg.opsd.batch_size * cfg.opsd.samples_per_problem, \
-                cfg.opsd.max_new_tokens
+            steps, per_step, max_new = (
+                cfg.opsd.steps,
+                cfg.opsd.batch_size * cfg.opsd.samples_per_problem,
+                cfg.opsd.max_new_tokens,
+            )
         else:
-            steps, per_step, max_new = cfg.iprs.steps, cfg.iprs.batch_size * cfg.iprs.num_generations, \
-                cfg.iprs.max_new_tokens
+            steps, per_step, max_new = (
+                cfg.iprs.steps,
+                cfg.iprs.batch_size * cfg.iprs.num_generations,
+                cfg.iprs.max_new_tokens,
+            )
         assert max_new is not None, "the method's validator sets it from sampling.max_new_tokens"
         trained = steps * per_step * max_new
         other_s = trained / (OPSD_STUDENT_TOKENS_S / scale)
         basis += ", OPSD step rate" + (" (IPRS not measured: OPSD's rate)" if isinstance(cfg, IPRSExperiment) else "")
     hours = {b: (sampled / (r / scale) + other_s) / 3600 for b, r in GEN_TOKENS_S.items()}
-    return RowCost(cfg.name, seeds, (train, evals), sampled + (0 if isinstance(cfg, RetryExperiment) else trained),
-                   trained,
-                   hours[cfg.model.backend], basis, hours["vllm"])
+    return RowCost(
+        cfg.name,
+        seeds,
+        (train, evals),
+        sampled + (0 if isinstance(cfg, RetryExperiment) else trained),
+        trained,
+        hours[cfg.model.backend],
+        basis,
+        hours["vllm"],
+    )
 
 
 def dry_run_lines(plan: TablePlan) -> list[str]:
     seeds = {name: sum(1 for j in plan.jobs if j.row == name) for name in plan.configs}
     costs = [row_cost(cfg, seeds[name]) for name, cfg in plan.configs.items()]
     w = max(len(c.row) for c in costs)
-    lines = [f"{'row':<{w}}  seeds  train/eval problems  generated tok/seed  trained tok/seed  GPU-h/seed  "
-             f"GPU-h (all seeds)  rates"]
+    lines = [
+        f"{'row':<{w}}  seeds  train/eval problems  generated tok/seed  trained tok/seed  GPU-h/seed  "
+        f"GPU-h (all seeds)  rates"
+    ]
     for c in costs:
-        lines.append(f"{c.row:<{w}}  {c.seeds:>5}  {c.problems[0]:>7,} / {c.problems[1]:<9,}  {c.generated:>18,}  "
-                     f"{c.trained:>16,}  {c.gpu_hours:>10.2f}  {c.gpu_hours * c.seeds:>17.2f}  {c.basis}")
+        lines.append(
+            f"{c.row:<{w}}  {c.seeds:>5}  {c.problems[0]:>7,} / {c.problems[1]:<9,}  {c.generated:>18,}  "
+            f"{c.trained:>16,}  {c.gpu_hours:>10.2f}  {c.gpu_hours * c.seeds:>17.2f}  {c.basis}"
+        )
     total_gen = sum(c.generated * c.seeds for c in costs)
     total_train = sum(c.trained * c.seeds for c in costs)
     total_h = sum(c.gpu_hours * c.seeds for c in costs)
     total_v = sum(c.gpu_hours_vllm * c.seeds for c in costs)
-    lines.append(f"total: {len(plan.jobs)} runs, {total_gen:,} generated and {total_train:,} trained tokens, "
-                 f"{total_h:,.1f} GPU-hours ({total_v:,.1f} with vLLM for sampling and eval: "
-                 f"--set model.backend=vllm) (upper bound: every completion runs to max_new_tokens and every first "
-                 "attempt gets its retries; rates from docs/performance.md, one GPU, scaled by model size)")
-    lines.append("run order: " + ", ".join(
-        j.key + (f" (after {', '.join(j.depends_on)})" if j.depends_on else "") for j in plan.jobs))
+    lines.append(
+        f"total: {len(plan.jobs)} runs, {total_gen:,} generated and {total_train:,} trained tokens, "
+        f"{total_h:,.1f} GPU-hours ({total_v:,.1f} with vLLM for sampling and eval: "
+        f"--set model.backend=vllm) (upper bound: every completion runs to max_new_tokens and every first "
+        "attempt gets its retries; rates from docs/performance.md, one GPU, scaled by model size)"
+    )
+    lines.append(
+        "run order: "
+        + ", ".join(j.key + (f" (after {', '.join(j.depends_on)})" if j.depends_on else "") for j in plan.jobs)
+    )
     return lines
 
 

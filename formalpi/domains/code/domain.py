@@ -36,8 +36,7 @@ DEFAULT_FILES = {"humaneval": ("HumanEval.jsonl.gz", "HumanEval.jsonl"), "mbpp":
 HUMANEVAL_URL = "https://github.com/openai/human-eval/raw/master/data/HumanEval.jsonl.gz"
 MBPP_URL = "https://raw.githubusercontent.com/google-research/google-research/master/mbpp/sanitized-mbpp.json"
 # MBPP's own task-id ranges (Austin et al. 2021): the sanitized file keeps them
-MBPP_SPLITS = {"prompt": range(1, 11), "test": range(11, 511), "validation": range(511, 601),
-               "train": range(601, 975)}
+MBPP_SPLITS = {"prompt": range(1, 11), "test": range(11, 511), "validation": range(511, 601), "train": range(601, 975)}
 HUMANEVAL_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "test")
 MBPP_FIELDS = ("task_id", "prompt", "code", "test_imports", "test_list")
 FEEDBACK_CHARS = 1000  # a failing test's text and error, capped: it becomes a prompt
@@ -101,8 +100,9 @@ def _read_mbpp(path: Path) -> list[dict]:
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: not an MBPP sanitized JSON file: {e}") from e
     if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON list of MBPP problems (sanitized-mbpp.json), got "
-                        f"{type(data).__name__}")
+        raise DataError(
+            f"{path}: expected a JSON list of MBPP problems (sanitized-mbpp.json), got {type(data).__name__}"
+        )
     for i, row in enumerate(data):
         _check_fields(row, MBPP_FIELDS, f"{path}[{i}]")
         if not isinstance(row["test_list"], list) or not isinstance(row["test_imports"], list):
@@ -126,17 +126,37 @@ def _is_test(stmt: ast.stmt) -> bool:
 
 
 def humaneval_problem(row: dict) -> Problem:
-    return Problem(id=row["task_id"], domain="code", text=row["prompt"], gold=row["canonical_solution"],
-                   split="test", meta={"dataset": "humaneval", "entry_point": row["entry_point"],
-                                       "test": row["test"], "tests": check_units(row["test"])})
+    return Problem(
+        id=row["task_id"],
+        domain="code",
+        text=row["prompt"],
+        gold=row["canonical_solution"],
+        split="test",
+        meta={
+            "dataset": "humaneval",
+            "entry_point": row["entry_point"],
+            "test": row["test"],
+            "tests": check_units(row["test"]),
+        },
+    )
 
 
 def mbpp_problem(row: dict) -> Problem:
     tid = int(row["task_id"])
     split = next((s for s, r in MBPP_SPLITS.items() if tid in r), "test")
-    return Problem(id=f"mbpp/{tid}", domain="code", text=row["prompt"], gold=row["code"], split=split,
-                   meta={"dataset": "mbpp", "test_imports": list(row["test_imports"]),
-                         "test_list": list(row["test_list"]), "tests": list(row["test_list"])})
+    return Problem(
+        id=f"mbpp/{tid}",
+        domain="code",
+        text=row["prompt"],
+        gold=row["code"],
+        split=split,
+        meta={
+            "dataset": "mbpp",
+            "test_imports": list(row["test_imports"]),
+            "test_list": list(row["test_list"]),
+            "tests": list(row["test_list"]),
+        },
+    )
 
 
 # ---- program assembly -----------------------------------------------------------------------------------------
@@ -183,8 +203,16 @@ def _free_names(sources: Sequence[str]) -> list[str]:
 def judge_spec(problem: Problem) -> JudgeSpec:
     """See `_judge_spec`; cached per problem (a problem is judged once per sample)."""
     m = problem.meta
-    key = (problem.id, m["dataset"], problem.text, problem.gold, m.get("entry_point"), m.get("test"),
-           tuple(m.get("test_list") or ()), tuple(m.get("test_imports") or ()))
+    key = (
+        problem.id,
+        m["dataset"],
+        problem.text,
+        problem.gold,
+        m.get("entry_point"),
+        m.get("test"),
+        tuple(m.get("test_list") or ()),
+        tuple(m.get("test_imports") or ()),
+    )
     spec = _SPECS.get(key)
     if spec is None:
         if len(_SPECS) >= 8192:
@@ -211,14 +239,18 @@ def _judge_spec(problem: Problem) -> JudgeSpec:
         if check is None:
             raise DataError(f"{problem.id}: HumanEval test has no `def check(candidate)`")
         arg = check.args.args[0].arg if check.args.args else "candidate"
-        units = tuple((ast.unparse(s), _is_test(s)) for s in check.body
-                      if _is_test(s) or not isinstance(s, ast.Assert))
-        return JudgeSpec(prelude=problem.text + "\n" + problem.meta["test"], units=units,
-                        proxies=((arg, entry), (entry, entry)))
+        units = tuple((ast.unparse(s), _is_test(s)) for s in check.body if _is_test(s) or not isinstance(s, ast.Assert))
+        return JudgeSpec(
+            prelude=problem.text + "\n" + problem.meta["test"], units=units, proxies=((arg, entry), (entry, entry))
+        )
     tests = list(problem.meta["test_list"])
     prelude = "\n".join(problem.meta["test_imports"])
-    bound = set(_free_names([prelude])) | {(a.asname or a.name).split(".")[0] for n in ast.walk(ast.parse(prelude))
-                                          if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    bound = set(_free_names([prelude])) | {
+        (a.asname or a.name).split(".")[0]
+        for n in ast.walk(ast.parse(prelude))
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        for a in n.names
+    }
     defined = _top_level_names(problem.gold or "")
     proxies, imports = [], []
     for name in _free_names(tests):
@@ -226,8 +258,9 @@ def _judge_spec(problem: Problem) -> JudgeSpec:
             proxies.append((name, name))
         elif stdlib_module(name) and name not in bound and not hasattr(builtins, name):
             imports.append(f"import {name}")
-    return JudgeSpec(prelude="\n".join([prelude, *imports]), units=tuple((t, True) for t in tests),
-                    proxies=tuple(proxies))
+    return JudgeSpec(
+        prelude="\n".join([prelude, *imports]), units=tuple((t, True) for t in tests), proxies=tuple(proxies)
+    )
 
 
 def _parse_quietly(src: str) -> ast.Module:
@@ -299,23 +332,36 @@ def verdict_from_judgement(problem: Problem, code: str, j: Judgement) -> Verdict
     score = passed / n if n else 0.0
     if j.load != "ok":
         detail = j.load_detail or j.load
-        status = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "crash": Status.CRASH}.get(j.load,
-                                                                                             Status.ERROR)
+        status = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "crash": Status.CRASH}.get(j.load, Status.ERROR)
         shown = "Timed out." if j.load == "timeout" else f"the program failed to load: {detail}"
-        return Verdict(status=status, score=score, reason=f"load {j.load}: {detail}"[:FEEDBACK_CHARS],
-                       feedback=shown[:FEEDBACK_CHARS], answer=code, time_s=j.duration_s)
+        return Verdict(
+            status=status,
+            score=score,
+            reason=f"load {j.load}: {detail}"[:FEEDBACK_CHARS],
+            feedback=shown[:FEEDBACK_CHARS],
+            answer=code,
+            time_s=j.duration_s,
+        )
     if n and passed == n:
         return Verdict(status=Status.VALID, score=1.0, answer=code, time_s=j.duration_s)
     if not n:
-        return Verdict(status=Status.ERROR, score=0.0, reason="the problem has no tests", answer=code,
-                       time_s=j.duration_s)
+        return Verdict(
+            status=Status.ERROR, score=0.0, reason="the problem has no tests", answer=code, time_s=j.duration_s
+        )
     first = next(t for t in j.tests if t.outcome != "passed")
-    status = {"timeout": Status.TIMEOUT, "not_run": Status.TIMEOUT, "memory": Status.MEMORY,
-              "crash": Status.CRASH}.get(first.outcome, Status.WRONG)
+    status = {"timeout": Status.TIMEOUT, "not_run": Status.TIMEOUT, "memory": Status.MEMORY, "crash": Status.CRASH}.get(
+        first.outcome, Status.WRONG
+    )
     feedback = f"{first.test}\n{first.detail or first.outcome}"[:FEEDBACK_CHARS]
     failed = n - passed
-    return Verdict(status=status, score=score, reason=f"{failed} of {n} tests failed (first: {first.outcome})",
-                   feedback=feedback, answer=code, time_s=j.duration_s)
+    return Verdict(
+        status=status,
+        score=score,
+        reason=f"{failed} of {n} tests failed (first: {first.outcome})",
+        feedback=feedback,
+        answer=code,
+        time_s=j.duration_s,
+    )
 
 
 # ---- the domain ----------------------------------------------------------------------------------------------
@@ -373,8 +419,14 @@ class CodeDomain(DomainBase):
             self._pool.close()
             self._pool = None
 
-    def problems(self, dataset: str = "humaneval", split: str = "test", path: str | None = None,
-                 limit: int | None = None, seed: int = 0) -> list[Problem]:
+    def problems(
+        self,
+        dataset: str = "humaneval",
+        split: str = "test",
+        path: str | None = None,
+        limit: int | None = None,
+        seed: int = 0,
+    ) -> list[Problem]:
         """HumanEval (split "test" or "all") or MBPP sanitized ("train"/"validation"/"test"/"prompt"/"all"),
         in file order; `limit` keeps the first N."""
         if dataset not in DATASETS:
@@ -396,10 +448,14 @@ class CodeDomain(DomainBase):
 
     def prompt(self, problem: Problem) -> str:
         if problem.meta["dataset"] == "humaneval":
-            return ("Complete the following Python function. Answer with the complete function in a "
-                    f"```python code block.\n\n```python\n{problem.text}```")
-        return (f"{problem.text}\nYour code should pass this test:\n\n{problem.meta['test_list'][0]}\n\n"
-                "Answer with the Python code in a ```python code block.")
+            return (
+                "Complete the following Python function. Answer with the complete function in a "
+                f"```python code block.\n\n```python\n{problem.text}```"
+            )
+        return (
+            f"{problem.text}\nYour code should pass this test:\n\n{problem.meta['test_list'][0]}\n\n"
+            "Answer with the Python code in a ```python code block."
+        )
 
     def extract(self, completion: str) -> str | None:
         return extract_code(completion)

@@ -52,8 +52,11 @@ def interpreter_files() -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ..
     python = os.path.realpath(sys.executable)
     stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
     dynload = os.path.join(stdlib, "lib-dynload")
-    exts = [str(p) for p in Path(dynload).glob("*.so") if not p.name.startswith(NOT_NEEDED_EXTENSIONS)] \
-        if os.path.isdir(dynload) else []
+    exts = (
+        [str(p) for p in Path(dynload).glob("*.so") if not p.name.startswith(NOT_NEEDED_EXTENSIONS)]
+        if os.path.isdir(dynload)
+        else []
+    )
     links: dict[str, str] = {}
     real = {_without_symlinks(p, links) for p in (python, stdlib, *_ldd([python, *exts]))}
     binds = sorted(b for b in real if not any(b != o and b.startswith(o.rstrip("/") + "/") for o in real))
@@ -65,8 +68,9 @@ def interpreter_files() -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ..
 
 @functools.lru_cache(maxsize=1)
 def bwrap_path() -> str | None:
-    return shutil.which("bwrap") or next((p for p in ("/usr/bin/bwrap", "/usr/local/bin/bwrap")
-                                          if os.access(p, os.X_OK)), None)
+    return shutil.which("bwrap") or next(
+        (p for p in ("/usr/bin/bwrap", "/usr/local/bin/bwrap") if os.access(p, os.X_OK)), None
+    )
 
 
 def cgroup_layout() -> str | None:
@@ -86,7 +90,9 @@ def cgroup_layout() -> str | None:
 REQUIRED = {
     "mount_ns": "a mount namespace with only the interpreter, read-only",
     "pid_ns": "a PID namespace (every descendant dies with it)",
-    "ipc_ns": "an IPC namespace", "uts_ns": "a UTS namespace", "net_ns": "an empty network namespace",
+    "ipc_ns": "an IPC namespace",
+    "uts_ns": "a UTS namespace",
+    "net_ns": "an empty network namespace",
     "fresh_tmpfs_ipc": "a fresh private tmpfs /tmp and /dev/shm and IPC namespace per candidate",
     "uid": "a uid of its own per sandbox, without capabilities (needs root)",
     "seccomp_allowlist": "the seccomp syscall allowlist, x86_64 ABI only (libseccomp + pyseccomp)",

@@ -47,12 +47,37 @@ from formalpi.errors import SandboxError
 MESSAGE_CHARS = 300
 # candidate exceptions re-raised here as the builtin type of that name (so a test's `except ValueError` works);
 # any other name becomes CandidateException. Never BaseException-only types (SystemExit, KeyboardInterrupt...).
-REBUILT = {n: getattr(builtins, n) for n in (
-    "ArithmeticError", "AssertionError", "AttributeError", "BufferError", "EOFError", "Exception", "IndexError",
-    "KeyError", "LookupError", "MemoryError", "NameError", "NotImplementedError", "OSError", "OverflowError",
-    "RecursionError", "RuntimeError", "TypeError", "UnboundLocalError", "UnicodeError", "ValueError",
-    "ZeroDivisionError", "FileNotFoundError", "PermissionError", "ImportError", "ModuleNotFoundError",
-    "StopIteration")}
+REBUILT = {
+    n: getattr(builtins, n)
+    for n in (
+        "ArithmeticError",
+        "AssertionError",
+        "AttributeError",
+        "BufferError",
+        "EOFError",
+        "Exception",
+        "IndexError",
+        "KeyError",
+        "LookupError",
+        "MemoryError",
+        "NameError",
+        "NotImplementedError",
+        "OSError",
+        "OverflowError",
+        "RecursionError",
+        "RuntimeError",
+        "TypeError",
+        "UnboundLocalError",
+        "UnicodeError",
+        "ValueError",
+        "ZeroDivisionError",
+        "FileNotFoundError",
+        "PermissionError",
+        "ImportError",
+        "ModuleNotFoundError",
+        "StopIteration",
+    )
+}
 _ARG_INDEX = re.compile(r"(0|[1-9][0-9]{0,5})\Z", re.ASCII)  # "²".isdigit() is True and int("²") raises
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,79}\Z")
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -110,8 +135,9 @@ def _exception_name(name: object) -> str:
 class _Run:
     """One candidate under judgement: its (re)started children and the shared time budget."""
 
-    def __init__(self, sandbox: Sandbox, source: str, limits: Limits,
-                 plan: list[tuple[int, str, tuple, dict]] | None = None) -> None:
+    def __init__(
+        self, sandbox: Sandbox, source: str, limits: Limits, plan: list[tuple[int, str, tuple, dict]] | None = None
+    ) -> None:
         self.sandbox, self.source, self.limits = sandbox, source, limits
         self.deadline = time.monotonic() + limits.timeout_s
         self.session: Session | None = None
@@ -205,8 +231,9 @@ class _Run:
             self._ended(ChildGone("crash", s.end()))
             raise _Stop("crash", f"the program closed its call channel ({type(e).__name__})") from None
         except wire.Unserialisable as u:
-            raise _Stop("error", f"the test passed an argument that is not plain data ({u}); "
-                                 "it cannot cross into the sandbox") from None
+            raise _Stop(
+                "error", f"the test passed an argument that is not plain data ({u}); it cannot cross into the sandbox"
+            ) from None
         except ChildGone as g:
             self._ended(g)
             raise _Stop(_gone_kind(g), _gone_detail(g)) from None
@@ -239,8 +266,9 @@ class _Run:
             exc.formalpi_candidate = _format_exc(typ, msg)
             raise exc
         if "unserialisable" in reply:
-            raise _Stop("unserialisable", "returned a value that is not plain data: "
-                                          f"{clean_text(reply['unserialisable'], 120)}")
+            raise _Stop(
+                "unserialisable", f"returned a value that is not plain data: {clean_text(reply['unserialisable'], 120)}"
+            )
         self.end()
         raise _Stop("crash", "malformed reply from the program")
 
@@ -249,8 +277,20 @@ def _call_key(name: str, args: list | tuple, kwargs: dict) -> str:
     return wire.dumps([name, wire.encode(list(args)), wire.encode(dict(kwargs))]).decode()
 
 
-_NOT_STRAIGHT = (ast.BoolOp, ast.IfExp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
-                 ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom, ast.Starred)
+_NOT_STRAIGHT = (
+    ast.BoolOp,
+    ast.IfExp,
+    ast.Lambda,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.NamedExpr,
+    ast.Await,
+    ast.Yield,
+    ast.YieldFrom,
+    ast.Starred,
+)
 
 
 @functools.lru_cache(maxsize=4096)  # a problem is judged once per sample: its plan is the same each time
@@ -291,21 +331,35 @@ def prefetch_plan(spec: JudgeSpec) -> list[tuple[int, str, tuple, dict]]:
         if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assert, ast.Expr, ast.Assign)):
             break
         stmt = tree.body[0]
-        if isinstance(stmt, ast.Assert) and stmt.msg is not None and any(
-                isinstance(n, ast.Name) and n.id in proxies for n in ast.walk(stmt.msg)):
+        if (
+            isinstance(stmt, ast.Assert)
+            and stmt.msg is not None
+            and any(isinstance(n, ast.Name) and n.id in proxies for n in ast.walk(stmt.msg))
+        ):
             break
-        if isinstance(stmt, ast.Assign) and not all(isinstance(t, ast.Name) and t.id not in proxies
-                                                    for t in stmt.targets):
+        if isinstance(stmt, ast.Assign) and not all(
+            isinstance(t, ast.Name) and t.id not in proxies for t in stmt.targets
+        ):
             break
         if any(isinstance(n, _NOT_STRAIGHT) for n in ast.walk(stmt)):
             break
-        calls = [(n.func.id, n) for n in _in_order(stmt) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-                 and n.func.id in proxies]
+        calls = [
+            (n.func.id, n)
+            for n in _in_order(stmt)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in proxies
+        ]
         if len(calls) != len(names):  # a candidate name used other than as the callee
             break
         try:
-            unit_calls = [(unit, remote[callee], tuple(ast.literal_eval(a) for a in c.args),
-                           {k.arg: ast.literal_eval(k.value) for k in c.keywords}) for callee, c in calls]
+            unit_calls = [
+                (
+                    unit,
+                    remote[callee],
+                    tuple(ast.literal_eval(a) for a in c.args),
+                    {k.arg: ast.literal_eval(k.value) for k in c.keywords},
+                )
+                for callee, c in calls
+            ]
             if any(k.arg is None for _, c in calls for k in c.keywords):
                 break
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -412,8 +466,15 @@ def judge(sandbox: Sandbox, spec: JudgeSpec, source: str, limits: Limits | None 
     for r in results:  # a load failure is every test's
         if r.outcome == "not_run" and load[0] != "ok":
             r.outcome, r.detail = ("timeout" if load[0] == "timeout" else r.outcome), load[1]
-    return Judgement(tests=results, load=load[0], load_detail=load[1], duration_s=time.monotonic() - t0,
-                     children=run.children, stragglers_killed=run.stragglers, layers=dict(sandbox.layers))
+    return Judgement(
+        tests=results,
+        load=load[0],
+        load_detail=load[1],
+        duration_s=time.monotonic() - t0,
+        children=run.children,
+        stragglers_killed=run.stragglers,
+        layers=dict(sandbox.layers),
+    )
 
 
 def _unit(src: str, ns: dict) -> tuple[str, str]:
@@ -482,8 +543,13 @@ class _Worker:
         from_r, from_w = os.pipe()
         root = str(Path(__file__).resolve().parents[3])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]))
-        self.proc = subprocess.Popen([sys.executable, "-m", "formalpi.domains.code.judge", str(to_r), str(from_w)],
-                                     pass_fds=(to_r, from_w), stdin=subprocess.DEVNULL, env=env, cwd=root)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "formalpi.domains.code.judge", str(to_r), str(from_w)],
+            pass_fds=(to_r, from_w),
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=root,
+        )
         os.close(to_r)
         os.close(from_w)
         self.out = os.fdopen(to_w, "wb")
@@ -515,12 +581,20 @@ class _Worker:
             status, value = self._recv(t0 + budget_s)
         except TimeoutError:
             self.kill()
-            return _all_tests_judgement(spec, "timeout", "Timed out (the trusted side's work on this program's "
-                                        "replies ran past the budget).", time.monotonic() - t0)
+            return _all_tests_judgement(
+                spec,
+                "timeout",
+                "Timed out (the trusted side's work on this program's replies ran past the budget).",
+                time.monotonic() - t0,
+            )
         if status == "memory":
             self.close()
-            return _all_tests_judgement(spec, "memory", "the program's replies took more than the trusted side's "
-                                        f"{TRUSTED_MEMORY_MB} MiB to read and test", time.monotonic() - t0)
+            return _all_tests_judgement(
+                spec,
+                "memory",
+                f"the program's replies took more than the trusted side's {TRUSTED_MEMORY_MB} MiB to read and test",
+                time.monotonic() - t0,
+            )
         if status != "ok":
             raise SandboxError(str(value))
         return value

@@ -133,8 +133,9 @@ class Cgroup:
 
 def remove_cgroups_of(pid: int) -> None:
     """Remove the (empty) cgroups a killed process's sandboxes left (named sbx-<pid>-...)."""
-    for d in list(Path("/sys/fs/cgroup").glob(f"formalpi/sbx-{pid}-*")) + \
-            list(Path("/sys/fs/cgroup").glob(f"*/formalpi/sbx-{pid}-*")):
+    for d in list(Path("/sys/fs/cgroup").glob(f"formalpi/sbx-{pid}-*")) + list(
+        Path("/sys/fs/cgroup").glob(f"*/formalpi/sbx-{pid}-*")
+    ):
         _rmdir_when_empty(d)
 
 

@@ -11,8 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from formalpi.domains.code.sandbox import Limits, RunResult, Sandbox
 
 
-def run(program: str, timeout_s: float = 10.0, memory_mb: int = 1024, *, limits: Limits | None = None,
-        allow_weak: bool = False) -> RunResult:
+def run(
+    program: str,
+    timeout_s: float = 10.0,
+    memory_mb: int = 1024,
+    *,
+    limits: Limits | None = None,
+    allow_weak: bool = False,
+) -> RunResult:
     """Run `program` (Python source) in a sandbox of its own (started and ended here: nothing outlives the call);
     `limits` overrides timeout_s / memory_mb. Many programs: `run_many`, which keeps its sandboxes warm across them."""
     lim = limits or Limits(timeout_s=timeout_s, memory_mb=memory_mb)
@@ -20,8 +26,15 @@ def run(program: str, timeout_s: float = 10.0, memory_mb: int = 1024, *, limits:
         return sb.run_program(program, lim)
 
 
-def run_many(programs: Sequence[str], timeout_s: float = 10.0, memory_mb: int = 1024, *, workers: int | None = None,
-             limits: Limits | None = None, allow_weak: bool = False) -> list[RunResult]:
+def run_many(
+    programs: Sequence[str],
+    timeout_s: float = 10.0,
+    memory_mb: int = 1024,
+    *,
+    workers: int | None = None,
+    limits: Limits | None = None,
+    allow_weak: bool = False,
+) -> list[RunResult]:
     """Run each program in a fresh child of a warm sandbox, `workers` sandboxes at a time; results in order."""
     lim = limits or Limits(timeout_s=timeout_s, memory_mb=memory_mb)
     workers = max(1, workers or os.cpu_count() or 1)

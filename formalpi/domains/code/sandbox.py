@@ -53,8 +53,10 @@ HERE = Path(__file__).resolve().parent
 EXIT_SETUP, EXIT_MEMORY = 114, 113  # as in server.py
 CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SYS_ADMIN", "CAP_KILL")  # the server's; its children drop all
 SERVER_OVERHEAD_MB = 160  # the warm server (interpreter + preloaded stdlib) within the cgroup's memory cap
-BWRAP_MISSING = ("bubblewrap (bwrap) is not installed: run `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
-                 "`sudo dnf install bubblewrap`, or scripts/install-system-deps.sh as root")
+BWRAP_MISSING = (
+    "bubblewrap (bwrap) is not installed: run `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
+    "`sudo dnf install bubblewrap`, or scripts/install-system-deps.sh as root"
+)
 
 
 class RunStatus(str, Enum):
@@ -104,8 +106,10 @@ def layers() -> dict[str, object]:
     bwrap = bwrap_path()
     if bwrap:
         try:
-            info["bwrap"] = subprocess.run([bwrap, "--version"], capture_output=True, text=True,
-                                           timeout=10).stdout.strip() or "bwrap"
+            info["bwrap"] = (
+                subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+                or "bwrap"
+            )
         except (OSError, subprocess.TimeoutExpired):
             pass
     try:
@@ -127,13 +131,13 @@ class _Reader:
         """The next complete frame's JSON (not yet decoded as values), or None."""
         if len(self.buf) < wire.HEADER.size:
             return None
-        (n,) = wire.HEADER.unpack(self.buf[:wire.HEADER.size])
+        (n,) = wire.HEADER.unpack(self.buf[: wire.HEADER.size])
         if n > self.cap:
             raise wire.WireError(f"a frame of {n} bytes is over the {self.cap}-byte cap")
         if len(self.buf) < wire.HEADER.size + n:
             return None
-        data = bytes(self.buf[wire.HEADER.size:wire.HEADER.size + n])
-        del self.buf[:wire.HEADER.size + n]
+        data = bytes(self.buf[wire.HEADER.size : wire.HEADER.size + n])
+        del self.buf[: wire.HEADER.size + n]
         if self.strict:
             return wire.loads(data)
         try:
@@ -171,8 +175,12 @@ def _send(sock: socket.socket, obj: object, fds: Sequence[int] = ()) -> None:
 
 
 def _server_source() -> str:
-    return (HERE / "wire.py").read_text() + "\n" + (HERE / "server.py").read_text() + \
-        "\nserve(int(sys.argv[1]), sys.argv[2] == '1', base64.b64decode(sys.argv[3]))\n"
+    return (
+        (HERE / "wire.py").read_text()
+        + "\n"
+        + (HERE / "server.py").read_text()
+        + "\nserve(int(sys.argv[1]), sys.argv[2] == '1', base64.b64decode(sys.argv[3]))\n"
+    )
 
 
 def _seccomp_bpf() -> tuple[str, str | None]:
@@ -321,8 +329,18 @@ class Sandbox:
         ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         cmd: list[str] = []
         if bwrap:
-            cmd = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc",
-                   "--unshare-uts", "--unshare-net", "--unshare-cgroup-try", "--hostname", "sandbox"]
+            cmd = [
+                bwrap,
+                "--die-with-parent",
+                "--new-session",
+                "--unshare-pid",
+                "--unshare-ipc",
+                "--unshare-uts",
+                "--unshare-net",
+                "--unshare-cgroup-try",
+                "--hostname",
+                "sandbox",
+            ]
             if not root:
                 cmd.append("--unshare-user")
             # the directories leading to the binds, traversable (e.g. /root is 0700 on the host when the
@@ -347,14 +365,19 @@ class Sandbox:
         if not bwrap and not self.allow_weak:
             theirs.close()
             ctl.close()
-            raise SandboxError(f"{BWRAP_MISSING}; or pass --allow-weak-sandbox (verify.allow_weak_sandbox = true) "
-                               "to run candidates with rlimits only")
+            raise SandboxError(
+                f"{BWRAP_MISSING}; or pass --allow-weak-sandbox (verify.allow_weak_sandbox = true) "
+                "to run candidates with rlimits only"
+            )
         layout = cgroup_layout() if root else None
         if layout:
             try:
-                self._cgroup = Cgroup(layout, f"sbx-{os.getpid()}-{id(self):x}-{self.starts}",
-                                       (lim.memory_mb + SERVER_OVERHEAD_MB + 2 * lim.tmpfs_mb) << 20,
-                                       lim.max_procs + 8)
+                self._cgroup = Cgroup(
+                    layout,
+                    f"sbx-{os.getpid()}-{id(self):x}-{self.starts}",
+                    (lim.memory_mb + SERVER_OVERHEAD_MB + 2 * lim.tmpfs_mb) << 20,
+                    lim.max_procs + 8,
+                )
                 enter = " && ".join(f"echo $$ > {p}" for p in self._cgroup.procs_files())
                 cmd = ["/bin/sh", "-c", f'{enter} && exec "$@"', "sh", *cmd]
                 layers["cgroup"] = layout
@@ -363,9 +386,17 @@ class Sandbox:
                 layers["cgroup_error"] = str(e)[:200]
                 self._cgroup = None
         self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=self._stderr, env={}, pass_fds=(theirs.fileno(),),
-                                      start_new_session=True, close_fds=True, preexec_fn=_lift_soft_as_limit)
+        self._proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            env={},
+            pass_fds=(theirs.fileno(),),
+            start_new_session=True,
+            close_fds=True,
+            preexec_fn=_lift_soft_as_limit,
+        )
         theirs.close()
         self._ctl = ctl
         self._ctl_reader = _Reader(ctl, cap=1 << 20, strict=False)
@@ -389,17 +420,24 @@ class Sandbox:
             layers[key] = bool(layers.get(key))
         layers.setdefault("cgroup", None)
         if not layers.get("cgroup"):
-            layers["limits_instead"] = ("RLIMIT_NPROC on the sandbox uid, RLIMIT_AS per process, tmpfs size caps"
-                                        if layers.get("uid") else "RLIMIT_AS per process, tmpfs size caps")
+            layers["limits_instead"] = (
+                "RLIMIT_NPROC on the sandbox uid, RLIMIT_AS per process, tmpfs size caps"
+                if layers.get("uid")
+                else "RLIMIT_AS per process, tmpfs size caps"
+            )
         layers["weak"] = bool(weak_reasons(layers))
         self.layers = layers
         if layers["weak"] and not self.allow_weak:
             self._stop()
-            raise SandboxError("the sandbox lacks " + "; ".join(weak_reasons(layers)) + ". "
-                               + ("" if bwrap else BWRAP_MISSING + ". ")
-                               + (no_seccomp + ". " if no_seccomp else "")
-                               + "Pass --allow-weak-sandbox (verify.allow_weak_sandbox = true) to run candidate code "
-                               "anyway; every table then says the sandbox was weak.")
+            raise SandboxError(
+                "the sandbox lacks "
+                + "; ".join(weak_reasons(layers))
+                + ". "
+                + ("" if bwrap else BWRAP_MISSING + ". ")
+                + (no_seccomp + ". " if no_seccomp else "")
+                + "Pass --allow-weak-sandbox (verify.allow_weak_sandbox = true) to run candidate code "
+                "anyway; every table then says the sandbox was weak."
+            )
 
     def _server_stderr(self) -> str:
         try:
@@ -460,22 +498,41 @@ class Sandbox:
         self.close()
 
     # -- candidates
-    def _request(self, source: str | None, lim: Limits, mode: str, out_fds: Sequence[int], t: float,
-                 batch: list | None = None) -> Session:
+    def _request(
+        self, source: str | None, lim: Limits, mode: str, out_fds: Sequence[int], t: float, batch: list | None = None
+    ) -> Session:
         self._ids += 1
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        req = {"op": "run", "id": self._ids, "source": source, "batch": batch, "mode": mode,
-               "fresh_namespaces": self._fresh,
-               "tmpfs_mb": lim.tmpfs_mb, "memory_mb": lim.memory_mb, "cpu_s": int(t) + 2, "file_mb": lim.file_mb,
-               "max_files": lim.max_files, "max_procs": lim.max_procs, "uid": self.uid}
+        req = {
+            "op": "run",
+            "id": self._ids,
+            "source": source,
+            "batch": batch,
+            "mode": mode,
+            "fresh_namespaces": self._fresh,
+            "tmpfs_mb": lim.tmpfs_mb,
+            "memory_mb": lim.memory_mb,
+            "cpu_s": int(t) + 2,
+            "file_mb": lim.file_mb,
+            "max_files": lim.max_files,
+            "max_procs": lim.max_procs,
+            "uid": self.uid,
+        }
         try:
             _send(self._ctl, req, [theirs.fileno(), *out_fds])
         finally:
             theirs.close()
         return Session(self, mine, self._ids, time.monotonic() + t)
 
-    def session(self, source: str, timeout_s: float | None = None, mode: str = "call",
-                out_fds: Sequence[int] = (), limits: Limits | None = None, batch: list | None = None) -> Session:
+    def session(
+        self,
+        source: str,
+        timeout_s: float | None = None,
+        mode: str = "call",
+        out_fds: Sequence[int] = (),
+        limits: Limits | None = None,
+        batch: list | None = None,
+    ) -> Session:
         """A fresh child for `source` (the spare one, isolated while the previous candidate finished, where it
         fits); the caller reads its load result with `start()` (call mode). `batch`: calls ([name, args, kwargs],
         tagged) the child answers right after loading, one frame each, before any other call."""
@@ -513,8 +570,10 @@ class Sandbox:
         lim = limits or self.limits
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        readers = [_CappedReader(os.fdopen(out_r, "rb"), lim.output_bytes),
-                   _CappedReader(os.fdopen(err_r, "rb"), lim.output_bytes)]
+        readers = [
+            _CappedReader(os.fdopen(out_r, "rb"), lim.output_bytes),
+            _CappedReader(os.fdopen(err_r, "rb"), lim.output_bytes),
+        ]
         for r in readers:
             r.start()
         oom_before = self.oom_kills()
@@ -557,9 +616,16 @@ class Sandbox:
             else:
                 status = RunStatus.FAILED
         rc = -sig if sig is not None else code
-        return RunResult(status=status, returncode=rc, stdout=readers[0].text(), stderr=readers[1].text(),
-                         duration_s=duration, truncated=any(r.dropped for r in readers),
-                         stragglers_killed=int(ex.get("stragglers", 0) or 0), flags=dict(self.layers))
+        return RunResult(
+            status=status,
+            returncode=rc,
+            stdout=readers[0].text(),
+            stderr=readers[1].text(),
+            duration_s=duration,
+            truncated=any(r.dropped for r in readers),
+            stragglers_killed=int(ex.get("stragglers", 0) or 0),
+            flags=dict(self.layers),
+        )
 
 
 class _CappedReader(threading.Thread):

@@ -39,9 +39,27 @@ PR_SET_DUMPABLE = 4
 EXIT_SETUP = 114  # the child could not set up its isolation: it never ran candidate code
 EXIT_MEMORY = 113
 MESSAGE_CHARS = 300  # an exception's message, capped (it may reach a prompt)
-PRELOAD = ("math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string", "typing",
-           "operator", "copy", "random", "fractions", "decimal", "hashlib", "datetime", "statistics", "cmath",
-           "traceback")
+PRELOAD = (
+    "math",
+    "re",
+    "collections",
+    "itertools",
+    "functools",
+    "heapq",
+    "bisect",
+    "string",
+    "typing",
+    "operator",
+    "copy",
+    "random",
+    "fractions",
+    "decimal",
+    "hashlib",
+    "datetime",
+    "statistics",
+    "cmath",
+    "traceback",
+)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -123,9 +141,13 @@ def _isolate(req, bpf):
     except OSError:
         pass
     mb = 1024 * 1024
-    limits = {resource.RLIMIT_AS: req["memory_mb"] * mb, resource.RLIMIT_CPU: req["cpu_s"],
-              resource.RLIMIT_FSIZE: req["file_mb"] * mb, resource.RLIMIT_NOFILE: req["max_files"],
-              resource.RLIMIT_CORE: 0}
+    limits = {
+        resource.RLIMIT_AS: req["memory_mb"] * mb,
+        resource.RLIMIT_CPU: req["cpu_s"],
+        resource.RLIMIT_FSIZE: req["file_mb"] * mb,
+        resource.RLIMIT_NOFILE: req["max_files"],
+        resource.RLIMIT_CORE: 0,
+    }
     if req["uid"] is not None:  # RLIMIT_NPROC counts per uid: meaningful with a uid of its own
         limits[resource.RLIMIT_NPROC] = req["max_procs"]
     for which, value in limits.items():
@@ -197,7 +219,7 @@ def _answer(chan, namespace, name, args, kwargs):
         return
     send(chan, {"ret": ret, "after": after})
 
-    
+
 def child(req, fds, bpf):
     chan = socket.socket(fileno=fds[0])
     try:
@@ -244,6 +266,7 @@ def child(req, fds, bpf):
     except BaseException as e:  # noqa: B036
         if req["mode"] == "program":
             import traceback
+
             traceback.print_exc()
             sys.stderr.flush()
             os._exit(1)

@@ -113,8 +113,10 @@ def encode(value, _depth=0):
         tag = "l" if t is list else "t" if t is tuple else "s" if t is set else "z"
         return [tag, [encode(v, _depth + 1) for v in value]]
     if t is dict or t in _PAIRS:
-        return ["d" if t is dict else _PAIRS[t],
-                [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in value.items()]]
+        return [
+            "d" if t is dict else _PAIRS[t],
+            [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in value.items()],
+        ]
     if t is collections.deque:
         return ["q", [encode(v, _depth + 1) for v in value]]
     if t is fractions.Fraction:
@@ -166,6 +168,7 @@ _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: no backtrac
 def json_tokens(data):
     """An upper bound on the JSON values `data` holds (separators and openings outside strings, plus one): what
     `json.loads` would build, counted before it builds anything."""
+
     def count(b):
         return b.count(b",") + b.count(b":") + b.count(b"[") + b.count(b"{") + 1
 
@@ -182,8 +185,9 @@ def loads(data):
     if n > MAX_JSON_TOKENS:
         raise WireError("message of more than %d JSON values (%d)" % (MAX_JSON_TOKENS, n))
     try:
-        return json.loads(data.decode("utf-8"), parse_int=_refuse_number, parse_float=_refuse_number,
-                          parse_constant=_refuse_number)
+        return json.loads(
+            data.decode("utf-8"), parse_int=_refuse_number, parse_float=_refuse_number, parse_constant=_refuse_number
+        )
     except WireError:
         raise
     except (ValueError, RecursionError, UnicodeDecodeError) as e:
@@ -273,8 +277,15 @@ def _decode(obj, depth, budget):
                 out = set()
                 _fill(out, out.add, items, budget)
                 return out if tag == "s" else frozenset(out)
-            return items if tag == "l" else tuple(items) if tag == "t" else collections.deque(items) if tag == "q" \
+            return (
+                items
+                if tag == "l"
+                else tuple(items)
+                if tag == "t"
+                else collections.deque(items)
+                if tag == "q"
                 else OneShotIterator(items)
+            )
         if tag == "F" and n == 3 and type(obj[1]) is str and type(obj[2]) is str:
             num, den = _hex_int(obj[1]), _hex_int(obj[2])
             if den <= 0:

@@ -29,7 +29,7 @@ def read_proof_rows(path: str | Path) -> list[dict[str, str]]:
     naming file, line and field. Used by the skeleton corpus and by `formalpi lean check`."""
     p = Path(path)
     if not p.is_file():
-        raise DataError(f"proof corpus {p}: no such file (a JSONL file of {{\"name\", \"proof\"}} lines)")
+        raise DataError(f'proof corpus {p}: no such file (a JSONL file of {{"name", "proof"}} lines)')
     rows: list[dict[str, str]] = []
     for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -37,10 +37,11 @@ def read_proof_rows(path: str | Path) -> list[dict[str, str]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise DataError(f"proof corpus {p}:{i}: not JSON ({e.msg}); each line must be "
-                            f"{{\"name\": ..., \"proof\": ...}}") from None
+            raise DataError(
+                f'proof corpus {p}:{i}: not JSON ({e.msg}); each line must be {{"name": ..., "proof": ...}}'
+            ) from None
         if not isinstance(row, dict) or not isinstance(row.get("name"), str) or not isinstance(row.get("proof"), str):
-            raise DataError(f"proof corpus {p}:{i}: needs string fields \"name\" and \"proof\"")
+            raise DataError(f'proof corpus {p}:{i}: needs string fields "name" and "proof"')
         rows.append(row)
     return rows
 
@@ -69,8 +70,11 @@ def skeleton_lines(ctx: PIContext) -> list[str] | None:
             sk = skeleton_of(_with_statement(ctx, proof))
         except SkeletonParseError:
             continue  # a reference the parser cannot read gives no skeleton rather than a wrong one
-        lines = [f"{h.header} by sorry" if h.kind is HaveKind.SUFFICES else f"{h.header} := by sorry"
-                 for h in sk.haves if h.depth == 1 and not h.in_closing and h.statement is not None]
+        lines = [
+            f"{h.header} by sorry" if h.kind is HaveKind.SUFFICES else f"{h.header} := by sorry"
+            for h in sk.haves
+            if h.depth == 1 and not h.in_closing and h.statement is not None
+        ]
         if lines:
             return lines
     return None
@@ -78,8 +82,10 @@ def skeleton_lines(ctx: PIContext) -> list[str] | None:
 
 def _skeleton_text(lines: list[str]) -> str:
     body = "\n".join(lines)
-    return ("Here is the structure of a correct proof: the intermediate facts it proves, in order, "
-            f"with their proofs left out.\n```lean4\n{body}\n```\nWrite a complete proof.")
+    return (
+        "Here is the structure of a correct proof: the intermediate facts it proves, in order, "
+        f"with their proofs left out.\n```lean4\n{body}\n```\nWrite a complete proof."
+    )
 
 
 @define("skeleton", domains={"lean"}, needs={"reference_proofs"})
@@ -126,8 +132,7 @@ def _split_message(data: str) -> tuple[str, str | None]:
     lines = data.strip().split("\n")
     for i, ln in enumerate(lines):
         if "⊢" in ln:  # the goal block starts after the message's own lines: find its first hypothesis line
-            start = next((k for k in range(1, i + 1) if " : " in lines[k] or lines[k].startswith(("case ", "⊢"))),
-                         i)
+            start = next((k for k in range(1, i + 1) if " : " in lines[k] or lines[k].startswith(("case ", "⊢"))), i)
             msg = "\n".join(lines[:start]).strip()
             return msg, "\n".join(lines[start:]).strip()
     return data.strip(), None
@@ -181,15 +186,21 @@ def diagnosis_prompt(ctx: PIContext) -> list[tuple[str, str]]:
     """The chat turns asking a model to diagnose the failed proof from Lean's messages."""
     errors = [m for m in lean_details(ctx.verdict).messages if m.severity == "error"][:3]
     offset = proof_line_offset(ctx)
-    listed = "\n".join(f"- {_where(m, offset)}: {_trim(' '.join(m.data.split()), 200)}" for m in errors) or \
-        f"- {ctx.verdict.reason or ctx.verdict.status.value}"
+    listed = (
+        "\n".join(f"- {_where(m, offset)}: {_trim(' '.join(m.data.split()), 200)}" for m in errors)
+        or f"- {ctx.verdict.reason or ctx.verdict.status.value}"
+    )
     statement = ctx.problem.meta.get("formal_statement", ctx.problem.text).strip()
-    return [("user",
-             "A Lean 4 proof attempt failed. Diagnose in a few sentences what is wrong and what to change. "
-             "Do not write a proof.\n\n"
-             f"Theorem:\n```lean4\n{statement}\n```\n"
-             f"Attempt:\n```lean4\n{(ctx.verdict.answer or ctx.attempt.completion).strip()}\n```\n"
-             f"Lean's errors:\n{listed}")]
+    return [
+        (
+            "user",
+            "A Lean 4 proof attempt failed. Diagnose in a few sentences what is wrong and what to change. "
+            "Do not write a proof.\n\n"
+            f"Theorem:\n```lean4\n{statement}\n```\n"
+            f"Attempt:\n```lean4\n{(ctx.verdict.answer or ctx.attempt.completion).strip()}\n```\n"
+            f"Lean's errors:\n{listed}",
+        )
+    ]
 
 
 def clean_diagnosis(text: str, max_tokens: int) -> str:
@@ -215,8 +226,10 @@ def diagnosis(ctx: PIContext) -> str | None:
     its `</think>` is the diagnosis). None when the answer is empty."""
     write = ctx.extras.get("diagnosis_writer")
     if write is None:
-        raise ConfigError("condition 'diagnosis': ctx.extras['diagnosis_writer'] is not set (give the retry "
-                          "engine a model to write diagnoses: formalpi.engine.backends.greedy_writer(generator))")
+        raise ConfigError(
+            "condition 'diagnosis': ctx.extras['diagnosis_writer'] is not set (give the retry "
+            "engine a model to write diagnoses: formalpi.engine.backends.greedy_writer(generator))"
+        )
     budget = int(ctx.extras.get("diagnosis_max_tokens", 128))
     if budget < 1:
         raise ConfigError(f"condition 'diagnosis': diagnosis_max_tokens must be >= 1, got {budget}")

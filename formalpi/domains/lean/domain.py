@@ -60,8 +60,10 @@ def load_minif2f(path: Path) -> list[MiniF2FRow]:
         except ValidationError as e:
             err = e.errors()[0]
             field = ".".join(str(x) for x in err["loc"]) or "row"
-            raise DataError(f"{path}:{i}: field {field!r}: {err['msg']} (each row needs name, split, header, "
-                            f"formal_statement; re-fetch with `formalpi data fetch minif2f`)") from None
+            raise DataError(
+                f"{path}:{i}: field {field!r}: {err['msg']} (each row needs name, split, header, "
+                f"formal_statement; re-fetch with `formalpi data fetch minif2f`)"
+            ) from None
     return rows
 
 
@@ -70,7 +72,7 @@ def lean_file_to_row(text: str, name: str, split: str) -> MiniF2FRow:
     m = re.search(r"^theorem\s", text, re.M)
     if m is None:
         raise DataError(f"MiniF2F file {name}.lean: no line starts with `theorem`")
-    header, statement = text[: m.start()], text[m.start():].rstrip()
+    header, statement = text[: m.start()], text[m.start() :].rstrip()
     statement = re.sub(r"\s*sorry$", "", statement)
     if not statement.endswith(":= by"):
         raise DataError(f"MiniF2F file {name}.lean: the theorem does not end in `:= by sorry`")
@@ -83,8 +85,10 @@ def convert_minif2f_checkout(checkout: Path) -> list[MiniF2FRow]:
     for split, folder in SPLIT_DIRS.items():
         files = sorted((checkout / "MiniF2F" / folder).glob("*.lean"))
         if not files:
-            raise DataError(f"{checkout / 'MiniF2F' / folder}: no .lean files (is this a miniF2F-lean4 checkout "
-                            f"at {MINIF2F_COMMIT[:7]}?)")
+            raise DataError(
+                f"{checkout / 'MiniF2F' / folder}: no .lean files (is this a miniF2F-lean4 checkout "
+                f"at {MINIF2F_COMMIT[:7]}?)"
+            )
         rows += [lean_file_to_row(f.read_text(encoding="utf-8"), f.stem, split) for f in files]
     return rows
 
@@ -98,8 +102,10 @@ def fetch_minif2f(dest: Path, repo: str = MINIF2F_REPO, commit: str = MINIF2F_CO
     """Clone miniF2F-lean4 at the pinned commit with git, convert its .lean files to `dest/minif2f_lean4_v4.24.jsonl`."""
     with tempfile.TemporaryDirectory() as tmp:
         checkout = Path(tmp) / "miniF2F-lean4"
-        for argv in (["git", "clone", "--quiet", "--filter=blob:none", "--no-checkout", repo, str(checkout)],
-                     ["git", "-C", str(checkout), "checkout", "--quiet", commit]):
+        for argv in (
+            ["git", "clone", "--quiet", "--filter=blob:none", "--no-checkout", repo, str(checkout)],
+            ["git", "-C", str(checkout), "checkout", "--quiet", commit],
+        ):
             try:
                 out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
             except FileNotFoundError:
@@ -123,7 +129,7 @@ def _fenced_segments(text: str) -> list[str] | None:
         return None
     pieces, last = [], 0
     for f in fences:
-        pieces.append(text[last:f.start()])
+        pieces.append(text[last : f.start()])
         last = f.end()
     pieces.append(text[last:])
     continuation = not fences[0].group(1) and pieces[0].strip() != ""
@@ -178,8 +184,16 @@ def minif2f_problems(path: Path, split: str, limit: int | None = None) -> list[P
     if split not in splits:
         raise DataError(f"{path}: no rows with split {split!r} (the file has: {', '.join(splits) or 'none'})")
     chosen = [r for r in rows if r.split == split][:limit]
-    return [Problem(id=r.name, domain="lean", text=r.formal_statement, split=r.split,
-                    meta={"header": r.header, "formal_statement": r.formal_statement}) for r in chosen]
+    return [
+        Problem(
+            id=r.name,
+            domain="lean",
+            text=r.formal_statement,
+            split=r.split,
+            meta={"header": r.header, "formal_statement": r.formal_statement},
+        )
+        for r in chosen
+    ]
 
 
 class LeanDomain(DomainBase):
@@ -194,27 +208,37 @@ class LeanDomain(DomainBase):
         """The Lean PI conditions (formalpi/domains/lean/conditions.py), for `get_condition(name, "lean")`."""
         from formalpi.domains.lean import conditions as lean_pi
 
-        return tuple(fn.condition for fn in (lean_pi.skeleton, lean_pi.retry, lean_pi.skeleton_retry,
-                                             lean_pi.typechecker, lean_pi.diagnosis))
+        return tuple(
+            fn.condition
+            for fn in (lean_pi.skeleton, lean_pi.retry, lean_pi.skeleton_retry, lean_pi.typechecker, lean_pi.diagnosis)
+        )
 
-    def __init__(self, config: LeanConfig | None = None, pool: LeanPool | None = None,
-                 owns_pool: bool | None = None):
+    def __init__(self, config: LeanConfig | None = None, pool: LeanPool | None = None, owns_pool: bool | None = None):
         """`pool`: any object with `verify_many` (a LeanPool, a RayLeanPool); `owns_pool`: whether `close()` ends it
         (default: only a pool this domain creates itself)."""
         self._config = config
         self._pool = pool
         self._owns_pool = pool is None if owns_pool is None else owns_pool
 
-    def problems(self, dataset: str = "minif2f", split: str = "test", path: str | None = None,
-                 limit: int | None = None, seed: int = 0) -> list[Problem]:
+    def problems(
+        self,
+        dataset: str = "minif2f",
+        split: str = "test",
+        path: str | None = None,
+        limit: int | None = None,
+        seed: int = 0,
+    ) -> list[Problem]:
         if dataset != "minif2f":
             raise DataError(f"data.dataset: the lean domain reads 'minif2f', not {dataset!r}")
         return minif2f_problems(resolve_data_file("minif2f", path, (MINIF2F_FILE,)), split, limit)
 
     def prompt(self, problem: Problem) -> str:
         """DeepSeek-Prover style: the model continues the open code block after `:= by`."""
-        return ("Complete the following Lean 4 code:\n\n```lean4\n"
-                + problem.meta.get("header", "") + problem.meta.get("formal_statement", problem.text))
+        return (
+            "Complete the following Lean 4 code:\n\n```lean4\n"
+            + problem.meta.get("header", "")
+            + problem.meta.get("formal_statement", problem.text)
+        )
 
     def extract(self, completion: str) -> str | None:
         return extract_proof(completion)
@@ -243,8 +267,14 @@ class LeanDomain(DomainBase):
         bodies = [self.extract(c) for c in completions]
         todo = [i for i, b in enumerate(bodies) if b is not None]
         # the whole extracted text goes to the verifier, so that helper lemmas before a restated theorem are kept
-        items = [{"statement": problems[i].meta.get("formal_statement", problems[i].text),
-                  "proof": extract_code(completions[i]), "header": problems[i].meta.get("header", "")} for i in todo]
+        items = [
+            {
+                "statement": problems[i].meta.get("formal_statement", problems[i].text),
+                "proof": extract_code(completions[i]),
+                "header": problems[i].meta.get("header", ""),
+            }
+            for i in todo
+        ]
         checked = dict(zip(todo, self.pool().verify_many(items) if items else []))
         out = []
         for i, body in enumerate(bodies):

@@ -74,7 +74,15 @@ def arith_problems(split: str, n_per_level: int, seed: int = 0, levels: tuple[in
             seen.add(expr)
             answer = str(eval(expr, {"__builtins__": {}}))  # our own generated arithmetic, never user input
             chain = "=".join([expr, *steps, answer])
-            out.append(Problem(
-                id=f"arith-{split}-L{level}-{len(seen) - 1:04d}", domain="math", text=question(expr), gold=answer,
-                level=level, split=split, meta={"solution": f"{chain}. \\boxed{{{answer}}}", "expr": expr}))
+            out.append(
+                Problem(
+                    id=f"arith-{split}-L{level}-{len(seen) - 1:04d}",
+                    domain="math",
+                    text=question(expr),
+                    gold=answer,
+                    level=level,
+                    split=split,
+                    meta={"solution": f"{chain}. \\boxed{{{answer}}}", "expr": expr},
+                )
+            )
     return out

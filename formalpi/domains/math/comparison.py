@@ -45,8 +45,15 @@ from typing import TypedDict
 
 from formalpi.domains.math.expression import FUNCTION_WORDS, OPERAND_CMDS, RELATIONS, Item, Malformed, Node, Parser, Tok
 from formalpi.domains.math.extraction import MAX_ANSWER_CHARS
-from formalpi.domains.math.numerals import (EXACT_DIGITS, Numeral, class_name, count_classes, items_numeral, render,
-                                           significant)
+from formalpi.domains.math.numerals import (
+    EXACT_DIGITS,
+    Numeral,
+    class_name,
+    count_classes,
+    items_numeral,
+    render,
+    significant,
+)
 
 
 @dataclass
@@ -109,8 +116,11 @@ def _strip_unit(items: list) -> list:
     tail = 1
     if len(its) >= 2 and isinstance(its[-1], Node) and its[-1].name == "^" and _is_unit(its[-2]):
         tail = 2
-    if len(its) > tail and _is_unit(its[-tail]) and any(
-            not (isinstance(x, Tok) and x.kind in ("space", "thin")) for x in its[:-tail]):
+    if (
+        len(its) > tail
+        and _is_unit(its[-tail])
+        and any(not (isinstance(x, Tok) and x.kind in ("space", "thin")) for x in its[:-tail])
+    ):
         return its[:-tail]
     return items
 
@@ -233,8 +243,15 @@ def _merge_adjacent_numbers(items: list) -> list:
     """`{5}{6}` renders as 56: adjacent digit runs with nothing between them are one number."""
     out: list = []
     for it in items:
-        if isinstance(it, Tok) and it.kind == "num" and out and isinstance(out[-1], Tok) and out[-1].kind == "num" \
-                and "." not in out[-1].value and not it.value.startswith("."):
+        if (
+            isinstance(it, Tok)
+            and it.kind == "num"
+            and out
+            and isinstance(out[-1], Tok)
+            and out[-1].kind == "num"
+            and "." not in out[-1].value
+            and not it.value.startswith(".")
+        ):
             out[-1] = Tok("num", out[-1].value + it.value)
         else:
             out.append(it)
@@ -273,7 +290,7 @@ def read_answer(source: str, *, thousands: bool = False) -> Answer:
         if isinstance(it, Tok) and ((it.kind == "sym" and it.value == "=") or (it.kind == "cmd" and it.value == "in")):
             if k and _is_name(sig[:k]):
                 a.lhs, a.lhs_op = sig[:k], it.value
-                items = sig[k + 1:]
+                items = sig[k + 1 :]
             break
     a.items = list(items)
     return a
@@ -337,9 +354,13 @@ def is_interval_like(a: Answer) -> bool:
     if any(isinstance(it, Tok) and it.kind == "cmd" and it.value == "cup" for it in sig):
         return True
     first, last = sig[0], sig[-1]
-    return (isinstance(first, Tok) and first.value in ("(", "[") and isinstance(last, Tok)
-            and last.value in (")", "]") and any(d == 1 and isinstance(it, Tok) and it.value == ","
-                                                  for d, it in _top_level(sig)))
+    return (
+        isinstance(first, Tok)
+        and first.value in ("(", "[")
+        and isinstance(last, Tok)
+        and last.value in (")", "]")
+        and any(d == 1 and isinstance(it, Tok) and it.value == "," for d, it in _top_level(sig))
+    )
 
 
 def is_bare_list(a: Answer) -> bool:
@@ -349,8 +370,14 @@ def is_bare_list(a: Answer) -> bool:
 def unwrap_set(a: Answer) -> None:
     """`\\{3, 5, 7\\}` → `3, 5, 7` (a list gold accepts its elements as a set)."""
     sig = significant(a.items)
-    if len(sig) >= 2 and isinstance(sig[0], Tok) and sig[0].value == "\\{" and isinstance(sig[-1], Tok) \
-            and sig[-1].value == "\\}" and all(d >= 1 for d, _ in _top_level(sig)[1:-1]):
+    if (
+        len(sig) >= 2
+        and isinstance(sig[0], Tok)
+        and sig[0].value == "\\{"
+        and isinstance(sig[-1], Tok)
+        and sig[-1].value == "\\}"
+        and all(d >= 1 for d, _ in _top_level(sig)[1:-1])
+    ):
         a.items = sig[1:-1]
 
 
@@ -360,8 +387,11 @@ _LIST_WORDS = {"or", "and"}
 def _is_list_separator(it: Item) -> bool:
     if not isinstance(it, Tok):
         return False
-    return (it.kind == "sym" and it.value in (",", ";")) or (it.kind == "cmd" and it.value == "lor") \
+    return (
+        (it.kind == "sym" and it.value in (",", ";"))
+        or (it.kind == "cmd" and it.value == "lor")
         or (it.kind == "text" and it.value.strip().lower() in _LIST_WORDS)
+    )
 
 
 def list_elements(a: Answer) -> None:
@@ -381,14 +411,24 @@ def list_elements(a: Answer) -> None:
             depth -= 1
         if depth == 0 and _is_list_separator(it):
             elements.append([])
-        elif depth == 0 and isinstance(it, Tok) and it.kind == "letter" and k + 1 < len(sig) and \
-                (it.value + getattr(sig[k + 1], "value", "")).lower() in _LIST_WORDS and \
-                getattr(sig[k + 1], "kind", "") == "letter":
+        elif (
+            depth == 0
+            and isinstance(it, Tok)
+            and it.kind == "letter"
+            and k + 1 < len(sig)
+            and (it.value + getattr(sig[k + 1], "value", "")).lower() in _LIST_WORDS
+            and getattr(sig[k + 1], "kind", "") == "letter"
+        ):
             elements.append([])
             k += 1  # the two letters of "or"
-        elif depth == 0 and isinstance(it, Tok) and it.kind == "letter" and k + 2 < len(sig) and \
-                "".join(getattr(x, "value", "") for x in sig[k:k + 3]).lower() == "and" and \
-                all(getattr(x, "kind", "") == "letter" for x in sig[k:k + 3]):
+        elif (
+            depth == 0
+            and isinstance(it, Tok)
+            and it.kind == "letter"
+            and k + 2 < len(sig)
+            and "".join(getattr(x, "value", "") for x in sig[k : k + 3]).lower() == "and"
+            and all(getattr(x, "kind", "") == "letter" for x in sig[k : k + 3])
+        ):
             elements.append([])
             k += 2
         else:
@@ -401,9 +441,9 @@ def list_elements(a: Answer) -> None:
     names = []
     for e in elements:
         eq = [i for i, x in enumerate(e) if isinstance(x, Tok) and x.kind == "sym" and x.value == "="]
-        names.append(render(e[:eq[0]]) if len(eq) == 1 and _is_name(e[:eq[0]]) else None)
+        names.append(render(e[: eq[0]]) if len(eq) == 1 and _is_name(e[: eq[0]]) else None)
     if len(set(names)) == 1 and names[0] is not None:  # `x = -2, x = 1`: the values of one unknown
-        elements = [e[next(i for i, x in enumerate(e) if x == Tok("sym", "=")) + 1:] for e in elements]
+        elements = [e[next(i for i, x in enumerate(e) if x == Tok("sym", "=")) + 1 :] for e in elements]
     out: list = []
     for e in elements:
         if out:
@@ -413,8 +453,9 @@ def list_elements(a: Answer) -> None:
 
 
 def _is_or(it: Item) -> bool:
-    return isinstance(it, Tok) and ((it.kind == "cmd" and it.value in ("lor", "cup"))
-                                    or (it.kind == "text" and it.value.strip().lower() == "or"))
+    return isinstance(it, Tok) and (
+        (it.kind == "cmd" and it.value in ("lor", "cup")) or (it.kind == "text" and it.value.strip().lower() == "or")
+    )
 
 
 def inequality_to_interval(a: Answer) -> bool:
@@ -449,8 +490,9 @@ def inequality_to_interval(a: Answer) -> bool:
         segs.append(cur)
         if not rels or len(segs) > 3 or any(not s for s in segs):
             return False
-        names = [k for k, s in enumerate(segs) if _is_name(s) and not any(
-            isinstance(x, Tok) and x.kind == "num" for x in s)]
+        names = [
+            k for k, s in enumerate(segs) if _is_name(s) and not any(isinstance(x, Tok) and x.kind == "num" for x in s)
+        ]
         if len(names) != 1:
             return False
         k = names[0]
@@ -465,14 +507,18 @@ def inequality_to_interval(a: Answer) -> bool:
             lo, hi = (0, 2) if up[0] else (2, 0)
             lo_closed = rels[0 if up[0] else 1] in ("\\le", "\\ge")
             hi_closed = rels[1 if up[0] else 0] in ("\\le", "\\ge")
-            out.append(("[" if lo_closed else "(") + render(segs[lo]) + "," + render(segs[hi])
-                       + ("]" if hi_closed else ")"))
+            out.append(
+                ("[" if lo_closed else "(") + render(segs[lo]) + "," + render(segs[hi]) + ("]" if hi_closed else ")")
+            )
         else:
             other = render(segs[1 - k])
             closed = rels[0] in ("\\le", "\\ge")
             below = up[0] == (k == 0)  # x < a, or a > x
-            out.append(("(-\\infty," + other + ("]" if closed else ")")) if below
-                       else (("[" if closed else "(") + other + ",\\infty)"))
+            out.append(
+                ("(-\\infty," + other + ("]" if closed else ")"))
+                if below
+                else (("[" if closed else "(") + other + ",\\infty)")
+            )
     new = read_answer(" \\cup ".join(out))
     if new.malformed:
         return False
@@ -522,8 +568,9 @@ def _compare_numerals(gnum: Numeral, cnum: Numeral, credit_cap: float, texts: _T
 
 
 def _is_equation(a: Answer) -> bool:
-    return any(d == 0 and isinstance(it, Tok) and it.value in ("=", "<", ">", "le", "ge")
-               for d, it in _top_level(a.items))
+    return any(
+        d == 0 and isinstance(it, Tok) and it.value in ("=", "<", ">", "le", "ge") for d, it in _top_level(a.items)
+    )
 
 
 def _has_letters(items) -> bool:
@@ -578,8 +625,11 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
             gold, cand = g2, c2
     list_elements(gold)  # `6 \\text{ and } 8`, `-12; -11`, `(11,7) or (7,11)`: a gold list written with words
     if is_bare_list(gold):
-        if cand.lhs is not None and cand.lhs_op == "=" and any(
-                d == 0 and it == Tok("sym", "=") for d, it in _top_level(cand.items)):
+        if (
+            cand.lhs is not None
+            and cand.lhs_op == "="
+            and any(d == 0 and it == Tok("sym", "=") for d, it in _top_level(cand.items))
+        ):
             join_lhs(cand)  # `x = -2, x = 1`: read element by element (`n = 1, 2, 3` is the list 1, 2, 3)
         unwrap_set(cand)
         list_elements(cand)
@@ -598,8 +648,10 @@ def compare_form(gold_src: str, cand_src: str, *, credit_cap: float) -> FormChec
     over = sorted(c for c, n in ccount.items() if n > allowance[c])
     if over:
         c = over[0]
-        return FormCheck(refused=f"hedge or not in the gold's form: uses {class_name(c)} {ccount[c]} time(s), "
-                                 f"the gold answer {allowance[c]}")
+        return FormCheck(
+            refused=f"hedge or not in the gold's form: uses {class_name(c)} {ccount[c]} time(s), "
+            f"the gold answer {allowance[c]}"
+        )
     if gnum is not None:
         return FormCheck(refused="not in the gold's form: the gold is a number written out, the answer is not")
     if is_bare_list(gold) and not pm and _top_commas(cand) < _top_commas(gold):

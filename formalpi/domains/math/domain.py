@@ -49,8 +49,21 @@ from formalpi.records import Problem, Status, Verdict
 if TYPE_CHECKING:
     from pebble import ProcessPool
 
-__all__ = ["MathDomain", "MathVerifier", "Check", "CheckResult", "Outcome", "extract_answer", "extract_boxes",
-           "is_equivalent", "grade", "load_math500", "fetch_math500", "arith_subset", "default_verifier"]
+__all__ = [
+    "MathDomain",
+    "MathVerifier",
+    "Check",
+    "CheckResult",
+    "Outcome",
+    "extract_answer",
+    "extract_boxes",
+    "is_equivalent",
+    "grade",
+    "load_math500",
+    "fetch_math500",
+    "arith_subset",
+    "default_verifier",
+]
 
 MATH500_FILE = "math500.jsonl"
 MATH500_HF_ID = "HuggingFaceH4/MATH-500"
@@ -96,6 +109,7 @@ class Check:
 # The worker side (runs inside pebble worker processes)
 # --------------------------------------------------------------------------------------------------------------
 
+
 def _worker_init() -> None:
     # Alarms are disabled on purpose (pebble enforces the limit); silence math-verify's warning that says so.
     logging.getLogger("math_verify").setLevel(logging.ERROR)
@@ -111,6 +125,7 @@ def _parse_cached(answer: str) -> tuple:
 
 def _parse(answer: str) -> list:
     from math_verify import parse
+
     # Wrapping in \boxed{} makes math-verify read the bare answer as LaTeX (its extractor needs a delimiter).
     return parse("\\boxed{" + answer + "}", parsing_timeout=None)
 
@@ -118,6 +133,7 @@ def _parse(answer: str) -> list:
 def _real_value(parsed: list) -> float | None:
     """The finite real value of the first parsed sympy expression, if it is a number."""
     from sympy import Basic, N
+
     for e in parsed:
         if isinstance(e, Basic):
             try:
@@ -133,6 +149,7 @@ def _real_value(parsed: list) -> float | None:
 def _math_verify(gold: str, predicted: str, judge: bool = True) -> tuple[bool, float]:
     """(equivalent, graded score) by math-verify; with judge=False only the score of a known mismatch."""
     from math_verify import verify
+
     pg, pp = list(_parse_cached(gold)), _parse(predicted)
     if judge and pg and pp and verify(pg, pp, timeout_seconds=None):
         return True, 1.0
@@ -167,6 +184,7 @@ def check_completion_in_worker(gold: str, completion: str, strict: bool = True) 
     """
     if not strict:
         from math_verify import parse, verify
+
         t0 = time.perf_counter()
         ok = bool(verify(list(_parse_cached(gold)), parse(completion, parsing_timeout=None), timeout_seconds=None))
         return Check(Status.VALID if ok else Status.WRONG, 1.0 if ok else 0.0, time_s=time.perf_counter() - t0)
@@ -177,15 +195,24 @@ def check_completion_in_worker(gold: str, completion: str, strict: bool = True) 
         return Check(Status.NO_ANSWER, reason=ex.missing, fast=True)
     checks = [check_in_worker(gold, box, strict) for box in ex.boxes]
     last = checks[-1]
-    if len(checks) > 1 and not all(c.equivalent for c in checks) and list_length(gold) > 1 \
-            and all(list_length(b) == 1 for b in ex.boxes):
+    if (
+        len(checks) > 1
+        and not all(c.equivalent for c in checks)
+        and list_length(gold) > 1
+        and all(list_length(b) == 1 for b in ex.boxes)
+    ):
         # one box per element of a list gold (`\boxed{(2,2)}` and `\boxed{(6,2)}`): the boxes together are the answer
         joined = check_in_worker(gold, ", ".join(ex.boxes), strict)
         return replace(joined, answer=ex.answer, time_s=joined.time_s + sum(c.time_s for c in checks))
     if len(checks) > 1 and not all(c.equivalent for c in checks):
         shown = "; ".join(_one_line(b, 30) for b in ex.boxes)
-        last = Check(Status.REJECTED, 0.0, ex.answer, fast=all(c.fast for c in checks),
-                     reason=f"several different boxed answers ({shown}), not all right: a hedge")
+        last = Check(
+            Status.REJECTED,
+            0.0,
+            ex.answer,
+            fast=all(c.fast for c in checks),
+            reason=f"several different boxed answers ({shown}), not all right: a hedge",
+        )
     return replace(last, time_s=sum(c.time_s for c in checks))
 
 
@@ -239,8 +266,14 @@ class MathVerifier:
     milliseconds with math-verify already imported.
     """
 
-    def __init__(self, timeout_s: float = 10.0, workers: int = 2, task=check_in_worker,
-                 completion_task=check_completion_in_worker, strict: bool = True):
+    def __init__(
+        self,
+        timeout_s: float = 10.0,
+        workers: int = 2,
+        task=check_in_worker,
+        completion_task=check_completion_in_worker,
+        strict: bool = True,
+    ):
         if timeout_s <= 0 or workers <= 0:
             raise ValueError(f"MathVerifier: timeout_s and workers must be > 0 (got {timeout_s}, {workers})")
         self.timeout_s = timeout_s
@@ -255,8 +288,10 @@ class MathVerifier:
         if self._pool is None or not self._pool.active:
             _warm_math_verify()  # before forking, so that every worker (and every replacement) starts warm
             from pebble import ProcessPool
-            self._pool = ProcessPool(max_workers=self.workers, initializer=_worker_init,
-                                     context=multiprocessing.get_context("fork"))
+
+            self._pool = ProcessPool(
+                max_workers=self.workers, initializer=_worker_init, context=multiprocessing.get_context("fork")
+            )
         return self._pool
 
     def check_many(self, pairs: Sequence[tuple[str, str]]) -> list[CheckResult]:
@@ -274,15 +309,19 @@ class MathVerifier:
             if not isinstance(text, str) or not isinstance(gold, str):
                 results[i] = CheckResult(Outcome.CHECKED, Check(Status.NO_ANSWER, reason=f"the {what} is not text"))
             elif len(text) > cap:  # refused unsent: the size bound holds before any work is done
-                results[i] = CheckResult(Outcome.CHECKED, Check(
-                    Status.REJECTED, reason=f"the {what} is longer than {cap} characters", fast=True))
+                results[i] = CheckResult(
+                    Outcome.CHECKED,
+                    Check(Status.REJECTED, reason=f"the {what} is longer than {cap} characters", fast=True),
+                )
             else:
                 try:
-                    pending.append((i, self._ensure_pool().schedule(task, (gold, text, self.strict),
-                                                                    timeout=self.timeout_s)))
+                    pending.append(
+                        (i, self._ensure_pool().schedule(task, (gold, text, self.strict), timeout=self.timeout_s))
+                    )
                 except Exception as e:  # noqa: BLE001  a broken pool fails this pair, not the batch
-                    results[i] = CheckResult(Outcome.CRASH, detail=f"could not schedule the check: "
-                                                                   f"{type(e).__name__}: {e}"[:300])
+                    results[i] = CheckResult(
+                        Outcome.CRASH, detail=f"could not schedule the check: {type(e).__name__}: {e}"[:300]
+                    )
         for i, fut in pending:
             results[i] = self._collect(fut)
         out: list[CheckResult] = []
@@ -294,6 +333,7 @@ class MathVerifier:
 
     def _collect(self, fut) -> CheckResult:
         from pebble import ProcessExpired
+
         try:
             return CheckResult(Outcome.CHECKED, fut.result())
         except TimeoutError:
@@ -346,11 +386,11 @@ def is_equivalent(gold: str, predicted: str | None) -> bool:
 def grade(gold: str, predicted: str | None) -> float:
     """Graded score in [0, 1] of an extracted answer against `gold`:
 
-      * 1.0 if `predicted` is VALID (the binary verifier's judgement);
-      * 0.0 if it is refused: a hedge or not one object of the gold's kind (so hedging never earns credit);
-      * else, if both are numbers g and p:  min(0.9, max(0, 1 - |p - g| / max(|g|, 1))) (decays linearly with
-        the error relative to |g|, absolute error when |g| < 1; never above 0.9; exact for numbers written out);
-      * else 0.0: no answer, a non-numeric mismatch (sets, intervals, text, expressions), a timeout or crash.
+    * 1.0 if `predicted` is VALID (the binary verifier's judgement);
+    * 0.0 if it is refused: a hedge or not one object of the gold's kind (so hedging never earns credit);
+    * else, if both are numbers g and p:  min(0.9, max(0, 1 - |p - g| / max(|g|, 1))) (decays linearly with
+      the error relative to |g|, absolute error when |g| < 1; never above 0.9; exact for numbers written out);
+    * else 0.0: no answer, a non-numeric mismatch (sets, intervals, text, expressions), a timeout or crash.
     """
     r = _check_one(gold, predicted)
     return r.check.score if r and r.check else 0.0
@@ -359,6 +399,7 @@ def grade(gold: str, predicted: str | None) -> float:
 # --------------------------------------------------------------------------------------------------------------
 # Datasets
 # --------------------------------------------------------------------------------------------------------------
+
 
 def _level(value: Any, where: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
@@ -369,8 +410,7 @@ def _level(value: Any, where: str) -> int:
     return int(m.group(1))
 
 
-def load_math500(path: Path, limit: int | None = None, split: str = "test",
-                 dataset: str = "math500") -> list[Problem]:
+def load_math500(path: Path, limit: int | None = None, split: str = "test", dataset: str = "math500") -> list[Problem]:
     """MATH-500 problems (or MATH train problems in the same line format) from a jsonl file, in file order (the
     first `limit` if given)."""
     out: list[Problem] = []
@@ -385,18 +425,29 @@ def load_math500(path: Path, limit: int | None = None, split: str = "test",
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); each line must be one JSON "
-                            f"object with fields {', '.join(MATH500_FIELDS)}") from e
+            raise DataError(
+                f"{where}: not valid JSON ({e.msg} at column {e.colno}); each line must be one JSON "
+                f"object with fields {', '.join(MATH500_FIELDS)}"
+            ) from e
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
         missing = [f for f in MATH500_FIELDS if f not in row]
         if missing:
-            raise DataError(f"{where}: missing field(s) {', '.join(missing)} (a MATH-500 line has "
-                            f"{', '.join(MATH500_FIELDS)}; `formalpi data fetch math500` writes this format)")
-        out.append(Problem(id=str(row["unique_id"]), domain="math", text=row["problem"], gold=str(row["answer"]),
-                           level=_level(row["level"], where), split=split,
-                           meta={"dataset": dataset, "subject": row["subject"],
-                                 "solution": row["solution"]}))
+            raise DataError(
+                f"{where}: missing field(s) {', '.join(missing)} (a MATH-500 line has "
+                f"{', '.join(MATH500_FIELDS)}; `formalpi data fetch math500` writes this format)"
+            )
+        out.append(
+            Problem(
+                id=str(row["unique_id"]),
+                domain="math",
+                text=row["problem"],
+                gold=str(row["answer"]),
+                level=_level(row["level"], where),
+                split=split,
+                meta={"dataset": dataset, "subject": row["subject"], "solution": row["solution"]},
+            )
+        )
         if limit is not None and len(out) >= limit:
             break
     return out
@@ -411,8 +462,7 @@ def _download(hf_id: str, split: str, what: str, offline_hint: str):
     try:
         return load_dataset(hf_id, split=split)
     except Exception as e:  # noqa: BLE001  network / hub errors come in many types; say what failed
-        raise DataError(f"could not download {hf_id} ({type(e).__name__}: {e}); are you online? "
-                        f"{offline_hint}") from e
+        raise DataError(f"could not download {hf_id} ({type(e).__name__}: {e}); are you online? {offline_hint}") from e
 
 
 def _write_jsonl(out: Path, records) -> Path:
@@ -435,17 +485,27 @@ def fetch_math500(dest: Path) -> Path:
 def fetch_math(dest: Path) -> Path:
     """`formalpi data fetch math`: MATH's 7,500 training problems (`dest/math_train.jsonl`, the answer taken from
     each solution's last \\boxed{}) and MATH-500 as its test split (`dest/math500.jsonl`)."""
-    rows = _download(MATH_TRAIN_HF_ID, "train", "MATH",
-                     f"Offline, put a local {MATH_TRAIN_FILE} (MATH-500's line format: "
-                     f"{', '.join(MATH500_FIELDS)}) and {MATH500_FILE} in {dest}")
+    rows = _download(
+        MATH_TRAIN_HF_ID,
+        "train",
+        "MATH",
+        f"Offline, put a local {MATH_TRAIN_FILE} (MATH-500's line format: "
+        f"{', '.join(MATH500_FIELDS)}) and {MATH500_FILE} in {dest}",
+    )
 
     def records():
         for i, row in enumerate(rows):
             answer = extract_answer(row["solution"])
             if answer is None:
                 continue  # a training problem without a boxed answer cannot be verified
-            yield {"problem": row["problem"], "solution": row["solution"], "answer": answer,
-                   "subject": row["type"], "level": row["level"], "unique_id": f"train/{row['type']}/{i}"}
+            yield {
+                "problem": row["problem"],
+                "solution": row["solution"],
+                "answer": answer,
+                "subject": row["type"],
+                "level": row["level"],
+                "unique_id": f"train/{row['type']}/{i}",
+            }
 
     out = _write_jsonl(dest / MATH_TRAIN_FILE, records())
     fetch_math500(dest)
@@ -491,13 +551,14 @@ def arith_subset(split: str, limit: int | None, seed: int = 0, default_per_level
 # The Domain
 # --------------------------------------------------------------------------------------------------------------
 
+
 def _is_arith(problem: Problem) -> bool:
     return problem.id.startswith("arith-")
 
 
 def _one_line(s: str, n: int = 80) -> str:
-    s = " ".join(s[:4 * n].split())
-    return s if len(s) <= n else s[:n - 1] + "…"
+    s = " ".join(s[: 4 * n].split())
+    return s if len(s) <= n else s[: n - 1] + "…"
 
 
 class MathSettings(SettingsSection):
@@ -524,13 +585,16 @@ class MathDomain(DomainBase):
         settings = settings or MathSettings()
         self.verifier = MathVerifier(timeout_s=settings.timeout_s, workers=settings.workers)
 
-    def problems(self, dataset: str, split: str, path: str | None = None, limit: int | None = None,
-                 seed: int = 0) -> list[Problem]:
+    def problems(
+        self, dataset: str, split: str, path: str | None = None, limit: int | None = None, seed: int = 0
+    ) -> list[Problem]:
         try:
             ds = MathDataset(dataset)
         except ValueError:
-            raise DataError(f"data.dataset: math has no dataset {dataset!r}; choose one of "
-                            f"{', '.join(d.value for d in MathDataset)}") from None
+            raise DataError(
+                f"data.dataset: math has no dataset {dataset!r}; choose one of "
+                f"{', '.join(d.value for d in MathDataset)}"
+            ) from None
         if limit is not None and limit <= 0:
             raise DataError(f"limit must be > 0 (got {limit})")
         if ds is MathDataset.ARITH:
@@ -538,8 +602,9 @@ class MathDomain(DomainBase):
         if ds is MathDataset.MATH:
             return load_math(split, path, limit)
         if split != "test":
-            raise DataError(f"math500 has only a 'test' split (got {split!r}); set data.train_split / "
-                            f"data.eval_split to 'test'")
+            raise DataError(
+                f"math500 has only a 'test' split (got {split!r}); set data.train_split / data.eval_split to 'test'"
+            )
         return load_math500(resolve_data_file("math500", path, (MATH500_FILE,)), limit)
 
     def prompt(self, problem: Problem) -> str:
@@ -580,31 +645,56 @@ class MathDomain(DomainBase):
 
     def _verdict(self, completion: Any, r: CheckResult) -> Verdict:
         if r.outcome is Outcome.TIMEOUT:
-            return Verdict(status=Status.TIMEOUT, reason=r.detail, time_s=self.verifier.timeout_s,
-                           feedback="Your answer could not be checked.")
+            return Verdict(
+                status=Status.TIMEOUT,
+                reason=r.detail,
+                time_s=self.verifier.timeout_s,
+                feedback="Your answer could not be checked.",
+            )
         if r.outcome is Outcome.CRASH:
-            return Verdict(status=Status.CRASH, reason=r.detail,
-                           feedback="Your answer could not be checked.")
+            return Verdict(status=Status.CRASH, reason=r.detail, feedback="Your answer could not be checked.")
         c = r.check
         if c is None:  # a CHECKED result always carries its Check (CheckResult); typed, as verify_many promises
-            return Verdict(status=Status.CRASH, reason="the checker returned no check",
-                           feedback="Your answer could not be checked.")
+            return Verdict(
+                status=Status.CRASH,
+                reason="the checker returned no check",
+                feedback="Your answer could not be checked.",
+            )
         if c.status is Status.NO_ANSWER:
             why = "empty completion" if isinstance(completion, str) and not completion.strip() else c.reason
-            return Verdict(status=Status.NO_ANSWER, reason=why,
-                           feedback="Your response has no final answer in \\boxed{}.")
+            return Verdict(
+                status=Status.NO_ANSWER, reason=why, feedback="Your response has no final answer in \\boxed{}."
+            )
         shown = _one_line(c.answer or "")
         if c.status is Status.VALID:
-            return Verdict(status=Status.VALID, score=1.0, answer=c.answer, time_s=c.time_s,
-                           reason="equivalent to the gold answer" + (" (decided exactly)" if c.fast else ""))
+            return Verdict(
+                status=Status.VALID,
+                score=1.0,
+                answer=c.answer,
+                time_s=c.time_s,
+                reason="equivalent to the gold answer" + (" (decided exactly)" if c.fast else ""),
+            )
         if c.status is Status.REJECTED:
-            return Verdict(status=Status.REJECTED, score=0.0, answer=c.answer, time_s=c.time_s,
-                           reason=_one_line(c.reason, 200),
-                           feedback=(f"Your answer {shown} was not accepted: give exactly one final answer."
-                                     if c.answer else "Your final answer could not be read."))
-        return Verdict(status=Status.WRONG, score=c.score, answer=c.answer, time_s=c.time_s,
-                       reason=f"answer {shown} is not equivalent to the gold answer",
-                       feedback=f"Your answer {shown} is incorrect.")
+            return Verdict(
+                status=Status.REJECTED,
+                score=0.0,
+                answer=c.answer,
+                time_s=c.time_s,
+                reason=_one_line(c.reason, 200),
+                feedback=(
+                    f"Your answer {shown} was not accepted: give exactly one final answer."
+                    if c.answer
+                    else "Your final answer could not be read."
+                ),
+            )
+        return Verdict(
+            status=Status.WRONG,
+            score=c.score,
+            answer=c.answer,
+            time_s=c.time_s,
+            reason=f"answer {shown} is not equivalent to the gold answer",
+            feedback=f"Your answer {shown} is incorrect.",
+        )
 
     def failure_info(self, verdict: Verdict) -> str:
         """What a PI generator may show about a failure (never the gold answer)."""
@@ -615,4 +705,3 @@ class MathDomain(DomainBase):
 
     def close(self) -> None:
         self.verifier.close()
-

@@ -13,40 +13,228 @@ class Malformed(ValueError):
     """An answer that cannot be read as one LaTeX expression (unbalanced braces, too deep, too long)."""
 
 
-_ATOK = re.compile(r"\\begin\s*\{[A-Za-z*]*\}|\\end\s*\{[A-Za-z*]*\}|\\[A-Za-z]+|\\.|\\|<=|>=|!="
-                   r"|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|\s+|.", re.S)
-_ALIAS = {"dfrac": "frac", "tfrac": "frac", "cfrac": "frac", "leq": "le", "leqslant": "le", "geq": "ge",
-          "geqslant": "ge", "neq": "ne", "lbrace": "{", "rbrace": "}", "vee": "lor", "wedge": "land",
-          "dots": "ldots", "cdots": "ldots", "dotsc": "ldots", "dotsb": "ldots", "dotsm": "ldots", "dotsi": "ldots",
-          "dotso": "ldots", "hdots": "ldots", "times": "cdot", "ast": "cdot", "div": "/", "lt": "<", "gt": ">",
-          "dbinom": "binom", "tbinom": "binom", "lvert": "|", "rvert": "|", "vert": "|", "mid": "|",
-          "lbrack": "[", "rbrack": "]", "rightarrow": "to", "implies": "Rightarrow", "land": "land",
-          "varepsilon": "epsilon", "varphi": "phi", "vartheta": "theta", "infin": "infty"}
-_UNICODE = {"<=": "\\le", ">=": "\\ge", "!=": "\\ne", "−": "-", "–": "-", "≤": "\\le", "≥": "\\ge", "≠": "\\ne", "×": "\\cdot", "·": "\\cdot", "π": "\\pi",
-            "∞": "\\infty", "√": "\\sqrt", "∨": "\\lor", "∧": "\\land", "±": "\\pm", "…": "\\ldots", "∪": "\\cup"}
-_DROP = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "big", "Big", "bigg", "Bigg", "biggl", "biggr", "Biggl",
-         "Biggr", "middle", "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "strut", "mathstrut",
-         "degree"}
+_ATOK = re.compile(
+    r"\\begin\s*\{[A-Za-z*]*\}|\\end\s*\{[A-Za-z*]*\}|\\[A-Za-z]+|\\.|\\|<=|>=|!="
+    r"|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|\s+|.",
+    re.S,
+)
+_ALIAS = {
+    "dfrac": "frac",
+    "tfrac": "frac",
+    "cfrac": "frac",
+    "leq": "le",
+    "leqslant": "le",
+    "geq": "ge",
+    "geqslant": "ge",
+    "neq": "ne",
+    "lbrace": "{",
+    "rbrace": "}",
+    "vee": "lor",
+    "wedge": "land",
+    "dots": "ldots",
+    "cdots": "ldots",
+    "dotsc": "ldots",
+    "dotsb": "ldots",
+    "dotsm": "ldots",
+    "dotsi": "ldots",
+    "dotso": "ldots",
+    "hdots": "ldots",
+    "times": "cdot",
+    "ast": "cdot",
+    "div": "/",
+    "lt": "<",
+    "gt": ">",
+    "dbinom": "binom",
+    "tbinom": "binom",
+    "lvert": "|",
+    "rvert": "|",
+    "vert": "|",
+    "mid": "|",
+    "lbrack": "[",
+    "rbrack": "]",
+    "rightarrow": "to",
+    "implies": "Rightarrow",
+    "land": "land",
+    "varepsilon": "epsilon",
+    "varphi": "phi",
+    "vartheta": "theta",
+    "infin": "infty",
+}
+_UNICODE = {
+    "<=": "\\le",
+    ">=": "\\ge",
+    "!=": "\\ne",
+    "−": "-",
+    "–": "-",
+    "≤": "\\le",
+    "≥": "\\ge",
+    "≠": "\\ne",
+    "×": "\\cdot",
+    "·": "\\cdot",
+    "π": "\\pi",
+    "∞": "\\infty",
+    "√": "\\sqrt",
+    "∨": "\\lor",
+    "∧": "\\land",
+    "±": "\\pm",
+    "…": "\\ldots",
+    "∪": "\\cup",
+}
+_DROP = {
+    "left",
+    "right",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "big",
+    "Big",
+    "bigg",
+    "Bigg",
+    "biggl",
+    "biggr",
+    "Biggl",
+    "Biggr",
+    "middle",
+    "displaystyle",
+    "textstyle",
+    "scriptstyle",
+    "limits",
+    "nolimits",
+    "strut",
+    "mathstrut",
+    "degree",
+}
 _DIGITS = frozenset("0123456789")
-_SIZED = {"left", "right", "middle", "bigl", "bigr", "Bigl", "Bigr", "big", "Big", "bigg", "Bigg", "biggl", "biggr",
-          "Biggl", "Biggr"}
+_SIZED = {
+    "left",
+    "right",
+    "middle",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "big",
+    "Big",
+    "bigg",
+    "Bigg",
+    "biggl",
+    "biggr",
+    "Biggl",
+    "Biggr",
+}
 _THIN = {"!", ",", ";", ":", ">", " "}
-_ARITY = {"frac": 2, "binom": 2, "sqrt": 1, "overline": 1, "underline": 1, "bar": 1, "hat": 1, "vec": 1,
-          "tilde": 1, "dot": 1, "ddot": 1, "mathbb": 1, "mathcal": 1, "mathfrak": 1, "overset": 2, "underset": 2, "stackrel": 2, "boxed": 1, "fbox": 1,
-          "hspace": 1, "vspace": 1, "pmod": 1, "overrightarrow": 1, "widehat": 1, "widetilde": 1, "overbrace": 1,
-          "underbrace": 1, "substack": 1, "cancel": 1, "not": 0}
+_ARITY = {
+    "frac": 2,
+    "binom": 2,
+    "sqrt": 1,
+    "overline": 1,
+    "underline": 1,
+    "bar": 1,
+    "hat": 1,
+    "vec": 1,
+    "tilde": 1,
+    "dot": 1,
+    "ddot": 1,
+    "mathbb": 1,
+    "mathcal": 1,
+    "mathfrak": 1,
+    "overset": 2,
+    "underset": 2,
+    "stackrel": 2,
+    "boxed": 1,
+    "fbox": 1,
+    "hspace": 1,
+    "vspace": 1,
+    "pmod": 1,
+    "overrightarrow": 1,
+    "widehat": 1,
+    "widetilde": 1,
+    "overbrace": 1,
+    "underbrace": 1,
+    "substack": 1,
+    "cancel": 1,
+    "not": 0,
+}
 # Typeface switches: the argument is the same mathematics in another font.
 _STYLE = {"mathbf", "boldsymbol", "bm", "mathit", "mathsf", "mathnormal", "pmb"}
 # Text made only of these characters, with a digit, is a number typeset as text and is read as mathematics.
 _MATH_IN_TEXT = frozenset("-+0123456789.,()[]/ ")
-_TEXT_CMDS = {"text", "textrm", "textnormal", "mbox", "textbf", "textit", "textsf", "texttt", "textup", "hbox",
-              "mathrm", "emph", "operatorname"}
-OPERAND_CMDS = {"pi", "infty", "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
-                 "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
-                 "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi",
-                 "Omega", "imath", "jmath", "ell", "emptyset", "varnothing"}
-FUNCTIONS = {"sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-              "log", "ln", "lg", "exp"}
+_TEXT_CMDS = {
+    "text",
+    "textrm",
+    "textnormal",
+    "mbox",
+    "textbf",
+    "textit",
+    "textsf",
+    "texttt",
+    "textup",
+    "hbox",
+    "mathrm",
+    "emph",
+    "operatorname",
+}
+OPERAND_CMDS = {
+    "pi",
+    "infty",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Pi",
+    "Sigma",
+    "Upsilon",
+    "Phi",
+    "Psi",
+    "Omega",
+    "imath",
+    "jmath",
+    "ell",
+    "emptyset",
+    "varnothing",
+}
+FUNCTIONS = {
+    "sin",
+    "cos",
+    "tan",
+    "cot",
+    "sec",
+    "csc",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "log",
+    "ln",
+    "lg",
+    "exp",
+}
 FREE = {"cdot"}  # multiplication, explicit or not, is never counted: `2\cdot\sqrt2` is `2\sqrt2`
 RELATIONS = {"<": "<", ">": ">", "le": "\\le", "ge": "\\ge"}
 # Closed-class English words (conjunctions, prepositions, determiners, degree adverbs): a unit is a noun phrase of at
@@ -56,7 +244,8 @@ FUNCTION_WORDS = frozenset(
     "a an the or and nor but either neither not no yes both all any each every some more less most least than "
     "at about around approximately roughly nearly almost over under above below between to from of in on by for "
     "with without plus minus times if else otherwise then so also only exactly maybe perhaps possibly probably "
-    "is are was be equals equal answer answers value values none other others etc per".split())
+    "is are was be equals equal answer answers value values none other others etc per".split()
+)
 
 
 @dataclass(frozen=True)
@@ -116,7 +305,7 @@ class Parser:
             if t == "{":
                 items.extend(self.seq(depth + 1, "}"))
             elif t.startswith("\\begin"):
-                name = t[t.index("{") + 1:-1]
+                name = t[t.index("{") + 1 : -1]
                 env = "matrix" if name in ("pmatrix", "bmatrix", "matrix", "smallmatrix") else name
                 body = self.seq(depth + 1, "\\end{" + name + "}")
                 items.append(Node("env:" + env, (tuple(body),)))

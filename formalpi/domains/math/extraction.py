@@ -38,10 +38,35 @@ _LEX = re.compile(r"%[^\n]*\n?[ \t]*|\\[A-Za-z@]+\*?|\\.|\\|[^%\\]+", re.S)
 _ENV_NAME = re.compile(r"\s*\{([A-Za-z*]+)\}")
 _VERBATIM_ENVS = {"verbatim", "verbatim*", "Verbatim", "comment", "lstlisting", "minted", "filecontents"}
 # Macro (re)definition, catcode changes, file input: what the completion renders can no longer be read from it.
-_REDEFINING = {"def", "edef", "gdef", "xdef", "let", "futurelet", "newcommand", "renewcommand", "providecommand",
-               "DeclareRobustCommand", "DeclareMathOperator", "newenvironment", "renewenvironment", "catcode",
-               "csname", "expandafter", "input", "include", "makeatletter", "newif", "global", "uppercase",
-               "lowercase", "scantokens", "detokenize", "mathcode", "active"}
+_REDEFINING = {
+    "def",
+    "edef",
+    "gdef",
+    "xdef",
+    "let",
+    "futurelet",
+    "newcommand",
+    "renewcommand",
+    "providecommand",
+    "DeclareRobustCommand",
+    "DeclareMathOperator",
+    "newenvironment",
+    "renewenvironment",
+    "catcode",
+    "csname",
+    "expandafter",
+    "input",
+    "include",
+    "makeatletter",
+    "newif",
+    "global",
+    "uppercase",
+    "lowercase",
+    "scantokens",
+    "detokenize",
+    "mathcode",
+    "active",
+}
 # Switches that recolour everything after them (a box in white is invisible). Argument-taking hiders (`\\phantom`,
 # `\\textcolor`, `\\colorbox`, `\\smash`, …) need no list: a box inside any non-typographic argument is refused.
 _HIDING = {"color", "pagecolor"}
@@ -107,7 +132,7 @@ def _visible_text(text: str) -> tuple[str, str]:
     out: list[str] = []
     pos, n = 0, len(text)
     while pos < n:
-        if text[pos] == "%" and text[max(0, pos - 64):pos].rstrip(" \t")[-1:] in _PERCENT_AFTER:
+        if text[pos] == "%" and text[max(0, pos - 64) : pos].rstrip(" \t")[-1:] in _PERCENT_AFTER:
             out.append("%")  # a percent sign after a number (`2.5%`, `10 %`), not a comment
             pos += 1
             continue
@@ -191,7 +216,7 @@ def braced(text: str, start: int) -> str | None:
         elif c == "}":
             depth -= 1
             if depth == 0:
-                return text[start + 1:i]
+                return text[start + 1 : i]
         i += 1
     return None
 

@@ -23,13 +23,20 @@ def render(items) -> str:
     for it in items:
         if isinstance(it, Node):
             if it.name.startswith("env:"):
-                piece = ("\\begin{pmatrix}" if it.name == "env:matrix" else f"\\begin{{{it.name[4:]}}}") \
-                    + render(it.args[0]) + ("\\end{pmatrix}" if it.name == "env:matrix" else f"\\end{{{it.name[4:]}}}")
+                piece = (
+                    ("\\begin{pmatrix}" if it.name == "env:matrix" else f"\\begin{{{it.name[4:]}}}")
+                    + render(it.args[0])
+                    + ("\\end{pmatrix}" if it.name == "env:matrix" else f"\\end{{{it.name[4:]}}}")
+                )
             elif it.name in ("^", "_"):
                 piece = it.name + "{" + render(it.args[0]) + "}"
             else:
-                piece = "\\" + it.name + ("[" + render(it.opt) + "]" if it.opt is not None else "") \
+                piece = (
+                    "\\"
+                    + it.name
+                    + ("[" + render(it.opt) + "]" if it.opt is not None else "")
                     + "".join("{" + render(a) + "}" for a in it.args)
+                )
         elif it.kind == "cmd":
             piece = "\\" + it.value
         elif it.kind == "text":
@@ -110,12 +117,24 @@ def count_classes(items, counts: Counter | None = None) -> Counter:
 # Counted as one class: a relation read the other way round (`5 \\ge x` is `x \\le 5`), one function for another
 # (`\\sec^2 y` for `\\tan^2 y + 1`). Neither can add a value to an answer.
 _SAME_CLASS = {">": "<", "\\ge": "\\le", **{"\\" + f: "a function" for f in FUNCTIONS}}
-_CLASS_NAMES = {",": "a comma (several values)", ";": "a semicolon (several values)",
-                "=": "an equals sign", "addop": "a binary + or - (more terms)", "bracket": "a bracket",
-                "set": "a set brace", "text": "words", "div": "a fraction or division", "pow": "a power",
-                "sub": "a subscript", "\\lor": "\\lor (a hedge)", "\\pm": "\\pm (two values)",
-                "\\ldots": "an ellipsis (several values)", "\\quad": "\\quad (several values)",
-                "\\qquad": "\\qquad (several values)", "\\\\": "a line break (several values)"}
+_CLASS_NAMES = {
+    ",": "a comma (several values)",
+    ";": "a semicolon (several values)",
+    "=": "an equals sign",
+    "addop": "a binary + or - (more terms)",
+    "bracket": "a bracket",
+    "set": "a set brace",
+    "text": "words",
+    "div": "a fraction or division",
+    "pow": "a power",
+    "sub": "a subscript",
+    "\\lor": "\\lor (a hedge)",
+    "\\pm": "\\pm (two values)",
+    "\\ldots": "an ellipsis (several values)",
+    "\\quad": "\\quad (several values)",
+    "\\qquad": "\\qquad (several values)",
+    "\\\\": "a line break (several values)",
+}
 
 
 def _letter_words(items) -> list[str]:
@@ -176,8 +195,13 @@ def _scientific(sign: str, mantissa: str, exponent: tuple) -> Numeral | None:
 
 def _signed(items) -> tuple[str, str]:
     its = significant(items)
-    if len(its) == 2 and isinstance(its[0], Tok) and its[0].value in "+-" and isinstance(its[1], Tok) \
-            and its[1].kind == "num":
+    if (
+        len(its) == 2
+        and isinstance(its[0], Tok)
+        and its[0].value in "+-"
+        and isinstance(its[1], Tok)
+        and its[1].kind == "num"
+    ):
         return its[0].value, its[1].value
     if len(its) == 1 and isinstance(its[0], Tok) and its[0].kind == "num":
         return "", its[0].value
@@ -192,16 +216,29 @@ def items_numeral(items) -> Numeral | None:
         sign, its = its[0].value, its[1:]
     if len(its) == 1 and isinstance(its[0], Tok) and its[0].kind == "num":
         return _intdec(sign, its[0].value)
-    if len(its) == 4 and isinstance(its[0], Tok) and its[0].kind == "num" and its[1] == Tok("cmd", "cdot") \
-            and its[2] == Tok("num", "10") and isinstance(its[3], Node) and its[3].name == "^":
+    if (
+        len(its) == 4
+        and isinstance(its[0], Tok)
+        and its[0].kind == "num"
+        and its[1] == Tok("cmd", "cdot")
+        and its[2] == Tok("num", "10")
+        and isinstance(its[3], Node)
+        and its[3].name == "^"
+    ):
         return _scientific(sign, its[0].value, its[3].args[0])
     frac = None
     if len(its) == 1 and isinstance(its[0], Node) and its[0].name == "frac":
         frac = its[0].args
     elif len(its) == 3 and isinstance(its[1], Tok) and its[1].value == "/":
         frac = ((its[0],), (its[2],))
-    elif len(its) == 2 and isinstance(its[0], Tok) and its[0].kind == "num" and "." not in its[0].value and \
-            isinstance(its[1], Node) and its[1].name == "frac":
+    elif (
+        len(its) == 2
+        and isinstance(its[0], Tok)
+        and its[0].kind == "num"
+        and "." not in its[0].value
+        and isinstance(its[1], Node)
+        and its[1].name == "frac"
+    ):
         whole = _intdec("", its[0].value)
         part = items_numeral(its[1:])
         if whole and part and part.value is not None and whole.value is not None and part.value >= 0:

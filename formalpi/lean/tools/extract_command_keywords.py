@@ -76,11 +76,15 @@ def mask_comments(src: str) -> str:
     return "".join(out)
 
 
-_HEAD = re.compile(r"(?m)^[ \t]*(?:@\[[^\]\n]*\][ \t]*\n?[ \t]*)?(?:(?:local|scoped|private|public|meta|protected)\s+)*"
-                   r"(?P<kw>syntax|macro|elab)(?=[\s:(])")
-_PARSER_ATTR = re.compile(r"(?m)^[ \t]*@\[(?P<attrs>[^\]]*\b(?:builtin_)?command_parser\b[^\]]*)\]\s*"
-                          r"(?:(?:private|protected|public|meta|partial|noncomputable)\s+)*def\s+(?P<name>\S+)"
-                          r"[^\n]*?:=\s*(?:leading_parser|trailing_parser)")
+_HEAD = re.compile(
+    r"(?m)^[ \t]*(?:@\[[^\]\n]*\][ \t]*\n?[ \t]*)?(?:(?:local|scoped|private|public|meta|protected)\s+)*"
+    r"(?P<kw>syntax|macro|elab)(?=[\s:(])"
+)
+_PARSER_ATTR = re.compile(
+    r"(?m)^[ \t]*@\[(?P<attrs>[^\]]*\b(?:builtin_)?command_parser\b[^\]]*)\]\s*"
+    r"(?:(?:private|protected|public|meta|partial|noncomputable)\s+)*def\s+(?P<name>\S+)"
+    r"[^\n]*?:=\s*(?:leading_parser|trailing_parser)"
+)
 _STRING = re.compile(r'&?"((?:[^"\\]|\\.)*)"')
 _LABEL = re.compile(r"[A-Za-z_][\w?!']*:(?=[\"&(\w]|$)")  # `tk:"#foo"`, `mods:declModifiers`
 _NAMED = re.compile(r"\(\s*(?:name|priority)\s*:=[^)]*\)")
@@ -99,7 +103,7 @@ def _category_colon(text: str, start: int) -> tuple[int, str] | None:
             depth += 1
         elif c in ")]}":
             depth -= 1
-        elif c == ":" and depth == 0 and text[i + 1:i + 2] != "=":
+        elif c == ":" and depth == 0 and text[i + 1 : i + 2] != "=":
             m = re.match(r":\s+([A-Za-z_][\w.]*)", text[i:])  # `n:ident` (a label) has no space after
             if m:
                 return i, m.group(1)
@@ -117,8 +121,10 @@ def _first_atom(spec: str) -> tuple[str, bool, str] | None:
     m = _STRING.search(spec)
     if not m:
         return None
-    before = _LABEL.sub("", spec[:m.start()])
-    words = re.sub(r"[\s()?*]|>>|<\|>|withPosition|group|ppSpace|ppLine|ppIndent|ppDedent|colGt|colGe", " ", before).split()
+    before = _LABEL.sub("", spec[: m.start()])
+    words = re.sub(
+        r"[\s()?*]|>>|<\|>|withPosition|group|ppSpace|ppLine|ppIndent|ppDedent|colGt|colGe", " ", before
+    ).split()
     return m.group(1).strip(), not m.group(0).startswith("&"), " ".join(words)
 
 
@@ -133,7 +139,7 @@ def scan_file(path: str, src: str, library: str) -> list[Entry]:
         found = _category_colon(text, after + head.end())
         if found is None or found[1] != "command":
             continue
-        atom = _first_atom(text[after + head.end():found[0]])
+        atom = _first_atom(text[after + head.end() : found[0]])
         if atom:
             out.append(Entry(atom[0], library, f"{path}:{line_of(m.start('kw'))}", atom[1], atom[2]))
     for m in _PARSER_ATTR.finditer(text):
@@ -141,8 +147,8 @@ def scan_file(path: str, src: str, library: str) -> list[Entry]:
             continue
         if "trailing_parser" in m.group(0):
             continue  # `in`: extends a command, never starts one
-        end = re.search(r"\n(?=\S)", text[m.end():])
-        body = text[m.end(): m.end() + (end.start() if end else len(text))]
+        end = re.search(r"\n(?=\S)", text[m.end() :])
+        body = text[m.end() : m.end() + (end.start() if end else len(text))]
         atom = _first_atom(body)
         if atom:
             out.append(Entry(atom[0], library, f"{path}:{line_of(m.start())}", atom[1], atom[2]))
@@ -156,45 +162,66 @@ def _files(source: str) -> tuple[str, list[tuple[str, str]]]:
     if "@" in source and ":" in source.split("@", 1)[1]:
         gitdir, rest = source.split("@", 1)
         commit, sub = rest.split(":", 1)
-        names = subprocess.run(["git", "--git-dir", gitdir, "ls-tree", "-r", "--name-only", commit, "--", sub],
-                               check=True, capture_output=True, text=True).stdout.split()
+        names = subprocess.run(
+            ["git", "--git-dir", gitdir, "ls-tree", "-r", "--name-only", commit, "--", sub],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         names = [x for x in names if x.endswith(".lean")]
         # one `git cat-file --batch` for all blobs: a process per file takes minutes on Mathlib
-        batch = subprocess.run(["git", "--git-dir", gitdir, "cat-file", "--batch"], check=True, capture_output=True,
-                               input="".join(f"{commit}:{x}\n" for x in names).encode()).stdout
+        batch = subprocess.run(
+            ["git", "--git-dir", gitdir, "cat-file", "--batch"],
+            check=True,
+            capture_output=True,
+            input="".join(f"{commit}:{x}\n" for x in names).encode(),
+        ).stdout
         files, k = [], 0
         for name in names:
             nl = batch.index(b"\n", k)
             size = int(batch[k:nl].split()[2])
-            files.append((name, batch[nl + 1:nl + 1 + size].decode("utf-8", "replace")))
+            files.append((name, batch[nl + 1 : nl + 1 + size].decode("utf-8", "replace")))
             k = nl + 1 + size + 1
         return f"git {commit} {sub}", files
     root = Path(source)
-    return str(root), [(str(p.relative_to(root.parent)), p.read_text(encoding="utf-8", errors="replace"))
-                       for p in sorted(root.rglob("*.lean"))]
+    return str(root), [
+        (str(p.relative_to(root.parent)), p.read_text(encoding="utf-8", errors="replace"))
+        for p in sorted(root.rglob("*.lean"))
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--source", action="append", default=[], metavar="LABEL=PATH|LABEL=GITDIR@COMMIT:SUBDIR")
-    ap.add_argument("--extra", action="append", default=[], metavar="TSV",
-                    help="curated rows (same columns) for sources that cannot be scanned here, e.g. lean_core_commands.tsv")
+    ap.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="TSV",
+        help="curated rows (same columns) for sources that cannot be scanned here, e.g. lean_core_commands.tsv",
+    )
     ap.add_argument("--note", action="append", default=[], help="a header line (e.g. which revision a source is)")
     args = ap.parse_args(argv)
     entries: list[Entry] = []
-    header = ["## Keywords that start a Lean 4 command, extracted by formalpi/lean/tools/extract_command_keywords.py",
-              "## columns: keyword, library, first declaration site, reserved|nonreserved, optional prefix parsers"]
+    header = [
+        "## Keywords that start a Lean 4 command, extracted by formalpi/lean/tools/extract_command_keywords.py",
+        "## columns: keyword, library, first declaration site, reserved|nonreserved, optional prefix parsers",
+    ]
     header += [f"## {n}" for n in args.note]
     for spec in args.source:
         label, src = spec.split("=", 1)
         desc, files = _files(src)
         found = [e for path, text in files for e in scan_file(path, text, label)]
-        header.append(f"## source {label}: {desc} ({len(files)} .lean files, "
-                      f"{len({e.keyword for e in found})} keywords)")
+        header.append(
+            f"## source {label}: {desc} ({len(files)} .lean files, {len({e.keyword for e in found})} keywords)"
+        )
         entries += found
     for path in args.extra:
-        rows = [ln.rstrip("\n").split("\t") for ln in Path(path).read_text(encoding="utf-8").splitlines()
-                if ln.strip() and not ln.startswith("## ")]
+        rows = [
+            ln.rstrip("\n").split("\t")
+            for ln in Path(path).read_text(encoding="utf-8").splitlines()
+            if ln.strip() and not ln.startswith("## ")
+        ]
         header.append(f"## curated {Path(path).name}: {len(rows)} rows (see its header for where each was read)")
         entries += [Entry(r[0], r[1], r[2], r[3] == "reserved", r[4] if len(r) > 4 else "") for r in rows]
     seen: dict[tuple[str, str], Entry] = {}
