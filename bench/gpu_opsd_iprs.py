@@ -112,7 +112,7 @@ def config(args, path: str, dtype: str):
                     "path": path,
                     "device": args.device,
                     "dtype": dtype,
-                    "backend": args.backend,
+                    "backend": "hf" if args.backend == "none" else args.backend,
                     "vllm": {
                         "enforce_eager": args.eager,
                         **({"max_model_len": args.max_model_len} if args.max_model_len else {}),
@@ -143,7 +143,30 @@ def config(args, path: str, dtype: str):
     )
 
 
-def opsd_session(cfg, path: str, domain, problems, device: str, dtype: str):
+class RandomSampler:
+    """Completions of exactly `max_new_tokens` uniformly drawn non-special ids, without running the model: what
+    the random-weight model samples anyway (it almost never draws EOS), so the update's work and memory are those
+    of a real step while generation is left out (`--backend none`: the trainer measured alone)."""
+
+    def sample(self, model, tok, prompt_ids, *, n: int, max_new_tokens: int, temperature: float, seed: int):
+        g = torch.Generator().manual_seed(seed)
+        special = torch.tensor(sorted(set(tok.all_special_ids)))
+        vocab = len(tok)
+        out = []
+        for _ in prompt_ids:
+            rows = []
+            for _ in range(n):
+                ids = torch.randint(0, vocab, (max_new_tokens,), generator=g)
+                ids[torch.isin(ids, special)] = vocab - 1  # a filler token: no EOS, no pad
+                rows.append(ids.tolist())
+            out.append(rows)
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def opsd_session(cfg, path: str, domain, problems, device: str, dtype: str, backend: str = "hf"):
     from formalpi.engine.colocate import ColocatedVLLM, HFSampler
     from formalpi.engine.conditions import get_condition
     from formalpi.engine.opsd import OPSDSession, Teacher, load_student
@@ -151,7 +174,9 @@ def opsd_session(cfg, path: str, domain, problems, device: str, dtype: str):
     student, tok = load_student(path, cfg.train, device, dtype, seed=0)
     teacher = Teacher(student, cfg.opsd.teacher)
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.opsd.lr, weight_decay=0.0)
-    if cfg.model.backend == "vllm":
+    if backend == "none":
+        inner = RandomSampler()
+    elif cfg.model.backend == "vllm":
         inner = ColocatedVLLM(
             path,
             dtype=dtype,
@@ -184,7 +209,7 @@ class Stopwatch:
 
 def run_opsd(args, cfg, path, domain, problems, dtype, peak: DevicePeak) -> None:
     t0 = time.perf_counter()
-    session, sampler = opsd_session(cfg, path, domain, problems, args.device, dtype)
+    session, sampler = opsd_session(cfg, path, domain, problems, args.device, dtype, args.backend)
     emit({"event": "loaded", "s": round(time.perf_counter() - t0, 1), "device_gib": peak.peak_gib()})
     verify = Stopwatch(domain.verify_many, args.device)
     update = Stopwatch(session._update, args.device)
@@ -315,7 +340,12 @@ def emit(row: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--method", choices=["opsd", "iprs", "sync-check"], default="opsd")
-    ap.add_argument("--backend", choices=["hf", "vllm"], default="hf")
+    ap.add_argument(
+        "--backend",
+        choices=["hf", "vllm", "none"],
+        default="hf",
+        help="none: random full-length completions, no generation (the update measured alone)",
+    )
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--arch", default="qwen3-1.7b", help="qwen3-1.7b (random weights) or tiny")
     ap.add_argument("--work", default=None, help="where the random model is built (kept between runs)")
