@@ -173,3 +173,15 @@ def test_the_model_after_s_steps_does_not_depend_on_the_total_budget(tmp_path):
 
     w = load_file(short / "model.safetensors")
     assert all(torch.equal(w[k], seen[k]) for k in w)
+
+
+def test_a_padded_tokenizer_reads_its_decoded_text_back_to_the_same_ids():
+    """The random-weight bench models' tokenizer (fillers up to a real vocabulary): a sampled completion shown again
+    in a teacher's context keeps its length, as with a real tokenizer (each filler was re-read as 4-6 characters)."""
+    import random
+
+    tok = build_tokenizer(vocab_size=2_000)
+    special = set(tok.all_special_ids)
+    rng = random.Random(0)
+    ids = [i for i in (rng.randrange(2_000) for _ in range(500)) if i not in special]
+    assert tok(tok.decode(ids), add_special_tokens=False)["input_ids"] == ids
