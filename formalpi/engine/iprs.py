@@ -380,14 +380,7 @@ def train_iprs(ctx: TrainContext[IPRSExperiment]) -> str:
     """The `iprs` stage: GRPO with PI reward shaping; a merged checkpoint. Returns its path."""
     import logging
 
-    cfg, seed, store, domain, model_path, progress = (
-        ctx.cfg,
-        ctx.seed,
-        ctx.store,
-        ctx.domain,
-        ctx.model_path,
-        ctx.progress,
-    )
+    cfg, seed, store, domain = ctx.cfg, ctx.seed, ctx.store, ctx.domain
 
     ckpt = store.root / CHECKPOINT_DIR
     if store.is_done("iprs"):
@@ -398,9 +391,17 @@ def train_iprs(ctx: TrainContext[IPRSExperiment]) -> str:
     keep_steps_upto(store, at)
     logging.getLogger("transformers").setLevel(logging.ERROR)
     trainer, rewards = build_trainer(
-        cfg, seed, domain, model_path, problems, trainer_dir, ctx.extras, callbacks=[_step_logger(store)], store=store
+        cfg,
+        seed,
+        domain,
+        ctx.model_path,
+        problems,
+        trainer_dir,
+        ctx.extras,
+        callbacks=[_step_logger(store)],
+        store=store,
     )
-    advance = progress(f"IPRS (GRPO) steps ({cfg.condition}, seed {seed})", cfg.iprs.steps)
+    advance = ctx.progress(f"IPRS (GRPO) steps ({cfg.condition}, seed {seed})", cfg.iprs.steps)
     advance(at)
     with stage(store, "iprs"):
         out = trainer.train(resume_from_checkpoint=resume)

@@ -494,20 +494,13 @@ def select_frontier(problems: Sequence[Problem], rates: Mapping[str, float], low
 def frontier_problems(ctx: TrainContext[OPSDExperiment], problems: Sequence[Problem]) -> list[Problem]:
     """Estimate the starting model's solve rates on `problems` (stage `frontier`, seeds seed + frontier_seed_offset)
     and keep the band."""
-    cfg, seed, store, domain, model_path, progress = (
-        ctx.cfg,
-        ctx.seed,
-        ctx.store,
-        ctx.domain,
-        ctx.model_path,
-        ctx.progress,
-    )
+    cfg, seed, store, domain = ctx.cfg, ctx.seed, ctx.store, ctx.domain
     o = cfg.opsd
     if store.is_done(FRONTIER_STAGE):
         records = store.read(FRONTIER_STAGE, EvalRecord)
     else:  # full-length samples (o.max_new_tokens = the row's sampling length unless set): real solve rates
         with stage(store, FRONTIER_STAGE):
-            gen = make_generator(cfg, model_path)
+            gen = make_generator(cfg, ctx.model_path)
             records = evaluate(
                 gen,
                 domain,
@@ -520,7 +513,7 @@ def frontier_problems(ctx: TrainContext[OPSDExperiment], problems: Sequence[Prob
                 condition="frontier",
                 store=store,
                 stage=FRONTIER_STAGE,
-                on_progress=progress(f"base solve rates for the frontier (seed {seed})", len(problems)),
+                on_progress=ctx.progress(f"base solve rates for the frontier (seed {seed})", len(problems)),
             )
     rates = solve_rates(records)
     kept = select_frontier(problems, rates, o.frontier_low, o.frontier_high)
@@ -595,14 +588,7 @@ def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
     """The `opsd` stage: frontier gating (optional), `opsd.steps` steps, a merged checkpoint. Returns its path."""
     from formalpi.engine.backends import resolve_device
 
-    cfg, seed, store, domain, model_path, progress = (
-        ctx.cfg,
-        ctx.seed,
-        ctx.store,
-        ctx.domain,
-        ctx.model_path,
-        ctx.progress,
-    )
+    cfg, seed, store, domain = ctx.cfg, ctx.seed, ctx.store, ctx.domain
 
     ckpt = store.root / CHECKPOINT_DIR
     if store.is_done("opsd"):
@@ -617,7 +603,7 @@ def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
     train = train_problems(domain, cfg, seed)
     pool = frontier_problems(ctx, train) if o.frontier else train
     device = resolve_device(cfg.model.device)
-    student, tok = load_student(model_path, cfg.train, device, cfg.model.dtype, seed)
+    student, tok = load_student(ctx.model_path, cfg.train, device, cfg.model.dtype, seed)
     teacher = Teacher(student, o.teacher, o.ema_decay)
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=o.lr, weight_decay=0.0)
     sampler = None
@@ -625,7 +611,7 @@ def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
         from formalpi.engine.colocate import ColocatedVLLM
 
         sampler = ColocatedVLLM(
-            model_path,
+            ctx.model_path,
             dtype=str(torch_dtype_for(cfg.model.dtype, device)).removeprefix("torch."),
             gpu_memory_utilization=o.vllm_gpu_memory_utilization,
             max_model_len=cfg.model.vllm.max_model_len,
@@ -649,7 +635,7 @@ def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
     state_path = store.root / STATE_FILE
     start = restore_state(state_path, session)
     done = keep_steps_before(store, start)
-    advance = progress(f"self-distillation (OPSD) steps ({condition.name}, seed {seed})", o.steps)
+    advance = ctx.progress(f"self-distillation (OPSD) steps ({condition.name}, seed {seed})", o.steps)
     advance(start)
     last = done[-1] if done else None
     with stage(store, "opsd"):
