@@ -80,32 +80,6 @@ _UNICODE = {
     "…": "\\ldots",
     "∪": "\\cup",
 }
-_DROP = {
-    "left",
-    "right",
-    "bigl",
-    "bigr",
-    "Bigl",
-    "Bigr",
-    "big",
-    "Big",
-    "bigg",
-    "Bigg",
-    "biggl",
-    "biggr",
-    "Biggl",
-    "Biggr",
-    "middle",
-    "displaystyle",
-    "textstyle",
-    "scriptstyle",
-    "limits",
-    "nolimits",
-    "strut",
-    "mathstrut",
-    "degree",
-}
-_DIGITS = frozenset("0123456789")
 _SIZED = {
     "left",
     "right",
@@ -123,6 +97,9 @@ _SIZED = {
     "Biggl",
     "Biggr",
 }
+# size and style commands that change no value (dropped); after a `_SIZED` one, a `.` (the empty delimiter) goes too
+_DROP = {*_SIZED, "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "strut", "mathstrut", "degree"}
+_DIGITS = frozenset("0123456789")
 _THIN = {"!", ",", ";", ":", ">", " "}
 _ARITY = {
     "frac": 2,
