@@ -7,7 +7,7 @@ date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,no
 python3 -c "import torch, transformers, trl, peft; print(torch.__version__, transformers.__version__, trl.__version__, peft.__version__)"
 B="python3 bench/gpu_opsd_iprs.py --method opsd --batch-size 32 --work /tmp/fb"
 run() { local name=$1; shift; timeout "$@" > $OUT/$name.jsonl 2> $OUT/$name.err; ts "$name rc=$?"; grep -v '"event": "start"' $OUT/$name.jsonl; tail -2 $OUT/$name.err | cut -c1-300; }
-run update_opsd_32x2048 150 $B --backend none --max-new-tokens 2048 --warmup 1 --steps 1
+run update_opsd_32x2048 220 $B --backend none --max-new-tokens 2048 --warmup 1 --steps 1
 run update_opsd_32x4096 110 $B --backend none --max-new-tokens 4096 --micro-batch 2 --warmup 0 --steps 1
 grep -q s_update $OUT/update_opsd_32x4096.jsonl || run update_opsd_32x4096_ckpt 150 $B --backend none --max-new-tokens 4096 --micro-batch 2 --grad-ckpt --warmup 0 --steps 1
 [ "${HF:-1}" = 1 ] && run hf_opsd_32x2048 $(left ${BUDGET:-430}) $B --backend hf --max-new-tokens 2048 --warmup 0 --steps 1
