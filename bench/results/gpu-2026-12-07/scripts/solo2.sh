@@ -10,4 +10,4 @@ run() { local name=$1; shift; timeout "$@" > $OUT/$name.jsonl 2> $OUT/$name.err;
 run update_opsd_32x2048 220 $B --backend none --max-new-tokens 2048 --warmup 1 --steps 1
 run update_opsd_32x4096 110 $B --backend none --max-new-tokens 4096 --micro-batch 2 --warmup 0 --steps 1
 grep -q s_update $OUT/update_opsd_32x4096.jsonl || run update_opsd_32x4096_ckpt 150 $B --backend none --max-new-tokens 4096 --micro-batch 2 --grad-ckpt --warmup 0 --steps 1
-[ "${HF:-1}" = 1 ] && run hf_opsd_32x2048 $(left ${BUDGET:-430}) $B --backend hf --max-new-tokens 2048 --warmup 0 --steps 1
+L=$(left ${BUDGET:-430}); [ "${HF:-1}" = 1 ] && [ "$L" -gt 30 ] && run hf_opsd_32x2048 $L $B --backend hf --max-new-tokens 2048 --warmup 0 --steps 1
