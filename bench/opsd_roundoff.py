@@ -58,7 +58,7 @@ def main() -> None:
 
     path, domain = str(ensure_tiny_model()), MathDomain()
     problems = domain.problems("arith", "train", limit=32)
-    fp32_first = None
+    first: dict[str, float] = {}  # dtype -> step-0 loss at the reference micro-batch
     print("| dtype | micro-batch | step | loss | rel. diff vs micro-batch 4 | samples identical to micro-batch 4 |")
     print("| --- | --- | --- | --- | --- | --- |")
     for dtype in ("float32", "bfloat16"):
@@ -72,14 +72,11 @@ def main() -> None:
                 total = sum(len(x) for x in c0)
                 rel = abs(r.loss - r0.loss) / abs(r0.loss)
                 print(f"| {dtype} | {mb} | {t} | {r.loss:.6g} | {rel:.2e} | {same} of {total} |", flush=True)
-        first = ref[0][0].loss
-        if fp32_first is None:
-            fp32_first = first
-        else:
-            print(
-                f"\nstep-0 loss, bf16 vs fp32 (same weights, same samples): {first:.6g} vs {fp32_first:.6g}, "
-                f"{abs(first - fp32_first) / fp32_first:.1%} apart"
-            )
+        first[dtype] = ref[0][0].loss
+    bf16, fp32 = first["bfloat16"], first["float32"]
+    print(
+        f"\nstep-0 loss, bf16 vs fp32 (same weights, same samples): {bf16:.6g} vs {fp32:.6g}, {abs(bf16 - fp32) / fp32:.1%} apart"
+    )
 
 
 if __name__ == "__main__":
