@@ -193,8 +193,9 @@ class OPSDConfig(_Section):
     temperature: float = Field(default=1.0, gt=0)
     grad_clip: float = Field(default=1.0, gt=0)
     save_every: int = Field(default=20, gt=0)  # steps between resumable state snapshots
-    # samples per forward/backward (gradients accumulate over the step's samples): at the seed's 32 x 2,048 (and
-    # 4,096) tokens on the Qwen3-1.7B architecture, 4 fits one 80 GB GPU (docs/performance.md, "OPSD and IPRS")
+    # samples per forward/backward (gradients accumulate over the step's samples). Measured on one H100 80GB with
+    # the Qwen3-1.7B architecture (docs/performance.md, "OPSD and IPRS"): 4 x 2,048 tokens peaks at 43 GiB; 4 x 4,096
+    # runs out of memory, so the 4,096-token Lean rows set 2 (or turn on train.gradient_checkpointing: 10 GiB)
     micro_batch_size: int = Field(default=4, gt=0)
     loss_chunk_tokens: int = Field(default=1024, gt=0)  # completion tokens per LM-head chunk of the loss
     # model.backend = "vllm": the fraction of the GPU the colocated engine takes while it samples (it sleeps,
