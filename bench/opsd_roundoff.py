@@ -1,4 +1,4 @@
-"""How far OPSD's step losses move under round-off alone, on the shipped tiny model (CPU, ~2 min).
+"""How far OPSD's step losses move under round-off alone, on the shipped tiny model (CPU, ~20 s on 2 cores).
 
     .venv/bin/python bench/opsd_roundoff.py [--steps 2] [--micro-batches 4,1,2,8]
 

@@ -250,7 +250,7 @@ def test_run_directories_fingerprinted_before_the_per_method_classes_still_resum
     assert not changed.resumes(legacy["fingerprints"]["opsd"]["fingerprint"])
 
 
-def test_shipped_opsd_rows_keep_a_micro_batch_that_fit_one_80gb_gpu():
+def test_shipped_opsd_rows_keep_a_micro_batch_that_fits_one_80gb_gpu():
     """The measured fit (docs/performance.md, "OPSD and IPRS", one H100 80GB, Qwen3-1.7B architecture): 4 x 2,048
     and 2 x 4,096 completion tokens per forward/backward peaked at 43-44 GiB, 4 x 4,096 ran out of memory."""
     for p in sorted((ROOT / "experiments").glob("*.toml")):
