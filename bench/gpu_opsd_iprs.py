@@ -167,7 +167,7 @@ class RandomSampler:
 
 
 def opsd_session(cfg, path: str, domain, problems, device: str, dtype: str, backend: str = "hf"):
-    from formalpi.engine.colocate import ColocatedVLLM, HFSampler
+    from formalpi.engine.colocate import HFSampler, colocated_engine
     from formalpi.engine.conditions import get_condition
     from formalpi.engine.opsd import OPSDSession, Teacher, load_student
 
@@ -177,7 +177,7 @@ def opsd_session(cfg, path: str, domain, problems, device: str, dtype: str, back
     if backend == "none":
         inner = RandomSampler()
     elif cfg.model.backend == "vllm":
-        inner = ColocatedVLLM(
+        inner = colocated_engine(
             path,
             dtype=dtype,
             gpu_memory_utilization=cfg.opsd.vllm_gpu_memory_utilization,

@@ -24,3 +24,50 @@ def test_switches_changed_after_a_snapshot_are_set_back_and_named():
             "cuda.matmul.allow_bf16_reduced_precision_reduction"
         ]
         torch.backends.cuda.enable_flash_sdp(before["sdp.flash"])
+
+
+def test_two_checkpoints_of_one_model_share_an_engine_and_another_architecture_does_not(tmp_path):
+    """The key one process's engine is shared under (the GPU test runs the engine itself)."""
+    import json
+
+    from formalpi.engine.colocate import engine_key
+
+    base = {"model_type": "qwen3", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 512}
+    dirs = {}
+    for name, cfg in {
+        "base": base | {"_name_or_path": "base", "transformers_version": "5.17.0"},
+        "trained": base | {"_name_or_path": "runs/x/checkpoint", "transformers_version": "5.16.0"},
+        "wider": base | {"hidden_size": 128},
+    }.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(cfg))
+        dirs[name] = str(tmp_path / name)
+    settings = dict(dtype="bfloat16", gpu_memory_utilization=0.35, max_model_len=None, enforce_eager=False)
+    assert engine_key(dirs["base"], **settings) == engine_key(dirs["trained"], **settings)
+    assert engine_key(dirs["base"], **settings) != engine_key(dirs["wider"], **settings)
+    assert engine_key(dirs["base"], **settings) != engine_key(dirs["base"], **(settings | {"dtype": "float16"}))
+
+
+def test_a_run_asking_for_another_engine_in_the_process_is_refused_with_the_fix(tmp_path, monkeypatch):
+    """vLLM's sleep mode allows one engine per process: a second run with other settings gets a ConfigError naming
+    the settings and the fix, not vLLM's CuMem assertion (the engine held is a stand-in: no vLLM here)."""
+    import pytest
+
+    from formalpi.engine import colocate
+    from formalpi.errors import ConfigError
+
+    (tmp_path / "config.json").write_text('{"model_type": "qwen3"}')
+    settings = dict(dtype="bfloat16", gpu_memory_utilization=0.35, max_model_len=None, enforce_eager=False)
+    held = colocate.engine_key(str(tmp_path), **settings, max_num_seqs=None)
+
+    class Held:
+        asleep = False
+
+        def ensure_asleep(self):
+            self.asleep = True
+
+    engine = Held()
+    monkeypatch.setattr(colocate, "_ENGINE", (held, engine))
+    assert colocate.colocated_engine(str(tmp_path), **settings) is engine and engine.asleep
+    with pytest.raises(ConfigError, match=r"one engine per process.*separate `formalpi` commands"):
+        colocate.colocated_engine(str(tmp_path), **(settings | {"gpu_memory_utilization": 0.5}))

@@ -17,6 +17,10 @@ pytestmark = [
 ]
 
 
+# one engine per process (formalpi.engine.colocate.colocated_engine): every test here asks for these settings
+ENGINE = dict(dtype="bfloat16", gpu_memory_utilization=0.2, max_model_len=512, enforce_eager=True)
+
+
 class Recorder:
     def __init__(self, inner):
         self.inner, self.calls = inner, []
@@ -32,7 +36,7 @@ class Recorder:
 
 def run_steps(backend: str, model_path: str, domain, problems, steps: int = 3):
     from formalpi.config import OPSDConfig, TrainConfig
-    from formalpi.engine.colocate import ColocatedVLLM, HFSampler
+    from formalpi.engine.colocate import HFSampler, colocated_engine
     from formalpi.engine.conditions import get_condition
     from formalpi.engine.opsd import OPSDSession, Teacher, load_student
 
@@ -41,11 +45,7 @@ def run_steps(backend: str, model_path: str, domain, problems, steps: int = 3):
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=2e-3, weight_decay=0.0)
     # greedy (temperature 0 is not a training setting, hence model_copy): the paths must pick the same tokens
     cfg = OPSDConfig(batch_size=8, max_new_tokens=24, micro_batch_size=4).model_copy(update={"temperature": 0.0})
-    inner = (
-        ColocatedVLLM(model_path, dtype="bfloat16", gpu_memory_utilization=0.2, max_model_len=512, enforce_eager=True)
-        if backend == "vllm"
-        else HFSampler()
-    )
+    inner = colocated_engine(model_path, **ENGINE) if backend == "vllm" else HFSampler()
     sampler = Recorder(inner)
     session = OPSDSession(
         student, tok, teacher, opt, domain, get_condition("try_again", "math"), cfg, 0, problems, sampler=sampler
@@ -86,23 +86,36 @@ def test_the_transformers_path_repeats_itself():
 
 
 def test_an_engine_in_the_process_leaves_the_trainers_numerics_alone():
-    """vLLM sets process-wide torch switches while it starts; ColocatedVLLM sets them back, so the transformers
-    path gives the same records before and after an engine lived in the process."""
-    from formalpi.engine.colocate import ColocatedVLLM, numeric_settings
+    """vLLM sets process-wide torch switches while it is imported and starts (importing its CUDA platform switches
+    cuDNN attention off); ColocatedVLLM sets them back, so the transformers path gives the same records before and
+    after an engine lived in the process. The first test to build the engine: run this file in a fresh process."""
+    from formalpi.engine.colocate import colocated_engine, numeric_settings
 
     path, domain = tiny_arith()
     with domain:
         problems = domain.problems("arith", "train", limit=32)
         before, _ = run_steps("hf", path, domain, problems)
         settings = numeric_settings()
-        engine = ColocatedVLLM(
-            path, dtype="bfloat16", gpu_memory_utilization=0.2, max_model_len=512, enforce_eager=True
-        )
-        print(f"switches vLLM changed at start (restored): {engine.restored_settings}")
+        engine = colocated_engine(path, **ENGINE)
+        print(f"switches vLLM changed at import and start (restored): {engine.restored_settings}")
         assert numeric_settings() == settings
         engine.close()
         after, _ = run_steps("hf", path, domain, problems)
     assert_same_records(before, after, 1e-5, "hf before vs after an engine")
+
+
+def test_runs_in_one_process_share_one_engine():
+    """vLLM's sleep mode allows one engine per process (a second fails in its CuMem allocator, as a second OPSD run
+    of `formalpi skeleton-opsd` did): the same settings get the same engine back; other settings a clear error."""
+    from formalpi.engine.colocate import colocated_engine
+    from formalpi.errors import ConfigError
+
+    path, _ = tiny_arith()
+    first = colocated_engine(path, **ENGINE)
+    first.close()
+    assert colocated_engine(path, **ENGINE) is first and first.asleep
+    with pytest.raises(ConfigError, match="one engine per process"):
+        colocated_engine(path, **(ENGINE | {"gpu_memory_utilization": 0.3}))
 
 
 def test_opsd_records_are_the_same_on_the_transformers_and_vllm_paths_greedy():

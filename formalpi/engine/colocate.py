@@ -9,13 +9,14 @@ in-process engine (`distributed_executor_backend="external_launcher"`) with slee
   2. `sample(...)`: the KV cache is woken, the prompts are sent as token ids, each prompt with its own seed
      (`formalpi.engine.backends.request_seed`, as `VLLMGenerator`), and the completions come back as token ids;
   3. the engine sleeps at level 2 (weights and KV cache released) while the trainer runs.
+One engine serves the whole process (`colocated_engine`): vLLM's sleep mode allows no second one, so runs one after
+another (the rows and seeds of `formalpi skeleton-opsd`) share it.
 Completions are returned exactly as the transformers path returns them: the ids up to and including EOS, or up to
 (excluding) a sampled pad token, or `max_new_tokens` ids.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -168,6 +169,9 @@ class ColocatedVLLM:
         enforce_eager: bool = False,
         max_num_seqs: int | None = None,
     ):
+        # before the import: importing vLLM's CUDA platform switches cuDNN attention off (vllm/platforms/cuda.py,
+        # `torch.backends.cuda.enable_cudnn_sdp(False)`), which the GPU test saw as the one switch left changed
+        before = numeric_settings()
         try:
             import vllm
         except ImportError:
@@ -196,7 +200,6 @@ class ColocatedVLLM:
             kw["max_model_len"] = max_model_len
         if max_num_seqs is not None:
             kw["max_num_seqs"] = max_num_seqs
-        before = numeric_settings()
         self.llm = vllm.LLM(**kw)
         self.llm.sleep(level=2)
         self.asleep = True
@@ -212,6 +215,7 @@ class ColocatedVLLM:
         """The engine's weights := the student's current weights (merged LoRA)."""
         torch.cuda.empty_cache()
         self.llm.wake_up(tags=["weights"])
+        self.asleep = False
         target = self._model()
         for name, w in vllm_weights(model):
             target.load_weights([(name, w)])
@@ -225,7 +229,6 @@ class ColocatedVLLM:
         self.sync(model)
         torch.cuda.empty_cache()
         self.llm.wake_up(tags=["kv_cache"])
-        self.asleep = False
         params = SamplingParams(n=n, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
         greedy = temperature == 0
         copies = n if greedy and n > 1 else 1  # vLLM refuses n > 1 with greedy decoding
@@ -255,39 +258,75 @@ class ColocatedVLLM:
         sp = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0, detokenize=False)
         res = self.llm.generate([{"prompt_token_ids": list(ids)}], sp, use_tqdm=False)[0]
         self.llm.sleep(level=2)
+        self.asleep = True
         return [d[t].logprob for t, d in zip(ids[1:], res.prompt_logprobs[1:])]
 
+    def ensure_asleep(self) -> None:
+        """Level-2 sleep (weights and KV cache off the GPU), also after a run that stopped mid-sample."""
+        if not self.asleep:
+            self.llm.sleep(level=2)
+            self.asleep = True
+
     def close(self) -> None:
-        import contextlib
-
-        llm, self.llm = getattr(self, "llm", None), None
-        if llm is None:
-            return
-        with contextlib.suppress(Exception):
-            from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
-
-            destroy_model_parallel()
-            destroy_distributed_environment()
-        del llm
-        gc.collect()
-        torch.cuda.empty_cache()
+        """The end of one run: the engine sleeps and stays for the next run in this process (`colocated_engine`)."""
+        self.ensure_asleep()
 
 
-def make_sampler(
-    backend: str,
-    model_path: str,
+# vLLM's sleep mode allocates through one CuMem allocator per process, and a second engine in the process fails
+# ("CuMem allocator can only be used for one instance per process", vllm/v1/worker/gpu_worker.py), even after the
+# first was shut down; `formalpi skeleton-opsd` runs its rows and seeds one after another in one process, so they
+# share one engine: every step overwrites all of its weights with the student's (`ColocatedVLLM.sync`), and between
+# runs it sleeps at level 2 (no weights, no KV cache on the GPU)
+_ENGINE: tuple[tuple, ColocatedVLLM] | None = None
+
+
+def engine_key(path: str, **settings: Any) -> tuple:
+    """What a shared engine must agree on: the architecture (config.json without the fields that name or date a
+    checkpoint: two checkpoints of one model share it) and the engine settings."""
+    import json
+    from pathlib import Path
+
+    cfg = Path(path) / "config.json"
+    arch: Any = path
+    if cfg.is_file():
+        drop = {"_name_or_path", "transformers_version", "torch_dtype", "dtype", "architectures_source"}
+        arch = json.dumps({k: v for k, v in json.loads(cfg.read_text()).items() if k not in drop}, sort_keys=True)
+    return (arch, *sorted(settings.items()))
+
+
+def colocated_engine(
+    path: str,
     *,
     dtype: str,
     gpu_memory_utilization: float,
     max_model_len: int | None,
     enforce_eager: bool = False,
-) -> Sampler:
-    if backend == "vllm":
-        return ColocatedVLLM(
-            model_path,
-            dtype=dtype,
-            gpu_memory_utilization=gpu_memory_utilization,
-            max_model_len=max_model_len,
-            enforce_eager=enforce_eager,
-        )
-    return HFSampler()
+    max_num_seqs: int | None = None,
+) -> ColocatedVLLM:
+    """The process's colocated engine: built on first use, then shared by every run whose model architecture and
+    engine settings are the same; a run that needs another engine in the same process is refused with the fix."""
+    global _ENGINE
+    settings: dict[str, Any] = dict(
+        dtype=dtype,
+        gpu_memory_utilization=gpu_memory_utilization,
+        max_model_len=max_model_len,
+        enforce_eager=enforce_eager,
+        max_num_seqs=max_num_seqs,
+    )
+    key = engine_key(path, **settings)
+    if _ENGINE is not None:
+        held, engine = _ENGINE
+        if held != key:
+            from formalpi.errors import ConfigError
+
+            raise ConfigError(
+                f"model.backend = 'vllm': this process already holds a colocated vLLM engine for another model "
+                f"architecture or other engine settings (now asked for {path} with {settings}); vLLM's sleep mode "
+                f"allows one engine per process. Run these rows in separate `formalpi` commands, or give them the "
+                f"same model and the same opsd.vllm_gpu_memory_utilization / model.vllm settings"
+            )
+        engine.ensure_asleep()
+        return engine
+    engine = ColocatedVLLM(path, **settings)
+    _ENGINE = (key, engine)
+    return engine

@@ -333,7 +333,9 @@ class OPSDSession:
     all_problems: Sequence[Problem] = ()  # the whole training split, for shuffled controls
     extras: Mapping[str, Any] = field(default_factory=dict)
     enable_thinking: bool | None = None  # model.enable_thinking, for every chat template rendered here
-    sampler: Any = None  # formalpi.engine.colocate: HFSampler (None) or ColocatedVLLM (model.backend = "vllm")
+    sampler: Any = (
+        None  # formalpi.engine.colocate: HFSampler (None) or the process's ColocatedVLLM (model.backend = "vllm")
+    )
 
     def sample(
         self, texts: Sequence[str], *, n: int, max_new_tokens: int, temperature: float, seed: int
@@ -608,9 +610,9 @@ def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=o.lr, weight_decay=0.0)
     sampler = None
     if cfg.model.backend == "vllm":
-        from formalpi.engine.colocate import ColocatedVLLM
+        from formalpi.engine.colocate import colocated_engine
 
-        sampler = ColocatedVLLM(
+        sampler = colocated_engine(
             ctx.model_path,
             dtype=str(torch_dtype_for(cfg.model.dtype, device)).removeprefix("torch."),
             gpu_memory_utilization=o.vllm_gpu_memory_utilization,
