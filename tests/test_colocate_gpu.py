@@ -118,6 +118,29 @@ def test_runs_in_one_process_share_one_engine():
         colocated_engine(path, **(ENGINE | {"gpu_memory_utilization": 0.3}))
 
 
+def test_an_eval_engine_between_runs_leaves_the_shared_engine_working():
+    """`formalpi skeleton-opsd` in one process: seed 42's OPSD (the shared engine), its eval on an engine of its own
+    (VLLMGenerator, shut down after), then seed 123's OPSD on the shared engine again: the same greedy samples and
+    records as before the eval engine came and went (its shutdown must not tear down the shared engine's
+    torch.distributed state)."""
+    from formalpi.config import VLLMConfig
+    from formalpi.engine.backends import SamplingParams, VLLMGenerator
+
+    path, domain = tiny_arith()
+    with domain:
+        problems = domain.problems("arith", "train", limit=32)
+        first, first_ids = run_steps("vllm", path, domain, problems, steps=2)
+        gen = VLLMGenerator(
+            path, "bfloat16", VLLMConfig(gpu_memory_utilization=0.2, max_model_len=512, enforce_eager=True)
+        )
+        out = gen.generate(["1 + 1 ="], SamplingParams(n=2, temperature=0.0, max_new_tokens=8))
+        gen.close()
+        second, second_ids = run_steps("vllm", path, domain, problems, steps=2)
+    assert len(out) == 1 and len(out[0]) == 2
+    assert first_ids == second_ids
+    assert_same_records(first, second, 1e-5, "vllm before vs after an eval engine")
+
+
 def test_opsd_records_are_the_same_on_the_transformers_and_vllm_paths_greedy():
     path, domain = tiny_arith()
     with domain:

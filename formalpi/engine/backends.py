@@ -334,6 +334,11 @@ class VLLMGenerator:
             # read by the engine-core process this starts (it inherits the environment): kernels whose results do
             # not depend on the batch a request shares, so a chunk samples the same on one engine or on N
             os.environ[BATCH_INVARIANT_ENV] = "1"
+        import torch.distributed as dist
+
+        # a colocated OPSD engine earlier in this process (formalpi.engine.colocate) set up torch.distributed and
+        # vLLM's groups in this process; close() must leave those to it (skeleton-opsd: eval, then the next seed)
+        self._owns_distributed = not (dist.is_available() and dist.is_initialized())
         self.llm = vllm.LLM(**vllm_engine_kwargs(path, opts, dtype))
         self.tokenizer = self.llm.get_tokenizer()
         self.stops = stop_token_ids(self.tokenizer)
@@ -388,11 +393,12 @@ class VLLMGenerator:
         with contextlib.suppress(Exception):  # the engine-core process goes, and its GPU memory with it
             if core is not None:
                 core.shutdown()
-        with contextlib.suppress(Exception):
-            from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
+        if getattr(self, "_owns_distributed", True):
+            with contextlib.suppress(Exception):
+                from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
 
-            destroy_model_parallel()
-            destroy_distributed_environment()
+                destroy_model_parallel()
+                destroy_distributed_environment()
         del llm, engine, core
         gc.collect()
         with contextlib.suppress(Exception):
