@@ -1,5 +1,7 @@
 """The colocated engine's guard on torch's process-wide numeric switches (CPU; the engine itself: test_colocate_gpu.py)."""
 
+import os
+
 import torch
 
 from formalpi.engine.colocate import numeric_settings, restore_numeric_settings
@@ -71,3 +73,24 @@ def test_a_run_asking_for_another_engine_in_the_process_is_refused_with_the_fix(
     assert colocate.colocated_engine(str(tmp_path), **settings) is engine and engine.asleep
     with pytest.raises(ConfigError, match=r"one engine per process.*separate `formalpi` commands"):
         colocate.colocated_engine(str(tmp_path), **(settings | {"gpu_memory_utilization": 0.5}))
+
+
+def test_the_engines_process_wide_vllm_settings_are_set_back(monkeypatch):
+    """The in-process engine sets VLLM_ENABLE_V1_MULTIPROCESSING=0 and freezes vLLM's environment reads for the
+    process; both are undone so that the run's eval engine gets its own process (`envs`: a stand-in for
+    `vllm.envs`, which records the cache being lifted; vLLM itself: test_colocate_gpu.py)."""
+    from formalpi.engine.colocate import VLLM_PROCESS_ENV, restore_vllm_env
+
+    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+    before = {k: None for k in VLLM_PROCESS_ENV}
+    lifted = []
+
+    class Envs:
+        def disable_envs_cache(self):
+            lifted.append(True)
+
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # what vllm/config/parallel.py does
+    assert restore_vllm_env(before, Envs()) == {"VLLM_ENABLE_V1_MULTIPROCESSING": ("0", None)}
+    assert "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ and lifted == [True]
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "1")  # a user's own setting is kept as it was
+    assert restore_vllm_env({"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}, object()) == {}

@@ -156,6 +156,30 @@ def restore_numeric_settings(before: dict[str, Any]) -> dict[str, tuple[Any, Any
     return changed
 
 
+# what the in-process ("external_launcher") engine sets for the whole process: vllm/config/parallel.py sets
+# VLLM_ENABLE_V1_MULTIPROCESSING=0, and the engine core then freezes vLLM's environment reads
+# (vllm/v1/engine/core.py, `enable_envs_cache()`); left so, every later vLLM engine in the process (the run's eval,
+# VLLMGenerator) is built in-process beside this one, and on an H100 that one failed at start with an illegal memory
+# access (tests/test_colocate_gpu.py). Set back, a later engine gets its own engine-core process, as it does in a
+# process that never held a colocated engine.
+VLLM_PROCESS_ENV = ("VLLM_ENABLE_V1_MULTIPROCESSING",)
+
+
+def restore_vllm_env(before: dict[str, str | None], envs: Any) -> dict[str, tuple[str | None, str | None]]:
+    """Sets the variables of `before` back and lifts vLLM's environment cache (`envs`: the `vllm.envs` module);
+    returns {name: (changed to, restored to)}."""
+    changed = {k: (os.environ.get(k), v) for k, v in before.items() if os.environ.get(k) != v}
+    for k, (_, v) in changed.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    disable = getattr(envs, "disable_envs_cache", None)  # vLLM >= 0.11
+    if disable is not None:
+        disable()
+    return changed
+
+
 class ColocatedVLLM:
     """One vLLM engine in this process, sharing the trainer's GPU (see the module docstring)."""
 
@@ -200,7 +224,9 @@ class ColocatedVLLM:
             kw["max_model_len"] = max_model_len
         if max_num_seqs is not None:
             kw["max_num_seqs"] = max_num_seqs
+        env_before = {k: os.environ.get(k) for k in VLLM_PROCESS_ENV}
         self.llm = vllm.LLM(**kw)
+        self.restored_env = restore_vllm_env(env_before, vllm.envs)
         self.llm.sleep(level=2)
         self.asleep = True
         # what the engine's start changed in torch's process-wide switches, set back for the trainer

@@ -47,6 +47,7 @@ restores the last snapshot, drops the step records written after it, and recompu
 
 from __future__ import annotations
 
+import gc
 import copy
 import os
 import random
@@ -660,4 +661,9 @@ def train_opsd(ctx: TrainContext[OPSDExperiment]) -> str:
         save_model(student, tok, ckpt)
     store.mark_done("opsd", steps=o.steps, problems=len(pool), final_loss=last.loss if last else None)
     state_path.unlink(missing_ok=True)
+    # the eval's engine (its own process under vLLM) asks for most of the GPU: the trainer's cached blocks go back
+    del session, teacher, opt, student
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     return str(ckpt)
