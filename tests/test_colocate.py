@@ -94,3 +94,24 @@ def test_the_engines_process_wide_vllm_settings_are_set_back(monkeypatch):
     assert "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ and lifted == [True]
     monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "1")  # a user's own setting is kept as it was
     assert restore_vllm_env({"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}, object()) == {}
+
+
+def test_an_iprs_engine_and_any_other_sleep_mode_engine_in_one_process_are_refused_with_the_fix(monkeypatch):
+    """TRL's IPRS engine cannot be shared: a second IPRS run, an IPRS run after OPSD and an OPSD run after IPRS in
+    one process get a ConfigError naming the fix instead of vLLM's CuMem assertion mid-run."""
+    import pytest
+
+    from formalpi.engine import colocate
+    from formalpi.errors import ConfigError
+
+    monkeypatch.setattr(colocate, "_ENGINE", None)
+    monkeypatch.setattr(colocate, "_TRL_ENGINE", False)
+    colocate.claim_engine_for_trl()  # the process's first engine: TRL's
+    with pytest.raises(ConfigError, match="an earlier IPRS run already built one.*--seeds 42, then"):
+        colocate.claim_engine_for_trl()
+    with pytest.raises(ConfigError, match="an IPRS run already built one.*this OPSD run"):
+        colocate.colocated_engine("tiny", dtype="bfloat16", gpu_memory_utilization=0.35, max_model_len=None)
+    monkeypatch.setattr(colocate, "_TRL_ENGINE", False)
+    monkeypatch.setattr(colocate, "_ENGINE", (("held",), object()))  # an OPSD run's engine
+    with pytest.raises(ConfigError, match="an OPSD run already built one.*each IPRS run"):
+        colocate.claim_engine_for_trl()

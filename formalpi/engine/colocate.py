@@ -304,6 +304,24 @@ class ColocatedVLLM:
 # share one engine: every step overwrites all of its weights with the student's (`ColocatedVLLM.sync`), and between
 # runs it sleeps at level 2 (no weights, no KV cache on the GPU)
 _ENGINE: tuple[tuple, ColocatedVLLM] | None = None
+_TRL_ENGINE = False  # an IPRS run built TRL's colocated engine (sleep mode too) in this process
+
+ONE_ENGINE = (
+    "model.backend = 'vllm': vLLM's sleep mode allows one engine per process, and {held} already built one in this "
+    "process; run {what} in its own `formalpi` command (one seed per command: --seeds 42, then --seeds 123, ...)"
+)
+
+
+def claim_engine_for_trl() -> None:
+    """IPRS through TRL's colocate mode builds its own sleep-mode engine, which cannot be shared: refused (with the
+    fix) where this process already built one, instead of vLLM's CuMem assertion mid-run."""
+    global _TRL_ENGINE
+    if _TRL_ENGINE or _ENGINE is not None:
+        from formalpi.errors import ConfigError
+
+        held = "an earlier IPRS run" if _TRL_ENGINE else "an OPSD run"
+        raise ConfigError(ONE_ENGINE.format(held=held, what="each IPRS run"))
+    _TRL_ENGINE = True
 
 
 def engine_key(path: str, **settings: Any) -> tuple:
@@ -340,6 +358,10 @@ def colocated_engine(
         max_num_seqs=max_num_seqs,
     )
     key = engine_key(path, **settings)
+    if _TRL_ENGINE:
+        from formalpi.errors import ConfigError
+
+        raise ConfigError(ONE_ENGINE.format(held="an IPRS run", what="this OPSD run"))
     if _ENGINE is not None:
         held, engine = _ENGINE
         if held != key:

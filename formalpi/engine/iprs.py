@@ -25,6 +25,7 @@ step records written after it. A finished stage is skipped whole.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
@@ -361,6 +362,11 @@ def build_trainer(
     dataset = Dataset.from_list(
         [{"prompt": [{"role": "user", "content": domain.prompt(p)}], "problem_id": p.id} for p in problems]
     )
+    if vllm_args:
+        from formalpi.engine.colocate import VLLM_PROCESS_ENV, claim_engine_for_trl
+
+        claim_engine_for_trl()
+        env_before = {k: os.environ.get(k) for k in VLLM_PROCESS_ENV}
     trainer = GRPOTrainer(
         model=policy,
         reward_funcs=funcs,
@@ -369,6 +375,12 @@ def build_trainer(
         processing_class=tok,
         callbacks=list(callbacks),
     )
+    if vllm_args:  # TRL's in-process engine set vLLM's process-wide switches: back, for the eval's own engine
+        import vllm
+
+        from formalpi.engine.colocate import restore_vllm_env
+
+        restore_vllm_env(env_before, vllm.envs)
     from transformers import PrinterCallback, ProgressCallback
 
     for cb in (PrinterCallback, ProgressCallback):  # steps go to the run store, not stdout
