@@ -234,3 +234,18 @@ def test_the_engine_does_not_resolve_the_tiny_model_itself(tmp_path):
     with pytest.raises(ConfigError, match=r"resolved by the caller.*model_path=formalpi\.tiny\.resolve_model_path"):
         resolved_start_model(_cfg(tmp_path), 42)
     assert resolved_start_model(_cfg(tmp_path, model={"path": "Qwen/Qwen3-1.7B"}), 42) == "Qwen/Qwen3-1.7B"
+
+
+def test_iprs_with_vllm_over_several_seeds_is_refused_before_any_work(tmp_path):
+    """TRL's colocated engine is one per process (vLLM's sleep mode): the second seed would stop mid-command."""
+    from formalpi.engine.preflight import preflight
+
+    cfg = _cfg(tmp_path, method="iprs", condition="try_again", model={"backend": "vllm"})
+    with pytest.raises(ConfigError, match=r"one seed per command.*--seeds 42, then --seeds 123"):
+        preflight(cfg, [42, 123])
+    assert not (tmp_path / "runs").exists()
+    from formalpi.engine.preflight import check_engines_per_process
+
+    check_engines_per_process(cfg, [42])  # one seed: allowed
+    check_engines_per_process(_cfg(tmp_path, method="iprs", condition="try_again"), [42, 123])  # transformers
+    check_engines_per_process(_cfg(tmp_path, method="opsd", condition="try_again", model={"backend": "vllm"}), [1, 2])

@@ -115,6 +115,17 @@ def check_extras(cfg: ExperimentBase) -> None:
             check_sft_passthrough(cfg.train)
 
 
+def check_engines_per_process(cfg: ExperimentBase, seeds: Sequence[int]) -> None:
+    """IPRS with vLLM builds TRL's own sleep-mode engine, and vLLM allows one per process: several seeds in one
+    command would stop at the second (formalpi.engine.colocate.claim_engine_for_trl), so they are refused here."""
+    if cfg.method == "iprs" and cfg.model.backend == "vllm" and len(seeds) > 1:
+        raise ConfigError(
+            f"method = 'iprs' with model.backend = 'vllm' runs one seed per command (TRL's colocated vLLM engine "
+            f"cannot be shared, and vLLM's sleep mode allows one per process); run --seeds {seeds[0]}, then "
+            f"--seeds {seeds[1]}, ... (or model.backend = 'hf')"
+        )
+
+
 def check_writable(directory: str | Path, flag: str) -> None:
     """The nearest existing ancestor of `directory` must be writable (the run store creates the rest)."""
     d = Path(directory).expanduser().resolve()
@@ -134,6 +145,7 @@ def preflight(
     """Every check above, in the order a user would fix them. Raises ConfigError (printed as one line by the CLI)."""
     for s in seeds:
         check_seed(s)
+    check_engines_per_process(cfg, seeds)
     check_condition(cfg)
     check_extras(cfg)
     from formalpi.engine.stages import SEED_FIELD, start_model
