@@ -414,7 +414,10 @@ def _run_ray(plan: TablePlan, todo: list[RunJob], where: Placement, say: Say):
     from formalpi.scaleout.ray_executor import connect
 
     ray = connect(None if where.ray_address == "local" else where.ray_address)
-    task = ray.remote(_ray_run_job)
+    # one worker process per run, as the local executor: a run's vLLM engine (vLLM allows one sleep-mode engine per
+    # process) and its cached GPU memory leave with it. Ray sets max_calls=1 by itself only when num_gpus is given
+    # here; it comes through .options() below, so without this a worker ran several rows in turn
+    task = ray.remote(max_calls=1)(_ray_run_job)
     resources = dict(
         num_gpus=where.gpus_per_run, num_cpus=where.cpus_per_run, max_retries=where.retries, retry_exceptions=False
     )
