@@ -17,6 +17,7 @@ Completions are returned exactly as the transformers path returns them: the ids 
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -226,7 +227,8 @@ class ColocatedVLLM:
             kw["max_num_seqs"] = max_num_seqs
         env_before = {k: os.environ.get(k) for k in VLLM_PROCESS_ENV}
         self.llm = vllm.LLM(**kw)
-        self.restored_env = restore_vllm_env(env_before, vllm.envs)
+        # vllm.envs imported by name: the package's attribute exists only once something imported the submodule
+        self.restored_env = restore_vllm_env(env_before, importlib.import_module("vllm.envs"))
         self.llm.sleep(level=2)
         self.asleep = True
         # what the engine's start changed in torch's process-wide switches, set back for the trainer

@@ -376,11 +376,11 @@ def build_trainer(
         callbacks=list(callbacks),
     )
     if vllm_args:  # TRL's in-process engine set vLLM's process-wide switches: back, for the eval's own engine
-        import vllm
+        import importlib
 
         from formalpi.engine.colocate import restore_vllm_env
 
-        restore_vllm_env(env_before, vllm.envs)
+        restore_vllm_env(env_before, importlib.import_module("vllm.envs"))
     from transformers import PrinterCallback, ProgressCallback
 
     for cb in (PrinterCallback, ProgressCallback):  # steps go to the run store, not stdout
