@@ -335,7 +335,7 @@ def engine_key(path: str, **settings: Any) -> tuple:
     cfg = Path(path) / "config.json"
     arch: Any = path
     if cfg.is_file():
-        drop = {"_name_or_path", "transformers_version", "torch_dtype", "dtype", "architectures_source"}
+        drop = {"_name_or_path", "transformers_version", "torch_dtype", "dtype"}
         arch = json.dumps({k: v for k, v in json.loads(cfg.read_text()).items() if k not in drop}, sort_keys=True)
     return (arch, *sorted(settings.items()))
 
