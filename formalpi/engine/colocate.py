@@ -17,6 +17,7 @@ Completions are returned exactly as the transformers path returns them: the ids 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -181,6 +182,17 @@ def restore_vllm_env(before: dict[str, str | None], envs: Any) -> dict[str, tupl
     return changed
 
 
+@contextlib.contextmanager
+def vllm_env_restored() -> Iterator[dict[str, tuple[str | None, str | None]]]:
+    """Around building an in-process engine (ours, or TRL's for IPRS): vLLM's process-wide settings set back after;
+    the dict yielded is filled with what was restored."""
+    before = {k: os.environ.get(k) for k in VLLM_PROCESS_ENV}
+    restored: dict[str, tuple[str | None, str | None]] = {}
+    yield restored
+    # vllm.envs imported by name: the package's attribute exists only once something imported the submodule
+    restored.update(restore_vllm_env(before, importlib.import_module("vllm.envs")))
+
+
 class ColocatedVLLM:
     """One vLLM engine in this process, sharing the trainer's GPU (see the module docstring)."""
 
@@ -225,10 +237,8 @@ class ColocatedVLLM:
             kw["max_model_len"] = max_model_len
         if max_num_seqs is not None:
             kw["max_num_seqs"] = max_num_seqs
-        env_before = {k: os.environ.get(k) for k in VLLM_PROCESS_ENV}
-        self.llm = vllm.LLM(**kw)
-        # vllm.envs imported by name: the package's attribute exists only once something imported the submodule
-        self.restored_env = restore_vllm_env(env_before, importlib.import_module("vllm.envs"))
+        with vllm_env_restored() as self.restored_env:
+            self.llm = vllm.LLM(**kw)
         self.llm.sleep(level=2)
         self.asleep = True
         # what the engine's start changed in torch's process-wide switches, set back for the trainer

@@ -25,7 +25,6 @@ step records written after it. A finished stage is skipped whole.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
@@ -362,25 +361,19 @@ def build_trainer(
     dataset = Dataset.from_list(
         [{"prompt": [{"role": "user", "content": domain.prompt(p)}], "problem_id": p.id} for p in problems]
     )
-    if vllm_args:
-        from formalpi.engine.colocate import VLLM_PROCESS_ENV, claim_engine_for_trl
+    if vllm_args:  # TRL builds its engine in this process: one per process, and vLLM's process-wide settings back
+        from formalpi.engine.colocate import claim_engine_for_trl, vllm_env_restored
 
         claim_engine_for_trl()
-        env_before = {k: os.environ.get(k) for k in VLLM_PROCESS_ENV}
-    trainer = GRPOTrainer(
-        model=policy,
-        reward_funcs=funcs,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tok,
-        callbacks=list(callbacks),
-    )
-    if vllm_args:  # TRL's in-process engine set vLLM's process-wide switches: back, for the eval's own engine
-        import importlib
-
-        from formalpi.engine.colocate import restore_vllm_env
-
-        restore_vllm_env(env_before, importlib.import_module("vllm.envs"))
+    with vllm_env_restored() if vllm_args else nullcontext():
+        trainer = GRPOTrainer(
+            model=policy,
+            reward_funcs=funcs,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tok,
+            callbacks=list(callbacks),
+        )
     from transformers import PrinterCallback, ProgressCallback
 
     for cb in (PrinterCallback, ProgressCallback):  # steps go to the run store, not stdout

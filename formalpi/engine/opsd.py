@@ -47,8 +47,8 @@ restores the last snapshot, drops the step records written after it, and recompu
 
 from __future__ import annotations
 
-import gc
 import copy
+import gc
 import os
 import random
 import re
@@ -334,9 +334,7 @@ class OPSDSession:
     all_problems: Sequence[Problem] = ()  # the whole training split, for shuffled controls
     extras: Mapping[str, Any] = field(default_factory=dict)
     enable_thinking: bool | None = None  # model.enable_thinking, for every chat template rendered here
-    sampler: Any = (
-        None  # formalpi.engine.colocate: HFSampler (None) or the process's ColocatedVLLM (model.backend = "vllm")
-    )
+    sampler: Any = None  # formalpi.engine.colocate: HFSampler (None) or the shared ColocatedVLLM (backend vllm)
 
     def sample(
         self, texts: Sequence[str], *, n: int, max_new_tokens: int, temperature: float, seed: int
