@@ -251,9 +251,16 @@ def run_iprs(args, cfg, path, domain, problems, work: Path, peak: DevicePeak) ->
 
     from formalpi.engine.iprs import build_trainer
 
+    # the step's parts: TRL's generation (vLLM wake, weight sync, sampling, sleep; or transformers' generate), the
+    # reward functions (the shaping reward's two teacher forwards), and the rest (vLLM's importance-sampling forward
+    # and the update)
+    parts: dict[str, Stopwatch] = {}
+
     class Timer(TrainerCallback):
         def on_step_begin(self, a, state, control, **kw):
             peak.reset()
+            for watch in parts.values():
+                watch.seconds = 0.0
             self.t0 = time.perf_counter()
 
         def on_step_end(self, a, state, control, **kw):
@@ -272,6 +279,8 @@ def run_iprs(args, cfg, path, domain, problems, work: Path, peak: DevicePeak) ->
                     "step": step,
                     "warmup": step < args.warmup,
                     "s_step": round(self.dt, 2),
+                    **{f"s_{name}": round(w.seconds, 2) for name, w in parts.items()},
+                    "s_rest": round(self.dt - sum(w.seconds for w in parts.values()), 2),
                     "generated_tokens": round(gen),
                     "tokens_per_s_step": round(gen / self.dt),
                     "completions": args.batch_size * args.generations,
@@ -284,6 +293,9 @@ def run_iprs(args, cfg, path, domain, problems, work: Path, peak: DevicePeak) ->
 
     t0 = time.perf_counter()
     trainer, _ = build_trainer(cfg, 0, domain, path, problems, work / "iprs", callbacks=[Timer()])
+    for name, method in (("generate", "_generate"), ("rewards", "_calculate_rewards")):  # TRL's own step methods
+        parts[name] = Stopwatch(getattr(trainer, method), args.device)
+        setattr(trainer, method, parts[name])
     emit({"event": "loaded", "s": round(time.perf_counter() - t0, 1), "device_gib": peak.peak_gib()})
     trainer.train()
 
