@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 import torch
 
+from formalpi.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -213,7 +215,6 @@ class ColocatedVLLM:
             import vllm
         except ImportError:
             from formalpi.engine.backends import VLLM_MISSING
-            from formalpi.errors import ConfigError
 
             raise ConfigError(VLLM_MISSING) from None
         self._vllm = vllm
@@ -329,8 +330,6 @@ def claim_engine_for_trl() -> None:
     fix) where this process already built one, instead of vLLM's CuMem assertion mid-run."""
     global _TRL_ENGINE
     if _TRL_ENGINE or _ENGINE is not None:
-        from formalpi.errors import ConfigError
-
         held = "an earlier IPRS run" if _TRL_ENGINE else "an OPSD run"
         raise ConfigError(ONE_ENGINE.format(held=held, what="each IPRS run"))
     _TRL_ENGINE = True
@@ -371,14 +370,10 @@ def colocated_engine(
     )
     key = engine_key(path, **settings)
     if _TRL_ENGINE:
-        from formalpi.errors import ConfigError
-
         raise ConfigError(ONE_ENGINE.format(held="an IPRS run", what="this OPSD run"))
     if _ENGINE is not None:
         held, engine = _ENGINE
         if held != key:
-            from formalpi.errors import ConfigError
-
             raise ConfigError(
                 f"model.backend = 'vllm': this process already holds a colocated vLLM engine for another model "
                 f"architecture or other engine settings (now asked for {path} with {settings}); vLLM's sleep mode "
